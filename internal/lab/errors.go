@@ -1,0 +1,23 @@
+package lab
+
+import "errors"
+
+// Sentinel errors shared by every layer. Domain and store code wrap them with
+// context (fmt.Errorf("get job %d: %w", id, ErrNotFound)); transports test them
+// with errors.Is and map them to status codes at the edge.
+var (
+	// ErrNotFound: the object does not exist, or the caller may not see it.
+	// Invisible objects must be reported exactly like missing ones.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object exists already, or its current state forbids
+	// the change (cancel a finished job, assign a busy device).
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid: the input is malformed or violates a rule.
+	ErrInvalid = errors.New("invalid")
+	// ErrUnauthenticated: credentials are missing or wrong.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrForbidden: the caller is known but lacks the permission.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnavailable: no usable device exists for a submission.
+	ErrUnavailable = errors.New("no usable device")
+)

@@ -1,0 +1,170 @@
+package lab
+
+import "time"
+
+// DeviceType is a kind of board (e.g. "qemu", "bbb"). Jobs request a type;
+// the scheduler picks one of its devices.
+type DeviceType struct {
+	Name        string // primary key, 1–50 characters, no '/'
+	Description string
+	// HealthFrequency and HealthDenominator say how often health checks run:
+	// every HealthFrequency hours, or every HealthFrequency ordinary jobs.
+	HealthFrequency    int
+	HealthDenominator  HealthDenominator
+	DisableHealthCheck bool
+	// HealthCheck is the job definition (YAML) run as this type's health
+	// check; empty means no health check.
+	HealthCheck string
+	// Display false hides the type. Unlike LAVA, hidden types still schedule.
+	Display bool
+}
+
+// Alias is another name for a device type, usable in a job's device_type.
+type Alias struct {
+	Name       string
+	DeviceType string
+}
+
+// Tag is a label on devices; a job's tags must be a subset of its device's.
+type Tag struct {
+	Name        string
+	Description string
+}
+
+// Worker is a host that runs jobs on the devices attached to it.
+type Worker struct {
+	Name        string // primary key (LAVA's hostname)
+	Description string
+	State       WorkerState
+	Health      WorkerHealth
+	// JobLimit caps concurrently busy devices on the worker; 0 = unlimited.
+	JobLimit      int
+	LastHeartbeat time.Time // zero when never seen
+	Version       string
+}
+
+// Device is one board under test.
+type Device struct {
+	Hostname    string // primary key
+	DeviceType  string
+	Worker      string // empty when not attached to a worker
+	Description string
+	Tags        []string // sorted
+	State       DeviceState
+	Health      DeviceHealth
+	// CurrentJob is the job holding the device (0 when Idle).
+	CurrentJob int64
+	// LastHealthReportJob is the most recent finished health-check job (0: none).
+	LastHealthReportJob int64
+	// Dictionary is the device dictionary text (Jinja2 or YAML), opaque here.
+	Dictionary string
+}
+
+// DeviceTransition is one entry of a device's history: a change of health
+// and/or state with who did it and why.
+type DeviceTransition struct {
+	ID        int64
+	Device    string
+	Time      time.Time
+	Actor     string // username, "scheduler", "worker:<name>" …
+	Reason    string
+	OldHealth DeviceHealth
+	NewHealth DeviceHealth
+	OldState  DeviceState
+	NewState  DeviceState
+	Job       int64 // the job that caused it, 0 for none
+}
+
+// WorkerTransition is one entry of a worker's history.
+type WorkerTransition struct {
+	ID        int64
+	Worker    string
+	Time      time.Time
+	Actor     string
+	Reason    string
+	OldState  WorkerState
+	NewState  WorkerState
+	OldHealth WorkerHealth
+	NewHealth WorkerHealth
+}
+
+// Job is a test job. Definition is the job YAML as it will be run;
+// OriginalDefinition is what the submitter sent.
+type Job struct {
+	ID                 int64
+	Description        string // job_name
+	Submitter          string // username
+	Visibility         Visibility
+	ViewingGroups      []string // for VisibilityGroup: members of all may view
+	State              JobState
+	Health             JobHealth
+	Priority           int // 0–100
+	RequestedType      string
+	RequestedDevice    string
+	RequestedWorker    string
+	Tags               []string // sorted
+	ActualDevice       string
+	HealthCheck        bool
+	SubmitTime         time.Time
+	StartTime          time.Time     // zero until Running
+	EndTime            time.Time     // zero until Finished
+	QueueTimeout       time.Duration // 0 = none
+	FailureComment     string
+	ErrorType          ErrorType
+	Metadata           map[string]string
+	Definition         string
+	OriginalDefinition string
+}
+
+// User is a person or service account.
+type User struct {
+	ID           int64
+	Username     string
+	Email        string
+	FirstName    string
+	LastName     string
+	IsSuperuser  bool
+	IsActive     bool
+	PasswordHash string // encoded argon2id (or imported) hash; empty = no password login
+	Groups       []string
+	DateJoined   time.Time
+}
+
+// Group is a named set of users, used for job visibility and permissions.
+type Group struct {
+	Name    string
+	Members []string
+}
+
+// TokenKind says whom an API token acts for. Each kind grants only its own
+// narrow set of rights (least privilege).
+type TokenKind string
+
+// Token kinds.
+const (
+	TokenUser   TokenKind = "user"   // acts as the owning user
+	TokenWorker TokenKind = "worker" // acts only as one worker
+	TokenJob    TokenKind = "job"    // acts only for one job
+)
+
+// Token is an API credential. Only a hash of the secret is ever stored; the
+// secret itself is shown once, when created.
+type Token struct {
+	ID          int64
+	Kind        TokenKind
+	Owner       string // username for user tokens, worker name for worker tokens
+	JobID       int64  // for job tokens
+	Description string
+	Hash        []byte // SHA-256 of the secret
+	Created     time.Time
+	LastUsed    time.Time
+	Expires     time.Time // zero = never
+}
+
+// Names of built-in accounts and actors.
+const (
+	// HealthCheckUser is the service account that submits health checks.
+	HealthCheckUser = "lava-health"
+	// ActorScheduler is the actor recorded for scheduler-made transitions.
+	ActorScheduler = "scheduler"
+)

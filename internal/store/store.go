@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// Store is the persistence port of the server. It is implemented by
+// internal/store/sqlstore on SQLite and PostgreSQL, and its behaviour is
+// pinned by the conformance suite in internal/store/storetest.
+//
+// Errors: methods wrap lab.ErrNotFound (missing object), lab.ErrConflict
+// (duplicate key, or a state precondition that does not hold) and
+// lab.ErrInvalid (a reference to a missing type/worker/tag/group, bad value).
+type Store interface {
+	Queries
+	// InTx runs fn inside one transaction. Every call on the Queries given to
+	// fn is part of it; the transaction commits when fn returns nil and rolls
+	// back otherwise. On PostgreSQL, serialization failures are retried.
+	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// Queries is every read and write the server needs. Each call outside InTx is
+// atomic on its own.
+type Queries interface {
+	// Device types and aliases.
+	CreateDeviceType(ctx context.Context, dt lab.DeviceType) error
+	UpdateDeviceType(ctx context.Context, dt lab.DeviceType) error
+	GetDeviceType(ctx context.Context, name string) (lab.DeviceType, error)
+	ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error)
+	// DeleteDeviceType fails with ErrConflict while devices or jobs use it.
+	DeleteDeviceType(ctx context.Context, name string) error
+	CreateAlias(ctx context.Context, a lab.Alias) error
+	DeleteAlias(ctx context.Context, name string) error
+	ListAliases(ctx context.Context) ([]lab.Alias, error)
+	// ResolveDeviceType looks name up as an alias first, then as a type.
+	ResolveDeviceType(ctx context.Context, name string) (lab.DeviceType, error)
+
+	// Tags.
+	CreateTag(ctx context.Context, t lab.Tag) error
+	GetTag(ctx context.Context, name string) (lab.Tag, error)
+	ListTags(ctx context.Context) ([]lab.Tag, error)
+	DeleteTag(ctx context.Context, name string) error
+
+	// Workers. CreateWorker stores State and Health as given.
+	CreateWorker(ctx context.Context, w lab.Worker) error
+	GetWorker(ctx context.Context, name string) (lab.Worker, error)
+	ListWorkers(ctx context.Context) ([]lab.Worker, error)
+	// UpdateWorker changes description and job limit only.
+	UpdateWorker(ctx context.Context, w lab.Worker) error
+	// SetWorkerStatus sets state and health and records a WorkerTransition
+	// when either changed (it returns the zero transition otherwise).
+	SetWorkerStatus(ctx context.Context, name string, state lab.WorkerState, health lab.WorkerHealth, actor, reason string) (lab.WorkerTransition, error)
+	// TouchWorker records a heartbeat: last heartbeat time and version.
+	TouchWorker(ctx context.Context, name string, at time.Time, version string) error
+	WorkerHistory(ctx context.Context, name string, limit int) ([]lab.WorkerTransition, error)
+
+	// Devices. CreateDevice and UpdateDevice fail with ErrInvalid when the
+	// device type, worker or a tag does not exist.
+	CreateDevice(ctx context.Context, d lab.Device) error
+	GetDevice(ctx context.Context, hostname string) (lab.Device, error)
+	ListDevices(ctx context.Context, f DeviceFilter) ([]lab.Device, error)
+	// UpdateDevice changes description, type, worker, tags and dictionary;
+	// never state, health or current job.
+	UpdateDevice(ctx context.Context, d lab.Device) error
+	// SetDeviceHealth sets health and records a DeviceTransition when it
+	// changed (it returns the zero transition otherwise).
+	SetDeviceHealth(ctx context.Context, hostname string, health lab.DeviceHealth, actor, reason string, job int64) (lab.DeviceTransition, error)
+	// DeviceHistory returns transitions newest first.
+	DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error)
+
+	// Jobs. CreateJob assigns ID and returns it; SubmitTime must be set.
+	CreateJob(ctx context.Context, j lab.Job) (int64, error)
+	GetJob(ctx context.Context, id int64) (lab.Job, error)
+	// ListJobs returns one page of jobs matching f, newest first, and the
+	// total number of matches.
+	ListJobs(ctx context.Context, f JobFilter) ([]lab.Job, int, error)
+	// Queue returns every Submitted job in the compact form the scheduler needs.
+	Queue(ctx context.Context) ([]QueuedJob, error)
+	// TransitionJob moves a job between states with its device, atomically;
+	// see JobTransition.
+	TransitionJob(ctx context.Context, t JobTransition) (lab.Job, error)
+	// HealthCheckInfo returns, per device hostname, when its last health
+	// check was submitted and how many ordinary jobs started on it since.
+	HealthCheckInfo(ctx context.Context) (map[string]HealthInfo, error)
+
+	// Users and groups. Usernames and group names are unique.
+	CreateUser(ctx context.Context, u lab.User) (int64, error)
+	GetUser(ctx context.Context, username string) (lab.User, error)
+	ListUsers(ctx context.Context) ([]lab.User, error)
+	// UpdateUser changes email, names, superuser and active flags and the
+	// password hash (Groups is ignored: use the group methods).
+	UpdateUser(ctx context.Context, u lab.User) error
+	DeleteUser(ctx context.Context, username string) error
+	CreateGroup(ctx context.Context, name string) error
+	GetGroup(ctx context.Context, name string) (lab.Group, error)
+	ListGroups(ctx context.Context) ([]lab.Group, error)
+	DeleteGroup(ctx context.Context, name string) error
+	AddGroupMember(ctx context.Context, group, username string) error
+	RemoveGroupMember(ctx context.Context, group, username string) error
+
+	// API tokens. Only hashes are stored.
+	CreateToken(ctx context.Context, t lab.Token) (int64, error)
+	// TokenByHash finds a token by the SHA-256 of its secret.
+	TokenByHash(ctx context.Context, hash []byte) (lab.Token, error)
+	ListTokens(ctx context.Context, kind lab.TokenKind, owner string) ([]lab.Token, error)
+	DeleteToken(ctx context.Context, id int64) error
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+}
+
+// DeviceFilter selects devices; zero fields match everything.
+type DeviceFilter struct {
+	DeviceType string
+	Worker     string
+	Health     []lab.DeviceHealth
+	State      []lab.DeviceState
+}
+
+// Viewer is the identity a job listing is filtered for.
+type Viewer struct {
+	Username  string // empty: anonymous
+	Superuser bool
+	Groups    []string
+}
+
+// JobFilter selects a page of jobs. Zero fields match everything.
+type JobFilter struct {
+	// VisibleTo, when set, keeps only jobs that viewer may see: public jobs,
+	// the viewer's own, personal jobs only for their submitter, group jobs
+	// for members of every listed group; superusers see all.
+	VisibleTo   *Viewer
+	States      []lab.JobState
+	Health      []lab.JobHealth
+	DeviceType  string
+	Device      string // actual device
+	Submitter   string
+	HealthCheck *bool
+	// Text matches job name (description) as a case-insensitive substring.
+	Text   string
+	Limit  int // 0 = 50
+	Offset int
+	// WithDefinition loads Definition and OriginalDefinition (omitted otherwise).
+	WithDefinition bool
+}
+
+// QueuedJob is the part of a Submitted job that scheduling looks at.
+type QueuedJob struct {
+	ID              int64
+	Priority        int
+	SubmitTime      time.Time
+	Submitter       string
+	RequestedType   string
+	RequestedDevice string
+	RequestedWorker string
+	Tags            []string
+	QueueTimeout    time.Duration
+	HealthCheck     bool
+}
+
+// HealthInfo is the health-check bookkeeping of one device.
+type HealthInfo struct {
+	LastCheck     time.Time // submit time of the last health check, zero if none
+	JobsSinceLast int       // ordinary jobs started on the device since then
+}
+
+// JobTransition describes one atomic job state change. The store applies it
+// only when the job's current state is in From (ErrConflict otherwise) and
+// keeps the job's device consistent:
+//
+//   - To Scheduling/Scheduled with Device set: the device must be Idle with
+//     no current job (ErrConflict otherwise); it becomes Reserved holding the
+//     job and the job's ActualDevice is set. No device ever holds two jobs and
+//     no job is assigned twice, even with concurrent servers.
+//   - To Running: start time = At; the device becomes Running.
+//   - To Finished: end time = At, health/error/comment as given; the device
+//     (if any) becomes Idle with no current job; for a health-check job the
+//     device's LastHealthReportJob is set.
+//   - To Canceling: only the state changes.
+type JobTransition struct {
+	ID             int64
+	From           []lab.JobState
+	To             lab.JobState
+	Device         string
+	At             time.Time
+	Health         lab.JobHealth
+	ErrorType      lab.ErrorType
+	FailureComment string
+}
