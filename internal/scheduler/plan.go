@@ -1,0 +1,424 @@
+package scheduler
+
+import (
+	"cmp"
+	"encoding/binary"
+	"slices"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// none marks a missing index in the planner's int32 tables.
+const none = -1
+
+// Plan computes one scheduling pass over s: the health checks to start, the
+// queued jobs to assign and the queued jobs that expired. It performs no I/O,
+// never reads the clock (s.Now is the present) and is deterministic: the
+// same snapshot always yields the same decisions, and when keys are unique
+// the order of the snapshot's slices does not matter either. s is not
+// modified. See the package documentation for the rules.
+func Plan(s Snapshot) Decisions {
+	p := planner{s: &s}
+	p.indexWorkers()
+	p.indexTypes()
+	p.indexDevices()
+	p.healthChecks()
+	p.buildPool()
+	p.assignJobs()
+	slices.Sort(p.out.Expired)
+	return p.out
+}
+
+// planner holds the working state of one pass. Devices, workers and device
+// types are referred to by int32 indexes: devices and workers by their
+// position in the snapshot, types by the rank of their name.
+type planner struct {
+	s   *Snapshot
+	out Decisions
+
+	// Workers, indexed like s.Workers.
+	workerIdx map[string]int32
+	wUsable   []bool // Online and Active, first of its name
+	wLimit    []int  // > 0 means limited
+	wBusy     []int  // busy devices, including this pass's decisions
+
+	// Device types, indexed by rank of name.
+	typeRank map[string]int32
+	types    []*DeviceType
+
+	// Devices, indexed like s.Devices.
+	deviceIdx map[string]int32 // hostname → first device of that name
+	devType   []int32          // type rank, none if unknown or duplicate
+	devWorker []int32          // worker index, none if unknown
+	free      []bool           // in the ordinary pool and not yet given away
+
+	pool    []int32 // devices that may take ordinary jobs this pass
+	tags    tagSet
+	devBits []uint64 // tag set of device i at [i*words:(i+1)*words]
+
+	// Free-device chains in preference order (fewest tags, then hostname),
+	// one per type and one per (type, worker). Given-away devices and
+	// devices of full workers are unlinked lazily while scanning.
+	byType       chains
+	byTypeWorker chains
+	twBucket     map[typeWorker]int32
+}
+
+// typeWorker is a (type rank, worker index) pair.
+type typeWorker struct{ t, w int32 }
+
+// chains is a set of singly linked lists of devices threaded through next.
+// A device is on at most one list of a given chains value.
+type chains struct {
+	head []int32 // first device of each list, none when empty
+	next []int32 // following device, indexed by device
+}
+
+func (p *planner) overused(w int32) bool {
+	return p.wLimit[w] > 0 && p.wBusy[w] >= p.wLimit[w]
+}
+
+func (p *planner) indexWorkers() {
+	ws := p.s.Workers
+	p.workerIdx = make(map[string]int32, len(ws))
+	p.wUsable = make([]bool, len(ws))
+	p.wLimit = make([]int, len(ws))
+	p.wBusy = make([]int, len(ws))
+	for i := range ws {
+		w := &ws[i]
+		if _, dup := p.workerIdx[w.Name]; dup {
+			continue
+		}
+		p.workerIdx[w.Name] = int32(i)
+		p.wUsable[i] = w.State == lab.WorkerOnline && w.Health == lab.WorkerActive
+		p.wLimit[i] = w.JobLimit
+		p.wBusy[i] = w.Busy
+	}
+}
+
+func (p *planner) indexTypes() {
+	dts := p.s.DeviceTypes
+	p.typeRank = make(map[string]int32, len(dts))
+	p.types = make([]*DeviceType, 0, len(dts))
+	for i := range dts {
+		if _, dup := p.typeRank[dts[i].Name]; dup {
+			continue
+		}
+		p.typeRank[dts[i].Name] = 0
+		p.types = append(p.types, &dts[i])
+	}
+	slices.SortFunc(p.types, func(a, b *DeviceType) int { return strings.Compare(a.Name, b.Name) })
+	for r, t := range p.types {
+		p.typeRank[t.Name] = int32(r)
+	}
+}
+
+func (p *planner) indexDevices() {
+	ds := p.s.Devices
+	p.deviceIdx = make(map[string]int32, len(ds))
+	p.devType = make([]int32, len(ds))
+	p.devWorker = make([]int32, len(ds))
+	p.free = make([]bool, len(ds))
+	for i := range ds {
+		d := &ds[i]
+		p.devType[i], p.devWorker[i] = none, none
+		if _, dup := p.deviceIdx[d.Hostname]; dup {
+			continue
+		}
+		p.deviceIdx[d.Hostname] = int32(i)
+		if r, ok := p.typeRank[d.Type]; ok {
+			p.devType[i] = r
+		}
+		if w, ok := p.workerIdx[d.Worker]; ok && d.Worker != "" {
+			p.devWorker[i] = w
+		}
+	}
+}
+
+// healthChecks walks the devices by type name then hostname, starts the due
+// health checks and collects the devices left for ordinary jobs.
+func (p *planner) healthChecks() {
+	ds := p.s.Devices
+	order := make([]int32, 0, len(ds))
+	for i := range ds {
+		if p.devType[i] == none || p.devWorker[i] == none ||
+			ds[i].State != lab.DeviceIdle || !p.wUsable[p.devWorker[i]] {
+			continue
+		}
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := cmp.Compare(p.devType[a], p.devType[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(ds[a].Hostname, ds[b].Hostname)
+	})
+	p.pool = make([]int32, 0, len(order))
+	for _, i := range order {
+		d := &ds[i]
+		t := p.types[p.devType[i]]
+		if checksEnabled(t) {
+			switch d.Health {
+			case lab.DeviceGood, lab.DeviceUnknown, lab.DeviceLooping:
+			default:
+				continue
+			}
+			w := p.devWorker[i]
+			if p.overused(w) {
+				continue
+			}
+			if reason, due := healthDue(t, d, p.s.Now); due {
+				p.out.HealthChecks = append(p.out.HealthChecks, HealthCheck{Device: d.Hostname, Type: t.Name, Reason: reason})
+				p.wBusy[w]++
+				continue
+			}
+		}
+		if d.Health.Schedulable() {
+			p.pool = append(p.pool, i)
+		}
+	}
+}
+
+// buildPool interns the pool's tags and threads the pool devices onto the
+// free-device chains in preference order.
+func (p *planner) buildPool() {
+	ds := p.s.Devices
+	p.tags.index = make(map[string]int)
+	for _, i := range p.pool {
+		p.tags.intern(ds[i].Tags)
+	}
+	p.tags.fix()
+	W := p.tags.words
+	p.devBits = make([]uint64, len(ds)*W)
+	ntags := make([]int, len(ds))
+	for _, i := range p.pool {
+		set := p.devBits[int(i)*W : int(i+1)*W]
+		p.tags.fill(set, ds[i].Tags)
+		ntags[i] = count(set)
+		p.free[i] = true
+	}
+	slices.SortFunc(p.pool, func(a, b int32) int {
+		if c := cmp.Compare(ntags[a], ntags[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(ds[a].Hostname, ds[b].Hostname)
+	})
+
+	p.twBucket = make(map[typeWorker]int32)
+	p.byType = newChains(len(p.types), len(ds))
+	p.byTypeWorker = newChains(0, len(ds))
+	tailT := slices.Repeat([]int32{none}, len(p.types))
+	var tailTW []int32
+	for _, i := range p.pool {
+		tw := typeWorker{p.devType[i], p.devWorker[i]}
+		b, ok := p.twBucket[tw]
+		if !ok {
+			b = int32(len(tailTW))
+			p.twBucket[tw] = b
+			p.byTypeWorker.head = append(p.byTypeWorker.head, none)
+			tailTW = append(tailTW, none)
+		}
+		p.byType.push(tw.t, i, tailT)
+		p.byTypeWorker.push(b, i, tailTW)
+	}
+}
+
+func newChains(lists, devices int) chains {
+	return chains{
+		head: slices.Repeat([]int32{none}, lists),
+		next: slices.Repeat([]int32{none}, devices),
+	}
+}
+
+// push appends device d to list l whose last element is tail[l].
+func (c *chains) push(l, d int32, tail []int32) {
+	if tail[l] == none {
+		c.head[l] = d
+	} else {
+		c.next[tail[l]] = d
+	}
+	tail[l] = d
+}
+
+// queued is the part of a queued job the ordering needs, kept compact so
+// that sorting the queue stays cache friendly.
+type queued struct {
+	prio int
+	sec  int64 // submit time, seconds since the Unix epoch
+	nsec int32 // submit time, nanoseconds within the second
+	typ  int32 // type rank
+	idx  int32 // position in Snapshot.Queue
+	id   int64
+}
+
+// before is the queue order: priority descending, submit time ascending,
+// ID ascending (then snapshot position, so the order is total).
+func before(a, b queued) int {
+	if c := cmp.Compare(b.prio, a.prio); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.sec, b.sec); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.nsec, b.nsec); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.idx, b.idx)
+}
+
+// signature is everything that decides which devices a job fits. Devices
+// only ever leave the pool during a pass and workers only fill up, so once
+// a job finds no device, no later job with the same signature can find one.
+type signature struct {
+	typ, device, worker int32
+	tags                uint64 // first word of the tag set
+	more                string // remaining words, only with > 64 tags
+}
+
+// assignJobs expires timed-out jobs, sorts the rest in queue order and gives
+// each in turn the preferred free device that fits it.
+func (p *planner) assignJobs() {
+	q := p.s.Queue
+	now := p.s.Now
+	jobs := make([]queued, 0, len(q))
+	var seen map[int64]struct{} // built only once IDs stop increasing
+	for i := range q {
+		j := &q[i]
+		if i > 0 && (seen != nil || j.ID <= q[i-1].ID) {
+			if seen == nil {
+				seen = make(map[int64]struct{}, len(q))
+				for k := range i {
+					seen[q[k].ID] = struct{}{}
+				}
+			}
+			if _, dup := seen[j.ID]; dup {
+				continue
+			}
+			seen[j.ID] = struct{}{}
+		}
+		if j.QueueTimeout > 0 && j.SubmitTime.Add(j.QueueTimeout).Before(now) {
+			p.out.Expired = append(p.out.Expired, j.ID)
+			continue
+		}
+		t, ok := p.typeRank[j.Type]
+		if !ok || p.byType.head[t] == none {
+			continue // no device of that type is free this pass
+		}
+		jobs = append(jobs, queued{
+			prio: j.Priority,
+			sec:  j.SubmitTime.Unix(),
+			nsec: int32(j.SubmitTime.Nanosecond()),
+			typ:  t,
+			idx:  int32(i),
+			id:   j.ID,
+		})
+	}
+	slices.SortFunc(jobs, before)
+
+	W := p.tags.words
+	want := make([]uint64, W)
+	failed := make(map[signature]struct{})
+	for _, qj := range jobs {
+		if p.byType.head[qj.typ] == none {
+			continue
+		}
+		j := &q[qj.idx]
+		sig := signature{typ: qj.typ, device: none, worker: none}
+		if j.Device != "" {
+			d, ok := p.deviceIdx[j.Device]
+			if !ok || !p.free[d] || p.devType[d] != qj.typ {
+				continue
+			}
+			sig.device = d
+		}
+		if j.Worker != "" {
+			w, ok := p.workerIdx[j.Worker]
+			if !ok {
+				continue
+			}
+			sig.worker = w
+		}
+		if !p.tags.fill(want, j.Tags) {
+			continue // a tag no available device carries
+		}
+		sig.tags = want[0]
+		if W > 1 {
+			sig.more = wordsKey(want[1:])
+		}
+		if _, ok := failed[sig]; ok {
+			continue
+		}
+		d := p.find(sig, want)
+		if d == none {
+			failed[sig] = struct{}{}
+			continue
+		}
+		p.free[d] = false
+		p.wBusy[p.devWorker[d]]++
+		p.out.Assignments = append(p.out.Assignments, Assignment{Job: j.ID, Device: p.s.Devices[d].Hostname})
+	}
+}
+
+// find returns the preferred free device for a job with signature sig and
+// tag set want, or none. The device is not yet marked as taken.
+func (p *planner) find(sig signature, want []uint64) int32 {
+	if d := sig.device; d != none {
+		if p.free[d] && (sig.worker == none || p.devWorker[d] == sig.worker) &&
+			!p.overused(p.devWorker[d]) && subset(want, p.bitsOf(d)) {
+			return d
+		}
+		return none
+	}
+	if sig.worker == none {
+		return p.scan(&p.byType, sig.typ, want)
+	}
+	b, ok := p.twBucket[typeWorker{sig.typ, sig.worker}]
+	if !ok {
+		return none
+	}
+	return p.scan(&p.byTypeWorker, b, want)
+}
+
+// scan walks list l of c in preference order and returns the first device
+// that is still free, on a worker with room, and carries want; that device
+// is unlinked. Devices found taken or on a full worker are unlinked too:
+// within a pass they never become usable again.
+func (p *planner) scan(c *chains, l int32, want []uint64) int32 {
+	prev := int32(none)
+	for d := c.head[l]; d != none; {
+		next := c.next[d]
+		dead := !p.free[d] || p.overused(p.devWorker[d])
+		if dead || subset(want, p.bitsOf(d)) {
+			if prev == none {
+				c.head[l] = next
+			} else {
+				c.next[prev] = next
+			}
+			if !dead {
+				return d
+			}
+		} else {
+			prev = d
+		}
+		d = next
+	}
+	return none
+}
+
+func (p *planner) bitsOf(d int32) []uint64 {
+	W := p.tags.words
+	return p.devBits[int(d)*W : int(d+1)*W]
+}
+
+// wordsKey encodes tag-set words as a string usable in a map key.
+func wordsKey(ws []uint64) string {
+	b := make([]byte, 0, 8*len(ws))
+	for _, w := range ws {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	return string(b)
+}
