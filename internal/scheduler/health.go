@@ -30,30 +30,23 @@ func healthDue(t *DeviceType, d *Device, now time.Time) (reason string, due bool
 	case d.LastHealthCheck.IsZero():
 		return "no previous health check", true
 	}
-	freq := t.HealthFrequency
+	freq := int64(t.HealthFrequency)
 	if t.HealthDenominator == lab.PerJobs {
-		if d.JobsSinceHealthCheck >= freq {
+		if int64(d.JobsSinceHealthCheck) >= freq {
 			return strconv.Itoa(d.JobsSinceHealthCheck) + " jobs since last health check (frequency " +
-				strconv.Itoa(freq) + " jobs)", true
+				strconv.FormatInt(freq, 10) + " jobs)", true
 		}
 		return "", false
 	}
-	if d.LastHealthCheck.Add(hours(freq)).Before(now) {
+	if freq > maxHours {
+		return "", false // beyond time.Duration's ~292 years: never due by time
+	}
+	if d.LastHealthCheck.Add(time.Duration(max(freq, -maxHours)) * time.Hour).Before(now) {
 		return "last health check at " + d.LastHealthCheck.UTC().Format(time.RFC3339) +
-			" is more than " + strconv.Itoa(freq) + " hours old", true
+			" is more than " + strconv.FormatInt(freq, 10) + " hours old", true
 	}
 	return "", false
 }
 
-// hours converts a frequency to a duration, saturating instead of
-// overflowing for absurdly large values.
-func hours(n int) time.Duration {
-	const max = math.MaxInt64 / int64(time.Hour)
-	switch {
-	case int64(n) > max:
-		return math.MaxInt64
-	case int64(n) < -max:
-		return math.MinInt64
-	}
-	return time.Duration(n) * time.Hour
-}
+// maxHours is the largest number of hours a time.Duration can hold.
+const maxHours = math.MaxInt64 / int64(time.Hour)

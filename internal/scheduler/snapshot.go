@@ -36,7 +36,8 @@ type DeviceType struct {
 	// HealthFrequency is how often a health check is due: every
 	// HealthFrequency hours or every HealthFrequency ordinary jobs,
 	// depending on HealthDenominator. A value ≤ 0 makes a check due on
-	// every pass (LAVA's arithmetic, kept as is).
+	// every pass (LAVA's arithmetic, kept as is); an hours value too large
+	// for a time.Duration (about 292 years) is never due by time.
 	HealthFrequency int
 	// HealthDenominator is the unit of HealthFrequency. Any value other
 	// than lab.PerJobs is treated as lab.PerHours, LAVA's default.
