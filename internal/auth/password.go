@@ -114,11 +114,15 @@ func ValidatePassword(pw, username string) error {
 //	$argon2id$v=19$m=<KiB>,t=<passes>,p=<threads>$<salt>$<hash>
 //
 // with salt and hash in unpadded standard base64. It does not apply the
-// password policy (see ValidatePassword) but refuses the empty password,
-// since an empty User.PasswordHash already means "no password login".
+// password policy (see ValidatePassword) but refuses the empty password
+// (an empty User.PasswordHash already means "no password login") and
+// passwords over 4096 bytes, which VerifyPassword never accepts.
 func HashPassword(pw string) (string, error) {
 	if pw == "" {
 		return "", fmt.Errorf("hash password: empty password: %w", lab.ErrInvalid)
+	}
+	if len(pw) > maxVerifyPasswordLen {
+		return "", fmt.Errorf("hash password: longer than %d bytes: %w", maxVerifyPasswordLen, lab.ErrInvalid)
 	}
 	p := Argon2
 	if err := p.check(); err != nil {
@@ -142,7 +146,8 @@ func HashPassword(pw string) (string, error) {
 //     in a LAVA database; needsRehash is always true.
 //
 // needsRehash is only meaningful when ok is true: the caller should then
-// store HashPassword(pw). A wrong password gives (false, false, nil). A
+// store HashPassword(pw). A wrong password gives (false, false, nil), as
+// does any password over 4096 bytes (no policy allows one). A
 // stored hash that cannot be checked gives ok false and an error wrapping
 // ErrNoPassword, ErrMalformedHash or ErrUnsupportedHash. It never panics.
 func VerifyPassword(encoded, pw string) (ok, needsRehash bool, err error) {
@@ -214,15 +219,15 @@ func parseHash(encoded string) (storedHash, error) {
 }
 
 // algorithmOf names the algorithm of an unsupported hash for error
-// messages, without revealing any of its salt or hash.
+// messages: its first '$'-separated field if that looks like an algorithm
+// identifier (Django's "sha1", "bcrypt_sha256", crypt's "2b"), otherwise
+// "unknown", so that no salt or hash material reaches a log.
 func algorithmOf(encoded string) string {
 	s := strings.TrimPrefix(encoded, "$")
-	if i := strings.IndexByte(s, '$'); i >= 0 {
-		s = s[:i]
-	} else {
-		return "unknown"
-	}
-	if len(s) > 32 || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
+	s, _, found := strings.Cut(s, "$")
+	if !found || s == "" || len(s) > 24 || strings.ContainsFunc(s, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-'
+	}) {
 		return "unknown"
 	}
 	return s
