@@ -1,0 +1,37 @@
+# Basalt — make help lists the targets.
+GO        ?= go
+BIN       ?= bin/basalt
+PKGS      ?= ./...
+TESTFLAGS ?= -count=1 -timeout 20m
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/basalt-lab/basalt/internal/version.Version=$(VERSION)
+
+.PHONY: help build test test-short lint bench run deps clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build the static binary into bin/basalt
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/basalt
+
+deps: ## install missing system packages (apt-get, as root)
+	scripts/ensure-deps.sh
+
+test: deps ## install what is missing, then vet and run every test on SQLite and a private PostgreSQL
+	$(GO) vet $(PKGS)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	scripts/with-postgres.sh $(GO) test $(TESTFLAGS) $(PKGS)
+
+lint: ## go vet + staticcheck
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+bench: deps ## run the benchmarks (figures go to docs/performance.md)
+	scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+run: build ## start the server on the embedded database (./basalt-data)
+	$(BIN) server --data-dir ./basalt-data
+
+clean: ## remove build output
+	rm -rf bin
