@@ -80,28 +80,28 @@ type Rule struct {
 var (
 	humans    = []Kind{KindAnonymous, KindUser}
 	usersOnly = []Kind{KindUser}
-	admin     = Rule{Kinds: usersOnly, Superuser: true}
+	adminOnly = Rule{Kinds: usersOnly, Superuser: true}
 )
 
 // rules is the permission table: the single place that says who may do
 // what. An operation missing here is denied to everyone.
 var rules = map[Operation]Rule{
 	OpLabRead:         {Kinds: humans},
-	OpDeviceTypeWrite: admin,
-	OpAliasWrite:      admin,
-	OpTagWrite:        admin,
-	OpDeviceWrite:     admin,
-	OpDeviceSetHealth: admin,
-	OpWorkerWrite:     admin,
+	OpDeviceTypeWrite: adminOnly,
+	OpAliasWrite:      adminOnly,
+	OpTagWrite:        adminOnly,
+	OpDeviceWrite:     adminOnly,
+	OpDeviceSetHealth: adminOnly,
+	OpWorkerWrite:     adminOnly,
 	OpJobList:         {Kinds: humans},
 	OpJobView:         {Kinds: []Kind{KindAnonymous, KindUser, KindJob}, PerObject: true},
 	OpJobSubmit:       {Kinds: usersOnly},
 	OpJobCancel:       {Kinds: usersOnly, PerObject: true},
 	OpJobResubmit:     {Kinds: usersOnly, PerObject: true},
-	OpUserAdmin:       admin,
+	OpUserAdmin:       adminOnly,
 	OpAccountOwn:      {Kinds: usersOnly},
 	OpTokenOwn:        {Kinds: usersOnly, PerObject: true},
-	OpTokenAdmin:      admin,
+	OpTokenAdmin:      adminOnly,
 	OpWorkerAct:       {Kinds: []Kind{KindWorker}, PerObject: true},
 	OpJobAct:          {Kinds: []Kind{KindJob}, PerObject: true},
 }
