@@ -1,0 +1,140 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/api/rest"
+)
+
+// OpenAPI returns the server's OpenAPI description (GET /openapi.json).
+func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
+	var s string
+	if err := c.do(ctx, request{method: "GET", path: "/openapi.json", raw: &s}); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(s), nil
+}
+
+// Version returns the server's version (GET /system/version).
+func (c *Client) Version(ctx context.Context) (rest.VersionJSON, error) {
+	var out rest.VersionJSON
+	err := c.do(ctx, request{method: "GET", path: "/system/version", out: &out})
+	return out, err
+}
+
+// Whoami says who the server takes the caller for (GET /system/whoami).
+func (c *Client) Whoami(ctx context.Context) (rest.WhoamiJSON, error) {
+	var out rest.WhoamiJSON
+	err := c.do(ctx, request{method: "GET", path: "/system/whoami", out: &out})
+	return out, err
+}
+
+// Login exchanges a username and password for a new API token (POST
+// /token). The secret is in the answer's Secret field, shown only once.
+func (c *Client) Login(ctx context.Context, in rest.LoginInput) (rest.TokenJSON, error) {
+	var out rest.TokenJSON
+	err := c.do(ctx, request{method: "POST", path: "/token", body: in, out: &out})
+	return out, err
+}
+
+// JobFilter selects jobs for ListJobs. Zero fields do not filter; a zero
+// Limit takes the server's default page size.
+type JobFilter struct {
+	States      []string // display names: Submitted, Running, Finished, …
+	Health      []string // Unknown, Complete, Incomplete, Canceled
+	DeviceType  string
+	Device      string
+	Submitter   string
+	HealthCheck *bool  // only (or no) health checks
+	Search      string // free text
+	Limit       int
+	Offset      int
+}
+
+func (f JobFilter) query() url.Values {
+	q := url.Values{}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("state", strings.Join(f.States, ","))
+	set("health", strings.Join(f.Health, ","))
+	set("device_type", f.DeviceType)
+	set("device", f.Device)
+	set("submitter", f.Submitter)
+	set("q", f.Search)
+	if f.HealthCheck != nil {
+		q.Set("health_check", strconv.FormatBool(*f.HealthCheck))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Offset > 0 {
+		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	return q
+}
+
+// ListJobs returns one page of the jobs the caller may see (GET /jobs).
+func (c *Client) ListJobs(ctx context.Context, f JobFilter) (rest.ListJSON[rest.JobJSON], error) {
+	var out rest.ListJSON[rest.JobJSON]
+	err := c.do(ctx, request{method: "GET", path: "/jobs", query: f.query(), out: &out})
+	return out, err
+}
+
+// SubmitJob submits a job definition (POST /jobs) and returns the new ids
+// (several for a multinode job).
+func (c *Client) SubmitJob(ctx context.Context, definition string) (rest.SubmittedJSON, error) {
+	var out rest.SubmittedJSON
+	err := c.do(ctx, request{method: "POST", path: "/jobs", body: rest.DefinitionInput{Definition: definition}, out: &out})
+	return out, err
+}
+
+// ValidateJob checks a job definition without submitting it (POST
+// /jobs/validate). An invalid definition is not an error: the answer lists
+// the problems.
+func (c *Client) ValidateJob(ctx context.Context, definition string) (rest.ValidationJSON, error) {
+	var out rest.ValidationJSON
+	err := c.do(ctx, request{method: "POST", path: "/jobs/validate", body: rest.DefinitionInput{Definition: definition}, out: &out})
+	return out, err
+}
+
+// GetJob returns a job with its definition (GET /jobs/{id}).
+func (c *Client) GetJob(ctx context.Context, id int64) (rest.JobJSON, error) {
+	var out rest.JobJSON
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10), out: &out})
+	return out, err
+}
+
+// JobDefinition returns a job's definition as YAML (GET
+// /jobs/{id}/definition); original asks for the text as submitted.
+func (c *Client) JobDefinition(ctx context.Context, id int64, original bool) (string, error) {
+	var q url.Values
+	if original {
+		q = url.Values{"original": {"true"}}
+	}
+	var s string
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/definition", query: q, raw: &s})
+	return s, err
+}
+
+// CancelJob cancels a job (POST /jobs/{id}/cancel) and returns it: Finished
+// and Canceled if it was queued, Canceling if it was on a device.
+func (c *Client) CancelJob(ctx context.Context, id int64) (rest.JobJSON, error) {
+	var out rest.JobJSON
+	err := c.do(ctx, request{method: "POST", path: "/jobs/" + strconv.FormatInt(id, 10) + "/cancel", out: &out})
+	return out, err
+}
+
+// ResubmitJob submits a job's original definition again (POST
+// /jobs/{id}/resubmit).
+func (c *Client) ResubmitJob(ctx context.Context, id int64) (rest.SubmittedJSON, error) {
+	var out rest.SubmittedJSON
+	err := c.do(ctx, request{method: "POST", path: "/jobs/" + strconv.FormatInt(id, 10) + "/resubmit", out: &out})
+	return out, err
+}
