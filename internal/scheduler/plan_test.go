@@ -521,6 +521,7 @@ func TestWideTagSets(t *testing.T) {
 		device("d-all", "t", "w1", all...),
 		device("d-high", "t", "w1", tag(64), tag(129)),
 		device("d-low", "t", "w1", tag(0), tag(63)),
+		device("d-alias", "t", "w1", tag(65)), // bit 1 of word 1
 	}
 	runCases(t, []planCase{{
 		name: "subset tests across words",
@@ -534,6 +535,7 @@ func TestWideTagSets(t *testing.T) {
 				job(4, "t", tag(0), tag(129)),  // nothing left
 				job(3, "t", tag(0)),            // d-low
 				job(2, "t", tag(129)),          // nothing left
+				job(1, "t", tag(1)),            // bit 1 of word 0: not d-alias
 			},
 		},
 		want: Decisions{Assignments: assign(6, "d-high", 5, "d-all", 3, "d-low")},
