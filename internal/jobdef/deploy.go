@@ -1,0 +1,274 @@
+package jobdef
+
+import (
+	"math"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Deploy is a deploy action. To is one of the supported targets (tmpfs,
+// downloads, download); Images is then non-empty and every image has a URL.
+type Deploy struct {
+	To     string           `json:"to"`
+	OS     string           `json:"os,omitempty"`
+	Images map[string]Image `json:"images"`
+	// Authorize is "ssh" (install the lab's public key) or empty.
+	Authorize string `json:"authorize,omitempty"`
+	// OverlayBackend is auto, e2fsprogs or guestfs (empty: device default).
+	OverlayBackend string `json:"overlay_backend,omitempty"`
+}
+
+// Image is a downloadable artefact of a deploy action. URL is an http,
+// https or file URL; Compression is bz2, gz, xz, zip or zstd; Archive is
+// tar; checksums are lower-case hex of the right length; Format is
+// cpio.newc, ext4 or tar. ImageArg is the qemu argument template (e.g.
+// "-kernel {kernel}").
+type Image struct {
+	Pos         Pos               `json:"pos"`
+	URL         string            `json:"url"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	Compression string            `json:"compression,omitempty"`
+	Archive     string            `json:"archive,omitempty"`
+	MD5Sum      string            `json:"md5sum,omitempty"`
+	SHA256Sum   string            `json:"sha256sum,omitempty"`
+	SHA512Sum   string            `json:"sha512sum,omitempty"`
+	UseCache    *bool             `json:"use_cache,omitempty"`
+	Format      string            `json:"format,omitempty"`
+	Partition   *int              `json:"partition,omitempty"`
+	Sparse      *bool             `json:"sparse,omitempty"`
+	ImageArg    string            `json:"image_arg,omitempty"`
+	Overlays    *Overlays         `json:"overlays,omitempty"`
+}
+
+// Overlays is an image's overlays block: Lava asks for the LAVA test overlay
+// to be added to the image; Files are extra overlays by name.
+type Overlays struct {
+	Lava  bool                   `json:"lava"`
+	Files map[string]OverlayFile `json:"files,omitempty"`
+}
+
+// OverlayFile is one extra overlay: a URL put at Path inside the image,
+// either as a single file or as a tar archive to unpack (Format).
+type OverlayFile struct {
+	URL         string `json:"url"`
+	Compression string `json:"compression,omitempty"`
+	Format      string `json:"format"`
+	Path        string `json:"path"`
+}
+
+// deployTargets are LAVA's 25 deploy targets.
+var deployTargets = []string{
+	"avh", "docker", "download", "downloads", "fastboot", "flasher", "fvp", "iso-installer",
+	"mps", "musca", "nbd", "nfs", "overlay", "qdl", "recovery", "sata", "sd", "usb", "ssh",
+	"tftp", "tmpfs", "u-boot-ums", "usbg-ms", "uuu", "vemsd",
+}
+
+var supportedDeploy = []string{"download", "downloads", "tmpfs"}
+
+var imageKeys = []string{
+	"url", "headers", "compression", "archive", "md5sum", "sha256sum", "sha512sum",
+	"use_cache", "format", "partition", "sparse", "image_arg", "overlays",
+}
+
+func (d *decoder) deploy(m *mapping) *Deploy {
+	dep := &Deploy{}
+	v, ok := d.require(m, "to")
+	if !ok {
+		return dep
+	}
+	to, ok := d.str(v, m.sub("to"))
+	if !ok {
+		return dep
+	}
+	if !contains(supportedDeploy, to) {
+		if contains(deployTargets, to) {
+			d.errorf(v.pos, m.sub("to"), "deploy target %q is not supported (supported: %s)", to, strings.Join(supportedDeploy, ", "))
+		} else {
+			d.errorf(v.pos, m.sub("to"), "unknown deploy target %q (supported: %s)", truncate(to, 60), strings.Join(supportedDeploy, ", "))
+		}
+		return dep // the keys of other targets are not known here
+	}
+	dep.To = to
+	if v, ok := m.get("os"); ok {
+		dep.OS, _ = d.nonEmpty(v, m.sub("os"), 0)
+	}
+	if v, ok := m.get("authorize"); ok {
+		dep.Authorize, _ = d.enum(v, m.sub("authorize"), "authorize method", "ssh")
+	}
+	if v, ok := m.get("overlay_backend"); ok {
+		dep.OverlayBackend, _ = d.enum(v, m.sub("overlay_backend"), "overlay backend", "auto", "e2fsprogs", "guestfs")
+	}
+	if v, ok := d.require(m, "images"); ok {
+		dep.Images = d.images(v, m.sub("images"))
+	}
+	d.unknownKeys(m, keys("to", "os", "authorize", "overlay_backend", "images"))
+	return dep
+}
+
+func (d *decoder) images(n *node, path string) map[string]Image {
+	m := d.asMap(n, path)
+	if m == nil {
+		return nil
+	}
+	if len(n.entries) == 0 {
+		d.errorf(n.pos, path, "needs at least one image")
+		return nil
+	}
+	out := make(map[string]Image, len(n.entries))
+	for _, e := range n.entries {
+		p := KeyPath(path, e.key)
+		if e.key == "" {
+			d.errorf(e.keyPos, p, "image name must not be empty")
+			continue
+		}
+		out[e.key] = d.image(e.val, p)
+	}
+	return out
+}
+
+var hexDigits = regexp.MustCompile(`^[0-9a-f]+$`)
+
+func (d *decoder) image(n *node, path string) Image {
+	img := Image{Pos: n.pos}
+	m := d.asMap(n, path)
+	if m == nil {
+		return img
+	}
+	if v, ok := d.require(m, "url"); ok {
+		img.URL, _ = d.url(v, m.sub("url"), "http", "https", "file")
+	}
+	if v, ok := m.get("headers"); ok {
+		img.Headers = d.stringMap(v, m.sub("headers"), false)
+	}
+	if v, ok := m.get("compression"); ok {
+		img.Compression, _ = d.enum(v, m.sub("compression"), "compression", "bz2", "gz", "xz", "zip", "zstd")
+	}
+	if v, ok := m.get("archive"); ok {
+		img.Archive, _ = d.enum(v, m.sub("archive"), "archive format", "tar")
+	}
+	for _, c := range []struct {
+		key  string
+		hex  int
+		dest *string
+	}{{"md5sum", 32, &img.MD5Sum}, {"sha256sum", 64, &img.SHA256Sum}, {"sha512sum", 128, &img.SHA512Sum}} {
+		v, ok := m.get(c.key)
+		if !ok {
+			continue
+		}
+		s, ok := d.str(v, m.sub(c.key))
+		if !ok {
+			continue
+		}
+		if len(s) != c.hex || !hexDigits.MatchString(s) {
+			d.errorf(v.pos, m.sub(c.key), "%s must be %d lower-case hex digits", c.key, c.hex)
+			continue
+		}
+		*c.dest = s
+	}
+	if v, ok := m.get("use_cache"); ok {
+		img.UseCache = d.boolPtr(v, m.sub("use_cache"))
+	}
+	if v, ok := m.get("format"); ok {
+		img.Format, _ = d.enum(v, m.sub("format"), "image format", "cpio.newc", "ext4", "tar")
+	}
+	if v, ok := m.get("partition"); ok {
+		if p, ok := d.intRange(v, m.sub("partition"), 0, math.MaxInt32); ok {
+			img.Partition = &p
+		}
+	}
+	if v, ok := m.get("sparse"); ok {
+		img.Sparse = d.boolPtr(v, m.sub("sparse"))
+	}
+	if v, ok := m.get("image_arg"); ok {
+		img.ImageArg, _ = d.nonEmpty(v, m.sub("image_arg"), 0)
+	}
+	if v, ok := m.get("overlays"); ok {
+		img.Overlays = d.overlays(v, m.sub("overlays"))
+	}
+	d.unknownKeys(m, imageKeys)
+	return img
+}
+
+func (d *decoder) overlays(n *node, path string) *Overlays {
+	m := d.asMap(n, path)
+	if m == nil {
+		return nil
+	}
+	o := &Overlays{}
+	for _, e := range n.entries {
+		p := KeyPath(path, e.key)
+		if e.key == "lava" {
+			o.Lava, _ = d.boolean(e.val, p)
+			continue
+		}
+		fm := d.asMap(e.val, p)
+		if fm == nil {
+			continue
+		}
+		var f OverlayFile
+		if v, ok := d.require(fm, "url"); ok {
+			f.URL, _ = d.url(v, fm.sub("url"), "http", "https", "file")
+		}
+		if v, ok := d.require(fm, "format"); ok {
+			f.Format, _ = d.enum(v, fm.sub("format"), "overlay format", "file", "tar")
+		}
+		if v, ok := d.require(fm, "path"); ok {
+			f.Path, _ = d.nonEmpty(v, fm.sub("path"), 0)
+		}
+		if v, ok := fm.get("compression"); ok {
+			f.Compression, _ = d.enum(v, fm.sub("compression"), "compression", "bz2", "gz", "xz", "zip", "zstd")
+		}
+		d.unknownKeys(fm, []string{"url", "format", "path", "compression"})
+		if o.Files == nil {
+			o.Files = map[string]OverlayFile{}
+		}
+		o.Files[e.key] = f
+	}
+	return o
+}
+
+// url reads an absolute URL whose scheme is one of schemes.
+func (d *decoder) url(n *node, path string, schemes ...string) (string, bool) {
+	s, ok := d.nonEmpty(n, path, 0)
+	if !ok {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		d.errorf(n.pos, path, "%q is not a URL (expected %s)", truncate(s, 60), schemeList(schemes))
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if !contains(schemes, scheme) {
+		d.errorf(n.pos, path, "URL scheme %q is not supported (supported: %s)", truncate(u.Scheme, 20), strings.Join(schemes, ", "))
+		return "", false
+	}
+	if scheme == "file" {
+		if u.Path == "" && u.Opaque == "" {
+			d.errorf(n.pos, path, "file URL %q has no path", truncate(s, 60))
+			return "", false
+		}
+	} else if u.Host == "" {
+		d.errorf(n.pos, path, "URL %q has no host", truncate(s, 60))
+		return "", false
+	}
+	return s, true
+}
+
+func schemeList(schemes []string) string {
+	parts := make([]string, len(schemes))
+	for i, s := range schemes {
+		parts[i] = s + "://"
+	}
+	return strings.Join(parts, " or ")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
