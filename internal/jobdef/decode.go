@@ -71,10 +71,14 @@ func (d *decoder) require(m *mapping, key string) (*node, bool) {
 	return n, ok
 }
 
-// unknownKeys reports every key of m that is not in allowed.
-func (d *decoder) unknownKeys(m *mapping, allowed []string) {
-	set := make(map[string]bool, len(allowed))
+// unknownKeys reports every key of m that is neither in allowed nor in
+// handled (keys reported elsewhere and not suggested to users).
+func (d *decoder) unknownKeys(m *mapping, allowed []string, handled ...string) {
+	set := make(map[string]bool, len(allowed)+len(handled))
 	for _, k := range allowed {
+		set[k] = true
+	}
+	for _, k := range handled {
 		set[k] = true
 	}
 	var list string

@@ -236,7 +236,7 @@ func (d *decoder) url(n *node, path string, schemes ...string) (string, bool) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" {
-		d.errorf(n.pos, path, "%q is not a URL (expected %s)", truncate(s, 60), schemeList(schemes))
+		d.errorf(n.pos, path, "%q is not a URL (supported schemes: %s)", truncate(s, 60), strings.Join(schemes, ", "))
 		return "", false
 	}
 	scheme := strings.ToLower(u.Scheme)
@@ -254,14 +254,6 @@ func (d *decoder) url(n *node, path string, schemes ...string) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-func schemeList(schemes []string) string {
-	parts := make([]string, len(schemes))
-	for i, s := range schemes {
-		parts[i] = s + "://"
-	}
-	return strings.Join(parts, " or ")
 }
 
 func contains(list []string, s string) bool {

@@ -244,7 +244,7 @@ func (d *decoder) job(root *node) *Job {
 	if v, ok := d.require(m, "actions"); ok {
 		job.Actions = d.actions(v, m.sub("actions"), ctx)
 	}
-	d.unknownKeys(m, append(topLevelKeys, "connection", "host_role"))
+	d.unknownKeys(m, topLevelKeys, "connection", "host_role")
 
 	if jobTimeoutOK {
 		d.checkTimeouts(job.Timeouts.Job, refs)

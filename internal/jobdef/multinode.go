@@ -95,6 +95,7 @@ func (d *decoder) multinodeBlock(n *node, path string) *Multinode {
 	}
 	var links []link     // host_role/expect_role references, checked once all roles are read
 	var hostRoles []link // roles used as host_role, which must have count 1
+	valid := map[string]bool{}
 	total := 0
 	for _, e := range v.entries {
 		p := KeyPath(rp, e.key)
@@ -102,10 +103,11 @@ func (d *decoder) multinodeBlock(n *node, path string) *Multinode {
 			d.errorf(e.keyPos, p, "role name must not be empty")
 			continue
 		}
+		// Invalid roles are kept too, so that references to them are not
+		// reported as unknown roles on top of their own errors.
 		r, ok := d.role(e.val, p)
-		if !ok {
-			continue
-		}
+		mn.Roles[e.key] = r
+		valid[e.key] = ok
 		total += r.Count
 		if r.HostRole != "" {
 			rm := &mapping{n: e.val, path: p}
@@ -116,7 +118,6 @@ func (d *decoder) multinodeBlock(n *node, path string) *Multinode {
 			rm := &mapping{n: e.val, path: p}
 			links = append(links, link{rm.keyPos("expect_role"), rm.sub("expect_role"), r.ExpectRole})
 		}
-		mn.Roles[e.key] = r
 	}
 	for _, l := range links {
 		if _, ok := mn.Roles[l.name]; !ok {
@@ -128,11 +129,15 @@ func (d *decoder) multinodeBlock(n *node, path string) *Multinode {
 		}
 	}
 	for _, h := range hostRoles {
-		if r, ok := mn.Roles[h.name]; ok && r.Count != 1 {
+		if r, ok := mn.Roles[h.name]; ok && valid[h.name] && r.Count != 1 {
 			d.errorf(h.pos, h.path, "host role %q must have count 1, has %d", truncate(h.name, 60), r.Count)
 		}
 	}
-	if total == 0 && len(mn.Roles) == len(v.entries) {
+	allValid := true
+	for _, ok := range valid {
+		allValid = allValid && ok
+	}
+	if total == 0 && allValid {
 		d.errorf(v.pos, rp, "the role counts add up to 0: the group would have no member")
 	}
 	return mn

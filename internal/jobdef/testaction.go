@@ -116,15 +116,13 @@ const testdefFormat = "Lava-Test Test Definition 1.0"
 
 func (d *decoder) test(m *mapping) *Test {
 	t := &Test{}
-	for _, k := range []string{"docker", "services"} {
-		if _, ok := m.get(k); ok {
-			what := "the docker test shell"
-			if k == "services" {
-				what = "test services"
-			}
-			d.errorf(m.keyPos(k), m.sub(k), "%s (%s) is not supported; use definitions, interactive or monitors", what, k)
-			return t
-		}
+	if _, ok := m.get("docker"); ok {
+		d.errorf(m.keyPos("docker"), m.sub("docker"), "the docker test shell is not supported (use definitions, interactive or monitors)")
+		return t
+	}
+	if _, ok := m.get("services"); ok {
+		d.errorf(m.keyPos("services"), m.sub("services"), "test services are not supported (use definitions, interactive or monitors)")
+		return t
 	}
 	var present []string
 	for _, k := range []string{"definitions", "interactive", "monitors"} {

@@ -1,6 +1,7 @@
 package jobdef
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -146,7 +147,7 @@ func readTree(src []byte, errs *errList) *node {
 		errs.add(astPos(bodies[1].Body), "", "job definition must be a single YAML document, found a second one")
 		return nil
 	}
-	b := &builder{anchors: map[string]*node{}}
+	b := &builder{anchors: map[string]*node{}, src: src}
 	root, err := b.build(bodies[0].Body, 0)
 	if err != nil {
 		var fe *fatalError
@@ -256,6 +257,8 @@ func astPos(n ast.Node) Pos {
 type builder struct {
 	anchors  map[string]*node
 	expanded int
+	src      []byte
+	lines    [][]byte // src split into lines, built on first use
 }
 
 func (b *builder) fail(n ast.Node, format string, args ...any) error {
@@ -414,7 +417,7 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 		if err != nil {
 			return nil, err
 		}
-		if val.kind == nullNode && val.text == "null" && isImplicitNull(mv.Value) {
+		if val.kind == nullNode && b.isImplicitNull(mv.Value) {
 			// "key:" with nothing after it: point at the key, not past the colon.
 			val = &node{kind: nullNode, pos: astPos(mv.Key), text: "", size: 1}
 		}
@@ -448,12 +451,29 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 	return n, nil
 }
 
-func isImplicitNull(v ast.Node) bool {
+// isImplicitNull reports whether v is the null of "key:" with no value: the
+// parser gives it the same token as a written "null", so look at the source.
+func (b *builder) isImplicitNull(v ast.Node) bool {
 	nn, ok := v.(*ast.NullNode)
-	if !ok || nn.Token == nil {
+	if !ok || nn.Token == nil || nn.Token.Position == nil {
 		return false
 	}
-	return strings.TrimSpace(nn.Token.Origin) == ""
+	if b.lines == nil {
+		b.lines = bytes.Split(b.src, []byte("\n"))
+	}
+	line, col := nn.Token.Position.Line, nn.Token.Position.Column
+	if line < 1 || line > len(b.lines) || col < 1 {
+		return false
+	}
+	runes := []rune(string(b.lines[line-1]))
+	if col > len(runes) {
+		return true
+	}
+	switch runes[col-1] {
+	case 'n', 'N', '~':
+		return false
+	}
+	return true
 }
 
 // key returns the text of a mapping key; keys must be scalars.
