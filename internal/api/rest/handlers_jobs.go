@@ -1,0 +1,211 @@
+package rest
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/version"
+)
+
+func (api *API) version(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	writeJSON(w, http.StatusOK, VersionJSON{Version: version.Version})
+	return nil
+}
+
+func (api *API) whoami(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	kind := map[auth.Kind]string{auth.KindAnonymous: "anonymous", auth.KindUser: "user", auth.KindWorker: "worker", auth.KindJob: "job"}[p.Kind]
+	writeJSON(w, http.StatusOK, WhoamiJSON{User: p.Username, Kind: kind, IsSuperuser: p.Superuser})
+	return nil
+}
+
+// tokenFromPassword is the REST token bootstrap: username + password in,
+// a new token out (shown once).
+func (api *API) tokenFromPassword(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	var in LoginInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	p, err := api.app.Login(r.Context(), in.Username, in.Password)
+	if err != nil {
+		return err
+	}
+	if in.Description == "" {
+		in.Description = "created by POST /api/v1/token"
+	}
+	tok, secret, err := api.app.CreateToken(r.Context(), p, p.Username, in.Description, zeroTime)
+	if err != nil {
+		return err
+	}
+	out := tokenJSON(tok)
+	out.Secret = secret
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// jobFilter reads the list filters: state, health (comma lists of display
+// names), device_type, device, submitter, health_check, q, limit, offset.
+func jobFilter(r *http.Request) (store.JobFilter, error) {
+	q := r.URL.Query()
+	var f store.JobFilter
+	for _, s := range splitList(q.Get("state")) {
+		st, err := lab.ParseJobState(s)
+		if err != nil {
+			return f, err
+		}
+		f.States = append(f.States, st)
+	}
+	for _, s := range splitList(q.Get("health")) {
+		h, err := lab.ParseJobHealth(s)
+		if err != nil {
+			return f, err
+		}
+		f.Health = append(f.Health, h)
+	}
+	f.DeviceType, f.Device, f.Submitter, f.Text = q.Get("device_type"), q.Get("device"), q.Get("submitter"), q.Get("q")
+	if s := q.Get("health_check"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return f, fmt.Errorf("%w: health_check=%q must be true or false", lab.ErrInvalid, s)
+		}
+		f.HealthCheck = &b
+	}
+	var err error
+	if f.Limit, err = queryInt(r, "limit", 50); err != nil {
+		return f, err
+	}
+	if f.Limit == 0 || f.Limit > 1000 {
+		return f, fmt.Errorf("%w: limit must be between 1 and 1000", lab.ErrInvalid)
+	}
+	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (api *API) listJobs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	f, err := jobFilter(r)
+	if err != nil {
+		return err
+	}
+	jobs, total, err := api.app.ListJobs(r.Context(), p, f)
+	if err != nil {
+		return err
+	}
+	out := ListJSON[JobJSON]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]JobJSON, 0, len(jobs))}
+	for _, j := range jobs {
+		out.Results = append(out.Results, jobJSON(j, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DefinitionInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	ids, err := api.app.SubmitJob(r.Context(), p, in.Definition)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/jobs/%d", Prefix, ids[0]))
+	writeJSON(w, http.StatusCreated, SubmittedJSON{Message: "job(s) successfully submitted", JobIDs: ids})
+	return nil
+}
+
+// validateJob answers 200 with {valid, errors} for any definition (a
+// definition's problems are the answer, not a failed request); requests
+// that are themselves malformed still get 400.
+func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DefinitionInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	err := api.app.ValidateJob(r.Context(), p, in.Definition)
+	resp := ValidationJSON{Valid: err == nil, Errors: []ProblemJSON{}}
+	var de *jobdef.Errors
+	switch {
+	case err == nil:
+	case errors.As(err, &de):
+		resp.Errors = problems(de)
+	case errors.Is(err, lab.ErrUnavailable), errors.Is(err, lab.ErrInvalid):
+		resp.Errors = []ProblemJSON{{Message: err.Error()}}
+	default:
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (api *API) getJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	j, err := api.app.GetJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobJSON(j, true))
+	return nil
+}
+
+func (api *API) jobDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	j, err := api.app.GetJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	def := j.Definition
+	if r.URL.Query().Get("original") == "true" {
+		def = j.OriginalDefinition
+	}
+	writeText(w, "application/yaml; charset=utf-8", def)
+	return nil
+}
+
+func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	j, err := api.app.CancelJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, jobJSON(j, false))
+	return nil
+}
+
+func (api *API) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ids, err := api.app.ResubmitJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, SubmittedJSON{Message: "job(s) successfully submitted", JobIDs: ids})
+	return nil
+}

@@ -1,0 +1,468 @@
+package rest
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+var zeroTime time.Time
+
+func listOf[T, J any](items []T, conv func(T) J) ListJSON[J] {
+	out := ListJSON[J]{Count: len(items), Limit: len(items), Results: make([]J, 0, len(items))}
+	for _, it := range items {
+		out.Results = append(out.Results, conv(it))
+	}
+	return out
+}
+
+// --- devices
+
+func (api *API) listDevices(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	q := r.URL.Query()
+	f := store.DeviceFilter{DeviceType: q.Get("device_type"), Worker: q.Get("worker")}
+	for _, s := range splitList(q.Get("health")) {
+		h, err := lab.ParseDeviceHealth(s)
+		if err != nil {
+			return err
+		}
+		f.Health = append(f.Health, h)
+	}
+	for _, s := range splitList(q.Get("state")) {
+		st, err := lab.ParseDeviceState(s)
+		if err != nil {
+			return err
+		}
+		f.State = append(f.State, st)
+	}
+	devs, err := api.app.ListDevices(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(devs, deviceJSON))
+	return nil
+}
+
+func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DeviceInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	d := lab.Device{Hostname: in.Hostname, Health: lab.DeviceMaintenance}
+	applyDevice(&d, in)
+	if in.Health != nil {
+		h, err := lab.ParseDeviceHealth(*in.Health)
+		if err != nil {
+			return err
+		}
+		d.Health = h
+	}
+	if err := api.app.CreateDevice(r.Context(), p, d, "created"); err != nil {
+		return err
+	}
+	d, err := api.app.GetDevice(r.Context(), d.Hostname)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, deviceJSON(d))
+	return nil
+}
+
+func applyDevice(d *lab.Device, in DeviceInput) {
+	if in.DeviceType != nil {
+		d.DeviceType = *in.DeviceType
+	}
+	if in.Worker != nil {
+		d.Worker = *in.Worker
+	}
+	if in.Description != nil {
+		d.Description = *in.Description
+	}
+	if in.Tags != nil {
+		d.Tags = *in.Tags
+	}
+	if in.Dictionary != nil {
+		d.Dictionary = *in.Dictionary
+	}
+}
+
+func (api *API) getDevice(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	d, err := api.app.GetDevice(r.Context(), r.PathValue("hostname"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceJSON(d))
+	return nil
+}
+
+func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DeviceInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Health != nil {
+		return invalidf("change health with POST %s/devices/{hostname}/health, which records a reason", Prefix)
+	}
+	d, err := api.app.UpdateDeviceWith(r.Context(), p, r.PathValue("hostname"), func(d *lab.Device) error {
+		applyDevice(d, in)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceJSON(d))
+	return nil
+}
+
+func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in HealthInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	h, err := lab.ParseDeviceHealth(in.Health)
+	if err != nil {
+		return err
+	}
+	if _, err := api.app.SetDeviceHealth(r.Context(), p, r.PathValue("hostname"), h, in.Reason); err != nil {
+		return err
+	}
+	d, err := api.app.GetDevice(r.Context(), r.PathValue("hostname"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceJSON(d))
+	return nil
+}
+
+func (api *API) getDictionary(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	dict, err := api.app.DeviceDictionary(r.Context(), p, r.PathValue("hostname"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, DictionaryJSON{Dictionary: dict})
+	return nil
+}
+
+func (api *API) putDictionary(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DictionaryJSON
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if err := api.app.SetDeviceDictionary(r.Context(), p, r.PathValue("hostname"), in.Dictionary); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, in)
+	return nil
+}
+
+func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	trs, err := api.app.DeviceHistory(r.Context(), r.PathValue("hostname"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.DeviceTransition) TransitionJSON {
+		return TransitionJSON{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
+			OldHealth: t.OldHealth.String(), NewHealth: t.NewHealth.String(), Job: t.Job}
+	}))
+	return nil
+}
+
+// --- device types
+
+func (api *API) listDeviceTypes(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	dts, err := api.app.ListDeviceTypes(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(dts, deviceTypeJSON))
+	return nil
+}
+
+func applyDeviceType(dt *lab.DeviceType, in DeviceTypeInput) error {
+	if in.Description != nil {
+		dt.Description = *in.Description
+	}
+	if in.HealthFrequency != nil {
+		dt.HealthFrequency = *in.HealthFrequency
+	}
+	if in.HealthDenominator != nil {
+		d, err := lab.ParseHealthDenominator(*in.HealthDenominator)
+		if err != nil {
+			return err
+		}
+		dt.HealthDenominator = d
+	}
+	if in.DisableHealthCheck != nil {
+		dt.DisableHealthCheck = *in.DisableHealthCheck
+	}
+	if in.Display != nil {
+		dt.Display = *in.Display
+	}
+	return nil
+}
+
+func (api *API) createDeviceType(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DeviceTypeInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	dt := lab.DeviceType{Name: in.Name, Display: true}
+	if err := applyDeviceType(&dt, in); err != nil {
+		return err
+	}
+	if err := api.app.CreateDeviceType(r.Context(), p, dt); err != nil {
+		return err
+	}
+	dt, err := api.app.GetDeviceType(r.Context(), dt.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, deviceTypeJSON(dt))
+	return nil
+}
+
+func (api *API) getDeviceType(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	dt, err := api.app.GetDeviceType(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceTypeJSON(dt))
+	return nil
+}
+
+func (api *API) updateDeviceType(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DeviceTypeInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Name != "" && in.Name != r.PathValue("name") {
+		return invalidf("device types cannot be renamed")
+	}
+	dt, err := api.app.UpdateDeviceTypeWith(r.Context(), p, r.PathValue("name"), func(dt *lab.DeviceType) error {
+		return applyDeviceType(dt, in)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, deviceTypeJSON(dt))
+	return nil
+}
+
+func (api *API) deleteDeviceType(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := api.app.DeleteDeviceType(r.Context(), p, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (api *API) getHealthCheck(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	dt, err := api.app.GetDeviceType(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, DefinitionInput{Definition: dt.HealthCheck})
+	return nil
+}
+
+func (api *API) putHealthCheck(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in DefinitionInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if err := api.app.SetHealthCheck(r.Context(), p, r.PathValue("name"), in.Definition); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, in)
+	return nil
+}
+
+// --- aliases and tags
+
+func (api *API) listAliases(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	as, err := api.app.ListAliases(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(as, func(a lab.Alias) AliasJSON { return AliasJSON(a) }))
+	return nil
+}
+
+func (api *API) createAlias(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in AliasJSON
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if err := api.app.CreateAlias(r.Context(), p, lab.Alias{Name: in.Name, DeviceType: in.DeviceType}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, in)
+	return nil
+}
+
+func (api *API) deleteAlias(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := api.app.DeleteAlias(r.Context(), p, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func tagJSON(t lab.Tag) TagJSON { return TagJSON(t) }
+
+func (api *API) listTags(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	ts, err := api.app.ListTags(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(ts, tagJSON))
+	return nil
+}
+
+func (api *API) createTag(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in TagJSON
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	t := lab.Tag(in)
+	if err := api.app.CreateTag(r.Context(), p, t); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, tagJSON(t))
+	return nil
+}
+
+func (api *API) getTag(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	t, err := api.app.GetTag(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, tagJSON(t))
+	return nil
+}
+
+func (api *API) deleteTag(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := api.app.DeleteTag(r.Context(), p, r.PathValue("name")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// --- workers
+
+func (api *API) listWorkers(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	ws, err := api.app.ListWorkers(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(ws, workerJSON))
+	return nil
+}
+
+func (api *API) createWorker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in WorkerInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	wk := lab.Worker{Name: in.Name}
+	if in.Description != nil {
+		wk.Description = *in.Description
+	}
+	if in.JobLimit != nil {
+		wk.JobLimit = *in.JobLimit
+	}
+	if in.Health != nil {
+		return invalidf("a new worker is Active; change its health afterwards")
+	}
+	secret, err := api.app.CreateWorker(r.Context(), p, wk)
+	if err != nil {
+		return err
+	}
+	wk, err = api.app.GetWorker(r.Context(), wk.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, NewWorkerJSON{Worker: workerJSON(wk), Token: secret})
+	return nil
+}
+
+func (api *API) getWorker(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	wk, err := api.app.GetWorker(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, workerJSON(wk))
+	return nil
+}
+
+func (api *API) updateWorker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in WorkerInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if in.Name != "" && in.Name != r.PathValue("name") {
+		return invalidf("workers cannot be renamed")
+	}
+	u := app.WorkerUpdate{Description: in.Description, JobLimit: in.JobLimit, Reason: in.Reason}
+	if in.Health != nil {
+		h, err := lab.ParseWorkerHealth(*in.Health)
+		if err != nil {
+			return err
+		}
+		u.Health = &h
+	}
+	wk, err := api.app.UpdateWorker(r.Context(), p, r.PathValue("name"), u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, workerJSON(wk))
+	return nil
+}
+
+func (api *API) rotateWorkerToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	secret, err := api.app.RotateWorkerToken(r.Context(), p, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, WorkerTokenJSON{Token: secret})
+	return nil
+}
+
+func (api *API) workerHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		return err
+	}
+	trs, err := api.app.WorkerHistory(r.Context(), r.PathValue("name"), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.WorkerTransition) WorkerTransitionJSON {
+		return WorkerTransitionJSON{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
+			OldState: t.OldState.String(), NewState: t.NewState.String(),
+			OldHealth: t.OldHealth.String(), NewHealth: t.NewHealth.String()}
+	}))
+	return nil
+}
+
+func (api *API) heartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in HeartbeatInput
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	wk, err := api.app.Heartbeat(r.Context(), p, r.PathValue("name"), in.Version)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, workerJSON(wk))
+	return nil
+}

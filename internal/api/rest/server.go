@@ -1,0 +1,317 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// Prefix is where the API is mounted.
+const Prefix = "/api/v1"
+
+// maxBody bounds request bodies (job definitions, dictionaries).
+const maxBody = 4 << 20
+
+// Route is one API endpoint. The table of routes is the single source the
+// mux, the OpenAPI test and the permission-matrix test all read.
+type Route struct {
+	Method  string
+	Pattern string // path below Prefix, Go ServeMux syntax
+	handler func(*API, http.ResponseWriter, *http.Request, auth.Principal) error
+	Summary string
+	Access  Access // who may call it (documentation; the app layer enforces)
+	In      any    // request body type (nil: none)
+	Out     any    // response body type (nil: none, or not JSON)
+}
+
+// Access says who may call an endpoint.
+type Access string
+
+// Access levels, from most to least open.
+const (
+	AccessPublic Access = "public" // anyone; anonymous callers see public objects only
+	AccessUser   Access = "user"   // any authenticated user
+	AccessOwner  Access = "owner"  // the object's owner or an admin
+	AccessSelf   Access = "self"   // the user themself or an admin
+	AccessWorker Access = "worker" // the named worker's own token
+	AccessAdmin  Access = "admin"  // superusers
+)
+
+// API serves /api/v1 over an app.App.
+type API struct {
+	app *app.App
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the API handler. Mount it at "/" or under Prefix's parent.
+func New(a *app.App, log *slog.Logger) *API {
+	if log == nil {
+		log = slog.Default()
+	}
+	api := &API{app: a, log: log, mux: http.NewServeMux()}
+	for _, r := range Routes() {
+		api.mux.HandleFunc(r.Method+" "+Prefix+r.Pattern, api.wrap(r))
+	}
+	api.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("no endpoint %s %s: %w", r.Method, r.URL.Path, lab.ErrNotFound))
+	})
+	return api
+}
+
+// ServeHTTP implements http.Handler.
+func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { api.mux.ServeHTTP(w, r) }
+
+// Routes lists every endpoint of the API.
+func Routes() []Route {
+	return []Route{
+		{"GET", "/openapi.json", (*API).openAPI, "This OpenAPI description", AccessPublic, nil, nil},
+		{"GET", "/system/version", (*API).version, "Server version", AccessPublic, nil, VersionJSON{}},
+		{"GET", "/system/whoami", (*API).whoami, "Who the caller is", AccessPublic, nil, WhoamiJSON{}},
+		{"POST", "/token", (*API).tokenFromPassword, "Exchange username and password for a new API token", AccessPublic, LoginInput{}, TokenJSON{}},
+
+		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, q; paging: limit, offset)", AccessPublic, nil, ListJSON[JobJSON]{}},
+		{"POST", "/jobs", (*API).submitJob, "Submit a job definition", AccessUser, DefinitionInput{}, SubmittedJSON{}},
+		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it", AccessPublic, DefinitionInput{}, ValidationJSON{}},
+		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, JobJSON{}},
+		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
+		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, JobJSON{}},
+		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, SubmittedJSON{}},
+
+		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, ListJSON[DeviceJSON]{}},
+		{"POST", "/devices", (*API).createDevice, "Add a device", AccessAdmin, DeviceInput{}, DeviceJSON{}},
+		{"GET", "/devices/{hostname}", (*API).getDevice, "Show a device", AccessPublic, nil, DeviceJSON{}},
+		{"PATCH", "/devices/{hostname}", (*API).updateDevice, "Change a device's type, worker, description, tags or dictionary", AccessAdmin, DeviceInput{}, DeviceJSON{}},
+		{"POST", "/devices/{hostname}/health", (*API).setDeviceHealth, "Set a device's health with a reason", AccessAdmin, HealthInput{}, DeviceJSON{}},
+		{"GET", "/devices/{hostname}/dictionary", (*API).getDictionary, "Read a device dictionary", AccessAdmin, nil, DictionaryJSON{}},
+		{"PUT", "/devices/{hostname}/dictionary", (*API).putDictionary, "Replace a device dictionary", AccessAdmin, DictionaryJSON{}, DictionaryJSON{}},
+		{"GET", "/devices/{hostname}/history", (*API).deviceHistory, "A device's health transitions, newest first", AccessPublic, nil, ListJSON[TransitionJSON]{}},
+
+		{"GET", "/device-types", (*API).listDeviceTypes, "List device types", AccessPublic, nil, ListJSON[DeviceTypeJSON]{}},
+		{"POST", "/device-types", (*API).createDeviceType, "Add a device type", AccessAdmin, DeviceTypeInput{}, DeviceTypeJSON{}},
+		{"GET", "/device-types/{name}", (*API).getDeviceType, "Show a device type", AccessPublic, nil, DeviceTypeJSON{}},
+		{"PATCH", "/device-types/{name}", (*API).updateDeviceType, "Change a device type", AccessAdmin, DeviceTypeInput{}, DeviceTypeJSON{}},
+		{"DELETE", "/device-types/{name}", (*API).deleteDeviceType, "Remove an unused device type", AccessAdmin, nil, nil},
+		{"GET", "/device-types/{name}/health-check", (*API).getHealthCheck, "The device type's health-check job", AccessPublic, nil, DefinitionInput{}},
+		{"PUT", "/device-types/{name}/health-check", (*API).putHealthCheck, "Set (or with an empty definition remove) the health-check job", AccessAdmin, DefinitionInput{}, DefinitionInput{}},
+
+		{"GET", "/aliases", (*API).listAliases, "List device-type aliases", AccessPublic, nil, ListJSON[AliasJSON]{}},
+		{"POST", "/aliases", (*API).createAlias, "Add an alias", AccessAdmin, AliasJSON{}, AliasJSON{}},
+		{"DELETE", "/aliases/{name}", (*API).deleteAlias, "Remove an alias", AccessAdmin, nil, nil},
+
+		{"GET", "/tags", (*API).listTags, "List tags", AccessPublic, nil, ListJSON[TagJSON]{}},
+		{"POST", "/tags", (*API).createTag, "Add a tag", AccessAdmin, TagJSON{}, TagJSON{}},
+		{"GET", "/tags/{name}", (*API).getTag, "Show a tag", AccessPublic, nil, TagJSON{}},
+		{"DELETE", "/tags/{name}", (*API).deleteTag, "Remove a tag", AccessAdmin, nil, nil},
+
+		{"GET", "/workers", (*API).listWorkers, "List workers", AccessPublic, nil, ListJSON[WorkerJSON]{}},
+		{"POST", "/workers", (*API).createWorker, "Add a worker; the response holds its token, shown once", AccessAdmin, WorkerInput{}, NewWorkerJSON{}},
+		{"GET", "/workers/{name}", (*API).getWorker, "Show a worker", AccessPublic, nil, WorkerJSON{}},
+		{"PATCH", "/workers/{name}", (*API).updateWorker, "Change a worker's description, job limit or health", AccessAdmin, WorkerInput{}, WorkerJSON{}},
+		{"POST", "/workers/{name}/token", (*API).rotateWorkerToken, "Revoke a worker's tokens and issue a new one", AccessAdmin, nil, WorkerTokenJSON{}},
+		{"GET", "/workers/{name}/history", (*API).workerHistory, "A worker's state and health transitions, newest first", AccessPublic, nil, ListJSON[WorkerTransitionJSON]{}},
+		{"POST", "/workers/{name}/heartbeat", (*API).heartbeat, "Heartbeat from the worker itself (worker token only)", AccessWorker, HeartbeatInput{}, WorkerJSON{}},
+
+		{"GET", "/users", (*API).listUsers, "List users", AccessAdmin, nil, ListJSON[UserJSON]{}},
+		{"POST", "/users", (*API).createUser, "Add a user", AccessAdmin, UserInput{}, UserJSON{}},
+		{"GET", "/users/{username}", (*API).getUser, "Show a user (admins, or the user themself)", AccessSelf, nil, UserJSON{}},
+		{"PATCH", "/users/{username}", (*API).updateUser, "Change a user (users may change their own e-mail, names and password)", AccessSelf, UserInput{}, UserJSON{}},
+		{"DELETE", "/users/{username}", (*API).deleteUser, "Remove a user and their tokens", AccessAdmin, nil, nil},
+
+		{"GET", "/groups", (*API).listGroups, "List groups", AccessAdmin, nil, ListJSON[GroupJSON]{}},
+		{"POST", "/groups", (*API).createGroup, "Add a group", AccessAdmin, GroupInput{}, GroupJSON{}},
+		{"GET", "/groups/{name}", (*API).getGroup, "Show a group", AccessAdmin, nil, GroupJSON{}},
+		{"DELETE", "/groups/{name}", (*API).deleteGroup, "Remove a group", AccessAdmin, nil, nil},
+		{"PUT", "/groups/{name}/members/{username}", (*API).addMember, "Add a user to a group", AccessAdmin, nil, GroupJSON{}},
+		{"DELETE", "/groups/{name}/members/{username}", (*API).removeMember, "Remove a user from a group", AccessAdmin, nil, GroupJSON{}},
+
+		{"GET", "/tokens", (*API).listTokens, "List your tokens (admins: ?owner=)", AccessUser, nil, ListJSON[TokenJSON]{}},
+		{"POST", "/tokens", (*API).createToken, "Create a token; the secret is shown once", AccessUser, TokenInput{}, TokenJSON{}},
+		{"DELETE", "/tokens/{id}", (*API).deleteToken, "Revoke a token", AccessUser, nil, nil},
+	}
+}
+
+// wrap turns a route into an http.HandlerFunc: authenticate, call, map
+// errors, recover from panics (a bug must answer 500, not kill the server).
+func (api *API) wrap(rt Route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				api.log.Error("panic in handler", "route", rt.Method+" "+rt.Pattern, "panic", v)
+				writeError(w, fmt.Errorf("internal error"))
+			}
+		}()
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		p, err := api.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			writeError(w, err)
+			return
+		}
+		if err := rt.handler(api, w, r, p); err != nil {
+			if status(err) >= 500 {
+				api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
+			}
+			writeError(w, err)
+		}
+	}
+}
+
+// authenticate reads `Authorization: Token <secret>` or HTTP Basic
+// `user:token` (what lavacli sends). No header means anonymous; a header
+// that does not check out is an error, never a silent downgrade.
+func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return auth.Principal{Kind: auth.KindAnonymous}, nil
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch strings.ToLower(scheme) {
+	case "token", "bearer":
+		return api.app.Authenticate(r.Context(), "", strings.TrimSpace(rest))
+	case "basic":
+		user, secret, ok := r.BasicAuth()
+		if !ok {
+			return auth.Principal{}, fmt.Errorf("malformed Basic credentials: %w", lab.ErrUnauthenticated)
+		}
+		return api.app.Authenticate(r.Context(), user, secret)
+	}
+	return auth.Principal{}, fmt.Errorf("unsupported authorization scheme %q (use Token or Basic): %w", scheme, lab.ErrUnauthenticated)
+}
+
+// status maps an error to its HTTP status.
+func status(err error) int {
+	var de *jobdef.Errors
+	switch {
+	case errors.As(err, &de), errors.Is(err, lab.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, lab.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, lab.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, lab.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, lab.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, lab.ErrUnavailable):
+		return http.StatusUnprocessableEntity
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusInternalServerError
+}
+
+// codes are the stable error codes, by status.
+var codes = map[int]string{
+	http.StatusBadRequest:            "invalid",
+	http.StatusUnauthorized:          "unauthenticated",
+	http.StatusForbidden:             "forbidden",
+	http.StatusNotFound:              "not_found",
+	http.StatusConflict:              "conflict",
+	http.StatusUnprocessableEntity:   "unavailable",
+	http.StatusRequestEntityTooLarge: "too_large",
+	http.StatusInternalServerError:   "internal",
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	st := status(err)
+	body := ErrorBody{Code: codes[st], Message: err.Error()}
+	if st == http.StatusInternalServerError {
+		body.Message = "internal error"
+	}
+	var de *jobdef.Errors
+	if errors.As(err, &de) {
+		body.Code = "invalid_definition"
+		body.Details = problems(de)
+	}
+	writeJSON(w, st, ErrorJSON{Error: body})
+}
+
+func problems(de *jobdef.Errors) []ProblemJSON {
+	out := make([]ProblemJSON, 0, len(de.Items))
+	for _, e := range de.Items {
+		out = append(out, ProblemJSON{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// readJSON decodes the request body strictly: unknown fields are errors.
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: request body is empty (expected JSON)", lab.ErrInvalid)
+		}
+		return fmt.Errorf("%w: request body: %v", lab.ErrInvalid, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: request body has data after the JSON value", lab.ErrInvalid)
+	}
+	return nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: %s %q is not a positive integer", lab.ErrNotFound, name, r.PathValue(name))
+	}
+	return id, nil
+}
+
+// queryInt reads a non-negative integer query parameter.
+func queryInt(r *http.Request, name string, def int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: query parameter %s=%q must be a non-negative integer", lab.ErrInvalid, name, s)
+	}
+	return n, nil
+}
+
+func writeText(w http.ResponseWriter, contentType, body string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.WriteString(w, body)
+}
+
+// requireUser is for endpoints that need an authenticated caller of any kind.
+func requireUser(p auth.Principal) error {
+	if p.Kind == auth.KindAnonymous {
+		return fmt.Errorf("this endpoint needs a token: %w", lab.ErrUnauthenticated)
+	}
+	return nil
+}
+
+// invalidf is a 400 error with a message for the caller.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", lab.ErrInvalid, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,132 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Config tunes an App. Zero values get the documented defaults.
+type Config struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives operational logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// SweepInterval is the period of the scheduler's safety sweep (default
+	// 10 s). Events trigger passes immediately; the sweep catches the rest
+	// (queue timeouts, health checks falling due, changes by other servers).
+	SweepInterval time.Duration
+	// HeartbeatTimeout is how long a worker may stay silent before it is
+	// marked Offline (default 60 s).
+	HeartbeatTimeout time.Duration
+	// DefaultQueueTimeout applies to jobs without timeouts.queue (0 = none).
+	DefaultQueueTimeout time.Duration
+}
+
+// App holds the server's use cases: every API transport calls these methods,
+// which check authorization with internal/auth, validate with
+// internal/jobdef, decide with internal/scheduler and persist through
+// store.Store. It owns transactions; it never sees HTTP.
+type App struct {
+	st  store.Store
+	cfg Config
+	log *slog.Logger
+
+	wake      chan struct{}
+	logins    chan struct{} // semaphore bounding concurrent password checks
+	mu        sync.Mutex
+	listeners []func(Event)
+}
+
+// Event is something that happened in the lab, delivered to listeners after
+// it was committed (the worker link and the UI subscribe to these).
+type Event struct {
+	Kind   string // "job", "device", "worker"
+	JobID  int64
+	Device string
+	Worker string
+	State  string
+	Health string
+}
+
+// New returns an App over st. Call Run to start the scheduler loop.
+func New(st store.Store, cfg Config) *App {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 10 * time.Second
+	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = 60 * time.Second
+	}
+	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4)}
+}
+
+// Store returns the underlying store (for wiring and tests).
+func (a *App) Store() store.Store { return a.st }
+
+func (a *App) now() time.Time { return a.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Subscribe registers fn to receive events. fn must not block.
+func (a *App) Subscribe(fn func(Event)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.listeners = append(a.listeners, fn)
+}
+
+func (a *App) emit(e Event) {
+	a.mu.Lock()
+	ls := a.listeners
+	a.mu.Unlock()
+	for _, fn := range ls {
+		fn(e)
+	}
+}
+
+// Kick asks the scheduler for a pass as soon as possible. Calls coalesce.
+func (a *App) Kick() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// requireAdmin returns ErrForbidden (or ErrUnauthenticated for anonymous
+// callers) unless p is a superuser.
+func requireAdmin(p auth.Principal, what string) error {
+	if auth.IsAdmin(p) {
+		return nil
+	}
+	return denied(p, what)
+}
+
+// denied is the error for a refused operation: anonymous callers are told to
+// authenticate, known ones that they lack the right.
+func denied(p auth.Principal, what string) error {
+	if p.Kind == auth.KindAnonymous {
+		return fmt.Errorf("%s: %w", what, lab.ErrUnauthenticated)
+	}
+	return fmt.Errorf("%s: %w", what, lab.ErrForbidden)
+}
+
+// Bootstrap makes sure built-in accounts exist (the health-check user).
+func (a *App) Bootstrap(ctx context.Context) error {
+	if _, err := a.st.GetUser(ctx, lab.HealthCheckUser); err == nil {
+		return nil
+	}
+	_, err := a.st.CreateUser(ctx, lab.User{Username: lab.HealthCheckUser, IsActive: true, DateJoined: a.now()})
+	if err != nil {
+		return fmt.Errorf("create %s user: %w", lab.HealthCheckUser, err)
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+package app
+
+import "context"
+
+// SweepWorkers runs the heartbeat sweep of the scheduler loop once.
+func SweepWorkers(a *App, ctx context.Context) error { return a.markSilentWorkersOffline(ctx) }

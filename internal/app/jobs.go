@@ -1,0 +1,295 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// SubmitJob parses, validates and queues a job definition for p. It returns
+// the new job ids (one for a single-node job). Errors: ErrUnauthenticated /
+// ErrForbidden when p may not submit; a *jobdef.Errors (ErrInvalid) with
+// line:column and YAML path for a bad definition; ErrUnavailable when no
+// usable device of the type, on the worker, with the tags exists.
+func (a *App) SubmitJob(ctx context.Context, p auth.Principal, definition string) ([]int64, error) {
+	if !auth.CanSubmit(p) {
+		return nil, denied(p, "submit job")
+	}
+	j, err := a.prepareJob(ctx, p, definition)
+	if err != nil {
+		return nil, err
+	}
+	id, err := a.st.CreateJob(ctx, j)
+	if err != nil {
+		return nil, fmt.Errorf("submit job: %w", err)
+	}
+	a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String()})
+	a.Kick()
+	return []int64{id}, nil
+}
+
+// ValidateJob runs every check SubmitJob runs, without queueing anything.
+// It returns nil when the definition would be accepted.
+func (a *App) ValidateJob(ctx context.Context, p auth.Principal, definition string) error {
+	_, err := a.prepareJob(ctx, p, definition)
+	return err
+}
+
+// prepareJob turns a definition into a lab.Job ready to store, enforcing the
+// submission-time checks of LAVA (§3.4) with precise errors.
+func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition string) (lab.Job, error) {
+	def, err := jobdef.Parse([]byte(definition))
+	if err != nil {
+		return lab.Job{}, err
+	}
+	if def.Protocols.Multinode != nil {
+		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
+	}
+	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
+	if errors.Is(err, lab.ErrNotFound) {
+		return lab.Job{}, defError(def, "$.device_type", fmt.Sprintf("device type %q does not exist", def.DeviceType))
+	} else if err != nil {
+		return lab.Job{}, fmt.Errorf("resolve device type: %w", err)
+	}
+	for i, t := range def.Tags {
+		if _, err := a.st.GetTag(ctx, t); errors.Is(err, lab.ErrNotFound) {
+			return lab.Job{}, defError(def, fmt.Sprintf("$.tags[%d]", i), fmt.Sprintf("device tag %q does not exist", t))
+		} else if err != nil {
+			return lab.Job{}, fmt.Errorf("check tag %q: %w", t, err)
+		}
+	}
+	groups, err := a.viewingGroups(ctx, def)
+	if err != nil {
+		return lab.Job{}, err
+	}
+	if err := a.checkUsableDevice(ctx, def, dt.Name); err != nil {
+		return lab.Job{}, err
+	}
+	tags := slices.Clone(def.Tags)
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	queue := def.QueueTimeout()
+	if queue == 0 {
+		queue = a.cfg.DefaultQueueTimeout
+	}
+	return lab.Job{
+		Description:        def.Name,
+		Submitter:          p.Username,
+		Visibility:         def.Visibility,
+		ViewingGroups:      groups,
+		State:              lab.JobSubmitted,
+		Health:             lab.JobHealthUnknown,
+		Priority:           def.Priority,
+		RequestedType:      dt.Name,
+		RequestedDevice:    def.Device,
+		RequestedWorker:    def.Worker,
+		Tags:               tags,
+		SubmitTime:         a.now(),
+		QueueTimeout:       queue,
+		Metadata:           def.Metadata,
+		Definition:         definition,
+		OriginalDefinition: definition,
+	}, nil
+}
+
+// viewingGroups resolves visibility: {group: [...]} names; unknown groups are
+// an error (LAVA silently drops them, which hides typos).
+func (a *App) viewingGroups(ctx context.Context, def *jobdef.Job) ([]string, error) {
+	if def.Visibility != lab.VisibilityGroup {
+		return nil, nil
+	}
+	var out []string
+	for i, g := range def.VisibilityGroups {
+		if _, err := a.st.GetGroup(ctx, g); errors.Is(err, lab.ErrNotFound) {
+			return nil, defError(def, fmt.Sprintf("$.visibility.group[%d]", i), fmt.Sprintf("group %q does not exist", g))
+		} else if err != nil {
+			return nil, fmt.Errorf("check group %q: %w", g, err)
+		}
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// checkUsableDevice refuses a submission at once when no device could ever
+// run it: none of the type that is not Retired, on a worker that is not
+// Retired, matching the requested device and worker, carrying every tag.
+func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName string) error {
+	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{DeviceType: typeName, Worker: def.Worker})
+	if err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	workers, err := a.workerHealth(ctx)
+	if err != nil {
+		return err
+	}
+	if def.Device != "" {
+		d, err := a.st.GetDevice(ctx, def.Device)
+		if errors.Is(err, lab.ErrNotFound) {
+			return defError(def, "$.device", fmt.Sprintf("device %q does not exist", def.Device))
+		} else if err != nil {
+			return fmt.Errorf("get device: %w", err)
+		}
+		if d.DeviceType != typeName {
+			return defError(def, "$.device", fmt.Sprintf("device %q is of type %q, not %q", d.Hostname, d.DeviceType, typeName))
+		}
+	}
+	if def.Worker != "" {
+		if _, ok := workers[def.Worker]; !ok {
+			return defError(def, "$.worker", fmt.Sprintf("worker %q does not exist", def.Worker))
+		}
+	}
+	for _, d := range devs {
+		if d.Health == lab.DeviceRetired || d.Worker == "" || workers[d.Worker] == lab.WorkerRetired {
+			continue
+		}
+		if def.Device != "" && d.Hostname != def.Device {
+			continue
+		}
+		if !subset(def.Tags, d.Tags) {
+			continue
+		}
+		return nil
+	}
+	msg := fmt.Sprintf("no usable device of type %q", typeName)
+	if def.Device != "" {
+		msg = fmt.Sprintf("device %q is not usable (retired, or on no active worker)", def.Device)
+	}
+	if def.Worker != "" {
+		msg += fmt.Sprintf(" on worker %q", def.Worker)
+	}
+	if len(def.Tags) > 0 {
+		msg += fmt.Sprintf(" with tags %v", def.Tags)
+	}
+	return fmt.Errorf("%s: %w", msg, lab.ErrUnavailable)
+}
+
+func (a *App) workerHealth(ctx context.Context) (map[string]lab.WorkerHealth, error) {
+	ws, err := a.st.ListWorkers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	m := make(map[string]lab.WorkerHealth, len(ws))
+	for _, w := range ws {
+		m[w.Name] = w.Health
+	}
+	return m, nil
+}
+
+// subset reports whether every element of want is in have.
+func subset(want, have []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// GetJob returns a job p may see; invisible jobs are ErrNotFound.
+func (a *App) GetJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
+	j, err := a.st.GetJob(ctx, id)
+	if err != nil {
+		return lab.Job{}, fmt.Errorf("get job %d: %w", id, err)
+	}
+	if !auth.CanViewJob(p, j) {
+		return lab.Job{}, fmt.Errorf("get job %d: %w", id, lab.ErrNotFound)
+	}
+	return j, nil
+}
+
+// ListJobs returns one page of the jobs p may see and the total count.
+func (a *App) ListJobs(ctx context.Context, p auth.Principal, f store.JobFilter) ([]lab.Job, int, error) {
+	v, ok := p.Viewer()
+	if !ok {
+		return nil, 0, denied(p, "list jobs")
+	}
+	f.VisibleTo = &store.Viewer{Username: v.Username, Superuser: v.Superuser, Groups: v.Groups}
+	jobs, total, err := a.st.ListJobs(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list jobs: %w", err)
+	}
+	return jobs, total, nil
+}
+
+// CancelJob cancels a job: a queued job finishes Canceled at once; a job on
+// a device goes to Canceling (the worker stops it and reports Finished).
+func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
+	var out lab.Job
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		j, err := q.GetJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !auth.CanViewJob(p, j) {
+			return lab.ErrNotFound
+		}
+		if !auth.CanCancelJob(p, j) {
+			return denied(p, "cancel")
+		}
+		if !j.State.Cancelable() {
+			return fmt.Errorf("%w: job is %s", lab.ErrConflict, j.State)
+		}
+		t := store.JobTransition{ID: id, From: []lab.JobState{j.State}, At: a.now()}
+		if j.State == lab.JobSubmitted {
+			t.To, t.Health = lab.JobFinished, lab.JobHealthCanceled
+		} else {
+			t.To = lab.JobCanceling
+		}
+		out, err = q.TransitionJob(ctx, t)
+		return err
+	})
+	if err != nil {
+		return lab.Job{}, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice})
+	a.Kick()
+	return out, nil
+}
+
+// ResubmitJob submits a visible job's original definition again as p, with
+// metadata job.original naming the old job.
+func (a *App) ResubmitJob(ctx context.Context, p auth.Principal, id int64) ([]int64, error) {
+	j, err := a.GetJob(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if !auth.CanResubmitJob(p, j) {
+		return nil, denied(p, "resubmit")
+	}
+	if j.HealthCheck {
+		return nil, fmt.Errorf("resubmit job %d: health checks are scheduled by the server: %w", id, lab.ErrConflict)
+	}
+	nj, err := a.prepareJob(ctx, p, j.OriginalDefinition)
+	if err != nil {
+		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
+	}
+	if nj.Metadata == nil {
+		nj.Metadata = map[string]string{}
+	}
+	nj.Metadata["job.original"] = fmt.Sprintf("/api/v1/jobs/%d", id)
+	nid, err := a.st.CreateJob(ctx, nj)
+	if err != nil {
+		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
+	}
+	a.emit(Event{Kind: "job", JobID: nid, State: lab.JobSubmitted.String()})
+	a.Kick()
+	return []int64{nid}, nil
+}
+
+// defError reports a problem found after parsing (an unknown device type, a
+// missing tag) in the parser's own error form, positioned at path when the
+// definition has it, so that every definition error carries line:column.
+func defError(def *jobdef.Job, path, msg string) error {
+	pos, ok := def.PosOf(path)
+	if !ok {
+		pos = def.Pos
+	}
+	return &jobdef.Errors{Items: []jobdef.Error{{Line: pos.Line, Column: pos.Column, Path: path, Msg: msg}}}
+}

@@ -1,0 +1,287 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/scheduler"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Run drives scheduling until ctx ends: a pass right away, a pass whenever
+// Kick is called (submit, finish, device or worker change), and a sweep every
+// SweepInterval that also marks silent workers Offline. Errors of one pass
+// are logged and the loop goes on.
+func (a *App) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.SweepInterval)
+	defer t.Stop()
+	a.Kick()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.wake:
+		case <-t.C:
+			if err := a.markSilentWorkersOffline(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("worker sweep", "err", err)
+			}
+		}
+		if _, err := a.SchedulePass(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("scheduling pass", "err", err)
+		}
+	}
+}
+
+// PassResult says what one scheduling pass committed.
+type PassResult struct {
+	Assigned     []scheduler.Assignment
+	HealthChecks map[string]int64 // device → new health-check job
+	Expired      []int64
+	Conflicts    int // decisions another server (or a racing change) made moot
+}
+
+// SchedulePass takes a snapshot, asks the scheduler for a plan and commits
+// each decision in its own transaction. A decision whose preconditions no
+// longer hold (another server assigned the job or device first) is skipped
+// and counted as a conflict: the store's conditional updates guarantee that
+// no job is assigned twice and no device holds two jobs.
+func (a *App) SchedulePass(ctx context.Context) (PassResult, error) {
+	res := PassResult{HealthChecks: map[string]int64{}}
+	snap, types, err := a.snapshot(ctx)
+	if err != nil {
+		return res, err
+	}
+	plan := scheduler.Plan(snap)
+	now := a.now()
+
+	for _, id := range plan.Expired {
+		_, err := a.st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+			To: lab.JobFinished, At: now, Health: lab.JobHealthCanceled, ErrorType: lab.ErrorCanceled,
+			FailureComment: "queue timeout: no device took the job in time"})
+		if errors.Is(err, lab.ErrConflict) {
+			res.Conflicts++
+			continue
+		} else if err != nil {
+			return res, fmt.Errorf("expire job %d: %w", id, err)
+		}
+		res.Expired = append(res.Expired, id)
+		a.emit(Event{Kind: "job", JobID: id, State: lab.JobFinished.String(), Health: lab.JobHealthCanceled.String()})
+	}
+
+	for _, hc := range plan.HealthChecks {
+		id, err := a.startHealthCheck(ctx, hc, types[hc.Type], now)
+		if errors.Is(err, lab.ErrConflict) {
+			res.Conflicts++
+			continue
+		} else if err != nil {
+			return res, fmt.Errorf("health check on %s: %w", hc.Device, err)
+		}
+		if id != 0 {
+			res.HealthChecks[hc.Device] = id
+			a.emit(Event{Kind: "job", JobID: id, Device: hc.Device, State: lab.JobScheduled.String()})
+		}
+	}
+
+	for _, as := range plan.Assignments {
+		_, err := a.st.TransitionJob(ctx, store.JobTransition{ID: as.Job, From: []lab.JobState{lab.JobSubmitted},
+			To: lab.JobScheduled, Device: as.Device, At: now})
+		if errors.Is(err, lab.ErrConflict) {
+			res.Conflicts++
+			continue
+		} else if err != nil {
+			return res, fmt.Errorf("assign job %d to %s: %w", as.Job, as.Device, err)
+		}
+		res.Assigned = append(res.Assigned, as)
+		a.emit(Event{Kind: "job", JobID: as.Job, Device: as.Device, State: lab.JobScheduled.String()})
+	}
+	return res, nil
+}
+
+// snapshot reads what the scheduler needs in a handful of queries.
+func (a *App) snapshot(ctx context.Context) (scheduler.Snapshot, map[string]lab.DeviceType, error) {
+	var s scheduler.Snapshot
+	s.Now = a.now()
+	dts, err := a.st.ListDeviceTypes(ctx)
+	if err != nil {
+		return s, nil, fmt.Errorf("snapshot device types: %w", err)
+	}
+	types := make(map[string]lab.DeviceType, len(dts))
+	for _, dt := range dts {
+		types[dt.Name] = dt
+		s.DeviceTypes = append(s.DeviceTypes, scheduler.DeviceType{Name: dt.Name, HealthFrequency: dt.HealthFrequency,
+			HealthDenominator: dt.HealthDenominator, DisableHealthCheck: dt.DisableHealthCheck, HasHealthCheck: dt.HealthCheck != ""})
+	}
+	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{})
+	if err != nil {
+		return s, nil, fmt.Errorf("snapshot devices: %w", err)
+	}
+	hi, err := a.st.HealthCheckInfo(ctx)
+	if err != nil {
+		return s, nil, fmt.Errorf("snapshot health checks: %w", err)
+	}
+	busy := map[string]int{}
+	for _, d := range devs {
+		if d.State != lab.DeviceIdle && d.Worker != "" {
+			busy[d.Worker]++
+		}
+		info := hi[d.Hostname]
+		s.Devices = append(s.Devices, scheduler.Device{Hostname: d.Hostname, Type: d.DeviceType, Worker: d.Worker,
+			Tags: d.Tags, State: d.State, Health: d.Health, LastHealthCheck: info.LastCheck, JobsSinceHealthCheck: info.JobsSinceLast})
+	}
+	ws, err := a.st.ListWorkers(ctx)
+	if err != nil {
+		return s, nil, fmt.Errorf("snapshot workers: %w", err)
+	}
+	for _, w := range ws {
+		s.Workers = append(s.Workers, scheduler.Worker{Name: w.Name, State: w.State, Health: w.Health, JobLimit: w.JobLimit, Busy: busy[w.Name]})
+	}
+	q, err := a.st.Queue(ctx)
+	if err != nil {
+		return s, nil, fmt.Errorf("snapshot queue: %w", err)
+	}
+	s.Queue = make([]scheduler.Job, 0, len(q))
+	for _, j := range q {
+		s.Queue = append(s.Queue, scheduler.Job{ID: j.ID, Priority: j.Priority, SubmitTime: j.SubmitTime, Type: j.RequestedType,
+			Device: j.RequestedDevice, Worker: j.RequestedWorker, Tags: j.Tags, QueueTimeout: j.QueueTimeout})
+	}
+	return s, types, nil
+}
+
+// startHealthCheck creates the health-check job for a due device straight
+// into Scheduled on that device, as LAVA does (no queueing). A check that
+// does not parse marks the device Bad ("Invalid health check") and returns 0.
+func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt lab.DeviceType, now time.Time) (int64, error) {
+	def, perr := jobdef.Parse([]byte(dt.HealthCheck))
+	var id int64
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		if perr != nil {
+			_, err := q.SetDeviceHealth(ctx, hc.Device, lab.DeviceBad, lab.ActorScheduler, "Invalid health check: "+perr.Error(), 0)
+			return err
+		}
+		var err error
+		id, err = q.CreateJob(ctx, lab.Job{
+			Description: def.Name, Submitter: lab.HealthCheckUser, Visibility: lab.VisibilityPublic,
+			State: lab.JobSubmitted, Priority: lab.PriorityHigh, RequestedType: dt.Name, RequestedDevice: hc.Device,
+			HealthCheck: true, SubmitTime: now, Metadata: def.Metadata,
+			Definition: dt.HealthCheck, OriginalDefinition: dt.HealthCheck,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+			To: lab.JobScheduled, Device: hc.Device, At: now})
+		return err
+	})
+	if perr != nil && err == nil {
+		a.emit(Event{Kind: "device", Device: hc.Device, Health: lab.DeviceBad.String()})
+		return 0, nil
+	}
+	return id, err
+}
+
+// StartJob records that the worker started job id (Scheduled → Running).
+// Only the worker that owns the job's device may do it.
+func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
+	var out lab.Job
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
+		return err
+	})
+	if err != nil {
+		return lab.Job{}, fmt.Errorf("start job %d: %w", id, err)
+	}
+	a.emit(Event{Kind: "job", JobID: id, Device: out.ActualDevice, State: lab.JobRunning.String()})
+	return out, nil
+}
+
+// JobOutcome is what a worker reports when a job ends.
+type JobOutcome struct {
+	Failed    bool
+	ErrorType lab.ErrorType
+	Comment   string
+}
+
+// FinishJob records the end of job id and applies LAVA's device health rules
+// (health checks set Good/Bad; infrastructure errors set Unknown) in the same
+// transaction. A job that was Canceling finishes Canceled.
+func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOutcome) (lab.Job, error) {
+	var out lab.Job
+	var devHealth *lab.DeviceHealth
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
+			return err
+		}
+		j, err := q.GetJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		health := lab.JobHealthComplete
+		switch {
+		case j.State == lab.JobCanceling:
+			health = lab.JobHealthCanceled
+		case o.Failed || o.ErrorType != lab.ErrorNone:
+			health = lab.JobHealthIncomplete
+		}
+		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id,
+			From: []lab.JobState{lab.JobScheduled, lab.JobRunning, lab.JobCanceling}, To: lab.JobFinished,
+			At: a.now(), Health: health, ErrorType: o.ErrorType, FailureComment: o.Comment})
+		if err != nil {
+			return err
+		}
+		if j.ActualDevice == "" {
+			return nil
+		}
+		d, err := q.GetDevice(ctx, j.ActualDevice)
+		if err != nil {
+			return err
+		}
+		nh, reason := lab.DeviceHealthAfterJob(d.Health, j.HealthCheck, health, o.ErrorType)
+		if nh != d.Health {
+			if _, err := q.SetDeviceHealth(ctx, d.Hostname, nh, lab.ActorScheduler, fmt.Sprintf("%s (job %d)", reason, id), id); err != nil {
+				return err
+			}
+			devHealth = &nh
+		}
+		return nil
+	})
+	if err != nil {
+		return lab.Job{}, fmt.Errorf("finish job %d: %w", id, err)
+	}
+	a.emit(Event{Kind: "job", JobID: id, Device: out.ActualDevice, State: out.State.String(), Health: out.Health.String()})
+	if devHealth != nil {
+		a.emit(Event{Kind: "device", Device: out.ActualDevice, Health: devHealth.String(), State: lab.DeviceIdle.String()})
+	}
+	a.Kick()
+	return out, nil
+}
+
+// checkJobWorker allows p to act on job id only if p is the worker that owns
+// the job's device (or the job's own token).
+func (a *App) checkJobWorker(ctx context.Context, q store.Queries, p auth.Principal, id int64) error {
+	j, err := q.GetJob(ctx, id)
+	if err != nil {
+		return err
+	}
+	if p.Kind == auth.KindJob && p.JobID == id {
+		return nil
+	}
+	if j.ActualDevice != "" {
+		d, err := q.GetDevice(ctx, j.ActualDevice)
+		if err != nil {
+			return err
+		}
+		if auth.CanActAsWorker(p, d.Worker) {
+			return nil
+		}
+	}
+	return denied(p, "act for job")
+}

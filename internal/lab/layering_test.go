@@ -1,0 +1,46 @@
+package lab_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/basalt-lab/basalt"
+
+// deps returns every package pkg depends on, transitively.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+"/"+pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// TestLayering enforces the import rules of docs/architecture.md.
+func TestLayering(t *testing.T) {
+	transport := []string{"net/http", module + "/internal/api/"}
+	storage := []string{"database/sql", module + "/internal/store", "modernc.org/sqlite", "github.com/jackc/pgx"}
+	rules := []struct {
+		pkg    string
+		forbid []string
+	}{
+		{"internal/lab", append(append([]string{}, transport...), storage...)},
+		{"internal/jobdef", append(append([]string{}, transport...), storage...)},
+		{"internal/scheduler", append(append([]string{}, transport...), storage...)},
+		{"internal/auth", append(append([]string{}, transport...), storage...)},
+		{"internal/store", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
+		{"internal/app", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
+		{"internal/api/rest", []string{module + "/internal/store/sqlstore", "database/sql"}},
+	}
+	for _, r := range rules {
+		for _, d := range deps(t, r.pkg) {
+			for _, f := range r.forbid {
+				if d == f || strings.HasPrefix(d, strings.TrimSuffix(f, "/")+"/") || (strings.HasSuffix(f, "/") && strings.HasPrefix(d, f)) {
+					t.Errorf("%s depends on %s (forbidden: %s)", r.pkg, d, f)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/store/sqlstore"
+	"github.com/basalt-lab/basalt/internal/version"
+)
+
+// Config says where the server keeps its data and how it listens.
+type Config struct {
+	// Listen is the TCP address (default 127.0.0.1:8000).
+	Listen string
+	// DataDir holds the embedded database and, later, logs (default ./basalt-data).
+	DataDir string
+	// Database is a postgres:// URL; empty means SQLite in DataDir/basalt.db.
+	Database string
+	// TLSCert and TLSKey enable HTTPS when both are set.
+	TLSCert, TLSKey string
+	// Logger for operations; slog.Default() when nil.
+	Logger *slog.Logger
+	// App tunes the use-case layer (sweep interval, heartbeat timeout…).
+	App app.Config
+}
+
+// Server is a running Basalt server: store, use cases, scheduler loop and
+// the HTTP API on one listener.
+type Server struct {
+	cfg  Config
+	st   store.Store
+	app  *app.App
+	ln   net.Listener
+	http *http.Server
+}
+
+// DatabaseDSN returns the DSN the server opens for cfg.
+func (cfg Config) DatabaseDSN() string {
+	if cfg.Database != "" {
+		return cfg.Database
+	}
+	return filepath.Join(cfg.DataDir, "basalt.db")
+}
+
+func (cfg *Config) defaults() {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8000"
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "basalt-data"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.App.Logger == nil {
+		cfg.App.Logger = cfg.Logger
+	}
+}
+
+// OpenStore opens (and migrates) the database cfg names, creating the data
+// directory when needed.
+func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	cfg.defaults()
+	if cfg.Database == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabaseDSN())
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return st, nil
+}
+
+// Open prepares a server: opens the store, builds the app and binds the
+// listener (so Addr is known before Serve).
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.defaults()
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("TLS needs both a certificate and a key")
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := app.New(st, cfg.App)
+	if err := a.Bootstrap(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	s := &Server{cfg: cfg, st: st, app: a, ln: ln}
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		Protocols:         &protos,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			st.Close()
+			return nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return s, nil
+}
+
+// App returns the use-case layer (for bootstrap commands and tests).
+func (s *Server) App() *app.App { return s.app }
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the base URL clients use.
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + s.Addr()
+}
+
+// Handler is the server's whole HTTP surface.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	api := rest.New(s.app, s.cfg.Logger)
+	mux.Handle(rest.Prefix+"/", api)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /{$}", s.home)
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if _, err := s.st.ListDeviceTypes(ctx); err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(map[string]string{"health": "bad", "error": "database unavailable"})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]string{"health": "good", "version": version.Version})
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "Basalt %s\n\nAPI:     %s/api/v1/\nOpenAPI: %s/api/v1/openapi.json\nHealth:  %s/healthz\n",
+		version.Version, s.URL(), s.URL(), s.URL())
+}
+
+// Serve runs the scheduler loop and the HTTP server until ctx ends, then
+// shuts down gracefully (in-flight requests get up to 10 s) and closes the
+// store.
+func (s *Server) Serve(ctx context.Context) error {
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		s.app.Run(runCtx)
+	}()
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if s.http.TLSConfig != nil {
+			err = s.http.ServeTLS(s.ln, "", "")
+		} else {
+			err = s.http.Serve(s.ln)
+		}
+		errc <- err
+	}()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(shutCtx)
+	stop()
+	<-loopDone
+	if err := s.st.Close(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("close store: %w", err)
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// Close releases a server that was opened but never served.
+func (s *Server) Close() error {
+	s.ln.Close()
+	return s.st.Close()
+}
+
+// redactDSN hides a password in a database URL for printing.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if u, _, ok := strings.Cut(cred, ":"); ok {
+				return dsn[:i+3] + u + ":***@" + rest[at+1:]
+			}
+		}
+	}
+	return dsn
+}
+
+// Describe is a one-line summary of the database for start-up output.
+func (cfg Config) Describe() string {
+	if cfg.Database != "" {
+		return "PostgreSQL " + redactDSN(cfg.Database)
+	}
+	return "SQLite " + cfg.DatabaseDSN()
+}
+
+// Config returns the server's effective configuration (defaults applied).
+func (s *Server) Config() Config { return s.cfg }
