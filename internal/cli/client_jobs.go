@@ -1,0 +1,493 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/client"
+)
+
+// Job states and healths as the API spells them.
+const (
+	jobFinished = "Finished"
+	jobComplete = "Complete"
+)
+
+func (e *clientEnv) jobsCommand() *cobra.Command {
+	return group("jobs", "Submit, list, inspect, cancel and wait for test jobs",
+		e.jobsSubmit(), e.jobsValidate(), e.jobsList(), e.jobsShow(), e.jobsDefinition(),
+		e.jobsCancel(), e.jobsResubmit(), e.jobsWait())
+}
+
+// waitFlags are the options of `jobs wait` and `jobs submit --wait`.
+type waitFlags struct {
+	timeout  time.Duration
+	interval time.Duration
+}
+
+func (w *waitFlags) add(c *cobra.Command) {
+	c.Flags().DurationVar(&w.timeout, "timeout", 0, "give up waiting after this long (0: wait forever)")
+	c.Flags().DurationVar(&w.interval, "interval", 5*time.Second, "time between two polls of the server")
+}
+
+func (w *waitFlags) check() error {
+	if w.interval <= 0 {
+		return usageError{fmt.Errorf("--interval must be positive")}
+	}
+	if w.timeout < 0 {
+		return usageError{fmt.Errorf("--timeout must not be negative")}
+	}
+	return nil
+}
+
+// problemLine formats a definition problem prefixed by the file name:
+// "FILE:line:col: path: message".
+func problemLine(file string, p rest.ProblemJSON) string {
+	if p.Line > 0 {
+		return file + ":" + client.FormatProblem(p)
+	}
+	return file + ": " + client.FormatProblem(p)
+}
+
+func (e *clientEnv) jobsSubmit() *cobra.Command {
+	var (
+		wait bool
+		wf   waitFlags
+	)
+	c := command("submit FILE...", "Submit job definitions (\"-\" reads standard input); prints the new job ids",
+		minArgs(1), func(cmd *cobra.Command, args []string) error {
+			if err := wf.check(); err != nil {
+				return err
+			}
+			cl, err := e.connect()
+			if err != nil {
+				return err
+			}
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			var (
+				ids      []int64
+				firstErr error
+				failed   int
+			)
+			for _, file := range args {
+				def, err := readInput(cmd, file)
+				if err == nil {
+					var sub rest.SubmittedJSON
+					sub, err = cl.SubmitJob(cmd.Context(), def)
+					if err == nil {
+						ids = append(ids, sub.JobIDs...)
+						if e.json {
+							err = printJSON(out, sub)
+						} else {
+							for _, id := range sub.JobIDs {
+								fmt.Fprintln(out, id)
+							}
+						}
+					}
+				}
+				if err != nil {
+					failed++
+					err = fileError(errOut, inputName(file), err)
+					if firstErr == nil {
+						firstErr = err
+					}
+					if len(args) > 1 {
+						fmt.Fprintf(errOut, "basalt: %v\n", err)
+					}
+				}
+			}
+			if firstErr != nil {
+				if len(args) > 1 {
+					return &ExitError{Code: exitCodeOf(firstErr), Err: fmt.Errorf("%d of %d submissions failed", failed, len(args))}
+				}
+				return firstErr
+			}
+			if wait {
+				return e.waitJobs(cmd, cl, ids, wf)
+			}
+			return nil
+		})
+	c.Flags().BoolVar(&wait, "wait", false, "wait for the jobs to finish (exit status as for `jobs wait`)")
+	wf.add(c)
+	return c
+}
+
+// fileError prints the problems of an invalid definition as
+// FILE:line:col lines and returns a short error; other errors are prefixed
+// with the file name.
+func fileError(w io.Writer, file string, err error) error {
+	var ae *client.APIError
+	if errors.As(err, &ae) && len(ae.Details) > 0 {
+		for _, p := range ae.Details {
+			fmt.Fprintln(w, problemLine(file, p))
+		}
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: invalid job definition (%d problem%s)", file, len(ae.Details), plural(len(ae.Details)))}
+	}
+	return exitError(fmt.Errorf("%s: %w", file, err))
+}
+
+// exitCodeOf returns the exit code an error maps to.
+func exitCodeOf(err error) int {
+	var ee *ExitError
+	if errors.As(exitError(err), &ee) {
+		return ee.Code
+	}
+	if isUsage(err) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func (e *clientEnv) jobsValidate() *cobra.Command {
+	return command("validate FILE...", "Check job definitions without submitting them; prints FILE:line:col: path: message per problem",
+		minArgs(1), func(cmd *cobra.Command, args []string) error {
+			cl, err := e.connect()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			invalid := 0
+			for _, file := range args {
+				def, err := readInput(cmd, file)
+				if err != nil {
+					return err
+				}
+				v, err := cl.ValidateJob(cmd.Context(), def)
+				if err != nil {
+					return fmt.Errorf("%s: %w", inputName(file), err)
+				}
+				if !v.Valid {
+					invalid++
+				}
+				if e.json {
+					if err := printJSON(out, v); err != nil {
+						return err
+					}
+					continue
+				}
+				if v.Valid {
+					fmt.Fprintf(out, "%s: valid\n", inputName(file))
+				}
+				for _, p := range v.Errors {
+					fmt.Fprintln(out, problemLine(inputName(file), p))
+				}
+			}
+			if invalid > 0 {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%d of %d definition%s invalid", invalid, len(args), plural(len(args)))}
+			}
+			return nil
+		})
+}
+
+func (e *clientEnv) jobsList() *cobra.Command {
+	var (
+		f              client.JobFilter
+		states, health string
+	)
+	c := command("list", "List jobs, newest first", exactArgs(0), func(cmd *cobra.Command, args []string) error {
+		if f.Limit < 0 || f.Offset < 0 {
+			return usageError{fmt.Errorf("--limit and --offset must not be negative")}
+		}
+		f.States, f.Health = splitComma(states), splitComma(health)
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		page, err := cl.ListJobs(cmd.Context(), f)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), page)
+		}
+		t := newTable(cmd.OutOrStdout(), "ID", "STATE", "HEALTH", "SUBMITTER", "DEVICE TYPE", "DEVICE", "SUBMITTED", "DESCRIPTION")
+		for _, j := range page.Results {
+			t.row(idText(j.ID), j.State, j.Health, j.Submitter, j.DeviceType, j.ActualDevice, timeText(j.SubmitTime), j.Description)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if shown := page.Offset + len(page.Results); shown < page.Count {
+			fmt.Fprintf(cmd.ErrOrStderr(), "showing %d-%d of %d jobs; use --offset %d for more\n",
+				page.Offset+1, shown, page.Count, shown)
+		}
+		return nil
+	})
+	fl := c.Flags()
+	fl.StringVar(&states, "state", "", "only jobs in these states (comma list: Submitted,Scheduling,Scheduled,Running,Canceling,Finished)")
+	fl.StringVar(&health, "health", "", "only jobs with these healths (comma list: Unknown,Complete,Incomplete,Canceled)")
+	fl.StringVar(&f.DeviceType, "device-type", "", "only jobs for this device type")
+	fl.StringVar(&f.Device, "device", "", "only jobs that ran on this device")
+	fl.StringVar(&f.Submitter, "submitter", "", "only jobs of this user")
+	fl.StringVar(&f.Search, "search", "", "free-text search (description, submitter, …)")
+	fl.IntVar(&f.Limit, "limit", 0, "page size, 1-1000 (default: the server's, 50)")
+	fl.IntVar(&f.Offset, "offset", 0, "skip this many jobs")
+	return c
+}
+
+func (e *clientEnv) jobsShow() *cobra.Command {
+	return command("show ID", "Show a job", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+		id, err := parseID("job", args[0])
+		if err != nil {
+			return err
+		}
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		j, err := cl.GetJob(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), j)
+		}
+		vis := j.Visibility
+		if len(j.ViewingGroups) > 0 {
+			vis += " (" + listText(j.ViewingGroups) + ")"
+		}
+		var queue string
+		if j.QueueTimeout > 0 {
+			queue = (time.Duration(j.QueueTimeout) * time.Second).String()
+		}
+		return fields(cmd.OutOrStdout(),
+			"ID", idText(j.ID),
+			"Description", j.Description,
+			"Submitter", j.Submitter,
+			"Visibility", vis,
+			"State", j.State,
+			"Health", j.Health,
+			"Priority", strconv.Itoa(j.Priority),
+			"Device type", j.DeviceType,
+			"Requested device", j.RequestedDevice,
+			"Requested worker", j.RequestedWorker,
+			"Tags", listText(j.Tags),
+			"Device", j.ActualDevice,
+			"Health check", yesNo(j.HealthCheck),
+			"Submitted", timeText(j.SubmitTime),
+			"Started", timeText(j.StartTime),
+			"Ended", timeText(j.EndTime),
+			"Queue timeout", queue,
+			"Failure", j.FailureComment,
+			"Error type", j.ErrorType,
+			"Metadata", mapText(j.Metadata),
+		)
+	})
+}
+
+func (e *clientEnv) jobsDefinition() *cobra.Command {
+	var original bool
+	c := command("definition ID", "Print a job's definition (YAML)", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+		id, err := parseID("job", args[0])
+		if err != nil {
+			return err
+		}
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		def, err := cl.JobDefinition(cmd.Context(), id, original)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), rest.DefinitionInput{Definition: def})
+		}
+		if def != "" && !strings.HasSuffix(def, "\n") {
+			def += "\n"
+		}
+		_, err = io.WriteString(cmd.OutOrStdout(), def)
+		return err
+	})
+	c.Flags().BoolVar(&original, "original", false, "the text as submitted, before the server's normalisation")
+	return c
+}
+
+func (e *clientEnv) jobsCancel() *cobra.Command {
+	return command("cancel ID...", "Cancel jobs", minArgs(1), func(cmd *cobra.Command, args []string) error {
+		ids := make([]int64, 0, len(args))
+		for _, a := range args {
+			id, err := parseID("job", a)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		var firstErr error
+		failed := 0
+		for _, id := range ids {
+			j, err := cl.CancelJob(cmd.Context(), id)
+			if err != nil {
+				failed++
+				err = exitError(fmt.Errorf("cancel job %d: %w", id, err))
+				if firstErr == nil {
+					firstErr = err
+				}
+				if len(ids) > 1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "basalt: %v\n", err)
+				}
+				continue
+			}
+			if e.json {
+				if err := printJSON(cmd.OutOrStdout(), j); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "job %d: %s\n", j.ID, stateText(j))
+		}
+		if firstErr != nil && len(ids) > 1 {
+			return &ExitError{Code: exitCodeOf(firstErr), Err: fmt.Errorf("%d of %d cancellations failed", failed, len(ids))}
+		}
+		return firstErr
+	})
+}
+
+// stateText is "Running", or "Finished (Complete)" once the job is over.
+func stateText(j rest.JobJSON) string {
+	if j.State == jobFinished {
+		return j.State + " (" + j.Health + ")"
+	}
+	return j.State
+}
+
+func (e *clientEnv) jobsResubmit() *cobra.Command {
+	return command("resubmit ID", "Submit a job's definition again; prints the new job ids", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+		id, err := parseID("job", args[0])
+		if err != nil {
+			return err
+		}
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		sub, err := cl.ResubmitJob(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), sub)
+		}
+		for _, nid := range sub.JobIDs {
+			fmt.Fprintln(cmd.OutOrStdout(), nid)
+		}
+		return nil
+	})
+}
+
+func (e *clientEnv) jobsWait() *cobra.Command {
+	var wf waitFlags
+	c := command("wait ID...", "Wait for jobs to finish, printing their state changes; exit 0 when all are Complete",
+		minArgs(1), func(cmd *cobra.Command, args []string) error {
+			if err := wf.check(); err != nil {
+				return err
+			}
+			ids := make([]int64, 0, len(args))
+			for _, a := range args {
+				id, err := parseID("job", a)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			cl, err := e.connect()
+			if err != nil {
+				return err
+			}
+			return e.waitJobs(cmd, cl, ids, wf)
+		})
+	wf.add(c)
+	return c
+}
+
+// waitJobs polls each job until it is Finished. It prints every state
+// change (or, with --json, the finished jobs) and returns an ExitJobFailed
+// error unless all jobs finished Complete. Once a job has been seen,
+// connection failures are reported and retried: a server restart must not
+// end a long wait.
+func (e *clientEnv) waitJobs(cmd *cobra.Command, cl *client.Client, ids []int64, wf waitFlags) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	if wf.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wf.timeout)
+		defer cancel()
+	}
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	var failed []string
+	for _, id := range ids {
+		j, err := e.waitJob(ctx, cl, id, wf.interval, out, errOut)
+		if err != nil {
+			if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("timed out after %s waiting for job %d", wf.timeout, id)}
+			}
+			return err
+		}
+		if e.json {
+			if err := printJSON(out, j); err != nil {
+				return err
+			}
+		}
+		if j.Health != jobComplete {
+			failed = append(failed, fmt.Sprintf("job %d finished %s", j.ID, j.Health))
+		}
+	}
+	if len(failed) > 0 {
+		return &ExitError{Code: ExitJobFailed, Err: errors.New(strings.Join(failed, "; "))}
+	}
+	return nil
+}
+
+func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, interval time.Duration, out, errOut io.Writer) (rest.JobJSON, error) {
+	last, seen := "", false
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return rest.JobJSON{}, fmt.Errorf("wait for job %d: %w", id, ctx.Err())
+		case <-timer.C:
+		}
+		j, err := cl.GetJob(ctx, id)
+		var ce *client.ConnectionError
+		switch {
+		case err == nil:
+			seen = true
+			if s := stateText(j); s != last {
+				last = s
+				if !e.json {
+					fmt.Fprintf(out, "job %d: %s\n", id, s)
+				}
+			}
+			if j.State == jobFinished {
+				return j, nil
+			}
+		case seen && errors.As(err, &ce):
+			fmt.Fprintf(errOut, "basalt: %v (retrying)\n", err)
+		default:
+			return rest.JobJSON{}, fmt.Errorf("wait for job %d: %w", id, err)
+		}
+		timer.Reset(interval)
+	}
+}
