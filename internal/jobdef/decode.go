@@ -155,7 +155,8 @@ func (d *decoder) enum(n *node, path, what string, allowed ...string) (string, b
 // 1.1 (LAVA's PyYAML) reads it as octal, YAML 1.2 as decimal.
 func (d *decoder) integer(n *node, path string) (int64, bool) {
 	if n.kind != scalarNode || n.styp != intScalar {
-		if n.kind == scalarNode && n.styp == strScalar && looksNumeric(n.text) {
+		if n.kind == scalarNode && n.styp == strScalar && !n.quoted && looksNumeric(n.text) {
+			// The YAML parser keeps integers beyond 64 bits as strings.
 			d.errorf(n.pos, path, "integer %s is out of range", truncate(n.text, 40))
 			return 0, false
 		}

@@ -191,7 +191,7 @@ func splitPath(path string) ([]pathStep, bool) {
 			for i < len(s) && s[i] != '.' && s[i] != '[' {
 				i++
 			}
-			if i == 1 {
+			if !plainKey.MatchString(s[1:i]) {
 				return nil, false
 			}
 			steps = append(steps, pathStep{key: s[1:i], isKey: true})

@@ -54,6 +54,7 @@ type node struct {
 	pos     Pos
 	styp    scalarType
 	text    string // scalar: source text (for strings, the decoded value)
+	quoted  bool   // scalar: written in quotes
 	val     any    // scalar: string, int64, uint64, float64 or bool
 	entries []entry
 	items   []*node
@@ -283,7 +284,11 @@ func (b *builder) build(an ast.Node, depth int) (*node, error) {
 	case *ast.NullNode:
 		return &node{kind: nullNode, pos: astPos(v), text: "null", size: 1}, nil
 	case *ast.StringNode:
-		return &node{kind: scalarNode, pos: astPos(v), styp: strScalar, text: v.Value, val: v.Value, size: 1}, nil
+		quoted := false
+		if tk := v.GetToken(); tk != nil {
+			quoted = tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType
+		}
+		return &node{kind: scalarNode, pos: astPos(v), styp: strScalar, text: v.Value, val: v.Value, quoted: quoted, size: 1}, nil
 	case *ast.LiteralNode:
 		s := ""
 		if v.Value != nil {

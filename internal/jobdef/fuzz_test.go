@@ -1,0 +1,80 @@
+package jobdef
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// FuzzParse checks that Parse never panics and always honours its contract:
+// either a job satisfying the basic invariants, or an *Errors whose items
+// all have a position.
+func FuzzParse(f *testing.F) {
+	for _, dir := range []string{"valid", "invalid"} {
+		for _, file := range fixtures(f, dir) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(src)
+		}
+	}
+	f.Add([]byte(base))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("? [a]\n: b\n"))
+	f.Add([]byte("- - - - x\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		job, err := Parse(src)
+		if err == nil {
+			if job == nil {
+				t.Fatal("nil job and nil error")
+			}
+			if job.Name == "" || job.Timeouts.Job.Duration <= 0 || len(job.Actions) == 0 {
+				t.Fatalf("accepted job breaks invariants: %+v", job)
+			}
+			if (job.Protocols.Multinode == nil) == (job.DeviceType == "") {
+				t.Fatalf("device_type %q with multinode %v", job.DeviceType, job.Protocols.Multinode != nil)
+			}
+			for i, a := range job.Actions {
+				if a.Timeout != nil && a.Timeout.Duration > job.Timeouts.Job.Duration {
+					t.Fatalf("action %d timeout above job timeout", i)
+				}
+			}
+			return
+		}
+		if job != nil {
+			t.Fatal("job returned together with an error")
+		}
+		var list *Errors
+		if !errors.As(err, &list) {
+			t.Fatalf("error is %T, want *Errors: %v", err, err)
+		}
+		if !errors.Is(err, lab.ErrInvalid) {
+			t.Fatal("error does not wrap lab.ErrInvalid")
+		}
+		if len(list.Items) == 0 {
+			t.Fatal("empty *Errors")
+		}
+		for _, it := range list.Items {
+			if it.Line < 1 || it.Column < 1 {
+				t.Fatalf("item without position: %+v", it)
+			}
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	src, err := os.ReadFile("testdata/valid/qemu-tmpfs-tests.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
