@@ -26,7 +26,6 @@ func Plan(s Snapshot) Decisions {
 	p.healthChecks()
 	p.buildPool()
 	p.assignJobs()
-	slices.Sort(p.out.Expired)
 	return p.out
 }
 
@@ -63,6 +62,8 @@ type planner struct {
 	byType       chains
 	byTypeWorker chains
 	twBucket     map[typeWorker]int32
+
+	assigned map[int64]bool // job IDs given a device
 }
 
 // typeWorker is a (type rank, worker index) pair.
@@ -242,7 +243,7 @@ func (c *chains) push(l, d int32, tail []int32) {
 }
 
 // queued is the part of a queued job the ordering needs, kept compact so
-// that sorting the queue stays cache friendly.
+// that the queue heaps stay cache friendly.
 type queued struct {
 	prio int
 	sec  int64 // submit time, seconds since the Unix epoch
@@ -279,27 +280,35 @@ type signature struct {
 	more                string // remaining words, only with > 64 tags
 }
 
-// assignJobs expires timed-out jobs, sorts the rest in queue order and gives
-// each in turn the preferred free device that fits it.
+// assignJobs expires timed-out jobs and serves the rest in queue order,
+// giving each the preferred free device that fits it.
 func (p *planner) assignJobs() {
 	q := p.s.Queue
+	perType := p.collect()
+	qs := newTypeQueues(perType)
+	W := p.tags.words
+	want := make([]uint64, W)
+	failed := make(map[signature]struct{})
+	p.assigned = make(map[int64]bool)
+	for qs.len() > 0 {
+		qj := qs.pop()
+		p.try(&q[qj.idx], qj.typ, want, failed)
+		qs.next(p.byType.head[qj.typ] != none)
+	}
+}
+
+// collect lists the queued jobs that may be assigned this pass, grouped by
+// type rank, and records the expired ones. Jobs of unknown types and of
+// types with no free device are left out at once.
+func (p *planner) collect() [][]queued {
+	q := p.s.Queue
 	now := p.s.Now
-	jobs := make([]queued, 0, len(q))
-	var seen map[int64]struct{} // built only once IDs stop increasing
+	typ := make([]int32, len(q))         // type rank of each job, none if left out
+	start := make([]int, len(p.types)+1) // jobs per type, then group starts
+	n := 0
 	for i := range q {
 		j := &q[i]
-		if i > 0 && (seen != nil || j.ID <= q[i-1].ID) {
-			if seen == nil {
-				seen = make(map[int64]struct{}, len(q))
-				for k := range i {
-					seen[q[k].ID] = struct{}{}
-				}
-			}
-			if _, dup := seen[j.ID]; dup {
-				continue
-			}
-			seen[j.ID] = struct{}{}
-		}
+		typ[i] = none
 		if j.QueueTimeout > 0 && j.SubmitTime.Add(j.QueueTimeout).Before(now) {
 			p.out.Expired = append(p.out.Expired, j.ID)
 			continue
@@ -308,59 +317,86 @@ func (p *planner) assignJobs() {
 		if !ok || p.byType.head[t] == none {
 			continue // no device of that type is free this pass
 		}
-		jobs = append(jobs, queued{
-			prio: j.Priority,
-			sec:  j.SubmitTime.Unix(),
-			nsec: int32(j.SubmitTime.Nanosecond()),
+		typ[i] = t
+		start[t+1]++
+		n++
+	}
+	// Expired IDs are unique and sorted; a duplicated ID that expired in
+	// any of its entries is never assigned.
+	slices.Sort(p.out.Expired)
+	p.out.Expired = slices.Compact(p.out.Expired)
+
+	// Counting sort by type.
+	for t := 1; t < len(start); t++ {
+		start[t] += start[t-1]
+	}
+	grouped := make([]queued, n)
+	fill := slices.Clone(start[:len(p.types)])
+	for i, t := range typ {
+		if t == none {
+			continue
+		}
+		grouped[fill[t]] = queued{
+			prio: q[i].Priority,
+			sec:  q[i].SubmitTime.Unix(),
+			nsec: int32(q[i].SubmitTime.Nanosecond()),
 			typ:  t,
 			idx:  int32(i),
-			id:   j.ID,
-		})
+			id:   q[i].ID,
+		}
+		fill[t]++
 	}
-	slices.SortFunc(jobs, before)
+	perType := make([][]queued, len(p.types))
+	for t := range perType {
+		perType[t] = grouped[start[t]:start[t+1]:start[t+1]]
+	}
+	return perType
+}
 
-	W := p.tags.words
-	want := make([]uint64, W)
-	failed := make(map[signature]struct{})
-	for _, qj := range jobs {
-		if p.byType.head[qj.typ] == none {
-			continue
+// try assigns job j (of type rank t) to its preferred free fitting device,
+// if any. want is scratch space for the job's tag set; failed holds the
+// signatures that found no device earlier in the pass.
+func (p *planner) try(j *Job, t int32, want []uint64, failed map[signature]struct{}) {
+	sig := signature{typ: t, device: none, worker: none}
+	if j.Device != "" {
+		d, ok := p.deviceIdx[j.Device]
+		if !ok || !p.free[d] || p.devType[d] != t {
+			return
 		}
-		j := &q[qj.idx]
-		sig := signature{typ: qj.typ, device: none, worker: none}
-		if j.Device != "" {
-			d, ok := p.deviceIdx[j.Device]
-			if !ok || !p.free[d] || p.devType[d] != qj.typ {
-				continue
-			}
-			sig.device = d
-		}
-		if j.Worker != "" {
-			w, ok := p.workerIdx[j.Worker]
-			if !ok {
-				continue
-			}
-			sig.worker = w
-		}
-		if !p.tags.fill(want, j.Tags) {
-			continue // a tag no available device carries
-		}
-		sig.tags = want[0]
-		if W > 1 {
-			sig.more = wordsKey(want[1:])
-		}
-		if _, ok := failed[sig]; ok {
-			continue
-		}
-		d := p.find(sig, want)
-		if d == none {
-			failed[sig] = struct{}{}
-			continue
-		}
-		p.free[d] = false
-		p.wBusy[p.devWorker[d]]++
-		p.out.Assignments = append(p.out.Assignments, Assignment{Job: j.ID, Device: p.s.Devices[d].Hostname})
+		sig.device = d
 	}
+	if j.Worker != "" {
+		w, ok := p.workerIdx[j.Worker]
+		if !ok {
+			return
+		}
+		sig.worker = w
+	}
+	if !p.tags.fill(want, j.Tags) {
+		return // a tag no available device carries
+	}
+	sig.tags = want[0]
+	if len(want) > 1 {
+		sig.more = wordsKey(want[1:])
+	}
+	if _, ok := failed[sig]; ok {
+		return
+	}
+	if p.assigned[j.ID] {
+		return // a duplicated ID whose first entry in queue order got a device
+	}
+	if _, ok := slices.BinarySearch(p.out.Expired, j.ID); ok {
+		return // a duplicated ID with an expired entry
+	}
+	d := p.find(sig, want)
+	if d == none {
+		failed[sig] = struct{}{}
+		return
+	}
+	p.assigned[j.ID] = true
+	p.free[d] = false
+	p.wBusy[p.devWorker[d]]++
+	p.out.Assignments = append(p.out.Assignments, Assignment{Job: j.ID, Device: p.s.Devices[d].Hostname})
 }
 
 // find returns the preferred free device for a job with signature sig and

@@ -475,17 +475,21 @@ func TestDuplicateKeys(t *testing.T) {
 	jb.Priority = 10
 	runCases(t, []planCase{
 		{
-			name: "duplicate job ID is assigned once, first entry wins",
+			name: "duplicate job ID is assigned once, first in queue order",
 			snap: Snapshot{DeviceTypes: []DeviceType{noCheck("t")}, Workers: []Worker{worker("w1")},
-				Devices: []Device{device("d1", "t", "w1"), device("d2", "t", "w1")},
+				Devices: []Device{device("d1", "t", "w1"), device("d2", "t", "w1"), device("d3", "t", "w1")},
 				Queue:   []Job{job(2, "t"), jb, job(1, "t")}},
 			want: Decisions{Assignments: assign(2, "d1", 1, "d2")},
 		},
 		{
-			name: "duplicate job ID after an expired first entry",
+			name: "duplicate job ID with an expired entry is expired once, never assigned",
 			snap: Snapshot{DeviceTypes: []DeviceType{noCheck("t")}, Workers: []Worker{worker("w1")},
 				Devices: []Device{device("d1", "t", "w1")},
-				Queue:   []Job{{ID: 1, Type: "t", SubmitTime: now.Add(-time.Hour), QueueTimeout: time.Minute}, job(1, "t")}},
+				Queue: []Job{
+					job(1, "t"),
+					{ID: 1, Type: "t", SubmitTime: now.Add(-time.Hour), QueueTimeout: time.Minute},
+					{ID: 1, Type: "t", SubmitTime: now.Add(-time.Hour), QueueTimeout: time.Second},
+				}},
 			want: Decisions{Expired: []int64{1}},
 		},
 		{

@@ -11,9 +11,12 @@ import (
 // references into it.
 //
 // Keys are expected to be unique (device type names, device hostnames,
-// worker names, job IDs). If a key repeats, the first occurrence in slice
-// order is used and later ones are ignored, so bad input can never make Plan
-// hand out a device or a job twice.
+// worker names, job IDs), but bad input can never make Plan hand out a
+// device or a job twice: for a repeated type, hostname or worker name the
+// first occurrence in slice order is used and later ones are ignored; a
+// repeated job ID is listed in Expired once if any of its entries expired
+// and is then never assigned, else it is assigned at most once (through its
+// first entry in queue order that finds a device).
 type Snapshot struct {
 	// Now is the instant the pass runs at; Plan never reads the clock.
 	Now time.Time
