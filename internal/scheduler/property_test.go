@@ -484,3 +484,56 @@ func TestPlanMatchesReference(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanDuplicateKeysSafe feeds snapshots whose keys repeat (with
+// different contents) and checks that Plan stays safe: a job ID is decided
+// once, a device is used once, only listed devices and jobs are named, and
+// the plan is still deterministic.
+func TestPlanDuplicateKeysSafe(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genSnapshot(t)
+		u := genSnapshot(t) // same key space, other contents
+		s.DeviceTypes = append(s.DeviceTypes, rapid.SliceOf(rapid.SampledFrom(u.DeviceTypes)).Draw(t, "duptypes")...)
+		s.Devices = append(s.Devices, rapid.SliceOf(rapid.SampledFrom(u.Devices)).Draw(t, "dupdevices")...)
+		s.Workers = append(s.Workers, rapid.SliceOf(rapid.SampledFrom(u.Workers)).Draw(t, "dupworkers")...)
+		s.Queue = append(s.Queue, rapid.SliceOf(rapid.SampledFrom(u.Queue)).Draw(t, "dupjobs")...)
+		s.Queue = rapid.Permutation(s.Queue).Draw(t, "queueorder")
+
+		d := Plan(s)
+		if again := Plan(s); !gocmp.Equal(d, again) {
+			t.Fatalf("second Plan differs:\n%s", gocmp.Diff(d, again))
+		}
+		ids := map[int64]bool{}
+		for _, j := range s.Queue {
+			ids[j.ID] = true
+		}
+		hosts := map[string]bool{}
+		for _, dev := range s.Devices {
+			hosts[dev.Hostname] = true
+		}
+		decided := map[int64]bool{}
+		for _, id := range d.Expired {
+			if decided[id] || !ids[id] {
+				t.Fatalf("expired job %d listed twice or unknown", id)
+			}
+			decided[id] = true
+		}
+		used := map[string]bool{}
+		for _, hc := range d.HealthChecks {
+			if used[hc.Device] || !hosts[hc.Device] {
+				t.Fatalf("health check on %s: used twice or unknown", hc.Device)
+			}
+			used[hc.Device] = true
+		}
+		for _, a := range d.Assignments {
+			if decided[a.Job] || !ids[a.Job] {
+				t.Fatalf("job %d decided twice or unknown", a.Job)
+			}
+			decided[a.Job] = true
+			if used[a.Device] || !hosts[a.Device] {
+				t.Fatalf("device %s used twice or unknown", a.Device)
+			}
+			used[a.Device] = true
+		}
+	})
+}
