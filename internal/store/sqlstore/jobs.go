@@ -1,0 +1,507 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// jobCols are the columns of a job without its definitions; jobDefCols
+// adds them.
+const (
+	jobCols = `id, description, submitter, visibility, state, health, priority, requested_type, requested_device,
+	requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
+	failure_comment, error_type, metadata`
+	jobDefCols = jobCols + ", definition, original_definition"
+)
+
+// jobScanner reads a job row; withDef says whether the definitions follow.
+func jobScanner(withDef bool) func(r scanner) (lab.Job, error) {
+	return func(r scanner) (lab.Job, error) {
+		var j lab.Job
+		var meta string
+		dest := []any{&j.ID, &j.Description, &j.Submitter, asInt(&j.Visibility), asInt(&j.State), asInt(&j.Health),
+			&j.Priority, strDest{&j.RequestedType}, strDest{&j.RequestedDevice}, strDest{&j.RequestedWorker},
+			strDest{&j.ActualDevice}, &j.HealthCheck, timeDest{&j.SubmitTime}, timeDest{&j.StartTime}, timeDest{&j.EndTime},
+			asInt(&j.QueueTimeout), &j.FailureComment, (*string)(&j.ErrorType), strDest{&meta}}
+		if withDef {
+			dest = append(dest, &j.Definition, &j.OriginalDefinition)
+		}
+		if err := r.Scan(dest...); err != nil {
+			return j, err
+		}
+		if meta != "" {
+			if err := json.Unmarshal([]byte(meta), &j.Metadata); err != nil {
+				return j, fmt.Errorf("job %d: metadata: %w", j.ID, err)
+			}
+			if len(j.Metadata) == 0 {
+				j.Metadata = nil
+			}
+		}
+		return j, nil
+	}
+}
+
+func validErrorType(e lab.ErrorType) error {
+	p, err := lab.ParseErrorType(string(e))
+	if err != nil {
+		return err
+	}
+	if p != e {
+		return fmt.Errorf("%w: error type %q is spelled %q", lab.ErrInvalid, e, p)
+	}
+	return nil
+}
+
+// validJob checks what the schema cannot express well.
+func validJob(j lab.Job) error {
+	switch {
+	case j.SubmitTime.IsZero():
+		return fmt.Errorf("%w: submit time is not set", lab.ErrInvalid)
+	case j.Submitter == "":
+		return fmt.Errorf("%w: submitter is empty", lab.ErrInvalid)
+	case j.Visibility < lab.VisibilityPublic || j.Visibility > lab.VisibilityGroup:
+		return fmt.Errorf("%w: visibility %d", lab.ErrInvalid, j.Visibility)
+	case j.Visibility == lab.VisibilityGroup && len(j.ViewingGroups) == 0:
+		return fmt.Errorf("%w: group visibility needs at least one viewing group", lab.ErrInvalid)
+	case j.Visibility != lab.VisibilityGroup && len(j.ViewingGroups) > 0:
+		return fmt.Errorf("%w: viewing groups are only for group visibility", lab.ErrInvalid)
+	case j.State < lab.JobSubmitted || j.State > lab.JobFinished:
+		return fmt.Errorf("%w: job state %d", lab.ErrInvalid, j.State)
+	case j.Health < lab.JobHealthUnknown || j.Health > lab.JobHealthCanceled:
+		return fmt.Errorf("%w: job health %d", lab.ErrInvalid, j.Health)
+	case j.Priority < lab.PriorityLow || j.Priority > lab.PriorityHigh:
+		return fmt.Errorf("%w: priority %d is not within 0–100", lab.ErrInvalid, j.Priority)
+	case j.QueueTimeout < 0:
+		return fmt.Errorf("%w: negative queue timeout", lab.ErrInvalid)
+	}
+	return validErrorType(j.ErrorType)
+}
+
+// checkJobRefs returns ErrInvalid naming the first object the job refers
+// to that does not exist.
+func (q *queries) checkJobRefs(ctx context.Context, c conn, j lab.Job) error {
+	refs := []struct{ what, query, val string }{
+		{"device type", "SELECT 1 FROM device_types WHERE name = ?", j.RequestedType},
+		{"requested device", "SELECT 1 FROM devices WHERE hostname = ?", j.RequestedDevice},
+		{"requested worker", "SELECT 1 FROM workers WHERE name = ?", j.RequestedWorker},
+		{"actual device", "SELECT 1 FROM devices WHERE hostname = ?", j.ActualDevice},
+	}
+	for _, r := range refs {
+		if r.val == "" {
+			continue
+		}
+		if ok, err := q.exists(ctx, c, r.query, r.val); err != nil || !ok {
+			return firstErr(err, fmt.Errorf("%w: %s %q does not exist", lab.ErrInvalid, r.what, r.val))
+		}
+	}
+	if err := q.checkTags(ctx, c, j.Tags); err != nil {
+		return err
+	}
+	for _, g := range normSet(j.ViewingGroups) {
+		if ok, err := q.exists(ctx, c, "SELECT 1 FROM user_groups WHERE name = ?", g); err != nil || !ok {
+			return firstErr(err, fmt.Errorf("%w: group %q does not exist", lab.ErrInvalid, g))
+		}
+	}
+	return nil
+}
+
+// CreateJob stores a job with every field as given and returns its new ID.
+// It reserves no device: create jobs Submitted and move them with
+// TransitionJob. Tags and viewing groups are stored as sorted sets; empty
+// metadata, tags and groups read back as nil.
+func (q *queries) CreateJob(ctx context.Context, j lab.Job) (int64, error) {
+	op := "create job"
+	if err := validJob(j); err != nil {
+		return 0, wrap(op, err)
+	}
+	var meta any
+	if len(j.Metadata) > 0 {
+		b, err := json.Marshal(j.Metadata)
+		if err != nil {
+			return 0, wrap(op, fmt.Errorf("%w: metadata: %v", lab.ErrInvalid, err))
+		}
+		meta = string(b)
+	}
+	var id int64
+	err := q.write(ctx, func(c conn) error {
+		if err := q.checkJobRefs(ctx, c, j); err != nil {
+			return err
+		}
+		if err := q.row(ctx, c, `INSERT INTO jobs (description, submitter, visibility, state, health, priority, requested_type,
+			requested_device, requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
+			failure_comment, error_type, metadata, definition, original_definition)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			j.Description, j.Submitter, int(j.Visibility), int(j.State), int(j.Health), j.Priority, nullStr(j.RequestedType),
+			nullStr(j.RequestedDevice), nullStr(j.RequestedWorker), nullStr(j.ActualDevice), j.HealthCheck,
+			q.d.ts(j.SubmitTime), q.d.ts(j.StartTime), q.d.ts(j.EndTime), nullID(int64(j.QueueTimeout)),
+			j.FailureComment, string(j.ErrorType), meta, j.Definition, j.OriginalDefinition).Scan(&id); err != nil {
+			return err
+		}
+		for _, t := range normSet(j.Tags) {
+			if _, err := q.exec(ctx, c, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", id, t); err != nil {
+				return err
+			}
+		}
+		for _, g := range normSet(j.ViewingGroups) {
+			if _, err := q.exec(ctx, c, "INSERT INTO job_viewing_groups (job_id, group_name) VALUES (?, ?)", id, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return id, nil
+}
+
+// GetJob returns one job with everything, definitions included.
+func (q *queries) GetJob(ctx context.Context, id int64) (lab.Job, error) {
+	var j lab.Job
+	err := q.view(ctx, func(c conn) error {
+		var err error
+		j, err = q.getJob(ctx, c, id)
+		return err
+	})
+	return j, wrap(fmt.Sprintf("get job %d", id), err)
+}
+
+func (q *queries) getJob(ctx context.Context, c conn, id int64) (lab.Job, error) {
+	j, err := jobScanner(true)(q.row(ctx, c, "SELECT "+jobDefCols+" FROM jobs WHERE id = ?", id))
+	if err != nil {
+		return j, notFound(err)
+	}
+	jobs := []lab.Job{j}
+	if err := q.loadJobSets(ctx, c, jobs, "?", id); err != nil {
+		return j, err
+	}
+	return jobs[0], nil
+}
+
+// loadJobSets fills Tags and ViewingGroups of jobs, which are the jobs the
+// subquery sub (selecting job ids, with args) selects.
+func (q *queries) loadJobSets(ctx context.Context, c conn, jobs []lab.Job, sub string, args ...any) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	idx := make(map[int64]int, len(jobs))
+	for i, j := range jobs {
+		idx[j.ID] = i
+	}
+	for _, set := range []struct {
+		query string
+		field func(*lab.Job) *[]string
+	}{
+		{"SELECT job_id, tag FROM job_tags WHERE job_id IN (" + sub + ") ORDER BY job_id, tag",
+			func(j *lab.Job) *[]string { return &j.Tags }},
+		{"SELECT job_id, group_name FROM job_viewing_groups WHERE job_id IN (" + sub + ") ORDER BY job_id, group_name",
+			func(j *lab.Job) *[]string { return &j.ViewingGroups }},
+	} {
+		rows, err := q.query(ctx, c, set.query, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var name string
+			if err := rows.Scan(&id, &name); err != nil {
+				rows.Close()
+				return err
+			}
+			if i, ok := idx[id]; ok {
+				p := set.field(&jobs[i])
+				*p = append(*p, name)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DefaultJobLimit is the page size of ListJobs when the filter sets none.
+const DefaultJobLimit = 50
+
+// jobWhere builds the WHERE clause of a job filter, visibility included.
+func (q *queries) jobWhere(f store.JobFilter) where {
+	var w where
+	if v := f.VisibleTo; v != nil && !v.Superuser {
+		public := fmt.Sprintf("visibility = %d", lab.VisibilityPublic)
+		if v.Username == "" {
+			w.add(public)
+		} else {
+			// A group job is visible to members of every one of its groups:
+			// it has groups, and none outside the viewer's.
+			group := "1 = 0"
+			var groupArgs []any
+			if gs := normSet(v.Groups); len(gs) > 0 {
+				group = fmt.Sprintf(`visibility = %d
+					AND EXISTS (SELECT 1 FROM job_viewing_groups g WHERE g.job_id = jobs.id)
+					AND NOT EXISTS (SELECT 1 FROM job_viewing_groups g WHERE g.job_id = jobs.id AND g.group_name NOT IN (%s))`,
+					lab.VisibilityGroup, placeholders(len(gs)))
+				for _, g := range gs {
+					groupArgs = append(groupArgs, g)
+				}
+			}
+			w.add("("+public+" OR submitter = ? OR ("+group+"))", append([]any{v.Username}, groupArgs...)...)
+		}
+	}
+	if len(f.States) > 0 {
+		w.in("state", ints(f.States))
+	}
+	if len(f.Health) > 0 {
+		w.in("health", ints(f.Health))
+	}
+	if f.DeviceType != "" {
+		w.add("requested_type = ?", f.DeviceType)
+	}
+	if f.Device != "" {
+		w.add("actual_device = ?", f.Device)
+	}
+	if f.Submitter != "" {
+		w.add("submitter = ?", f.Submitter)
+	}
+	if f.HealthCheck != nil {
+		w.add("health_check = ?", *f.HealthCheck)
+	}
+	if f.Text != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text)
+		w.add("description "+q.d.like+` ? ESCAPE '\'`, "%"+esc+"%")
+	}
+	return w
+}
+
+// ListJobs returns one page of the jobs matching f, newest (highest ID)
+// first, and how many match in all.
+func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, int, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultJobLimit
+	}
+	offset := max(f.Offset, 0)
+	w := q.jobWhere(f)
+	cols := jobCols
+	if f.WithDefinition {
+		cols = jobDefCols
+	}
+	var jobs []lab.Job
+	var total int
+	err := q.view(ctx, func(c conn) error {
+		if err := q.row(ctx, c, "SELECT COUNT(*) FROM jobs"+w.sql(), w.args...).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := q.query(ctx, c, fmt.Sprintf("SELECT %s FROM jobs%s ORDER BY id DESC LIMIT %d OFFSET %d",
+			cols, w.sql(), limit, offset), w.args...)
+		if jobs, err = collect(rows, err, jobScanner(f.WithDefinition)); err != nil || len(jobs) == 0 {
+			return err
+		}
+		ids := make([]any, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		return q.loadJobSets(ctx, c, jobs, placeholders(len(ids)), ids...)
+	})
+	if err != nil {
+		return nil, 0, wrap("list jobs", err)
+	}
+	return jobs, total, nil
+}
+
+// Queue returns every Submitted job, highest priority first, then oldest
+// submit time, then lowest ID (LAVA's order), in two queries.
+func (q *queries) Queue(ctx context.Context) ([]store.QueuedJob, error) {
+	var out []store.QueuedJob
+	err := q.view(ctx, func(c conn) error {
+		rows, err := q.query(ctx, c, `SELECT id, priority, submit_time, submitter, requested_type, requested_device,
+			requested_worker, queue_timeout_ns, health_check FROM jobs WHERE state = ?
+			ORDER BY priority DESC, submit_time, id`, int(lab.JobSubmitted))
+		out, err = collect(rows, err, func(r scanner) (store.QueuedJob, error) {
+			var j store.QueuedJob
+			return j, r.Scan(&j.ID, &j.Priority, timeDest{&j.SubmitTime}, &j.Submitter, strDest{&j.RequestedType},
+				strDest{&j.RequestedDevice}, strDest{&j.RequestedWorker}, asInt(&j.QueueTimeout), &j.HealthCheck)
+		})
+		if err != nil || len(out) == 0 {
+			return err
+		}
+		idx := make(map[int64]int, len(out))
+		for i, j := range out {
+			idx[j.ID] = i
+		}
+		rows, err = q.query(ctx, c, `SELECT t.job_id, t.tag FROM job_tags t JOIN jobs j ON j.id = t.job_id
+			WHERE j.state = ? ORDER BY t.job_id, t.tag`, int(lab.JobSubmitted))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var tag string
+			if err := rows.Scan(&id, &tag); err != nil {
+				return err
+			}
+			if i, ok := idx[id]; ok {
+				out[i].Tags = append(out[i].Tags, tag)
+			}
+		}
+		return rows.Err()
+	})
+	return out, wrap("read queue", err)
+}
+
+// TransitionJob applies t atomically with conditional updates; see
+// store.JobTransition. On top of t.From, the move must be legal for
+// lab.CheckJobTransition (ErrConflict otherwise). A zero t.At means now.
+// The returned job includes its definitions.
+func (q *queries) TransitionJob(ctx context.Context, t store.JobTransition) (lab.Job, error) {
+	op := fmt.Sprintf("move job %d to %s", t.ID, t.To)
+	if len(t.From) == 0 {
+		return lab.Job{}, wrap(op, fmt.Errorf("%w: no From states", lab.ErrInvalid))
+	}
+	if t.To == lab.JobFinished {
+		if t.Health < lab.JobHealthUnknown || t.Health > lab.JobHealthCanceled {
+			return lab.Job{}, wrap(op, fmt.Errorf("%w: job health %d", lab.ErrInvalid, t.Health))
+		}
+		if err := validErrorType(t.ErrorType); err != nil {
+			return lab.Job{}, wrap(op, err)
+		}
+	}
+	at := normTime(t.At)
+	if at.IsZero() {
+		at = now()
+	}
+	var out lab.Job
+	err := q.write(ctx, func(c conn) error {
+		// Lock the job row (PostgreSQL) and read what the move depends on.
+		var state lab.JobState
+		var actual string
+		var healthCheck bool
+		if err := q.row(ctx, c, "SELECT state, actual_device, health_check FROM jobs WHERE id = ?"+q.d.forUpdate, t.ID).
+			Scan(asInt(&state), strDest{&actual}, &healthCheck); err != nil {
+			return notFound(err)
+		}
+		if !slices.Contains(t.From, state) {
+			return fmt.Errorf("%w: job is %s, not %s", lab.ErrConflict, state, statesString(t.From))
+		}
+		if err := lab.CheckJobTransition(state, t.To); err != nil {
+			return err
+		}
+		// The job moves only if it is still in a From state: with the row
+		// lock this always holds on PostgreSQL, and it is the guard that
+		// makes the move safe without one.
+		guard := " WHERE id = ? AND state IN (" + placeholders(len(t.From)) + ")"
+		guardArgs := append([]any{t.ID}, ints(t.From)...)
+		var n int64
+		var err error
+		switch t.To {
+		case lab.JobScheduling, lab.JobScheduled:
+			device := actual
+			if t.Device != "" && t.Device != actual {
+				if actual != "" {
+					return fmt.Errorf("%w: job already holds device %q", lab.ErrConflict, actual)
+				}
+				if err := q.reserveDevice(ctx, c, t.Device, t.ID); err != nil {
+					return err
+				}
+				device = t.Device
+			}
+			n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?, actual_device = ?"+guard,
+				append([]any{int(t.To), nullStr(device)}, guardArgs...)...)
+		case lab.JobRunning:
+			if n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?, start_time = ?"+guard,
+				append([]any{int(t.To), q.d.ts(at)}, guardArgs...)...); err == nil && n == 1 {
+				_, err = q.exec(ctx, c, "UPDATE devices SET state = ? WHERE current_job = ?", int(lab.DeviceRunning), t.ID)
+			}
+		case lab.JobCanceling:
+			n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?"+guard, append([]any{int(t.To)}, guardArgs...)...)
+		case lab.JobFinished:
+			n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?, end_time = ?, health = ?, error_type = ?, failure_comment = ?"+guard,
+				append([]any{int(t.To), q.d.ts(at), int(t.Health), string(t.ErrorType), t.FailureComment}, guardArgs...)...)
+			if err == nil && n == 1 {
+				_, err = q.exec(ctx, c, "UPDATE devices SET state = ?, current_job = NULL WHERE current_job = ?", int(lab.DeviceIdle), t.ID)
+			}
+			if err == nil && n == 1 && healthCheck && actual != "" {
+				_, err = q.exec(ctx, c, "UPDATE devices SET last_health_report_job = ? WHERE hostname = ?", t.ID, actual)
+			}
+		default:
+			return fmt.Errorf("%w: cannot move a job to %s", lab.ErrInvalid, t.To)
+		}
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%w: job %d left %s meanwhile", lab.ErrConflict, t.ID, statesString(t.From))
+		}
+		out, err = q.getJob(ctx, c, t.ID)
+		return err
+	})
+	return out, wrap(op, err)
+}
+
+// reserveDevice makes an Idle device with no job Reserved for job, or
+// fails with ErrConflict (busy) or ErrInvalid (no such device). The
+// conditional UPDATE is what keeps two concurrent servers from giving one
+// device two jobs: the loser's WHERE no longer matches once the winner
+// committed.
+func (q *queries) reserveDevice(ctx context.Context, c conn, hostname string, job int64) error {
+	n, err := q.execN(ctx, c, "UPDATE devices SET state = ?, current_job = ? WHERE hostname = ? AND state = ? AND current_job IS NULL",
+		int(lab.DeviceReserved), job, hostname, int(lab.DeviceIdle))
+	if err != nil || n == 1 {
+		return err
+	}
+	var state lab.DeviceState
+	var cur int64
+	err = q.row(ctx, c, "SELECT state, current_job FROM devices WHERE hostname = ?", hostname).Scan(asInt(&state), asInt(&cur))
+	if notFound(err) == lab.ErrNotFound {
+		return fmt.Errorf("%w: device %q does not exist", lab.ErrInvalid, hostname)
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: device %q is %s with job %d", lab.ErrConflict, hostname, state, cur)
+}
+
+func statesString(ss []lab.JobState) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.String()
+	}
+	return strings.Join(names, "/")
+}
+
+// HealthCheckInfo returns, for every device, the submit time of the last
+// health-check job that ran (or was assigned to run) on it, and how many
+// ordinary jobs started on it since then (or ever, when it had none), as
+// LAVA counts them for per-job health-check frequencies.
+func (q *queries) HealthCheckInfo(ctx context.Context) (map[string]store.HealthInfo, error) {
+	rows, err := q.query(ctx, q.r(), `SELECT d.hostname, hc.last_check,
+		(SELECT COUNT(*) FROM jobs j WHERE j.actual_device = d.hostname AND j.health_check = ?
+			AND j.start_time IS NOT NULL AND (hc.last_check IS NULL OR j.start_time >= hc.last_check))
+		FROM devices d LEFT JOIN (
+			SELECT actual_device, MAX(submit_time) AS last_check FROM jobs
+			WHERE health_check = ? AND actual_device IS NOT NULL GROUP BY actual_device
+		) hc ON hc.actual_device = d.hostname`, false, true)
+	type entry struct {
+		host string
+		info store.HealthInfo
+	}
+	es, err := collect(rows, err, func(r scanner) (entry, error) {
+		var e entry
+		return e, r.Scan(&e.host, timeDest{&e.info.LastCheck}, &e.info.JobsSinceLast)
+	})
+	if err != nil {
+		return nil, wrap("health-check info", err)
+	}
+	out := make(map[string]store.HealthInfo, len(es))
+	for _, e := range es {
+		out[e.host] = e.info
+	}
+	return out, nil
+}

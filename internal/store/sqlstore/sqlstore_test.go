@@ -1,0 +1,356 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/store/storetest"
+	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// dialects are the two databases every test here runs on.
+var dialects = []struct {
+	name string
+	dsn  func(t testing.TB) string // a fresh, empty database
+}{
+	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "basalt.db") }},
+	{"postgres", pgtest.DSN},
+}
+
+// open opens dsn and closes the store when the test ends.
+func open(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("open %s: %v", dsn, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConformance runs the store contract's suite on SQLite and PostgreSQL.
+func TestConformance(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return open(t, d.dsn(t)) })
+		})
+	}
+}
+
+// TestTwoServersOnePostgres opens the same PostgreSQL database twice, as
+// two server processes would, and races assignments across both.
+func TestTwoServersOnePostgres(t *testing.T) {
+	races := []struct {
+		name string
+		run  func(t *testing.T, stores ...store.Store)
+	}{
+		{"OneJobManyDevices", storetest.RaceOneJobManyDevices},
+		{"ManyJobsOneDevice", storetest.RaceManyJobsOneDevice},
+	}
+	for _, r := range races {
+		t.Run(r.name, func(t *testing.T) {
+			dsn := pgtest.DSN(t)
+			s1, s2 := open(t, dsn), open(t, dsn)
+			r.run(t, s1, s2)
+		})
+	}
+}
+
+// TestConcurrentWrites runs 32 goroutines doing mixed write transactions
+// and reads; not one call may fail (on SQLite: no "database is locked").
+func TestConcurrentWrites(t *testing.T) {
+	const workers, iterations = 32, 15
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, d.dsn(t))
+			if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
+				t.Fatal(err)
+			}
+			for w := range workers {
+				if err := s.CreateDevice(ctx, lab.Device{Hostname: fmt.Sprintf("d%02d", w), DeviceType: "qemu"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var mu sync.Mutex
+			var errs []error
+			fail := func(w, i int, what string, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				errs = append(errs, fmt.Errorf("worker %d iteration %d: %s: %w", w, i, what, err))
+			}
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					host := fmt.Sprintf("d%02d", w)
+					for i := range iterations {
+						// A read-then-write transaction (the pattern that
+						// deadlocks SQLite's deferred transactions).
+						err := s.InTx(ctx, func(q store.Queries) error {
+							if _, err := q.Queue(ctx); err != nil {
+								return err
+							}
+							id, err := q.CreateJob(ctx, lab.Job{Submitter: "u", SubmitTime: time.Now(), RequestedType: "qemu", Priority: 50})
+							if err != nil {
+								return err
+							}
+							if _, err := q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+								To: lab.JobScheduled, Device: host}); err != nil {
+								return err
+							}
+							health := lab.DeviceGood
+							if i%2 == 0 {
+								health = lab.DeviceUnknown
+							}
+							if _, err := q.SetDeviceHealth(ctx, host, health, "test", "flip", id); err != nil {
+								return err
+							}
+							_, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled},
+								To: lab.JobFinished, Health: lab.JobHealthComplete})
+							return err
+						})
+						if err != nil {
+							fail(w, i, "transaction", err)
+						}
+						// Single writes and reads outside transactions.
+						if _, err := s.CreateJob(ctx, lab.Job{Submitter: "v", SubmitTime: time.Now(), RequestedType: "qemu", Priority: 50}); err != nil {
+							fail(w, i, "create job", err)
+						}
+						if _, _, err := s.ListJobs(ctx, store.JobFilter{Limit: 5}); err != nil {
+							fail(w, i, "list jobs", err)
+						}
+						if _, err := s.GetDevice(ctx, host); err != nil {
+							fail(w, i, "get device", err)
+						}
+						if _, err := s.HealthCheckInfo(ctx); err != nil {
+							fail(w, i, "health-check info", err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				t.Error(err)
+			}
+			_, total, err := s.ListJobs(ctx, store.JobFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := 2 * workers * iterations; total != want {
+				t.Errorf("%d jobs, want %d", total, want)
+			}
+			hist, err := s.DeviceHistory(ctx, "d00", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != iterations {
+				t.Errorf("device d00 has %d transitions, want %d", len(hist), iterations)
+			}
+		})
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	latest := LatestSchemaVersion()
+	if latest < 1 {
+		t.Fatalf("LatestSchemaVersion = %d", latest)
+	}
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+
+			// Fresh database: every migration applied and recorded.
+			s := open(t, dsn)
+			v, err := s.SchemaVersion(ctx)
+			if err != nil || v != latest {
+				t.Fatalf("fresh database at version %d (%v), want %d", v, err, latest)
+			}
+			var n int
+			var applied timeDest
+			var at time.Time
+			applied.p = &at
+			if err := s.writer.QueryRowContext(ctx, "SELECT COUNT(*), MAX(applied_at) FROM schema_migrations").Scan(&n, applied); err != nil {
+				t.Fatal(err)
+			}
+			if n != latest || at.IsZero() {
+				t.Errorf("schema_migrations: %d rows, applied at %v", n, at)
+			}
+			if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			// Reopening is a no-op that keeps the data.
+			s = open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
+				t.Errorf("reopened database at version %d (%v), want %d", v, err, latest)
+			}
+			if _, err := s.GetDeviceType(ctx, "qemu"); err != nil {
+				t.Errorf("data lost on reopen: %v", err)
+			}
+
+			// A database from a newer binary is refused.
+			if _, err := s.writer.ExecContext(ctx, s.d.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+				latest+1, "9999_future", s.d.ts(now())); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			s2, err := Open(ctx, dsn)
+			if err == nil {
+				s2.Close()
+				t.Fatal("Open accepted a database newer than the binary")
+			}
+			if !errors.Is(err, ErrSchemaTooNew) || !strings.Contains(err.Error(), fmt.Sprint(latest+1)) {
+				t.Errorf("Open of a too-new database: %v; want ErrSchemaTooNew naming version %d", err, latest+1)
+			}
+		})
+	}
+}
+
+// TestConcurrentOpen opens one fresh database from several goroutines at
+// once, as servers starting together would: all must succeed.
+func TestConcurrentOpen(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			dsn := d.dsn(t)
+			errs := make([]error, 4)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Go(func() {
+					s, err := Open(t.Context(), dsn)
+					if err == nil {
+						s.Close()
+					}
+					errs[i] = err
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("opener %d: %v", i, err)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenSQLiteForms(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		dsn  string
+		file string // the database file that must appear
+	}{
+		{"plain path", filepath.Join(dir, "a.db"), filepath.Join(dir, "a.db")},
+		{"sqlite URL", "sqlite://" + filepath.Join(dir, "b.db"), filepath.Join(dir, "b.db")},
+		{"file URI with parameters", "file:" + filepath.Join(dir, "c.db") + "?cache=private", filepath.Join(dir, "c.db")},
+		{"odd characters", filepath.Join(dir, "d ?#%.db"), filepath.Join(dir, "d ?#%.db")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, c.dsn)
+			if s.Dialect() != "sqlite" {
+				t.Errorf("dialect %s", s.Dialect())
+			}
+			if _, err := os.Stat(c.file); err != nil {
+				t.Errorf("database file: %v", err)
+			}
+			var mode string
+			if err := s.writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+				t.Errorf("journal mode %q (%v), want wal", mode, err)
+			}
+			var fk, sync int
+			if err := s.writer.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+				t.Errorf("writer foreign_keys = %d (%v), want 1", fk, err)
+			}
+			if err := s.writer.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 1 {
+				t.Errorf("writer synchronous = %d (%v), want 1 (NORMAL)", sync, err)
+			}
+			if _, err := s.reader.ExecContext(ctx, "INSERT INTO tags (name) VALUES ('x')"); err == nil {
+				t.Error("the reader pool accepted a write")
+			}
+			if s.writer.Stats().MaxOpenConnections != 1 {
+				t.Errorf("writer pool allows %d connections, want 1", s.writer.Stats().MaxOpenConnections)
+			}
+		})
+	}
+	for _, dsn := range []string{":memory:", "", "file::memory:?cache=shared", "file:x?mode=memory"} {
+		if s, err := Open(t.Context(), dsn); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) accepted an in-memory database", dsn)
+		} else if !errors.Is(err, lab.ErrInvalid) {
+			t.Errorf("Open(%q): %v, want ErrInvalid", dsn, err)
+		}
+	}
+}
+
+func TestOpenPostgresURLForms(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	for _, form := range []string{dsn, "postgresql://" + strings.TrimPrefix(dsn, "postgres://")} {
+		s := open(t, form)
+		if s.Dialect() != "postgres" {
+			t.Errorf("Open(%q): dialect %s", form, s.Dialect())
+		}
+	}
+}
+
+func TestRebind(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"},
+		{"x = '?' AND y = ?", "x = '?' AND y = $1"},
+		{"x = 'it''s ?' AND y = ?", "x = 'it''s ?' AND y = $1"},
+		{`"we?ird" = ?`, `"we?ird" = $1`},
+		{"a LIKE ? ESCAPE '\\' AND b = ?", "a LIKE $1 ESCAPE '\\' AND b = $2"},
+		{"a = ? -- why?\nAND b = ?", "a = $1 -- why?\nAND b = $2"},
+		{"x = 'open ?", "x = 'open ?"},
+	}
+	for _, c := range cases {
+		if got := rebind(c.in); got != c.want {
+			t.Errorf("rebind(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestUniqueUnfinishedJobPerDevice checks the database's last line of
+// defence directly: even a write that bypasses TransitionJob cannot give a
+// device two unfinished jobs.
+func TestUniqueUnfinishedJobPerDevice(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, d.dsn(t))
+			if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CreateDevice(ctx, lab.Device{Hostname: "d1", DeviceType: "qemu"}); err != nil {
+				t.Fatal(err)
+			}
+			mk := func(state lab.JobState) error {
+				_, err := s.CreateJob(ctx, lab.Job{Submitter: "a", SubmitTime: time.Now(), ActualDevice: "d1", State: state, Priority: 1})
+				return err
+			}
+			for _, st := range []lab.JobState{lab.JobFinished, lab.JobFinished, lab.JobRunning} {
+				if err := mk(st); err != nil {
+					t.Fatalf("job %s on d1: %v", st, err)
+				}
+			}
+			if err := mk(lab.JobScheduled); !errors.Is(err, lab.ErrConflict) {
+				t.Errorf("second unfinished job on d1: %v, want ErrConflict", err)
+			}
+		})
+	}
+}

@@ -1,0 +1,303 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Store implements store.Store on SQLite or PostgreSQL. It is safe for
+// concurrent use. Open it with Open and release it with Close.
+type Store struct {
+	*queries // the Queries outside any transaction
+
+	d      *dialect
+	writer *sql.DB // SQLite: the single writer connection; PostgreSQL: the pool
+	reader *sql.DB // SQLite: read-only pool; PostgreSQL: the same pool as writer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxTxAttempts bounds how often InTx runs a transaction that PostgreSQL
+// aborted with a serialization failure or a deadlock.
+const maxTxAttempts = 5
+
+// sqliteBusyTimeout is how long SQLite waits for a lock held by another
+// connection (checkpoints, another process) before failing.
+const sqliteBusyTimeout = 10 * time.Second
+
+// Open opens (creating it if needed) the database named by dsn and brings
+// its schema up to date:
+//
+//   - postgres://… or postgresql://… : PostgreSQL through pgx (the URL is
+//     passed to pgx as is: sslmode, host=/socket/dir … work).
+//   - sqlite:///abs/path/basalt.db or sqlite://rel/path.db : a SQLite file.
+//   - file:path.db?param=… : a SQLite URI; its parameters are kept and
+//     Basalt's own pragmas are added.
+//   - anything else: the path of a SQLite file.
+//
+// In-memory SQLite databases are refused: the reader pool and the writer
+// would each see their own.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite://"), "")
+	case strings.HasPrefix(dsn, "file:"):
+		path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+		p, err := url.PathUnescape(path)
+		if err != nil {
+			return nil, fmt.Errorf("open %q: %w: bad file URI: %v", dsn, lab.ErrInvalid, err)
+		}
+		return openSQLite(ctx, p, query)
+	default:
+		return openSQLite(ctx, dsn, "")
+	}
+}
+
+// sqliteURI builds the URI of one of the two SQLite pools.
+func sqliteURI(path, userQuery string, pragmas ...string) string {
+	var b strings.Builder
+	b.WriteString("file:")
+	// A file URI's path escapes %, ? and #; SQLite decodes them.
+	b.WriteString(strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path))
+	b.WriteString("?")
+	if userQuery != "" {
+		b.WriteString(userQuery)
+		b.WriteString("&")
+	}
+	b.WriteString("_pragma=busy_timeout(" + fmt.Sprint(sqliteBusyTimeout.Milliseconds()) + ")")
+	for _, p := range pragmas {
+		b.WriteString("&")
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.Contains(userQuery, "mode=memory") {
+		return nil, fmt.Errorf("open SQLite %q: %w: in-memory databases are not supported, use a file", path, lab.ErrInvalid)
+	}
+	writer, err := sql.Open("sqlite", sqliteURI(path, userQuery,
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	// One writer: SQLite allows one writing transaction at a time, and
+	// BEGIN IMMEDIATE on a single connection queues writers in Go (on the
+	// pool) instead of failing them with SQLITE_BUSY.
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	s := &Store{d: sqliteDialect, writer: writer}
+	// The writer's first connection switches the file to WAL before any
+	// reader opens it.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	if err := migrate(ctx, writer, s.d); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", sqliteURI(path, userQuery, "_pragma=foreign_keys(1)", "_pragma=query_only(1)"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("open SQLite %s readers: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	s.reader = reader
+	s.queries = &queries{s: s, d: s.d}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{d: postgresDialect, writer: db, reader: db}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	if err := migrate(ctx, db, s.d); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	s.queries = &queries{s: s, d: s.d}
+	return s, nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name }
+
+// Close closes the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.reader != nil && s.reader != s.writer {
+			errs = append(errs, s.reader.Close())
+		}
+		errs = append(errs, s.writer.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// InTx runs fn in one write transaction; the Queries given to fn (and only
+// those) are part of it. On SQLite it holds the single writer for its whole
+// duration: calling the Store itself for a write inside fn deadlocks, so
+// use q. On PostgreSQL the transaction is READ COMMITTED and runs again,
+// up to 5 times in all, when it fails with a serialization failure or a
+// deadlock: fn must therefore have no effects outside q.
+func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error {
+	return s.runTx(ctx, func(tx *sql.Tx) error {
+		return fn(&queries{s: s, d: s.d, tx: tx})
+	})
+}
+
+// runTx runs fn in a write transaction, retrying on PostgreSQL's
+// serialization failures and deadlocks.
+func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, fn)
+		if err == nil || kind(err) != errRetry || attempt == maxTxAttempts {
+			return err
+		}
+		// Back off a little, randomly, so that the contenders spread out.
+		delay := time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// conn is what queries run on: a pool or a transaction.
+type conn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries implements store.Queries, either on the store's pools (tx nil:
+// each call is its own transaction) or inside one InTx transaction.
+type queries struct {
+	s  *Store
+	d  *dialect
+	tx *sql.Tx
+}
+
+var _ store.Queries = (*queries)(nil)
+
+// write runs fn on the current transaction, or in a new write transaction
+// when there is none.
+func (q *queries) write(ctx context.Context, fn func(c conn) error) error {
+	if q.tx != nil {
+		return fn(q.tx)
+	}
+	return q.s.runTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+}
+
+// view runs fn, which reads with several statements, on one consistent
+// snapshot: the current transaction, or a read-only transaction on the
+// reader pool.
+func (q *queries) view(ctx context.Context, fn func(c conn) error) error {
+	if q.tx != nil {
+		return fn(q.tx)
+	}
+	tx, err := q.s.reader.BeginTx(ctx, &q.d.readTx)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// r is where single-statement reads run: the current transaction (so that
+// they see its writes) or the reader pool.
+func (q *queries) r() conn {
+	if q.tx != nil {
+		return q.tx
+	}
+	return q.s.reader
+}
+
+func (q *queries) exec(ctx context.Context, c conn, query string, args ...any) (sql.Result, error) {
+	return c.ExecContext(ctx, q.d.q(query), args...)
+}
+
+// execN runs an UPDATE or DELETE and returns the number of rows it changed.
+func (q *queries) execN(ctx context.Context, c conn, query string, args ...any) (int64, error) {
+	res, err := c.ExecContext(ctx, q.d.q(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q *queries) query(ctx context.Context, c conn, query string, args ...any) (*sql.Rows, error) {
+	return c.QueryContext(ctx, q.d.q(query), args...)
+}
+
+func (q *queries) row(ctx context.Context, c conn, query string, args ...any) *sql.Row {
+	return c.QueryRowContext(ctx, q.d.q(query), args...)
+}
+
+// exists reports whether query (a SELECT 1 …) returns a row.
+func (q *queries) exists(ctx context.Context, c conn, query string, args ...any) (bool, error) {
+	var one int
+	err := q.row(ctx, c, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// notFound maps sql.ErrNoRows to lab.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return lab.ErrNotFound
+	}
+	return err
+}
