@@ -62,9 +62,13 @@ func (e *clientEnv) identitiesAdd() *cobra.Command {
 			if _, ok := f.Identities[name]; ok {
 				verb = "replaced"
 			}
+			prev := f.defaultName()
 			f.Identities[name] = id
-			if makeDefault || f.defaultName() == "" {
+			switch {
+			case makeDefault || prev == "":
 				f.Default = name
+			case f.Default == "":
+				f.Default = prev // keep the implicit default explicit
 			}
 			file = path
 			return nil

@@ -189,8 +189,11 @@ func (e *clientEnv) jobsValidate() *cobra.Command {
 					fmt.Fprintln(out, problemLine(inputName(file), p))
 				}
 			}
-			if invalid > 0 {
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%d of %d definition%s invalid", invalid, len(args), plural(len(args)))}
+			switch {
+			case invalid > 0 && len(args) == 1:
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: invalid job definition", inputName(args[0]))}
+			case invalid > 0:
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%d of %d job definitions are invalid", invalid, len(args))}
 			}
 			return nil
 		})
@@ -340,7 +343,7 @@ func (e *clientEnv) jobsCancel() *cobra.Command {
 			j, err := cl.CancelJob(cmd.Context(), id)
 			if err != nil {
 				failed++
-				err = exitError(fmt.Errorf("cancel job %d: %w", id, err))
+				err = exitError(err) // the server's message names the job
 				if firstErr == nil {
 					firstErr = err
 				}
