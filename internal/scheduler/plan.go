@@ -271,13 +271,56 @@ func before(a, b queued) int {
 	return cmp.Compare(a.idx, b.idx)
 }
 
-// signature is everything that decides which devices a job fits. Devices
-// only ever leave the pool during a pass and workers only fill up, so once
-// a job finds no device, no later job with the same signature can find one.
+// signature is everything that decides which devices a job fits, with its
+// tag set kept aside (see failedSet). Devices only ever leave the pool
+// during a pass and workers only fill up, so once a job finds no device, no
+// later job with the same signature and tags can find one.
 type signature struct {
 	typ, device, worker int32
-	tags                uint64 // first word of the tag set
-	more                string // remaining words, only with > 64 tags
+}
+
+// failedSet remembers the (signature, tag set) pairs that found no device
+// in this pass. With one-word tag sets (≤ 64 distinct tags) the pair is a
+// plain comparable key; wider sets are byte-encoded in a reused buffer, so
+// that lookups allocate nothing and only recording a failure does.
+type failedSet struct {
+	narrow map[narrowKey]struct{}
+	wide   map[string]struct{}
+	key    narrowKey
+	buf    []byte
+}
+
+type narrowKey struct {
+	signature
+	tags uint64
+}
+
+// has reports whether (sig, tags) failed before; add records the pair that
+// has looked up last.
+func (f *failedSet) has(sig signature, tags []uint64) bool {
+	if len(tags) == 1 {
+		f.key = narrowKey{sig, tags[0]}
+		_, ok := f.narrow[f.key]
+		return ok
+	}
+	b := f.buf[:0]
+	b = binary.LittleEndian.AppendUint32(b, uint32(sig.typ))
+	b = binary.LittleEndian.AppendUint32(b, uint32(sig.device))
+	b = binary.LittleEndian.AppendUint32(b, uint32(sig.worker))
+	for _, w := range tags {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	f.buf = b
+	_, ok := f.wide[string(b)]
+	return ok
+}
+
+func (f *failedSet) add() {
+	if f.buf == nil {
+		f.narrow[f.key] = struct{}{}
+	} else {
+		f.wide[string(f.buf)] = struct{}{}
+	}
 }
 
 // assignJobs expires timed-out jobs and serves the rest in queue order,
@@ -288,7 +331,7 @@ func (p *planner) assignJobs() {
 	qs := newTypeQueues(perType)
 	W := p.tags.words
 	want := make([]uint64, W)
-	failed := make(map[signature]struct{})
+	failed := &failedSet{narrow: make(map[narrowKey]struct{}), wide: make(map[string]struct{})}
 	p.assigned = make(map[int64]bool)
 	for qs.len() > 0 {
 		qj := qs.pop()
@@ -356,7 +399,7 @@ func (p *planner) collect() [][]queued {
 // try assigns job j (of type rank t) to its preferred free fitting device,
 // if any. want is scratch space for the job's tag set; failed holds the
 // signatures that found no device earlier in the pass.
-func (p *planner) try(j *Job, t int32, want []uint64, failed map[signature]struct{}) {
+func (p *planner) try(j *Job, t int32, want []uint64, failed *failedSet) {
 	sig := signature{typ: t, device: none, worker: none}
 	if j.Device != "" {
 		d, ok := p.deviceIdx[j.Device]
@@ -375,11 +418,7 @@ func (p *planner) try(j *Job, t int32, want []uint64, failed map[signature]struc
 	if !p.tags.fill(want, j.Tags) {
 		return // a tag no available device carries
 	}
-	sig.tags = want[0]
-	if len(want) > 1 {
-		sig.more = wordsKey(want[1:])
-	}
-	if _, ok := failed[sig]; ok {
+	if failed.has(sig, want) {
 		return
 	}
 	if p.assigned[j.ID] {
@@ -390,7 +429,7 @@ func (p *planner) try(j *Job, t int32, want []uint64, failed map[signature]struc
 	}
 	d := p.find(sig, want)
 	if d == none {
-		failed[sig] = struct{}{}
+		failed.add()
 		return
 	}
 	p.assigned[j.ID] = true
@@ -448,13 +487,4 @@ func (p *planner) scan(c *chains, l int32, want []uint64) int32 {
 func (p *planner) bitsOf(d int32) []uint64 {
 	W := p.tags.words
 	return p.devBits[int(d)*W : int(d+1)*W]
-}
-
-// wordsKey encodes tag-set words as a string usable in a map key.
-func wordsKey(ws []uint64) string {
-	b := make([]byte, 0, 8*len(ws))
-	for _, w := range ws {
-		b = binary.LittleEndian.AppendUint64(b, w)
-	}
-	return string(b)
 }
