@@ -76,10 +76,13 @@ type chains struct {
 	next []int32 // following device, indexed by device
 }
 
+// overused reports whether worker w has no slot left (rule 2).
 func (p *planner) overused(w int32) bool {
 	return p.wLimit[w] > 0 && p.wBusy[w] >= p.wLimit[w]
 }
 
+// indexWorkers indexes the workers by name (first entry wins) and copies
+// their usability, limit and busy count.
 func (p *planner) indexWorkers() {
 	ws := p.s.Workers
 	p.workerIdx = make(map[string]int32, len(ws))
@@ -98,6 +101,7 @@ func (p *planner) indexWorkers() {
 	}
 }
 
+// indexTypes ranks the device types by name (first entry of a name wins).
 func (p *planner) indexTypes() {
 	dts := p.s.DeviceTypes
 	p.typeRank = make(map[string]int32, len(dts))
@@ -115,6 +119,9 @@ func (p *planner) indexTypes() {
 	}
 }
 
+// indexDevices indexes the devices by hostname (first entry wins) and
+// resolves their type and worker; a duplicate or a device of an unlisted
+// type gets no type and is never used.
 func (p *planner) indexDevices() {
 	ds := p.s.Devices
 	p.deviceIdx = make(map[string]int32, len(ds))
