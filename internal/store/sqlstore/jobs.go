@@ -335,8 +335,8 @@ func (q *queries) Queue(ctx context.Context) ([]store.QueuedJob, error) {
 		for i, j := range out {
 			idx[j.ID] = i
 		}
-		rows, err = q.query(ctx, c, `SELECT t.job_id, t.tag FROM job_tags t JOIN jobs j ON j.id = t.job_id
-			WHERE j.state = ? ORDER BY t.job_id, t.tag`, int(lab.JobSubmitted))
+		rows, err = q.query(ctx, c, `SELECT job_id, tag FROM job_tags
+			WHERE job_id IN (SELECT id FROM jobs WHERE state = ?) ORDER BY job_id, tag`, int(lab.JobSubmitted))
 		if err != nil {
 			return err
 		}

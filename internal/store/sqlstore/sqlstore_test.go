@@ -354,3 +354,117 @@ func TestUniqueUnfinishedJobPerDevice(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresRetriesDeadlock makes two transactions lock two devices in
+// opposite orders. PostgreSQL aborts one with a deadlock (40P01); InTx must
+// run it again, so that both succeed, with three runs of fn in all.
+func TestPostgresRetriesDeadlock(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, pgtest.DSN(t))
+	if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"a", "b"} {
+		if err := s.CreateDevice(ctx, lab.Device{Hostname: h, DeviceType: "qemu"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		mu       sync.Mutex
+		runs     int
+		locked   sync.WaitGroup // both first attempts hold their first lock
+		firstErr = make([]error, 2)
+	)
+	locked.Add(2)
+	order := [][2]string{{"a", "b"}, {"b", "a"}}
+	var wg sync.WaitGroup
+	for i, o := range order {
+		wg.Go(func() {
+			attempt := 0
+			firstErr[i] = s.InTx(ctx, func(q store.Queries) error {
+				mu.Lock()
+				runs++
+				mu.Unlock()
+				attempt++
+				health := lab.DeviceHealth(attempt) // a change on every run
+				if _, err := q.SetDeviceHealth(ctx, o[0], health, "t", "first", 0); err != nil {
+					return err
+				}
+				if attempt == 1 {
+					locked.Done()
+					locked.Wait()
+				}
+				_, err := q.SetDeviceHealth(ctx, o[1], health+2, "t", "second", 0)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range firstErr {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if runs != 3 {
+		t.Errorf("fn ran %d times, want 3 (two first attempts and one retry)", runs)
+	}
+}
+
+// TestStmtCache checks that SQLite statements get prepared once and reused,
+// including those first seen inside a transaction, and that the cache
+// stays bounded when queries vary.
+func TestStmtCache(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "basalt.db"))
+	if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
+		t.Fatal(err)
+	}
+	const insert = "INSERT INTO device_types (" + deviceTypeCols + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	cached := func(c *stmtCache, q string) bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.stmts[q] != nil
+	}
+	if !cached(s.wcache, insert) {
+		// First seen inside the first transaction: queued, prepared at the
+		// start of the next.
+		if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "bbb"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !cached(s.wcache, insert) {
+		t.Fatal("the insert is not prepared after two transactions")
+	}
+	before := s.wcache.stmts[insert]
+	if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "x86"}); err != nil {
+		t.Fatal(err)
+	}
+	if s.wcache.stmts[insert] != before {
+		t.Error("the insert was prepared again")
+	}
+	if _, err := s.GetDeviceType(ctx, "qemu"); err != nil {
+		t.Fatal(err)
+	}
+	if !cached(s.rcache, "SELECT "+deviceTypeCols+" FROM device_types WHERE name = ?") {
+		t.Error("a single read outside transactions is not prepared on the reader pool")
+	}
+
+	// Varying queries: all run, the cache stays bounded.
+	for i := range maxCachedStmts + 50 {
+		var n int
+		if err := q(s).row(ctx, q(s).r(), fmt.Sprintf("SELECT %d", i)).Scan(&n); err != nil || n != i {
+			t.Fatalf("query %d: %d, %v", i, n, err)
+		}
+	}
+	if n := len(s.rcache.stmts); n > maxCachedStmts {
+		t.Errorf("reader cache holds %d statements, more than %d", n, maxCachedStmts)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.wcache.stmts)+len(s.rcache.stmts) != 0 {
+		t.Error("Close left statements in the caches")
+	}
+}
+
+func q(s *Store) *queries { return s.queries }

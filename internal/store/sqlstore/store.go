@@ -28,6 +28,9 @@ type Store struct {
 	writer *sql.DB // SQLite: the single writer connection; PostgreSQL: the pool
 	reader *sql.DB // SQLite: read-only pool; PostgreSQL: the same pool as writer
 
+	// SQLite only (nil on PostgreSQL): prepared statements of each pool.
+	wcache, rcache *stmtCache
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -127,6 +130,7 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
 	s.reader = reader
+	s.wcache, s.rcache = newStmtCache(writer), newStmtCache(reader)
 	s.queries = &queries{s: s, d: s.d}
 	return s, nil
 }
@@ -159,6 +163,11 @@ func (s *Store) Dialect() string { return s.d.name }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		for _, c := range []*stmtCache{s.wcache, s.rcache} {
+			if c != nil {
+				errs = append(errs, c.close())
+			}
+		}
 		if s.reader != nil && s.reader != s.writer {
 			errs = append(errs, s.reader.Close())
 		}
@@ -175,14 +184,14 @@ func (s *Store) Close() error {
 // up to 5 times in all, when it fails with a serialization failure or a
 // deadlock: fn must therefore have no effects outside q.
 func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) error {
-	return s.runTx(ctx, func(tx *sql.Tx) error {
+	return s.runTx(ctx, func(tx conn) error {
 		return fn(&queries{s: s, d: s.d, tx: tx})
 	})
 }
 
 // runTx runs fn in a write transaction, retrying on PostgreSQL's
 // serialization failures and deadlocks.
-func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) runTx(ctx context.Context, fn func(tx conn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
 		if err == nil || kind(err) != errRetry || attempt == maxTxAttempts {
@@ -198,12 +207,15 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 }
 
-func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Store) tryTx(ctx context.Context, fn func(tx conn) error) error {
+	if s.wcache != nil {
+		s.wcache.preparePending(ctx) // before taking the only writer connection
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(s.txConn(tx, s.wcache)); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -211,6 +223,14 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// txConn returns what the queries of a transaction run on.
+func (s *Store) txConn(tx *sql.Tx, c *stmtCache) conn {
+	if c == nil {
+		return tx
+	}
+	return cachedTx{tx: tx, c: c}
 }
 
 // conn is what queries run on: a pool or a transaction.
@@ -225,7 +245,7 @@ type conn interface {
 type queries struct {
 	s  *Store
 	d  *dialect
-	tx *sql.Tx
+	tx conn // the InTx transaction, nil outside one
 }
 
 var _ store.Queries = (*queries)(nil)
@@ -236,7 +256,7 @@ func (q *queries) write(ctx context.Context, fn func(c conn) error) error {
 	if q.tx != nil {
 		return fn(q.tx)
 	}
-	return q.s.runTx(ctx, func(tx *sql.Tx) error { return fn(tx) })
+	return q.s.runTx(ctx, fn)
 }
 
 // view runs fn, which reads with several statements, on one consistent
@@ -246,12 +266,15 @@ func (q *queries) view(ctx context.Context, fn func(c conn) error) error {
 	if q.tx != nil {
 		return fn(q.tx)
 	}
+	if q.s.rcache != nil {
+		q.s.rcache.preparePending(ctx) // before taking a reader connection
+	}
 	tx, err := q.s.reader.BeginTx(ctx, &q.d.readTx)
 	if err != nil {
 		return fmt.Errorf("begin read transaction: %w", err)
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(q.s.txConn(tx, q.s.rcache))
 }
 
 // r is where single-statement reads run: the current transaction (so that
@@ -259,6 +282,9 @@ func (q *queries) view(ctx context.Context, fn func(c conn) error) error {
 func (q *queries) r() conn {
 	if q.tx != nil {
 		return q.tx
+	}
+	if q.s.rcache != nil {
+		return cachedPool{q.s.rcache}
 	}
 	return q.s.reader
 }
