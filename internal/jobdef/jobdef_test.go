@@ -564,6 +564,16 @@ func TestLimits(t *testing.T) {
 			return b.String()
 		}(), "aliases expand"},
 		{"recursive alias", "a: &a [*a]\n", "refers to no anchor"},
+		{"too many keys", func() string {
+			var b strings.Builder
+			b.WriteString(base + "environment:\n")
+			for i := 0; i <= MaxKeys; i++ {
+				b.WriteString("  k" + itoa(i) + ": v\n")
+			}
+			return b.String()
+		}(), "more than 1000 keys"},
+		{"many documents", strings.Repeat("---\n"+base, 3), "single YAML document"},
+		{"document ends", base + "...\n" + base + "...\n", "single YAML document"},
 		{"custom tag", "job_name: !include other.yaml\n", "YAML tag !include is not supported"},
 		{"binary garbage", "\x00\x01\x02\xff\xfe", ""},
 	}

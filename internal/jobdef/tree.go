@@ -22,6 +22,8 @@ const (
 	MaxSourceSize = 1 << 20
 	// MaxDepth is the deepest nesting of mappings and sequences accepted.
 	MaxDepth = 64
+	// MaxKeys is the largest number of keys accepted in one block mapping.
+	MaxKeys = 1000
 	// MaxAliasExpansion is the total number of nodes that alias (*name) and
 	// merge-key (<<) expansion may add to the document; it defeats
 	// "billion laughs" style alias bombs.
@@ -120,8 +122,8 @@ func readTree(src []byte, errs *errList) *node {
 		errs.add(tokenPos(tk), "", "YAML syntax error: "+strings.TrimSpace(tk.Error))
 		return nil
 	}
-	if pos, ok := tooDeep(tokens); !ok {
-		errs.add(pos, "", fmt.Sprintf("nesting deeper than %d levels", MaxDepth))
+	if pos, msg, ok := checkShape(tokens); !ok {
+		errs.add(pos, "", msg)
 		return nil
 	}
 	file, err := parseTokens(tokens)
@@ -173,17 +175,35 @@ func parseTokens(tokens token.Tokens) (f *ast.File, err error) {
 	return parser.Parse(tokens, 0)
 }
 
-// tooDeep estimates the nesting depth from the token stream, before the
-// (super-linear in depth) parser runs. Flow collections count exactly; block
-// collections are counted by a stack of indicator columns.
-func tooDeep(tokens token.Tokens) (Pos, bool) {
+// checkShape looks at the token stream before the parser runs, because the
+// parser's cost grows with the square of the nesting depth and of the number
+// of keys in one block mapping, and with the square of the number of
+// documents. It rejects more than one document, nesting deeper than MaxDepth
+// (flow collections count exactly; block collections by a stack of indicator
+// columns) and block mappings with more than MaxKeys keys.
+func checkShape(tokens token.Tokens) (Pos, string, bool) {
+	type level struct {
+		col  int
+		keys int
+	}
 	flow := 0
-	var cols []int
+	docs, ends := 0, 0
+	var stack []level
 	for _, tk := range tokens {
 		if tk.Position == nil {
 			continue
 		}
 		switch tk.Type {
+		case token.DocumentHeaderType:
+			docs++
+			if docs > 1 {
+				return tokenPos(tk), "job definition must be a single YAML document, found a second one", false
+			}
+		case token.DocumentEndType:
+			ends++
+			if ends > 1 {
+				return tokenPos(tk), "job definition must be a single YAML document, found a second one", false
+			}
 		case token.SequenceStartType, token.MappingStartType:
 			flow++
 		case token.SequenceEndType, token.MappingEndType:
@@ -197,21 +217,27 @@ func tooDeep(tokens token.Tokens) (Pos, bool) {
 			col := tk.Position.Column
 			if tk.Type == token.MappingValueType && tk.Prev != nil && tk.Prev.Position != nil &&
 				tk.Prev.Position.Line == tk.Position.Line {
-				col = tk.Prev.Position.Column
+				col = tk.Prev.Position.Column // the key's column
 			}
-			for len(cols) > 0 && cols[len(cols)-1] >= col {
-				cols = cols[:len(cols)-1]
+			for len(stack) > 0 && stack[len(stack)-1].col > col {
+				stack = stack[:len(stack)-1]
 			}
-			cols = append(cols, col)
-		case token.DocumentHeaderType:
-			cols = cols[:0]
-			flow = 0
+			if len(stack) == 0 || stack[len(stack)-1].col < col {
+				stack = append(stack, level{col: col})
+			}
+			if tk.Type == token.MappingValueType {
+				top := &stack[len(stack)-1]
+				top.keys++
+				if top.keys > MaxKeys {
+					return tokenPos(tk), fmt.Sprintf("a mapping has more than %d keys", MaxKeys), false
+				}
+			}
 		}
-		if flow+len(cols) > MaxDepth {
-			return tokenPos(tk), false
+		if flow+len(stack) > MaxDepth {
+			return tokenPos(tk), fmt.Sprintf("nesting deeper than %d levels", MaxDepth), false
 		}
 	}
-	return Pos{}, true
+	return Pos{}, "", true
 }
 
 func tokenPos(tk *token.Token) Pos {
