@@ -635,3 +635,31 @@ func TestActionCommonKeys(t *testing.T) {
 		t.Errorf("action (-want +got):\n%s", diff)
 	}
 }
+
+// TestLineBreaks checks that CRLF line ends and a byte order mark change
+// neither the result nor the positions.
+func TestLineBreaks(t *testing.T) {
+	src, err := os.ReadFile("testdata/valid/qemu-tmpfs-tests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignoreRoot := cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "root" }, cmp.Ignore())
+	for name, variant := range map[string]string{
+		"crlf": strings.ReplaceAll(string(src), "\n", "\r\n"),
+		"cr":   strings.ReplaceAll(string(src), "\n", "\r"),
+		"bom":  "\ufeff" + string(src),
+	} {
+		got, err := Parse([]byte(variant))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if diff := cmp.Diff(want, got, cmp.AllowUnexported(Job{}), ignoreRoot); diff != "" {
+			t.Errorf("%s: result differs (-lf +%s):\n%s", name, name, diff)
+		}
+	}
+}

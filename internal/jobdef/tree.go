@@ -117,7 +117,12 @@ func readTree(src []byte, errs *errList) *node {
 		errs.add(Pos{1, 1}, "", fmt.Sprintf("job definition is %d bytes, larger than the %d bytes allowed", len(src), MaxSourceSize))
 		return nil
 	}
-	tokens := lexer.Tokenize(string(src))
+	// YAML normalises line breaks to \n; doing it first also keeps the
+	// lexer's line numbers right (it counts CRLF after comments twice).
+	text := strings.TrimPrefix(string(src), "\ufeff") // byte order mark
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.ReplaceAll(text, "\r", "\n")
+	tokens := lexer.Tokenize(text)
 	if tk := tokens.InvalidToken(); tk != nil {
 		errs.add(tokenPos(tk), "", "YAML syntax error: "+strings.TrimSpace(tk.Error))
 		return nil
@@ -150,7 +155,7 @@ func readTree(src []byte, errs *errList) *node {
 		errs.add(astPos(bodies[1].Body), "", "job definition must be a single YAML document, found a second one")
 		return nil
 	}
-	b := &builder{anchors: map[string]*node{}, src: src}
+	b := &builder{anchors: map[string]*node{}, src: []byte(text)}
 	root, err := b.build(bodies[0].Body, 0)
 	if err != nil {
 		var fe *fatalError
