@@ -187,7 +187,7 @@ func TestServerEndToEnd(t *testing.T) {
 			s := startServer(t, args...)
 			s.mustRun(t, "identities", "add", "local", "--uri", s.url, "--username", "admin", "--token", s.token, "--default")
 			s.mustRun(t, "device-types", "add", "qemu")
-			out := s.mustRun(t, "--json", "workers", "add", "w1")
+			out := s.mustRun(t, "workers", "add", "w1", "--json")
 			var nw struct {
 				Token string `json:"token"`
 			}
@@ -205,7 +205,7 @@ func TestServerEndToEnd(t *testing.T) {
 				t.Fatalf("jobs submit printed %q", out)
 			}
 			show := func() map[string]any {
-				out := s.mustRun(t, "--json", "jobs", "show", strconv.Itoa(id))
+				out := s.mustRun(t, "jobs", "show", strconv.Itoa(id), "--json")
 				var j map[string]any
 				if err := json.Unmarshal([]byte(out), &j); err != nil {
 					t.Fatalf("jobs show --json: %v: %s", err, out)

@@ -146,6 +146,9 @@ func (a *App) snapshot(ctx context.Context) (scheduler.Snapshot, map[string]lab.
 	}
 	s.Queue = make([]scheduler.Job, 0, len(q))
 	for _, j := range q {
+		if j.HealthCheck {
+			continue // health checks are created straight into Scheduled, never queued
+		}
 		s.Queue = append(s.Queue, scheduler.Job{ID: j.ID, Priority: j.Priority, SubmitTime: j.SubmitTime, Type: j.RequestedType,
 			Device: j.RequestedDevice, Worker: j.RequestedWorker, Tags: j.Tags, QueueTimeout: j.QueueTimeout})
 	}

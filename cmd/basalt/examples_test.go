@@ -1,0 +1,26 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/jobdef"
+)
+
+// TestExamplesParse keeps the job definitions shipped in examples/ valid.
+func TestExamplesParse(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := jobdef.Parse(src); err != nil {
+			t.Errorf("%s:\n%v", f, err)
+		}
+	}
+}
