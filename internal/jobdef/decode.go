@@ -5,7 +5,6 @@ import (
 	"math"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -366,11 +365,9 @@ func toAny(n *node) any {
 	return nil
 }
 
-// quoteAll formats names as a comma-separated list.
+// joinSorted formats names as a sorted, comma-separated list.
 func joinSorted(names []string) string {
 	s := append([]string(nil), names...)
 	sort.Strings(s)
 	return strings.Join(s, ", ")
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -3,6 +3,7 @@ package jobdef
 import (
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -663,3 +664,5 @@ func TestLineBreaks(t *testing.T) {
 		}
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

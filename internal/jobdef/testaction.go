@@ -60,14 +60,15 @@ type StepKind string
 
 // Interactive step kinds: send a command, pause, or call the multinode API.
 const (
-	StepCommand     StepKind = "command"
-	StepDelay       StepKind = "delay"
-	StepSend        StepKind = "lava-send"
-	StepWait        StepKind = "lava-wait"
-	StepWaitAll     StepKind = "lava-wait-all"
-	StepSync        StepKind = "lava-sync"
-	stepKindsString          = "command, delay, lava-send, lava-wait, lava-wait-all or lava-sync"
+	StepCommand StepKind = "command"
+	StepDelay   StepKind = "delay"
+	StepSend    StepKind = "lava-send"
+	StepWait    StepKind = "lava-wait"
+	StepWaitAll StepKind = "lava-wait-all"
+	StepSync    StepKind = "lava-sync"
 )
+
+const stepKindsString = "command, delay, lava-send, lava-wait, lava-wait-all or lava-sync"
 
 // InteractiveStep is one step of an interactive script, of exactly one Kind:
 //   - StepCommand: send Command (nil: send nothing, only wait), then wait for
