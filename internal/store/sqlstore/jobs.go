@@ -280,7 +280,10 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 }
 
 // ListJobs returns one page of the jobs matching f, newest (highest ID)
-// first, and how many match in all.
+// first, and how many match in all. Visibility is decided in SQL from
+// f.VisibleTo as given: its Groups, not the database's memberships, are the
+// viewer's groups, and a group job needs at least one viewing group to be
+// visible to anyone but its submitter and superusers.
 func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, int, error) {
 	limit := f.Limit
 	if limit <= 0 {

@@ -1,0 +1,77 @@
+// Package sqlstore implements store.Store on SQLite (modernc.org/sqlite,
+// pure Go) and PostgreSQL (pgx through database/sql). Only the server
+// imports it, through Open; everything else talks to store.Store.
+//
+// # One query layer, two databases
+//
+// Queries are written once, in the SQL both databases accept, with ?
+// placeholders. A small dialect value holds every difference: $N
+// placeholders for PostgreSQL (rebound outside quotes and comments, cached
+// per query text), the time encoding, FOR UPDATE, LIKE versus ILIKE, the
+// options of read snapshots and the classification of driver errors
+// (unique → lab.ErrConflict, foreign key and check → lab.ErrInvalid,
+// 40001/40P01 → retry). The schemas live in migrations/sqlite and
+// migrations/postgres, one file per version, kept in step by hand.
+//
+// Stored values: enumerations as LAVA's integers; times in UTC with
+// microsecond precision on both (SQLite: INTEGER microseconds since the
+// epoch; PostgreSQL: TIMESTAMPTZ, truncated in Go because PostgreSQL would
+// round), the zero time as NULL; empty references (worker, requested
+// device, …) as NULL; metadata as JSON text; tags and viewing groups in
+// their own tables, read back sorted, empty as nil.
+//
+// # Migrations
+//
+// Open applies the embedded migrations that the database lacks, each in its
+// own transaction together with its schema_migrations row (version, name,
+// applied_at). Concurrent openers are serialized by a PostgreSQL advisory
+// lock, or by SQLite's write lock, and each migration is re-checked inside
+// its transaction. A database whose version is above the binary's fails
+// with ErrSchemaTooNew rather than being used with a schema the binary does
+// not know.
+//
+// # Concurrency design
+//
+// The invariants that matter are LAVA's: a job is assigned to at most one
+// device, and a device holds at most one unfinished job, even when several
+// servers share one database.
+//
+// SQLite allows one writing transaction at a time, and a deferred
+// transaction that reads before it writes can fail with SQLITE_BUSY however
+// long busy_timeout is. So the store opens the file twice: one writer pool
+// of exactly one connection, whose transactions begin IMMEDIATE, and a
+// read-only pool (query_only) of several connections. WAL mode lets readers
+// run beside the writer; synchronous=NORMAL is durable across process
+// crashes (a power cut may lose the last transactions, never corrupt).
+// Writers queue on the Go side for the single connection instead of racing
+// for SQLite's lock, so writes never fail with "database is locked". Every
+// method outside InTx is one transaction; reads of several statements use a
+// read transaction on the reader pool, so they see one snapshot; reads
+// inside InTx run in its transaction and see its writes. Statements are
+// prepared once per connection (stmtCache), since parsing is about half the
+// cost of a small write with the pure-Go driver.
+//
+// PostgreSQL has many writers. Transactions run at READ COMMITTED, and
+// every state change that guards an invariant is a conditional UPDATE whose
+// WHERE clause states the precondition, checked through its row count:
+//
+//	UPDATE jobs SET state = ?, actual_device = ? WHERE id = ? AND state IN (…)
+//	UPDATE devices SET state = 1, current_job = ? WHERE hostname = ? AND state = 0 AND current_job IS NULL
+//
+// When two transactions race for one row, the second waits for the first's
+// row lock, then re-evaluates its WHERE clause on the committed row, finds
+// it false and changes nothing: the store reports lab.ErrConflict. Rows a
+// transaction reads in order to update them are read FOR UPDATE. Behind
+// these, the schema holds the invariants on its own: a partial unique index
+// on jobs(actual_device) WHERE state < 5 (at most one unfinished job per
+// device, as LAVA has) and a partial unique index on devices(current_job);
+// a write that slipped past the guards fails there, again as ErrConflict.
+// Serialization failures and deadlocks (40001, 40P01) make InTx run the
+// whole function again, up to five times, so InTx functions must have no
+// effects outside the Queries they are given.
+//
+// The conformance suite (internal/store/storetest) checks all of this on
+// both databases, including goroutines racing to assign one job to many
+// devices and many jobs to one device through two Stores opened on the same
+// PostgreSQL database, as two servers would.
+package sqlstore
