@@ -32,7 +32,7 @@ func (a *App) ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error) {
 func (a *App) GetDeviceType(ctx context.Context, name string) (lab.DeviceType, error) {
 	dt, err := a.st.GetDeviceType(ctx, name)
 	if err != nil {
-		return dt, fmt.Errorf("get device type %q: %w", name, err)
+		return dt, err
 	}
 	return dt, nil
 }
@@ -53,7 +53,7 @@ func (a *App) CreateDeviceType(ctx context.Context, p auth.Principal, dt lab.Dev
 		dt.HealthFrequency = 24
 	}
 	if err := a.st.CreateDeviceType(ctx, dt); err != nil {
-		return fmt.Errorf("create device type %q: %w", dt.Name, err)
+		return err
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func (a *App) UpdateDeviceTypeWith(ctx context.Context, p auth.Principal, name s
 		return nil
 	})
 	if err != nil {
-		return lab.DeviceType{}, fmt.Errorf("update device type %q: %w", name, err)
+		return lab.DeviceType{}, err
 	}
 	a.Kick()
 	return out, nil
@@ -118,7 +118,7 @@ func (a *App) DeleteDeviceType(ctx context.Context, p auth.Principal, name strin
 		return err
 	}
 	if err := a.st.DeleteDeviceType(ctx, name); err != nil {
-		return fmt.Errorf("delete device type %q: %w", name, err)
+		return err
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (a *App) CreateAlias(ctx context.Context, p auth.Principal, al lab.Alias) e
 		return fmt.Errorf("create alias %q: a device type has that name: %w", al.Name, lab.ErrConflict)
 	}
 	if err := a.st.CreateAlias(ctx, al); err != nil {
-		return fmt.Errorf("create alias %q: %w", al.Name, err)
+		return err
 	}
 	return nil
 }
@@ -149,7 +149,7 @@ func (a *App) DeleteAlias(ctx context.Context, p auth.Principal, name string) er
 		return err
 	}
 	if err := a.st.DeleteAlias(ctx, name); err != nil {
-		return fmt.Errorf("delete alias %q: %w", name, err)
+		return err
 	}
 	return nil
 }
@@ -161,7 +161,7 @@ func (a *App) ListTags(ctx context.Context) ([]lab.Tag, error) { return a.st.Lis
 func (a *App) GetTag(ctx context.Context, name string) (lab.Tag, error) {
 	t, err := a.st.GetTag(ctx, name)
 	if err != nil {
-		return t, fmt.Errorf("get tag %q: %w", name, err)
+		return t, err
 	}
 	return t, nil
 }
@@ -175,7 +175,7 @@ func (a *App) CreateTag(ctx context.Context, p auth.Principal, t lab.Tag) error 
 		return err
 	}
 	if err := a.st.CreateTag(ctx, t); err != nil {
-		return fmt.Errorf("create tag %q: %w", t.Name, err)
+		return err
 	}
 	return nil
 }
@@ -186,7 +186,7 @@ func (a *App) DeleteTag(ctx context.Context, p auth.Principal, name string) erro
 		return err
 	}
 	if err := a.st.DeleteTag(ctx, name); err != nil {
-		return fmt.Errorf("delete tag %q: %w", name, err)
+		return err
 	}
 	return nil
 }
@@ -200,7 +200,7 @@ func (a *App) ListDevices(ctx context.Context, f store.DeviceFilter) ([]lab.Devi
 func (a *App) GetDevice(ctx context.Context, hostname string) (lab.Device, error) {
 	d, err := a.st.GetDevice(ctx, hostname)
 	if err != nil {
-		return d, fmt.Errorf("get device %q: %w", hostname, err)
+		return d, err
 	}
 	return d, nil
 }
@@ -234,7 +234,7 @@ func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("create device %q: %w", d.Hostname, err)
+		return err
 	}
 	a.emit(Event{Kind: "device", Device: d.Hostname, Health: health.String(), State: lab.DeviceIdle.String()})
 	a.Kick()
@@ -267,7 +267,7 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 		return err
 	})
 	if err != nil {
-		return lab.Device{}, fmt.Errorf("update device %q: %w", hostname, err)
+		return lab.Device{}, err
 	}
 	a.Kick()
 	return out, nil

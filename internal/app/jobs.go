@@ -196,7 +196,7 @@ func subset(want, have []string) bool {
 func (a *App) GetJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
 	j, err := a.st.GetJob(ctx, id)
 	if err != nil {
-		return lab.Job{}, fmt.Errorf("get job %d: %w", id, err)
+		return lab.Job{}, err
 	}
 	if !auth.CanViewJob(p, j) {
 		return lab.Job{}, fmt.Errorf("get job %d: %w", id, lab.ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -144,7 +145,7 @@ func (a *App) createUser(ctx context.Context, nu NewUser) (lab.User, error) {
 	}
 	id, err := a.st.CreateUser(ctx, u)
 	if err != nil {
-		return lab.User{}, fmt.Errorf("create user %q: %w", nu.Username, err)
+		return lab.User{}, err
 	}
 	u.ID = id
 	return u, nil
@@ -165,7 +166,7 @@ func (a *App) GetUser(ctx context.Context, p auth.Principal, username string) (l
 	}
 	u, err := a.st.GetUser(ctx, username)
 	if err != nil {
-		return u, fmt.Errorf("get user %q: %w", username, err)
+		return u, err
 	}
 	return u, nil
 }
@@ -248,7 +249,7 @@ func (a *App) DeleteUser(ctx context.Context, p auth.Principal, username string)
 			}
 		}
 		if err := q.DeleteUser(ctx, username); err != nil {
-			return fmt.Errorf("delete user %q: %w", username, err)
+			return err
 		}
 		return nil
 	})
@@ -269,7 +270,7 @@ func (a *App) GetGroup(ctx context.Context, p auth.Principal, name string) (lab.
 	}
 	g, err := a.st.GetGroup(ctx, name)
 	if err != nil {
-		return g, fmt.Errorf("get group %q: %w", name, err)
+		return g, err
 	}
 	return g, nil
 }
@@ -283,7 +284,7 @@ func (a *App) CreateGroup(ctx context.Context, p auth.Principal, name string) er
 		return err
 	}
 	if err := a.st.CreateGroup(ctx, name); err != nil {
-		return fmt.Errorf("create group %q: %w", name, err)
+		return err
 	}
 	return nil
 }
@@ -294,7 +295,7 @@ func (a *App) DeleteGroup(ctx context.Context, p auth.Principal, name string) er
 		return err
 	}
 	if err := a.st.DeleteGroup(ctx, name); err != nil {
-		return fmt.Errorf("delete group %q: %w", name, err)
+		return err
 	}
 	return nil
 }
@@ -360,26 +361,25 @@ func (a *App) ListTokens(ctx context.Context, p auth.Principal, owner string) ([
 	return a.st.ListTokens(ctx, lab.TokenUser, owner)
 }
 
-// DeleteToken revokes one of p's tokens (admins: anyone's user token).
+// DeleteToken revokes a user token: one of p's own, or (for admins) any
+// user's. Worker and job tokens are not reachable here: workers' tokens are
+// rotated with RotateWorkerToken.
 func (a *App) DeleteToken(ctx context.Context, p auth.Principal, id int64) error {
 	if p.Kind != auth.KindUser {
 		return denied(p, "delete token")
 	}
+	owner := p.Username
+	if auth.IsAdmin(p) {
+		owner = "" // any user's token
+	}
 	return a.st.InTx(ctx, func(q store.Queries) error {
-		toks, err := q.ListTokens(ctx, lab.TokenUser, p.Username)
+		toks, err := q.ListTokens(ctx, lab.TokenUser, owner)
 		if err != nil {
 			return err
 		}
-		own := false
-		for _, t := range toks {
-			own = own || t.ID == id
-		}
-		if !own && !auth.IsAdmin(p) {
+		if !slices.ContainsFunc(toks, func(t lab.Token) bool { return t.ID == id }) {
 			return fmt.Errorf("token %d: %w", id, lab.ErrNotFound)
 		}
-		if err := q.DeleteToken(ctx, id); err != nil {
-			return fmt.Errorf("delete token %d: %w", id, err)
-		}
-		return nil
+		return q.DeleteToken(ctx, id)
 	})
 }

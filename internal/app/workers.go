@@ -16,7 +16,7 @@ func (a *App) ListWorkers(ctx context.Context) ([]lab.Worker, error) { return a.
 func (a *App) GetWorker(ctx context.Context, name string) (lab.Worker, error) {
 	w, err := a.st.GetWorker(ctx, name)
 	if err != nil {
-		return w, fmt.Errorf("get worker %q: %w", name, err)
+		return w, err
 	}
 	return w, nil
 }
@@ -45,7 +45,7 @@ func (a *App) CreateWorker(ctx context.Context, p auth.Principal, w lab.Worker) 
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("create worker %q: %w", w.Name, err)
+		return "", err
 	}
 	return secret, nil
 }
@@ -101,7 +101,7 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 		return err
 	})
 	if err != nil {
-		return lab.Worker{}, fmt.Errorf("update worker %q: %w", name, err)
+		return lab.Worker{}, err
 	}
 	a.emit(Event{Kind: "worker", Worker: name, State: out.State.String(), Health: out.Health.String()})
 	a.Kick()

@@ -456,11 +456,11 @@ func TestClientDevices(t *testing.T) {
 		t.Errorf("devices health: %q", out)
 	}
 	out = l.ok("devices", "history", "d1")
-	if !regexp.MustCompile(`(?m)^\S+Z\s+admin\s+Good\s+Maintenance\s+-\s+fan broken$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^\S+Z\s+admin\s+GOOD\s+MAINTENANCE\s+-\s+fan broken$`).MatchString(out) {
 		t.Errorf("devices history:\n%s", out)
 	}
 	hist := decode[rest.ListJSON[rest.TransitionJSON]](t, l.ok("devices", "history", "d1", "--json"))
-	if len(hist.Results) < 2 || hist.Results[0].Reason != "fan broken" || hist.Results[0].NewHealth != "Maintenance" || hist.Results[0].Actor != "admin" {
+	if len(hist.Results) < 2 || hist.Results[0].Reason != "fan broken" || hist.Results[0].NewHealth != "MAINTENANCE" || hist.Results[0].Actor != "admin" {
 		t.Errorf("devices history --json = %+v", hist)
 	}
 	l.expect(cli.ExitUsage, "devices", "health", "d1", "Sick")

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/app"
@@ -170,7 +171,7 @@ func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	}
 	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.DeviceTransition) TransitionJSON {
 		return TransitionJSON{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
-			OldHealth: t.OldHealth.String(), NewHealth: t.NewHealth.String(), Job: t.Job}
+			OldHealth: strings.ToUpper(t.OldHealth.String()), NewHealth: strings.ToUpper(t.NewHealth.String()), Job: t.Job}
 	}))
 	return nil
 }

@@ -616,3 +616,20 @@ func TestTokensAreShownOnce(t *testing.T) {
 		t.Errorf("revoked token: %d, want 401", got)
 	}
 }
+
+// TestWorkerTokensNotDeletableAsUserTokens: DELETE /tokens/{id} reaches
+// user tokens only; a worker's token survives even an admin's attempt.
+func TestWorkerTokensNotDeletableAsUserTokens(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	toks, err := e.app.Store().ListTokens(context.Background(), lab.TokenWorker, "w1")
+	must(t, err)
+	if len(toks) != 1 {
+		t.Fatalf("worker tokens: %d", len(toks))
+	}
+	if st, body := e.do(admin, "DELETE", fmt.Sprintf("/tokens/%d", toks[0].ID), ""); st != 404 {
+		t.Errorf("admin deleting a worker token: %d %s, want 404", st, body)
+	}
+	if st, body := e.do(worker, "POST", "/workers/w1/heartbeat", `{"version":"x"}`); st != 200 {
+		t.Errorf("worker token after the attempt: %d %s", st, body)
+	}
+}
