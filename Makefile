@@ -17,10 +17,11 @@ build: ## build the static binary into bin/basalt
 deps: ## install missing system packages (apt-get, as root)
 	scripts/ensure-deps.sh
 
-test: deps ## install what is missing, then vet and run every test on SQLite and a private PostgreSQL
+test: deps ## install what is missing, vet, gofmt, staticcheck, then every test on SQLite and a private PostgreSQL
 	$(GO) vet $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	scripts/with-postgres.sh $(GO) test $(TESTFLAGS) $(PKGS)
 
 lint: ## go vet + staticcheck

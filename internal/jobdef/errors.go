@@ -114,8 +114,6 @@ func (l *errList) add(pos Pos, path, msg string) {
 	l.items = append(l.items, Error{Line: pos.Line, Column: pos.Column, Path: path, Msg: msg})
 }
 
-func (l *errList) empty() bool { return len(l.items) == 0 }
-
 // result returns the sorted, de-duplicated list as *Errors, or nil.
 func (l *errList) result() error {
 	if len(l.items) == 0 {
