@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
 
@@ -159,20 +160,7 @@ func (s *server) mustRun(t testing.TB, args ...string) string {
 	return out
 }
 
-const smokeJob = `job_name: smoke
-device_type: qemu
-visibility: public
-timeouts:
-  job: {minutes: 10}
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel: {url: "http://127.0.0.1/vmlinuz"}
-- boot:
-    method: qemu
-    prompts: ["/ # "]
-`
+var smokeJob = labtest.SmokeJob
 
 // TestServerEndToEnd drives the real binaries: server on SQLite and on
 // PostgreSQL, the CLI for set-up and submission, a worker heartbeat over

@@ -94,23 +94,7 @@ func (f *fixture) online(worker string) {
 	must(f.t, err)
 }
 
-func definition(name, typ string, extra string) string {
-	return fmt.Sprintf(`job_name: %s
-device_type: %s
-visibility: public
-%s
-timeouts:
-  job: {minutes: 10}
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel: {url: "http://127.0.0.1/vmlinuz"}
-- boot:
-    method: qemu
-    prompts: ["/ # "]
-`, name, typ, extra)
-}
+func definition(name, typ, extra string) string { return labtest.Job(name, typ, extra) }
 
 func (f *fixture) submit(def string) int64 {
 	f.t.Helper()

@@ -17,31 +17,10 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/cli"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
-const smokeJob = `job_name: smoke
-device_type: qemu
-visibility: public
-priority: medium
-timeouts:
-  job: {minutes: 10}
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel: {url: "http://127.0.0.1/vmlinuz"}
-- boot:
-    method: qemu
-    prompts: ["/ # "]
-- test:
-    definitions:
-    - from: inline
-      name: smoke
-      path: inline/smoke.yaml
-      repository:
-        metadata: {format: Lava-Test Test Definition 1.0, name: smoke}
-        run: {steps: ["echo ok"]}
-`
+var smokeJob = labtest.SmokeJob
 
 // badJob has two problems: an unknown visibility (line 3, column 13) and a
 // deploy action without images (line 9).

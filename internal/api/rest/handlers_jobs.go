@@ -154,12 +154,17 @@ func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	return nil
 }
 
-func (api *API) getJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+// visibleJob is the job named by the {id} path value, if p may see it.
+func (api *API) visibleJob(r *http.Request, p auth.Principal) (lab.Job, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return err
+		return lab.Job{}, err
 	}
-	j, err := api.app.GetJob(r.Context(), p, id)
+	return api.app.GetJob(r.Context(), p, id)
+}
+
+func (api *API) getJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	j, err := api.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
@@ -168,11 +173,7 @@ func (api *API) getJob(w http.ResponseWriter, r *http.Request, p auth.Principal)
 }
 
 func (api *API) jobDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	j, err := api.app.GetJob(r.Context(), p, id)
+	j, err := api.visibleJob(r, p)
 	if err != nil {
 		return err
 	}

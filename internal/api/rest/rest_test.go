@@ -49,23 +49,10 @@ type env struct {
 	grpJob  int64
 }
 
-const jobYAML = `job_name: %s
-device_type: qemu
-visibility: %s
-priority: medium
-timeouts:
-  job: {minutes: 10}
-actions:
-- deploy:
-    to: tmpfs
-    images:
-      kernel: {url: "http://127.0.0.1/vmlinuz"}
-- boot:
-    method: qemu
-    prompts: ["/ # "]
-`
 
-func job(name, visibility string) string { return fmt.Sprintf(jobYAML, name, visibility) }
+func job(name, visibility string) string {
+	return labtest.Job(name, "qemu", "visibility: "+visibility+"\npriority: medium")
+}
 
 func newEnv(t testing.TB, b labtest.Backend) *env {
 	t.Helper()
