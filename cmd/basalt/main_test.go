@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,10 +61,21 @@ type server struct {
 	config  string
 }
 
-var listenLine = regexp.MustCompile(`listening on\s+(http://\S+)`)
+var listenLine = regexp.MustCompile(`listening on\s+(https?://\S+)`)
 
 // startServer runs the real binary and waits until it answers /healthz.
 func startServer(t testing.TB, args ...string) *server {
+	return startServerClient(t, http.DefaultClient, args...)
+}
+
+// startServerTLS is startServer for a server whose certificate pool trusts.
+func startServerTLS(t testing.TB, pool *x509.CertPool, args ...string) *server {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return startServerClient(t, &http.Client{Transport: tr}, args...)
+}
+
+func startServerClient(t testing.TB, client *http.Client, args ...string) *server {
 	t.Helper()
 	s := &server{dataDir: t.TempDir()}
 	s.cmd = exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir}, args...)...)
@@ -115,7 +128,7 @@ func startServer(t testing.TB, args ...string) *server {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(s.url + "/healthz")
+		resp, err := client.Get(s.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
