@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -319,25 +320,47 @@ func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, i
 }
 
 // Queue returns every Submitted job, highest priority first, then oldest
-// submit time, then lowest ID (LAVA's order), in two queries.
+// submit time, then lowest ID (LAVA's order), in two queries. The scheduler
+// reads it on every pass, so scanning avoids per-row allocations: one set
+// of scan targets for all rows, low-cardinality strings (submitters, types,
+// devices, workers, tags) interned, and every job's tags slicing one array.
 func (q *queries) Queue(ctx context.Context) ([]store.QueuedJob, error) {
 	var out []store.QueuedJob
 	err := q.view(ctx, func(c conn) error {
+		var in interner
+		var j store.QueuedJob
+		var submitter, rtype, rdevice, rworker sql.RawBytes
+		dest := []any{&j.ID, &j.Priority, timeDest{&j.SubmitTime}, &submitter, &rtype, &rdevice, &rworker,
+			asInt(&j.QueueTimeout), &j.HealthCheck}
 		rows, err := q.query(ctx, c, `SELECT id, priority, submit_time, submitter, requested_type, requested_device,
 			requested_worker, queue_timeout_ns, health_check FROM jobs WHERE state = ?
 			ORDER BY priority DESC, submit_time, id`, int(lab.JobSubmitted))
-		out, err = collect(rows, err, func(r scanner) (store.QueuedJob, error) {
-			var j store.QueuedJob
-			return j, r.Scan(&j.ID, &j.Priority, timeDest{&j.SubmitTime}, &j.Submitter, strDest{&j.RequestedType},
-				strDest{&j.RequestedDevice}, strDest{&j.RequestedWorker}, asInt(&j.QueueTimeout), &j.HealthCheck)
-		})
-		if err != nil || len(out) == 0 {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+			j.Submitter, j.RequestedType = in.get(submitter), in.get(rtype)
+			j.RequestedDevice, j.RequestedWorker = in.get(rdevice), in.get(rworker)
+			out = append(out, j)
+		}
+		if err := rows.Close(); err != nil || len(out) == 0 {
 			return err
 		}
 		idx := make(map[int64]int, len(out))
 		for i, j := range out {
 			idx[j.ID] = i
 		}
+		// Tags come ordered by job, so each job's tags are a run of the
+		// one array: three-index slices keep callers' appends off their
+		// neighbours' tags.
+		var all []string
+		var owner []int // index in out of each tag in all
+		var id int64
+		var tag sql.RawBytes
 		rows, err = q.query(ctx, c, `SELECT job_id, tag FROM job_tags
 			WHERE job_id IN (SELECT id FROM jobs WHERE state = ?) ORDER BY job_id, tag`, int(lab.JobSubmitted))
 		if err != nil {
@@ -345,18 +368,46 @@ func (q *queries) Queue(ctx context.Context) ([]store.QueuedJob, error) {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id int64
-			var tag string
 			if err := rows.Scan(&id, &tag); err != nil {
 				return err
 			}
-			if i, ok := idx[id]; ok {
-				out[i].Tags = append(out[i].Tags, tag)
+			if i, ok := idx[id]; ok { // a job submitted after the first query is not in out
+				all = append(all, in.get(tag))
+				owner = append(owner, i)
 			}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for lo := 0; lo < len(all); {
+			hi := lo + 1
+			for hi < len(all) && owner[hi] == owner[lo] {
+				hi++
+			}
+			out[owner[lo]].Tags = all[lo:hi:hi]
+			lo = hi
+		}
+		return nil
 	})
 	return out, wrap("read queue", err)
+}
+
+// interner returns one string per distinct byte sequence.
+type interner map[string]string
+
+func (in *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := (*in)[string(b)]; ok {
+		return s
+	}
+	if *in == nil {
+		*in = interner{}
+	}
+	s := string(b)
+	(*in)[s] = s
+	return s
 }
 
 // TransitionJob applies t atomically with conditional updates; see

@@ -315,4 +315,15 @@ func testQueue(f *fx) {
 		{ID: low, Priority: 10, SubmitTime: stored(base), Submitter: "alice", RequestedType: "qemu"},
 	}
 	f.eq(want, q, "queue: Submitted jobs by priority, submit time, ID")
+
+	// Returned tag slices are the caller's: appending to one job's tags
+	// leaves the others alone.
+	twoTagged := f.job(lab.Job{Priority: 90, RequestedType: "bbb", SubmitTime: base.Add(time.Hour), Tags: []string{"usb", "arm"}})
+	q, err = f.s.Queue(f.ctx)
+	f.ok(err, "queue again")
+	if len(q) != 5 || q[2].ID != highLate || q[3].ID != twoTagged {
+		f.t.Fatalf("queue again: %+v", q)
+	}
+	_ = append(q[2].Tags, "extra")
+	f.eq([]string{"arm", "usb"}, q[3].Tags, "tags of the next job after appending to the previous one's")
 }
