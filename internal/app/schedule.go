@@ -22,16 +22,18 @@ func (a *App) Run(ctx context.Context) {
 	defer t.Stop()
 	a.Kick()
 	for {
+		full := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
 		case <-t.C:
+			full = true
 			if err := a.markSilentWorkersOffline(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("worker sweep", "err", err)
 			}
 		}
-		if _, err := a.SchedulePass(ctx); err != nil && ctx.Err() == nil {
+		if _, err := a.schedulePass(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("scheduling pass", "err", err)
 		}
 	}
@@ -50,9 +52,16 @@ type PassResult struct {
 // longer hold (another server assigned the job or device first) is skipped
 // and counted as a conflict: the store's conditional updates guarantee that
 // no job is assigned twice and no device holds two jobs.
-func (a *App) SchedulePass(ctx context.Context) (PassResult, error) {
+func (a *App) SchedulePass(ctx context.Context) (PassResult, error) { return a.schedulePass(ctx, true) }
+
+// schedulePass is SchedulePass; when full is false (a pass triggered by an
+// event) and no device could take anything, it skips reading the queue:
+// then only queue timeouts could be decided, and the periodic full sweep
+// handles those. This keeps a long queue in a busy lab from being re-read
+// on every submission.
+func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 	res := PassResult{HealthChecks: map[string]int64{}}
-	snap, types, err := a.snapshot(ctx)
+	snap, types, err := a.snapshot(ctx, full)
 	if err != nil {
 		return res, err
 	}
@@ -103,7 +112,7 @@ func (a *App) SchedulePass(ctx context.Context) (PassResult, error) {
 }
 
 // snapshot reads what the scheduler needs in a handful of queries.
-func (a *App) snapshot(ctx context.Context) (scheduler.Snapshot, map[string]lab.DeviceType, error) {
+func (a *App) snapshot(ctx context.Context, withIdleQueue bool) (scheduler.Snapshot, map[string]lab.DeviceType, error) {
 	var s scheduler.Snapshot
 	s.Now = a.now()
 	dts, err := a.st.ListDeviceTypes(ctx)
@@ -139,6 +148,9 @@ func (a *App) snapshot(ctx context.Context) (scheduler.Snapshot, map[string]lab.
 	}
 	for _, w := range ws {
 		s.Workers = append(s.Workers, scheduler.Worker{Name: w.Name, State: w.State, Health: w.Health, JobLimit: w.JobLimit, Busy: busy[w.Name]})
+	}
+	if !withIdleQueue && !anyDeviceFree(s) {
+		return s, types, nil
 	}
 	q, err := a.st.Queue(ctx)
 	if err != nil {
@@ -220,6 +232,7 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 	var out lab.Job
 	var devHealth *lab.DeviceHealth
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		devHealth = nil // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
@@ -287,4 +300,27 @@ func (a *App) checkJobWorker(ctx context.Context, q store.Queries, p auth.Princi
 		}
 	}
 	return denied(p, "act for job")
+}
+
+// anyDeviceFree reports whether some device could start a job or a health
+// check now: Idle, not Bad/Maintenance/Retired, on an Online, Active worker
+// below its job limit.
+func anyDeviceFree(s scheduler.Snapshot) bool {
+	workers := make(map[string]scheduler.Worker, len(s.Workers))
+	for _, w := range s.Workers {
+		workers[w.Name] = w
+	}
+	for _, d := range s.Devices {
+		w, ok := workers[d.Worker]
+		if !ok || d.State != lab.DeviceIdle || w.State != lab.WorkerOnline || w.Health != lab.WorkerActive {
+			continue
+		}
+		if w.JobLimit > 0 && w.Busy >= w.JobLimit {
+			continue
+		}
+		if d.Health == lab.DeviceGood || d.Health == lab.DeviceUnknown || d.Health == lab.DeviceLooping {
+			return true
+		}
+	}
+	return false
 }

@@ -173,6 +173,7 @@ func (a *App) Heartbeat(ctx context.Context, p auth.Principal, name, version str
 	var out lab.Worker
 	var cameOnline bool
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		cameOnline = false // InTx may run this more than once
 		if err := q.TouchWorker(ctx, name, a.now(), version); err != nil {
 			return err
 		}

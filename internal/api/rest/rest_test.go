@@ -49,7 +49,6 @@ type env struct {
 	grpJob  int64
 }
 
-
 func job(name, visibility string) string {
 	return labtest.Job(name, "qemu", "visibility: "+visibility+"\npriority: medium")
 }
