@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/cli"
-	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
@@ -54,31 +52,8 @@ func newClientLab(t *testing.T) *clientLab {
 		t.Setenv(k, "")
 	}
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := sqlstore.Open(ctx, filepath.Join(dir, "basalt.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a := app.New(st, app.Config{})
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	u, err := a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := auth.UserPrincipal(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := a.CreateToken(ctx, p, "admin", "test", u.DateJoined.AddDate(1, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rest.New(a, nil))
-	t.Cleanup(srv.Close)
+	a, srv, secret := labtest.APIServer(t, labtest.OpenDSN(t, filepath.Join(dir, "basalt.db")))
 	l := &clientLab{t: t, dir: dir, cfg: filepath.Join(dir, "config", "basalt.yaml"), url: srv.URL, adminToken: secret, app: a}
 	l.ok("identities", "add", "admin", "--uri", srv.URL, "--username", "admin", "--token", secret, "--default")
 	return l

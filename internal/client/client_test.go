@@ -15,10 +15,9 @@ import (
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
-	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/client"
-	"github.com/basalt-lab/basalt/internal/store/sqlstore"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
 func TestMain(m *testing.M) {
@@ -390,29 +389,7 @@ func TestTLS(t *testing.T) {
 // TestAgainstServer runs the client against the real API over a real store.
 func TestAgainstServer(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "basalt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a := app.New(st, app.Config{})
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	u, err := a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := auth.UserPrincipal(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, secret, err := a.CreateToken(ctx, p, "admin", "test", u.DateJoined.AddDate(10, 0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(rest.New(a, nil))
-	t.Cleanup(srv.Close)
+	_, srv, secret := labtest.APIServer(t, labtest.OpenDSN(t, filepath.Join(t.TempDir(), "basalt.db")))
 
 	for _, user := range []string{"", "admin"} { // Token and Basic authentication
 		c := mustNew(t, srv.URL+"/api/v1/", user, secret, client.Options{})
