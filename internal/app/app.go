@@ -27,6 +27,11 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// DefaultQueueTimeout applies to jobs without timeouts.queue (0 = none).
 	DefaultQueueTimeout time.Duration
+	// LostJobGrace is how long past a job's own timeout the server waits for
+	// an Offline worker before it finishes the job Incomplete (default 5 min).
+	LostJobGrace time.Duration
+	// Logs stores job logs uploaded by workers (nil: no worker link).
+	Logs Logs
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -68,6 +73,9 @@ func New(st store.Store, cfg Config) *App {
 	}
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = 60 * time.Second
+	}
+	if cfg.LostJobGrace <= 0 {
+		cfg.LostJobGrace = 5 * time.Minute
 	}
 	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4)}
 }

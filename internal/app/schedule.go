@@ -32,6 +32,9 @@ func (a *App) Run(ctx context.Context) {
 			if err := a.markSilentWorkersOffline(ctx); err != nil && ctx.Err() == nil {
 				a.log.Error("worker sweep", "err", err)
 			}
+			if err := a.failLostJobs(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("lost-job sweep", "err", err)
+			}
 		}
 		if _, err := a.schedulePass(ctx, full); err != nil && ctx.Err() == nil {
 			a.log.Error("scheduling pass", "err", err)
@@ -200,14 +203,22 @@ func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt
 }
 
 // StartJob records that the worker started job id (Scheduled → Running).
-// Only the worker that owns the job's device may do it.
+// Only the worker that owns the job's device may do it; repeating it for a
+// job already Running is harmless.
 func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
 	var out lab.Job
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
-		var err error
+		j, err := q.GetJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.State == lab.JobRunning || j.State == lab.JobCanceling {
+			out = j // a repeated report (the reply to the first was lost)
+			return nil
+		}
 		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
 		return err
 	})
@@ -251,6 +262,9 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 			From: []lab.JobState{lab.JobScheduled, lab.JobRunning, lab.JobCanceling}, To: lab.JobFinished,
 			At: a.now(), Health: health, ErrorType: o.ErrorType, FailureComment: o.Comment})
 		if err != nil {
+			return err
+		}
+		if err := revokeJobTokens(ctx, q, id); err != nil {
 			return err
 		}
 		if j.ActualDevice == "" {
@@ -323,4 +337,21 @@ func anyDeviceFree(s scheduler.Snapshot) bool {
 		}
 	}
 	return false
+}
+
+// revokeJobTokens deletes the tokens of job id: a job's credentials die
+// with it.
+func revokeJobTokens(ctx context.Context, q store.Queries, id int64) error {
+	toks, err := q.ListTokens(ctx, lab.TokenJob, "")
+	if err != nil {
+		return err
+	}
+	for _, t := range toks {
+		if t.JobID == id {
+			if err := q.DeleteToken(ctx, t.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -145,6 +145,10 @@ const (
 	TokenUser   TokenKind = "user"   // acts as the owning user
 	TokenWorker TokenKind = "worker" // acts only as one worker
 	TokenJob    TokenKind = "job"    // acts only for one job
+	// TokenJoin is a one-time credential for a new worker: it cannot
+	// authenticate any request; it is only exchanged, once, for the
+	// worker's own token (Owner names the worker).
+	TokenJoin TokenKind = "join"
 )
 
 // Token is an API credential. Only a hash of the secret is ever stored; the

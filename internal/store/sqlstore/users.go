@@ -252,7 +252,7 @@ func scanToken(r scanner) (lab.Token, error) {
 
 func validToken(t lab.Token) error {
 	switch t.Kind {
-	case lab.TokenUser, lab.TokenWorker:
+	case lab.TokenUser, lab.TokenWorker, lab.TokenJoin:
 		if t.Owner == "" {
 			return fmt.Errorf("%w: a %s token needs an owner", lab.ErrInvalid, t.Kind)
 		}

@@ -1,0 +1,450 @@
+package workerapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/version"
+	wp "github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// maxLogChunk bounds one log upload.
+const maxLogChunk = 8 << 20
+
+// Server serves the worker protocol (internal/workerproto) under
+// workerproto.Prefix and pushes assignments and cancellations to connected
+// workers the moment the app commits them.
+type Server struct {
+	app      *app.App
+	log      *slog.Logger
+	interval time.Duration
+	mux      *http.ServeMux
+
+	mu    sync.Mutex
+	conns map[string]*stream // worker name → its current stream
+
+	evMu    sync.Mutex
+	pending []app.Event
+	evWake  chan struct{}
+}
+
+// stream is one connected worker's open server → worker stream.
+type stream struct {
+	frames chan wp.Frame
+	gone   chan struct{} // closed when replaced by a newer stream
+	once   sync.Once
+}
+
+func (s *stream) close() { s.once.Do(func() { close(s.gone) }) }
+
+// New returns the worker protocol server. interval is the heartbeat
+// interval announced to workers (pings go out at that rate too). Call Run
+// to start pushing events.
+func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	s := &Server{app: a, log: log, interval: interval, mux: http.NewServeMux(),
+		conns: map[string]*stream{}, evWake: make(chan struct{}, 1)}
+	s.mux.HandleFunc("POST "+wp.Prefix+wp.PathJoin, s.wrap(false, s.join))
+	s.mux.HandleFunc("GET "+wp.Prefix+wp.PathConnect, s.wrap(true, s.connect))
+	s.mux.HandleFunc("POST "+wp.Prefix+wp.PathHeartbeat, s.wrap(true, s.heartbeat))
+	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/start", s.wrap(true, s.start))
+	s.mux.HandleFunc("PUT "+wp.Prefix+"/jobs/{id}/log", s.wrap(true, s.appendLog))
+	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/finish", s.wrap(true, s.finish))
+	s.mux.HandleFunc(wp.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no worker endpoint "+r.Method+" "+r.URL.Path)
+	})
+	a.Subscribe(s.onEvent)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Connected reports how many workers have an open stream.
+func (s *Server) Connected() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// onEvent queues an app event for Run; it never blocks the app.
+func (s *Server) onEvent(e app.Event) {
+	if e.Kind != "job" || (e.State != lab.JobScheduled.String() && e.State != lab.JobCanceling.String()) {
+		return
+	}
+	s.evMu.Lock()
+	s.pending = append(s.pending, e)
+	s.evMu.Unlock()
+	select {
+	case s.evWake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers queued job events to connected workers until ctx ends.
+func (s *Server) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.evWake:
+		}
+		s.evMu.Lock()
+		evs := s.pending
+		s.pending = nil
+		s.evMu.Unlock()
+		for _, e := range evs {
+			s.deliver(ctx, e)
+		}
+	}
+}
+
+func (s *Server) deliver(ctx context.Context, e app.Event) {
+	switch e.State {
+	case lab.JobScheduled.String():
+		as, err := s.app.Assign(ctx, e.JobID)
+		if err != nil {
+			if !errors.Is(err, lab.ErrConflict) { // moved on meanwhile (canceled…): nothing to push
+				s.log.Error("build assignment", "job", e.JobID, "err", err)
+			}
+			return
+		}
+		s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
+	case lab.JobCanceling.String():
+		d, err := s.app.GetDevice(ctx, e.Device)
+		if err != nil {
+			return
+		}
+		s.send(d.Worker, wp.Frame{Type: wp.FrameCancel, Cancel: &wp.Cancel{JobID: e.JobID}, Time: time.Now().UTC()})
+	}
+}
+
+// send queues a frame for a connected worker; if it is not connected the
+// frame is dropped — it will get the same information when it reconnects.
+func (s *Server) send(worker string, f wp.Frame) {
+	s.mu.Lock()
+	st := s.conns[worker]
+	s.mu.Unlock()
+	if st == nil {
+		return
+	}
+	select {
+	case st.frames <- f:
+	case <-st.gone:
+	default:
+		// a worker this far behind is stalled: drop its stream; it reconnects
+		// and is told everything again in its hello.
+		s.log.Warn("worker stream full, closing it", "worker", worker)
+		st.close()
+	}
+}
+
+func assignFrame(as app.Assignment) *wp.Assign {
+	return &wp.Assign{JobID: as.JobID, Definition: as.Definition, JobToken: as.JobToken, Timeout: as.Timeout,
+		Device: wp.Device{Hostname: as.Device.Hostname, DeviceType: as.Device.DeviceType, Dictionary: as.Device.Dictionary}}
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+
+// wrap checks the protocol version, authenticates (when auth is set) and
+// maps errors.
+func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic in worker handler", "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+			}
+		}()
+		if got := r.Header.Get(wp.VersionHeader); got != strconv.Itoa(wp.Version) {
+			if got == "" {
+				got = "none"
+			}
+			writeError(w, http.StatusConflict, wp.CodeProtocolMismatch,
+				fmt.Sprintf("worker speaks protocol %s, this server (Basalt %s) speaks protocol %d: run a worker of the same release", got, version.Version, wp.Version))
+			return
+		}
+		var p auth.Principal
+		if needAuth {
+			scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "token") {
+				writeError(w, http.StatusUnauthorized, "unauthenticated", "a worker token is required (Authorization: Token …)")
+				return
+			}
+			var err error
+			if p, err = s.app.Authenticate(r.Context(), "", strings.TrimSpace(secret)); err != nil {
+				writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+				return
+			}
+		}
+		if err := h(w, r, p); err != nil {
+			st, code := classify(err)
+			if st >= 500 {
+				s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
+				writeError(w, st, code, "internal error")
+				return
+			}
+			writeError(w, st, code, err.Error())
+		}
+	}
+}
+
+func classify(err error) (int, string) {
+	switch {
+	case errors.Is(err, lab.ErrInvalid):
+		return http.StatusBadRequest, "invalid"
+	case errors.Is(err, lab.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, lab.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, lab.ErrNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, lab.ErrConflict):
+		return http.StatusConflict, "conflict"
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, "too_large"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b wp.ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func readJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: request body: %v", lab.ErrInvalid, err)
+	}
+	return nil
+}
+
+func jobID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: job id %q", lab.ErrNotFound, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) join(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	var in wp.JoinRequest
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	tok, err := s.app.JoinWorker(r.Context(), in.Name, in.JoinToken)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wp.JoinResponse{Name: in.Name, Token: tok})
+	return nil
+}
+
+// connect serves the long-lived server → worker stream.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	name := r.URL.Query().Get("name")
+	ctx := r.Context()
+	if _, err := s.app.Heartbeat(ctx, p, name, r.URL.Query().Get("version")); err != nil {
+		return err
+	}
+	jobs, err := s.app.WorkerJobs(ctx, p, name)
+	if err != nil {
+		return err
+	}
+	st := &stream{frames: make(chan wp.Frame, 256), gone: make(chan struct{})}
+	s.mu.Lock()
+	if old := s.conns[name]; old != nil {
+		old.close() // a worker has one stream: the newest wins
+	}
+	s.conns[name] = st
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.conns[name] == st {
+			delete(s.conns, name)
+		}
+		s.mu.Unlock()
+	}()
+
+	hello := wp.Hello{ServerVersion: version.Version, Protocol: wp.Version, HeartbeatInterval: s.interval, Jobs: []int64{}}
+	var first []wp.Frame
+	for _, j := range jobs {
+		hello.Jobs = append(hello.Jobs, j.ID)
+		switch j.State {
+		case lab.JobScheduled:
+			as, err := s.app.Assign(ctx, j.ID)
+			if err == nil {
+				first = append(first, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as)})
+			}
+		case lab.JobCanceling:
+			first = append(first, wp.Frame{Type: wp.FrameCancel, Cancel: &wp.Cancel{JobID: j.ID}})
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	enc := json.NewEncoder(w)
+	write := func(f wp.Frame) error {
+		if f.Time.IsZero() {
+			f.Time = time.Now().UTC()
+		}
+		// a worker that stops reading must not pin this goroutine forever
+		_ = rc.SetWriteDeadline(time.Now().Add(3 * s.interval))
+		if err := enc.Encode(f); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := write(wp.Frame{Type: wp.FrameHello, Hello: &hello}); err != nil {
+		return nil
+	}
+	for _, f := range first {
+		if err := write(f); err != nil {
+			return nil
+		}
+	}
+	ping := time.NewTicker(s.interval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-st.gone:
+			return nil
+		case f := <-st.frames:
+			if err := write(f); err != nil {
+				return nil
+			}
+		case <-ping.C:
+			if err := write(wp.Frame{Type: wp.FramePing}); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var in wp.Heartbeat
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	if _, err := s.app.Heartbeat(r.Context(), p, in.Name, in.Version); err != nil {
+		return err
+	}
+	stop, err := s.app.JobsToStop(r.Context(), p, in.Name, in.Jobs)
+	if err != nil {
+		return err
+	}
+	if stop == nil {
+		stop = []int64{}
+	}
+	writeJSON(w, http.StatusOK, wp.HeartbeatAck{Cancel: stop})
+	return nil
+}
+
+func (s *Server) start(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.app.StartJob(r.Context(), p, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+func (s *Server) appendLog(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	offset, err := strconv.ParseInt(r.URL.Query().Get("offset"), 10, 64)
+	if err != nil || offset < 0 {
+		return fmt.Errorf("%w: offset must be a non-negative integer", lab.ErrInvalid)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLogChunk))
+	if err != nil {
+		return err
+	}
+	stored, err := s.app.AppendLog(r.Context(), p, id, offset, data)
+	if errors.Is(err, lab.ErrConflict) {
+		writeJSON(w, http.StatusConflict, struct {
+			wp.ErrorBody
+			wp.LogAck
+		}{errBody(wp.CodeLogGap, err.Error()), wp.LogAck{Stored: stored}})
+		return nil
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wp.LogAck{Stored: stored})
+	return nil
+}
+
+func errBody(code, msg string) wp.ErrorBody {
+	var b wp.ErrorBody
+	b.Error.Code, b.Error.Message = code, msg
+	return b
+}
+
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	var in wp.Finish
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	et, err := lab.ParseErrorType(in.ErrorType)
+	if err != nil {
+		et = lab.ErrorBug // an error type this server does not know is still a failure
+	}
+	if in.Result != "pass" && in.Result != "fail" {
+		return fmt.Errorf("%w: result must be pass or fail, got %q", lab.ErrInvalid, in.Result)
+	}
+	j, err := s.app.FinishFromWorker(r.Context(), p, id, app.WorkerFinish{Failed: in.Result != "pass", ErrorType: et,
+		ErrorMsg: in.ErrorMsg, LogSize: in.LogSize, LogSHA256: in.LogSHA256})
+	if errors.Is(err, app.ErrLogIncomplete) {
+		stored, _ := s.app.LogSize(id)
+		writeJSON(w, http.StatusConflict, struct {
+			wp.ErrorBody
+			wp.LogAck
+		}{errBody(wp.CodeLogMismatch, err.Error()), wp.LogAck{Stored: stored}})
+		return nil
+	} else if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wp.FinishAck{State: j.State.String(), Health: j.Health.String()})
+	return nil
+}

@@ -1,0 +1,335 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Logs keeps job logs: the journal bytes each worker uploads, stored
+// durably and idempotently by offset. internal/logstore implements it.
+type Logs interface {
+	// Append stores data at offset and returns the durable size; an offset
+	// beyond the stored size is an ErrConflict (a gap).
+	Append(jobID, offset int64, data []byte) (int64, error)
+	// Size is the stored (durable) size of a job's log.
+	Size(jobID int64) (int64, error)
+	// SHA256 is the hex checksum of a job's whole stored log.
+	SHA256(jobID int64) (string, error)
+	// Lines is the number of complete lines stored.
+	Lines(jobID int64) (int, error)
+	// ReadLines returns complete lines [start, end), clamped.
+	ReadLines(jobID int64, start, end int) ([][]byte, error)
+}
+
+// Assignment is everything a worker needs to run one job.
+type Assignment struct {
+	JobID      int64
+	Worker     string
+	Definition string
+	Device     lab.Device
+	JobToken   string // a fresh secret for the job's own token
+	Timeout    time.Duration
+}
+
+// unfinished lists the states in which a job holds its device.
+var unfinished = []lab.JobState{lab.JobScheduling, lab.JobScheduled, lab.JobRunning, lab.JobCanceling}
+
+// CreateJoinToken issues a one-time join token for an existing worker
+// (admin only): the worker exchanges it for its own token on first contact
+// (JoinWorker). It expires after ttl.
+func (a *App) CreateJoinToken(ctx context.Context, p auth.Principal, worker string, ttl time.Duration) (string, error) {
+	if err := requireAdmin(p, "create join token"); err != nil {
+		return "", err
+	}
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	var secret string
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		if _, err := q.GetWorker(ctx, worker); err != nil {
+			return err
+		}
+		var err error
+		secret, err = a.newToken(ctx, q, lab.Token{Kind: lab.TokenJoin, Owner: worker,
+			Description: "join token for worker " + worker, Expires: a.now().Add(ttl)})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("join token for %q: %w", worker, err)
+	}
+	return secret, nil
+}
+
+// JoinWorker exchanges a join token for worker name's own token. The join
+// token is spent whatever happens next; a wrong, expired or reused one is
+// ErrUnauthenticated.
+func (a *App) JoinWorker(ctx context.Context, name, joinSecret string) (string, error) {
+	var secret string
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		tok, err := q.TokenByHash(ctx, auth.HashSecret(joinSecret))
+		if err != nil || tok.Kind != lab.TokenJoin || tok.Owner != name {
+			return fmt.Errorf("invalid join token for worker %q: %w", name, lab.ErrUnauthenticated)
+		}
+		if err := q.DeleteToken(ctx, tok.ID); err != nil {
+			return err
+		}
+		if !tok.Expires.IsZero() && !a.now().Before(tok.Expires) {
+			return fmt.Errorf("join token for worker %q expired: %w", name, lab.ErrUnauthenticated)
+		}
+		secret, err = a.newToken(ctx, q, lab.Token{Kind: lab.TokenWorker, Owner: name, Description: "worker " + name + " (joined)"})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// WorkerJobs returns the unfinished jobs on worker's devices, by id. Only
+// that worker may ask.
+func (a *App) WorkerJobs(ctx context.Context, p auth.Principal, worker string) ([]lab.Job, error) {
+	if !auth.CanActAsWorker(p, worker) {
+		return nil, denied(p, "list worker jobs")
+	}
+	return a.workerJobs(ctx, worker)
+}
+
+func (a *App) workerJobs(ctx context.Context, worker string) ([]lab.Job, error) {
+	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{Worker: worker})
+	if err != nil {
+		return nil, err
+	}
+	var out []lab.Job
+	for _, d := range devs {
+		if d.CurrentJob == 0 {
+			continue
+		}
+		j, err := a.st.GetJob(ctx, d.CurrentJob)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(unfinished, j.State) {
+			out = append(out, j)
+		}
+	}
+	slices.SortFunc(out, func(x, y lab.Job) int { return int(x.ID - y.ID) })
+	return out, nil
+}
+
+// Assign builds the assignment of a Scheduled job for its worker, minting a
+// fresh job token (earlier ones for the job are revoked). It is called
+// after the scheduler's decision is committed, and again when a worker
+// reconnects while the job is still Scheduled.
+func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
+	var out Assignment
+	err := a.st.InTx(ctx, func(q store.Queries) error {
+		j, err := q.GetJob(ctx, jobID)
+		if err != nil {
+			return err
+		}
+		if j.State != lab.JobScheduled || j.ActualDevice == "" {
+			return fmt.Errorf("%w: job %d is %s, not Scheduled on a device", lab.ErrConflict, jobID, j.State)
+		}
+		d, err := q.GetDevice(ctx, j.ActualDevice)
+		if err != nil {
+			return err
+		}
+		if err := revokeJobTokens(ctx, q, jobID); err != nil {
+			return err
+		}
+		secret, err := auth.NewSecret()
+		if err != nil {
+			return err
+		}
+		if _, err := q.CreateToken(ctx, lab.Token{Kind: lab.TokenJob, JobID: jobID, Hash: auth.HashSecret(secret),
+			Description: fmt.Sprintf("job %d", jobID), Created: a.now()}); err != nil {
+			return err
+		}
+		out = Assignment{JobID: jobID, Worker: d.Worker, Definition: j.Definition, Device: d, JobToken: secret,
+			Timeout: jobTimeout(j.Definition)}
+		return nil
+	})
+	if err != nil {
+		return Assignment{}, fmt.Errorf("assign job %d: %w", jobID, err)
+	}
+	return out, nil
+}
+
+// jobTimeout reads timeouts.job from a stored definition (valid by
+// construction); 0 when it cannot be read.
+func jobTimeout(definition string) time.Duration {
+	def, err := jobdef.Parse([]byte(definition))
+	if err != nil {
+		return 0
+	}
+	return def.Timeouts.Job.Duration
+}
+
+// AppendLog stores a chunk of a job's journal uploaded by its worker and
+// returns the durable size. Appends stay allowed after the job finished
+// (a worker back from a long outage still delivers its log).
+func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int64, data []byte) (int64, error) {
+	if a.cfg.Logs == nil {
+		return 0, fmt.Errorf("append log: no log store configured")
+	}
+	if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
+		return 0, fmt.Errorf("append log of job %d: %w", jobID, err)
+	}
+	stored, err := a.cfg.Logs.Append(jobID, offset, data)
+	if err != nil {
+		return stored, fmt.Errorf("append log of job %d: %w", jobID, err)
+	}
+	if len(data) > 0 {
+		a.emit(Event{Kind: "log", JobID: jobID})
+	}
+	return stored, nil
+}
+
+// WorkerFinish is a worker's report of a job's end, with the size and
+// checksum of the whole journal it produced.
+type WorkerFinish struct {
+	Failed    bool
+	ErrorType lab.ErrorType
+	ErrorMsg  string
+	LogSize   int64
+	LogSHA256 string
+}
+
+// ErrLogIncomplete says the server's stored log does not yet match the
+// worker's journal; the worker must upload the rest before finishing.
+var ErrLogIncomplete = errors.New("stored log does not match the worker's journal")
+
+// FinishFromWorker records the end of a job reported by its worker. It is
+// accepted only when the stored log has exactly the journal's size and
+// checksum (else ErrLogIncomplete with ErrConflict). Reporting a job that is
+// already Finished is not an error: the reply to an earlier report may have
+// been lost.
+func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int64, f WorkerFinish) (lab.Job, error) {
+	if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
+		return lab.Job{}, fmt.Errorf("finish job %d: %w", jobID, err)
+	}
+	if a.cfg.Logs != nil {
+		size, err := a.cfg.Logs.Size(jobID)
+		if err != nil {
+			return lab.Job{}, err
+		}
+		sum := ""
+		if size == f.LogSize {
+			if sum, err = a.cfg.Logs.SHA256(jobID); err != nil {
+				return lab.Job{}, err
+			}
+		}
+		if size != f.LogSize || sum != f.LogSHA256 {
+			return lab.Job{}, fmt.Errorf("finish job %d: %w (stored %d bytes, journal %d): %w", jobID, ErrLogIncomplete, size, f.LogSize, lab.ErrConflict)
+		}
+	}
+	j, err := a.st.GetJob(ctx, jobID)
+	if err != nil {
+		return lab.Job{}, err
+	}
+	if j.State == lab.JobFinished {
+		return j, nil
+	}
+	if j.State == lab.JobScheduled { // the start report was lost: record it now
+		if _, err := a.StartJob(ctx, p, jobID); err != nil && !errors.Is(err, lab.ErrConflict) {
+			return lab.Job{}, err
+		}
+	}
+	return a.FinishJob(ctx, p, jobID, JobOutcome{Failed: f.Failed, ErrorType: f.ErrorType, Comment: f.ErrorMsg})
+}
+
+// JobsToStop returns which of the jobs a worker runs locally the server
+// wants stopped: those Canceling, Finished, or not on that worker at all.
+func (a *App) JobsToStop(ctx context.Context, p auth.Principal, worker string, local []int64) ([]int64, error) {
+	if !auth.CanActAsWorker(p, worker) {
+		return nil, denied(p, "job states")
+	}
+	var stop []int64
+	for _, id := range local {
+		j, err := a.st.GetJob(ctx, id)
+		if errors.Is(err, lab.ErrNotFound) {
+			stop = append(stop, id)
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if j.State == lab.JobCanceling || j.State == lab.JobFinished {
+			stop = append(stop, id)
+		}
+	}
+	return stop, nil
+}
+
+// failLostJobs finishes, Incomplete with an infrastructure error, every
+// job whose worker is Offline and has stayed away past the job's own
+// timeout plus the grace period; its device goes Unknown (LAVA's rule for
+// infrastructure errors) so a health check runs before the next job.
+func (a *App) failLostJobs(ctx context.Context) error {
+	ws, err := a.st.ListWorkers(ctx)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	for _, w := range ws {
+		if w.State != lab.WorkerOffline {
+			continue
+		}
+		jobs, err := a.workerJobs(ctx, w.Name)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			since := j.StartTime
+			if since.IsZero() || since.Before(w.LastHeartbeat) {
+				since = w.LastHeartbeat
+			}
+			if since.IsZero() {
+				since = j.SubmitTime
+			}
+			if now.Before(since.Add(jobTimeout(j.Definition) + a.cfg.LostJobGrace)) {
+				continue
+			}
+			msg := fmt.Sprintf("worker %s offline since %s, past the job timeout plus %s grace", w.Name,
+				w.LastHeartbeat.Format(time.RFC3339), a.cfg.LostJobGrace)
+			if _, err := a.FinishJob(ctx, auth.WorkerPrincipal(w.Name), j.ID,
+				JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure, Comment: msg}); err != nil && !errors.Is(err, lab.ErrConflict) {
+				return err
+			}
+			a.log.Warn("job lost with its worker", "job", j.ID, "worker", w.Name)
+		}
+	}
+	return nil
+}
+
+// JobLog returns lines [start, end) of a visible job's log and the total
+// number of complete lines.
+func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, end int) ([][]byte, int, error) {
+	if _, err := a.GetJob(ctx, p, jobID); err != nil {
+		return nil, 0, err
+	}
+	if a.cfg.Logs == nil {
+		return nil, 0, nil
+	}
+	n, err := a.cfg.Logs.Lines(jobID)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines, err := a.cfg.Logs.ReadLines(jobID, start, end)
+	return lines, n, err
+}
+
+// LogSize is the stored size of a job's log (0 without a log store).
+func (a *App) LogSize(jobID int64) (int64, error) {
+	if a.cfg.Logs == nil {
+		return 0, nil
+	}
+	return a.cfg.Logs.Size(jobID)
+}

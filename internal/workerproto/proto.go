@@ -1,0 +1,265 @@
+package workerproto
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Version is the protocol version this build speaks. Every request carries
+// it in the VersionHeader; a server answers a different version with 409
+// and an ErrorBody whose Code is CodeProtocolMismatch, and a worker that
+// sees that stops retrying fast and says so. Bump it on any incompatible
+// change to the messages or endpoints below.
+const Version = 1
+
+// VersionHeader is the HTTP header carrying the protocol version.
+const VersionHeader = "Basalt-Worker-Protocol"
+
+// Prefix is where the worker endpoints live on the server's one HTTP port.
+const Prefix = "/api/worker/v1"
+
+// Endpoints, relative to Prefix. All take and return JSON except the log
+// upload, whose body is the raw journal bytes. Authentication is
+// `Authorization: Token <worker token>` except for Join.
+const (
+	// PathJoin: POST JoinRequest → JoinResponse. Exchanges a one-time join
+	// token for the worker's own token.
+	PathJoin = "/join"
+	// PathConnect: GET ?name=W → a stream of Frame, one JSON object per line
+	// (NDJSON), for as long as the connection lives. It works over HTTP/2
+	// and through plain HTTP/1.1 proxies (a chunked response).
+	PathConnect = "/connect"
+	// PathHeartbeat: POST Heartbeat → HeartbeatAck.
+	PathHeartbeat = "/heartbeat"
+	// PathStart: POST /jobs/{id}/start → 200 {} once the job runs.
+	PathStart = "/jobs/%d/start"
+	// PathLog: PUT /jobs/{id}/log?offset=N with the journal bytes
+	// [N, N+len) → LogAck. Idempotent by offset (see LogAck).
+	PathLog = "/jobs/%d/log"
+	// PathFinish: POST Finish → FinishAck.
+	PathFinish = "/jobs/%d/finish"
+)
+
+// JoinRequest exchanges a join token for a worker token.
+type JoinRequest struct {
+	Name      string `json:"name"`
+	JoinToken string `json:"join_token"`
+}
+
+// JoinResponse carries the worker's own token; the join token is spent.
+type JoinResponse struct {
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+// Frame is one message of the server → worker stream. Type says which
+// field is set.
+type Frame struct {
+	Type   FrameType `json:"type"`
+	Hello  *Hello    `json:"hello,omitempty"`
+	Assign *Assign   `json:"assign,omitempty"`
+	Cancel *Cancel   `json:"cancel,omitempty"`
+	// Ping frames carry only Type and Time; the worker treats a stream
+	// silent for 3 × HeartbeatInterval as dead and reconnects.
+	Time time.Time `json:"time"`
+}
+
+// FrameType names a Frame's kind.
+type FrameType string
+
+// Frame kinds.
+const (
+	FrameHello  FrameType = "hello"  // first frame of every stream
+	FrameAssign FrameType = "assign" // run this job (idempotent: resent after reconnects)
+	FrameCancel FrameType = "cancel" // stop this job
+	FramePing   FrameType = "ping"   // keep-alive
+)
+
+// Hello opens a stream: what the server is and what it expects.
+type Hello struct {
+	ServerVersion     string        `json:"server_version"`
+	Protocol          int           `json:"protocol"`
+	HeartbeatInterval time.Duration `json:"heartbeat_interval"` // nanoseconds in JSON
+	// Jobs lists every job the server believes is on this worker and not
+	// finished (Scheduled, Running or Canceling). A worker that has a job
+	// locally which is not listed here may drop it once it has uploaded
+	// everything (the server finished it meanwhile).
+	Jobs []int64 `json:"jobs"`
+}
+
+// Assign tells a worker to run a job on one of its devices. It is sent when
+// the scheduler's decision is committed, and again after every reconnect
+// until the job has started; a worker ignores assignments of jobs it
+// already has.
+type Assign struct {
+	JobID      int64  `json:"job_id"`
+	Definition string `json:"definition"` // job YAML
+	Device     Device `json:"device"`
+	// JobToken authenticates the job itself (artifacts, later the
+	// coordinator); it can act only for this job and dies with it.
+	JobToken string `json:"job_token"`
+	// Timeout is the job's own timeout (timeouts.job).
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Device is what the worker needs to drive one device.
+type Device struct {
+	Hostname   string `json:"hostname"`
+	DeviceType string `json:"device_type"`
+	Dictionary string `json:"dictionary"`
+}
+
+// Cancel tells a worker to stop a job: graceful stop, then kill after a
+// bounded time.
+type Cancel struct {
+	JobID int64 `json:"job_id"`
+}
+
+// Heartbeat is the worker's periodic proof of life.
+type Heartbeat struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Jobs are the jobs the worker has locally (running or still uploading).
+	Jobs []int64 `json:"jobs"`
+}
+
+// HeartbeatAck answers a heartbeat.
+type HeartbeatAck struct {
+	// Cancel lists local jobs the server wants stopped (belt and braces with
+	// Cancel frames).
+	Cancel []int64 `json:"cancel"`
+}
+
+// LogAck answers a log upload. Stored is the number of journal bytes the
+// server has stored durably (fsynced) for the job. The server appends only
+// the part of an upload beyond what it has, so resending is harmless; an
+// upload starting beyond Stored is refused with 409 and the same body, and
+// the worker resends from Stored.
+type LogAck struct {
+	Stored int64 `json:"stored"`
+}
+
+// Finish reports the end of a job. Size and SHA256 describe the whole
+// journal; the server accepts the finish only when its stored log has that
+// size and checksum (409 with a LogAck otherwise, so the worker resends).
+type Finish struct {
+	Result    string `json:"result"` // "pass" or "fail"
+	ErrorType string `json:"error_type"`
+	ErrorMsg  string `json:"error_msg"`
+	LogSize   int64  `json:"log_size"`
+	LogSHA256 string `json:"log_sha256"`
+}
+
+// FinishAck answers a finish: the job's final state and health.
+type FinishAck struct {
+	State  string `json:"state"`
+	Health string `json:"health"`
+}
+
+// ErrorBody is every error answer, as on /api/v1.
+type ErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// Error codes specific to the worker protocol.
+const (
+	CodeProtocolMismatch = "protocol_mismatch"
+	CodeLogGap           = "log_gap"
+	CodeLogMismatch      = "log_mismatch"
+)
+
+// Record is one log record of a job journal, LAVA's {dt, lvl, msg} model
+// encoded as one JSON object per line. Msg is a string, or for Level
+// "results" an object (ResultMsg).
+type Record struct {
+	Time  time.Time       `json:"dt"`
+	Level Level           `json:"lvl"`
+	Msg   json.RawMessage `json:"msg"`
+	NS    string          `json:"ns,omitempty"` // feedback records: the namespace
+}
+
+// Level is a log record's level, with LAVA's names.
+type Level string
+
+// LAVA's log levels.
+const (
+	LevelException Level = "exception"
+	LevelError     Level = "error"
+	LevelWarning   Level = "warning"
+	LevelInfo      Level = "info"
+	LevelDebug     Level = "debug"
+	LevelInput     Level = "input"
+	LevelTarget    Level = "target"
+	LevelFeedback  Level = "feedback"
+	LevelResults   Level = "results"
+	LevelEvent     Level = "event"
+)
+
+// Levels lists every valid level.
+var Levels = []Level{LevelException, LevelError, LevelWarning, LevelInfo, LevelDebug, LevelInput, LevelTarget, LevelFeedback, LevelResults, LevelEvent}
+
+// ResultMsg is the message of a "results" record (LAVA's keys).
+type ResultMsg struct {
+	Definition  string `json:"definition"`
+	Case        string `json:"case"`
+	Result      string `json:"result"` // pass, fail, skip, unknown
+	Measurement string `json:"measurement,omitempty"`
+	Units       string `json:"units,omitempty"`
+	Set         string `json:"set,omitempty"`
+	Duration    string `json:"duration,omitempty"`
+	Level       string `json:"level,omitempty"`
+	ErrorMsg    string `json:"error_msg,omitempty"`
+	ErrorType   string `json:"error_type,omitempty"`
+}
+
+// DecodeRecord parses and validates one journal line (without its newline).
+func DecodeRecord(line []byte) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil {
+		return r, fmt.Errorf("log record: %w", err)
+	}
+	if r.Time.IsZero() {
+		return r, fmt.Errorf("log record: missing dt")
+	}
+	valid := false
+	for _, l := range Levels {
+		valid = valid || l == r.Level
+	}
+	if !valid {
+		return r, fmt.Errorf("log record: unknown level %q", r.Level)
+	}
+	if len(r.Msg) == 0 {
+		return r, fmt.Errorf("log record: missing msg")
+	}
+	if r.Level == LevelResults {
+		var m ResultMsg
+		if err := json.Unmarshal(r.Msg, &m); err != nil || m.Definition == "" || m.Case == "" || m.Result == "" {
+			return r, fmt.Errorf("log record: results msg needs definition, case and result")
+		}
+	} else {
+		var s string
+		if err := json.Unmarshal(r.Msg, &s); err != nil {
+			return r, fmt.Errorf("log record: %s msg must be a string", r.Level)
+		}
+	}
+	return r, nil
+}
+
+// EncodeRecord returns the journal line for r, with its trailing newline.
+func EncodeRecord(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode log record: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// TextMsg encodes a string message.
+func TextMsg(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
