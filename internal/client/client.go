@@ -211,11 +211,12 @@ func hasStatus(err error, status int) bool {
 // request is one API call.
 type request struct {
 	method string
-	path   string     // below rest.Prefix, already escaped
-	query  url.Values // may be nil
-	body   any        // JSON-encoded when non-nil
-	out    any        // JSON-decoded from a 2xx answer when non-nil
-	raw    *string    // receives the raw body of a 2xx answer when non-nil
+	path   string       // below rest.Prefix, already escaped
+	query  url.Values   // may be nil
+	body   any          // JSON-encoded when non-nil
+	out    any          // JSON-decoded from a 2xx answer when non-nil
+	raw    *string      // receives the raw body of a 2xx answer when non-nil
+	header *http.Header // receives the headers of a 2xx answer when non-nil
 }
 
 // do sends r and decodes the answer.
@@ -257,6 +258,9 @@ func (c *Client) do(ctx context.Context, r request) error {
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return decodeError(resp)
+	}
+	if r.header != nil {
+		*r.header = resp.Header
 	}
 	switch {
 	case r.raw != nil:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -162,6 +163,9 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.RotateWorkerToken(ctx, "w"); return err },
 		func() error { _, err := c.WorkerHistory(ctx, "w", 0); return err },
 		func() error { _, err := c.Heartbeat(ctx, "w", "1.0"); return err },
+		func() error { _, err := c.CreateJoinToken(ctx, "w", time.Hour); return err },
+		func() error { _, _, err := c.JobLogs(ctx, 1, 0, 10); return err },
+		func() error { _, err := c.JobResults(ctx, 1); return err },
 		func() error { _, err := c.ListUsers(ctx); return err },
 		func() error { _, err := c.CreateUser(ctx, rest.UserInput{Username: "u"}); return err },
 		func() error { _, err := c.GetUser(ctx, "u"); return err },

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -136,5 +137,33 @@ func (c *Client) CancelJob(ctx context.Context, id int64) (rest.JobJSON, error) 
 func (c *Client) ResubmitJob(ctx context.Context, id int64) (rest.SubmittedJSON, error) {
 	var out rest.SubmittedJSON
 	err := c.do(ctx, request{method: "POST", path: "/jobs/" + strconv.FormatInt(id, 10) + "/resubmit", out: &out})
+	return out, err
+}
+
+// JobLogs returns log lines [start, end) of a job (GET /jobs/{id}/logs), each
+// one JSON record, and the total number of lines stored; end < 0 means to
+// the end.
+func (c *Client) JobLogs(ctx context.Context, id int64, start, end int) ([]string, int, error) {
+	q := url.Values{"start": {strconv.Itoa(start)}}
+	if end >= 0 {
+		q.Set("end", strconv.Itoa(end))
+	}
+	var body string
+	var h http.Header
+	if err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/logs", query: q, raw: &body, header: &h}); err != nil {
+		return nil, 0, err
+	}
+	total, _ := strconv.Atoi(h.Get("X-Total-Lines"))
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	if body == "" {
+		lines = nil
+	}
+	return lines, total, nil
+}
+
+// JobResults returns a job's test results (GET /jobs/{id}/results).
+func (c *Client) JobResults(ctx context.Context, id int64) (rest.ListJSON[rest.ResultJSON], error) {
+	var out rest.ListJSON[rest.ResultJSON]
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/results", out: &out})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
 )
@@ -250,5 +251,14 @@ func (c *Client) Heartbeat(ctx context.Context, name, version string) (rest.Work
 	var out rest.WorkerJSON
 	err := c.do(ctx, request{method: "POST", path: "/workers/" + seg(name) + "/heartbeat",
 		body: rest.HeartbeatInput{Version: version}, out: &out})
+	return out, err
+}
+
+// CreateJoinToken issues a one-time join token for a worker (POST
+// /workers/{name}/join-token); ttl 0 takes the server's default of a day.
+func (c *Client) CreateJoinToken(ctx context.Context, name string, ttl time.Duration) (rest.JoinTokenJSON, error) {
+	var out rest.JoinTokenJSON
+	err := c.do(ctx, request{method: "POST", path: "/workers/" + seg(name) + "/join-token",
+		body: rest.JoinTokenInput{TTLSeconds: int64(ttl / time.Second)}, out: &out})
 	return out, err
 }

@@ -345,3 +345,29 @@ type TokenInput struct {
 	Description string     `json:"description"`
 	Expires     *time.Time `json:"expires"`
 }
+
+// ResultJSON is one test result: a "results" record of the job's log.
+type ResultJSON struct {
+	Suite       string    `json:"suite"`
+	Case        string    `json:"case"`
+	Result      string    `json:"result"`
+	Set         string    `json:"set"`
+	Measurement string    `json:"measurement"`
+	Units       string    `json:"units"`
+	Duration    string    `json:"duration"`
+	ErrorType   string    `json:"error_type"`
+	ErrorMsg    string    `json:"error_msg"`
+	Logged      time.Time `json:"logged"`
+	LogLine     int       `json:"log_line"`
+}
+
+// JoinTokenInput asks for a join token valid for TTLSeconds (default a day).
+type JoinTokenInput struct {
+	TTLSeconds int64 `json:"ttl_seconds"`
+}
+
+// JoinTokenJSON carries a join token, shown once.
+type JoinTokenJSON struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}

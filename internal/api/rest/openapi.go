@@ -69,6 +69,8 @@ func buildOpenAPI() map[string]any {
 		switch {
 		case rt.Out != nil:
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(rt.Out), schemas)}}
+		case strings.HasSuffix(rt.Pattern, "/logs"):
+			ok["content"] = map[string]any{"application/x-ndjson": map[string]any{"schema": map[string]any{"type": "string"}}}
 		case strings.HasSuffix(rt.Pattern, "/definition"):
 			ok["content"] = map[string]any{"application/yaml": map[string]any{"schema": map[string]any{"type": "string"}}}
 		case rt.Pattern == "/openapi.json":
@@ -106,7 +108,7 @@ func buildOpenAPI() map[string]any {
 var createdRoutes = map[string]bool{
 	"/token": true, "/jobs": true, "/jobs/{id}/resubmit": true, "/devices": true, "/device-types": true,
 	"/aliases": true, "/tags": true, "/workers": true, "/workers/{name}/token": true, "/users": true,
-	"/groups": true, "/tokens": true,
+	"/groups": true, "/tokens": true, "/workers/{name}/join-token": true,
 }
 
 var timeType = reflect.TypeOf(time.Time{})

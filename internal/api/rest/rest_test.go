@@ -195,6 +195,8 @@ func matrix() map[string]matrixCase {
 			return fmt.Sprintf("/jobs/%d/cancel", ids[0])
 		}, none, jobOwner(200)},
 		"POST /jobs/{id}/resubmit": {jobPath("/resubmit"), none, jobOwner(201)},
+		"GET /jobs/{id}/logs":      {jobPath("/logs"), none, publicJob},
+		"GET /jobs/{id}/results":   {jobPath("/results"), none, publicJob},
 
 		"GET /devices": {fixed("/devices"), none, allOK},
 		"POST /devices": {fixed("/devices"), func(_ *env, who int) string {
@@ -225,13 +227,14 @@ func matrix() map[string]matrixCase {
 		"GET /tags/{name}":    {fixed("/tags/fast"), none, allOK},
 		"DELETE /tags/{name}": {per("/tags/old-%s"), none, adminOnly(204)},
 
-		"GET /workers":                   {fixed("/workers"), none, allOK},
-		"POST /workers":                  {fixed("/workers"), per(`{"hostname":"worker-%s"}`), adminOnly(201)},
-		"GET /workers/{name}":            {fixed("/workers/w1"), none, allOK},
-		"PATCH /workers/{name}":          {fixed("/workers/w1"), fixed(`{"job_limit":2}`), adminOnly(200)},
-		"POST /workers/{name}/token":     {per("/workers/rot-%s/token"), none, adminOnly(201)},
-		"GET /workers/{name}/history":    {fixed("/workers/w1/history"), none, allOK},
-		"POST /workers/{name}/heartbeat": {fixed("/workers/w1/heartbeat"), fixed(`{"version":"test"}`), [nIdent]int{401, 403, 403, 403, 200}},
+		"GET /workers":                    {fixed("/workers"), none, allOK},
+		"POST /workers":                   {fixed("/workers"), per(`{"hostname":"worker-%s"}`), adminOnly(201)},
+		"GET /workers/{name}":             {fixed("/workers/w1"), none, allOK},
+		"PATCH /workers/{name}":           {fixed("/workers/w1"), fixed(`{"job_limit":2}`), adminOnly(200)},
+		"POST /workers/{name}/token":      {per("/workers/rot-%s/token"), none, adminOnly(201)},
+		"POST /workers/{name}/join-token": {fixed("/workers/w1/join-token"), fixed(`{}`), adminOnly(201)},
+		"GET /workers/{name}/history":     {fixed("/workers/w1/history"), none, allOK},
+		"POST /workers/{name}/heartbeat":  {fixed("/workers/w1/heartbeat"), fixed(`{"version":"test"}`), [nIdent]int{401, 403, 403, 403, 200}},
 
 		"GET /users":               {fixed("/users"), none, adminOnly(200)},
 		"POST /users":              {fixed("/users"), per(`{"username":"user-%s","password":"long-enough-password"}`), adminOnly(201)},

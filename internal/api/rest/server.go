@@ -86,6 +86,8 @@ func Routes() []Route {
 		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, JobJSON{}},
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
 		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, JobJSON{}},
+		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; X-Total-Lines header)", AccessPublic, nil, nil},
+		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test results of a job (the results records of its log)", AccessPublic, nil, ListJSON[ResultJSON]{}},
 		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, SubmittedJSON{}},
 
 		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, ListJSON[DeviceJSON]{}},
@@ -119,6 +121,7 @@ func Routes() []Route {
 		{"GET", "/workers/{name}", (*API).getWorker, "Show a worker", AccessPublic, nil, WorkerJSON{}},
 		{"PATCH", "/workers/{name}", (*API).updateWorker, "Change a worker's description, job limit or health", AccessAdmin, WorkerInput{}, WorkerJSON{}},
 		{"POST", "/workers/{name}/token", (*API).rotateWorkerToken, "Revoke a worker's tokens and issue a new one", AccessAdmin, nil, WorkerTokenJSON{}},
+		{"POST", "/workers/{name}/join-token", (*API).joinToken, "Issue a one-time join token the worker exchanges for its own token", AccessAdmin, JoinTokenInput{}, JoinTokenJSON{}},
 		{"GET", "/workers/{name}/history", (*API).workerHistory, "A worker's state and health transitions, newest first", AccessPublic, nil, ListJSON[WorkerTransitionJSON]{}},
 		{"POST", "/workers/{name}/heartbeat", (*API).heartbeat, "Heartbeat from the worker itself (worker token only)", AccessWorker, HeartbeatInput{}, WorkerJSON{}},
 
