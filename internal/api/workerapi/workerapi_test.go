@@ -1,0 +1,407 @@
+package workerapi_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/api/workerapi"
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
+	wp "github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+func TestMain(m *testing.M) {
+	auth.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	pgtest.Main(m)
+}
+
+// memLogs is an in-memory app.Logs with the same offset rules as the
+// durable store, for testing the transport alone.
+type memLogs struct {
+	mu   sync.Mutex
+	logs map[int64][]byte
+}
+
+func (m *memLogs) Append(id, off int64, data []byte) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	have := m.logs[id]
+	if off > int64(len(have)) {
+		return int64(len(have)), fmt.Errorf("gap: %w", lab.ErrConflict)
+	}
+	if end := off + int64(len(data)); end > int64(len(have)) {
+		have = append(have, data[int64(len(have))-off:]...)
+	}
+	m.logs[id] = have
+	return int64(len(have)), nil
+}
+func (m *memLogs) Size(id int64) (int64, error) { m.mu.Lock(); defer m.mu.Unlock(); return int64(len(m.logs[id])), nil }
+func (m *memLogs) SHA256(id int64) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := sha256.Sum256(m.logs[id])
+	return hex.EncodeToString(s[:]), nil
+}
+func (m *memLogs) Lines(id int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return bytes.Count(m.logs[id], []byte("\n")), nil
+}
+func (m *memLogs) ReadLines(id int64, start, end int) ([][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	lines := bytes.SplitAfter(m.logs[id], []byte("\n"))
+	var out [][]byte
+	for i, l := range lines {
+		if i >= start && i < end && bytes.HasSuffix(l, []byte("\n")) {
+			out = append(out, bytes.TrimSuffix(l, []byte("\n")))
+		}
+	}
+	return out, nil
+}
+
+type env struct {
+	t       testing.TB
+	handler http.Handler
+	app    *app.App
+	srv    *httptest.Server
+	logs   *memLogs
+	admin  auth.Principal
+	wtoken string
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	logs := &memLogs{logs: map[int64][]byte{}}
+	a := app.New(labtest.Backends()[0].Open(t), app.Config{Logs: logs})
+	must(t, a.Bootstrap(ctx))
+	u, err := a.CreateSuperuser(ctx, "admin", "", "")
+	must(t, err)
+	adm, err := auth.UserPrincipal(u)
+	must(t, err)
+	ws := workerapi.New(a, nil, 200*time.Millisecond)
+	go ws.Run(ctx)
+	go a.Run(ctx)
+	srv := httptest.NewServer(ws)
+	t.Cleanup(srv.Close)
+	must(t, a.CreateDeviceType(ctx, adm, lab.DeviceType{Name: "sim"}))
+	tok, err := a.CreateWorker(ctx, adm, lab.Worker{Name: "w1"})
+	must(t, err)
+	must(t, a.CreateDevice(ctx, adm, lab.Device{Hostname: "d1", DeviceType: "sim", Worker: "w1", Health: lab.DeviceGood}, "t"))
+	return &env{t: t, handler: ws, app: a, srv: srv, logs: logs, admin: adm, wtoken: tok}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) req(method, path, token, body string) (int, []byte) {
+	e.t.Helper()
+	r, _ := http.NewRequest(method, e.srv.URL+wp.Prefix+path, strings.NewReader(body))
+	r.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
+	if token != "" {
+		r.Header.Set("Authorization", "Token "+token)
+	}
+	resp, err := http.DefaultClient.Do(r)
+	must(e.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// connect opens the stream and returns a channel of its frames.
+func (e *env) connect(token string) (<-chan wp.Frame, func()) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+wp.Prefix+wp.PathConnect+"?name=w1&version=test", nil)
+	r.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
+	r.Header.Set("Authorization", "Token "+token)
+	resp, err := http.DefaultClient.Do(r)
+	must(e.t, err)
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		e.t.Fatalf("connect: %d %s", resp.StatusCode, b)
+	}
+	ch := make(chan wp.Frame, 64)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var f wp.Frame
+			if err := json.Unmarshal(sc.Bytes(), &f); err != nil {
+				e.t.Errorf("bad frame %q: %v", sc.Text(), err)
+				return
+			}
+			ch <- f
+		}
+	}()
+	return ch, cancel
+}
+
+func next(t *testing.T, ch <-chan wp.Frame, want wp.FrameType) wp.Frame {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case f, ok := <-ch:
+			if !ok {
+				t.Fatalf("stream closed waiting for %s", want)
+			}
+			if f.Type == want {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("no %s frame", want)
+		}
+	}
+}
+
+const jobYAML = `job_name: sim
+device_type: sim
+visibility: public
+timeouts:
+  job: {minutes: 7}
+actions:
+- boot:
+    method: minimal
+    prompts: ["/ # "]
+`
+
+// TestJobThroughTheLink: a job submitted while the worker is connected is
+// pushed to it, started, its log uploaded idempotently, and finished only
+// with a matching checksum.
+func TestJobThroughTheLink(t *testing.T) {
+	e := newEnv(t)
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	hello := next(t, frames, wp.FrameHello)
+	if hello.Hello.Protocol != wp.Version || len(hello.Hello.Jobs) != 0 || hello.Hello.HeartbeatInterval != 200*time.Millisecond {
+		t.Fatalf("hello %+v", hello.Hello)
+	}
+	u, _ := e.app.Store().GetUser(context.Background(), "admin")
+	p, _ := auth.UserPrincipal(u)
+	ids, err := e.app.SubmitJob(context.Background(), p, jobYAML)
+	must(t, err)
+	as := next(t, frames, wp.FrameAssign).Assign
+	if as.JobID != ids[0] || as.Device.Hostname != "d1" || as.Timeout != 7*time.Minute || as.JobToken == "" || as.Definition != jobYAML {
+		t.Fatalf("assign %+v", as)
+	}
+	id := as.JobID
+	if st, b := e.req("POST", fmt.Sprintf("/jobs/%d/start", id), e.wtoken, ""); st != 200 {
+		t.Fatalf("start: %d %s", st, b)
+	}
+	if st, _ := e.req("POST", fmt.Sprintf("/jobs/%d/start", id), e.wtoken, ""); st != 200 {
+		t.Fatalf("repeated start: %d", st)
+	}
+	rec, _ := wp.EncodeRecord(wp.Record{Time: time.Now().UTC(), Level: wp.LevelInfo, Msg: wp.TextMsg("hello")})
+	res, _ := wp.EncodeRecord(wp.Record{Time: time.Now().UTC(), Level: wp.LevelResults,
+		Msg: json.RawMessage(`{"definition":"0_t","case":"c1","result":"pass"}`)})
+	journal := append(append([]byte{}, rec...), res...)
+	put := func(off int, data []byte) (int, wp.LogAck) {
+		st, b := e.req("PUT", fmt.Sprintf("/jobs/%d/log?offset=%d", id, off), e.wtoken, string(data))
+		var ack wp.LogAck
+		json.Unmarshal(b, &ack)
+		return st, ack
+	}
+	if st, ack := put(0, journal[:10]); st != 200 || ack.Stored != 10 {
+		t.Fatalf("first chunk: %d %+v", st, ack)
+	}
+	if st, ack := put(len(journal)-5, journal[len(journal)-5:]); st != 409 || ack.Stored != 10 {
+		t.Fatalf("gap: %d %+v, want 409 stored 10", st, ack)
+	}
+	if st, ack := put(0, journal); st != 200 || ack.Stored != int64(len(journal)) {
+		t.Fatalf("resend from 0: %d %+v", st, ack)
+	}
+	if st, ack := put(0, journal); st != 200 || ack.Stored != int64(len(journal)) {
+		t.Fatalf("duplicate: %d %+v", st, ack)
+	}
+	sum := sha256.Sum256(journal)
+	fin := func(size int, sha string) (int, []byte) {
+		b, _ := json.Marshal(wp.Finish{Result: "pass", LogSize: int64(size), LogSHA256: sha})
+		return e.req("POST", fmt.Sprintf("/jobs/%d/finish", id), e.wtoken, string(b))
+	}
+	if st, b := fin(len(journal)+7, hex.EncodeToString(sum[:])); st != 409 || !strings.Contains(string(b), wp.CodeLogMismatch) {
+		t.Fatalf("finish with a longer journal: %d %s", st, b)
+	}
+	st, b := fin(len(journal), hex.EncodeToString(sum[:]))
+	var ack wp.FinishAck
+	json.Unmarshal(b, &ack)
+	if st != 200 || ack.State != "Finished" || ack.Health != "Complete" {
+		t.Fatalf("finish: %d %s", st, b)
+	}
+	if st, _ := fin(len(journal), hex.EncodeToString(sum[:])); st != 200 {
+		t.Errorf("repeated finish: %d, want 200", st)
+	}
+	j, _ := e.app.Store().GetJob(context.Background(), id)
+	if j.State != lab.JobFinished || j.Health != lab.JobHealthComplete {
+		t.Errorf("job %s %s", j.State, j.Health)
+	}
+	if _, err := e.app.Store().TokenByHash(context.Background(), auth.HashSecret(as.JobToken)); err == nil {
+		t.Error("the job token outlived the job")
+	}
+}
+
+// TestReconnectResendsAssignments: a job scheduled while the worker was
+// away is in the next hello and assigned again; a cancel is pushed.
+func TestReconnectResendsAssignments(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, err := e.app.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "x")
+	must(t, err)
+	u, _ := e.app.Store().GetUser(ctx, "admin")
+	p, _ := auth.UserPrincipal(u)
+	ids, err := e.app.SubmitJob(ctx, p, jobYAML)
+	must(t, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, _ := e.app.Store().GetJob(ctx, ids[0])
+		if j.State == lab.JobScheduled {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not scheduled")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	hello := next(t, frames, wp.FrameHello)
+	if len(hello.Hello.Jobs) != 1 || hello.Hello.Jobs[0] != ids[0] {
+		t.Fatalf("hello jobs %v", hello.Hello.Jobs)
+	}
+	if as := next(t, frames, wp.FrameAssign).Assign; as.JobID != ids[0] {
+		t.Fatalf("assign %+v", as)
+	}
+	_, err = e.app.CancelJob(ctx, p, ids[0])
+	must(t, err)
+	if c := next(t, frames, wp.FrameCancel).Cancel; c.JobID != ids[0] {
+		t.Fatalf("cancel %+v", c)
+	}
+	next(t, frames, wp.FramePing)
+	// the heartbeat says the same
+	st, b := e.req("POST", wp.PathHeartbeat, e.wtoken, fmt.Sprintf(`{"name":"w1","version":"x","jobs":[%d]}`, ids[0]))
+	var hb wp.HeartbeatAck
+	json.Unmarshal(b, &hb)
+	if st != 200 || len(hb.Cancel) != 1 || hb.Cancel[0] != ids[0] {
+		t.Errorf("heartbeat: %d %s", st, b)
+	}
+}
+
+// TestAccess: protocol version, credentials and least privilege.
+func TestAccess(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	other, err := e.app.CreateWorker(ctx, e.admin, lab.Worker{Name: "w2"})
+	must(t, err)
+	_, userTok, err := e.app.CreateToken(ctx, e.admin, "admin", "t", time.Time{})
+	must(t, err)
+
+	r, _ := http.NewRequest("POST", e.srv.URL+wp.Prefix+wp.PathHeartbeat, strings.NewReader(`{"name":"w1"}`))
+	r.Header.Set(wp.VersionHeader, "99")
+	r.Header.Set("Authorization", "Token "+e.wtoken)
+	resp, err := http.DefaultClient.Do(r)
+	must(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 409 || !strings.Contains(string(b), wp.CodeProtocolMismatch) || !strings.Contains(string(b), "protocol 99") {
+		t.Errorf("version mismatch: %d %s", resp.StatusCode, b)
+	}
+	cases := []struct {
+		name, token string
+		want        int
+	}{
+		{"no token", "", 401},
+		{"bad token", "bst_nope", 401},
+		{"admin user token", userTok, 403},
+		{"other worker", other, 403},
+		{"own token", e.wtoken, 200},
+	}
+	for _, c := range cases {
+		if st, b := e.req("POST", wp.PathHeartbeat, c.token, `{"name":"w1","version":"x","jobs":[]}`); st != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, st, b, c.want)
+		}
+	}
+}
+
+// TestJoin: a join token works once, for its worker only.
+func TestJoin(t *testing.T) {
+	e := newEnv(t)
+	join, err := e.app.CreateJoinToken(context.Background(), e.admin, "w1", time.Hour)
+	must(t, err)
+	if st, _ := e.req("POST", wp.PathJoin, "", fmt.Sprintf(`{"name":"w2","join_token":%q}`, join)); st != 401 {
+		t.Errorf("join as another worker: %d", st)
+	}
+	// that attempt did not spend it? It did not match the owner, so it is intact.
+	st, b := e.req("POST", wp.PathJoin, "", fmt.Sprintf(`{"name":"w1","join_token":%q}`, join))
+	var jr wp.JoinResponse
+	json.Unmarshal(b, &jr)
+	if st != 200 || jr.Token == "" {
+		t.Fatalf("join: %d %s", st, b)
+	}
+	if st, _ := e.req("POST", wp.PathHeartbeat, jr.Token, `{"name":"w1","version":"x","jobs":[]}`); st != 200 {
+		t.Errorf("joined token: %d", st)
+	}
+	if st, _ := e.req("POST", wp.PathJoin, "", fmt.Sprintf(`{"name":"w1","join_token":%q}`, join)); st != 401 {
+		t.Errorf("second use of a join token: %d, want 401", st)
+	}
+	if st, _ := e.req("POST", wp.PathHeartbeat, join, `{"name":"w1","version":"x","jobs":[]}`); st != 401 {
+		t.Errorf("join token as a credential: %d, want 401", st)
+	}
+}
+
+// FuzzWorkerAPI sends arbitrary requests at the worker endpoints with a
+// valid worker token: never a 5xx, errors always in the documented shape.
+func FuzzWorkerAPI(f *testing.F) {
+	f.Add("POST", wp.PathHeartbeat, `{"name":"w1","version":"x","jobs":[1,2]}`)
+	f.Add("PUT", "/jobs/1/log?offset=0", "{\"dt\":\"x\"}\n")
+	f.Add("PUT", "/jobs/1/log?offset=-1", "")
+	f.Add("POST", "/jobs/1/finish", `{"result":"pass","log_size":0,"log_sha256":""}`)
+	f.Add("POST", "/jobs/1/finish", `{"result":"maybe"}`)
+	f.Add("POST", "/jobs/99999999999999999999/start", "")
+	f.Add("POST", wp.PathJoin, `{"name":"w1","join_token":"x"}`)
+	fe := newEnv(f)
+	f.Fuzz(func(t *testing.T, method, path, body string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") || path == wp.PathConnect || strings.HasPrefix(path, wp.PathConnect+"?") {
+			return
+		}
+		r, err := http.NewRequest(method, "http://basalt"+wp.Prefix+path, strings.NewReader(body))
+		if err != nil {
+			return
+		}
+		r.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
+		r.Header.Set("Authorization", "Token "+fe.wtoken)
+		rec := httptest.NewRecorder()
+		fe.handler.ServeHTTP(rec, r)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s %q: %d %s", method, path, body, rec.Code, rec.Body.String())
+		}
+		if rec.Code >= 400 {
+			var eb wp.ErrorBody
+			if json.Unmarshal(rec.Body.Bytes(), &eb) != nil || eb.Error.Code == "" {
+				t.Fatalf("%s %s: error not in shape: %s", method, path, rec.Body.String())
+			}
+		}
+	})
+}
