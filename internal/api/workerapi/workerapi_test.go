@@ -51,7 +51,11 @@ func (m *memLogs) Append(id, off int64, data []byte) (int64, error) {
 	m.logs[id] = have
 	return int64(len(have)), nil
 }
-func (m *memLogs) Size(id int64) (int64, error) { m.mu.Lock(); defer m.mu.Unlock(); return int64(len(m.logs[id])), nil }
+func (m *memLogs) Size(id int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.logs[id])), nil
+}
 func (m *memLogs) SHA256(id int64) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -79,11 +83,11 @@ func (m *memLogs) ReadLines(id int64, start, end int) ([][]byte, error) {
 type env struct {
 	t       testing.TB
 	handler http.Handler
-	app    *app.App
-	srv    *httptest.Server
-	logs   *memLogs
-	admin  auth.Principal
-	wtoken string
+	app     *app.App
+	srv     *httptest.Server
+	logs    *memLogs
+	admin   auth.Principal
+	wtoken  string
 }
 
 func newEnv(t testing.TB) *env {
