@@ -37,7 +37,8 @@ func envOr(key, def string) string {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	var sweep, heartbeat time.Duration
+	var sweep, heartbeat, lostGrace time.Duration
+	var missed int
 	var bootstrapAdmin bool
 	var logLevel string
 	cmd := &cobra.Command{
@@ -56,7 +57,8 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
-			f.cfg.App = app.Config{SweepInterval: sweep, HeartbeatTimeout: heartbeat, Logger: logger}
+			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, Logger: logger}
+			f.cfg.HeartbeatInterval, f.cfg.MissedHeartbeats = heartbeat, missed
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv, err := server.Open(ctx, f.cfg)
@@ -81,7 +83,9 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().DurationVar(&sweep, "sweep-interval", 10*time.Second, "period of the scheduler's safety sweep (events trigger passes at once)")
-	cmd.Flags().DurationVar(&heartbeat, "heartbeat-timeout", 60*time.Second, "a worker silent this long is marked Offline")
+	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")
+	cmd.Flags().IntVar(&missed, "missed-heartbeats", 3, "a worker silent for this many heartbeat intervals is marked Offline")
+	cmd.Flags().DurationVar(&lostGrace, "lost-job-grace", 5*time.Minute, "a job whose worker stays Offline past the job's timeout plus this is finished Incomplete")
 	cmd.Flags().BoolVar(&bootstrapAdmin, "bootstrap-admin", true, "on first start, create user 'admin' and write its password and token to <data-dir>/admin-credentials (mode 0600)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd

@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/workerapi"
 	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 	"github.com/basalt-lab/basalt/internal/version"
+	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
 // Config says where the server keeps its data and how it listens.
@@ -35,16 +38,24 @@ type Config struct {
 	Logger *slog.Logger
 	// App tunes the use-case layer (sweep interval, heartbeat timeout…).
 	App app.Config
+	// HeartbeatInterval is announced to workers: they send a heartbeat and
+	// the server pings their stream at this rate (default 10 s).
+	HeartbeatInterval time.Duration
+	// MissedHeartbeats is how many intervals of silence mark a worker
+	// Offline (default 3).
+	MissedHeartbeats int
 }
 
 // Server is a running Basalt server: store, use cases, scheduler loop and
 // the HTTP API on one listener.
 type Server struct {
-	cfg  Config
-	st   store.Store
-	app  *app.App
-	ln   net.Listener
-	http *http.Server
+	cfg     Config
+	st      store.Store
+	logs    *logstore.Store
+	app     *app.App
+	workers *workerapi.Server
+	ln      net.Listener
+	http    *http.Server
 }
 
 // DatabaseDSN returns the DSN the server opens for cfg.
@@ -67,6 +78,15 @@ func (cfg *Config) defaults() {
 	}
 	if cfg.App.Logger == nil {
 		cfg.App.Logger = cfg.Logger
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 10 * time.Second
+	}
+	if cfg.MissedHeartbeats <= 0 {
+		cfg.MissedHeartbeats = 3
+	}
+	if cfg.App.HeartbeatTimeout <= 0 {
+		cfg.App.HeartbeatTimeout = time.Duration(cfg.MissedHeartbeats) * cfg.HeartbeatInterval
 	}
 }
 
@@ -97,17 +117,26 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open log store: %w", err)
+	}
+	cfg.App.Logs = logs
 	a := app.New(st, cfg.App)
 	if err := a.Bootstrap(ctx); err != nil {
+		logs.Close()
 		st.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		logs.Close()
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	s := &Server{cfg: cfg, st: st, app: a, ln: ln}
+	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
+		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval)}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
@@ -151,6 +180,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := rest.New(s.app, s.cfg.Logger)
 	mux.Handle(rest.Prefix+"/", api)
+	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /{$}", s.home)
 	return mux
@@ -185,6 +215,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer close(loopDone)
 		s.app.Run(runCtx)
 	}()
+	pushDone := make(chan struct{})
+	go func() {
+		defer close(pushDone)
+		s.workers.Run(runCtx)
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -205,6 +240,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	_ = s.http.Shutdown(shutCtx)
 	stop()
 	<-loopDone
+	<-pushDone
+	if err := s.logs.Close(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("close log store: %w", err)
+	}
 	if err := s.st.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close store: %w", err)
 	}
@@ -217,6 +256,7 @@ func (s *Server) Serve(ctx context.Context) error {
 // Close releases a server that was opened but never served.
 func (s *Server) Close() error {
 	s.ln.Close()
+	s.logs.Close()
 	return s.st.Close()
 }
 
