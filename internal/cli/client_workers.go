@@ -23,7 +23,7 @@ func (e *clientEnv) workersCommand() *cobra.Command {
 		e.workersHealth("maintenance", workerMaintenance, "Put a worker in maintenance: its devices take no new jobs"),
 		e.workersHealth("activate", workerActive, "Make a worker Active again"),
 		e.workersHealth("retire", workerRetired, "Retire a worker for good"),
-		e.workersToken(), e.workersHistory())
+		e.workersToken(), e.workersJoinToken(), e.workersHistory())
 }
 
 func (e *clientEnv) printWorker(cmd *cobra.Command, w rest.WorkerJSON) error {
@@ -100,9 +100,7 @@ func printWorkerToken(cmd *cobra.Command, cl *client.Client, name, token string)
 	fmt.Fprintf(out, "Token for worker %s (shown only once; keep it secret):\n\n    %s\n\n", name, token)
 	fmt.Fprintf(out, "Start the worker on its host with this server and token, for example\n"+
 		"through the environment (keep the token out of shell history):\n\n"+
-		"    BASALT_URI=%s BASALT_TOKEN=<token> basalt worker %s\n\n"+
-		"(the worker command arrives with the next release; until then the token\n"+
-		"authenticates POST /api/v1/workers/%s/heartbeat)\n", cl.URI(), name, name)
+		"    BASALT_WORKER_TOKEN=<token> basalt worker --server %s --name %s\n", cl.URI(), name)
 }
 
 func (e *clientEnv) workersAdd() *cobra.Command {
