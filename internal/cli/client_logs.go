@@ -132,4 +132,3 @@ func (e *clientEnv) workersJoinToken() *cobra.Command {
 	c.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token may wait to be used")
 	return c
 }
-
