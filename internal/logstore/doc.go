@@ -55,14 +55,15 @@
 //
 // When a job is first used after Open (or after an I/O error), it is
 // reconciled before anything is published: index entries are dropped from
-// the end while they are implausible (not increasing, beyond the log, not
-// preceded by a newline, or starting a line that is no longer complete);
+// the end while they are implausible (beyond the log, starting a line that
+// is no longer complete, or not exactly one past the end of the line the
+// entry before them starts);
 // the log is cut at the first NUL byte after the last indexed line (crash
 // debris: a journal never contains NUL); the lines after the last indexed
 // one are indexed; and both files are fsynced. Because the index is only
 // ever written after the log bytes it points into were fsynced, only the
 // tails of the files need checking, and reconciliation reads at most the
-// unindexed tail of the log plus one line.
+// unindexed tail of the log plus the last two indexed lines.
 //
 // An I/O error during Append trims the job back to the last published size
 // (the unacknowledged bytes are dropped, since after a failed fsync the page

@@ -111,8 +111,8 @@ func syncDir(dir string) error {
 //   - index entries past the log's end, entries whose line is no longer
 //     complete, a partial last entry, or a zero-filled index tail: dropped,
 //     walking back from the end to the last entry that is plausible
-//     (increasing, below the log size, preceded by a newline, its line
-//     complete);
+//     (below the log size, its line complete, and the line of the entry
+//     before it ending exactly one byte before it);
 //   - log lines the index does not cover yet: indexed;
 //   - a zero-filled log tail (a filesystem that extended the file but lost
 //     the data): the log is cut at the first NUL byte past the last indexed
@@ -216,10 +216,10 @@ func lastGoodEntry(logf, idxf *os.File, n, size int64) (keep, next int64, err er
 				}
 			} else if prev := entry(k - 1); e <= prev || prev < 0 {
 				continue
-			} else if c, err := byteAt(logf, e-1); err != nil {
+			} else if pend, err := lineEnd(logf, prev, e); err != nil {
 				return 0, 0, err
-			} else if c != '\n' {
-				continue
+			} else if pend != e-1 {
+				continue // the previous line does not end just before e
 			}
 			end, err := lineEnd(logf, e, size)
 			if err != nil {
@@ -231,14 +231,6 @@ func lastGoodEntry(logf, idxf *os.File, n, size int64) (keep, next int64, err er
 		}
 	}
 	return 0, 0, nil
-}
-
-func byteAt(f *os.File, off int64) (byte, error) {
-	var b [1]byte
-	if _, err := f.ReadAt(b[:], off); err != nil {
-		return 0, fmt.Errorf("read log at %d: %w", off, err)
-	}
-	return b[0], nil
 }
 
 // lineEnd returns the offset of the first newline at or after off, or -1 if
