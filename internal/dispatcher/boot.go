@@ -1,0 +1,171 @@
+package dispatcher
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+)
+
+// bootNames are the pipeline names of the boot methods.
+var bootNames = map[string]string{
+	"qemu":    "boot-qemu-image",
+	"minimal": "minimal-boot",
+}
+
+// kernelPanic is what makes a boot an Infrastructure failure.
+var kernelPanic = regexp.MustCompile(`Kernel panic - not syncing`)
+
+// errKernelPanic is the error of a boot that ended in a kernel panic.
+func errKernelPanic() error {
+	return InfrastructureError("kernel panic: the kernel printed %q while booting", "Kernel panic - not syncing")
+}
+
+// compilePrompts compiles prompts (regular expressions, as in LAVA).
+func compilePrompts(what string, prompts []string) ([]*regexp.Regexp, error) {
+	out := make([]*regexp.Regexp, 0, len(prompts))
+	for _, p := range prompts {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q is not a valid regular expression: %w", what, p, err)
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+// withPanic returns patterns followed by kernelPanic, in a new slice.
+func withPanic(patterns ...*regexp.Regexp) []*regexp.Regexp {
+	return append(append(make([]*regexp.Regexp, 0, len(patterns)+1), patterns...), kernelPanic)
+}
+
+// simBoot boots a simulated device: power on, then wait for the shell
+// prompt (after logging in when the job has auto_login), watching for a
+// kernel panic.
+type simBoot struct {
+	name        string
+	boot        *jobdef.Boot
+	prompts     []*regexp.Regexp
+	kernelStart *regexp.Regexp // parameters.kernel-start-message; nil: not awaited
+	login       *autoLogin     // nil without auto_login
+}
+
+func newSimBoot(b *jobdef.Boot) (*simBoot, error) {
+	sb := &simBoot{name: bootNames[b.Method], boot: b}
+	var err error
+	if sb.prompts, err = compilePrompts("prompt", b.Prompts); err != nil {
+		return nil, err
+	}
+	if p := b.Parameters; p != nil && p.KernelStartMessage != "" {
+		if sb.kernelStart, err = regexp.Compile(p.KernelStartMessage); err != nil {
+			return nil, fmt.Errorf("kernel-start-message %q is not a valid regular expression: %w", p.KernelStartMessage, err)
+		}
+	}
+	if al := b.AutoLogin; al != nil {
+		sb.login = &autoLogin{cfg: al, prompts: sb.prompts}
+		if sb.login.login, err = regexp.Compile(al.LoginPrompt); err != nil {
+			return nil, fmt.Errorf("login_prompt %q is not a valid regular expression: %w", al.LoginPrompt, err)
+		}
+		if al.PasswordPrompt != "" {
+			if sb.login.password, err = regexp.Compile(al.PasswordPrompt); err != nil {
+				return nil, fmt.Errorf("password_prompt %q is not a valid regular expression: %w", al.PasswordPrompt, err)
+			}
+		}
+	}
+	return sb, nil
+}
+
+func (b *simBoot) Name() string { return b.name }
+
+func (b *simBoot) Run(ctx context.Context, env *Env) error {
+	if len(b.boot.Commands) > 0 || b.boot.CommandSet != "" {
+		env.Info("simulated device: boot commands are not sent (there is no bootloader)")
+	}
+	if b.boot.TransferOverlay != nil {
+		env.Info("simulated device: transfer_overlay is not needed (there is no overlay)")
+	}
+	env.Info("%s: power on", env.Device.Hostname())
+	if err := env.Device.PowerOn(ctx); err != nil {
+		return InfrastructureError("%w", err)
+	}
+	env.Session.Prompts = nil
+	if b.kernelStart != nil {
+		i, err := env.Conn.Expect(ctx, withPanic(b.kernelStart)...)
+		if err != nil {
+			return err
+		}
+		if i == 1 {
+			return errKernelPanic()
+		}
+	}
+	if b.login != nil {
+		if err := env.RunChild(ctx, b.login); err != nil {
+			return err
+		}
+	} else {
+		i, err := env.Conn.Expect(ctx, withPanic(b.prompts...)...)
+		if err != nil {
+			return err
+		}
+		if i == len(b.prompts) {
+			return errKernelPanic()
+		}
+	}
+	env.Session.Prompts = b.prompts
+	return nil
+}
+
+// autoLogin answers the login (and password) prompt, waits for the shell
+// prompt and runs the login commands: LAVA's auto-login-action.
+type autoLogin struct {
+	cfg      *jobdef.AutoLogin
+	login    *regexp.Regexp
+	password *regexp.Regexp // nil: no password prompt
+	prompts  []*regexp.Regexp
+}
+
+func (a *autoLogin) Name() string { return "auto-login-action" }
+
+func (a *autoLogin) Run(ctx context.Context, env *Env) error {
+	env.Info("waiting for the login prompt %q", a.cfg.LoginPrompt)
+	i, err := env.Conn.Expect(ctx, withPanic(a.login)...)
+	if err != nil {
+		return err
+	}
+	if i == 1 {
+		return errKernelPanic()
+	}
+	if err := env.Conn.Send(ctx, a.cfg.Username); err != nil {
+		return err
+	}
+	if a.password != nil {
+		if _, err := env.Conn.Expect(ctx, a.password); err != nil {
+			return err
+		}
+		if err := env.Conn.SendHidden(ctx, a.cfg.Password, journal.Masked); err != nil {
+			return err
+		}
+	}
+	// The login prompt again means the credentials were refused.
+	i, err = env.Conn.Expect(ctx, append(withPanic(a.prompts...), a.login)...)
+	if err != nil {
+		return err
+	}
+	switch i {
+	case len(a.prompts):
+		return errKernelPanic()
+	case len(a.prompts) + 1:
+		return JobError("auto_login: the login as %q was refused (the login prompt came back)", a.cfg.Username)
+	}
+	for _, cmd := range a.cfg.LoginCommands {
+		if err := env.Conn.Send(ctx, cmd); err != nil {
+			return err
+		}
+		if _, err := env.Conn.Expect(ctx, a.prompts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

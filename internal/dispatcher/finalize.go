@@ -1,0 +1,44 @@
+package dispatcher
+
+import (
+	"context"
+)
+
+// finalize ends every job, whatever happened before: it powers the device
+// off and closes its console, so that everything the device printed is in
+// the journal. It runs under its own timeout, not the job's, and a cancel
+// does not stop it.
+type finalize struct{}
+
+func (finalize) Name() string { return "finalize" }
+
+func (finalize) Run(ctx context.Context, env *Env) error {
+	err := env.RunChild(ctx, powerOff{})
+	if env.Device == nil {
+		return err
+	}
+	if cerr := env.Device.Close(); cerr != nil && err == nil {
+		err = InfrastructureError("close the device %s: %w", env.Device.Hostname(), cerr)
+	}
+	if werr := env.Conn.Wait(ctx); werr != nil && err == nil {
+		err = InfrastructureError("the console of %s did not end: %w", env.Device.Hostname(), werr)
+	}
+	return err
+}
+
+// powerOff powers the device off.
+type powerOff struct{}
+
+func (powerOff) Name() string { return "power-off" }
+
+func (powerOff) Run(ctx context.Context, env *Env) error {
+	if env.Device == nil {
+		env.Info("no device to power off")
+		return nil
+	}
+	env.Info("%s: power off", env.Device.Hostname())
+	if err := env.Device.PowerOff(ctx); err != nil {
+		return InfrastructureError("%w", err)
+	}
+	return nil
+}
