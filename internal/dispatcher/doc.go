@@ -1,0 +1,55 @@
+// Package dispatcher is the job process: what `basalt worker run-job DIR`
+// does for one job (LAVA's lava-run). The worker daemon writes the job's
+// assignment to DIR/job.json and starts the process; Run reads it, runs
+// the job's pipeline against the device and leaves the journal
+// (DIR/log.ndjson) and the result (DIR/result.json) behind. jobdir.go
+// states the directory contract exactly.
+//
+// # Pipeline
+//
+// Run validates first (LAVA's validate step): it parses the definition,
+// opens the device named by the assignment (OpenDevice; today only
+// simulated devices, see package simdevice) and builds one Action per job
+// action — deploy (tmpfs, downloads, download), boot (qemu, minimal, with
+// auto_login), test (inline definitions and interactive scripts) — refusing
+// by name what needs the full dispatcher (git definitions, monitors,
+// command actions, multinode). It then runs the actions in order under the
+// job timeout (the assignment's, or timeouts.job) and always runs finalize,
+// which powers the device off and closes its console, under its own
+// timeout.
+//
+// Each action runs with a timeout resolved by LAVA's rules (resolveTimeout:
+// job timeouts.action < device defaults (DeviceTimeouts) < the block's
+// timeout < job timeouts.actions.<name> < the block's timeouts.<name>),
+// capped by the time its parent and the job have left; failure_retry
+// attempts share it equally; a test timeout with skip: true continues with
+// the next action. Sub-actions (Env.RunChild) get levels such as "2.1".
+//
+// # Journal
+//
+// Everything goes to the journal (package journal) as LAVA-style records:
+// "start: 2 boot-qemu-image (timeout 00:02:00)" and "end: …
+// (duration 00:00:01)" info records around every action, a results record
+// in the lava suite per action (case = action name, with duration and
+// level), every console line as a target record, every line sent as an
+// input record, test results in the suite "<index>_<name>", and last the
+// lava/job result with its error type and message. Secrets of the job and
+// the job token are masked.
+//
+// # Console signals
+//
+// The test shell reads LAVA's console signals (<LAVA_SIGNAL_TESTCASE …>,
+// STARTRUN/ENDRUN, TESTSET, TESTRAISE, …) with ParseSignal, which tolerates
+// kernel messages on the same line and partial lines. On simulated devices
+// the run steps of an inline definition are sent as shell commands between
+// echoed STARTRUN and ENDRUN signals, since there is no overlay yet.
+//
+// # Errors
+//
+// Actions fail with *Error values carrying LAVA's error types (package
+// lab): Infrastructure, Job, Test, Configuration; timeouts become
+// LAVATimeout, a cancel Canceled, anything unclassified Bug.
+//
+// The package imports no HTTP, database or server package: it only needs
+// jobdef, lab, workerproto and its own subpackages.
+package dispatcher
