@@ -243,7 +243,6 @@ func TestFloodByteCount(t *testing.T) {
 	}
 }
 
-
 func TestExitSilencesTheConsole(t *testing.T) {
 	c := boot(t, fastConfig())
 	c.until(DefaultPrompt)
