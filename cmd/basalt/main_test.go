@@ -76,8 +76,20 @@ func startServerTLS(t testing.TB, pool *x509.CertPool, args ...string) *server {
 }
 
 func startServerClient(t testing.TB, client *http.Client, args ...string) *server {
+	return startServerIn(t, client, t.TempDir(), args...)
+}
+
+// restartServer starts a new server process on old's data directory,
+// listening on addr (the same address, so that workers find it again).
+func restartServer(t testing.TB, old *server, addr string) *server {
+	s := startServerIn(t, http.DefaultClient, old.dataDir, "--listen", addr, "--heartbeat-interval", "500ms", "--sweep-interval", "500ms")
+	s.config = old.config
+	return s
+}
+
+func startServerIn(t testing.TB, client *http.Client, dataDir string, args ...string) *server {
 	t.Helper()
-	s := &server{dataDir: t.TempDir()}
+	s := &server{dataDir: dataDir}
 	s.cmd = exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir}, args...)...)
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
