@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -263,5 +264,51 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := s.Size(1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Size after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestAppendIOError makes a write fail by swapping one of the job's files
+// for a read-only handle: Append must report the error with the old size,
+// leave no unacknowledged bytes behind, and work again on the next call.
+func TestAppendIOError(t *testing.T) {
+	for _, name := range []string{logName, idxName} {
+		t.Run(name, func(t *testing.T) {
+			s, dir := openStore(t)
+			const id = 21
+			if _, err := s.Append(id, 0, []byte("one\n")); err != nil {
+				t.Fatal(err)
+			}
+			s.mu.Lock()
+			j := s.jobs[id]
+			s.mu.Unlock()
+			ro, err := os.Open(jobPath(dir, id, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.wmu.Lock()
+			j.smu.Lock()
+			if name == logName {
+				_ = j.log.Close()
+				j.log = ro
+			} else {
+				_ = j.idx.Close()
+				j.idx = ro
+			}
+			j.smu.Unlock()
+			j.wmu.Unlock()
+
+			stored, err := s.Append(id, 4, []byte("two\n"))
+			if err == nil || stored != 4 {
+				t.Fatalf("Append with a broken file = %d, %v; want 4 and an error", stored, err)
+			}
+			if got, _ := os.ReadFile(jobPath(dir, id, logName)); string(got) != "one\n" {
+				t.Fatalf("log after the failed Append = %q, want the acknowledged bytes only", got)
+			}
+			checkJob(t, s, dir, id, []byte("one\n"))
+			if stored, err := s.Append(id, 4, []byte("two\n")); err != nil || stored != 8 {
+				t.Fatalf("resend = %d, %v", stored, err)
+			}
+			checkJob(t, s, dir, id, []byte("one\ntwo\n"))
+		})
 	}
 }

@@ -23,6 +23,14 @@ func (s *Store) loadLocked(j *job) error {
 	if loaded {
 		return nil
 	}
+	// Close takes every job's wmu after marking the store closed, so a
+	// load that passes this check is undone by Close, and later ones stop.
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	if _, err := os.Stat(j.dir); errors.Is(err, fs.ErrNotExist) {
 		j.publishLocked(0, 0, 0) // no log yet: empty, nothing open
 		return nil

@@ -179,6 +179,7 @@ func TestStall(t *testing.T) {
 	p := Start(t, echoServer(t))
 	c := dial(t, p.Addr())
 	roundTrip(t, c, "warm")
+	eventually(t, "the warm-up counted", func() bool { s := p.Stats(); return s.Up == 4 && s.Down == 4 })
 	p.StallOn()
 	if _, err := c.Write([]byte("held")); err != nil {
 		t.Fatal(err)
