@@ -1,0 +1,117 @@
+package worker
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// TestSettingsLayers: the config file, then the environment, then the
+// flags; token and token-file are one setting.
+func TestSettingsLayers(t *testing.T) {
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "tok")
+	os.WriteFile(tokFile, []byte("from-file\n"), 0o600)
+	conf := filepath.Join(dir, "worker.yaml")
+	os.WriteFile(conf, []byte(`server: https://lab.example.com
+name: rack1
+token: from-config
+heartbeat: 15s
+cancel-grace: 1m
+http1: true
+keep-jobs: true
+data-dir: /var/lib/basalt-worker
+`), 0o600)
+	tests := []struct {
+		name  string
+		env   map[string]string
+		flags Settings
+		want  Config
+	}{
+		{name: "file only",
+			want: Config{Server: "https://lab.example.com", Name: "rack1", Token: "from-config", Heartbeat: 15 * time.Second,
+				CancelGrace: time.Minute, HTTP1: true, KeepJobs: true, DataDir: "/var/lib/basalt-worker"}},
+		{name: "environment over file", env: map[string]string{"BASALT_WORKER_TOKEN": "from-env"},
+			want: Config{Server: "https://lab.example.com", Name: "rack1", Token: "from-env", Heartbeat: 15 * time.Second,
+				CancelGrace: time.Minute, HTTP1: true, KeepJobs: true, DataDir: "/var/lib/basalt-worker"}},
+		{name: "flags over everything", env: map[string]string{"BASALT_WORKER_TOKEN": "from-env"},
+			flags: Settings{Server: ptr("http://other:8000"), TokenFile: ptr(tokFile), HTTP1: ptr(false), Heartbeat: ptr(time.Second)},
+			want: Config{Server: "http://other:8000", Name: "rack1", Token: "from-file", Heartbeat: time.Second,
+				CancelGrace: time.Minute, KeepJobs: true, DataDir: "/var/lib/basalt-worker"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := LoadSettings(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s = s.Merge(EnvSettings(func(k string) string { return tt.env[k] })).Merge(tt.flags)
+			var got Config
+			if err := s.Apply(&got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Logger" }, cmp.Ignore())); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSettingsErrors: unknown keys, bad values and unreadable token files
+// are errors that say where.
+func TestSettingsErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "server: http://x\ntokn: abc\n", "tokn"},
+		{"bad duration", "heartbeat: soon\n", "heartbeat"},
+		{"negative duration", "heartbeat: -1s\n", "heartbeat must be positive"},
+		{"missing token file", "token-file: /nonexistent/tok\n", "token file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "w.yaml")
+			os.WriteFile(p, []byte(tt.yaml), 0o600)
+			s, err := LoadSettings(p)
+			if err == nil {
+				err = s.Apply(&Config{})
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestConfigChecks: New refuses configurations it cannot run.
+func TestConfigChecks(t *testing.T) {
+	tests := []struct {
+		name, server, want string
+	}{
+		{"no server", "", "no server URL"},
+		{"bad scheme", "ftp://x", "scheme must be http or https"},
+		{"no host", "http://", "no host"},
+		{"credentials in the URL", "http://u:p@x", "must not have credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Config{Server: tt.server, Name: "w", DataDir: t.TempDir()})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+	w, err := New(Config{Server: "http://lab:8000/base/", DataDir: "rel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.link.base != "http://lab:8000/base" || !filepath.IsAbs(w.cfg.DataDir) || w.Name() == "" {
+		t.Errorf("base %q, data dir %q, name %q", w.link.base, w.cfg.DataDir, w.Name())
+	}
+}
