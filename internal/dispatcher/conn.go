@@ -213,8 +213,17 @@ func (c *Conn) consume(b []byte) {
 	c.mu.Unlock()
 }
 
-// emit logs one console line and runs the hook on it.
+// emit logs one console line and runs the hook on it, in pieces of at most
+// MaxLineLength bytes.
 func (c *Conn) emit(b []byte) {
+	for len(b) > MaxLineLength {
+		c.emitOne(b[:MaxLineLength])
+		b = b[MaxLineLength:]
+	}
+	c.emitOne(b)
+}
+
+func (c *Conn) emitOne(b []byte) {
 	line := string(bytes.TrimRight(b, "\r"))
 	c.log.Log(workerproto.LevelTarget, line)
 	c.mu.Lock()

@@ -1,0 +1,179 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// fakeConsole is a console whose output the test writes and whose input
+// it records.
+type fakeConsole struct {
+	r *io.PipeReader
+	w *io.PipeWriter
+
+	mu    sync.Mutex
+	typed strings.Builder
+}
+
+func newFakeConsole() *fakeConsole {
+	r, w := io.Pipe()
+	return &fakeConsole{r: r, w: w}
+}
+
+func (f *fakeConsole) Read(p []byte) (int, error) { return f.r.Read(p) }
+
+func (f *fakeConsole) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.typed.Write(p)
+}
+
+// print makes the device print s (returns once the reader took it).
+func (f *fakeConsole) print(t *testing.T, s string) {
+	t.Helper()
+	if _, err := io.WriteString(f.w, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newTestConn(t *testing.T) (*Conn, *fakeConsole, func() []workerproto.Record) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), JournalFile)
+	log, err := journal.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := newFakeConsole()
+	c := NewConn(fc, log)
+	closeAll := func() []workerproto.Record {
+		fc.w.Close()
+		if err := c.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := log.Close(); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := journal.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recs
+	}
+	return c, fc, closeAll
+}
+
+func TestConnLogsLines(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	ctx := context.Background()
+	fc.print(t, "one\r\ntw")
+	fc.print(t, "o\n\nthree")
+	if _, err := c.Expect(ctx, regexp.MustCompile("three")); err != nil { // the lines before are logged
+		t.Fatal(err)
+	}
+	if err := c.Send(ctx, "echo hi"); err != nil {
+		t.Fatal(err)
+	}
+	fc.print(t, strings.Repeat("x", MaxLineLength+5)+"\n")
+	fc.print(t, "/ # ")
+	recs := closeAll()
+	want := []string{"target one", "target two", "target ", "input echo hi", "target three" + strings.Repeat("x", MaxLineLength-5),
+		"target " + strings.Repeat("x", 10), "target / # "}
+	if diff := cmp.Diff(want, messages(recs)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if fc.typed.String() != "echo hi\n" {
+		t.Errorf("typed %q", fc.typed.String())
+	}
+}
+
+func TestConnExpect(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	defer closeAll()
+	ctx := context.Background()
+	prompt := regexp.MustCompile(`/ # `)
+	login := regexp.MustCompile(`login: `)
+
+	fc.print(t, "boot\nsim login: x\n/ # ")
+	// The earliest match wins, whatever the pattern order.
+	if i, err := c.Expect(ctx, prompt, login); i != 1 || err != nil {
+		t.Fatalf("Expect = %d, %v; want the login prompt (1)", i, err)
+	}
+	// The output up to the match is consumed; the rest stays.
+	if i, err := c.Expect(ctx, login, prompt); i != 1 || err != nil {
+		t.Fatalf("Expect = %d, %v; want the prompt (1)", i, err)
+	}
+	// Nothing left: Expect waits for new output.
+	go io.WriteString(fc.w, "later / # ")
+	if i, err := c.Expect(ctx, prompt); i != 0 || err != nil {
+		t.Fatalf("Expect = %d, %v", i, err)
+	}
+	// A context that ends stops the wait with its cause.
+	cause := errors.New("gave up")
+	cctx, cancel := context.WithCancelCause(ctx)
+	cancel(cause)
+	if _, err := c.Expect(cctx, prompt); err != cause {
+		t.Fatalf("Expect with an ended context = %v, want its cause", err)
+	}
+}
+
+func TestConnHookErrorStopsExpect(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	defer closeAll()
+	raise := errors.New("raised")
+	var hooked []string
+	c.SetLineHook(func(line string) error {
+		hooked = append(hooked, line)
+		if strings.HasPrefix(line, "<LAVA_SIGNAL_TESTRAISE") {
+			return raise
+		}
+		return nil
+	})
+	fc.print(t, "a\n<LAVA_SIGNAL_TESTRAISE x>\n/ # ")
+	if _, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `)); err != raise {
+		t.Fatalf("Expect = %v, want the hook's error", err)
+	}
+	if diff := cmp.Diff([]string{"a", "<LAVA_SIGNAL_TESTRAISE x>"}, hooked); diff != "" {
+		t.Errorf("hooked lines (-want +got):\n%s", diff)
+	}
+	c.SetLineHook(nil) // clears the error
+	if i, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `)); i != 0 || err != nil {
+		t.Fatalf("Expect after the hook was removed = %d, %v", i, err)
+	}
+}
+
+func TestConnExpectAfterEnd(t *testing.T) {
+	c, fc, _ := newTestConn(t)
+	fc.print(t, "bye\n")
+	fc.w.Close()
+	c.Wait(context.Background())
+	_, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `))
+	if !errors.Is(err, ErrConsoleClosed) || ErrorTypeOf(err) != "Infrastructure" {
+		t.Fatalf("Expect on an ended console = %v (%s)", err, ErrorTypeOf(err))
+	}
+}
+
+func TestConnMatchWindowIsBounded(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	defer closeAll()
+	fc.print(t, "/ # ")
+	for range 10 {
+		fc.print(t, strings.Repeat("y", matchWindow/4)+"\n")
+	}
+	c.mu.Lock()
+	n := len(c.window)
+	c.mu.Unlock()
+	if n > matchWindow {
+		t.Errorf("match window holds %d bytes, more than %d", n, matchWindow)
+	}
+}

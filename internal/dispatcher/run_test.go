@@ -1,0 +1,407 @@
+package dispatcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// job builds a job definition: a boot with the given block settings, then
+// the given actions (YAML list items, already indented by two spaces).
+func job(timeouts, bootExtra, actions string) string {
+	if timeouts == "" {
+		timeouts = "  job:\n    minutes: 5\n"
+	}
+	return "job_name: scenario\ndevice_type: qemu\nvisibility: public\ntimeouts:\n" + timeouts +
+		"actions:\n- boot:\n    method: qemu\n    prompts: [\"/ # \"]\n" + bootExtra + actions
+}
+
+// inlineTest is a test action with one inline definition running steps.
+func inlineTest(name, blockExtra string, steps ...string) string {
+	s := "- test:\n" + blockExtra + "    definitions:\n    - name: " + name + "\n      from: inline\n      path: inline/x.yaml\n" +
+		"      repository:\n        metadata:\n          format: Lava-Test Test Definition 1.0\n          name: " + name + "\n        run:\n          steps:\n"
+	for _, st := range steps {
+		s += "          - '" + strings.ReplaceAll(st, "'", "''") + "'\n"
+	}
+	return s
+}
+
+const fastDevice = "boot_time: 0, boot_lines: 3"
+
+// lastRecords returns the text of the last n records ("lvl msg", results
+// as "results <case> <result>").
+func lastRecords(t *testing.T, recs []workerproto.Record, n int) []string {
+	t.Helper()
+	var out []string
+	for _, r := range recs[len(recs)-n:] {
+		if r.Level == workerproto.LevelResults {
+			m := resultMsg(t, r)
+			out = append(out, "results "+m.Case+" "+m.Result)
+			continue
+		}
+		out = append(out, durationClock.ReplaceAllString(string(r.Level)+" "+textOf(r), "(duration D)"))
+	}
+	return out
+}
+
+func TestFailingTestCaseKeepsTheJobComplete(t *testing.T) {
+	res, recs := runSim(t, job("", "", inlineTest("x", "", "lava-test-case broken --result fail")), simDict(fastDevice))
+	if res != (Result{Result: ResultPass}) {
+		t.Errorf("result %+v, want pass", res)
+	}
+	want := []workerproto.ResultMsg{{Definition: "0_x", Case: "broken", Result: "fail"}}
+	if diff := cmp.Diff(want, results(t, recs, "0_x")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	tests := []struct {
+		name        string
+		def         string
+		dict        string
+		assign      time.Duration
+		wantMsg     string
+		failedCase  string // the lava case recorded as fail
+		wantMessage string // an error record
+	}{
+		{
+			name:        "boot never shows the prompt",
+			def:         job("", "    timeout:\n      seconds: 1\n", ""),
+			dict:        simDict(fastDevice + `, prompt: "login: "`),
+			wantMsg:     "boot-qemu-image timed out after 1 seconds",
+			failedCase:  "boot-qemu-image",
+			wantMessage: "boot-qemu-image timed out after 1 seconds",
+		},
+		{
+			name:        "job timeout from the assignment",
+			def:         job("", "", inlineTest("x", "", "sleep 60")),
+			dict:        simDict(fastDevice),
+			assign:      time.Second,
+			wantMsg:     "job timed out after 1 seconds",
+			failedCase:  "lava-test-shell",
+			wantMessage: "lava-test-shell failed: job timed out after 1 seconds",
+		},
+		{
+			name:        "job timeout from timeouts.job",
+			def:         job("  job:\n    seconds: 1\n", "", inlineTest("x", "", "sleep 60")),
+			dict:        simDict(fastDevice),
+			wantMsg:     "job timed out after 1 seconds",
+			failedCase:  "lava-test-shell",
+			wantMessage: "LAVATimeoutError: job timed out after 1 seconds",
+		},
+		{
+			name:        "job timeout during a boot that takes an hour",
+			def:         job("  job:\n    seconds: 1\n", "", ""),
+			dict:        simDict("boot_time: 1h"),
+			wantMsg:     "job timed out after 1 seconds",
+			failedCase:  "boot-qemu-image",
+			wantMessage: "boot-qemu-image failed: job timed out after 1 seconds",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, recs := runDir(t, context.Background(), jobDir(t, tt.def, tt.dict, tt.assign))
+			want := Result{Result: ResultFail, ErrorType: lab.ErrorTimeout, ErrorMsg: tt.wantMsg}
+			if res != want {
+				t.Errorf("result %+v, want %+v", res, want)
+			}
+			failed := false
+			for _, m := range results(t, recs, "lava") {
+				failed = failed || m.Case == tt.failedCase && m.Result == ResultFail
+			}
+			if !failed {
+				t.Errorf("no failed lava/%s case", tt.failedCase)
+			}
+			if !hasMessage(recs, workerproto.LevelError, tt.wantMessage) {
+				t.Errorf("no error record %q in\n%s", tt.wantMessage, strings.Join(messages(recs), "\n"))
+			}
+			// finalize ran after the timeout.
+			if !hasMessage(recs, workerproto.LevelInfo, "sim-01: power off") {
+				t.Error("finalize did not power the device off")
+			}
+		})
+	}
+}
+
+func TestSkipTimeoutContinues(t *testing.T) {
+	def := job("", "", inlineTest("slow", "    timeout:\n      seconds: 1\n      skip: true\n", "sleep 60")+
+		"- deploy:\n    to: tmpfs\n    images:\n      kernel:\n        url: https://example.org/k\n")
+	res, recs := runSim(t, def, simDict(fastDevice))
+	if res != (Result{Result: ResultPass}) {
+		t.Fatalf("result %+v, want pass", res)
+	}
+	var got []string
+	for _, m := range results(t, recs, "lava") {
+		got = append(got, m.Case+" "+m.Result)
+	}
+	want := []string{"validate pass", "boot-qemu-image pass", "0_slow fail", "lava-test-shell fail", "tmpfs-deploy pass", "power-off pass", "finalize pass", "job pass"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lava results (-want +got):\n%s", diff)
+	}
+	if !hasMessage(recs, workerproto.LevelWarning, "lava-test-shell timed out after 1 seconds; the timeout has skip: true") {
+		t.Error("no skip warning")
+	}
+}
+
+func TestFailureRetry(t *testing.T) {
+	def := job("", "    failure_retry: 2\n    timeout:\n      minutes: 2\n", "")
+	res, recs := runSim(t, def, simDict(fastDevice+", fail_boot: true"))
+	if res.ErrorType != lab.ErrorInfrastructure {
+		t.Fatalf("result %+v, want an Infrastructure failure", res)
+	}
+	n := 0
+	for _, m := range messages(recs) {
+		if m == "info sim-01: power on" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d power-ons, want 2 attempts", n)
+	}
+	if !hasMessage(recs, workerproto.LevelWarning, "boot-qemu-image failed (attempt 1 of 2): kernel panic") {
+		t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image (timeout 00:02:00)") {
+		t.Error("the start record shows the whole timeout")
+	}
+}
+
+func TestRepeat(t *testing.T) {
+	def := job("", "", inlineTest("again", "    repeat: 2\n", "lava-test-case r --result pass"))
+	res, recs := runSim(t, def, simDict(fastDevice))
+	if !res.Passed() {
+		t.Fatalf("result %+v", res)
+	}
+	var suites []string
+	for _, m := range results(t, recs, "") {
+		if m.Case == "r" {
+			suites = append(suites, m.Definition)
+		}
+	}
+	if diff := cmp.Diff([]string{"0_again", "1_again"}, suites); diff != "" {
+		t.Errorf("suites of the repeated case (-want +got):\n%s", diff)
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "lava-test-shell: repeat 2 of 2") {
+		t.Error("no repeat record")
+	}
+}
+
+// waitForJournal polls the journal of dir until it contains s.
+func waitForJournal(t *testing.T, dir, s string, runDone <-chan struct{}) {
+	t.Helper()
+	for {
+		b, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+		if bytes.Contains(b, []byte(s)) {
+			return
+		}
+		select {
+		case <-runDone:
+			t.Fatalf("the job ended before its journal showed %q", s)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestCancelMidBoot(t *testing.T) {
+	dir := jobDir(t, job("", "", inlineTest("x", "", "true")), simDict("boot_time: 1h, boot_lines: 3600"), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var res Result
+	var recs []workerproto.Record
+	go func() {
+		defer close(done)
+		res, recs = runDir(t, ctx, dir)
+	}()
+	waitForJournal(t, dir, "Linux version", done)
+	cancel()
+	<-done
+
+	want := Result{Result: ResultFail, ErrorType: lab.ErrorCanceled, ErrorMsg: CanceledMsg}
+	if res != want {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	// The journal ends with the cancel, then finalize, then the job result.
+	tail := lastRecords(t, recs, 11)
+	wantTail := []string{
+		"info end: 1 boot-qemu-image (duration D)",
+		"results boot-qemu-image fail",
+		"error JobCanceled: The job was canceled",
+		"info start: 3 finalize (timeout 00:05:00)",
+		"info start: 3.1 power-off (timeout 00:00:10)",
+		"info sim-01: power off",
+		"info end: 3.1 power-off (duration D)",
+		"results power-off pass",
+		"info end: 3 finalize (duration D)",
+		"results finalize pass",
+		"results job fail",
+	}
+	if diff := cmp.Diff(wantTail, tail); diff != "" {
+		t.Errorf("journal tail (-want +got):\n%s", diff)
+	}
+}
+
+func TestCancelBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, recs := runDir(t, ctx, jobDir(t, job("", "", ""), simDict(fastDevice), 0))
+	if res.ErrorType != lab.ErrorCanceled {
+		t.Errorf("result %+v, want Canceled", res)
+	}
+	if hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image") {
+		t.Error("an action started after the cancel")
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "start: 2 finalize") {
+		t.Error("finalize did not run")
+	}
+}
+
+func TestSecretsAndTokenAreMasked(t *testing.T) {
+	const secret = "hunter2-b7e1"
+	def := strings.Replace(job("", "", inlineTest("leak", "",
+		"echo "+secret+" and "+testToken,
+		"lava-test-raise leaked "+secret)), "actions:\n", "secrets:\n  API_KEY: "+secret+"\nactions:\n", 1)
+	dir := jobDir(t, def, simDict(fastDevice), 0)
+	res, recs := runDir(t, context.Background(), dir)
+	if want := (Result{Result: ResultFail, ErrorType: lab.ErrorTest, ErrorMsg: "leaked [MASKED]"}); res != want {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+	resultFile, _ := os.ReadFile(filepath.Join(dir, ResultFile))
+	for _, s := range []string{secret, testToken} {
+		if bytes.Contains(raw, []byte(s)) || bytes.Contains(resultFile, []byte(s)) {
+			t.Errorf("%q leaked into the journal or the result", s)
+		}
+	}
+	for _, want := range []string{
+		"input echo [MASKED] and [MASKED]",
+		"target / # echo [MASKED] and [MASKED]",
+		"target [MASKED] and [MASKED]",
+	} {
+		found := false
+		for _, m := range messages(recs) {
+			found = found || m == want
+		}
+		if !found {
+			t.Errorf("no record %q", want)
+		}
+	}
+}
+
+func TestValidationFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		def      string
+		dict     string
+		wantType lab.ErrorType
+		wantMsg  string
+	}{
+		{"test before boot",
+			"job_name: x\ndevice_type: qemu\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nactions:\n" + inlineTest("x", "", "true"),
+			simDict(fastDevice), lab.ErrorJob, "action 1: test: a test action needs a boot action before it"},
+		{"not a simulated device", job("", "", ""), "{% extends 'qemu.jinja2' %}\n", lab.ErrorConfiguration,
+			"device sim-01: the device dictionary has no simulated: mapping; only simulated devices can run jobs in this release"},
+		{"bad simulated dictionary", job("", "", ""), simDict("boot_lines: lots"), lab.ErrorConfiguration,
+			"device sim-01: device dictionary: simulated.boot_lines: expected an integer"},
+		{"invalid definition", "job_name: x\n", simDict(fastDevice), lab.ErrorJob, "the job definition is invalid: "},
+		{"bad prompt", strings.Replace(job("", "", ""), `prompts: ["/ # "]`, `prompts: ["(unclosed"]`, 1), simDict(fastDevice), lab.ErrorJob,
+			"action 1: boot: prompt \"(unclosed\" is not a valid regular expression"},
+		{"multinode", "job_name: x\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      a:\n        device_type: qemu\n        count: 1\n" +
+			"actions:\n- boot:\n    role: [a]\n    method: qemu\n    prompts: [\"/ # \"]\n", simDict(fastDevice), lab.ErrorJob, "multinode jobs need the coordinator (not available yet)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, recs := runSim(t, tt.def, tt.dict)
+			if res.Result != ResultFail || res.ErrorType != tt.wantType || !strings.HasPrefix(res.ErrorMsg, tt.wantMsg) {
+				t.Errorf("result %+v, want %s: %s…", res, tt.wantType, tt.wantMsg)
+			}
+			v := results(t, recs, "lava")[0]
+			if v.Case != "validate" || v.Result != ResultFail {
+				t.Errorf("first lava result %+v, want validate fail", v)
+			}
+			for _, m := range messages(recs) {
+				if strings.HasPrefix(m, "info start: ") && !strings.Contains(m, " validate") &&
+					!strings.Contains(m, " finalize (") && !strings.Contains(m, " power-off (") {
+					t.Errorf("an action ran after a failed validation: %s", m)
+				}
+			}
+			if !hasMessage(recs, workerproto.LevelInfo, "finalize (timeout") {
+				t.Error("finalize did not run")
+			}
+		})
+	}
+}
+
+func TestInvalidDefinitionStillMasksSecrets(t *testing.T) {
+	def := "job_name: x\nsecrets:\n  TOKEN: sekrit-value-9\nvisibility: sekrit-value-9\n"
+	dir := jobDir(t, def, simDict(fastDevice), 0)
+	res, _ := runDir(t, context.Background(), dir)
+	if res.ErrorType != lab.ErrorJob || !strings.Contains(res.ErrorMsg, "[MASKED]") {
+		t.Errorf("result %+v, want a Job error naming the masked value", res)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+	if bytes.Contains(raw, []byte("sekrit-value-9")) {
+		t.Error("the secret of an invalid definition leaked")
+	}
+}
+
+func TestInteractiveFailureRaises(t *testing.T) {
+	def := job("", "", "- test:\n    interactive:\n    - name: probe\n      prompts: [\"/ # \"]\n      script:\n"+
+		"      - command: cat /dev/mmcblk0\n        name: mmc\n        failures:\n        - message: No such file\n"+
+		"          exception: InfrastructureError\n          error: the eMMC is not detected\n")
+	res, recs := runSim(t, def, simDict(fastDevice))
+	if want := (Result{Result: ResultFail, ErrorType: lab.ErrorInfrastructure, ErrorMsg: "the eMMC is not detected"}); res != want {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	want := []workerproto.ResultMsg{{Definition: "0_probe", Case: "mmc", Result: "fail"}}
+	if diff := cmp.Diff(want, results(t, recs, "0_probe")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}
+
+func TestBadJobFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, JobFile), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, recs := runDir(t, context.Background(), dir)
+	if res.Result != ResultFail || res.ErrorType != lab.ErrorInfrastructure || !strings.Contains(res.ErrorMsg, JobFile) {
+		t.Errorf("result %+v, want an Infrastructure failure naming %s", res, JobFile)
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "no device to power off") {
+		t.Error("finalize did not run")
+	}
+}
+
+func TestRunSetupErrors(t *testing.T) {
+	t.Run("missing directory", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "nope")
+		if _, err := Run(context.Background(), dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Run = %v, want ErrNotExist", err)
+		}
+	})
+	t.Run("journal exists", func(t *testing.T) {
+		dir := jobDir(t, job("", "", ""), simDict(fastDevice), 0)
+		if err := os.WriteFile(filepath.Join(dir, JournalFile), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Run(context.Background(), dir); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("Run = %v, want ErrExist", err)
+		}
+		if _, ok, _ := ReadResult(dir); ok {
+			t.Error("a result was written without a journal")
+		}
+	})
+}
