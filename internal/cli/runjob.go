@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -37,16 +39,32 @@ func runJob(cmd *cobra.Command, dir string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	stderr := cmd.ErrOrStderr()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	ctx, stop := cancelOnSignal(ctx, sigs, cmd.ErrOrStderr())
+	defer stop()
+
+	res, err := dispatcher.Run(ctx, dir)
+	if err != nil {
+		return &ExitError{Code: dispatcher.ExitSetup, Err: err}
+	}
+	if !res.Passed() {
+		return &ExitError{Code: dispatcher.ExitFail, Err: fmt.Errorf("job failed: %s: %s", res.ErrorType, res.ErrorMsg)}
+	}
+	return nil
+}
+
+// cancelOnSignal returns a context canceled by the first signal received on
+// sigs; later signals are only reported on stderr. stop ends the watch and
+// waits for it.
+func cancelOnSignal(ctx context.Context, sigs <-chan os.Signal, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
-	defer close(done)
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for n := 1; ; n++ {
 			select {
 			case <-done:
@@ -61,13 +79,9 @@ func runJob(cmd *cobra.Command, dir string) error {
 			}
 		}
 	}()
-
-	res, err := dispatcher.Run(ctx, dir)
-	if err != nil {
-		return &ExitError{Code: dispatcher.ExitSetup, Err: err}
+	return ctx, func() {
+		close(done)
+		wg.Wait()
+		cancel(nil)
 	}
-	if !res.Passed() {
-		return &ExitError{Code: dispatcher.ExitFail, Err: fmt.Errorf("job failed: %s: %s", res.ErrorType, res.ErrorMsg)}
-	}
-	return nil
 }
