@@ -44,7 +44,9 @@ func BenchmarkUpload(b *testing.B) {
 				fs.mu.Lock()
 				delete(fs.jobs, id) // keep the fake server's memory flat
 				fs.mu.Unlock()
-				eventually(b, "job dropped", func() bool { return len(fs.heartbeats()) > 0 && !fileExists(filepath.Join(cfg.DataDir, "jobs", strconv.FormatInt(id, 10))) })
+				eventually(b, "job dropped", func() bool {
+					return len(fs.heartbeats()) > 0 && !fileExists(filepath.Join(cfg.DataDir, "jobs", strconv.FormatInt(id, 10)))
+				})
 				b.StartTimer()
 			}
 		})

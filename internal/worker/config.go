@@ -163,13 +163,44 @@ type Settings struct {
 
 // LoadSettings reads a YAML config file. Unknown keys are errors.
 func LoadSettings(path string) (Settings, error) {
-	var s Settings
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return s, fmt.Errorf("worker config: %w", err)
+		return Settings{}, fmt.Errorf("worker config: %w", err)
 	}
-	if err := yaml.UnmarshalWithOptions(b, &s, yaml.Strict()); err != nil {
-		return s, fmt.Errorf("worker config %s: %s", path, yaml.FormatError(err, false, false))
+	// durations are read as strings first, so that a bad one is reported
+	// with its key
+	var f struct {
+		Server      *string `yaml:"server"`
+		Token       *string `yaml:"token"`
+		TokenFile   *string `yaml:"token-file"`
+		JoinToken   *string `yaml:"join-token"`
+		Name        *string `yaml:"name"`
+		DataDir     *string `yaml:"data-dir"`
+		CAFile      *string `yaml:"ca-file"`
+		HTTP1       *bool   `yaml:"http1"`
+		KeepJobs    *bool   `yaml:"keep-jobs"`
+		Heartbeat   *string `yaml:"heartbeat"`
+		CancelGrace *string `yaml:"cancel-grace"`
+		LogLevel    *string `yaml:"log-level"`
+	}
+	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
+		return Settings{}, fmt.Errorf("worker config %s: %s", path, yaml.FormatError(err, false, true))
+	}
+	s := Settings{Server: f.Server, Token: f.Token, TokenFile: f.TokenFile, JoinToken: f.JoinToken, Name: f.Name,
+		DataDir: f.DataDir, CAFile: f.CAFile, HTTP1: f.HTTP1, KeepJobs: f.KeepJobs, LogLevel: f.LogLevel}
+	for _, d := range []struct {
+		key string
+		in  *string
+		out **time.Duration
+	}{{"heartbeat", f.Heartbeat, &s.Heartbeat}, {"cancel-grace", f.CancelGrace, &s.CancelGrace}} {
+		if d.in == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.in)
+		if err != nil {
+			return Settings{}, fmt.Errorf("worker config %s: %s: %w", path, d.key, err)
+		}
+		*d.out = &v
 	}
 	return s, nil
 }

@@ -1,8 +1,11 @@
 package worker
 
 import (
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -107,11 +110,42 @@ func TestConfigChecks(t *testing.T) {
 			}
 		})
 	}
-	w, err := New(Config{Server: "http://lab:8000/base/", DataDir: "rel"})
+	w, err := New(Config{Server: "http://lab:8000/base/", DataDir: "rel", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.link.base != "http://lab:8000/base" || !filepath.IsAbs(w.cfg.DataDir) || w.Name() == "" {
 		t.Errorf("base %q, data dir %q, name %q", w.link.base, w.cfg.DataDir, w.Name())
+	}
+}
+
+// TestSettingsFileHasEveryKey: every Settings field can be set from the
+// config file, under its yaml key.
+func TestSettingsFileHasEveryKey(t *testing.T) {
+	tokFile := filepath.Join(t.TempDir(), "tok")
+	var yaml strings.Builder
+	typ := reflect.TypeFor[Settings]()
+	for f := range typ.Fields() {
+		key := f.Tag.Get("yaml")
+		switch f.Type.Elem().Kind() {
+		case reflect.Bool:
+			fmt.Fprintf(&yaml, "%s: true\n", key)
+		case reflect.Int64:
+			fmt.Fprintf(&yaml, "%s: 3s\n", key)
+		default:
+			fmt.Fprintf(&yaml, "%s: %s\n", key, tokFile)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "w.yaml")
+	os.WriteFile(p, []byte(yaml.String()), 0o600)
+	s, err := LoadSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		if v.Field(i).IsNil() {
+			t.Errorf("key %q of Settings is not read from the file", typ.Field(i).Tag.Get("yaml"))
+		}
 	}
 }

@@ -44,6 +44,7 @@ type link struct {
 	primary  *http.Client
 	fallback *http.Client // HTTP/1.1, only for plain http in auto mode
 	mode     atomic.Int32
+	dialMu   sync.Mutex // serializes requests while no connection is open
 }
 
 func newLink(cfg Config) (*link, error) {
@@ -101,6 +102,9 @@ func newLink(cfg Config) (*link, error) {
 	default:
 		p.SetUnencryptedHTTP2(true) // h2c with prior knowledge
 		l.primary = client(p)
+		// known to be HTTP/2: one connection carries everything (net/http
+		// may otherwise dial a second one while the first is being pooled)
+		l.primary.Transport.(*http.Transport).MaxConnsPerHost = 1
 		var p1 http.Protocols
 		p1.SetHTTP1(true)
 		l.fallback = client(p1)
@@ -166,11 +170,11 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 	}
 	switch l.mode.Load() {
 	case modePrimary:
-		return l.primary.Do(req)
+		return l.do(l.primary, req)
 	case modeFallback:
-		return l.fallback.Do(req)
+		return l.do(l.fallback, req)
 	}
-	resp, err := l.primary.Do(req)
+	resp, err := l.do(l.primary, req)
 	if err == nil {
 		if l.mode.CompareAndSwap(modeUnknown, modePrimary) {
 			l.log.Info("server speaks HTTP/2 without TLS (h2c): one connection for everything")
@@ -184,7 +188,7 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 	if berr != nil {
 		return nil, err
 	}
-	resp, err1 := l.fallback.Do(req)
+	resp, err1 := l.do(l.fallback, req)
 	if err1 != nil {
 		return nil, err
 	}
@@ -192,6 +196,22 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 		l.log.Info("server or proxy refuses h2c; using HTTP/1.1 (the stream takes a connection of its own)", "h2c_error", err)
 	}
 	return resp, nil
+}
+
+// do sends req with c. While no connection is open, requests go one at a
+// time: the first opens the connection and, with HTTP/2, the others then
+// share it instead of each dialing one of their own.
+func (l *link) do(c *http.Client, req *http.Request) (*http.Response, error) {
+	if l.conns.isReady() {
+		return c.Do(req)
+	}
+	l.dialMu.Lock()
+	defer l.dialMu.Unlock()
+	resp, err := c.Do(req)
+	if err == nil {
+		l.conns.markReady()
+	}
+	return resp, err
 }
 
 // isDialError reports whether err happened before a TCP connection existed
@@ -306,6 +326,7 @@ func asAPIError(err error) *apiError {
 type connTracker struct {
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
+	ready bool // a connection is open and has carried an answer
 	dials atomic.Int64
 }
 
@@ -319,6 +340,9 @@ func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.t.mu.Lock()
 		delete(c.t.conns, c)
+		if len(c.t.conns) == 0 {
+			c.t.ready = false
+		}
 		c.t.mu.Unlock()
 	})
 	return c.Conn.Close()
@@ -337,6 +361,21 @@ func (t *connTracker) dialer(d *net.Dialer) func(ctx context.Context, network, a
 		t.mu.Unlock()
 		return tc, nil
 	}
+}
+
+// isReady reports whether a connection is open and has carried an answer
+// (so that, with HTTP/2, requests can share it).
+func (t *connTracker) isReady() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ready && len(t.conns) > 0
+}
+
+// markReady records that a request got its answer over an open connection.
+func (t *connTracker) markReady() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.ready = len(t.conns) > 0
 }
 
 // closeAll closes every open connection and returns how many there were.

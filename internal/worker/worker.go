@@ -26,9 +26,9 @@ type Worker struct {
 	log  *slog.Logger
 	link *link
 
-	interval atomic.Int64 // heartbeat interval in ns: the server's, once it said
+	interval atomic.Int64  // heartbeat interval in ns: the server's, once it said
 	newBeat  chan struct{} // the interval changed: heartbeat now, then at the new pace
-	draining atomic.Bool  // shutting down: no new jobs, jobs stop once flushed
+	draining atomic.Bool   // shutting down: no new jobs, jobs stop once flushed
 
 	mu        sync.Mutex
 	accepting bool

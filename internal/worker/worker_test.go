@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -441,7 +442,9 @@ func TestRestart(t *testing.T) {
 		dataDir := t.TempDir()
 		startWorker(t, testConfig(fs.URL, dataDir))
 		eventually(t, "connected", func() bool { return fs.connectCount() == 1 })
-		w, err := New(testConfig(fs.URL, dataDir))
+		cfg := testConfig(fs.URL, dataDir)
+		cfg.Logger = slog.New(slog.DiscardHandler)
+		w, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -627,6 +630,7 @@ func TestJoin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig(fs.URL, t.TempDir())
 			cfg.Token, cfg.JoinToken = "", tt.join
+			cfg.Logger = slog.New(slog.DiscardHandler)
 			w, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
