@@ -25,7 +25,11 @@ func BenchmarkLines(b *testing.B) {
 	b.SetBytes(int64(len(lines) * 81))
 	b.ResetTimer()
 	for b.Loop() {
-		w.Lines(workerproto.LevelTarget, lines)
+		w.Batch(func() {
+			for _, l := range lines {
+				w.Log(workerproto.LevelTarget, l)
+			}
+		})
 	}
 	b.ReportMetric(float64(b.N*len(lines))/b.Elapsed().Seconds(), "records/s")
 }

@@ -42,8 +42,7 @@ var errClosed = errors.New("journal: closed")
 // their times are taken under that lock, so they never go backwards in the
 // file.
 type Writer struct {
-	f    *os.File
-	path string
+	f *os.File
 
 	mu      sync.Mutex
 	secrets []string
@@ -67,13 +66,10 @@ func Create(path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	w := &Writer{f: f, path: path, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{f: f, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.syncLoop()
 	return w, nil
 }
-
-// Path is the journal file's path.
-func (w *Writer) Path() string { return w.path }
 
 // Mask adds secrets that every later message has replaced by Masked.
 // Empty strings are ignored. Longer secrets are replaced first, so a secret
@@ -119,19 +115,6 @@ func (w *Writer) Log(level workerproto.Level, msg string) {
 // Logf appends a record with a formatted text message.
 func (w *Writer) Logf(level workerproto.Level, format string, args ...any) {
 	w.Log(level, fmt.Sprintf(format, args...))
-}
-
-// Lines appends one record per message, all of the same level, in one
-// write when no Batch is open.
-func (w *Writer) Lines(level workerproto.Level, msgs []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.depth++
-	for _, m := range msgs {
-		w.appendLocked(level, workerproto.TextMsg(w.textLocked(m)))
-	}
-	w.depth--
-	w.flushIfDoneLocked()
 }
 
 // Result appends a "results" record. Every string of m is masked.

@@ -60,7 +60,10 @@ func TestWriteAndRead(t *testing.T) {
 	w, path := newWriter(t)
 	w.Log(workerproto.LevelInfo, "start: 1 tmpfs-deploy (timeout 00:05:00)")
 	w.Logf(workerproto.LevelDebug, "%d images", 2)
-	w.Lines(workerproto.LevelTarget, []string{"line 1", "line <2> & \"3\""})
+	w.Batch(func() {
+		w.Log(workerproto.LevelTarget, "line 1")
+		w.Log(workerproto.LevelTarget, "line <2> & \"3\"")
+	})
 	w.Result(workerproto.ResultMsg{Definition: "0_smoke", Case: "uname", Result: "pass", Measurement: "1.5", Units: "s"})
 	if got := w.Records(); got != 5 {
 		t.Errorf("Records = %d, want 5", got)
@@ -206,7 +209,10 @@ func TestConcurrentWritersAndTailingReader(t *testing.T) {
 				if i%10 == 0 {
 					w.Batch(func() {
 						w.Log(workerproto.LevelTarget, msg)
-						w.Lines(workerproto.LevelTarget, []string{msg, msg})
+						w.Batch(func() { // nested
+							w.Log(workerproto.LevelTarget, msg)
+							w.Log(workerproto.LevelTarget, msg)
+						})
 					})
 					continue
 				}
@@ -264,4 +270,20 @@ func mustTime(t *testing.T) (tm time.Time) {
 		t.Fatal(err)
 	}
 	return tm
+}
+
+// TestPeriodicSync checks that the sync loop fsyncs a journal that received
+// records without waiting for Close.
+func TestPeriodicSync(t *testing.T) {
+	w, _ := newWriter(t)
+	w.Log(workerproto.LevelInfo, "x")
+	if !w.dirty.Load() {
+		t.Fatal("a written journal is not marked for sync")
+	}
+	for w.dirty.Load() { // cleared by the sync loop after its fsync
+		time.Sleep(SyncInterval / 10)
+	}
+	if err := w.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
