@@ -125,7 +125,7 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	start := time.Now()
 
 	retries := max(n.retries, 1)
-	perAttempt := timeout / time.Duration(retries)
+	perAttempt := max(timeout/time.Duration(retries), time.Second)
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = r.attempt(ctx, &env, n, perAttempt)

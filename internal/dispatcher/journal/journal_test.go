@@ -280,7 +280,7 @@ func TestPeriodicSync(t *testing.T) {
 	if !w.dirty.Load() {
 		t.Fatal("a written journal is not marked for sync")
 	}
-	for w.dirty.Load() { // cleared by the sync loop after its fsync
+	for w.dirty.Load() { // cleared by the sync loop when it fsyncs
 		time.Sleep(SyncInterval / 10)
 	}
 	if err := w.Err(); err != nil {
