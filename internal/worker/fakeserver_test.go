@@ -346,6 +346,23 @@ func (fs *fakeServer) heartbeats() []workerproto.Heartbeat {
 	return slices.Clone(fs.beats)
 }
 
+// finished reports whether the server accepted the job's finish.
+func (fs *fakeServer) finished(id int64) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.jobs[id] != nil && fs.jobs[id].finish != nil
+}
+
+// logSize is the size of a job's stored log.
+func (fs *fakeServer) logSize(id int64) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.jobs[id] == nil {
+		return 0
+	}
+	return len(fs.jobs[id].log)
+}
+
 // job returns a copy of a job's server-side record.
 func (fs *fakeServer) job(id int64) fakeJob {
 	fs.mu.Lock()

@@ -48,6 +48,10 @@ type job struct {
 	recancel  bool // a cancel was in progress when the previous run stopped
 	lost      bool // found gone without a result when the worker started
 	orphan    bool // the server refuses the job: stop it and forget it
+	gone      bool // forgotten: its directory is (being) removed, write nothing
+
+	ackedDirty bool      // st.Acked moved since state.json was written
+	ackedSaved time.Time // when state.json was last written
 
 	// owned by run
 	journal *os.File
@@ -95,9 +99,14 @@ func (j *job) setListed(listed bool) {
 
 // persistLocked writes state.json; j.mu is held.
 func (j *job) persistLocked(durable bool) {
+	if j.gone {
+		return
+	}
 	if err := writeJSONFile(j.path(FileState), j.st, durable); err != nil {
 		j.log.Error("cannot record the job state", "err", err)
+		return
 	}
+	j.ackedDirty, j.ackedSaved = false, time.Now()
 }
 
 func (j *job) acked() int64 {
@@ -106,13 +115,31 @@ func (j *job) acked() int64 {
 	return j.st.Acked
 }
 
-// setAcked records what the server holds; state.json is not synced (the
-// server corrects a lagging value).
+// ackedPersistEvery bounds how often a moving acked offset alone is
+// written to state.json.
+const ackedPersistEvery = 250 * time.Millisecond
+
+// setAcked records what the server holds. state.json follows at most every
+// ackedPersistEvery and is not synced: a lagging value only makes the next
+// upload start earlier, and the server's answer corrects it.
 func (j *job) setAcked(n int64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.st.Acked != n {
-		j.st.Acked = n
+	if j.st.Acked == n {
+		return
+	}
+	j.st.Acked = n
+	j.ackedDirty = true
+	if time.Since(j.ackedSaved) >= ackedPersistEvery {
+		j.persistLocked(false)
+	}
+}
+
+// saveAcked writes a pending acked offset.
+func (j *job) saveAcked() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.ackedDirty {
 		j.persistLocked(false)
 	}
 }
@@ -132,6 +159,7 @@ func (j *job) create(a workerproto.Assign) error {
 // the worker stops.
 func (j *job) run(ctx context.Context, spawn bool) {
 	defer func() {
+		j.saveAcked()
 		if j.journal != nil {
 			j.journal.Close()
 		}
@@ -235,7 +263,7 @@ func (j *job) cancel(why string) {
 		j.st.Canceled = true
 		j.persistLocked(true)
 	}
-	if j.killTimer != nil || j.pid == 0 || j.hasExited() || (j.watch && !isJobProcess(j.pid, j.dir)) {
+	if j.gone || j.killTimer != nil || j.pid == 0 || j.hasExited() || (j.watch && !isJobProcess(j.pid, j.dir)) {
 		return
 	}
 	grace := j.w.cfg.CancelGrace
@@ -580,6 +608,13 @@ func (j *job) forget(why string) {
 		j.persistLocked(true)
 		j.mu.Unlock()
 	}
+	j.w.remove(j)
+	j.mu.Lock()
+	j.gone = true
+	if j.killTimer != nil {
+		j.killTimer.Stop()
+	}
+	j.mu.Unlock()
 	if j.journal != nil {
 		j.journal.Close()
 		j.journal = nil
@@ -589,5 +624,4 @@ func (j *job) forget(why string) {
 			j.log.Error("cannot remove the job directory", "err", err)
 		}
 	}
-	j.w.remove(j)
 }

@@ -59,6 +59,7 @@ func testBinary(t testing.TB) string {
 //
 //	log N              N info records "line I" (I counts from 0)
 //	bulk BYTES         records totalling about BYTES, written in batches
+//	blob BYTES         the same 64 KiB batch of records repeated (fast)
 //	sleep D            pause
 //	wait FILE          wait until DIR/FILE exists
 //	ignore-term        on SIGTERM, log it and carry on
@@ -150,6 +151,19 @@ func runFakeJob(dir string) int {
 					mu.Unlock()
 					batch.Reset()
 				}
+			}
+		case "blob": // like bulk, but one pre-encoded batch repeated: as fast as the disk
+			total, _ := strconv.Atoi(arg(1))
+			var batch bytes.Buffer
+			for batch.Len() < 64<<10 {
+				rec, _ := workerproto.EncodeRecord(workerproto.Record{Time: time.Now().UTC(), Level: workerproto.LevelTarget,
+					Msg: workerproto.TextMsg("blob " + strings.Repeat("x", 60))})
+				batch.Write(rec)
+			}
+			for written := 0; written < total; written += batch.Len() {
+				mu.Lock()
+				f.Write(batch.Bytes())
+				mu.Unlock()
 			}
 		case "sleep":
 			d, _ := time.ParseDuration(arg(1))

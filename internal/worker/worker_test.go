@@ -32,7 +32,7 @@ import (
 // waitFinished waits until the server accepted the job's finish.
 func waitFinished(t testing.TB, fs *fakeServer, id int64) fakeJob {
 	t.Helper()
-	eventually(t, fmt.Sprintf("job %d finished on the server", id), func() bool { return fs.job(id).finish != nil })
+	eventually(t, fmt.Sprintf("job %d finished on the server", id), func() bool { return fs.finished(id) })
 	return fs.job(id)
 }
 
