@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -313,16 +315,15 @@ func TestAssignments(t *testing.T) {
 	}
 }
 
-// TestUploadSurvivesCuts: connections cut mid-upload, answers lost after
-// the server stored the bytes, and a link down while the job finishes lose
-// nothing and duplicate nothing.
+// TestUploadSurvivesCuts: connections cut or reset mid-upload, answers
+// lost after the server stored the bytes, and a link down while the job
+// finishes lose nothing and duplicate nothing.
 func TestUploadSurvivesCuts(t *testing.T) {
 	fs := newFakeServer(t)
-	proxy := newTCPProxy(t, strings.TrimPrefix(fs.URL, "http://"))
+	proxy := faultnet.Start(t, strings.TrimPrefix(fs.URL, "http://"))
 	dataDir := t.TempDir()
-	cfg := testConfig(proxy.URL(), dataDir)
+	cfg := testConfig("http://"+proxy.Addr(), dataDir)
 	cfg.MaxUpload = 32 << 10
-	var once sync.Once
 	var mu sync.Mutex
 	uploads := 0
 	fs.logHook = func(id int64, stored int) {
@@ -331,38 +332,85 @@ func TestUploadSurvivesCuts(t *testing.T) {
 		n := uploads
 		mu.Unlock()
 		switch n {
-		case 3, 10: // the bytes are stored, the answer never arrives
-			proxy.cut()
+		case 3: // the bytes are stored, the answer never arrives
+			proxy.Cut()
+		case 10:
+			proxy.Reset()
 		case 6:
 			panic(http.ErrAbortHandler)
 		case 15: // link down until the job process has finished
-			once.Do(func() {
-				proxy.setRefuse(true)
-				proxy.cut()
-				go func() {
-					for !fileExists(filepath.Join(dataDir, "jobs", "1", FileResult)) {
-						time.Sleep(5 * time.Millisecond)
-					}
-					proxy.setRefuse(false)
-				}()
-			})
+			if err := proxy.Refuse(true); err != nil {
+				t.Error(err)
+			}
+			proxy.Cut()
+			go func() {
+				for !fileExists(filepath.Join(dataDir, "jobs", "1", FileResult)) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				proxy.Refuse(false)
+			}()
 		}
 	}
 	r := startWorker(t, cfg)
 	fs.assign(1, "dev1", "bulk 300000\nsleep 50ms\nbulk 300000\nresult pass")
 	waitFinished(t, fs, 1)
-	lines := checkLog(t, fs, dataDir, 1)
+	checkSequence(t, checkLog(t, fs, dataDir, 1))
+	if st := proxy.Stats(); st.Accepted < 4 || st.Faults() != 4 {
+		t.Errorf("proxy stats %+v: the faults did not happen", st)
+	}
+	if !strings.Contains(r.logs.String(), "job reports resumed") {
+		t.Error("no log of the uploads resuming")
+	}
+}
+
+// checkSequence asserts that log lines are "line 0 …", "line 1 …", … with
+// none lost or repeated.
+func checkSequence(t testing.TB, lines []string) {
+	t.Helper()
 	for i, l := range lines {
 		if !strings.HasPrefix(l, "line "+strconv.Itoa(i)+" ") {
 			t.Fatalf("line %d is %q: lost or duplicated records", i, l)
 		}
 	}
-	if proxy.accepts < 4 {
-		t.Errorf("only %d connections: the cuts did not happen", proxy.accepts)
+}
+
+// TestChaos: random cuts, resets, stalls (longer than three heartbeat
+// intervals, so the stream is declared dead), refusals and delays on the
+// link while jobs run: every job's log arrives whole and the finishes are
+// accepted.
+func TestChaos(t *testing.T) {
+	fs := newFakeServer(t)
+	fs.interval = 50 * time.Millisecond
+	proxy := faultnet.Start(t, strings.TrimPrefix(fs.URL, "http://"))
+	cfg := testConfig("http://"+proxy.Addr(), t.TempDir())
+	cfg.MaxUpload = 16 << 10
+	cfg.RequestTimeout = 2 * time.Second
+	startWorker(t, cfg)
+	seed := time.Now().UnixNano()
+	t.Logf("chaos seed %d", seed)
+	ctx, stop := context.WithCancel(context.Background())
+	chaosDone := make(chan int)
+	go func() {
+		chaosDone <- proxy.Chaos(ctx, rand.New(rand.NewPCG(uint64(seed), 1)), 100*time.Millisecond,
+			faultnet.CutFault(), faultnet.ResetFault(), faultnet.StallFault(300*time.Millisecond),
+			faultnet.RefuseFault(100*time.Millisecond), faultnet.DelayFault(5*time.Millisecond, 200*time.Millisecond))
+	}()
+	script := strings.Repeat("bulk 40000\nsleep 40ms\n", 30) + "result pass"
+	for id := int64(1); id <= 3; id++ {
+		fs.assign(id, "dev"+strconv.FormatInt(id, 10), script)
 	}
-	if !strings.Contains(r.logs.String(), "job reports resumed") {
-		t.Error("no log of the uploads resuming")
+	for id := int64(1); id <= 3; id++ {
+		waitFinished(t, fs, id)
 	}
+	stop()
+	n := <-chaosDone
+	for id := int64(1); id <= 3; id++ {
+		checkSequence(t, checkLog(t, fs, cfg.DataDir, id))
+	}
+	if n < 3 {
+		t.Errorf("only %d faults applied", n)
+	}
+	t.Logf("%d faults, %d stream connections, proxy %+v", n, fs.connectCount(), proxy.Stats())
 }
 
 // TestRestart: a worker stopped (or killed) mid-job leaves the job process
