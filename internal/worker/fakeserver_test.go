@@ -40,6 +40,7 @@ type fakeServer struct {
 	interval   time.Duration
 	noPings    bool   // stall: streams stay open but silent after the hello
 	protocol   string // the version this server speaks; default workerproto.Version
+	noVersion  bool   // a mismatch answer without the server's VersionHeader
 	jobs       map[int64]*fakeJob
 	streams    map[*fakeStream]bool
 	connects   int
@@ -51,6 +52,7 @@ type fakeServer struct {
 	logHook    func(id int64, stored int)
 	cancelByHB bool // cancel only through heartbeat answers, no cancel frame
 	finishFail int  // when set, finish answers this status
+	forbidden  map[int64]bool // jobs moved to another worker: 403 on their endpoints
 	closing    chan struct{}
 }
 
@@ -166,7 +168,11 @@ func (fs *fakeServer) handler() http.Handler {
 			want = strconv.Itoa(workerproto.Version)
 		}
 		if got := r.Header.Get(workerproto.VersionHeader); got != want {
-			w.Header().Set(workerproto.VersionHeader, want)
+			fs.mu.Lock()
+			if !fs.noVersion {
+				w.Header().Set(workerproto.VersionHeader, want)
+			}
+			fs.mu.Unlock()
 			writeErr(w, http.StatusConflict, workerproto.CodeProtocolMismatch,
 				fmt.Sprintf("worker speaks protocol %s, this server speaks protocol %s", got, want), nil)
 			return
@@ -401,6 +407,10 @@ func (fs *fakeServer) heartbeat(w http.ResponseWriter, r *http.Request) {
 
 func (fs *fakeServer) lookup(w http.ResponseWriter, r *http.Request) (int64, *fakeJob) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if fs.forbidden[id] {
+		writeErr(w, http.StatusForbidden, "forbidden", fmt.Sprintf("act for job %d: forbidden", id), nil)
+		return id, nil
+	}
 	j := fs.jobs[id]
 	if j == nil {
 		writeErr(w, http.StatusNotFound, "not_found", fmt.Sprintf("job %d not found", id), nil)

@@ -288,9 +288,11 @@ func (e *apiError) mismatch() bool {
 }
 
 // gone reports whether the server does not want to hear about the job any
-// more: it does not know it, or not on this worker.
+// more: it does not know it (404 not_found, 410), or not on this worker
+// (403 forbidden: the worker's token is good, the job is not its own).
 func (e *apiError) gone() bool {
-	return (e.Status == http.StatusNotFound && e.Code == "not_found") || e.Status == http.StatusGone
+	return (e.Status == http.StatusNotFound && e.Code == "not_found") ||
+		(e.Status == http.StatusForbidden && e.Code == "forbidden") || e.Status == http.StatusGone
 }
 
 func readAPIError(method, path string, resp *http.Response) error {

@@ -208,13 +208,13 @@ func (w *Worker) protocolMismatch(e *apiError) time.Duration {
 	defer w.mismatchMu.Unlock()
 	if time.Since(w.mismatchLogged) >= w.cfg.MismatchRetry || w.mismatchLogged.IsZero() {
 		w.mismatchLogged = time.Now()
-		server := e.ServerProtocol
-		if server == "" {
-			server = "another"
+		server := "refuses it"
+		if e.ServerProtocol != "" {
+			server = "speaks protocol " + e.ServerProtocol
 		}
-		w.log.Error(fmt.Sprintf("protocol mismatch: this worker (Basalt %s) speaks worker protocol %d, the server speaks protocol %s; run a worker of the server's release. Retrying every %s",
-			version.Version, workerproto.Version, server, w.cfg.MismatchRetry),
-			"worker_protocol", workerproto.Version, "server_protocol", server, "server_says", e.Message)
+		w.log.Error(fmt.Sprintf("protocol mismatch: this worker (Basalt %s) speaks worker protocol %d, the server %s (%q); run a worker of the server's release. Retrying every %s",
+			version.Version, workerproto.Version, server, e.Message, w.cfg.MismatchRetry),
+			"worker_protocol", workerproto.Version, "server_protocol", e.ServerProtocol)
 	}
 	return w.cfg.MismatchRetry
 }

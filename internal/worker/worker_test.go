@@ -485,6 +485,29 @@ func TestRestart(t *testing.T) {
 			t.Errorf("lines %q", got)
 		}
 	})
+	t.Run("cancel in progress", func(t *testing.T) {
+		fs := newFakeServer(t)
+		dataDir := t.TempDir()
+		cfg := testConfig(fs.URL, dataDir)
+		cfg.CancelGrace = time.Hour
+		a := startWorker(t, cfg)
+		fs.assign(1, "dev1", "ignore-term\nlog 2\nhang")
+		eventually(t, "2 lines uploaded", func() bool { return len(journalLines(t, fs.job(1).log)) == 2 })
+		fs.cancel(1)
+		eventually(t, "SIGTERM ignored", func() bool { return len(journalLines(t, fs.job(1).log)) == 3 })
+		a.stop() // before the SIGKILL: the next worker must finish the cancel
+		cfg.CancelGrace = 50 * time.Millisecond
+		startWorker(t, cfg)
+		j := waitFinished(t, fs, 1)
+		if j.finish.ErrorType != "Canceled" {
+			t.Errorf("finish %+v", j.finish)
+		}
+		want := append(numbered(0, 2), "got SIGTERM, ignoring it", "got SIGTERM, ignoring it",
+			"job canceled: the job process ended (exit status unknown: it was not this worker's child) without writing a result")
+		if diff := cmp.Diff(want, checkLog(t, fs, dataDir, 1)); diff != "" {
+			t.Errorf("lines (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("data directory in use", func(t *testing.T) {
 		fs := newFakeServer(t)
 		dataDir := t.TempDir()
@@ -561,24 +584,32 @@ func TestChildKilled(t *testing.T) {
 // stopped and dropped; a finished job the server stopped listing is
 // dropped once its log is uploaded.
 func TestServerForgetsJob(t *testing.T) {
-	t.Run("unknown job", func(t *testing.T) {
-		fs := newFakeServer(t)
-		cfg := testConfig(fs.URL, t.TempDir())
-		cfg.KeepJobs = false
-		r := startWorker(t, cfg)
-		fs.assign(1, "dev1", "log 2\nhang")
-		eventually(t, "2 lines uploaded", func() bool { return len(journalLines(t, fs.job(1).log)) == 2 })
-		fs.mu.Lock()
-		delete(fs.jobs, 1)
-		fs.mu.Unlock()
-		eventually(t, "job directory removed", func() bool { return !fileExists(filepath.Join(cfg.DataDir, "jobs", "1")) })
-		if !strings.Contains(r.logs.String(), "the server refuses this job") {
-			t.Error("no log of the refusal")
-		}
-		if ids := r.w.jobIDs(); len(ids) != 0 {
-			t.Errorf("local jobs %v", ids)
-		}
-	})
+	for _, how := range []string{"unknown job", "job moved to another worker"} {
+		t.Run(how, func(t *testing.T) {
+			fs := newFakeServer(t)
+			cfg := testConfig(fs.URL, t.TempDir())
+			cfg.KeepJobs = false
+			r := startWorker(t, cfg)
+			fs.assign(1, "dev1", "log 2\nwait go\nlog 2\nhang")
+			eventually(t, "2 lines uploaded", func() bool { return len(journalLines(t, fs.job(1).log)) == 2 })
+			fs.mu.Lock()
+			if how == "unknown job" {
+				delete(fs.jobs, 1)
+			} else {
+				fs.forbidden = map[int64]bool{1: true}
+				fs.jobs[1].state = "Running" // the heartbeat answer does not stop it
+			}
+			fs.mu.Unlock()
+			os.WriteFile(filepath.Join(cfg.DataDir, "jobs", "1", "go"), nil, 0o600) // the next upload is refused
+			eventually(t, "job directory removed", func() bool { return !fileExists(filepath.Join(cfg.DataDir, "jobs", "1")) })
+			if !strings.Contains(r.logs.String(), "the server refuses this job") {
+				t.Error("no log of the refusal")
+			}
+			if ids := r.w.jobIDs(); len(ids) != 0 {
+				t.Errorf("local jobs %v", ids)
+			}
+		})
+	}
 	t.Run("not listed in the hello", func(t *testing.T) {
 		fs := newFakeServer(t)
 		fs.finishFail = http.StatusServiceUnavailable
@@ -600,41 +631,52 @@ func TestServerForgetsJob(t *testing.T) {
 // TestProtocolMismatch: a server of another protocol version gets a clear
 // error naming both versions, and slow retries, not a busy loop.
 func TestProtocolMismatch(t *testing.T) {
-	fs := newFakeServer(t)
-	fs.protocol = "2"
-	cfg := testConfig(fs.URL, t.TempDir())
-	cfg.MismatchRetry = time.Hour
-	var mu sync.Mutex
-	waits := map[string][]time.Duration{}
-	r := startWorker(t, cfg, func(w *Worker) {
-		w.pauseHook = func(what string, d time.Duration) {
+	tests := []struct {
+		name      string
+		noVersion bool
+		want      string
+	}{
+		{"server names its version", false, "speaks worker protocol 1, the server speaks protocol 2 (\"worker speaks protocol 1, this server speaks protocol 2\")"},
+		{"server message only", true, "speaks worker protocol 1, the server refuses it (\"worker speaks protocol 1, this server speaks protocol 2\")"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeServer(t)
+			fs.protocol, fs.noVersion = "2", tt.noVersion
+			cfg := testConfig(fs.URL, t.TempDir())
+			cfg.MismatchRetry = time.Hour
+			var mu sync.Mutex
+			waits := map[string][]time.Duration{}
+			r := startWorker(t, cfg, func(w *Worker) {
+				w.pauseHook = func(what string, d time.Duration) {
+					mu.Lock()
+					waits[what] = append(waits[what], d)
+					mu.Unlock()
+				}
+			})
+			eventually(t, "both loops waiting", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(waits["stream"]) > 0 && len(waits["heartbeat"]) > 0
+			})
 			mu.Lock()
-			waits[what] = append(waits[what], d)
+			if !slices.Equal(waits["stream"], []time.Duration{time.Hour}) || !slices.Equal(waits["heartbeat"], []time.Duration{time.Hour}) {
+				t.Errorf("waits after the mismatch: %v, want one of an hour each", waits)
+			}
 			mu.Unlock()
-		}
-	})
-	eventually(t, "both loops waiting", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(waits["stream"]) > 0 && len(waits["heartbeat"]) > 0
-	})
-	mu.Lock()
-	if !slices.Equal(waits["stream"], []time.Duration{time.Hour}) || !slices.Equal(waits["heartbeat"], []time.Duration{time.Hour}) {
-		t.Errorf("waits after the mismatch: %v, want one of an hour each", waits)
-	}
-	mu.Unlock()
-	fs.mu.Lock()
-	total := 0
-	for _, n := range fs.protos {
-		total += n
-	}
-	fs.mu.Unlock()
-	if total != 2 {
-		t.Errorf("%d requests, want 2 (one stream, one heartbeat)", total)
-	}
-	want := "speaks worker protocol 1, the server speaks protocol 2"
-	if logs := r.logs.String(); !strings.Contains(logs, want) || strings.Count(logs, "protocol mismatch") != 1 {
-		t.Errorf("want one error saying %q:\n%s", want, logs)
+			fs.mu.Lock()
+			total := 0
+			for _, n := range fs.protos {
+				total += n
+			}
+			fs.mu.Unlock()
+			if total != 2 {
+				t.Errorf("%d requests, want 2 (one stream, one heartbeat)", total)
+			}
+			if logs := r.logs.String(); !strings.Contains(logs, strings.ReplaceAll(tt.want, `"`, `\"`)) || strings.Count(logs, "protocol mismatch") != 1 {
+				t.Errorf("want one error saying %s:\n%s", tt.want, logs)
+			}
+		})
 	}
 }
 
