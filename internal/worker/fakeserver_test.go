@@ -50,8 +50,8 @@ type fakeServer struct {
 	// logHook runs after an upload was stored, before the answer; it may
 	// panic(http.ErrAbortHandler) to lose the answer.
 	logHook    func(id int64, stored int)
-	cancelByHB bool // cancel only through heartbeat answers, no cancel frame
-	finishFail int  // when set, finish answers this status
+	cancelByHB bool           // cancel only through heartbeat answers, no cancel frame
+	finishFail int            // when set, finish answers this status
 	forbidden  map[int64]bool // jobs moved to another worker: 403 on their endpoints
 	closing    chan struct{}
 }
