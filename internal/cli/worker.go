@@ -112,7 +112,3 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 	cmd.AddCommand(extra...)
 	return cmd
 }
-
-// Until the root command adds `worker` (with the dispatcher's run-job),
-// keep the constructor referenced.
-var _ = newWorkerCommand
