@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -579,6 +580,9 @@ func (j *job) finalize(invalid error) error {
 		res.ErrorMsg = "job process lost (worker restarted or crashed)"
 	default:
 		res.ErrorMsg = fmt.Sprintf("job process died (%s) without writing a result", desc)
+		if tail := stderrTail(j.path(FileStderr)); tail != "" {
+			res.ErrorMsg += "; its stderr ends with: " + tail
+		}
 	}
 	rec := workerproto.Record{Time: time.Now().UTC(), Level: workerproto.LevelError, Msg: workerproto.TextMsg(res.ErrorMsg)}
 	cut, err := appendFinalRecord(j.path(FileJournal), j.acked(), rec)
@@ -624,4 +628,28 @@ func (j *job) forget(why string) {
 			j.log.Error("cannot remove the job directory", "err", err)
 		}
 	}
+}
+
+// stderrTail returns the last line of a job process's stderr (up to 300
+// bytes), for the error message of a process that died without a result.
+func stderrTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	n := min(fi.Size(), 300)
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, fi.Size()-n); err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	b = bytes.TrimRight(b, "\r\n\t ")
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return strings.ToValidUTF8(string(bytes.TrimSpace(b)), "?")
 }

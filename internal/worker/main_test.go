@@ -65,6 +65,7 @@ func testBinary(t testing.TB) string {
 //	grandchild         start `sleep 3600` in the job's process group (PID in DIR/grandchild.pid)
 //	partial            write an incomplete line (no newline)
 //	result pass|fail [TYPE [MSG…]]   write result.json and exit 0/1
+//	stderr TEXT…       print TEXT on stderr
 //	exit N             exit with N, without a result
 //	hang               wait for a signal forever
 //
@@ -185,6 +186,8 @@ func runFakeJob(dir string) int {
 		case "result":
 			r := Result{Result: arg(1), ErrorType: arg(2), ErrorMsg: strings.Join(w[min(3, len(w)):], " ")}
 			return result(r)
+		case "stderr":
+			fmt.Fprintln(os.Stderr, strings.Join(w[1:], " "))
 		case "exit":
 			k, _ := strconv.Atoi(arg(1))
 			return k

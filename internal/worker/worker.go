@@ -74,6 +74,7 @@ func (w *Worker) Name() string { return w.cfg.Name }
 // (a restarted worker reattaches them), gives uploads FlushTimeout to
 // catch up and returns nil. It returns an error only when it cannot start:
 // a data directory it cannot use or lock, no token, a refused join token.
+// Call it once per Worker.
 func (w *Worker) Run(ctx context.Context) error {
 	jobsDir := filepath.Join(w.cfg.DataDir, "jobs")
 	if err := os.MkdirAll(jobsDir, 0o700); err != nil {
@@ -170,8 +171,12 @@ func (w *Worker) ensureToken(ctx context.Context) error {
 			switch {
 			case e.mismatch():
 				d = w.protocolMismatch(e)
+			case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+				return fmt.Errorf("worker: join refused (the join token is wrong, expired, already used, or not for worker %q): %w", w.cfg.Name, err)
+			case e.Status == http.StatusNotFound:
+				return fmt.Errorf("worker: join: the server has no worker join endpoint (is --server the Basalt server's URL?): %w", err)
 			case e.Status < 500 && e.Status != http.StatusTooManyRequests && e.Status != http.StatusRequestTimeout:
-				return fmt.Errorf("worker: join refused (the join token is wrong, expired or already used): %w", err)
+				return fmt.Errorf("worker: join: %w", err)
 			}
 		}
 		w.log.Warn("join failed; retrying", "err", err, "retry_in", d)

@@ -94,6 +94,9 @@ func TestJobLifecycle(t *testing.T) {
 		{name: "exit without a result", script: "log 2\nexit 3",
 			want:      workerproto.Finish{Result: "fail", ErrorType: "Infrastructure", ErrorMsg: "job process died (exit status 3) without writing a result"},
 			wantLines: append(numbered(0, 2), "job process died (exit status 3) without writing a result")},
+		{name: "setup error on stderr", script: "stderr first line\nstderr cannot open the journal: disk full\nexit 2",
+			want: workerproto.Finish{Result: "fail", ErrorType: "Infrastructure",
+				ErrorMsg: "job process died (exit status 2) without writing a result; its stderr ends with: cannot open the journal: disk full"}},
 		{name: "incomplete last line", script: "log 2\npartial\nexit 1",
 			want:      workerproto.Finish{Result: "fail", ErrorType: "Infrastructure", ErrorMsg: "job process died (exit status 1) without writing a result"},
 			wantLines: append(numbered(0, 2), "job process died (exit status 1) without writing a result")},
@@ -711,14 +714,15 @@ func TestJoin(t *testing.T) {
 	}
 
 	tests := []struct {
-		name, join, want string
+		name, path, join, want string
 	}{
-		{"refused join token", "wrong", "join refused"},
-		{"no token at all", "", "no token"},
+		{"refused join token", "", "wrong", `join refused (the join token is wrong, expired, already used, or not for worker "w1")`},
+		{"not a Basalt server", "/elsewhere", "join-2", "the server has no worker join endpoint"},
+		{"no token at all", "", "", "no token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := testConfig(fs.URL, t.TempDir())
+			cfg := testConfig(fs.URL+tt.path, t.TempDir())
 			cfg.Token, cfg.JoinToken = "", tt.join
 			cfg.Logger = slog.New(slog.DiscardHandler)
 			w, err := New(cfg)
