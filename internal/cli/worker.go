@@ -36,7 +36,7 @@ the data directory.
 Settings come from --config (YAML; the keys are the flag names), then the
 environment (BASALT_WORKER_TOKEN), then the flags. To join a new worker,
 give --join-token once: the worker stores its own token in DATA/token.`,
-		Example: `  basalt worker --server https://lab.example.com --join-token bsj_… --name rack1-host3
+		Example: `  basalt worker --server https://lab.example.com --join-token bst_… --name rack1-host3
   basalt worker --config /etc/basalt/worker.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
