@@ -141,7 +141,7 @@ func TestCancelRunningJob(t *testing.T) {
 	}
 }
 
-func (l *lab) waitState(t *testing.T, id int64, state string, within time.Duration) {
+func (l *lab) waitState(t testing.TB, id int64, state string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {

@@ -70,13 +70,13 @@ type lab struct {
 	workers map[string]string // name → token
 }
 
-func newLab(t *testing.T, serverArgs ...string) *lab {
+func newLab(t testing.TB, serverArgs ...string) *lab {
 	t.Helper()
 	s := startServer(t, append([]string{"--heartbeat-interval", "500ms", "--sweep-interval", "500ms"}, serverArgs...)...)
 	return attachLab(t, s)
 }
 
-func attachLab(t *testing.T, s *server) *lab {
+func attachLab(t testing.TB, s *server) *lab {
 	t.Helper()
 	api, err := client.New(s.url, "", s.token, client.Options{Timeout: 30 * time.Second})
 	if err != nil {
@@ -87,7 +87,7 @@ func attachLab(t *testing.T, s *server) *lab {
 
 // addDevices creates device type sim (once), worker w (once) and n
 // simulated devices on it named w-NN.
-func (l *lab) addDevices(t *testing.T, w string, n int, dict string) {
+func (l *lab) addDevices(t testing.TB, w string, n int, dict string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := l.api.GetDeviceType(ctx, "sim"); err != nil {
@@ -119,7 +119,7 @@ type workerProc struct {
 }
 
 // startWorker runs the real worker binary against url.
-func startWorker(t *testing.T, url, name, token, dataDir string) *workerProc {
+func startWorker(t testing.TB, url, name, token, dataDir string) *workerProc {
 	t.Helper()
 	w := &workerProc{dataDir: dataDir, stderr: &bytes.Buffer{}}
 	w.cmd = exec.Command(binary, "worker", "--server", url, "--name", name, "--data-dir", dataDir, "--keep-jobs")
@@ -132,7 +132,7 @@ func startWorker(t *testing.T, url, name, token, dataDir string) *workerProc {
 	return w
 }
 
-func (w *workerProc) stop(t *testing.T) {
+func (w *workerProc) stop(t testing.TB) {
 	if w.cmd.ProcessState != nil {
 		return
 	}
@@ -165,7 +165,7 @@ func killJobProcesses(dataDir string) {
 	}
 }
 
-func (l *lab) submit(t *testing.T, def string) int64 {
+func (l *lab) submit(t testing.TB, def string) int64 {
 	t.Helper()
 	sub, err := l.api.SubmitJob(context.Background(), def)
 	if err != nil {
@@ -175,7 +175,7 @@ func (l *lab) submit(t *testing.T, def string) int64 {
 }
 
 // waitFinished polls until every job is Finished or the deadline passes.
-func (l *lab) waitFinished(t *testing.T, ids []int64, within time.Duration) map[int64]rest.JobJSON {
+func (l *lab) waitFinished(t testing.TB, ids []int64, within time.Duration) map[int64]rest.JobJSON {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	out := map[int64]rest.JobJSON{}
@@ -204,7 +204,7 @@ func (l *lab) waitFinished(t *testing.T, ids []int64, within time.Duration) map[
 
 // checkJob asserts a finished simulated job: Complete, its exact results
 // once each, and a stored log byte-identical to the worker's journal.
-func (l *lab) checkJob(t *testing.T, j rest.JobJSON, workerDir string) {
+func (l *lab) checkJob(t testing.TB, j rest.JobJSON, workerDir string) {
 	t.Helper()
 	if j.Health != "Complete" {
 		t.Errorf("job %d: %s/%s (%s: %s)", j.ID, j.State, j.Health, j.ErrorType, j.FailureComment)
@@ -236,7 +236,7 @@ func (l *lab) checkJob(t *testing.T, j rest.JobJSON, workerDir string) {
 	}
 }
 
-func (l *lab) storedLog(t *testing.T, id int64) []byte {
+func (l *lab) storedLog(t testing.TB, id int64) []byte {
 	t.Helper()
 	lines, _, err := l.api.JobLogs(context.Background(), id, 0, -1)
 	if err != nil {
@@ -279,7 +279,7 @@ func TestWorkerEndToEnd(t *testing.T) {
 }
 
 // freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

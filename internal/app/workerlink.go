@@ -333,3 +333,28 @@ func (a *App) LogSize(jobID int64) (int64, error) {
 	}
 	return a.cfg.Logs.Size(jobID)
 }
+
+// FailJobsMissingFromWorker finishes, Incomplete with an infrastructure
+// error, the jobs the server sees Running on worker's devices for longer
+// than grace that the worker's heartbeat no longer lists: the worker lost
+// them (its data directory was wiped, say) and will never report them.
+func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, worker string, local []int64, grace time.Duration) error {
+	if !auth.CanActAsWorker(p, worker) {
+		return denied(p, "reconcile jobs")
+	}
+	jobs, err := a.workerJobs(ctx, worker)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	for _, j := range jobs {
+		if j.State != lab.JobRunning || slices.Contains(local, j.ID) || now.Sub(j.StartTime) < grace {
+			continue
+		}
+		if _, err := a.FinishJob(ctx, p, j.ID, JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure,
+			Comment: "the worker no longer has this job (its data was lost)"}); err != nil && !errors.Is(err, lab.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}

@@ -148,6 +148,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		Protocols:         &protos,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	s.http.RegisterOnShutdown(s.workers.CloseStreams)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {

@@ -77,6 +77,16 @@ func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
+// CloseStreams ends every open stream (for a graceful shutdown: workers
+// reconnect to the next server process at once instead of waiting).
+func (s *Server) CloseStreams() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.conns {
+		st.close()
+	}
+}
+
 // Connected reports how many workers have an open stream.
 func (s *Server) Connected() int {
 	s.mu.Lock()
@@ -177,6 +187,7 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 			if got == "" {
 				got = "none"
 			}
+			w.Header().Set(wp.VersionHeader, strconv.Itoa(wp.Version))
 			writeError(w, http.StatusConflict, wp.CodeProtocolMismatch,
 				fmt.Sprintf("worker speaks protocol %s, this server (Basalt %s) speaks protocol %d: run a worker of the same release", got, version.Version, wp.Version))
 			return
@@ -362,6 +373,11 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	stop, err := s.app.JobsToStop(r.Context(), p, in.Name, in.Jobs)
 	if err != nil {
+		return err
+	}
+	// a job the server sees Running that the worker no longer has (its
+	// data was wiped, say) will never be reported: end it now.
+	if err := s.app.FailJobsMissingFromWorker(r.Context(), p, in.Name, in.Jobs, 3*s.interval); err != nil {
 		return err
 	}
 	if stop == nil {

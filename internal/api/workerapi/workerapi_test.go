@@ -409,3 +409,38 @@ func FuzzWorkerAPI(f *testing.F) {
 		}
 	})
 }
+
+// TestJobMissingFromWorker: a Running job the worker's heartbeats no longer
+// list (its data was lost) is finished Incomplete after the grace period.
+func TestJobMissingFromWorker(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	next(t, frames, wp.FrameHello)
+	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	must(t, err)
+	next(t, frames, wp.FrameAssign)
+	if st, b := e.req("POST", fmt.Sprintf("/jobs/%d/start", ids[0]), e.wtoken, ""); st != 200 {
+		t.Fatalf("start: %d %s", st, b)
+	}
+	hb := func(jobs string) {
+		if st, b := e.req("POST", wp.PathHeartbeat, e.wtoken, `{"name":"w1","version":"x","jobs":`+jobs+`}`); st != 200 {
+			t.Fatalf("heartbeat: %d %s", st, b)
+		}
+	}
+	hb("[]") // within the grace period: nothing happens
+	if j, _ := e.app.Store().GetJob(ctx, ids[0]); j.State != lab.JobRunning {
+		t.Fatalf("job %s right after start", j.State)
+	}
+	time.Sleep(700 * time.Millisecond) // grace is 3 × 200 ms
+	hb(fmt.Sprintf("[%d]", ids[0]))    // still listed: nothing happens
+	if j, _ := e.app.Store().GetJob(ctx, ids[0]); j.State != lab.JobRunning {
+		t.Fatalf("job %s while the worker lists it", j.State)
+	}
+	hb("[]")
+	j, _ := e.app.Store().GetJob(ctx, ids[0])
+	if j.State != lab.JobFinished || j.Health != lab.JobHealthIncomplete || j.ErrorType != lab.ErrorInfrastructure {
+		t.Errorf("job missing from its worker: %s %s %s", j.State, j.Health, j.ErrorType)
+	}
+}
