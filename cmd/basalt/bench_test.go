@@ -63,7 +63,11 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		id := l.submit(b, quickJob(fmt.Sprintf("lat-%d", i)))
 		var j rest.JobJSON
+		deadline := time.Now().Add(time.Minute)
 		for {
+			if time.Now().After(deadline) {
+				b.Fatalf("job %d not finished after a minute: %+v", id, j)
+			}
 			var err error
 			if j, err = l.api.GetJob(ctx, id); err != nil {
 				b.Fatal(err)

@@ -33,7 +33,8 @@ type Worker struct {
 	mu        sync.Mutex
 	accepting bool
 	jobs      map[int64]*job
-	devices   map[string]int64 // device hostname → the job on it
+	devices   map[string]int64              // device hostname → the job on it
+	queued    map[string]workerproto.Assign // device hostname → the assignment waiting for it
 	jobsCtx   context.Context
 	jobsWG    sync.WaitGroup
 
@@ -57,7 +58,7 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.Name), link: l,
-		jobs: map[int64]*job{}, devices: map[string]int64{}, newBeat: make(chan struct{}, 1)}
+		jobs: map[int64]*job{}, devices: map[string]int64{}, queued: map[string]workerproto.Assign{}, newBeat: make(chan struct{}, 1)}
 	l.log = w.log
 	w.interval.Store(int64(cfg.Heartbeat))
 	return w, nil
@@ -398,7 +399,12 @@ func (w *Worker) assign(a workerproto.Assign) {
 		log.Debug("assignment of a job this worker already has: ignored")
 		return
 	case w.devices[a.Device.Hostname] != 0:
-		log.Warn("assignment for a busy device ignored", "busy_with", w.devices[a.Device.Hostname])
+		// The server assigns a device again as soon as the previous job's
+		// finish is committed, which can be before this worker has let go
+		// of that job: keep the assignment and start it when the device is
+		// free (the newest one wins).
+		log.Info("device still busy: assignment queued", "busy_with", w.devices[a.Device.Hostname])
+		w.queued[a.Device.Hostname] = a
 		return
 	}
 	dir := w.jobDir(a.JobID)
@@ -426,15 +432,23 @@ func (w *Worker) addLocked(j *job) {
 	w.devices[j.device] = j.id
 }
 
-// remove forgets a job that is over.
+// remove forgets a job that is over, and starts an assignment that was
+// waiting for its device.
 func (w *Worker) remove(j *job) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if w.jobs[j.id] == j {
 		delete(w.jobs, j.id)
 		if w.devices[j.device] == j.id {
 			delete(w.devices, j.device)
 		}
+	}
+	next, ok := w.queued[j.device]
+	if ok && w.devices[j.device] == 0 {
+		delete(w.queued, j.device)
+	}
+	w.mu.Unlock()
+	if ok {
+		w.assign(next)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type Server struct {
 	evMu    sync.Mutex
 	pending []app.Event
 	evWake  chan struct{}
+
+	pushMu sync.Mutex
+	pushed map[int64]time.Time // Scheduled job → when its assignment was last pushed
 }
 
 // stream is one connected worker's open server → worker stream.
@@ -60,7 +64,7 @@ func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
 		interval = 10 * time.Second
 	}
 	s := &Server{app: a, log: log, interval: interval, mux: http.NewServeMux(),
-		conns: map[string]*stream{}, evWake: make(chan struct{}, 1)}
+		conns: map[string]*stream{}, evWake: make(chan struct{}, 1), pushed: map[int64]time.Time{}}
 	s.mux.HandleFunc("POST "+wp.Prefix+wp.PathJoin, s.wrap(false, s.join))
 	s.mux.HandleFunc("GET "+wp.Prefix+wp.PathConnect, s.wrap(true, s.connect))
 	s.mux.HandleFunc("POST "+wp.Prefix+wp.PathHeartbeat, s.wrap(true, s.heartbeat))
@@ -136,7 +140,7 @@ func (s *Server) deliver(ctx context.Context, e app.Event) {
 			}
 			return
 		}
-		s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
+		s.pushAssign(as)
 	case lab.JobCanceling.String():
 		d, err := s.app.GetDevice(ctx, e.Device)
 		if err != nil {
@@ -164,6 +168,50 @@ func (s *Server) send(worker string, f wp.Frame) {
 		s.log.Warn("worker stream full, closing it", "worker", worker)
 		st.close()
 	}
+}
+
+// pushAssign sends an assignment to its worker and remembers when.
+func (s *Server) pushAssign(as app.Assignment) {
+	s.pushMu.Lock()
+	s.pushed[as.JobID] = time.Now()
+	s.pushMu.Unlock()
+	s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
+}
+
+// repushStale sends again the assignments of worker's Scheduled jobs that
+// it does not report having, when the last push is older than three
+// heartbeat intervals: a frame lost on a dying connection must not leave a
+// job Scheduled forever.
+func (s *Server) repushStale(ctx context.Context, p auth.Principal, worker string, local []int64) error {
+	jobs, err := s.app.WorkerJobs(ctx, p, worker)
+	if err != nil {
+		return err
+	}
+	s.pushMu.Lock()
+	var stale []int64
+	for _, j := range jobs {
+		if j.State != lab.JobScheduled || slices.Contains(local, j.ID) {
+			continue
+		}
+		if last, ok := s.pushed[j.ID]; !ok || time.Since(last) > 3*s.interval {
+			stale = append(stale, j.ID)
+		}
+	}
+	for id, at := range s.pushed { // forget old entries
+		if time.Since(at) > time.Hour {
+			delete(s.pushed, id)
+		}
+	}
+	s.pushMu.Unlock()
+	for _, id := range stale {
+		as, err := s.app.Assign(ctx, id)
+		if err != nil {
+			continue // moved on meanwhile
+		}
+		s.log.Info("pushing a stale assignment again", "job", id, "worker", worker)
+		s.pushAssign(as)
+	}
+	return nil
 }
 
 func assignFrame(as app.Assignment) *wp.Assign {
@@ -312,6 +360,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principa
 		case lab.JobScheduled:
 			as, err := s.app.Assign(ctx, j.ID)
 			if err == nil {
+				s.pushMu.Lock()
+				s.pushed[j.ID] = time.Now()
+				s.pushMu.Unlock()
 				first = append(first, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as)})
 			}
 		case lab.JobCanceling:
@@ -378,6 +429,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p auth.Princi
 	// a job the server sees Running that the worker no longer has (its
 	// data was wiped, say) will never be reported: end it now.
 	if err := s.app.FailJobsMissingFromWorker(r.Context(), p, in.Name, in.Jobs, 3*s.interval); err != nil {
+		return err
+	}
+	if err := s.repushStale(r.Context(), p, in.Name, in.Jobs); err != nil {
 		return err
 	}
 	if stop == nil {

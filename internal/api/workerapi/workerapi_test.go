@@ -444,3 +444,29 @@ func TestJobMissingFromWorker(t *testing.T) {
 		t.Errorf("job missing from its worker: %s %s %s", j.State, j.Health, j.ErrorType)
 	}
 }
+
+// TestStaleAssignmentPushedAgain: an assignment the worker never took up
+// (the frame was lost) is pushed again after a heartbeat that does not
+// list the job, once three heartbeat intervals have passed.
+func TestStaleAssignmentPushedAgain(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	next(t, frames, wp.FrameHello)
+	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	must(t, err)
+	first := next(t, frames, wp.FrameAssign).Assign
+	hb := func() {
+		if st, b := e.req("POST", wp.PathHeartbeat, e.wtoken, `{"name":"w1","version":"x","jobs":[]}`); st != 200 {
+			t.Fatalf("heartbeat: %d %s", st, b)
+		}
+	}
+	hb() // too soon to push again
+	time.Sleep(700 * time.Millisecond)
+	hb()
+	again := next(t, frames, wp.FrameAssign).Assign
+	if again.JobID != ids[0] || first.JobID != ids[0] {
+		t.Fatalf("assignments %d then %d, want %d twice", first.JobID, again.JobID, ids[0])
+	}
+}
