@@ -27,6 +27,9 @@ type Logs interface {
 	Lines(jobID int64) (int, error)
 	// ReadLines returns complete lines [start, end), clamped.
 	ReadLines(jobID int64, start, end int) ([][]byte, error)
+	// WaitLines blocks until the log has more than lines complete lines or
+	// ctx ends, and returns the line count.
+	WaitLines(ctx context.Context, jobID int64, lines int) (int, error)
 }
 
 // Assignment is everything a worker needs to run one job.
@@ -310,13 +313,23 @@ func (a *App) failLostJobs(ctx context.Context) error {
 }
 
 // JobLog returns lines [start, end) of a visible job's log and the total
-// number of complete lines.
-func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, end int) ([][]byte, int, error) {
-	if _, err := a.GetJob(ctx, p, jobID); err != nil {
+// number of complete lines. With wait > 0 and no line at or after start
+// yet, it first waits up to wait for the log to grow, unless the job is
+// Finished (then nothing more will come): a live tail without polling.
+func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, end int, wait time.Duration) ([][]byte, int, error) {
+	j, err := a.GetJob(ctx, p, jobID)
+	if err != nil {
 		return nil, 0, err
 	}
 	if a.cfg.Logs == nil {
 		return nil, 0, nil
+	}
+	if wait > 0 && j.State != lab.JobFinished {
+		if n, err := a.cfg.Logs.Lines(jobID); err == nil && n <= start {
+			wctx, cancel := context.WithTimeout(ctx, wait)
+			_, _ = a.cfg.Logs.WaitLines(wctx, jobID, start)
+			cancel()
+		}
 	}
 	n, err := a.cfg.Logs.Lines(jobID)
 	if err != nil {

@@ -40,7 +40,11 @@ func (e *clientEnv) jobsLogs() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			lines, _, err := cl.JobLogs(cmd.Context(), id, next, -1)
+			var wait time.Duration
+			if follow && j.State != jobFinished {
+				wait = 30 * time.Second // the server answers as soon as lines arrive
+			}
+			lines, _, err := cl.JobLogsWait(cmd.Context(), id, next, -1, wait)
 			if err != nil {
 				return err
 			}
@@ -53,16 +57,18 @@ func (e *clientEnv) jobsLogs() *cobra.Command {
 			if !follow || j.State == jobFinished {
 				return nil
 			}
-			select {
-			case <-cmd.Context().Done():
-				return cmd.Context().Err()
-			case <-time.After(interval):
+			if len(lines) == 0 {
+				select {
+				case <-cmd.Context().Done():
+					return cmd.Context().Err()
+				case <-time.After(interval):
+				}
 			}
 		}
 	})
 	c.Flags().IntVar(&start, "start", 0, "first line to print")
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the job is finished")
-	c.Flags().DurationVar(&interval, "interval", time.Second, "with --follow, time between two reads")
+	c.Flags().DurationVar(&interval, "interval", time.Second, "with --follow, pause after a read that brought nothing")
 	return c
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
 )
@@ -144,7 +145,16 @@ func (c *Client) ResubmitJob(ctx context.Context, id int64) (rest.SubmittedJSON,
 // one JSON record, and the total number of lines stored; end < 0 means to
 // the end.
 func (c *Client) JobLogs(ctx context.Context, id int64, start, end int) ([]string, int, error) {
+	return c.JobLogsWait(ctx, id, start, end, 0)
+}
+
+// JobLogsWait is JobLogs that, when no line exists at start yet, lets the
+// server wait up to wait for new ones (a live tail without polling).
+func (c *Client) JobLogsWait(ctx context.Context, id int64, start, end int, wait time.Duration) ([]string, int, error) {
 	q := url.Values{"start": {strconv.Itoa(start)}}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
 	if end >= 0 {
 		q.Set("end", strconv.Itoa(end))
 	}

@@ -14,7 +14,8 @@ import (
 
 // jobLogs streams a range of a job's log lines as NDJSON. Without a range
 // it returns the whole log; the total line count is in X-Total-Lines so a
-// viewer can page through logs of any size.
+// viewer can page through logs of any size. ?wait=30s turns it into a long
+// poll: when nothing exists at start yet, the answer waits for new lines.
 func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -31,7 +32,13 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 	if end < 0 {
 		end = int(^uint(0) >> 1)
 	}
-	lines, total, err := api.app.JobLog(r.Context(), p, id, start, end)
+	var wait time.Duration
+	if s := r.URL.Query().Get("wait"); s != "" {
+		if wait, err = time.ParseDuration(s); err != nil || wait < 0 || wait > 60*time.Second {
+			return fmt.Errorf("%w: wait=%q must be a duration up to 60s", lab.ErrInvalid, s)
+		}
+	}
+	lines, total, err := api.app.JobLog(r.Context(), p, id, start, end, wait)
 	if err != nil {
 		return err
 	}
@@ -52,7 +59,7 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	lines, _, err := api.app.JobLog(r.Context(), p, id, 0, int(^uint(0)>>1))
+	lines, _, err := api.app.JobLog(r.Context(), p, id, 0, int(^uint(0)>>1), 0)
 	if err != nil {
 		return err
 	}

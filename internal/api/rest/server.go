@@ -86,7 +86,7 @@ func Routes() []Route {
 		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, JobJSON{}},
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
 		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, JobJSON{}},
-		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; X-Total-Lines header)", AccessPublic, nil, nil},
+		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; ?wait=30s long-polls for new lines; X-Total-Lines header)", AccessPublic, nil, nil},
 		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test results of a job (the results records of its log)", AccessPublic, nil, ListJSON[ResultJSON]{}},
 		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, SubmittedJSON{}},
 

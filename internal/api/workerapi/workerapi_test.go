@@ -2,7 +2,6 @@ package workerapi_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
@@ -31,61 +30,12 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
-// memLogs is an in-memory app.Logs with the same offset rules as the
-// durable store, for testing the transport alone.
-type memLogs struct {
-	mu   sync.Mutex
-	logs map[int64][]byte
-}
-
-func (m *memLogs) Append(id, off int64, data []byte) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	have := m.logs[id]
-	if off > int64(len(have)) {
-		return int64(len(have)), fmt.Errorf("gap: %w", lab.ErrConflict)
-	}
-	if end := off + int64(len(data)); end > int64(len(have)) {
-		have = append(have, data[int64(len(have))-off:]...)
-	}
-	m.logs[id] = have
-	return int64(len(have)), nil
-}
-func (m *memLogs) Size(id int64) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return int64(len(m.logs[id])), nil
-}
-func (m *memLogs) SHA256(id int64) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := sha256.Sum256(m.logs[id])
-	return hex.EncodeToString(s[:]), nil
-}
-func (m *memLogs) Lines(id int64) (int, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return bytes.Count(m.logs[id], []byte("\n")), nil
-}
-func (m *memLogs) ReadLines(id int64, start, end int) ([][]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	lines := bytes.SplitAfter(m.logs[id], []byte("\n"))
-	var out [][]byte
-	for i, l := range lines {
-		if i >= start && i < end && bytes.HasSuffix(l, []byte("\n")) {
-			out = append(out, bytes.TrimSuffix(l, []byte("\n")))
-		}
-	}
-	return out, nil
-}
-
 type env struct {
 	t       testing.TB
 	handler http.Handler
 	app     *app.App
 	srv     *httptest.Server
-	logs    *memLogs
+	logs    *logstore.Store
 	admin   auth.Principal
 	wtoken  string
 }
@@ -94,7 +44,9 @@ func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	logs := &memLogs{logs: map[int64][]byte{}}
+	logs, err := logstore.Open(t.TempDir())
+	must(t, err)
+	t.Cleanup(func() { logs.Close() })
 	a := app.New(labtest.Backends()[0].Open(t), app.Config{Logs: logs})
 	must(t, a.Bootstrap(ctx))
 	u, err := a.CreateSuperuser(ctx, "admin", "", "")
@@ -468,5 +420,39 @@ func TestStaleAssignmentPushedAgain(t *testing.T) {
 	again := next(t, frames, wp.FrameAssign).Assign
 	if again.JobID != ids[0] || first.JobID != ids[0] {
 		t.Fatalf("assignments %d then %d, want %d twice", first.JobID, again.JobID, ids[0])
+	}
+}
+
+// TestLiveTail: reading a job's log with a wait returns as soon as a line
+// arrives, without polling.
+func TestLiveTail(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	next(t, frames, wp.FrameHello)
+	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	must(t, err)
+	id := next(t, frames, wp.FrameAssign).Assign.JobID
+	got := make(chan int, 1)
+	go func() {
+		lines, _, err := e.app.JobLog(ctx, e.admin, id, 0, 100, time.Minute)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- len(lines)
+	}()
+	time.Sleep(100 * time.Millisecond) // let the reader block first
+	rec, _ := wp.EncodeRecord(wp.Record{Time: time.Now().UTC(), Level: wp.LevelInfo, Msg: wp.TextMsg("first")})
+	if st, b := e.req("PUT", fmt.Sprintf("/jobs/%d/log?offset=0", id), e.wtoken, string(rec)); st != 200 {
+		t.Fatalf("upload: %d %s", st, b)
+	}
+	select {
+	case n := <-got:
+		if n != 1 || id != ids[0] {
+			t.Errorf("live tail returned %d lines", n)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting reader was not woken by the upload")
 	}
 }
