@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 )
 
@@ -21,6 +22,23 @@ func TestExamplesParse(t *testing.T) {
 		}
 		if _, err := jobdef.Parse(src); err != nil {
 			t.Errorf("%s:\n%v", f, err)
+		}
+	}
+}
+
+// TestExampleDevicesParse keeps the device dictionaries in examples/devices valid.
+func TestExampleDevicesParse(t *testing.T) {
+	files, err := filepath.Glob("../../examples/devices/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example devices: %v", err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, sim, err := simdevice.ParseDictionary(string(src)); err != nil || !sim {
+			t.Errorf("%s: simulated=%v, %v", f, sim, err)
 		}
 	}
 }

@@ -33,6 +33,11 @@ func TestLayering(t *testing.T) {
 		{"internal/store", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
 		{"internal/app", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
 		{"internal/api/rest", []string{module + "/internal/store/sqlstore", "database/sql"}},
+		{"internal/api/workerapi", []string{module + "/internal/store/sqlstore", "database/sql"}},
+		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
+		{"internal/logstore", append(append([]string{}, transport...), storage...)},
+		{"internal/dispatcher", append(append([]string{module + "/internal/app", module + "/internal/worker"}, transport...), storage...)},
+		{"internal/worker", append([]string{module + "/internal/app", module + "/internal/api/", module + "/internal/server"}, storage...)},
 	}
 	for _, r := range rules {
 		for _, d := range deps(t, r.pkg) {
