@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/tlsconfig"
 	"github.com/basalt-lab/basalt/internal/version"
 )
 
@@ -76,7 +75,7 @@ func New(baseURL, username, token string, opts Options) (*Client, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 		if opts.CAFile != "" {
-			pool, err := loadCAs(opts.CAFile)
+			pool, err := tlsconfig.CertPool(opts.CAFile)
 			if err != nil {
 				return nil, err
 			}
@@ -123,21 +122,6 @@ func normalizeBase(baseURL string) (string, error) {
 	}
 	u.Path, u.RawPath = strings.TrimRight(p, "/"), ""
 	return u.String(), nil
-}
-
-func loadCAs(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("read CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate found", file)
-	}
-	return pool, nil
 }
 
 // URI returns the server's base address (without "/api/v1").

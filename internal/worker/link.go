@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,13 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/tlsconfig"
 	"github.com/basalt-lab/basalt/internal/version"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -64,7 +63,7 @@ func newLink(cfg Config) (*link, error) {
 	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
-		pool, err := loadCAs(cfg.CAFile)
+		pool, err := tlsconfig.CertPool(cfg.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -110,21 +109,6 @@ func newLink(cfg Config) (*link, error) {
 		l.fallback = client(p1)
 	}
 	return l, nil
-}
-
-func loadCAs(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA file %s: no PEM certificate", file)
-	}
-	return pool, nil
 }
 
 // close drops every connection.
