@@ -18,7 +18,7 @@ import (
 // the worker's journal, byte for byte.
 func TestLinkFaults(t *testing.T) {
 	l := newLab(t)
-	l.addDevices(t, "w1", 20, simDictionary("1500ms", 400))
+	l.addDevices(t, "w1", 20, simDictionary("2s", 400))
 	proxy := faultnet.Start(t, l.url[len("http://"):])
 	wdir := t.TempDir()
 	startWorker(t, "http://"+proxy.Addr(), "w1", l.workers["w1"], wdir)
@@ -30,9 +30,9 @@ func TestLinkFaults(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	chaosDone := make(chan int)
 	go func() {
-		chaosDone <- proxy.Chaos(ctx, rand.New(rand.NewPCG(1, 2)), 100*time.Millisecond,
-			faultnet.CutFault(), faultnet.ResetFault(), faultnet.StallFault(400*time.Millisecond),
-			faultnet.RefuseFault(300*time.Millisecond), faultnet.DelayFault(20*time.Millisecond, 500*time.Millisecond))
+		chaosDone <- proxy.Chaos(ctx, rand.New(rand.NewPCG(1, 2)), 50*time.Millisecond,
+			faultnet.CutFault(), faultnet.ResetFault(), faultnet.StallFault(200*time.Millisecond),
+			faultnet.RefuseFault(150*time.Millisecond), faultnet.DelayFault(20*time.Millisecond, 200*time.Millisecond))
 	}()
 	jobs := l.waitFinished(t, ids, 4*time.Minute)
 	stop()
