@@ -3,14 +3,19 @@
 # Runs as root on Debian 12 (apt-get); fails loudly when a package cannot be had.
 set -euo pipefail
 
-# package -> a file that proves it is installed
+# package -> a path (glob) that proves it is installed
 declare -A need=(
   [postgresql]=/usr/lib/postgresql
+  [qemu-system-x86]=/usr/bin/qemu-system-x86_64
+  [busybox-static]=/usr/share/doc/busybox-static
+  [linux-image-amd64]='/boot/vmlinuz-*'
 )
+
+present() { compgen -G "$1" >/dev/null; }
 
 missing=()
 for pkg in "${!need[@]}"; do
-  [ -e "${need[$pkg]}" ] || missing+=("$pkg")
+  present "${need[$pkg]}" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -24,7 +29,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 for pkg in "${missing[@]}"; do
-  if [ ! -e "${need[$pkg]}" ]; then
+  if ! present "${need[$pkg]}"; then
     echo "ensure-deps: $pkg did not install ${need[$pkg]}" >&2
     exit 1
   fi
