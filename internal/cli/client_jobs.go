@@ -245,8 +245,11 @@ func (e *clientEnv) jobsList() *cobra.Command {
 	return c
 }
 
-func (e *clientEnv) jobsShow() *cobra.Command {
-	return command("show ID", "Show a job", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+// jobCommand is a command on one job (an ID argument) that fetches a T
+// (fetch is a method expression of client.Client, receiver first)
+// and prints it: the API's JSON with --json, else with human.
+func jobCommand[T any](e *clientEnv, use, short string, fetch func(*client.Client, context.Context, int64) (T, error), human func(io.Writer, T) error) *cobra.Command {
+	return command(use, short, exactArgs(1), func(cmd *cobra.Command, args []string) error {
 		id, err := parseID("job", args[0])
 		if err != nil {
 			return err
@@ -255,13 +258,19 @@ func (e *clientEnv) jobsShow() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		j, err := cl.GetJob(cmd.Context(), id)
+		v, err := fetch(cl, cmd.Context(), id)
 		if err != nil {
 			return err
 		}
 		if e.json {
-			return printJSON(cmd.OutOrStdout(), j)
+			return printJSON(cmd.OutOrStdout(), v)
 		}
+		return human(cmd.OutOrStdout(), v)
+	})
+}
+
+func (e *clientEnv) jobsShow() *cobra.Command {
+	return jobCommand(e, "show ID", "Show a job", (*client.Client).GetJob, func(w io.Writer, j rest.JobJSON) error {
 		vis := j.Visibility
 		if len(j.ViewingGroups) > 0 {
 			vis += " (" + listText(j.ViewingGroups) + ")"
@@ -270,7 +279,7 @@ func (e *clientEnv) jobsShow() *cobra.Command {
 		if j.QueueTimeout > 0 {
 			queue = (time.Duration(j.QueueTimeout) * time.Second).String()
 		}
-		return fields(cmd.OutOrStdout(),
+		return fields(w,
 			"ID", idText(j.ID),
 			"Description", j.Description,
 			"Submitter", j.Submitter,
@@ -376,27 +385,13 @@ func stateText(j rest.JobJSON) string {
 }
 
 func (e *clientEnv) jobsResubmit() *cobra.Command {
-	return command("resubmit ID", "Submit a job's definition again; prints the new job ids", exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		id, err := parseID("job", args[0])
-		if err != nil {
-			return err
-		}
-		cl, err := e.connect()
-		if err != nil {
-			return err
-		}
-		sub, err := cl.ResubmitJob(cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(cmd.OutOrStdout(), sub)
-		}
-		for _, nid := range sub.JobIDs {
-			fmt.Fprintln(cmd.OutOrStdout(), nid)
-		}
-		return nil
-	})
+	return jobCommand(e, "resubmit ID", "Submit a job's definition again; prints the new job ids", (*client.Client).ResubmitJob,
+		func(w io.Writer, sub rest.SubmittedJSON) error {
+			for _, nid := range sub.JobIDs {
+				fmt.Fprintln(w, nid)
+			}
+			return nil
+		})
 }
 
 func (e *clientEnv) jobsWait() *cobra.Command {

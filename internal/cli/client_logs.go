@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -92,28 +94,14 @@ func printLogLine(w io.Writer, line string, asJSON bool) error {
 
 // jobsResults prints a job's test results.
 func (e *clientEnv) jobsResults() *cobra.Command {
-	return command("results ID", "Print a job's test results", exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		id, err := parseID("job", args[0])
-		if err != nil {
-			return err
-		}
-		cl, err := e.connect()
-		if err != nil {
-			return err
-		}
-		page, err := cl.JobResults(cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		if e.json {
-			return printJSON(cmd.OutOrStdout(), page)
-		}
-		t := newTable(cmd.OutOrStdout(), "SUITE", "SET", "CASE", "RESULT", "MEASUREMENT", "UNITS")
-		for _, r := range page.Results {
-			t.row(r.Suite, r.Set, r.Case, r.Result, r.Measurement, r.Units)
-		}
-		return t.flush()
-	})
+	return jobCommand(e, "results ID", "Print a job's test results", (*client.Client).JobResults,
+		func(w io.Writer, page rest.ListJSON[rest.ResultJSON]) error {
+			t := newTable(w, "SUITE", "SET", "CASE", "RESULT", "MEASUREMENT", "UNITS")
+			for _, r := range page.Results {
+				t.row(r.Suite, r.Set, r.Case, r.Result, r.Measurement, r.Units)
+			}
+			return t.flush()
+		})
 }
 
 // workersJoinToken issues a one-time join token for a worker.
