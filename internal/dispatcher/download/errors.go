@@ -1,0 +1,29 @@
+package download
+
+import "fmt"
+
+// ChecksumError reports downloaded bytes whose checksum is not the one the
+// item names.
+type ChecksumError struct {
+	URL      string
+	Algo     string // "md5", "sha256" or "sha512"
+	Expected string
+	Actual   string
+}
+
+// Error names the URL, the algorithm and both checksums.
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("download %s: %s mismatch: expected %s, actual %s", e.URL, e.Algo, e.Expected, e.Actual)
+}
+
+// StatusError reports an HTTP response that is not a success.
+type StatusError struct {
+	URL        string
+	StatusCode int
+	Status     string // as sent, e.g. "404 Not Found"
+}
+
+// Error names the URL and the status.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("download %s: HTTP status %s", e.URL, e.Status)
+}
