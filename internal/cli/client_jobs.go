@@ -334,13 +334,9 @@ func (e *clientEnv) jobsDefinition() *cobra.Command {
 
 func (e *clientEnv) jobsCancel() *cobra.Command {
 	return command("cancel ID...", "Cancel jobs", minArgs(1), func(cmd *cobra.Command, args []string) error {
-		ids := make([]int64, 0, len(args))
-		for _, a := range args {
-			id, err := parseID("job", a)
-			if err != nil {
-				return err
-			}
-			ids = append(ids, id)
+		ids, err := parseJobIDs(args)
+		if err != nil {
+			return err
 		}
 		cl, err := e.connect()
 		if err != nil {
@@ -401,13 +397,9 @@ func (e *clientEnv) jobsWait() *cobra.Command {
 			if err := wf.check(); err != nil {
 				return err
 			}
-			ids := make([]int64, 0, len(args))
-			for _, a := range args {
-				id, err := parseID("job", a)
-				if err != nil {
-					return err
-				}
-				ids = append(ids, id)
+			ids, err := parseJobIDs(args)
+			if err != nil {
+				return err
 			}
 			cl, err := e.connect()
 			if err != nil {
@@ -488,4 +480,17 @@ func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, in
 		}
 		timer.Reset(interval)
 	}
+}
+
+// parseJobIDs parses job id arguments; the first bad one is a usage error.
+func parseJobIDs(args []string) ([]int64, error) {
+	ids := make([]int64, 0, len(args))
+	for _, a := range args {
+		id, err := parseID("job", a)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
