@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher"
 	"github.com/basalt-lab/basalt/internal/worker"
 )
 
@@ -18,6 +19,8 @@ import (
 func newWorkerCommand(extra ...*cobra.Command) *cobra.Command {
 	var (
 		server, token, tokenFile, joinToken, name, dataDir, caFile, configFile, logLevel string
+		cacheDir, httpProxy                                                              string
+		cacheMiB                                                                         int64
 		http1, keepJobs                                                                  bool
 		heartbeat, cancelGrace                                                           time.Duration
 	)
@@ -51,9 +54,11 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 			var fl worker.Settings
 			f := cmd.Flags()
 			strFlags := map[string]*string{"server": &server, "token": &token, "token-file": &tokenFile,
-				"join-token": &joinToken, "name": &name, "data-dir": &dataDir, "ca-file": &caFile, "log-level": &logLevel}
+				"join-token": &joinToken, "name": &name, "data-dir": &dataDir, "ca-file": &caFile, "log-level": &logLevel,
+				"cache-dir": &cacheDir, "http-proxy": &httpProxy}
 			dst := map[string]**string{"server": &fl.Server, "token": &fl.Token, "token-file": &fl.TokenFile,
-				"join-token": &fl.JoinToken, "name": &fl.Name, "data-dir": &fl.DataDir, "ca-file": &fl.CAFile, "log-level": &fl.LogLevel}
+				"join-token": &fl.JoinToken, "name": &fl.Name, "data-dir": &fl.DataDir, "ca-file": &fl.CAFile, "log-level": &fl.LogLevel,
+				"cache-dir": &fl.CacheDir, "http-proxy": &fl.HTTPProxy}
 			for k, v := range strFlags {
 				if f.Changed(k) {
 					*dst[k] = v
@@ -61,6 +66,9 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 			}
 			if f.Changed("http1") {
 				fl.HTTP1 = &http1
+			}
+			if f.Changed("cache-size-mib") {
+				fl.CacheMiB = &cacheMiB
 			}
 			if f.Changed("keep-jobs") {
 				fl.KeepJobs = &keepJobs
@@ -109,6 +117,9 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 	f.DurationVar(&cancelGrace, "cancel-grace", worker.DefaultCancelGrace, "time a canceled job has between SIGTERM and SIGKILL")
 	f.BoolVar(&keepJobs, "keep-jobs", false, "keep job directories after their end is reported (debugging)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&cacheDir, "cache-dir", "", "download cache shared by the jobs (default DATA/cache)")
+	f.Int64Var(&cacheMiB, "cache-size-mib", dispatcher.DefaultCacheBytes>>20, "bound of the download cache in MiB")
+	f.StringVar(&httpProxy, "http-proxy", "", "proxy URL for the jobs' http(s) downloads (LAVA_PROXY; also BASALT_HTTP_PROXY)")
 	cmd.AddCommand(extra...)
 	return cmd
 }

@@ -31,10 +31,14 @@ type Action interface {
 // fields shared by the whole job are pointers or read-only.
 type Env struct {
 	JobID  int64
+	Dir    string // the job directory (job.json, the journal, deployed files)
 	Job    *jobdef.Job
-	Device Device          // nil when the device could not be opened
-	Conn   *Conn           // the device console; nil when Device is nil
-	Log    *journal.Writer // the job's journal
+	Device Device // nil when the device could not be opened
+	Conn   *Conn  // the device console; nil when Device is nil
+	// DeviceConfig is the device's configuration from its dictionary;
+	// nil when the device could not be opened.
+	DeviceConfig *deviceConfig
+	Log          *journal.Writer // the job's journal
 	// Session is the state actions hand on to later actions.
 	Session *Session
 
@@ -48,6 +52,13 @@ type Session struct {
 	// Prompts are the shell prompts of the booted device (set by a boot
 	// action); nil until a boot action succeeded.
 	Prompts []*regexp.Regexp
+	// Deployed are the images deploy actions made available, in the order
+	// they were deployed (a later deploy of the same name replaces one).
+	Deployed []DeployedImage
+	// Overlay is the LAVA test overlay put on the device by a deploy
+	// action; nil when the device has none (test definitions are then
+	// typed on the console).
+	Overlay *deviceOverlay
 	// testIndex counts test definitions, interactive tests and monitors
 	// across the job (their results suites are "<index>_<name>").
 	testIndex int
@@ -108,6 +119,7 @@ const DefaultRetryInterval = time.Second
 // runner runs nodes.
 type runner struct {
 	deviceTimeouts map[string]time.Duration
+	cache          *jobCache // the worker's download cache, as this job uses it
 }
 
 // run runs one node: start record, attempts under the node's timeout, end

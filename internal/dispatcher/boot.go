@@ -41,26 +41,39 @@ func withPanic(patterns ...*regexp.Regexp) []*regexp.Regexp {
 	return append(append(make([]*regexp.Regexp, 0, len(patterns)+1), patterns...), kernelPanic)
 }
 
-// simBoot boots a simulated device: power on, then wait for the shell
-// prompt (after logging in when the job has auto_login), watching for a
-// kernel panic.
-type simBoot struct {
+// bootAction boots the device: prepare it (a QEMU device learns what to
+// boot), power on, then wait for the kernel's start message (when there is
+// one to wait for) and the shell prompt (after logging in when the job has
+// auto_login), watching for a kernel panic.
+type bootAction struct {
 	name        string
 	boot        *jobdef.Boot
 	prompts     []*regexp.Regexp
-	kernelStart *regexp.Regexp // parameters.kernel-start-message; nil: not awaited
+	kernelStart *regexp.Regexp // nil: not awaited
 	login       *autoLogin     // nil without auto_login
+	// prepare runs before power on; nil for devices that need nothing.
+	prepare func(ctx context.Context, env *Env) error
+	// ignored explains why boot commands and transfer_overlay are not
+	// used on this device ("" when they are not given).
+	ignored string
 }
 
-func newSimBoot(b *jobdef.Boot) (*simBoot, error) {
-	sb := &simBoot{name: bootNames[b.Method], boot: b}
+// newBootAction builds the boot action; defaultKernelStart is awaited when
+// the job's parameters.kernel-start-message does not override it ("" for
+// none).
+func newBootAction(b *jobdef.Boot, defaultKernelStart string) (*bootAction, error) {
+	sb := &bootAction{name: bootNames[b.Method], boot: b}
 	var err error
 	if sb.prompts, err = compilePrompts("prompt", b.Prompts); err != nil {
 		return nil, err
 	}
+	start := defaultKernelStart
 	if p := b.Parameters; p != nil && p.KernelStartMessage != "" {
-		if sb.kernelStart, err = regexp.Compile(p.KernelStartMessage); err != nil {
-			return nil, fmt.Errorf("kernel-start-message %q is not a valid regular expression: %w", p.KernelStartMessage, err)
+		start = p.KernelStartMessage
+	}
+	if start != "" {
+		if sb.kernelStart, err = regexp.Compile(start); err != nil {
+			return nil, fmt.Errorf("kernel-start-message %q is not a valid regular expression: %w", start, err)
 		}
 	}
 	if al := b.AutoLogin; al != nil {
@@ -77,14 +90,19 @@ func newSimBoot(b *jobdef.Boot) (*simBoot, error) {
 	return sb, nil
 }
 
-func (b *simBoot) Name() string { return b.name }
+func (b *bootAction) Name() string { return b.name }
 
-func (b *simBoot) Run(ctx context.Context, env *Env) error {
+func (b *bootAction) Run(ctx context.Context, env *Env) error {
 	if len(b.boot.Commands) > 0 || b.boot.CommandSet != "" {
-		env.Info("simulated device: boot commands are not sent (there is no bootloader)")
+		env.Info("%s: boot commands are not sent (there is no bootloader)", env.Device.Kind())
 	}
 	if b.boot.TransferOverlay != nil {
-		env.Info("simulated device: transfer_overlay is not needed (there is no overlay)")
+		env.Info("%s: transfer_overlay is not used (%s)", env.Device.Kind(), b.ignored)
+	}
+	if b.prepare != nil {
+		if err := b.prepare(ctx, env); err != nil {
+			return err
+		}
 	}
 	env.Info("%s: power on", env.Device.Hostname())
 	if err := env.Device.PowerOn(ctx); err != nil {

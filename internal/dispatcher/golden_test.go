@@ -73,9 +73,9 @@ func TestGoldenJournals(t *testing.T) {
 		{
 			name: "refused", job: "refused.yaml", device: "fast.yaml",
 			want: Result{Result: ResultFail, ErrorType: lab.ErrorJob,
-				ErrorMsg: "action 1: test: " + ErrGitDefinitions + "; " +
-					"action 3: test: monitors need a device that prints its test output by itself (not available on simulated devices yet); " +
-					`action 4: command actions ("relay-on") need the device's user commands (not available on simulated devices yet)`},
+				ErrorMsg: "action 1: test: " + ErrNeedsOverlay + "; " +
+					"action 3: test: monitors are not available yet; " +
+					`action 4: command actions ("relay-on") need the device's user commands (not available yet)`},
 		},
 	}
 	for _, tt := range tests {

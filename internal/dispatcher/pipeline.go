@@ -3,8 +3,10 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 )
@@ -19,7 +21,7 @@ type pipeline struct {
 // buildPipeline turns the parsed job into actions for dev, checking what
 // the device can do (LAVA's validate step). Every problem found is
 // reported, joined, as one Job error.
-func buildPipeline(job *jobdef.Job, dev Device) (*pipeline, error) {
+func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, error) {
 	p := &pipeline{runner: &runner{deviceTimeouts: DeviceTimeouts}}
 	var problems []string
 	fail := func(i int, format string, args ...any) {
@@ -28,10 +30,12 @@ func buildPipeline(job *jobdef.Job, dev Device) (*pipeline, error) {
 	if job.Protocols.Multinode != nil {
 		problems = append(problems, "multinode jobs need the coordinator (not available yet)")
 	}
-	if dev.Kind() != simdevice.Kind {
-		problems = append(problems, fmt.Sprintf("devices of kind %q cannot run jobs yet", dev.Kind()))
+	kind := dev.Kind()
+	if kind != simdevice.Kind && kind != qemu.Kind {
+		problems = append(problems, fmt.Sprintf("devices of kind %q cannot run jobs yet", kind))
 	}
-	booted := false
+	booted, overlay := false, false
+	stage := 0
 	for i := range job.Actions {
 		a := &job.Actions[i]
 		var act Action
@@ -39,32 +43,59 @@ func buildPipeline(job *jobdef.Job, dev Device) (*pipeline, error) {
 		case jobdef.KindDeploy:
 			name, ok := deployNames[a.Deploy.To]
 			if !ok {
-				fail(i, "deploy to %s is not available on simulated devices", a.Deploy.To)
+				fail(i, "deploy to %s is not available on %s devices", a.Deploy.To, kind)
 				continue
 			}
-			act = &simDeploy{name: name, deploy: a.Deploy}
+			if kind == simdevice.Kind {
+				act = &simDeploy{name: name, deploy: a.Deploy}
+				break
+			}
+			var names []string
+			args := map[string]string{}
+			for n, img := range a.Deploy.Images {
+				names = append(names, n)
+				args[n] = img.ImageArg
+				if img.Overlays != nil && img.Overlays.Lava {
+					overlay = true
+				}
+			}
+			slices.Sort(names)
+			if a.Deploy.To != "download" {
+				for _, msg := range checkQEMUImages(names, args) {
+					fail(i, "deploy: %s", msg)
+				}
+			}
+			act = &imageDeploy{name: name, deploy: a.Deploy}
 		case jobdef.KindBoot:
 			if _, ok := bootNames[a.Boot.Method]; !ok {
-				fail(i, "boot method %s is not available on simulated devices", a.Boot.Method)
+				fail(i, "boot method %s is not available on %s devices", a.Boot.Method, kind)
 				continue
 			}
-			b, err := newSimBoot(a.Boot)
+			b, err := newBootAction(a.Boot, cfg.KernelStart)
 			if err != nil {
 				fail(i, "boot: %v", err)
 				continue
 			}
+			b.ignored = "there is no overlay"
+			if kind == qemu.Kind {
+				b.prepare = prepareQEMU(cfg)
+				b.ignored = "the overlay goes into the ramdisk"
+			}
 			act, booted = b, true
 		case jobdef.KindTest:
 			var err error
-			if act, err = testAction(a.Test); err != nil {
+			if act, err = testAction(a.Test, stage, overlay); err != nil {
 				fail(i, "test: %v", err)
 				continue
+			}
+			if len(a.Test.Definitions) > 0 {
+				stage++
 			}
 			if !booted {
 				fail(i, "test: a test action needs a boot action before it")
 			}
 		case jobdef.KindCommand:
-			fail(i, "command actions (%q) need the device's user commands (not available on simulated devices yet)", a.Command.Name)
+			fail(i, "command actions (%q) need the device's user commands (not available yet)", a.Command.Name)
 			continue
 		default:
 			fail(i, "unknown action kind %q", a.Kind)
@@ -80,20 +111,25 @@ func buildPipeline(job *jobdef.Job, dev Device) (*pipeline, error) {
 	return p, nil
 }
 
-// testAction picks the implementation of a test action.
-func testAction(t *jobdef.Test) (Action, error) {
+// testAction picks the implementation of a test action. stage is the
+// action's number among the job's test actions with definitions (its
+// directory in the overlay); overlay says whether a deploy before it puts
+// the LAVA overlay on the device.
+func testAction(t *jobdef.Test, stage int, overlay bool) (Action, error) {
 	switch {
 	case len(t.Definitions) > 0:
-		for _, d := range t.Definitions {
-			if d.From == "git" {
-				return nil, errors.New(ErrGitDefinitions)
+		if !overlay {
+			for _, d := range t.Definitions {
+				if d.From != "inline" {
+					return nil, errors.New(ErrNeedsOverlay)
+				}
 			}
 		}
-		return &testShell{defs: t.Definitions}, nil
+		return &testShell{defs: t.Definitions, stage: stage}, nil
 	case len(t.Interactive) > 0:
 		return newInteractiveTest(t.Interactive)
 	case len(t.Monitors) > 0:
-		return nil, errors.New("monitors need a device that prints its test output by itself (not available on simulated devices yet)")
+		return nil, errors.New("monitors are not available yet")
 	}
 	return nil, errors.New("no definitions, interactive tests or monitors")
 }

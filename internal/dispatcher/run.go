@@ -44,12 +44,17 @@ func Run(ctx context.Context, dir string) (Result, error) {
 // runJob does everything between opening and closing the journal.
 func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 	r := &runner{deviceTimeouts: DeviceTimeouts}
-	env := &Env{Log: log, Session: &Session{}, run: r}
+	env := &Env{Dir: dir, Log: log, Session: &Session{}, run: r}
 	log.Logf(workerproto.LevelInfo, "basalt %s: job process started", version.Version)
 
 	var job *jobdef.Job
 	var pipe *pipeline
-	a, err := ReadJob(dir)
+	settings, err := ReadSettings(dir)
+	r.cache = &jobCache{settings: settings}
+	var a workerproto.Assign
+	if err == nil {
+		a, err = ReadJob(dir)
+	}
 	if err != nil {
 		err = InfrastructureError("%w", err)
 	} else {
@@ -88,6 +93,9 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 			log.Logf(workerproto.LevelError, "%s: %s", exceptionName(ErrorTypeOf(err)), err)
 		}
 	}
+	if rerr := r.cache.release(); rerr != nil {
+		log.Logf(workerproto.LevelWarning, "download cache: %v", rerr)
+	}
 
 	res := Result{Result: ResultPass}
 	if err != nil {
@@ -115,14 +123,16 @@ func validate(env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
 		}
 		env.Job = job
 		log.Logf(workerproto.LevelInfo, "job %d: %q on %s (device type %s)", a.JobID, job.Name, a.Device.Hostname, a.Device.DeviceType)
-		dev, err := OpenDevice(a.Device)
+		dev, cfg, err := OpenDevice(a.Device, job.Context, func(format string, args ...any) {
+			log.Logf(workerproto.LevelDebug, format, args...)
+		})
 		if err != nil {
 			return job, nil, err
 		}
-		env.Device = dev
+		env.Device, env.DeviceConfig = dev, cfg
 		env.Conn = NewConn(dev.Console(), log)
-		log.Logf(workerproto.LevelInfo, "%s: %s device", a.Device.Hostname, dev.Kind())
-		pipe, err := buildPipeline(job, dev)
+		log.Log(workerproto.LevelInfo, describeDevice(dev))
+		pipe, err := buildPipeline(job, dev, cfg)
 		return job, pipe, err
 	}()
 	took := time.Since(start)

@@ -12,8 +12,9 @@ import (
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
-// ErrGitDefinitions is the message refusing test definitions from git.
-const ErrGitDefinitions = "git test definitions need the dispatcher (not available on simulated devices yet)"
+// ErrNeedsOverlay is the message refusing test definitions that are not
+// inline on a device without the LAVA overlay.
+const ErrNeedsOverlay = "test definitions from git need the LAVA overlay on the device: deploy a cpio ramdisk with overlays: {lava: true} before the test action"
 
 // testShell runs a test action's definitions on the booted device's shell,
 // the way LAVA's test shell does, but without an overlay: for each
@@ -21,7 +22,8 @@ const ErrGitDefinitions = "git test definitions need the dispatcher (not availab
 // step as a shell command and waits for the prompt, then prints
 // <LAVA_SIGNAL_ENDRUN>. Signals on the console become results records.
 type testShell struct {
-	defs []jobdef.TestDefinition
+	defs  []jobdef.TestDefinition
+	stage int // the overlay's stage directory of this test action
 }
 
 func (t *testShell) Name() string { return "lava-test-shell" }
@@ -32,7 +34,7 @@ func (t *testShell) Run(ctx context.Context, env *Env) error {
 	}
 	for i, def := range t.defs {
 		if def.From != "inline" {
-			return JobError(ErrGitDefinitions)
+			return JobError(ErrNeedsOverlay)
 		}
 		run := &testRun{
 			env:      env,

@@ -61,6 +61,15 @@ type Config struct {
 	CancelGrace time.Duration
 	// KeepJobs keeps job directories after their end was reported (debug).
 	KeepJobs bool
+	// CacheDir is the download cache shared by the worker's jobs; default
+	// DataDir/cache.
+	CacheDir string
+	// CacheMiB bounds the download cache in MiB; ≤ 0 means the
+	// dispatcher's default (10 GiB).
+	CacheMiB int64
+	// HTTPProxy is the proxy of the jobs' http and https downloads (LAVA's
+	// LAVA_PROXY); empty: none.
+	HTTPProxy string
 	// Command is the job process's command line, to which the job
 	// directory is appended; default: this executable, "worker", "run-job".
 	Command []string
@@ -109,6 +118,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("worker: data directory %s: %w", c.DataDir, err)
 	}
 	c.DataDir = abs
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(c.DataDir, "cache")
+	}
+	if c.CacheDir, err = filepath.Abs(c.CacheDir); err != nil {
+		return c, fmt.Errorf("worker: cache directory: %w", err)
+	}
 	if len(c.Command) == 0 {
 		exe, err := os.Executable()
 		if err != nil {
@@ -159,6 +174,9 @@ type Settings struct {
 	Heartbeat   *time.Duration `yaml:"heartbeat"`
 	CancelGrace *time.Duration `yaml:"cancel-grace"`
 	LogLevel    *string        `yaml:"log-level"`
+	CacheDir    *string        `yaml:"cache-dir"`
+	CacheMiB    *int64         `yaml:"cache-size-mib"`
+	HTTPProxy   *string        `yaml:"http-proxy"`
 }
 
 // LoadSettings reads a YAML config file. Unknown keys are errors.
@@ -182,12 +200,16 @@ func LoadSettings(path string) (Settings, error) {
 		Heartbeat   *string `yaml:"heartbeat"`
 		CancelGrace *string `yaml:"cancel-grace"`
 		LogLevel    *string `yaml:"log-level"`
+		CacheDir    *string `yaml:"cache-dir"`
+		CacheMiB    *int64  `yaml:"cache-size-mib"`
+		HTTPProxy   *string `yaml:"http-proxy"`
 	}
 	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
 		return Settings{}, fmt.Errorf("worker config %s: %s", path, yaml.FormatError(err, false, true))
 	}
 	s := Settings{Server: f.Server, Token: f.Token, TokenFile: f.TokenFile, JoinToken: f.JoinToken, Name: f.Name,
-		DataDir: f.DataDir, CAFile: f.CAFile, HTTP1: f.HTTP1, KeepJobs: f.KeepJobs, LogLevel: f.LogLevel}
+		DataDir: f.DataDir, CAFile: f.CAFile, HTTP1: f.HTTP1, KeepJobs: f.KeepJobs, LogLevel: f.LogLevel,
+		CacheDir: f.CacheDir, CacheMiB: f.CacheMiB, HTTPProxy: f.HTTPProxy}
 	for _, d := range []struct {
 		key string
 		in  *string
@@ -205,12 +227,19 @@ func LoadSettings(path string) (Settings, error) {
 	return s, nil
 }
 
-// EnvSettings reads the settings the environment may carry
-// (BASALT_WORKER_TOKEN) through getenv.
+// EnvSettings reads the settings the environment may carry through getenv:
+// BASALT_WORKER_TOKEN, and the download proxy BASALT_HTTP_PROXY (or
+// LAVA_PROXY, as LAVA workers call it).
 func EnvSettings(getenv func(string) string) Settings {
 	var s Settings
 	if v := getenv("BASALT_WORKER_TOKEN"); v != "" {
 		s.Token = &v
+	}
+	for _, k := range []string{"BASALT_HTTP_PROXY", "LAVA_PROXY"} {
+		if v := getenv(k); v != "" {
+			s.HTTPProxy = &v
+			break
+		}
 	}
 	return s
 }
@@ -232,6 +261,11 @@ func (s Settings) Merge(over Settings) Settings {
 	set(&s.DataDir, over.DataDir)
 	set(&s.CAFile, over.CAFile)
 	set(&s.LogLevel, over.LogLevel)
+	set(&s.CacheDir, over.CacheDir)
+	set(&s.HTTPProxy, over.HTTPProxy)
+	if over.CacheMiB != nil {
+		s.CacheMiB = over.CacheMiB
+	}
 	if over.HTTP1 != nil {
 		s.HTTP1 = over.HTTP1
 	}
@@ -261,6 +295,14 @@ func (s Settings) Apply(c *Config) error {
 	str(&c.Name, s.Name)
 	str(&c.DataDir, s.DataDir)
 	str(&c.CAFile, s.CAFile)
+	str(&c.CacheDir, s.CacheDir)
+	str(&c.HTTPProxy, s.HTTPProxy)
+	if s.CacheMiB != nil {
+		if *s.CacheMiB <= 0 {
+			return fmt.Errorf("cache-size-mib must be positive, got %d", *s.CacheMiB)
+		}
+		c.CacheMiB = *s.CacheMiB
+	}
 	if s.TokenFile != nil && *s.TokenFile != "" {
 		b, err := os.ReadFile(*s.TokenFile)
 		if err != nil {

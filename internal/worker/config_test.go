@@ -127,11 +127,13 @@ func TestSettingsFileHasEveryKey(t *testing.T) {
 	typ := reflect.TypeFor[Settings]()
 	for f := range typ.Fields() {
 		key := f.Tag.Get("yaml")
-		switch f.Type.Elem().Kind() {
-		case reflect.Bool:
+		switch {
+		case f.Type.Elem().Kind() == reflect.Bool:
 			fmt.Fprintf(&yaml, "%s: true\n", key)
-		case reflect.Int64:
+		case f.Type.Elem() == reflect.TypeFor[time.Duration]():
 			fmt.Fprintf(&yaml, "%s: 3s\n", key)
+		case f.Type.Elem().Kind() == reflect.Int64:
+			fmt.Fprintf(&yaml, "%s: 64\n", key)
 		default:
 			fmt.Fprintf(&yaml, "%s: %s\n", key, tokFile)
 		}

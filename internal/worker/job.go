@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -151,6 +152,10 @@ func (j *job) create(a workerproto.Assign) error {
 		return fmt.Errorf("job directory: %w", err)
 	}
 	if err := writeJSONFile(j.path(FileJob), a, true); err != nil {
+		return err
+	}
+	cfg := j.w.cfg
+	if err := writeJSONFile(j.path(dispatcher.SettingsFile), dispatcher.Settings{CacheDir: cfg.CacheDir, CacheBytes: cfg.CacheMiB << 20, HTTPProxy: cfg.HTTPProxy}, true); err != nil {
 		return err
 	}
 	return writeJSONFile(j.path(FileState), j.st, true)

@@ -403,29 +403,29 @@ func (c *Cache) tryRemove(key string) bool {
 func normalize(it Item) (Item, error) {
 	u, err := url.Parse(it.URL)
 	if err != nil {
-		return it, fmt.Errorf("download %q: %w", it.URL, err)
+		return it, fmt.Errorf("%w: download %q: %w", ErrInvalidItem, it.URL, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 		if u.Host == "" {
-			return it, fmt.Errorf("download %s: no host", it.URL)
+			return it, fmt.Errorf("%w: download %s: no host", ErrInvalidItem, it.URL)
 		}
 	case "file":
 		if u.Host != "" && u.Host != "localhost" {
-			return it, fmt.Errorf("download %s: file URL with a remote host", it.URL)
+			return it, fmt.Errorf("%w: download %s: file URL with a remote host", ErrInvalidItem, it.URL)
 		}
 		if u.Path == "" {
-			return it, fmt.Errorf("download %s: file URL without a path", it.URL)
+			return it, fmt.Errorf("%w: download %s: file URL without a path", ErrInvalidItem, it.URL)
 		}
 	default:
-		return it, fmt.Errorf("download %s: unsupported scheme %q (want http, https or file)", it.URL, u.Scheme)
+		return it, fmt.Errorf("%w: download %s: unsupported scheme %q (want http, https or file)", ErrInvalidItem, it.URL, u.Scheme)
 	}
 	switch it.Compression {
 	case "", "none":
 		it.Compression = ""
 	case "gz", "bz2", "xz", "zip", "zstd":
 	default:
-		return it, fmt.Errorf("download %s: unknown compression %q (want gz, bz2, xz, zip or zstd)", it.URL, it.Compression)
+		return it, fmt.Errorf("%w: download %s: unknown compression %q (want gz, bz2, xz, zip or zstd)", ErrInvalidItem, it.URL, it.Compression)
 	}
 	for _, s := range []struct {
 		name string
@@ -437,7 +437,7 @@ func normalize(it Item) (Item, error) {
 			continue
 		}
 		if _, err := hex.DecodeString(*s.v); err != nil || len(*s.v) != s.n {
-			return it, fmt.Errorf("download %s: %s %q is not %d hex digits", it.URL, s.name, *s.v, s.n)
+			return it, fmt.Errorf("%w: download %s: %s %q is not %d hex digits", ErrInvalidItem, it.URL, s.name, *s.v, s.n)
 		}
 	}
 	return it, nil

@@ -1,6 +1,14 @@
 package download
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidItem wraps the errors of items that cannot be fetched as
+// written: a bad URL or scheme, an unknown compression, a malformed
+// checksum.
+var ErrInvalidItem = errors.New("invalid deploy item")
 
 // ChecksumError reports downloaded bytes whose checksum is not the one the
 // item names.
