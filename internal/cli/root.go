@@ -70,7 +70,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServerCommand(), newAdminCommand(), newWorkerCommand(RunJobCommand()), newDUTCommand(), newRunCommand())
+	root.AddCommand(newServerCommand(), newAdminCommand(), newWorkerCommand(RunJobCommand()), newDUTCommand(), newRunCommand(), newLabCommand())
 	addClientCommands(root)
 	return root
 }
