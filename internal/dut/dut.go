@@ -7,11 +7,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/basalt-lab/basalt/internal/cpio"
 )
 
 // Prompt is the shell prompt of the built device.
@@ -130,19 +131,20 @@ func writeRamdisk(path string, busybox []byte) (string, error) {
 	defer os.Remove(tmp)
 	h := sha256.New()
 	gz := gzip.NewWriter(io.MultiWriter(f, h))
-	c := &cpioWriter{w: gz}
+	c := cpio.NewWriter(gz)
 	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "usr", "usr/bin", "usr/sbin", "var", "run"} {
-		c.add(entry{name: d, mode: fs.ModeDir | 0o755})
+		c.AddDir(d, 0o755)
 	}
-	c.add(entry{name: "dev/console", mode: fs.ModeCharDevice | fs.ModeDevice | 0o600, major: 5, minor: 1})
-	c.add(entry{name: "bin/busybox", mode: 0o755, data: busybox})
-	c.add(entry{name: "bin/sh", mode: fs.ModeSymlink | 0o777, data: []byte("busybox")})
-	c.add(entry{name: "init", mode: 0o755, data: []byte(initScript)})
-	c.add(entry{name: "etc/inittab", mode: 0o644, data: []byte(inittab)})
-	c.add(entry{name: "etc/profile", mode: 0o644, data: []byte(profile)})
-	c.add(entry{name: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\n")})
-	c.add(entry{name: "etc/group", mode: 0o644, data: []byte("root:x:0:\n")})
-	if err := c.close(); err != nil {
+	c.AddCharDevice("dev/console", 0o600, 5, 1)
+	c.AddFile("bin/busybox", 0o755, busybox)
+	c.AddSymlink("bin/sh", "busybox")
+	c.AddFile("init", 0o755, []byte(initScript))
+	c.AddFile("etc/inittab", 0o644, []byte(inittab))
+	c.AddFile("etc/profile", 0o644, []byte(profile))
+	c.AddFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
+	c.AddFile("etc/group", 0o644, []byte("root:x:0:\n"))
+	// A Writer's errors are sticky: Close reports the first one.
+	if err := c.Close(); err != nil {
 		f.Close()
 		return "", err
 	}
