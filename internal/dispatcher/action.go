@@ -62,6 +62,8 @@ type Session struct {
 	// testIndex counts test definitions, interactive tests and monitors
 	// across the job (their results suites are "<index>_<name>").
 	testIndex int
+	// cleanups run at the end of the job (AddCleanup, runCleanups).
+	cleanups []cleanupHook
 }
 
 // NextTestIndex returns the job-wide index of the next test definition.
