@@ -80,8 +80,7 @@ var dictionaryKeys = []string{
 // ParseDictionary reads a device dictionary. ok is false when the text is
 // not a YAML mapping with a top-level simulated: key (the device is not a
 // simulated one; err is then nil). Otherwise the mapping (null means all
-// defaults) is checked: unknown keys, wrong types and out-of-range values
-// are errors. Other top-level keys are ignored.
+// defaults) is checked by ParseConfig. Other top-level keys are ignored.
 func ParseDictionary(dict string) (cfg Config, ok bool, err error) {
 	var top map[string]any
 	if err := yaml.Unmarshal([]byte(dict), &top); err != nil {
@@ -91,17 +90,48 @@ func ParseDictionary(dict string) (cfg Config, ok bool, err error) {
 	if !ok {
 		return Config{}, false, nil
 	}
-	cfg = DefaultConfig()
 	if raw == nil {
-		return cfg, true, nil
+		return DefaultConfig(), true, nil
 	}
 	m, isMap := raw.(map[string]any)
 	if !isMap {
-		return Config{}, true, fmt.Errorf("device dictionary: %s: expected a mapping", Key)
+		return Config{}, true, &FieldError{Msg: "expected a mapping"}
 	}
+	cfg, err = ParseConfig(m)
+	return cfg, true, err
+}
+
+// FieldError is one problem with the simulated: mapping of a device
+// dictionary: Key names the offending key of the mapping ("" for the
+// mapping as a whole) and Msg says what is wrong, without the key.
+// ParseConfig returns these joined with errors.Join, so callers that know
+// where each key is written can place each problem.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+// Error formats the problem as "device dictionary: simulated.KEY: MSG".
+func (e *FieldError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("device dictionary: %s: %s", Key, e.Msg)
+	}
+	return fmt.Sprintf("device dictionary: %s.%s: %s", Key, e.Key, e.Msg)
+}
+
+// DictionaryKeys returns the keys the simulated: mapping accepts.
+func DictionaryKeys() []string { return slices.Clone(dictionaryKeys) }
+
+// ParseConfig reads the simulated: mapping of a device dictionary (as
+// decoded from YAML or a Jinja2 literal: integers may be int, int64 or
+// uint64). Missing keys keep their defaults; a nil map is DefaultConfig.
+// Unknown keys, wrong types and out-of-range values are errors: every
+// problem is reported, each as a *FieldError, joined with errors.Join.
+func ParseConfig(m map[string]any) (Config, error) {
+	cfg := DefaultConfig()
 	var errs []error
 	fail := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("device dictionary: %s.%s: %s", Key, key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -176,12 +206,12 @@ func ParseDictionary(dict string) (cfg Config, ok bool, err error) {
 		}
 	}
 	if cfg.PasswordPrompt != "" && cfg.LoginPrompt == "" {
-		errs = append(errs, fmt.Errorf("device dictionary: %s.password_prompt needs login_prompt", Key))
+		fail("password_prompt", "password_prompt needs login_prompt")
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Config{}, true, err
+		return Config{}, err
 	}
-	return cfg, true, nil
+	return cfg, nil
 }
 
 // duration reads a Go duration string ("1.5s", "200ms") or a number of
