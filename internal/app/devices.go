@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -205,14 +206,29 @@ func (a *App) GetDevice(ctx context.Context, hostname string) (lab.Device, error
 	return d, nil
 }
 
+// checkDictionary validates a device dictionary for a device of type
+// deviceType (devicedict.Check): a broken dictionary is refused at upload
+// rather than discovered by the job that uses the device. The error wraps
+// *devicedict.Errors (and so lab.ErrInvalid) with each problem's position.
+func checkDictionary(hostname, deviceType, dict string) error {
+	if err := devicedict.Check(dict, deviceType); err != nil {
+		return fmt.Errorf("device %s: device dictionary: %w", hostname, err)
+	}
+	return nil
+}
+
 // CreateDevice adds a device (admin only). New devices start Idle in
 // Maintenance unless the caller gives another health (as in LAVA); the
-// initial health is recorded in the device's history.
+// initial health is recorded in the device's history. The dictionary, if
+// any, must be valid for the device type.
 func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, reason string) error {
 	if err := requireAdmin(p, "create device"); err != nil {
 		return err
 	}
 	if err := checkName("device", d.Hostname); err != nil {
+		return err
+	}
+	if err := checkDictionary(d.Hostname, d.DeviceType, d.Dictionary); err != nil {
 		return err
 	}
 	health := d.Health
@@ -243,7 +259,8 @@ func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, 
 
 // UpdateDeviceWith applies edit to a device's description, type, worker,
 // tags and dictionary in one transaction (admin only); state and health are
-// not touched. It returns the updated device.
+// not touched. It returns the updated device. When the dictionary or the
+// device type changes, the dictionary is validated for the (new) type.
 func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname string, edit func(*lab.Device) error) (lab.Device, error) {
 	if err := requireAdmin(p, "update device"); err != nil {
 		return lab.Device{}, err
@@ -254,10 +271,16 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 		if err != nil {
 			return err
 		}
+		oldDict, oldType := d.Dictionary, d.DeviceType
 		if err := edit(&d); err != nil {
 			return err
 		}
 		d.Hostname = hostname
+		if d.Dictionary != oldDict || d.DeviceType != oldType {
+			if err := checkDictionary(hostname, d.DeviceType, d.Dictionary); err != nil {
+				return err
+			}
+		}
 		slices.Sort(d.Tags)
 		d.Tags = slices.Compact(d.Tags)
 		if err := q.UpdateDevice(ctx, d); err != nil {
@@ -309,7 +332,11 @@ func (a *App) DeviceDictionary(ctx context.Context, p auth.Principal, hostname s
 	return d.Dictionary, err
 }
 
-// SetDeviceDictionary replaces a device's dictionary (admin only).
+// SetDeviceDictionary replaces a device's dictionary (admin only). The
+// dictionary is validated for the device's type (see
+// docs/device-dictionaries.md); an invalid one is refused with every
+// problem and its position (*devicedict.Errors, lab.ErrInvalid). Empty text
+// removes the dictionary.
 func (a *App) SetDeviceDictionary(ctx context.Context, p auth.Principal, hostname, dict string) error {
 	_, err := a.UpdateDeviceWith(ctx, p, hostname, func(d *lab.Device) error {
 		d.Dictionary = dict

@@ -239,7 +239,8 @@ type ListJSON[T any] struct {
 }
 
 // ErrorJSON is every error response: a stable machine code and a message
-// for people; Details lists definition problems with their positions.
+// for people; Details lists the problems of a job definition or a device
+// dictionary with their positions.
 type ErrorJSON struct {
 	Error ErrorBody `json:"error"`
 }
@@ -251,7 +252,7 @@ type ErrorBody struct {
 	Details []ProblemJSON `json:"details,omitempty"`
 }
 
-// ProblemJSON is one problem in a job definition.
+// ProblemJSON is one problem in a job definition or a device dictionary.
 type ProblemJSON struct {
 	Line    int    `json:"line"`
 	Column  int    `json:"column"`

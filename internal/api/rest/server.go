@@ -12,6 +12,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
@@ -235,11 +236,26 @@ func writeError(w http.ResponseWriter, err error) {
 		body.Message = "internal error"
 	}
 	var de *jobdef.Errors
-	if errors.As(err, &de) {
+	var dde *devicedict.Errors
+	switch {
+	case errors.As(err, &de):
 		body.Code = "invalid_definition"
 		body.Details = problems(de)
+	case errors.As(err, &dde):
+		body.Code = "invalid_dictionary"
+		body.Details = dictionaryProblems(dde)
 	}
 	writeJSON(w, st, ErrorJSON{Error: body})
+}
+
+// dictionaryProblems lists the problems of an invalid device dictionary in
+// the same form as those of a job definition.
+func dictionaryProblems(de *devicedict.Errors) []ProblemJSON {
+	out := make([]ProblemJSON, 0, len(de.Items))
+	for _, e := range de.Items {
+		out = append(out, ProblemJSON{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
+	}
+	return out
 }
 
 func problems(de *jobdef.Errors) []ProblemJSON {

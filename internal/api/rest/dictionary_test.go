@@ -1,0 +1,100 @@
+package rest_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+)
+
+// jsonString encodes s as a JSON string.
+func jsonString(t *testing.T, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	must(t, err)
+	return string(b)
+}
+
+// TestDictionaryErrorsCarryPositions: a device dictionary is validated when
+// it is uploaded (PUT …/dictionary, PATCH and POST /devices); an invalid
+// one is answered 400 invalid_dictionary with each problem's line, column
+// and path, and the stored dictionary is left as it was.
+func TestDictionaryErrorsCarryPositions(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			good := "{% extends 'qemu.jinja2' %}\n{% set memory = 1024 %}\n"
+			status, body := e.do(admin, "PUT", "/devices/d1/dictionary", `{"dictionary":`+jsonString(t, good)+`}`)
+			if status != 200 {
+				t.Fatalf("valid dictionary: %d %s", status, body)
+			}
+
+			bad := "{% extends 'qemu.jinja2' %}\n{% set memroy = 1024 %}\n{% set memory = 'lots' %}\n"
+			wantDetails := []rest.ProblemJSON{
+				{Line: 2, Column: 8, Path: "$.memroy", Message: `unknown variable "memroy" for template qemu; did you mean "memory"?`},
+				{Line: 3, Column: 17, Path: "$.memory", Message: `expected a number of MiB (1024) or a size like "2G", got the string "lots"`},
+			}
+			for _, req := range []struct{ method, path, body string }{
+				{"PUT", "/devices/d1/dictionary", `{"dictionary":` + jsonString(t, bad) + `}`},
+				{"PATCH", "/devices/d1", `{"dictionary":` + jsonString(t, bad) + `}`},
+				{"POST", "/devices", `{"hostname":"d2","device_type":"qemu","worker_host":"w1","dictionary":` + jsonString(t, bad) + `}`},
+			} {
+				status, body := e.do(admin, req.method, req.path, req.body)
+				if status != 400 {
+					t.Fatalf("%s %s: status %d: %s", req.method, req.path, status, body)
+				}
+				var ej rest.ErrorJSON
+				must(t, json.Unmarshal(body, &ej))
+				if ej.Error.Code != "invalid_dictionary" || !strings.Contains(ej.Error.Message, "device dictionary: 2:8: $.memroy") {
+					t.Errorf("%s %s: error %+v", req.method, req.path, ej.Error)
+				}
+				if len(ej.Error.Details) != len(wantDetails) {
+					t.Fatalf("%s %s: details %+v", req.method, req.path, ej.Error.Details)
+				}
+				for i, d := range ej.Error.Details {
+					if d != wantDetails[i] {
+						t.Errorf("%s %s: detail %d = %+v, want %+v", req.method, req.path, i, d, wantDetails[i])
+					}
+				}
+			}
+
+			status, body = e.do(admin, "GET", "/devices/d1/dictionary", "")
+			var dj rest.DictionaryJSON
+			must(t, json.Unmarshal(body, &dj))
+			if status != 200 || dj.Dictionary != good {
+				t.Errorf("dictionary after refused uploads: %d %q, want %q", status, dj.Dictionary, good)
+			}
+			if status, _ := e.do(admin, "GET", "/devices/d2", ""); status != 404 {
+				t.Errorf("device d2 with an invalid dictionary was created (status %d)", status)
+			}
+
+			// A physical board's dictionary is refused by its template's name.
+			must(t, e.app.CreateDeviceType(context.Background(), principal(t, mustUser(t, e.app, "admin")), lab.DeviceType{Name: "beaglebone-black"}))
+			bbb := "{% extends 'beaglebone-black.jinja2' %}\n{% set connection_command = 'telnet serial 7001' %}\n"
+			status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"beaglebone-black","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`)
+			var ej rest.ErrorJSON
+			must(t, json.Unmarshal(body, &ej))
+			want := rest.ProblemJSON{Line: 1, Column: 12, Message: `device type template "beaglebone-black" is not supported yet (supported: qemu)`}
+			if status != 400 || ej.Error.Code != "invalid_dictionary" || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {
+				t.Errorf("beaglebone-black dictionary: %d %s", status, body)
+			}
+			// On a qemu device, another template is a mismatch.
+			status, body = e.do(admin, "PUT", "/devices/d1/dictionary", `{"dictionary":`+jsonString(t, bbb)+`}`)
+			ej = rest.ErrorJSON{}
+			must(t, json.Unmarshal(body, &ej))
+			want.Message = `the dictionary extends "beaglebone-black" but the device type is "qemu": a qemu device extends qemu`
+			if status != 400 || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {
+				t.Errorf("beaglebone-black dictionary on a qemu device: %d %s", status, body)
+			}
+
+			// Empty text removes the dictionary.
+			if status, body := e.do(admin, "PUT", "/devices/d1/dictionary", `{"dictionary":""}`); status != 200 {
+				t.Errorf("empty dictionary: %d %s", status, body)
+			}
+		})
+	}
+}
