@@ -524,9 +524,12 @@ func (e *exprParser) end() bool {
 	case t.kind == tEnd:
 		return true
 	case t.is("|"):
-		if f := e.toks[e.i+1]; f.kind == tName {
+		switch f := e.toks[e.i+1]; {
+		case f.kind == tName && (f.text == "default" || f.text == "d"):
+			e.fail(f, "| default(VALUE) follows a variable name, once: NAME | default(VALUE)")
+		case f.kind == tName:
 			e.fail(f, "filter %s is not supported (only NAME | default(VALUE))", f.text)
-		} else {
+		default:
 			e.fail(t, "filters apply only to a variable: NAME | default(VALUE)")
 		}
 	default:
