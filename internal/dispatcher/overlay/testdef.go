@@ -27,8 +27,9 @@ type Testdef struct {
 	// Params are the defaults of params: and parameters: (in that order,
 	// each in document order; a name given twice keeps its first place
 	// and its last value). Values are stringified the way LAVA's Python
-	// does: null is "", booleans are "True" and "False", numbers keep
-	// their text. Names are shell variable names.
+	// does: null is "", booleans are "True" and "False" (with YAML 1.1's
+	// unquoted yes/no/on/off in files), numbers keep their text. Names
+	// are shell variable names.
 	Params []Param
 	// Parse is the parse: block, nil when absent.
 	Parse *Parse
@@ -342,14 +343,25 @@ func (d *tdDecoder) steps(n *ynode, path string) []string {
 	return out
 }
 
+// yaml11Bools are the plain scalars YAML 1.1 (PyYAML, which LAVA reads
+// test definitions with) takes for booleans besides true and false.
+var yaml11Bools = map[string]bool{
+	"yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
 // paramValue stringifies a parameter value like LAVA's Python f-string.
 func paramValue(n *ynode) (string, bool) {
 	switch n.kind {
 	case nullKind:
 		return "", true
 	case scalarKind:
-		if n.isBool {
-			if n.boolVal {
+		b, isBool := n.boolVal, n.isBool
+		if v, ok := yaml11Bools[n.text]; ok && n.plain {
+			b, isBool = v, true
+		}
+		if isBool {
+			if b {
 				return "True", true
 			}
 			return "False", true

@@ -42,6 +42,7 @@ type ynode struct {
 	col     int
 	text    string // scalar text (decoded for strings)
 	isStr   bool   // scalar is a string (quoted, plain or block)
+	plain   bool   // scalar string written without quotes
 	isBool  bool
 	boolVal bool
 	keys    []string
@@ -251,7 +252,11 @@ func (b *treeBuilder) build(an ast.Node, depth int) (*ynode, error) {
 		l, c := nodePos(v)
 		return &ynode{kind: nullKind, line: l, col: c, size: 1}, nil
 	case *ast.StringNode:
-		return scalar(v, v.Value, true), nil
+		n := scalar(v, v.Value, true)
+		if tk := v.GetToken(); tk != nil {
+			n.plain = tk.Type != token.DoubleQuoteType && tk.Type != token.SingleQuoteType
+		}
+		return n, nil
 	case *ast.LiteralNode:
 		s := ""
 		if v.Value != nil {
@@ -300,7 +305,7 @@ func (b *treeBuilder) build(an ast.Node, depth int) (*ynode, error) {
 		}
 		if token.ReservedTagKeyword(tag) == token.StringTag && n.kind == scalarKind {
 			s := *n
-			s.isStr, s.isBool = true, false
+			s.isStr, s.isBool, s.plain = true, false, false
 			if sn, ok := v.Value.(*ast.StringNode); ok {
 				s.text = sn.Value
 			}
