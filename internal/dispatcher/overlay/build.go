@@ -22,6 +22,15 @@ const DefaultRoot = "/lava-%s"
 // script of the overlay.
 const DefaultShCmd = "/bin/sh"
 
+// Console markers of lava-test-runner (they are not signals: ParseSignal
+// does not match them). RunnerExit is printed when the runner ends, for
+// any reason; RunnerInstallFail when a definition's install.sh fails (the
+// runner then goes on with the next definition).
+const (
+	RunnerExit        = "<LAVA_TEST_RUNNER EXIT>"
+	RunnerInstallFail = "<LAVA_TEST_RUNNER INSTALL_FAIL>"
+)
+
 //go:embed scripts/lava-*
 var scriptFS embed.FS
 

@@ -145,7 +145,9 @@ func shortCommit(c string) string {
 	return c
 }
 
-// gitEnv is the environment of every git command: no prompts of any kind.
+// gitEnv is the environment of every git command: no prompts of any kind
+// (the session of its own that runGit gives git keeps ssh from the
+// terminal), and no variables that would point git at another repository.
 func gitEnv() []string {
 	env := os.Environ()
 	out := env[:0:0]
@@ -161,7 +163,7 @@ func gitEnv() []string {
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_ASKPASS=/bin/false",
 		"SSH_ASKPASS=/bin/false",
-		"GIT_SSH_COMMAND=ssh -o BatchMode=yes",
+		"SSH_ASKPASS_REQUIRE=never",
 		"GIT_PROTOCOL_FROM_USER=1",
 		"LC_ALL=C",
 	)
@@ -188,7 +190,9 @@ func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, GitBinary, full...)
 	cmd.Dir = dir
 	cmd.Env = gitEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A session of its own: no controlling terminal for ssh to ask a
+	// password on, and a process group to kill.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Cancel = func() error {
 		// The whole process group: git-remote-https, ssh, submodule clones.
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

@@ -3,9 +3,11 @@ package overlay_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,12 +63,29 @@ func mustTestdef(t *testing.T, src string) *overlay.Testdef {
 
 // runStage sources ROOT/environment and runs ROOT/bin/lava-test-runner
 // ROOT/<stage> under busybox sh with PATH restricted to busybox's applets,
-// and returns stdout and stderr interleaved as the console shows them.
+// and returns stdout and stderr interleaved as the console shows them. The
+// runner must exit 0.
 func runStage(t *testing.T, root, stage string, env ...string) string {
+	t.Helper()
+	out, code := runStageCode(t, root, stage, env...)
+	if code != 0 {
+		t.Logf("console:\n%s", out)
+		t.Fatalf("lava-test-runner: exit status %d", code)
+	}
+	return out
+}
+
+// runStageCode is runStage that returns the exit status too.
+func runStageCode(t *testing.T, root, stage string, env ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	script := ". " + root + "/environment; " + root + "/bin/lava-test-runner " + root + "/" + stage
+	tree := overlay.Tree{Root: root}
+	n, err := strconv.Atoi(stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := tree.SourceCommand() + "; " + tree.RunnerCommand(n)
 	cmd := exec.CommandContext(ctx, busybox(t), "sh", "-c", script)
 	cmd.Env = append([]string{"PATH=" + appletDir(t), "HOME=" + t.TempDir(), "TMPDIR=" + t.TempDir()}, env...)
 	cmd.Dir = t.TempDir()
@@ -74,11 +93,13 @@ func runStage(t *testing.T, root, stage string, env ...string) string {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && (!errors.As(err, &ee) || ctx.Err() != nil) {
 		t.Logf("console:\n%s", out.String())
 		t.Fatalf("lava-test-runner: %v", err)
 	}
-	return out.String()
+	return out.String(), cmd.ProcessState.ExitCode()
 }
 
 // signals returns the console signals of out, one "NAME ARGS" string per

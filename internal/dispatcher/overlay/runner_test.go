@@ -78,7 +78,21 @@ run:
 `
 
 func TestRunnerSignals(t *testing.T) {
+	// busybox ash is what devices run; dash is Debian's /bin/sh, LAVA's
+	// default interpreter on a Debian root file system.
+	for _, sh := range []string{"busybox", "/bin/dash"} {
+		t.Run(filepath.Base(sh), func(t *testing.T) {
+			if sh == "busybox" {
+				sh = shCmd(t)
+			}
+			testRunnerSignals(t, sh)
+		})
+	}
+}
+
+func testRunnerSignals(t *testing.T, sh string) {
 	o := overlay.Options{
+		ShCmd:       sh,
 		JobID:       42,
 		Environment: []overlay.EnvVar{{Name: "FROM_DEVICE", Value: "x y"}},
 		DeviceType:  "qemu",
@@ -206,7 +220,7 @@ func TestRunnerSignals(t *testing.T) {
 	if diff := cmp.Diff(want, signals(out)); diff != "" {
 		t.Errorf("stage 1 signals (-want +got):\n%s\nconsole:\n%s", diff, out)
 	}
-	if i, j := strings.Index(out, "<LAVA_TEST_RUNNER INSTALL_FAIL>"), strings.Index(out, "<LAVA_SIGNAL_STARTRUN 4_after"); i < 0 || j < i {
+	if i, j := strings.Index(out, overlay.RunnerInstallFail), strings.Index(out, "<LAVA_SIGNAL_STARTRUN 4_after"); i < 0 || j < i {
 		t.Errorf("no INSTALL_FAIL before the next run:\n%s", out)
 	}
 	if strings.Contains(out, "STARTRUN 3_broken-install") {
@@ -222,10 +236,10 @@ func TestRunnerSignals(t *testing.T) {
 func assertExitLast(t *testing.T, out string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
-	if last := lines[len(lines)-1]; last != "<LAVA_TEST_RUNNER EXIT>" {
+	if last := lines[len(lines)-1]; last != overlay.RunnerExit {
 		t.Errorf("last console line %q, want <LAVA_TEST_RUNNER EXIT>:\n%s", last, out)
 	}
-	if n := strings.Count(out, "<LAVA_TEST_RUNNER EXIT>"); n != 1 {
+	if n := strings.Count(out, overlay.RunnerExit); n != 1 {
 		t.Errorf("%d EXIT markers", n)
 	}
 }
@@ -359,4 +373,25 @@ run:
 	if strings.Contains(out, "os=\n") || strings.Contains(out, "Unsupported distro") {
 		t.Errorf("lava-os-build printed nothing useful:\n%s", out)
 	}
+}
+
+// TestRunnerRunsOnce runs a stage twice, as after a reboot on a persistent
+// root file system: the second run finds no list and only says so.
+func TestRunnerRunsOnce(t *testing.T) {
+	td := mustTestdef(t, "metadata: {format: Lava-Test Test Definition 1.0, name: once}\nrun: {steps: [lava-test-case a --result pass]}\n")
+	root, _ := build(t, overlay.Options{JobID: 3}, overlay.Stage{Number: 0, Definitions: []overlay.Definition{{Name: "once", Index: 0, UUID: "3_1", Testdef: td}}})
+	if got := signals(runStage(t, root, "0")); len(got) != 3 {
+		t.Errorf("first run: %q", got)
+	}
+	out, code := runStageCode(t, root, "0")
+	if code != 1 {
+		t.Errorf("second run: exit status %d, want 1", code)
+	}
+	if got := signals(out); len(got) != 0 {
+		t.Errorf("second run printed signals: %q", got)
+	}
+	if !strings.Contains(out, "lava-test-runner.conf: no such file (already run?)") {
+		t.Errorf("second run:\n%s", out)
+	}
+	assertExitLast(t, out)
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/cpio"
@@ -35,6 +36,18 @@ type Entry struct {
 type Tree struct {
 	Root    string
 	Entries []Entry
+}
+
+// SourceCommand is the shell command that sources the environment file,
+// typed before each stage: ". <Root>/environment".
+func (t *Tree) SourceCommand() string {
+	return ". " + shellQuote(t.Root+"/environment")
+}
+
+// RunnerCommand is the shell command that runs a stage:
+// "<Root>/bin/lava-test-runner <Root>/<stage>".
+func (t *Tree) RunnerCommand(stage int) string {
+	return shellQuote(t.Root+"/bin/lava-test-runner") + " " + shellQuote(t.Root+"/"+strconv.Itoa(stage))
 }
 
 // Lookup returns the entry at path (relative to Root).
