@@ -113,7 +113,8 @@ type Definition struct {
 	// RepoDir is a host directory whose contents become the test
 	// directory's (the git checkout, with any install git-repos); "" for
 	// none. Files Build generates win over the checkout's of the same
-	// name.
+	// name. Its files are read when the tree is written, so it must stay
+	// until then.
 	RepoDir string
 	// SkipInstall lists install steps to leave out of install.sh: keys,
 	// sources, deps, steps or all (git-repos is the caller's: see
