@@ -101,6 +101,8 @@ type Problem struct {
 	Msg          string
 }
 
+// String formats the problem as "line:column: path: message" (without the
+// position for inline definitions, without the path at the top level).
 func (p Problem) String() string {
 	loc := ""
 	if p.Line > 0 {
@@ -119,6 +121,7 @@ type TestdefError struct {
 	Problems []Problem
 }
 
+// Error lists the problems on one line, separated by "; ".
 func (e *TestdefError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
