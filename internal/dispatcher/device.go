@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"strings"
+	"time"
 
+	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -44,24 +49,80 @@ type deviceConfig struct {
 	KernelStart string
 	// Environment is the dictionary's environment, exported on the device.
 	Environment map[string]string
-	// ShCmd is the test shell (lava_test_sh_cmd); ResultsDir the overlay's
-	// root on the device (lava_test_results_dir, %s → job id).
-	ShCmd, ResultsDir string
+	// UserCommands are the dictionary's user_commands.
+	UserCommands map[string]UserCommand
+	// Constants are base.jinja2's constants (test shell, overlay root, …).
+	Constants devicedict.Constants
+	// Timeouts are the device's action timeouts by pipeline action name.
+	Timeouts map[string]time.Duration
 }
 
 // OpenDevice returns the device an assignment names, from its device
-// dictionary resolved with the job's context. Until device dictionaries
-// are parsed in full, only simulated devices open.
+// dictionary resolved with the job's context. A dictionary that does not
+// parse or validate, or names a device this worker cannot drive (no QEMU
+// binary, no dictionary at all), is a Configuration error. logf receives
+// the device's own messages (QEMU command lines, QEMU errors).
 func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(format string, args ...any)) (Device, *deviceConfig, error) {
-	cfg := &deviceConfig{Hostname: d.Hostname, DeviceType: d.DeviceType, ShCmd: "/bin/sh", ResultsDir: "/lava-%s"}
-	sc, ok, err := simdevice.ParseDictionary(d.Dictionary)
+	dict, err := devicedict.Parse(d.Dictionary)
 	if err != nil {
 		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
 	}
-	if !ok {
-		return nil, nil, ConfigurationError("device %s: the device dictionary has no %s: mapping; only simulated devices can run jobs in this release", d.Hostname, simdevice.Key)
+	if err := dict.Validate(d.DeviceType); err != nil {
+		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
 	}
-	return simdevice.New(d.Hostname, sc), cfg, nil
+	vars := dict.Resolve(jobContext)
+	cfg := &deviceConfig{
+		Hostname: d.Hostname, DeviceType: d.DeviceType,
+		Environment: devicedict.Environment(vars),
+		Constants:   devicedict.ReadConstants(vars),
+		Timeouts:    maps.Clone(DeviceTimeouts),
+	}
+	maps.Copy(cfg.Timeouts, devicedict.Timeouts(vars).Actions)
+	if uc := devicedict.UserCommands(vars); len(uc) > 0 {
+		cfg.UserCommands = map[string]UserCommand{}
+		for name, c := range uc {
+			cfg.UserCommands[name] = UserCommand{Do: c.Do, Undo: c.Undo}
+		}
+	}
+	switch devicedict.Kind(dict, d.DeviceType) {
+	case devicedict.KindSimulated:
+		sc, _, err := simdevice.ParseDictionary(d.Dictionary)
+		if err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+		// A simulated console prints a kernel banner only when told to:
+		// wait for one only when the dictionary names it.
+		if _, ok := vars["kernel_start_message"]; ok {
+			cfg.KernelStart = cfg.Constants.KernelStartMessage
+		}
+		return simdevice.New(d.Hostname, sc), cfg, nil
+	case devicedict.KindQEMU:
+		q, err := devicedict.QEMUConfig(vars)
+		if err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+		qc := qemu.Config{
+			Binary: q.Binary, Machine: q.Machine, CPU: q.CPU, MemoryMiB: q.MemoryMiB, CPUs: q.CPUs,
+			NetDevice: q.NetDevice, Model: q.Model, MAC: q.MAC, VGA: q.VGA, Serial: q.Serial,
+			ExtraOptions: q.ExtraOptions,
+		}
+		switch q.KVM {
+		case devicedict.KVMOn:
+			qc.KVM = qemu.KVMOn
+		case devicedict.KVMOff:
+			qc.KVM = qemu.KVMOff
+		}
+		if err := qc.Validate(); err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+		cfg.BootConsole, cfg.ExtraKernelArgs = q.BootConsole, q.ExtraKernelArgs
+		cfg.KernelStart = cfg.Constants.KernelStartMessage
+		return qemu.New(d.Hostname, qc, logf), cfg, nil
+	}
+	if strings.TrimSpace(d.Dictionary) == "" {
+		return nil, nil, ConfigurationError("device %s has no device dictionary: set one (see docs/device-dictionaries.md)", d.Hostname)
+	}
+	return nil, nil, ConfigurationError("device %s: device dictionaries of template %q cannot run jobs in this release", d.Hostname, dict.Template)
 }
 
 // describeDevice is the log line naming an opened device.

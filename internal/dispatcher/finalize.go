@@ -5,7 +5,8 @@ import (
 )
 
 // finalize ends every job, whatever happened before: it powers the device
-// off and closes its console, so that everything the device printed is in
+// off, runs the session's cleanups (command undo steps) and closes its
+// console, so that everything the device printed is in
 // the journal. It runs under its own timeout, not the job's, and a cancel
 // does not stop it.
 type finalize struct{}
@@ -14,6 +15,11 @@ func (finalize) Name() string { return "finalize" }
 
 func (finalize) Run(ctx context.Context, env *Env) error {
 	err := env.RunChild(ctx, powerOff{})
+	// The undo commands of command actions, and other cleanups, after the
+	// device is off (LAVA's cleanup order).
+	if cerr := runCleanups(ctx, env); cerr != nil && err == nil {
+		err = cerr
+	}
 	if env.Device == nil {
 		return err
 	}

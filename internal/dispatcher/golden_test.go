@@ -74,8 +74,7 @@ func TestGoldenJournals(t *testing.T) {
 			name: "refused", job: "refused.yaml", device: "fast.yaml",
 			want: Result{Result: ResultFail, ErrorType: lab.ErrorJob,
 				ErrorMsg: "action 1: test: " + ErrNeedsOverlay + "; " +
-					"action 3: test: monitors are not available yet; " +
-					`action 4: command actions ("relay-on") need the device's user commands (not available yet)`},
+					`action 4: command: unknown user command "relay-on": the device has no user commands`},
 		},
 	}
 	for _, tt := range tests {

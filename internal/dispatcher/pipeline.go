@@ -21,8 +21,8 @@ type pipeline struct {
 // buildPipeline turns the parsed job into actions for dev, checking what
 // the device can do (LAVA's validate step). Every problem found is
 // reported, joined, as one Job error.
-func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, error) {
-	p := &pipeline{runner: &runner{deviceTimeouts: DeviceTimeouts}}
+func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*pipeline, error) {
+	p := &pipeline{runner: r}
 	var problems []string
 	fail := func(i int, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("action %d: ", i+1)+fmt.Sprintf(format, args...))
@@ -34,7 +34,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, e
 	if kind != simdevice.Kind && kind != qemu.Kind {
 		problems = append(problems, fmt.Sprintf("devices of kind %q cannot run jobs yet", kind))
 	}
-	booted, overlay := false, false
+	booted, overlay, deployed := false, false, false
 	stage := 0
 	for i := range job.Actions {
 		a := &job.Actions[i]
@@ -66,6 +66,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, e
 				}
 			}
 			act = &imageDeploy{name: name, deploy: a.Deploy}
+			deployed = deployed || len(a.Deploy.Images) > 0
 		case jobdef.KindBoot:
 			if _, ok := bootNames[a.Boot.Method]; !ok {
 				fail(i, "boot method %s is not available on %s devices", a.Boot.Method, kind)
@@ -78,6 +79,10 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, e
 			}
 			b.ignored = "there is no overlay"
 			if kind == qemu.Kind {
+				if !deployed {
+					fail(i, "boot: nothing to boot: no deploy action before this boot deploys images")
+					continue
+				}
 				b.prepare = prepareQEMU(cfg)
 				b.ignored = "the overlay goes into the ramdisk"
 			}
@@ -95,8 +100,11 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig) (*pipeline, e
 				fail(i, "test: a test action needs a boot action before it")
 			}
 		case jobdef.KindCommand:
-			fail(i, "command actions (%q) need the device's user commands (not available yet)", a.Command.Name)
-			continue
+			var err error
+			if act, err = newCommandAction(a.Command.Name, cfg.UserCommands); err != nil {
+				fail(i, "command: %v", err)
+				continue
+			}
 		default:
 			fail(i, "unknown action kind %q", a.Kind)
 			continue
@@ -129,7 +137,7 @@ func testAction(t *jobdef.Test, stage int, overlay bool) (Action, error) {
 	case len(t.Interactive) > 0:
 		return newInteractiveTest(t.Interactive)
 	case len(t.Monitors) > 0:
-		return nil, errors.New("monitors are not available yet")
+		return newMonitorTest(t.Monitors)
 	}
 	return nil, errors.New("no definitions, interactive tests or monitors")
 }

@@ -9,12 +9,6 @@ import (
 	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 )
 
-// DefaultKernelStartMessage is what boot actions on QEMU devices wait for
-// before the prompt, unless the job or the device says otherwise (LAVA's
-// constants: kernel-start-message). The kernel must not be booted with
-// quiet, or it never prints it.
-const DefaultKernelStartMessage = "Linux version [0-9]"
-
 // imageArgNames are the images QEMU knows how to boot without an
 // image_arg, and the option each gets.
 var imageArgNames = map[string]string{

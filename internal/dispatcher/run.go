@@ -130,9 +130,10 @@ func validate(env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
 			return job, nil, err
 		}
 		env.Device, env.DeviceConfig = dev, cfg
+		env.run.deviceTimeouts = cfg.Timeouts
 		env.Conn = NewConn(dev.Console(), log)
 		log.Log(workerproto.LevelInfo, describeDevice(dev))
-		pipe, err := buildPipeline(job, dev, cfg)
+		pipe, err := buildPipeline(job, dev, cfg, env.run)
 		return job, pipe, err
 	}()
 	took := time.Since(start)

@@ -3,11 +3,14 @@ package dispatcher
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher/overlay"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -32,16 +35,22 @@ func (t *testShell) Run(ctx context.Context, env *Env) error {
 	if env.Session.Prompts == nil {
 		return JobError("lava-test-shell: no shell prompt: the device was not booted")
 	}
+	if ov := env.Session.Overlay; ov != nil {
+		if defs, ok := ov.stages[t.stage]; ok {
+			return t.runStage(ctx, env, ov, defs)
+		}
+	}
 	for i, def := range t.defs {
 		if def.From != "inline" {
 			return JobError(ErrNeedsOverlay)
 		}
-		run := &testRun{
-			env:      env,
-			suite:    fmt.Sprintf("%d_%s", env.Session.NextTestIndex(), def.Name),
-			uuid:     fmt.Sprintf("%d_%s.%d", env.JobID, env.Level(), i+1),
-			expected: def.Expected,
-			seen:     map[string]bool{},
+		run := newTestRun(env, fmt.Sprintf("%d_%s", env.Session.NextTestIndex(), def.Name))
+		run.uuid = fmt.Sprintf("%d_%s.%d", env.JobID, env.Level(), i+1)
+		run.expected[run.suite] = def.Expected
+		if td, err := overlay.InlineTestdef(def.Inline); err == nil && td.Parse != nil {
+			if err := run.addParser(run.suite, td.Parse); err != nil {
+				return err
+			}
 		}
 		if err := run.execute(ctx, def); err != nil {
 			return err
@@ -50,14 +59,69 @@ func (t *testShell) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
+// runStage runs the test action's stage of the overlay on the device:
+// source the overlay's environment, start lava-test-runner on the stage
+// and read the signals of its runs until the runner's exit marker and the
+// prompt.
+func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, defs []overlay.Definition) error {
+	run := newTestRun(env, "")
+	for _, d := range defs {
+		env.Session.NextTestIndex()
+		run.expected[d.RunID()] = append(slices.Clone(d.Testdef.Expected), t.expectedOf(d.Name)...)
+		if d.Testdef.Parse != nil {
+			if err := run.addParser(d.RunID(), d.Testdef.Parse); err != nil {
+				return err
+			}
+		}
+	}
+	run.installFail = fmt.Sprintf("stage_%d", t.stage)
+	env.Conn.SetLineHook(run.line)
+	defer env.Conn.SetLineHook(nil)
+	defer run.closeUnfinished()
+
+	if err := env.Conn.Send(ctx, ov.tree.SourceCommand()); err != nil {
+		return err
+	}
+	if _, err := env.Conn.Expect(ctx, env.Session.Prompts...); err != nil {
+		return err
+	}
+	if err := env.Conn.Send(ctx, ov.tree.RunnerCommand(t.stage)); err != nil {
+		return err
+	}
+	if _, err := env.Conn.Expect(ctx, runnerExit); err != nil {
+		return err
+	}
+	_, err := env.Conn.Expect(ctx, env.Session.Prompts...)
+	return err
+}
+
+// expectedOf returns the job's expected cases of the named definition.
+func (t *testShell) expectedOf(name string) []string {
+	for _, d := range t.defs {
+		if d.Name == name {
+			return d.Expected
+		}
+	}
+	return nil
+}
+
+// runnerExit matches lava-test-runner's last line.
+var runnerExit = regexp.MustCompile(regexp.QuoteMeta(overlay.RunnerExit))
+
 // testRun is one test definition being run, and the state its console
 // signals change. The pipeline goroutine sends commands; the console
 // reader calls line with what the device prints.
 type testRun struct {
-	env      *Env
-	suite    string // <index>_<name>: the results suite
-	uuid     string
-	expected []string
+	env   *Env
+	suite string // <index>_<name>: the results suite outside a run ("" when the runner reports runs)
+	uuid  string
+	// expected and parsers are by test run id: the cases each run must
+	// report, and its parse: pattern.
+	expected map[string][]string
+	parsers  map[string]*patternParser
+	// installFail is the lava case recording a failed install ("" when
+	// not run by lava-test-runner).
+	installFail string
 
 	mu      sync.Mutex
 	echo    string // the command just sent, whose echo is not parsed
@@ -65,6 +129,22 @@ type testRun struct {
 	started time.Time
 	set     string
 	seen    map[string]bool
+}
+
+// newTestRun returns the state of a test run whose results go to suite
+// outside a started run.
+func newTestRun(env *Env, suite string) *testRun {
+	return &testRun{env: env, suite: suite, expected: map[string][]string{}, parsers: map[string]*patternParser{}, seen: map[string]bool{}}
+}
+
+// addParser installs the parse: pattern of the run runID.
+func (r *testRun) addParser(runID string, p *overlay.Parse) error {
+	pp, err := newPatternParser(p.Pattern, p.Fixup)
+	if err != nil {
+		return JobError("%s: parse: %v", runID, err)
+	}
+	r.parsers[runID] = pp
+	return nil
 }
 
 // execute sends the definition's steps and closes an unfinished run.
@@ -128,11 +208,27 @@ func stepList(def map[string]any, section string) []string {
 // command just sent is skipped (it would repeat the signal the command
 // prints).
 func (r *testRun) line(line string) error {
-	if !strings.Contains(line, SignalPrefix) {
-		return nil
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.installFail != "" && strings.Contains(line, overlay.RunnerInstallFail) {
+		r.env.Log.Logf(workerproto.LevelError, "lava-test-runner: an install step failed")
+		r.env.Log.Result(workerproto.ResultMsg{Definition: "lava", Case: r.installFail, Result: ResultFail})
+		return nil
+	}
+	if !strings.Contains(line, SignalPrefix) {
+		if p := r.parsers[r.open]; p != nil && r.open != "" && (r.echo == "" || !strings.HasSuffix(line, r.echo)) {
+			res, ok, err := p.parse(line)
+			if err != nil {
+				r.env.Warning("%s: %v", r.open, err)
+			}
+			if ok {
+				res.Definition, res.Set = r.open, r.set
+				r.seen[res.Case] = true
+				r.env.Log.Result(res)
+			}
+		}
+		return nil
+	}
 	if r.echo != "" && strings.HasSuffix(line, r.echo) {
 		r.echo = ""
 		return nil
@@ -169,13 +265,14 @@ func (r *testRun) signal(sig Signal) error {
 			return nil
 		}
 		env.Log.Result(workerproto.ResultMsg{Definition: "lava", Case: r.open, Result: ResultPass, Duration: durationSeconds(time.Since(r.started))})
-		for _, e := range r.expected {
+		for _, e := range r.expected[r.open] {
 			if !r.seen[e] {
-				env.Warning("%s: the expected test case %q was not reported", r.suite, e)
-				env.Log.Result(workerproto.ResultMsg{Definition: r.suite, Case: e, Result: ResultFail})
+				env.Warning("%s: the expected test case %q was not reported", r.open, e)
+				env.Log.Result(workerproto.ResultMsg{Definition: r.open, Case: e, Result: ResultFail})
 			}
 		}
 		r.open = ""
+		r.seen = map[string]bool{}
 	case SignalTestCase:
 		p := sig.Params()
 		id, result := p["TEST_CASE_ID"], strings.ToLower(p["RESULT"])
