@@ -452,11 +452,12 @@ func TestLabCommand(t *testing.T) {
 				t.Fatalf("basalt lab exited; output:\n%s\nstderr:\n%s", strings.Join(seen, "\n"), stderr.String())
 			}
 			seen = append(seen, line)
-			if strings.Contains(line, "Finished") {
-				if !strings.Contains(line, "Finished Complete") {
-					t.Fatalf("sample job: %s\n%s", line, strings.Join(seen, "\n"))
-				}
-				for _, want := range []string{"server        http://127.0.0.1:", "sample job    1:", "admin-credentials"} {
+			if strings.Contains(line, "Finished") && !strings.Contains(line, "Finished Complete") {
+				t.Fatalf("sample job: %s\n%s", line, strings.Join(seen, "\n"))
+			}
+			if strings.Contains(line, "first-steps/sys-mounted") {
+				for _, want := range []string{"server        http://127.0.0.1:", "sample job    1:", "admin-credentials", "Finished Complete",
+					"result        0_first-steps/kernel-version: pass", "result        0_first-steps/uptime: pass (", "result        0_first-steps/sys-mounted: pass"} {
 					if !slices.ContainsFunc(seen, func(s string) bool { return strings.Contains(s, want) }) {
 						t.Errorf("no line with %q in:\n%s", want, strings.Join(seen, "\n"))
 					}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/server"
 	"github.com/basalt-lab/basalt/internal/version"
 	"github.com/basalt-lab/basalt/internal/worker"
+	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
 // The all-in-one lab's device dictionary and sample job.
@@ -231,6 +233,7 @@ func reportLabJob(ctx context.Context, out io.Writer, a *app.App, p auth.Princip
 			last = state
 		}
 		if j.State == lab.JobFinished {
+			printLabResults(ctx, out, a, p, id)
 			return
 		}
 		select {
@@ -243,4 +246,28 @@ func reportLabJob(ctx context.Context, out io.Writer, a *app.App, p auth.Princip
 // fileURL is the file:// URL of an absolute path.
 func fileURL(path string) string {
 	return (&url.URL{Scheme: "file", Path: path}).String()
+}
+
+// printLabResults prints a finished job's test results (not the lava
+// suite).
+func printLabResults(ctx context.Context, out io.Writer, a *app.App, p auth.Principal, id int64) {
+	lines, _, err := a.JobLog(ctx, p, id, 0, int(^uint(0)>>1), 0)
+	if err != nil {
+		return
+	}
+	for _, l := range lines {
+		rec, err := workerproto.DecodeRecord(l)
+		if err != nil || rec.Level != workerproto.LevelResults {
+			continue
+		}
+		var m workerproto.ResultMsg
+		if json.Unmarshal(rec.Msg, &m) != nil || m.Definition == "lava" {
+			continue
+		}
+		line := fmt.Sprintf("  result        %s/%s: %s", m.Definition, m.Case, m.Result)
+		if m.Measurement != "" {
+			line += fmt.Sprintf(" (%s %s)", m.Measurement, m.Units)
+		}
+		fmt.Fprintln(out, line)
+	}
 }
