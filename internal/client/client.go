@@ -148,15 +148,26 @@ type APIError struct {
 	Status  int                // HTTP status code
 	Code    string             // stable machine code ("not_found", "invalid_definition", …)
 	Message string             // the server's message for people
-	Details []rest.ProblemJSON // problems of an invalid job definition
+	Details []rest.ProblemJSON // positioned problems of an invalid job definition or device dictionary
 }
 
-// Error returns the message; for an invalid job definition it lists each
-// problem on its own line as "line:col: path: message".
+// detailHeadings name what was invalid, by error code, in the first line of
+// an APIError with details.
+var detailHeadings = map[string]string{
+	"invalid_definition": "invalid job definition",
+	"invalid_dictionary": "invalid device dictionary",
+}
+
+// Error returns the message. An answer with details (an invalid job
+// definition or device dictionary) is a heading naming what was invalid,
+// chosen by the error code, then each problem on its own line as
+// "line:col: path: message"; an unknown code with details gets the
+// heading "invalid request (<code>)".
 func (e *APIError) Error() string {
 	if len(e.Details) > 0 {
 		var b strings.Builder
-		b.WriteString("invalid job definition:")
+		b.WriteString(e.detailHeading())
+		b.WriteString(":")
 		for _, p := range e.Details {
 			b.WriteString("\n")
 			b.WriteString(FormatProblem(p))
@@ -170,8 +181,20 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
 }
 
-// FormatProblem formats a definition problem as "line:col: path: message",
-// leaving out the position or path when the server did not give them.
+// detailHeading is the first line of Error for an answer with details.
+func (e *APIError) detailHeading() string {
+	if h, ok := detailHeadings[e.Code]; ok {
+		return h
+	}
+	if e.Code == "" {
+		return "invalid request"
+	}
+	return fmt.Sprintf("invalid request (%s)", e.Code)
+}
+
+// FormatProblem formats a problem of a job definition or device dictionary
+// as "line:col: path: message", leaving out the position or path when the
+// server did not give them.
 func FormatProblem(p rest.ProblemJSON) string {
 	var parts []string
 	if p.Line > 0 {

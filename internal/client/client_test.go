@@ -284,6 +284,15 @@ func TestErrorDecoding(t *testing.T) {
 			wantDetail: 3,
 		},
 		{
+			name: "invalid dictionary", status: 400, ctype: "application/json",
+			body: `{"error":{"code":"invalid_dictionary","message":"device qemu01: device dictionary: 2:8: $.memroy: unknown variable","details":[` +
+				`{"line":1,"column":12,"path":"","message":"device type template \"bbb\" is not supported yet"},` +
+				`{"line":2,"column":8,"path":"$.memroy","message":"unknown variable \"memroy\""}]}}`,
+			wantCode:   "invalid_dictionary",
+			wantErr:    "invalid device dictionary:\n1:12: device type template \"bbb\" is not supported yet\n2:8: $.memroy: unknown variable \"memroy\"",
+			wantDetail: 2,
+		},
+		{
 			name: "proxy page", status: 502, ctype: "text/html",
 			body:    "<html>upstream down</html>",
 			wantErr: "Bad Gateway: <html>upstream down</html> (HTTP 502)",
@@ -314,6 +323,42 @@ func TestErrorDecoding(t *testing.T) {
 			}
 			if got := client.IsNotFound(err); got != (tt.status == 404) {
 				t.Errorf("IsNotFound = %v", got)
+			}
+		})
+	}
+}
+
+// TestAPIErrorHeading: an answer with details is printed under a heading
+// naming what was invalid, chosen by the error code, never "job
+// definition" for something else; without details the message and status.
+func TestAPIErrorHeading(t *testing.T) {
+	details := []rest.ProblemJSON{
+		{Line: 2, Column: 8, Path: "$.memroy", Message: "unknown variable"},
+		{Message: "no position"},
+	}
+	const problems = "\n2:8: $.memroy: unknown variable\nno position"
+	tests := []struct {
+		name string
+		err  client.APIError
+		want string
+	}{
+		{"job definition", client.APIError{Status: 400, Code: "invalid_definition", Message: "m", Details: details},
+			"invalid job definition:" + problems},
+		{"device dictionary", client.APIError{Status: 400, Code: "invalid_dictionary", Message: "m", Details: details},
+			"invalid device dictionary:" + problems},
+		{"unknown code with details", client.APIError{Status: 400, Code: "invalid_health_check", Message: "m", Details: details},
+			"invalid request (invalid_health_check):" + problems},
+		{"no code with details", client.APIError{Status: 400, Details: details},
+			"invalid request:" + problems},
+		{"dictionary code without details", client.APIError{Status: 400, Code: "invalid_dictionary", Message: "device d1: bad"},
+			"device d1: bad (HTTP 400)"},
+		{"no message", client.APIError{Status: 409, Code: "conflict"},
+			"Conflict (HTTP 409)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.err.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
 			}
 		})
 	}
