@@ -31,8 +31,8 @@ lint: ## go vet + staticcheck
 bench: deps ## run the benchmarks (figures go to docs/performance.md)
 	scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-run: build ## start the server on the embedded database (./basalt-data)
-	$(BIN) server --data-dir ./basalt-data
+run: build ## the all-in-one lab: server, worker, a QEMU board and a sample job (./basalt-lab)
+	$(BIN) lab --data-dir ./basalt-lab
 
 clean: ## remove build output
 	rm -rf bin

@@ -9,6 +9,7 @@ declare -A need=(
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [busybox-static]=/usr/share/doc/busybox-static
   [linux-image-amd64]='/boot/vmlinuz-*'
+  [git]=/usr/lib/git-core/git-http-backend
 )
 
 present() { compgen -G "$1" >/dev/null; }
