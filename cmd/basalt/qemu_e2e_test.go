@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/cgi"
@@ -480,4 +481,42 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestRunCommandKernelPanic runs one job locally with `basalt run` on a
+// QEMU device whose kernel cannot find an init: the boot sees the kernel
+// panic, the job fails with an Infrastructure error, the command exits 7
+// and prints the journal and the results.
+func TestRunCommandKernelPanic(t *testing.T) {
+	d := serveDUT(t)
+	dir := t.TempDir()
+	job := strings.Replace(d.qemuJob("kernel panic", "qemu", qemuBoot, ""),
+		"        sha256sum: "+d.kernelSum+"\n",
+		"        sha256sum: "+d.kernelSum+"\n        image_arg: -kernel {kernel} -append \"console=ttyS0,115200 rdinit=/no-such-init init=/no-such-init panic=-1\"\n", 1)
+	jobFile, dictFile := filepath.Join(dir, "job.yaml"), filepath.Join(dir, "qemu-run.jinja2")
+	if err := os.WriteFile(jobFile, []byte(job), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dictFile, []byte(qemuDictionary), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "run", jobFile, "--device", dictFile, "--cache-dir", filepath.Join(dir, "cache"), "--job-dir", filepath.Join(dir, "job"))
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
+		t.Fatalf("basalt run: %v, want exit status 7\n%s", err, out)
+	}
+	for _, want := range []string{
+		"rdinit=/no-such-init",      // the kernel command line, from image_arg
+		"Kernel panic - not syncing", // the console, logged
+		"boot-qemu-image  fail",      // the results table
+		"job fail (Infrastructure: kernel panic",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if left := qemuProcesses(dir); len(left) > 0 {
+		t.Errorf("QEMU processes left: %v", left)
+	}
 }
