@@ -21,16 +21,6 @@ type DeployedImage struct {
 	Image *jobdef.Image // the job's description of it
 }
 
-// deployedImage returns the deployed image called name.
-func (s *Session) deployedImage(name string) (DeployedImage, bool) {
-	for _, d := range s.Deployed {
-		if d.Name == name {
-			return d, true
-		}
-	}
-	return DeployedImage{}, false
-}
-
 // setDeployed records img, replacing an earlier image of the same name.
 func (s *Session) setDeployed(img DeployedImage) {
 	for i := range s.Deployed {
