@@ -507,7 +507,7 @@ func TestRunCommandKernelPanic(t *testing.T) {
 		t.Fatalf("basalt run: %v, want exit status 7\n%s", err, out)
 	}
 	for _, want := range []string{
-		"rdinit=/no-such-init",      // the kernel command line, from image_arg
+		"rdinit=/no-such-init",       // the kernel command line, from image_arg
 		"Kernel panic - not syncing", // the console, logged
 		"boot-qemu-image  fail",      // the results table
 		"job fail (Infrastructure: kernel panic",
