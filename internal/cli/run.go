@@ -44,6 +44,9 @@ the journal log.ndjson and result.json. Exit status: 0 when the job passed,
   basalt run examples/qemu-smoke.yaml --device examples/devices/qemu01.jinja2`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if devicePath == "" {
+				return usageError{fmt.Errorf("--device DICTIONARY is required")}
+			}
 			def, err := os.ReadFile(args[0])
 			if err != nil {
 				return usageError{err}
@@ -111,7 +114,6 @@ the journal log.ndjson and result.json. Exit status: 0 when the job passed,
 	f.Int64Var(&jobID, "job-id", 1, "job id (the overlay lives in /lava-<job id> on the device)")
 	f.BoolVar(&asJSON, "json", false, "print the journal's JSON records instead of text, and no summary")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the results, not the log")
-	_ = cmd.MarkFlagRequired("device")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ type simDeploy struct {
 func (d *simDeploy) Name() string { return d.name }
 
 func (d *simDeploy) Run(ctx context.Context, env *Env) error {
-	env.Info("simulated device: images are not downloaded (downloads come with the dispatcher)")
+	env.Info("simulated device: images are not downloaded (a simulated device boots nothing)")
 	type image struct {
 		name string
 		img  jobdef.Image

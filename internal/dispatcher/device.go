@@ -86,7 +86,10 @@ func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(forma
 	}
 	switch devicedict.Kind(dict, d.DeviceType) {
 	case devicedict.KindSimulated:
-		sc, _, err := simdevice.ParseDictionary(d.Dictionary)
+		// Either form: YAML's simulated: mapping or Jinja2's
+		// {% set simulated = {…} %}, resolved like every variable.
+		m, _ := vars[devicedict.SimulatedVar].(map[string]any)
+		sc, err := simdevice.ParseConfig(m)
 		if err != nil {
 			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
 		}

@@ -8,15 +8,23 @@
 // # Pipeline
 //
 // Run validates first (LAVA's validate step): it parses the definition,
-// opens the device named by the assignment (OpenDevice; today only
-// simulated devices, see package simdevice) and builds one Action per job
-// action — deploy (tmpfs, downloads, download), boot (qemu, minimal, with
-// auto_login), test (inline definitions and interactive scripts) — refusing
-// by name what needs the full dispatcher (git definitions, monitors,
-// command actions, multinode). It then runs the actions in order under the
-// job timeout (the assignment's, or timeouts.job) and always runs finalize,
-// which powers the device off and closes its console, under its own
-// timeout.
+// opens the device named by the assignment (OpenDevice: its dictionary,
+// parsed and resolved with the job's context by package devicedict, gives a
+// QEMU device — package qemu — or a simulated one — package simdevice) and
+// builds one Action per job action — deploy (tmpfs, downloads, download:
+// images fetched through the worker's download cache, package download,
+// and the LAVA test overlay appended to a cpio ramdisk with overlays:
+// {lava: true}, package overlay), boot (qemu, minimal, with auto_login and
+// kernel panic detection), test (definitions inline or from git, run by
+// lava-test-runner from the overlay, or typed on the console of a device
+// without one; interactive scripts; monitors) and command (the device's
+// user_commands, undone at finalize) — refusing what the device cannot do
+// (multinode, git definitions without an overlay, images QEMU cannot
+// attach). It then runs the actions in order under the job timeout (the
+// assignment's, or timeouts.job) and always runs finalize, which powers the
+// device off, runs the session's cleanups and closes its console, under
+// its own timeout. Settings of the worker host (cache directory, proxy)
+// come from DIR/settings.json (settings.go).
 //
 // Each action runs with a timeout resolved by LAVA's rules (resolveTimeout:
 // job timeouts.action < device defaults (DeviceTimeouts) < the block's
@@ -40,9 +48,13 @@
 //
 // The test shell reads LAVA's console signals (<LAVA_SIGNAL_TESTCASE …>,
 // STARTRUN/ENDRUN, TESTSET, TESTRAISE, …) with ParseSignal, which tolerates
-// kernel messages on the same line and partial lines. On simulated devices
-// the run steps of an inline definition are sent as shell commands between
-// echoed STARTRUN and ENDRUN signals, since there is no overlay yet.
+// kernel messages on the same line and partial lines, and applies the
+// definitions' parse: patterns (parse.go) inside their runs. With the
+// overlay on the device, each test action types `. ROOT/environment` and
+// `ROOT/bin/lava-test-runner ROOT/<stage>` and reads the runs' signals
+// until the runner's exit marker; without it (simulated devices), the
+// steps of inline definitions are typed as shell commands between echoed
+// STARTRUN and ENDRUN signals.
 //
 // # Errors
 //

@@ -409,3 +409,18 @@ func TestRunSetupErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestJinjaSimulatedDictionary: a simulated device described in LAVA's
+// Jinja2 form ({% set simulated = {…} %}) runs with that configuration,
+// like its YAML form: a prompt of its own proves the settings were read.
+func TestJinjaSimulatedDictionary(t *testing.T) {
+	def := strings.Replace(job("", "", inlineTest("x", "", "lava-test-case ok --result pass")), `prompts: ["/ # "]`, `prompts: ["jinja-sim> "]`, 1)
+	dict := "{% extends 'qemu.jinja2' %}\n{% set simulated = {'boot_time': 0, 'boot_lines': 2, 'prompt': 'jinja-sim> '} %}\n"
+	res, recs := runSim(t, def, dict)
+	if !res.Passed() {
+		t.Fatalf("result %+v", res)
+	}
+	if got := results(t, recs, "0_x"); len(got) != 1 || got[0].Case != "ok" || got[0].Result != "pass" {
+		t.Errorf("results %+v", got)
+	}
+}

@@ -12,10 +12,14 @@ import (
 const DefaultActionTimeout = 30 * time.Second
 
 // DeviceTimeouts are the per-action timeouts a device contributes (LAVA's
-// device-type defaults from base.jinja2). Simulated devices use these; the
-// dispatcher issue will read them from the rendered device configuration.
+// device-type defaults from base.jinja2), under the dictionary's own
+// action_timeout_<name> values (OpenDevice merges them).
 var DeviceTimeouts = map[string]time.Duration{
-	"http-download":     5 * time.Minute,
+	"http-download": 5 * time.Minute,
+	// Deploys download images: as long as LAVA's http-download.
+	"tmpfs-deploy":      5 * time.Minute,
+	"downloads-deploy":  5 * time.Minute,
+	"download-deploy":   5 * time.Minute,
 	"lava-test-shell":   3 * time.Minute,
 	"auto-login-action": 2 * time.Minute,
 	"boot-qemu-image":   2 * time.Minute,
