@@ -21,6 +21,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 	"github.com/basalt-lab/basalt/internal/version"
+	"github.com/basalt-lab/basalt/internal/web"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -183,7 +184,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(rest.Prefix+"/", api)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /{$}", s.home)
+	mux.Handle("/", web.New(s.app, s.cfg.Logger))
 	return mux
 }
 
@@ -197,12 +198,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(map[string]string{"health": "good", "version": version.Version})
-}
-
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "Basalt %s\n\nAPI:     %s/api/v1/\nOpenAPI: %s/api/v1/openapi.json\nHealth:  %s/healthz\n",
-		version.Version, s.URL(), s.URL(), s.URL())
 }
 
 // Serve runs the scheduler loop and the HTTP server until ctx ends, then

@@ -1,0 +1,338 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// Paging and window sizes.
+const (
+	jobsPerPage = 50
+	maxJobsPage = 500
+	// logWindow is the default number of log lines a page shows; maxLogWindow
+	// caps what one request may ask for, whatever the log's size.
+	logWindow    = 500
+	maxLogWindow = 2000
+	// resultsChunk is how many log lines are read at a time when collecting
+	// results records, so memory stays bounded on huge logs.
+	resultsChunk = 10000
+)
+
+// jobFilters are the list filters as the form shows them.
+type jobFilters struct {
+	State, Health, DeviceType, Submitter, Q string
+}
+
+type jobsData struct {
+	Filters         jobFilters
+	States, Healths []string
+	DeviceTypes     []string
+	Jobs            []lab.Job
+	Total           int
+	First, Last     int // 1-based positions shown
+	Prev, Next      string
+	Limit           int
+}
+
+func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	q := r.URL.Query()
+	fl := jobFilters{State: q.Get("state"), Health: q.Get("health"), DeviceType: q.Get("device_type"),
+		Submitter: q.Get("submitter"), Q: q.Get("q")}
+	f := store.JobFilter{DeviceType: fl.DeviceType, Submitter: fl.Submitter, Text: fl.Q}
+	if fl.State != "" {
+		st, err := lab.ParseJobState(fl.State)
+		if err != nil {
+			return err
+		}
+		f.States = []lab.JobState{st}
+	}
+	if fl.Health != "" {
+		h, err := lab.ParseJobHealth(fl.Health)
+		if err != nil {
+			return err
+		}
+		f.Health = []lab.JobHealth{h}
+	}
+	var err error
+	if f.Limit, err = queryInt(r, "limit", jobsPerPage); err != nil {
+		return err
+	}
+	if f.Limit == 0 || f.Limit > maxJobsPage {
+		return fmt.Errorf("%w: limit must be between 1 and %d", lab.ErrInvalid, maxJobsPage)
+	}
+	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
+		return err
+	}
+	jobs, total, err := u.app.ListJobs(r.Context(), p, f)
+	if err != nil {
+		return err
+	}
+	types, err := u.app.ListDeviceTypes(r.Context())
+	if err != nil {
+		return fmt.Errorf("jobs page: %w", err)
+	}
+	d := jobsData{Filters: fl, Jobs: jobs, Total: total, Limit: f.Limit}
+	for s := lab.JobSubmitted; s <= lab.JobFinished; s++ {
+		d.States = append(d.States, s.String())
+	}
+	for h := lab.JobHealthUnknown; h <= lab.JobHealthCanceled; h++ {
+		d.Healths = append(d.Healths, h.String())
+	}
+	for _, t := range types {
+		d.DeviceTypes = append(d.DeviceTypes, t.Name)
+	}
+	if len(jobs) > 0 {
+		d.First, d.Last = f.Offset+1, f.Offset+len(jobs)
+	}
+	page := func(off int) string {
+		v := url.Values{}
+		for k, val := range map[string]string{"state": fl.State, "health": fl.Health, "device_type": fl.DeviceType, "submitter": fl.Submitter, "q": fl.Q} {
+			if val != "" {
+				v.Set(k, val)
+			}
+		}
+		if f.Limit != jobsPerPage {
+			v.Set("limit", strconv.Itoa(f.Limit))
+		}
+		if off > 0 {
+			v.Set("offset", strconv.Itoa(off))
+		}
+		if len(v) == 0 {
+			return "/jobs"
+		}
+		return "/jobs?" + v.Encode()
+	}
+	if f.Offset > 0 {
+		d.Prev = page(max(0, f.Offset-f.Limit))
+	}
+	if f.Offset+len(jobs) < total {
+		d.Next = page(f.Offset + f.Limit)
+	}
+	u.show(w, p, "jobs", "Jobs", "jobs", d)
+	return nil
+}
+
+// logLine is one rendered log record.
+type logLine struct {
+	N     int    // 1-based line number
+	Time  string // HH:MM:SS.mmm, empty when the record does not decode
+	Level string // level name, "raw" for undecodable lines
+	Text  string
+}
+
+// logWin is a window [Start, End) of a job's log with pager links.
+type logWin struct {
+	JobID       int64
+	Lines       []logLine
+	Start, End  int // 0-based, End exclusive
+	Total       int
+	Prev, Next  string
+	First, Last string
+}
+
+// resultRow is one results record of a job's log.
+type resultRow struct {
+	workerproto.ResultMsg
+	Line int // 1-based log line
+}
+
+// suiteRow summarises one suite's results.
+type suiteRow struct {
+	Name                    string
+	Pass, Fail, Skip, Other int
+}
+
+type jobData struct {
+	Job         lab.Job
+	Metadata    [][2]string
+	Queued, Ran time.Duration
+	Suites      []suiteRow
+	Results     []resultRow
+	Log         logWin
+}
+
+func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	j, err := u.app.GetJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	d := jobData{Job: j}
+	keys := make([]string, 0, len(j.Metadata))
+	for k := range j.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		d.Metadata = append(d.Metadata, [2]string{k, j.Metadata[k]})
+	}
+	if !j.StartTime.IsZero() {
+		d.Queued = j.StartTime.Sub(j.SubmitTime)
+		end := j.EndTime
+		if end.IsZero() {
+			end = u.now()
+		}
+		d.Ran = end.Sub(j.StartTime)
+	}
+	if d.Results, err = u.results(r.Context(), p, id); err != nil {
+		return err
+	}
+	d.Suites = suites(d.Results)
+	if d.Log, err = u.window(r.Context(), p, id, 0, logWindow); err != nil {
+		return err
+	}
+	u.show(w, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
+	return nil
+}
+
+func (u *UI) jobLog(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	start, err := queryInt(r, "start", 0)
+	if err != nil {
+		return err
+	}
+	end, err := queryInt(r, "end", start+logWindow)
+	if err != nil {
+		return err
+	}
+	if end <= start {
+		return fmt.Errorf("%w: end (%d) must be after start (%d)", lab.ErrInvalid, end, start)
+	}
+	if end-start > maxLogWindow {
+		end = start + maxLogWindow
+	}
+	win, err := u.window(r.Context(), p, id, start, end)
+	if err != nil {
+		return err
+	}
+	u.show(w, p, "log", fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, win.End)), "jobs", win)
+	return nil
+}
+
+// window reads lines [start, end) of a visible job's log and renders them.
+func (u *UI) window(ctx context.Context, p auth.Principal, id int64, start, end int) (logWin, error) {
+	raw, total, err := u.app.JobLog(ctx, p, id, start, end, 0)
+	if err != nil {
+		return logWin{}, err
+	}
+	win := logWin{JobID: id, Start: start, End: start + len(raw), Total: total}
+	for i, l := range raw {
+		win.Lines = append(win.Lines, renderLine(start+i+1, l))
+	}
+	size := end - start
+	link := func(s int) string {
+		return fmt.Sprintf("/jobs/%d/log?start=%d&end=%d", id, s, s+size)
+	}
+	if start > 0 {
+		win.Prev = link(max(0, start-size))
+		win.First = link(0)
+	}
+	if win.End < total {
+		win.Next = link(win.End)
+		win.Last = link(max(0, total-size))
+	}
+	return win, nil
+}
+
+// renderLine turns one journal line into display fields. A line that is
+// not a valid record is shown raw, never dropped.
+func renderLine(n int, line []byte) logLine {
+	rec, err := workerproto.DecodeRecord(line)
+	if err != nil {
+		return logLine{N: n, Level: "raw", Text: string(line)}
+	}
+	out := logLine{N: n, Time: rec.Time.UTC().Format("15:04:05.000"), Level: string(rec.Level)}
+	var s string
+	switch {
+	case json.Unmarshal(rec.Msg, &s) == nil:
+		out.Text = s
+	case rec.Level == workerproto.LevelResults:
+		var m workerproto.ResultMsg
+		if json.Unmarshal(rec.Msg, &m) == nil {
+			out.Text = fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
+			if m.Measurement != "" {
+				out.Text += " " + strings.TrimSpace(m.Measurement+" "+m.Units)
+			}
+			break
+		}
+		out.Text = string(rec.Msg)
+	default:
+		out.Text = string(rec.Msg)
+	}
+	return out
+}
+
+var resultsLevel = []byte(`"results"`)
+
+// results collects the results records of a visible job's log, reading it
+// in chunks so memory is bounded by the results, not by the log.
+func (u *UI) results(ctx context.Context, p auth.Principal, id int64) ([]resultRow, error) {
+	var out []resultRow
+	for start := 0; ; start += resultsChunk {
+		lines, total, err := u.app.JobLog(ctx, p, id, start, start+resultsChunk, 0)
+		if err != nil {
+			return nil, err
+		}
+		for i, l := range lines {
+			if !bytes.Contains(l, resultsLevel) {
+				continue
+			}
+			rec, err := workerproto.DecodeRecord(l)
+			if err != nil || rec.Level != workerproto.LevelResults {
+				continue
+			}
+			var m workerproto.ResultMsg
+			if json.Unmarshal(rec.Msg, &m) != nil {
+				continue
+			}
+			out = append(out, resultRow{ResultMsg: m, Line: start + i + 1})
+		}
+		if len(lines) == 0 || start+len(lines) >= total {
+			return out, nil
+		}
+	}
+}
+
+// suites counts results per suite (test definition), in first-seen order.
+func suites(rs []resultRow) []suiteRow {
+	var out []suiteRow
+	idx := map[string]int{}
+	for _, r := range rs {
+		i, ok := idx[r.Definition]
+		if !ok {
+			i = len(out)
+			idx[r.Definition] = i
+			out = append(out, suiteRow{Name: r.Definition})
+		}
+		switch r.Result {
+		case "pass":
+			out[i].Pass++
+		case "fail":
+			out[i].Fail++
+		case "skip":
+			out[i].Skip++
+		default:
+			out[i].Other++
+		}
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// historyLimit is how many transitions device and worker pages show.
+const historyLimit = 50
+
+func (u *UI) devices(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	d, err := u.labState(r.Context(), p, store.DeviceFilter{DeviceType: r.URL.Query().Get("device_type")})
+	if err != nil {
+		return err
+	}
+	u.show(w, p, "devices", "Devices", "devices", d)
+	return nil
+}
+
+type deviceData struct {
+	Device  deviceRow
+	History []lab.DeviceTransition
+	Jobs    []lab.Job
+}
+
+func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ctx := r.Context()
+	dev, err := u.app.GetDevice(ctx, r.PathValue("hostname"))
+	if err != nil {
+		return err
+	}
+	d := deviceData{Device: deviceRow{Device: dev}}
+	if dev.Worker != "" {
+		if wk, err := u.app.GetWorker(ctx, dev.Worker); err == nil {
+			d.Device.WorkerOnline = wk.State == lab.WorkerOnline
+		}
+	}
+	if dev.CurrentJob != 0 {
+		_, err := u.app.GetJob(ctx, p, dev.CurrentJob)
+		d.Device.JobVisible = err == nil
+	}
+	if d.History, err = u.app.DeviceHistory(ctx, dev.Hostname, historyLimit); err != nil {
+		return fmt.Errorf("device %s: %w", dev.Hostname, err)
+	}
+	if d.Jobs, _, err = u.app.ListJobs(ctx, p, store.JobFilter{Device: dev.Hostname, Limit: 20}); err != nil {
+		return fmt.Errorf("device %s: %w", dev.Hostname, err)
+	}
+	u.show(w, p, "device", "Device "+dev.Hostname, "devices", d)
+	return nil
+}
+
+func (u *UI) workers(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	d, err := u.labState(r.Context(), p, store.DeviceFilter{})
+	if err != nil {
+		return err
+	}
+	u.show(w, p, "workers", "Workers", "workers", d)
+	return nil
+}
+
+type workerData struct {
+	Worker  workerRow
+	Devices []lab.Device
+	History []lab.WorkerTransition
+}
+
+func (u *UI) worker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ctx := r.Context()
+	wk, err := u.app.GetWorker(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	d := workerData{Worker: workerRow{Worker: wk}}
+	if !wk.LastHeartbeat.IsZero() {
+		d.Worker.Silence = u.now().Sub(wk.LastHeartbeat)
+	}
+	if d.Devices, err = u.app.ListDevices(ctx, store.DeviceFilter{Worker: wk.Name}); err != nil {
+		return fmt.Errorf("worker %s: %w", wk.Name, err)
+	}
+	for _, dev := range d.Devices {
+		d.Worker.Devices++
+		if dev.State != lab.DeviceIdle {
+			d.Worker.Busy++
+		}
+	}
+	if d.History, err = u.app.WorkerHistory(ctx, wk.Name, historyLimit); err != nil {
+		return fmt.Errorf("worker %s: %w", wk.Name, err)
+	}
+	u.show(w, p, "worker", "Worker "+wk.Name, "workers", d)
+	return nil
+}

@@ -1,0 +1,239 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/version"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// UI serves the HTML pages and their assets. It is safe for concurrent use;
+// build it once with New.
+type UI struct {
+	app   *app.App
+	log   *slog.Logger
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+	now   func() time.Time
+}
+
+// New returns the UI over a. Mount it at "/" of the server's mux: more
+// specific patterns (/api/v1/, /healthz, the worker API) keep precedence.
+// It panics only if the embedded templates do not parse, which tests catch.
+func New(a *app.App, log *slog.Logger) *UI {
+	if log == nil {
+		log = slog.Default()
+	}
+	u := &UI{app: a, log: log, mux: http.NewServeMux(), pages: map[string]*template.Template{}, now: time.Now}
+	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	for _, name := range []string{"overview", "jobs", "job", "log", "devices", "device", "workers", "worker", "error"} {
+		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
+		u.pages[name] = t
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded directory always exists
+	}
+	u.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	u.handle("GET /{$}", u.overview)
+	u.handle("GET /jobs", u.jobs)
+	u.handle("GET /jobs/{id}", u.job)
+	u.handle("GET /jobs/{id}/log", u.jobLog)
+	u.handle("GET /devices", u.devices)
+	u.handle("GET /devices/{hostname}", u.device)
+	u.handle("GET /workers", u.workers)
+	u.handle("GET /workers/{name}", u.worker)
+	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		u.fail(w, r, fmt.Errorf("no page %s: %w", r.URL.Path, lab.ErrNotFound))
+	})
+	return u
+}
+
+// ServeHTTP implements http.Handler.
+func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) { u.mux.ServeHTTP(w, r) }
+
+// page is what every template receives: the layout's fields plus the
+// page's own data in Data.
+type page struct {
+	Title   string
+	Nav     string // which top-level section is current
+	User    string // empty for anonymous
+	Version string
+	Data    any
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+
+// handle registers h behind authentication, error pages and panic recovery.
+func (u *UI) handle(pattern string, h handler) {
+	u.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				u.log.Error("panic in web handler", "path", r.URL.Path, "panic", v)
+				u.fail(w, r, errors.New("internal error"))
+			}
+		}()
+		p, err := u.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			u.fail(w, r, err)
+			return
+		}
+		if err := h(w, r, p); err != nil {
+			u.fail(w, r, err)
+		}
+	})
+}
+
+// authenticate reads the same credentials as the REST API. No header means
+// anonymous; a header that does not check out is an error.
+func (u *UI) authenticate(r *http.Request) (auth.Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return auth.Principal{Kind: auth.KindAnonymous}, nil
+	}
+	scheme, rest, _ := strings.Cut(h, " ")
+	switch strings.ToLower(scheme) {
+	case "token", "bearer":
+		return u.app.Authenticate(r.Context(), "", strings.TrimSpace(rest))
+	case "basic":
+		user, secret, ok := r.BasicAuth()
+		if !ok {
+			return auth.Principal{}, fmt.Errorf("malformed Basic credentials: %w", lab.ErrUnauthenticated)
+		}
+		return u.app.Authenticate(r.Context(), user, secret)
+	}
+	return auth.Principal{}, fmt.Errorf("unsupported authorization scheme %q: %w", scheme, lab.ErrUnauthenticated)
+}
+
+// status maps an error to its HTTP status, as the REST API does.
+func status(err error) int {
+	switch {
+	case errors.Is(err, lab.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, lab.ErrUnauthenticated):
+		return http.StatusUnauthorized
+	case errors.Is(err, lab.ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, lab.ErrNotFound):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// fail renders the error page. Internal errors are logged, and their text
+// is not shown to the caller.
+func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	st := status(err)
+	msg := err.Error()
+	if st == http.StatusInternalServerError {
+		u.log.Error("web request failed", "path", r.URL.Path, "err", err)
+		msg = "The server failed to build this page; the error is in its log."
+	}
+	if st == http.StatusNotFound {
+		msg = "There is nothing here, or you may not see it."
+	}
+	data := struct {
+		Status int
+		Text   string
+		Msg    string
+	}{st, http.StatusText(st), msg}
+	u.render(w, st, "error", page{Title: http.StatusText(st), Data: data})
+}
+
+// render executes a page into a buffer first, so a template error becomes
+// a clean 500 instead of half a page.
+func (u *UI) render(w http.ResponseWriter, code int, name string, pg page) {
+	pg.Version = version.Version
+	var buf bytes.Buffer
+	if err := u.pages[name].ExecuteTemplate(&buf, "layout.html", pg); err != nil {
+		u.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// show renders a page for principal p with status 200.
+func (u *UI) show(w http.ResponseWriter, p auth.Principal, name, title, nav string, data any) {
+	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Data: data})
+}
+
+// queryInt reads a non-negative integer query parameter (def when absent).
+func queryInt(r *http.Request, name string, def int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %s=%q must be a non-negative integer", lab.ErrInvalid, name, s)
+	}
+	return n, nil
+}
+
+// pathID reads a positive job id; anything else is not found.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("job %q: %w", r.PathValue("id"), lab.ErrNotFound)
+	}
+	return id, nil
+}
+
+var funcs = template.FuncMap{
+	"when":    when,
+	"dur":     dur,
+	"lower":   func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
+	"inc":     func(n int) int { return n + 1 },
+	"levels":  func() []workerproto.Level { return workerproto.Levels },
+	"logline": logLineURL,
+}
+
+// logLineURL links 1-based line n of job id's log: the default-sized
+// window that holds it, scrolled to the line.
+func logLineURL(id int64, n int) string {
+	start := (n - 1) / logWindow * logWindow
+	return fmt.Sprintf("/jobs/%d/log?start=%d&end=%d#L%d", id, start, start+logWindow, n)
+}
+
+// when formats a time for tables; the zero time is a dash.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+}
+
+// dur formats a duration to the second; zero or negative is a dash.
+func dur(d time.Duration) string {
+	if d <= 0 {
+		return "—"
+	}
+	return d.Round(time.Second).String()
+}

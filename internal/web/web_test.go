@@ -1,0 +1,415 @@
+package web_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
+	"github.com/basalt-lab/basalt/internal/web"
+)
+
+func TestMain(m *testing.M) {
+	auth.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+	pgtest.Main(m)
+}
+
+// Identities pages are requested as.
+const (
+	anon = iota
+	alice
+	bob
+	admin
+	nIdent
+)
+
+var identNames = [nIdent]string{"anonymous", "alice", "bob", "admin"}
+
+// env is a UI over a small lab: device type qemu, worker w1 (Online),
+// device d1 running alice's personal job, and alice's public job queued
+// behind it. Both jobs have logs; the public one has results.
+type env struct {
+	t       testing.TB
+	srv     *httptest.Server
+	tokens  [nIdent]string
+	pubJob  int64
+	privJob int64
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func principal(t testing.TB, a *app.App, name string) auth.Principal {
+	t.Helper()
+	u, err := a.Store().GetUser(context.Background(), name)
+	must(t, err)
+	p, err := auth.UserPrincipal(u)
+	must(t, err)
+	return p
+}
+
+// pubLog is the public job's log: five records, one results record and one
+// line that is not a record at all.
+var pubLog = strings.Join([]string{
+	`{"dt":"2026-01-02T03:04:05.006Z","lvl":"info","msg":"start: 1 deploy"}`,
+	`{"dt":"2026-01-02T03:04:06Z","lvl":"target","msg":"Linux version <6.1>"}`,
+	`{"dt":"2026-01-02T03:04:07Z","lvl":"error","msg":"something broke"}`,
+	`{"dt":"2026-01-02T03:04:08Z","lvl":"results","msg":{"definition":"smoke","case":"echo-ok","result":"pass","measurement":"1.5","units":"s"}}`,
+	`not a record`,
+	`{"dt":"2026-01-02T03:04:09Z","lvl":"results","msg":{"definition":"smoke","case":"boot","result":"fail"}}`,
+}, "\n") + "\n"
+
+func newEnv(t testing.TB, b labtest.Backend) *env {
+	t.Helper()
+	ctx := context.Background()
+	logs, err := logstore.Open(t.TempDir())
+	must(t, err)
+	t.Cleanup(func() { logs.Close() })
+	a := app.New(b.Open(t), app.Config{Logs: logs})
+	must(t, a.Bootstrap(ctx))
+	_, err = a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
+	must(t, err)
+	ap := principal(t, a, "admin")
+	for _, name := range []string{"alice", "bob"} {
+		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name})
+		must(t, err)
+	}
+	e := &env{t: t}
+	for i, name := range []string{"alice", "bob", "admin"} {
+		_, secret, err := a.CreateToken(ctx, principal(t, a, name), name, "test", time.Time{})
+		must(t, err)
+		e.tokens[alice+i] = secret
+	}
+	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu", Display: true}))
+	wtok, err := a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
+	must(t, err)
+	must(t, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))
+	wp, err := a.Authenticate(ctx, "", wtok)
+	must(t, err)
+	_, err = a.Heartbeat(ctx, wp, "w1", "1.2.3")
+	must(t, err)
+
+	alicePr := principal(t, a, "alice")
+	submit := func(def string) int64 {
+		ids, err := a.SubmitJob(ctx, alicePr, def)
+		must(t, err)
+		return ids[0]
+	}
+	e.privJob = submit(labtest.Job("personal-job", "qemu", "visibility: personal\npriority: high"))
+	_, err = a.SchedulePass(ctx)
+	must(t, err)
+	e.pubJob = submit(labtest.Job("public-job", "qemu", "visibility: public\npriority: medium"))
+	_, err = logs.Append(e.pubJob, 0, []byte(pubLog))
+	must(t, err)
+	_, err = logs.Append(e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
+	must(t, err)
+
+	e.srv = httptest.NewServer(web.New(a, nil))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// get fetches path as who and returns status and body.
+func (e *env) get(who int, path string) (int, string, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+	must(e.t, err)
+	if who != anon {
+		req.Header.Set("Authorization", "Token "+e.tokens[who])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	must(e.t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	must(e.t, err)
+	return resp.StatusCode, string(body), resp.Header
+}
+
+func TestPages(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			pub, priv := fmt.Sprint(e.pubJob), fmt.Sprint(e.privJob)
+			// want is the status for anonymous, alice, bob, admin.
+			cases := []struct {
+				path string
+				want [nIdent]int
+			}{
+				{"/", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs?state=Submitted&device_type=qemu&submitter=alice&q=job&limit=1&offset=0", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs?state=Bogus", [nIdent]int{400, 400, 400, 400}},
+				{"/jobs?limit=0", [nIdent]int{400, 400, 400, 400}},
+				{"/jobs/" + pub, [nIdent]int{200, 200, 200, 200}},
+				{"/jobs/" + priv, [nIdent]int{404, 200, 404, 200}},
+				{"/jobs/" + pub + "/log?start=1&end=3", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs/" + pub + "/log", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs/" + pub + "/log?start=3&end=1", [nIdent]int{400, 400, 400, 400}},
+				{"/jobs/" + pub + "/log?start=x", [nIdent]int{400, 400, 400, 400}},
+				{"/jobs/" + priv + "/log", [nIdent]int{404, 200, 404, 200}},
+				{"/jobs/999999", [nIdent]int{404, 404, 404, 404}},
+				{"/jobs/abc", [nIdent]int{404, 404, 404, 404}},
+				{"/devices", [nIdent]int{200, 200, 200, 200}},
+				{"/devices?device_type=qemu", [nIdent]int{200, 200, 200, 200}},
+				{"/devices/d1", [nIdent]int{200, 200, 200, 200}},
+				{"/devices/nope", [nIdent]int{404, 404, 404, 404}},
+				{"/workers", [nIdent]int{200, 200, 200, 200}},
+				{"/workers/w1", [nIdent]int{200, 200, 200, 200}},
+				{"/workers/nope", [nIdent]int{404, 404, 404, 404}},
+				{"/no/such/page", [nIdent]int{404, 404, 404, 404}},
+			}
+			for _, c := range cases {
+				for who := range nIdent {
+					code, body, h := e.get(who, c.path)
+					if code != c.want[who] {
+						t.Errorf("GET %s as %s: status %d, want %d\n%s", c.path, identNames[who], code, c.want[who], body)
+						continue
+					}
+					if ct := h.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+						t.Errorf("GET %s as %s: Content-Type %q", c.path, identNames[who], ct)
+					}
+					if err := checkHTML(body); err != nil {
+						t.Errorf("GET %s as %s: invalid HTML: %v\n%s", c.path, identNames[who], err, body)
+					}
+					if who != alice && who != admin && strings.Contains(body, "personal-job") {
+						t.Errorf("GET %s as %s shows the private job", c.path, identNames[who])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBadCredentials(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	req, err := http.NewRequest("GET", e.srv.URL+"/", nil)
+	must(t, err)
+	req.Header.Set("Authorization", "Token not-a-token")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad token: status %d, want 401", resp.StatusCode)
+	}
+	if err := checkHTML(string(body)); err != nil {
+		t.Errorf("401 page: %v", err)
+	}
+}
+
+func TestOverview(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	_, anonBody, _ := e.get(anon, "/")
+	_, aliceBody, _ := e.get(alice, "/")
+	for _, want := range []string{
+		// qemu: d1 busy with the private job, nothing idle or offline; the
+		// queue holds the public job (visible to everyone).
+		`<th scope="row"><a href="/devices?device_type=qemu">qemu</a></th><td class="num">0</td><td class="num">1</td><td class="num">0</td>`,
+		`device_type=qemu">1</a>`,
+		`a private job`,
+		`<span class="badge s-online">Online</span>`,
+		`1.2.3`,
+		`1 busy of 1 device`,
+	} {
+		if !strings.Contains(anonBody, want) {
+			t.Errorf("anonymous overview lacks %q", want)
+		}
+	}
+	if strings.Contains(anonBody, fmt.Sprintf(`href="/jobs/%d"`, e.privJob)) {
+		t.Error("anonymous overview links the private job")
+	}
+	if !strings.Contains(aliceBody, fmt.Sprintf(`href="/jobs/%d"`, e.privJob)) {
+		t.Error("alice's overview does not link her running job")
+	}
+	if !strings.Contains(aliceBody, "Signed in as <strong>alice</strong>") {
+		t.Error("alice's overview does not say who is signed in")
+	}
+}
+
+func TestJobsList(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	_, body, _ := e.get(alice, "/jobs")
+	if !strings.Contains(body, "personal-job") || !strings.Contains(body, "public-job") || !strings.Contains(body, "Jobs 1–2 of 2") {
+		t.Errorf("alice's job list is not both jobs:\n%s", body)
+	}
+	_, body, _ = e.get(bob, "/jobs")
+	if !strings.Contains(body, "public-job") || !strings.Contains(body, "Jobs 1–1 of 1") {
+		t.Errorf("bob's job list is not the public job:\n%s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?limit=1")
+	if !strings.Contains(body, "Jobs 1–1 of 2") || !strings.Contains(body, `href="/jobs?limit=1&amp;offset=1"`) || strings.Contains(body, `rel="prev"`) {
+		t.Errorf("first page of one job: wrong count or pager:\n%s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?limit=1&offset=1")
+	if !strings.Contains(body, "Jobs 2–2 of 2") || !strings.Contains(body, `rel="prev" href="/jobs?limit=1"`) || strings.Contains(body, `rel="next"`) {
+		t.Errorf("second page of one job: wrong count or pager:\n%s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?limit=1&offset=5")
+	if !strings.Contains(body, "No jobs on this page (2 in all)") {
+		t.Errorf("page past the end: %s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?state=Submitted")
+	if !strings.Contains(body, "Jobs 1–1 of 1") || strings.Contains(body, "personal-job") || !strings.Contains(body, `<option selected="selected">Submitted</option>`) {
+		t.Errorf("state filter Submitted: wrong jobs or form state:\n%s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?q=PUBLIC")
+	if !strings.Contains(body, "public-job") || strings.Contains(body, "personal-job") {
+		t.Errorf("text filter: wrong jobs:\n%s", body)
+	}
+	_, body, _ = e.get(alice, "/jobs?submitter=bob")
+	if !strings.Contains(body, "No matching jobs") {
+		t.Errorf("submitter filter bob: expected no jobs:\n%s", body)
+	}
+}
+
+func TestJobPage(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	_, body, _ := e.get(bob, fmt.Sprintf("/jobs/%d", e.pubJob))
+	for _, want := range []string{
+		"public-job", "visibility: public", // definition
+		`<th scope="row">smoke</th><td class="num">1</td><td class="num">1</td>`, // suite counts
+		`<th scope="row">echo-ok</th><td><span class="badge r-pass">pass</span></td><td>1.5 s</td>`,
+		fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L4"`, e.pubJob), // result → its log line
+		`<li id="L3" class="lvl-error">`,
+		`Linux version &lt;6.1&gt;`, // log text is escaped
+		`<li id="L5" class="lvl-raw">`, `not a record`,
+		"03:04:05.006",
+		"Lines 1–6 of 6",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("job page lacks %q", want)
+		}
+	}
+	_, body, _ = e.get(alice, fmt.Sprintf("/jobs/%d", e.privJob))
+	if !strings.Contains(body, "secret-line") || !strings.Contains(body, "No results recorded.") {
+		t.Errorf("alice's private job page lacks its log or the empty results note:\n%s", body)
+	}
+}
+
+func TestLogWindow(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?start=1&end=3", e.pubJob))
+	for _, want := range []string{
+		`<ol class="log" start="2"`, `id="L2"`, `id="L3"`, "Lines 2–3 of 6",
+		fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=2"`, e.pubJob), // earlier
+		fmt.Sprintf(`href="/jobs/%d/log?start=3&amp;end=5"`, e.pubJob), // later
+		fmt.Sprintf(`href="/jobs/%d/log?start=4&amp;end=6"`, e.pubJob), // last
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("log window 1–3 lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{`id="L1"`, `id="L4"`} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("log window 1–3 has %q", unwanted)
+		}
+	}
+	// A window past the end is empty, not an error, and offers no "later".
+	_, body, _ = e.get(anon, fmt.Sprintf("/jobs/%d/log?start=100&end=200", e.pubJob))
+	if strings.Contains(body, `rel="next"`) || strings.Contains(body, `<ol class="log"`) {
+		t.Errorf("window past the end: %s", body)
+	}
+}
+
+func TestStaticAssets(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	for path, ctype := range map[string]string{"/static/basalt.css": "text/css", "/static/basalt.js": "javascript"} {
+		code, body, h := e.get(anon, path)
+		if code != 200 || !strings.Contains(h.Get("Content-Type"), ctype) || len(body) < 100 {
+			t.Errorf("GET %s: status %d, type %q, %d bytes", path, code, h.Get("Content-Type"), len(body))
+		}
+	}
+	if code, _, _ := e.get(anon, "/static/nope.css"); code != 404 {
+		t.Errorf("missing asset: status %d, want 404", code)
+	}
+}
+
+// checkHTML checks a page is well-formed (the templates emit XHTML-style
+// markup, so a strict XML parse proves every element is closed and nested
+// and every attribute quoted) and has the accessible structure every page
+// shares: a language, one main landmark, one h1, a scope on every th, a
+// label on every form control, no duplicate ids and no template leftovers.
+func checkHTML(body string) error {
+	if !strings.HasPrefix(body, "<!DOCTYPE html>\n") {
+		return errors.New("no <!DOCTYPE html> first")
+	}
+	if strings.Contains(body, "{{") || strings.Contains(body, "<no value>") {
+		return errors.New("template leftovers")
+	}
+	d := xml.NewDecoder(strings.NewReader(body))
+	d.Strict = true
+	d.Entity = xml.HTMLEntity
+	counts := map[string]int{}
+	ids := map[string]bool{}
+	var stack []string
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			name := tok.Name.Local
+			counts[name]++
+			attrs := map[string]string{}
+			for _, a := range tok.Attr {
+				attrs[a.Name.Local] = a.Value
+			}
+			if id, ok := attrs["id"]; ok {
+				if ids[id] {
+					return fmt.Errorf("duplicate id %q", id)
+				}
+				ids[id] = true
+			}
+			switch name {
+			case "html":
+				if attrs["lang"] == "" {
+					return errors.New("<html> without lang")
+				}
+			case "th":
+				if s := attrs["scope"]; s != "col" && s != "row" {
+					return fmt.Errorf("<th> without scope (%q)", s)
+				}
+			case "input", "select":
+				if !contains(stack, "label") {
+					return fmt.Errorf("<%s name=%q> outside a label", name, attrs["name"])
+				}
+			}
+			stack = append(stack, name)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if counts["html"] != 1 || counts["main"] != 1 || counts["h1"] != 1 || counts["title"] != 1 {
+		return fmt.Errorf("want one html, main, h1 and title; have %v", counts)
+	}
+	return nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
