@@ -107,13 +107,7 @@ func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(forma
 		qc := qemu.Config{
 			Binary: q.Binary, Machine: q.Machine, CPU: q.CPU, MemoryMiB: q.MemoryMiB, CPUs: q.CPUs,
 			NetDevice: q.NetDevice, Model: q.Model, MAC: q.MAC, VGA: q.VGA, Serial: q.Serial,
-			ExtraOptions: q.ExtraOptions,
-		}
-		switch q.KVM {
-		case devicedict.KVMOn:
-			qc.KVM = qemu.KVMOn
-		case devicedict.KVMOff:
-			qc.KVM = qemu.KVMOff
+			ExtraOptions: q.ExtraOptions, KVM: q.KVM,
 		}
 		if err := qc.Validate(); err != nil {
 			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)

@@ -12,35 +12,23 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/devicedict"
 )
 
 // Kind is the Device kind of QEMU devices.
 const Kind = "qemu"
 
-// KVMMode says whether QEMU runs with KVM.
-type KVMMode int
+// KVMMode says whether QEMU runs with KVM: devicedict's modes (Auto, On,
+// Off), which the device dictionary's no_kvm sets.
+type KVMMode = devicedict.KVMMode
 
 // KVM modes.
 const (
-	// KVMAuto uses KVM when /dev/kvm can be opened, and falls back to TCG
-	// when QEMU fails to start with it.
-	KVMAuto KVMMode = iota
-	// KVMOn always uses KVM (-cpu host -enable-kvm).
-	KVMOn
-	// KVMOff never uses KVM: QEMU emulates the CPU (TCG).
-	KVMOff
+	KVMAuto = devicedict.KVMAuto
+	KVMOn   = devicedict.KVMOn
+	KVMOff  = devicedict.KVMOff
 )
-
-// String names the mode.
-func (m KVMMode) String() string {
-	switch m {
-	case KVMOn:
-		return "on"
-	case KVMOff:
-		return "off"
-	}
-	return "auto"
-}
 
 // Config is the device's configuration, from its device dictionary and the
 // job's context (LAVA's qemu.jinja2 variables).
