@@ -31,6 +31,11 @@ const (
 	resultsChunk = 10000
 )
 
+// inlineResultsLines is the largest log whose results the job page scans
+// itself; above it the page links the results page instead, so the job
+// page stays fast on huge logs. A variable for tests.
+var inlineResultsLines = 20000
+
 // jobFilters are the list filters as the form shows them.
 type jobFilters struct {
 	State, Health, DeviceType, Submitter, Q string
@@ -161,7 +166,10 @@ type jobData struct {
 	Queued, Ran time.Duration
 	Suites      []suiteRow
 	Results     []resultRow
-	Log         logWin
+	// ResultsElsewhere says the log is too big to scan here: the results
+	// are on /jobs/{id}/results.
+	ResultsElsewhere bool
+	Log              logWin
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -190,14 +198,37 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		}
 		d.Ran = end.Sub(j.StartTime)
 	}
+	if d.Log, err = u.window(r.Context(), p, id, 0, logWindow); err != nil {
+		return err
+	}
+	if d.Log.Total > inlineResultsLines {
+		d.ResultsElsewhere = true
+	} else {
+		if d.Results, err = u.results(r.Context(), p, id); err != nil {
+			return err
+		}
+		d.Suites = suites(d.Results)
+	}
+	u.show(w, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
+	return nil
+}
+
+// jobResults is the results page: the whole log's results records.
+func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	j, err := u.app.GetJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	d := jobData{Job: j}
 	if d.Results, err = u.results(r.Context(), p, id); err != nil {
 		return err
 	}
 	d.Suites = suites(d.Results)
-	if d.Log, err = u.window(r.Context(), p, id, 0, logWindow); err != nil {
-		return err
-	}
-	u.show(w, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
+	u.show(w, p, "results", fmt.Sprintf("Job %d results", id), "jobs", d)
 	return nil
 }
 

@@ -45,7 +45,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	}
 	u := &UI{app: a, log: log, mux: http.NewServeMux(), pages: map[string]*template.Template{}, now: time.Now}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, name := range []string{"overview", "jobs", "job", "log", "devices", "device", "workers", "worker", "error"} {
+	for _, name := range []string{"overview", "jobs", "job", "log", "results", "devices", "device", "workers", "worker", "error"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 		u.pages[name] = t
 	}
@@ -58,6 +58,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("GET /jobs", u.jobs)
 	u.handle("GET /jobs/{id}", u.job)
 	u.handle("GET /jobs/{id}/log", u.jobLog)
+	u.handle("GET /jobs/{id}/results", u.jobResults)
 	u.handle("GET /devices", u.devices)
 	u.handle("GET /devices/{hostname}", u.device)
 	u.handle("GET /workers", u.workers)

@@ -163,6 +163,8 @@ func TestPages(t *testing.T) {
 				{"/jobs/" + pub + "/log?start=3&end=1", [nIdent]int{400, 400, 400, 400}},
 				{"/jobs/" + pub + "/log?start=x", [nIdent]int{400, 400, 400, 400}},
 				{"/jobs/" + priv + "/log", [nIdent]int{404, 200, 404, 200}},
+				{"/jobs/" + pub + "/results", [nIdent]int{200, 200, 200, 200}},
+				{"/jobs/" + priv + "/results", [nIdent]int{404, 200, 404, 200}},
 				{"/jobs/999999", [nIdent]int{404, 404, 404, 404}},
 				{"/jobs/abc", [nIdent]int{404, 404, 404, 404}},
 				{"/devices", [nIdent]int{200, 200, 200, 200}},
@@ -299,6 +301,21 @@ func TestJobPage(t *testing.T) {
 	_, body, _ = e.get(alice, fmt.Sprintf("/jobs/%d", e.privJob))
 	if !strings.Contains(body, "secret-line") || !strings.Contains(body, "No results recorded.") {
 		t.Errorf("alice's private job page lacks its log or the empty results note:\n%s", body)
+	}
+}
+
+func TestResultsOfLongLogs(t *testing.T) {
+	defer web.SetInlineResultsLines(3)()
+	e := newEnv(t, labtest.Backends()[0])
+	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d", e.pubJob))
+	if strings.Contains(body, `<th scope="row">echo-ok</th>`) || !strings.Contains(body, fmt.Sprintf(`<a href="/jobs/%d/results">the results page</a>`, e.pubJob)) {
+		t.Errorf("job page of a log over the threshold scans results or lacks the link:\n%s", body)
+	}
+	_, body, _ = e.get(anon, fmt.Sprintf("/jobs/%d/results", e.pubJob))
+	for _, want := range []string{`<th scope="row">echo-ok</th>`, `<th scope="row">boot</th><td><span class="badge r-fail">fail</span>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("results page lacks %q", want)
+		}
 	}
 }
 
