@@ -126,7 +126,7 @@ func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 	if f.Offset+len(jobs) < total {
 		d.Next = page(f.Offset + f.Limit)
 	}
-	u.show(w, p, "jobs", "Jobs", "jobs", d)
+	u.show(w, r, p, "jobs", "Jobs", "jobs", d)
 	return nil
 }
 
@@ -209,7 +209,7 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		}
 		d.Suites = suites(d.Results)
 	}
-	u.show(w, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
+	u.show(w, r, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
 	return nil
 }
 
@@ -228,7 +228,7 @@ func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return err
 	}
 	d.Suites = suites(d.Results)
-	u.show(w, p, "results", fmt.Sprintf("Job %d results", id), "jobs", d)
+	u.show(w, r, p, "results", fmt.Sprintf("Job %d results", id), "jobs", d)
 	return nil
 }
 
@@ -255,7 +255,7 @@ func (u *UI) jobLog(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if err != nil {
 		return err
 	}
-	u.show(w, p, "log", fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, win.End)), "jobs", win)
+	u.show(w, r, p, "log", fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, win.End)), "jobs", win)
 	return nil
 }
 

@@ -17,7 +17,7 @@ func (u *UI) devices(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	if err != nil {
 		return err
 	}
-	u.show(w, p, "devices", "Devices", "devices", d)
+	u.show(w, r, p, "devices", "Devices", "devices", d)
 	return nil
 }
 
@@ -49,7 +49,7 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if d.Jobs, _, err = u.app.ListJobs(ctx, p, store.JobFilter{Device: dev.Hostname, Limit: 20}); err != nil {
 		return fmt.Errorf("device %s: %w", dev.Hostname, err)
 	}
-	u.show(w, p, "device", "Device "+dev.Hostname, "devices", d)
+	u.show(w, r, p, "device", "Device "+dev.Hostname, "devices", d)
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (u *UI) workers(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	if err != nil {
 		return err
 	}
-	u.show(w, p, "workers", "Workers", "workers", d)
+	u.show(w, r, p, "workers", "Workers", "workers", d)
 	return nil
 }
 
@@ -90,6 +90,6 @@ func (u *UI) worker(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if d.History, err = u.app.WorkerHistory(ctx, wk.Name, historyLimit); err != nil {
 		return fmt.Errorf("worker %s: %w", wk.Name, err)
 	}
-	u.show(w, p, "worker", "Worker "+wk.Name, "workers", d)
+	u.show(w, r, p, "worker", "Worker "+wk.Name, "workers", d)
 	return nil
 }

@@ -46,7 +46,7 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	if err != nil {
 		return err
 	}
-	u.show(w, p, "overview", "Lab overview", "overview", d)
+	u.show(w, r, p, "overview", "Lab overview", "overview", d)
 	return nil
 }
 

@@ -34,6 +34,7 @@ type UI struct {
 	mux   *http.ServeMux
 	pages map[string]*template.Template
 	now   func() time.Time
+	csrf  *http.CrossOriginProtection
 }
 
 // New returns the UI over a. Mount it at "/" of the server's mux: more
@@ -43,9 +44,10 @@ func New(a *app.App, log *slog.Logger) *UI {
 	if log == nil {
 		log = slog.Default()
 	}
-	u := &UI{app: a, log: log, mux: http.NewServeMux(), pages: map[string]*template.Template{}, now: time.Now}
+	u := &UI{app: a, log: log, mux: http.NewServeMux(), pages: map[string]*template.Template{}, now: time.Now,
+		csrf: http.NewCrossOriginProtection()}
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	for _, name := range []string{"overview", "jobs", "job", "log", "results", "devices", "device", "workers", "worker", "error"} {
+	for _, name := range []string{"overview", "jobs", "job", "log", "results", "devices", "device", "workers", "worker", "login", "error"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 		u.pages[name] = t
 	}
@@ -63,6 +65,9 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("GET /devices/{hostname}", u.device)
 	u.handle("GET /workers", u.workers)
 	u.handle("GET /workers/{name}", u.worker)
+	u.handle("GET /login", u.loginForm)
+	u.handle("POST /login", u.login)
+	u.handle("POST /logout", u.logout)
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, fmt.Errorf("no page %s: %w", r.URL.Path, lab.ErrNotFound))
 	})
@@ -78,6 +83,7 @@ type page struct {
 	Title   string
 	Nav     string // which top-level section is current
 	User    string // empty for anonymous
+	Session bool   // authenticated by the session cookie (offer log out)
 	Version string
 	Data    any
 }
@@ -86,14 +92,14 @@ type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 
 // handle registers h behind authentication, error pages and panic recovery.
 func (u *UI) handle(pattern string, h handler) {
-	u.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	u.mux.Handle(pattern, u.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				u.log.Error("panic in web handler", "path", r.URL.Path, "panic", v)
 				u.fail(w, r, errors.New("internal error"))
 			}
 		}()
-		p, err := u.authenticate(r)
+		p, r, err := u.principal(w, r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
 			u.fail(w, r, err)
@@ -102,7 +108,7 @@ func (u *UI) handle(pattern string, h handler) {
 		if err := h(w, r, p); err != nil {
 			u.fail(w, r, err)
 		}
-	})
+	})))
 }
 
 // authenticate reads the same credentials as the REST API. No header means
@@ -181,8 +187,8 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, pg page) {
 }
 
 // show renders a page for principal p with status 200.
-func (u *UI) show(w http.ResponseWriter, p auth.Principal, name, title, nav string, data any) {
-	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Data: data})
+func (u *UI) show(w http.ResponseWriter, r *http.Request, p auth.Principal, name, title, nav string, data any) {
+	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Session: fromSession(r), Data: data})
 }
 
 // queryInt reads a non-negative integer query parameter (def when absent).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 	must(t, err)
 	ap := principal(t, a, "admin")
 	for _, name := range []string{"alice", "bob"} {
-		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name})
+		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name, Password: name + "-password"})
 		must(t, err)
 	}
 	e := &env{t: t}
@@ -175,6 +176,7 @@ func TestPages(t *testing.T) {
 				{"/workers/w1", [nIdent]int{200, 200, 200, 200}},
 				{"/workers/nope", [nIdent]int{404, 404, 404, 404}},
 				{"/no/such/page", [nIdent]int{404, 404, 404, 404}},
+				{"/login", [nIdent]int{200, 200, 200, 200}},
 			}
 			for _, c := range cases {
 				for who := range nIdent {
@@ -212,6 +214,103 @@ func TestBadCredentials(t *testing.T) {
 	}
 	if err := checkHTML(string(body)); err != nil {
 		t.Errorf("401 page: %v", err)
+	}
+}
+
+// send does one request without following redirects; cookie, when not
+// empty, is sent as the session cookie.
+func (e *env) send(method, path, cookie string, form url.Values, hdr map[string]string) (*http.Response, string) {
+	e.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	must(e.t, err)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: "basalt_session", Value: cookie})
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	must(e.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(e.t, err)
+	return resp, string(b)
+}
+
+func sessionCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == "basalt_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+func TestSession(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	priv := fmt.Sprintf("/jobs/%d", e.privJob)
+
+	resp, body := e.send("GET", "/login?next="+url.QueryEscape(priv), "", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, fmt.Sprintf(`name="next" value="%s"`, priv)) {
+		t.Fatalf("login form: %d\n%s", resp.StatusCode, body)
+	}
+	if err := checkHTML(body); err != nil {
+		t.Errorf("login form: %v", err)
+	}
+
+	resp, body = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"wrong"}, "next": {priv}}, nil)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong username or password.") || sessionCookie(resp) != nil {
+		t.Errorf("wrong password: status %d, cookie %v\n%s", resp.StatusCode, sessionCookie(resp), body)
+	}
+	if err := checkHTML(body); err != nil {
+		t.Errorf("failed login page: %v", err)
+	}
+
+	resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {"//evil.example/"}}, map[string]string{"Sec-Fetch-Site": "cross-site"})
+	if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
+		t.Errorf("cross-site login: status %d, want 403 without a cookie", resp.StatusCode)
+	}
+	resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {"//evil.example/"}}, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+		t.Errorf("login with a foreign next: status %d, Location %q; want 303 to /", resp.StatusCode, loc)
+	}
+
+	resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {priv}}, nil)
+	c := sessionCookie(resp)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != priv || c == nil {
+		t.Fatalf("login: status %d, Location %q, cookie %v", resp.StatusCode, resp.Header.Get("Location"), c)
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+		t.Errorf("session cookie attributes: %+v", c)
+	}
+	resp, body = e.send("GET", priv, c.Value, nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "Signed in as <strong>alice</strong>") || !strings.Contains(body, `action="/logout"`) {
+		t.Fatalf("private job with alice's session: %d\n%s", resp.StatusCode, body)
+	}
+
+	resp, _ = e.send("POST", "/logout", c.Value, url.Values{}, nil)
+	if resp.StatusCode != http.StatusSeeOther || sessionCookie(resp) == nil || sessionCookie(resp).MaxAge >= 0 {
+		t.Errorf("logout: status %d, cookie %v; want 303 clearing the cookie", resp.StatusCode, sessionCookie(resp))
+	}
+	// The old cookie no longer works: its token is revoked. The caller is
+	// anonymous (the private job is not found) and the cookie is cleared.
+	resp, body = e.send("GET", priv, c.Value, nil, nil)
+	if resp.StatusCode != http.StatusNotFound || sessionCookie(resp) == nil || strings.Contains(body, "personal-job") {
+		t.Errorf("revoked session: status %d, cookie %v", resp.StatusCode, sessionCookie(resp))
+	}
+	for _, junk := range []string{"garbage", "0.x", "12.", "99.not-a-secret"} {
+		resp, body = e.send("GET", "/", junk, nil, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, "Anonymous") {
+			t.Errorf("cookie %q: status %d, want an anonymous page", junk, resp.StatusCode)
+		}
 	}
 }
 
@@ -407,7 +506,7 @@ func checkHTML(body string) error {
 					return fmt.Errorf("<th> without scope (%q)", s)
 				}
 			case "input", "select":
-				if !contains(stack, "label") {
+				if attrs["type"] != "hidden" && !contains(stack, "label") {
 					return fmt.Errorf("<%s name=%q> outside a label", name, attrs["name"])
 				}
 			}
@@ -420,6 +519,31 @@ func checkHTML(body string) error {
 		return fmt.Errorf("want one html, main, h1 and title; have %v", counts)
 	}
 	return nil
+}
+
+// TestCheckHTML shows the page checker rejects what it claims to.
+func TestCheckHTML(t *testing.T) {
+	page := func(body string) string {
+		return "<!DOCTYPE html>\n<html lang=\"en\"><head><title>t</title></head><body><main><h1>x</h1>" + body + "</main></body></html>"
+	}
+	if err := checkHTML(page(`<table><tr><th scope="col">a</th></tr></table>`)); err != nil {
+		t.Fatalf("good page rejected: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"unclosed":     page(`<p>open`),
+		"misnested":    page(`<p><b>x</p></b>`),
+		"th no scope":  page(`<table><tr><th>a</th></tr></table>`),
+		"dup id":       page(`<p id="a"></p><p id="a"></p>`),
+		"bare input":   page(`<input name="q" />`),
+		"two h1":       page(`<h1>again</h1>`),
+		"leftover":     page(`{{.X}}`),
+		"no doctype":   `<html lang="en"></html>`,
+		"unquoted att": page(`<p class=x></p>`),
+	} {
+		if checkHTML(bad) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
 
 func contains(s []string, v string) bool {
