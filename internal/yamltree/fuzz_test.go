@@ -28,14 +28,19 @@ func depth(n *yamltree.Node, seen map[*yamltree.Node]int) int {
 func FuzzRead(f *testing.F) {
 	for _, s := range []string{
 		"", "a: 1\n", "a: &x [1, 2]\nb: *x\nc: *x\n", "m:\n  <<: {a: 1}\n", "[[[[[[[[[[[]]]]]]]]]]]",
-		"? [a]\n: b\n", "a: !!str 1\n", "---\na\n---\nb\n", "a: |\n  x\n", "{a: [b, {c: d}]}", "a: *b\n",
+		"? [a]\n: b\n", "a: !!str 1\n", "a: !!int 1\nb: !!map {}\n~: \n", "a: 1\n...\n...\n", "---\na\n---\nb\n", "a: |\n  x\n", "{a: [b, {c: d}]}", "a: *b\n",
 		"- - - - - - - - - - x\n", "a:\n  b:\n    c:\n      d:\n        e:\n          f: 1\n",
 	} {
 		f.Add([]byte(s))
 	}
 	lim := yamltree.Limits{MaxBytes: 4096, MaxDepth: 6, MaxKeys: 50, MaxExpansion: 200}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		for _, pol := range []yamltree.Policy{{}, {RefuseSecondHeader: true, RefuseTags: true, RefuseMergeKeys: true, RawKeys: true, KeysAtIndicator: true}} {
+		policies := []yamltree.Policy{
+			{},
+			{RefuseSecondHeader: true, RefuseTags: true, RefuseMergeKeys: true, RawKeys: true, KeysAtIndicator: true},
+			{RefuseSecondHeader: true, RefuseSecondEnd: true, TypedTags: true, NullKeys: true, NullAtKey: true, KeysAtIndicator: true},
+		}
+		for _, pol := range policies {
 			n, err := yamltree.ReadPolicy(src, lim, pol)
 			if err != nil {
 				var ye *yamltree.Error

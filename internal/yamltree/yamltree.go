@@ -58,7 +58,8 @@ type Node struct {
 	// Type is the scalar's YAML type (Scalar only).
 	Type Type
 	// Text is a scalar's text: the decoded value of a string, the source
-	// text of a number, "true" or "false" for a boolean.
+	// text of a number, "true" or "false" for a boolean. A written null
+	// has the Text "null", an absent one ("key:", see Policy.NullAtKey) "".
 	Text string
 	// Quoted reports a string written in quotes or tagged !!str: callers
 	// must not give it a YAML 1.1 plain-scalar reading (yes, on, ...).
@@ -141,9 +142,24 @@ type Policy struct {
 	// the parser runs (Code MultipleDocuments at the marker). A second
 	// document is refused after parsing in any case.
 	RefuseSecondHeader bool
+	// RefuseSecondEnd refuses a second "..." in the token stream, before
+	// the parser runs (Code MultipleDocuments at the marker).
+	RefuseSecondEnd bool
 	// RefuseTags refuses every tag on sight (Code Tag), without reading
 	// the tagged value.
 	RefuseTags bool
+	// TypedTags accepts the core-schema tags when the value matches them:
+	// !!str (any scalar or null becomes an unquoted string placed at the
+	// tag), !!int, !!float (integers too), !!bool, !!null, !!map, !!seq.
+	// Other tags and mismatches fail with Code Tag. Without it (and without
+	// RefuseTags) only !!str on a scalar is accepted: the scalar becomes a
+	// quoted string at its own position.
+	TypedTags bool
+	// NullKeys accepts null mapping keys ("~: x", "? : x") as the key "".
+	NullKeys bool
+	// NullAtKey places the null of a key written with no value ("key:")
+	// at the key, with the Text "".
+	NullAtKey bool
 	// RefuseMergeKeys refuses merge keys (Code MergeKey).
 	RefuseMergeKeys bool
 	// RawKeys spells number and boolean keys as written (True stays True)
@@ -263,7 +279,7 @@ func ReadPolicy(src []byte, lim Limits, pol Policy) (*Node, error) {
 	if body == nil {
 		return nil, nil
 	}
-	b := &builder{lim: lim, pol: pol, anchors: map[string]*Node{}}
+	b := &builder{lim: lim, pol: pol, anchors: map[string]*Node{}, src: text}
 	return b.build(body, 0)
 }
 
@@ -283,7 +299,7 @@ func parseTokens(tokens token.Tokens) (f *ast.File, err error) {
 // if the policy says so, one document header.
 func checkShape(tokens token.Tokens, lim Limits, pol Policy) error {
 	type level struct{ col, keys int }
-	flow, docs := 0, 0
+	flow, docs, ends := 0, 0, 0
 	var stack []level
 	for _, tk := range tokens {
 		if tk.Position == nil {
@@ -293,6 +309,11 @@ func checkShape(tokens token.Tokens, lim Limits, pol Policy) error {
 		case token.DocumentHeaderType:
 			docs++
 			if docs > 1 && pol.RefuseSecondHeader {
+				return tokenErr(tk, MultipleDocuments, "found a second YAML document")
+			}
+		case token.DocumentEndType:
+			ends++
+			if ends > 1 && pol.RefuseSecondEnd {
 				return tokenErr(tk, MultipleDocuments, "found a second YAML document")
 			}
 		case token.SequenceStartType, token.MappingStartType:
@@ -375,6 +396,8 @@ type builder struct {
 	pol      Policy
 	anchors  map[string]*Node
 	expanded int
+	src      string
+	lines    []string // src split into lines, on first use
 }
 
 func (b *builder) fail(n ast.Node, code Code, name string, format string, args ...any) *Error {
@@ -411,7 +434,7 @@ func (b *builder) build(an ast.Node, depth int) (*Node, error) {
 		return &Node{Kind: Null, Line: 1, Column: 1, Size: 1}, nil
 	case *ast.NullNode:
 		l, c := nodePos(v)
-		return &Node{Kind: Null, Line: l, Column: c, Size: 1}, nil
+		return &Node{Kind: Null, Line: l, Column: c, Text: "null", Size: 1}, nil
 	case *ast.StringNode:
 		n, err := b.scalar(v, String, v.Value, v.Value)
 		if err == nil {
@@ -503,6 +526,9 @@ func (b *builder) tagged(v *ast.TagNode, depth int) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.pol.TypedTags {
+		return b.typed(v, tag, n)
+	}
 	if token.ReservedTagKeyword(tag) == token.StringTag && n.Kind == Scalar {
 		s := *n
 		if sn, ok := v.Value.(*ast.StringNode); ok {
@@ -512,6 +538,66 @@ func (b *builder) tagged(v *ast.TagNode, depth int) (*Node, error) {
 		return &s, nil
 	}
 	return nil, b.fail(v, Tag, tag, "YAML tag %s is not supported", tag)
+}
+
+// typed checks n, the value tagged tag, against a core-schema tag.
+func (b *builder) typed(v *ast.TagNode, tag string, n *Node) (*Node, error) {
+	want := func(ok bool, what string) (*Node, error) {
+		if !ok {
+			return nil, b.fail(v, Tag, tag, "value tagged %s is not %s", tag, what)
+		}
+		return n, nil
+	}
+	switch token.ReservedTagKeyword(tag) {
+	case token.StringTag:
+		if n.Kind != Scalar && n.Kind != Null {
+			return nil, b.fail(v, Tag, tag, "value tagged %s is not a scalar", tag)
+		}
+		text := n.Text
+		if s, ok := v.Value.(*ast.StringNode); ok {
+			text = s.Value
+		}
+		l, c := nodePos(v)
+		return &Node{Kind: Scalar, Line: l, Column: c, Type: String, Text: text, Value: text, Size: 1}, nil
+	case token.IntegerTag:
+		return want(n.Kind == Scalar && n.Type == Int, "an integer")
+	case token.FloatTag:
+		return want(n.Kind == Scalar && (n.Type == Float || n.Type == Int), "a number")
+	case token.BooleanTag:
+		return want(n.Kind == Scalar && n.Type == Bool, "a boolean (true/false)")
+	case token.NullTag:
+		return want(n.Kind == Null, "null")
+	case token.MappingTag:
+		return want(n.Kind == Map, "a mapping")
+	case token.SequenceTag:
+		return want(n.Kind == Seq, "a list")
+	}
+	return nil, b.fail(v, Tag, tag, "YAML tag %s is not supported", tag)
+}
+
+// isImplicitNull reports whether v is the null of "key:" with no value: the
+// parser gives it the same token as a written "null", so look at the source.
+func (b *builder) isImplicitNull(v ast.Node) bool {
+	nn, ok := v.(*ast.NullNode)
+	if !ok || nn.Token == nil || nn.Token.Position == nil {
+		return false
+	}
+	if b.lines == nil {
+		b.lines = strings.Split(b.src, "\n")
+	}
+	line, col := nn.Token.Position.Line, nn.Token.Position.Column
+	if line < 1 || line > len(b.lines) || col < 1 {
+		return false
+	}
+	runes := []rune(b.lines[line-1])
+	if col > len(runes) {
+		return true
+	}
+	switch runes[col-1] {
+	case 'n', 'N', '~':
+		return false
+	}
+	return true
 }
 
 func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int) (*Node, error) {
@@ -546,13 +632,15 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 		if err != nil {
 			return nil, err
 		}
-		if k.Kind != Scalar {
+		key := k.Text
+		switch {
+		case k.Kind == Null && b.pol.NullKeys:
+			key = ""
+		case k.Kind != Scalar:
 			e := b.fail(at, BadKey, "", "mapping keys must be scalars, got %s", k.Describe())
 			e.Node = k
 			return nil, e
-		}
-		key := k.Text
-		if b.pol.RawKeys && k.Type != String {
+		case b.pol.RawKeys && k.Type != String:
 			key = keyNode.GetToken().Value
 		}
 		if seen[key] {
@@ -566,6 +654,10 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 		kl, kc := k.Line, k.Column
 		if b.pol.KeysAtIndicator {
 			kl, kc = nodePos(mv.Key)
+		}
+		if b.pol.NullAtKey && val.Kind == Null && b.isImplicitNull(mv.Value) {
+			l, c := nodePos(mv.Key)
+			val = &Node{Kind: Null, Line: l, Column: c, Size: 1}
 		}
 		n.Entries = append(n.Entries, Entry{Key: key, Line: kl, Column: kc, Value: val})
 		n.Size += 1 + val.Size

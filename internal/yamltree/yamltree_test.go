@@ -81,6 +81,10 @@ func TestReadTrees(t *testing.T) {
 			"@1:1{True@1:1=@1:7" + "1(uint64 1) true@2:1=@2:7" + "1(uint64 2)}"},
 		{"cooked keys", "True: 1\n", yamltree.Policy{}, "@1:1{true@1:1=@1:7" + "1(uint64 1)}"},
 		{"explicit key at scalar", "? a\n: 1\n", yamltree.Policy{}, "@1:1{a@1:3=@2:3" + "1(uint64 1)}"},
+		{"typed tags", "a: !!str 12\nb: !!int 3\nc: !!float 3\nd: !!str\n", yamltree.Policy{TypedTags: true, NullKeys: true, NullAtKey: true, KeysAtIndicator: true},
+			"@1:1{a@1:1=@1:4" + "0(string 12) b@2:1=@2:9" + "1(uint64 3) c@3:1=@3:11" + "1(uint64 3) d@4:1=@4:4" + "0(string null)}"},
+		{"null key and null at key", "~: 1\nb:\nc: null\n", yamltree.Policy{TypedTags: true, NullKeys: true, NullAtKey: true, KeysAtIndicator: true},
+			"@1:1{@1:1=@1:4" + "1(uint64 1) b@2:1=@2:1null c@3:1=@3:4null}"},
 		{"explicit key at indicator", "? a\n: 1\n", yamltree.Policy{KeysAtIndicator: true}, "@1:1{a@1:1=@2:3" + "1(uint64 1)}"},
 	}
 	for _, tc := range tests {
@@ -123,6 +127,9 @@ func TestReadErrors(t *testing.T) {
 		{"too many keys", many.String(), yamltree.Policy{}, yamltree.TooManyKeys, "21:4: a mapping has more than 20 keys"},
 		{"second document", "a: 1\n---\nb: 2\n", yamltree.Policy{}, yamltree.MultipleDocuments, "3:1: found a second YAML document"},
 		{"second header refused", "---\na: 1\n---\nb: 2\n", refuse, yamltree.MultipleDocuments, "3:1: found a second YAML document"},
+		{"second end refused", "a: 1\n...\n...\n", yamltree.Policy{RefuseSecondEnd: true}, yamltree.MultipleDocuments, "3:1: found a second YAML document"},
+		{"typed tag mismatch", "a: !!int x\n", yamltree.Policy{TypedTags: true}, yamltree.Tag, "1:4: value tagged !!int is not an integer"},
+		{"typed tag unknown", "a: !foo x\n", yamltree.Policy{TypedTags: true}, yamltree.Tag, "1:4: YAML tag !foo is not supported"},
 		{"undefined alias", "a: *nope\n", yamltree.Policy{}, yamltree.UndefinedAlias, "1:4: alias *nope refers to no anchor defined before it"},
 		{"alias in own anchor", "a: &x [*x]\n", yamltree.Policy{}, yamltree.UndefinedAlias, "1:8: alias *x refers to no anchor defined before it"},
 		{"alias bomb", bomb, yamltree.Policy{}, yamltree.Expansion, "aliases expand to more than 50 nodes"},
