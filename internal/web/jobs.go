@@ -169,7 +169,7 @@ type jobData struct {
 	// ResultsElsewhere says the log is too big to scan here: the results
 	// are on /jobs/{id}/results.
 	ResultsElsewhere bool
-	Log              logWin
+	Log              logView
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -198,7 +198,7 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		}
 		d.Ran = end.Sub(j.StartTime)
 	}
-	if d.Log, err = u.window(r.Context(), p, id, 0, logWindow); err != nil {
+	if d.Log, err = u.jobPageLog(r.Context(), p, j); err != nil {
 		return err
 	}
 	if d.Log.Total > inlineResultsLines {
@@ -229,33 +229,6 @@ func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	d.Suites = suites(d.Results)
 	u.show(w, r, p, "results", fmt.Sprintf("Job %d results", id), "jobs", d)
-	return nil
-}
-
-func (u *UI) jobLog(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	start, err := queryInt(r, "start", 0)
-	if err != nil {
-		return err
-	}
-	end, err := queryInt(r, "end", start+logWindow)
-	if err != nil {
-		return err
-	}
-	if end <= start {
-		return fmt.Errorf("%w: end (%d) must be after start (%d)", lab.ErrInvalid, end, start)
-	}
-	if end-start > maxLogWindow {
-		end = start + maxLogWindow
-	}
-	win, err := u.window(r.Context(), p, id, start, end)
-	if err != nil {
-		return err
-	}
-	u.show(w, r, p, "log", fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, win.End)), "jobs", win)
 	return nil
 }
 

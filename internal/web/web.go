@@ -35,6 +35,7 @@ type UI struct {
 	pages map[string]*template.Template
 	now   func() time.Time
 	csrf  *http.CrossOriginProtection
+	live  hub // live.go: fans app events out to SSE streams
 }
 
 // New returns the UI over a. Mount it at "/" of the server's mux: more
@@ -59,7 +60,10 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("GET /{$}", u.overview)
 	u.handle("GET /jobs", u.jobs)
 	u.handle("GET /jobs/{id}", u.job)
-	u.handle("GET /jobs/{id}/log", u.jobLog)
+	u.handle("GET /jobs/{id}/log", u.logPage)
+	u.handle("GET /jobs/{id}/events", u.jobEvents)
+	u.handle("GET /overview/events", u.overviewEvents)
+	u.live.start(a)
 	u.handle("GET /jobs/{id}/results", u.jobResults)
 	u.handle("GET /devices", u.devices)
 	u.handle("GET /devices/{hostname}", u.device)

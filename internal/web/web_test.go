@@ -47,6 +47,9 @@ type env struct {
 	tokens  [nIdent]string
 	pubJob  int64
 	privJob int64
+	app     *app.App        // for tests that check what a form did
+	logs    *logstore.Store // for tests that write job logs
+	worker  auth.Principal  // w1, for tests that run jobs (live_test.go)
 }
 
 func must(t testing.TB, err error) {
@@ -91,7 +94,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name, Password: name + "-password"})
 		must(t, err)
 	}
-	e := &env{t: t}
+	e := &env{t: t, app: a, logs: logs}
 	for i, name := range []string{"alice", "bob", "admin"} {
 		_, secret, err := a.CreateToken(ctx, principal(t, a, name), name, "test", time.Time{})
 		must(t, err)
@@ -121,6 +124,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 	_, err = logs.Append(e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
 	must(t, err)
 
+	e.worker = wp
 	e.srv = httptest.NewServer(web.New(a, nil))
 	t.Cleanup(e.srv.Close)
 	return e

@@ -1,0 +1,359 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Live update tuning. Variables so tests can shorten them.
+var (
+	// keepAlive is how long a stream stays silent before it sends an SSE
+	// comment (which also finds clients that went away).
+	keepAlive = 15 * time.Second
+	// overviewRefresh is how often an overview stream re-checks the lab
+	// without an event (heartbeats change "last heartbeat" without one).
+	overviewRefresh = 10 * time.Second
+	// overviewSettle batches bursts of events (a scheduler pass emits many)
+	// into one re-render.
+	overviewSettle = 250 * time.Millisecond
+)
+
+// streamBatch is the most log lines one SSE "lines" event carries.
+const streamBatch = 500
+
+// hub fans the app's events out to the open streams. Subscribers get a
+// coalescing wake-up (a channel of capacity one), never the event itself:
+// streams re-read the state they show, so a missed duplicate is harmless.
+type hub struct {
+	once sync.Once
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+}
+
+// subscriber is one open stream: job > 0 wants that job's events, job == 0
+// wants every job, device and worker event (the overview).
+type subscriber struct {
+	job  int64
+	wake chan struct{}
+}
+
+// start subscribes the hub to a's events, once per UI.
+func (h *hub) start(a *app.App) {
+	h.once.Do(func() { a.Subscribe(h.publish) })
+}
+
+// publish wakes the subscribers e concerns. It never blocks (app.Subscribe's
+// contract).
+func (h *hub) publish(e app.Event) {
+	if e.Kind == "log" { // log growth wakes JobLog's own wait
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if s.job == 0 || (e.Kind == "job" && e.JobID == s.job) {
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (h *hub) subscribe(job int64) *subscriber {
+	s := &subscriber{job: job, wake: make(chan struct{}, 1)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.subs == nil {
+		h.subs = map[*subscriber]struct{}{}
+	}
+	h.subs[s] = struct{}{}
+	return s
+}
+
+func (h *hub) unsubscribe(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs, s)
+}
+
+// sse writes Server-Sent Events, flushing each one.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+// startSSE sends the stream's headers. It lifts the server's write deadline,
+// since a stream lives as long as the page.
+func startSSE(w http.ResponseWriter) (*sse, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // not every writer supports it
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // tell reverse proxies not to buffer
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	s := &sse{w: w, rc: rc}
+	if _, err := fmt.Fprint(w, "retry: 3000\n\n"); err != nil {
+		return nil, fmt.Errorf("start event stream: %w", err)
+	}
+	return s, s.flush()
+}
+
+func (s *sse) flush() error {
+	if err := s.rc.Flush(); err != nil {
+		return fmt.Errorf("flush event stream: %w", err)
+	}
+	return nil
+}
+
+// event writes one event. data may span lines; each becomes a data: field,
+// which the browser joins back with newlines. An empty id leaves the
+// client's last event ID as it was.
+func (s *sse) event(name, id string, data []byte) error {
+	var b bytes.Buffer
+	if name != "" {
+		fmt.Fprintf(&b, "event: %s\n", name)
+	}
+	if id != "" {
+		fmt.Fprintf(&b, "id: %s\n", id)
+	}
+	for _, l := range bytes.Split(bytes.ReplaceAll(data, []byte("\r"), nil), []byte("\n")) {
+		b.WriteString("data: ")
+		b.Write(l)
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	if _, err := s.w.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("write event %s: %w", name, err)
+	}
+	return s.flush()
+}
+
+// comment writes an SSE comment, which clients ignore: a keep-alive.
+func (s *sse) comment(text string) error {
+	if _, err := fmt.Fprintf(s.w, ": %s\n\n", text); err != nil {
+		return fmt.Errorf("write keep-alive: %w", err)
+	}
+	return s.flush()
+}
+
+// streamLine is one log line as the "lines" event carries it (the fields
+// of logLine, rendered by the script with textContent).
+type streamLine struct {
+	N     int    `json:"n"`
+	Time  string `json:"t,omitempty"`
+	Level string `json:"l"`
+	Text  string `json:"m"`
+}
+
+// jobState is the "state" and "end" events' data.
+type jobState struct {
+	State  string `json:"state"`
+	Health string `json:"health"`
+}
+
+// resumeAt is where a job stream starts: after the Last-Event-ID the
+// browser sends when it reconnects (the number of lines it has), else at
+// ?from=, else at line 0.
+func resumeAt(r *http.Request) (int, error) {
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%w: Last-Event-ID %q is not a line count", lab.ErrInvalid, s)
+		}
+		return n, nil
+	}
+	return queryInt(r, "from", 0)
+}
+
+// jobEvents streams a job's state and its log lines from the resume point
+// until the job is finished and its log sent. Events:
+//
+//	state  {"state":"Running","health":"Unknown"}  on connect and each change
+//	lines  [{"n":1,"t":"…","l":"info","m":"…"},…]  id: lines sent so far
+//	end    the final state; the stream then closes
+func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	next, err := resumeAt(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	sub := u.live.subscribe(id) // before the first read, so no change is missed
+	defer u.live.unsubscribe(sub)
+	j, err := u.app.GetJob(ctx, p, id)
+	if err != nil {
+		return err // 404 for a job p may not see, as on the pages
+	}
+	s, err := startSSE(w)
+	if err != nil {
+		return nil // the client is gone
+	}
+	var last []byte
+	for {
+		st, _ := json.Marshal(jobState{State: j.State.String(), Health: j.Health.String()})
+		if !bytes.Equal(st, last) {
+			if s.event("state", "", st) != nil {
+				return nil
+			}
+			last = st
+		}
+		// Catch up with everything logged so far.
+		for {
+			lines, total, err := u.app.JobLog(ctx, p, id, next, next+streamBatch, 0)
+			if err != nil {
+				return nil // gone, or no longer visible: end the stream
+			}
+			if len(lines) > 0 {
+				if next, err = sendLines(s, next, lines); err != nil {
+					return nil
+				}
+			}
+			if len(lines) == 0 || next >= total {
+				break
+			}
+		}
+		if j.State == lab.JobFinished {
+			_ = s.event("end", "", st)
+			return nil
+		}
+		lines, err := u.waitLines(ctx, p, id, next, sub)
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case err != nil:
+		case len(lines) > 0:
+			if next, err = sendLines(s, next, lines); err != nil {
+				return nil
+			}
+		default:
+			if s.comment("keep-alive") != nil {
+				return nil
+			}
+		}
+		if j, err = u.app.GetJob(ctx, p, id); err != nil {
+			return nil
+		}
+	}
+}
+
+// waitLines waits, without polling, until the log has lines beyond next,
+// a job event arrives or keepAlive passes, and returns the new lines.
+func (u *UI) waitLines(ctx context.Context, p auth.Principal, id int64, next int, sub *subscriber) ([][]byte, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sub.wake:
+			cancel()
+		case <-done:
+		}
+	}()
+	lines, _, err := u.app.JobLog(wctx, p, id, next, next+streamBatch, keepAlive)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err
+	}
+	return lines, nil
+}
+
+// sendLines renders raw lines starting at 0-based index next as one
+// "lines" event whose id is the new count, and returns that count.
+func sendLines(s *sse, next int, raw [][]byte) (int, error) {
+	out := make([]streamLine, len(raw))
+	for i, l := range raw {
+		out[i] = streamLine(renderLine(next+i+1, l))
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return next, fmt.Errorf("encode log lines: %w", err)
+	}
+	next += len(raw)
+	return next, s.event("lines", strconv.Itoa(next), data)
+}
+
+// overviewEvents streams the overview's lab section as rendered HTML (event
+// "lab") whenever what it shows changed: after job, device and worker
+// events (batched over overviewSettle) and at least every overviewRefresh.
+// The first event is sent at once, so a reconnecting page catches up.
+func (u *UI) overviewEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ctx := r.Context()
+	sub := u.live.subscribe(0)
+	defer u.live.unsubscribe(sub)
+	s, err := startSSE(w)
+	if err != nil {
+		return nil
+	}
+	var last [sha256.Size]byte
+	send := func() error {
+		d, err := u.labState(ctx, p, store.DeviceFilter{})
+		if err != nil {
+			if ctx.Err() == nil {
+				u.log.Error("overview stream", "err", err)
+			}
+			return err
+		}
+		fp := fingerprint(d)
+		if fp == last {
+			return s.comment("unchanged")
+		}
+		var buf bytes.Buffer
+		if err := u.pages["overview"].ExecuteTemplate(&buf, "lab", d); err != nil {
+			u.log.Error("overview stream: render", "err", err)
+			return err
+		}
+		last = fp
+		return s.event("lab", "", bytes.TrimSpace(buf.Bytes()))
+	}
+	tick := time.NewTicker(overviewRefresh)
+	defer tick.Stop()
+	for {
+		if send() != nil { // logged when it was not the client going away
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-sub.wake:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(overviewSettle):
+			}
+		}
+	}
+}
+
+// fingerprint identifies what the overview shows, leaving out the "ago"
+// durations that change with the clock alone.
+func fingerprint(d overviewData) [sha256.Size]byte {
+	ws := make([]workerRow, len(d.Workers))
+	copy(ws, d.Workers)
+	for i := range ws {
+		ws[i].Silence = 0
+	}
+	d.Workers = ws
+	b, _ := json.Marshal(d)
+	return sha256.Sum256(b)
+}

@@ -1,0 +1,345 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// maxHits is how many matching line numbers a search lists; it still
+// counts them all.
+const maxHits = 1000
+
+// logView is a log window with the log tools' state: the search, the
+// level filter and the live stream that extends it.
+type logView struct {
+	logWin
+	Q        string
+	Hits     []hit // the first maxHits matches
+	HitCount int   // all matches
+	HitSet   map[int]bool
+	// Levels are the levels shown; empty means all. LevelOpts drive the
+	// filter form.
+	Levels    []string
+	LevelOpts []levelOpt
+	Hidden    int    // lines of the window the level filter left out
+	Notice    string // e.g. "no error lines"
+	// Events is the SSE stream of a job that is not finished; AtEnd says
+	// the window reaches the log's end, so streamed lines can be appended.
+	Events string
+	AtEnd  bool
+	Size   int // the window's requested size
+}
+
+// hit is one search match with the link that shows it.
+type hit struct {
+	N   int
+	URL string
+}
+
+type levelOpt struct {
+	Name    string
+	Checked bool
+}
+
+// parseLevels reads ?levels= (comma separated, repeatable). All levels, or
+// none, mean no filter.
+func parseLevels(r *http.Request) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range r.URL.Query()["levels"] {
+		for _, l := range strings.Split(v, ",") {
+			l = strings.TrimSpace(l)
+			if l == "" || seen[l] {
+				continue
+			}
+			if !validLevel(l) {
+				return nil, fmt.Errorf("%w: unknown log level %q", lab.ErrInvalid, l)
+			}
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	if len(out) == len(workerproto.Levels) {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func validLevel(l string) bool {
+	for _, v := range workerproto.Levels {
+		if string(v) == l {
+			return true
+		}
+	}
+	return false
+}
+
+// logPage serves /jobs/{id}/log: a window [start, end), filtered by
+// ?levels=, searched by ?q=, or placed by ?first=error. Without start it
+// opens at the first search hit, or at the end of a job that still runs.
+func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	j, err := u.app.GetJob(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	levels, err := parseLevels(r)
+	if err != nil {
+		return err
+	}
+	size := logWindow
+	start, err := queryInt(r, "start", 0)
+	if err != nil {
+		return err
+	}
+	if q.Has("end") {
+		end, err := queryInt(r, "end", 0)
+		if err != nil {
+			return err
+		}
+		if end <= start {
+			return fmt.Errorf("%w: end (%d) must be after start (%d)", lab.ErrInvalid, end, start)
+		}
+		size = min(end-start, maxLogWindow)
+	}
+	v := logView{Q: strings.TrimSpace(q.Get("q")), Levels: levels}
+	extra := url.Values{}
+	if len(levels) > 0 {
+		extra.Set("levels", strings.Join(levels, ","))
+	}
+	if v.Q != "" {
+		extra.Set("q", v.Q)
+	}
+	placed := q.Has("start")
+	switch f := q.Get("first"); f {
+	case "":
+	case "error":
+		n, err := u.firstError(ctx, p, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			http.Redirect(w, r, logLineURL(id, n), http.StatusSeeOther)
+			return nil
+		}
+		v.Notice = "This log has no error or exception lines."
+	default:
+		return fmt.Errorf("%w: first=%q: only first=error is known", lab.ErrInvalid, f)
+	}
+	if v.Q != "" {
+		if v.Hits, v.HitCount, err = u.search(ctx, p, id, v.Q, size, extra); err != nil {
+			return err
+		}
+		v.HitSet = map[int]bool{}
+		for _, h := range v.Hits {
+			v.HitSet[h.N] = true
+		}
+		if v.HitCount == 0 {
+			v.Notice = fmt.Sprintf("No line matches %q.", v.Q)
+		} else if !placed {
+			start, placed = max(0, v.Hits[0].N-1-size/2), true
+		}
+	}
+	if !placed && j.State != lab.JobFinished {
+		_, total, err := u.app.JobLog(ctx, p, id, 0, 0, 0)
+		if err != nil {
+			return err
+		}
+		start = max(0, total-size)
+	}
+	if v.logWin, err = u.window(ctx, p, id, start, start+size); err != nil {
+		return err
+	}
+	u.finishView(&v, j, size, extra)
+	title := fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, v.End))
+	u.show(w, r, p, "log", title, "jobs", v)
+	return nil
+}
+
+// jobPageLog is the job page's log: the first window of a finished job,
+// the last one of a job that may still log.
+func (u *UI) jobPageLog(ctx context.Context, p auth.Principal, j lab.Job) (logView, error) {
+	start := 0
+	if j.State != lab.JobFinished {
+		_, total, err := u.app.JobLog(ctx, p, j.ID, 0, 0, 0)
+		if err != nil {
+			return logView{}, err
+		}
+		start = max(0, total-logWindow)
+	}
+	win, err := u.window(ctx, p, j.ID, start, start+logWindow)
+	if err != nil {
+		return logView{}, err
+	}
+	v := logView{logWin: win}
+	u.finishView(&v, j, logWindow, nil)
+	return v, nil
+}
+
+// finishView applies the level filter to the window, rebuilds the pager
+// links so they keep the tools' parameters, and sets up live following.
+func (u *UI) finishView(v *logView, j lab.Job, size int, extra url.Values) {
+	v.Size = size
+	keep := map[string]bool{}
+	for _, l := range v.Levels {
+		keep[l] = true
+	}
+	for _, l := range workerproto.Levels {
+		v.LevelOpts = append(v.LevelOpts, levelOpt{Name: string(l), Checked: len(keep) == 0 || keep[string(l)]})
+	}
+	if len(keep) > 0 {
+		shown := v.Lines[:0]
+		for _, l := range v.Lines {
+			if keep[l.Level] {
+				shown = append(shown, l)
+			}
+		}
+		v.Hidden = len(v.Lines) - len(shown)
+		v.Lines = shown
+	}
+	suffix := ""
+	if len(extra) > 0 {
+		suffix = "&" + extra.Encode()
+	}
+	link := func(s int) string {
+		return fmt.Sprintf("/jobs/%d/log?start=%d&end=%d%s", j.ID, s, s+size, suffix)
+	}
+	v.Prev, v.First, v.Next, v.Last = "", "", "", ""
+	if v.Start > 0 {
+		v.Prev, v.First = link(max(0, v.Start-size)), link(0)
+	}
+	if v.End < v.Total {
+		v.Next, v.Last = link(v.End), link(max(0, v.Total-size))
+	}
+	if j.State != lab.JobFinished && v.Q == "" {
+		v.AtEnd = v.Start <= v.Total && v.End >= v.Total
+		v.Events = fmt.Sprintf("/jobs/%d/events?from=%d", j.ID, v.Total)
+	}
+}
+
+// scanLog calls fn with each line of a visible job's log and its 1-based
+// number, reading resultsChunk lines at a time; fn returns false to stop.
+func (u *UI) scanLog(ctx context.Context, p auth.Principal, id int64, fn func(n int, line []byte) bool) error {
+	for start := 0; ; start += resultsChunk {
+		lines, total, err := u.app.JobLog(ctx, p, id, start, start+resultsChunk, 0)
+		if err != nil {
+			return err
+		}
+		for i, l := range lines {
+			if !fn(start+i+1, l) {
+				return nil
+			}
+		}
+		if len(lines) == 0 || start+len(lines) >= total {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("scan log of job %d: %w", id, err)
+		}
+	}
+}
+
+var (
+	errorLevel     = []byte(`"error"`)
+	exceptionLevel = []byte(`"exception"`)
+)
+
+// firstError is the 1-based number of the first error or exception line
+// of a visible job's log, or 0.
+func (u *UI) firstError(ctx context.Context, p auth.Principal, id int64) (int, error) {
+	found := 0
+	err := u.scanLog(ctx, p, id, func(n int, l []byte) bool {
+		if !bytes.Contains(l, errorLevel) && !bytes.Contains(l, exceptionLevel) {
+			return true
+		}
+		rec, err := workerproto.DecodeRecord(l)
+		if err == nil && (rec.Level == workerproto.LevelError || rec.Level == workerproto.LevelException) {
+			found = n
+			return false
+		}
+		return true
+	})
+	return found, err
+}
+
+// search finds the lines whose displayed text contains q, ignoring case.
+// It returns the first maxHits matches, each linked to the size-line
+// window centred on it, and the number of all matches.
+func (u *UI) search(ctx context.Context, p auth.Principal, id int64, q string, size int, extra url.Values) ([]hit, int, error) {
+	needle := strings.ToLower(q)
+	// A raw line can only match if it holds the query's bytes, unless JSON
+	// escaping changed them: prefilter only queries JSON leaves alone.
+	prefilter := true
+	for _, c := range []byte(q) {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			prefilter = false
+		}
+	}
+	suffix := "&" + extra.Encode()
+	var hits []hit
+	count := 0
+	err := u.scanLog(ctx, p, id, func(n int, l []byte) bool {
+		if prefilter && !containsFold(l, needle) {
+			return true
+		}
+		if !strings.Contains(strings.ToLower(renderLine(n, l).Text), needle) {
+			return true
+		}
+		count++
+		if len(hits) < maxHits {
+			s := max(0, n-1-size/2)
+			hits = append(hits, hit{N: n, URL: fmt.Sprintf("/jobs/%d/log?start=%d&end=%d%s#L%d", id, s, s+size, suffix, n)})
+		}
+		return true
+	})
+	return hits, count, err
+}
+
+// containsFold reports whether s contains the lower-case ASCII needle,
+// ignoring ASCII case in s.
+func containsFold(s []byte, needle string) bool {
+	if len(needle) == 0 {
+		return true
+	}
+	first := needle[0]
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if lowerASCII(s[i]) != first {
+			continue
+		}
+		j := 1
+		for j < len(needle) && lowerASCII(s[i+j]) == needle[j] {
+			j++
+		}
+		if j == len(needle) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// LevelList is the level filter as a comma-separated list.
+func (v logView) LevelList() string { return strings.Join(v.Levels, ",") }
+
+// WindowEnd is the requested end of the window (not clipped to the log),
+// so the level form keeps the window's size.
+func (v logView) WindowEnd() int { return v.Start + v.Size }

@@ -1,0 +1,111 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+)
+
+func TestLogTools(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	logURL := fmt.Sprintf("/jobs/%d/log", e.pubJob)
+	for _, tc := range []struct {
+		name, query    string
+		code           int
+		want, unwanted []string
+	}{
+		{"search is case-insensitive and escapes", "?q=LINUX+VERSION+%3C6", 200,
+			[]string{"1 line match", `<li><a href="` + logURL + `?start=0&amp;end=500&amp;q=LINUX&#43;VERSION&#43;%3C6#L2">2</a></li>`,
+				`<mark class="m">Linux version &lt;6.1&gt;</mark>`, `value="LINUX VERSION &lt;6"`},
+			[]string{`<mark class="m">start`}},
+		{"search of results text", "?q=echo-ok", 200, []string{`<mark class="m">smoke/echo-ok: pass 1.5 s</mark>`}, nil},
+		{"search without a match", "?q=nowhere", 200, []string{"No line matches &#34;nowhere&#34;."}, []string{`<mark`}},
+		{"search keeps an explicit window", "?q=broke&start=4&end=6", 200,
+			[]string{`<a href="` + logURL + `?start=1&amp;end=3&amp;q=broke#L3">3</a>`, "Lines 5–6 of 6"}, []string{`id="L3"`}},
+		{"level filter on the server", "?levels=info,target", 200,
+			[]string{`id="L1"`, `id="L2"`, "levels info,target (4 other lines hidden)",
+				`value="info" checked="checked"`, `value="error" /> error`},
+			[]string{`id="L3"`, `id="L4"`, `id="L5"`}},
+		{"level filter as repeated checkboxes, kept by the pager", "?levels=error&levels=results&start=0&end=3", 200,
+			[]string{`id="L3"`, logURL + `?start=3&amp;end=6&amp;levels=error%2Cresults`}, []string{`id="L1"`, `id="L2"`}},
+		{"all levels is no filter", "?levels=exception,error,warning,info,debug,input,target,feedback,results,event", 200,
+			[]string{`id="L5"`}, []string{"hidden)"}},
+		{"unknown level", "?levels=loud", 400, nil, nil},
+		{"unknown first", "?first=warning", 400, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body, _ := e.get(anon, logURL+tc.query)
+			if code != tc.code {
+				t.Fatalf("status %d, want %d", code, tc.code)
+			}
+			if code == 200 {
+				if err := checkHTML(body); err != nil {
+					t.Errorf("invalid page: %v", err)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("lacks %q", w)
+				}
+			}
+			for _, u := range tc.unwanted {
+				if strings.Contains(body, u) {
+					t.Errorf("has %q", u)
+				}
+			}
+		})
+	}
+}
+
+func TestFirstError(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(e.srv.URL + fmt.Sprintf("/jobs/%d/log?first=error", e.pubJob))
+	must(t, err)
+	resp.Body.Close()
+	if want := fmt.Sprintf("/jobs/%d/log?start=0&end=500#L3", e.pubJob); resp.StatusCode != 303 || resp.Header.Get("Location") != want {
+		t.Errorf("first error: %d to %q, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	// No error line: the log with a notice. Another user: not found.
+	_, body, _ := e.get(alice, fmt.Sprintf("/jobs/%d/log?first=error", e.privJob))
+	if !strings.Contains(body, "This log has no error or exception lines.") || !strings.Contains(body, "secret-line") {
+		t.Errorf("no error lines:\n%s", body)
+	}
+	if code, _, _ := e.get(bob, fmt.Sprintf("/jobs/%d/log?first=error", e.privJob)); code != 404 {
+		t.Errorf("bob: status %d", code)
+	}
+	if code, _, _ := e.get(bob, fmt.Sprintf("/jobs/%d/log?q=secret", e.privJob)); code != 404 {
+		t.Errorf("bob searching: status %d", code)
+	}
+}
+
+// TestLogOpensAtEnd: a running job's log opens at its end, ready to follow;
+// a finished one opens at the start.
+func TestLogOpensAtEnd(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	var b strings.Builder
+	for i := 1; i <= 1200; i++ {
+		b.WriteString(logRec(fmt.Sprintf("line-%d", i)))
+	}
+	size, err := e.logs.Size(e.privJob)
+	must(t, err)
+	_, err = e.logs.Append(e.privJob, size, []byte(b.String()))
+	must(t, err)
+	events := fmt.Sprintf(`data-events="/jobs/%d/events?from=1201" data-follow=""`, e.privJob)
+	for _, path := range []string{fmt.Sprintf("/jobs/%d", e.privJob), fmt.Sprintf("/jobs/%d/log", e.privJob)} {
+		_, body, _ := e.get(alice, path)
+		for _, w := range []string{"Lines 702–1201 of 1201", `id="L1201"`, events} {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+	// An earlier window of a running job streams but does not follow.
+	_, body, _ := e.get(alice, fmt.Sprintf("/jobs/%d/log?start=0&end=10", e.privJob))
+	if strings.Contains(body, "data-follow") || !strings.Contains(body, "?from=1201") {
+		t.Errorf("earlier window: follow marker wrong")
+	}
+}
