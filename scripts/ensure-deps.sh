@@ -10,6 +10,7 @@ declare -A need=(
   [busybox-static]=/usr/share/doc/busybox-static
   [linux-image-amd64]='/boot/vmlinuz-*'
   [git]=/usr/lib/git-core/git-http-backend
+  [chromium]=/usr/bin/chromium
 )
 
 present() { compgen -G "$1" >/dev/null; }
