@@ -38,9 +38,10 @@ const streamBatch = 500
 // coalescing wake-up (a channel of capacity one), never the event itself:
 // streams re-read the state they show, so a missed duplicate is harmless.
 type hub struct {
-	once sync.Once
-	mu   sync.Mutex
-	subs map[*subscriber]struct{}
+	once   sync.Once
+	mu     sync.Mutex
+	subs   map[*subscriber]struct{}
+	closed bool
 }
 
 // subscriber is one open stream: job > 0 wants that job's events, job == 0
@@ -48,6 +49,9 @@ type hub struct {
 type subscriber struct {
 	job  int64
 	wake chan struct{}
+	// ctx ends with the request or when the UI closes its streams.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // start subscribes the hub to a's events, once per UI.
@@ -73,10 +77,14 @@ func (h *hub) publish(e app.Event) {
 	}
 }
 
-func (h *hub) subscribe(job int64) *subscriber {
+func (h *hub) subscribe(ctx context.Context, job int64) *subscriber {
 	s := &subscriber{job: job, wake: make(chan struct{}, 1)}
+	s.ctx, s.cancel = context.WithCancel(ctx)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		s.cancel()
+	}
 	if h.subs == nil {
 		h.subs = map[*subscriber]struct{}{}
 	}
@@ -85,9 +93,22 @@ func (h *hub) subscribe(job int64) *subscriber {
 }
 
 func (h *hub) unsubscribe(s *subscriber) {
+	s.cancel()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.subs, s)
+}
+
+// CloseStreams ends every open SSE stream and makes new ones end at once,
+// so a graceful shutdown need not wait for open pages (register it with
+// http.Server.RegisterOnShutdown). Browsers reconnect to the next server.
+func (u *UI) CloseStreams() {
+	u.live.mu.Lock()
+	defer u.live.mu.Unlock()
+	u.live.closed = true
+	for s := range u.live.subs {
+		s.cancel()
+	}
 }
 
 // sse writes Server-Sent Events, flushing each one.
@@ -196,11 +217,14 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	sub := u.live.subscribe(id) // before the first read, so no change is missed
+	sub := u.live.subscribe(r.Context(), id) // before the first read, so no change is missed
 	defer u.live.unsubscribe(sub)
+	ctx := sub.ctx
 	j, err := u.app.GetJob(ctx, p, id)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the client left, or the streams were closed
+		}
 		return err // 404 for a job p may not see, as on the pages
 	}
 	s, err := startSSE(w)
@@ -297,9 +321,9 @@ func sendLines(s *sse, next int, raw [][]byte) (int, error) {
 // events (batched over overviewSettle) and at least every overviewRefresh.
 // The first event is sent at once, so a reconnecting page catches up.
 func (u *UI) overviewEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	ctx := r.Context()
-	sub := u.live.subscribe(0)
+	sub := u.live.subscribe(r.Context(), 0)
 	defer u.live.unsubscribe(sub)
+	ctx := sub.ctx
 	s, err := startSSE(w)
 	if err != nil {
 		return nil

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/web"
 )
 
 // sseEvent is one event read off a stream.
@@ -220,4 +222,39 @@ func TestOverviewStream(t *testing.T) {
 			t.Fatal("no overview event showing d1 without its job")
 		}
 	}
+}
+
+// TestCloseStreams: closing the UI's streams ends open ones at once, so a
+// server shutdown does not wait for open pages.
+func TestCloseStreams(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	ui := web.New(e.app, nil)
+	e2 := *e
+	e2.srv = httptest.NewServer(ui)
+	t.Cleanup(e2.srv.Close)
+	_, err := e.app.StartJob(context.Background(), e.worker, e.privJob)
+	must(t, err)
+	_, job := e2.stream(t, alice, fmt.Sprintf("/jobs/%d/events", e.privJob), "")
+	_, lab := e2.stream(t, anon, "/overview/events", "")
+	next(t, job, "lines")
+	next(t, lab, "lab")
+	ui.CloseStreams()
+	for name, ch := range map[string]<-chan sseEvent{"job": job, "overview": lab} {
+		select {
+		case <-drain(ch):
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s stream still open after CloseStreams", name)
+		}
+	}
+}
+
+// drain closes its result once ch is closed.
+func drain(ch <-chan sseEvent) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(done)
+	}()
+	return done
 }
