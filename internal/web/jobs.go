@@ -170,6 +170,8 @@ type jobData struct {
 	// are on /jobs/{id}/results.
 	ResultsElsewhere bool
 	Log              logView
+	// Actions is the job page's buttons and action tree (actions.go).
+	Actions jobActions
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -209,6 +211,7 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		}
 		d.Suites = suites(d.Results)
 	}
+	d.Actions = newJobActions(p, j, d.Results, !d.ResultsElsewhere)
 	u.show(w, r, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
 	return nil
 }

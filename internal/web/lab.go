@@ -25,6 +25,7 @@ type deviceData struct {
 	Device  deviceRow
 	History []lab.DeviceTransition
 	Jobs    []lab.Job
+	Admin   bool // the caller may set the health (actions.go)
 }
 
 func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -33,7 +34,7 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if err != nil {
 		return err
 	}
-	d := deviceData{Device: deviceRow{Device: dev}}
+	d := deviceData{Device: deviceRow{Device: dev}, Admin: auth.IsAdmin(p)}
 	if dev.Worker != "" {
 		if wk, err := u.app.GetWorker(ctx, dev.Worker); err == nil {
 			d.Device.WorkerOnline = wk.State == lab.WorkerOnline
@@ -66,6 +67,7 @@ type workerData struct {
 	Worker  workerRow
 	Devices []lab.Device
 	History []lab.WorkerTransition
+	Admin   bool // the caller may put the worker in maintenance (actions.go)
 }
 
 func (u *UI) worker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -74,7 +76,7 @@ func (u *UI) worker(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if err != nil {
 		return err
 	}
-	d := workerData{Worker: workerRow{Worker: wk}}
+	d := workerData{Worker: workerRow{Worker: wk}, Admin: auth.IsAdmin(p)}
 	if !wk.LastHeartbeat.IsZero() {
 		d.Worker.Silence = u.now().Sub(wk.LastHeartbeat)
 	}

@@ -47,7 +47,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	}
 	u := &UI{app: a, log: log, mux: http.NewServeMux(), pages: map[string]*template.Template{}, now: time.Now,
 		csrf: http.NewCrossOriginProtection()}
-	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
+	base := template.Must(template.New("layout.html").Funcs(funcs).Funcs(actionFuncs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html"))
 	for _, name := range []string{"overview", "jobs", "job", "log", "results", "devices", "device", "workers", "worker", "login", "error"} {
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFS, "templates/"+name+".html"))
 		u.pages[name] = t
@@ -72,6 +72,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("GET /login", u.loginForm)
 	u.handle("POST /login", u.login)
 	u.handle("POST /logout", u.logout)
+	u.registerActions(base) // actions.go: forms, downloads, submit, tokens, users
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, fmt.Errorf("no page %s: %w", r.URL.Path, lab.ErrNotFound))
 	})
@@ -147,6 +148,8 @@ func status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, lab.ErrNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, lab.ErrConflict):
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

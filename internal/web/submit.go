@@ -1,0 +1,143 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// maxDefinition bounds a submitted job definition (pasted or uploaded).
+const maxDefinition = 1 << 20
+
+// defLine is one line of a rejected definition with the problems the
+// validator found on it.
+type defLine struct {
+	N      int // 1-based
+	Text   string
+	Errors []string
+}
+
+// submitData is the submit page: the form, and after a rejected
+// submission the definition with its problems at their lines.
+type submitData struct {
+	Definition string
+	Lines      []defLine // only when rejected
+	// General are problems without a line in the definition.
+	General []string
+	// Problems counts every problem found.
+	Problems int
+}
+
+// loginFirst sends an anonymous caller to the login page, back to r's page
+// afterwards.
+func loginFirst(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+}
+
+func (u *UI) submitForm(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if p.Kind == auth.KindAnonymous {
+		loginFirst(w, r)
+		return nil
+	}
+	if !auth.CanSubmit(p) {
+		return fmt.Errorf("submit jobs: %w", lab.ErrForbidden)
+	}
+	u.show(w, r, p, "submit", "Submit a job", "submit", submitData{})
+	return nil
+}
+
+// readDefinition returns the definition of a submit form: the uploaded
+// file when one was chosen, else the pasted text.
+func readDefinition(w http.ResponseWriter, r *http.Request) (string, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxDefinition+maxForm)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		if err := r.ParseMultipartForm(maxDefinition + maxForm); err != nil {
+			return "", fmt.Errorf("%w: submit form: %v", lab.ErrInvalid, err)
+		}
+		if f, h, err := r.FormFile("file"); err == nil {
+			defer f.Close()
+			if h.Size > 0 {
+				b, err := io.ReadAll(io.LimitReader(f, maxDefinition+1))
+				if err != nil {
+					return "", fmt.Errorf("%w: read uploaded definition: %v", lab.ErrInvalid, err)
+				}
+				if len(b) > maxDefinition {
+					return "", fmt.Errorf("%w: the definition is larger than %d bytes", lab.ErrInvalid, maxDefinition)
+				}
+				return string(b), nil
+			}
+		}
+	} else if err := r.ParseForm(); err != nil {
+		return "", fmt.Errorf("%w: submit form: %v", lab.ErrInvalid, err)
+	}
+	return r.PostFormValue("definition"), nil
+}
+
+// submit validates and submits a definition. A rejected definition is
+// shown again, numbered, with each problem under its line (status 400);
+// an accepted one redirects to the new job.
+func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if !auth.CanSubmit(p) {
+		return fmt.Errorf("submit jobs: %w", lab.ErrForbidden)
+	}
+	def, err := readDefinition(w, r)
+	if err != nil {
+		return err
+	}
+	def = strings.ReplaceAll(def, "\r\n", "\n")
+	if strings.TrimSpace(def) == "" {
+		d := submitData{General: []string{"Paste a job definition or choose a file."}, Problems: 1}
+		u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
+		return nil
+	}
+	ids, err := u.app.SubmitJob(r.Context(), p, def)
+	if err == nil {
+		http.Redirect(w, r, fmt.Sprintf("/jobs/%d", ids[0]), http.StatusSeeOther)
+		return nil
+	}
+	if !errors.Is(err, lab.ErrInvalid) {
+		return err
+	}
+	d := rejected(def, err)
+	u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
+	return nil
+}
+
+// rejected lays out a definition with the problems of err at their lines.
+func rejected(def string, err error) submitData {
+	d := submitData{Definition: def}
+	for i, l := range strings.Split(strings.TrimSuffix(def, "\n"), "\n") {
+		d.Lines = append(d.Lines, defLine{N: i + 1, Text: l})
+	}
+	var je *jobdef.Errors
+	if !errors.As(err, &je) {
+		d.General = append(d.General, err.Error())
+		d.Problems = 1
+		return d
+	}
+	for _, it := range je.Items {
+		d.Problems++
+		if it.Line < 1 || it.Line > len(d.Lines) {
+			d.General = append(d.General, it.Error())
+			continue
+		}
+		msg := it.Msg
+		if it.Path != "" {
+			msg = it.Path + ": " + msg
+		}
+		if it.Column > 0 {
+			msg = fmt.Sprintf("column %d: %s", it.Column, msg)
+		}
+		d.Lines[it.Line-1].Errors = append(d.Lines[it.Line-1].Errors, msg)
+	}
+	return d
+}
