@@ -55,6 +55,7 @@ type Server struct {
 	logs    *logstore.Store
 	app     *app.App
 	workers *workerapi.Server
+	ui      *web.UI // the web UI; its live streams close at shutdown
 	ln      net.Listener
 	http    *http.Server
 }
@@ -137,7 +138,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
-		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval)}
+		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
+		ui:      web.New(a, cfg.Logger)}
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
@@ -150,6 +152,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	s.http.RegisterOnShutdown(s.workers.CloseStreams)
+	s.http.RegisterOnShutdown(s.ui.CloseStreams)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
@@ -184,7 +187,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle(rest.Prefix+"/", api)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("/", web.New(s.app, s.cfg.Logger))
+	mux.Handle("/", s.ui)
 	return mux
 }
 
