@@ -136,7 +136,7 @@ func runLab(ctx context.Context, out io.Writer, dataDir, listen string, submit b
 			return fmt.Errorf("submit the sample job: %w", err)
 		}
 		id := ids[0]
-		fmt.Fprintf(out, "  sample job    %d: %s/api/v1/jobs/%d\n", id, srv.URL(), id)
+		fmt.Fprintf(out, "  sample job    %d: %s/jobs/%d  (log in as admin; the API: %s/api/v1/jobs/%d)\n", id, srv.URL(), id, srv.URL(), id)
 		fmt.Fprintf(out, "  watch it      basalt identities add lab --uri %s --username admin --token <token from admin-credentials> --default\n", srv.URL())
 		fmt.Fprintf(out, "                basalt jobs logs --follow %d && basalt jobs results %d\n", id, id)
 		go reportLabJob(ctx, out, srv.App(), admin, id)
