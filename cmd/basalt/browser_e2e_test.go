@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,11 +137,28 @@ func TestBrowser(t *testing.T) {
 	waitText(t, ctx, "Online", 10*time.Second)
 	screenshot(t, ctx, "overview")
 
-	// A job: its page is opened while it runs; log lines arrive live.
-	id := l.submit(t, simJob("browser", "minutes: 2"))
-	l.waitState(t, id, "Running", 30*time.Second)
-	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/jobs/%d", l.url, id))); err != nil {
+	// Submit through the submit page: an invalid definition first (the
+	// error is shown at its line), then a good one, which opens the job's
+	// page while it runs; its log lines arrive live.
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/jobs/new")); err != nil {
 		t.Fatal(err)
+	}
+	submitDefinition(t, ctx, strings.Replace(simJob("browser", "minutes: 2"), "visibility: public", "visibility: publik", 1))
+	waitText(t, ctx, "Line 3", 10*time.Second)
+	screenshot(t, ctx, "submit-error")
+	submitDefinition(t, ctx, simJob("browser", "minutes: 2"))
+	var id int64
+	deadline := time.Now().Add(10 * time.Second)
+	for id == 0 {
+		loc, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Sscanf(loc, "/jobs/%d", &id)
+		if time.Now().After(deadline) {
+			t.Fatalf("the submit page did not lead to a job page (at %s):\n%s", loc, pageText(t, ctx))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	waitText(t, ctx, "boot message 300/300", 60*time.Second)
 	waitText(t, ctx, "Complete", 60*time.Second)
@@ -178,7 +196,7 @@ func TestBrowser(t *testing.T) {
 	waitText(t, ctx, "to cancel", 5*time.Second)
 	screenshot(t, ctx, "jobs")
 	w.stop(t)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/workers/w1")); err != nil {
 			t.Fatal(err)
@@ -192,4 +210,18 @@ func TestBrowser(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	screenshot(t, ctx, "worker")
+}
+
+// submitDefinition fills the submit page's text area and submits it.
+func submitDefinition(t *testing.T, ctx context.Context, def string) {
+	t.Helper()
+	js, err := json.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		document.querySelector('textarea[name="definition"]').value = `+string(js)+`;
+		document.querySelector('form.submit button[type="submit"]').click(); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
 }
