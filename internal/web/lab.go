@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -26,6 +27,29 @@ type deviceData struct {
 	History []lab.DeviceTransition
 	Jobs    []lab.Job
 	Admin   bool // the caller may set the health (actions.go)
+	// Dict is the device dictionary, numbered by line; it is filled only
+	// for superusers (app.DeviceDictionary refuses everyone else).
+	Dict []dictLine
+}
+
+// dictLine is one line of a device dictionary, N counting from 1.
+type dictLine struct {
+	N    int
+	Text string
+}
+
+// numberLines splits text into numbered lines; a final newline does not
+// start another line, and empty text has no lines.
+func numberLines(text string) []dictLine {
+	text = strings.TrimSuffix(text, "\n")
+	if text == "" {
+		return nil
+	}
+	var out []dictLine
+	for i, l := range strings.Split(text, "\n") {
+		out = append(out, dictLine{N: i + 1, Text: strings.TrimSuffix(l, "\r")})
+	}
+	return out
 }
 
 func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -43,6 +67,13 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if dev.CurrentJob != 0 {
 		_, err := u.app.GetJob(ctx, p, dev.CurrentJob)
 		d.Device.JobVisible = err == nil
+	}
+	if d.Admin {
+		dict, err := u.app.DeviceDictionary(ctx, p, dev.Hostname)
+		if err != nil {
+			return fmt.Errorf("device %s: %w", dev.Hostname, err)
+		}
+		d.Dict = numberLines(dict)
 	}
 	if d.History, err = u.app.DeviceHistory(ctx, dev.Hostname, historyLimit); err != nil {
 		return fmt.Errorf("device %s: %w", dev.Hostname, err)

@@ -73,6 +73,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("POST /login", u.login)
 	u.handle("POST /logout", u.logout)
 	u.registerActions(base) // actions.go: forms, downloads, submit, tokens, users
+	u.registerGroups(base)  // groups.go: group admin
 	u.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, fmt.Errorf("no page %s: %w", r.URL.Path, lab.ErrNotFound))
 	})
