@@ -136,6 +136,25 @@ func TestBrowser(t *testing.T) {
 	}
 	waitText(t, ctx, "Online", 10*time.Second)
 	screenshot(t, ctx, "overview")
+	// On a phone's screen the page must not need horizontal scrolling.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(l.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "Online", 10*time.Second)
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Errorf("the overview scrolls sideways on a 390 px wide phone screen")
+	}
+	screenshot(t, ctx, "overview-phone")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)); err != nil {
+		t.Fatal(err)
+	}
 
 	// Submit through the submit page: an invalid definition first (the
 	// error is shown at its line), then a good one, which opens the job's
