@@ -119,14 +119,11 @@ func actionTree(jobID int64, rs []resultRow) []*actionNode {
 // forbidden (anonymous callers included: a form post is not a login
 // prompt); a job that already ended is a conflict.
 func (u *UI) cancelJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	j, err := u.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
-	j, err := u.app.GetJob(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
+	id := j.ID
 	if !auth.CanCancelJob(p, j) {
 		return fmt.Errorf("cancel job %d: %w", id, lab.ErrForbidden)
 	}
@@ -140,14 +137,11 @@ func (u *UI) cancelJob(w http.ResponseWriter, r *http.Request, p auth.Principal)
 // resubmitJob submits a copy of a job as the caller and sends them to the
 // new job.
 func (u *UI) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	j, err := u.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
-	j, err := u.app.GetJob(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
+	id := j.ID
 	if !auth.CanResubmitJob(p, j) {
 		return fmt.Errorf("resubmit job %d: %w", id, lab.ErrForbidden)
 	}

@@ -175,14 +175,11 @@ type jobData struct {
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	j, err := u.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
-	j, err := u.app.GetJob(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
+	id := j.ID
 	d := jobData{Job: j}
 	keys := make([]string, 0, len(j.Metadata))
 	for k := range j.Metadata {
@@ -218,14 +215,11 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 
 // jobResults is the results page: the whole log's results records.
 func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	j, err := u.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
-	j, err := u.app.GetJob(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
+	id := j.ID
 	d := jobData{Job: j}
 	if d.Results, err = u.results(r.Context(), p, id); err != nil {
 		return err
@@ -342,4 +336,15 @@ func suites(rs []resultRow) []suiteRow {
 		}
 	}
 	return out
+}
+
+// visibleJob returns the job the request's {id} names, as the caller may
+// see it: a job they may not see is not found, like one that does not
+// exist.
+func (u *UI) visibleJob(r *http.Request, p auth.Principal) (lab.Job, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return lab.Job{}, err
+	}
+	return u.app.GetJob(r.Context(), p, id)
 }
