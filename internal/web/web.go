@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -117,25 +118,9 @@ func (u *UI) handle(pattern string, h handler) {
 	})))
 }
 
-// authenticate reads the same credentials as the REST API. No header means
-// anonymous; a header that does not check out is an error.
+// authenticate reads the request's credentials (package httpauth).
 func (u *UI) authenticate(r *http.Request) (auth.Principal, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return auth.Principal{Kind: auth.KindAnonymous}, nil
-	}
-	scheme, rest, _ := strings.Cut(h, " ")
-	switch strings.ToLower(scheme) {
-	case "token", "bearer":
-		return u.app.Authenticate(r.Context(), "", strings.TrimSpace(rest))
-	case "basic":
-		user, secret, ok := r.BasicAuth()
-		if !ok {
-			return auth.Principal{}, fmt.Errorf("malformed Basic credentials: %w", lab.ErrUnauthenticated)
-		}
-		return u.app.Authenticate(r.Context(), user, secret)
-	}
-	return auth.Principal{}, fmt.Errorf("unsupported authorization scheme %q: %w", scheme, lab.ErrUnauthenticated)
+	return httpauth.Principal(r, u.app)
 }
 
 // status maps an error to its HTTP status, as the REST API does.

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -171,26 +171,9 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 	}
 }
 
-// authenticate reads `Authorization: Token <secret>` or HTTP Basic
-// `user:token` (what lavacli sends). No header means anonymous; a header
-// that does not check out is an error, never a silent downgrade.
+// authenticate reads the request's credentials (package httpauth).
 func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return auth.Principal{Kind: auth.KindAnonymous}, nil
-	}
-	scheme, rest, _ := strings.Cut(h, " ")
-	switch strings.ToLower(scheme) {
-	case "token", "bearer":
-		return api.app.Authenticate(r.Context(), "", strings.TrimSpace(rest))
-	case "basic":
-		user, secret, ok := r.BasicAuth()
-		if !ok {
-			return auth.Principal{}, fmt.Errorf("malformed Basic credentials: %w", lab.ErrUnauthenticated)
-		}
-		return api.app.Authenticate(r.Context(), user, secret)
-	}
-	return auth.Principal{}, fmt.Errorf("unsupported authorization scheme %q (use Token or Basic): %w", scheme, lab.ErrUnauthenticated)
+	return httpauth.Principal(r, api.app)
 }
 
 // status maps an error to its HTTP status.
