@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -72,13 +73,13 @@ func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 		f.Health = []lab.JobHealth{h}
 	}
 	var err error
-	if f.Limit, err = queryInt(r, "limit", jobsPerPage); err != nil {
+	if f.Limit, err = httpparam.QueryInt(r, "limit", jobsPerPage); err != nil {
 		return err
 	}
 	if f.Limit == 0 || f.Limit > maxJobsPage {
 		return fmt.Errorf("%w: limit must be between 1 and %d", lab.ErrInvalid, maxJobsPage)
 	}
-	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
+	if f.Offset, err = httpparam.QueryInt(r, "offset", 0); err != nil {
 		return err
 	}
 	jobs, total, err := u.app.ListJobs(r.Context(), p, f)
@@ -342,7 +343,7 @@ func suites(rs []resultRow) []suiteRow {
 // see it: a job they may not see is not found, like one that does not
 // exist.
 func (u *UI) visibleJob(r *http.Request, p auth.Principal) (lab.Job, error) {
-	id, err := pathID(r)
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return lab.Job{}, err
 	}

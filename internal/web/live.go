@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -199,7 +200,7 @@ func resumeAt(r *http.Request) (int, error) {
 		}
 		return n, nil
 	}
-	return queryInt(r, "from", 0)
+	return httpparam.QueryInt(r, "from", 0)
 }
 
 // jobEvents streams a job's state and its log lines from the resume point
@@ -209,7 +210,7 @@ func resumeAt(r *http.Request) (int, error) {
 //	lines  [{"n":1,"t":"…","l":"info","m":"…"},…]  id: lines sent so far
 //	end    the final state; the stream then closes
 func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}

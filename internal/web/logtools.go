@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -86,7 +87,7 @@ func validLevel(l string) bool {
 // ?levels=, searched by ?q=, or placed by ?first=error. Without start it
 // opens at the first search hit, or at the end of a job that still runs.
 func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r)
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -101,12 +102,12 @@ func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		return err
 	}
 	size := logWindow
-	start, err := queryInt(r, "start", 0)
+	start, err := httpparam.QueryInt(r, "start", 0)
 	if err != nil {
 		return err
 	}
 	if q.Has("end") {
-		end, err := queryInt(r, "end", 0)
+		end, err := httpparam.QueryInt(r, "end", 0)
 		if err != nil {
 			return err
 		}

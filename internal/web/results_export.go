@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/goccy/go-yaml"
 
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -33,7 +34,7 @@ type exportRow struct {
 
 // exportResults reads a visible job's results; a hidden job is not found.
 func (u *UI) exportResults(r *http.Request, p auth.Principal) (int64, []exportRow, error) {
-	id, err := pathID(r)
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -182,28 +181,6 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, pg page) {
 // show renders a page for principal p with status 200.
 func (u *UI) show(w http.ResponseWriter, r *http.Request, p auth.Principal, name, title, nav string, data any) {
 	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Session: fromSession(r), Data: data})
-}
-
-// queryInt reads a non-negative integer query parameter (def when absent).
-func queryInt(r *http.Request, name string, def int) (int, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: %s=%q must be a non-negative integer", lab.ErrInvalid, name, s)
-	}
-	return n, nil
-}
-
-// pathID reads a positive job id; anything else is not found.
-func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("job %q: %w", r.PathValue("id"), lab.ErrNotFound)
-	}
-	return id, nil
 }
 
 var funcs = template.FuncMap{

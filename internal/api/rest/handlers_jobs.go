@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -77,13 +78,13 @@ func jobFilter(r *http.Request) (store.JobFilter, error) {
 		f.HealthCheck = &b
 	}
 	var err error
-	if f.Limit, err = queryInt(r, "limit", 50); err != nil {
+	if f.Limit, err = httpparam.QueryInt(r, "limit", 50); err != nil {
 		return f, err
 	}
 	if f.Limit == 0 || f.Limit > 1000 {
 		return f, fmt.Errorf("%w: limit must be between 1 and 1000", lab.ErrInvalid)
 	}
-	if f.Offset, err = queryInt(r, "offset", 0); err != nil {
+	if f.Offset, err = httpparam.QueryInt(r, "offset", 0); err != nil {
 		return f, err
 	}
 	return f, nil
@@ -156,7 +157,7 @@ func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 
 // visibleJob is the job named by the {id} path value, if p may see it.
 func (api *API) visibleJob(r *http.Request, p auth.Principal) (lab.Job, error) {
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return lab.Job{}, err
 	}
@@ -186,7 +187,7 @@ func (api *API) jobDefinition(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (api *API) cancelJob(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (api *API) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -161,7 +162,7 @@ func (api *API) putDictionary(w http.ResponseWriter, r *http.Request, p auth.Pri
 }
 
 func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	limit, err := queryInt(r, "limit", 100)
+	limit, err := httpparam.QueryInt(r, "limit", 100)
 	if err != nil {
 		return err
 	}
@@ -439,7 +440,7 @@ func (api *API) rotateWorkerToken(w http.ResponseWriter, r *http.Request, p auth
 }
 
 func (api *API) workerHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	limit, err := queryInt(r, "limit", 100)
+	limit, err := httpparam.QueryInt(r, "limit", 100)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -17,15 +18,15 @@ import (
 // viewer can page through logs of any size. ?wait=30s turns it into a long
 // poll: when nothing exists at start yet, the answer waits for new lines.
 func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
-	start, err := queryInt(r, "start", 0)
+	start, err := httpparam.QueryInt(r, "start", 0)
 	if err != nil {
 		return err
 	}
-	end, err := queryInt(r, "end", -1)
+	end, err := httpparam.QueryInt(r, "end", -1)
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 
 // jobResults lists the results records of a job's log.
 func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -178,7 +179,7 @@ func (api *API) deleteToken(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err := requireUser(p); err != nil {
 		return err
 	}
-	id, err := pathID(r, "id")
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}

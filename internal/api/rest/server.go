@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
@@ -276,27 +275,6 @@ func readJSON(r *http.Request, v any) error {
 		return fmt.Errorf("%w: request body has data after the JSON value", lab.ErrInvalid)
 	}
 	return nil
-}
-
-func pathID(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: %s %q is not a positive integer", lab.ErrNotFound, name, r.PathValue(name))
-	}
-	return id, nil
-}
-
-// queryInt reads a non-negative integer query parameter.
-func queryInt(r *http.Request, name string, def int) (int, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%w: query parameter %s=%q must be a non-negative integer", lab.ErrInvalid, name, s)
-	}
-	return n, nil
 }
 
 func writeText(w http.ResponseWriter, contentType, body string) {
