@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -62,7 +62,7 @@ func BenchmarkSubmitToRunning(b *testing.B) {
 	var lat []time.Duration
 	for i := 0; b.Loop(); i++ {
 		id := l.submit(b, quickJob(fmt.Sprintf("lat-%d", i)))
-		var j rest.JobJSON
+		var j wire.Job
 		deadline := time.Now().Add(time.Minute)
 		for {
 			if time.Now().After(deadline) {
@@ -129,7 +129,7 @@ func BenchmarkIdleWorkers(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		tokens := make([]string, n)
 		for i := range n {
-			nw, err := l.api.CreateWorker(ctx, rest.WorkerInput{Name: fmt.Sprintf("idle-%04d", i)})
+			nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: fmt.Sprintf("idle-%04d", i)})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -113,17 +113,17 @@ func BenchmarkEightQEMUJobs(b *testing.B) {
 	d := serveDUT(b)
 	l := newLab(b)
 	ctx := context.Background()
-	nw, err := l.api.CreateWorker(ctx, rest.WorkerInput{Name: "qemu-host"})
+	nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: "qemu-host"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	typ := "qemu"
-	if _, err := l.api.CreateDeviceType(ctx, rest.DeviceTypeInput{Name: typ}); err != nil {
+	if _, err := l.api.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: typ}); err != nil {
 		b.Fatal(err)
 	}
 	for i := range 8 {
 		worker, health, dict := "qemu-host", "GOOD", qemuDictionary
-		if _, err := l.api.CreateDevice(ctx, rest.DeviceInput{Hostname: fmt.Sprintf("qemu-%02d", i), DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
+		if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: fmt.Sprintf("qemu-%02d", i), DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
 			b.Fatal(err)
 		}
 	}

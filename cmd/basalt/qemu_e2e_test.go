@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/dut"
 )
@@ -193,17 +193,17 @@ func qemuLab(t *testing.T, devices map[string][]string) (*lab, string) {
 	t.Helper()
 	l := newLab(t)
 	ctx := context.Background()
-	nw, err := l.api.CreateWorker(ctx, rest.WorkerInput{Name: "qemu-host"})
+	nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: "qemu-host"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for typ, hosts := range devices {
-		if _, err := l.api.CreateDeviceType(ctx, rest.DeviceTypeInput{Name: typ}); err != nil {
+		if _, err := l.api.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: typ}); err != nil {
 			t.Fatal(err)
 		}
 		for _, h := range hosts {
 			worker, health, dict := "qemu-host", "GOOD", qemuDictionary
-			if _, err := l.api.CreateDevice(ctx, rest.DeviceInput{Hostname: h, DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
+			if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: h, DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -374,7 +374,7 @@ func TestQEMUHealthCheckFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	typ, worker, health, dict := "qemu-hc", "qemu-host", "UNKNOWN", qemuDictionary
-	if _, err := l.api.CreateDevice(ctx, rest.DeviceInput{Hostname: "qemu-hc-01", DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
+	if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: "qemu-hc-01", DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Minute)
@@ -396,7 +396,7 @@ func TestQEMUHealthCheckFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var hc []rest.JobJSON
+	var hc []wire.Job
 	for _, j := range list.Results {
 		if j.HealthCheck {
 			hc = append(hc, j)

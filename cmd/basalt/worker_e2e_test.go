@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 )
 
@@ -91,12 +91,12 @@ func (l *lab) addDevices(t testing.TB, w string, n int, dict string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := l.api.GetDeviceType(ctx, "sim"); err != nil {
-		if _, err := l.api.CreateDeviceType(ctx, rest.DeviceTypeInput{Name: "sim"}); err != nil {
+		if _, err := l.api.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: "sim"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, ok := l.workers[w]; !ok {
-		nw, err := l.api.CreateWorker(ctx, rest.WorkerInput{Name: w})
+		nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: w})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func (l *lab) addDevices(t testing.TB, w string, n int, dict string) {
 	}
 	for i := range n {
 		typ, worker, health := "sim", w, "GOOD"
-		if _, err := l.api.CreateDevice(ctx, rest.DeviceInput{Hostname: fmt.Sprintf("%s-%02d", w, i), DeviceType: &typ,
+		if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: fmt.Sprintf("%s-%02d", w, i), DeviceType: &typ,
 			Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
 			t.Fatal(err)
 		}
@@ -175,10 +175,10 @@ func (l *lab) submit(t testing.TB, def string) int64 {
 }
 
 // waitFinished polls until every job is Finished or the deadline passes.
-func (l *lab) waitFinished(t testing.TB, ids []int64, within time.Duration) map[int64]rest.JobJSON {
+func (l *lab) waitFinished(t testing.TB, ids []int64, within time.Duration) map[int64]wire.Job {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	out := map[int64]rest.JobJSON{}
+	out := map[int64]wire.Job{}
 	for {
 		for _, id := range ids {
 			if _, done := out[id]; done {
@@ -204,7 +204,7 @@ func (l *lab) waitFinished(t testing.TB, ids []int64, within time.Duration) map[
 
 // checkJob asserts a finished simulated job: Complete, its exact results
 // once each, and a stored log byte-identical to the worker's journal.
-func (l *lab) checkJob(t testing.TB, j rest.JobJSON, workerDir string) {
+func (l *lab) checkJob(t testing.TB, j wire.Job, workerDir string) {
 	t.Helper()
 	if j.Health != "Complete" {
 		t.Errorf("job %d: %s/%s (%s: %s)", j.ID, j.State, j.Health, j.ErrorType, j.FailureComment)

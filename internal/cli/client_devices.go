@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 )
 
@@ -20,7 +20,7 @@ func (e *clientEnv) devicesCommand() *cobra.Command {
 		dict, tags, e.devicesHistory())
 }
 
-func deviceRows(w io.Writer, devs []rest.DeviceJSON) error {
+func deviceRows(w io.Writer, devs []wire.Device) error {
 	t := newTable(w, "HOSTNAME", "TYPE", "WORKER", "STATE", "HEALTH", "STATUS", "JOB", "TAGS")
 	for _, d := range devs {
 		t.row(d.Hostname, d.DeviceType, d.Worker, d.State, d.Health, d.Status, idText(d.CurrentJob), listText(d.Tags))
@@ -28,7 +28,7 @@ func deviceRows(w io.Writer, devs []rest.DeviceJSON) error {
 	return t.flush()
 }
 
-func showDevice(w io.Writer, d rest.DeviceJSON) error {
+func showDevice(w io.Writer, d wire.Device) error {
 	return fields(w,
 		"Hostname", d.Hostname,
 		"Device type", d.DeviceType,
@@ -44,7 +44,7 @@ func showDevice(w io.Writer, d rest.DeviceJSON) error {
 }
 
 // printDevice prints a device as JSON or fields, by --json.
-func (e *clientEnv) printDevice(cmd *cobra.Command, d rest.DeviceJSON) error {
+func (e *clientEnv) printDevice(cmd *cobra.Command, d wire.Device) error {
 	if e.json {
 		return printJSON(cmd.OutOrStdout(), d)
 	}
@@ -108,8 +108,8 @@ func (f *deviceFlags) add(c *cobra.Command, create bool) {
 }
 
 // input returns the fields given on the command line.
-func (f *deviceFlags) input(cmd *cobra.Command, hostname string) rest.DeviceInput {
-	in := rest.DeviceInput{
+func (f *deviceFlags) input(cmd *cobra.Command, hostname string) wire.DeviceInput {
+	in := wire.DeviceInput{
 		Hostname:    hostname,
 		DeviceType:  ptrIfChanged(cmd, "type", f.deviceType),
 		Worker:      ptrIfChanged(cmd, "worker", f.worker),
@@ -153,7 +153,7 @@ func (e *clientEnv) devicesUpdate() *cobra.Command {
 	var df deviceFlags
 	c := command("update HOSTNAME", "Change a device's type, worker, description or tags", exactArgs(1), func(cmd *cobra.Command, args []string) error {
 		in := df.input(cmd, "")
-		if in == (rest.DeviceInput{}) {
+		if in == (wire.DeviceInput{}) {
 			return usageError{fmt.Errorf("nothing to change: give --type, --worker, --description or --tags")}
 		}
 		cl, err := e.connect()
@@ -267,7 +267,7 @@ func (e *clientEnv) devicesTags(op string) *cobra.Command {
 		if tags == nil {
 			tags = []string{}
 		}
-		d, err = cl.UpdateDevice(cmd.Context(), args[0], rest.DeviceInput{Tags: &tags})
+		d, err = cl.UpdateDevice(cmd.Context(), args[0], wire.DeviceInput{Tags: &tags})
 		if err != nil {
 			return err
 		}

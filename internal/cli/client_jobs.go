@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 )
 
@@ -52,7 +52,7 @@ func (w *waitFlags) check() error {
 
 // problemLine formats a definition problem prefixed by the file name:
 // "FILE:line:col: path: message".
-func problemLine(file string, p rest.ProblemJSON) string {
+func problemLine(file string, p wire.Problem) string {
 	if p.Line > 0 {
 		return file + ":" + client.FormatProblem(p)
 	}
@@ -82,7 +82,7 @@ func (e *clientEnv) jobsSubmit() *cobra.Command {
 			for _, file := range args {
 				def, err := readInput(cmd, file)
 				if err == nil {
-					var sub rest.SubmittedJSON
+					var sub wire.Submitted
 					sub, err = cl.SubmitJob(cmd.Context(), def)
 					if err == nil {
 						ids = append(ids, sub.JobIDs...)
@@ -270,7 +270,7 @@ func jobCommand[T any](e *clientEnv, use, short string, fetch func(*client.Clien
 }
 
 func (e *clientEnv) jobsShow() *cobra.Command {
-	return jobCommand(e, "show ID", "Show a job", (*client.Client).GetJob, func(w io.Writer, j rest.JobJSON) error {
+	return jobCommand(e, "show ID", "Show a job", (*client.Client).GetJob, func(w io.Writer, j wire.Job) error {
 		vis := j.Visibility
 		if len(j.ViewingGroups) > 0 {
 			vis += " (" + listText(j.ViewingGroups) + ")"
@@ -320,7 +320,7 @@ func (e *clientEnv) jobsDefinition() *cobra.Command {
 			return err
 		}
 		if e.json {
-			return printJSON(cmd.OutOrStdout(), rest.DefinitionInput{Definition: def})
+			return printJSON(cmd.OutOrStdout(), wire.DefinitionInput{Definition: def})
 		}
 		if def != "" && !strings.HasSuffix(def, "\n") {
 			def += "\n"
@@ -373,7 +373,7 @@ func (e *clientEnv) jobsCancel() *cobra.Command {
 }
 
 // stateText is "Running", or "Finished (Complete)" once the job is over.
-func stateText(j rest.JobJSON) string {
+func stateText(j wire.Job) string {
 	if j.State == jobFinished {
 		return j.State + " (" + j.Health + ")"
 	}
@@ -382,7 +382,7 @@ func stateText(j rest.JobJSON) string {
 
 func (e *clientEnv) jobsResubmit() *cobra.Command {
 	return jobCommand(e, "resubmit ID", "Submit a job's definition again; prints the new job ids", (*client.Client).ResubmitJob,
-		func(w io.Writer, sub rest.SubmittedJSON) error {
+		func(w io.Writer, sub wire.Submitted) error {
 			for _, nid := range sub.JobIDs {
 				fmt.Fprintln(w, nid)
 			}
@@ -449,14 +449,14 @@ func (e *clientEnv) waitJobs(cmd *cobra.Command, cl *client.Client, ids []int64,
 	return nil
 }
 
-func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, interval time.Duration, out, errOut io.Writer) (rest.JobJSON, error) {
+func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, interval time.Duration, out, errOut io.Writer) (wire.Job, error) {
 	last, seen := "", false
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return rest.JobJSON{}, fmt.Errorf("wait for job %d: %w", id, ctx.Err())
+			return wire.Job{}, fmt.Errorf("wait for job %d: %w", id, ctx.Err())
 		case <-timer.C:
 		}
 		j, err := cl.GetJob(ctx, id)
@@ -476,7 +476,7 @@ func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, in
 		case seen && errors.As(err, &ce):
 			fmt.Fprintf(errOut, "basalt: %v (retrying)\n", err)
 		default:
-			return rest.JobJSON{}, fmt.Errorf("wait for job %d: %w", id, err)
+			return wire.Job{}, fmt.Errorf("wait for job %d: %w", id, err)
 		}
 		timer.Reset(interval)
 	}

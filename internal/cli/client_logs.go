@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -95,7 +95,7 @@ func printLogLine(w io.Writer, line string, asJSON bool) error {
 // jobsResults prints a job's test results.
 func (e *clientEnv) jobsResults() *cobra.Command {
 	return jobCommand(e, "results ID", "Print a job's test results", (*client.Client).JobResults,
-		func(w io.Writer, page rest.ListJSON[rest.ResultJSON]) error {
+		func(w io.Writer, page wire.List[wire.Result]) error {
 			t := newTable(w, "SUITE", "SET", "CASE", "RESULT", "MEASUREMENT", "UNITS")
 			for _, r := range page.Results {
 				t.row(r.Suite, r.Set, r.Case, r.Result, r.Measurement, r.Units)

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/cli"
@@ -227,7 +227,7 @@ func TestClientIdentityResolution(t *testing.T) {
 		if code := cli.Main([]string{"whoami", "--json"}, &out, &errOut); code != cli.ExitOK {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
-		if w := decode[rest.WhoamiJSON](t, out.String()); w.User != "admin" || w.Kind != "user" || !w.IsSuperuser {
+		if w := decode[wire.Whoami](t, out.String()); w.User != "admin" || w.Kind != "user" || !w.IsSuperuser {
 			t.Errorf("whoami --json = %+v", w)
 		}
 	})
@@ -268,7 +268,7 @@ func TestClientJobs(t *testing.T) {
 		t.Errorf("validate bad printed:\n%s", out)
 	}
 	out, _ = l.expect(cli.ExitUsage, "jobs", "validate", "--json", bad)
-	if v := decode[rest.ValidationJSON](t, out); v.Valid || len(v.Errors) != 2 || v.Errors[0].Path != "$.visibility" {
+	if v := decode[wire.Validation](t, out); v.Valid || len(v.Errors) != 2 || v.Errors[0].Path != "$.visibility" {
 		t.Errorf("validate --json = %+v", v)
 	}
 
@@ -285,7 +285,7 @@ func TestClientJobs(t *testing.T) {
 	if strings.TrimSpace(out) != "2" || !strings.Contains(errOut, "1 of 2 submissions failed") {
 		t.Errorf("mixed submit: stdout %q stderr %q", out, errOut)
 	}
-	sub := decode[rest.SubmittedJSON](t, l.ok("jobs", "submit", "--json", good))
+	sub := decode[wire.Submitted](t, l.ok("jobs", "submit", "--json", good))
 	if len(sub.JobIDs) != 1 || sub.JobIDs[0] != 3 {
 		t.Errorf("submit --json = %+v", sub)
 	}
@@ -306,7 +306,7 @@ func TestClientJobs(t *testing.T) {
 		!regexp.MustCompile(`^4\s+Submitted\s+Unknown\s+admin\s+qemu\s+-\s+\S+Z\s+smoke$`).MatchString(lines[1]) {
 		t.Errorf("jobs list:\n%s", out)
 	}
-	page := decode[rest.ListJSON[rest.JobJSON]](t, l.ok("jobs", "list", "--json", "--limit", "2", "--offset", "1"))
+	page := decode[wire.List[wire.Job]](t, l.ok("jobs", "list", "--json", "--limit", "2", "--offset", "1"))
 	if page.Count != 4 || page.Limit != 2 || page.Offset != 1 || len(page.Results) != 2 || page.Results[0].ID != 3 {
 		t.Errorf("jobs list --json --limit 2 --offset 1 = %+v", page)
 	}
@@ -321,7 +321,7 @@ func TestClientJobs(t *testing.T) {
 			t.Errorf("jobs show: no match for %s in\n%s", re, out)
 		}
 	}
-	j := decode[rest.JobJSON](t, l.ok("jobs", "show", "1", "--json"))
+	j := decode[wire.Job](t, l.ok("jobs", "show", "1", "--json"))
 	if j.ID != 1 || j.State != "Submitted" || j.DeviceType != "qemu" || j.Submitter != "admin" || !strings.Contains(j.Definition, "job_name: smoke") {
 		t.Errorf("jobs show --json = %+v", j)
 	}
@@ -342,10 +342,10 @@ func TestClientJobs(t *testing.T) {
 		t.Errorf("wait: stdout %q stderr %q", out, errOut)
 	}
 	out, _ = l.expect(cli.ExitJobFailed, "jobs", "wait", "1", "--json")
-	if w := decode[rest.JobJSON](t, out); w.Health != "Canceled" {
+	if w := decode[wire.Job](t, out); w.Health != "Canceled" {
 		t.Errorf("wait --json = %+v", w)
 	}
-	canceled := decode[rest.JobJSON](t, l.ok("jobs", "cancel", "2", "--json"))
+	canceled := decode[wire.Job](t, l.ok("jobs", "cancel", "2", "--json"))
 	if canceled.State != "Finished" || canceled.Health != "Canceled" {
 		t.Errorf("cancel --json = %+v", canceled)
 	}
@@ -365,17 +365,17 @@ func TestClientJobs(t *testing.T) {
 	if out != "5" {
 		t.Fatalf("resubmit printed %q", out)
 	}
-	re := decode[rest.JobJSON](t, l.ok("jobs", "show", "5", "--json"))
+	re := decode[wire.Job](t, l.ok("jobs", "show", "5", "--json"))
 	if re.State != "Submitted" || re.Metadata["job.original"] != "/api/v1/jobs/1" {
 		t.Errorf("resubmitted job = %+v", re)
 	}
 
 	// filters
-	page = decode[rest.ListJSON[rest.JobJSON]](t, l.ok("jobs", "list", "--json", "--state", "Finished", "--health", "Canceled"))
+	page = decode[wire.List[wire.Job]](t, l.ok("jobs", "list", "--json", "--state", "Finished", "--health", "Canceled"))
 	if page.Count != 3 {
 		t.Errorf("Finished/Canceled jobs: %d, want 3", page.Count)
 	}
-	page = decode[rest.ListJSON[rest.JobJSON]](t, l.ok("jobs", "list", "--json", "--state", "Submitted", "--device-type", "qemu", "--submitter", "admin"))
+	page = decode[wire.List[wire.Job]](t, l.ok("jobs", "list", "--json", "--state", "Submitted", "--device-type", "qemu", "--submitter", "admin"))
 	if page.Count != 2 {
 		t.Errorf("Submitted qemu jobs by admin: %d, want 2", page.Count)
 	}
@@ -397,11 +397,11 @@ func TestClientDevices(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^HOSTNAME\s+TYPE\s+WORKER\s+STATE\s+HEALTH.*\n^d1\s+qemu\s+w1\s+Idle\s+GOOD\s+idle\s+-\s+fast$`).MatchString(out) {
 		t.Errorf("devices list:\n%s", out)
 	}
-	page := decode[rest.ListJSON[rest.DeviceJSON]](t, l.ok("devices", "list", "--json", "--device-type", "qemu", "--health", "Good"))
+	page := decode[wire.List[wire.Device]](t, l.ok("devices", "list", "--json", "--device-type", "qemu", "--health", "Good"))
 	if page.Count != 1 || page.Results[0].Hostname != "d1" || page.Results[0].Worker != "w1" {
 		t.Errorf("devices list --json = %+v", page)
 	}
-	if page := decode[rest.ListJSON[rest.DeviceJSON]](t, l.ok("devices", "list", "--json", "--health", "Bad")); page.Count != 0 {
+	if page := decode[wire.List[wire.Device]](t, l.ok("devices", "list", "--json", "--health", "Bad")); page.Count != 0 {
 		t.Errorf("Bad devices: %+v", page)
 	}
 
@@ -413,14 +413,14 @@ func TestClientDevices(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\S+Z\s+admin\s+GOOD\s+MAINTENANCE\s+-\s+fan broken$`).MatchString(out) {
 		t.Errorf("devices history:\n%s", out)
 	}
-	hist := decode[rest.ListJSON[rest.TransitionJSON]](t, l.ok("devices", "history", "d1", "--json"))
+	hist := decode[wire.List[wire.DeviceTransition]](t, l.ok("devices", "history", "d1", "--json"))
 	if len(hist.Results) < 2 || hist.Results[0].Reason != "fan broken" || hist.Results[0].NewHealth != "MAINTENANCE" || hist.Results[0].Actor != "admin" {
 		t.Errorf("devices history --json = %+v", hist)
 	}
 	l.expect(cli.ExitUsage, "devices", "health", "d1", "Sick")
 
 	// update, tags
-	d := decode[rest.DeviceJSON](t, l.ok("devices", "update", "d1", "--description", "bench 3", "--json"))
+	d := decode[wire.Device](t, l.ok("devices", "update", "d1", "--description", "bench 3", "--json"))
 	if d.Description != "bench 3" || d.DeviceType != "qemu" || len(d.Tags) != 1 {
 		t.Errorf("devices update = %+v", d)
 	}
@@ -460,7 +460,7 @@ func TestClientLabObjects(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^qemu\s+no\s+every 24 hours\s+no\s+yes\s+QEMU virtual machines$`).MatchString(out) {
 		t.Errorf("device-types list:\n%s", out)
 	}
-	dt := decode[rest.DeviceTypeJSON](t, l.ok("device-types", "update", "qemu", "--health-frequency", "5", "--health-denominator", "jobs", "--json"))
+	dt := decode[wire.DeviceType](t, l.ok("device-types", "update", "qemu", "--health-frequency", "5", "--health-denominator", "jobs", "--json"))
 	if dt.HealthFrequency != 5 || dt.HealthDenominator != "jobs" || dt.Description != "QEMU virtual machines" {
 		t.Errorf("device-types update = %+v", dt)
 	}
@@ -468,7 +468,7 @@ func TestClientLabObjects(t *testing.T) {
 	if got := l.ok("device-types", "health-check", "get", "qemu"); got != smokeJob {
 		t.Errorf("health-check get = %q", got)
 	}
-	if dt := decode[rest.DeviceTypeJSON](t, l.ok("device-types", "show", "qemu", "--json")); !dt.HasHealthCheck {
+	if dt := decode[wire.DeviceType](t, l.ok("device-types", "show", "qemu", "--json")); !dt.HasHealthCheck {
 		t.Errorf("device type has no health check after set: %+v", dt)
 	}
 	_, errOut := l.expect(cli.ExitUsage, "device-types", "health-check", "set", "qemu", l.file("bad.yaml", badJob))
@@ -477,12 +477,12 @@ func TestClientLabObjects(t *testing.T) {
 	}
 	l.expect(cli.ExitUsage, "device-types", "health-check", "set", "qemu")
 	l.ok("device-types", "health-check", "set", "qemu", "--remove")
-	if hc := decode[rest.DefinitionInput](t, l.ok("device-types", "health-check", "get", "qemu", "--json")); hc.Definition != "" {
+	if hc := decode[wire.DefinitionInput](t, l.ok("device-types", "health-check", "get", "qemu", "--json")); hc.Definition != "" {
 		t.Errorf("health check after remove: %q", hc.Definition)
 	}
 	l.expect(cli.ExitConflict, "device-types", "add", "qemu")
 	l.ok("device-types", "add", "bbb", "--display=false")
-	if dt := decode[rest.DeviceTypeJSON](t, l.ok("device-types", "show", "bbb", "--json")); dt.Display {
+	if dt := decode[wire.DeviceType](t, l.ok("device-types", "show", "bbb", "--json")); dt.Display {
 		t.Errorf("--display=false ignored: %+v", dt)
 	}
 	l.ok("device-types", "delete", "bbb")
@@ -494,12 +494,12 @@ func TestClientLabObjects(t *testing.T) {
 		t.Errorf("aliases list:\n%s", out)
 	}
 	l.ok("aliases", "delete", "kvm")
-	if al := decode[rest.ListJSON[rest.AliasJSON]](t, l.ok("aliases", "list", "--json")); al.Count != 0 {
+	if al := decode[wire.List[wire.Alias]](t, l.ok("aliases", "list", "--json")); al.Count != 0 {
 		t.Errorf("aliases after delete: %+v", al)
 	}
 
 	// tags
-	if tg := decode[rest.TagJSON](t, l.ok("tags", "show", "fast", "--json")); tg.Description != "fast machines" {
+	if tg := decode[wire.Tag](t, l.ok("tags", "show", "fast", "--json")); tg.Description != "fast machines" {
 		t.Errorf("tags show = %+v", tg)
 	}
 	if out := l.ok("tags", "list"); !regexp.MustCompile(`(?m)^fast\s+fast machines$`).MatchString(out) {
@@ -515,22 +515,22 @@ func TestClientLabObjects(t *testing.T) {
 	}
 	l.expect(cli.ExitUsage, "workers", "maintenance", "w1")
 	l.ok("workers", "maintenance", "w1", "--reason", "kernel upgrade")
-	if w := decode[rest.WorkerJSON](t, l.ok("workers", "show", "w1", "--json")); w.Health != "Maintenance" || w.JobLimit != 2 {
+	if w := decode[wire.Worker](t, l.ok("workers", "show", "w1", "--json")); w.Health != "Maintenance" || w.JobLimit != 2 {
 		t.Errorf("worker after maintenance: %+v", w)
 	}
 	if out := l.ok("workers", "history", "w1"); !regexp.MustCompile(`(?m)^\S+Z\s+admin\s+\S+\s+Active->Maintenance\s+kernel upgrade$`).MatchString(out) {
 		t.Errorf("workers history:\n%s", out)
 	}
 	l.ok("workers", "activate", "w1")
-	w := decode[rest.WorkerJSON](t, l.ok("workers", "update", "w1", "--job-limit", "4", "--json"))
+	w := decode[wire.Worker](t, l.ok("workers", "update", "w1", "--job-limit", "4", "--json"))
 	if w.Health != "Active" || w.JobLimit != 4 || w.Description != "rack 1" {
 		t.Errorf("workers update = %+v", w)
 	}
-	tok := decode[rest.WorkerTokenJSON](t, l.ok("workers", "token", "w1", "--json"))
+	tok := decode[wire.WorkerToken](t, l.ok("workers", "token", "w1", "--json"))
 	if !strings.HasPrefix(tok.Token, auth.SecretPrefix) {
 		t.Errorf("workers token = %+v", tok)
 	}
-	nw := decode[rest.NewWorkerJSON](t, l.ok("workers", "add", "w2", "--json"))
+	nw := decode[wire.NewWorker](t, l.ok("workers", "add", "w2", "--json"))
 	if nw.Worker.Name != "w2" || !strings.HasPrefix(nw.Token, auth.SecretPrefix) {
 		t.Errorf("workers add --json = %+v", nw)
 	}
@@ -542,12 +542,12 @@ func TestClientUsersAndPermissions(t *testing.T) {
 	l := newClientLab(t)
 	l.setup()
 
-	u := decode[rest.UserJSON](t, l.ok("users", "add", "bob", "--email", "bob@example.org", "--first-name", "Bob", "--json"))
+	u := decode[wire.User](t, l.ok("users", "add", "bob", "--email", "bob@example.org", "--first-name", "Bob", "--json"))
 	if u.Username != "bob" || u.Email != "bob@example.org" || u.IsSuperuser || !u.IsActive {
 		t.Errorf("users add = %+v", u)
 	}
 	l.ok("groups", "add", "team")
-	g := decode[rest.GroupJSON](t, l.ok("groups", "add-member", "team", "bob", "--json"))
+	g := decode[wire.Group](t, l.ok("groups", "add-member", "team", "bob", "--json"))
 	if len(g.Members) != 1 || g.Members[0] != "bob" {
 		t.Errorf("groups add-member = %+v", g)
 	}
@@ -557,13 +557,13 @@ func TestClientUsersAndPermissions(t *testing.T) {
 	if out := l.ok("groups", "list"); !regexp.MustCompile(`(?m)^team\s+bob$`).MatchString(out) {
 		t.Errorf("groups list:\n%s", out)
 	}
-	u = decode[rest.UserJSON](t, l.ok("users", "update", "bob", "--last-name", "Builder", "--json"))
+	u = decode[wire.User](t, l.ok("users", "update", "bob", "--last-name", "Builder", "--json"))
 	if u.LastName != "Builder" || u.FirstName != "Bob" {
 		t.Errorf("users update = %+v", u)
 	}
 
 	// An admin makes bob a token; bob uses it through his own identity.
-	tk := decode[rest.TokenJSON](t, l.ok("tokens", "add", "--owner", "bob", "--description", "ci", "--expires", "30d", "--json"))
+	tk := decode[wire.Token](t, l.ok("tokens", "add", "--owner", "bob", "--description", "ci", "--expires", "30d", "--json"))
 	if tk.Owner != "bob" || !strings.HasPrefix(tk.Secret, auth.SecretPrefix) || tk.Expires == nil {
 		t.Fatalf("tokens add = %+v", tk)
 	}
@@ -608,7 +608,7 @@ func TestClientUsersAndPermissions(t *testing.T) {
 	l.expect(cli.ExitAuth, "-i", "bob", "whoami")
 
 	l.ok("groups", "remove-member", "team", "bob")
-	if g := decode[rest.GroupJSON](t, l.ok("groups", "show", "team", "--json")); len(g.Members) != 0 {
+	if g := decode[wire.Group](t, l.ok("groups", "show", "team", "--json")); len(g.Members) != 0 {
 		t.Errorf("members after remove: %v", g.Members)
 	}
 	l.ok("groups", "delete", "team")

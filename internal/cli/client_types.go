@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 )
 
 func (e *clientEnv) deviceTypesCommand() *cobra.Command {
@@ -19,7 +19,7 @@ func (e *clientEnv) deviceTypesCommand() *cobra.Command {
 		e.deviceTypesDelete(), hc)
 }
 
-func (e *clientEnv) printDeviceType(cmd *cobra.Command, dt rest.DeviceTypeJSON) error {
+func (e *clientEnv) printDeviceType(cmd *cobra.Command, dt wire.DeviceType) error {
 	if e.json {
 		return printJSON(cmd.OutOrStdout(), dt)
 	}
@@ -33,7 +33,7 @@ func (e *clientEnv) printDeviceType(cmd *cobra.Command, dt rest.DeviceTypeJSON) 
 	)
 }
 
-func frequencyText(dt rest.DeviceTypeJSON) string {
+func frequencyText(dt wire.DeviceType) string {
 	return "every " + strconv.Itoa(dt.HealthFrequency) + " " + dt.HealthDenominator
 }
 
@@ -89,8 +89,8 @@ func (f *deviceTypeFlags) add(c *cobra.Command) {
 	c.Flags().BoolVar(&f.display, "display", true, "show the type in listings (--display=false hides it)")
 }
 
-func (f *deviceTypeFlags) input(cmd *cobra.Command, name string) rest.DeviceTypeInput {
-	return rest.DeviceTypeInput{
+func (f *deviceTypeFlags) input(cmd *cobra.Command, name string) wire.DeviceTypeInput {
+	return wire.DeviceTypeInput{
 		Name:               name,
 		Description:        ptrIfChanged(cmd, "description", f.description),
 		HealthFrequency:    ptrIfChanged(cmd, "health-frequency", f.frequency),
@@ -121,7 +121,7 @@ func (e *clientEnv) deviceTypesUpdate() *cobra.Command {
 	var f deviceTypeFlags
 	c := command("update NAME", "Change a device type", exactArgs(1), func(cmd *cobra.Command, args []string) error {
 		in := f.input(cmd, "")
-		if in == (rest.DeviceTypeInput{}) {
+		if in == (wire.DeviceTypeInput{}) {
 			return usageError{fmt.Errorf("nothing to change: give --description, --health-frequency, --health-denominator, --disable-health-check or --display")}
 		}
 		cl, err := e.connect()
@@ -250,7 +250,7 @@ func (e *clientEnv) aliasesCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		a, err := cl.CreateAlias(cmd.Context(), rest.AliasJSON{Name: args[0], DeviceType: args[1]})
+		a, err := cl.CreateAlias(cmd.Context(), wire.Alias{Name: args[0], DeviceType: args[1]})
 		if err != nil {
 			return err
 		}
@@ -317,7 +317,7 @@ func (e *clientEnv) tagsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		tg, err := cl.CreateTag(cmd.Context(), rest.TagJSON{Name: args[0], Description: description})
+		tg, err := cl.CreateTag(cmd.Context(), wire.Tag{Name: args[0], Description: description})
 		if err != nil {
 			return err
 		}

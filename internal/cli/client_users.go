@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/version"
 )
 
@@ -18,7 +18,7 @@ func (e *clientEnv) usersCommand() *cobra.Command {
 		e.usersList(), e.usersShow(), e.usersAdd(), e.usersUpdate(), e.usersDelete())
 }
 
-func (e *clientEnv) printUser(cmd *cobra.Command, u rest.UserJSON) error {
+func (e *clientEnv) printUser(cmd *cobra.Command, u wire.User) error {
 	if e.json {
 		return printJSON(cmd.OutOrStdout(), u)
 	}
@@ -87,8 +87,8 @@ func (f *userFlags) add(c *cobra.Command, update bool) {
 	}
 }
 
-func (f *userFlags) input(cmd *cobra.Command, username string) (rest.UserInput, error) {
-	in := rest.UserInput{
+func (f *userFlags) input(cmd *cobra.Command, username string) (wire.UserInput, error) {
+	in := wire.UserInput{
 		Username:    username,
 		Email:       ptrIfChanged(cmd, "email", f.email),
 		FirstName:   ptrIfChanged(cmd, "first-name", f.firstName),
@@ -138,7 +138,7 @@ func (e *clientEnv) usersUpdate() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if in == (rest.UserInput{}) {
+		if in == (wire.UserInput{}) {
 			return usageError{fmt.Errorf("nothing to change: give --email, --first-name, --last-name, --superuser, --active or --password-stdin")}
 		}
 		cl, err := e.connect()
@@ -174,7 +174,7 @@ func (e *clientEnv) usersDelete() *cobra.Command {
 // --- groups
 
 func (e *clientEnv) groupsCommand() *cobra.Command {
-	printGroup := func(cmd *cobra.Command, g rest.GroupJSON) error {
+	printGroup := func(cmd *cobra.Command, g wire.Group) error {
 		if e.json {
 			return printJSON(cmd.OutOrStdout(), g)
 		}
@@ -238,7 +238,7 @@ func (e *clientEnv) groupsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var g rest.GroupJSON
+		var g wire.Group
 		for _, u := range args[1:] {
 			if g, err = cl.AddGroupMember(cmd.Context(), args[0], u); err != nil {
 				return fmt.Errorf("add %s to %s: %w", u, args[0], err)
@@ -251,7 +251,7 @@ func (e *clientEnv) groupsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var g rest.GroupJSON
+		var g wire.Group
 		for _, u := range args[1:] {
 			if g, err = cl.RemoveGroupMember(cmd.Context(), args[0], u); err != nil {
 				return fmt.Errorf("remove %s from %s: %w", u, args[0], err)
@@ -287,7 +287,7 @@ func (e *clientEnv) tokensCommand() *cobra.Command {
 	list.Flags().StringVar(&owner, "owner", "", "list another user's tokens (admins)")
 
 	var (
-		in      rest.TokenInput
+		in      wire.TokenInput
 		expires string
 	)
 	add := command("add", "Create an API token; prints the secret, shown only once", exactArgs(0), func(cmd *cobra.Command, args []string) error {
@@ -395,7 +395,7 @@ func (e *clientEnv) versionCommand() *cobra.Command {
 		v := versionsJSON{Client: version.Version}
 		cl, err := e.connect()
 		if err == nil {
-			var sv rest.VersionJSON
+			var sv wire.Version
 			if sv, err = cl.Version(cmd.Context()); err == nil {
 				v.Server = sv.Version
 			}

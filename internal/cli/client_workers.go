@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 )
 
@@ -26,7 +26,7 @@ func (e *clientEnv) workersCommand() *cobra.Command {
 		e.workersToken(), e.workersJoinToken(), e.workersHistory())
 }
 
-func (e *clientEnv) printWorker(cmd *cobra.Command, w rest.WorkerJSON) error {
+func (e *clientEnv) printWorker(cmd *cobra.Command, w wire.Worker) error {
 	if e.json {
 		return printJSON(cmd.OutOrStdout(), w)
 	}
@@ -110,7 +110,7 @@ func (e *clientEnv) workersAdd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		in := rest.WorkerInput{Name: args[0], JobLimit: ptrIfChanged(cmd, "job-limit", f.jobLimit),
+		in := wire.WorkerInput{Name: args[0], JobLimit: ptrIfChanged(cmd, "job-limit", f.jobLimit),
 			Description: ptrIfChanged(cmd, "description", f.description)}
 		nw, err := cl.CreateWorker(cmd.Context(), in)
 		if err != nil {
@@ -130,7 +130,7 @@ func (e *clientEnv) workersAdd() *cobra.Command {
 func (e *clientEnv) workersUpdate() *cobra.Command {
 	var f workerFlags
 	c := command("update NAME", "Change a worker's job limit or description", exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		in := rest.WorkerInput{JobLimit: ptrIfChanged(cmd, "job-limit", f.jobLimit),
+		in := wire.WorkerInput{JobLimit: ptrIfChanged(cmd, "job-limit", f.jobLimit),
 			Description: ptrIfChanged(cmd, "description", f.description)}
 		if in.JobLimit == nil && in.Description == nil {
 			return usageError{fmt.Errorf("nothing to change: give --job-limit or --description")}
@@ -163,7 +163,7 @@ func (e *clientEnv) workersHealth(use, health, short string) *cobra.Command {
 			return err
 		}
 		h := health
-		w, err := cl.UpdateWorker(cmd.Context(), args[0], rest.WorkerInput{Health: &h, Reason: reason})
+		w, err := cl.UpdateWorker(cmd.Context(), args[0], wire.WorkerInput{Health: &h, Reason: reason})
 		if err != nil {
 			return err
 		}

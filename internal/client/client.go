@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/tlsconfig"
 	"github.com/basalt-lab/basalt/internal/version"
 )
@@ -117,7 +117,7 @@ func normalizeBase(baseURL string) (string, error) {
 		return "", fmt.Errorf("server URI %q: must not have a query or fragment", baseURL)
 	}
 	p := strings.TrimRight(u.Path, "/")
-	for _, suffix := range []string{rest.Prefix, "/RPC2"} {
+	for _, suffix := range []string{wire.Prefix, "/RPC2"} {
 		p = strings.TrimSuffix(p, suffix)
 	}
 	u.Path, u.RawPath = strings.TrimRight(p, "/"), ""
@@ -143,12 +143,12 @@ func (e *ConnectionError) Error() string {
 func (e *ConnectionError) Unwrap() error { return e.Err }
 
 // APIError is an error answer of the server: its HTTP status and the decoded
-// rest.ErrorJSON body.
+// wire.ErrorResponse body.
 type APIError struct {
-	Status  int                // HTTP status code
-	Code    string             // stable machine code ("not_found", "invalid_definition", …)
-	Message string             // the server's message for people
-	Details []rest.ProblemJSON // positioned problems of an invalid job definition or device dictionary
+	Status  int            // HTTP status code
+	Code    string         // stable machine code ("not_found", "invalid_definition", …)
+	Message string         // the server's message for people
+	Details []wire.Problem // positioned problems of an invalid job definition or device dictionary
 }
 
 // detailHeadings name what was invalid, by error code, in the first line of
@@ -195,7 +195,7 @@ func (e *APIError) detailHeading() string {
 // FormatProblem formats a problem of a job definition or device dictionary
 // as "line:col: path: message", leaving out the position or path when the
 // server did not give them.
-func FormatProblem(p rest.ProblemJSON) string {
+func FormatProblem(p wire.Problem) string {
 	var parts []string
 	if p.Line > 0 {
 		parts = append(parts, fmt.Sprintf("%d:%d", p.Line, p.Column))
@@ -218,7 +218,7 @@ func hasStatus(err error, status int) bool {
 // request is one API call.
 type request struct {
 	method string
-	path   string       // below rest.Prefix, already escaped
+	path   string       // below wire.Prefix, already escaped
 	query  url.Values   // may be nil
 	body   any          // JSON-encoded when non-nil
 	out    any          // JSON-decoded from a 2xx answer when non-nil
@@ -228,7 +228,7 @@ type request struct {
 
 // do sends r and decodes the answer.
 func (c *Client) do(ctx context.Context, r request) error {
-	u := c.base + rest.Prefix + r.path
+	u := c.base + wire.Prefix + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
@@ -299,11 +299,11 @@ func unwrapURLError(err error) error {
 }
 
 // decodeError turns an error answer into an *APIError. Bodies that are not
-// rest.ErrorJSON (a proxy's HTML page) give their status and a short excerpt.
+// wire.ErrorResponse (a proxy's HTML page) give their status and a short excerpt.
 func decodeError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	ae := &APIError{Status: resp.StatusCode}
-	var ej rest.ErrorJSON
+	var ej wire.ErrorResponse
 	if err := json.Unmarshal(b, &ej); err == nil && (ej.Error.Code != "" || ej.Error.Message != "") {
 		ae.Code, ae.Message, ae.Details = ej.Error.Code, ej.Error.Message, ej.Error.Details
 		return ae

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
@@ -91,7 +92,7 @@ func newRecorder(t *testing.T) (*recorder, *httptest.Server) {
 	mux := http.NewServeMux()
 	for _, r := range rest.Routes() {
 		key := r.Method + " " + r.Pattern
-		mux.HandleFunc(r.Method+" "+rest.Prefix+r.Pattern, func(w http.ResponseWriter, req *http.Request) {
+		mux.HandleFunc(r.Method+" "+wire.Prefix+r.Pattern, func(w http.ResponseWriter, req *http.Request) {
 			rec.mu.Lock()
 			rec.hits[key]++
 			rec.auth = append(rec.auth, req.Header.Get("Authorization"))
@@ -123,7 +124,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.OpenAPI(ctx); return err },
 		func() error { _, err := c.Version(ctx); return err },
 		func() error { _, err := c.Whoami(ctx); return err },
-		func() error { _, err := c.Login(ctx, rest.LoginInput{Username: "u", Password: "p"}); return err },
+		func() error { _, err := c.Login(ctx, wire.LoginInput{Username: "u", Password: "p"}); return err },
 		func() error { _, err := c.ListJobs(ctx, client.JobFilter{}); return err },
 		func() error { _, err := c.SubmitJob(ctx, "job_name: x"); return err },
 		func() error { _, err := c.ValidateJob(ctx, "job_name: x"); return err },
@@ -132,34 +133,34 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.CancelJob(ctx, 1); return err },
 		func() error { _, err := c.ResubmitJob(ctx, 1); return err },
 		func() error { _, err := c.ListDevices(ctx, client.DeviceFilter{}); return err },
-		func() error { _, err := c.CreateDevice(ctx, rest.DeviceInput{Hostname: "d"}); return err },
+		func() error { _, err := c.CreateDevice(ctx, wire.DeviceInput{Hostname: "d"}); return err },
 		func() error { _, err := c.GetDevice(ctx, "d"); return err },
-		func() error { _, err := c.UpdateDevice(ctx, "d", rest.DeviceInput{Description: s("x")}); return err },
+		func() error { _, err := c.UpdateDevice(ctx, "d", wire.DeviceInput{Description: s("x")}); return err },
 		func() error { _, err := c.SetDeviceHealth(ctx, "d", "Good", "ok"); return err },
 		func() error { _, err := c.DeviceDictionary(ctx, "d"); return err },
 		func() error { _, err := c.SetDeviceDictionary(ctx, "d", "{}"); return err },
 		func() error { _, err := c.DeviceHistory(ctx, "d", 5); return err },
 		func() error { _, err := c.ListDeviceTypes(ctx); return err },
-		func() error { _, err := c.CreateDeviceType(ctx, rest.DeviceTypeInput{Name: "t"}); return err },
+		func() error { _, err := c.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: "t"}); return err },
 		func() error { _, err := c.GetDeviceType(ctx, "t"); return err },
 		func() error {
-			_, err := c.UpdateDeviceType(ctx, "t", rest.DeviceTypeInput{Description: s("x")})
+			_, err := c.UpdateDeviceType(ctx, "t", wire.DeviceTypeInput{Description: s("x")})
 			return err
 		},
 		func() error { return c.DeleteDeviceType(ctx, "t") },
 		func() error { _, err := c.HealthCheck(ctx, "t"); return err },
 		func() error { _, err := c.SetHealthCheck(ctx, "t", "job_name: hc"); return err },
 		func() error { _, err := c.ListAliases(ctx); return err },
-		func() error { _, err := c.CreateAlias(ctx, rest.AliasJSON{Name: "a", DeviceType: "t"}); return err },
+		func() error { _, err := c.CreateAlias(ctx, wire.Alias{Name: "a", DeviceType: "t"}); return err },
 		func() error { return c.DeleteAlias(ctx, "a") },
 		func() error { _, err := c.ListTags(ctx); return err },
-		func() error { _, err := c.CreateTag(ctx, rest.TagJSON{Name: "g"}); return err },
+		func() error { _, err := c.CreateTag(ctx, wire.Tag{Name: "g"}); return err },
 		func() error { _, err := c.GetTag(ctx, "g"); return err },
 		func() error { return c.DeleteTag(ctx, "g") },
 		func() error { _, err := c.ListWorkers(ctx); return err },
-		func() error { _, err := c.CreateWorker(ctx, rest.WorkerInput{Name: "w"}); return err },
+		func() error { _, err := c.CreateWorker(ctx, wire.WorkerInput{Name: "w"}); return err },
 		func() error { _, err := c.GetWorker(ctx, "w"); return err },
-		func() error { _, err := c.UpdateWorker(ctx, "w", rest.WorkerInput{Description: s("x")}); return err },
+		func() error { _, err := c.UpdateWorker(ctx, "w", wire.WorkerInput{Description: s("x")}); return err },
 		func() error { _, err := c.RotateWorkerToken(ctx, "w"); return err },
 		func() error { _, err := c.WorkerHistory(ctx, "w", 0); return err },
 		func() error { _, err := c.Heartbeat(ctx, "w", "1.0"); return err },
@@ -167,9 +168,9 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, _, err := c.JobLogs(ctx, 1, 0, 10); return err },
 		func() error { _, err := c.JobResults(ctx, 1); return err },
 		func() error { _, err := c.ListUsers(ctx); return err },
-		func() error { _, err := c.CreateUser(ctx, rest.UserInput{Username: "u"}); return err },
+		func() error { _, err := c.CreateUser(ctx, wire.UserInput{Username: "u"}); return err },
 		func() error { _, err := c.GetUser(ctx, "u"); return err },
-		func() error { _, err := c.UpdateUser(ctx, "u", rest.UserInput{Email: s("u@x")}); return err },
+		func() error { _, err := c.UpdateUser(ctx, "u", wire.UserInput{Email: s("u@x")}); return err },
 		func() error { return c.DeleteUser(ctx, "u") },
 		func() error { _, err := c.ListGroups(ctx); return err },
 		func() error { _, err := c.CreateGroup(ctx, "g"); return err },
@@ -178,7 +179,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.AddGroupMember(ctx, "g", "u"); return err },
 		func() error { _, err := c.RemoveGroupMember(ctx, "g", "u"); return err },
 		func() error { _, err := c.ListTokens(ctx, "u"); return err },
-		func() error { _, err := c.CreateToken(ctx, rest.TokenInput{Description: "d"}); return err },
+		func() error { _, err := c.CreateToken(ctx, wire.TokenInput{Description: "d"}); return err },
 		func() error { return c.DeleteToken(ctx, 7) },
 	}
 	for i, call := range calls {
@@ -332,7 +333,7 @@ func TestErrorDecoding(t *testing.T) {
 // naming what was invalid, chosen by the error code, never "job
 // definition" for something else; without details the message and status.
 func TestAPIErrorHeading(t *testing.T) {
-	details := []rest.ProblemJSON{
+	details := []wire.Problem{
 		{Line: 2, Column: 8, Path: "$.memroy", Message: "unknown variable"},
 		{Message: "no position"},
 	}
@@ -448,7 +449,7 @@ func TestAgainstServer(t *testing.T) {
 		}
 	}
 	c := mustNew(t, srv.URL, "", secret, client.Options{})
-	if _, err := c.CreateDeviceType(ctx, rest.DeviceTypeInput{Name: "qemu"}); err != nil {
+	if _, err := c.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: "qemu"}); err != nil {
 		t.Fatal(err)
 	}
 	dt, err := c.GetDeviceType(ctx, "qemu")
@@ -476,7 +477,7 @@ func TestAgainstServer(t *testing.T) {
 		t.Errorf("GetDevice(nope) error = %v, want 404", err)
 	}
 	anon := mustNew(t, srv.URL, "", "", client.Options{})
-	_, err = anon.CreateTag(ctx, rest.TagJSON{Name: "x"})
+	_, err = anon.CreateTag(ctx, wire.Tag{Name: "x"})
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Errorf("anonymous CreateTag error = %v, want 401", err)
 	}

@@ -8,6 +8,6 @@
 // types of internal/api/rest.
 //
 // Failures come in two kinds: an *APIError when the server answered with an
-// error status (its body, rest.ErrorJSON, decoded), and a *ConnectionError
+// error status (its body, wire.ErrorResponse, decoded), and a *ConnectionError
 // when the server could not be reached at all.
 package client

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 )
 
 // OpenAPI returns the server's OpenAPI description (GET /openapi.json).
@@ -22,23 +22,23 @@ func (c *Client) OpenAPI(ctx context.Context) (json.RawMessage, error) {
 }
 
 // Version returns the server's version (GET /system/version).
-func (c *Client) Version(ctx context.Context) (rest.VersionJSON, error) {
-	var out rest.VersionJSON
+func (c *Client) Version(ctx context.Context) (wire.Version, error) {
+	var out wire.Version
 	err := c.do(ctx, request{method: "GET", path: "/system/version", out: &out})
 	return out, err
 }
 
 // Whoami says who the server takes the caller for (GET /system/whoami).
-func (c *Client) Whoami(ctx context.Context) (rest.WhoamiJSON, error) {
-	var out rest.WhoamiJSON
+func (c *Client) Whoami(ctx context.Context) (wire.Whoami, error) {
+	var out wire.Whoami
 	err := c.do(ctx, request{method: "GET", path: "/system/whoami", out: &out})
 	return out, err
 }
 
 // Login exchanges a username and password for a new API token (POST
 // /token). The secret is in the answer's Secret field, shown only once.
-func (c *Client) Login(ctx context.Context, in rest.LoginInput) (rest.TokenJSON, error) {
-	var out rest.TokenJSON
+func (c *Client) Login(ctx context.Context, in wire.LoginInput) (wire.Token, error) {
+	var out wire.Token
 	err := c.do(ctx, request{method: "POST", path: "/token", body: in, out: &out})
 	return out, err
 }
@@ -83,32 +83,32 @@ func (f JobFilter) query() url.Values {
 }
 
 // ListJobs returns one page of the jobs the caller may see (GET /jobs).
-func (c *Client) ListJobs(ctx context.Context, f JobFilter) (rest.ListJSON[rest.JobJSON], error) {
-	var out rest.ListJSON[rest.JobJSON]
+func (c *Client) ListJobs(ctx context.Context, f JobFilter) (wire.List[wire.Job], error) {
+	var out wire.List[wire.Job]
 	err := c.do(ctx, request{method: "GET", path: "/jobs", query: f.query(), out: &out})
 	return out, err
 }
 
 // SubmitJob submits a job definition (POST /jobs) and returns the new ids
 // (several for a multinode job).
-func (c *Client) SubmitJob(ctx context.Context, definition string) (rest.SubmittedJSON, error) {
-	var out rest.SubmittedJSON
-	err := c.do(ctx, request{method: "POST", path: "/jobs", body: rest.DefinitionInput{Definition: definition}, out: &out})
+func (c *Client) SubmitJob(ctx context.Context, definition string) (wire.Submitted, error) {
+	var out wire.Submitted
+	err := c.do(ctx, request{method: "POST", path: "/jobs", body: wire.DefinitionInput{Definition: definition}, out: &out})
 	return out, err
 }
 
 // ValidateJob checks a job definition without submitting it (POST
 // /jobs/validate). An invalid definition is not an error: the answer lists
 // the problems.
-func (c *Client) ValidateJob(ctx context.Context, definition string) (rest.ValidationJSON, error) {
-	var out rest.ValidationJSON
-	err := c.do(ctx, request{method: "POST", path: "/jobs/validate", body: rest.DefinitionInput{Definition: definition}, out: &out})
+func (c *Client) ValidateJob(ctx context.Context, definition string) (wire.Validation, error) {
+	var out wire.Validation
+	err := c.do(ctx, request{method: "POST", path: "/jobs/validate", body: wire.DefinitionInput{Definition: definition}, out: &out})
 	return out, err
 }
 
 // GetJob returns a job with its definition (GET /jobs/{id}).
-func (c *Client) GetJob(ctx context.Context, id int64) (rest.JobJSON, error) {
-	var out rest.JobJSON
+func (c *Client) GetJob(ctx context.Context, id int64) (wire.Job, error) {
+	var out wire.Job
 	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10), out: &out})
 	return out, err
 }
@@ -127,16 +127,16 @@ func (c *Client) JobDefinition(ctx context.Context, id int64, original bool) (st
 
 // CancelJob cancels a job (POST /jobs/{id}/cancel) and returns it: Finished
 // and Canceled if it was queued, Canceling if it was on a device.
-func (c *Client) CancelJob(ctx context.Context, id int64) (rest.JobJSON, error) {
-	var out rest.JobJSON
+func (c *Client) CancelJob(ctx context.Context, id int64) (wire.Job, error) {
+	var out wire.Job
 	err := c.do(ctx, request{method: "POST", path: "/jobs/" + strconv.FormatInt(id, 10) + "/cancel", out: &out})
 	return out, err
 }
 
 // ResubmitJob submits a job's original definition again (POST
 // /jobs/{id}/resubmit).
-func (c *Client) ResubmitJob(ctx context.Context, id int64) (rest.SubmittedJSON, error) {
-	var out rest.SubmittedJSON
+func (c *Client) ResubmitJob(ctx context.Context, id int64) (wire.Submitted, error) {
+	var out wire.Submitted
 	err := c.do(ctx, request{method: "POST", path: "/jobs/" + strconv.FormatInt(id, 10) + "/resubmit", out: &out})
 	return out, err
 }
@@ -172,8 +172,8 @@ func (c *Client) JobLogsWait(ctx context.Context, id int64, start, end int, wait
 }
 
 // JobResults returns a job's test results (GET /jobs/{id}/results).
-func (c *Client) JobResults(ctx context.Context, id int64) (rest.ListJSON[rest.ResultJSON], error) {
-	var out rest.ListJSON[rest.ResultJSON]
+func (c *Client) JobResults(ctx context.Context, id int64) (wire.List[wire.Result], error) {
+	var out wire.List[wire.Result]
 	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/results", out: &out})
 	return out, err
 }

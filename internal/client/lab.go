@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 )
 
 // DeviceFilter selects devices for ListDevices; zero fields do not filter.
@@ -40,93 +40,93 @@ func limitQuery(limit int) url.Values {
 }
 
 // ListDevices returns the devices matching f (GET /devices).
-func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (rest.ListJSON[rest.DeviceJSON], error) {
-	var out rest.ListJSON[rest.DeviceJSON]
+func (c *Client) ListDevices(ctx context.Context, f DeviceFilter) (wire.List[wire.Device], error) {
+	var out wire.List[wire.Device]
 	err := c.do(ctx, request{method: "GET", path: "/devices", query: f.query(), out: &out})
 	return out, err
 }
 
 // CreateDevice adds a device (POST /devices).
-func (c *Client) CreateDevice(ctx context.Context, in rest.DeviceInput) (rest.DeviceJSON, error) {
-	var out rest.DeviceJSON
+func (c *Client) CreateDevice(ctx context.Context, in wire.DeviceInput) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, request{method: "POST", path: "/devices", body: in, out: &out})
 	return out, err
 }
 
 // GetDevice returns one device (GET /devices/{hostname}).
-func (c *Client) GetDevice(ctx context.Context, hostname string) (rest.DeviceJSON, error) {
-	var out rest.DeviceJSON
+func (c *Client) GetDevice(ctx context.Context, hostname string) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, request{method: "GET", path: "/devices/" + seg(hostname), out: &out})
 	return out, err
 }
 
 // UpdateDevice changes the non-nil fields of in (PATCH /devices/{hostname}).
 // Health cannot change here: use SetDeviceHealth.
-func (c *Client) UpdateDevice(ctx context.Context, hostname string, in rest.DeviceInput) (rest.DeviceJSON, error) {
-	var out rest.DeviceJSON
+func (c *Client) UpdateDevice(ctx context.Context, hostname string, in wire.DeviceInput) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, request{method: "PATCH", path: "/devices/" + seg(hostname), body: in, out: &out})
 	return out, err
 }
 
 // SetDeviceHealth sets a device's health, recording reason in its history
 // (POST /devices/{hostname}/health).
-func (c *Client) SetDeviceHealth(ctx context.Context, hostname, health, reason string) (rest.DeviceJSON, error) {
-	var out rest.DeviceJSON
+func (c *Client) SetDeviceHealth(ctx context.Context, hostname, health, reason string) (wire.Device, error) {
+	var out wire.Device
 	err := c.do(ctx, request{method: "POST", path: "/devices/" + seg(hostname) + "/health",
-		body: rest.HealthInput{Health: health, Reason: reason}, out: &out})
+		body: wire.HealthInput{Health: health, Reason: reason}, out: &out})
 	return out, err
 }
 
 // DeviceDictionary returns a device's dictionary (GET
 // /devices/{hostname}/dictionary; admins only).
-func (c *Client) DeviceDictionary(ctx context.Context, hostname string) (rest.DictionaryJSON, error) {
-	var out rest.DictionaryJSON
+func (c *Client) DeviceDictionary(ctx context.Context, hostname string) (wire.Dictionary, error) {
+	var out wire.Dictionary
 	err := c.do(ctx, request{method: "GET", path: "/devices/" + seg(hostname) + "/dictionary", out: &out})
 	return out, err
 }
 
 // SetDeviceDictionary replaces a device's dictionary (PUT
 // /devices/{hostname}/dictionary).
-func (c *Client) SetDeviceDictionary(ctx context.Context, hostname, dictionary string) (rest.DictionaryJSON, error) {
-	var out rest.DictionaryJSON
+func (c *Client) SetDeviceDictionary(ctx context.Context, hostname, dictionary string) (wire.Dictionary, error) {
+	var out wire.Dictionary
 	err := c.do(ctx, request{method: "PUT", path: "/devices/" + seg(hostname) + "/dictionary",
-		body: rest.DictionaryJSON{Dictionary: dictionary}, out: &out})
+		body: wire.Dictionary{Dictionary: dictionary}, out: &out})
 	return out, err
 }
 
 // DeviceHistory returns a device's health transitions, newest first (GET
 // /devices/{hostname}/history); limit 0 takes the server's default.
-func (c *Client) DeviceHistory(ctx context.Context, hostname string, limit int) (rest.ListJSON[rest.TransitionJSON], error) {
-	var out rest.ListJSON[rest.TransitionJSON]
+func (c *Client) DeviceHistory(ctx context.Context, hostname string, limit int) (wire.List[wire.DeviceTransition], error) {
+	var out wire.List[wire.DeviceTransition]
 	err := c.do(ctx, request{method: "GET", path: "/devices/" + seg(hostname) + "/history", query: limitQuery(limit), out: &out})
 	return out, err
 }
 
 // ListDeviceTypes returns every device type (GET /device-types).
-func (c *Client) ListDeviceTypes(ctx context.Context) (rest.ListJSON[rest.DeviceTypeJSON], error) {
-	var out rest.ListJSON[rest.DeviceTypeJSON]
+func (c *Client) ListDeviceTypes(ctx context.Context) (wire.List[wire.DeviceType], error) {
+	var out wire.List[wire.DeviceType]
 	err := c.do(ctx, request{method: "GET", path: "/device-types", out: &out})
 	return out, err
 }
 
 // CreateDeviceType adds a device type (POST /device-types).
-func (c *Client) CreateDeviceType(ctx context.Context, in rest.DeviceTypeInput) (rest.DeviceTypeJSON, error) {
-	var out rest.DeviceTypeJSON
+func (c *Client) CreateDeviceType(ctx context.Context, in wire.DeviceTypeInput) (wire.DeviceType, error) {
+	var out wire.DeviceType
 	err := c.do(ctx, request{method: "POST", path: "/device-types", body: in, out: &out})
 	return out, err
 }
 
 // GetDeviceType returns one device type (GET /device-types/{name}).
-func (c *Client) GetDeviceType(ctx context.Context, name string) (rest.DeviceTypeJSON, error) {
-	var out rest.DeviceTypeJSON
+func (c *Client) GetDeviceType(ctx context.Context, name string) (wire.DeviceType, error) {
+	var out wire.DeviceType
 	err := c.do(ctx, request{method: "GET", path: "/device-types/" + seg(name), out: &out})
 	return out, err
 }
 
 // UpdateDeviceType changes the non-nil fields of in (PATCH
 // /device-types/{name}).
-func (c *Client) UpdateDeviceType(ctx context.Context, name string, in rest.DeviceTypeInput) (rest.DeviceTypeJSON, error) {
-	var out rest.DeviceTypeJSON
+func (c *Client) UpdateDeviceType(ctx context.Context, name string, in wire.DeviceTypeInput) (wire.DeviceType, error) {
+	var out wire.DeviceType
 	err := c.do(ctx, request{method: "PATCH", path: "/device-types/" + seg(name), body: in, out: &out})
 	return out, err
 }
@@ -139,31 +139,31 @@ func (c *Client) DeleteDeviceType(ctx context.Context, name string) error {
 
 // HealthCheck returns a device type's health-check definition, empty when
 // it has none (GET /device-types/{name}/health-check).
-func (c *Client) HealthCheck(ctx context.Context, name string) (rest.DefinitionInput, error) {
-	var out rest.DefinitionInput
+func (c *Client) HealthCheck(ctx context.Context, name string) (wire.DefinitionInput, error) {
+	var out wire.DefinitionInput
 	err := c.do(ctx, request{method: "GET", path: "/device-types/" + seg(name) + "/health-check", out: &out})
 	return out, err
 }
 
 // SetHealthCheck sets a device type's health-check definition; an empty
 // definition removes it (PUT /device-types/{name}/health-check).
-func (c *Client) SetHealthCheck(ctx context.Context, name, definition string) (rest.DefinitionInput, error) {
-	var out rest.DefinitionInput
+func (c *Client) SetHealthCheck(ctx context.Context, name, definition string) (wire.DefinitionInput, error) {
+	var out wire.DefinitionInput
 	err := c.do(ctx, request{method: "PUT", path: "/device-types/" + seg(name) + "/health-check",
-		body: rest.DefinitionInput{Definition: definition}, out: &out})
+		body: wire.DefinitionInput{Definition: definition}, out: &out})
 	return out, err
 }
 
 // ListAliases returns every device-type alias (GET /aliases).
-func (c *Client) ListAliases(ctx context.Context) (rest.ListJSON[rest.AliasJSON], error) {
-	var out rest.ListJSON[rest.AliasJSON]
+func (c *Client) ListAliases(ctx context.Context) (wire.List[wire.Alias], error) {
+	var out wire.List[wire.Alias]
 	err := c.do(ctx, request{method: "GET", path: "/aliases", out: &out})
 	return out, err
 }
 
 // CreateAlias adds an alias (POST /aliases).
-func (c *Client) CreateAlias(ctx context.Context, in rest.AliasJSON) (rest.AliasJSON, error) {
-	var out rest.AliasJSON
+func (c *Client) CreateAlias(ctx context.Context, in wire.Alias) (wire.Alias, error) {
+	var out wire.Alias
 	err := c.do(ctx, request{method: "POST", path: "/aliases", body: in, out: &out})
 	return out, err
 }
@@ -174,22 +174,22 @@ func (c *Client) DeleteAlias(ctx context.Context, name string) error {
 }
 
 // ListTags returns every tag (GET /tags).
-func (c *Client) ListTags(ctx context.Context) (rest.ListJSON[rest.TagJSON], error) {
-	var out rest.ListJSON[rest.TagJSON]
+func (c *Client) ListTags(ctx context.Context) (wire.List[wire.Tag], error) {
+	var out wire.List[wire.Tag]
 	err := c.do(ctx, request{method: "GET", path: "/tags", out: &out})
 	return out, err
 }
 
 // CreateTag adds a tag (POST /tags).
-func (c *Client) CreateTag(ctx context.Context, in rest.TagJSON) (rest.TagJSON, error) {
-	var out rest.TagJSON
+func (c *Client) CreateTag(ctx context.Context, in wire.Tag) (wire.Tag, error) {
+	var out wire.Tag
 	err := c.do(ctx, request{method: "POST", path: "/tags", body: in, out: &out})
 	return out, err
 }
 
 // GetTag returns one tag (GET /tags/{name}).
-func (c *Client) GetTag(ctx context.Context, name string) (rest.TagJSON, error) {
-	var out rest.TagJSON
+func (c *Client) GetTag(ctx context.Context, name string) (wire.Tag, error) {
+	var out wire.Tag
 	err := c.do(ctx, request{method: "GET", path: "/tags/" + seg(name), out: &out})
 	return out, err
 }
@@ -200,65 +200,65 @@ func (c *Client) DeleteTag(ctx context.Context, name string) error {
 }
 
 // ListWorkers returns every worker (GET /workers).
-func (c *Client) ListWorkers(ctx context.Context) (rest.ListJSON[rest.WorkerJSON], error) {
-	var out rest.ListJSON[rest.WorkerJSON]
+func (c *Client) ListWorkers(ctx context.Context) (wire.List[wire.Worker], error) {
+	var out wire.List[wire.Worker]
 	err := c.do(ctx, request{method: "GET", path: "/workers", out: &out})
 	return out, err
 }
 
 // CreateWorker adds a worker (POST /workers). The answer holds the worker's
 // token secret, which the server shows only this once.
-func (c *Client) CreateWorker(ctx context.Context, in rest.WorkerInput) (rest.NewWorkerJSON, error) {
-	var out rest.NewWorkerJSON
+func (c *Client) CreateWorker(ctx context.Context, in wire.WorkerInput) (wire.NewWorker, error) {
+	var out wire.NewWorker
 	err := c.do(ctx, request{method: "POST", path: "/workers", body: in, out: &out})
 	return out, err
 }
 
 // GetWorker returns one worker (GET /workers/{name}).
-func (c *Client) GetWorker(ctx context.Context, name string) (rest.WorkerJSON, error) {
-	var out rest.WorkerJSON
+func (c *Client) GetWorker(ctx context.Context, name string) (wire.Worker, error) {
+	var out wire.Worker
 	err := c.do(ctx, request{method: "GET", path: "/workers/" + seg(name), out: &out})
 	return out, err
 }
 
 // UpdateWorker changes the non-nil fields of in, with in.Reason recorded
 // for a health change (PATCH /workers/{name}).
-func (c *Client) UpdateWorker(ctx context.Context, name string, in rest.WorkerInput) (rest.WorkerJSON, error) {
-	var out rest.WorkerJSON
+func (c *Client) UpdateWorker(ctx context.Context, name string, in wire.WorkerInput) (wire.Worker, error) {
+	var out wire.Worker
 	err := c.do(ctx, request{method: "PATCH", path: "/workers/" + seg(name), body: in, out: &out})
 	return out, err
 }
 
 // RotateWorkerToken revokes a worker's tokens and returns a new one (POST
 // /workers/{name}/token).
-func (c *Client) RotateWorkerToken(ctx context.Context, name string) (rest.WorkerTokenJSON, error) {
-	var out rest.WorkerTokenJSON
+func (c *Client) RotateWorkerToken(ctx context.Context, name string) (wire.WorkerToken, error) {
+	var out wire.WorkerToken
 	err := c.do(ctx, request{method: "POST", path: "/workers/" + seg(name) + "/token", out: &out})
 	return out, err
 }
 
 // WorkerHistory returns a worker's transitions, newest first (GET
 // /workers/{name}/history); limit 0 takes the server's default.
-func (c *Client) WorkerHistory(ctx context.Context, name string, limit int) (rest.ListJSON[rest.WorkerTransitionJSON], error) {
-	var out rest.ListJSON[rest.WorkerTransitionJSON]
+func (c *Client) WorkerHistory(ctx context.Context, name string, limit int) (wire.List[wire.WorkerTransition], error) {
+	var out wire.List[wire.WorkerTransition]
 	err := c.do(ctx, request{method: "GET", path: "/workers/" + seg(name) + "/history", query: limitQuery(limit), out: &out})
 	return out, err
 }
 
 // Heartbeat reports a worker alive with its version (POST
 // /workers/{name}/heartbeat). Only the worker's own token may call it.
-func (c *Client) Heartbeat(ctx context.Context, name, version string) (rest.WorkerJSON, error) {
-	var out rest.WorkerJSON
+func (c *Client) Heartbeat(ctx context.Context, name, version string) (wire.Worker, error) {
+	var out wire.Worker
 	err := c.do(ctx, request{method: "POST", path: "/workers/" + seg(name) + "/heartbeat",
-		body: rest.HeartbeatInput{Version: version}, out: &out})
+		body: wire.HeartbeatInput{Version: version}, out: &out})
 	return out, err
 }
 
 // CreateJoinToken issues a one-time join token for a worker (POST
 // /workers/{name}/join-token); ttl 0 takes the server's default of a day.
-func (c *Client) CreateJoinToken(ctx context.Context, name string, ttl time.Duration) (rest.JoinTokenJSON, error) {
-	var out rest.JoinTokenJSON
+func (c *Client) CreateJoinToken(ctx context.Context, name string, ttl time.Duration) (wire.JoinToken, error) {
+	var out wire.JoinToken
 	err := c.do(ctx, request{method: "POST", path: "/workers/" + seg(name) + "/join-token",
-		body: rest.JoinTokenInput{TTLSeconds: int64(ttl / time.Second)}, out: &out})
+		body: wire.JoinTokenInput{TTLSeconds: int64(ttl / time.Second)}, out: &out})
 	return out, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/logstore"
@@ -184,7 +185,7 @@ func (s *Server) URL() string {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := rest.New(s.app, s.cfg.Logger)
-	mux.Handle(rest.Prefix+"/", api)
+	mux.Handle(wire.Prefix+"/", api)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
@@ -34,7 +34,7 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 			}
 
 			bad := "{% extends 'qemu.jinja2' %}\n{% set memroy = 1024 %}\n{% set memory = 'lots' %}\n"
-			wantDetails := []rest.ProblemJSON{
+			wantDetails := []wire.Problem{
 				{Line: 2, Column: 8, Path: "$.memroy", Message: `unknown variable "memroy" for template qemu; did you mean "memory"?`},
 				{Line: 3, Column: 17, Path: "$.memory", Message: `expected a number of MiB (1024) or a size like "2G", got the string "lots"`},
 			}
@@ -47,7 +47,7 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 				if status != 400 {
 					t.Fatalf("%s %s: status %d: %s", req.method, req.path, status, body)
 				}
-				var ej rest.ErrorJSON
+				var ej wire.ErrorResponse
 				must(t, json.Unmarshal(body, &ej))
 				if ej.Error.Code != "invalid_dictionary" || !strings.Contains(ej.Error.Message, "device dictionary: 2:8: $.memroy") {
 					t.Errorf("%s %s: error %+v", req.method, req.path, ej.Error)
@@ -63,7 +63,7 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 			}
 
 			status, body = e.do(admin, "GET", "/devices/d1/dictionary", "")
-			var dj rest.DictionaryJSON
+			var dj wire.Dictionary
 			must(t, json.Unmarshal(body, &dj))
 			if status != 200 || dj.Dictionary != good {
 				t.Errorf("dictionary after refused uploads: %d %q, want %q", status, dj.Dictionary, good)
@@ -76,15 +76,15 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 			must(t, e.app.CreateDeviceType(context.Background(), principal(t, mustUser(t, e.app, "admin")), lab.DeviceType{Name: "beaglebone-black"}))
 			bbb := "{% extends 'beaglebone-black.jinja2' %}\n{% set connection_command = 'telnet serial 7001' %}\n"
 			status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"beaglebone-black","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`)
-			var ej rest.ErrorJSON
+			var ej wire.ErrorResponse
 			must(t, json.Unmarshal(body, &ej))
-			want := rest.ProblemJSON{Line: 1, Column: 12, Message: `device type template "beaglebone-black" is not supported yet (supported: qemu)`}
+			want := wire.Problem{Line: 1, Column: 12, Message: `device type template "beaglebone-black" is not supported yet (supported: qemu)`}
 			if status != 400 || ej.Error.Code != "invalid_dictionary" || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {
 				t.Errorf("beaglebone-black dictionary: %d %s", status, body)
 			}
 			// On a qemu device, another template is a mismatch.
 			status, body = e.do(admin, "PUT", "/devices/d1/dictionary", `{"dictionary":`+jsonString(t, bbb)+`}`)
-			ej = rest.ErrorJSON{}
+			ej = wire.ErrorResponse{}
 			must(t, json.Unmarshal(body, &ej))
 			want.Message = `the dictionary extends "beaglebone-black" but the device type is "qemu": a qemu device extends qemu`
 			if status != 400 || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
@@ -45,7 +46,7 @@ func FuzzAPI(f *testing.F) {
 			t.Fatalf("%s %s %q: status %d: %s", method, path, body, rec.Code, rec.Body.String())
 		}
 		if rec.Code >= 400 {
-			var ej rest.ErrorJSON
+			var ej wire.ErrorResponse
 			if err := json.Unmarshal(rec.Body.Bytes(), &ej); err != nil || ej.Error.Code == "" || ej.Error.Message == "" {
 				t.Fatalf("%s %s: error body not in the documented shape: %s", method, path, rec.Body.String())
 			}

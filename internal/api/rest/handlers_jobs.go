@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -16,20 +17,20 @@ import (
 )
 
 func (api *API) version(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	writeJSON(w, http.StatusOK, VersionJSON{Version: version.Version})
+	writeJSON(w, http.StatusOK, wire.Version{Version: version.Version})
 	return nil
 }
 
 func (api *API) whoami(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	kind := map[auth.Kind]string{auth.KindAnonymous: "anonymous", auth.KindUser: "user", auth.KindWorker: "worker", auth.KindJob: "job"}[p.Kind]
-	writeJSON(w, http.StatusOK, WhoamiJSON{User: p.Username, Kind: kind, IsSuperuser: p.Superuser})
+	writeJSON(w, http.StatusOK, wire.Whoami{User: p.Username, Kind: kind, IsSuperuser: p.Superuser})
 	return nil
 }
 
 // tokenFromPassword is the REST token bootstrap: username + password in,
 // a new token out (shown once).
 func (api *API) tokenFromPassword(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	var in LoginInput
+	var in wire.LoginInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (api *API) listJobs(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return err
 	}
-	out := ListJSON[JobJSON]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]JobJSON, 0, len(jobs))}
+	out := wire.List[wire.Job]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]wire.Job, 0, len(jobs))}
 	for _, j := range jobs {
 		out.Results = append(out.Results, jobJSON(j, false))
 	}
@@ -118,7 +119,7 @@ func (api *API) listJobs(w http.ResponseWriter, r *http.Request, p auth.Principa
 }
 
 func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DefinitionInput
+	var in wire.DefinitionInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -126,8 +127,8 @@ func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/jobs/%d", Prefix, ids[0]))
-	writeJSON(w, http.StatusCreated, SubmittedJSON{Message: "job(s) successfully submitted", JobIDs: ids})
+	w.Header().Set("Location", fmt.Sprintf("%s/jobs/%d", wire.Prefix, ids[0]))
+	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
 	return nil
 }
 
@@ -135,19 +136,19 @@ func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Princip
 // definition's problems are the answer, not a failed request); requests
 // that are themselves malformed still get 400.
 func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DefinitionInput
+	var in wire.DefinitionInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
 	err := api.app.ValidateJob(r.Context(), p, in.Definition)
-	resp := ValidationJSON{Valid: err == nil, Errors: []ProblemJSON{}}
+	resp := wire.Validation{Valid: err == nil, Errors: []wire.Problem{}}
 	var de *jobdef.Errors
 	switch {
 	case err == nil:
 	case errors.As(err, &de):
 		resp.Errors = problems(de)
 	case errors.Is(err, lab.ErrUnavailable), errors.Is(err, lab.ErrInvalid):
-		resp.Errors = []ProblemJSON{{Message: err.Error()}}
+		resp.Errors = []wire.Problem{{Message: err.Error()}}
 	default:
 		return err
 	}
@@ -208,6 +209,6 @@ func (api *API) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, SubmittedJSON{Message: "job(s) successfully submitted", JobIDs: ids})
+	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
 	return nil
 }

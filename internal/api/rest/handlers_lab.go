@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -14,8 +15,8 @@ import (
 
 var zeroTime time.Time
 
-func listOf[T, J any](items []T, conv func(T) J) ListJSON[J] {
-	out := ListJSON[J]{Count: len(items), Limit: len(items), Results: make([]J, 0, len(items))}
+func listOf[T, J any](items []T, conv func(T) J) wire.List[J] {
+	out := wire.List[J]{Count: len(items), Limit: len(items), Results: make([]J, 0, len(items))}
 	for _, it := range items {
 		out.Results = append(out.Results, conv(it))
 	}
@@ -50,7 +51,7 @@ func (api *API) listDevices(w http.ResponseWriter, r *http.Request, _ auth.Princ
 }
 
 func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DeviceInput
+	var in wire.DeviceInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	return nil
 }
 
-func applyDevice(d *lab.Device, in DeviceInput) {
+func applyDevice(d *lab.Device, in wire.DeviceInput) {
 	if in.DeviceType != nil {
 		d.DeviceType = *in.DeviceType
 	}
@@ -102,12 +103,12 @@ func (api *API) getDevice(w http.ResponseWriter, r *http.Request, _ auth.Princip
 }
 
 func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DeviceInput
+	var in wire.DeviceInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
 	if in.Health != nil {
-		return invalidf("change health with POST %s/devices/{hostname}/health, which records a reason", Prefix)
+		return invalidf("change health with POST %s/devices/{hostname}/health, which records a reason", wire.Prefix)
 	}
 	d, err := api.app.UpdateDeviceWith(r.Context(), p, r.PathValue("hostname"), func(d *lab.Device) error {
 		applyDevice(d, in)
@@ -121,7 +122,7 @@ func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 }
 
 func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in HealthInput
+	var in wire.HealthInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -145,12 +146,12 @@ func (api *API) getDictionary(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, DictionaryJSON{Dictionary: dict})
+	writeJSON(w, http.StatusOK, wire.Dictionary{Dictionary: dict})
 	return nil
 }
 
 func (api *API) putDictionary(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DictionaryJSON
+	var in wire.Dictionary
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -170,8 +171,8 @@ func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.DeviceTransition) TransitionJSON {
-		return TransitionJSON{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
+	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.DeviceTransition) wire.DeviceTransition {
+		return wire.DeviceTransition{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
 			OldHealth: strings.ToUpper(t.OldHealth.String()), NewHealth: strings.ToUpper(t.NewHealth.String()), Job: t.Job}
 	}))
 	return nil
@@ -188,7 +189,7 @@ func (api *API) listDeviceTypes(w http.ResponseWriter, r *http.Request, _ auth.P
 	return nil
 }
 
-func applyDeviceType(dt *lab.DeviceType, in DeviceTypeInput) error {
+func applyDeviceType(dt *lab.DeviceType, in wire.DeviceTypeInput) error {
 	if in.Description != nil {
 		dt.Description = *in.Description
 	}
@@ -212,7 +213,7 @@ func applyDeviceType(dt *lab.DeviceType, in DeviceTypeInput) error {
 }
 
 func (api *API) createDeviceType(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DeviceTypeInput
+	var in wire.DeviceTypeInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (api *API) getDeviceType(w http.ResponseWriter, r *http.Request, _ auth.Pri
 }
 
 func (api *API) updateDeviceType(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DeviceTypeInput
+	var in wire.DeviceTypeInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -271,12 +272,12 @@ func (api *API) getHealthCheck(w http.ResponseWriter, r *http.Request, _ auth.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, DefinitionInput{Definition: dt.HealthCheck})
+	writeJSON(w, http.StatusOK, wire.DefinitionInput{Definition: dt.HealthCheck})
 	return nil
 }
 
 func (api *API) putHealthCheck(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in DefinitionInput
+	var in wire.DefinitionInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -294,12 +295,12 @@ func (api *API) listAliases(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listOf(as, func(a lab.Alias) AliasJSON { return AliasJSON(a) }))
+	writeJSON(w, http.StatusOK, listOf(as, func(a lab.Alias) wire.Alias { return wire.Alias(a) }))
 	return nil
 }
 
 func (api *API) createAlias(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in AliasJSON
+	var in wire.Alias
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -318,7 +319,7 @@ func (api *API) deleteAlias(w http.ResponseWriter, r *http.Request, p auth.Princ
 	return nil
 }
 
-func tagJSON(t lab.Tag) TagJSON { return TagJSON(t) }
+func tagJSON(t lab.Tag) wire.Tag { return wire.Tag(t) }
 
 func (api *API) listTags(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	ts, err := api.app.ListTags(r.Context())
@@ -330,7 +331,7 @@ func (api *API) listTags(w http.ResponseWriter, r *http.Request, _ auth.Principa
 }
 
 func (api *API) createTag(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in TagJSON
+	var in wire.Tag
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -371,7 +372,7 @@ func (api *API) listWorkers(w http.ResponseWriter, r *http.Request, _ auth.Princ
 }
 
 func (api *API) createWorker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in WorkerInput
+	var in wire.WorkerInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -393,7 +394,7 @@ func (api *API) createWorker(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, NewWorkerJSON{Worker: workerJSON(wk), Token: secret})
+	writeJSON(w, http.StatusCreated, wire.NewWorker{Worker: workerJSON(wk), Token: secret})
 	return nil
 }
 
@@ -407,7 +408,7 @@ func (api *API) getWorker(w http.ResponseWriter, r *http.Request, _ auth.Princip
 }
 
 func (api *API) updateWorker(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in WorkerInput
+	var in wire.WorkerInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -435,7 +436,7 @@ func (api *API) rotateWorkerToken(w http.ResponseWriter, r *http.Request, p auth
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, WorkerTokenJSON{Token: secret})
+	writeJSON(w, http.StatusCreated, wire.WorkerToken{Token: secret})
 	return nil
 }
 
@@ -448,8 +449,8 @@ func (api *API) workerHistory(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.WorkerTransition) WorkerTransitionJSON {
-		return WorkerTransitionJSON{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
+	writeJSON(w, http.StatusOK, listOf(trs, func(t lab.WorkerTransition) wire.WorkerTransition {
+		return wire.WorkerTransition{Time: t.Time.UTC(), Actor: t.Actor, Reason: t.Reason,
 			OldState: t.OldState.String(), NewState: t.NewState.String(),
 			OldHealth: t.OldHealth.String(), NewHealth: t.NewHealth.String()}
 	}))
@@ -457,7 +458,7 @@ func (api *API) workerHistory(w http.ResponseWriter, r *http.Request, _ auth.Pri
 }
 
 func (api *API) heartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in HeartbeatInput
+	var in wire.HeartbeatInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -64,7 +65,7 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return err
 	}
-	out := []ResultJSON{}
+	out := []wire.Result{}
 	for i, l := range lines {
 		rec, err := workerproto.DecodeRecord(l)
 		if err != nil || rec.Level != workerproto.LevelResults {
@@ -74,16 +75,16 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 		if json.Unmarshal(rec.Msg, &m) != nil {
 			continue
 		}
-		out = append(out, ResultJSON{Suite: m.Definition, Case: m.Case, Result: m.Result, Set: m.Set,
+		out = append(out, wire.Result{Suite: m.Definition, Case: m.Case, Result: m.Result, Set: m.Set,
 			Measurement: m.Measurement, Units: m.Units, Duration: m.Duration, ErrorType: m.ErrorType,
 			ErrorMsg: m.ErrorMsg, Logged: rec.Time.UTC(), LogLine: i})
 	}
-	writeJSON(w, http.StatusOK, ListJSON[ResultJSON]{Count: len(out), Limit: len(out), Results: out})
+	writeJSON(w, http.StatusOK, wire.List[wire.Result]{Count: len(out), Limit: len(out), Results: out})
 	return nil
 }
 
 func (api *API) joinToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in JoinTokenInput
+	var in wire.JoinTokenInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -98,6 +99,6 @@ func (api *API) joinToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, JoinTokenJSON{Token: secret, Expires: time.Now().Add(ttl).UTC().Truncate(time.Second)})
+	writeJSON(w, http.StatusCreated, wire.JoinToken{Token: secret, Expires: time.Now().Add(ttl).UTC().Truncate(time.Second)})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -20,7 +21,7 @@ func (api *API) listUsers(w http.ResponseWriter, r *http.Request, p auth.Princip
 }
 
 func (api *API) createUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in UserInput
+	var in wire.UserInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -56,7 +57,7 @@ func (api *API) getUser(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 func (api *API) updateUser(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in UserInput
+	var in wire.UserInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func (api *API) deleteUser(w http.ResponseWriter, r *http.Request, p auth.Princi
 	return nil
 }
 
-func groupJSON(g lab.Group) GroupJSON { return GroupJSON{Name: g.Name, Members: nonNil(g.Members)} }
+func groupJSON(g lab.Group) wire.Group { return wire.Group{Name: g.Name, Members: nonNil(g.Members)} }
 
 func (api *API) listGroups(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	gs, err := api.app.ListGroups(r.Context(), p)
@@ -93,14 +94,14 @@ func (api *API) listGroups(w http.ResponseWriter, r *http.Request, p auth.Princi
 }
 
 func (api *API) createGroup(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in GroupInput
+	var in wire.GroupInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
 	if err := api.app.CreateGroup(r.Context(), p, in.Name); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, GroupJSON{Name: in.Name, Members: []string{}})
+	writeJSON(w, http.StatusCreated, wire.Group{Name: in.Name, Members: []string{}})
 	return nil
 }
 
@@ -157,7 +158,7 @@ func (api *API) createToken(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err := requireUser(p); err != nil {
 		return err
 	}
-	var in TokenInput
+	var in wire.TokenInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}

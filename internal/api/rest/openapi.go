@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/version"
 )
@@ -56,7 +57,7 @@ func buildOpenAPI() map[string]any {
 		}
 		responses := map[string]any{
 			"default": map[string]any{"description": "error", "content": map[string]any{
-				"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(ErrorJSON{}), schemas)}}},
+				"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(wire.ErrorResponse{}), schemas)}}},
 		}
 		okCode, okDesc := "200", "success"
 		switch {
@@ -78,10 +79,10 @@ func buildOpenAPI() map[string]any {
 		}
 		responses[okCode] = ok
 		op["responses"] = responses
-		item, _ := paths[Prefix+rt.Pattern].(map[string]any)
+		item, _ := paths[wire.Prefix+rt.Pattern].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[Prefix+rt.Pattern] = item
+			paths[wire.Prefix+rt.Pattern] = item
 		}
 		item[strings.ToLower(rt.Method)] = op
 	}
@@ -133,7 +134,7 @@ func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
 	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
 		return map[string]any{"type": "integer"}
 	case t.Kind() == reflect.Struct:
-		name := strings.NewReplacer("[", "_", "]", "", "github.com/basalt-lab/basalt/internal/api/rest.", "").Replace(t.Name())
+		name := strings.NewReplacer("[", "_", "]", "", "github.com/basalt-lab/basalt/internal/api/wire.", "").Replace(t.Name())
 		if _, ok := schemas[name]; !ok {
 			schemas[name] = map[string]any{} // break cycles
 			props := map[string]any{}

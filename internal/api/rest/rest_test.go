@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/api/rest"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -262,7 +263,7 @@ func matrix() map[string]matrixCase {
 }
 
 func jsonDef(def string) string {
-	b, _ := json.Marshal(rest.DefinitionInput{Definition: def})
+	b, _ := json.Marshal(wire.DefinitionInput{Definition: def})
 	return string(b)
 }
 
@@ -341,7 +342,7 @@ func TestJobVisibility(t *testing.T) {
 				if code != 200 {
 					t.Fatalf("list as %s: %d %s", identNames[who], code, body)
 				}
-				var l rest.ListJSON[rest.JobJSON]
+				var l wire.List[wire.Job]
 				must(t, json.Unmarshal(body, &l))
 				m := map[int64]bool{}
 				for _, j := range l.Results {
@@ -411,9 +412,9 @@ func TestErrors(t *testing.T) {
 			if status != c.status {
 				t.Fatalf("status %d, want %d: %s", status, c.status, body)
 			}
-			var ej rest.ErrorJSON
+			var ej wire.ErrorResponse
 			if err := json.Unmarshal(body, &ej); err != nil {
-				t.Fatalf("error body is not ErrorJSON: %v: %s", err, body)
+				t.Fatalf("error body is not wire.ErrorResponse: %v: %s", err, body)
 			}
 			if ej.Error.Code != c.code || ej.Error.Message == "" {
 				t.Errorf("error %+v, want code %q and a message", ej.Error, c.code)
@@ -431,7 +432,7 @@ func TestSubmitErrorsCarryPositions(t *testing.T) {
 	if status != 400 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	var ej rest.ErrorJSON
+	var ej wire.ErrorResponse
 	must(t, json.Unmarshal(body, &ej))
 	if len(ej.Error.Details) == 0 {
 		t.Fatalf("no details: %s", body)
@@ -442,7 +443,7 @@ func TestSubmitErrorsCarryPositions(t *testing.T) {
 	}
 	// validate answers 200 with the same problems
 	status, body = e.do(anon, "POST", "/jobs/validate", jsonDef(def))
-	var v rest.ValidationJSON
+	var v wire.Validation
 	must(t, json.Unmarshal(body, &v))
 	if status != 200 || v.Valid || len(v.Errors) == 0 || v.Errors[0].Line != 13 {
 		t.Errorf("validate: %d %+v", status, v)
@@ -510,22 +511,22 @@ func TestOpenAPIIsTrue(t *testing.T) {
 		must(t, json.Unmarshal(b, &m))
 		return m
 	}
-	checkShape("JobJSON", get(fmt.Sprintf("/jobs/%d", e.pubJob)))
-	checkShape("DeviceJSON", get("/devices/d1"))
-	checkShape("WorkerJSON", get("/workers/w1"))
-	checkShape("DeviceTypeJSON", get("/device-types/qemu"))
-	checkShape("UserJSON", get("/users/alice"))
-	checkShape("GroupJSON", get("/groups/team"))
-	checkShape("WhoamiJSON", get("/system/whoami"))
+	checkShape("Job", get(fmt.Sprintf("/jobs/%d", e.pubJob)))
+	checkShape("Device", get("/devices/d1"))
+	checkShape("Worker", get("/workers/w1"))
+	checkShape("DeviceType", get("/device-types/qemu"))
+	checkShape("User", get("/users/alice"))
+	checkShape("Group", get("/groups/team"))
+	checkShape("Whoami", get("/system/whoami"))
 	list := get("/jobs")
-	checkShape("ListJSON_JobJSON", list)
+	checkShape("List_Job", list)
 	for _, r := range list["results"].([]any) {
-		checkShape("JobJSON", r.(map[string]any))
+		checkShape("Job", r.(map[string]any))
 	}
 	_, b := e.do(admin, "GET", "/nope", "")
 	var m map[string]any
 	must(t, json.Unmarshal(b, &m))
-	checkShape("ErrorJSON", m)
+	checkShape("ErrorResponse", m)
 	checkShape("ErrorBody", m["error"].(map[string]any))
 }
 
@@ -539,7 +540,7 @@ func TestBasicAuth(t *testing.T) {
 		resp, err := http.DefaultClient.Do(req)
 		must(t, err)
 		defer resp.Body.Close()
-		var w rest.WhoamiJSON
+		var w wire.Whoami
 		_ = json.NewDecoder(resp.Body).Decode(&w)
 		return resp.StatusCode, w.User
 	}
@@ -572,7 +573,7 @@ func TestTokensAreShownOnce(t *testing.T) {
 	if status != 201 {
 		t.Fatal(status, string(body))
 	}
-	var tok rest.TokenJSON
+	var tok wire.Token
 	must(t, json.Unmarshal(body, &tok))
 	if !strings.HasPrefix(tok.Secret, auth.SecretPrefix) {
 		t.Fatalf("secret %q", tok.Secret)

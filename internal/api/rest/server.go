@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
+	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -16,8 +17,8 @@ import (
 	"github.com/basalt-lab/basalt/internal/lab"
 )
 
-// Prefix is where the API is mounted.
-const Prefix = "/api/v1"
+// Prefix is where the API is mounted (wire.Prefix).
+const Prefix = wire.Prefix
 
 // maxBody bounds request bodies (job definitions, dictionaries).
 const maxBody = 4 << 20
@@ -26,7 +27,7 @@ const maxBody = 4 << 20
 // mux, the OpenAPI test and the permission-matrix test all read.
 type Route struct {
 	Method  string
-	Pattern string // path below Prefix, Go ServeMux syntax
+	Pattern string // path below wire.Prefix, Go ServeMux syntax
 	handler func(*API, http.ResponseWriter, *http.Request, auth.Principal) error
 	Summary string
 	Access  Access // who may call it (documentation; the app layer enforces)
@@ -54,16 +55,16 @@ type API struct {
 	mux *http.ServeMux
 }
 
-// New returns the API handler. Mount it at "/" or under Prefix's parent.
+// New returns the API handler. Mount it at "/" or under wire.Prefix's parent.
 func New(a *app.App, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
 	api := &API{app: a, log: log, mux: http.NewServeMux()}
 	for _, r := range Routes() {
-		api.mux.HandleFunc(r.Method+" "+Prefix+r.Pattern, api.wrap(r))
+		api.mux.HandleFunc(r.Method+" "+wire.Prefix+r.Pattern, api.wrap(r))
 	}
-	api.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+	api.mux.HandleFunc(wire.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("no endpoint %s %s: %w", r.Method, r.URL.Path, lab.ErrNotFound))
 	})
 	return api
@@ -76,70 +77,70 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { api.mux.Serv
 func Routes() []Route {
 	return []Route{
 		{"GET", "/openapi.json", (*API).openAPI, "This OpenAPI description", AccessPublic, nil, nil},
-		{"GET", "/system/version", (*API).version, "Server version", AccessPublic, nil, VersionJSON{}},
-		{"GET", "/system/whoami", (*API).whoami, "Who the caller is", AccessPublic, nil, WhoamiJSON{}},
-		{"POST", "/token", (*API).tokenFromPassword, "Exchange username and password for a new API token", AccessPublic, LoginInput{}, TokenJSON{}},
+		{"GET", "/system/version", (*API).version, "Server version", AccessPublic, nil, wire.Version{}},
+		{"GET", "/system/whoami", (*API).whoami, "Who the caller is", AccessPublic, nil, wire.Whoami{}},
+		{"POST", "/token", (*API).tokenFromPassword, "Exchange username and password for a new API token", AccessPublic, wire.LoginInput{}, wire.Token{}},
 
-		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, q; paging: limit, offset)", AccessPublic, nil, ListJSON[JobJSON]{}},
-		{"POST", "/jobs", (*API).submitJob, "Submit a job definition", AccessUser, DefinitionInput{}, SubmittedJSON{}},
-		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it", AccessPublic, DefinitionInput{}, ValidationJSON{}},
-		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, JobJSON{}},
+		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, q; paging: limit, offset)", AccessPublic, nil, wire.List[wire.Job]{}},
+		{"POST", "/jobs", (*API).submitJob, "Submit a job definition", AccessUser, wire.DefinitionInput{}, wire.Submitted{}},
+		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it", AccessPublic, wire.DefinitionInput{}, wire.Validation{}},
+		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, wire.Job{}},
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
-		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, JobJSON{}},
+		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, wire.Job{}},
 		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; ?wait=30s long-polls for new lines; X-Total-Lines header)", AccessPublic, nil, nil},
-		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test results of a job (the results records of its log)", AccessPublic, nil, ListJSON[ResultJSON]{}},
-		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, SubmittedJSON{}},
+		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test results of a job (the results records of its log)", AccessPublic, nil, wire.List[wire.Result]{}},
+		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, wire.Submitted{}},
 
-		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, ListJSON[DeviceJSON]{}},
-		{"POST", "/devices", (*API).createDevice, "Add a device", AccessAdmin, DeviceInput{}, DeviceJSON{}},
-		{"GET", "/devices/{hostname}", (*API).getDevice, "Show a device", AccessPublic, nil, DeviceJSON{}},
-		{"PATCH", "/devices/{hostname}", (*API).updateDevice, "Change a device's type, worker, description, tags or dictionary", AccessAdmin, DeviceInput{}, DeviceJSON{}},
-		{"POST", "/devices/{hostname}/health", (*API).setDeviceHealth, "Set a device's health with a reason", AccessAdmin, HealthInput{}, DeviceJSON{}},
-		{"GET", "/devices/{hostname}/dictionary", (*API).getDictionary, "Read a device dictionary", AccessAdmin, nil, DictionaryJSON{}},
-		{"PUT", "/devices/{hostname}/dictionary", (*API).putDictionary, "Replace a device dictionary", AccessAdmin, DictionaryJSON{}, DictionaryJSON{}},
-		{"GET", "/devices/{hostname}/history", (*API).deviceHistory, "A device's health transitions, newest first", AccessPublic, nil, ListJSON[TransitionJSON]{}},
+		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, wire.List[wire.Device]{}},
+		{"POST", "/devices", (*API).createDevice, "Add a device", AccessAdmin, wire.DeviceInput{}, wire.Device{}},
+		{"GET", "/devices/{hostname}", (*API).getDevice, "Show a device", AccessPublic, nil, wire.Device{}},
+		{"PATCH", "/devices/{hostname}", (*API).updateDevice, "Change a device's type, worker, description, tags or dictionary", AccessAdmin, wire.DeviceInput{}, wire.Device{}},
+		{"POST", "/devices/{hostname}/health", (*API).setDeviceHealth, "Set a device's health with a reason", AccessAdmin, wire.HealthInput{}, wire.Device{}},
+		{"GET", "/devices/{hostname}/dictionary", (*API).getDictionary, "Read a device dictionary", AccessAdmin, nil, wire.Dictionary{}},
+		{"PUT", "/devices/{hostname}/dictionary", (*API).putDictionary, "Replace a device dictionary", AccessAdmin, wire.Dictionary{}, wire.Dictionary{}},
+		{"GET", "/devices/{hostname}/history", (*API).deviceHistory, "A device's health transitions, newest first", AccessPublic, nil, wire.List[wire.DeviceTransition]{}},
 
-		{"GET", "/device-types", (*API).listDeviceTypes, "List device types", AccessPublic, nil, ListJSON[DeviceTypeJSON]{}},
-		{"POST", "/device-types", (*API).createDeviceType, "Add a device type", AccessAdmin, DeviceTypeInput{}, DeviceTypeJSON{}},
-		{"GET", "/device-types/{name}", (*API).getDeviceType, "Show a device type", AccessPublic, nil, DeviceTypeJSON{}},
-		{"PATCH", "/device-types/{name}", (*API).updateDeviceType, "Change a device type", AccessAdmin, DeviceTypeInput{}, DeviceTypeJSON{}},
+		{"GET", "/device-types", (*API).listDeviceTypes, "List device types", AccessPublic, nil, wire.List[wire.DeviceType]{}},
+		{"POST", "/device-types", (*API).createDeviceType, "Add a device type", AccessAdmin, wire.DeviceTypeInput{}, wire.DeviceType{}},
+		{"GET", "/device-types/{name}", (*API).getDeviceType, "Show a device type", AccessPublic, nil, wire.DeviceType{}},
+		{"PATCH", "/device-types/{name}", (*API).updateDeviceType, "Change a device type", AccessAdmin, wire.DeviceTypeInput{}, wire.DeviceType{}},
 		{"DELETE", "/device-types/{name}", (*API).deleteDeviceType, "Remove an unused device type", AccessAdmin, nil, nil},
-		{"GET", "/device-types/{name}/health-check", (*API).getHealthCheck, "The device type's health-check job", AccessPublic, nil, DefinitionInput{}},
-		{"PUT", "/device-types/{name}/health-check", (*API).putHealthCheck, "Set (or with an empty definition remove) the health-check job", AccessAdmin, DefinitionInput{}, DefinitionInput{}},
+		{"GET", "/device-types/{name}/health-check", (*API).getHealthCheck, "The device type's health-check job", AccessPublic, nil, wire.DefinitionInput{}},
+		{"PUT", "/device-types/{name}/health-check", (*API).putHealthCheck, "Set (or with an empty definition remove) the health-check job", AccessAdmin, wire.DefinitionInput{}, wire.DefinitionInput{}},
 
-		{"GET", "/aliases", (*API).listAliases, "List device-type aliases", AccessPublic, nil, ListJSON[AliasJSON]{}},
-		{"POST", "/aliases", (*API).createAlias, "Add an alias", AccessAdmin, AliasJSON{}, AliasJSON{}},
+		{"GET", "/aliases", (*API).listAliases, "List device-type aliases", AccessPublic, nil, wire.List[wire.Alias]{}},
+		{"POST", "/aliases", (*API).createAlias, "Add an alias", AccessAdmin, wire.Alias{}, wire.Alias{}},
 		{"DELETE", "/aliases/{name}", (*API).deleteAlias, "Remove an alias", AccessAdmin, nil, nil},
 
-		{"GET", "/tags", (*API).listTags, "List tags", AccessPublic, nil, ListJSON[TagJSON]{}},
-		{"POST", "/tags", (*API).createTag, "Add a tag", AccessAdmin, TagJSON{}, TagJSON{}},
-		{"GET", "/tags/{name}", (*API).getTag, "Show a tag", AccessPublic, nil, TagJSON{}},
+		{"GET", "/tags", (*API).listTags, "List tags", AccessPublic, nil, wire.List[wire.Tag]{}},
+		{"POST", "/tags", (*API).createTag, "Add a tag", AccessAdmin, wire.Tag{}, wire.Tag{}},
+		{"GET", "/tags/{name}", (*API).getTag, "Show a tag", AccessPublic, nil, wire.Tag{}},
 		{"DELETE", "/tags/{name}", (*API).deleteTag, "Remove a tag", AccessAdmin, nil, nil},
 
-		{"GET", "/workers", (*API).listWorkers, "List workers", AccessPublic, nil, ListJSON[WorkerJSON]{}},
-		{"POST", "/workers", (*API).createWorker, "Add a worker; the response holds its token, shown once", AccessAdmin, WorkerInput{}, NewWorkerJSON{}},
-		{"GET", "/workers/{name}", (*API).getWorker, "Show a worker", AccessPublic, nil, WorkerJSON{}},
-		{"PATCH", "/workers/{name}", (*API).updateWorker, "Change a worker's description, job limit or health", AccessAdmin, WorkerInput{}, WorkerJSON{}},
-		{"POST", "/workers/{name}/token", (*API).rotateWorkerToken, "Revoke a worker's tokens and issue a new one", AccessAdmin, nil, WorkerTokenJSON{}},
-		{"POST", "/workers/{name}/join-token", (*API).joinToken, "Issue a one-time join token the worker exchanges for its own token", AccessAdmin, JoinTokenInput{}, JoinTokenJSON{}},
-		{"GET", "/workers/{name}/history", (*API).workerHistory, "A worker's state and health transitions, newest first", AccessPublic, nil, ListJSON[WorkerTransitionJSON]{}},
-		{"POST", "/workers/{name}/heartbeat", (*API).heartbeat, "Heartbeat from the worker itself (worker token only)", AccessWorker, HeartbeatInput{}, WorkerJSON{}},
+		{"GET", "/workers", (*API).listWorkers, "List workers", AccessPublic, nil, wire.List[wire.Worker]{}},
+		{"POST", "/workers", (*API).createWorker, "Add a worker; the response holds its token, shown once", AccessAdmin, wire.WorkerInput{}, wire.NewWorker{}},
+		{"GET", "/workers/{name}", (*API).getWorker, "Show a worker", AccessPublic, nil, wire.Worker{}},
+		{"PATCH", "/workers/{name}", (*API).updateWorker, "Change a worker's description, job limit or health", AccessAdmin, wire.WorkerInput{}, wire.Worker{}},
+		{"POST", "/workers/{name}/token", (*API).rotateWorkerToken, "Revoke a worker's tokens and issue a new one", AccessAdmin, nil, wire.WorkerToken{}},
+		{"POST", "/workers/{name}/join-token", (*API).joinToken, "Issue a one-time join token the worker exchanges for its own token", AccessAdmin, wire.JoinTokenInput{}, wire.JoinToken{}},
+		{"GET", "/workers/{name}/history", (*API).workerHistory, "A worker's state and health transitions, newest first", AccessPublic, nil, wire.List[wire.WorkerTransition]{}},
+		{"POST", "/workers/{name}/heartbeat", (*API).heartbeat, "Heartbeat from the worker itself (worker token only)", AccessWorker, wire.HeartbeatInput{}, wire.Worker{}},
 
-		{"GET", "/users", (*API).listUsers, "List users", AccessAdmin, nil, ListJSON[UserJSON]{}},
-		{"POST", "/users", (*API).createUser, "Add a user", AccessAdmin, UserInput{}, UserJSON{}},
-		{"GET", "/users/{username}", (*API).getUser, "Show a user (admins, or the user themself)", AccessSelf, nil, UserJSON{}},
-		{"PATCH", "/users/{username}", (*API).updateUser, "Change a user (users may change their own e-mail, names and password)", AccessSelf, UserInput{}, UserJSON{}},
+		{"GET", "/users", (*API).listUsers, "List users", AccessAdmin, nil, wire.List[wire.User]{}},
+		{"POST", "/users", (*API).createUser, "Add a user", AccessAdmin, wire.UserInput{}, wire.User{}},
+		{"GET", "/users/{username}", (*API).getUser, "Show a user (admins, or the user themself)", AccessSelf, nil, wire.User{}},
+		{"PATCH", "/users/{username}", (*API).updateUser, "Change a user (users may change their own e-mail, names and password)", AccessSelf, wire.UserInput{}, wire.User{}},
 		{"DELETE", "/users/{username}", (*API).deleteUser, "Remove a user and their tokens", AccessAdmin, nil, nil},
 
-		{"GET", "/groups", (*API).listGroups, "List groups", AccessAdmin, nil, ListJSON[GroupJSON]{}},
-		{"POST", "/groups", (*API).createGroup, "Add a group", AccessAdmin, GroupInput{}, GroupJSON{}},
-		{"GET", "/groups/{name}", (*API).getGroup, "Show a group", AccessAdmin, nil, GroupJSON{}},
+		{"GET", "/groups", (*API).listGroups, "List groups", AccessAdmin, nil, wire.List[wire.Group]{}},
+		{"POST", "/groups", (*API).createGroup, "Add a group", AccessAdmin, wire.GroupInput{}, wire.Group{}},
+		{"GET", "/groups/{name}", (*API).getGroup, "Show a group", AccessAdmin, nil, wire.Group{}},
 		{"DELETE", "/groups/{name}", (*API).deleteGroup, "Remove a group", AccessAdmin, nil, nil},
-		{"PUT", "/groups/{name}/members/{username}", (*API).addMember, "Add a user to a group", AccessAdmin, nil, GroupJSON{}},
-		{"DELETE", "/groups/{name}/members/{username}", (*API).removeMember, "Remove a user from a group", AccessAdmin, nil, GroupJSON{}},
+		{"PUT", "/groups/{name}/members/{username}", (*API).addMember, "Add a user to a group", AccessAdmin, nil, wire.Group{}},
+		{"DELETE", "/groups/{name}/members/{username}", (*API).removeMember, "Remove a user from a group", AccessAdmin, nil, wire.Group{}},
 
-		{"GET", "/tokens", (*API).listTokens, "List your tokens (admins: ?owner=)", AccessUser, nil, ListJSON[TokenJSON]{}},
-		{"POST", "/tokens", (*API).createToken, "Create a token; the secret is shown once", AccessUser, TokenInput{}, TokenJSON{}},
+		{"GET", "/tokens", (*API).listTokens, "List your tokens (admins: ?owner=)", AccessUser, nil, wire.List[wire.Token]{}},
+		{"POST", "/tokens", (*API).createToken, "Create a token; the secret is shown once", AccessUser, wire.TokenInput{}, wire.Token{}},
 		{"DELETE", "/tokens/{id}", (*API).deleteToken, "Revoke a token", AccessUser, nil, nil},
 	}
 }
@@ -213,7 +214,7 @@ var codes = map[int]string{
 
 func writeError(w http.ResponseWriter, err error) {
 	st := status(err)
-	body := ErrorBody{Code: codes[st], Message: err.Error()}
+	body := wire.ErrorBody{Code: codes[st], Message: err.Error()}
 	if st == http.StatusInternalServerError {
 		body.Message = "internal error"
 	}
@@ -227,23 +228,23 @@ func writeError(w http.ResponseWriter, err error) {
 		body.Code = "invalid_dictionary"
 		body.Details = dictionaryProblems(dde)
 	}
-	writeJSON(w, st, ErrorJSON{Error: body})
+	writeJSON(w, st, wire.ErrorResponse{Error: body})
 }
 
 // dictionaryProblems lists the problems of an invalid device dictionary in
 // the same form as those of a job definition.
-func dictionaryProblems(de *devicedict.Errors) []ProblemJSON {
-	out := make([]ProblemJSON, 0, len(de.Items))
+func dictionaryProblems(de *devicedict.Errors) []wire.Problem {
+	out := make([]wire.Problem, 0, len(de.Items))
 	for _, e := range de.Items {
-		out = append(out, ProblemJSON{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
+		out = append(out, wire.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
 	}
 	return out
 }
 
-func problems(de *jobdef.Errors) []ProblemJSON {
-	out := make([]ProblemJSON, 0, len(de.Items))
+func problems(de *jobdef.Errors) []wire.Problem {
+	out := make([]wire.Problem, 0, len(de.Items))
 	for _, e := range de.Items {
-		out = append(out, ProblemJSON{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
+		out = append(out, wire.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
 	}
 	return out
 }

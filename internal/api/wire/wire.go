@@ -1,0 +1,308 @@
+package wire
+
+import "time"
+
+// Prefix is where the REST API is mounted.
+const Prefix = "/api/v1"
+
+// Job is a job as the API shows it.
+type Job struct {
+	ID              int64             `json:"id"`
+	Description     string            `json:"description"`
+	Submitter       string            `json:"submitter"`
+	Visibility      string            `json:"visibility"`
+	ViewingGroups   []string          `json:"viewing_groups"`
+	State           string            `json:"state"`
+	Health          string            `json:"health"`
+	Priority        int               `json:"priority"`
+	DeviceType      string            `json:"requested_device_type"`
+	RequestedDevice string            `json:"requested_device"`
+	RequestedWorker string            `json:"requested_worker"`
+	Tags            []string          `json:"tags"`
+	ActualDevice    string            `json:"actual_device"`
+	HealthCheck     bool              `json:"health_check"`
+	SubmitTime      *time.Time        `json:"submit_time"`
+	StartTime       *time.Time        `json:"start_time"`
+	EndTime         *time.Time        `json:"end_time"`
+	QueueTimeout    int64             `json:"queue_timeout"` // seconds, 0 = none
+	FailureComment  string            `json:"failure_comment"`
+	ErrorType       string            `json:"error_type"`
+	Metadata        map[string]string `json:"metadata"`
+	Definition      string            `json:"definition,omitempty"`
+}
+
+// Device is a device as the API shows it. The dictionary has its own
+// admin-only endpoint.
+type Device struct {
+	Hostname            string   `json:"hostname"`
+	DeviceType          string   `json:"device_type"`
+	Worker              string   `json:"worker_host"`
+	Description         string   `json:"description"`
+	Tags                []string `json:"tags"`
+	State               string   `json:"state"`
+	Health              string   `json:"health"`
+	Status              string   `json:"status"` // idle, reserved, running, offline, retired
+	CurrentJob          int64    `json:"current_job"`
+	LastHealthReportJob int64    `json:"last_health_report_job"`
+}
+
+// DeviceInput creates or updates a device. On update, omitted fields keep
+// their values.
+type DeviceInput struct {
+	Hostname    string    `json:"hostname"`
+	DeviceType  *string   `json:"device_type"`
+	Worker      *string   `json:"worker_host"`
+	Description *string   `json:"description"`
+	Tags        *[]string `json:"tags"`
+	Health      *string   `json:"health"` // create only; default MAINTENANCE
+	Dictionary  *string   `json:"dictionary"`
+}
+
+// DeviceTransition is one entry of a device's history.
+type DeviceTransition struct {
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Reason    string    `json:"reason"`
+	OldHealth string    `json:"old_health"`
+	NewHealth string    `json:"new_health"`
+	Job       int64     `json:"job"`
+}
+
+// WorkerTransition is one entry of a worker's history.
+type WorkerTransition struct {
+	Time      time.Time `json:"time"`
+	Actor     string    `json:"actor"`
+	Reason    string    `json:"reason"`
+	OldState  string    `json:"old_state"`
+	NewState  string    `json:"new_state"`
+	OldHealth string    `json:"old_health"`
+	NewHealth string    `json:"new_health"`
+}
+
+// DeviceType is a device type (the health-check definition has its own
+// endpoint).
+type DeviceType struct {
+	Name               string `json:"name"`
+	Description        string `json:"description"`
+	HealthFrequency    int    `json:"health_frequency"`
+	HealthDenominator  string `json:"health_denominator"`
+	DisableHealthCheck bool   `json:"disable_health_check"`
+	HasHealthCheck     bool   `json:"has_health_check"`
+	Display            bool   `json:"display"`
+}
+
+// DeviceTypeInput creates or updates a device type; omitted fields keep
+// their values on update.
+type DeviceTypeInput struct {
+	Name               string  `json:"name"`
+	Description        *string `json:"description"`
+	HealthFrequency    *int    `json:"health_frequency"`
+	HealthDenominator  *string `json:"health_denominator"`
+	DisableHealthCheck *bool   `json:"disable_health_check"`
+	Display            *bool   `json:"display"`
+}
+
+// Worker is a worker as the API shows it.
+type Worker struct {
+	Name          string     `json:"hostname"`
+	Description   string     `json:"description"`
+	State         string     `json:"state"`
+	Health        string     `json:"health"`
+	JobLimit      int        `json:"job_limit"`
+	LastHeartbeat *time.Time `json:"last_ping"`
+	Version       string     `json:"version"`
+}
+
+// WorkerInput creates or updates a worker.
+type WorkerInput struct {
+	Name        string  `json:"hostname"`
+	Description *string `json:"description"`
+	JobLimit    *int    `json:"job_limit"`
+	Health      *string `json:"health"`
+	Reason      string  `json:"reason"`
+}
+
+// User is a user (never with a password hash).
+type User struct {
+	ID          int64     `json:"id"`
+	Username    string    `json:"username"`
+	Email       string    `json:"email"`
+	FirstName   string    `json:"first_name"`
+	LastName    string    `json:"last_name"`
+	IsSuperuser bool      `json:"is_superuser"`
+	IsActive    bool      `json:"is_active"`
+	Groups      []string  `json:"groups"`
+	DateJoined  time.Time `json:"date_joined"`
+}
+
+// UserInput creates or updates a user.
+type UserInput struct {
+	Username    string  `json:"username"`
+	Email       *string `json:"email"`
+	FirstName   *string `json:"first_name"`
+	LastName    *string `json:"last_name"`
+	Password    *string `json:"password"`
+	IsSuperuser *bool   `json:"is_superuser"`
+	IsActive    *bool   `json:"is_active"`
+}
+
+// Group is a group with its members.
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
+}
+
+// Token describes a token; Secret is present only in the response that
+// created it.
+type Token struct {
+	ID          int64      `json:"id"`
+	Owner       string     `json:"owner"`
+	Description string     `json:"description"`
+	Created     time.Time  `json:"created"`
+	LastUsed    *time.Time `json:"last_used"`
+	Expires     *time.Time `json:"expires"`
+	Secret      string     `json:"secret,omitempty"`
+}
+
+// List is a page of results.
+type List[T any] struct {
+	Count   int `json:"count"` // total matches
+	Limit   int `json:"limit"`
+	Offset  int `json:"offset"`
+	Results []T `json:"results"`
+}
+
+// ErrorResponse is every error response: a stable machine code and a message
+// for people; Details lists the problems of a job definition or a device
+// dictionary with their positions.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody is the content of ErrorResponse.
+type ErrorBody struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Details []Problem `json:"details,omitempty"`
+}
+
+// Problem is one problem in a job definition or a device dictionary.
+type Problem struct {
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// Version answers GET /system/version.
+type Version struct {
+	Version string `json:"version"`
+}
+
+// Whoami answers GET /system/whoami.
+type Whoami struct {
+	User        string `json:"user"`
+	Kind        string `json:"kind"` // anonymous, user, worker, job
+	IsSuperuser bool   `json:"is_superuser"`
+}
+
+// LoginInput is the body of POST /token.
+type LoginInput struct {
+	Username    string `json:"username"`
+	Password    string `json:"password"`
+	Description string `json:"description"`
+}
+
+// DefinitionInput carries a job definition (YAML text).
+type DefinitionInput struct {
+	Definition string `json:"definition"`
+}
+
+// Submitted answers a submission with the new job ids.
+type Submitted struct {
+	Message string  `json:"message"`
+	JobIDs  []int64 `json:"job_ids"`
+}
+
+// Validation answers POST /jobs/validate.
+type Validation struct {
+	Valid  bool          `json:"valid"`
+	Errors []Problem `json:"errors"`
+}
+
+// HealthInput sets a device's health.
+type HealthInput struct {
+	Health string `json:"health"`
+	Reason string `json:"reason"`
+}
+
+// Dictionary carries a device dictionary.
+type Dictionary struct {
+	Dictionary string `json:"dictionary"`
+}
+
+// Alias is a device-type alias.
+type Alias struct {
+	Name       string `json:"name"`
+	DeviceType string `json:"device_type"`
+}
+
+// Tag is a tag.
+type Tag struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// NewWorker answers POST /workers: the worker and its token secret.
+type NewWorker struct {
+	Worker Worker `json:"worker"`
+	Token  string     `json:"token"`
+}
+
+// WorkerToken carries a new worker token secret.
+type WorkerToken struct {
+	Token string `json:"token"`
+}
+
+// HeartbeatInput is a worker's heartbeat.
+type HeartbeatInput struct {
+	Version string `json:"version"`
+}
+
+// GroupInput creates a group.
+type GroupInput struct {
+	Name string `json:"name"`
+}
+
+// TokenInput creates a user token.
+type TokenInput struct {
+	Owner       string     `json:"owner"`
+	Description string     `json:"description"`
+	Expires     *time.Time `json:"expires"`
+}
+
+// Result is one test result: a "results" record of the job's log.
+type Result struct {
+	Suite       string    `json:"suite"`
+	Case        string    `json:"case"`
+	Result      string    `json:"result"`
+	Set         string    `json:"set"`
+	Measurement string    `json:"measurement"`
+	Units       string    `json:"units"`
+	Duration    string    `json:"duration"`
+	ErrorType   string    `json:"error_type"`
+	ErrorMsg    string    `json:"error_msg"`
+	Logged      time.Time `json:"logged"`
+	LogLine     int       `json:"log_line"`
+}
+
+// JoinTokenInput asks for a join token valid for TTLSeconds (default a day).
+type JoinTokenInput struct {
+	TTLSeconds int64 `json:"ttl_seconds"`
+}
+
+// JoinToken carries a join token, shown once.
+type JoinToken struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
