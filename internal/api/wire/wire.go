@@ -181,8 +181,8 @@ type ErrorResponse struct {
 
 // ErrorBody is the content of ErrorResponse.
 type ErrorBody struct {
-	Code    string        `json:"code"`
-	Message string        `json:"message"`
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
 	Details []Problem `json:"details,omitempty"`
 }
 
@@ -226,7 +226,7 @@ type Submitted struct {
 
 // Validation answers POST /jobs/validate.
 type Validation struct {
-	Valid  bool          `json:"valid"`
+	Valid  bool      `json:"valid"`
 	Errors []Problem `json:"errors"`
 }
 
@@ -256,7 +256,7 @@ type Tag struct {
 // NewWorker answers POST /workers: the worker and its token secret.
 type NewWorker struct {
 	Worker Worker `json:"worker"`
-	Token  string     `json:"token"`
+	Token  string `json:"token"`
 }
 
 // WorkerToken carries a new worker token secret.
