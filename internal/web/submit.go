@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -104,11 +105,14 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 		http.Redirect(w, r, fmt.Sprintf("/jobs/%d", ids[0]), http.StatusSeeOther)
 		return nil
 	}
-	if !errors.Is(err, lab.ErrInvalid) {
+	// A definition the lab cannot run (invalid, or no usable device) is
+	// shown again with the reason; anything else is the error page.
+	m := apierr.Map(err)
+	if m.Status != http.StatusBadRequest && m.Status != http.StatusUnprocessableEntity {
 		return err
 	}
 	d := rejected(def, err)
-	u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
+	u.render(w, m.Status, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
 	return nil
 }
 

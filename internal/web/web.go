@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -122,29 +123,16 @@ func (u *UI) authenticate(r *http.Request) (auth.Principal, error) {
 	return httpauth.Principal(r, u.app)
 }
 
-// status maps an error to its HTTP status, as the REST API does.
-func status(err error) int {
-	switch {
-	case errors.Is(err, lab.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, lab.ErrUnauthenticated):
-		return http.StatusUnauthorized
-	case errors.Is(err, lab.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, lab.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, lab.ErrConflict):
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
-}
+// status maps an error to its HTTP status: the mapping every transport
+// uses (package apierr).
+func status(err error) int { return apierr.Map(err).Status }
 
 // fail renders the error page. Internal errors are logged, and their text
 // is not shown to the caller.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	st := status(err)
-	msg := err.Error()
-	if st == http.StatusInternalServerError {
+	m := apierr.Map(err)
+	st, msg := m.Status, m.Message
+	if m.Internal() {
 		u.log.Error("web request failed", "path", r.URL.Path, "err", err)
 		msg = "The server failed to build this page; the error is in its log."
 	}

@@ -1,16 +1,15 @@
 package rest
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/version"
@@ -142,15 +141,16 @@ func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	}
 	err := api.app.ValidateJob(r.Context(), p, in.Definition)
 	resp := wire.Validation{Valid: err == nil, Errors: []wire.Problem{}}
-	var de *jobdef.Errors
-	switch {
-	case err == nil:
-	case errors.As(err, &de):
-		resp.Errors = problems(de)
-	case errors.Is(err, lab.ErrUnavailable), errors.Is(err, lab.ErrInvalid):
-		resp.Errors = []wire.Problem{{Message: err.Error()}}
-	default:
-		return err
+	if err != nil {
+		m := apierr.Map(err)
+		switch {
+		case m.Details != nil:
+			resp.Errors = m.Details
+		case m.Code == apierr.CodeInvalid, m.Code == apierr.CodeUnavailable:
+			resp.Errors = []wire.Problem{{Message: m.Message}}
+		default:
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -8,12 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/devicedict"
-	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
 
@@ -163,7 +162,7 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 			return
 		}
 		if err := rt.handler(api, w, r, p); err != nil {
-			if status(err) >= 500 {
+			if apierr.Map(err).Internal() {
 				api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
 			}
 			writeError(w, err)
@@ -176,77 +175,11 @@ func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
 	return httpauth.Principal(r, api.app)
 }
 
-// status maps an error to its HTTP status.
-func status(err error) int {
-	var de *jobdef.Errors
-	switch {
-	case errors.As(err, &de), errors.Is(err, lab.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, lab.ErrUnauthenticated):
-		return http.StatusUnauthorized
-	case errors.Is(err, lab.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, lab.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, lab.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, lab.ErrUnavailable):
-		return http.StatusUnprocessableEntity
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
-}
-
-// codes are the stable error codes, by status.
-var codes = map[int]string{
-	http.StatusBadRequest:            "invalid",
-	http.StatusUnauthorized:          "unauthenticated",
-	http.StatusForbidden:             "forbidden",
-	http.StatusNotFound:              "not_found",
-	http.StatusConflict:              "conflict",
-	http.StatusUnprocessableEntity:   "unavailable",
-	http.StatusRequestEntityTooLarge: "too_large",
-	http.StatusInternalServerError:   "internal",
-}
-
+// writeError answers with err's status and error envelope (package
+// apierr, the one mapping every transport uses).
 func writeError(w http.ResponseWriter, err error) {
-	st := status(err)
-	body := wire.ErrorBody{Code: codes[st], Message: err.Error()}
-	if st == http.StatusInternalServerError {
-		body.Message = "internal error"
-	}
-	var de *jobdef.Errors
-	var dde *devicedict.Errors
-	switch {
-	case errors.As(err, &de):
-		body.Code = "invalid_definition"
-		body.Details = problems(de)
-	case errors.As(err, &dde):
-		body.Code = "invalid_dictionary"
-		body.Details = dictionaryProblems(dde)
-	}
-	writeJSON(w, st, wire.ErrorResponse{Error: body})
-}
-
-// dictionaryProblems lists the problems of an invalid device dictionary in
-// the same form as those of a job definition.
-func dictionaryProblems(de *devicedict.Errors) []wire.Problem {
-	out := make([]wire.Problem, 0, len(de.Items))
-	for _, e := range de.Items {
-		out = append(out, wire.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
-	}
-	return out
-}
-
-func problems(de *jobdef.Errors) []wire.Problem {
-	out := make([]wire.Problem, 0, len(de.Items))
-	for _, e := range de.Items {
-		out = append(out, wire.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
-	}
-	return out
+	m := apierr.Map(err)
+	writeJSON(w, m.Status, m.Body())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

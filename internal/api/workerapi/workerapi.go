@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -72,7 +73,7 @@ func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
 	s.mux.HandleFunc("PUT "+wp.Prefix+"/jobs/{id}/log", s.wrap(true, s.appendLog))
 	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/finish", s.wrap(true, s.finish))
 	s.mux.HandleFunc(wp.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no worker endpoint "+r.Method+" "+r.URL.Path)
+		s.fail(w, r, fmt.Errorf("no worker endpoint %s %s: %w", r.Method, r.URL.Path, lab.ErrNotFound))
 	})
 	a.Subscribe(s.onEvent)
 	return s
@@ -228,7 +229,7 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 		defer func() {
 			if v := recover(); v != nil {
 				s.log.Error("panic in worker handler", "path", r.URL.Path, "panic", v)
-				writeError(w, http.StatusInternalServerError, "internal", "internal error")
+				s.fail(w, r, errors.New("panic"))
 			}
 		}()
 		if got := r.Header.Get(wp.VersionHeader); got != strconv.Itoa(wp.Version) {
@@ -244,45 +245,29 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 		if needAuth {
 			scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 			if !strings.EqualFold(scheme, "token") {
-				writeError(w, http.StatusUnauthorized, "unauthenticated", "a worker token is required (Authorization: Token …)")
+				s.fail(w, r, fmt.Errorf("a worker token is required (Authorization: Token …): %w", lab.ErrUnauthenticated))
 				return
 			}
 			var err error
 			if p, err = s.app.Authenticate(r.Context(), "", strings.TrimSpace(secret)); err != nil {
-				writeError(w, http.StatusUnauthorized, "unauthenticated", err.Error())
+				s.fail(w, r, err)
 				return
 			}
 		}
 		if err := h(w, r, p); err != nil {
-			st, code := classify(err)
-			if st >= 500 {
-				s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
-				writeError(w, st, code, "internal error")
-				return
-			}
-			writeError(w, st, code, err.Error())
+			s.fail(w, r, err)
 		}
 	}
 }
 
-func classify(err error) (int, string) {
-	switch {
-	case errors.Is(err, lab.ErrInvalid):
-		return http.StatusBadRequest, "invalid"
-	case errors.Is(err, lab.ErrUnauthenticated):
-		return http.StatusUnauthorized, "unauthenticated"
-	case errors.Is(err, lab.ErrForbidden):
-		return http.StatusForbidden, "forbidden"
-	case errors.Is(err, lab.ErrNotFound):
-		return http.StatusNotFound, "not_found"
-	case errors.Is(err, lab.ErrConflict):
-		return http.StatusConflict, "conflict"
+// fail answers with err's status and code (package apierr, the mapping
+// every transport uses); internal errors are logged, not shown.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	m := apierr.Map(err)
+	if m.Internal() {
+		s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
 	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, "too_large"
-	}
-	return http.StatusInternalServerError, "internal"
+	writeError(w, m.Status, m.Code, m.Message)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -1,0 +1,107 @@
+package apierr
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// The stable machine codes of errors, the same on every transport.
+const (
+	CodeInvalid           = "invalid"
+	CodeInvalidDefinition = "invalid_definition"
+	CodeInvalidDictionary = "invalid_dictionary"
+	CodeUnauthenticated   = "unauthenticated"
+	CodeForbidden         = "forbidden"
+	CodeNotFound          = "not_found"
+	CodeConflict          = "conflict"
+	CodeUnavailable       = "unavailable"
+	CodeTooLarge          = "too_large"
+	CodeInternal          = "internal"
+)
+
+// InternalMessage replaces the text of internal errors on the wire: their
+// details belong in the server's log, not in a reply.
+const InternalMessage = "internal error"
+
+// Mapped is an error as a transport shows it.
+type Mapped struct {
+	// Status is the HTTP status (XML-RPC uses it as the fault code, as
+	// LAVA does).
+	Status int
+	// Code is the stable machine code (Code* constants).
+	Code string
+	// Message is the text for people; InternalMessage for internal errors.
+	Message string
+	// Details lists the positioned problems of an invalid job definition
+	// or device dictionary; nil otherwise.
+	Details []wire.Problem
+}
+
+// Internal reports whether the error is the server's fault (status 5xx):
+// the transport logs it.
+func (m Mapped) Internal() bool { return m.Status >= 500 }
+
+// Body is the error envelope of the JSON APIs.
+func (m Mapped) Body() wire.ErrorResponse {
+	return wire.ErrorResponse{Error: wire.ErrorBody{Code: m.Code, Message: m.Message, Details: m.Details}}
+}
+
+// Map classifies err: the lab sentinels, the positioned errors of job
+// definitions and device dictionaries, and a request body over its limit.
+// Anything else is internal.
+func Map(err error) Mapped {
+	m := Mapped{Status: http.StatusInternalServerError, Code: CodeInternal, Message: InternalMessage}
+	if err == nil {
+		return m
+	}
+	var (
+		de  *jobdef.Errors
+		dde *devicedict.Errors
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &de):
+		m.Status, m.Code, m.Details = http.StatusBadRequest, CodeInvalidDefinition, problems(de.Items)
+	case errors.As(err, &dde):
+		m.Status, m.Code, m.Details = http.StatusBadRequest, CodeInvalidDictionary, problems(dde.Items)
+	case errors.Is(err, lab.ErrInvalid):
+		m.Status, m.Code = http.StatusBadRequest, CodeInvalid
+	case errors.Is(err, lab.ErrUnauthenticated):
+		m.Status, m.Code = http.StatusUnauthorized, CodeUnauthenticated
+	case errors.Is(err, lab.ErrForbidden):
+		m.Status, m.Code = http.StatusForbidden, CodeForbidden
+	case errors.Is(err, lab.ErrNotFound):
+		m.Status, m.Code = http.StatusNotFound, CodeNotFound
+	case errors.Is(err, lab.ErrConflict):
+		m.Status, m.Code = http.StatusConflict, CodeConflict
+	case errors.Is(err, lab.ErrUnavailable):
+		m.Status, m.Code = http.StatusUnprocessableEntity, CodeUnavailable
+	case errors.As(err, &mbe):
+		m.Status, m.Code = http.StatusRequestEntityTooLarge, CodeTooLarge
+	default:
+		return m
+	}
+	m.Message = err.Error()
+	return m
+}
+
+// position is the shape jobdef.Error and devicedict.Error share.
+type position = struct {
+	Line, Column int
+	Path, Msg    string
+}
+
+// problems converts positioned errors to their wire form.
+func problems[E ~position](items []E) []wire.Problem {
+	out := make([]wire.Problem, 0, len(items))
+	for _, it := range items {
+		e := position(it)
+		out = append(out, wire.Problem{Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg})
+	}
+	return out
+}

@@ -1,0 +1,71 @@
+package apierr_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+func TestMap(t *testing.T) {
+	_, defErr := jobdef.Parse([]byte("job_name: x\npriority: urgent\n"))
+	var de *jobdef.Errors
+	if !errors.As(defErr, &de) {
+		t.Fatalf("jobdef.Parse of a bad definition: %v", defErr)
+	}
+	dictErr := &devicedict.Errors{Items: []devicedict.Error{{Line: 3, Column: 8, Path: "$.memory", Msg: "must be a number"}}}
+	tests := []struct {
+		name    string
+		err     error
+		status  int
+		code    string
+		details bool
+	}{
+		{"invalid", fmt.Errorf("%w: priority", lab.ErrInvalid), http.StatusBadRequest, apierr.CodeInvalid, false},
+		{"definition", fmt.Errorf("submit: %w", defErr), http.StatusBadRequest, apierr.CodeInvalidDefinition, true},
+		{"dictionary", fmt.Errorf("set dictionary: %w", dictErr), http.StatusBadRequest, apierr.CodeInvalidDictionary, true},
+		{"unauthenticated", fmt.Errorf("token: %w", lab.ErrUnauthenticated), http.StatusUnauthorized, apierr.CodeUnauthenticated, false},
+		{"forbidden", fmt.Errorf("cancel: %w", lab.ErrForbidden), http.StatusForbidden, apierr.CodeForbidden, false},
+		{"not found", fmt.Errorf("job 3: %w", lab.ErrNotFound), http.StatusNotFound, apierr.CodeNotFound, false},
+		{"conflict", fmt.Errorf("cancel: %w", lab.ErrConflict), http.StatusConflict, apierr.CodeConflict, false},
+		{"unavailable", fmt.Errorf("submit: %w", lab.ErrUnavailable), http.StatusUnprocessableEntity, apierr.CodeUnavailable, false},
+		{"too large", fmt.Errorf("body: %w", &http.MaxBytesError{Limit: 10}), http.StatusRequestEntityTooLarge, apierr.CodeTooLarge, false},
+		{"internal", errors.New("database on fire: password=hunter2"), http.StatusInternalServerError, apierr.CodeInternal, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := apierr.Map(tt.err)
+			if m.Status != tt.status || m.Code != tt.code || (m.Details != nil) != tt.details {
+				t.Fatalf("Map(%v) = %d %s details=%v, want %d %s details=%v", tt.err, m.Status, m.Code, m.Details != nil, tt.status, tt.code, tt.details)
+			}
+			if m.Internal() != (tt.status >= 500) {
+				t.Errorf("Internal() = %v", m.Internal())
+			}
+			body := m.Body()
+			if body.Error.Code != tt.code || body.Error.Message != m.Message {
+				t.Errorf("Body() = %+v", body)
+			}
+			if tt.status >= 500 {
+				if m.Message != apierr.InternalMessage || strings.Contains(m.Message, "hunter2") {
+					t.Errorf("internal error text leaks: %q", m.Message)
+				}
+			} else if m.Message != tt.err.Error() {
+				t.Errorf("message %q, want the error's text %q", m.Message, tt.err.Error())
+			}
+		})
+	}
+	m := apierr.Map(fmt.Errorf("submit: %w", defErr))
+	if len(m.Details) != len(de.Items) || m.Details[0].Line != de.Items[0].Line || m.Details[0].Path != de.Items[0].Path || m.Details[0].Message != de.Items[0].Msg {
+		t.Errorf("definition details %+v, want the items of %v", m.Details, de)
+	}
+	m = apierr.Map(dictErr)
+	if len(m.Details) != 1 || m.Details[0].Line != 3 || m.Details[0].Column != 8 || m.Details[0].Path != "$.memory" || m.Details[0].Message != "must be a number" {
+		t.Errorf("dictionary details %+v", m.Details)
+	}
+}
