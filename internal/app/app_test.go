@@ -77,7 +77,7 @@ func must(t testing.TB, err error) {
 func (f *fixture) lab(typ, worker string, devices ...string) {
 	f.t.Helper()
 	if _, err := f.app.GetDeviceType(f.ctx, typ); err != nil {
-		must(f.t, f.app.CreateDeviceType(f.ctx, f.admin, lab.DeviceType{Name: typ, Display: true}))
+		must(f.t, f.app.CreateDeviceType(f.ctx, f.admin, lab.DeviceType{Name: typ}))
 	}
 	if _, err := f.app.GetWorker(f.ctx, worker); err != nil {
 		_, err := f.app.CreateWorker(f.ctx, f.admin, lab.Worker{Name: worker})

@@ -15,8 +15,10 @@ type DeviceType struct {
 	// HealthCheck is the job definition (YAML) run as this type's health
 	// check; empty means no health check.
 	HealthCheck string
-	// Display false hides the type. Unlike LAVA, hidden types still schedule.
-	Display bool
+	// Hidden keeps the type out of the overview and listings (LAVA's
+	// display = false). The zero value is LAVA's default: shown. Unlike
+	// LAVA, hidden types still schedule.
+	Hidden bool
 }
 
 // Alias is another name for a device type, usable in a job's device_type.

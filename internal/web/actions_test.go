@@ -350,7 +350,7 @@ func TestSubmitPage(t *testing.T) {
 	// A type with no usable device: 422 as on the REST API (it was 500),
 	// the definition shown again with the reason.
 	ctx := context.Background()
-	must(t, e.app.CreateDeviceType(ctx, principal(t, e.app, "admin"), lab.DeviceType{Name: "empty-type", Display: true}))
+	must(t, e.app.CreateDeviceType(ctx, principal(t, e.app, "admin"), lab.DeviceType{Name: "empty-type"}))
 	resp, body = e.post(alice, "/jobs/new", url.Values{"definition": {labtest.Job("x", "empty-type", "")}})
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "no usable device") || !strings.Contains(body, "empty-type</") && !strings.Contains(body, "device_type: empty-type") {
 		t.Errorf("type without devices: status %d, want 422 with the reason\n%s", resp.StatusCode, body)

@@ -29,7 +29,7 @@ func BenchmarkHugeLog(b *testing.B) {
 	_, err = a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
 	must(b, err)
 	ap := principal(b, a, "admin")
-	must(b, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu", Display: true}))
+	must(b, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
 	_, err = a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
 	must(b, err)
 	must(b, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "bench"))

@@ -85,7 +85,7 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 	}
 	ti := map[string]int{}
 	for _, dt := range types {
-		if !dt.Display {
+		if dt.Hidden {
 			continue
 		}
 		ti[dt.Name] = len(out.Types)

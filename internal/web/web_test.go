@@ -100,7 +100,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 		must(t, err)
 		e.tokens[alice+i] = secret
 	}
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu", Display: true}))
+	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
 	wtok, err := a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
 	must(t, err)
 	must(t, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))

@@ -207,7 +207,7 @@ func applyDeviceType(dt *lab.DeviceType, in wire.DeviceTypeInput) error {
 		dt.DisableHealthCheck = *in.DisableHealthCheck
 	}
 	if in.Display != nil {
-		dt.Display = *in.Display
+		dt.Hidden = !*in.Display
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func (api *API) createDeviceType(w http.ResponseWriter, r *http.Request, p auth.
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	dt := lab.DeviceType{Name: in.Name, Display: true}
+	dt := lab.DeviceType{Name: in.Name}
 	if err := applyDeviceType(&dt, in); err != nil {
 		return err
 	}

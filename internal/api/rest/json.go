@@ -53,7 +53,7 @@ func deviceJSON(d lab.Device) wire.Device {
 func deviceTypeJSON(dt lab.DeviceType) wire.DeviceType {
 	return wire.DeviceType{Name: dt.Name, Description: dt.Description, HealthFrequency: dt.HealthFrequency,
 		HealthDenominator: dt.HealthDenominator.String(), DisableHealthCheck: dt.DisableHealthCheck,
-		HasHealthCheck: dt.HealthCheck != "", Display: dt.Display}
+		HasHealthCheck: dt.HealthCheck != "", Display: !dt.Hidden}
 }
 
 func workerJSON(w lab.Worker) wire.Worker {

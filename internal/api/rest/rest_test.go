@@ -81,7 +81,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 		must(t, err)
 		e.tokens[alice+i] = secret
 	}
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu", Display: true}))
+	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
 	must(t, a.CreateAlias(ctx, ap, lab.Alias{Name: "kvm", DeviceType: "qemu"}))
 	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "fast"}))
 	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "slow"})) // on no device

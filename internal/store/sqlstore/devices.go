@@ -15,8 +15,10 @@ const deviceTypeCols = "name, description, health_frequency, health_denominator,
 
 func scanDeviceType(r scanner) (lab.DeviceType, error) {
 	var dt lab.DeviceType
+	var display bool
 	err := r.Scan(&dt.Name, &dt.Description, &dt.HealthFrequency, asInt(&dt.HealthDenominator),
-		&dt.DisableHealthCheck, &dt.HealthCheck, &dt.Display)
+		&dt.DisableHealthCheck, &dt.HealthCheck, &display)
+	dt.Hidden = !display // the column keeps LAVA's name and sense
 	return dt, err
 }
 
@@ -40,7 +42,7 @@ func (q *queries) CreateDeviceType(ctx context.Context, dt lab.DeviceType) error
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
 		_, err := q.exec(ctx, c, "INSERT INTO device_types ("+deviceTypeCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			dt.Name, dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, dt.Display)
+			dt.Name, dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden)
 		return err
 	}))
 }
@@ -54,7 +56,7 @@ func (q *queries) UpdateDeviceType(ctx context.Context, dt lab.DeviceType) error
 	return wrap(op, q.write(ctx, func(c conn) error {
 		n, err := q.execN(ctx, c, `UPDATE device_types SET description = ?, health_frequency = ?, health_denominator = ?,
 			disable_health_check = ?, health_check = ?, display = ? WHERE name = ?`,
-			dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, dt.Display, dt.Name)
+			dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden, dt.Name)
 		if err == nil && n == 0 {
 			return lab.ErrNotFound
 		}

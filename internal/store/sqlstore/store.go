@@ -13,7 +13,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+	"modernc.org/sqlite" // also the database/sql driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -113,7 +114,7 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 	s := &Store{d: sqliteDialect, writer: writer}
 	// The writer's first connection switches the file to WAL before any
 	// reader opens it.
-	if err := writer.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
@@ -133,6 +134,29 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 	s.wcache, s.rcache = newStmtCache(writer), newStmtCache(reader)
 	s.queries = &queries{s: s, d: s.d}
 	return s, nil
+}
+
+// pingSQLite opens the writer's first connection. Switching a fresh file to
+// WAL takes an exclusive lock for which SQLite does not call the busy
+// handler, so when several processes open one new database at once, all
+// but one can get SQLITE_BUSY right away: retry those, with a short
+// back-off, for as long as the busy timeout.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {

@@ -143,7 +143,7 @@ func (f *fx) between(got, lo, hi time.Time, what string) {
 
 func (f *fx) deviceType(name string) lab.DeviceType {
 	f.t.Helper()
-	dt := lab.DeviceType{Name: name, HealthFrequency: 24, Display: true}
+	dt := lab.DeviceType{Name: name, HealthFrequency: 24}
 	f.ok(f.s.CreateDeviceType(f.ctx, dt), "create device type "+name)
 	return dt
 }
