@@ -13,7 +13,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	"modernc.org/sqlite" // also the database/sql driver "sqlite"
+	"modernc.org/sqlite"               // also the database/sql driver "sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/basalt-lab/basalt/internal/lab"
