@@ -413,6 +413,7 @@ func TestSubmissionChecks(t *testing.T) {
 			{"only retired", definition("a", "bbb", ""), lab.ErrUnavailable, "no usable device"},
 			{"device of other type", definition("a", "qemu", "device: b1"), lab.ErrInvalid, `is of type "bbb"`},
 			{"missing worker", definition("a", "qemu", "worker: w9"), lab.ErrInvalid, `worker "w9" does not exist`},
+			{"notify refused until sent", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  recipients:\n  - to: {method: email, email: qa@example.org}"), lab.ErrInvalid, "notifications are not sent yet"},
 			{"unknown group", strings.Replace(definition("a", "qemu", ""), "visibility: public", "visibility: {group: [nobody]}", 1), lab.ErrInvalid, `group "nobody"`},
 		}
 		for _, c := range cases {

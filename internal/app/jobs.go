@@ -51,6 +51,10 @@ func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition strin
 	if def.Protocols.Multinode != nil {
 		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
 	}
+	if def.Notify != nil {
+		// Accepting the block and never sending would fail silently.
+		return lab.Job{}, defError(def, "$.notify", "notifications are not sent yet (no e-mail, IRC or callback would go out): remove the notify block to submit this job")
+	}
 	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
 	if errors.Is(err, lab.ErrNotFound) {
 		return lab.Job{}, defError(def, "$.device_type", fmt.Sprintf("device type %q does not exist", def.DeviceType))
