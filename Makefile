@@ -2,7 +2,8 @@
 GO        ?= go
 BIN       ?= bin/basalt
 PKGS      ?= ./...
-TESTFLAGS ?= -count=1 -timeout 20m
+TESTFLAGS ?= -count=1 -timeout 25m
+FUZZTIME  ?= 10s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/basalt-lab/basalt/internal/version.Version=$(VERSION)
 
@@ -17,12 +18,13 @@ build: ## build the static binary into bin/basalt
 deps: ## install missing system packages (apt-get, as root)
 	scripts/ensure-deps.sh
 
-test: deps ## install what is missing, vet, gofmt, staticcheck, then every test on SQLite and a private PostgreSQL
+test: deps ## install what is missing; vet, gofmt, go mod tidy, staticcheck; every test on SQLite and a private PostgreSQL, concurrent packages under -race, every fuzz target for FUZZTIME
 	$(GO) vet $(PKGS)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go mod tidy would change go.mod/go.sum: run go mod tidy"; exit 1; }
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
-	scripts/with-postgres.sh $(GO) test $(TESTFLAGS) $(PKGS)
+	GO=$(GO) TESTFLAGS='$(TESTFLAGS)' FUZZTIME=$(FUZZTIME) scripts/with-postgres.sh scripts/test-all.sh
 
 lint: ## go vet + staticcheck
 	$(GO) vet $(PKGS)

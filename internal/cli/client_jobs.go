@@ -328,7 +328,7 @@ func (e *clientEnv) jobsDefinition() *cobra.Command {
 		_, err = io.WriteString(cmd.OutOrStdout(), def)
 		return err
 	})
-	c.Flags().BoolVar(&original, "original", false, "the text as submitted, before the server's normalisation")
+	c.Flags().BoolVar(&original, "original", false, "the text as submitted (the same today; a multinode sub-job will differ from its group's submission)")
 	return c
 }
 

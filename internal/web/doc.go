@@ -5,7 +5,8 @@
 // visibility exactly as the REST API does: a job the caller may not see
 // answers 404, as if it did not exist.
 //
-// Authentication is the REST API's: an `Authorization: Token <secret>` or
-// HTTP Basic `user:token` header; without one the caller is anonymous and
-// sees public objects only. A cookie login for browsers is a later slice.
+// Authentication is the REST API's (an `Authorization: Token <secret>` or
+// HTTP Basic `user:token` header) or, for browsers, a session cookie from
+// the login page (session.go); without either the caller is anonymous and
+// sees public objects only.
 package web
