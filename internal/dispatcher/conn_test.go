@@ -78,7 +78,7 @@ func TestConnLogsLines(t *testing.T) {
 	ctx := context.Background()
 	fc.print(t, "one\r\ntw")
 	fc.print(t, "o\n\nthree")
-	if _, err := c.Expect(ctx, regexp.MustCompile("three")); err != nil { // the lines before are logged
+	if _, err := c.Expect(ctx, "test", regexp.MustCompile("three")); err != nil { // the lines before are logged
 		t.Fatal(err)
 	}
 	if err := c.Send(ctx, "echo hi"); err != nil {
@@ -106,23 +106,23 @@ func TestConnExpect(t *testing.T) {
 
 	fc.print(t, "boot\nsim login: x\n/ # ")
 	// The earliest match wins, whatever the pattern order.
-	if i, err := c.Expect(ctx, prompt, login); i != 1 || err != nil {
+	if i, err := c.Expect(ctx, "test", prompt, login); i != 1 || err != nil {
 		t.Fatalf("Expect = %d, %v; want the login prompt (1)", i, err)
 	}
 	// The output up to the match is consumed; the rest stays.
-	if i, err := c.Expect(ctx, login, prompt); i != 1 || err != nil {
+	if i, err := c.Expect(ctx, "test", login, prompt); i != 1 || err != nil {
 		t.Fatalf("Expect = %d, %v; want the prompt (1)", i, err)
 	}
 	// Nothing left: Expect waits for new output.
 	go io.WriteString(fc.w, "later / # ")
-	if i, err := c.Expect(ctx, prompt); i != 0 || err != nil {
+	if i, err := c.Expect(ctx, "test", prompt); i != 0 || err != nil {
 		t.Fatalf("Expect = %d, %v", i, err)
 	}
 	// A context that ends stops the wait with its cause.
 	cause := errors.New("gave up")
 	cctx, cancel := context.WithCancelCause(ctx)
 	cancel(cause)
-	if _, err := c.Expect(cctx, prompt); err != cause {
+	if _, err := c.Expect(cctx, "test", prompt); !errors.Is(err, cause) {
 		t.Fatalf("Expect with an ended context = %v, want its cause", err)
 	}
 }
@@ -140,14 +140,14 @@ func TestConnHookErrorStopsExpect(t *testing.T) {
 		return nil
 	})
 	fc.print(t, "a\n<LAVA_SIGNAL_TESTRAISE x>\n/ # ")
-	if _, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `)); err != raise {
+	if _, err := c.Expect(context.Background(), "test", regexp.MustCompile(`/ # `)); err != raise {
 		t.Fatalf("Expect = %v, want the hook's error", err)
 	}
 	if diff := cmp.Diff([]string{"a", "<LAVA_SIGNAL_TESTRAISE x>"}, hooked); diff != "" {
 		t.Errorf("hooked lines (-want +got):\n%s", diff)
 	}
 	c.SetLineHook(nil) // clears the error
-	if i, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `)); i != 0 || err != nil {
+	if i, err := c.Expect(context.Background(), "test", regexp.MustCompile(`/ # `)); i != 0 || err != nil {
 		t.Fatalf("Expect after the hook was removed = %d, %v", i, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestConnExpectAfterEnd(t *testing.T) {
 	fc.print(t, "bye\n")
 	fc.w.Close()
 	c.Wait(context.Background())
-	_, err := c.Expect(context.Background(), regexp.MustCompile(`/ # `))
+	_, err := c.Expect(context.Background(), "test", regexp.MustCompile(`/ # `))
 	if !errors.Is(err, ErrConsoleClosed) || ErrorTypeOf(err) != "Infrastructure" {
 		t.Fatalf("Expect on an ended console = %v (%s)", err, ErrorTypeOf(err))
 	}

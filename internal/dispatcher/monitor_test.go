@@ -200,7 +200,7 @@ func TestMonitorLeavesTheRestOfTheOutput(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	i, err := a.env.Conn.Expect(ctx, regexp.MustCompile("after the end"), regexp.MustCompile("later"))
+	i, err := a.env.Conn.Expect(ctx, "test", regexp.MustCompile("after the end"), regexp.MustCompile("later"))
 	if err != nil || i != 0 {
 		t.Errorf("Expect after the monitor = %d, %v; want the text after the end message", i, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,56 +67,134 @@ func TestFailingTestCaseKeepsTheJobComplete(t *testing.T) {
 	}
 }
 
+// withPrompt replaces the boot prompt of a job built by job.
+func withPrompt(def, prompt string) string {
+	return strings.Replace(def, `prompts: ["/ # "]`, `prompts: ["`+prompt+`"]`, 1)
+}
+
+// TestTimeouts checks what a timeout says: the job's error message (what
+// jobs show prints) names what the action waited for, how long, and the
+// last line the console printed, without raw control characters; the
+// failed action's start record says where its timeout came from.
 func TestTimeouts(t *testing.T) {
+	const autoLogin = "    auto_login:\n      login_prompt: \"login:\"\n      username: root\n"
 	tests := []struct {
-		name        string
-		def         string
-		dict        string
-		assign      time.Duration
-		wantMsg     string
-		failedCase  string // the lava case recorded as fail
-		wantMessage string // an error record
+		name       string
+		def        string
+		dict       string
+		assign     time.Duration
+		wantType   lab.ErrorType // LAVATimeout when empty
+		wantMsg    string        // a regular expression the whole message matches
+		failedCase string        // the lava case recorded as fail
+		wantRecord string        // part of an error record
+		wantStart  string        // a start record
 	}{
 		{
-			name:        "boot never shows the prompt",
-			def:         job("", "    timeout:\n      seconds: 1\n", ""),
-			dict:        simDict(fastDevice + `, prompt: "login: "`),
-			wantMsg:     "boot-qemu-image timed out after 1 seconds",
-			failedCase:  "boot-qemu-image",
-			wantMessage: "boot-qemu-image timed out after 1 seconds",
+			name:       "boot never shows the prompt",
+			def:        job("", "    timeout:\n      seconds: 1\n", ""),
+			dict:       simDict(fastDevice + `, prompt: "login: "`),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt '/ # '; last line: 'login: '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "boot-qemu-image timed out after 1 seconds: waited ",
+			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
-			name:        "job timeout from the assignment",
-			def:         job("", "", inlineTest("x", "", "sleep 60")),
-			dict:        simDict(fastDevice),
-			assign:      time.Second,
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "lava-test-shell",
-			wantMessage: "lava-test-shell failed: job timed out after 1 seconds",
+			name:       "the prompt of another image",
+			def:        withPrompt(job("  job:\n    minutes: 5\n  actions:\n    boot-qemu-image:\n      seconds: 1\n", "", ""), "root@debian:~# "),
+			dict:       simDict(fastDevice),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '/ # '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "waited ",
+			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the job's timeouts.actions.boot-qemu-image)",
 		},
 		{
-			name:        "job timeout from timeouts.job",
-			def:         job("  job:\n    seconds: 1\n", "", inlineTest("x", "", "sleep 60")),
-			dict:        simDict(fastDevice),
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "lava-test-shell",
-			wantMessage: "LAVATimeoutError: job timed out after 1 seconds",
+			name:       "escape sequences in the last line are escaped",
+			def:        withPrompt(job("", "    timeout:\n      seconds: 1\n", ""), "root@debian:~# "),
+			dict:       simDict(fastDevice + `, prompt: "\e[6n/ # \u009b0m"`),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '\\x1b\[6n/ # \\u009b0m'`,
+			failedCase: "boot-qemu-image",
+			wantRecord: `last line: '\x1b[6n/ # \u009b0m'`,
+			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
-			name:        "job timeout during a boot that takes an hour",
-			def:         job("  job:\n    seconds: 1\n", "", ""),
-			dict:        simDict("boot_time: 1h"),
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "boot-qemu-image",
-			wantMessage: "boot-qemu-image failed: job timed out after 1 seconds",
+			name:       "the kernel never starts",
+			def:        job("", "    timeout:\n      seconds: 1\n", ""),
+			dict:       simDict(fastDevice) + "kernel_start_message: 'Linux version 9'\n",
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for kernel start message 'Linux version 9'; last line: '/ # '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "for kernel start message 'Linux version 9'",
+		},
+		{
+			name:       "no login prompt",
+			def:        job("  job:\n    minutes: 5\n  actions:\n    auto-login-action:\n      seconds: 1\n", autoLogin, ""),
+			dict:       simDict(fastDevice),
+			wantMsg:    `auto-login-action timed out after 1 seconds: waited \d+\.\d s for login prompt 'login:'; last line: '/ # '`,
+			failedCase: "auto-login-action",
+			wantRecord: "boot-qemu-image failed: auto-login-action timed out after 1 seconds: waited",
+			wantStart:  "start: 1.1 auto-login-action (timeout 00:00:01 from the job's timeouts.actions.auto-login-action)",
+		},
+		{
+			name:       "a login command never returns: the connection timeout",
+			def:        job("  job:\n    minutes: 5\n  connections:\n    auto-login-action:\n      seconds: 1\n", autoLogin+"      login_commands: [sleep 30]\n", ""),
+			dict:       simDict(fastDevice + `, login_prompt: "login: "`),
+			wantType:   lab.ErrorJob,
+			wantMsg:    `auto-login-action: the connection timed out after 1 seconds \(the connection timeout, from the job's timeouts.connections.auto-login-action\): waited \d+\.\d s for prompt '/ # ' after the login command 'sleep 30'; last line: '/ # sleep 30'`,
+			failedCase: "auto-login-action",
+			wantRecord: "auto-login-action failed: auto-login-action: the connection timed out",
+			wantStart:  "auto-login-action: connection timeout 00:00:01 from the job's timeouts.connections.auto-login-action",
+		},
+		{
+			name:       "a test step never returns",
+			def:        job("", "", inlineTest("x", "    timeout:\n      seconds: 1\n", "sleep 60")),
+			dict:       simDict(fastDevice),
+			wantMsg:    `lava-test-shell timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "lava-test-shell timed out after 1 seconds: waited",
+			wantStart:  "start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeout)",
+		},
+		{
+			name:       "job timeout from the assignment",
+			def:        job("", "", inlineTest("x", "", "sleep 60")),
+			dict:       simDict(fastDevice),
+			assign:     time.Second,
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "lava-test-shell failed: job timed out after 1 seconds: waited",
+		},
+		{
+			name:       "job timeout from timeouts.job",
+			def:        job("  job:\n    seconds: 1\n", "", inlineTest("x", "", "sleep 60")),
+			dict:       simDict(fastDevice),
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "LAVATimeoutError: job timed out after 1 seconds: waited",
+		},
+		{
+			name:       "job timeout during a boot that takes an hour",
+			def:        job("  job:\n    seconds: 1\n", "", ""),
+			dict:       simDict("boot_time: 1h"),
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # '; last line: '\[    0\.000000\] Linux version 6\.1\.0-basalt-sim \(sim@basalt\) #1 SMP PREEMPT_DYNAMIC'`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "boot-qemu-image failed: job timed out after 1 seconds",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, recs := runDir(t, context.Background(), jobDir(t, tt.def, tt.dict, tt.assign))
-			want := Result{Result: ResultFail, ErrorType: lab.ErrorTimeout, ErrorMsg: tt.wantMsg}
-			if res != want {
-				t.Errorf("result %+v, want %+v", res, want)
+			wantType := tt.wantType
+			if wantType == "" {
+				wantType = lab.ErrorTimeout
+			}
+			if res.Result != ResultFail || res.ErrorType != wantType || !regexp.MustCompile("^" + tt.wantMsg + "$").MatchString(res.ErrorMsg) {
+				t.Errorf("result %+v, want a %s failure matching %s", res, wantType, tt.wantMsg)
+			}
+			if strings.ContainsFunc(res.ErrorMsg, func(r rune) bool { return r < ' ' || r == 0x7f || r == 0x9b }) {
+				t.Errorf("the error message %q has control characters", res.ErrorMsg)
+			}
+			for _, m := range messages(recs) {
+				if !strings.HasPrefix(m, "target ") && strings.ContainsAny(m, "\x1b\u009b") {
+					t.Errorf("a record other than the console's has a raw control character: %q", m)
+				}
 			}
 			failed := false
 			for _, m := range results(t, recs, "lava") {
@@ -124,8 +203,11 @@ func TestTimeouts(t *testing.T) {
 			if !failed {
 				t.Errorf("no failed lava/%s case", tt.failedCase)
 			}
-			if !hasMessage(recs, workerproto.LevelError, tt.wantMessage) {
-				t.Errorf("no error record %q in\n%s", tt.wantMessage, strings.Join(messages(recs), "\n"))
+			if !hasMessage(recs, workerproto.LevelError, tt.wantRecord) {
+				t.Errorf("no error record %q in\n%s", tt.wantRecord, strings.Join(messages(recs), "\n"))
+			}
+			if tt.wantStart != "" && !hasMessage(recs, workerproto.LevelInfo, tt.wantStart) {
+				t.Errorf("no info record %q in\n%s", tt.wantStart, strings.Join(messages(recs), "\n"))
 			}
 			// finalize ran after the timeout.
 			if !hasMessage(recs, workerproto.LevelInfo, "sim-01: power off") {
@@ -150,8 +232,9 @@ func TestSkipTimeoutContinues(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lava results (-want +got):\n%s", diff)
 	}
-	if !hasMessage(recs, workerproto.LevelWarning, "lava-test-shell timed out after 1 seconds; the timeout has skip: true") {
-		t.Error("no skip warning")
+	if !hasMessage(recs, workerproto.LevelWarning, "lava-test-shell timed out after 1 seconds: waited ") ||
+		!hasMessage(recs, workerproto.LevelWarning, "after 'sleep 60' (test run 0_slow started, no ENDRUN yet); last line: '/ # sleep 60'; the timeout has skip: true") {
+		t.Errorf("no skip warning in\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
@@ -173,8 +256,11 @@ func TestFailureRetry(t *testing.T) {
 	if !hasMessage(recs, workerproto.LevelWarning, "boot-qemu-image failed (attempt 1 of 2): kernel panic") {
 		t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
 	}
-	if !hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image (timeout 00:02:00)") {
+	if !hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)") {
 		t.Error("the start record shows the whole timeout")
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ failure_retry 2") {
+		t.Errorf("no record of the attempts' timeout in\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
@@ -239,8 +325,8 @@ func TestCancelMidBoot(t *testing.T) {
 		"info end: 1 boot-qemu-image (duration D)",
 		"results boot-qemu-image fail",
 		"error JobCanceled: The job was canceled",
-		"info start: 3 finalize (timeout 00:05:00)",
-		"info start: 3.1 power-off (timeout 00:00:10)",
+		"info start: 3 finalize (timeout 00:05:00 from Basalt's default for finalize)",
+		"info start: 3.1 power-off (timeout 00:00:10 from the device's timeouts.actions.power-off)",
 		"info sim-01: power off",
 		"info end: 3.1 power-off (duration D)",
 		"results power-off pass",
