@@ -185,7 +185,7 @@ func TestTimeouts(t *testing.T) {
 			if wantType == "" {
 				wantType = lab.ErrorTimeout
 			}
-			if res.Result != ResultFail || res.ErrorType != wantType || !regexp.MustCompile("^" + tt.wantMsg + "$").MatchString(res.ErrorMsg) {
+			if res.Result != ResultFail || res.ErrorType != wantType || !regexp.MustCompile("^"+tt.wantMsg+"$").MatchString(res.ErrorMsg) {
 				t.Errorf("result %+v, want a %s failure matching %s", res, wantType, tt.wantMsg)
 			}
 			if strings.ContainsFunc(res.ErrorMsg, func(r rune) bool { return r < ' ' || r == 0x7f || r == 0x9b }) {
