@@ -177,3 +177,79 @@ func TestConnMatchWindowIsBounded(t *testing.T) {
 		t.Errorf("match window holds %d bytes, more than %d", n, matchWindow)
 	}
 }
+
+func TestQuoteConsole(t *testing.T) {
+	tests := []struct {
+		in, want string
+		limit    int
+	}{
+		{"/ # ", "'/ # '", 80},
+		{"root@debian:~# ", "'root@debian:~# '", 80},
+		{"\x1b[6n/ # ", `'\x1b[6n/ # '`, 80},
+		{"\x1b]0;title\x07$ ", `'\x1b]0;title\x07$ '`, 80},
+		{"a\tb\r\n", `'a\tb\r\n'`, 80},
+		{"it's C:\\", `'it\'s C:\\'`, 80},
+		{"\u009b1m\u00a0é", `'\u009b1m\u00a0é'`, 80},
+		{"bad \xff byte", `'bad \xff byte'`, 80},
+		{"0123456789", "'01234…'", 5},
+		{"ééééé", "'ééééé'", 5},
+		{"", "''", 5},
+	}
+	for _, tt := range tests {
+		if got := quoteConsole(tt.in, tt.limit); got != tt.want {
+			t.Errorf("quoteConsole(%q, %d) = %s, want %s", tt.in, tt.limit, got, tt.want)
+		}
+	}
+}
+
+// TestConnTimeoutNamesTheLastLine: a wait its context ends says what it
+// waited for, how long and the console's last non-blank line: the partial
+// line when there is one, a long one cut, secrets masked, control
+// characters escaped.
+func TestConnTimeoutNamesTheLastLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		output []string // printed in turn
+		want   string   // the last line, as quoted
+	}{
+		{"nothing printed", nil, "none (the console printed nothing)"},
+		{"a prompt", []string{"boot\n", "/ # "}, "'/ # '"},
+		{"blank lines after a line", []string{"Kernel panic - not syncing\r\n", "\n  \r\n"}, "'Kernel panic - not syncing'"},
+		{"a blank partial line", []string{"last words\n", "   "}, "'last words'"},
+		{"a partial line in pieces", []string{"login", ": "}, "'login: '"},
+		{"a long partial line is cut", []string{strings.Repeat("x", 2*partialKept)}, "'" + strings.Repeat("x", quotedMax) + "…'"},
+		{"escape sequences", []string{"\x1b[6n\x1b[?25l/ # "}, `'\x1b[6n\x1b[?25l/ # '`},
+		{"secrets masked", []string{"token sekrit-42\n"}, "'token " + journal.Masked + "'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, fc, closeAll := newTestConn(t)
+			defer closeAll()
+			c.log.Mask("sekrit-42")
+			marker := regexp.MustCompile("never printed")
+			for _, s := range tt.output {
+				fc.print(t, s)
+			}
+			if n := len(tt.output); n > 0 {
+				// Once Expect sees the last piece, Conn has taken it all.
+				if _, err := c.Expect(context.Background(), "test", regexp.MustCompile(regexp.QuoteMeta(tt.output[n-1]))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			gaveUp := errors.New("gave up")
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(gaveUp)
+			_, err := c.Expect(ctx, "the marker 'never printed'", marker)
+			var we *waitError
+			if !errors.As(err, &we) || !errors.Is(err, gaveUp) {
+				t.Fatalf("Expect = %v, want a *waitError wrapping the context's cause", err)
+			}
+			if we.last != tt.want || we.what != "the marker 'never printed'" {
+				t.Errorf("waitError = %+v, want the last line %s", we, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "waited ") || !strings.HasSuffix(err.Error(), " s for the marker 'never printed'; last line: "+tt.want) {
+				t.Errorf("message %q", err.Error())
+			}
+		})
+	}
+}

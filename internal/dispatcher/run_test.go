@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -238,29 +239,98 @@ func TestSkipTimeoutContinues(t *testing.T) {
 	}
 }
 
+// TestSkipComesFromTheBlockTimeout: as in LAVA, skip is read from the test
+// block's own timeout, whichever timeout expires; skip on another timeout
+// does nothing.
+func TestSkipComesFromTheBlockTimeout(t *testing.T) {
+	tests := []struct {
+		name      string
+		block     string
+		wantPass  bool
+		wantStart string
+	}{
+		{"the block's timeout skips a named timeout", "    timeout:\n      minutes: 1\n      skip: true\n    timeouts:\n      lava-test-shell:\n        seconds: 1\n", true,
+			"start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeouts.lava-test-shell)"},
+		{"skip on a named timeout is ignored", "    timeouts:\n      lava-test-shell:\n        seconds: 1\n        skip: true\n", false,
+			"start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeouts.lava-test-shell)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, recs := runSim(t, job("", "", inlineTest("slow", tt.block, "sleep 60")), simDict(fastDevice))
+			if res.Passed() != tt.wantPass || !tt.wantPass && res.ErrorType != lab.ErrorTimeout {
+				t.Errorf("result %+v, want pass %v (else a timeout)", res, tt.wantPass)
+			}
+			if !hasMessage(recs, workerproto.LevelInfo, tt.wantStart) {
+				t.Errorf("no info record %q in\n%s", tt.wantStart, strings.Join(messages(recs), "\n"))
+			}
+		})
+	}
+}
+
+// TestFailureRetry: a failing boot is attempted as often as LAVA's retry
+// action would (the block's failure_retry, else the device's failure_retry
+// or boot_retry), and each attempt gets the block's timeout ÷ attempts.
 func TestFailureRetry(t *testing.T) {
-	def := job("", "    failure_retry: 2\n    timeout:\n      minutes: 2\n", "")
-	res, recs := runSim(t, def, simDict(fastDevice+", fail_boot: true"))
-	if res.ErrorType != lab.ErrorInfrastructure {
-		t.Fatalf("result %+v, want an Infrastructure failure", res)
+	tests := []struct {
+		name      string
+		bootExtra string
+		dict      string // base variables besides simulated
+		attempts  int
+		wantStart string
+		wantShare string
+	}{
+		{
+			name:      "failure_retry",
+			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n",
+			attempts:  2,
+			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ failure_retry 2",
+		},
+		{
+			name:      "the device's failure_retry",
+			dict:      "failure_retry: 2\n",
+			attempts:  2,
+			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the device's timeouts.actions.boot-qemu-image)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ the device's failure_retry 2",
+		},
+		{
+			name:      "the device's boot_retry",
+			dict:      "failure_retry: 2\nboot_retry: 3\n",
+			attempts:  3,
+			wantShare: "boot-qemu-image: up to 3 attempts, each with timeout 00:00:40 from boot-qemu-image's timeout 00:02:00 ÷ the device's boot_retry 3",
+		},
+		{
+			name:      "a named timeout sets each attempt's",
+			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n    timeouts:\n      boot-qemu-image:\n        minutes: 3\n",
+			attempts:  2,
+			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:03:00 from the boot block's timeouts.boot-qemu-image",
+		},
 	}
-	n := 0
-	for _, m := range messages(recs) {
-		if m == "info sim-01: power on" {
-			n++
-		}
-	}
-	if n != 2 {
-		t.Errorf("%d power-ons, want 2 attempts", n)
-	}
-	if !hasMessage(recs, workerproto.LevelWarning, "boot-qemu-image failed (attempt 1 of 2): kernel panic") {
-		t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
-	}
-	if !hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)") {
-		t.Error("the start record shows the whole timeout")
-	}
-	if !hasMessage(recs, workerproto.LevelInfo, "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ failure_retry 2") {
-		t.Errorf("no record of the attempts' timeout in\n%s", strings.Join(messages(recs), "\n"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, recs := runSim(t, job("", tt.bootExtra, ""), simDict(fastDevice+", fail_boot: true")+tt.dict)
+			if res.ErrorType != lab.ErrorInfrastructure {
+				t.Fatalf("result %+v, want an Infrastructure failure", res)
+			}
+			n := 0
+			for _, m := range messages(recs) {
+				if m == "info sim-01: power on" {
+					n++
+				}
+			}
+			if n != tt.attempts {
+				t.Errorf("%d power-ons, want %d attempts", n, tt.attempts)
+			}
+			if !hasMessage(recs, workerproto.LevelWarning, fmt.Sprintf("boot-qemu-image failed (attempt 1 of %d): kernel panic", tt.attempts)) {
+				t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
+			}
+			for _, want := range []string{tt.wantStart, tt.wantShare} {
+				if want != "" && !hasMessage(recs, workerproto.LevelInfo, want) {
+					t.Errorf("no info record %q in\n%s", want, strings.Join(messages(recs), "\n"))
+				}
+			}
+		})
 	}
 }
 
@@ -281,6 +351,9 @@ func TestRepeat(t *testing.T) {
 	}
 	if !hasMessage(recs, workerproto.LevelInfo, "lava-test-shell: repeat 2 of 2") {
 		t.Error("no repeat record")
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "lava-test-shell: 2 runs, each with timeout 00:01:30 from lava-test-shell's timeout 00:03:00 ÷ repeat 2") {
+		t.Errorf("no record of the runs' timeout in\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
@@ -406,6 +479,8 @@ func TestValidationFailures(t *testing.T) {
 		{"bad simulated dictionary", job("", "", ""), simDict("boot_lines: lots"), lab.ErrorConfiguration,
 			"device sim-01: 1:25: $.simulated.boot_lines: expected an integer"},
 		{"invalid definition", "job_name: x\n", simDict(fastDevice), lab.ErrorJob, "the job definition is invalid: "},
+		{"repeat and failure_retry", job("", "", inlineTest("x", "    repeat: 2\n    failure_retry: 2\n", "true")), simDict(fastDevice), lab.ErrorJob,
+			"action 2: repeat and failure_retry cannot be used together: use a repeat block"},
 		{"bad prompt", strings.Replace(job("", "", ""), `prompts: ["/ # "]`, `prompts: ["(unclosed"]`, 1), simDict(fastDevice), lab.ErrorJob,
 			"action 1: boot: prompt \"(unclosed\" is not a valid regular expression"},
 		{"multinode", "job_name: x\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      a:\n        device_type: qemu\n        count: 1\n" +
