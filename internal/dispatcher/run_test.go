@@ -88,7 +88,7 @@ func TestTimeouts(t *testing.T) {
 		wantMsg    string        // a regular expression the whole message matches
 		failedCase string        // the lava case recorded as fail
 		wantRecord string        // part of an error record
-		wantStart  string        // a start record
+		wantInfo   string        // an info record (the start record, say)
 	}{
 		{
 			name:       "boot never shows the prompt",
@@ -97,7 +97,7 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt '/ # '; last line: 'login: '`,
 			failedCase: "boot-qemu-image",
 			wantRecord: "boot-qemu-image timed out after 1 seconds: waited ",
-			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
 			name:       "the prompt of another image",
@@ -106,7 +106,7 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '/ # '`,
 			failedCase: "boot-qemu-image",
 			wantRecord: "waited ",
-			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the job's timeouts.actions.boot-qemu-image)",
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the job's timeouts.actions.boot-qemu-image)",
 		},
 		{
 			name:       "escape sequences in the last line are escaped",
@@ -115,7 +115,7 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '\\x1b\[6n/ # \\u009b0m'`,
 			failedCase: "boot-qemu-image",
 			wantRecord: `last line: '\x1b[6n/ # \u009b0m'`,
-			wantStart:  "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
 			name:       "the kernel never starts",
@@ -132,7 +132,7 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `auto-login-action timed out after 1 seconds: waited \d+\.\d s for login prompt 'login:'; last line: '/ # '`,
 			failedCase: "auto-login-action",
 			wantRecord: "boot-qemu-image failed: auto-login-action timed out after 1 seconds: waited",
-			wantStart:  "start: 1.1 auto-login-action (timeout 00:00:01 from the job's timeouts.actions.auto-login-action)",
+			wantInfo:   "start: 1.1 auto-login-action (timeout 00:00:01 from the job's timeouts.actions.auto-login-action)",
 		},
 		{
 			name:       "a login command never returns: the connection timeout",
@@ -142,7 +142,7 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `auto-login-action: the connection timed out after 1 seconds \(the connection timeout, from the job's timeouts.connections.auto-login-action\): waited \d+\.\d s for prompt '/ # ' after the login command 'sleep 30'; last line: '/ # sleep 30'`,
 			failedCase: "auto-login-action",
 			wantRecord: "auto-login-action failed: auto-login-action: the connection timed out",
-			wantStart:  "auto-login-action: connection timeout 00:00:01 from the job's timeouts.connections.auto-login-action",
+			wantInfo:   "auto-login-action: connection timeout 00:00:01 from the job's timeouts.connections.auto-login-action",
 		},
 		{
 			name:       "a test step never returns",
@@ -151,7 +151,17 @@ func TestTimeouts(t *testing.T) {
 			wantMsg:    `lava-test-shell timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
 			failedCase: "lava-test-shell",
 			wantRecord: "lava-test-shell timed out after 1 seconds: waited",
-			wantStart:  "start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeout)",
+			wantInfo:   "start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeout)",
+		},
+		{
+			name: "an interactive step's message never comes",
+			def: job("", "", "- test:\n    timeout:\n      seconds: 1\n    interactive:\n    - name: probe\n      prompts: [\"=> \"]\n      script:\n"+
+				"      - command: version\n        name: version\n        successes:\n        - message: U-Boot 20\n"),
+			dict:       simDict(fastDevice),
+			wantMsg:    `lava-test-interactive timed out after 1 seconds: waited \d+\.\d s for success message 'U-Boot 20' or prompt '=> ' \(probe step version\); last line: '/ # '`,
+			failedCase: "lava-test-interactive",
+			wantRecord: "lava-test-interactive timed out after 1 seconds: waited",
+			wantInfo:   "Test interactive timeout: 1s (minimum of the action and connection timeout; connection timeout 00:00:30 from the default connection timeout)",
 		},
 		{
 			name:       "job timeout from the assignment",
@@ -181,6 +191,7 @@ func TestTimeouts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits for a timeout of its own
 			res, recs := runDir(t, context.Background(), jobDir(t, tt.def, tt.dict, tt.assign))
 			wantType := tt.wantType
 			if wantType == "" {
@@ -207,8 +218,8 @@ func TestTimeouts(t *testing.T) {
 			if !hasMessage(recs, workerproto.LevelError, tt.wantRecord) {
 				t.Errorf("no error record %q in\n%s", tt.wantRecord, strings.Join(messages(recs), "\n"))
 			}
-			if tt.wantStart != "" && !hasMessage(recs, workerproto.LevelInfo, tt.wantStart) {
-				t.Errorf("no info record %q in\n%s", tt.wantStart, strings.Join(messages(recs), "\n"))
+			if tt.wantInfo != "" && !hasMessage(recs, workerproto.LevelInfo, tt.wantInfo) {
+				t.Errorf("no info record %q in\n%s", tt.wantInfo, strings.Join(messages(recs), "\n"))
 			}
 			// finalize ran after the timeout.
 			if !hasMessage(recs, workerproto.LevelInfo, "sim-01: power off") {
@@ -244,10 +255,10 @@ func TestSkipTimeoutContinues(t *testing.T) {
 // does nothing.
 func TestSkipComesFromTheBlockTimeout(t *testing.T) {
 	tests := []struct {
-		name      string
-		block     string
-		wantPass  bool
-		wantStart string
+		name     string
+		block    string
+		wantPass bool
+		wantInfo string
 	}{
 		{"the block's timeout skips a named timeout", "    timeout:\n      minutes: 1\n      skip: true\n    timeouts:\n      lava-test-shell:\n        seconds: 1\n", true,
 			"start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeouts.lava-test-shell)"},
@@ -260,8 +271,8 @@ func TestSkipComesFromTheBlockTimeout(t *testing.T) {
 			if res.Passed() != tt.wantPass || !tt.wantPass && res.ErrorType != lab.ErrorTimeout {
 				t.Errorf("result %+v, want pass %v (else a timeout)", res, tt.wantPass)
 			}
-			if !hasMessage(recs, workerproto.LevelInfo, tt.wantStart) {
-				t.Errorf("no info record %q in\n%s", tt.wantStart, strings.Join(messages(recs), "\n"))
+			if !hasMessage(recs, workerproto.LevelInfo, tt.wantInfo) {
+				t.Errorf("no info record %q in\n%s", tt.wantInfo, strings.Join(messages(recs), "\n"))
 			}
 		})
 	}
@@ -276,21 +287,21 @@ func TestFailureRetry(t *testing.T) {
 		bootExtra string
 		dict      string // base variables besides simulated
 		attempts  int
-		wantStart string
+		wantInfo  string
 		wantShare string
 	}{
 		{
 			name:      "failure_retry",
 			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n",
 			attempts:  2,
-			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
 			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ failure_retry 2",
 		},
 		{
 			name:      "the device's failure_retry",
 			dict:      "failure_retry: 2\n",
 			attempts:  2,
-			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the device's timeouts.actions.boot-qemu-image)",
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the device's timeouts.actions.boot-qemu-image)",
 			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ the device's failure_retry 2",
 		},
 		{
@@ -303,7 +314,7 @@ func TestFailureRetry(t *testing.T) {
 			name:      "a named timeout sets each attempt's",
 			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n    timeouts:\n      boot-qemu-image:\n        minutes: 3\n",
 			attempts:  2,
-			wantStart: "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
 			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:03:00 from the boot block's timeouts.boot-qemu-image",
 		},
 	}
@@ -325,7 +336,7 @@ func TestFailureRetry(t *testing.T) {
 			if !hasMessage(recs, workerproto.LevelWarning, fmt.Sprintf("boot-qemu-image failed (attempt 1 of %d): kernel panic", tt.attempts)) {
 				t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
 			}
-			for _, want := range []string{tt.wantStart, tt.wantShare} {
+			for _, want := range []string{tt.wantInfo, tt.wantShare} {
 				if want != "" && !hasMessage(recs, workerproto.LevelInfo, want) {
 					t.Errorf("no info record %q in\n%s", want, strings.Join(messages(recs), "\n"))
 				}
