@@ -221,6 +221,9 @@ func waitedFor(d time.Duration) string {
 func (c *Conn) lastLineLocked() string {
 	line := c.lastLine
 	if head := c.head[:c.headLen]; len(bytes.TrimSpace(head)) > 0 {
+		if c.partialLen > c.headLen {
+			head = cutAtRune(head)
+		}
 		line = string(head)
 		if c.partialLen > c.headLen {
 			line += "…"
@@ -230,6 +233,20 @@ func (c *Conn) lastLineLocked() string {
 		return "none (the console printed nothing)"
 	}
 	return quoteConsole(c.log.MaskString(line), quotedMax)
+}
+
+// cutAtRune drops an incomplete UTF-8 sequence at the end of b, where a
+// copy of the start of a longer text may have cut a character.
+func cutAtRune(b []byte) []byte {
+	for k := len(b) - 1; k >= 0 && k >= len(b)-utf8.UTFMax; k-- {
+		if utf8.RuneStart(b[k]) {
+			if !utf8.FullRune(b[k:]) {
+				return b[:k]
+			}
+			break
+		}
+	}
+	return b
 }
 
 // describe names patterns for messages: each quoted (quoteConsole), joined

@@ -218,6 +218,8 @@ func TestConnTimeoutNamesTheLastLine(t *testing.T) {
 		{"a blank partial line", []string{"last words\n", "   "}, "'last words'"},
 		{"a partial line in pieces", []string{"login", ": "}, "'login: '"},
 		{"a long partial line is cut", []string{strings.Repeat("x", 2*partialKept)}, "'" + strings.Repeat("x", quotedMax) + "…'"},
+		{"a long partial line is cut between characters", []string{"x" + strings.Repeat("é", partialKept)}, "'x" + strings.Repeat("é", quotedMax-1) + "…'"},
+		{"a partial line cut inside a character", []string{"x" + strings.Repeat("😀", partialKept/4)}, "'x" + strings.Repeat("😀", partialKept/4-1) + "…'"},
 		{"escape sequences", []string{"\x1b[6n\x1b[?25l/ # "}, `'\x1b[6n\x1b[?25l/ # '`},
 		{"secrets masked", []string{"token sekrit-42\n"}, "'token " + journal.Masked + "'"},
 	}
@@ -251,5 +253,51 @@ func TestConnTimeoutNamesTheLastLine(t *testing.T) {
 				t.Errorf("message %q", err.Error())
 			}
 		})
+	}
+}
+
+func TestCutAtRune(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"abc", "abc"},
+		{"abé", "abé"},
+		{"ab\xc3", "ab"},         // é cut after its first byte
+		{"a€"[:3], "a"},          // € cut after two of its three bytes
+		{"\xff\xfe", "\xff\xfe"}, // invalid bytes, no character cut
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := string(cutAtRune([]byte(tt.in))); got != tt.want {
+			t.Errorf("cutAtRune(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestConnTracksThePartialLineWithoutAllocating: reading a partial line,
+// whatever its length, costs one allocation (the channel that wakes
+// Expect up): keeping the start of the line for timeout messages adds
+// none.
+func TestConnTracksThePartialLineWithoutAllocating(t *testing.T) {
+	log, err := journal.Create(filepath.Join(t.TempDir(), JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	// No reader goroutine: consume is called as the reader would.
+	c := &Conn{log: log, sig: make(chan struct{}), partial: make([]byte, 0, 64<<10), window: make([]byte, 0, 64<<10)}
+	for _, n := range []int{4, partialKept, 8 << 10} {
+		chunk := []byte(strings.Repeat("x", n))
+		allocs := testing.AllocsPerRun(50, func() {
+			c.partial, c.window = c.partial[:0], c.window[:0]
+			c.consume(chunk)
+		})
+		if allocs > 1 {
+			t.Errorf("reading a partial line of %d bytes: %v allocations, want 1", n, allocs)
+		}
+		c.mu.Lock()
+		got := c.lastLineLocked()
+		c.mu.Unlock()
+		if want := "'" + strings.Repeat("x", min(n, quotedMax)); !strings.HasPrefix(got, want) {
+			t.Errorf("last line %s, want it to start with %s", got, want)
+		}
 	}
 }
