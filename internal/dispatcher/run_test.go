@@ -267,6 +267,7 @@ func TestSkipComesFromTheBlockTimeout(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			res, recs := runSim(t, job("", "", inlineTest("slow", tt.block, "sleep 60")), simDict(fastDevice))
 			if res.Passed() != tt.wantPass || !tt.wantPass && res.ErrorType != lab.ErrorTimeout {
 				t.Errorf("result %+v, want pass %v (else a timeout)", res, tt.wantPass)
@@ -320,6 +321,7 @@ func TestFailureRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each pauses between its attempts
 			res, recs := runSim(t, job("", tt.bootExtra, ""), simDict(fastDevice+", fail_boot: true")+tt.dict)
 			if res.ErrorType != lab.ErrorInfrastructure {
 				t.Fatalf("result %+v, want an Infrastructure failure", res)
