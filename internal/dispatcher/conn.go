@@ -249,15 +249,22 @@ func cutAtRune(b []byte) []byte {
 	return b
 }
 
+// describedMax is how many patterns a message names; more are counted.
+const describedMax = 4
+
 // describe names patterns for messages: each quoted (quoteConsole), joined
-// by "or".
+// by "or"; past describedMax, the first ones and how many others.
 func describe(patterns []*regexp.Regexp) string {
 	var b strings.Builder
 	for i, p := range patterns {
 		if i > 0 {
 			b.WriteString(" or ")
 		}
-		b.WriteString(quoteConsole(p.String(), quotedMax))
+		if i == describedMax-1 && len(patterns) > describedMax {
+			fmt.Fprintf(&b, "%d others", len(patterns)-i)
+			break
+		}
+		b.WriteString(quotePattern(p.String()))
 	}
 	return b.String()
 }
@@ -268,13 +275,22 @@ func waitingFor(kind string, patterns ...*regexp.Regexp) string {
 	return kind + " " + describe(patterns)
 }
 
-// quoteConsole quotes console text or a pattern for a message: in single
+// quoteConsole quotes console text or a command for a message: in single
 // quotes, with a quote or backslash escaped, tabs, carriage returns and
 // newlines as \t, \r and \n, other control characters (an escape
 // sequence's ESC, say) and invalid UTF-8 as \xNN or \uNNNN, so that no raw
 // control sequence reaches a log or a terminal. Text longer than limit
 // characters is cut there and ends with "…".
-func quoteConsole(s string, limit int) string {
+func quoteConsole(s string, limit int) string { return quoteText(s, limit, true) }
+
+// quotePattern quotes a regular expression for a message as quoteConsole
+// quotes text, except that its backslashes stay as written (a pattern's
+// \$ or \d reads as in the job definition, and \x1b means ESC in a pattern
+// anyway), cut at quotedMax characters.
+func quotePattern(p string) string { return quoteText(p, quotedMax, false) }
+
+// quoteText is quoteConsole, escaping backslashes or not.
+func quoteText(s string, limit int, backslashes bool) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('\'')
@@ -288,7 +304,7 @@ func quoteConsole(s string, limit int) string {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\'' || r == '\\':
+		case r == '\'' || r == '\\' && backslashes:
 			b.WriteByte('\\')
 			b.WriteRune(r)
 		case r == '\t':

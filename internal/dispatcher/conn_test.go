@@ -301,3 +301,31 @@ func TestConnTracksThePartialLineWithoutAllocating(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	res := func(ps ...string) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for _, p := range ps {
+			out = append(out, regexp.MustCompile(p))
+		}
+		return out
+	}
+	tests := []struct {
+		patterns []*regexp.Regexp
+		want     string
+	}{
+		{res(`/ # `), `'/ # '`},
+		{res(`/ # `, `root@\w+:~# `, `\$ `), `'/ # ' or 'root@\w+:~# ' or '\$ '`},
+		{res(`a`, `b`, `c`, `d`), `'a' or 'b' or 'c' or 'd'`},
+		{res(`a`, `b`, `c`, `d`, `e`), `'a' or 'b' or 'c' or 2 others`},
+		{res("\x1b\\[6n", `it's`), `'\x1b\[6n' or 'it\'s'`},
+	}
+	for _, tt := range tests {
+		if got := describe(tt.patterns); got != tt.want {
+			t.Errorf("describe = %s, want %s", got, tt.want)
+		}
+	}
+	if got := waitingFor("login prompt", regexp.MustCompile("login:")); got != "login prompt 'login:'" {
+		t.Errorf("waitingFor = %s", got)
+	}
+}

@@ -63,8 +63,8 @@ func newMonitorTest(ms []jobdef.Monitor) (Action, error) {
 			return nil, fmt.Errorf("monitor %s: %w", m.Name, err)
 		}
 		cm.parser.caseID = monitorCaseID
-		cm.startWhat = "monitor " + m.Name + "'s start message " + quoteConsole(m.Start, quotedMax)
-		cm.endWhat = "a result or monitor " + m.Name + "'s end message " + quoteConsole(m.End, quotedMax)
+		cm.startWhat = "monitor " + m.Name + "'s start message " + quotePattern(m.Start)
+		cm.endWhat = "a result or monitor " + m.Name + "'s end message " + quotePattern(m.End)
 		t.monitors = append(t.monitors, cm)
 	}
 	return t, nil
