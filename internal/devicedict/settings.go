@@ -33,7 +33,7 @@ func (t timeoutVar) duration(n int) time.Duration {
 var actionTimeouts = []timeoutVar{
 	{"apply_overlay_image", []string{"apply-overlay-image"}, "minutes", 2},
 	{"dd_image", []string{"dd-image"}, "minutes", 10},
-	{"download_retry", []string{"download-retry"}, "minutes", 5},
+	{"download_retry", []string{"download-retry"}, "minutes", 15},
 	{"http_download", []string{"http-download"}, "minutes", 5},
 	{"lava_test_shell", []string{"lava-test-shell"}, "minutes", 3},
 	{"nfs_deploy", []string{"nfs-deploy"}, "minutes", 10},

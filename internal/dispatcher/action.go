@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
@@ -91,25 +92,45 @@ func (e *Env) Warning(format string, args ...any) {
 
 // RunChild runs a sub-action of the running action, at the next level below
 // it ("3.1", "3.2", …), with its own start/end records, results case and
-// timeout (resolved by its own name within the same job action block, and
-// capped by the parent's remaining time).
+// timeout (resolved by its own name within the same job action block, the
+// running action's share when it retries, and capped by the time the
+// running action has left).
 func (e *Env) RunChild(ctx context.Context, a Action) error {
 	parent := e.node
 	parent.children++
-	n := &node{action: a, block: parent.block, level: parent.level + "." + strconv.Itoa(parent.children)}
-	n.timeout, n.skip = resolveTimeout(e.Job, e.run.deviceTimeouts, n.block, a.Name())
+	n := &node{action: a, block: parent.block, level: parent.level + "." + strconv.Itoa(parent.children), parent: parent.action.Name()}
+	e.run.place(e.Job, n, parent.retry)
 	return e.run.run(ctx, e, n)
+}
+
+// ConnectionTimeout returns the running action's connection timeout (LAVA's
+// connection_timeout: the longest wait for one answer of the device where
+// an action applies it) and where it came from.
+func (e *Env) ConnectionTimeout() (time.Duration, string) {
+	return e.node.conn.d, e.node.conn.from
 }
 
 // node is an action placed in the pipeline, with what the runner applies
 // around it.
 type node struct {
-	action        Action
-	block         *jobdef.Action // the job's action block; nil for finalize
-	level         string
-	timeout       time.Duration // from resolveTimeout, before capping
-	skip          bool          // a timeout continues with the next action
-	retries       int           // failure_retry: attempts, ≥ 1
+	action Action
+	block  *jobdef.Action // the job's action block; nil for finalize
+	level  string
+	parent string // the parent action's name; "" at the top level
+	// timeout is the action's timeout (before capping by its parent or the
+	// job): for all its attempts together when it retries.
+	timeout resolved
+	// attempt is the timeout of each attempt or run when retry is set,
+	// else timeout.
+	attempt resolved
+	// retry is set when the action runs its work more than once
+	// (failure_retry or repeat > 1): it bounds the attempts together and
+	// shares its timeout among them and its sub-actions.
+	retry *retrying
+	conn  resolved // the connection timeout
+	// skip: a timeout continues with the next action (skipsTimeout).
+	skip          bool
+	retries       int // failure_retry: attempts, ≥ 1
 	retryInterval time.Duration
 	repeat        int // repeat: runs, ≥ 1
 	children      int
@@ -120,8 +141,32 @@ const DefaultRetryInterval = time.Second
 
 // runner runs nodes.
 type runner struct {
-	deviceTimeouts map[string]time.Duration
-	cache          *jobCache // the worker's download cache, as this job uses it
+	device deviceTimeouts
+	cache  *jobCache // the worker's download cache, as this job uses it
+}
+
+// place resolves the timeouts of n, whose action, block and level are
+// set, by LAVA's rules; parent is its parent when that one retries (nil
+// otherwise and at the top level).
+func (r *runner) place(job *jobdef.Job, n *node, parent *retrying) {
+	r.placeRetrying(job, n, parent, 1, "")
+}
+
+// placeRetrying is place for an action that runs its work times times
+// (attempts says why): its timeout is then the retry action's (levels 1 to
+// 4) and each attempt gets its share, unless a named timeout (levels 5 and
+// 6) sets the attempt's.
+func (r *runner) placeRetrying(job *jobdef.Job, n *node, parent *retrying, times int, why string) {
+	name := n.action.Name()
+	if times > 1 {
+		n.timeout = resolveTimeout(job, r.device, n.block, parent, name, false)
+		n.retry = &retrying{name: name, timeout: n.timeout.d, times: times, why: why}
+		n.attempt = resolveTimeout(job, r.device, n.block, n.retry, name, true)
+	} else {
+		n.timeout = resolveTimeout(job, r.device, n.block, parent, name, true)
+		n.attempt = n.timeout
+	}
+	n.conn = resolveConnectionTimeout(job, r.device, name)
 }
 
 // run runs one node: start record, attempts under the node's timeout, end
@@ -130,29 +175,40 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	env := *parent
 	env.node = n
 	name := n.action.Name()
-	timeout := n.timeout
-	shown := timeout
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < shown {
-		shown = time.Until(dl)
-	}
-	env.Info("start: %s %s (timeout %s)", n.level, name, clock(shown))
+	env.Info("start: %s %s (timeout %s)", n.level, name, shownTimeout(ctx, n))
 	start := time.Now()
 
 	retries := max(n.retries, 1)
-	perAttempt := max(timeout/time.Duration(retries), time.Second)
+	if n.repeat > 0 {
+		retries = 1
+	}
+	// A retrying action's timeout bounds all its attempts (LAVA's retry
+	// action); each attempt has its own share.
+	actx := ctx
+	if n.retry != nil {
+		env.Info("%s: %s, each with timeout %s from %s", name, turns(n.retry), clock(n.attempt.d), n.attempt.from)
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeoutCause(ctx, n.timeout.d, &actionTimeout{action: name, timeout: n.timeout.d})
+		defer cancel()
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = r.attempt(ctx, &env, n, perAttempt)
-		if err == nil || attempt >= retries || ctx.Err() != nil || ErrorTypeOf(err) == lab.ErrorCanceled {
+		err = r.attempt(actx, &env, n, n.attempt.d)
+		if err == nil || attempt >= retries || actx.Err() != nil || ErrorTypeOf(err) == lab.ErrorCanceled {
 			break
 		}
 		interval := n.retryInterval
 		if interval <= 0 {
 			interval = DefaultRetryInterval
 		}
+		if dl, ok := actx.Deadline(); ok && time.Until(dl) <= interval {
+			// LAVA's words when the retry action's time is up.
+			err = fmt.Errorf("%w (no time left for the remaining %d attempts of %s: increase the block's timeout or decrease the named action timeout)", err, retries-attempt, name)
+			break
+		}
 		env.Warning("%s failed (attempt %d of %d): %v; retrying in %s", name, attempt, retries, err, seconds(interval)+"s")
-		if serr := sleep(ctx, interval); serr != nil {
-			err = causeError(ctx)
+		if serr := sleep(actx, interval); serr != nil {
+			err = causeError(actx)
 			break
 		}
 	}
@@ -162,10 +218,13 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	if err != nil {
 		result = ResultFail
 		var at *actionTimeout
-		ownTimeout := errors.As(err, &at) && at.action == name && ctx.Err() == nil
+		// A timeout of this action or of one of its sub-actions, while
+		// the job (or the parent) still has time.
+		timedOut := ErrorTypeOf(err) == lab.ErrorTimeout && ctx.Err() == nil
+		ownTimeout := timedOut && errors.As(err, &at) && at.action == name
 		switch {
 		case ErrorTypeOf(err) == lab.ErrorCanceled:
-		case ownTimeout && n.skip:
+		case timedOut && n.skip:
 			env.Warning("%s; the timeout has skip: true, continuing with the next action", err)
 			err = nil
 		case ownTimeout:
@@ -179,6 +238,34 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	return err
 }
 
+// turns says how often a retrying action runs: "3 runs" (repeat) or "up
+// to 3 attempts".
+func turns(r *retrying) string {
+	if r.why == "repeat" {
+		return fmt.Sprintf("%d runs", r.times)
+	}
+	return fmt.Sprintf("up to %d attempts", r.times)
+}
+
+// shownTimeout is the start record's timeout: LAVA's hh:mm:ss of the time
+// the action may take (its timeout, capped by what its parent or the job
+// has left), then where it came from: "00:05:00 from the device's
+// timeouts.actions.http-download", or, when capped, "00:00:12, the time the
+// job has left (00:03:00 from …)".
+func shownTimeout(ctx context.Context, n *node) string {
+	t := n.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left.Round(time.Second) < t.d.Round(time.Second) {
+			who := "the job"
+			if n.parent != "" {
+				who = n.parent
+			}
+			return fmt.Sprintf("%s, the time %s has left (%s from %s)", clock(left), who, clock(t.d), t.from)
+		}
+	}
+	return clock(t.d) + " from " + t.from
+}
+
 // attempt runs the node's action repeat times, each under timeout.
 func (r *runner) attempt(ctx context.Context, env *Env, n *node, timeout time.Duration) error {
 	repeat := max(n.repeat, 1)
@@ -189,8 +276,9 @@ func (r *runner) attempt(ctx context.Context, env *Env, n *node, timeout time.Du
 		actx, cancel := context.WithTimeoutCause(ctx, timeout, &actionTimeout{action: n.action.Name(), timeout: timeout})
 		err := n.action.Run(actx, env)
 		if err != nil && actx.Err() != nil {
-			// The action stopped because its context ended: say why.
-			err = causeError(actx)
+			// The action stopped because its context ended: say why, and
+			// what it was waiting for.
+			err = stoppedError(actx, err)
 		}
 		cancel()
 		if err != nil {

@@ -39,7 +39,7 @@ func newActionEnv(t *testing.T, dict string) *actionEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{deviceTimeouts: DeviceTimeouts}
+	r := &runner{}
 	a := &actionEnv{t: t, journal: path, r: r}
 	a.env = &Env{JobID: 42, Dir: dir, Job: &jobdef.Job{}, Log: log, Session: &Session{}, run: r}
 	t.Cleanup(func() { a.close() })
@@ -59,17 +59,21 @@ func newActionEnv(t *testing.T, dict string) *actionEnv {
 		t.Fatal(err)
 	}
 	prompt := regexp.MustCompile(regexp.QuoteMeta(cfg.Prompt))
-	if _, err := a.env.Conn.Expect(ctx, prompt); err != nil {
+	if _, err := a.env.Conn.Expect(ctx, "prompt", prompt); err != nil {
 		t.Fatalf("waiting for the prompt: %v", err)
 	}
 	a.env.Session.Prompts = []*regexp.Regexp{prompt}
 	return a
 }
 
-// run runs act as the next top-level action, with the given timeout.
+// run runs act as the next top-level action, with the given timeout (its
+// connection timeout resolved from the environment's job, as in a job).
 func (a *actionEnv) run(ctx context.Context, act Action, timeout time.Duration) error {
 	a.levels++
-	n := &node{action: act, level: strconv.Itoa(a.levels), timeout: timeout}
+	n := &node{action: act, level: strconv.Itoa(a.levels)}
+	n.timeout = resolved{timeout, "the test"}
+	n.attempt = n.timeout
+	n.conn = resolveConnectionTimeout(a.env.Job, a.r.device, act.Name())
 	return a.r.run(ctx, a.env, n)
 }
 

@@ -51,6 +51,8 @@ type bootAction struct {
 	prompts     []*regexp.Regexp
 	kernelStart *regexp.Regexp // nil: not awaited
 	login       *autoLogin     // nil without auto_login
+	// kernelWhat and promptWhat say what the waits are for (Expect).
+	kernelWhat, promptWhat string
 	// prepare runs before power on; nil for devices that need nothing.
 	prepare func(ctx context.Context, env *Env) error
 	// ignored explains why boot commands and transfer_overlay are not
@@ -67,6 +69,7 @@ func newBootAction(b *jobdef.Boot, defaultKernelStart string) (*bootAction, erro
 	if sb.prompts, err = compilePrompts("prompt", b.Prompts); err != nil {
 		return nil, err
 	}
+	sb.promptWhat = waitingFor("prompt", sb.prompts...)
 	start := defaultKernelStart
 	if p := b.Parameters; p != nil && p.KernelStartMessage != "" {
 		start = p.KernelStartMessage
@@ -75,16 +78,19 @@ func newBootAction(b *jobdef.Boot, defaultKernelStart string) (*bootAction, erro
 		if sb.kernelStart, err = regexp.Compile(start); err != nil {
 			return nil, fmt.Errorf("kernel-start-message %q is not a valid regular expression: %w", start, err)
 		}
+		sb.kernelWhat = waitingFor("kernel start message", sb.kernelStart)
 	}
 	if al := b.AutoLogin; al != nil {
-		sb.login = &autoLogin{cfg: al, prompts: sb.prompts}
+		sb.login = &autoLogin{cfg: al, prompts: sb.prompts, promptWhat: sb.promptWhat}
 		if sb.login.login, err = regexp.Compile(al.LoginPrompt); err != nil {
 			return nil, fmt.Errorf("login_prompt %q is not a valid regular expression: %w", al.LoginPrompt, err)
 		}
+		sb.login.loginWhat = waitingFor("login prompt", sb.login.login)
 		if al.PasswordPrompt != "" {
 			if sb.login.password, err = regexp.Compile(al.PasswordPrompt); err != nil {
 				return nil, fmt.Errorf("password_prompt %q is not a valid regular expression: %w", al.PasswordPrompt, err)
 			}
+			sb.login.passwordWhat = waitingFor("password prompt", sb.login.password)
 		}
 	}
 	return sb, nil
@@ -110,7 +116,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 	}
 	env.Session.Prompts = nil
 	if b.kernelStart != nil {
-		i, err := env.Conn.Expect(ctx, withPanic(b.kernelStart)...)
+		i, err := env.Conn.Expect(ctx, b.kernelWhat, withPanic(b.kernelStart)...)
 		if err != nil {
 			return err
 		}
@@ -123,7 +129,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 	} else {
-		i, err := env.Conn.Expect(ctx, withPanic(b.prompts...)...)
+		i, err := env.Conn.Expect(ctx, b.promptWhat, withPanic(b.prompts...)...)
 		if err != nil {
 			return err
 		}
@@ -142,13 +148,15 @@ type autoLogin struct {
 	login    *regexp.Regexp
 	password *regexp.Regexp // nil: no password prompt
 	prompts  []*regexp.Regexp
+	// What the waits are for (Expect).
+	loginWhat, passwordWhat, promptWhat string
 }
 
 func (a *autoLogin) Name() string { return "auto-login-action" }
 
 func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 	env.Info("waiting for the login prompt %q", a.cfg.LoginPrompt)
-	i, err := env.Conn.Expect(ctx, withPanic(a.login)...)
+	i, err := env.Conn.Expect(ctx, a.loginWhat, withPanic(a.login)...)
 	if err != nil {
 		return err
 	}
@@ -159,7 +167,7 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if a.password != nil {
-		if _, err := env.Conn.Expect(ctx, a.password); err != nil {
+		if _, err := env.Conn.Expect(ctx, a.passwordWhat+" after the user name", a.password); err != nil {
 			return err
 		}
 		if err := env.Conn.SendHidden(ctx, a.cfg.Password, journal.Masked); err != nil {
@@ -167,7 +175,7 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	// The login prompt again means the credentials were refused.
-	i, err = env.Conn.Expect(ctx, append(withPanic(a.prompts...), a.login)...)
+	i, err = env.Conn.Expect(ctx, a.promptWhat+" after the login", append(withPanic(a.prompts...), a.login)...)
 	if err != nil {
 		return err
 	}
@@ -177,11 +185,24 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 	case len(a.prompts) + 1:
 		return JobError("auto_login: the login as %q was refused (the login prompt came back)", a.cfg.Username)
 	}
+	if len(a.cfg.LoginCommands) == 0 {
+		return nil
+	}
+	// As in LAVA, the prompt after each login command is awaited for the
+	// connection timeout at most.
+	ct, from := env.ConnectionTimeout()
+	env.Info("%s: connection timeout %s from %s: the prompt after each login command must come within it", a.Name(), clock(ct), from)
 	for _, cmd := range a.cfg.LoginCommands {
 		if err := env.Conn.Send(ctx, cmd); err != nil {
 			return err
 		}
-		if _, err := env.Conn.Expect(ctx, a.prompts...); err != nil {
+		cctx, cancel := context.WithTimeoutCause(ctx, ct, &connectionTimeout{action: a.Name(), timeout: ct, from: from})
+		_, err := env.Conn.Expect(cctx, a.promptWhat+" after the login command "+quoteConsole(cmd, quotedMax), a.prompts...)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				return connectionError(err)
+			}
 			return err
 		}
 	}

@@ -9,6 +9,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -28,6 +31,14 @@ const (
 // ErrConsoleClosed is returned by Expect when the console stream ended.
 var ErrConsoleClosed = errors.New("console closed")
 
+// Bounds of the console text quoted in messages: the start of the current
+// partial line Conn keeps for them, and the characters of a line or a
+// pattern a message shows.
+const (
+	partialKept = 256
+	quotedMax   = 120
+)
+
 // Conn is the pipeline's side of a device console. One goroutine reads the
 // console for as long as the stream lives; it logs every complete line the
 // device prints as a "target" record (trailing CR removed), hands it to the
@@ -35,6 +46,13 @@ var ErrConsoleClosed = errors.New("console closed")
 // So when Expect returns, every line before the match has been logged and
 // hooked. A partial line (a prompt) is logged once it is completed or when
 // the console ends.
+//
+// Conn also remembers the last non-blank line the console printed (the
+// partial line, such as a prompt, when it is not blank) so that a wait
+// that times out can say what the device showed last. This costs no
+// allocation: the last complete line is the string already made for the
+// journal, and of the partial line only its first partialKept bytes are
+// copied, once per read.
 type Conn struct {
 	rw  io.ReadWriter
 	log *journal.Writer
@@ -48,6 +66,14 @@ type Conn struct {
 	readErr error
 	sig     chan struct{} // closed and replaced when output arrives or the stream ends
 	done    chan struct{} // closed when the reader goroutine returns
+
+	// lastLine is the last non-blank complete line; head holds the first
+	// headLen bytes of the current partial line, which is partialLen
+	// bytes long.
+	lastLine   string
+	head       [partialKept]byte
+	headLen    int
+	partialLen int
 }
 
 // NewConn starts reading the console rw and logging it to log.
@@ -94,7 +120,13 @@ func (c *Conn) send(ctx context.Context, line, shown string) error {
 // end of the match. When several match, the one whose match starts first
 // wins (then the earlier pattern). It returns the index of the pattern, or
 // the line hook's error, ErrConsoleClosed, or the context's cause.
-func (c *Conn) Expect(ctx context.Context, patterns ...*regexp.Regexp) (int, error) {
+//
+// what says what the caller waits for, for messages, such as
+// "prompt '/ # '" (see waitingFor). When ctx ends first, the error is a
+// *waitError naming what, how long Expect waited and the console's last
+// line, and wrapping the context's cause.
+func (c *Conn) Expect(ctx context.Context, what string, patterns ...*regexp.Regexp) (int, error) {
+	start := time.Now()
 	for {
 		c.mu.Lock()
 		if c.hookErr != nil {
@@ -115,30 +147,184 @@ func (c *Conn) Expect(ctx context.Context, patterns ...*regexp.Regexp) (int, err
 			return best, nil
 		}
 		if c.ended {
-			err := c.readErr
+			err := c.closedError(what)
 			c.mu.Unlock()
-			if err != nil {
-				return -1, InfrastructureError("read the console: %w", err)
-			}
-			return -1, InfrastructureError("waiting for %s: %w", describe(patterns), ErrConsoleClosed)
+			return -1, err
 		}
 		ch := c.sig
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return -1, context.Cause(ctx)
+			return -1, c.waitError(ctx, what, start)
 		case <-ch:
 		}
 	}
 }
 
-// describe names patterns for error messages.
-func describe(patterns []*regexp.Regexp) string {
-	var s []string
-	for _, p := range patterns {
-		s = append(s, fmt.Sprintf("%q", p.String()))
+// closedError is the error of a wait for what on a console that ended. c.mu
+// is held.
+func (c *Conn) closedError(what string) error {
+	if c.readErr != nil {
+		return InfrastructureError("read the console while waiting for %s: %w", what, c.readErr)
 	}
-	return strings.Join(s, " or ")
+	return InfrastructureError("waiting for %s: %w; last line: %s", what, ErrConsoleClosed, c.lastLineLocked())
+}
+
+// waitError is the error of a wait on the console that its context ended:
+// what it waited for, for how long, and the last line the console printed,
+// for a message a kernel engineer can act on. It wraps the context's cause
+// (an action, connection or job timeout, or a cancel).
+type waitError struct {
+	what   string        // "prompt '/ # '"
+	waited time.Duration // since the wait started
+	last   string        // the console's last non-blank line, quoted (quoteConsole)
+	cause  error
+}
+
+func (e *waitError) Error() string {
+	return fmt.Sprintf("waited %s for %s; last line: %s", waitedFor(e.waited), e.what, e.last)
+}
+
+func (e *waitError) Unwrap() error { return e.cause }
+
+// waitError builds the error of a wait for what, started at start, that
+// ctx ended.
+func (c *Conn) waitError(ctx context.Context, what string, start time.Time) error {
+	c.mu.Lock()
+	last := c.lastLineLocked()
+	c.mu.Unlock()
+	return &waitError{what: what, waited: time.Since(start), last: last, cause: context.Cause(ctx)}
+}
+
+// noteWait appends note to what the wait err reports it waited for, when
+// err is (or wraps) a *waitError: callers that know more than the pattern,
+// such as the test run still open, add it this way.
+func noteWait(err error, note string) {
+	var we *waitError
+	if errors.As(err, &we) {
+		we.what += " " + note
+	}
+}
+
+// waitedFor formats how long a wait lasted: whole seconds, with one
+// decimal under ten seconds.
+func waitedFor(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return seconds(d) + " s"
+}
+
+// lastLineLocked returns the console's last non-blank line, masked and
+// quoted for a message: the partial line (such as a prompt) when it is not
+// blank, else the last complete line. c.mu is held.
+func (c *Conn) lastLineLocked() string {
+	line := c.lastLine
+	if head := c.head[:c.headLen]; len(bytes.TrimSpace(head)) > 0 {
+		if c.partialLen > c.headLen {
+			head = cutAtRune(head)
+		}
+		line = string(head)
+		if c.partialLen > c.headLen {
+			line += "…"
+		}
+	}
+	if line == "" {
+		return "none (the console printed nothing)"
+	}
+	return quoteConsole(c.log.MaskString(line), quotedMax)
+}
+
+// cutAtRune drops an incomplete UTF-8 sequence at the end of b, where a
+// copy of the start of a longer text may have cut a character.
+func cutAtRune(b []byte) []byte {
+	for k := len(b) - 1; k >= 0 && k >= len(b)-utf8.UTFMax; k-- {
+		if utf8.RuneStart(b[k]) {
+			if !utf8.FullRune(b[k:]) {
+				return b[:k]
+			}
+			break
+		}
+	}
+	return b
+}
+
+// describedMax is how many patterns a message names; more are counted.
+const describedMax = 4
+
+// describe names patterns for messages: each quoted (quoteConsole), joined
+// by "or"; past describedMax, the first ones and how many others.
+func describe(patterns []*regexp.Regexp) string {
+	var b strings.Builder
+	for i, p := range patterns {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		if i == describedMax-1 && len(patterns) > describedMax {
+			fmt.Fprintf(&b, "%d others", len(patterns)-i)
+			break
+		}
+		b.WriteString(quotePattern(p.String()))
+	}
+	return b.String()
+}
+
+// waitingFor is what a wait for patterns of one kind ("prompt", "login
+// prompt") is waiting for, for Expect: "prompt '/ # '".
+func waitingFor(kind string, patterns ...*regexp.Regexp) string {
+	return kind + " " + describe(patterns)
+}
+
+// quoteConsole quotes console text or a command for a message: in single
+// quotes, with a quote or backslash escaped, tabs, carriage returns and
+// newlines as \t, \r and \n, other control characters (an escape
+// sequence's ESC, say) and invalid UTF-8 as \xNN or \uNNNN, so that no raw
+// control sequence reaches a log or a terminal. Text longer than limit
+// characters is cut there and ends with "…".
+func quoteConsole(s string, limit int) string { return quoteText(s, limit, true) }
+
+// quotePattern quotes a regular expression for a message as quoteConsole
+// quotes text, except that its backslashes stay as written (a pattern's
+// \$ or \d reads as in the job definition, and \x1b means ESC in a pattern
+// anyway), cut at quotedMax characters.
+func quotePattern(p string) string { return quoteText(p, quotedMax, false) }
+
+// quoteText is quoteConsole, escaping backslashes or not.
+func quoteText(s string, limit int, backslashes bool) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	n := 0
+	for i := 0; i < len(s); {
+		if n == limit {
+			b.WriteString("…")
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\'' || r == '\\' && backslashes:
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x80 && !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case !unicode.IsPrint(r) && r != ' ':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+		n++
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // Wait waits until the console stream has ended (the device was closed) and
@@ -167,6 +353,7 @@ func (c *Conn) read() {
 				c.partial = c.partial[:0]
 			}
 			c.mu.Lock()
+			c.headLen, c.partialLen = 0, 0
 			c.ended = true
 			if !errors.Is(err, io.EOF) {
 				c.readErr = err
@@ -208,6 +395,8 @@ func (c *Conn) consume(b []byte) {
 	if len(c.window) > matchWindow {
 		c.window = append(c.window[:0], c.window[len(c.window)-matchWindow/2:]...)
 	}
+	c.headLen = copy(c.head[:], c.partial)
+	c.partialLen = len(c.partial)
 	close(c.sig)
 	c.sig = make(chan struct{})
 	c.mu.Unlock()
@@ -227,6 +416,9 @@ func (c *Conn) emitOne(b []byte) {
 	line := string(bytes.TrimRight(b, "\r"))
 	c.log.Log(workerproto.LevelTarget, line)
 	c.mu.Lock()
+	if strings.TrimSpace(line) != "" {
+		c.lastLine = line
+	}
 	h := c.hook
 	c.mu.Unlock()
 	if h == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
 	"strings"
 	"time"
 
@@ -53,8 +52,12 @@ type deviceConfig struct {
 	UserCommands map[string]UserCommand
 	// Constants are base.jinja2's constants (test shell, overlay root, …).
 	Constants devicedict.Constants
-	// Timeouts are the device's action timeouts by pipeline action name.
-	Timeouts map[string]time.Duration
+	// Timeouts and Connections are the device's timeouts.actions and
+	// timeouts.connections by pipeline action name: base.jinja2's
+	// defaults, replaced by the dictionary's action_timeout_* and
+	// connection_timeout_* variables.
+	Timeouts    map[string]time.Duration
+	Connections map[string]time.Duration
 }
 
 // OpenDevice returns the device an assignment names, from its device
@@ -75,9 +78,9 @@ func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(forma
 		Hostname: d.Hostname, DeviceType: d.DeviceType,
 		Environment: devicedict.Environment(vars),
 		Constants:   devicedict.ReadConstants(vars),
-		Timeouts:    maps.Clone(DeviceTimeouts),
 	}
-	maps.Copy(cfg.Timeouts, devicedict.Timeouts(vars).Actions)
+	dt := devicedict.Timeouts(vars)
+	cfg.Timeouts, cfg.Connections = dt.Actions, dt.Connections
 	if uc := devicedict.UserCommands(vars); len(uc) > 0 {
 		cfg.UserCommands = map[string]UserCommand{}
 		for name, c := range uc {

@@ -26,18 +26,34 @@
 // its own timeout. Settings of the worker host (cache directory, proxy)
 // come from DIR/settings.json (settings.go).
 //
-// Each action runs with a timeout resolved by LAVA's rules (resolveTimeout:
-// job timeouts.action < device defaults (DeviceTimeouts) < the block's
-// timeout < job timeouts.actions.<name> < the block's timeouts.<name>),
-// capped by the time its parent and the job have left; failure_retry
-// attempts share it equally; a test timeout with skip: true continues with
-// the next action. Sub-actions (Env.RunChild) get levels such as "2.1".
+// Each action runs with a timeout resolved by LAVA's rules (timeouts.go,
+// lowest priority first: the job's timeouts.action, the device's
+// timeouts.actions.<name> (DeviceTimeouts for names it has none for), the
+// block's timeout, the retrying parent's timeout ÷ its attempts, the job's
+// timeouts.actions.<name>, the block's timeouts.<name>; 30 s without any),
+// capped by the time its parent and the job have left. An action with
+// failure_retry or repeat (or the device's failure_retry and boot_retry)
+// bounds all its attempts by its timeout and gives each attempt, and each
+// sub-action, its share; a test block's own timeout with skip: true
+// continues with the next action when the test times out. Sub-actions
+// (Env.RunChild) get levels such as "2.1". Connection timeouts (the job's
+// timeouts.connection, the device's timeouts.connections.<name>, the job's
+// timeouts.connections.<name>) bound the prompt after each login command
+// and a monitor's waits, as in LAVA.
+//
+// A timeout that ends a wait on the console (Conn.Expect) says what the
+// wait was for, how long it lasted and the last line the console printed,
+// escaped: "boot-qemu-image timed out after 120 seconds: waited 118 s for
+// prompt 'root@debian:~# '; last line: '/ # '". Conn tracks that line
+// without allocating.
 //
 // # Journal
 //
 // Everything goes to the journal (package journal) as LAVA-style records:
-// "start: 2 boot-qemu-image (timeout 00:02:00)" and "end: …
-// (duration 00:00:01)" info records around every action, a results record
+// "start: 2 boot-qemu-image (timeout 00:02:00 from the device's
+// timeouts.actions.boot-qemu-image)" (LAVA's record, and where the timeout
+// came from) and "end: … (duration 00:00:01)" info records around every
+// action, a results record
 // in the lava suite per action (case = action name, with duration and
 // level), every console line as a target record, every line sent as an
 // input record, test results in the suite "<index>_<name>", and last the

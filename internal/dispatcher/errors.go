@@ -111,6 +111,51 @@ func seconds(d time.Duration) string {
 	return fmt.Sprint(int64(d.Round(time.Second) / time.Second))
 }
 
+// connectionTimeout is the cancellation cause of a wait that an action's
+// connection timeout ended.
+type connectionTimeout struct {
+	action  string
+	timeout time.Duration
+	from    string // where the timeout came from
+}
+
+func (t *connectionTimeout) Error() string {
+	return fmt.Sprintf("%s: the connection timed out after %s seconds (the connection timeout, from %s)", t.action, seconds(t.timeout), t.from)
+}
+
+// isConnectionTimeout reports whether err comes from a connection timeout.
+func isConnectionTimeout(err error) bool {
+	var ct *connectionTimeout
+	return errors.As(err, &ct)
+}
+
+// connectionError is the error of a wait that the connection timeout
+// ended, err (a *waitError wrapping the *connectionTimeout): a Job error,
+// as LAVA's "wait for prompt timed out", naming the timeout and what the
+// wait was for. Any other err is returned as it is.
+func connectionError(err error) error {
+	var ct *connectionTimeout
+	var we *waitError
+	if !errors.As(err, &ct) || !errors.As(err, &we) {
+		return err
+	}
+	return &Error{Type: lab.ErrorJob, Msg: ct.Error() + ": " + we.Error(), Err: err}
+}
+
+// stoppedError is the error of an action that returned err after its
+// context ctx ended: causeError's, with what the action was waiting for on
+// the console, for a timeout that ended a wait (err wraps a *waitError):
+// "boot-qemu-image timed out after 120 seconds: waited 118 s for prompt
+// 'root@debian:~# '; last line: '/ # '".
+func stoppedError(ctx context.Context, err error) *Error {
+	e := causeError(ctx)
+	var we *waitError
+	if e.Type == lab.ErrorTimeout && errors.As(err, &we) {
+		e.Msg += ": " + we.Error()
+	}
+	return e
+}
+
 // causeError turns the reason a context ended into the job's error:
 // LAVATimeout for timeouts, Canceled for everything else (the job process
 // was told to stop).

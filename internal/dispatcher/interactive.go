@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -18,9 +20,10 @@ type interactiveTest struct {
 }
 
 type compiledInteractive struct {
-	def     jobdef.Interactive
-	prompts []*regexp.Regexp
-	steps   []compiledStep
+	def        jobdef.Interactive
+	prompts    []*regexp.Regexp
+	promptWhat string // what a wait for the prompts is for (Expect)
+	steps      []compiledStep
 }
 
 type compiledStep struct {
@@ -28,6 +31,9 @@ type compiledStep struct {
 	echo      *regexp.Regexp // the command, literally (for echo: discard)
 	successes []*regexp.Regexp
 	failures  []*regexp.Regexp
+	// echoWhat and what say what the waits for the echo and for the
+	// step's messages (or the prompt) are for (Expect).
+	echoWhat, what string
 }
 
 // newInteractiveTest compiles the prompts and messages (regular
@@ -40,6 +46,7 @@ func newInteractiveTest(list []jobdef.Interactive) (*interactiveTest, error) {
 		if ci.prompts, err = compilePrompts(it.Name+": prompt", it.Prompts); err != nil {
 			return nil, err
 		}
+		ci.promptWhat = waitingFor("prompt", ci.prompts...)
 		for _, st := range it.Script {
 			switch st.Kind {
 			case jobdef.StepCommand, jobdef.StepDelay:
@@ -49,6 +56,7 @@ func newInteractiveTest(list []jobdef.Interactive) (*interactiveTest, error) {
 			cs := compiledStep{step: st}
 			if st.Command != nil {
 				cs.echo = regexp.MustCompile(regexp.QuoteMeta(*st.Command))
+				cs.echoWhat = "the echo of " + quoteConsole(*st.Command, quotedMax)
 			}
 			for _, m := range st.Successes {
 				re, err := regexp.Compile(m.Message)
@@ -64,11 +72,30 @@ func newInteractiveTest(list []jobdef.Interactive) (*interactiveTest, error) {
 				}
 				cs.failures = append(cs.failures, re)
 			}
+			cs.what = stepWhat(it.Name, st, cs, ci.prompts)
 			ci.steps = append(ci.steps, cs)
 		}
 		t.tests = append(t.tests, ci)
 	}
 	return t, nil
+}
+
+// stepWhat says what a script step waits for after its command: its
+// success or failure messages, or the prompt.
+func stepWhat(script string, st jobdef.InteractiveStep, cs compiledStep, prompts []*regexp.Regexp) string {
+	var parts []string
+	if len(cs.successes) > 0 {
+		parts = append(parts, waitingFor("success message", cs.successes...))
+	}
+	if len(cs.failures) > 0 {
+		parts = append(parts, waitingFor("failure message", cs.failures...))
+	}
+	parts = append(parts, waitingFor("prompt", prompts...))
+	what := strings.Join(parts, " or ")
+	if st.Name != "" {
+		what += " (" + script + " step " + st.Name + ")"
+	}
+	return what
 }
 
 func (t *interactiveTest) Name() string { return "lava-test-interactive" }
@@ -77,6 +104,12 @@ func (t *interactiveTest) Run(ctx context.Context, env *Env) error {
 	if env.Session.Prompts == nil {
 		return JobError("lava-test-interactive: no shell prompt: the device was not booted")
 	}
+	// LAVA's interactive test waits in turns of min(action, connection
+	// timeout), and goes on waiting after one: only the action's timeout
+	// ends a wait.
+	ct, from := env.ConnectionTimeout()
+	env.Info("Test interactive timeout: %ds (minimum of the action and connection timeout; connection timeout %s from %s)",
+		int64(min(env.node.attempt.d, ct)/time.Second), clock(ct), from)
 	for _, it := range t.tests {
 		suite := fmt.Sprintf("%d_%s", env.Session.NextTestIndex(), it.def.Name)
 		seen := map[string]bool{}
@@ -106,7 +139,7 @@ func (t *interactiveTest) step(ctx context.Context, env *Env, it compiledInterac
 			return err
 		}
 		if it.def.Echo == "discard" {
-			if _, err := env.Conn.Expect(ctx, st.echo); err != nil {
+			if _, err := env.Conn.Expect(ctx, st.echoWhat, st.echo); err != nil {
 				return err
 			}
 		}
@@ -114,7 +147,7 @@ func (t *interactiveTest) step(ctx context.Context, env *Env, it compiledInterac
 	result := ""
 	if len(st.successes)+len(st.failures) > 0 {
 		patterns := append(append(append([]*regexp.Regexp{}, st.successes...), st.failures...), it.prompts...)
-		i, err := env.Conn.Expect(ctx, patterns...)
+		i, err := env.Conn.Expect(ctx, st.what, patterns...)
 		if err != nil {
 			return err
 		}
@@ -145,7 +178,7 @@ func (t *interactiveTest) step(ctx context.Context, env *Env, it compiledInterac
 		result = ResultPass
 	}
 	if st.step.WaitForPrompt {
-		if _, err := env.Conn.Expect(ctx, it.prompts...); err != nil {
+		if _, err := env.Conn.Expect(ctx, it.promptWhat, it.prompts...); err != nil {
 			t.record(env, suite, st, ResultFail, seen)
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -22,9 +23,12 @@ import (
 // cases not in a non-empty expected list are forced to fail (LAVA's
 // handle_expected and handle_unexpected).
 //
-// The action's timeout ends it: LAVA stops monitoring when the output
-// stays silent for too long, and the expected cases of the monitor
-// running and of those not reached are still reported as fail.
+// As in LAVA, the connection timeout bounds the wait for the start message
+// (a Job error when it expires) and for each result or end message after
+// it (a warning: that monitor stops, its expected cases not seen are
+// reported as fail, and the next monitor starts). The action's timeout
+// ends it all: the expected cases of the monitor running and of those not
+// reached are still reported as fail.
 type monitorTest struct {
 	monitors []compiledMonitor
 }
@@ -33,6 +37,8 @@ type compiledMonitor struct {
 	def        jobdef.Monitor
 	start, end *regexp.Regexp
 	parser     *patternParser
+	// startWhat and endWhat say what the waits are for (Expect).
+	startWhat, endWhat string
 }
 
 // newMonitorTest compiles the monitors' start, end and result patterns
@@ -57,6 +63,8 @@ func newMonitorTest(ms []jobdef.Monitor) (Action, error) {
 			return nil, fmt.Errorf("monitor %s: %w", m.Name, err)
 		}
 		cm.parser.caseID = monitorCaseID
+		cm.startWhat = "monitor " + m.Name + "'s start message " + quotePattern(m.Start)
+		cm.endWhat = "a result or monitor " + m.Name + "'s end message " + quotePattern(m.End)
 		t.monitors = append(t.monitors, cm)
 	}
 	return t, nil
@@ -85,6 +93,8 @@ func (t *monitorTest) Run(ctx context.Context, env *Env) error {
 	if env.Conn == nil {
 		return InfrastructureError("lava-test-monitor: no console: the device is not open")
 	}
+	ct, from := env.ConnectionTimeout()
+	env.Info("%s: connection timeout %s from %s: each monitor's start message, and each result or end message after it, must come within it", t.Name(), clock(ct), from)
 	// Suites are numbered up front so that monitors never reached still
 	// report their expected cases under their own suite.
 	runs := make([]*monitorRun, len(t.monitors))
@@ -93,9 +103,9 @@ func (t *monitorTest) Run(ctx context.Context, env *Env) error {
 		runs[i] = &monitorRun{m: m, suite: fmt.Sprintf("%d_%s", env.Session.NextTestIndex(), m.def.Name), seen: map[string]string{}}
 	}
 	for i, r := range runs {
-		if err := r.run(ctx, env); err != nil {
+		if err := r.run(ctx, env, &connectionTimeout{action: t.Name(), timeout: ct, from: from}); err != nil {
 			if ctx.Err() != nil {
-				env.Warning("%s: lava test monitoring stopped: %v", r.suite, context.Cause(ctx))
+				env.Warning("%s: lava test monitoring stopped: %v: %v", r.suite, context.Cause(ctx), err)
 			}
 			for _, rest := range runs[i:] {
 				rest.reportMissing(env)
@@ -116,37 +126,70 @@ type monitorRun struct {
 }
 
 // run waits for the start pattern, then records results until a line
-// matches the end pattern.
-func (r *monitorRun) run(ctx context.Context, env *Env) error {
+// matches the end pattern. Each wait lasts the connection timeout ct at
+// most: for the start message, its end is a Job error; after it, a
+// warning that stops this monitor (LAVA's "lava test monitoring has timed
+// out"), and run returns nil.
+func (r *monitorRun) run(ctx context.Context, env *Env, ct *connectionTimeout) error {
 	env.Info("%s: waiting for the start message %q", r.suite, r.m.def.Start)
-	if _, err := env.Conn.Expect(ctx, r.m.start); err != nil {
+	sctx, cancel := context.WithTimeoutCause(ctx, ct.timeout, ct)
+	_, err := env.Conn.Expect(sctx, r.m.startWhat, r.m.start)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			return connectionError(err)
+		}
 		return err
 	}
 	env.Info("%s: ok: start string found, lava test monitoring started", r.suite)
 	for {
-		line, ended, err := env.Conn.nextMonitorLine(ctx, r.m.end)
-		if err != nil {
+		// The connection timeout runs from one result (or the start) to
+		// the next, as LAVA's expect of the result and end patterns.
+		lctx, cancel := context.WithTimeoutCause(ctx, ct.timeout, ct)
+		ended, err := r.untilResult(lctx, env)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil && isConnectionTimeout(err):
+			env.Warning("%s: err: lava test monitoring has timed out: %v", r.suite, connectionError(err))
+			return nil
+		case err != nil:
 			return err
+		case ended:
+			return nil
 		}
-		if ended {
+	}
+}
+
+// untilResult reads console lines until one reports a result or the end
+// message comes (ended), or ctx ends.
+func (r *monitorRun) untilResult(ctx context.Context, env *Env) (ended bool, err error) {
+	for {
+		line, end, err := env.Conn.nextMonitorLine(ctx, r.m.endWhat, r.m.end)
+		if err != nil {
+			return false, err
+		}
+		if end {
 			// The text before the end match may still hold a result.
 			loc := r.m.end.FindStringIndex(line)
 			r.line(env, line[:loc[0]])
 			env.Info("%s: ok: end string found, lava test monitoring stopped", r.suite)
-			return nil
+			return true, nil
 		}
-		r.line(env, line)
+		if r.line(env, line) {
+			return false, nil
+		}
 	}
 }
 
-// line records the result a console line reports, if any.
-func (r *monitorRun) line(env *Env, line string) {
+// line records the result a console line reports, if any, and says
+// whether it did.
+func (r *monitorRun) line(env *Env, line string) bool {
 	res, ok, err := r.m.parser.parse(line)
 	if err != nil {
 		env.Warning("%s: %v", r.suite, err)
 	}
 	if !ok {
-		return
+		return false
 	}
 	res.Definition = r.suite
 	if exp := r.m.def.Expected; len(exp) > 0 && !slices.Contains(exp, res.Case) {
@@ -158,6 +201,7 @@ func (r *monitorRun) line(env *Env, line string) {
 	}
 	r.seen[res.Case] = res.Result
 	env.Log.Result(res)
+	return true
 }
 
 // reportMissing records the expected cases not seen as fail (once: they
@@ -210,7 +254,10 @@ func (r *monitorRun) summary(env *Env) {
 // It reads Conn's unconsumed output (the same window Expect searches)
 // rather than the line hook, so that output printed before the monitor
 // started waiting is not lost.
-func (c *Conn) nextMonitorLine(ctx context.Context, end *regexp.Regexp) (line string, ended bool, err error) {
+//
+// what says what the caller waits for, as Expect's.
+func (c *Conn) nextMonitorLine(ctx context.Context, what string, end *regexp.Regexp) (line string, ended bool, err error) {
+	start := time.Now()
 	for {
 		c.mu.Lock()
 		if c.hookErr != nil {
@@ -243,18 +290,15 @@ func (c *Conn) nextMonitorLine(ctx context.Context, end *regexp.Regexp) (line st
 			return line, false, nil
 		}
 		if c.ended {
-			rerr := c.readErr
+			err := c.closedError(what)
 			c.mu.Unlock()
-			if rerr != nil {
-				return "", false, InfrastructureError("read the console: %w", rerr)
-			}
-			return "", false, InfrastructureError("waiting for %s: %w", describe([]*regexp.Regexp{end}), ErrConsoleClosed)
+			return "", false, err
 		}
 		ch := c.sig
 		c.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return "", false, context.Cause(ctx)
+			return "", false, c.waitError(ctx, what, start)
 		case <-ch:
 		}
 	}

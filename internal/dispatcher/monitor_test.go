@@ -42,9 +42,14 @@ func TestMonitors(t *testing.T) {
 		lines     []string // typed on the console
 		afterward bool     // type them once the monitor waits (else before it starts)
 		timeout   time.Duration
-		want      []workerproto.ResultMsg // the results of the monitors' suites
-		wantErr   lab.ErrorType
-		warnings  []string
+		// connection is the job's timeouts.connection (none when 0).
+		connection time.Duration
+		want       []workerproto.ResultMsg // the results of the monitors' suites
+		wantErr    lab.ErrorType
+		// errMsg is part of the error's message and warnings parts of
+		// warnings; in both, "*" stands for a number of seconds.
+		errMsg   string
+		warnings []string
 	}{
 		{
 			name:     "start, results, end",
@@ -124,7 +129,7 @@ func TestMonitors(t *testing.T) {
 				{Definition: "0_stuck", Case: "t2", Result: "fail"},
 				{Definition: "1_never", Case: "n1", Result: "fail"},
 			},
-			warnings: []string{"0_stuck: lava test monitoring stopped: lava-test-monitor timed out after 1 seconds"},
+			warnings: []string{"0_stuck: lava test monitoring stopped: lava-test-monitor timed out after 1 seconds: waited "},
 		},
 		{
 			name:     "start never comes",
@@ -133,6 +138,33 @@ func TestMonitors(t *testing.T) {
 			timeout:  time.Second,
 			wantErr:  lab.ErrorTimeout,
 			want:     []workerproto.ResultMsg{{Definition: "0_silent", Case: "s1", Result: "fail"}},
+			errMsg:   "lava-test-monitor timed out after 1 seconds: waited ",
+		},
+		{
+			name:       "start never comes within the connection timeout: a Job error",
+			monitors:   []jobdef.Monitor{zephyr("silent", "s1")},
+			lines:      []string{"echo PASS - s1"},
+			connection: time.Second,
+			wantErr:    lab.ErrorJob,
+			want:       []workerproto.ResultMsg{{Definition: "0_silent", Case: "s1", Result: "fail"}},
+			errMsg: "lava-test-monitor: the connection timed out after 1 seconds (the connection timeout, from the job's timeouts.connection): " +
+				"waited * s for monitor silent's start message 'PROJECT EXECUTION START'; last line: '/ # '",
+		},
+		{
+			name:       "silence after a result: the connection timeout stops the monitor",
+			monitors:   []jobdef.Monitor{zephyr("quiet", "t1", "t2")},
+			lines:      []string{startCmd, "echo PASS - t1", "sleep 3"},
+			connection: time.Second,
+			want: []workerproto.ResultMsg{
+				{Definition: "0_quiet", Case: "t1", Result: "pass"},
+				{Definition: "0_quiet", Case: "t2", Result: "fail"},
+			},
+			warnings: []string{
+				"0_quiet: err: lava test monitoring has timed out: lava-test-monitor: the connection timed out after 1 seconds " +
+					"(the connection timeout, from the job's timeouts.connection): waited * s for a result or monitor quiet's end message " +
+					"'PROJECT EXECUTION (END|DONE)'; last line: '/ # sleep 3'",
+				"0_quiet: reporting missing expected test cases as fail: t2",
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -159,9 +191,15 @@ func TestMonitors(t *testing.T) {
 			if timeout == 0 {
 				timeout = 20 * time.Second
 			}
+			if tt.connection > 0 {
+				a.env.Job.Timeouts.Connection = &jobdef.Timeout{Duration: tt.connection}
+			}
 			err = a.run(context.Background(), act, timeout)
 			if got := ErrorTypeOf(err); got != tt.wantErr {
 				t.Errorf("error %v (type %q), want type %q", err, got, tt.wantErr)
+			}
+			if err != nil && !containsPattern(err.Error(), tt.errMsg) {
+				t.Errorf("error %q, want it to contain %q", err, tt.errMsg)
 			}
 			recs := a.records()
 			var got []workerproto.ResultMsg
@@ -174,7 +212,11 @@ func TestMonitors(t *testing.T) {
 				t.Errorf("results (-want +got):\n%s", diff)
 			}
 			for _, w := range tt.warnings {
-				if !hasMessage(recs, workerproto.LevelWarning, w) {
+				found := false
+				for _, r := range recs {
+					found = found || r.Level == workerproto.LevelWarning && containsPattern(textOf(r), w)
+				}
+				if !found {
 					t.Errorf("no warning %q in\n%s", w, strings.Join(messages(recs), "\n"))
 				}
 			}
@@ -183,6 +225,13 @@ func TestMonitors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// containsPattern reports whether s contains pattern, literal text where
+// "*" stands for a number of seconds such as 1.0.
+func containsPattern(s, pattern string) bool {
+	re := strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `\d+(\.\d)?`)
+	return regexp.MustCompile(re).MatchString(s)
 }
 
 // TestMonitorLeavesTheRestOfTheOutput checks that a monitor consumes the
@@ -200,7 +249,7 @@ func TestMonitorLeavesTheRestOfTheOutput(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	i, err := a.env.Conn.Expect(ctx, regexp.MustCompile("after the end"), regexp.MustCompile("later"))
+	i, err := a.env.Conn.Expect(ctx, "test", regexp.MustCompile("after the end"), regexp.MustCompile("later"))
 	if err != nil || i != 0 {
 		t.Errorf("Expect after the monitor = %d, %v; want the text after the end message", i, err)
 	}

@@ -109,8 +109,17 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			fail(i, "unknown action kind %q", a.Kind)
 			continue
 		}
-		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), retries: a.FailureRetry, retryInterval: a.FailureRetryInterval, repeat: a.Repeat}
-		n.timeout, n.skip = resolveTimeout(job, p.runner.deviceTimeouts, a, act.Name())
+		if a.Repeat > 0 && a.FailureRetry > 0 {
+			// LAVA's RetryAction refuses the pair.
+			fail(i, "repeat and failure_retry cannot be used together: use a repeat block")
+			continue
+		}
+		times, why := attempts(a, cfg.Constants.FailureRetry, cfg.Constants.BootRetry)
+		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), retryInterval: a.FailureRetryInterval, repeat: a.Repeat, skip: skipsTimeout(a)}
+		if a.Repeat == 0 {
+			n.retries = times
+		}
+		p.runner.placeRetrying(job, n, nil, times, why)
 		p.nodes = append(p.nodes, n)
 	}
 	if len(problems) > 0 {
@@ -145,6 +154,6 @@ func testAction(t *jobdef.Test, stage int, overlay bool) (Action, error) {
 // newFinalize places the finalize action after n job actions.
 func newFinalize(job *jobdef.Job, n int, r *runner) *node {
 	f := &node{action: finalize{}, level: fmt.Sprint(n + 1)}
-	f.timeout, _ = resolveTimeout(job, r.deviceTimeouts, nil, "finalize")
+	r.place(job, f, nil)
 	return f
 }

@@ -43,7 +43,7 @@ func Run(ctx context.Context, dir string) (Result, error) {
 
 // runJob does everything between opening and closing the journal.
 func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
-	r := &runner{deviceTimeouts: DeviceTimeouts}
+	r := &runner{}
 	env := &Env{Dir: dir, Log: log, Session: &Session{}, run: r}
 	log.Logf(workerproto.LevelInfo, "basalt %s: job process started", version.Version)
 
@@ -130,7 +130,7 @@ func validate(env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
 			return job, nil, err
 		}
 		env.Device, env.DeviceConfig = dev, cfg
-		env.run.deviceTimeouts = cfg.Timeouts
+		env.run.device = deviceTimeouts{actions: cfg.Timeouts, connections: cfg.Connections}
 		env.Conn = NewConn(dev.Console(), log)
 		log.Log(workerproto.LevelInfo, describeDevice(dev))
 		pipe, err := buildPipeline(job, dev, cfg, env.run)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -66,56 +68,145 @@ func TestFailingTestCaseKeepsTheJobComplete(t *testing.T) {
 	}
 }
 
+// withPrompt replaces the boot prompt of a job built by job.
+func withPrompt(def, prompt string) string {
+	return strings.Replace(def, `prompts: ["/ # "]`, `prompts: ["`+prompt+`"]`, 1)
+}
+
+// TestTimeouts checks what a timeout says: the job's error message (what
+// jobs show prints) names what the action waited for, how long, and the
+// last line the console printed, without raw control characters; the
+// failed action's start record says where its timeout came from.
 func TestTimeouts(t *testing.T) {
+	const autoLogin = "    auto_login:\n      login_prompt: \"login:\"\n      username: root\n"
 	tests := []struct {
-		name        string
-		def         string
-		dict        string
-		assign      time.Duration
-		wantMsg     string
-		failedCase  string // the lava case recorded as fail
-		wantMessage string // an error record
+		name       string
+		def        string
+		dict       string
+		assign     time.Duration
+		wantType   lab.ErrorType // LAVATimeout when empty
+		wantMsg    string        // a regular expression the whole message matches
+		failedCase string        // the lava case recorded as fail
+		wantRecord string        // part of an error record
+		wantInfo   string        // an info record (the start record, say)
 	}{
 		{
-			name:        "boot never shows the prompt",
-			def:         job("", "    timeout:\n      seconds: 1\n", ""),
-			dict:        simDict(fastDevice + `, prompt: "login: "`),
-			wantMsg:     "boot-qemu-image timed out after 1 seconds",
-			failedCase:  "boot-qemu-image",
-			wantMessage: "boot-qemu-image timed out after 1 seconds",
+			name:       "boot never shows the prompt",
+			def:        job("", "    timeout:\n      seconds: 1\n", ""),
+			dict:       simDict(fastDevice + `, prompt: "login: "`),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt '/ # '; last line: 'login: '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "boot-qemu-image timed out after 1 seconds: waited ",
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
-			name:        "job timeout from the assignment",
-			def:         job("", "", inlineTest("x", "", "sleep 60")),
-			dict:        simDict(fastDevice),
-			assign:      time.Second,
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "lava-test-shell",
-			wantMessage: "lava-test-shell failed: job timed out after 1 seconds",
+			name:       "the prompt of another image",
+			def:        withPrompt(job("  job:\n    minutes: 5\n  actions:\n    boot-qemu-image:\n      seconds: 1\n", "", ""), "root@debian:~# "),
+			dict:       simDict(fastDevice),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '/ # '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "waited ",
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the job's timeouts.actions.boot-qemu-image)",
 		},
 		{
-			name:        "job timeout from timeouts.job",
-			def:         job("  job:\n    seconds: 1\n", "", inlineTest("x", "", "sleep 60")),
-			dict:        simDict(fastDevice),
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "lava-test-shell",
-			wantMessage: "LAVATimeoutError: job timed out after 1 seconds",
+			name:       "escape sequences in the last line are escaped",
+			def:        withPrompt(job("", "    timeout:\n      seconds: 1\n", ""), "root@debian:~# "),
+			dict:       simDict(fastDevice + `, prompt: "\e[6n/ # \u009b0m"`),
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for prompt 'root@debian:~# '; last line: '\\x1b\[6n/ # \\u009b0m'`,
+			failedCase: "boot-qemu-image",
+			wantRecord: `last line: '\x1b[6n/ # \u009b0m'`,
+			wantInfo:   "start: 1 boot-qemu-image (timeout 00:00:01 from the boot block's timeout)",
 		},
 		{
-			name:        "job timeout during a boot that takes an hour",
-			def:         job("  job:\n    seconds: 1\n", "", ""),
-			dict:        simDict("boot_time: 1h"),
-			wantMsg:     "job timed out after 1 seconds",
-			failedCase:  "boot-qemu-image",
-			wantMessage: "boot-qemu-image failed: job timed out after 1 seconds",
+			name:       "the kernel never starts",
+			def:        job("", "    timeout:\n      seconds: 1\n", ""),
+			dict:       simDict(fastDevice) + "kernel_start_message: 'Linux version 9'\n",
+			wantMsg:    `boot-qemu-image timed out after 1 seconds: waited \d+\.\d s for kernel start message 'Linux version 9'; last line: '/ # '`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "for kernel start message 'Linux version 9'",
+		},
+		{
+			name:       "no login prompt",
+			def:        job("  job:\n    minutes: 5\n  actions:\n    auto-login-action:\n      seconds: 1\n", autoLogin, ""),
+			dict:       simDict(fastDevice),
+			wantMsg:    `auto-login-action timed out after 1 seconds: waited \d+\.\d s for login prompt 'login:'; last line: '/ # '`,
+			failedCase: "auto-login-action",
+			wantRecord: "boot-qemu-image failed: auto-login-action timed out after 1 seconds: waited",
+			wantInfo:   "start: 1.1 auto-login-action (timeout 00:00:01 from the job's timeouts.actions.auto-login-action)",
+		},
+		{
+			name:       "a login command never returns: the connection timeout",
+			def:        job("  job:\n    minutes: 5\n  connections:\n    auto-login-action:\n      seconds: 1\n", autoLogin+"      login_commands: [sleep 30]\n", ""),
+			dict:       simDict(fastDevice + `, login_prompt: "login: "`),
+			wantType:   lab.ErrorJob,
+			wantMsg:    `auto-login-action: the connection timed out after 1 seconds \(the connection timeout, from the job's timeouts.connections.auto-login-action\): waited \d+\.\d s for prompt '/ # ' after the login command 'sleep 30'; last line: '/ # sleep 30'`,
+			failedCase: "auto-login-action",
+			wantRecord: "auto-login-action failed: auto-login-action: the connection timed out",
+			wantInfo:   "auto-login-action: connection timeout 00:00:01 from the job's timeouts.connections.auto-login-action",
+		},
+		{
+			name:       "a test step never returns",
+			def:        job("", "", inlineTest("x", "    timeout:\n      seconds: 1\n", "sleep 60")),
+			dict:       simDict(fastDevice),
+			wantMsg:    `lava-test-shell timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "lava-test-shell timed out after 1 seconds: waited",
+			wantInfo:   "start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeout)",
+		},
+		{
+			name: "an interactive step's message never comes",
+			def: job("", "", "- test:\n    timeout:\n      seconds: 1\n    interactive:\n    - name: probe\n      prompts: [\"=> \"]\n      script:\n"+
+				"      - command: version\n        name: version\n        successes:\n        - message: U-Boot 20\n"),
+			dict:       simDict(fastDevice),
+			wantMsg:    `lava-test-interactive timed out after 1 seconds: waited \d+\.\d s for success message 'U-Boot 20' or prompt '=> ' \(probe step version\); last line: '/ # '`,
+			failedCase: "lava-test-interactive",
+			wantRecord: "lava-test-interactive timed out after 1 seconds: waited",
+			wantInfo:   "Test interactive timeout: 1s (minimum of the action and connection timeout; connection timeout 00:00:30 from the default connection timeout)",
+		},
+		{
+			name:       "job timeout from the assignment",
+			def:        job("", "", inlineTest("x", "", "sleep 60")),
+			dict:       simDict(fastDevice),
+			assign:     time.Second,
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "lava-test-shell failed: job timed out after 1 seconds: waited",
+		},
+		{
+			name:       "job timeout from timeouts.job",
+			def:        job("  job:\n    seconds: 1\n", "", inlineTest("x", "", "sleep 60")),
+			dict:       simDict(fastDevice),
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # ' after 'sleep 60' \(test run 0_x started, no ENDRUN yet\); last line: '/ # sleep 60'`,
+			failedCase: "lava-test-shell",
+			wantRecord: "LAVATimeoutError: job timed out after 1 seconds: waited",
+		},
+		{
+			name:       "job timeout during a boot that takes an hour",
+			def:        job("  job:\n    seconds: 1\n", "", ""),
+			dict:       simDict("boot_time: 1h"),
+			wantMsg:    `job timed out after 1 seconds: waited \d+\.\d s for prompt '/ # '; last line: '\[    0\.000000\] Linux version 6\.1\.0-basalt-sim \(sim@basalt\) #1 SMP PREEMPT_DYNAMIC'`,
+			failedCase: "boot-qemu-image",
+			wantRecord: "boot-qemu-image failed: job timed out after 1 seconds",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each waits for a timeout of its own
 			res, recs := runDir(t, context.Background(), jobDir(t, tt.def, tt.dict, tt.assign))
-			want := Result{Result: ResultFail, ErrorType: lab.ErrorTimeout, ErrorMsg: tt.wantMsg}
-			if res != want {
-				t.Errorf("result %+v, want %+v", res, want)
+			wantType := tt.wantType
+			if wantType == "" {
+				wantType = lab.ErrorTimeout
+			}
+			if res.Result != ResultFail || res.ErrorType != wantType || !regexp.MustCompile("^"+tt.wantMsg+"$").MatchString(res.ErrorMsg) {
+				t.Errorf("result %+v, want a %s failure matching %s", res, wantType, tt.wantMsg)
+			}
+			if strings.ContainsFunc(res.ErrorMsg, func(r rune) bool { return r < ' ' || r == 0x7f || r == 0x9b }) {
+				t.Errorf("the error message %q has control characters", res.ErrorMsg)
+			}
+			for _, m := range messages(recs) {
+				if !strings.HasPrefix(m, "target ") && strings.ContainsAny(m, "\x1b\u009b") {
+					t.Errorf("a record other than the console's has a raw control character: %q", m)
+				}
 			}
 			failed := false
 			for _, m := range results(t, recs, "lava") {
@@ -124,8 +215,11 @@ func TestTimeouts(t *testing.T) {
 			if !failed {
 				t.Errorf("no failed lava/%s case", tt.failedCase)
 			}
-			if !hasMessage(recs, workerproto.LevelError, tt.wantMessage) {
-				t.Errorf("no error record %q in\n%s", tt.wantMessage, strings.Join(messages(recs), "\n"))
+			if !hasMessage(recs, workerproto.LevelError, tt.wantRecord) {
+				t.Errorf("no error record %q in\n%s", tt.wantRecord, strings.Join(messages(recs), "\n"))
+			}
+			if tt.wantInfo != "" && !hasMessage(recs, workerproto.LevelInfo, tt.wantInfo) {
+				t.Errorf("no info record %q in\n%s", tt.wantInfo, strings.Join(messages(recs), "\n"))
 			}
 			// finalize ran after the timeout.
 			if !hasMessage(recs, workerproto.LevelInfo, "sim-01: power off") {
@@ -150,31 +244,106 @@ func TestSkipTimeoutContinues(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("lava results (-want +got):\n%s", diff)
 	}
-	if !hasMessage(recs, workerproto.LevelWarning, "lava-test-shell timed out after 1 seconds; the timeout has skip: true") {
-		t.Error("no skip warning")
+	if !hasMessage(recs, workerproto.LevelWarning, "lava-test-shell timed out after 1 seconds: waited ") ||
+		!hasMessage(recs, workerproto.LevelWarning, "after 'sleep 60' (test run 0_slow started, no ENDRUN yet); last line: '/ # sleep 60'; the timeout has skip: true") {
+		t.Errorf("no skip warning in\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
+// TestSkipComesFromTheBlockTimeout: as in LAVA, skip is read from the test
+// block's own timeout, whichever timeout expires; skip on another timeout
+// does nothing.
+func TestSkipComesFromTheBlockTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		block    string
+		wantPass bool
+		wantInfo string
+	}{
+		{"the block's timeout skips a named timeout", "    timeout:\n      minutes: 1\n      skip: true\n    timeouts:\n      lava-test-shell:\n        seconds: 1\n", true,
+			"start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeouts.lava-test-shell)"},
+		{"skip on a named timeout is ignored", "    timeouts:\n      lava-test-shell:\n        seconds: 1\n        skip: true\n", false,
+			"start: 2 lava-test-shell (timeout 00:00:01 from the test block's timeouts.lava-test-shell)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, recs := runSim(t, job("", "", inlineTest("slow", tt.block, "sleep 60")), simDict(fastDevice))
+			if res.Passed() != tt.wantPass || !tt.wantPass && res.ErrorType != lab.ErrorTimeout {
+				t.Errorf("result %+v, want pass %v (else a timeout)", res, tt.wantPass)
+			}
+			if !hasMessage(recs, workerproto.LevelInfo, tt.wantInfo) {
+				t.Errorf("no info record %q in\n%s", tt.wantInfo, strings.Join(messages(recs), "\n"))
+			}
+		})
+	}
+}
+
+// TestFailureRetry: a failing boot is attempted as often as LAVA's retry
+// action would (the block's failure_retry, else the device's failure_retry
+// or boot_retry), and each attempt gets the block's timeout ÷ attempts.
 func TestFailureRetry(t *testing.T) {
-	def := job("", "    failure_retry: 2\n    timeout:\n      minutes: 2\n", "")
-	res, recs := runSim(t, def, simDict(fastDevice+", fail_boot: true"))
-	if res.ErrorType != lab.ErrorInfrastructure {
-		t.Fatalf("result %+v, want an Infrastructure failure", res)
+	tests := []struct {
+		name      string
+		bootExtra string
+		dict      string // base variables besides simulated
+		attempts  int
+		wantInfo  string
+		wantShare string
+	}{
+		{
+			name:      "failure_retry",
+			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n",
+			attempts:  2,
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ failure_retry 2",
+		},
+		{
+			name:      "the device's failure_retry",
+			dict:      "failure_retry: 2\n",
+			attempts:  2,
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the device's timeouts.actions.boot-qemu-image)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:01:00 from boot-qemu-image's timeout 00:02:00 ÷ the device's failure_retry 2",
+		},
+		{
+			name:      "the device's boot_retry",
+			dict:      "failure_retry: 2\nboot_retry: 3\n",
+			attempts:  3,
+			wantShare: "boot-qemu-image: up to 3 attempts, each with timeout 00:00:40 from boot-qemu-image's timeout 00:02:00 ÷ the device's boot_retry 3",
+		},
+		{
+			name:      "a named timeout sets each attempt's",
+			bootExtra: "    failure_retry: 2\n    timeout:\n      minutes: 2\n    timeouts:\n      boot-qemu-image:\n        minutes: 3\n",
+			attempts:  2,
+			wantInfo:  "start: 1 boot-qemu-image (timeout 00:02:00 from the boot block's timeout)",
+			wantShare: "boot-qemu-image: up to 2 attempts, each with timeout 00:03:00 from the boot block's timeouts.boot-qemu-image",
+		},
 	}
-	n := 0
-	for _, m := range messages(recs) {
-		if m == "info sim-01: power on" {
-			n++
-		}
-	}
-	if n != 2 {
-		t.Errorf("%d power-ons, want 2 attempts", n)
-	}
-	if !hasMessage(recs, workerproto.LevelWarning, "boot-qemu-image failed (attempt 1 of 2): kernel panic") {
-		t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
-	}
-	if !hasMessage(recs, workerproto.LevelInfo, "start: 1 boot-qemu-image (timeout 00:02:00)") {
-		t.Error("the start record shows the whole timeout")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each pauses between its attempts
+			res, recs := runSim(t, job("", tt.bootExtra, ""), simDict(fastDevice+", fail_boot: true")+tt.dict)
+			if res.ErrorType != lab.ErrorInfrastructure {
+				t.Fatalf("result %+v, want an Infrastructure failure", res)
+			}
+			n := 0
+			for _, m := range messages(recs) {
+				if m == "info sim-01: power on" {
+					n++
+				}
+			}
+			if n != tt.attempts {
+				t.Errorf("%d power-ons, want %d attempts", n, tt.attempts)
+			}
+			if !hasMessage(recs, workerproto.LevelWarning, fmt.Sprintf("boot-qemu-image failed (attempt 1 of %d): kernel panic", tt.attempts)) {
+				t.Errorf("no retry warning in\n%s", strings.Join(messages(recs), "\n"))
+			}
+			for _, want := range []string{tt.wantInfo, tt.wantShare} {
+				if want != "" && !hasMessage(recs, workerproto.LevelInfo, want) {
+					t.Errorf("no info record %q in\n%s", want, strings.Join(messages(recs), "\n"))
+				}
+			}
+		})
 	}
 }
 
@@ -195,6 +364,9 @@ func TestRepeat(t *testing.T) {
 	}
 	if !hasMessage(recs, workerproto.LevelInfo, "lava-test-shell: repeat 2 of 2") {
 		t.Error("no repeat record")
+	}
+	if !hasMessage(recs, workerproto.LevelInfo, "lava-test-shell: 2 runs, each with timeout 00:01:30 from lava-test-shell's timeout 00:03:00 ÷ repeat 2") {
+		t.Errorf("no record of the runs' timeout in\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
@@ -239,8 +411,8 @@ func TestCancelMidBoot(t *testing.T) {
 		"info end: 1 boot-qemu-image (duration D)",
 		"results boot-qemu-image fail",
 		"error JobCanceled: The job was canceled",
-		"info start: 3 finalize (timeout 00:05:00)",
-		"info start: 3.1 power-off (timeout 00:00:10)",
+		"info start: 3 finalize (timeout 00:05:00 from Basalt's default for finalize)",
+		"info start: 3.1 power-off (timeout 00:00:10 from the device's timeouts.actions.power-off)",
 		"info sim-01: power off",
 		"info end: 3.1 power-off (duration D)",
 		"results power-off pass",
@@ -320,6 +492,8 @@ func TestValidationFailures(t *testing.T) {
 		{"bad simulated dictionary", job("", "", ""), simDict("boot_lines: lots"), lab.ErrorConfiguration,
 			"device sim-01: 1:25: $.simulated.boot_lines: expected an integer"},
 		{"invalid definition", "job_name: x\n", simDict(fastDevice), lab.ErrorJob, "the job definition is invalid: "},
+		{"repeat and failure_retry", job("", "", inlineTest("x", "    repeat: 2\n    failure_retry: 2\n", "true")), simDict(fastDevice), lab.ErrorJob,
+			"action 2: repeat and failure_retry cannot be used together: use a repeat block"},
 		{"bad prompt", strings.Replace(job("", "", ""), `prompts: ["/ # "]`, `prompts: ["(unclosed"]`, 1), simDict(fastDevice), lab.ErrorJob,
 			"action 1: boot: prompt \"(unclosed\" is not a valid regular expression"},
 		{"multinode", "job_name: x\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      a:\n        device_type: qemu\n        count: 1\n" +

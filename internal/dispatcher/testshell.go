@@ -35,6 +35,12 @@ func (t *testShell) Run(ctx context.Context, env *Env) error {
 	if env.Session.Prompts == nil {
 		return JobError("lava-test-shell: no shell prompt: the device was not booted")
 	}
+	// LAVA's test shell waits for signals in turns of min(action,
+	// connection timeout), and goes on waiting after one: only the
+	// action's timeout ends it.
+	ct, from := env.ConnectionTimeout()
+	env.Info("Test shell timeout: %ds (minimum of the action and connection timeout; connection timeout %s from %s)",
+		int64(min(env.node.attempt.d, ct)/time.Second), clock(ct), from)
 	if ov := env.Session.Overlay; ov != nil {
 		if defs, ok := ov.stages[t.stage]; ok {
 			return t.runStage(ctx, env, ov, defs)
@@ -79,19 +85,22 @@ func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, d
 	defer env.Conn.SetLineHook(nil)
 	defer run.closeUnfinished()
 
-	if err := env.Conn.Send(ctx, ov.tree.SourceCommand()); err != nil {
+	prompt := waitingFor("prompt", env.Session.Prompts...)
+	source := ov.tree.SourceCommand()
+	if err := env.Conn.Send(ctx, source); err != nil {
 		return err
 	}
-	if _, err := env.Conn.Expect(ctx, env.Session.Prompts...); err != nil {
+	if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(source, quotedMax), env.Session.Prompts...); err != nil {
 		return err
 	}
 	if err := env.Conn.Send(ctx, ov.tree.RunnerCommand(t.stage)); err != nil {
 		return err
 	}
-	if _, err := env.Conn.Expect(ctx, runnerExit); err != nil {
+	if _, err := env.Conn.Expect(ctx, runnerExitWhat, runnerExit); err != nil {
+		run.noteOpen(err)
 		return err
 	}
-	_, err := env.Conn.Expect(ctx, env.Session.Prompts...)
+	_, err := env.Conn.Expect(ctx, prompt+" after lava-test-runner", env.Session.Prompts...)
 	return err
 }
 
@@ -105,8 +114,12 @@ func (t *testShell) expectedOf(name string) []string {
 	return nil
 }
 
-// runnerExit matches lava-test-runner's last line.
-var runnerExit = regexp.MustCompile(regexp.QuoteMeta(overlay.RunnerExit))
+// runnerExit matches lava-test-runner's last line; runnerExitWhat says so
+// in messages.
+var (
+	runnerExit     = regexp.MustCompile(regexp.QuoteMeta(overlay.RunnerExit))
+	runnerExitWhat = "the end of lava-test-runner " + quoteConsole(overlay.RunnerExit, quotedMax)
+)
 
 // testRun is one test definition being run, and the state its console
 // signals change. The pipeline goroutine sends commands; the console
@@ -164,6 +177,7 @@ func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error 
 	cmds = append(cmds, fmt.Sprintf(`echo "%s"`, Signal{Name: SignalStartRun, Args: r.suite + " " + r.uuid}))
 	cmds = append(cmds, stepList(def.Inline, "run")...)
 	cmds = append(cmds, fmt.Sprintf(`echo "%s"`, Signal{Name: SignalEndRun, Args: r.suite + " " + r.uuid}))
+	prompt := waitingFor("prompt", env.Session.Prompts...)
 	for _, c := range cmds {
 		r.mu.Lock()
 		r.echo = c
@@ -171,11 +185,23 @@ func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error 
 		if err := env.Conn.Send(ctx, c); err != nil {
 			return err
 		}
-		if _, err := env.Conn.Expect(ctx, env.Session.Prompts...); err != nil {
+		if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(c, quotedMax), env.Session.Prompts...); err != nil {
+			r.noteOpen(err)
 			return err
 		}
 	}
 	return nil
+}
+
+// noteOpen adds the test run still open, if any, to what the wait err was
+// for (noteWait).
+func (r *testRun) noteOpen(err error) {
+	r.mu.Lock()
+	open := r.open
+	r.mu.Unlock()
+	if open != "" {
+		noteWait(err, "(test run "+open+" started, no ENDRUN yet)")
+	}
 }
 
 // skipsInstall reports whether skip_install drops the install steps.

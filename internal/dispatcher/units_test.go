@@ -5,41 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
-
-func TestResolveTimeout(t *testing.T) {
-	to := func(d time.Duration) *jobdef.Timeout { return &jobdef.Timeout{Duration: d} }
-	device := map[string]time.Duration{"lava-test-shell": 3 * time.Minute}
-	tests := []struct {
-		name     string
-		job      jobdef.Timeouts
-		block    *jobdef.Action
-		action   string
-		want     time.Duration
-		wantSkip bool
-	}{
-		{"nothing set", jobdef.Timeouts{}, nil, "tmpfs-deploy", DefaultActionTimeout, false},
-		{"job action", jobdef.Timeouts{Action: to(time.Minute)}, nil, "tmpfs-deploy", time.Minute, false},
-		{"device beats job action", jobdef.Timeouts{Action: to(time.Minute)}, nil, "lava-test-shell", 3 * time.Minute, false},
-		{"block beats device", jobdef.Timeouts{}, &jobdef.Action{Timeout: &jobdef.Timeout{Duration: 5 * time.Minute, Skip: true}}, "lava-test-shell", 5 * time.Minute, true},
-		{"job actions.<name> beats block", jobdef.Timeouts{Actions: map[string]jobdef.Timeout{"lava-test-shell": {Duration: 7 * time.Minute}}},
-			&jobdef.Action{Timeout: to(5 * time.Minute)}, "lava-test-shell", 7 * time.Minute, false},
-		{"block timeouts.<name> beats all", jobdef.Timeouts{Actions: map[string]jobdef.Timeout{"lava-test-shell": {Duration: 7 * time.Minute}}},
-			&jobdef.Action{Timeout: to(5 * time.Minute), Timeouts: map[string]jobdef.Timeout{"lava-test-shell": {Duration: 9 * time.Minute}}}, "lava-test-shell", 9 * time.Minute, false},
-		{"other names do not apply", jobdef.Timeouts{Actions: map[string]jobdef.Timeout{"power-off": {Duration: time.Second}}}, nil, "tmpfs-deploy", DefaultActionTimeout, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, skip := resolveTimeout(&jobdef.Job{Timeouts: tt.job}, device, tt.block, tt.action)
-			if d != tt.want || skip != tt.wantSkip {
-				t.Errorf("resolveTimeout = %s, %v; want %s, %v", d, skip, tt.want, tt.wantSkip)
-			}
-		})
-	}
-}
 
 func TestFormats(t *testing.T) {
 	tests := []struct {

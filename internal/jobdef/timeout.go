@@ -10,8 +10,10 @@ import (
 
 // Timeout is one LAVA timeout block: exactly one of days, hours, minutes or
 // seconds (an integer ≥ 1) and an optional skip flag. Duration is always
-// positive in a parsed Job. Skip, on a test action's timeout, makes a timeout
-// "continue with the next action" instead of failing the job.
+// positive in a parsed Job. Skip, on a test action block's own timeout
+// (Action.Timeout), makes a timeout of that test action "continue with the
+// next action" instead of failing the job; as in LAVA, the dispatcher
+// ignores it anywhere else.
 type Timeout struct {
 	Duration time.Duration
 	Skip     bool
