@@ -493,6 +493,9 @@ const (
 	// labContextLines is how many log lines before the error a failed
 	// job's report shows.
 	labContextLines = 15
+	// labAfterLines is how many lines of the board's output after the
+	// error it shows.
+	labAfterLines = 5
 	// labLogChunk is how many log lines one read takes at most.
 	labLogChunk = 1000
 	// labLogWait bounds one long poll of the log; a state change of the
@@ -522,7 +525,8 @@ type jobFollower struct {
 
 	sections   []string  // deploy/boot/test/command of each top-level action, in order
 	recent     []logLine // the last labContextLines non-debug lines
-	excerpt    []logLine // the lines before and at the failure, once seen
+	excerpt    []logLine // the lines before and at the failure, once seen, and the board's output after it
+	after      int       // board output lines in excerpt after the error
 	finalizing bool      // the finalize action has started
 	results    []workerproto.ResultMsg
 	lines      int // log lines seen
@@ -656,8 +660,15 @@ func (f *jobFollower) record(n int, raw []byte) {
 	}
 	line := logLine{N: n, Level: string(rec.Level), Text: printable(text, labLineMax)}
 	isError := rec.Level == workerproto.LevelError || rec.Level == workerproto.LevelException
-	if isError && f.excerpt == nil {
+	switch {
+	case isError && f.excerpt == nil:
 		f.excerpt = append(slices.Clone(f.recent), line)
+		f.after = 0
+	case f.excerpt != nil && rec.Level == workerproto.LevelTarget && f.after < labAfterLines:
+		// The board's output after the error: the dispatcher may log the
+		// line it reacted to (a kernel panic) after its error.
+		f.excerpt = append(f.excerpt, line)
+		f.after++
 	}
 	f.recent = append(f.recent, line)
 	if len(f.recent) > labContextLines {
@@ -717,12 +728,12 @@ func (f *jobFollower) report(j lab.Job) {
 		reason = string(j.ErrorType) + " error: " + reason
 	}
 	fmt.Fprintf(f.out, "  failure       %s\n", printable(reason, 4*labLineMax))
-	lines, what := f.excerpt, "up to the first error"
+	lines, what := f.excerpt, "up to the error, and the board's output after it"
 	if lines == nil {
 		lines, what = f.recent, "the last ones"
 	}
 	if len(lines) > 0 {
-		fmt.Fprintf(f.out, "  log           lines %d-%d of %d, %s:\n", lines[0].N, lines[len(lines)-1].N, f.lines, what)
+		fmt.Fprintf(f.out, "  log           lines %d to %d of %d, %s:\n", lines[0].N, lines[len(lines)-1].N, f.lines, what)
 		for _, l := range lines {
 			fmt.Fprintf(f.out, "  %12d  %-9s %s\n", l.N, l.Level, l.Text)
 		}
