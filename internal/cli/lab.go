@@ -276,7 +276,7 @@ func stopLab(ctx context.Context, out io.Writer, a *app.App, p auth.Principal, s
 		case j.State == lab.JobFinished:
 			fmt.Fprintf(out, "  stopping      job %d was queued: canceled\n", id)
 		default:
-			fmt.Fprintf(out, "  stopping      canceling job %d on %s: its QEMU is powered off (Ctrl-C again stops at once and leaves it running)\n", id, j.ActualDevice)
+			fmt.Fprintf(out, "  stopping      canceling job %d on %s: its QEMU is powered off (Ctrl-C again stops the lab at once, leaving the job process to end on its own)\n", id, j.ActualDevice)
 			pending[id] = true
 		}
 	}
