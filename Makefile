@@ -7,7 +7,9 @@ FUZZTIME  ?= 10s
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/basalt-lab/basalt/internal/version.Version=$(VERSION)
 
-.PHONY: help build test test-short lint bench run deps clean
+LAB_FLAGS ?= --data-dir basalt-lab
+
+.PHONY: help build test test-short lint bench run deps deps-run clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,8 +17,11 @@ help: ## list targets
 build: ## build the static binary into bin/basalt
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/basalt
 
-deps: ## install missing system packages (apt-get, as root)
-	scripts/ensure-deps.sh
+deps: ## install the missing system packages of the tests and the lab (apt-get, as root)
+	scripts/ensure-deps.sh test
+
+deps-run: ## install the missing system packages `basalt lab` needs: qemu-system-x86, busybox-static, linux-image-amd64
+	scripts/ensure-deps.sh run
 
 test: deps ## install what is missing; vet, gofmt, go mod tidy, staticcheck; every test on SQLite and a private PostgreSQL, concurrent packages under -race, every fuzz target for FUZZTIME
 	$(GO) vet $(PKGS)
@@ -33,8 +38,8 @@ lint: ## go vet + staticcheck
 bench: deps ## run the benchmarks (figures go to docs/performance.md)
 	scripts/with-postgres.sh $(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
-run: build ## the all-in-one lab: server, worker, a QEMU board and a sample job (./basalt-lab)
-	$(BIN) lab --data-dir ./basalt-lab
+run: deps-run build ## install what the lab needs, build, run the all-in-one lab: server, worker, a QEMU board, a sample job (./basalt-lab)
+	$(BIN) lab $(LAB_FLAGS)
 
 clean: ## remove build output
 	rm -rf bin

@@ -1,38 +1,72 @@
 #!/usr/bin/env bash
-# Installs the system packages Basalt's tests need when they are missing.
-# Runs as root on Debian 12 (apt-get); fails loudly when a package cannot be had.
+# Installs the Debian packages Basalt needs when they are missing:
+#
+#   scripts/ensure-deps.sh run    what `basalt lab` needs (make run): QEMU,
+#                                 a static busybox and a kernel
+#   scripts/ensure-deps.sh test   what the tests need (make test, the default):
+#                                 the run's packages and PostgreSQL, git, Chromium
+#
+# Runs apt-get as root on Debian 12. Fails loudly, naming the packages, when
+# one cannot be had. It warns when Go is not in the path (it does not
+# install Go: Debian 12's golang-go is older than go.mod asks for).
 set -euo pipefail
 
 # package -> a path (glob) that proves it is installed
-declare -A need=(
-  [postgresql]=/usr/lib/postgresql
+declare -A proof=(
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [busybox-static]=/usr/share/doc/busybox-static
   [linux-image-amd64]='/boot/vmlinuz-*'
+  [postgresql]=/usr/lib/postgresql
   [git]=/usr/lib/git-core/git-http-backend
   [chromium]=/usr/bin/chromium
 )
+run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
+test_packages=("${run_packages[@]}" postgresql git chromium)
+
+mode=${1:-test}
+case $mode in
+  run) packages=("${run_packages[@]}") ;;
+  test) packages=("${test_packages[@]}") ;;
+  *)
+    echo "usage: $0 [run|test]" >&2
+    exit 2
+    ;;
+esac
+
+fail() {
+  echo "ensure-deps: $*" >&2
+  exit 1
+}
+
+# Go is not a Debian package here (Debian 12's golang-go is too old): only
+# say so when it is not in the path (it may be, for the user, but not
+# under sudo's secure_path).
+gomod=$(dirname "$0")/../go.mod
+goversion=$(awk '$1 == "go" {print $2; exit}' "$gomod" 2>/dev/null || true)
+if ! command -v go >/dev/null; then
+  echo "ensure-deps: warning: go is not in the path: building Basalt needs Go ${goversion:-(see go.mod)} or later, from https://go.dev/dl/ (Debian 12's golang-go is too old; Go 1.21 or later fetches the right toolchain itself)" >&2
+fi
 
 present() { compgen -G "$1" >/dev/null; }
 
 missing=()
-for pkg in "${!need[@]}"; do
-  present "${need[$pkg]}" || missing+=("$pkg")
+for pkg in "${packages[@]}"; do
+  present "${proof[$pkg]}" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-deps: missing packages: ${missing[*]}; run as root or install them" >&2
-  exit 1
+  fail "missing Debian packages: ${missing[*]}. Install them as root: apt-get install ${missing[*]} (or run this again as root: sudo $0 $mode)"
+fi
+if ! command -v apt-get >/dev/null; then
+  fail "missing Debian packages: ${missing[*]}, and there is no apt-get here to install them: install their equivalents by hand"
 fi
 echo "ensure-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt-get update -qq || fail "apt-get update failed: cannot install ${missing[*]}"
+apt-get install -y -qq --no-install-recommends "${missing[@]}" ||
+  fail "apt-get install ${missing[*]} failed (see above)"
 for pkg in "${missing[@]}"; do
-  if ! present "${need[$pkg]}"; then
-    echo "ensure-deps: $pkg did not install ${need[$pkg]}" >&2
-    exit 1
-  fi
+  present "${proof[$pkg]}" || fail "$pkg is installed but ${proof[$pkg]} is not there"
 done

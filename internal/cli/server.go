@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/server"
 	"github.com/basalt-lab/basalt/internal/version"
 )
@@ -67,14 +71,15 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Basalt %s server\n  listening on  %s\n  database      %s\n", version.Version, srv.URL(), srv.Config().Describe())
+			login := adminLogin{Username: "<user>", TokenCommand: "basalt admin token --username <user>"}
 			if bootstrapAdmin {
-				if err := ensureAdmin(ctx, srv, out); err != nil {
+				if login, err = ensureAdmin(ctx, srv, out); err != nil {
 					srv.Close()
 					return err
 				}
 			}
 			fmt.Fprintf(out, "  API           %s/api/v1/  (OpenAPI: %s/api/v1/openapi.json)\n", srv.URL(), srv.URL())
-			fmt.Fprintf(out, "  client        basalt identities add local --uri %s --username <user> --token <token>\n", srv.URL())
+			fmt.Fprintf(out, "  client        basalt identities add local --uri %s --username %s --token %s --default\n", srv.URL(), login.Username, login.tokenArg())
 			return srv.Serve(ctx)
 		},
 	}
@@ -91,45 +96,153 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	return cmd
 }
 
+// adminLogin is how to log in as the lab's administrator, as ensureAdmin
+// told the user.
+type adminLogin struct {
+	Username string
+	// Credentials is the admin-credentials file ensureAdmin wrote on the
+	// first start, "" when there is none (the administrators were made
+	// otherwise, or the file was removed).
+	Credentials string
+	// TokenCommand creates a new API token when there is no file.
+	TokenCommand string
+}
+
+// tokenArg is the --token argument of `basalt identities add` for l, as
+// a shell word: read from the credentials file, or a placeholder naming
+// the command that makes one.
+func (l adminLogin) tokenArg() string {
+	if l.Credentials != "" {
+		return fmt.Sprintf(`"$(awk '/^token:/{print $2}' %s)"`, shellQuote(l.Credentials))
+	}
+	return "<token from: " + l.TokenCommand + ">"
+}
+
 // ensureAdmin creates a first superuser when the lab has none, so a new lab
-// can be logged into at once; the credentials go to a 0600 file, never to
-// the log.
-func ensureAdmin(ctx context.Context, srv *server.Server, out interface{ Write([]byte) (int, error) }) error {
+// can be logged into at once; the credentials go to a 0600 file,
+// DATA/admin-credentials, never to the log. On later starts it says where
+// the credentials are: in that file when it exists, else how to make a
+// token for an existing administrator.
+func ensureAdmin(ctx context.Context, srv *server.Server, out io.Writer) (adminLogin, error) {
+	path := filepath.Join(srv.Config().DataDir, "admin-credentials")
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	users, err := srv.App().Store().ListUsers(ctx)
 	if err != nil {
-		return fmt.Errorf("list users: %w", err)
+		return adminLogin{}, fmt.Errorf("list users: %w", err)
 	}
+	var admins []string
 	for _, u := range users {
-		if u.IsSuperuser {
-			fmt.Fprintf(out, "  log in        with an existing administrator's token (basalt admin token --username %s)\n", u.Username)
-			return nil
+		if u.IsSuperuser && u.IsActive {
+			admins = append(admins, u.Username)
 		}
+	}
+	if len(admins) > 0 {
+		if name, ok := readCredentials(path); ok && slices.Contains(admins, name) {
+			fmt.Fprintf(out, "  log in        as '%s': password and API token are in %s (written on the first start)\n", name, path)
+			return adminLogin{Username: name, Credentials: path}, nil
+		}
+		l := adminLogin{Username: admins[0], TokenCommand: adminTokenCommand(srv.Config(), admins[0])}
+		fmt.Fprintf(out, "  log in        as an administrator (%s); a new API token: %s\n", strings.Join(admins, ", "), l.TokenCommand)
+		return l, nil
+	}
+	if slices.ContainsFunc(users, func(u lab.User) bool { return u.IsSuperuser }) {
+		l := adminLogin{Username: "<user>", TokenCommand: "basalt admin token --username <user>"}
+		fmt.Fprintf(out, "  log in        no active administrator: reactivate one, or make one with basalt admin create-superuser --username NAME\n")
+		return l, nil
 	}
 	password, err := randomPassword()
 	if err != nil {
-		return err
+		return adminLogin{}, err
 	}
 	a := srv.App()
 	u, err := a.CreateSuperuser(ctx, "admin", "", password)
 	if err != nil {
-		return err
+		return adminLogin{}, fmt.Errorf("create the first administrator: %w", err)
 	}
 	p, err := auth.UserPrincipal(u)
 	if err != nil {
-		return err
+		return adminLogin{}, err
 	}
 	_, token, err := a.CreateToken(ctx, p, u.Username, "bootstrap token", time.Time{})
 	if err != nil {
-		return err
-	}
-	path := filepath.Join(srv.Config().DataDir, "admin-credentials")
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
+		return adminLogin{}, fmt.Errorf("create the first administrator's token: %w", err)
 	}
 	body := fmt.Sprintf("username: admin\npassword: %s\ntoken: %s\n", password, token)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err := writeFileAtomic(path, []byte(body), 0o600); err != nil {
+		return adminLogin{}, err
 	}
 	fmt.Fprintf(out, "  log in        created user 'admin'; password and API token are in %s\n", path)
+	return adminLogin{Username: "admin", Credentials: path}, nil
+}
+
+// readCredentials returns the user name of an admin-credentials file that
+// holds a token.
+func readCredentials(path string) (string, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", false
+	}
+	var name, token string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "username: "); ok {
+			name = strings.TrimSpace(v)
+		} else if v, ok := strings.CutPrefix(l, "token: "); ok {
+			token = strings.TrimSpace(v)
+		}
+	}
+	return name, name != "" && token != ""
+}
+
+// adminTokenCommand is the `basalt admin token` command line for user on
+// the server's database (a PostgreSQL URL is not printed: it may hold a
+// password).
+func adminTokenCommand(cfg server.Config, user string) string {
+	db := "--data-dir " + shellQuote(cfg.DataDir)
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		db = "--data-dir " + shellQuote(abs)
+	}
+	if cfg.Database != "" {
+		db = "--database <the server's --database>"
+	}
+	return fmt.Sprintf("basalt admin token --username %s %s", shellQuote(user), db)
+}
+
+// writeFileAtomic writes path through a temporary file and a rename, so
+// that a reader never sees it half written.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@%=,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -73,7 +73,7 @@ func Build(o Options) (Images, error) {
 	if err != nil {
 		return Images{}, fmt.Errorf("busybox (install busybox-static): %w", err)
 	}
-	if err := checkStatic(o.Busybox); err != nil {
+	if err := CheckStatic(o.Busybox); err != nil {
 		return Images{}, err
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
@@ -180,9 +180,10 @@ func copyFile(src, dst string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), os.Rename(dst+".tmp", dst)
 }
 
-// checkStatic refuses a dynamically linked busybox: the ramdisk carries no
-// shared libraries, so it would not even start.
-func checkStatic(path string) error {
+// CheckStatic refuses a busybox that is not a statically linked ELF
+// program: the ramdisk carries no shared libraries, so a dynamically linked
+// one would not even start.
+func CheckStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("busybox %s is not an ELF program: %w", path, err)
