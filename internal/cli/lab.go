@@ -440,7 +440,16 @@ func labAdmin(ctx context.Context, a *app.App) (auth.Principal, error) {
 // configuration: its data directory and, on first start, a join token.
 func labFleet(ctx context.Context, a *app.App, admin auth.Principal, workerDir string) (worker.Config, error) {
 	cfg := worker.Config{Name: labWorker, DataDir: workerDir}
-	if err := a.CreateDeviceType(ctx, admin, lab.DeviceType{Name: labDeviceType}); err != nil && !errors.Is(err, lab.ErrConflict) {
+	if err := a.CreateDeviceType(ctx, admin, lab.DeviceType{Name: labDeviceType}); errors.Is(err, lab.ErrConflict) {
+		// Labs made by earlier releases created the type hidden, so the
+		// overview said "No device types.": show it again.
+		if _, err := a.UpdateDeviceTypeWith(ctx, admin, labDeviceType, func(dt *lab.DeviceType) error {
+			dt.Hidden = false
+			return nil
+		}); err != nil {
+			return cfg, err
+		}
+	} else if err != nil {
 		return cfg, err
 	}
 	if _, err := a.GetWorker(ctx, labWorker); errors.Is(err, lab.ErrNotFound) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -365,5 +366,37 @@ func TestLabAdminMessages(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err == nil {
 		t.Error("a later start wrote admin-credentials again")
+	}
+}
+
+// TestLabFleetShowsItsType: the lab's device type is shown on the overview,
+// on a fresh lab and on one an earlier release made with the type hidden.
+func TestLabFleetShowsItsType(t *testing.T) {
+	ctx := context.Background()
+	for _, hiddenBefore := range []bool{false, true} {
+		srv, err := server.Open(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ensureAdmin(ctx, srv, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		admin, err := labAdmin(ctx, srv.App())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hiddenBefore {
+			if err := srv.App().CreateDeviceType(ctx, admin, lab.DeviceType{Name: labDeviceType, Hidden: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := labFleet(ctx, srv.App(), admin, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		dt, err := srv.App().GetDeviceType(ctx, labDeviceType)
+		if err != nil || dt.Hidden {
+			t.Errorf("hidden before: %v; after labFleet: %+v %v, want shown", hiddenBefore, dt, err)
+		}
+		srv.Close()
 	}
 }
