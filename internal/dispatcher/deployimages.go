@@ -134,23 +134,29 @@ func (d *imageDeploy) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// downloadError classifies a failed download the way LAVA does: a URL the
-// job got wrong (missing, refused, bad checksum) is a Job error; the
-// network or the worker failing is an Infrastructure error.
+// downloadError classifies a failed download the way LAVA does. LAVA asks
+// for every image when it validates the job (a HEAD request), and an image
+// whose server does not answer, or answers anything but success, fails the
+// job there with a Job error: the job named a URL that cannot be had, and
+// the device keeps its health. So here: no answer at all, an error status
+// and a bad checksum are Job errors. Failing after the transfer started
+// (the network dropping mid-way) or on the worker's own side (its cache,
+// its disk) is an Infrastructure error, as in LAVA's download itself.
 func downloadError(name string, err error) error {
 	var st *download.StatusError
 	var sum *download.ChecksumError
+	var unreach *download.UnreachableError
 	var nerr net.Error
 	switch {
 	case errors.As(err, &sum):
 		return JobError("%s: %w", name, err)
-	case errors.As(err, &st) && st.StatusCode >= 400 && st.StatusCode < 500:
+	case errors.As(err, &st), errors.As(err, &unreach):
 		return JobError("%s: %w", name, err)
 	case errors.Is(err, os.ErrNotExist):
 		return JobError("%s: %w", name, err)
 	case errors.Is(err, download.ErrInvalidItem):
 		return JobError("%s: %w", name, err)
-	case errors.As(err, &nerr), errors.As(err, &st):
+	case errors.As(err, &nerr):
 		return InfrastructureError("%s: %w", name, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err

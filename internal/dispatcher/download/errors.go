@@ -24,6 +24,22 @@ func (e *ChecksumError) Error() string {
 	return fmt.Sprintf("download %s: %s mismatch: expected %s, actual %s", e.URL, e.Algo, e.Expected, e.Actual)
 }
 
+// UnreachableError reports a download whose server gave no answer at all:
+// the connection was refused or timed out, or the host name does not
+// resolve. No byte of the image was received.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+// Error names the URL and the cause.
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("download %s: no answer from its server: %v", e.URL, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 // StatusError reports an HTTP response that is not a success.
 type StatusError struct {
 	URL        string

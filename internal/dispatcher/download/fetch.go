@@ -195,7 +195,10 @@ func (c *Cache) open(ctx context.Context, rawURL string) (io.ReadCloser, error) 
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("download %s: %w", rawURL, err)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("download %s: %w", rawURL, err)
+		}
+		return nil, &UnreachableError{URL: rawURL, Err: err}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		resp.Body.Close()
