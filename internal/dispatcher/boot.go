@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
 	"github.com/basalt-lab/basalt/internal/jobdef"
@@ -17,6 +18,21 @@ var bootNames = map[string]string{
 
 // kernelPanic is what makes a boot an Infrastructure failure.
 var kernelPanic = regexp.MustCompile(`Kernel panic - not syncing`)
+
+// panicTailQuiet and panicTailMax bound how long a boot that saw a kernel
+// panic waits for the rest of the panic output before it fails.
+const (
+	panicTailQuiet = 500 * time.Millisecond
+	panicTailMax   = 3 * time.Second
+)
+
+// kernelPanicked lets the panic's message and trace reach the log (they
+// follow the matched words), then returns the error of a boot that ended
+// in a kernel panic, so the log reads in order: the panic, then the error.
+func kernelPanicked(ctx context.Context, c *Conn) error {
+	c.Settle(ctx, panicTailQuiet, panicTailMax)
+	return errKernelPanic()
+}
 
 // errKernelPanic is the error of a boot that ended in a kernel panic.
 func errKernelPanic() error {
@@ -121,7 +137,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 		if i == 1 {
-			return errKernelPanic()
+			return kernelPanicked(ctx, env.Conn)
 		}
 	}
 	if b.login != nil {
@@ -134,7 +150,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 		if i == len(b.prompts) {
-			return errKernelPanic()
+			return kernelPanicked(ctx, env.Conn)
 		}
 	}
 	env.Session.Prompts = b.prompts
@@ -161,7 +177,7 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if i == 1 {
-		return errKernelPanic()
+		return kernelPanicked(ctx, env.Conn)
 	}
 	if err := env.Conn.Send(ctx, a.cfg.Username); err != nil {
 		return err
@@ -181,7 +197,7 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 	}
 	switch i {
 	case len(a.prompts):
-		return errKernelPanic()
+		return kernelPanicked(ctx, env.Conn)
 	case len(a.prompts) + 1:
 		return JobError("auto_login: the login as %q was refused (the login prompt came back)", a.cfg.Username)
 	}

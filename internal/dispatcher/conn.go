@@ -161,6 +161,37 @@ func (c *Conn) Expect(ctx context.Context, what string, patterns ...*regexp.Rege
 	}
 }
 
+// Settle waits until the console has printed nothing for quiet, or for at
+// most max, or until it ends or ctx does. Output that arrives meanwhile is
+// logged as usual; nothing is consumed. After a failure seen on the
+// console (a kernel panic), it lets the rest of the message and its trace
+// reach the log before the error record.
+func (c *Conn) Settle(ctx context.Context, quiet, max time.Duration) {
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		ch, ended := c.sig, c.ended
+		c.mu.Unlock()
+		if ended {
+			return
+		}
+		idle := time.NewTimer(quiet)
+		select {
+		case <-ch:
+			idle.Stop()
+		case <-idle.C:
+			return
+		case <-deadline.C:
+			idle.Stop()
+			return
+		case <-ctx.Done():
+			idle.Stop()
+			return
+		}
+	}
+}
+
 // closedError is the error of a wait for what on a console that ended. c.mu
 // is held.
 func (c *Conn) closedError(what string) error {

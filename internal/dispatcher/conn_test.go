@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -327,5 +329,49 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := waitingFor("login prompt", regexp.MustCompile("login:")); got != "login prompt 'login:'" {
 		t.Errorf("waitingFor = %s", got)
+	}
+}
+
+// TestPanicOutputBeforeTheError: a boot that sees the kernel panic lets the
+// rest of the panic's output (which QEMU prints in later pieces) reach the
+// log before the error is returned, so the log reads panic, trace, error.
+func TestPanicOutputBeforeTheError(t *testing.T) {
+	c, fc, records := newTestConn(t)
+	ctx := context.Background()
+	matched := make(chan struct{})
+	go func() {
+		fc.print(t, "[    1.8] Kernel panic - not syncing: VFS: Unable to mount root fs")
+		// The rest comes once the boot saw the panic, a moment later (well
+		// within Settle's quiet time).
+		<-matched
+		time.Sleep(50 * time.Millisecond)
+		fc.print(t, " on unknown-block(0,0)\r\n")
+		fc.print(t, "[    1.8] CPU: 0 PID: 1 Comm: swapper/0\r\n")
+		fc.print(t, "[    1.9] ---[ end Kernel panic - not syncing: VFS ]---\r\n")
+	}()
+	i, err := c.Expect(ctx, "prompt '/ # '", withPanic(regexp.MustCompile(`/ # `))...)
+	if err != nil || i != 1 {
+		t.Fatalf("Expect = %d, %v; want the panic", i, err)
+	}
+	close(matched)
+	err = kernelPanicked(ctx, c)
+	if ErrorTypeOf(err) == "" || !strings.Contains(err.Error(), "kernel panic") {
+		t.Fatalf("kernelPanicked = %v", err)
+	}
+	c.log.Log(workerproto.LevelError, err.Error())
+	var got []string
+	for _, r := range records() {
+		var s string
+		_ = json.Unmarshal(r.Msg, &s)
+		got = append(got, string(r.Level)+" "+s)
+	}
+	want := []string{
+		"target [    1.8] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
+		"target [    1.8] CPU: 0 PID: 1 Comm: swapper/0",
+		"target [    1.9] ---[ end Kernel panic - not syncing: VFS ]---",
+		"error " + err.Error(),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log order (-want +got):\n%s", diff)
 	}
 }
