@@ -36,13 +36,14 @@ func newQueueView(j lab.Job, e scheduler.Explanation) *queueView {
 	v := &queueView{Job: j.ID, Queued: e.Verdict != scheduler.VerdictNotQueued, Summary: e.Summary, Devices: e.Devices}
 	if v.Queued {
 		v.Events = fmt.Sprintf("/jobs/%d/queue/events", j.ID)
-	} else {
-		v.Summary = "it is " + j.State.String()
+	} else { // said in words that stay true as the job goes on
 		switch {
-		case j.State == lab.JobFinished:
-			v.Summary += " (" + j.Health.String() + ")"
 		case j.ActualDevice != "":
-			v.Summary += " on " + j.ActualDevice
+			v.Summary = "it was assigned to " + j.ActualDevice
+		case j.State == lab.JobFinished:
+			v.Summary = "it finished " + j.Health.String()
+		default:
+			v.Summary = "it is " + j.State.String()
 		}
 	}
 	for i, r := range e.Reasons {

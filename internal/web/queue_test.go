@@ -71,7 +71,7 @@ func TestQueueStream(t *testing.T) {
 	expect("d1 is free: the next scheduling pass assigns the job to it")
 	_, err = e.app.SchedulePass(ctx)
 	must(t, err)
-	expect("This job is no longer queued: it is Scheduled on d1.")
+	expect("This job has left the queue: it was assigned to d1.")
 	next(t, ch, "end")
 
 	// A private queued job: not found for others, like its page.
