@@ -352,7 +352,7 @@ func showJob(w io.Writer, j wire.Job, q *wire.Queue) error {
 	if q != nil {
 		for _, r := range q.Reasons {
 			if r.Code == "queue_timeout" {
-				queue += " (" + r.Detail + ")"
+				queue += ": " + r.Detail
 			}
 		}
 	}

@@ -305,7 +305,7 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 	var note []Reason
 	if j.QueueTimeout > 0 {
 		e.ExpiresAt = j.SubmitTime.Add(j.QueueTimeout)
-		note = []Reason{{CodeQueueTimeout, fmt.Sprintf("the job is canceled if still queued after %s (%s)",
+		note = []Reason{{CodeQueueTimeout, fmt.Sprintf("the job is canceled if still queued after %s, %s",
 			clock(e.ExpiresAt, s.Now), inText(e.ExpiresAt.Sub(s.Now)))}}
 	}
 	done := func(r Reason) Explanation {
@@ -408,9 +408,9 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 		main = Reason{CodeAllBusy, what + " is free: " + phrases(usable)}
 		switch n := len(fitting) - len(usable); {
 		case n == 1:
-			main.Detail += " (1 other is out of service)"
+			main.Detail += "; 1 other is out of service"
 		case n > 1:
-			main.Detail += fmt.Sprintf(" (%d others are out of service)", n)
+			main.Detail += fmt.Sprintf("; %d others are out of service", n)
 		}
 	}
 	e.Summary = main.Detail

@@ -180,7 +180,7 @@ func TestExplainReasons(t *testing.T) {
 			snap: Snapshot{DeviceTypes: qemu, Workers: []Worker{worker("lab-1")}, Queue: []Job{job(1, "qemu")},
 				Devices: []Device{with(q1, func(d *Device) { d.State, d.Job = lab.DeviceReserved, 43 }), with(q2, func(d *Device) { d.Health = lab.DeviceBad })}},
 			job: 1, verdict: waiting,
-			summary: "no qemu device is free: qemu01 is reserved for job 43 (1 other is out of service)",
+			summary: "no qemu device is free: qemu01 is reserved for job 43; 1 other is out of service",
 			reasons: []Code{CodeAllBusy}, devices: []string{"qemu01 device_reserved", "qemu02 device_bad"},
 		},
 		{
@@ -606,5 +606,28 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 	}
 	if (j.QueueTimeout > 0) != (e.Reasons[len(e.Reasons)-1].Code == CodeQueueTimeout) {
 		t.Fatalf("job %+v: reasons %+v", j, e.Reasons)
+	}
+}
+
+// TestExplainQueueTimeoutNote: the note says when the job expires; the
+// instant itself is not yet expired (LAVA's strict comparison).
+func TestExplainQueueTimeoutNote(t *testing.T) {
+	j := job(1, "qemu")
+	j.QueueTimeout = 15 * time.Minute // submitted a minute ago: 14 minutes left
+	s := Snapshot{Now: now, DeviceTypes: []DeviceType{noCheck("qemu")}, Workers: []Worker{worker("w1")},
+		Devices: []Device{with(device("d1", "qemu", "w1"), func(d *Device) { d.State = lab.DeviceRunning })}, Queue: []Job{j}}
+	e := Explain(s, 1)
+	last := e.Reasons[len(e.Reasons)-1]
+	if want := "the job is canceled if still queued after 12:14 UTC, in 14 minutes"; last.Code != CodeQueueTimeout || last.Detail != want ||
+		!e.ExpiresAt.Equal(now.Add(14*time.Minute)) {
+		t.Errorf("note %+v (expires %v), want %q", last, e.ExpiresAt, want)
+	}
+	s.Now = e.ExpiresAt
+	if e := Explain(s, 1); e.Verdict != VerdictWaiting || !strings.HasSuffix(e.Reasons[len(e.Reasons)-1].Detail, "in less than a minute") {
+		t.Errorf("at the deadline: %+v", e)
+	}
+	s.Now = e.ExpiresAt.Add(1)
+	if e := Explain(s, 1); e.Verdict != VerdictExpired || e.Summary != "the queue timeout of 15m passed at 12:14 UTC: the job will be canceled" {
+		t.Errorf("past the deadline: %+v", e)
 	}
 }
