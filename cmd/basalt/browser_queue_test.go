@@ -78,4 +78,24 @@ func TestBrowserQueue(t *testing.T) {
 	if j := l.waitFinished(t, []int64{id}, 30*time.Second)[id]; j.Health != "Complete" {
 		t.Errorf("job %d: %s %s", id, j.State, j.Health)
 	}
+
+	// The device tables' Status column, on a phone's screen too: the
+	// pages must not need horizontal scrolling.
+	if err := chromedp.Do(b, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{"/devices", "/"} {
+		if err := chromedp.Do(b, chromedp.Navigate(l.url+page)); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, b, "Status", 10*time.Second)
+		waitText(t, b, "idle", 10*time.Second)
+		overflow, err := chromedp.Run(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if overflow {
+			t.Errorf("%s scrolls sideways on a 390 px wide phone screen", page)
+		}
+	}
 }
