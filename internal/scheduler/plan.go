@@ -43,9 +43,8 @@ type planner struct {
 
 	// Workers, indexed like s.Workers.
 	workerIdx map[string]int32
-	wUsable   []bool // Online and Active, first of its name
-	wLimit    []int  // > 0 means limited
-	wBusy     []int  // busy devices, including this pass's decisions
+	wLimit    []int // > 0 means limited
+	wBusy     []int // busy devices, including this pass's decisions
 
 	// Device types, indexed by rank of name.
 	typeRank map[string]int32
@@ -88,11 +87,10 @@ type chains struct {
 func (p *planner) overused(w int32) bool { return full(p.wLimit[w], p.wBusy[w]) }
 
 // indexWorkers indexes the workers by name (first entry wins) and copies
-// their usability, limit and busy count.
+// their limit and busy count (their usability is workerBlock's).
 func (p *planner) indexWorkers() {
 	ws := p.s.Workers
 	p.workerIdx = make(map[string]int32, len(ws))
-	p.wUsable = make([]bool, len(ws))
 	p.wLimit = make([]int, len(ws))
 	p.wBusy = make([]int, len(ws))
 	for i := range ws {
@@ -101,7 +99,6 @@ func (p *planner) indexWorkers() {
 			continue
 		}
 		p.workerIdx[w.Name] = int32(i)
-		p.wUsable[i] = workerBlock(w) == blockNone
 		p.wLimit[i] = w.JobLimit
 		p.wBusy[i] = w.Busy
 	}
