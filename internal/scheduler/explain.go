@@ -101,7 +101,8 @@ const (
 	// (DeviceReason.Job).
 	CodeTaken Code = "taken_by_job_ahead"
 	// CodeFree: the device is free and fits: the job gets it (or another
-	// free one) in this pass.
+	// free one) in this pass. As the job's reason (VerdictSchedulable) it
+	// names the device the pass assigns.
 	CodeFree Code = "free"
 )
 
