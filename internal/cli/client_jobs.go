@@ -475,7 +475,7 @@ func (e *clientEnv) jobsResubmit() *cobra.Command {
 
 func (e *clientEnv) jobsWait() *cobra.Command {
 	var wf waitFlags
-	c := command("wait ID...", "Wait for jobs to finish, printing their state changes; exit 0 when all are Complete",
+	c := command("wait ID...", "Wait for jobs to finish, printing their state changes and why they wait while queued; exit 0 when all are Complete",
 		minArgs(1), func(cmd *cobra.Command, args []string) error {
 			if err := wf.check(); err != nil {
 				return err
