@@ -3,6 +3,7 @@
 // authenticate callers, and drive the scheduler loop — over the store port.
 // It checks permissions with internal/auth, validates definitions with
 // internal/jobdef, asks internal/scheduler for decisions and commits each one
-// atomically. It knows nothing of HTTP; transports call it and map its
+// atomically, and explains with the scheduler's own rules why a queued job
+// waits (ExplainJob). It knows nothing of HTTP; transports call it and map its
 // errors (wrapped lab sentinels) to their own codes.
 package app

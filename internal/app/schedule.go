@@ -143,14 +143,16 @@ func (a *App) snapshot(ctx context.Context, withIdleQueue bool) (scheduler.Snaps
 		}
 		info := hi[d.Hostname]
 		s.Devices = append(s.Devices, scheduler.Device{Hostname: d.Hostname, Type: d.DeviceType, Worker: d.Worker,
-			Tags: d.Tags, State: d.State, Health: d.Health, LastHealthCheck: info.LastCheck, JobsSinceHealthCheck: info.JobsSinceLast})
+			Tags: d.Tags, State: d.State, Health: d.Health, LastHealthCheck: info.LastCheck, JobsSinceHealthCheck: info.JobsSinceLast,
+			Job: d.CurrentJob})
 	}
 	ws, err := a.st.ListWorkers(ctx)
 	if err != nil {
 		return s, nil, fmt.Errorf("snapshot workers: %w", err)
 	}
 	for _, w := range ws {
-		s.Workers = append(s.Workers, scheduler.Worker{Name: w.Name, State: w.State, Health: w.Health, JobLimit: w.JobLimit, Busy: busy[w.Name]})
+		s.Workers = append(s.Workers, scheduler.Worker{Name: w.Name, State: w.State, Health: w.Health, JobLimit: w.JobLimit, Busy: busy[w.Name],
+			LastSeen: w.LastHeartbeat})
 	}
 	if !withIdleQueue && !anyDeviceFree(s) {
 		return s, types, nil

@@ -23,9 +23,18 @@ func (e *clientEnv) devicesCommand() *cobra.Command {
 func deviceRows(w io.Writer, devs []wire.Device) error {
 	t := newTable(w, "HOSTNAME", "TYPE", "WORKER", "STATE", "HEALTH", "STATUS", "JOB", "TAGS")
 	for _, d := range devs {
-		t.row(d.Hostname, d.DeviceType, d.Worker, d.State, d.Health, d.Status, idText(d.CurrentJob), listText(d.Tags))
+		t.row(d.Hostname, d.DeviceType, d.Worker, d.State, d.Health, statusText(d), idText(d.CurrentJob), listText(d.Tags))
 	}
 	return t.flush()
+}
+
+// statusText is the device's status with its detail: "idle", or "offline
+// (worker lab-1 Offline)".
+func statusText(d wire.Device) string {
+	if d.StatusDetail != "" {
+		return d.Status + " (" + d.StatusDetail + ")"
+	}
+	return d.Status
 }
 
 func showDevice(w io.Writer, d wire.Device) error {
@@ -37,7 +46,7 @@ func showDevice(w io.Writer, d wire.Device) error {
 		"Tags", listText(d.Tags),
 		"State", d.State,
 		"Health", d.Health,
-		"Status", d.Status,
+		"Status", statusText(d),
 		"Current job", idText(d.CurrentJob),
 		"Last health job", idText(d.LastHealthReportJob),
 	)

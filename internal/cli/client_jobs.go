@@ -26,7 +26,7 @@ const (
 func (e *clientEnv) jobsCommand() *cobra.Command {
 	return group("jobs", "Submit, list, inspect, cancel and wait for test jobs",
 		e.jobsSubmit(), e.jobsValidate(), e.jobsList(), e.jobsShow(), e.jobsDefinition(),
-		e.jobsCancel(), e.jobsResubmit(), e.jobsWait(), e.jobsLogs(), e.jobsResults())
+		e.jobsCancel(), e.jobsResubmit(), e.jobsWait(), e.jobsQueue(), e.jobsLogs(), e.jobsResults())
 }
 
 // waitFlags are the options of `jobs wait` and `jobs submit --wait`.
@@ -270,38 +270,121 @@ func jobCommand[T any](e *clientEnv, use, short string, fetch func(*client.Clien
 }
 
 func (e *clientEnv) jobsShow() *cobra.Command {
-	return jobCommand(e, "show ID", "Show a job", (*client.Client).GetJob, func(w io.Writer, j wire.Job) error {
-		vis := j.Visibility
-		if len(j.ViewingGroups) > 0 {
-			vis += " (" + listText(j.ViewingGroups) + ")"
+	return command("show ID", "Show a job; a queued job also says why it waits", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+		id, err := parseID("job", args[0])
+		if err != nil {
+			return err
 		}
-		var queue string
-		if j.QueueTimeout > 0 {
-			queue = (time.Duration(j.QueueTimeout) * time.Second).String()
+		cl, err := e.connect()
+		if err != nil {
+			return err
 		}
-		return fields(w,
-			"ID", idText(j.ID),
-			"Description", j.Description,
-			"Submitter", j.Submitter,
-			"Visibility", vis,
-			"State", j.State,
-			"Health", j.Health,
-			"Priority", strconv.Itoa(j.Priority),
-			"Device type", j.DeviceType,
-			"Requested device", j.RequestedDevice,
-			"Requested worker", j.RequestedWorker,
-			"Tags", listText(j.Tags),
-			"Device", j.ActualDevice,
-			"Health check", yesNo(j.HealthCheck),
-			"Submitted", timeText(j.SubmitTime),
-			"Started", timeText(j.StartTime),
-			"Ended", timeText(j.EndTime),
-			"Queue timeout", queue,
-			"Failure", j.FailureComment,
-			"Error type", j.ErrorType,
-			"Metadata", mapText(j.Metadata),
-		)
+		j, err := cl.GetJob(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), j)
+		}
+		var q *wire.Queue
+		if j.State == jobSubmitted {
+			if got, err := cl.JobQueue(cmd.Context(), id); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "basalt: cannot say why job %d waits: %v\n", id, err)
+			} else if got.Verdict != verdictNotQueued {
+				q = &got
+			}
+		}
+		return showJob(cmd.OutOrStdout(), j, q)
 	})
+}
+
+func (e *clientEnv) jobsQueue() *cobra.Command {
+	return jobCommand(e, "queue ID", "Say why a queued job waits: the reason, then every device of its type with why it does not take the job",
+		(*client.Client).JobQueue, func(w io.Writer, q wire.Queue) error {
+			if q.Verdict == verdictNotQueued {
+				_, err := fmt.Fprintln(w, q.Summary)
+				return err
+			}
+			kv := []string{"Waiting", q.Summary}
+			for _, r := range q.Reasons[1:] {
+				if r.Code != "jobs_ahead" { // already in the summary
+					kv = append(kv, "Note", r.Detail)
+				}
+			}
+			if err := fields(w, kv...); err != nil {
+				return err
+			}
+			return queueDevices(w, q)
+		})
+}
+
+// queueDevices prints, after a blank line, the devices of a queued job's
+// scope with the reason each does not take it.
+func queueDevices(w io.Writer, q wire.Queue) error {
+	if len(q.Devices) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	t := newTable(w, "DEVICE", "WORKER", "REASON", "DETAIL")
+	for _, d := range q.Devices {
+		t.row(d.Hostname, d.Worker, d.Code, d.Detail)
+	}
+	return t.flush()
+}
+
+// Job states and queue verdicts as the API spells them.
+const (
+	jobSubmitted     = "Submitted"
+	verdictNotQueued = "not_queued"
+)
+
+// showJob prints a job's fields and, for a queued job, the explanation q
+// of its wait: a "Waiting" field and a table of the devices of its scope.
+func showJob(w io.Writer, j wire.Job, q *wire.Queue) error {
+	vis := j.Visibility
+	if len(j.ViewingGroups) > 0 {
+		vis += " (" + listText(j.ViewingGroups) + ")"
+	}
+	var queue string
+	if j.QueueTimeout > 0 {
+		queue = (time.Duration(j.QueueTimeout) * time.Second).String()
+	}
+	if q != nil {
+		for _, r := range q.Reasons {
+			if r.Code == "queue_timeout" {
+				queue += ": " + r.Detail
+			}
+		}
+	}
+	kv := []string{
+		"ID", idText(j.ID),
+		"Description", j.Description,
+		"Submitter", j.Submitter,
+		"Visibility", vis,
+		"State", j.State,
+		"Health", j.Health,
+		"Priority", strconv.Itoa(j.Priority),
+		"Device type", j.DeviceType,
+		"Requested device", j.RequestedDevice,
+		"Requested worker", j.RequestedWorker,
+		"Tags", listText(j.Tags),
+		"Device", j.ActualDevice,
+		"Health check", yesNo(j.HealthCheck),
+		"Submitted", timeText(j.SubmitTime),
+		"Started", timeText(j.StartTime),
+		"Ended", timeText(j.EndTime),
+		"Queue timeout", queue,
+		"Failure", j.FailureComment,
+		"Error type", j.ErrorType,
+		"Metadata", mapText(j.Metadata),
+	}
+	if q == nil {
+		return fields(w, kv...)
+	}
+	if err := fields(w, append(kv, "Waiting", q.Summary)...); err != nil {
+		return err
+	}
+	return queueDevices(w, *q)
 }
 
 func (e *clientEnv) jobsDefinition() *cobra.Command {
@@ -392,7 +475,7 @@ func (e *clientEnv) jobsResubmit() *cobra.Command {
 
 func (e *clientEnv) jobsWait() *cobra.Command {
 	var wf waitFlags
-	c := command("wait ID...", "Wait for jobs to finish, printing their state changes; exit 0 when all are Complete",
+	c := command("wait ID...", "Wait for jobs to finish, printing their state changes and why they wait while queued; exit 0 when all are Complete",
 		minArgs(1), func(cmd *cobra.Command, args []string) error {
 			if err := wf.check(); err != nil {
 				return err
@@ -449,8 +532,12 @@ func (e *clientEnv) waitJobs(cmd *cobra.Command, cl *client.Client, ids []int64,
 	return nil
 }
 
+// waitJob polls job id every interval until it is Finished, printing its
+// state changes and, while it is queued, why it waits whenever that
+// changes (one more request per poll, only while the job is queued).
 func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, interval time.Duration, out, errOut io.Writer) (wire.Job, error) {
 	last, seen := "", false
+	lastWhy, explain := "", !e.json
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -472,6 +559,17 @@ func (e *clientEnv) waitJob(ctx context.Context, cl *client.Client, id int64, in
 			}
 			if j.State == jobFinished {
 				return j, nil
+			}
+			if explain && j.State == jobSubmitted {
+				q, err := cl.JobQueue(ctx, id)
+				switch {
+				case err == nil && q.Verdict != verdictNotQueued && q.Summary != lastWhy:
+					lastWhy = q.Summary
+					fmt.Fprintf(out, "job %d: waiting: %s\n", id, q.Summary)
+				case err != nil && !errors.As(err, &ce) && ctx.Err() == nil:
+					explain = false // a server without the endpoint: wait without reasons
+					fmt.Fprintf(errOut, "basalt: cannot say why job %d waits: %v\n", id, err)
+				}
 			}
 		case seen && errors.As(err, &ce):
 			fmt.Fprintf(errOut, "basalt: %v (retrying)\n", err)

@@ -113,6 +113,14 @@ func (c *Client) GetJob(ctx context.Context, id int64) (wire.Job, error) {
 	return out, err
 }
 
+// JobQueue says why a job waits in the queue (GET /jobs/{id}/queue); once
+// the job has left the queue the answer's Verdict is "not_queued".
+func (c *Client) JobQueue(ctx context.Context, id int64) (wire.Queue, error) {
+	var out wire.Queue
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/queue", out: &out})
+	return out, err
+}
+
 // JobDefinition returns a job's definition as YAML (GET
 // /jobs/{id}/definition); original asks for the text as submitted.
 func (c *Client) JobDefinition(ctx context.Context, id int64, original bool) (string, error) {

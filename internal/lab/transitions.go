@@ -73,20 +73,35 @@ func DeviceHealthOnWorkerHealth(dev DeviceHealth, from, to WorkerHealth) (Device
 	return dev, false
 }
 
-// SimpleDeviceStatus is LAVA's one-word device summary: idle, retired,
-// offline, reserved or running.
-func SimpleDeviceStatus(s DeviceState, h DeviceHealth) string {
-	switch s {
+// SimpleDeviceStatus is LAVA's one-word device summary (idle, reserved,
+// running, offline or retired), with the device's worker w taken into
+// account (nil when the device has none or it does not exist): a device
+// that would be idle is offline when its worker cannot run jobs (Offline,
+// in Maintenance or Retired), and detail then says why, as
+// "worker lab-1 Offline". Otherwise detail is empty.
+func SimpleDeviceStatus(d Device, w *Worker) (status, detail string) {
+	switch d.State {
 	case DeviceReserved:
-		return "reserved"
+		return "reserved", ""
 	case DeviceRunning:
-		return "running"
+		return "running", ""
 	}
-	switch h {
+	switch d.Health {
 	case DeviceGood, DeviceUnknown:
-		return "idle"
 	case DeviceRetired:
-		return "retired"
+		return "retired", ""
+	default:
+		return "offline", ""
 	}
-	return "offline"
+	switch {
+	case w == nil && d.Worker == "":
+		return "offline", "no worker"
+	case w == nil:
+		return "offline", "worker " + d.Worker + " does not exist"
+	case w.Health != WorkerActive:
+		return "offline", "worker " + w.Name + " " + w.Health.String()
+	case w.State != WorkerOnline:
+		return "offline", "worker " + w.Name + " " + w.State.String()
+	}
+	return "idle", ""
 }

@@ -135,3 +135,27 @@ func TestSyntheticLabs(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkExplain explains the waiting job served last (the one with the
+// most jobs ahead to count) in the large labs.
+func BenchmarkExplain(b *testing.B) {
+	for _, sh := range shapes[1:] {
+		s := synthLab(sh, 1)
+		var last *Job
+		for i := range s.Queue {
+			j := &s.Queue[i]
+			if !expired(*j) && (last == nil || queueOrder(*last, *j) < 0) {
+				last = j
+			}
+		}
+		e := Explain(s, last.ID)
+		b.Run(fmt.Sprintf("%s/jobs=%d/devices=%d", sh.name, sh.jobs, sh.devices), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Explain(s, last.ID)
+			}
+			b.ReportMetric(float64(e.Ahead), "ahead")
+			b.ReportMetric(float64(len(e.Devices)), "devices")
+		})
+	}
+}

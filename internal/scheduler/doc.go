@@ -73,6 +73,19 @@
 //     {a} job waits behind it).
 //   - The outcome is random; Basalt's is a function of the snapshot.
 //
+// # Explaining a wait
+//
+// Explain answers "why is my job queued?" for one job of a snapshot. It
+// runs the same pass as Plan and evaluates the same predicates (rules.go:
+// the device and worker checks, the request resolution, the tag sets, the
+// worker limit, the queue expiry) at the job's turn, that is after the
+// decisions taken for the jobs before it in queue order. Each device of the
+// job's scope gets the first reason that keeps it from the job (a Code and
+// a sentence); the job gets a summary, the number of jobs ahead that fit
+// the same devices and the time its queue timeout ends. Its verdict is
+// Plan's by construction, and the property tests check it over random
+// labs.
+//
 // # Cost
 //
 // Avoiding an O(jobs × devices) scan:

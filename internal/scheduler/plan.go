@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
-
-	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 // none marks a missing index in the planner's int32 tables.
@@ -20,13 +18,20 @@ const none = -1
 // modified. See the package documentation for the rules.
 func Plan(s Snapshot) Decisions {
 	p := planner{s: &s}
+	p.screen()
+	p.assignJobs()
+	return p.out
+}
+
+// screen runs the part of a pass that comes before the queue: it indexes
+// the snapshot, classifies every device (rules 2 and 3), starts the due
+// health checks and builds the pool of devices left for ordinary jobs.
+func (p *planner) screen() {
 	p.indexWorkers()
 	p.indexTypes()
 	p.indexDevices()
 	p.healthChecks()
 	p.buildPool()
-	p.assignJobs()
-	return p.out
 }
 
 // planner holds the working state of one pass. Devices, workers and device
@@ -38,9 +43,8 @@ type planner struct {
 
 	// Workers, indexed like s.Workers.
 	workerIdx map[string]int32
-	wUsable   []bool // Online and Active, first of its name
-	wLimit    []int  // > 0 means limited
-	wBusy     []int  // busy devices, including this pass's decisions
+	wLimit    []int // > 0 means limited
+	wBusy     []int // busy devices, including this pass's decisions
 
 	// Device types, indexed by rank of name.
 	typeRank map[string]int32
@@ -51,6 +55,9 @@ type planner struct {
 	devType   []int32          // type rank, none if unknown or duplicate
 	devWorker []int32          // worker index, none if unknown
 	free      []bool           // in the ordinary pool and not yet given away
+	// blocked says why each device is not in the ordinary pool
+	// (blockNone when it is); Explain reads it.
+	blocked []block
 
 	pool    []int32 // devices that may take ordinary jobs this pass
 	tags    tagSet
@@ -77,16 +84,13 @@ type chains struct {
 }
 
 // overused reports whether worker w has no slot left (rule 2).
-func (p *planner) overused(w int32) bool {
-	return p.wLimit[w] > 0 && p.wBusy[w] >= p.wLimit[w]
-}
+func (p *planner) overused(w int32) bool { return full(p.wLimit[w], p.wBusy[w]) }
 
 // indexWorkers indexes the workers by name (first entry wins) and copies
-// their usability, limit and busy count.
+// their limit and busy count (their usability is workerBlock's).
 func (p *planner) indexWorkers() {
 	ws := p.s.Workers
 	p.workerIdx = make(map[string]int32, len(ws))
-	p.wUsable = make([]bool, len(ws))
 	p.wLimit = make([]int, len(ws))
 	p.wBusy = make([]int, len(ws))
 	for i := range ws {
@@ -95,7 +99,6 @@ func (p *planner) indexWorkers() {
 			continue
 		}
 		p.workerIdx[w.Name] = int32(i)
-		p.wUsable[i] = w.State == lab.WorkerOnline && w.Health == lab.WorkerActive
 		p.wLimit[i] = w.JobLimit
 		p.wBusy[i] = w.Busy
 	}
@@ -144,17 +147,18 @@ func (p *planner) indexDevices() {
 	}
 }
 
-// healthChecks walks the devices by type name then hostname, starts the due
-// health checks and collects the devices left for ordinary jobs.
+// healthChecks classifies every device (rules 2 and 3), walks the usable
+// ones by type name then hostname, starts the due health checks and
+// collects the devices left for ordinary jobs. Why each other device is
+// left out is recorded in p.blocked, for Explain.
 func (p *planner) healthChecks() {
 	ds := p.s.Devices
+	p.blocked = make([]block, len(ds))
 	order := make([]int32, 0, len(ds))
 	for i := range ds {
-		if p.devType[i] == none || p.devWorker[i] == none ||
-			ds[i].State != lab.DeviceIdle || !p.wUsable[p.devWorker[i]] {
-			continue
+		if p.blocked[i] = p.deviceBlock(int32(i)); p.blocked[i] == blockNone {
+			order = append(order, int32(i))
 		}
-		order = append(order, int32(i))
 	}
 	slices.SortFunc(order, func(a, b int32) int {
 		if c := cmp.Compare(p.devType[a], p.devType[b]); c != 0 {
@@ -167,24 +171,23 @@ func (p *planner) healthChecks() {
 		d := &ds[i]
 		t := p.types[p.devType[i]]
 		if checksEnabled(t) {
-			switch d.Health {
-			case lab.DeviceGood, lab.DeviceUnknown, lab.DeviceLooping:
-			default:
-				continue
-			}
 			w := p.devWorker[i]
 			if p.overused(w) {
+				p.blocked[i] = blockWorkerFull
 				continue
 			}
 			if reason, due := healthDue(t, d, p.s.Now); due {
 				p.out.HealthChecks = append(p.out.HealthChecks, HealthCheck{Device: d.Hostname, Type: t.Name, Reason: reason})
 				p.wBusy[w]++
+				p.blocked[i] = blockHealthCheck
 				continue
 			}
 		}
-		if d.Health.Schedulable() {
-			p.pool = append(p.pool, i)
+		if !d.Health.Schedulable() {
+			p.blocked[i] = blockLooping // the only checkable health that takes no job
+			continue
 		}
+		p.pool = append(p.pool, i)
 	}
 }
 
@@ -359,7 +362,7 @@ func (p *planner) collect() [][]queued {
 	for i := range q {
 		j := &q[i]
 		typ[i] = none
-		if j.QueueTimeout > 0 && j.SubmitTime.Add(j.QueueTimeout).Before(now) {
+		if queueExpired(j, now) {
 			p.out.Expired = append(p.out.Expired, j.ID)
 			continue
 		}
@@ -407,20 +410,12 @@ func (p *planner) collect() [][]queued {
 // if any. want is scratch space for the job's tag set; failed holds the
 // signatures that found no device earlier in the pass.
 func (p *planner) try(j *Job, t int32, want []uint64, failed *failedSet) {
-	sig := signature{typ: t, device: none, worker: none}
-	if j.Device != "" {
-		d, ok := p.deviceIdx[j.Device]
-		if !ok || !p.free[d] || p.devType[d] != t {
-			return
-		}
-		sig.device = d
+	sig, _, ok := p.request(j)
+	if !ok || sig.typ != t {
+		return
 	}
-	if j.Worker != "" {
-		w, ok := p.workerIdx[j.Worker]
-		if !ok {
-			return
-		}
-		sig.worker = w
+	if sig.device != none && !p.free[sig.device] {
+		return
 	}
 	if !p.tags.fill(want, j.Tags) {
 		return // a tag no available device carries
@@ -449,8 +444,7 @@ func (p *planner) try(j *Job, t int32, want []uint64, failed *failedSet) {
 // tag set want, or none. The device is not yet marked as taken.
 func (p *planner) find(sig signature, want []uint64) int32 {
 	if d := sig.device; d != none {
-		if p.free[d] && (sig.worker == none || p.devWorker[d] == sig.worker) &&
-			!p.overused(p.devWorker[d]) && subset(want, p.bitsOf(d)) {
+		if p.free[d] && p.matches(sig, d) && !p.overused(p.devWorker[d]) && subset(want, p.bitsOf(d)) {
 			return d
 		}
 		return none

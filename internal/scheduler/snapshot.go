@@ -75,6 +75,9 @@ type Device struct {
 	// JobsSinceHealthCheck counts ordinary jobs started on the device
 	// since its last health check.
 	JobsSinceHealthCheck int
+	// Job is the job holding the device when it is Reserved or Running (0:
+	// none or not known). Plan ignores it; Explain names it.
+	Job int64
 }
 
 // Worker is the scheduling-relevant part of a worker.
@@ -91,6 +94,10 @@ type Worker struct {
 	// Busy is how many of the worker's devices are Reserved or Running
 	// when the snapshot is taken. Plan adds what it assigns.
 	Busy int
+	// Since is when the worker entered its current State (zero: not
+	// known), and LastSeen its last heartbeat (zero: never). Plan ignores
+	// them; Explain says since when a worker is Offline.
+	Since, LastSeen time.Time
 }
 
 // Job is the scheduling-relevant part of a queued (Submitted) job.

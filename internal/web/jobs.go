@@ -173,6 +173,8 @@ type jobData struct {
 	Log              logView
 	// Actions is the job page's buttons and action tree (actions.go).
 	Actions jobActions
+	// Queue says why a queued job waits (queue.go); nil otherwise.
+	Queue *queueView
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -210,6 +212,9 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		d.Suites = suites(d.Results)
 	}
 	d.Actions = newJobActions(p, j, d.Results, !d.ResultsElsewhere)
+	if d.Queue, err = u.jobQueue(r.Context(), p, j); err != nil {
+		return err
+	}
 	u.show(w, r, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
 	return nil
 }

@@ -58,12 +58,13 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if err != nil {
 		return err
 	}
-	d := deviceData{Device: deviceRow{Device: dev}, Admin: auth.IsAdmin(p)}
+	var wk *lab.Worker
 	if dev.Worker != "" {
-		if wk, err := u.app.GetWorker(ctx, dev.Worker); err == nil {
-			d.Device.WorkerOnline = wk.State == lab.WorkerOnline
+		if w, err := u.app.GetWorker(ctx, dev.Worker); err == nil {
+			wk = &w
 		}
 	}
+	d := deviceData{Device: newDeviceRow(dev, wk), Admin: auth.IsAdmin(p)}
 	if dev.CurrentJob != 0 {
 		_, err := u.app.GetJob(ctx, p, dev.CurrentJob)
 		d.Device.JobVisible = err == nil

@@ -26,6 +26,18 @@ type deviceRow struct {
 	JobVisible bool
 	// WorkerOnline is false when the device's worker is Offline or absent.
 	WorkerOnline bool
+	// Status is LAVA's one-word summary given the device's worker, and
+	// StatusDetail why a device that would be idle is offline
+	// (lab.SimpleDeviceStatus).
+	Status, StatusDetail string
+}
+
+// newDeviceRow is the row of device d, whose worker is w (nil: none or
+// unknown).
+func newDeviceRow(d lab.Device, w *lab.Worker) deviceRow {
+	row := deviceRow{Device: d, WorkerOnline: w != nil && w.State == lab.WorkerOnline}
+	row.Status, row.StatusDetail = lab.SimpleDeviceStatus(d, w)
+	return row
 }
 
 // workerRow is one worker with its load.
@@ -50,12 +62,6 @@ func (u *UI) overview(w http.ResponseWriter, r *http.Request, p auth.Principal) 
 	return nil
 }
 
-// offline says whether a device counts as offline on the overview: health
-// Bad or Maintenance, or its worker Offline or missing.
-func offline(d lab.Device, workerOnline bool) bool {
-	return d.Health == lab.DeviceBad || d.Health == lab.DeviceMaintenance || !workerOnline
-}
-
 // labState gathers device types, the devices f selects and all workers.
 func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilter) (overviewData, error) {
 	var out overviewData
@@ -71,11 +77,11 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 	if err != nil {
 		return out, fmt.Errorf("overview: %w", err)
 	}
-	online := map[string]bool{}
+	byName := map[string]*lab.Worker{}
 	wi := map[string]int{}
 	now := u.now()
 	for i, wk := range workers {
-		online[wk.Name] = wk.State == lab.WorkerOnline
+		byName[wk.Name] = &workers[i]
 		wi[wk.Name] = i
 		row := workerRow{Worker: wk}
 		if !wk.LastHeartbeat.IsZero() {
@@ -92,7 +98,7 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 		out.Types = append(out.Types, typeRow{Name: dt.Name})
 	}
 	for _, d := range devices {
-		row := deviceRow{Device: d, WorkerOnline: d.Worker != "" && online[d.Worker]}
+		row := newDeviceRow(d, byName[d.Worker])
 		if d.CurrentJob != 0 {
 			_, err := u.app.GetJob(ctx, p, d.CurrentJob)
 			row.JobVisible = err == nil
@@ -114,7 +120,7 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 			t.Retired++
 		case d.State != lab.DeviceIdle:
 			t.Busy++
-		case offline(d, row.WorkerOnline):
+		case row.Status != "idle": // Bad, Maintenance, Looping, or a worker that cannot run jobs
 			t.Offline++
 		default:
 			t.Idle++

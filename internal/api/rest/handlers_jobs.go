@@ -174,6 +174,21 @@ func (api *API) getJob(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	return nil
 }
 
+// jobQueue explains why a job waits (scheduler.Explain over the lab as
+// it is now).
+func (api *API) jobQueue(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := httpparam.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	j, e, err := api.app.ExplainJob(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, queueJSON(j, e))
+	return nil
+}
+
 func (api *API) jobDefinition(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	j, err := api.visibleJob(r, p)
 	if err != nil {

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -46,7 +47,31 @@ func (api *API) listDevices(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, listOf(devs, deviceJSON))
+	workers, err := api.app.ListWorkers(r.Context())
+	if err != nil {
+		return err
+	}
+	byName := make(map[string]*lab.Worker, len(workers))
+	for i := range workers {
+		byName[workers[i].Name] = &workers[i]
+	}
+	writeJSON(w, http.StatusOK, listOf(devs, func(d lab.Device) wire.Device { return deviceJSON(d, byName[d.Worker]) }))
+	return nil
+}
+
+// writeDevice answers with device d and the status its worker gives it.
+func (api *API) writeDevice(w http.ResponseWriter, r *http.Request, status int, d lab.Device) error {
+	var wk *lab.Worker
+	if d.Worker != "" {
+		found, err := api.app.GetWorker(r.Context(), d.Worker)
+		switch {
+		case err == nil:
+			wk = &found
+		case !errors.Is(err, lab.ErrNotFound):
+			return err
+		}
+	}
+	writeJSON(w, status, deviceJSON(d, wk))
 	return nil
 }
 
@@ -71,8 +96,7 @@ func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, deviceJSON(d))
-	return nil
+	return api.writeDevice(w, r, http.StatusCreated, d)
 }
 
 func applyDevice(d *lab.Device, in wire.DeviceInput) {
@@ -98,8 +122,7 @@ func (api *API) getDevice(w http.ResponseWriter, r *http.Request, _ auth.Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deviceJSON(d))
-	return nil
+	return api.writeDevice(w, r, http.StatusOK, d)
 }
 
 func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -117,8 +140,7 @@ func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deviceJSON(d))
-	return nil
+	return api.writeDevice(w, r, http.StatusOK, d)
 }
 
 func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -137,8 +159,7 @@ func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deviceJSON(d))
-	return nil
+	return api.writeDevice(w, r, http.StatusOK, d)
 }
 
 func (api *API) getDictionary(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/scheduler"
 )
 
 // Conversions from lab types to the wire shapes of package wire.
@@ -44,10 +45,12 @@ func jobJSON(j lab.Job, withDefinition bool) wire.Job {
 	return out
 }
 
-func deviceJSON(d lab.Device) wire.Device {
+// deviceJSON shows device d attached to worker w (nil: none, or unknown).
+func deviceJSON(d lab.Device, w *lab.Worker) wire.Device {
+	status, detail := lab.SimpleDeviceStatus(d, w)
 	return wire.Device{Hostname: d.Hostname, DeviceType: d.DeviceType, Worker: d.Worker, Description: d.Description,
 		Tags: nonNil(d.Tags), State: d.State.String(), Health: strings.ToUpper(d.Health.String()),
-		Status: lab.SimpleDeviceStatus(d.State, d.Health), CurrentJob: d.CurrentJob, LastHealthReportJob: d.LastHealthReportJob}
+		Status: status, StatusDetail: detail, CurrentJob: d.CurrentJob, LastHealthReportJob: d.LastHealthReportJob}
 }
 
 func deviceTypeJSON(dt lab.DeviceType) wire.DeviceType {
@@ -69,4 +72,19 @@ func userJSON(u lab.User) wire.User {
 func tokenJSON(t lab.Token) wire.Token {
 	return wire.Token{ID: t.ID, Owner: t.Owner, Description: t.Description, Created: t.Created.UTC(),
 		LastUsed: tptr(t.LastUsed), Expires: tptr(t.Expires)}
+}
+
+// queueJSON shows the explanation e of job j.
+func queueJSON(j lab.Job, e scheduler.Explanation) wire.Queue {
+	out := wire.Queue{Job: j.ID, State: j.State.String(), Verdict: string(e.Verdict), Summary: e.Summary, Device: e.Device,
+		Reasons: make([]wire.QueueReason, 0, len(e.Reasons)), Devices: make([]wire.QueueDevice, 0, len(e.Devices)),
+		JobsAhead: e.Ahead, JobsAheadHigherPriority: e.AheadHigher, ExpiresAt: tptr(e.ExpiresAt)}
+	for _, r := range e.Reasons {
+		out.Reasons = append(out.Reasons, wire.QueueReason{Code: string(r.Code), Detail: r.Detail})
+	}
+	for _, d := range e.Devices {
+		out.Devices = append(out.Devices, wire.QueueDevice{Hostname: d.Device, Worker: d.Worker, Code: string(d.Code),
+			Detail: d.Detail, Job: d.Job, Since: tptr(d.Since), MissingTags: nonNil(d.MissingTags)})
+	}
+	return out
 }

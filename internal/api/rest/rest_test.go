@@ -189,6 +189,7 @@ func matrix() map[string]matrixCase {
 			allOK},
 		"GET /jobs/{id}":            {jobPath(""), none, publicJob},
 		"GET /jobs/{id}/definition": {jobPath("/definition"), none, publicJob},
+		"GET /jobs/{id}/queue":      {jobPath("/queue"), none, publicJob},
 		"POST /jobs/{id}/cancel": {func(e *env, who int) string {
 			// each identity cancels its own fresh copy of alice's public job
 			ids, err := e.app.SubmitJob(context.Background(), principal(e.t, mustUser(e.t, e.app, "alice")), job("c", "public"))
@@ -512,6 +513,10 @@ func TestOpenAPIIsTrue(t *testing.T) {
 		return m
 	}
 	checkShape("Job", get(fmt.Sprintf("/jobs/%d", e.pubJob)))
+	queue := get(fmt.Sprintf("/jobs/%d/queue", e.pubJob))
+	checkShape("Queue", queue)
+	checkShape("QueueReason", queue["reasons"].([]any)[0].(map[string]any))
+	checkShape("QueueDevice", queue["devices"].([]any)[0].(map[string]any))
 	checkShape("Device", get("/devices/d1"))
 	checkShape("Worker", get("/workers/w1"))
 	checkShape("DeviceType", get("/device-types/qemu"))

@@ -84,6 +84,7 @@ func Routes() []Route {
 		{"POST", "/jobs", (*API).submitJob, "Submit a job definition", AccessUser, wire.DefinitionInput{}, wire.Submitted{}},
 		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it", AccessPublic, wire.DefinitionInput{}, wire.Validation{}},
 		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, wire.Job{}},
+		{"GET", "/jobs/{id}/queue", (*API).jobQueue, "Why a queued job waits: a summary, job-level reasons and, for every device of its scope, the first reason it does not take the job (verdict not_queued once the job has left the queue)", AccessPublic, nil, wire.Queue{}},
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
 		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, wire.Job{}},
 		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; ?wait=30s long-polls for new lines; X-Total-Lines header)", AccessPublic, nil, nil},

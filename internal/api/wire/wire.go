@@ -34,16 +34,19 @@ type Job struct {
 // Device is a device as the API shows it. The dictionary has its own
 // admin-only endpoint.
 type Device struct {
-	Hostname            string   `json:"hostname"`
-	DeviceType          string   `json:"device_type"`
-	Worker              string   `json:"worker_host"`
-	Description         string   `json:"description"`
-	Tags                []string `json:"tags"`
-	State               string   `json:"state"`
-	Health              string   `json:"health"`
-	Status              string   `json:"status"` // idle, reserved, running, offline, retired
-	CurrentJob          int64    `json:"current_job"`
-	LastHealthReportJob int64    `json:"last_health_report_job"`
+	Hostname    string   `json:"hostname"`
+	DeviceType  string   `json:"device_type"`
+	Worker      string   `json:"worker_host"`
+	Description string   `json:"description"`
+	Tags        []string `json:"tags"`
+	State       string   `json:"state"`
+	Health      string   `json:"health"`
+	Status      string   `json:"status"` // idle, reserved, running, offline, retired
+	// StatusDetail says why a device that would be idle is offline because
+	// of its worker ("worker lab-1 Offline"); empty otherwise.
+	StatusDetail        string `json:"status_detail"`
+	CurrentJob          int64  `json:"current_job"`
+	LastHealthReportJob int64  `json:"last_health_report_job"`
 }
 
 // DeviceInput creates or updates a device. On update, omitted fields keep
@@ -305,4 +308,53 @@ type JoinTokenInput struct {
 type JoinToken struct {
 	Token   string    `json:"token"`
 	Expires time.Time `json:"expires"`
+}
+
+// Queue answers GET /jobs/{id}/queue: what the scheduler does with a job
+// and, while it is queued, why it waits.
+type Queue struct {
+	Job   int64  `json:"job"`
+	State string `json:"state"` // the job's state when asked
+	// Verdict is waiting (the next pass leaves the job queued),
+	// schedulable (the next pass assigns it to Device), expired (its queue
+	// timeout passed; the next pass cancels it) or not_queued (the job is
+	// not Submitted; Summary says where it is).
+	Verdict string `json:"verdict"`
+	Summary string `json:"summary"` // one sentence for people
+	Device  string `json:"device"`  // schedulable: the device the next pass assigns
+	// Reasons are the job-level reasons, the main one first.
+	Reasons []QueueReason `json:"reasons"`
+	// Devices lists every device of the job's scope (its type, and its
+	// requested device or worker), by hostname, with the first reason it
+	// does not take the job.
+	Devices []QueueDevice `json:"devices"`
+	// JobsAhead counts the queued jobs served first that fit the same
+	// devices; JobsAheadHigherPriority of them have a higher priority, the
+	// others an equal one and an earlier submission.
+	JobsAhead               int `json:"jobs_ahead"`
+	JobsAheadHigherPriority int `json:"jobs_ahead_higher_priority"`
+	// ExpiresAt is when the queue timeout cancels the job (null: none).
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// QueueReason is one job-level reason of a Queue: a stable code and a
+// sentence fragment.
+type QueueReason struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+// QueueDevice is why one device does not take a queued job.
+type QueueDevice struct {
+	Hostname string `json:"hostname"`
+	Worker   string `json:"worker_host"`
+	Code     string `json:"code"`
+	Detail   string `json:"detail"`
+	// Job holds or takes the device (codes device_reserved,
+	// device_running, taken_by_job_ahead); 0 otherwise.
+	Job int64 `json:"job"`
+	// Since is when the worker went Offline (code worker_offline), if known.
+	Since *time.Time `json:"since"`
+	// MissingTags are the job's tags the device lacks (code missing_tags).
+	MissingTags []string `json:"missing_tags"`
 }

@@ -120,3 +120,25 @@
     }
   });
 })();
+
+// The job page's queue box: why a queued job waits, kept current by the
+// server's stream until the job leaves the queue.
+(function () {
+  function followQueue(section) {
+    var box = section.querySelector("[data-queue]");
+    var src = new EventSource(section.dataset.queueEvents);
+    src.addEventListener("queue", function (ev) {
+      box.innerHTML = ev.data; // HTML rendered and escaped by the server
+    });
+    src.addEventListener("end", function () {
+      src.close();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var section = window.EventSource && document.querySelector("section[data-queue-events]");
+    if (section) {
+      followQueue(section);
+    }
+  });
+})();
