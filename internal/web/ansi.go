@@ -3,8 +3,11 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"io"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -450,6 +453,16 @@ func paletteRGB(idx int) (r, g, b int) {
 	}
 	return lv(idx / 36), lv(idx / 6 % 6), lv(idx % 6)
 }
+
+// serveANSICSS serves /static/ansi.css, built once.
+func serveANSICSS(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.WriteString(w, ansiStylesheet())
+}
+
+var ansiStylesheet = sync.OnceValue(ansiCSS)
 
 // ansiCSS is the stylesheet of the classes ansiHTML emits: /static/ansi.css.
 func ansiCSS() string {

@@ -380,12 +380,15 @@ func matchSpans(text, needle string, limit int) []span {
 	return out
 }
 
+// oneLine puts a text on one line, keeping its length (snippet's marks).
+var oneLine = strings.NewReplacer("\n", " ", "\t", " ")
+
 // snippet is the text around the first match of needle in text, as HTML
 // with the matches marked and "…" where it is cut.
 func snippet(text, needle string) template.HTML {
-	text = strings.NewReplacer("\n", " ", "\t", " ").Replace(text) // one line; same lengths
+	text = oneLine.Replace(text)
 	ms := matchSpans(text, needle, maxMarks)
-	from, to := 0, len(text)
+	from := 0
 	if len(ms) > 0 {
 		// Up to snippetBefore runes before the first match.
 		from = ms[0].from
@@ -394,7 +397,7 @@ func snippet(text, needle string) template.HTML {
 			from -= size
 		}
 	}
-	to = from
+	to := from
 	for k := 0; k < snippetRunes && to < len(text); k++ {
 		_, size := utf8.DecodeRuneInString(text[to:])
 		to += size
