@@ -38,7 +38,7 @@ const maxActionDepth = 8
 // actions the window starts inside; contextFirstChunk is the first read.
 // Variables for tests.
 var (
-	contextBudget     = 20000
+	contextBudget     = 10000
 	contextFirstChunk = 1000
 )
 
@@ -154,10 +154,6 @@ func (s *logSection) Marker() string { return resultMarker(s.Result) }
 
 // Failed reports a result other than pass and skip.
 func (s *logSection) Failed() bool { return s.Result == "fail" || s.Result == "unknown" }
-
-// Boot reports an action inside a boot action (named *boot*), where runs
-// of target lines fold.
-func (s *logSection) Boot() bool { return s.boot }
 
 // Ends reports that the section has ended (with its end line or without).
 func (s *logSection) Ends() bool { return s.Ended || s.Closed }

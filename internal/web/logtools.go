@@ -476,6 +476,9 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
+// TreeHTML is the folded window as HTML (logrender.go).
+func (v logView) TreeHTML() template.HTML { return treeHTML(v.Tree) }
+
 // LevelList is the level filter as a comma-separated list.
 func (v logView) LevelList() string { return strings.Join(v.Levels, ",") }
 
