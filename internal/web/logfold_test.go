@@ -304,3 +304,22 @@ func TestParseActionLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTreeHTMLEscapes: names and text from the log are escaped in the
+// rendered tree, attributes included.
+func TestTreeHTMLEscapes(t *testing.T) {
+	lines := linesOf([]byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"start: 1 <b>\"x\"&y (timeout 1)"}` + "\n" +
+		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"<script>alert(1)</script>"}` + "\n" + "raw <i>line</i>\n"))
+	got := string(treeHTML(fold(lines, nil, nil, foldInfo{})))
+	for _, want := range []string{`data-name="&lt;b&gt;&#34;x&#34;&amp;y"`, `<span class="sn">&lt;b&gt;&#34;x&#34;&amp;y</span>`,
+		`<span class="m">&lt;script&gt;alert(1)&lt;/script&gt;</span>`, `<span class="m">raw &lt;i&gt;line&lt;/i&gt;</span>`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("lacks %s in\n%s", want, got)
+		}
+	}
+	for _, bad := range []string{"<b>", "<script>", "<i>"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("has %s", bad)
+		}
+	}
+}
