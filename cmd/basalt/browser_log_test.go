@@ -129,6 +129,9 @@ func TestBrowserLog(t *testing.T) {
 		t.Fatal("no lines arrived live")
 	}
 	live := evalString(t, ctx, logShape)
+	if !evalBool(t, ctx, `document.querySelectorAll('.fold-tools button').length === 2`) {
+		t.Error("the live page has no Unfold all / Fold all buttons")
+	}
 	screenshot(t, ctx, "log-live")
 	checkLogPage(t, ctx, "live page", true)
 
@@ -171,6 +174,17 @@ func TestBrowserLog(t *testing.T) {
 		t.Errorf("deploy section after a second click: %+v", s)
 	}
 
+	// The buttons unfold and fold every section.
+	for _, b := range []struct {
+		label string
+		open  string
+	}{{"Unfold all", "true"}, {"Fold all", "false"}} {
+		if got := evalString(t, ctx, `(() => { [...document.querySelectorAll('.fold-tools button')].find(b => b.textContent === '`+b.label+`').click();
+			const ds = [...document.querySelectorAll('ol.log details')]; return ds.length > 5 && ds.every(d => d.open === `+b.open+`) ? 'ok' : ds.map(d => d.open).join(); })()`); got != "ok" {
+			t.Errorf("%s: sections open: %s", b.label, got)
+		}
+	}
+
 	// Search: the matching text with the match marked, linked to its line.
 	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%s/jobs/%d/log?q=failed+to+mount", l.url, id))); err != nil {
 		t.Fatal(err)
@@ -184,10 +198,13 @@ func TestBrowserLog(t *testing.T) {
 	screenshot(t, ctx, "log-search")
 	// The last hit (the output, not the echoed command) through its link:
 	// its line is shown, marked.
-	if !evalBool(t, ctx, `(() => { const a = [...document.querySelectorAll('ol.hits li a')].pop(); a.click(); return true; })()`) {
-		t.Fatal("no hit link")
+	href := evalString(t, ctx, `[...document.querySelectorAll('ol.hits li a')].pop().href`)
+	if !strings.Contains(href, "#L") {
+		t.Fatalf("hit link %q", href)
 	}
-	waitText(t, ctx, "Lines 1–", 10*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Navigate(href)); err != nil {
+		t.Fatal(err)
+	}
 	if !evalBool(t, ctx, `(() => { const li = document.getElementById(location.hash.slice(1));
 		return !!li && li.checkVisibility() && li.classList.contains('hit') && li.querySelector('mark') !== null &&
 			li.querySelector('.a-f1.a-bo').textContent === 'FAILED'; })()`) {

@@ -183,6 +183,7 @@
         sec.setAttribute("data-boot", "");
       }
       (parent ? secBody(parent) : this.log).appendChild(sec);
+      foldTools(this.log);
       this.run = null;
       this.stack.push(sec);
       this.put(sec, l, li);
@@ -303,9 +304,11 @@
     }
   }
 
-  // foldTools adds buttons that unfold or fold every section.
+  // foldTools adds buttons that unfold or fold every section, once the log
+  // has sections.
   function foldTools(log) {
-    if (!log.querySelector("details")) {
+    var prev = log.previousElementSibling;
+    if ((prev && prev.classList.contains("fold-tools")) || !log.querySelector("details")) {
       return;
     }
     var p = document.createElement("p");
