@@ -50,9 +50,15 @@ type ansiSeg struct {
 	style ansiStyle
 }
 
-// maxSGRParam caps a numeric parameter while it is parsed, so a long run of
-// digits neither overflows nor matters.
-const maxSGRParam = 65535
+// Limits of SGR parsing: maxSGRParam caps a numeric parameter while it is
+// parsed, so a long run of digits neither overflows nor matters; only the
+// first maxSGRParams parameters of a sequence, and maxSGRSub sub-parameters
+// of each, are read.
+const (
+	maxSGRParam  = 65535
+	maxSGRParams = 32
+	maxSGRSub    = 8
+)
 
 // parseANSI returns s as it reads on a terminal: plain is the text without
 // escape sequences and control characters, segs the same text cut into
@@ -326,20 +332,34 @@ type sgrParam struct {
 	sub []int
 }
 
-// sgrParams splits SGR parameters; an empty parameter is 0. Bytes that are
-// not digits, ';' or ':' make the parameter they are in invalid (-1).
+// sgrParams splits SGR parameters; an empty parameter is 0, a parameter
+// with bytes other than digits -1. Like terminals, it keeps the first
+// maxSGRParams parameters and maxSGRSub sub-parameters of each, so a huge
+// sequence costs one scan and no more memory.
 func sgrParams(s string) []sgrParam {
-	if s == "" {
-		return []sgrParam{{}}
-	}
-	out := make([]sgrParam, 0, strings.Count(s, ";")+1)
-	for _, f := range strings.Split(s, ";") {
-		parts := strings.Split(f, ":")
-		p := sgrParam{v: sgrNumber(parts[0])}
-		for _, sp := range parts[1:] {
-			p.sub = append(p.sub, sgrNumber(sp))
+	out := make([]sgrParam, 0, min(strings.Count(s, ";")+1, maxSGRParams))
+	for len(s) > 0 || len(out) == 0 {
+		f, rest, more := strings.Cut(s, ";")
+		if len(out) < maxSGRParams {
+			main, subs, hasSub := strings.Cut(f, ":")
+			p := sgrParam{v: sgrNumber(main)}
+			for hasSub && len(p.sub) < maxSGRSub {
+				var sp string
+				sp, subs, hasSub = strings.Cut(subs, ":")
+				p.sub = append(p.sub, sgrNumber(sp))
+			}
+			out = append(out, p)
 		}
-		out = append(out, p)
+		if !more {
+			break
+		}
+		s = rest
+		if s == "" { // a trailing ";": one more empty parameter
+			if len(out) < maxSGRParams {
+				out = append(out, sgrParam{})
+			}
+			break
+		}
 	}
 	return out
 }

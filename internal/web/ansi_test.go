@@ -55,6 +55,9 @@ func TestANSI(t *testing.T) {
 		{"C1 controls dropped", "a\u009b31mb\u0085c", "a31mbc", "a31mbc"},
 		{"invalid UTF-8 replaced", "a\xffb\x1b[1m\xc3", "a\ufffdb\ufffd", "a\ufffdb<span class=\"a-bo\">\ufffd</span>"},
 		{"huge parameters saturate", "\x1b[99999999999999999999999;31mx", "x", `<span class="a-f1">x</span>`},
+		{"the 32nd parameter applies", "\x1b[" + strings.Repeat("0;", 31) + "31mx", "x", `<span class="a-f1">x</span>`},
+		{"parameters past 32 are ignored", "\x1b[" + strings.Repeat("0;", 32) + "31mx", "x", "x"},
+		{"trailing semicolon is a reset", "\x1b[1;31;mx", "x", "x"},
 		{"38 without arguments", "\x1b[38mx\x1b[38;5mx\x1b[38;2;1;2mx", "xxx", "xxx"},
 		{"unicode text kept", "\x1b[32m✓\x1b[0m größe", "✓ größe", `<span class="a-f2">✓</span> größe`},
 	} {
