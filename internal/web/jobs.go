@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"sort"
@@ -136,7 +137,25 @@ type logLine struct {
 	N     int    // 1-based line number
 	Time  string // HH:MM:SS.mmm, empty when the record does not decode
 	Level string // level name, "raw" for undecodable lines
-	Text  string
+	Text  string // the text as it reads: terminal escapes removed (ansi.go)
+	// HTML is Text with its terminal colours and search matches; empty
+	// when Text says it all.
+	HTML   template.HTML
+	Result string      // results records: pass, fail, skip or unknown
+	Mark   *actionMark // an action's start, end or result (logfold.go)
+	Hit    bool        // matches the search
+	segs   []ansiSeg   // Text's styled runs, nil when unstyled
+}
+
+// Marker is the result as text, so that it does not rest on colour alone.
+func (l *logLine) Marker() string { return resultMarker(l.Result) }
+
+// setText sets the line's text from what was logged.
+func (l *logLine) setText(s string) {
+	l.Text, l.segs = parseANSI(s)
+	if l.segs != nil {
+		l.HTML = ansiHTML(l.Text, l.segs, nil)
+	}
 }
 
 // logWin is a window [Start, End) of a job's log with pager links.
@@ -147,6 +166,10 @@ type logWin struct {
 	Total       int
 	Prev, Next  string
 	First, Last string
+	// open are the actions the window starts inside; peek is the line
+	// after the window (it may hold the result of the last action).
+	open []*logSection
+	peek *logLine
 }
 
 // resultRow is one results record of a job's log.
@@ -237,13 +260,24 @@ func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal
 
 // window reads lines [start, end) of a visible job's log and renders them.
 func (u *UI) window(ctx context.Context, p auth.Principal, id int64, start, end int) (logWin, error) {
-	raw, total, err := u.app.JobLog(ctx, p, id, start, end, 0)
+	raw, total, err := u.app.JobLog(ctx, p, id, start, end+1, 0)
 	if err != nil {
 		return logWin{}, err
 	}
-	win := logWin{JobID: id, Start: start, End: start + len(raw), Total: total}
+	var peek *logLine
+	if len(raw) > end-start {
+		pl := renderLine(end+1, raw[end-start])
+		peek, raw = &pl, raw[:end-start]
+	}
+	win := logWin{JobID: id, Start: start, End: start + len(raw), Total: total, peek: peek}
+	win.Lines = make([]logLine, len(raw))
 	for i, l := range raw {
-		win.Lines = append(win.Lines, renderLine(start+i+1, l))
+		win.Lines[i] = renderLine(start+i+1, l)
+	}
+	if start > 0 && len(raw) > 0 {
+		if win.open, err = u.openActions(ctx, p, id, start); err != nil {
+			return logWin{}, err
+		}
 	}
 	size := end - start
 	link := func(s int) string {
@@ -261,29 +295,39 @@ func (u *UI) window(ctx context.Context, p auth.Principal, id int64, start, end 
 }
 
 // renderLine turns one journal line into display fields. A line that is
-// not a valid record is shown raw, never dropped.
+// not a valid record is shown raw, never dropped. Terminal escape
+// sequences become styles or go (parseANSI); start and end lines of
+// actions and lava results get their mark (logfold.go).
 func renderLine(n int, line []byte) logLine {
 	rec, err := workerproto.DecodeRecord(line)
 	if err != nil {
-		return logLine{N: n, Level: "raw", Text: string(line)}
+		out := logLine{N: n, Level: "raw"}
+		out.setText(string(line))
+		return out
 	}
 	out := logLine{N: n, Time: rec.Time.UTC().Format("15:04:05.000"), Level: string(rec.Level)}
 	var s string
 	switch {
 	case json.Unmarshal(rec.Msg, &s) == nil:
-		out.Text = s
+		out.setText(s)
+		if rec.Level == workerproto.LevelInfo {
+			out.Mark = parseActionLine(out.Text)
+		}
 	case rec.Level == workerproto.LevelResults:
 		var m workerproto.ResultMsg
 		if json.Unmarshal(rec.Msg, &m) == nil {
-			out.Text = fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
+			text := fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
 			if m.Measurement != "" {
-				out.Text += " " + strings.TrimSpace(m.Measurement+" "+m.Units)
+				text += " " + strings.TrimSpace(m.Measurement+" "+m.Units)
 			}
+			out.setText(text)
+			out.Result = resultClass(m.Result)
+			out.Mark = resultMark(m)
 			break
 		}
-		out.Text = string(rec.Msg)
+		out.setText(string(rec.Msg))
 	default:
-		out.Text = string(rec.Msg)
+		out.setText(string(rec.Msg))
 	}
 	return out
 }

@@ -175,12 +175,17 @@ func (s *sse) comment(text string) error {
 }
 
 // streamLine is one log line as the "lines" event carries it (the fields
-// of logLine, rendered by the script with textContent).
+// of logLine). The script shows Text with textContent, or HTML (rendered
+// and escaped here) when the line has terminal colours, and folds the
+// lines into actions by their marks.
 type streamLine struct {
-	N     int    `json:"n"`
-	Time  string `json:"t,omitempty"`
-	Level string `json:"l"`
-	Text  string `json:"m"`
+	N      int         `json:"n"`
+	Time   string      `json:"t,omitempty"`
+	Level  string      `json:"l"`
+	Text   string      `json:"m"`
+	HTML   string      `json:"h,omitempty"`
+	Result string      `json:"r,omitempty"`
+	Mark   *actionMark `json:"s,omitempty"`
 }
 
 // jobState is the "state" and "end" events' data.
@@ -307,7 +312,8 @@ func (u *UI) waitLines(ctx context.Context, p auth.Principal, id int64, next int
 func sendLines(s *sse, next int, raw [][]byte) (int, error) {
 	out := make([]streamLine, len(raw))
 	for i, l := range raw {
-		out[i] = streamLine(renderLine(next+i+1, l))
+		r := renderLine(next+i+1, l)
+		out[i] = streamLine{N: r.N, Time: r.Time, Level: r.Level, Text: r.Text, HTML: string(r.HTML), Result: r.Result, Mark: r.Mark}
 	}
 	data, err := json.Marshal(out)
 	if err != nil {

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -14,9 +17,18 @@ import (
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
-// maxHits is how many matching line numbers a search lists; it still
-// counts them all.
+// maxHits is how many matching lines a search lists; it still counts them
+// all.
 const maxHits = 1000
+
+// Search snippets: the text around a line's first match, at most
+// snippetRunes runes of it, starting up to snippetBefore runes before the
+// match; at most maxMarks matches of a line are marked.
+const (
+	snippetRunes  = 200
+	snippetBefore = 60
+	maxMarks      = 100
+)
 
 // logView is a log window with the log tools' state: the search, the
 // level filter and the live stream that extends it.
@@ -25,7 +37,11 @@ type logView struct {
 	Q        string
 	Hits     []hit // the first maxHits matches
 	HitCount int   // all matches
-	HitSet   map[int]bool
+	// Tree is the window's lines folded by action (logfold.go).
+	Tree []logNode
+	// BootRun is the shortest run of boot output that folds (for the
+	// script, which folds live lines the same way).
+	BootRun int
 	// Levels are the levels shown; empty means all. LevelOpts drive the
 	// filter form.
 	Levels    []string
@@ -39,10 +55,13 @@ type logView struct {
 	Size   int // the window's requested size
 }
 
-// hit is one search match with the link that shows it.
+// hit is one matching line: its number, the link that shows it, its
+// level and the text around the match, with the matches marked.
 type hit struct {
-	N   int
-	URL string
+	N       int
+	URL     string
+	Level   string
+	Snippet template.HTML
 }
 
 type levelOpt struct {
@@ -144,10 +163,6 @@ func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		if v.Hits, v.HitCount, err = u.search(ctx, p, id, v.Q, size, extra); err != nil {
 			return err
 		}
-		v.HitSet = map[int]bool{}
-		for _, h := range v.Hits {
-			v.HitSet[h.N] = true
-		}
 		if v.HitCount == 0 {
 			v.Notice = fmt.Sprintf("No line matches %q.", v.Q)
 		} else if !placed {
@@ -201,16 +216,30 @@ func (u *UI) finishView(v *logView, j lab.Job, size int, extra url.Values) {
 	for _, l := range workerproto.Levels {
 		v.LevelOpts = append(v.LevelOpts, levelOpt{Name: string(l), Checked: len(keep) == 0 || keep[string(l)]})
 	}
-	if len(keep) > 0 {
-		shown := v.Lines[:0]
-		for _, l := range v.Lines {
-			if keep[l.Level] {
-				shown = append(shown, l)
+	if v.Q != "" {
+		needle := foldCase(v.Q)
+		for i := range v.Lines {
+			l := &v.Lines[i]
+			if ms := matchSpans(l.Text, needle, maxMarks); len(ms) > 0 {
+				l.Hit, l.HTML = true, ansiHTML(l.Text, l.segs, ms)
 			}
 		}
-		v.Hidden = len(v.Lines) - len(shown)
-		v.Lines = shown
 	}
+	var filter func(*logLine) bool
+	if len(keep) > 0 {
+		filter = func(l *logLine) bool { return keep[l.Level] }
+	}
+	f := newFolder(v.open, filter)
+	shown := 0
+	for i := range v.Lines {
+		f.add(&v.Lines[i])
+		if filter == nil || filter(&v.Lines[i]) {
+			shown++
+		}
+	}
+	v.Tree = f.finish(v.peek, foldInfo{more: v.End < v.Total, running: j.State != lab.JobFinished})
+	v.Hidden = len(v.Lines) - shown
+	v.BootRun = minBootRun
 	suffix := ""
 	if len(extra) > 0 {
 		suffix = "&" + extra.Encode()
@@ -277,10 +306,11 @@ func (u *UI) firstError(ctx context.Context, p auth.Principal, id int64) (int, e
 }
 
 // search finds the lines whose displayed text contains q, ignoring case.
-// It returns the first maxHits matches, each linked to the size-line
-// window centred on it, and the number of all matches.
+// It returns the first maxHits matches, each with its text around the
+// match and linked to the size-line window centred on it, and the number
+// of all matches.
 func (u *UI) search(ctx context.Context, p auth.Principal, id int64, q string, size int, extra url.Values) ([]hit, int, error) {
-	needle := strings.ToLower(q)
+	needle := foldCase(q)
 	// A raw line can only match if it holds the query's bytes, unless JSON
 	// escaping changed them: prefilter only queries JSON leaves alone.
 	prefilter := true
@@ -289,24 +319,132 @@ func (u *UI) search(ctx context.Context, p auth.Principal, id int64, q string, s
 			prefilter = false
 		}
 	}
+	asciiNeedle := strings.ToLower(q)
 	suffix := "&" + extra.Encode()
 	var hits []hit
 	count := 0
 	err := u.scanLog(ctx, p, id, func(n int, l []byte) bool {
-		if prefilter && !containsFold(l, needle) {
+		// Removing escape sequences and controls from the text can join
+		// the query's parts: lines with escaped controls are not
+		// prefiltered.
+		if prefilter && !containsFold(l, asciiNeedle) && !hasEscapedControl(l) {
 			return true
 		}
-		if !strings.Contains(strings.ToLower(renderLine(n, l).Text), needle) {
+		line := renderLine(n, l)
+		if !strings.Contains(foldCase(line.Text), needle) {
 			return true
 		}
 		count++
 		if len(hits) < maxHits {
 			s := max(0, n-1-size/2)
-			hits = append(hits, hit{N: n, URL: fmt.Sprintf("/jobs/%d/log?start=%d&end=%d%s#L%d", id, s, s+size, suffix, n)})
+			hits = append(hits, hit{N: n, URL: fmt.Sprintf("/jobs/%d/log?start=%d&end=%d%s#L%d", id, s, s+size, suffix, n),
+				Level: line.Level, Snippet: snippet(line.Text, needle)})
 		}
 		return true
 	})
 	return hits, count, err
+}
+
+// foldCase lowers s rune by rune, so every rune keeps its place: search
+// matches found in foldCase(text) map back to text (matchSpans).
+func foldCase(s string) string { return strings.Map(unicode.ToLower, s) }
+
+// matchSpans returns where the folded needle occurs in text, at most limit
+// times, as byte ranges of text.
+func matchSpans(text, needle string, limit int) []span {
+	if needle == "" {
+		return nil
+	}
+	low := foldCase(text)
+	if !strings.Contains(low, needle) {
+		return nil
+	}
+	// orig[i] is the offset in text of the rune byte i of low comes from.
+	orig := make([]int, 0, len(low)+1)
+	for i, r := range text {
+		for range utf8.RuneLen(unicode.ToLower(r)) {
+			orig = append(orig, i)
+		}
+	}
+	orig = append(orig, len(text))
+	var out []span
+	for pos := 0; len(out) < limit; {
+		k := strings.Index(low[pos:], needle)
+		if k < 0 {
+			break
+		}
+		a, b := pos+k, pos+k+len(needle)
+		out = append(out, span{orig[a], orig[b]})
+		pos = b
+	}
+	return out
+}
+
+// oneLine puts a text on one line, keeping its length (snippet's marks).
+var oneLine = strings.NewReplacer("\n", " ", "\t", " ")
+
+// snippet is the text around the first match of needle in text, as HTML
+// with the matches marked and "…" where it is cut.
+func snippet(text, needle string) template.HTML {
+	text = oneLine.Replace(text)
+	ms := matchSpans(text, needle, maxMarks)
+	from := 0
+	if len(ms) > 0 {
+		// Up to snippetBefore runes before the first match.
+		from = ms[0].from
+		for k := 0; k < snippetBefore && from > 0; k++ {
+			_, size := utf8.DecodeLastRuneInString(text[:from])
+			from -= size
+		}
+	}
+	to := from
+	for k := 0; k < snippetRunes && to < len(text); k++ {
+		_, size := utf8.DecodeRuneInString(text[to:])
+		to += size
+	}
+	var marks []span
+	for _, m := range ms {
+		if m.from >= to {
+			break
+		}
+		marks = append(marks, span{m.from - from, min(m.to, to) - from})
+	}
+	var b strings.Builder
+	if from > 0 {
+		b.WriteString("…")
+	}
+	b.WriteString(string(ansiHTML(text[from:to], nil, marks)))
+	if to < len(text) {
+		b.WriteString("…")
+	}
+	return template.HTML(b.String()) //nolint:gosec // built by ansiHTML, which escapes the text
+}
+
+// hasEscapedControl reports whether a raw log line may hold a control
+// character that the displayed text leaves out, which can join the parts
+// of a match: JSON escapes them as \u00XX, \r, \b or \f; a line that is
+// not JSON may hold them as they are.
+func hasEscapedControl(l []byte) bool {
+	for i := 0; i < len(l); i++ {
+		switch c := l[i]; {
+		case c == '\\' && i+1 < len(l):
+			switch l[i+1] {
+			case 'r', 'b', 'f':
+				return true
+			case 'u':
+				if i+5 < len(l) && l[i+2] == '0' && l[i+3] == '0' &&
+					(l[i+4] <= '1' || l[i+4] == '8' || l[i+4] == '9' || (l[i+4] == '7' && (l[i+5] == 'f' || l[i+5] == 'F'))) {
+					return true
+				}
+			}
+			i++ // the escaped character, a backslash included
+		case (c < 0x20 && c != '\t') || c == 0x7f:
+			return true
+		case c == 0xc2 && i+1 < len(l) && l[i+1] >= 0x80 && l[i+1] <= 0x9f:
+			return true
+		}
+	}
+	return false
 }
 
 // containsFold reports whether s contains the lower-case ASCII needle,
@@ -337,6 +475,9 @@ func lowerASCII(c byte) byte {
 	}
 	return c
 }
+
+// TreeHTML is the folded window as HTML (logrender.go).
+func (v logView) TreeHTML() template.HTML { return treeHTML(v.Tree) }
 
 // LevelList is the level filter as a comma-separated list.
 func (v logView) LevelList() string { return strings.Join(v.Levels, ",") }

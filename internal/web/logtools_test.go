@@ -18,13 +18,13 @@ func TestLogTools(t *testing.T) {
 		want, unwanted []string
 	}{
 		{"search is case-insensitive and escapes", "?q=LINUX+VERSION+%3C6", 200,
-			[]string{"1 line match", `<li><a href="` + logURL + `?start=0&amp;end=500&amp;q=LINUX&#43;VERSION&#43;%3C6#L2">2</a></li>`,
-				`<mark class="m">Linux version &lt;6.1&gt;</mark>`, `value="LINUX VERSION &lt;6"`},
-			[]string{`<mark class="m">start`}},
-		{"search of results text", "?q=echo-ok", 200, []string{`<mark class="m">smoke/echo-ok: pass 1.5 s</mark>`}, nil},
+			[]string{"1 line match", `<li><a href="` + logURL + `?start=0&amp;end=500&amp;q=LINUX&#43;VERSION&#43;%3C6#L2">line 2</a> <span class="hl">target</span> <span class="hm"><mark>Linux version &lt;6</mark>.1&gt;</span></li>`,
+				`<li id="L2" class="lvl-target hit">`, `<span class="m"><mark>Linux version &lt;6</mark>.1&gt;</span>`, `value="LINUX VERSION &lt;6"`},
+			[]string{`<mark>start`, `id="L1" class="lvl-info hit"`}},
+		{"search of results text", "?q=echo-ok", 200, []string{`<span class="m">smoke/<mark>echo-ok</mark>: pass 1.5 s</span>`}, nil},
 		{"search without a match", "?q=nowhere", 200, []string{"No line matches &#34;nowhere&#34;."}, []string{`<mark`}},
 		{"search keeps an explicit window", "?q=broke&start=4&end=6", 200,
-			[]string{`<a href="` + logURL + `?start=1&amp;end=3&amp;q=broke#L3">3</a>`, "Lines 5–6 of 6"}, []string{`id="L3"`}},
+			[]string{`<a href="` + logURL + `?start=1&amp;end=3&amp;q=broke#L3">line 3</a> <span class="hl">error</span> <span class="hm">something <mark>broke</mark></span>`, "Lines 5–6 of 6"}, []string{`id="L3"`}},
 		{"level filter on the server", "?levels=info,target", 200,
 			[]string{`id="L1"`, `id="L2"`, "levels info,target (4 other lines hidden)",
 				`value="info" checked="checked"`, `value="error" /> error`},

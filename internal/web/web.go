@@ -58,6 +58,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 		panic(err) // the embedded directory always exists
 	}
 	u.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	u.mux.HandleFunc("GET /static/ansi.css", serveANSICSS) // log colours (ansi.go)
 	u.handle("GET /{$}", u.overview)
 	u.handle("GET /jobs", u.jobs)
 	u.handle("GET /jobs/{id}", u.job)

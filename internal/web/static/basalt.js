@@ -13,10 +13,20 @@
     span.className = "badge s-" + text.toLowerCase();
   }
 
+  // Result markers, as the server writes them (resultMarker in logfold.go).
+  var MARKERS = { pass: "✓ pass", fail: "✗ fail", skip: "− skip", unknown: "? unknown" };
+
+  function span(cls, text) {
+    var s = document.createElement("span");
+    s.className = cls;
+    s.textContent = text;
+    return s;
+  }
+
   function lineItem(l) {
     var li = document.createElement("li");
     li.id = "L" + l.n;
-    li.className = "lvl-" + l.l;
+    li.className = "lvl-" + l.l + (l.r ? " r-" + l.r : "");
     var a = document.createElement("a");
     a.className = "ln";
     a.href = "#L" + l.n;
@@ -24,22 +34,298 @@
     li.appendChild(a);
     li.appendChild(document.createTextNode(" "));
     if (l.t) {
-      var t = document.createElement("span");
-      t.className = "t";
-      t.textContent = l.t;
-      li.appendChild(t);
+      li.appendChild(span("t", l.t));
       li.appendChild(document.createTextNode(" "));
     }
-    var lv = document.createElement("span");
-    lv.className = "lv";
-    lv.textContent = l.l;
-    li.appendChild(lv);
+    li.appendChild(span("lv", l.l));
     li.appendChild(document.createTextNode(" "));
-    var m = document.createElement("span");
-    m.className = "m";
-    m.textContent = l.m;
+    if (l.r) {
+      li.appendChild(span("rm", MARKERS[l.r] || MARKERS.unknown));
+      li.appendChild(document.createTextNode(" "));
+    }
+    var m = span("m", "");
+    if (l.h) {
+      m.innerHTML = l.h; // the line's colours, rendered and escaped by the server
+    } else {
+      m.textContent = l.m;
+    }
     li.appendChild(m);
     return li;
+  }
+
+  // Folding live lines by action: the rules of internal/web/logfold.go.
+  // Sections are <li class="sec act"> (an action) and <li class="sec blk">
+  // (boot output), each <details><summary>…</summary><ol class="sec">.
+
+  function secBody(sec) {
+    return sec.querySelector(":scope > details > ol");
+  }
+
+  function secSummary(sec) {
+    return sec.querySelector(":scope > details > summary");
+  }
+
+  function isAncestor(a, b) {
+    return b.length > a.length && b.indexOf(a) === 0 && b.charAt(a.length) === ".";
+  }
+
+  function resultFor(sec, m) {
+    return m.v ? sec.dataset.level === m.v : sec.dataset.name === m.n;
+  }
+
+  function setState(sec, text) {
+    var took = secSummary(sec).querySelector(".took");
+    if (took) {
+      took.textContent = text;
+    }
+  }
+
+  function setResult(sec, r) {
+    if (/\br-/.test(sec.className)) {
+      return;
+    }
+    sec.classList.add("r-" + r);
+    var sum = secSummary(sec);
+    var badge = span("badge r-" + r, MARKERS[r] || MARKERS.unknown);
+    sum.insertBefore(badge, sum.querySelector(".took"));
+    sum.insertBefore(document.createTextNode(" "), sum.querySelector(".took"));
+    if (r === "fail" || r === "unknown") {
+      sec.firstElementChild.open = true;
+    }
+  }
+
+  function newSection(cls, summaryParts) {
+    var li = document.createElement("li");
+    li.className = "sec " + cls;
+    var d = document.createElement("details");
+    d.open = true;
+    var sum = document.createElement("summary");
+    summaryParts.forEach(function (p, i) {
+      if (i > 0) {
+        sum.appendChild(document.createTextNode(" "));
+      }
+      sum.appendChild(p);
+    });
+    d.appendChild(sum);
+    var ol = document.createElement("ol");
+    ol.className = "sec";
+    d.appendChild(ol);
+    li.appendChild(d);
+    return li;
+  }
+
+  function Folder(log) {
+    this.log = log;
+    this.stack = []; // the open actions, outermost first
+    this.ended = {}; // level → the last action of that level that ended
+    this.justEnded = null; // the action whose end line came last
+    this.run = null; // the boot output being collected
+    this.bootRun = parseInt(log.dataset.bootRun, 10) || 10;
+    // The actions the server's window ends inside.
+    var box = log;
+    for (;;) {
+      var last = box.lastElementChild;
+      if (!last || !last.classList.contains("act") || last.hasAttribute("data-ended")) {
+        break;
+      }
+      this.stack.push(last);
+      box = secBody(last);
+    }
+    var tail = box.lastElementChild;
+    if (tail && tail.classList.contains("act") && !/\br-/.test(tail.className)) {
+      this.justEnded = tail;
+    }
+    var owner = this.owner();
+    if (owner && owner.hasAttribute("data-boot") && tail) {
+      if (tail.classList.contains("blk")) {
+        this.run = { box: box, block: tail, lines: [], first: +tail.dataset.first, count: +tail.dataset.lines };
+      } else if (tail.classList.contains("lvl-target")) {
+        var lines = [];
+        for (var el = tail; el && el.classList.contains("lvl-target"); el = el.previousElementSibling) {
+          lines.unshift(el);
+        }
+        this.run = { box: box, block: null, lines: lines, first: +lines[0].id.slice(1), count: lines.length };
+      }
+    }
+  }
+
+  Folder.prototype.owner = function () {
+    return this.stack.length ? this.stack[this.stack.length - 1] : null;
+  };
+
+  // closeTo ends the open actions above depth n (without an end line).
+  Folder.prototype.closeTo = function (n) {
+    for (var i = n; i < this.stack.length; i++) {
+      this.stack[i].setAttribute("data-ended", "");
+      setState(this.stack[i], "");
+    }
+    this.stack.length = n;
+  };
+
+  // add files line l (its element li, or null when the level filter hides
+  // it) where it belongs.
+  Folder.prototype.add = function (l, li) {
+    var m = l.s;
+    var just = this.justEnded;
+    this.justEnded = null;
+    var i;
+    if (m && m.k === "start") {
+      var n = this.stack.length;
+      while (n > 0 && !isAncestor(this.stack[n - 1].dataset.level, m.v)) {
+        n--;
+      }
+      this.closeTo(n);
+      var parent = this.owner();
+      var sec = newSection("act", [span("sl", m.v), span("sn", m.n || ""), span("took", "running")]);
+      sec.dataset.level = m.v;
+      sec.dataset.name = m.n || "";
+      if ((parent && parent.hasAttribute("data-boot")) || (m.n || "").indexOf("boot") >= 0) {
+        sec.setAttribute("data-boot", "");
+      }
+      (parent ? secBody(parent) : this.log).appendChild(sec);
+      foldTools(this.log);
+      this.run = null;
+      this.stack.push(sec);
+      this.put(sec, l, li);
+      return;
+    }
+    if (m && m.k === "end") {
+      for (i = this.stack.length - 1; i >= 0; i--) {
+        var s = this.stack[i];
+        if (s.dataset.level === m.v) {
+          this.closeTo(i + 1);
+          this.put(s, l, li);
+          s.setAttribute("data-ended", "");
+          setState(s, m.d || "");
+          this.stack.length = i;
+          this.justEnded = s;
+          this.ended[m.v] = s;
+          return;
+        }
+      }
+    }
+    if (m && m.k === "result") {
+      if (just && resultFor(just, m)) {
+        setResult(just, l.r);
+        this.put(just, l, li);
+        return;
+      }
+      var t = null;
+      for (i = this.stack.length - 1; i >= 0 && !t; i--) {
+        if (resultFor(this.stack[i], m)) {
+          t = this.stack[i];
+        }
+      }
+      t = t || (m.v ? this.ended[m.v] : null);
+      if (t) {
+        setResult(t, l.r);
+      }
+    }
+    this.put(this.owner(), l, li);
+  };
+
+  // put adds a line to section sec (null: the top of the log); in a boot
+  // action, runs of target lines become a block of boot output.
+  Folder.prototype.put = function (sec, l, li) {
+    var box = sec ? secBody(sec) : this.log;
+    if (!(sec && sec.hasAttribute("data-boot") && l.l === "target")) {
+      this.run = null;
+      if (li) {
+        box.appendChild(li);
+      }
+      return;
+    }
+    var r = this.run;
+    if (!r || r.box !== box) {
+      r = this.run = { box: box, block: null, lines: [], first: l.n, count: 0 };
+    }
+    r.count++;
+    if (r.block) {
+      if (li) {
+        secBody(r.block).appendChild(li);
+      }
+    } else {
+      if (li) {
+        box.appendChild(li);
+        r.lines.push(li);
+      }
+      if (r.count >= this.bootRun) {
+        r.block = newSection("blk", [span("sn", "Boot output"), span("took", "")]);
+        r.block.dataset.first = String(r.first);
+        var at = r.lines.length && r.lines[0].parentNode === box ? r.lines[0] : null;
+        box.insertBefore(r.block, at);
+        var inner = secBody(r.block);
+        r.lines.forEach(function (x) {
+          inner.appendChild(x);
+        });
+        r.lines = [];
+      }
+    }
+    if (r.block) {
+      r.block.dataset.lines = String(r.count);
+      setState(r.block, r.count + " lines, " + r.first + "–" + l.n);
+    }
+  };
+
+  // trim removes the first line, and the sections it leaves empty.
+  Folder.prototype.trim = function () {
+    var first = this.log.querySelector("li[id]");
+    if (!first) {
+      return false;
+    }
+    var box = first.parentElement;
+    first.remove();
+    while (box !== this.log && !box.querySelector("li[id]")) {
+      var sec = box.parentElement.parentElement; // ol < details < li.sec
+      if (this.stack.indexOf(sec) >= 0 || (this.run && this.run.block === sec)) {
+        break;
+      }
+      box = sec.parentElement;
+      sec.remove();
+    }
+    return true;
+  };
+
+  // reveal unfolds the sections around the line the address points at.
+  function reveal() {
+    var el = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+    if (!el) {
+      return;
+    }
+    var folded = false;
+    for (var d = el.parentElement; d; d = d.parentElement) {
+      if (d.tagName === "DETAILS" && !d.open) {
+        d.open = true;
+        folded = true;
+      }
+    }
+    if (folded) {
+      el.scrollIntoView();
+    }
+  }
+
+  // foldTools adds buttons that unfold or fold every section, once the log
+  // has sections.
+  function foldTools(log) {
+    var prev = log.previousElementSibling;
+    if ((prev && prev.classList.contains("fold-tools")) || !log.querySelector("details")) {
+      return;
+    }
+    var p = document.createElement("p");
+    p.className = "fold-tools";
+    [["Unfold all", true], ["Fold all", false]].forEach(function (b) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.textContent = b[0];
+      button.addEventListener("click", function () {
+        log.querySelectorAll("details").forEach(function (d) {
+          d.open = b[1];
+        });
+      });
+      p.appendChild(button);
+      p.appendChild(document.createTextNode(" "));
+    });
+    log.parentElement.insertBefore(p, log);
   }
 
   // atBottom says the reader is at the end of the page: keep following.
@@ -49,6 +335,9 @@
   }
 
   function followJob(log) {
+    if (!window.EventSource) {
+      return;
+    }
     var src = new EventSource(log.dataset.events);
     var follow = log.hasAttribute("data-follow");
     var only = log.dataset.levels ? log.dataset.levels.split(",") : null;
@@ -56,6 +345,8 @@
     var lead = document.querySelector("[data-job-state]");
     var badges = lead ? lead.querySelectorAll(".badge") : [];
     var missed = 0;
+    var folder = new Folder(log);
+    var count = log.querySelectorAll("li[id]").length;
     if (status) {
       status.textContent = follow ? "Following the log live." : "";
     }
@@ -74,15 +365,15 @@
         return;
       }
       var stick = atBottom();
-      var frag = document.createDocumentFragment();
       lines.forEach(function (l) {
-        if (!only || only.indexOf(l.l) >= 0) {
-          frag.appendChild(lineItem(l));
+        var li = !only || only.indexOf(l.l) >= 0 ? lineItem(l) : null;
+        folder.add(l, li);
+        if (li) {
+          count++;
         }
       });
-      log.appendChild(frag);
-      while (log.children.length > MAX_LINES) {
-        log.removeChild(log.firstElementChild);
+      while (count > MAX_LINES && folder.trim()) {
+        count--;
       }
       if (stick) {
         window.scrollTo(0, document.body.scrollHeight);
@@ -107,15 +398,18 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    if (!window.EventSource) {
-      return;
+    var all = document.querySelector("ol.log");
+    if (all) {
+      foldTools(all);
+      reveal();
+      window.addEventListener("hashchange", reveal);
     }
     var log = document.querySelector("ol.log[data-events]");
     if (log) {
       followJob(log);
     }
     var lab = document.querySelector("#lab[data-events]");
-    if (lab) {
+    if (lab && window.EventSource) {
       followOverview(lab);
     }
   });
