@@ -80,7 +80,7 @@ func waitText(t *testing.T, ctx context.Context, want string, within time.Durati
 // screenshot saves the page as name.png.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG (below, JPEG)
 	if err != nil {
 		t.Fatal(err)
 	}
