@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -39,7 +42,53 @@ func (a *App) ExplainJob(ctx context.Context, p auth.Principal, id int64) (lab.J
 			return now, notQueued(now), nil
 		}
 	}
+	if err := a.hideJobs(ctx, p, &e); err != nil {
+		return j, scheduler.Explanation{}, fmt.Errorf("explain job %d: %w", id, err)
+	}
 	return j, e, nil
+}
+
+// hideJobs keeps the jobs p may not see out of e: a device held by (or
+// going to) such a job says "another job", without its id, as private jobs
+// are invisible to others everywhere else.
+func (a *App) hideJobs(ctx context.Context, p auth.Principal, e *scheduler.Explanation) error {
+	hidden := map[int64]bool{}
+	for i := range e.Devices {
+		r := &e.Devices[i]
+		if r.Job == 0 {
+			continue
+		}
+		h, seen := hidden[r.Job]
+		if !seen {
+			_, err := a.GetJob(ctx, p, r.Job)
+			switch {
+			case errors.Is(err, lab.ErrNotFound):
+				h = true
+			case err != nil:
+				return err
+			}
+			hidden[r.Job] = h
+		}
+		if h {
+			r.Detail, r.Job = hideJob(r.Detail, r.Job), 0
+		}
+	}
+	for id, h := range hidden {
+		if !h {
+			continue
+		}
+		e.Summary = hideJob(e.Summary, id)
+		for i := range e.Reasons {
+			e.Reasons[i].Detail = hideJob(e.Reasons[i].Detail, id)
+		}
+	}
+	return nil
+}
+
+// hideJob replaces "job <id>" in s by "another job" (whole numbers only).
+func hideJob(s string, id int64) string {
+	re := regexp.MustCompile(`\bjob ` + strconv.FormatInt(id, 10) + `\b`)
+	return re.ReplaceAllString(s, "another job")
 }
 
 // notQueued explains a job that is not Submitted.

@@ -458,7 +458,7 @@ func (p *planner) deviceReason(j *Job, d int32, k int, tags *scopeTags, at turn,
 		switch jobID, taken := at.taken[d]; {
 		case taken:
 			r.Code, r.Job = CodeTaken, jobID
-			r.Detail = fmt.Sprintf("%s goes to job %d, ahead in the queue", h, jobID)
+			r.Detail = h + " goes to " + jobText(jobID) + ", ahead in the queue"
 		case full(p.wLimit[p.devWorker[d]], at.busy[p.devWorker[d]]):
 			r.Code, r.Detail = CodeWorkerFull, limitText()
 		default:
