@@ -35,8 +35,14 @@ func TestQueueExplanationHidesPrivateJobs(t *testing.T) {
 			explain func() (scheduler.Explanation, error)
 			shows   bool
 		}{
-			{"bob", func() (scheduler.Explanation, error) { _, e, err := f.app.ExplainJob(f.ctx, bob, ids[0]); return e, err }, false},
-			{"admin", func() (scheduler.Explanation, error) { _, e, err := f.app.ExplainJob(f.ctx, f.admin, ids[0]); return e, err }, true},
+			{"bob", func() (scheduler.Explanation, error) {
+				_, e, err := f.app.ExplainJob(f.ctx, bob, ids[0])
+				return e, err
+			}, false},
+			{"admin", func() (scheduler.Explanation, error) {
+				_, e, err := f.app.ExplainJob(f.ctx, f.admin, ids[0])
+				return e, err
+			}, true},
 		} {
 			e, err := c.explain()
 			must(t, err)
