@@ -14,6 +14,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/cpio"
 	"github.com/basalt-lab/basalt/internal/dut"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 )
 
 // labProc is a running `basalt lab`.
@@ -21,7 +22,7 @@ type labProc struct {
 	cmd    *exec.Cmd
 	lines  chan string
 	seen   []string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{}
 }
 
@@ -29,7 +30,7 @@ type labProc struct {
 // more arguments.
 func startLabProc(t *testing.T, dir string, args ...string) *labProc {
 	t.Helper()
-	l := &labProc{lines: make(chan string, 1000), stderr: &syncBuffer{}, done: make(chan struct{})}
+	l := &labProc{lines: make(chan string, 1000), stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	l.cmd = exec.Command(binary, append([]string{"lab", "--data-dir", dir, "--listen", freePort(t)}, args...)...)
 	stdout, err := l.cmd.StdoutPipe()
 	if err != nil {

@@ -10,10 +10,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 )
 
 // The README tests run the README's commands as printed, so that it cannot
@@ -211,7 +212,7 @@ func TestReadmeQuickStart(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = readmeEnv("BASALT_LISTEN="+srvAddr, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	lw := &syncBuffer{}
+	lw := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.WaitDelay = 10 * time.Second // background processes hold the output open
 	if err := cmd.Start(); err != nil {
@@ -287,7 +288,7 @@ func TestReadmeRunCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -376,23 +377,4 @@ func jobLogs(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return logs
-}
-
-// syncBuffer is a buffer that processes' output goroutines may write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

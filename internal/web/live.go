@@ -362,16 +362,27 @@ func (u *UI) overviewEvents(w http.ResponseWriter, r *http.Request, p auth.Princ
 		if send() != nil { // logged when it was not the client going away
 			return nil
 		}
+		if !nextPush(ctx, tick.C, sub.wake) {
+			return nil
+		}
+	}
+}
+
+// nextPush waits until a page pushed again may have changed: the refresh
+// tick, or a lab event and then overviewSettle, so that a burst of events
+// makes one push. It reports false when ctx ended first.
+func nextPush(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tick:
+		return true
+	case <-wake:
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		case <-sub.wake:
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(overviewSettle):
-			}
+			return false
+		case <-time.After(overviewSettle):
+			return true
 		}
 	}
 }

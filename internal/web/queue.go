@@ -123,16 +123,8 @@ func (u *UI) queueEvents(w http.ResponseWriter, r *http.Request, p auth.Principa
 			_ = s.event("end", "", []byte(j.State.String()))
 			return nil
 		}
-		select {
-		case <-ctx.Done():
+		if !nextPush(ctx, tick.C, sub.wake) {
 			return nil
-		case <-tick.C:
-		case <-sub.wake:
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(overviewSettle):
-			}
 		}
 		if j, e, err = u.app.ExplainJob(ctx, p, id); err != nil {
 			return nil // gone, or no longer visible

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -243,35 +244,17 @@ func testConfig(server, dataDir string) Config {
 	}
 }
 
-// logBuffer collects a worker's logs for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // running is a Worker running in a goroutine.
 type running struct {
 	w    *Worker
-	logs *logBuffer
+	logs *syncbuf.Buffer
 	stop func() error // stops it and returns what Run returned
 }
 
 // startWorker runs a Worker with cfg until stop or the end of the test.
 func startWorker(t testing.TB, cfg Config, hooks ...func(*Worker)) *running {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(logs, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

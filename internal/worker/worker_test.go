@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -539,7 +540,7 @@ func TestKill9(t *testing.T) {
 	fs := newFakeServer(t)
 	dataDir := t.TempDir()
 	daemon := exec.Command(testBinary(t), daemonArg, fs.URL, dataDir)
-	var stderr logBuffer
+	var stderr syncbuf.Buffer
 	daemon.Stderr = &stderr
 	out, err := daemon.StdoutPipe()
 	if err != nil {
