@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -79,7 +80,8 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 			name  string
 		}
 		sets := map[setKey]int64{}
-		for _, c := range cases {
+		rows := make([][]any, len(cases))
+		for i, c := range cases {
 			sid, ok := suites[c.Suite]
 			if !ok {
 				var err error
@@ -101,16 +103,21 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 				}
 				set = id
 			}
-			n, err := q.execN(ctx, cn, `INSERT INTO test_cases (job_id, suite_id, set_id, name, result, measurement,
-				measurement_text, units, metadata, log_line, start_log_line, end_log_line, logged, level, duration,
-				error_type, error_msg) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (job_id, log_line) DO NOTHING`,
-				jobID, sid, set, c.Name, int(c.Result), q.d.measurement(c.Measurement), c.Measurement, c.Units, c.Metadata,
-				c.Line, c.StartLine, c.EndLine, q.d.ts(c.Logged), c.Level, c.Duration, c.ErrorType, c.ErrorMsg)
+			rows[i] = []any{jobID, sid, set, c.Name, int(c.Result), q.d.measurement(c.Measurement), c.Measurement, c.Units,
+				c.Metadata, c.Line, c.StartLine, c.EndLine, q.d.ts(c.Logged), c.Level, c.Duration, c.ErrorType, c.ErrorMsg}
+		}
+		for i := 0; i < len(rows); {
+			k := insertBatch(len(rows) - i)
+			args := make([]any, 0, k*len(rows[i]))
+			for _, r := range rows[i : i+k] {
+				args = append(args, r...)
+			}
+			n, err := q.execN(ctx, cn, insertCases[k], args...)
 			if err != nil {
-				return fmt.Errorf("case %q on line %d: %w", c.Name, c.Line, err)
+				return fmt.Errorf("cases on log lines %d–%d: %w", cases[i].Line, cases[i+k-1].Line, err)
 			}
 			added += int(n)
+			i += k
 		}
 		_, err := q.exec(ctx, cn, `INSERT INTO result_ingestion (job_id, lines) VALUES (?, ?)
 			ON CONFLICT (job_id) DO UPDATE SET lines = excluded.lines WHERE result_ingestion.lines < excluded.lines`, jobID, lines)
@@ -121,6 +128,34 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 	}
 	return added, nil
 }
+
+// insertBatchSizes are the numbers of rows one INSERT of cases holds: a
+// few fixed sizes, so that SQLite's statement cache holds four statements
+// rather than one per chunk size.
+var insertBatchSizes = []int{64, 16, 4, 1}
+
+// insertBatch is the largest batch size not above n (n ≥ 1).
+func insertBatch(n int) int {
+	for _, k := range insertBatchSizes {
+		if k <= n {
+			return k
+		}
+	}
+	return 1
+}
+
+// insertCases are the INSERTs of k cases by batch size, skipping the cases
+// whose job and line are stored already.
+var insertCases = func() map[int]string {
+	row := "(" + placeholders(17) + ")"
+	out := map[int]string{}
+	for _, k := range insertBatchSizes {
+		out[k] = `INSERT INTO test_cases (job_id, suite_id, set_id, name, result, measurement, measurement_text, units,
+		metadata, log_line, start_log_line, end_log_line, logged, level, duration, error_type, error_msg)
+		VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", k), ", ") + ` ON CONFLICT (job_id, log_line) DO NOTHING`
+	}
+	return out
+}()
 
 // getOrCreate returns the id of the row (parent, name) of a suites or sets
 // table, inserting it when missing. Another transaction may insert it

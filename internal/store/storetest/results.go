@@ -200,6 +200,17 @@ func testResultsIdempotent(f *fx) {
 	}
 	all, _ := f.cases(store.CaseFilter{JobID: job})
 	f.eq([]string{"0_smoke//a@2", "0_smoke//b@3", "0_smoke//c@5"}, names(all), "cases after re-ingestion")
+	defer func() {
+		all, _ := f.cases(store.CaseFilter{JobID: job})
+		f.eq([]string{"0_smoke//a@2", "0_smoke//b@3", "0_smoke//c@5", "0_smoke//d@6", "0_smoke//twice@8"}, names(all), "final cases")
+	}()
+	// The same line twice in one call is one case.
+	if n := f.add(job, 6, tcase("0_smoke", "twice", 5), tcase("0_smoke", "twice", 5)); n != 0 {
+		f.t.Errorf("a stored line given twice added %d", n)
+	}
+	if n := f.add(job, 9, tcase("0_smoke", "twice", 8), tcase("0_smoke", "twice", 8)); n != 1 {
+		f.t.Errorf("a new line given twice added %d, want 1", n)
+	}
 	// The watermark rises without cases and never falls.
 	f.add(job, 100)
 	f.add(job, 7, tcase("0_smoke", "d", 6))
@@ -208,7 +219,7 @@ func testResultsIdempotent(f *fx) {
 	if n != 100 {
 		f.t.Errorf("watermark %d, want 100", n)
 	}
-	if s, _ := f.s.ListTestSuites(f.ctx, job); len(s) != 1 || s[0].Total() != 4 {
+	if s, _ := f.s.ListTestSuites(f.ctx, job); len(s) != 1 || s[0].Total() != 5 {
 		f.t.Errorf("suites after re-ingestion: %+v", s)
 	}
 }
@@ -290,7 +301,7 @@ func testResultsInTx(f *fx) {
 func testResultsConcurrent(f *fx) {
 	job := f.job(lab.Job{})
 	var chunk []lab.TestCase
-	for i := range 40 {
+	for i := range 150 { // batches of 64, 64, 16, 4, 1 and 1 rows
 		c := tcase(fmt.Sprintf("suite-%d", i%4), fmt.Sprintf("case-%d", i), i)
 		c.Set = fmt.Sprintf("set-%d", i%3)
 		chunk = append(chunk, c)
@@ -300,7 +311,7 @@ func testResultsConcurrent(f *fx) {
 	added := 0
 	for range 6 {
 		wg.Go(func() {
-			n, err := f.s.AddTestCases(f.ctx, job, chunk, 40)
+			n, err := f.s.AddTestCases(f.ctx, job, chunk, 150)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -311,8 +322,8 @@ func testResultsConcurrent(f *fx) {
 	}
 	wg.Wait()
 	all, total := f.cases(store.CaseFilter{JobID: job})
-	if added != 40 || total != 40 || len(all) != 40 {
-		f.t.Errorf("concurrent ingestion: %d added, %d stored, want 40", added, total)
+	if added != 150 || total != 150 || len(all) != 150 {
+		f.t.Errorf("concurrent ingestion: %d added, %d stored, want 150", added, total)
 	}
 	suites, err := f.s.ListTestSuites(f.ctx, job)
 	f.ok(err, "suites")
