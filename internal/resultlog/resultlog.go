@@ -90,10 +90,8 @@ func Parse(line []byte, n int) (c lab.TestCase, ok bool, err error) {
 	if err != nil {
 		return c, false, fmt.Errorf("dt %q is not an RFC 3339 time", dt)
 	}
-	dec := json.NewDecoder(bytes.NewReader(rec.Msg))
-	dec.UseNumber()
-	var msg map[string]any
-	if err := dec.Decode(&msg); err != nil || msg == nil {
+	var msg map[string]json.RawMessage // values stay as written
+	if err := json.Unmarshal(rec.Msg, &msg); err != nil || msg == nil {
 		return c, false, fmt.Errorf("msg is not an object")
 	}
 	suite, ok1 := text(msg["definition"])
@@ -135,20 +133,28 @@ func Parse(line []byte, n int) (c lab.TestCase, ok bool, err error) {
 	return c, true, nil
 }
 
-// text is v as text when it is a string or a number.
-func text(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case json.Number:
-		return x.String(), true
+// text is the JSON value v as text when it is a string or a number (a
+// number as written).
+func text(v json.RawMessage) (string, bool) {
+	if len(v) == 0 {
+		return "", false
+	}
+	switch c := v[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return s, true
+	case c == '-' || c >= '0' && c <= '9':
+		return string(v), true
 	}
 	return "", false
 }
 
 // field is the text of msg[key], cleaned, or "" when it is missing or not
 // a string or number.
-func field(msg map[string]any, key string) string {
+func field(msg map[string]json.RawMessage, key string) string {
 	s, _ := text(msg[key])
 	return clean(s)
 }
@@ -218,7 +224,7 @@ func validSet(s string) bool {
 
 // lineOf reads a starttc/endtc value: a non-negative integer (or a string
 // of one) not beyond the record's own line n. Anything else gives n.
-func lineOf(v any, n int) int {
+func lineOf(v json.RawMessage, n int) int {
 	s, ok := text(v)
 	if !ok {
 		return n
@@ -235,12 +241,12 @@ func lineOf(v any, n int) int {
 // definition, result and error_type; if that is still too long the
 // metadata is empty, else error_msg cut to 256 characters is added when
 // the result stays under the bound.
-func metadata(msg map[string]any) string {
+func metadata(msg map[string]json.RawMessage) string {
 	md := encode(msg)
 	if utf8.RuneCountInString(md) <= lab.MaxResultMetadata {
 		return md
 	}
-	stripped := map[string]any{"case": msg["case"], "definition": msg["definition"], "result": msg["result"]}
+	stripped := map[string]json.RawMessage{"case": msg["case"], "definition": msg["definition"], "result": msg["result"]}
 	if v, ok := msg["error_type"]; ok {
 		stripped["error_type"] = v
 	}
@@ -253,7 +259,11 @@ func metadata(msg map[string]any) string {
 		if !isText {
 			em = encode(v)
 		}
-		stripped["error_msg"] = cutRunes(em, errorMsgKept)
+		b, err := json.Marshal(cutRunes(em, errorMsgKept))
+		if err != nil {
+			return md
+		}
+		stripped["error_msg"] = b
 		if s := encode(stripped); utf8.RuneCountInString(s) < lab.MaxResultMetadata {
 			md = s
 		}
@@ -273,8 +283,9 @@ func cutRunes(s string, n int) string {
 	return s
 }
 
-// encode is v as compact JSON with sorted keys and without HTML escaping;
-// values come from a JSON decoder, so encoding cannot fail.
+// encode is v as compact JSON with sorted keys, its values as written but
+// without HTML escaping; bytes of the line that are not UTF-8 become
+// U+FFFD. Values come from a JSON decoder, so encoding cannot fail.
 func encode(v any) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -282,5 +293,5 @@ func encode(v any) string {
 	if err := enc.Encode(v); err != nil {
 		return ""
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return strings.ToValidUTF8(strings.TrimSuffix(b.String(), "\n"), "\uFFFD")
 }
