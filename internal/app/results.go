@@ -86,16 +86,20 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 			break // the log cannot shrink; nothing to read after all
 		}
 		var cases []lab.TestCase
+		var skipped []error
 		for i, l := range lines {
 			c, ok, err := resultlog.Parse(l, m.scanned+i)
 			if err != nil {
-				a.log.Warn("results record skipped", "job", jobID, "err", err)
+				skipped = append(skipped, err)
 				continue
 			}
 			if ok {
 				c.JobID = jobID
 				cases = append(cases, c)
 			}
+		}
+		if len(skipped) > 0 { // one message per batch, however bad the log
+			a.log.Warn("results records skipped", "job", jobID, "count", len(skipped), "first", skipped[0], "last", skipped[len(skipped)-1])
 		}
 		end := m.scanned + len(lines)
 		if len(cases) > 0 || (final && end >= n) {

@@ -250,7 +250,8 @@ func TestResultsIngestion(t *testing.T) {
 			if got := l.ingested(); got != completeLines(journal) {
 				t.Errorf("watermark %d after the finish, want %d", got, completeLines(journal))
 			}
-			// Every malformed record was reported, and only those.
+			// Every malformed record was reported (the chunks are small:
+			// each holds at most two), and only those.
 			for i := 0; i < completeLines(journal); i += 7 {
 				if !strings.Contains(l.logged.String(), fmt.Sprintf("log line %d:", i)) {
 					t.Errorf("malformed record on line %d not reported", i)
