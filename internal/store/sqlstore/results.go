@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -71,9 +72,8 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 	added := 0
 	err := q.write(ctx, func(cn conn) error {
 		added = 0 // the transaction may run again
-		if ok, err := q.exists(ctx, cn, "SELECT 1 FROM jobs WHERE id = ?", jobID); err != nil || !ok {
-			return firstErr(err, fmt.Errorf("job %d: %w", jobID, lab.ErrNotFound))
-		}
+		// A missing job fails the first insert on its foreign key (the
+		// suites and sets are this transaction's own): ErrNotFound below.
 		suites := map[string]int64{}
 		type setKey struct {
 			suite int64
@@ -106,6 +106,15 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 			rows[i] = []any{jobID, sid, set, c.Name, int(c.Result), q.d.measurement(c.Measurement), c.Measurement, c.Units,
 				c.Metadata, c.Line, c.StartLine, c.EndLine, q.d.ts(c.Logged), c.Level, c.Duration, c.ErrorType, c.ErrorMsg}
 		}
+		if q.d.numbered && len(rows) > 0 {
+			// PostgreSQL: every case in one statement, one round trip.
+			n, err := q.execN(ctx, cn, insertCasesArrays, columnsOf(rows)...)
+			if err != nil {
+				return fmt.Errorf("cases on log lines %d–%d: %w", cases[0].Line, cases[len(cases)-1].Line, err)
+			}
+			added = int(n)
+			rows = nil
+		}
 		for i := 0; i < len(rows); {
 			k := insertBatch(len(rows) - i)
 			args := make([]any, 0, k*len(rows[i]))
@@ -123,6 +132,9 @@ func (q *queries) AddTestCases(ctx context.Context, jobID int64, cases []lab.Tes
 			ON CONFLICT (job_id) DO UPDATE SET lines = excluded.lines WHERE result_ingestion.lines < excluded.lines`, jobID, lines)
 		return err
 	})
+	if kind(err) == errForeignKey {
+		return 0, wrap(op, fmt.Errorf("job %d: %w", jobID, lab.ErrNotFound))
+	}
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -156,6 +168,48 @@ var insertCases = func() map[int]string {
 	}
 	return out
 }()
+
+// insertCasesArrays is PostgreSQL's INSERT of any number of cases: one
+// array per column (columnsOf), the job once.
+const insertCasesArrays = `INSERT INTO test_cases (job_id, suite_id, set_id, name, result, measurement, measurement_text, units,
+	metadata, log_line, start_log_line, end_log_line, logged, level, duration, error_type, error_msg)
+	SELECT ?::bigint, u.suite_id, u.set_id, u.name, u.result, u.measurement::numeric, u.measurement_text, u.units, u.metadata,
+		u.log_line, u.start_log_line, u.end_log_line, u.logged, u.level, u.duration, u.error_type, u.error_msg
+	FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::integer[], ?::text[], ?::text[], ?::text[], ?::text[],
+		?::bigint[], ?::bigint[], ?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[])
+		AS u(suite_id, set_id, name, result, measurement, measurement_text, units, metadata,
+		log_line, start_log_line, end_log_line, logged, level, duration, error_type, error_msg)
+	ON CONFLICT (job_id, log_line) DO NOTHING`
+
+// columnsOf turns rows of case arguments (as the multi-row INSERT takes
+// them, the job first) into the job and one typed array per column.
+func columnsOf(rows [][]any) []any {
+	n := len(rows)
+	suite, line, start, end := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	result := make([]int32, n)
+	set, measure := make([]*int64, n), make([]*string, n)
+	logged := make([]time.Time, n)
+	texts := make([][]string, 8) // name, measurement_text, units, metadata, level, duration, error_type, error_msg
+	for i := range texts {
+		texts[i] = make([]string, n)
+	}
+	for i, r := range rows {
+		suite[i] = r[1].(int64)
+		if id, ok := r[2].(int64); ok {
+			set[i] = &id
+		}
+		if m, ok := r[5].(string); ok {
+			measure[i] = &m
+		}
+		result[i], line[i], start[i], end[i] = int32(r[4].(int)), int64(r[9].(int)), int64(r[10].(int)), int64(r[11].(int))
+		logged[i] = r[12].(time.Time)
+		for k, col := range []int{3, 6, 7, 8, 13, 14, 15, 16} {
+			texts[k][i] = r[col].(string)
+		}
+	}
+	return []any{rows[0][0], suite, set, texts[0], result, measure, texts[1], texts[2], texts[3], line, start, end, logged,
+		texts[4], texts[5], texts[6], texts[7]}
+}
 
 // getOrCreate returns the id of the row (parent, name) of a suites or sets
 // table, inserting it when missing. Another transaction may insert it

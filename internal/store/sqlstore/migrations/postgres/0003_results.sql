@@ -34,9 +34,9 @@ CREATE TABLE test_cases (
     measurement_text TEXT    NOT NULL DEFAULT '',
     units            TEXT    NOT NULL DEFAULT '',
     metadata         TEXT    NOT NULL DEFAULT '',
-    log_line         INTEGER NOT NULL CHECK (log_line >= 0),
-    start_log_line   INTEGER NOT NULL CHECK (start_log_line >= 0),
-    end_log_line     INTEGER NOT NULL CHECK (end_log_line >= 0),
+    log_line         BIGINT  NOT NULL CHECK (log_line >= 0),
+    start_log_line   BIGINT  NOT NULL CHECK (start_log_line >= 0),
+    end_log_line     BIGINT  NOT NULL CHECK (end_log_line >= 0),
     logged           TIMESTAMPTZ NOT NULL,
     level            TEXT    NOT NULL DEFAULT '',
     duration         TEXT    NOT NULL DEFAULT '',
@@ -58,5 +58,5 @@ CREATE INDEX test_cases_set ON test_cases (set_id) WHERE set_id IS NOT NULL;
 -- that stores the cases of those lines.
 CREATE TABLE result_ingestion (
     job_id BIGINT  NOT NULL PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
-    lines  INTEGER NOT NULL CHECK (lines >= 0)
+    lines  BIGINT  NOT NULL CHECK (lines >= 0)
 );
