@@ -210,12 +210,12 @@ func (l *lab) checkJob(t testing.TB, j wire.Job, workerDir string) {
 		t.Errorf("job %d: %s/%s (%s: %s)", j.ID, j.State, j.Health, j.ErrorType, j.FailureComment)
 		return
 	}
-	res, err := l.api.JobResults(context.Background(), j.ID)
+	res, err := l.api.AllJobResults(context.Background(), j.ID, client.ResultsFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, r := range res.Results {
+	for _, r := range res {
 		if r.Suite == "lava" {
 			continue
 		}

@@ -47,6 +47,8 @@ type App struct {
 	logins    chan struct{} // semaphore bounding concurrent password checks
 	mu        sync.Mutex
 	listeners []func(Event)
+
+	ingest [ingestStripes]ingestStripe // results.go: one job's ingestion at a time
 }
 
 // Event is something that happened in the lab, delivered to listeners after

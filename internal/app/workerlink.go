@@ -177,8 +177,9 @@ func jobTimeout(definition string) time.Duration {
 }
 
 // AppendLog stores a chunk of a job's journal uploaded by its worker and
-// returns the durable size. Appends stay allowed after the job finished
-// (a worker back from a long outage still delivers its log).
+// returns the durable size, then stores the test cases of the results
+// records on the lines the chunk completed. Appends stay allowed after the
+// job finished (a worker back from a long outage still delivers its log).
 func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int64, data []byte) (int64, error) {
 	if a.cfg.Logs == nil {
 		return 0, fmt.Errorf("append log: no log store configured")
@@ -189,6 +190,12 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	stored, err := a.cfg.Logs.Append(jobID, offset, data)
 	if err != nil {
 		return stored, fmt.Errorf("append log of job %d: %w", jobID, err)
+	}
+	// The bytes are stored durably whatever happens to their results:
+	// acknowledge them. A failed ingestion is resumed by the next append,
+	// the finish (which fails until it succeeds) or the next read.
+	if err := a.ingestResults(ctx, jobID, false); err != nil {
+		a.log.Warn("results ingestion failed, it resumes later", "job", jobID, "err", err)
 	}
 	if len(data) > 0 {
 		a.emit(Event{Kind: "log", JobID: jobID})
@@ -212,7 +219,8 @@ var ErrLogIncomplete = errors.New("stored log does not match the worker's journa
 
 // FinishFromWorker records the end of a job reported by its worker. It is
 // accepted only when the stored log has exactly the journal's size and
-// checksum (else ErrLogIncomplete with ErrConflict). Reporting a job that is
+// checksum (else ErrLogIncomplete with ErrConflict), and once every results
+// record of the log is stored as a test case. Reporting a job that is
 // already Finished is not an error: the reply to an earlier report may have
 // been lost.
 func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int64, f WorkerFinish) (lab.Job, error) {
@@ -232,6 +240,10 @@ func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int6
 		}
 		if size != f.LogSize || sum != f.LogSHA256 {
 			return lab.Job{}, fmt.Errorf("finish job %d: %w (stored %d bytes, journal %d): %w", jobID, ErrLogIncomplete, size, f.LogSize, lab.ErrConflict)
+		}
+		// The log is whole: so must its results be before the job ends.
+		if err := a.ingestResults(ctx, jobID, true); err != nil {
+			return lab.Job{}, fmt.Errorf("finish job %d: %w", jobID, err)
 		}
 	}
 	j, err := a.st.GetJob(ctx, jobID)

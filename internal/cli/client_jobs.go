@@ -26,7 +26,7 @@ const (
 func (e *clientEnv) jobsCommand() *cobra.Command {
 	return group("jobs", "Submit, list, inspect, cancel and wait for test jobs",
 		e.jobsSubmit(), e.jobsValidate(), e.jobsList(), e.jobsShow(), e.jobsDefinition(),
-		e.jobsCancel(), e.jobsResubmit(), e.jobsWait(), e.jobsQueue(), e.jobsLogs(), e.jobsResults())
+		e.jobsCancel(), e.jobsResubmit(), e.jobsWait(), e.jobsQueue(), e.jobsLogs(), e.jobsResults(), e.jobsSuites())
 }
 
 // waitFlags are the options of `jobs wait` and `jobs submit --wait`.

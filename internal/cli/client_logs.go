@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,13 +93,46 @@ func printLogLine(w io.Writer, line string, asJSON bool) error {
 	return err
 }
 
-// jobsResults prints a job's test results.
+// jobsResults prints a job's test cases, every page of them, optionally
+// filtered by suite, set, case and result.
 func (e *clientEnv) jobsResults() *cobra.Command {
-	return jobCommand(e, "results ID", "Print a job's test results", (*client.Client).JobResults,
-		func(w io.Writer, page wire.List[wire.Result]) error {
-			t := newTable(w, "SUITE", "SET", "CASE", "RESULT", "MEASUREMENT", "UNITS")
-			for _, r := range page.Results {
-				t.row(r.Suite, r.Set, r.Case, r.Result, r.Measurement, r.Units)
+	var f client.ResultsFilter
+	c := command("results ID", "Print a job's test results (LINE is the 0-based log line of the result)", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+		id, err := parseID("job", args[0])
+		if err != nil {
+			return err
+		}
+		cl, err := e.connect()
+		if err != nil {
+			return err
+		}
+		all, err := cl.AllJobResults(cmd.Context(), id, f)
+		if err != nil {
+			return err
+		}
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), wire.List[wire.Result]{Count: len(all), Limit: len(all), Results: append([]wire.Result{}, all...)})
+		}
+		t := newTable(cmd.OutOrStdout(), "SUITE", "SET", "CASE", "RESULT", "MEASUREMENT", "UNITS", "LINE")
+		for _, r := range all {
+			t.row(r.Suite, r.Set, r.Case, r.Result, r.Measurement, r.Units, strconv.Itoa(r.LogLine))
+		}
+		return t.flush()
+	})
+	c.Flags().StringVar(&f.Suite, "suite", "", "only this suite")
+	c.Flags().StringVar(&f.Set, "set", "", "only this test set")
+	c.Flags().StringVar(&f.Case, "case", "", "only test cases of this name")
+	c.Flags().StringVar(&f.Result, "result", "", "only this result: pass, fail, skip or unknown")
+	return c
+}
+
+// jobsSuites prints a job's test suites with their counts.
+func (e *clientEnv) jobsSuites() *cobra.Command {
+	return jobCommand(e, "suites ID", "Print a job's test suites with their cases counted by result", (*client.Client).JobSuites,
+		func(w io.Writer, page wire.List[wire.Suite]) error {
+			t := newTable(w, "SUITE", "PASS", "FAIL", "SKIP", "UNKNOWN", "TOTAL")
+			for _, s := range page.Results {
+				t.row(s.Name, strconv.Itoa(s.Pass), strconv.Itoa(s.Fail), strconv.Itoa(s.Skip), strconv.Itoa(s.Unknown), strconv.Itoa(s.Total))
 			}
 			return t.flush()
 		})

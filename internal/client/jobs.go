@@ -179,9 +179,62 @@ func (c *Client) JobLogsWait(ctx context.Context, id int64, start, end int, wait
 	return lines, total, nil
 }
 
-// JobResults returns a job's test results (GET /jobs/{id}/results).
-func (c *Client) JobResults(ctx context.Context, id int64) (wire.List[wire.Result], error) {
+// ResultsFilter selects a job's test cases for JobResults. Zero fields do
+// not filter; a zero Limit takes the server's default page size (1,000).
+type ResultsFilter struct {
+	Suite  string
+	Set    string
+	Case   string
+	Result string // pass, fail, skip or unknown
+	Limit  int
+	Offset int
+}
+
+func (f ResultsFilter) query() url.Values {
+	q := url.Values{}
+	for k, v := range map[string]string{"suite": f.Suite, "set": f.Set, "case": f.Case, "result": f.Result} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.Offset > 0 {
+		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	return q
+}
+
+// JobResults returns one page of a job's test cases, in log order (GET
+// /jobs/{id}/results). Log lines are 0-based.
+func (c *Client) JobResults(ctx context.Context, id int64, f ResultsFilter) (wire.List[wire.Result], error) {
 	var out wire.List[wire.Result]
-	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/results", out: &out})
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/results", query: f.query(), out: &out})
+	return out, err
+}
+
+// AllJobResults returns every test case of a job that f selects, reading
+// one page after another from f.Offset (f.Limit is the page size).
+func (c *Client) AllJobResults(ctx context.Context, id int64, f ResultsFilter) ([]wire.Result, error) {
+	var all []wire.Result
+	for {
+		page, err := c.JobResults(ctx, id, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Results...)
+		f.Offset += len(page.Results)
+		if len(page.Results) == 0 || f.Offset >= page.Count {
+			return all, nil
+		}
+	}
+}
+
+// JobSuites returns a job's test suites with their cases counted by
+// result (GET /jobs/{id}/suites).
+func (c *Client) JobSuites(ctx context.Context, id int64) (wire.List[wire.Suite], error) {
+	var out wire.List[wire.Suite]
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/suites", out: &out})
 	return out, err
 }

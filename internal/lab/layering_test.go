@@ -42,6 +42,8 @@ func TestLayering(t *testing.T) {
 		{"internal/api/workerapi", []string{module + "/internal/store/sqlstore", "database/sql"}},
 		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
 		{"internal/logstore", append(append([]string{}, transport...), storage...)},
+		// Reading results records is domain logic: no transport, no storage.
+		{"internal/resultlog", append(append([]string{}, transport...), storage...)},
 		// The dispatcher downloads images over HTTP (net/http as a client),
 		// but knows nothing of the server's API, the worker or storage.
 		{"internal/dispatcher", append([]string{module + "/internal/app", module + "/internal/worker", module + "/internal/server", module + "/internal/api/"}, storage...)},

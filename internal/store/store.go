@@ -110,6 +110,60 @@ type Queries interface {
 	ListTokens(ctx context.Context, kind lab.TokenKind, owner string) ([]lab.Token, error)
 	DeleteToken(ctx context.Context, id int64) error
 	TouchToken(ctx context.Context, id int64, at time.Time) error
+
+	// Test results: LAVA's suites, sets and cases, stored as job logs are
+	// ingested. Line numbers are 0-based log lines.
+	//
+	// AddTestCases stores cases of job jobID (whose JobID must be jobID or
+	// 0), creating their suites and sets, and raises the job's ingestion
+	// watermark to lines (it never lowers it), in one transaction. A case
+	// whose Line the job already has is skipped, so ingesting the same lines
+	// again changes nothing; it returns how many cases were added. A missing
+	// job is ErrNotFound; a case that does not Validate is ErrInvalid.
+	AddTestCases(ctx context.Context, jobID int64, cases []lab.TestCase, lines int) (int, error)
+	// ResultsIngested returns the job's ingestion watermark: the number of
+	// its log lines whose results are stored (0 when none were ingested).
+	ResultsIngested(ctx context.Context, jobID int64) (int, error)
+	// ListTestCases returns one page of a job's cases that f selects, in log
+	// order, and how many match in all.
+	ListTestCases(ctx context.Context, f CaseFilter) ([]lab.TestCase, int, error)
+	// ListTestSuites returns a job's suites with their cases counted by
+	// result, in the order of their first case in the log.
+	ListTestSuites(ctx context.Context, jobID int64) ([]lab.SuiteSummary, error)
+	// CaseHistory returns one page of the cases of a suite (and optionally
+	// one case name) across the jobs f selects, newest job first (then log
+	// order), and how many match in all: the query trends stand on.
+	CaseHistory(ctx context.Context, f HistoryFilter) ([]lab.TestCase, int, error)
+}
+
+// CaseFilter selects test cases of one job. Zero fields match everything.
+type CaseFilter struct {
+	JobID  int64 // required
+	Suite  string
+	Set    string
+	Case   string
+	Result *lab.TestResult
+	// FromLine keeps cases whose log line is FromLine or later (to read a
+	// job's cases in chunks without OFFSET).
+	FromLine int
+	Limit    int // 0 = no limit
+	Offset   int
+}
+
+// HistoryFilter selects the cases of one suite across jobs. Zero fields
+// match everything.
+type HistoryFilter struct {
+	// VisibleTo, when set, keeps only cases of jobs that viewer may see
+	// (JobFilter.VisibleTo's rule).
+	VisibleTo *Viewer
+	Suite     string // required
+	Case      string
+	// DeviceType keeps jobs that requested this device type.
+	DeviceType string
+	// Since and Until bound the cases' logged time: [Since, Until).
+	Since, Until time.Time
+	Limit        int // 0 = 50
+	Offset       int
 }
 
 // DeviceFilter selects devices; zero fields match everything.

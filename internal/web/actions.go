@@ -26,7 +26,7 @@ type actionNode struct {
 	Name     string
 	Result   string
 	Duration string // seconds, as the dispatcher records it
-	Line     int    // 1-based log line of the result record
+	Line     int    // 0-based log line of the result record, as in the API
 	Children []*actionNode
 }
 

@@ -1,11 +1,11 @@
 package web
 
-// SetInlineResultsLines changes the job page's results threshold for a
-// test and returns the function that restores it.
-func SetInlineResultsLines(n int) (restore func()) {
-	old := inlineResultsLines
-	inlineResultsLines = n
-	return func() { inlineResultsLines = old }
+// SetInlineCases changes the job page's threshold for listing test cases
+// for a test and returns the function that restores it.
+func SetInlineCases(n int) (restore func()) {
+	old := inlineCases
+	inlineCases = n
+	return func() { inlineCases = old }
 }
 
 // SetContextBudget changes how many lines before a log window are read to

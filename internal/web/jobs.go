@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,15 +27,21 @@ const (
 	// caps what one request may ask for, whatever the log's size.
 	logWindow    = 500
 	maxLogWindow = 2000
-	// resultsChunk is how many log lines are read at a time when collecting
-	// results records, so memory stays bounded on huge logs.
+	// resultsChunk is how many log lines are read at a time when scanning
+	// a log, so memory stays bounded on huge logs.
 	resultsChunk = 10000
+	// resultsPage is how many test cases the results page shows at a time,
+	// and casesChunk how many the downloads read from the store at a time.
+	resultsPage = 1000
+	casesChunk  = 5000
+	// treeCases bounds the lava-suite cases the action tree is built from.
+	treeCases = 5000
 )
 
-// inlineResultsLines is the largest log whose results the job page scans
-// itself; above it the page links the results page instead, so the job
-// page stays fast on huge logs. A variable for tests.
-var inlineResultsLines = 20000
+// inlineCases is the largest number of test cases the job page lists
+// itself; above it the page shows the suites and links the results page,
+// so that it stays fast. A variable for tests.
+var inlineCases = 500
 
 // jobFilters are the list filters as the form shows them.
 type jobFilters struct {
@@ -172,10 +177,29 @@ type logWin struct {
 	peek *logLine
 }
 
-// resultRow is one results record of a job's log.
+// resultRow is one test case of a job, as the results pages and the
+// downloads show it. Line is its 0-based log line (docs/api.md): the same
+// number as the REST API's log_line.
 type resultRow struct {
-	workerproto.ResultMsg
-	Line int // 1-based log line
+	Definition  string // the suite
+	Set         string
+	Case        string
+	Result      string
+	Measurement string
+	Units       string
+	Duration    string
+	Level       string
+	Line        int
+	StartLine   int
+	EndLine     int
+	Logged      time.Time
+}
+
+// row is the display form of a stored test case.
+func row(c lab.TestCase) resultRow {
+	return resultRow{Definition: c.Suite, Set: c.Set, Case: c.Name, Result: c.Result.String(), Measurement: c.Measurement,
+		Units: c.Units, Duration: c.Duration, Level: c.Level, Line: c.Line, StartLine: c.StartLine, EndLine: c.EndLine,
+		Logged: c.Logged}
 }
 
 // suiteRow summarises one suite's results.
@@ -190,10 +214,16 @@ type jobData struct {
 	Queued, Ran time.Duration
 	Suites      []suiteRow
 	Results     []resultRow
-	// ResultsElsewhere says the log is too big to scan here: the results
-	// are on /jobs/{id}/results.
+	// Cases is the number of the job's test cases; ResultsElsewhere says
+	// there are too many to list on the job page: they are on
+	// /jobs/{id}/results.
+	Cases            int
 	ResultsElsewhere bool
-	Log              logView
+	// Lava is the lava suite's cases, which the action tree shows; Pager
+	// pages the results page.
+	Lava  []resultRow
+	Pager resultsPager
+	Log   logView
 	// Actions is the job page's buttons and action tree (actions.go).
 	Actions jobActions
 	// Queue says why a queued job waits (queue.go); nil otherwise.
@@ -205,7 +235,6 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	if err != nil {
 		return err
 	}
-	id := j.ID
 	d := jobData{Job: j}
 	keys := make([]string, 0, len(j.Metadata))
 	for k := range j.Metadata {
@@ -226,15 +255,10 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	if d.Log, err = u.jobPageLog(r.Context(), p, j); err != nil {
 		return err
 	}
-	if d.Log.Total > inlineResultsLines {
-		d.ResultsElsewhere = true
-	} else {
-		if d.Results, err = u.results(r.Context(), p, id); err != nil {
-			return err
-		}
-		d.Suites = suites(d.Results)
+	if err := u.loadResults(r.Context(), p, &d, 0, inlineCases, true); err != nil {
+		return err
 	}
-	d.Actions = newJobActions(p, j, d.Results, !d.ResultsElsewhere)
+	d.Actions = newJobActions(p, j, d.Lava, len(d.Lava) < treeCases)
 	if d.Queue, err = u.jobQueue(r.Context(), p, j); err != nil {
 		return err
 	}
@@ -242,19 +266,75 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	return nil
 }
 
-// jobResults is the results page: the whole log's results records.
+// resultsPager links the pages of the results page.
+type resultsPager struct {
+	First, Last int // 1-based positions of the cases shown
+	Prev, Next  string
+}
+
+// jobResults is the results page: the suites, the action tree and one page
+// of the job's test cases (?offset=).
 func (u *UI) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	j, err := u.visibleJob(r, p)
 	if err != nil {
 		return err
 	}
-	id := j.ID
-	d := jobData{Job: j}
-	if d.Results, err = u.results(r.Context(), p, id); err != nil {
+	offset, err := httpparam.QueryInt(r, "offset", 0)
+	if err != nil {
 		return err
 	}
-	d.Suites = suites(d.Results)
-	u.show(w, r, p, "results", fmt.Sprintf("Job %d results", id), "jobs", d)
+	if offset < 0 {
+		return fmt.Errorf("%w: offset must not be negative", lab.ErrInvalid)
+	}
+	d := jobData{Job: j}
+	if err := u.loadResults(r.Context(), p, &d, offset, resultsPage, false); err != nil {
+		return err
+	}
+	if len(d.Results) > 0 {
+		d.Pager.First, d.Pager.Last = offset+1, offset+len(d.Results)
+	}
+	link := func(o int) string { return fmt.Sprintf("/jobs/%d/results?offset=%d", j.ID, o) }
+	if offset > 0 {
+		d.Pager.Prev = link(max(0, offset-resultsPage))
+	}
+	if offset+len(d.Results) < d.Cases {
+		d.Pager.Next = link(offset + len(d.Results))
+	}
+	u.show(w, r, p, "results", fmt.Sprintf("Job %d results", j.ID), "jobs", d)
+	return nil
+}
+
+// loadResults fills d's suites, its lava cases and the page of limit cases
+// from offset — or, with orElsewhere and more than limit cases, only
+// ResultsElsewhere. All of it comes from the store.
+func (u *UI) loadResults(ctx context.Context, p auth.Principal, d *jobData, offset, limit int, orElsewhere bool) error {
+	id := d.Job.ID
+	suites, err := u.app.JobSuites(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	for _, s := range suites {
+		d.Suites = append(d.Suites, suiteRow{Name: s.Name, Pass: s.Pass, Fail: s.Fail, Skip: s.Skip, Other: s.Unknown})
+		d.Cases += s.Total()
+	}
+	if orElsewhere && d.Cases > limit {
+		d.ResultsElsewhere = true
+	} else if d.Cases > 0 {
+		cases, _, err := u.app.JobResults(ctx, p, id, store.CaseFilter{Limit: limit, Offset: offset})
+		if err != nil {
+			return err
+		}
+		for _, c := range cases {
+			d.Results = append(d.Results, row(c))
+		}
+	}
+	lava, _, err := u.app.JobResults(ctx, p, id, store.CaseFilter{Suite: lab.LAVASuite, Limit: treeCases})
+	if err != nil {
+		return err
+	}
+	for _, c := range lava {
+		d.Lava = append(d.Lava, row(c))
+	}
 	return nil
 }
 
@@ -332,60 +412,24 @@ func renderLine(n int, line []byte) logLine {
 	return out
 }
 
-var resultsLevel = []byte(`"results"`)
-
-// results collects the results records of a visible job's log, reading it
-// in chunks so memory is bounded by the results, not by the log.
+// results reads all of a visible job's test cases from the store, in log
+// order, a chunk at a time.
 func (u *UI) results(ctx context.Context, p auth.Principal, id int64) ([]resultRow, error) {
 	var out []resultRow
-	for start := 0; ; start += resultsChunk {
-		lines, total, err := u.app.JobLog(ctx, p, id, start, start+resultsChunk, 0)
+	from := 0
+	for {
+		cases, _, err := u.app.JobResults(ctx, p, id, store.CaseFilter{FromLine: from, Limit: casesChunk})
 		if err != nil {
 			return nil, err
 		}
-		for i, l := range lines {
-			if !bytes.Contains(l, resultsLevel) {
-				continue
-			}
-			rec, err := workerproto.DecodeRecord(l)
-			if err != nil || rec.Level != workerproto.LevelResults {
-				continue
-			}
-			var m workerproto.ResultMsg
-			if json.Unmarshal(rec.Msg, &m) != nil {
-				continue
-			}
-			out = append(out, resultRow{ResultMsg: m, Line: start + i + 1})
+		for _, c := range cases {
+			out = append(out, row(c))
 		}
-		if len(lines) == 0 || start+len(lines) >= total {
+		if len(cases) < casesChunk {
 			return out, nil
 		}
+		from = cases[len(cases)-1].Line + 1
 	}
-}
-
-// suites counts results per suite (test definition), in first-seen order.
-func suites(rs []resultRow) []suiteRow {
-	var out []suiteRow
-	idx := map[string]int{}
-	for _, r := range rs {
-		i, ok := idx[r.Definition]
-		if !ok {
-			i = len(out)
-			idx[r.Definition] = i
-			out = append(out, suiteRow{Name: r.Definition})
-		}
-		switch r.Result {
-		case "pass":
-			out[i].Pass++
-		case "fail":
-			out[i].Fail++
-		case "skip":
-			out[i].Skip++
-		default:
-			out[i].Other++
-		}
-	}
-	return out
 }
 
 // visibleJob returns the job the request's {id} names, as the caller may

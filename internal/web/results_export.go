@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/goccy/go-yaml"
@@ -14,9 +15,15 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 )
 
-// Results downloads: /jobs/{id}/results.csv, .yaml and .junit.xml. Each
-// answers 404 for a job the caller may not see, like every job page, and
-// is built in memory first so an error never leaves half a file.
+// Results downloads: /jobs/{id}/results.csv, .yaml and .junit.xml, read
+// from the store (the test cases ingested from the log). Each answers 404
+// for a job the caller may not see, like every job page, and is built in
+// memory first so an error never leaves half a file.
+
+// caseLineURL links line n of job id's log, n 0-based as every line number
+// of results is (docs/api.md, LAVA's start_log_line), to that line in the
+// log viewer. The viewer numbers its lines from 1 (#L1 is line 0).
+func caseLineURL(id int64, n int) string { return logLineURL(id, n+1) }
 
 // exportRow is one result as the CSV and YAML downloads write it.
 type exportRow struct {
@@ -29,7 +36,13 @@ type exportRow struct {
 	Units       string `yaml:"unit,omitempty"`
 	Duration    string `yaml:"duration,omitempty"`
 	Level       string `yaml:"level,omitempty"`
-	LogLine     int    `yaml:"log_line"`
+	Logged      string `yaml:"logged"`
+	// Log lines are 0-based (docs/api.md): LogLine is the results record's
+	// own, LogStartLine and LogEndLine LAVA's log_start_line and
+	// log_end_line (from starttc/endtc, else the record's line).
+	LogLine      int `yaml:"log_line"`
+	LogStartLine int `yaml:"log_start_line"`
+	LogEndLine   int `yaml:"log_end_line"`
 }
 
 // exportResults reads a visible job's results; a hidden job is not found.
@@ -48,7 +61,8 @@ func (u *UI) exportResults(r *http.Request, p auth.Principal) (int64, []exportRo
 	out := make([]exportRow, len(rs))
 	for i, x := range rs {
 		out[i] = exportRow{Job: id, Suite: x.Definition, Set: x.Set, Case: x.Case, Result: x.Result,
-			Measurement: x.Measurement, Units: x.Units, Duration: x.Duration, Level: x.Level, LogLine: x.Line}
+			Measurement: x.Measurement, Units: x.Units, Duration: x.Duration, Level: x.Level,
+			Logged: x.Logged.UTC().Format(time.RFC3339Nano), LogLine: x.Line, LogStartLine: x.StartLine, LogEndLine: x.EndLine}
 	}
 	return id, out, nil
 }
@@ -63,7 +77,8 @@ func download(w http.ResponseWriter, ctype, name string, body []byte) {
 }
 
 // csvHeader is the CSV download's first row.
-var csvHeader = []string{"job", "suite", "set", "case", "result", "measurement", "units", "duration", "level", "log_line"}
+var csvHeader = []string{"job", "suite", "set", "case", "result", "measurement", "units", "duration", "level", "log_line",
+	"logged", "log_start_line", "log_end_line"}
 
 func (u *UI) resultsCSV(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, rows, err := u.exportResults(r, p)
@@ -75,7 +90,7 @@ func (u *UI) resultsCSV(w http.ResponseWriter, r *http.Request, p auth.Principal
 	_ = cw.Write(csvHeader)
 	for _, x := range rows {
 		_ = cw.Write([]string{strconv.FormatInt(x.Job, 10), x.Suite, x.Set, x.Case, x.Result, x.Measurement, x.Units,
-			x.Duration, x.Level, strconv.Itoa(x.LogLine)})
+			x.Duration, x.Level, strconv.Itoa(x.LogLine), x.Logged, strconv.Itoa(x.LogStartLine), strconv.Itoa(x.LogEndLine)})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -179,7 +179,7 @@ var funcs = template.FuncMap{
 	"lower":   func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
 	"inc":     func(n int) int { return n + 1 },
 	"levels":  func() []workerproto.Level { return workerproto.Levels },
-	"logline": logLineURL,
+	"logline": caseLineURL, // links a result's 0-based log line (results_export.go)
 }
 
 // logLineURL links 1-based line n of job id's log: the default-sized

@@ -408,7 +408,7 @@ func TestJobPage(t *testing.T) {
 }
 
 func TestResultsOfLongLogs(t *testing.T) {
-	defer web.SetInlineResultsLines(3)()
+	defer web.SetInlineCases(1)()
 	e := newEnv(t, labtest.Backends()[0])
 	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d", e.pubJob))
 	if strings.Contains(body, `<th scope="row">echo-ok</th>`) || !strings.Contains(body, fmt.Sprintf(`<a href="/jobs/%d/results">the results page</a>`, e.pubJob)) {

@@ -236,7 +236,14 @@ func DecodeRecord(line []byte) (Record, error) {
 		return r, fmt.Errorf("log record: missing msg")
 	}
 	if r.Level == LevelResults {
-		var m ResultMsg
+		// Only the keys that make a result are checked: other keys may
+		// have other types than ResultMsg's (LAVA writes measurements as
+		// numbers).
+		var m struct {
+			Definition string `json:"definition"`
+			Case       string `json:"case"`
+			Result     string `json:"result"`
+		}
 		if err := json.Unmarshal(r.Msg, &m); err != nil || m.Definition == "" || m.Case == "" || m.Result == "" {
 			return r, fmt.Errorf("log record: results msg needs definition, case and result")
 		}

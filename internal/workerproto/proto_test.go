@@ -13,6 +13,8 @@ func TestDecodeRecord(t *testing.T) {
 	}{
 		{"info", `{"dt":"2026-11-24T18:00:00Z","lvl":"info","msg":"start: 1 deploy"}`, ""},
 		{"results", `{"dt":"2026-11-24T18:00:00Z","lvl":"results","msg":{"definition":"0_t","case":"c","result":"pass"}}`, ""},
+		{"results with LAVA's numbers", `{"dt":"2026-11-24T18:00:00Z","lvl":"results","msg":{"definition":"0_t","case":"c","result":"pass","measurement":1.5,"starttc":3,"extra":{"a":[1]}}}`, ""},
+		{"results with a number for case", `{"dt":"2026-11-24T18:00:00Z","lvl":"results","msg":{"definition":"0_t","case":7,"result":"pass"}}`, "needs definition, case and result"},
 		{"feedback ns", `{"dt":"2026-11-24T18:00:00Z","lvl":"feedback","msg":"x","ns":"host"}`, ""},
 		{"not json", `- {"dt": "x"}`, "log record"},
 		{"no dt", `{"lvl":"info","msg":"x"}`, "missing dt"},

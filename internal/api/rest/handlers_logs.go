@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,7 +10,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/workerproto"
+	"github.com/basalt-lab/basalt/internal/store"
 )
 
 // jobLogs streams a range of a job's log lines as NDJSON. Without a range
@@ -55,31 +54,72 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 	return nil
 }
 
-// jobResults lists the results records of a job's log.
+// Paging of a job's results.
+const (
+	resultsPage    = 1000
+	maxResultsPage = 10000
+)
+
+// jobResults lists a page of a job's test cases, in log order, filtered by
+// ?suite=, ?set=, ?case= and ?result=.
 func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
-	lines, _, err := api.app.JobLog(r.Context(), p, id, 0, int(^uint(0)>>1), 0)
+	q := r.URL.Query()
+	f := store.CaseFilter{Suite: q.Get("suite"), Set: q.Get("set"), Case: q.Get("case")}
+	if s := q.Get("result"); s != "" {
+		res, err := lab.ParseTestResult(s)
+		if err != nil {
+			return err
+		}
+		f.Result = &res
+	}
+	if f.Limit, err = httpparam.QueryInt(r, "limit", resultsPage); err != nil {
+		return err
+	}
+	if f.Limit < 1 || f.Limit > maxResultsPage {
+		return fmt.Errorf("%w: limit must be between 1 and %d", lab.ErrInvalid, maxResultsPage)
+	}
+	if f.Offset, err = httpparam.QueryInt(r, "offset", 0); err != nil {
+		return err
+	}
+	cases, total, err := api.app.JobResults(r.Context(), p, id, f)
 	if err != nil {
 		return err
 	}
-	out := []wire.Result{}
-	for i, l := range lines {
-		rec, err := workerproto.DecodeRecord(l)
-		if err != nil || rec.Level != workerproto.LevelResults {
-			continue
-		}
-		var m workerproto.ResultMsg
-		if json.Unmarshal(rec.Msg, &m) != nil {
-			continue
-		}
-		out = append(out, wire.Result{Suite: m.Definition, Case: m.Case, Result: m.Result, Set: m.Set,
-			Measurement: m.Measurement, Units: m.Units, Duration: m.Duration, ErrorType: m.ErrorType,
-			ErrorMsg: m.ErrorMsg, Logged: rec.Time.UTC(), LogLine: i})
+	out := wire.List[wire.Result]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]wire.Result, 0, len(cases))}
+	for _, c := range cases {
+		out.Results = append(out.Results, resultJSON(c))
 	}
-	writeJSON(w, http.StatusOK, wire.List[wire.Result]{Count: len(out), Limit: len(out), Results: out})
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// resultJSON is a test case as the API shows it.
+func resultJSON(c lab.TestCase) wire.Result {
+	return wire.Result{ID: c.ID, Job: c.JobID, Suite: c.Suite, Set: c.Set, Case: c.Name, Result: c.Result.String(),
+		Measurement: c.Measurement, Units: c.Units, Duration: c.Duration, Level: c.Level, ErrorType: c.ErrorType,
+		ErrorMsg: c.ErrorMsg, Metadata: c.Metadata, Logged: c.Logged.UTC(), LogLine: c.Line, StartLogLine: c.StartLine,
+		EndLogLine: c.EndLine}
+}
+
+// jobSuites lists a job's test suites with their cases counted by result.
+func (api *API) jobSuites(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := httpparam.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	suites, err := api.app.JobSuites(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	out := wire.List[wire.Suite]{Count: len(suites), Limit: len(suites), Results: make([]wire.Suite, 0, len(suites))}
+	for _, s := range suites {
+		out.Results = append(out.Results, wire.Suite{Name: s.Name, Pass: s.Pass, Fail: s.Fail, Skip: s.Skip, Unknown: s.Unknown, Total: s.Total()})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

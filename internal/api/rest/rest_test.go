@@ -16,6 +16,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
@@ -45,6 +46,7 @@ type env struct {
 	srv     *httptest.Server
 	app     *app.App
 	tokens  [nIdent]string
+	logs    *logstore.Store // job logs, for tests that write them
 	pubJob  int64
 	privJob int64
 	grpJob  int64
@@ -57,11 +59,14 @@ func job(name, visibility string) string {
 func newEnv(t testing.TB, b labtest.Backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	a := app.New(b.Open(t), app.Config{})
+	logs, err := logstore.Open(t.TempDir())
+	must(t, err)
+	t.Cleanup(func() { logs.Close() })
+	a := app.New(b.Open(t), app.Config{Logs: logs})
 	if err := a.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, app: a, srv: httptest.NewServer(rest.New(a, nil))}
+	e := &env{t: t, app: a, logs: logs, srv: httptest.NewServer(rest.New(a, nil))}
 	t.Cleanup(e.srv.Close)
 
 	adm, err := a.CreateSuperuser(ctx, "admin", "admin@example.org", "admin-password")
@@ -199,6 +204,7 @@ func matrix() map[string]matrixCase {
 		"POST /jobs/{id}/resubmit": {jobPath("/resubmit"), none, jobOwner(201)},
 		"GET /jobs/{id}/logs":      {jobPath("/logs"), none, publicJob},
 		"GET /jobs/{id}/results":   {jobPath("/results"), none, publicJob},
+		"GET /jobs/{id}/suites":    {jobPath("/suites"), none, publicJob},
 
 		"GET /devices": {fixed("/devices"), none, allOK},
 		"POST /devices": {fixed("/devices"), func(_ *env, who int) string {
@@ -527,6 +533,18 @@ func TestOpenAPIIsTrue(t *testing.T) {
 	checkShape("List_Job", list)
 	for _, r := range list["results"].([]any) {
 		checkShape("Job", r.(map[string]any))
+	}
+	_, err := e.logs.Append(e.pubJob, 0, []byte(resultsLog))
+	must(t, err)
+	for schema, path := range map[string]string{"Result": "/results", "Suite": "/suites"} {
+		list := get(fmt.Sprintf("/jobs/%d%s", e.pubJob, path))
+		checkShape("List_"+schema, list)
+		if len(list["results"].([]any)) == 0 {
+			t.Errorf("%s: empty list", path)
+		}
+		for _, r := range list["results"].([]any) {
+			checkShape(schema, r.(map[string]any))
+		}
 	}
 	_, b := e.do(admin, "GET", "/nope", "")
 	var m map[string]any

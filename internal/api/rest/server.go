@@ -88,7 +88,8 @@ func Routes() []Route {
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},
 		{"POST", "/jobs/{id}/cancel", (*API).cancelJob, "Cancel a job", AccessOwner, nil, wire.Job{}},
 		{"GET", "/jobs/{id}/logs", (*API).jobLogs, "Log records of a job as NDJSON, one {dt, lvl, msg} object per line (?start=&end= line range; ?wait=30s long-polls for new lines; X-Total-Lines header)", AccessPublic, nil, nil},
-		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test results of a job (the results records of its log)", AccessPublic, nil, wire.List[wire.Result]{}},
+		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test cases of a job, in log order (filters: suite, set, case, result; paging: limit (default 1000, at most 10000), offset; log lines are 0-based)", AccessPublic, nil, wire.List[wire.Result]{}},
+		{"GET", "/jobs/{id}/suites", (*API).jobSuites, "Test suites of a job with their cases counted by result, in log order", AccessPublic, nil, wire.List[wire.Suite]{}},
 		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, wire.Submitted{}},
 
 		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, wire.List[wire.Device]{}},

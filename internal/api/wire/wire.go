@@ -284,19 +284,41 @@ type TokenInput struct {
 	Expires     *time.Time `json:"expires"`
 }
 
-// Result is one test result: a "results" record of the job's log.
+// Result is one test case of a job: a "results" record of its log, as the
+// server stored it when the log was uploaded (LAVA's TestCase). Log lines
+// are 0-based, LAVA's convention: LogLine is the record's own line,
+// StartLogLine and EndLogLine the lines its starttc/endtc name (LAVA's
+// start_log_line/end_log_line), or LogLine when it has none.
 type Result struct {
-	Suite       string    `json:"suite"`
-	Case        string    `json:"case"`
-	Result      string    `json:"result"`
-	Set         string    `json:"set"`
-	Measurement string    `json:"measurement"`
-	Units       string    `json:"units"`
-	Duration    string    `json:"duration"`
-	ErrorType   string    `json:"error_type"`
-	ErrorMsg    string    `json:"error_msg"`
-	Logged      time.Time `json:"logged"`
-	LogLine     int       `json:"log_line"`
+	ID          int64  `json:"id"`
+	Job         int64  `json:"job"`
+	Suite       string `json:"suite"`
+	Set         string `json:"set"`
+	Case        string `json:"case"`
+	Result      string `json:"result"`
+	Measurement string `json:"measurement"`
+	Units       string `json:"units"`
+	Duration    string `json:"duration"`
+	Level       string `json:"level"`
+	ErrorType   string `json:"error_type"`
+	ErrorMsg    string `json:"error_msg"`
+	// Metadata is the whole results record as JSON text, bounded to 4,096
+	// characters by LAVA's rule.
+	Metadata     string    `json:"metadata"`
+	Logged       time.Time `json:"logged"`
+	LogLine      int       `json:"log_line"`
+	StartLogLine int       `json:"start_log_line"`
+	EndLogLine   int       `json:"end_log_line"`
+}
+
+// Suite is one test suite of a job with its cases counted by result.
+type Suite struct {
+	Name    string `json:"name"`
+	Pass    int    `json:"pass"`
+	Fail    int    `json:"fail"`
+	Skip    int    `json:"skip"`
+	Unknown int    `json:"unknown"`
+	Total   int    `json:"total"`
 }
 
 // JoinTokenInput asks for a join token valid for TTLSeconds (default a day).

@@ -81,9 +81,18 @@ func LatestSchemaVersion() int {
 // BEGIN IMMEDIATE on SQLite; each migration is re-checked inside its
 // transaction.
 func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	return migrateTo(ctx, db, d, 0)
+}
+
+// migrateTo brings the database up to version target (0: the latest); the
+// upgrade tests use it to build databases of earlier versions.
+func migrateTo(ctx context.Context, db *sql.DB, d *dialect, target int) error {
 	ms, err := loadMigrations(d.name)
 	if err != nil {
 		return err
+	}
+	if target > 0 && target < len(ms) {
+		ms = ms[:target]
 	}
 	c, err := db.Conn(ctx)
 	if err != nil {

@@ -2,16 +2,21 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/storetest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
@@ -468,3 +473,191 @@ func TestStmtCache(t *testing.T) {
 }
 
 func q(s *Store) *queries { return s.queries }
+
+// rawOpen opens dsn without migrating it, with the dialect's driver.
+func rawOpen(t *testing.T, dsn string) (*sql.DB, *dialect) {
+	t.Helper()
+	var db *sql.DB
+	var d *dialect
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") {
+		db, err = sql.Open("pgx", dsn)
+		d = postgresDialect
+	} else {
+		db, err = sql.Open("sqlite", sqliteURI(dsn, "", "_pragma=foreign_keys(1)"))
+		d = sqliteDialect
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db, d
+}
+
+// TestUpgradeFrom0002 upgrades a database at version 2 (before results
+// were stored) holding a finished public job, whose log has results
+// records, and a join token: the data survive, and the job's results are
+// readable, ingested from its log by the first read.
+func TestUpgradeFrom0002(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 2); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+			var id int64
+			for _, q := range []struct {
+				sql  string
+				args []any
+			}{
+				{"INSERT INTO device_types (name) VALUES ('qemu')", nil},
+				{"INSERT INTO tokens (kind, owner, description, hash, created) VALUES ('join', 'w1', 'join w1', ?, ?)", []any{[]byte("hash"), dl.ts(at)}},
+			} {
+				if _, err := db.ExecContext(ctx, dl.q(q.sql), q.args...); err != nil {
+					t.Fatalf("%s: %v", q.sql, err)
+				}
+			}
+			if err := db.QueryRowContext(ctx, dl.q(`INSERT INTO jobs (description, submitter, visibility, state, health, priority,
+				requested_type, submit_time, start_time, end_time, definition) VALUES ('old job', 'alice', 0, 5, 1, 50, 'qemu', ?, ?, ?, 'job_name: old')
+				RETURNING id`), dl.ts(at), dl.ts(at), dl.ts(at.Add(time.Minute))).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			logs, err := logstore.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { logs.Close() })
+			log := strings.Join([]string{
+				`{"dt":"2026-10-01T12:00:01Z","lvl":"info","msg":"start: 1 deploy"}`,
+				`{"dt":"2026-10-01T12:00:02Z","lvl":"results","msg":{"definition":"lava","case":"tmpfs-deploy","result":"pass","duration":"1.00","level":"1"}}`,
+				`{"dt":"2026-10-01T12:00:03Z","lvl":"results","msg":{"definition":"0_smoke","case":"uname","result":"fail","starttc":0,"endtc":1}}`,
+				`{"dt":"2026-10-01T12:00:04Z","lvl":"results","msg":{"definition":"lava","case":"job","result":"fail","error_type":"Test","error_msg":"uname failed"}}`,
+			}, "\n") + "\n"
+			if _, err := logs.Append(id, 0, []byte(log)); err != nil {
+				t.Fatal(err)
+			}
+
+			s := open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 3 {
+				t.Fatalf("upgraded to version %d (%v)", v, err)
+			}
+			j, err := s.GetJob(ctx, id)
+			if err != nil || j.Description != "old job" || j.State != lab.JobFinished || !j.EndTime.Equal(at.Add(time.Minute)) {
+				t.Errorf("job after the upgrade: %+v, %v", j, err)
+			}
+			if toks, err := s.ListTokens(ctx, lab.TokenJoin, "w1"); err != nil || len(toks) != 1 {
+				t.Errorf("join tokens after the upgrade: %v, %v", toks, err)
+			}
+			if n, err := s.ResultsIngested(ctx, id); err != nil || n != 0 {
+				t.Errorf("watermark after the upgrade: %d, %v", n, err)
+			}
+			a := app.New(s, app.Config{Logs: logs})
+			cases, total, err := a.JobResults(ctx, auth.Principal{}, id, store.CaseFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cases {
+				got = append(got, fmt.Sprintf("%s/%s %s %d-%d@%d %s%s", c.Suite, c.Name, c.Result, c.StartLine, c.EndLine, c.Line, c.Measurement, c.Units))
+			}
+			want := []string{"lava/tmpfs-deploy pass 1-1@1 1.00seconds", "0_smoke/uname fail 0-1@2 ", "lava/job fail 3-3@3 "}
+			if total != 3 || !slices.Equal(got, want) {
+				t.Errorf("results of the old job: %q (total %d), want %q", got, total, want)
+			}
+			if cases[2].ErrorType != "Test" || cases[2].ErrorMsg != "uname failed" {
+				t.Errorf("lava/job: %+v", cases[2])
+			}
+			if n, err := s.ResultsIngested(ctx, id); err != nil || n != 4 {
+				t.Errorf("watermark after the first read: %d, %v; want the 4 lines", n, err)
+			}
+		})
+	}
+}
+
+// TestResultsCascade deletes a job directly (Basalt has no job deletion
+// yet): its suites, sets, cases and watermark go with it, another job's
+// stay.
+func TestResultsCascade(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, d.dsn(t))
+			var jobs []int64
+			for range 2 {
+				id, err := s.CreateJob(ctx, lab.Job{Submitter: "alice", SubmitTime: time.Now(), Priority: 50})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := lab.TestCase{Suite: "0_smoke", Set: "s", Name: "a", Line: 1, StartLine: 1, EndLine: 1, Logged: time.Now()}
+				if _, err := s.AddTestCases(ctx, id, []lab.TestCase{c}, 2); err != nil {
+					t.Fatal(err)
+				}
+				jobs = append(jobs, id)
+			}
+			if _, err := s.writer.ExecContext(ctx, s.d.q("DELETE FROM jobs WHERE id = ?"), jobs[0]); err != nil {
+				t.Fatal(err)
+			}
+			for table, want := range map[string]int{"test_suites": 1, "test_sets": 1, "test_cases": 1, "result_ingestion": 1} {
+				var n int
+				if err := s.writer.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil || n != want {
+					t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
+				}
+			}
+			if cs, _, err := s.ListTestCases(ctx, store.CaseFilter{JobID: jobs[1]}); err != nil || len(cs) != 1 {
+				t.Errorf("the other job's cases: %v, %v", cs, err)
+			}
+		})
+	}
+}
+
+// TestMeasurementColumn: decimal measurements are numbers in the database
+// (for numeric queries), others NULL; the text is kept as reported.
+func TestMeasurementColumn(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			s := open(t, d.dsn(t))
+			id, err := s.CreateJob(ctx, lab.Job{Submitter: "alice", SubmitTime: time.Now(), Priority: 50})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cs []lab.TestCase
+			for i, m := range []string{"1.50", "-2e3", ".5", "", "abc", "0x10", "Inf", "NaN", "1e400", "1_000", "12345678901234567890.0123456789"} {
+				cs = append(cs, lab.TestCase{Suite: "perf", Name: fmt.Sprint(i), Measurement: m, Line: i, StartLine: i, EndLine: i, Logged: time.Now()})
+			}
+			if _, err := s.AddTestCases(ctx, id, cs, len(cs)); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.writer.QueryContext(ctx, "SELECT measurement_text, measurement IS NULL, COALESCE(measurement, 0) > 1 FROM test_cases ORDER BY log_line")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var got []string
+			for rows.Next() {
+				var text string
+				var null, big bool
+				if err := rows.Scan(&text, &null, &big); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, fmt.Sprintf("%s:%v:%v", text, null, big))
+			}
+			want := []string{"1.50:false:true", "-2e3:false:false", ".5:false:false", ":true:false", "abc:true:false", "0x10:true:false",
+				"Inf:true:false", "NaN:true:false", "1e400:true:false", "1_000:true:false", "12345678901234567890.0123456789:false:true"}
+			if !slices.Equal(got, want) {
+				t.Errorf("measurements (text:null:>1):\n got %q\nwant %q", got, want)
+			}
+			if d.name == "postgres" {
+				var exact string
+				if err := s.writer.QueryRowContext(ctx, "SELECT measurement::text FROM test_cases WHERE log_line = 10").Scan(&exact); err != nil || exact != "12345678901234567890.0123456789" {
+					t.Errorf("PostgreSQL keeps %q (%v), want the exact decimal", exact, err)
+				}
+			}
+		})
+	}
+}

@@ -100,7 +100,8 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 		return nil, fmt.Errorf("open SQLite %q: %w: in-memory databases are not supported, use a file", path, lab.ErrInvalid)
 	}
 	writer, err := sql.Open("sqlite", sqliteURI(path, userQuery,
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_txlock=immediate"))
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=foreign_keys(1)", "_pragma=temp_store(MEMORY)",
+		"_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}

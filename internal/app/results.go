@@ -1,0 +1,188 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/resultlog"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Test results are data: the results records of a job's log are stored as
+// test cases (store.AddTestCases) as the log is ingested, and every reader
+// (REST, web UI, exports, the lab command) queries the store.
+//
+// Ingestion reads the complete lines of the log beyond the job's watermark
+// (store.ResultsIngested) and stores their cases together with the new
+// watermark in one transaction per batch. A case is keyed by its job and
+// log line, so lines ingested twice — a chunk re-sent after a link cut, two
+// servers, a crash between the log's fsync and the commit — add nothing;
+// and since the watermark only moves in the transaction that stores the
+// cases, nothing is skipped either. It runs after every log append, before
+// a finish is accepted (so a Finished job's results are complete), and
+// before every read (which backfills jobs logged before results were
+// stored, and catches up after an ingestion that failed).
+
+// ingestBatch bounds the log lines read and stored in one transaction when
+// a job's ingestion catches up (a whole old log, say).
+const ingestBatch = 5000
+
+// ingestStripes serialise the ingestion of one job (jobs hash to one of
+// them), so that concurrent appends and reads do not ingest the same lines
+// twice over; ingesting twice would be harmless, only wasted.
+const ingestStripes = 64
+
+// maxIngestMarks bounds the marks one stripe remembers; they are only a
+// cache, forgotten all at once when full.
+const maxIngestMarks = 1024
+
+// ingestStripe is the lock and the marks of the jobs that hash to it.
+type ingestStripe struct {
+	mu    sync.Mutex
+	marks map[int64]ingestMark
+}
+
+// ingestMark is what this process knows of a job's ingestion: every
+// results record before line scanned is stored, and the database's
+// watermark is stored (≤ scanned). Lines without results records move
+// scanned only, so appends of plain console output cost no transaction;
+// the watermark catches up with the next record, the finish, or a read of
+// a finished job. After a restart, ingestion resumes from the database's
+// watermark and reads those lines once more.
+type ingestMark struct{ scanned, stored int }
+
+// ingestResults stores the cases of the job's complete log lines not
+// ingested yet. With final (a finished job) it also commits the watermark
+// up to the log's end. Malformed results records are logged and skipped:
+// they never stop the lines after them.
+func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error {
+	if a.cfg.Logs == nil {
+		return nil
+	}
+	st := &a.ingest[uint64(jobID)%ingestStripes]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n, err := a.cfg.Logs.Lines(jobID)
+	if err != nil {
+		return fmt.Errorf("ingest results of job %d: %w", jobID, err)
+	}
+	m, ok := st.marks[jobID]
+	if !ok {
+		w, err := a.st.ResultsIngested(ctx, jobID)
+		if err != nil {
+			return fmt.Errorf("ingest results of job %d: %w", jobID, err)
+		}
+		m = ingestMark{scanned: w, stored: w}
+	}
+	for m.scanned < n {
+		lines, err := a.cfg.Logs.ReadLines(jobID, m.scanned, min(n, m.scanned+ingestBatch))
+		if err != nil {
+			return fmt.Errorf("ingest results of job %d: %w", jobID, err)
+		}
+		if len(lines) == 0 {
+			break // the log cannot shrink; nothing to read after all
+		}
+		var cases []lab.TestCase
+		var skipped []error
+		for i, l := range lines {
+			c, ok, err := resultlog.Parse(l, m.scanned+i)
+			if err != nil {
+				skipped = append(skipped, err)
+				continue
+			}
+			if ok {
+				c.JobID = jobID
+				cases = append(cases, c)
+			}
+		}
+		if len(skipped) > 0 { // one message per batch, however bad the log
+			a.log.Warn("results records skipped", "job", jobID, "count", len(skipped), "first", skipped[0], "last", skipped[len(skipped)-1])
+		}
+		end := m.scanned + len(lines)
+		if len(cases) > 0 || (final && end >= n) {
+			if _, err := a.st.AddTestCases(ctx, jobID, cases, end); err != nil {
+				return fmt.Errorf("ingest results of job %d, log lines %d–%d: %w", jobID, m.scanned, end-1, err)
+			}
+			m.stored = end
+		}
+		m.scanned = end
+		st.remember(jobID, m)
+	}
+	if final && m.stored < m.scanned {
+		if _, err := a.st.AddTestCases(ctx, jobID, nil, m.scanned); err != nil {
+			return fmt.Errorf("ingest results of job %d: %w", jobID, err)
+		}
+	}
+	if final {
+		delete(st.marks, jobID) // the database has it all
+	}
+	return nil
+}
+
+// remember records a job's mark.
+func (st *ingestStripe) remember(jobID int64, m ingestMark) {
+	if st.marks == nil || len(st.marks) >= maxIngestMarks {
+		st.marks = map[int64]ingestMark{}
+	}
+	st.marks[jobID] = m
+}
+
+// JobResults returns one page of the test cases of a job p may see, in log
+// order, and how many f matches in all (f.JobID is set to jobID). Lines of
+// the log not ingested yet are ingested first. The lab command lists a
+// job's results through this.
+func (a *App) JobResults(ctx context.Context, p auth.Principal, jobID int64, f store.CaseFilter) ([]lab.TestCase, int, error) {
+	if err := a.readableResults(ctx, p, jobID); err != nil {
+		return nil, 0, err
+	}
+	f.JobID = jobID
+	cases, total, err := a.st.ListTestCases(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("results of job %d: %w", jobID, err)
+	}
+	return cases, total, nil
+}
+
+// JobSuites returns the test suites of a job p may see, with their cases
+// counted by result, in log order.
+func (a *App) JobSuites(ctx context.Context, p auth.Principal, jobID int64) ([]lab.SuiteSummary, error) {
+	if err := a.readableResults(ctx, p, jobID); err != nil {
+		return nil, err
+	}
+	suites, err := a.st.ListTestSuites(ctx, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("suites of job %d: %w", jobID, err)
+	}
+	return suites, nil
+}
+
+// readableResults checks that p may see the job and brings its results up
+// to date with its log.
+func (a *App) readableResults(ctx context.Context, p auth.Principal, jobID int64) error {
+	j, err := a.GetJob(ctx, p, jobID)
+	if err != nil {
+		return err
+	}
+	return a.ingestResults(ctx, jobID, j.State == lab.JobFinished)
+}
+
+// CaseHistory returns one page of the cases of a suite (and optionally of
+// one case name) across the jobs p may see, newest job first, and the total:
+// what trends and LAVA's results queries stand on. Only ingested jobs are
+// included: jobs finished since results were stored, and older jobs whose
+// results were read once.
+func (a *App) CaseHistory(ctx context.Context, p auth.Principal, f store.HistoryFilter) ([]lab.TestCase, int, error) {
+	v, ok := p.Viewer()
+	if !ok {
+		return nil, 0, denied(p, "read results")
+	}
+	f.VisibleTo = &store.Viewer{Username: v.Username, Superuser: v.Superuser, Groups: v.Groups}
+	cases, total, err := a.st.CaseHistory(ctx, f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("case history: %w", err)
+	}
+	return cases, total, nil
+}
