@@ -238,7 +238,9 @@ func TestLabFailureReport(t *testing.T) {
 		"job 1         Running: boot (boot-qemu-image)",
 		"job 1         Finished Incomplete",
 		`failure       Infrastructure error: kernel panic: the kernel printed "Kernel panic - not syncing" while booting`,
-		", up to the error, and the board's output after it:",
+		", up to the error:",
+		"target    [", // the console, with line numbers, the panic before the error
+		"Kernel panic - not syncing: VFS",
 		`error     boot-qemu-image failed: kernel panic`,
 		"target    [", // the console, with line numbers
 		"Kernel panic - not syncing",

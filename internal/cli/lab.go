@@ -28,6 +28,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/dut"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/resultlog"
 	"github.com/basalt-lab/basalt/internal/server"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/version"
@@ -500,8 +501,9 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // How the lab follows its sample job's log.
 const (
 	// labContextLines is how many log lines before the error a failed
-	// job's report shows.
-	labContextLines = 15
+	// job's report shows: enough for a kernel panic's message and trace,
+	// which the board prints just before the error.
+	labContextLines = 25
 	// labAfterLines is how many lines of the board's output after the
 	// error it shows.
 	labAfterLines = 5
@@ -537,7 +539,7 @@ type jobFollower struct {
 	excerpt    []logLine // the lines before and at the failure, once seen, and the board's output after it
 	after      int       // board output lines in excerpt after the error
 	finalizing bool      // the finalize action has started
-	results    []workerproto.ResultMsg
+	results    []lab.TestCase
 	lines      int // log lines seen
 }
 
@@ -587,10 +589,7 @@ func (f *jobFollower) follow(ctx context.Context, a *app.App, p auth.Principal) 
 		if err != nil {
 			return err
 		}
-		for _, l := range lines {
-			f.lines++
-			f.record(f.lines, l)
-		}
+		f.take(lines)
 		if j.State == lab.JobFinished && len(lines) < labLogChunk {
 			f.report(j)
 			return nil
@@ -638,7 +637,15 @@ func (f *jobFollower) readLog(ctx context.Context, a *app.App, p auth.Principal,
 	}
 }
 
-// record takes log line n (from 1): prints the top-level actions as they
+// take records the next log lines, numbered from f.lines.
+func (f *jobFollower) take(lines [][]byte) {
+	for _, l := range lines {
+		f.record(f.lines, l)
+		f.lines++
+	}
+}
+
+// record takes log line n (0-based, as every log line number): prints the top-level actions as they
 // start, keeps the results, and keeps the lines before the failure.
 func (f *jobFollower) record(n int, raw []byte) {
 	rec, err := workerproto.DecodeRecord(raw)
@@ -647,14 +654,15 @@ func (f *jobFollower) record(n int, raw []byte) {
 	}
 	var text string
 	if rec.Level == workerproto.LevelResults {
-		var m workerproto.ResultMsg
-		if json.Unmarshal(rec.Msg, &m) != nil {
+		// Read as the server stores it (package resultlog).
+		c, ok, _ := resultlog.Parse(raw, n)
+		if !ok {
 			return
 		}
-		f.results = append(f.results, m)
-		text = fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
-		if m.ErrorMsg != "" {
-			text += " (" + m.ErrorMsg + ")"
+		f.results = append(f.results, c)
+		text = fmt.Sprintf("%s/%s: %s", c.Suite, c.Name, c.Result)
+		if c.ErrorMsg != "" {
+			text += " (" + c.ErrorMsg + ")"
 		}
 	} else if json.Unmarshal(rec.Msg, &text) != nil {
 		return
@@ -713,13 +721,13 @@ func (f *jobFollower) actionStarted(level int, name string) {
 // it failed with the log lines before the error, and its page.
 func (f *jobFollower) report(j lab.Job) {
 	f.printf("Finished %s", j.Health)
-	for _, m := range f.results {
-		if m.Definition == "lava" {
+	for _, c := range f.results {
+		if c.Suite == lab.LAVASuite {
 			continue
 		}
-		line := fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
-		if m.Measurement != "" {
-			line += fmt.Sprintf(" (%s %s)", m.Measurement, m.Units)
+		line := fmt.Sprintf("%s/%s: %s", c.Suite, c.Name, c.Result)
+		if c.Measurement != "" {
+			line += fmt.Sprintf(" (%s %s)", c.Measurement, c.Units)
 		}
 		fmt.Fprintf(f.out, "  result        %s\n", line)
 	}
@@ -737,7 +745,10 @@ func (f *jobFollower) report(j lab.Job) {
 		reason = string(j.ErrorType) + " error: " + reason
 	}
 	fmt.Fprintf(f.out, "  failure       %s\n", printable(reason, 4*labLineMax))
-	lines, what := f.excerpt, "up to the error, and the board's output after it"
+	lines, what := f.excerpt, "up to the error"
+	if f.after > 0 {
+		what += ", and the board's output after it"
+	}
 	if lines == nil {
 		lines, what = f.recent, "the last ones"
 	}

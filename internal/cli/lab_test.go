@@ -174,16 +174,11 @@ actions:
           steps: ["true"]
 `
 
-// feed gives the follower the records, numbered from 1.
-func feed(f *jobFollower, recs [][]byte) {
-	for _, r := range recs {
-		f.lines++
-		f.record(f.lines, r)
-	}
-}
+// feed gives the follower the records, as follow does (numbered from 0).
+func feed(f *jobFollower, recs [][]byte) { f.take(recs) }
 
 // TestLabFollowerFailure: the actions are printed as they start (not
-// validate), and a failed job's report gives the reason, the last 15
+// validate), and a failed job's report gives the reason, the last 25
 // non-debug lines up to the error with their numbers, the board's output
 // after it, and the job's page.
 func TestLabFollowerFailure(t *testing.T) {
@@ -198,7 +193,7 @@ func TestLabFollowerFailure(t *testing.T) {
 		record(t, "info", "start: 2 boot-qemu-image (timeout 00:02:00)"),
 		record(t, "info", "start: 2.1 a sub-action"),
 	}
-	for i := range 20 {
+	for i := range 26 {
 		recs = append(recs, record(t, "target", "boot line "+string(rune('a'+i))))
 		recs = append(recs, record(t, "debug", "a debug line"))
 	}
@@ -222,19 +217,19 @@ func TestLabFollowerFailure(t *testing.T) {
 		"  job 7         Running: finalize\n",
 		"  job 7         Finished Incomplete\n",
 		"  failure       Infrastructure error: kernel panic: the kernel printed \"Kernel panic - not syncing\" while booting\n",
-		"  log           lines 19 to 53 of 54, up to the error, and the board's output after it:\n",
-		"            19  target    boot line g\n",
-		"            45  target    boot line t\n",
-		`            47  target    \x1b[31mred\x1b[0m tab` + "\n",
-		"            48  error     boot-qemu-image failed: kernel panic",
-		"            53  target    [    2.212402] Kernel panic - not syncing",
+		"  log           lines 10 to 64 of 66, up to the error, and the board's output after it:\n",
+		"            10  target    boot line c\n",
+		"            44  target    boot line t\n",
+		`            58  target    \x1b[31mred\x1b[0m tab` + "\n",
+		"            59  error     boot-qemu-image failed: kernel panic",
+		"            64  target    [    2.212402] Kernel panic - not syncing",
 		"  job page      http://127.0.0.1:8000/jobs/7 (the whole log: http://127.0.0.1:8000/jobs/7/log)\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in:\n%s", want, got)
 		}
 	}
-	for _, unwanted := range []string{"validate", "sub-action", "debug", "boot line f\n", "recovered from", "\x1b", "InfrastructureError"} {
+	for _, unwanted := range []string{"validate", "sub-action", "debug", "boot line b\n", "recovered from", "\x1b", "InfrastructureError"} {
 		if strings.Contains(got, unwanted) {
 			t.Errorf("%q in:\n%s", unwanted, got)
 		}
@@ -275,7 +270,7 @@ func TestLabFollowerEnds(t *testing.T) {
 	f = newJobFollower(&out, 3, "http://h")
 	feed(f, recs()[:1])
 	f.report(lab.Job{ID: 3, State: lab.JobFinished, Health: lab.JobHealthCanceled})
-	for _, want := range []string{"  failure       no reason recorded\n", "  log           lines 1 to 1 of 1, the last ones:\n", "  job page      http://h/jobs/3"} {
+	for _, want := range []string{"  failure       no reason recorded\n", "  log           lines 0 to 0 of 1, the last ones:\n", "  job page      http://h/jobs/3"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q in:\n%s", want, out.String())
 		}

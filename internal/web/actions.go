@@ -37,8 +37,8 @@ type jobActions struct {
 	CanCancel   bool // the caller may cancel and the job is still cancelable
 	CanResubmit bool
 	Tree        []*actionNode
-	// TreeElsewhere says the log is too long to scan on the job page; the
-	// tree is on the results page.
+	// TreeElsewhere says the job has too many lava-suite results (treeCases)
+	// to draw the tree on the job page; it is on the results page.
 	TreeElsewhere bool
 }
 

@@ -175,8 +175,8 @@ func TestActionTree(t *testing.T) {
 		}
 		for _, want := range []string{
 			`<span class="act">auto-login</span> <span class="badge r-fail">fail</span> <span class="took">30.00 s</span>`,
-			// line 2 counted from 0 (as the API does) is the viewer's L3
-			fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L3">line 2</a>`, id),
+			// line 2, counted from 0 as the API and the viewer do
+			fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L2">line 2</a>`, id),
 			fmt.Sprintf(`href="/jobs/%d/results.junit.xml"`, id),
 		} {
 			if !strings.Contains(page, want) {

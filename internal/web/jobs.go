@@ -15,6 +15,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/resultlog"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -139,7 +140,7 @@ func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 
 // logLine is one rendered log record.
 type logLine struct {
-	N     int    // 1-based line number
+	N     int    // 0-based line number (the API's and LAVA's numbering)
 	Time  string // HH:MM:SS.mmm, empty when the record does not decode
 	Level string // level name, "raw" for undecodable lines
 	Text  string // the text as it reads: terminal escapes removed (ansi.go)
@@ -346,13 +347,13 @@ func (u *UI) window(ctx context.Context, p auth.Principal, id int64, start, end 
 	}
 	var peek *logLine
 	if len(raw) > end-start {
-		pl := renderLine(end+1, raw[end-start])
+		pl := renderLine(end, raw[end-start])
 		peek, raw = &pl, raw[:end-start]
 	}
 	win := logWin{JobID: id, Start: start, End: start + len(raw), Total: total, peek: peek}
 	win.Lines = make([]logLine, len(raw))
 	for i, l := range raw {
-		win.Lines[i] = renderLine(start+i+1, l)
+		win.Lines[i] = renderLine(start+i, l)
 	}
 	if start > 0 && len(raw) > 0 {
 		if win.open, err = u.openActions(ctx, p, id, start); err != nil {
@@ -394,15 +395,16 @@ func renderLine(n int, line []byte) logLine {
 			out.Mark = parseActionLine(out.Text)
 		}
 	case rec.Level == workerproto.LevelResults:
-		var m workerproto.ResultMsg
-		if json.Unmarshal(rec.Msg, &m) == nil {
-			text := fmt.Sprintf("%s/%s: %s", m.Definition, m.Case, m.Result)
-			if m.Measurement != "" {
-				text += " " + strings.TrimSpace(m.Measurement+" "+m.Units)
+		// The case as ingestion stores it (numbers as written, LAVA's
+		// name rules), so the line reads like its row on the results page.
+		if c, ok, _ := resultlog.Parse(line, n); ok {
+			text := fmt.Sprintf("%s/%s: %s", c.Suite, c.Name, c.Result)
+			if c.Measurement != "" && c.Suite != lab.LAVASuite { // lava's is the duration, on the end line
+				text += " " + strings.TrimSpace(c.Measurement+" "+c.Units)
 			}
 			out.setText(text)
-			out.Result = resultClass(m.Result)
-			out.Mark = resultMark(m)
+			out.Result = resultClass(c.Result.String())
+			out.Mark = resultMark(c)
 			break
 		}
 		out.setText(string(rec.Msg))

@@ -312,7 +312,7 @@ func (u *UI) waitLines(ctx context.Context, p auth.Principal, id int64, next int
 func sendLines(s *sse, next int, raw [][]byte) (int, error) {
 	out := make([]streamLine, len(raw))
 	for i, l := range raw {
-		r := renderLine(next+i+1, l)
+		r := renderLine(next+i, l)
 		out[i] = streamLine{N: r.N, Time: r.Time, Level: r.Level, Text: r.Text, HTML: string(r.HTML), Result: r.Result, Mark: r.Mark}
 	}
 	data, err := json.Marshal(out)

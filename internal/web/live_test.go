@@ -136,7 +136,7 @@ func TestJobStream(t *testing.T) {
 	}
 	// The line stored before connecting comes first, with id = lines sent.
 	ev := next(t, ch, "lines")
-	if got := lines(t, ev); ev.ID != "1" || len(got) != 1 || got[0].Text != "secret-line" || got[0].N != 1 {
+	if got := lines(t, ev); ev.ID != "1" || len(got) != 1 || got[0].Text != "secret-line" || got[0].N != 0 {
 		t.Fatalf("first lines event id %q: %+v", ev.ID, got)
 	}
 	// Lines appended after connecting are pushed.
@@ -150,14 +150,14 @@ func TestJobStream(t *testing.T) {
 		more := next(t, ch, "lines")
 		got, ev = append(got, lines(t, more)...), more
 	}
-	if ev.ID != "3" || got[0].N != 2 || got[1].Text != "third <b>" {
+	if ev.ID != "3" || got[0].N != 1 || got[1].Text != "third <b>" {
 		t.Fatalf("pushed lines: id %q, %+v", ev.ID, got)
 	}
 
 	// Last-Event-ID resumes after the lines the browser has.
 	_, ch2 := e.stream(t, alice, path, "2")
 	ev = next(t, ch2, "lines")
-	if got := lines(t, ev); len(got) != 1 || got[0].N != 3 || ev.ID != "3" {
+	if got := lines(t, ev); len(got) != 1 || got[0].N != 2 || ev.ID != "3" {
 		t.Fatalf("resumed at 2: id %q, %+v", ev.ID, got)
 	}
 

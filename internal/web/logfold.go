@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/workerproto"
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 // Folding a log window by action.
@@ -397,7 +397,7 @@ func (u *UI) openActions(ctx context.Context, p auth.Principal, id int64, start 
 			if !bytes.Contains(l, startWord) && !bytes.Contains(l, endWord) {
 				continue
 			}
-			r := renderLine(from+i+1, l)
+			r := renderLine(from+i, l)
 			if r.Mark == nil || r.Mark.Kind == markResult {
 				continue
 			}
@@ -464,12 +464,12 @@ func resultMarker(class string) string {
 }
 
 // resultMark is the mark of a results record: lava's results are actions'.
-func resultMark(m workerproto.ResultMsg) *actionMark {
-	if m.Definition != "lava" {
+func resultMark(c lab.TestCase) *actionMark {
+	if c.Suite != lab.LAVASuite {
 		return nil
 	}
-	if m.Level != "" && !validActionLevel(m.Level) {
+	if c.Level != "" && !validActionLevel(c.Level) {
 		return nil
 	}
-	return &actionMark{Kind: markResult, Level: m.Level, Name: m.Case}
+	return &actionMark{Kind: markResult, Level: c.Level, Name: c.Name}
 }

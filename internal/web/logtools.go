@@ -151,7 +151,7 @@ func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		if err != nil {
 			return err
 		}
-		if n > 0 {
+		if n >= 0 {
 			http.Redirect(w, r, logLineURL(id, n), http.StatusSeeOther)
 			return nil
 		}
@@ -166,7 +166,7 @@ func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		if v.HitCount == 0 {
 			v.Notice = fmt.Sprintf("No line matches %q.", v.Q)
 		} else if !placed {
-			start, placed = max(0, v.Hits[0].N-1-size/2), true
+			start, placed = max(0, v.Hits[0].N-size/2), true
 		}
 	}
 	if !placed && j.State != lab.JobFinished {
@@ -180,7 +180,7 @@ func (u *UI) logPage(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		return err
 	}
 	u.finishView(&v, j, size, extra)
-	title := fmt.Sprintf("Job %d log, lines %d–%d", id, start+1, max(start+1, v.End))
+	title := fmt.Sprintf("Job %d log, lines %d–%d", id, start, max(start, v.End-1))
 	u.show(w, r, p, "log", title, "jobs", v)
 	return nil
 }
@@ -260,7 +260,7 @@ func (u *UI) finishView(v *logView, j lab.Job, size int, extra url.Values) {
 	}
 }
 
-// scanLog calls fn with each line of a visible job's log and its 1-based
+// scanLog calls fn with each line of a visible job's log and its 0-based
 // number, reading resultsChunk lines at a time; fn returns false to stop.
 func (u *UI) scanLog(ctx context.Context, p auth.Principal, id int64, fn func(n int, line []byte) bool) error {
 	for start := 0; ; start += resultsChunk {
@@ -269,7 +269,7 @@ func (u *UI) scanLog(ctx context.Context, p auth.Principal, id int64, fn func(n 
 			return err
 		}
 		for i, l := range lines {
-			if !fn(start+i+1, l) {
+			if !fn(start+i, l) {
 				return nil
 			}
 		}
@@ -287,10 +287,10 @@ var (
 	exceptionLevel = []byte(`"exception"`)
 )
 
-// firstError is the 1-based number of the first error or exception line
-// of a visible job's log, or 0.
+// firstError is the 0-based number of the first error or exception line
+// of a visible job's log, or -1 when it has none.
 func (u *UI) firstError(ctx context.Context, p auth.Principal, id int64) (int, error) {
-	found := 0
+	found := -1
 	err := u.scanLog(ctx, p, id, func(n int, l []byte) bool {
 		if !bytes.Contains(l, errorLevel) && !bytes.Contains(l, exceptionLevel) {
 			return true
@@ -336,7 +336,7 @@ func (u *UI) search(ctx context.Context, p auth.Principal, id int64, q string, s
 		}
 		count++
 		if len(hits) < maxHits {
-			s := max(0, n-1-size/2)
+			s := max(0, n-size/2)
 			hits = append(hits, hit{N: n, URL: fmt.Sprintf("/jobs/%d/log?start=%d&end=%d%s#L%d", id, s, s+size, suffix, n),
 				Level: line.Level, Snippet: snippet(line.Text, needle)})
 		}

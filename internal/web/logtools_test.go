@@ -18,21 +18,21 @@ func TestLogTools(t *testing.T) {
 		want, unwanted []string
 	}{
 		{"search is case-insensitive and escapes", "?q=LINUX+VERSION+%3C6", 200,
-			[]string{"1 line match", `<li><a href="` + logURL + `?start=0&amp;end=500&amp;q=LINUX&#43;VERSION&#43;%3C6#L2">line 2</a> <span class="hl">target</span> <span class="hm"><mark>Linux version &lt;6</mark>.1&gt;</span></li>`,
-				`<li id="L2" class="lvl-target hit">`, `<span class="m"><mark>Linux version &lt;6</mark>.1&gt;</span>`, `value="LINUX VERSION &lt;6"`},
-			[]string{`<mark>start`, `id="L1" class="lvl-info hit"`}},
+			[]string{"1 line match", `<li><a href="` + logURL + `?start=0&amp;end=500&amp;q=LINUX&#43;VERSION&#43;%3C6#L1">line 1</a> <span class="hl">target</span> <span class="hm"><mark>Linux version &lt;6</mark>.1&gt;</span></li>`,
+				`<li id="L1" class="lvl-target hit">`, `<span class="m"><mark>Linux version &lt;6</mark>.1&gt;</span>`, `value="LINUX VERSION &lt;6"`},
+			[]string{`<mark>start`, `id="L0" class="lvl-info hit"`}},
 		{"search of results text", "?q=echo-ok", 200, []string{`<span class="m">smoke/<mark>echo-ok</mark>: pass 1.5 s</span>`}, nil},
 		{"search without a match", "?q=nowhere", 200, []string{"No line matches &#34;nowhere&#34;."}, []string{`<mark`}},
 		{"search keeps an explicit window", "?q=broke&start=4&end=6", 200,
-			[]string{`<a href="` + logURL + `?start=1&amp;end=3&amp;q=broke#L3">line 3</a> <span class="hl">error</span> <span class="hm">something <mark>broke</mark></span>`, "Lines 5–6 of 6"}, []string{`id="L3"`}},
+			[]string{`<a href="` + logURL + `?start=1&amp;end=3&amp;q=broke#L2">line 2</a> <span class="hl">error</span> <span class="hm">something <mark>broke</mark></span>`, "Lines 4–5 of 6"}, []string{`id="L2"`}},
 		{"level filter on the server", "?levels=info,target", 200,
-			[]string{`id="L1"`, `id="L2"`, "levels info,target (4 other lines hidden)",
+			[]string{`id="L0"`, `id="L1"`, "levels info,target (4 other lines hidden)",
 				`value="info" checked="checked"`, `value="error" /> error`},
-			[]string{`id="L3"`, `id="L4"`, `id="L5"`}},
+			[]string{`id="L2"`, `id="L3"`, `id="L4"`}},
 		{"level filter as repeated checkboxes, kept by the pager", "?levels=error&levels=results&start=0&end=3", 200,
-			[]string{`id="L3"`, logURL + `?start=3&amp;end=6&amp;levels=error%2Cresults`}, []string{`id="L1"`, `id="L2"`}},
+			[]string{`id="L2"`, logURL + `?start=3&amp;end=6&amp;levels=error%2Cresults`}, []string{`id="L0"`, `id="L1"`}},
 		{"all levels is no filter", "?levels=exception,error,warning,info,debug,input,target,feedback,results,event", 200,
-			[]string{`id="L5"`}, []string{"hidden)"}},
+			[]string{`id="L4"`}, []string{"hidden)"}},
 		{"unknown level", "?levels=loud", 400, nil, nil},
 		{"unknown first", "?first=warning", 400, nil, nil},
 	} {
@@ -66,7 +66,7 @@ func TestFirstError(t *testing.T) {
 	resp, err := client.Get(e.srv.URL + fmt.Sprintf("/jobs/%d/log?first=error", e.pubJob))
 	must(t, err)
 	resp.Body.Close()
-	if want := fmt.Sprintf("/jobs/%d/log?start=0&end=500#L3", e.pubJob); resp.StatusCode != 303 || resp.Header.Get("Location") != want {
+	if want := fmt.Sprintf("/jobs/%d/log?start=0&end=500#L2", e.pubJob); resp.StatusCode != 303 || resp.Header.Get("Location") != want {
 		t.Errorf("first error: %d to %q, want 303 to %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 	// No error line: the log with a notice. Another user: not found.
@@ -97,7 +97,7 @@ func TestLogOpensAtEnd(t *testing.T) {
 	events := fmt.Sprintf(`data-events="/jobs/%d/events?from=1201" data-follow=""`, e.privJob)
 	for _, path := range []string{fmt.Sprintf("/jobs/%d", e.privJob), fmt.Sprintf("/jobs/%d/log", e.privJob)} {
 		_, body, _ := e.get(alice, path)
-		for _, w := range []string{"Lines 702–1201 of 1201", `id="L1201"`, events} {
+		for _, w := range []string{"Lines 701–1200 of 1201", `id="L1200"`, events} {
 			if !strings.Contains(body, w) {
 				t.Errorf("%s lacks %q", path, w)
 			}

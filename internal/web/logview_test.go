@@ -85,11 +85,11 @@ func TestLogFolded(t *testing.T) {
 			`<li class="sec act r-pass" data-level="1" data-name="tmpfs-deploy" data-ended=""><details><summary><span class="sl">1</span> <span class="sn">tmpfs-deploy</span> <span class="badge r-pass">✓ pass</span> <span class="took">00:00:01</span></summary>`,
 			`<li class="sec act r-pass" data-level="2" data-name="minimal-boot" data-ended="" data-boot=""><details><summary>`,
 			`<li class="sec act r-pass" data-level="2.1" data-name="auto-login-action" data-ended="" data-boot=""><details><summary>`,
-			`<li class="sec blk" data-first="6" data-lines="42"><details><summary><span class="sn">Boot output</span> <span class="took">42 lines, 6–47</span></summary>`,
+			`<li class="sec blk" data-first="5" data-lines="42"><details><summary><span class="sn">Boot output</span> <span class="took">42 lines, 5–46</span></summary>`,
 			`<li class="sec act r-fail" data-level="3" data-name="lava-test-shell" data-ended=""><details open="open"><summary><span class="sl">3</span> <span class="sn">lava-test-shell</span> <span class="badge r-fail">✗ fail</span> <span class="took">00:00:09</span></summary>`,
-			`class="lvl-results r-fail"><a class="ln" href="#L55">55</a> <span class="t">03:04:05.000</span> <span class="lv">results</span> <span class="rm">✗ fail</span> <span class="m">0_smoke/always-fails: fail</span>`,
-			`class="lvl-results r-pass"><a class="ln" href="#L56">56</a>`, `<span class="rm">✓ pass</span> <span class="m">0_smoke/uname: pass</span>`,
-			`class="lvl-results r-skip"><a class="ln" href="#L57">57</a>`, `<span class="rm">− skip</span>`,
+			`class="lvl-results r-fail"><a class="ln" href="#L54">54</a> <span class="t">03:04:05.000</span> <span class="lv">results</span> <span class="rm">✗ fail</span> <span class="m">0_smoke/always-fails: fail</span>`,
+			`class="lvl-results r-pass"><a class="ln" href="#L55">55</a>`, `<span class="rm">✓ pass</span> <span class="m">0_smoke/uname: pass</span>`,
+			`class="lvl-results r-skip"><a class="ln" href="#L56">56</a>`, `<span class="rm">− skip</span>`,
 			`[<span class="a-f2">  OK  </span>] Started <span class="a-bo">Journal Service</span>.`,
 			`<span class="m">sim login: </span>`,
 			`<span class="m"><span class="a-f1 a-bo">ERR</span>OR: disk missing</span>`,
@@ -128,10 +128,10 @@ func TestLogWindowInsideActions(t *testing.T) {
 	path := fmt.Sprintf("/jobs/%d/log?start=2000&end=2100", id)
 	_, body, _ := e.get(anon, path)
 	for _, want := range []string{
-		`<span class="sn">lava-test-shell</span> <span class="took">continues after line 2100</span> <a class="from" href="/jobs/` + fmt.Sprint(id) + `/log?start=0&amp;end=500#L1">started at line 1</a>`,
-		`<span class="sn">run-tests</span> <span class="took">continues after line 2100</span> <a class="from" href="/jobs/` + fmt.Sprint(id) + `/log?start=0&amp;end=500#L2">started at line 2</a></summary>
+		`<span class="sn">lava-test-shell</span> <span class="took">continues after line 2099</span> <a class="from" href="/jobs/` + fmt.Sprint(id) + `/log?start=0&amp;end=500#L0">started at line 0</a>`,
+		`<span class="sn">run-tests</span> <span class="took">continues after line 2099</span> <a class="from" href="/jobs/` + fmt.Sprint(id) + `/log?start=0&amp;end=500#L1">started at line 1</a></summary>
 <ol class="sec">
-<li id="L2001"`,
+<li id="L2000"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("window 2000–2100 lacks %s", want)
@@ -149,8 +149,8 @@ func TestLogWindowInsideActions(t *testing.T) {
 	// Out of reach of the backward scan, the lines are shown unfolded.
 	defer web.SetContextBudget(500)()
 	_, body, _ = e.get(anon, path)
-	_, after, _ := strings.Cut(body, `<ol class="log" start="2001"`)
-	if _, first, _ := strings.Cut(after, "\n"); strings.Contains(body, "started at line") || !strings.HasPrefix(first, `<li id="L2001"`) {
+	_, after, _ := strings.Cut(body, `<ol class="log" start="2000"`)
+	if _, first, _ := strings.Cut(after, "\n"); strings.Contains(body, "started at line") || !strings.HasPrefix(first, `<li id="L2000"`) {
 		t.Errorf("window out of the scan's reach: %s", body)
 	}
 }
@@ -161,7 +161,7 @@ func TestLogFilterKeepsSections(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	id := newLogJob(t, e, kernelLog())
 	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?levels=error", id))
-	if !strings.Contains(body, `data-level="3"`) || strings.Contains(body, `data-level="2"`) || !strings.Contains(body, `id="L58"`) ||
+	if !strings.Contains(body, `data-level="3"`) || strings.Contains(body, `data-level="2"`) || !strings.Contains(body, `id="L57"`) ||
 		!strings.Contains(body, "(59 other lines hidden)") {
 		t.Errorf("error lines only: %s", body)
 	}
@@ -175,8 +175,8 @@ func TestLogSearchText(t *testing.T) {
 	id := newLogJob(t, e, kernelLog())
 	url := fmt.Sprintf("/jobs/%d/log", id)
 	_, body, _ := e.get(anon, url+"?q=error:+disk")
-	for _, want := range []string{"1 line match “error: disk”", `<a href="` + url + `?start=0&amp;end=500&amp;q=error%3A&#43;disk#L54">line 54</a> <span class="hl">target</span> <span class="hm"><mark>ERROR: disk</mark> missing</span>`,
-		`<li id="L54" class="lvl-target hit">`, `<span class="m"><mark><span class="a-f1 a-bo">ERR</span></mark><mark>OR: disk</mark> missing</span>`} {
+	for _, want := range []string{"1 line match “error: disk”", `<a href="` + url + `?start=0&amp;end=500&amp;q=error%3A&#43;disk#L53">line 53</a> <span class="hl">target</span> <span class="hm"><mark>ERROR: disk</mark> missing</span>`,
+		`<li id="L53" class="lvl-target hit">`, `<span class="m"><mark><span class="a-f1 a-bo">ERR</span></mark><mark>OR: disk</mark> missing</span>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("search lacks %s", want)
 		}
@@ -217,22 +217,36 @@ func TestLogStreamMarks(t *testing.T) {
 	for _, l := range got {
 		byN[l.N] = l
 	}
-	if s := byN[4].S; s["k"] != "start" || s["v"] != "2" || s["n"] != "minimal-boot" || s["d"] != "00:03:00" {
-		t.Errorf("start mark: %+v", byN[4])
+	if s := byN[3].S; s["k"] != "start" || s["v"] != "2" || s["n"] != "minimal-boot" || s["d"] != "00:03:00" {
+		t.Errorf("start mark: %+v", byN[3])
 	}
-	if s := byN[49].S; s["k"] != "end" || s["v"] != "2.1" || s["d"] != "00:00:05" {
-		t.Errorf("end mark: %+v", byN[49])
+	if s := byN[48].S; s["k"] != "end" || s["v"] != "2.1" || s["d"] != "00:00:05" {
+		t.Errorf("end mark: %+v", byN[48])
 	}
-	if l := byN[50]; l.R != "pass" || l.S["k"] != "result" || l.S["v"] != "2.1" {
+	if l := byN[49]; l.R != "pass" || l.S["k"] != "result" || l.S["v"] != "2.1" {
 		t.Errorf("result mark: %+v", l)
 	}
-	if l := byN[55]; l.R != "fail" || l.S != nil {
+	if l := byN[54]; l.R != "fail" || l.S != nil {
 		t.Errorf("a test case's result: %+v", l)
 	}
-	if l := byN[46]; l.M != "[  OK  ] Started Journal Service." || l.H != `[<span class="a-f2">  OK  </span>] Started <span class="a-bo">Journal Service</span>.` {
+	if l := byN[45]; l.M != "[  OK  ] Started Journal Service." || l.H != `[<span class="a-f2">  OK  </span>] Started <span class="a-bo">Journal Service</span>.` {
 		t.Errorf("coloured line: %+v", l)
 	}
-	if l := byN[47]; l.M != "sim login: " || l.H != "" {
+	if l := byN[46]; l.M != "sim login: " || l.H != "" {
 		t.Errorf("line with a query: %+v", l)
+	}
+}
+
+// TestLogNumericMeasurement: a results record whose measurement is a JSON
+// number (as LAVA writes some) reads like any other result, with the
+// number as written and its units, on its 0-based line.
+func TestLogNumericMeasurement(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	id := newLogJob(t, e, rec("info", "start: 1 lava-test-shell (timeout 00:05:00)")+
+		`{"dt":"2026-01-02T03:04:05Z","lvl":"results","msg":{"definition":"0_net","case":"bandwidth","result":"pass","measurement":12.50,"units":"MB/s"}}`+"\n")
+	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log", id))
+	want := `class="lvl-results r-pass"><a class="ln" href="#L1">1</a> <span class="t">03:04:05.000</span> <span class="lv">results</span> <span class="rm">✓ pass</span> <span class="m">0_net/bandwidth: pass 12.50 MB/s</span>`
+	if !strings.Contains(body, want) {
+		t.Errorf("log lacks %s:\n%s", want, body)
 	}
 }

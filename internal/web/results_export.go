@@ -20,11 +20,6 @@ import (
 // for a job the caller may not see, like every job page, and is built in
 // memory first so an error never leaves half a file.
 
-// caseLineURL links line n of job id's log, n 0-based as every line number
-// of results is (docs/api.md, LAVA's start_log_line), to that line in the
-// log viewer. The viewer numbers its lines from 1 (#L1 is line 0).
-func caseLineURL(id int64, n int) string { return logLineURL(id, n+1) }
-
 // exportRow is one result as the CSV and YAML downloads write it.
 type exportRow struct {
 	Job         int64  `yaml:"job"`

@@ -126,14 +126,14 @@ func TestResultsSameEverywhere(t *testing.T) {
 
 		page := get(fmt.Sprintf("/jobs/%d/results", id))
 		for _, k := range want {
-			link := fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L%d">line %d</a>`, id, k.Line+1, k.Line)
+			link := fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L%d">line %d</a>`, id, k.Line, k.Line)
 			if !strings.Contains(page, link) {
 				t.Errorf("job %d: the results page lacks %s", id, link)
 			}
 			// The link lands on the item of the viewer that shows the
 			// record.
 			viewer := get(html.UnescapeString(strings.TrimSuffix(strings.TrimPrefix(link, `href="`), fmt.Sprintf(`">line %d</a>`, k.Line))))
-			item := fmt.Sprintf(`<li id="L%d" class="lvl-results">`, k.Line+1)
+			item := fmt.Sprintf(`<li id="L%d" class="lvl-results`, k.Line)
 			at := strings.Index(viewer, item)
 			if at < 0 || !strings.Contains(viewer[at:min(len(viewer), at+400)], html.EscapeString(k.Case)) {
 				t.Errorf("job %d: the viewer's %s does not show %s/%s", id, item, k.Suite, k.Case)

@@ -177,15 +177,16 @@ var funcs = template.FuncMap{
 	"when":    when,
 	"dur":     dur,
 	"lower":   func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
-	"inc":     func(n int) int { return n + 1 },
+	"dec":     func(n int) int { return n - 1 },
 	"levels":  func() []workerproto.Level { return workerproto.Levels },
-	"logline": caseLineURL, // links a result's 0-based log line (results_export.go)
+	"logline": logLineURL, // links a 0-based log line, as results number them
 }
 
-// logLineURL links 1-based line n of job id's log: the default-sized
-// window that holds it, scrolled to the line.
+// logLineURL links 0-based line n of job id's log (the API's and LAVA's
+// numbering, docs/api.md): the default-sized window that holds it,
+// scrolled to the line.
 func logLineURL(id int64, n int) string {
-	start := (n - 1) / logWindow * logWindow
+	start := n / logWindow * logWindow
 	return fmt.Sprintf("/jobs/%d/log?start=%d&end=%d#L%d", id, start, start+logWindow, n)
 }
 

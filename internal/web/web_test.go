@@ -390,12 +390,12 @@ func TestJobPage(t *testing.T) {
 		"public-job", "visibility: public", // definition
 		`<th scope="row">smoke</th><td class="num">1</td><td class="num">1</td>`, // suite counts
 		`<th scope="row">echo-ok</th><td><span class="badge r-pass">pass</span></td><td>1.5 s</td>`,
-		fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L4"`, e.pubJob), // result → its log line
-		`<li id="L3" class="lvl-error">`,
+		fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=500#L3"`, e.pubJob), // result → its log line (0-based)
+		`<li id="L2" class="lvl-error">`,
 		`Linux version &lt;6.1&gt;`, // log text is escaped
-		`<li id="L5" class="lvl-raw">`, `not a record`,
+		`<li id="L4" class="lvl-raw">`, `not a record`,
 		"03:04:05.006",
-		"Lines 1–6 of 6",
+		"Lines 0–5 of 6",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("job page lacks %q", want)
@@ -426,7 +426,7 @@ func TestLogWindow(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?start=1&end=3", e.pubJob))
 	for _, want := range []string{
-		`<ol class="log" start="2"`, `id="L2"`, `id="L3"`, "Lines 2–3 of 6",
+		`<ol class="log" start="1"`, `id="L1"`, `id="L2"`, "Lines 1–2 of 6",
 		fmt.Sprintf(`href="/jobs/%d/log?start=0&amp;end=2"`, e.pubJob), // earlier
 		fmt.Sprintf(`href="/jobs/%d/log?start=3&amp;end=5"`, e.pubJob), // later
 		fmt.Sprintf(`href="/jobs/%d/log?start=4&amp;end=6"`, e.pubJob), // last
@@ -435,7 +435,7 @@ func TestLogWindow(t *testing.T) {
 			t.Errorf("log window 1–3 lacks %q", want)
 		}
 	}
-	for _, unwanted := range []string{`id="L1"`, `id="L4"`} {
+	for _, unwanted := range []string{`id="L0"`, `id="L3"`} {
 		if strings.Contains(body, unwanted) {
 			t.Errorf("log window 1–3 has %q", unwanted)
 		}
