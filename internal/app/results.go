@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -51,8 +52,14 @@ type ingestStripe struct {
 // scanned only, so appends of plain console output cost no transaction;
 // the watermark catches up with the next record, the finish, or a read of
 // a finished job. After a restart, ingestion resumes from the database's
-// watermark and reads those lines once more.
-type ingestMark struct{ scanned, stored int }
+// watermark and reads those lines once more. at is the byte offset where
+// line scanned starts, or -1 when not known: with it, an append whose new
+// bytes hold no results record moves the mark without reading the log
+// back (ingestAppended).
+type ingestMark struct {
+	scanned, stored int
+	at              int64
+}
 
 // ingestResults stores the cases of the job's complete log lines not
 // ingested yet. With final (a finished job) it also commits the watermark
@@ -65,17 +72,21 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 	st := &a.ingest[uint64(jobID)%ingestStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	n, err := a.cfg.Logs.Lines(jobID)
+	n, next, err := a.cfg.Logs.Tail(jobID)
 	if err != nil {
 		return fmt.Errorf("ingest results of job %d: %w", jobID, err)
 	}
+	tail := n // next is where line tail starts
 	m, ok := st.marks[jobID]
 	if !ok {
 		w, err := a.st.ResultsIngested(ctx, jobID)
 		if err != nil {
 			return fmt.Errorf("ingest results of job %d: %w", jobID, err)
 		}
-		m = ingestMark{scanned: w, stored: w}
+		m = ingestMark{scanned: w, stored: w, at: -1}
+	}
+	if m.scanned >= n && m.scanned == tail {
+		m.at = next // nothing to read: the mark learns where its line starts
 	}
 	for m.scanned < n {
 		lines, err := a.cfg.Logs.ReadLines(jobID, m.scanned, min(n, m.scanned+ingestBatch))
@@ -108,7 +119,15 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 			}
 			m.stored = end
 		}
+		if m.at >= 0 {
+			for _, l := range lines {
+				m.at += int64(len(l)) + 1
+			}
+		}
 		m.scanned = end
+		if m.scanned == tail {
+			m.at = next
+		}
 		st.remember(jobID, m)
 	}
 	if final && m.stored < m.scanned {
@@ -120,6 +139,35 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 		delete(st.marks, jobID) // the database has it all
 	}
 	return nil
+}
+
+// ingestAppended is ingestResults after an append of data at offset that
+// left the log stored bytes long, with a fast path for the common case: when
+// the job's mark knows where its next line starts and every byte from
+// there to the end of the log came in this append without a results
+// record (resultlog.MayHold), the lines those bytes complete are counted
+// and skipped without reading the log back. Otherwise it ingests as usual.
+func (a *App) ingestAppended(ctx context.Context, jobID, offset int64, data []byte, stored int64) error {
+	if a.cfg.Logs == nil {
+		return nil
+	}
+	st := &a.ingest[uint64(jobID)%ingestStripes]
+	st.mu.Lock()
+	m, ok := st.marks[jobID]
+	if ok && m.at >= 0 && offset <= m.at && m.at <= stored && stored-offset <= int64(len(data)) {
+		region := data[m.at-offset : stored-offset]
+		if !resultlog.MayHold(region) {
+			if i := bytes.LastIndexByte(region, '\n'); i >= 0 {
+				m.scanned += bytes.Count(region[:i+1], []byte{'\n'})
+				m.at += int64(i) + 1
+				st.remember(jobID, m)
+			}
+			st.mu.Unlock()
+			return nil
+		}
+	}
+	st.mu.Unlock()
+	return a.ingestResults(ctx, jobID, false)
 }
 
 // remember records a job's mark.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -97,31 +97,13 @@ type resultsLab struct {
 	user    auth.Principal
 	worker  auth.Principal
 	job     int64
-	logged  *syncBuffer // the App's log
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logged  *syncbuf.Buffer // the App's log
 }
 
 func newResultsLab(t *testing.T, b labtest.Backend) *resultsLab {
 	t.Helper()
 	l := &resultsLab{t: t, ctx: context.Background(), backend: b, dsn: b.DSN(t), logDir: t.TempDir(), worker: auth.WorkerPrincipal("w1"),
-		logged: &syncBuffer{}}
+		logged: &syncbuf.Buffer{}}
 	l.open()
 	a := l.app
 	must(t, a.Bootstrap(l.ctx))
@@ -384,6 +366,50 @@ func TestResultsReaders(t *testing.T) {
 			}
 			if _, _, err := l.app.CaseHistory(l.ctx, l.worker, store.HistoryFilter{Suite: "s2"}); !errors.Is(err, lab.ErrForbidden) {
 				t.Errorf("history as a worker: %v, want forbidden", err)
+			}
+		})
+	}
+}
+
+// TestResultsIngestionWholeLines uploads a journal as the worker usually
+// does, in chunks of whole lines, so that appends of plain console output
+// take the fast path (no read back): with chunks that end inside a record,
+// that split the word "results" between two chunks, and resends, the
+// stored cases are always exactly those of the complete lines so far.
+func TestResultsIngestionWholeLines(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			l := newResultsLab(t, b)
+			journal, want := resultsJournal(t, 200)
+			var ends []int // the end of each line
+			for i, c := range journal {
+				if c == '\n' {
+					ends = append(ends, i+1)
+				}
+			}
+			off, line := 0, 0
+			for step := 0; off < len(journal); step++ {
+				end := ends[min(len(ends)-1, line+step%4)] // 1 to 4 whole lines
+				line = min(len(ends), line+step%4+1)
+				if step%9 == 8 { // now and then, end inside the next line: mid-tag when it is a record
+					if at := bytes.Index(journal[end:], []byte("resu")); at >= 0 && at < 40 {
+						end += at + 4
+					}
+				}
+				l.append(journal, off, end)
+				if step%5 == 0 {
+					l.append(journal, off, end) // a resend
+				}
+				off = end
+				if got, w := l.lines(), upTo(want, completeLines(journal[:end])); !slices.Equal(got, w) {
+					t.Fatalf("after %d bytes: cases on lines %v, want %v", end, got, w)
+				}
+				for line < len(ends) && ends[line] <= end {
+					line++
+				}
+			}
+			if got := l.lines(); !slices.Equal(got, want) {
+				t.Errorf("final cases on lines %v, want %v", got, want)
 			}
 		})
 	}

@@ -25,6 +25,9 @@ type Logs interface {
 	SHA256(jobID int64) (string, error)
 	// Lines is the number of complete lines stored.
 	Lines(jobID int64) (int, error)
+	// Tail is the number of complete lines stored and the byte offset where
+	// the next line starts, read at once.
+	Tail(jobID int64) (lines int, next int64, err error)
 	// ReadLines returns complete lines [start, end), clamped.
 	ReadLines(jobID int64, start, end int) ([][]byte, error)
 	// WaitLines blocks until the log has more than lines complete lines or
@@ -194,7 +197,7 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	// The bytes are stored durably whatever happens to their results:
 	// acknowledge them. A failed ingestion is resumed by the next append,
 	// the finish (which fails until it succeeds) or the next read.
-	if err := a.ingestResults(ctx, jobID, false); err != nil {
+	if err := a.ingestAppended(ctx, jobID, offset, data, stored); err != nil {
 		a.log.Warn("results ingestion failed, it resumes later", "job", jobID, "err", err)
 	}
 	if len(data) > 0 {

@@ -312,3 +312,46 @@ func TestAppendIOError(t *testing.T) {
 		})
 	}
 }
+
+// TestTail: the line count and where the next line starts, as the log
+// grows by whole and partial lines, and after a reopen.
+func TestTail(t *testing.T) {
+	s, dir := openStore(t)
+	const id = 9
+	check := func(lines int, next int64) {
+		t.Helper()
+		n, at, err := s.Tail(id)
+		if err != nil || n != lines || at != next {
+			t.Fatalf("Tail = %d, %d, %v; want %d, %d", n, at, err, lines, next)
+		}
+	}
+	check(0, 0) // no log yet
+	for _, step := range []struct {
+		data  string
+		lines int
+		next  int64
+	}{
+		{"zero\non", 1, 5},
+		{"e\ntw", 2, 9},
+		{"o\n", 3, 13},
+		{"three\nfour\n", 5, 24},
+	} {
+		size, err := s.Size(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(id, size, []byte(step.data)); err != nil {
+			t.Fatal(err)
+		}
+		check(step.lines, step.next)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(5, 24)
+}

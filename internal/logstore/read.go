@@ -39,6 +39,17 @@ func (s *Store) Lines(jobID int64) (int, error) {
 	return n, nil
 }
 
+// Tail returns the number of complete lines stored and the byte offset
+// where the next line starts: the size when the log ends with a newline,
+// else the start of its incomplete last line. Both are read at once.
+func (s *Store) Tail(jobID int64) (lines int, next int64, err error) {
+	err = s.with(jobID, func(_ *job, v view) error { lines, next = v.lines, v.next; return nil })
+	if err != nil {
+		return 0, 0, fmt.Errorf("log tail of job %d: %w", jobID, err)
+	}
+	return lines, next, nil
+}
+
 // SHA256 returns the lower-case hex SHA-256 of the whole stored log, as the
 // worker reports it in its finish message. The digest is kept running per
 // job, so repeated calls hash only what was appended in between.
