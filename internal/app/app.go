@@ -49,6 +49,8 @@ type App struct {
 	listeners []func(Event)
 
 	ingest [ingestStripes]ingestStripe // results.go: one job's ingestion at a time
+
+	beats heartbeats // workers.go: the last heartbeat of each worker, as this process saw it
 }
 
 // Event is something that happened in the lab, delivered to listeners after

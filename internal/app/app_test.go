@@ -362,6 +362,62 @@ func TestWorkerLiveness(t *testing.T) {
 }
 
 // TestWorkerHealthCascade: LAVA's cascade from worker health to devices.
+// TestHeartbeatsOffTheWritePath: a live worker's heartbeats reach the
+// database only every third of the heartbeat timeout (and on any change),
+// yet the worker shows its latest heartbeat and is never taken for silent;
+// another App on the same database (a restart, a second server) sees a
+// stored heartbeat at most that old.
+func TestHeartbeatsOffTheWritePath(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1")
+		start := f.clk.Now()
+		f.online("w1") // Offline → Online: written
+		stored := func() time.Time {
+			w, err := f.app.Store().GetWorker(f.ctx, "w1")
+			must(t, err)
+			return w.LastHeartbeat
+		}
+		skipped := 0 // beats that did not reach the database
+		for i := 1; i <= 6; i++ { // a beat every 10 s for a minute
+			f.clk.Add(10 * time.Second)
+			f.online("w1")
+			if !stored().Equal(f.clk.Now()) {
+				skipped++
+			}
+			if age := f.clk.Now().Sub(stored()); age >= 20*time.Second {
+				t.Fatalf("after %d beats the stored heartbeat is %s old, want under a third of the 60 s timeout", i, age)
+			}
+			if w, _ := f.app.GetWorker(f.ctx, "w1"); !w.LastHeartbeat.Equal(f.clk.Now()) {
+				t.Errorf("beat %d: GetWorker shows %s, want the latest %s", i, w.LastHeartbeat, f.clk.Now())
+			}
+		}
+		// Every other beat stays in memory (at 10, 30 and 50 s: the stored
+		// one is then 10 s old).
+		if skipped != 3 || !stored().After(start) {
+			t.Errorf("%d of 6 beats not written (stored %s), want 3", skipped, stored())
+		}
+		// 55 s after the last beat: the database's heartbeat may be up to
+		// 20 s older, but the sweep takes the newest and keeps it Online.
+		f.clk.Add(55 * time.Second)
+		must(t, app.SweepWorkers(f.app, f.ctx))
+		if w, _ := f.app.GetWorker(f.ctx, "w1"); w.State != lab.WorkerOnline {
+			t.Fatalf("a worker that beat 55 s ago is %s", w.State)
+		}
+		f.clk.Add(6 * time.Second)
+		must(t, app.SweepWorkers(f.app, f.ctx))
+		if w, _ := f.app.GetWorker(f.ctx, "w1"); w.State != lab.WorkerOffline {
+			t.Fatalf("61 s of silence: %s", w.State)
+		}
+		// A heartbeat with a new version is written at once.
+		f.clk.Add(time.Second)
+		_, err := f.app.Heartbeat(f.ctx, auth.WorkerPrincipal("w1"), "w1", "v2")
+		must(t, err)
+		if w, _ := f.app.Store().GetWorker(f.ctx, "w1"); w.Version != "v2" || w.State != lab.WorkerOnline || !w.LastHeartbeat.Equal(f.clk.Now()) {
+			t.Errorf("stored after a new version: %+v", w)
+		}
+	})
+}
+
 func TestWorkerHealthCascade(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.lab("qemu", "w1", "good", "bad")

@@ -208,6 +208,9 @@ func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt
 // Only the worker that owns the job's device may do it; repeating it for a
 // job already Running is harmless.
 func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
+	if p.Kind == auth.KindWorker {
+		ctx = store.Urgent(ctx) // the worker link goes first
+	}
 	var out lab.Job
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {

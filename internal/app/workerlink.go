@@ -184,6 +184,7 @@ func jobTimeout(definition string) time.Duration {
 // records on the lines the chunk completed. Appends stay allowed after the
 // job finished (a worker back from a long outage still delivers its log).
 func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int64, data []byte) (int64, error) {
+	ctx = store.Urgent(ctx) // the worker link goes first
 	if a.cfg.Logs == nil {
 		return 0, fmt.Errorf("append log: no log store configured")
 	}
@@ -227,6 +228,7 @@ var ErrLogIncomplete = errors.New("stored log does not match the worker's journa
 // already Finished is not an error: the reply to an earlier report may have
 // been lost.
 func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int64, f WorkerFinish) (lab.Job, error) {
+	ctx = store.Urgent(ctx) // the worker link goes first
 	if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
 		return lab.Job{}, fmt.Errorf("finish job %d: %w", jobID, err)
 	}
@@ -367,6 +369,7 @@ func (a *App) LogSize(jobID int64) (int64, error) {
 // than grace that the worker's heartbeat no longer lists: the worker lost
 // them (its data directory was wiped, say) and will never report them.
 func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, worker string, local []int64, grace time.Duration) error {
+	ctx = store.Urgent(ctx) // the worker link goes first
 	if !auth.CanActAsWorker(p, worker) {
 		return denied(p, "reconcile jobs")
 	}

@@ -3,14 +3,65 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
+// heartbeats is the last heartbeat of each worker this process received.
+// The database gets a worker's heartbeat only every persistEvery (and on
+// any change of state or version), so that heartbeats stay off the
+// contended write path; readers and the liveness sweep take whichever is
+// newer.
+type heartbeats struct {
+	mu sync.Mutex
+	m  map[string]beat
+}
+
+// beat is one worker's last heartbeat and version.
+type beat struct {
+	at      time.Time
+	version string
+}
+
+func (h *heartbeats) set(name string, b beat) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[string]beat{}
+	}
+	h.m[name] = b
+}
+
+// fresher returns w with the last heartbeat this process saw, when newer
+// than the stored one.
+func (h *heartbeats) fresher(w lab.Worker) lab.Worker {
+	h.mu.Lock()
+	b, ok := h.m[w.Name]
+	h.mu.Unlock()
+	if ok && b.at.After(w.LastHeartbeat) {
+		w.LastHeartbeat, w.Version = b.at, b.version
+	}
+	return w
+}
+
+// persistEvery is how stale a worker's stored heartbeat may get while it
+// keeps beating: a third of the heartbeat timeout, so that another server
+// on the same database (or this one after a restart) never sees a live
+// worker as silent.
+func (a *App) persistEvery() time.Duration { return a.cfg.HeartbeatTimeout / 3 }
+
 // ListWorkers returns every worker.
-func (a *App) ListWorkers(ctx context.Context) ([]lab.Worker, error) { return a.st.ListWorkers(ctx) }
+func (a *App) ListWorkers(ctx context.Context) ([]lab.Worker, error) {
+	ws, err := a.st.ListWorkers(ctx)
+	for i := range ws {
+		ws[i] = a.beats.fresher(ws[i])
+	}
+	return ws, err
+}
 
 // GetWorker returns one worker.
 func (a *App) GetWorker(ctx context.Context, name string) (lab.Worker, error) {
@@ -18,7 +69,7 @@ func (a *App) GetWorker(ctx context.Context, name string) (lab.Worker, error) {
 	if err != nil {
 		return w, err
 	}
-	return w, nil
+	return a.beats.fresher(w), nil
 }
 
 // CreateWorker adds a worker (admin only), Offline and Active, and returns
@@ -170,11 +221,24 @@ func (a *App) Heartbeat(ctx context.Context, p auth.Principal, name, version str
 	if !auth.CanActAsWorker(p, name) {
 		return lab.Worker{}, denied(p, "heartbeat")
 	}
+	now := a.now()
+	a.beats.set(name, beat{at: now, version: version})
+	// The common case, a live worker beating: no write at all, unless its
+	// stored heartbeat is getting old. The read is on the readers' side.
+	w, err := a.st.GetWorker(ctx, name)
+	if err != nil {
+		return lab.Worker{}, fmt.Errorf("heartbeat of %q: %w", name, err)
+	}
+	if w.State == lab.WorkerOnline && w.Version == version && now.Sub(w.LastHeartbeat) < a.persistEvery() {
+		return a.beats.fresher(w), nil
+	}
+	// The worker link's writes go first (store.Urgent).
+	ctx = store.Urgent(ctx)
 	var out lab.Worker
 	var cameOnline bool
-	err := a.st.InTx(ctx, func(q store.Queries) error {
+	err = a.st.InTx(ctx, func(q store.Queries) error {
 		cameOnline = false // InTx may run this more than once
-		if err := q.TouchWorker(ctx, name, a.now(), version); err != nil {
+		if err := q.TouchWorker(ctx, name, now, version); err != nil {
 			return err
 		}
 		w, err := q.GetWorker(ctx, name)
@@ -210,6 +274,7 @@ func (a *App) markSilentWorkersOffline(ctx context.Context) error {
 	}
 	limit := a.now().Add(-a.cfg.HeartbeatTimeout)
 	for _, w := range ws {
+		w = a.beats.fresher(w) // this process may have seen a newer one
 		if w.State != lab.WorkerOnline || w.LastHeartbeat.After(limit) {
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -93,6 +94,8 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().DurationVar(&lostGrace, "lost-job-grace", 5*time.Minute, "a job whose worker stays Offline past the job's timeout plus this is finished Incomplete")
 	cmd.Flags().BoolVar(&bootstrapAdmin, "bootstrap-admin", true, "on first start, create user 'admin' and write its password and token to <data-dir>/admin-credentials (mode 0600)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().IntVar(&f.cfg.MaxRequests, "max-requests", admit.DefaultMax, "API and web requests served at once; beyond, a request waits --queue-wait, then gets 503 with Retry-After (the worker link is not limited)")
+	cmd.Flags().DurationVar(&f.cfg.QueueWait, "queue-wait", admit.DefaultWait, "how long a request waits for one of the --max-requests slots")
 	return cmd
 }
 

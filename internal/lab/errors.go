@@ -20,4 +20,7 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnavailable: no usable device exists for a submission.
 	ErrUnavailable = errors.New("no usable device")
+	// ErrOverloaded: the server sheds this request to keep its latency for
+	// the others (and for the worker link); the client retries shortly.
+	ErrOverloaded = errors.New("overloaded")
 )

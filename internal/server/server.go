@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
@@ -46,6 +47,12 @@ type Config struct {
 	// MissedHeartbeats is how many intervals of silence mark a worker
 	// Offline (default 3).
 	MissedHeartbeats int
+	// MaxRequests bounds the REST API's and the web UI's requests running at
+	// once, and QueueWait how long one waits for a slot before it is
+	// refused with 503 and Retry-After (package admit; defaults 64 and
+	// 250 ms). The worker link and /healthz are not limited.
+	MaxRequests int
+	QueueWait   time.Duration
 }
 
 // Server is a running Basalt server: store, use cases, scheduler loop and
@@ -57,6 +64,7 @@ type Server struct {
 	app     *app.App
 	workers *workerapi.Server
 	ui      *web.UI // the web UI; its live streams close at shutdown
+	admit   *admit.Limiter
 	ln      net.Listener
 	http    *http.Server
 }
@@ -140,7 +148,8 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
-		ui:      web.New(a, cfg.Logger)}
+		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
+	s.ui.SetAdmission(s.admit)
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetHTTP2(true)
@@ -185,6 +194,7 @@ func (s *Server) URL() string {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := rest.New(s.app, s.cfg.Logger)
+	api.SetAdmission(s.admit)
 	mux.Handle(wire.Prefix+"/", api)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -166,6 +166,18 @@ type HistoryFilter struct {
 	Offset       int
 }
 
+// urgentKey marks an urgent context (Urgent).
+type urgentKey struct{}
+
+// Urgent returns a context whose writes go before ordinary ones waiting for
+// the database: the worker link's (heartbeats, log appends, job starts and
+// finishes) must not wait behind a burst of API requests, or working
+// workers would look dead.
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+// IsUrgent reports whether ctx was made by Urgent.
+func IsUrgent(ctx context.Context) bool { v, _ := ctx.Value(urgentKey{}).(bool); return v }
+
 // DeviceFilter selects devices; zero fields match everything.
 type DeviceFilter struct {
 	DeviceType string

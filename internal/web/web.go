@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
@@ -36,8 +37,13 @@ type UI struct {
 	pages map[string]*template.Template
 	now   func() time.Time
 	csrf  *http.CrossOriginProtection
-	live  hub // live.go: fans app events out to SSE streams
+	live  hub            // live.go: fans app events out to SSE streams
+	admit *admit.Limiter // nil: every request is admitted
 }
+
+// SetAdmission makes the UI shed load beyond l's limit (package admit).
+// The live streams (…/events) are not counted: they mostly wait.
+func (u *UI) SetAdmission(l *admit.Limiter) { u.admit = l }
 
 // New returns the UI over a. Mount it at "/" of the server's mux: more
 // specific patterns (/api/v1/, /healthz, the worker API) keep precedence.
@@ -99,8 +105,10 @@ type page struct {
 
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 
-// handle registers h behind authentication, error pages and panic recovery.
+// handle registers h behind admission (but for the live streams),
+// authentication, error pages and panic recovery.
 func (u *UI) handle(pattern string, h handler) {
+	stream := strings.HasSuffix(pattern, "/events")
 	u.mux.Handle(pattern, u.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -108,6 +116,14 @@ func (u *UI) handle(pattern string, h handler) {
 				u.fail(w, r, errors.New("internal error"))
 			}
 		}()
+		if !stream {
+			release, err := u.admit.Admit(r.Context())
+			if err != nil {
+				u.fail(w, r, err)
+				return
+			}
+			defer release()
+		}
 		p, r, err := u.principal(w, r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
@@ -133,6 +149,7 @@ func status(err error) int { return apierr.Map(err).Status }
 // is not shown to the caller.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m := apierr.Map(err)
+	m.SetHeaders(w.Header())
 	st, msg := m.Status, m.Message
 	if m.Internal() {
 		u.log.Error("web request failed", "path", r.URL.Path, "err", err)

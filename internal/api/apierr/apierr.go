@@ -3,6 +3,7 @@ package apierr
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -21,6 +22,7 @@ const (
 	CodeConflict          = "conflict"
 	CodeUnavailable       = "unavailable"
 	CodeTooLarge          = "too_large"
+	CodeOverloaded        = "overloaded"
 	CodeInternal          = "internal"
 )
 
@@ -40,11 +42,22 @@ type Mapped struct {
 	// Details lists the positioned problems of an invalid job definition
 	// or device dictionary; nil otherwise.
 	Details []wire.Problem
+	// RetryAfter, when not zero, is how many seconds the client should wait
+	// before it tries again (the Retry-After header).
+	RetryAfter int
 }
 
-// Internal reports whether the error is the server's fault (status 5xx):
-// the transport logs it.
-func (m Mapped) Internal() bool { return m.Status >= 500 }
+// Internal reports whether the error is a bug of the server (code
+// internal, status 500): the transport logs it and hides its text. Other
+// 5xx (overloaded) are conditions the message explains.
+func (m Mapped) Internal() bool { return m.Code == CodeInternal }
+
+// SetHeaders sets the headers the error carries (Retry-After).
+func (m Mapped) SetHeaders(h http.Header) {
+	if m.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(m.RetryAfter))
+	}
+}
 
 // Body is the error envelope of the JSON APIs.
 func (m Mapped) Body() wire.ErrorResponse {
@@ -83,6 +96,8 @@ func Map(err error) Mapped {
 		m.Status, m.Code = http.StatusUnprocessableEntity, CodeUnavailable
 	case errors.As(err, &mbe):
 		m.Status, m.Code = http.StatusRequestEntityTooLarge, CodeTooLarge
+	case errors.Is(err, lab.ErrOverloaded):
+		m.Status, m.Code, m.RetryAfter = http.StatusServiceUnavailable, CodeOverloaded, 1
 	default:
 		return m
 	}

@@ -36,6 +36,7 @@ func TestMap(t *testing.T) {
 		{"conflict", fmt.Errorf("cancel: %w", lab.ErrConflict), http.StatusConflict, apierr.CodeConflict, false},
 		{"unavailable", fmt.Errorf("submit: %w", lab.ErrUnavailable), http.StatusUnprocessableEntity, apierr.CodeUnavailable, false},
 		{"too large", fmt.Errorf("body: %w", &http.MaxBytesError{Limit: 10}), http.StatusRequestEntityTooLarge, apierr.CodeTooLarge, false},
+		{"overloaded", fmt.Errorf("admit: %w", lab.ErrOverloaded), http.StatusServiceUnavailable, apierr.CodeOverloaded, false},
 		{"internal", errors.New("database on fire: password=hunter2"), http.StatusInternalServerError, apierr.CodeInternal, false},
 	}
 	for _, tt := range tests {
@@ -44,14 +45,17 @@ func TestMap(t *testing.T) {
 			if m.Status != tt.status || m.Code != tt.code || (m.Details != nil) != tt.details {
 				t.Fatalf("Map(%v) = %d %s details=%v, want %d %s details=%v", tt.err, m.Status, m.Code, m.Details != nil, tt.status, tt.code, tt.details)
 			}
-			if m.Internal() != (tt.status >= 500) {
+			if m.Internal() != (tt.code == apierr.CodeInternal) {
 				t.Errorf("Internal() = %v", m.Internal())
+			}
+			if want := map[bool]string{true: "1", false: ""}[tt.code == apierr.CodeOverloaded]; headerOf(m) != want {
+				t.Errorf("Retry-After %q, want %q", headerOf(m), want)
 			}
 			body := m.Body()
 			if body.Error.Code != tt.code || body.Error.Message != m.Message {
 				t.Errorf("Body() = %+v", body)
 			}
-			if tt.status >= 500 {
+			if tt.code == apierr.CodeInternal {
 				if m.Message != apierr.InternalMessage || strings.Contains(m.Message, "hunter2") {
 					t.Errorf("internal error text leaks: %q", m.Message)
 				}
@@ -68,4 +72,11 @@ func TestMap(t *testing.T) {
 	if len(m.Details) != 1 || m.Details[0].Line != 3 || m.Details[0].Column != 8 || m.Details[0].Path != "$.memory" || m.Details[0].Message != "must be a number" {
 		t.Errorf("dictionary details %+v", m.Details)
 	}
+}
+
+// headerOf is the Retry-After header m sets.
+func headerOf(m apierr.Mapped) string {
+	h := http.Header{}
+	m.SetHeaders(h)
+	return h.Get("Retry-After")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/api/wire"
@@ -49,10 +50,15 @@ const (
 
 // API serves /api/v1 over an app.App.
 type API struct {
-	app *app.App
-	log *slog.Logger
-	mux *http.ServeMux
+	app   *app.App
+	log   *slog.Logger
+	mux   *http.ServeMux
+	admit *admit.Limiter // nil: every request is admitted
 }
+
+// SetAdmission makes the API shed load beyond l's limit (package admit).
+// Long polls of a log (?wait=) are not counted: they mostly wait.
+func (api *API) SetAdmission(l *admit.Limiter) { api.admit = l }
 
 // New returns the API handler. Mount it at "/" or under wire.Prefix's parent.
 func New(a *app.App, log *slog.Logger) *API {
@@ -157,6 +163,14 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 			}
 		}()
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if !r.URL.Query().Has("wait") {
+			release, err := api.admit.Admit(r.Context())
+			if err != nil {
+				writeError(w, err)
+				return
+			}
+			defer release()
+		}
 		p, err := api.authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
@@ -181,6 +195,7 @@ func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
 // apierr, the one mapping every transport uses).
 func writeError(w http.ResponseWriter, err error) {
 	m := apierr.Map(err)
+	m.SetHeaders(w.Header())
 	writeJSON(w, m.Status, m.Body())
 }
 

@@ -32,11 +32,17 @@ type Store struct {
 	// SQLite only (nil on PostgreSQL): prepared statements of each pool.
 	wcache, rcache *stmtCache
 
+	// writes orders the write transactions, urgent ones first (gate.go).
+	writes *gate
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var _ store.Store = (*Store)(nil)
+
+// postgresPool is the number of connections to PostgreSQL.
+const postgresPool = 16
 
 // maxTxAttempts bounds how often InTx runs a transaction that PostgreSQL
 // aborted with a serialization failure or a deadlock.
@@ -112,7 +118,7 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
-	s := &Store{d: sqliteDialect, writer: writer}
+	s := &Store{d: sqliteDialect, writer: writer, writes: newGate(1)}
 	// The writer's first connection switches the file to WAL before any
 	// reader opens it.
 	if err := pingSQLite(ctx, writer); err != nil {
@@ -165,10 +171,12 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	db.SetMaxOpenConns(16)
-	db.SetMaxIdleConns(16)
+	db.SetMaxOpenConns(postgresPool)
+	db.SetMaxIdleConns(postgresPool)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{d: postgresDialect, writer: db, reader: db}
+	// Writes may take up to 3/4 of the pool, so that reads always find a
+	// connection.
+	s := &Store{d: postgresDialect, writer: db, reader: db, writes: newGate(postgresPool * 3 / 4)}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
@@ -236,6 +244,10 @@ func (s *Store) tryTx(ctx context.Context, fn func(tx conn) error) error {
 	if s.wcache != nil {
 		s.wcache.preparePending(ctx) // before taking the only writer connection
 	}
+	if err := s.writes.acquire(ctx, store.IsUrgent(ctx)); err != nil {
+		return fmt.Errorf("wait for the database's writer: %w", err)
+	}
+	defer s.writes.release()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

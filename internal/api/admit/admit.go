@@ -1,0 +1,76 @@
+// Package admit sheds excess API load explicitly. A Limiter lets a bounded
+// number of requests run at once; a request that finds no free slot within
+// a short wait is refused at once with lab.ErrOverloaded (503 with
+// Retry-After on the wire) instead of queueing for seconds behind the
+// others. The REST API and the web UI share one Limiter; the worker link
+// and /healthz never go through it, so heartbeats, log uploads and health
+// probes keep their latency whatever the API load.
+package admit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/lab"
+)
+
+// Defaults: enough requests at once to keep two cores and the database
+// busy, and a wait short enough that a refused client hears it at once.
+const (
+	DefaultMax  = 64
+	DefaultWait = 250 * time.Millisecond
+)
+
+// Limiter bounds the requests running at once. A nil *Limiter admits
+// everything.
+type Limiter struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+// New returns a Limiter of max concurrent requests (DefaultMax when 0) that
+// lets a request wait at most wait for a slot (DefaultWait when 0).
+func New(max int, wait time.Duration) *Limiter {
+	if max <= 0 {
+		max = DefaultMax
+	}
+	if wait <= 0 {
+		wait = DefaultWait
+	}
+	return &Limiter{slots: make(chan struct{}, max), wait: wait}
+}
+
+// Admit takes a slot for one request and returns the function that gives it
+// back. It fails with lab.ErrOverloaded when no slot frees up within the
+// wait, or with ctx's error when the client went away first.
+func (l *Limiter) Admit(ctx context.Context) (release func(), err error) {
+	if l == nil {
+		return func() {}, nil
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return l.release, nil
+	default:
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return l.release, nil
+	case <-t.C:
+		return nil, fmt.Errorf("%w: the server is at its limit of %d requests at once; retry in a moment", lab.ErrOverloaded, cap(l.slots))
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (l *Limiter) release() { <-l.slots }
+
+// InFlight is the number of requests admitted and not yet finished.
+func (l *Limiter) InFlight() int {
+	if l == nil {
+		return 0
+	}
+	return len(l.slots)
+}
