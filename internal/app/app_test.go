@@ -377,7 +377,7 @@ func TestHeartbeatsOffTheWritePath(t *testing.T) {
 			must(t, err)
 			return w.LastHeartbeat
 		}
-		skipped := 0 // beats that did not reach the database
+		skipped := 0              // beats that did not reach the database
 		for i := 1; i <= 6; i++ { // a beat every 10 s for a minute
 			f.clk.Add(10 * time.Second)
 			f.online("w1")
