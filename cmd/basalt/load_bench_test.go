@@ -39,7 +39,7 @@ const (
 	burstFollowers   = 500
 	burstSubmissions = 10000
 	burstClients     = 32
-	busyJobTime      = 10 * time.Second
+	busyJobTime      = 30 * time.Second
 	busyLogEvery     = 200 * time.Millisecond
 	busyLogLines     = 20
 )
@@ -73,7 +73,7 @@ func (l *latencies) pct(p float64) (float64, int) {
 
 func runBurst(b *testing.B) {
 	b.StopTimer()
-	s := startServer(b, "--heartbeat-interval", "2s")
+	s := startServer(b) // the default heartbeats: every 10 s, Offline after 30 s of silence
 	l := attachLab(b, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -118,7 +118,22 @@ func runBurst(b *testing.B) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for running.Load() < burstWorkers*burstPerWorker {
 		if time.Now().After(deadline) {
-			b.Fatalf("only %d of %d devices running", running.Load(), burstWorkers*burstPerWorker)
+			states := map[string]int{}
+			for _, id := range first {
+				j, err := l.api.GetJob(ctx, id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				states[j.State]++
+			}
+			ws, _ := l.api.ListWorkers(ctx)
+			online := 0
+			for _, w := range ws.Results {
+				if w.State == "Online" {
+					online++
+				}
+			}
+			b.Fatalf("only %d of %d devices running; the jobs: %v; %d workers Online", running.Load(), burstWorkers*burstPerWorker, states, online)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -336,13 +351,15 @@ func heartbeats(ctx context.Context, do func(string, string, []byte) (*http.Resp
 	hb *latencies, mu *sync.Mutex, jobs map[int64]bool, stop <-chan struct{}) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-stop:
-			return
-		case <-tick.C:
+	for first := true; ; first = false {
+		if !first { // the first at once, as basalt worker does on connecting
+			select {
+			case <-ctx.Done():
+				return
+			case <-stop:
+				return
+			case <-tick.C:
+			}
 		}
 		mu.Lock()
 		local := []int64{}
