@@ -192,18 +192,30 @@ func (a *App) DeleteTag(ctx context.Context, p auth.Principal, name string) erro
 	return nil
 }
 
-// ListDevices returns devices matching f.
-func (a *App) ListDevices(ctx context.Context, f store.DeviceFilter) ([]lab.Device, error) {
-	return a.st.ListDevices(ctx, f)
+// ListDevices returns the devices matching f as p may see them: a job p
+// may not see is 0 (see redactDevices).
+func (a *App) ListDevices(ctx context.Context, p auth.Principal, f store.DeviceFilter) ([]lab.Device, error) {
+	devs, err := a.st.ListDevices(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.redactDevices(ctx, p, devs); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return devs, nil
 }
 
-// GetDevice returns one device.
-func (a *App) GetDevice(ctx context.Context, hostname string) (lab.Device, error) {
+// GetDevice returns one device as p may see it (see ListDevices).
+func (a *App) GetDevice(ctx context.Context, p auth.Principal, hostname string) (lab.Device, error) {
 	d, err := a.st.GetDevice(ctx, hostname)
 	if err != nil {
-		return d, err
+		return lab.Device{}, err
 	}
-	return d, nil
+	devs := []lab.Device{d}
+	if err := a.redactDevices(ctx, p, devs); err != nil {
+		return lab.Device{}, fmt.Errorf("get device %s: %w", hostname, err)
+	}
+	return devs[0], nil
 }
 
 // checkDictionary validates a device dictionary for a device of type
@@ -314,12 +326,20 @@ func (a *App) SetDeviceHealth(ctx context.Context, p auth.Principal, hostname st
 	return tr, nil
 }
 
-// DeviceHistory returns a device's transitions, newest first.
-func (a *App) DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error) {
-	if _, err := a.GetDevice(ctx, hostname); err != nil {
+// DeviceHistory returns a device's transitions, newest first, as p may
+// see them: a job p may not see is 0 and "a private job" in the reason.
+func (a *App) DeviceHistory(ctx context.Context, p auth.Principal, hostname string, limit int) ([]lab.DeviceTransition, error) {
+	if _, err := a.st.GetDevice(ctx, hostname); err != nil {
 		return nil, err
 	}
-	return a.st.DeviceHistory(ctx, hostname, limit)
+	trs, err := a.st.DeviceHistory(ctx, hostname, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.redactTransitions(ctx, p, trs); err != nil {
+		return nil, fmt.Errorf("history of device %s: %w", hostname, err)
+	}
+	return trs, nil
 }
 
 // DeviceDictionary returns a device's dictionary. It can hold lab secrets
@@ -328,7 +348,7 @@ func (a *App) DeviceDictionary(ctx context.Context, p auth.Principal, hostname s
 	if err := requireAdmin(p, "read device dictionary"); err != nil {
 		return "", err
 	}
-	d, err := a.GetDevice(ctx, hostname)
+	d, err := a.st.GetDevice(ctx, hostname)
 	return d.Dictionary, err
 }
 

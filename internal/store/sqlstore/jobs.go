@@ -255,6 +255,17 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 			w.add("("+public+" OR submitter = ? OR ("+group+"))", append([]any{v.Username}, groupArgs...)...)
 		}
 	}
+	if f.IDs != nil {
+		if len(f.IDs) == 0 {
+			w.add("1 = 0")
+		} else {
+			vals := make([]any, len(f.IDs))
+			for i, id := range f.IDs {
+				vals[i] = id
+			}
+			w.in("id", vals)
+		}
+	}
 	if len(f.States) > 0 {
 		w.in("state", ints(f.States))
 	}
