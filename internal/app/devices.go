@@ -24,6 +24,19 @@ func checkName(kind, name string) error {
 	return nil
 }
 
+// checkTexts refuses the first of the free texts given as pairs (what,
+// value) that cannot be stored as text (lab.CheckText: not UTF-8, or a NUL
+// character), with what in the message. The store refuses them too; this
+// names the field.
+func checkTexts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := lab.CheckText(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ListDeviceTypes returns every device type (public information).
 func (a *App) ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error) {
 	return a.st.ListDeviceTypes(ctx)
@@ -53,6 +66,12 @@ func (a *App) CreateDeviceType(ctx context.Context, p auth.Principal, dt lab.Dev
 	if dt.HealthFrequency == 0 {
 		dt.HealthFrequency = 24
 	}
+	if err := lab.CheckHealthFrequency(dt.HealthFrequency); err != nil {
+		return err
+	}
+	if err := checkTexts("device type description", dt.Description); err != nil {
+		return err
+	}
 	if err := a.st.CreateDeviceType(ctx, dt); err != nil {
 		return err
 	}
@@ -75,8 +94,11 @@ func (a *App) UpdateDeviceTypeWith(ctx context.Context, p auth.Principal, name s
 			return err
 		}
 		dt.Name = name
-		if dt.HealthFrequency < 0 {
-			return fmt.Errorf("%w: health frequency must not be negative", lab.ErrInvalid)
+		if err := lab.CheckHealthFrequency(dt.HealthFrequency); err != nil {
+			return err
+		}
+		if err := checkTexts("device type description", dt.Description); err != nil {
+			return err
 		}
 		if err := q.UpdateDeviceType(ctx, dt); err != nil {
 			return err
@@ -175,6 +197,9 @@ func (a *App) CreateTag(ctx context.Context, p auth.Principal, t lab.Tag) error 
 	if err := checkName("tag", t.Name); err != nil {
 		return err
 	}
+	if err := checkTexts("tag description", t.Description); err != nil {
+		return err
+	}
 	if err := a.st.CreateTag(ctx, t); err != nil {
 		return err
 	}
@@ -240,6 +265,9 @@ func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, 
 	if err := checkName("device", d.Hostname); err != nil {
 		return err
 	}
+	if err := checkTexts("device description", d.Description, "reason", reason); err != nil {
+		return err
+	}
 	if err := checkDictionary(d.Hostname, d.DeviceType, d.Dictionary); err != nil {
 		return err
 	}
@@ -288,6 +316,9 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 			return err
 		}
 		d.Hostname = hostname
+		if err := checkTexts("device description", d.Description); err != nil {
+			return err
+		}
 		if d.Dictionary != oldDict || d.DeviceType != oldType {
 			if err := checkDictionary(hostname, d.DeviceType, d.Dictionary); err != nil {
 				return err
@@ -316,6 +347,9 @@ func (a *App) SetDeviceHealth(ctx context.Context, p auth.Principal, hostname st
 	}
 	if reason == "" {
 		return lab.DeviceTransition{}, fmt.Errorf("%w: a reason is required to change a device's health", lab.ErrInvalid)
+	}
+	if err := checkTexts("reason", reason); err != nil {
+		return lab.DeviceTransition{}, err
 	}
 	tr, err := a.st.SetDeviceHealth(ctx, hostname, h, p.Username, reason, 0)
 	if err != nil {
