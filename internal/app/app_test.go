@@ -112,7 +112,7 @@ func (f *fixture) job(id int64) lab.Job {
 
 func (f *fixture) device(h string) lab.Device {
 	f.t.Helper()
-	d, err := f.app.GetDevice(f.ctx, h)
+	d, err := f.app.GetDevice(f.ctx, f.admin, h)
 	must(f.t, err)
 	return d
 }
@@ -256,7 +256,7 @@ func TestDeviceHealthRules(t *testing.T) {
 					t.Errorf("last health report job %d, want %d", d.LastHealthReportJob, id)
 				}
 				if c.start != c.wantDevice {
-					hist, err := f.app.DeviceHistory(f.ctx, "d1", 1)
+					hist, err := f.app.DeviceHistory(f.ctx, f.admin, "d1", 1)
 					must(t, err)
 					if len(hist) != 1 || hist[0].NewHealth != c.wantDevice || hist[0].Job != id || hist[0].Actor != lab.ActorScheduler {
 						t.Errorf("history %+v", hist)

@@ -24,6 +24,19 @@ func checkName(kind, name string) error {
 	return nil
 }
 
+// checkTexts refuses the first of the free texts given as pairs (what,
+// value) that cannot be stored as text (lab.CheckText: not UTF-8, or a NUL
+// character), with what in the message. The store refuses them too; this
+// names the field.
+func checkTexts(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := lab.CheckText(pairs[i], pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ListDeviceTypes returns every device type (public information).
 func (a *App) ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error) {
 	return a.st.ListDeviceTypes(ctx)
@@ -53,6 +66,12 @@ func (a *App) CreateDeviceType(ctx context.Context, p auth.Principal, dt lab.Dev
 	if dt.HealthFrequency == 0 {
 		dt.HealthFrequency = 24
 	}
+	if err := lab.CheckHealthFrequency(dt.HealthFrequency); err != nil {
+		return err
+	}
+	if err := checkTexts("device type description", dt.Description); err != nil {
+		return err
+	}
 	if err := a.st.CreateDeviceType(ctx, dt); err != nil {
 		return err
 	}
@@ -75,8 +94,11 @@ func (a *App) UpdateDeviceTypeWith(ctx context.Context, p auth.Principal, name s
 			return err
 		}
 		dt.Name = name
-		if dt.HealthFrequency < 0 {
-			return fmt.Errorf("%w: health frequency must not be negative", lab.ErrInvalid)
+		if err := lab.CheckHealthFrequency(dt.HealthFrequency); err != nil {
+			return err
+		}
+		if err := checkTexts("device type description", dt.Description); err != nil {
+			return err
 		}
 		if err := q.UpdateDeviceType(ctx, dt); err != nil {
 			return err
@@ -175,6 +197,9 @@ func (a *App) CreateTag(ctx context.Context, p auth.Principal, t lab.Tag) error 
 	if err := checkName("tag", t.Name); err != nil {
 		return err
 	}
+	if err := checkTexts("tag description", t.Description); err != nil {
+		return err
+	}
 	if err := a.st.CreateTag(ctx, t); err != nil {
 		return err
 	}
@@ -192,18 +217,30 @@ func (a *App) DeleteTag(ctx context.Context, p auth.Principal, name string) erro
 	return nil
 }
 
-// ListDevices returns devices matching f.
-func (a *App) ListDevices(ctx context.Context, f store.DeviceFilter) ([]lab.Device, error) {
-	return a.st.ListDevices(ctx, f)
+// ListDevices returns the devices matching f as p may see them: a job p
+// may not see is 0 (see redactDevices).
+func (a *App) ListDevices(ctx context.Context, p auth.Principal, f store.DeviceFilter) ([]lab.Device, error) {
+	devs, err := a.st.ListDevices(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.redactDevices(ctx, p, devs); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return devs, nil
 }
 
-// GetDevice returns one device.
-func (a *App) GetDevice(ctx context.Context, hostname string) (lab.Device, error) {
+// GetDevice returns one device as p may see it (see ListDevices).
+func (a *App) GetDevice(ctx context.Context, p auth.Principal, hostname string) (lab.Device, error) {
 	d, err := a.st.GetDevice(ctx, hostname)
 	if err != nil {
-		return d, err
+		return lab.Device{}, err
 	}
-	return d, nil
+	devs := []lab.Device{d}
+	if err := a.redactDevices(ctx, p, devs); err != nil {
+		return lab.Device{}, fmt.Errorf("get device %s: %w", hostname, err)
+	}
+	return devs[0], nil
 }
 
 // checkDictionary validates a device dictionary for a device of type
@@ -226,6 +263,9 @@ func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, 
 		return err
 	}
 	if err := checkName("device", d.Hostname); err != nil {
+		return err
+	}
+	if err := checkTexts("device description", d.Description, "reason", reason); err != nil {
 		return err
 	}
 	if err := checkDictionary(d.Hostname, d.DeviceType, d.Dictionary); err != nil {
@@ -276,6 +316,9 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 			return err
 		}
 		d.Hostname = hostname
+		if err := checkTexts("device description", d.Description); err != nil {
+			return err
+		}
 		if d.Dictionary != oldDict || d.DeviceType != oldType {
 			if err := checkDictionary(hostname, d.DeviceType, d.Dictionary); err != nil {
 				return err
@@ -305,6 +348,9 @@ func (a *App) SetDeviceHealth(ctx context.Context, p auth.Principal, hostname st
 	if reason == "" {
 		return lab.DeviceTransition{}, fmt.Errorf("%w: a reason is required to change a device's health", lab.ErrInvalid)
 	}
+	if err := checkTexts("reason", reason); err != nil {
+		return lab.DeviceTransition{}, err
+	}
 	tr, err := a.st.SetDeviceHealth(ctx, hostname, h, p.Username, reason, 0)
 	if err != nil {
 		return tr, fmt.Errorf("set health of %q: %w", hostname, err)
@@ -314,12 +360,20 @@ func (a *App) SetDeviceHealth(ctx context.Context, p auth.Principal, hostname st
 	return tr, nil
 }
 
-// DeviceHistory returns a device's transitions, newest first.
-func (a *App) DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error) {
-	if _, err := a.GetDevice(ctx, hostname); err != nil {
+// DeviceHistory returns a device's transitions, newest first, as p may
+// see them: a job p may not see is 0 and "a private job" in the reason.
+func (a *App) DeviceHistory(ctx context.Context, p auth.Principal, hostname string, limit int) ([]lab.DeviceTransition, error) {
+	if _, err := a.st.GetDevice(ctx, hostname); err != nil {
 		return nil, err
 	}
-	return a.st.DeviceHistory(ctx, hostname, limit)
+	trs, err := a.st.DeviceHistory(ctx, hostname, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.redactTransitions(ctx, p, trs); err != nil {
+		return nil, fmt.Errorf("history of device %s: %w", hostname, err)
+	}
+	return trs, nil
 }
 
 // DeviceDictionary returns a device's dictionary. It can hold lab secrets
@@ -328,7 +382,7 @@ func (a *App) DeviceDictionary(ctx context.Context, p auth.Principal, hostname s
 	if err := requireAdmin(p, "read device dictionary"); err != nil {
 		return "", err
 	}
-	d, err := a.GetDevice(ctx, hostname)
+	d, err := a.st.GetDevice(ctx, hostname)
 	return d.Dictionary, err
 }
 

@@ -39,7 +39,7 @@ func TestDeviceDictionaryValidation(t *testing.T) {
 		// create
 		err := f.app.CreateDevice(f.ctx, f.admin, lab.Device{Hostname: "d2", DeviceType: "qemu", Worker: "w1", Dictionary: bad}, "test")
 		checkErr("create", err)
-		if _, err := f.app.GetDevice(f.ctx, "d2"); !errors.Is(err, lab.ErrNotFound) {
+		if _, err := f.app.GetDevice(f.ctx, f.admin, "d2"); !errors.Is(err, lab.ErrNotFound) {
 			t.Errorf("d2 was created: %v", err)
 		}
 		good := "{% extends 'qemu.jinja2' %}\n{% set memory = 2048 %}\n"

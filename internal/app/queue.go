@@ -2,10 +2,7 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -49,46 +46,30 @@ func (a *App) ExplainJob(ctx context.Context, p auth.Principal, id int64) (lab.J
 }
 
 // hideJobs keeps the jobs p may not see out of e: a device held by (or
-// going to) such a job says "another job", without its id, as private jobs
-// are invisible to others everywhere else.
+// going to) such a job says PrivateJob, without its id, as private jobs
+// are invisible to others everywhere else (hiddenJobs, one query).
 func (a *App) hideJobs(ctx context.Context, p auth.Principal, e *scheduler.Explanation) error {
-	hidden := map[int64]bool{}
+	ids := make([]int64, len(e.Devices))
+	for i, r := range e.Devices {
+		ids[i] = r.Job
+	}
+	hidden, err := a.hiddenJobs(ctx, p, ids)
+	if err != nil {
+		return err
+	}
 	for i := range e.Devices {
 		r := &e.Devices[i]
-		if r.Job == 0 {
-			continue
-		}
-		h, seen := hidden[r.Job]
-		if !seen {
-			_, err := a.GetJob(ctx, p, r.Job)
-			switch {
-			case errors.Is(err, lab.ErrNotFound):
-				h = true
-			case err != nil:
-				return err
-			}
-			hidden[r.Job] = h
-		}
-		if h {
+		if hidden[r.Job] {
 			r.Detail, r.Job = hideJob(r.Detail, r.Job), 0
 		}
 	}
-	for id, h := range hidden {
-		if !h {
-			continue
-		}
+	for id := range hidden {
 		e.Summary = hideJob(e.Summary, id)
 		for i := range e.Reasons {
 			e.Reasons[i].Detail = hideJob(e.Reasons[i].Detail, id)
 		}
 	}
 	return nil
-}
-
-// hideJob replaces "job <id>" in s by "another job" (whole numbers only).
-func hideJob(s string, id int64) string {
-	re := regexp.MustCompile(`\bjob ` + strconv.FormatInt(id, 10) + `\b`)
-	return re.ReplaceAllString(s, "another job")
 }
 
 // notQueued explains a job that is not Submitted.

@@ -11,7 +11,7 @@ import (
 
 // TestQueueExplanationHidesPrivateJobs: a queued job's explanation names
 // the job holding a device only when the caller may see that job; a
-// private job of someone else is "another job".
+// private job of someone else is "a private job" (app.PrivateJob).
 func TestQueueExplanationHidesPrivateJobs(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *fixture) {
 		f.lab("qemu", "w1", "d1")
@@ -57,8 +57,8 @@ func TestQueueExplanationHidesPrivateJobs(t *testing.T) {
 			if got := strings.Contains(text, held) || d.Job == private; got != c.shows {
 				t.Errorf("%s sees %q (device job %d); want the job shown: %v", c.who, text, d.Job, c.shows)
 			}
-			if !c.shows && !strings.Contains(d.Detail, "another job") {
-				t.Errorf("%s: device detail %q does not say another job", c.who, d.Detail)
+			if !c.shows && !strings.Contains(d.Detail, app.PrivateJob) {
+				t.Errorf("%s: device detail %q does not say %s", c.who, d.Detail, app.PrivateJob)
 			}
 		}
 	})

@@ -131,6 +131,9 @@ func (a *App) createUser(ctx context.Context, nu NewUser) (lab.User, error) {
 	if err := checkName("user", nu.Username); err != nil {
 		return lab.User{}, err
 	}
+	if err := checkTexts("e-mail", nu.Email, "first name", nu.FirstName, "last name", nu.LastName); err != nil {
+		return lab.User{}, err
+	}
 	u := lab.User{Username: nu.Username, Email: nu.Email, FirstName: nu.FirstName, LastName: nu.LastName,
 		IsSuperuser: nu.IsSuperuser, IsActive: true, DateJoined: a.now()}
 	if nu.Password != "" {
@@ -202,6 +205,9 @@ func (a *App) UpdateUser(ctx context.Context, p auth.Principal, username string,
 		set(&u.Email, upd.Email)
 		set(&u.FirstName, upd.FirstName)
 		set(&u.LastName, upd.LastName)
+		if err := checkTexts("e-mail", u.Email, "first name", u.FirstName, "last name", u.LastName); err != nil {
+			return err
+		}
 		if upd.IsSuperuser != nil {
 			u.IsSuperuser = *upd.IsSuperuser
 		}
@@ -325,6 +331,9 @@ func (a *App) CreateToken(ctx context.Context, p auth.Principal, owner, descript
 	}
 	if !canManageTokens(p, owner) {
 		return lab.Token{}, "", denied(p, "create token")
+	}
+	if err := checkTexts("token description", description); err != nil {
+		return lab.Token{}, "", err
 	}
 	if _, err := a.st.GetUser(ctx, owner); err != nil {
 		return lab.Token{}, "", fmt.Errorf("create token for %q: %w", owner, err)

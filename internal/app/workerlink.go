@@ -48,14 +48,22 @@ type Assignment struct {
 // unfinished lists the states in which a job holds its device.
 var unfinished = []lab.JobState{lab.JobScheduling, lab.JobScheduled, lab.JobRunning, lab.JobCanceling}
 
+// MaxJoinTokenTTL is the longest a join token may live: a worker joins
+// once, soon after an administrator makes its token.
+const MaxJoinTokenTTL = 365 * 24 * time.Hour
+
 // CreateJoinToken issues a one-time join token for an existing worker
 // (admin only): the worker exchanges it for its own token on first contact
-// (JoinWorker). It expires after ttl.
+// (JoinWorker). It expires after ttl (0: a day; at most MaxJoinTokenTTL).
 func (a *App) CreateJoinToken(ctx context.Context, p auth.Principal, worker string, ttl time.Duration) (string, error) {
 	if err := requireAdmin(p, "create join token"); err != nil {
 		return "", err
 	}
-	if ttl <= 0 {
+	if ttl < 0 || ttl > MaxJoinTokenTTL {
+		return "", fmt.Errorf("%w: a join token lives from 1 second to %d seconds (365 days), not %s", lab.ErrInvalid,
+			int64(MaxJoinTokenTTL/time.Second), ttl)
+	}
+	if ttl == 0 {
 		ttl = 24 * time.Hour
 	}
 	var secret string

@@ -82,8 +82,11 @@ func (a *App) CreateWorker(ctx context.Context, p auth.Principal, w lab.Worker) 
 	if err := checkName("worker", w.Name); err != nil {
 		return "", err
 	}
-	if w.JobLimit < 0 {
-		return "", fmt.Errorf("%w: job limit must not be negative", lab.ErrInvalid)
+	if err := lab.CheckJobLimit(w.JobLimit); err != nil {
+		return "", err
+	}
+	if err := checkTexts("worker description", w.Description); err != nil {
+		return "", err
 	}
 	w.State, w.Health = lab.WorkerOffline, lab.WorkerActive
 	var secret string
@@ -116,6 +119,19 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 	if err := requireAdmin(p, "update worker"); err != nil {
 		return lab.Worker{}, err
 	}
+	if u.JobLimit != nil {
+		if err := lab.CheckJobLimit(*u.JobLimit); err != nil {
+			return lab.Worker{}, err
+		}
+	}
+	if u.Description != nil {
+		if err := checkTexts("worker description", *u.Description); err != nil {
+			return lab.Worker{}, err
+		}
+	}
+	if err := checkTexts("reason", u.Reason); err != nil {
+		return lab.Worker{}, err
+	}
 	var out lab.Worker
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		w, err := q.GetWorker(ctx, name)
@@ -127,9 +143,6 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 				w.Description = *u.Description
 			}
 			if u.JobLimit != nil {
-				if *u.JobLimit < 0 {
-					return fmt.Errorf("%w: job limit must not be negative", lab.ErrInvalid)
-				}
 				w.JobLimit = *u.JobLimit
 			}
 			if err := q.UpdateWorker(ctx, w); err != nil {

@@ -23,7 +23,7 @@ func (e *clientEnv) devicesCommand() *cobra.Command {
 func deviceRows(w io.Writer, devs []wire.Device) error {
 	t := newTable(w, "HOSTNAME", "TYPE", "WORKER", "STATE", "HEALTH", "STATUS", "JOB", "TAGS")
 	for _, d := range devs {
-		t.row(d.Hostname, d.DeviceType, d.Worker, d.State, d.Health, statusText(d), idText(d.CurrentJob), listText(d.Tags))
+		t.row(d.Hostname, d.DeviceType, d.Worker, d.State, d.Health, statusText(d), deviceJobText(d, "private"), listText(d.Tags))
 	}
 	return t.flush()
 }
@@ -37,6 +37,16 @@ func statusText(d wire.Device) string {
 	return d.Status
 }
 
+// deviceJobText is the device's current job: its id, private when the
+// device is busy with a job the server does not show to this caller (the
+// API gives 0 for it), or empty when the device is free.
+func deviceJobText(d wire.Device, private string) string {
+	if d.CurrentJob == 0 && (d.Status == "reserved" || d.Status == "running") {
+		return private
+	}
+	return idText(d.CurrentJob)
+}
+
 func showDevice(w io.Writer, d wire.Device) error {
 	return fields(w,
 		"Hostname", d.Hostname,
@@ -47,7 +57,7 @@ func showDevice(w io.Writer, d wire.Device) error {
 		"State", d.State,
 		"Health", d.Health,
 		"Status", statusText(d),
-		"Current job", idText(d.CurrentJob),
+		"Current job", deviceJobText(d, "a private job"),
 		"Last health job", idText(d.LastHealthReportJob),
 	)
 }

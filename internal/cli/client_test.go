@@ -452,6 +452,46 @@ func TestClientDevices(t *testing.T) {
 	l.expect(cli.ExitUsage, "devices", "add", "d2", "--worker", "w1")
 }
 
+// TestClientDevicePrivateJob: a device running a personal job shows its
+// number to the job's owner (here the admin) and "private" to anyone else
+// (the server gives them 0).
+func TestClientDevicePrivateJob(t *testing.T) {
+	l := newClientLab(t)
+	l.setup()
+	personal := strings.Replace(smokeJob, "visibility: public", "visibility: personal", 1)
+	out := strings.TrimSpace(l.ok("jobs", "submit", l.file("personal.yaml", personal)))
+	id, err := strconv.ParseInt(out, 10, 64)
+	if err != nil {
+		t.Fatalf("jobs submit printed %q", out)
+	}
+	ctx := t.Context()
+	wp := auth.WorkerPrincipal("w1")
+	if _, err := l.app.Heartbeat(ctx, wp, "w1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.app.SchedulePass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.app.StartJob(ctx, wp, id); err != nil {
+		t.Fatal(err)
+	}
+	row := func(job string) *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^d1\s+qemu\s+w1\s+Running\s+GOOD\s+running\s+` + regexp.QuoteMeta(job) + `\s+fast$`)
+	}
+	if out := l.ok("devices", "list"); !row(strconv.FormatInt(id, 10)).MatchString(out) {
+		t.Errorf("devices list as the job's owner:\n%s", out)
+	}
+	if out := l.ok("--uri", l.url, "devices", "list"); !row("private").MatchString(out) {
+		t.Errorf("devices list as anonymous:\n%s", out)
+	}
+	if out := l.ok("--uri", l.url, "devices", "show", "d1"); !regexp.MustCompile(`(?m)^Current job:\s+a private job$`).MatchString(out) {
+		t.Errorf("devices show as anonymous:\n%s", out)
+	}
+	if d := decode[wire.Device](t, l.ok("--uri", l.url, "devices", "show", "d1", "--json")); d.CurrentJob != 0 || d.Status != "running" {
+		t.Errorf("devices show --json as anonymous: current job %d, status %q", d.CurrentJob, d.Status)
+	}
+}
+
 func TestClientLabObjects(t *testing.T) {
 	l := newClientLab(t)
 	l.setup()

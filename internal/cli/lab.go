@@ -248,7 +248,7 @@ func stopLab(ctx context.Context, out io.Writer, a *app.App, p auth.Principal, s
 		}
 	})
 	var ids []int64
-	if devs, err := a.ListDevices(ctx, store.DeviceFilter{Worker: labWorker}); err == nil {
+	if devs, err := a.ListDevices(ctx, p, store.DeviceFilter{Worker: labWorker}); err == nil {
 		for _, d := range devs {
 			if d.CurrentJob != 0 {
 				ids = append(ids, d.CurrentJob)
@@ -467,7 +467,7 @@ func labFleet(ctx context.Context, a *app.App, admin auth.Principal, workerDir s
 		}
 		cfg.JoinToken = tok
 	}
-	if _, err := a.GetDevice(ctx, labDevice); errors.Is(err, lab.ErrNotFound) {
+	if _, err := a.GetDevice(ctx, admin, labDevice); errors.Is(err, lab.ErrNotFound) {
 		d := lab.Device{Hostname: labDevice, DeviceType: labDeviceType, Worker: labWorker, Health: lab.DeviceGood,
 			Description: "QEMU board of the all-in-one lab", Dictionary: labDictionary}
 		if err := a.CreateDevice(ctx, admin, d, "basalt lab"); err != nil {

@@ -1,8 +1,11 @@
 package devicedict
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/basalt-lab/basalt/internal/yamltree"
 )
 
 // Limits applied by Parse, so that a hostile dictionary costs bounded time
@@ -85,6 +88,11 @@ func Parse(text string) (*Dict, error) {
 		return nil, errs.result()
 	}
 	text = strings.TrimPrefix(text, "\ufeff")
+	var ye *yamltree.Error
+	if err := yamltree.CheckEncoding(text); errors.As(err, &ye) {
+		errs.add(pos{ye.Line, ye.Column}, "", ye.Msg)
+		return nil, errs.result()
+	}
 	switch {
 	case isJinja(text):
 		d.Form = FormJinja

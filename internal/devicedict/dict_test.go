@@ -158,6 +158,30 @@ func TestErrorsAreInvalid(t *testing.T) {
 	}
 }
 
+// TestTextEncoding: a dictionary, Jinja2 or YAML, must be UTF-8 text
+// without NUL characters; the first bad byte is reported at its position.
+func TestTextEncoding(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		want       Error
+	}{
+		{"Jinja2 comment", "{% extends 'qemu.jinja2' %}\n{% set memory = 2048 %}\n{# caf\xe9 #}\n",
+			Error{Line: 3, Column: 7, Msg: "the text is not UTF-8: byte 0xe9 is not part of a UTF-8 character"}},
+		{"Jinja2 value with NUL", "\ufeff{% extends 'qemu.jinja2' %}\n{% set netdevice = 'ta\x00p' %}\n",
+			Error{Line: 2, Column: 23, Msg: "a NUL character (byte 0) is not allowed"}},
+		{"YAML value", "memory: 20\xff48\n", Error{Line: 1, Column: 11, Msg: "the text is not UTF-8: byte 0xff is not part of a UTF-8 character"}},
+	} {
+		err := Check(c.text, "qemu")
+		var de *Errors
+		if !errors.As(err, &de) || !errors.Is(err, lab.ErrInvalid) || len(de.Items) != 1 {
+			t.Fatalf("%s: err = %v", c.name, err)
+		}
+		if diff := cmp.Diff(c.want, de.Items[0]); diff != "" {
+			t.Errorf("%s: (-want +got):\n%s", c.name, diff)
+		}
+	}
+}
+
 func TestTooManyErrors(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("{% extends 'qemu.jinja2' %}\n")

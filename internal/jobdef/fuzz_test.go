@@ -3,6 +3,7 @@ package jobdef
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -25,11 +26,25 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("? [a]\n: b\n"))
 	f.Add([]byte("- - - - x\n"))
+	f.Add([]byte(strings.Replace(base, "table test", "t\xffe\x00", 1)))
+	f.Add([]byte(strings.Replace(base, "job_name: table test", `job_name: "a\0b"`, 1)))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		job, err := Parse(src)
 		if err == nil {
 			if job == nil {
 				t.Fatal("nil job and nil error")
+			}
+			// What is accepted can be stored as text, on either database.
+			if err := lab.CheckText("source", string(src)); err != nil {
+				t.Fatalf("accepted a source that is not text: %v", err)
+			}
+			if err := lab.CheckText("job name", job.Name); err != nil {
+				t.Fatalf("accepted a job name that is not text: %v", err)
+			}
+			for k, v := range job.Metadata {
+				if lab.CheckText("metadata", k) != nil || lab.CheckText("metadata", v) != nil {
+					t.Fatalf("accepted metadata that is not text: %q: %q", k, v)
+				}
 			}
 			if job.Name == "" || job.Timeouts.Job.Duration <= 0 || len(job.Actions) == 0 {
 				t.Fatalf("accepted job breaks invariants: %+v", job)

@@ -665,4 +665,39 @@ func TestLineBreaks(t *testing.T) {
 	}
 }
 
+// TestTextEncoding: a definition must be UTF-8 text without NUL
+// characters, written or escaped; each problem is reported at its line
+// and column, once.
+func TestTextEncoding(t *testing.T) {
+	for _, c := range []struct {
+		name, src  string
+		line, col  int
+		path, want string
+	}{
+		{"bad byte in a value", strings.Replace(base, "table test", "table \xe9t\xe9", 1), 1, 17, "", "the text is not UTF-8: byte 0xe9"},
+		{"bad byte in a comment", base + "# \xff\n", 10, 3, "", "the text is not UTF-8: byte 0xff"},
+		{"bad byte after CRLF", strings.ReplaceAll(base, "\n", "\r\n") + "\xc0\r\n", 10, 1, "", "not UTF-8"},
+		{"NUL byte", strings.Replace(base, "device_type: qemu", "device_type: q\x00emu", 1), 2, 15, "", "a NUL character (byte 0) is not allowed"},
+		{"escaped NUL in a value", strings.Replace(base, "job_name: table test", `job_name: "table\0test"`, 1), 1, 11, "", `a NUL character (\0) is not allowed`},
+		{"escaped NUL in a metadata value", base + "metadata:\n  k: \"\\x00\"\n", 11, 6, "", `a NUL character (\0) is not allowed`},
+		{"escaped NUL in a metadata key", base + "metadata:\n  \"k\\u0000\": v\n", 11, 3, "", `a NUL character (\0) is not allowed`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, errs := parseErrs(t, c.src)
+			if len(errs) != 1 {
+				t.Fatalf("got %d errors, want 1:\n%v", len(errs), (&Errors{Items: errs}).Error())
+			}
+			e := errs[0]
+			if e.Line != c.line || e.Column != c.col || e.Path != c.path || !strings.Contains(e.Msg, c.want) {
+				t.Errorf("got %d:%d %q %q, want %d:%d %q and a message containing %q", e.Line, e.Column, e.Path, e.Msg, c.line, c.col, c.path, c.want)
+			}
+		})
+	}
+	// Other Unicode, escaped or not, is text like any other.
+	job, errs := parseErrs(t, strings.Replace(base, "job_name: table test", `job_name: "café ✓ \u00e9\t\x01"`, 1))
+	if errs != nil || job.Name != "café ✓ é\t\x01" {
+		t.Errorf("Unicode job name: %q, %v", job.Name, errs)
+	}
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }

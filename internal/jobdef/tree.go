@@ -3,6 +3,7 @@ package jobdef
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/yamltree"
 )
@@ -104,8 +105,20 @@ var (
 		NullKeys:           true,
 		NullAtKey:          true,
 		KeysAtIndicator:    true,
+		Check:              refuseNUL,
 	}
 )
+
+// refuseNUL refuses a scalar whose value holds a NUL character, written
+// as an escape ("\0", "\x00", "\u0000"): a job's text is stored, shown
+// and passed to shells, and none of them can hold one. (yamltree refuses
+// a NUL byte in the source itself.)
+func refuseNUL(n *yamltree.Node) string {
+	if strings.IndexByte(n.Text, 0) >= 0 {
+		return "a NUL character (\\0) is not allowed in a job definition"
+	}
+	return ""
+}
 
 // secondDocument is the message for a stream of several YAML documents.
 const secondDocument = "job definition must be a single YAML document, found a second one"

@@ -62,6 +62,12 @@ type Device struct {
 	Dictionary string
 }
 
+// BusyWithPrivateJob reports whether d holds a job whose id is withheld
+// from the reader: Reserved or Running with CurrentJob 0. The app shows a
+// device's job only to those who may see the job (everywhere: the API,
+// the web pages, the command line), and says "a private job" otherwise.
+func (d Device) BusyWithPrivateJob() bool { return d.State != DeviceIdle && d.CurrentJob == 0 }
+
 // DeviceTransition is one entry of a device's history: a change of health
 // and/or state with who did it and why.
 type DeviceTransition struct {

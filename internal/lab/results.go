@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -100,8 +99,8 @@ func (c TestCase) Validate() error {
 	for _, f := range []struct{ what, v string }{{"suite", c.Suite}, {"set", c.Set}, {"case", c.Name},
 		{"measurement", c.Measurement}, {"units", c.Units}, {"metadata", c.Metadata}, {"level", c.Level},
 		{"duration", c.Duration}, {"error_type", c.ErrorType}, {"error_msg", c.ErrorMsg}} {
-		if !utf8.ValidString(f.v) || strings.IndexByte(f.v, 0) >= 0 {
-			return fmt.Errorf("%w: test case %q: %s is not UTF-8 text without NUL", ErrInvalid, c.Name, f.what)
+		if err := CheckText(fmt.Sprintf("test case %q: %s", c.Name, f.what), f.v); err != nil {
+			return err
 		}
 	}
 	switch {

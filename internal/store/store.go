@@ -198,7 +198,11 @@ type JobFilter struct {
 	// VisibleTo, when set, keeps only jobs that viewer may see: public jobs,
 	// the viewer's own, personal jobs only for their submitter, group jobs
 	// for members of every listed group; superusers see all.
-	VisibleTo   *Viewer
+	VisibleTo *Viewer
+	// IDs, when not nil, keeps only the jobs with these ids (none when
+	// empty): to read the jobs a page of other objects refers to in one
+	// query.
+	IDs         []int64
 	States      []lab.JobState
 	Health      []lab.JobHealth
 	DeviceType  string

@@ -14,6 +14,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
@@ -427,7 +428,7 @@ func TestAdminForms(t *testing.T) {
 			t.Errorf("POST %s %v as admin: status %d, want %d", c.path, c.form, resp.StatusCode, c.want)
 		}
 	}
-	if d, _ := e.app.GetDevice(ctx, "d1"); d.Health != lab.DeviceGood {
+	if d, _ := e.app.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceGood {
 		t.Fatalf("refused forms changed the device: %s", d.Health)
 	}
 
@@ -435,7 +436,7 @@ func TestAdminForms(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/devices/d1" {
 		t.Fatalf("set device health: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if d, _ := e.app.GetDevice(ctx, "d1"); d.Health != lab.DeviceMaintenance {
+	if d, _ := e.app.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceMaintenance {
 		t.Errorf("device health after the form: %s", d.Health)
 	}
 	_, body, _ := e.get(admin, "/devices/d1")

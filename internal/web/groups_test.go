@@ -163,7 +163,7 @@ func TestDeviceDictionary(t *testing.T) {
 	const marker = "dictmarker42"
 	dict := "{% extends 'qemu.jinja2' %}\n{# " + marker + " #}\n{% set memory = 2048 %}\n"
 	must(t, e.app.SetDeviceDictionary(ctx, ap, "d1", dict))
-	if d, err := e.app.GetDevice(ctx, "d1"); err != nil || d.Dictionary != dict {
+	if d, err := e.app.GetDevice(ctx, ap, "d1"); err != nil || d.Dictionary != dict {
 		t.Fatalf("dictionary not stored: %v", err)
 	}
 	for who := range nIdent {

@@ -54,7 +54,7 @@ func numberLines(text string) []dictLine {
 
 func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	ctx := r.Context()
-	dev, err := u.app.GetDevice(ctx, r.PathValue("hostname"))
+	dev, err := u.app.GetDevice(ctx, p, r.PathValue("hostname"))
 	if err != nil {
 		return err
 	}
@@ -65,10 +65,6 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 		}
 	}
 	d := deviceData{Device: newDeviceRow(dev, wk), Admin: auth.IsAdmin(p)}
-	if dev.CurrentJob != 0 {
-		_, err := u.app.GetJob(ctx, p, dev.CurrentJob)
-		d.Device.JobVisible = err == nil
-	}
 	if d.Admin {
 		dict, err := u.app.DeviceDictionary(ctx, p, dev.Hostname)
 		if err != nil {
@@ -76,7 +72,7 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 		}
 		d.Dict = numberLines(dict)
 	}
-	if d.History, err = u.app.DeviceHistory(ctx, dev.Hostname, historyLimit); err != nil {
+	if d.History, err = u.app.DeviceHistory(ctx, p, dev.Hostname, historyLimit); err != nil {
 		return fmt.Errorf("device %s: %w", dev.Hostname, err)
 	}
 	if d.Jobs, _, err = u.app.ListJobs(ctx, p, store.JobFilter{Device: dev.Hostname, Limit: 20}); err != nil {
@@ -112,7 +108,7 @@ func (u *UI) worker(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if !wk.LastHeartbeat.IsZero() {
 		d.Worker.Silence = u.now().Sub(wk.LastHeartbeat)
 	}
-	if d.Devices, err = u.app.ListDevices(ctx, store.DeviceFilter{Worker: wk.Name}); err != nil {
+	if d.Devices, err = u.app.ListDevices(ctx, p, store.DeviceFilter{Worker: wk.Name}); err != nil {
 		return fmt.Errorf("worker %s: %w", wk.Name, err)
 	}
 	for _, dev := range d.Devices {

@@ -19,11 +19,11 @@ type typeRow struct {
 	Queued              int // visible Submitted jobs requesting the type
 }
 
-// deviceRow is one device with its current job, if the caller may see it.
+// deviceRow is one device as the caller may see it: CurrentJob is 0 when
+// the device runs a job the caller may not see (app.ListDevices), which
+// the pages call "a private job" (lab.Device.BusyWithPrivateJob).
 type deviceRow struct {
 	lab.Device
-	// JobVisible says CurrentJob may be linked (the caller can see it).
-	JobVisible bool
 	// WorkerOnline is false when the device's worker is Offline or absent.
 	WorkerOnline bool
 	// Status is LAVA's one-word summary given the device's worker, and
@@ -69,7 +69,7 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 	if err != nil {
 		return out, fmt.Errorf("overview: %w", err)
 	}
-	devices, err := u.app.ListDevices(ctx, f)
+	devices, err := u.app.ListDevices(ctx, p, f)
 	if err != nil {
 		return out, fmt.Errorf("overview: %w", err)
 	}
@@ -99,10 +99,6 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 	}
 	for _, d := range devices {
 		row := newDeviceRow(d, byName[d.Worker])
-		if d.CurrentJob != 0 {
-			_, err := u.app.GetJob(ctx, p, d.CurrentJob)
-			row.JobVisible = err == nil
-		}
 		out.Devices = append(out.Devices, row)
 		if i, ok := wi[d.Worker]; ok && d.Worker != "" {
 			out.Workers[i].Devices++

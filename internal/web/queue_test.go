@@ -22,7 +22,7 @@ func TestQueueBox(t *testing.T) {
 			for _, want := range []string{
 				fmt.Sprintf(`<section class="queue" aria-labelledby="queue-h" data-queue-events="/jobs/%d/queue/events">`, e.pubJob),
 				// d1 holds alice's personal job, which bob may not see.
-				`<strong>Waiting:</strong> no qemu device is free: d1 is reserved for another job</p>`,
+				`<strong>Waiting:</strong> no qemu device is free: d1 is reserved for a private job</p>`,
 				`<tr class="q-device_reserved"><th scope="row"><a href="/devices/d1">d1</a></th><td><a href="/workers/w1">w1</a></td>`,
 			} {
 				if !strings.Contains(body, want) {
@@ -63,10 +63,10 @@ func TestQueueStream(t *testing.T) {
 		}
 	}
 	// The anonymous follower may not see the personal job holding d1.
-	expect("no qemu device is free: d1 is reserved for another job")
+	expect("no qemu device is free: d1 is reserved for a private job")
 	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
 	must(t, err)
-	expect("no qemu device is free: d1 is running another job")
+	expect("no qemu device is free: d1 is running a private job")
 	_, err = e.app.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Health: ptr(lab.WorkerMaintenance)})
 	must(t, err)
 	// The worker's health is the more lasting reason: it is the one given.

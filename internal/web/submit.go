@@ -117,7 +117,10 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 }
 
 // rejected lays out a definition with the problems of err at their lines.
+// Bytes that are not UTF-8 (a reason to reject it) are shown, and put
+// back in the form, as U+FFFD, so the page stays UTF-8.
 func rejected(def string, err error) submitData {
+	def = strings.ToValidUTF8(def, "\uFFFD")
 	d := submitData{Definition: def}
 	for i, l := range strings.Split(strings.TrimSuffix(def, "\n"), "\n") {
 		d.Lines = append(d.Lines, defLine{N: i + 1, Text: l})

@@ -14,6 +14,9 @@
 // Limits.MaxExpansion ("billion laughs" documents). Policy selects what the
 // caller accepts: tags, merge keys, how non-string keys are spelled.
 //
+// Source that is not UTF-8, or holds a NUL character, is refused at its
+// first bad byte (Code Encoding) before anything else reads it.
+//
 // Every failure is an *Error with a position and a Code, so that callers can
 // word the message for their format while keeping the position.
 package yamltree

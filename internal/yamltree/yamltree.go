@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	yaml "github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -207,6 +208,9 @@ const (
 	Invalid
 	// Unsupported: a construct this reader does not know (Name names it).
 	Unsupported
+	// Encoding: the source is not UTF-8 text, or holds a NUL character
+	// (YAML allows neither; the position is the first bad byte's).
+	Encoding
 )
 
 // Error is a problem at a position of the source; Read returns no other
@@ -245,6 +249,9 @@ func ReadPolicy(src []byte, lim Limits, pol Policy) (*Node, error) {
 	text := strings.TrimPrefix(string(src), "\ufeff")
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	text = strings.ReplaceAll(text, "\r", "\n")
+	if err := CheckEncoding(text); err != nil {
+		return nil, err
+	}
 	tokens := lexer.Tokenize(text)
 	if len(tokens) == 0 {
 		return nil, nil
@@ -281,6 +288,36 @@ func ReadPolicy(src []byte, lim Limits, pol Policy) (*Node, error) {
 	}
 	b := &builder{lim: lim, pol: pol, anchors: map[string]*Node{}, src: text}
 	return b.build(body, 0)
+}
+
+// CheckEncoding returns an *Error of Code Encoding at the first byte of
+// text that is not part of a UTF-8 character, or at its first NUL
+// character, and nil when there is none: YAML is Unicode text and NUL is
+// not one of its printable characters, and no database stores either as
+// text. Lines end at \n; columns count characters, like the lexer's, a bad
+// byte counting as one. Read calls it first; formats that read text
+// before YAML (Jinja2 dictionaries) call it themselves.
+func CheckEncoding(text string) error {
+	if utf8.ValidString(text) && strings.IndexByte(text, 0) < 0 {
+		return nil
+	}
+	line, col := 1, 1
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			return &Error{Line: line, Column: col, Code: Encoding,
+				Msg: fmt.Sprintf("the text is not UTF-8: byte 0x%02x is not part of a UTF-8 character", text[i])}
+		case r == 0:
+			return &Error{Line: line, Column: col, Code: Encoding, Msg: "a NUL character (byte 0) is not allowed"}
+		case r == '\n':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+		i += n
+	}
+	return nil
 }
 
 // parseTokens runs the third-party parser, turning a panic into an error.

@@ -141,6 +141,10 @@ func TestReadErrors(t *testing.T) {
 		{"null key at indicator", "? ~\n: 1\n", refuse, yamltree.BadKey, "1:1: mapping keys must be scalars, got null"},
 		{"duplicate key", "True: 1\ntrue: 3\n", yamltree.Policy{}, yamltree.DuplicateKey, `2:1: mapping key "true" is defined twice`},
 		{"check", "a: [1, 99]\n", yamltree.Policy{Check: tooBig}, yamltree.Invalid, "1:8: 99 is too big"},
+		{"not UTF-8", "a: b\nc: d\xffe\n", yamltree.Policy{}, yamltree.Encoding, "2:5: the text is not UTF-8: byte 0xff is not part of a UTF-8 character"},
+		{"cut UTF-8 in a comment", "a: 1 # caf\xc3\n", yamltree.Policy{}, yamltree.Encoding, "1:11: the text is not UTF-8: byte 0xc3"},
+		{"NUL", "a: é\x00\n", yamltree.Policy{}, yamltree.Encoding, "1:5: a NUL character (byte 0) is not allowed"},
+		{"NUL after CRLF and a BOM", "\ufeffa: 1\r\nb: \x00\n", yamltree.Policy{}, yamltree.Encoding, "2:4: a NUL character"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

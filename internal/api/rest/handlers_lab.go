@@ -26,7 +26,7 @@ func listOf[T, J any](items []T, conv func(T) J) wire.List[J] {
 
 // --- devices
 
-func (api *API) listDevices(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (api *API) listDevices(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	f := store.DeviceFilter{DeviceType: q.Get("device_type"), Worker: q.Get("worker")}
 	for _, s := range splitList(q.Get("health")) {
@@ -43,7 +43,7 @@ func (api *API) listDevices(w http.ResponseWriter, r *http.Request, _ auth.Princ
 		}
 		f.State = append(f.State, st)
 	}
-	devs, err := api.app.ListDevices(r.Context(), f)
+	devs, err := api.app.ListDevices(r.Context(), p, f)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err := api.app.CreateDevice(r.Context(), p, d, "created"); err != nil {
 		return err
 	}
-	d, err := api.app.GetDevice(r.Context(), d.Hostname)
+	d, err := api.app.GetDevice(r.Context(), p, d.Hostname)
 	if err != nil {
 		return err
 	}
@@ -117,8 +117,8 @@ func applyDevice(d *lab.Device, in wire.DeviceInput) {
 	}
 }
 
-func (api *API) getDevice(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
-	d, err := api.app.GetDevice(r.Context(), r.PathValue("hostname"))
+func (api *API) getDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	d, err := api.app.GetDevice(r.Context(), p, r.PathValue("hostname"))
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.P
 	if _, err := api.app.SetDeviceHealth(r.Context(), p, r.PathValue("hostname"), h, in.Reason); err != nil {
 		return err
 	}
-	d, err := api.app.GetDevice(r.Context(), r.PathValue("hostname"))
+	d, err := api.app.GetDevice(r.Context(), p, r.PathValue("hostname"))
 	if err != nil {
 		return err
 	}
@@ -183,12 +183,12 @@ func (api *API) putDictionary(w http.ResponseWriter, r *http.Request, p auth.Pri
 	return nil
 }
 
-func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+func (api *API) deviceHistory(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	limit, err := httpparam.QueryInt(r, "limit", 100)
 	if err != nil {
 		return err
 	}
-	trs, err := api.app.DeviceHistory(r.Context(), r.PathValue("hostname"), limit)
+	trs, err := api.app.DeviceHistory(r.Context(), p, r.PathValue("hostname"), limit)
 	if err != nil {
 		return err
 	}

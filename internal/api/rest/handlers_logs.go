@@ -8,6 +8,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -128,8 +129,9 @@ func (api *API) joinToken(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	if in.TTLSeconds < 0 {
-		return fmt.Errorf("%w: ttl_seconds must not be negative", lab.ErrInvalid)
+	if maxTTL := int64(app.MaxJoinTokenTTL / time.Second); in.TTLSeconds < 0 || in.TTLSeconds > maxTTL {
+		// Checked before the conversion to a duration, which would overflow.
+		return fmt.Errorf("%w: ttl_seconds must be from 0 (a day) to %d (365 days), not %d", lab.ErrInvalid, maxTTL, in.TTLSeconds)
 	}
 	ttl := time.Duration(in.TTLSeconds) * time.Second
 	if ttl == 0 {

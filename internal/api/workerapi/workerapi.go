@@ -143,7 +143,8 @@ func (s *Server) deliver(ctx context.Context, e app.Event) {
 		}
 		s.pushAssign(as)
 	case lab.JobCanceling.String():
-		d, err := s.app.GetDevice(ctx, e.Device)
+		// Only the device's worker is read: no principal needs to see the job.
+		d, err := s.app.GetDevice(ctx, auth.Anonymous(), e.Device)
 		if err != nil {
 			return
 		}

@@ -28,10 +28,8 @@ func validDeviceType(dt lab.DeviceType) error {
 		return fmt.Errorf("%w: device type name is empty", lab.ErrInvalid)
 	case dt.HealthDenominator != lab.PerHours && dt.HealthDenominator != lab.PerJobs:
 		return fmt.Errorf("%w: health denominator %d", lab.ErrInvalid, dt.HealthDenominator)
-	case dt.HealthFrequency < 0:
-		return fmt.Errorf("%w: negative health frequency %d", lab.ErrInvalid, dt.HealthFrequency)
 	}
-	return nil
+	return lab.CheckHealthFrequency(dt.HealthFrequency)
 }
 
 // CreateDeviceType adds a device type; ErrConflict if the name is taken.

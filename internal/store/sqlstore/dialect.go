@@ -130,10 +130,16 @@ func normTime(t time.Time) time.Time {
 }
 
 // ts converts a time argument: NULL for the zero time, microseconds since
-// the epoch on SQLite, a microsecond-truncated UTC time on PostgreSQL.
+// the epoch on SQLite, a microsecond-truncated UTC time on PostgreSQL. A
+// time outside the years 1 to 9999 (which JSON and RFC 3339 cannot write,
+// and the databases hold differently) becomes a badArg: the statement
+// fails with lab.ErrInvalid on both.
 func (d *dialect) ts(t time.Time) any {
 	if t.IsZero() {
 		return nil
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return badArg{fmt.Errorf("%w: time %s is outside the years 1 to 9999", lab.ErrInvalid, t.UTC().Format(time.RFC3339))}
 	}
 	if d.numbered {
 		return normTime(t)

@@ -81,6 +81,16 @@ func validJob(j lab.Job) error {
 	case j.QueueTimeout < 0:
 		return fmt.Errorf("%w: negative queue timeout", lab.ErrInvalid)
 	}
+	// Metadata is stored as JSON, which would escape NUL characters and
+	// replace bad UTF-8: refuse them like any other text instead.
+	for k, v := range j.Metadata {
+		if err := lab.CheckText("metadata key", k); err != nil {
+			return err
+		}
+		if err := lab.CheckText(fmt.Sprintf("metadata %q", k), v); err != nil {
+			return err
+		}
+	}
 	return validErrorType(j.ErrorType)
 }
 
@@ -253,6 +263,17 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 				}
 			}
 			w.add("("+public+" OR submitter = ? OR ("+group+"))", append([]any{v.Username}, groupArgs...)...)
+		}
+	}
+	if f.IDs != nil {
+		if len(f.IDs) == 0 {
+			w.add("1 = 0")
+		} else {
+			vals := make([]any, len(f.IDs))
+			for i, id := range f.IDs {
+				vals[i] = id
+			}
+			w.in("id", vals)
 		}
 	}
 	if len(f.States) > 0 {

@@ -327,11 +327,17 @@ func (q *queries) r() conn {
 }
 
 func (q *queries) exec(ctx context.Context, c conn, query string, args ...any) (sql.Result, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	return c.ExecContext(ctx, q.d.q(query), args...)
 }
 
 // execN runs an UPDATE or DELETE and returns the number of rows it changed.
 func (q *queries) execN(ctx context.Context, c conn, query string, args ...any) (int64, error) {
+	if err := checkArgs(args); err != nil {
+		return 0, err
+	}
 	res, err := c.ExecContext(ctx, q.d.q(query), args...)
 	if err != nil {
 		return 0, err
@@ -340,11 +346,55 @@ func (q *queries) execN(ctx context.Context, c conn, query string, args ...any) 
 }
 
 func (q *queries) query(ctx context.Context, c conn, query string, args ...any) (*sql.Rows, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	return c.QueryContext(ctx, q.d.q(query), args...)
 }
 
-func (q *queries) row(ctx context.Context, c conn, query string, args ...any) *sql.Row {
-	return c.QueryRowContext(ctx, q.d.q(query), args...)
+func (q *queries) row(ctx context.Context, c conn, query string, args ...any) checkedRow {
+	if err := checkArgs(args); err != nil {
+		return checkedRow{err: err}
+	}
+	return checkedRow{r: c.QueryRowContext(ctx, q.d.q(query), args...)}
+}
+
+// checkedRow is the row of a single-row query, or the error that kept the
+// query from running (checkArgs).
+type checkedRow struct {
+	r   *sql.Row
+	err error
+}
+
+// Scan is sql.Row's Scan, or the argument error.
+func (r checkedRow) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.r.Scan(dest...)
+}
+
+// badArg is an argument that cannot be stored (see dialect.ts); checkArgs
+// returns its error before any query runs.
+type badArg struct{ err error }
+
+// checkArgs refuses, with lab.ErrInvalid and before the database sees
+// them, the arguments only one dialect would refuse: text that is not
+// UTF-8 or holds NUL characters (PostgreSQL fails on both, SQLite stores
+// them) and times out of range. Every statement goes through it, reads
+// included, so the same input gets the same error on both databases.
+func checkArgs(args []any) error {
+	for _, a := range args {
+		switch v := a.(type) {
+		case string:
+			if err := lab.CheckText("a text value", v); err != nil {
+				return err
+			}
+		case badArg:
+			return v.err
+		}
+	}
+	return nil
 }
 
 // exists reports whether query (a SELECT 1 …) returns a row.

@@ -30,11 +30,11 @@ func validWorkerStatus(s lab.WorkerState, h lab.WorkerHealth) error {
 // the name is taken.
 func (q *queries) CreateWorker(ctx context.Context, w lab.Worker) error {
 	op := fmt.Sprintf("create worker %q", w.Name)
-	switch {
-	case w.Name == "":
+	if w.Name == "" {
 		return wrap(op, fmt.Errorf("%w: worker name is empty", lab.ErrInvalid))
-	case w.JobLimit < 0:
-		return wrap(op, fmt.Errorf("%w: negative job limit", lab.ErrInvalid))
+	}
+	if err := lab.CheckJobLimit(w.JobLimit); err != nil {
+		return wrap(op, err)
 	}
 	if err := validWorkerStatus(w.State, w.Health); err != nil {
 		return wrap(op, err)
@@ -62,8 +62,8 @@ func (q *queries) ListWorkers(ctx context.Context) ([]lab.Worker, error) {
 // UpdateWorker changes description and job limit only.
 func (q *queries) UpdateWorker(ctx context.Context, w lab.Worker) error {
 	op := fmt.Sprintf("update worker %q", w.Name)
-	if w.JobLimit < 0 {
-		return wrap(op, fmt.Errorf("%w: negative job limit", lab.ErrInvalid))
+	if err := lab.CheckJobLimit(w.JobLimit); err != nil {
+		return wrap(op, err)
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
 		n, err := q.execN(ctx, c, "UPDATE workers SET description = ?, job_limit = ? WHERE name = ?", w.Description, w.JobLimit, w.Name)

@@ -160,6 +160,9 @@ func testListJobs(f *fx) {
 		{"text with _", store.JobFilter{Text: "ok_t"}, []int64{id["bbb"]}},
 		{"combined", store.JobFilter{Submitter: "bob", States: []lab.JobState{lab.JobFinished}, Text: "BBB"}, []int64{id["bbb"]}},
 		{"nothing", store.JobFilter{Submitter: "nobody"}, nil},
+		{"ids", store.JobFilter{IDs: []int64{id["queued"], id["bbb"], id["bbb"], 9999}}, []int64{id["bbb"], id["queued"]}},
+		{"ids and a filter", store.JobFilter{IDs: []int64{id["queued"], id["bbb"]}, Submitter: "bob"}, []int64{id["bbb"]}},
+		{"no ids", store.JobFilter{IDs: []int64{}}, nil},
 	}
 	for _, c := range cases {
 		jobs, total, err := f.s.ListJobs(f.ctx, c.filter)
@@ -268,6 +271,10 @@ func testVisibility(f *fx) {
 			f.t.Errorf("visible to %s: total %d, want %d", c.name, total, len(c.want))
 		}
 	}
+	// Visibility combines with an id list.
+	jobs, _, err := f.s.ListJobs(f.ctx, store.JobFilter{VisibleTo: &store.Viewer{Username: "bob"}, IDs: []int64{pers, pub, grp}})
+	f.ok(err, "ids visible to bob")
+	f.eq([]int64{pub}, ids(jobs), "ids visible to bob")
 	// Visibility combines with other filters.
 	jobs, total, err := f.s.ListJobs(f.ctx, store.JobFilter{VisibleTo: &store.Viewer{Username: "bob", Groups: []string{"g1", "g2"}},
 		Submitter: "alice", Limit: 1})

@@ -64,6 +64,8 @@ var behaviours = []behaviour{
 	{"Results/InTx", testResultsInTx},
 	{"Results/Concurrent", testResultsConcurrent},
 	{"Results/History", testResultsHistory},
+	{"Input/Text", testInputText},
+	{"Input/Ranges", testInputRanges},
 	{"InTx/Commit", testInTxCommit},
 	{"InTx/Rollback", testInTxRollback},
 	{"Race/OneJobManyDevices", testRaceOneJobManyDevices},
