@@ -1,9 +1,12 @@
 package logstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -283,4 +286,57 @@ func waitWatched(t *testing.T, s *Store, id int64) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("no waiter registered")
+}
+
+// TestEvictedJobsReopenWithoutReconcile: a job whose files were closed to
+// stay under maxOpen comes back with its state as it was, without
+// reconciliation (no scan, no fsync), and appends and reads go on exactly.
+func TestEvictedJobsReopenWithoutReconcile(t *testing.T) {
+	s, _ := openStore(t, WithMaxOpen(1))
+	logs := map[int64]string{}
+	appendLine := func(id int64, line string) {
+		t.Helper()
+		size, err := s.Size(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(id, size, []byte(line)); err != nil {
+			t.Fatal(err)
+		}
+		logs[id] += line
+	}
+	appendLine(1, "one\npart")
+	appendLine(2, "two\n") // closes job 1's files
+	before := reconciles.Load()
+	for round := range 5 {
+		for _, id := range []int64{1, 2, 3} {
+			appendLine(id, fmt.Sprintf("round %d\n", round)) // each closes another's files
+		}
+	}
+	if n := reconciles.Load() - before; n != 0 {
+		t.Errorf("%d reconciliations of jobs this process closed, want 0", n)
+	}
+	for id, want := range logs {
+		n, next, err := s.Tail(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != strings.Count(want, "\n") || next != int64(strings.LastIndexByte(want, '\n')+1) {
+			t.Errorf("job %d: Tail = %d, %d for %q", id, n, next, want)
+		}
+		lines, err := s.ReadLines(id, 0, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(bytes.Join(lines, []byte("\n"))) + "\n"; got != want[:next] {
+			t.Errorf("job %d: lines %q, want %q", id, got, want[:next])
+		}
+	}
+	// Removing a job forgets what was known of it.
+	if err := s.Remove(1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Lines(1); err != nil || n != 0 {
+		t.Errorf("removed job: %d lines, %v", n, err)
+	}
 }

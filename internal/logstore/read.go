@@ -275,6 +275,7 @@ func (s *Store) Remove(jobID int64) error {
 	defer j.wmu.Unlock()
 	cerr := j.closeFiles()
 	s.setOpen(j, false)
+	s.takeKnown(jobID)
 	if err := os.RemoveAll(j.dir); err != nil {
 		return fmt.Errorf("remove log of job %d: %w", jobID, err)
 	}

@@ -9,10 +9,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // scanBlock is how much of a file reconciliation reads at a time.
 const scanBlock = 1 << 20
+
+// reconciles counts the reconciliations of this process (for tests: a job
+// reopened after an eviction needs none).
+var reconciles atomic.Int64
 
 // loadLocked opens the job's files, reconciles them and publishes the
 // result. Called with j.wmu and a ref held; a no-op when already loaded.
@@ -41,6 +46,18 @@ func (s *Store) loadLocked(j *job) error {
 	if err != nil {
 		return fmt.Errorf("open log of job %d: %w", j.id, err)
 	}
+	if k, ok := s.takeKnown(j.id); ok {
+		// Closed by this process while sound: trust its state when the
+		// file agrees on the size (a cheap check), else reconcile.
+		if st, err := logf.Stat(); err == nil && st.Size() == k.size {
+			j.smu.Lock()
+			j.log, j.idx = logf, idxf
+			j.smu.Unlock()
+			s.setOpen(j, true)
+			j.publishLocked(k.size, k.lines, k.next)
+			return nil
+		}
+	}
 	size, lines, next, err := reconcile(logf, idxf)
 	if err != nil {
 		_ = logf.Close()
@@ -53,6 +70,16 @@ func (s *Store) loadLocked(j *job) error {
 	s.setOpen(j, true)
 	j.publishLocked(size, int(lines), next)
 	return nil
+}
+
+// takeKnown returns and forgets the state this process kept of job id when
+// it closed its files (Store.known).
+func (s *Store) takeKnown(id int64) (knownState, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.known[id]
+	delete(s.known, id)
+	return k, ok
 }
 
 // openFiles opens (creating them if missing) a job's log and index.
@@ -131,6 +158,7 @@ func syncDir(dir string) error {
 // It returns the log size, the number of complete lines and the offset just
 // past the last complete line.
 func reconcile(logf, idxf *os.File) (size, lines, next int64, err error) {
+	reconciles.Add(1)
 	st, err := logf.Stat()
 	if err != nil {
 		return 0, 0, 0, err

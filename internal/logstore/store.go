@@ -22,8 +22,13 @@ const (
 )
 
 // DefaultMaxOpen is how many jobs keep their two files open while no
-// operation uses them (see WithMaxOpen).
-const DefaultMaxOpen = 128
+// operation uses them (see WithMaxOpen): a lab with hundreds of running
+// jobs and their live followers must not close and reopen their files on
+// every append.
+const DefaultMaxOpen = 1024
+
+// maxKnown bounds the states kept of jobs whose files were closed (known).
+const maxKnown = 1 << 16
 
 // ErrClosed is returned by every operation on a Store after Close.
 var ErrClosed = errors.New("log store closed")
@@ -67,6 +72,17 @@ type Store struct {
 	idle   list.List      // of *job: open files, no refs; front = most recent
 	nopen  int            // jobs with open files
 	closed bool
+	// known holds the published state of jobs whose files this process
+	// closed while they were sound (evicted idle jobs). This process alone
+	// writes the directory (the lock), so reopening such a job needs no
+	// reconciliation: no scan, no fsync.
+	known map[int64]knownState
+}
+
+// knownState is a job's published state when its files were closed.
+type knownState struct {
+	size, next int64
+	lines      int
 }
 
 // job is the in-memory state of one job's log. An entry lives in
@@ -119,6 +135,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		lock:    lock,
 		done:    make(chan struct{}),
 		jobs:    make(map[int64]*job),
+		known:   make(map[int64]knownState),
 	}
 	for _, o := range opts {
 		o(s)
@@ -231,6 +248,14 @@ func (s *Store) release(j *job) {
 		// No ref means nobody holds old.wmu or reads its files. A close
 		// error on a file opened for writing after its last fsync cannot
 		// lose acknowledged data, so it is ignored.
+		old.smu.RLock()
+		if old.loaded && old.log != nil {
+			if len(s.known) >= maxKnown {
+				clear(s.known) // a cache: the jobs reconcile once more
+			}
+			s.known[old.id] = knownState{size: old.size, next: old.next, lines: old.lines}
+		}
+		old.smu.RUnlock()
 		_ = old.closeFiles()
 		old.open = false
 		s.nopen--
