@@ -83,21 +83,12 @@ func clearSession(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
-// localPath returns next when it is a path on this site, else "/": the
-// login form never redirects elsewhere.
-func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
 type loginData struct {
 	Next, Username, Error string
 }
 
 func (u *UI) loginForm(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	u.show(w, r, p, "login", "Log in", "login", loginData{Next: localPath(r.URL.Query().Get("next"))})
+	u.show(w, r, p, "login", "Log in", "login", loginData{Next: safeRedirect(r.URL.Query().Get("next"))})
 	return nil
 }
 
@@ -106,7 +97,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, p auth.Principal) err
 	if err := r.ParseForm(); err != nil {
 		return fmt.Errorf("%w: login form: %v", lab.ErrInvalid, err)
 	}
-	d := loginData{Next: localPath(r.PostForm.Get("next")), Username: r.PostForm.Get("username")}
+	d := loginData{Next: safeRedirect(r.PostForm.Get("next")), Username: r.PostForm.Get("username")}
 	up, err := u.app.Login(r.Context(), d.Username, r.PostForm.Get("password"))
 	if errors.Is(err, lab.ErrUnauthenticated) {
 		d.Error = "Wrong username or password."
