@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
@@ -98,10 +100,17 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, p auth.Principal) err
 		return fmt.Errorf("%w: login form: %v", lab.ErrInvalid, err)
 	}
 	d := loginData{Next: safeRedirect(r.PostForm.Get("next")), Username: r.PostForm.Get("username")}
-	up, err := u.app.Login(r.Context(), d.Username, r.PostForm.Get("password"))
-	if errors.Is(err, lab.ErrUnauthenticated) {
+	up, err := u.app.Login(r.Context(), d.Username, r.PostForm.Get("password"), httpauth.ClientAddr(r))
+	switch {
+	case errors.Is(err, lab.ErrUnauthenticated):
 		d.Error = "Wrong username or password."
 		u.render(w, http.StatusUnauthorized, "login", page{Title: "Log in", Nav: "login", User: p.Username, Data: d})
+		return nil
+	case errors.Is(err, lab.ErrThrottled):
+		m := apierr.Map(err)
+		m.SetHeaders(w.Header())
+		d.Error = "Too many failed logins. Try again in " + waitText(m.RetryAfter) + "."
+		u.render(w, m.Status, "login", page{Title: "Log in", Nav: "login", User: p.Username, Data: d})
 		return nil
 	}
 	if err != nil {
@@ -130,4 +139,19 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	clearSession(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
+}
+
+// waitText says how long to wait, for people: "1 second", "40 seconds",
+// "3 minutes" (rounded up).
+func waitText(d time.Duration) string {
+	switch s := int((d + time.Second - 1) / time.Second); {
+	case s <= 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case s <= 60:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
 }

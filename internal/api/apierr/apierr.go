@@ -3,6 +3,8 @@ package apierr
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -21,8 +23,15 @@ const (
 	CodeConflict          = "conflict"
 	CodeUnavailable       = "unavailable"
 	CodeTooLarge          = "too_large"
+	CodeTimeout           = "timeout"
+	CodeThrottled         = "throttled"
 	CodeInternal          = "internal"
 )
+
+// ErrBodyTimeout: the request body did not arrive in time (the server's
+// bound on slow request bodies cut it). The server's body reader wraps it;
+// Map answers 408 timeout.
+var ErrBodyTimeout = errors.New("request body not received in time")
 
 // InternalMessage replaces the text of internal errors on the wire: their
 // details belong in the server's log, not in a reply.
@@ -40,6 +49,18 @@ type Mapped struct {
 	// Details lists the positioned problems of an invalid job definition
 	// or device dictionary; nil otherwise.
 	Details []wire.Problem
+	// RetryAfter, when positive, is how long the caller should wait before
+	// trying again (a lab.RetryAfterError): SetHeaders sends it as
+	// Retry-After.
+	RetryAfter time.Duration
+}
+
+// SetHeaders adds the headers that go with the error to h: Retry-After, in
+// whole seconds rounded up, when the error says when to retry.
+func (m Mapped) SetHeaders(h http.Header) {
+	if m.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((m.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 }
 
 // Internal reports whether the error is the server's fault (status 5xx):
@@ -52,8 +73,9 @@ func (m Mapped) Body() wire.ErrorResponse {
 }
 
 // Map classifies err: the lab sentinels, the positioned errors of job
-// definitions and device dictionaries, and a request body over its limit.
-// Anything else is internal.
+// definitions and device dictionaries, a request body over its limit or
+// past its read deadline (the server's slow-body bound). Anything else is
+// internal.
 func Map(err error) Mapped {
 	m := Mapped{Status: http.StatusInternalServerError, Code: CodeInternal, Message: InternalMessage}
 	if err == nil {
@@ -81,12 +103,20 @@ func Map(err error) Mapped {
 		m.Status, m.Code = http.StatusConflict, CodeConflict
 	case errors.Is(err, lab.ErrUnavailable):
 		m.Status, m.Code = http.StatusUnprocessableEntity, CodeUnavailable
+	case errors.Is(err, lab.ErrThrottled):
+		m.Status, m.Code = http.StatusTooManyRequests, CodeThrottled
 	case errors.As(err, &mbe):
 		m.Status, m.Code = http.StatusRequestEntityTooLarge, CodeTooLarge
+	case errors.Is(err, ErrBodyTimeout):
+		m.Status, m.Code = http.StatusRequestTimeout, CodeTimeout
 	default:
 		return m
 	}
 	m.Message = err.Error()
+	var ra *lab.RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		m.RetryAfter = ra.After
+	}
 	return m
 }
 

@@ -181,6 +181,7 @@ func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
 // apierr, the one mapping every transport uses).
 func writeError(w http.ResponseWriter, err error) {
 	m := apierr.Map(err)
+	m.SetHeaders(w.Header())
 	writeJSON(w, m.Status, m.Body())
 }
 

@@ -267,6 +267,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if m.Internal() {
 		s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
 	}
+	m.SetHeaders(w.Header())
 	writeError(w, m.Status, m.Code, m.Message)
 }
 
