@@ -73,7 +73,7 @@ func (a *App) Login(ctx context.Context, username, password, client string) (aut
 	att, refused := a.throttle.Begin(username, client)
 	if refused != nil {
 		if refused.First {
-			a.log.Warn("login throttled: too many failed logins", "user", username, "client", client,
+			a.log.Warn("login throttled: too many failed logins", "user", logName(username), "client", client,
 				"by", refused.By, "failures", refused.Failures, "retry_after", refused.RetryAfter.Round(time.Second))
 		}
 		return auth.Principal{}, &lab.RetryAfterError{
@@ -87,14 +87,24 @@ func (a *App) Login(ctx context.Context, username, password, client string) (aut
 		att.Succeeded()
 	case errors.Is(err, lab.ErrUnauthenticated):
 		if locked := att.Failed(); locked > 0 {
-			a.log.Info("login failed", "user", username, "client", client, "locked_for", locked)
+			a.log.Info("login failed", "user", logName(username), "client", client, "locked_for", locked)
 		} else {
-			a.log.Info("login failed", "user", username, "client", client)
+			a.log.Info("login failed", "user", logName(username), "client", client)
 		}
 	default:
 		att.Aborted()
 	}
 	return p, err
+}
+
+// logName bounds a username given at login for the log: the field may
+// hold anything up to the form's limit.
+func logName(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 // retryText rounds d up to the second for messages.
