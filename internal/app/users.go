@@ -100,11 +100,11 @@ func (a *App) Login(ctx context.Context, username, password, client string) (aut
 // logName bounds a username given at login for the log: the field may
 // hold anything up to the form's limit.
 func logName(s string) string {
-	const max = 64
-	if len(s) <= max {
+	const limit = 64
+	if len(s) <= limit {
 		return s
 	}
-	return strings.ToValidUTF8(s[:max], "") + "…"
+	return strings.ToValidUTF8(s[:limit], "") + "…"
 }
 
 // retryText rounds d up to the second for messages.
