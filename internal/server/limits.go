@@ -90,9 +90,10 @@ func limitBodies(h http.Handler, l Limits) http.Handler {
 // start + timeout + read/rate. Both bounds only grow, so the deadline is
 // moved forward only when it gains at least slack (each move of an
 // HTTP/2 stream's deadline is a message to its connection's loop). At the
-// end of the body the deadline is cleared: an HTTP/1 connection reads
-// ahead once the body is done, and a deadline expiring then would cancel
-// the request's context while its handler still works.
+// end of the body the deadline is cleared, so it cannot fire while the
+// handler goes on (net/http clears it too when an HTTP/1 connection starts
+// reading ahead; were it left to expire then, the request's context would
+// be cancelled).
 type deadlineBody struct {
 	body     io.ReadCloser
 	rc       *http.ResponseController
