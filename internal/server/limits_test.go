@@ -54,12 +54,16 @@ func serveLimited(t *testing.T, l Limits, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// pacedBody sends n chunks of size bytes, one every interval, then ends.
-func pacedBody(n, size int, interval time.Duration) io.ReadCloser {
+// pacedBody sends prefix, then n chunks of size bytes, one every interval,
+// then ends.
+func pacedBody(prefix string, n, size int, interval time.Duration) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		if _, err := io.WriteString(pw, prefix); err != nil {
+			return
+		}
 		for i := range n {
 			if i > 0 {
 				<-tick.C
@@ -123,7 +127,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			}
 			// A byte every T/2 (never a pause of T, but far below the rate):
 			// cut after about T, long before its 10,000 bytes.
-			if code, body := do("PUT", "/", pacedBody(10000, 1, T/2), 10000); code != http.StatusRequestTimeout || !strings.Contains(body, "request body not received in time") {
+			if code, body := do("PUT", "/", pacedBody("", 10000, 1, T/2), 10000); code != http.StatusRequestTimeout || !strings.Contains(body, "request body not received in time") {
 				t.Errorf("dripping body: %d %s, want 408", code, body)
 			}
 			// A body that stops: cut after a pause of T.
@@ -135,7 +139,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			}
 			// 10 KiB in 1 KiB chunks every T/3: more than 3 T in all, and
 			// at a rate above the minimum.
-			if code, body := do("PUT", "/", pacedBody(10, 1024, T/3), 10240); code != 200 || body != "read 10240" {
+			if code, body := do("PUT", "/", pacedBody("", 10, 1024, T/3), 10240); code != 200 || body != "read 10240" {
 				t.Errorf("steady body: %d %s, want all of it", code, body)
 			}
 			// Without a body, and with one read to its end, a handler may
@@ -146,7 +150,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			if code, body := do("POST", "/?stream=1", io.NopCloser(strings.NewReader("hello")), 5); code != 200 || body != "read 5" {
 				t.Errorf("long handler after its body: %d %s", code, body)
 			}
-			if code, body := do("POST", "/?stream=1", pacedBody(3, 10, T/3), -1); code != 200 || body != "read 30" {
+			if code, body := do("POST", "/?stream=1", pacedBody("", 3, 10, T/3), -1); code != 200 || body != "read 30" {
 				t.Errorf("long handler after a chunked body: %d %s", code, body)
 			}
 		})
@@ -173,8 +177,8 @@ func startServer(t *testing.T, l Limits) *Server {
 	return s
 }
 
-// slowLoris opens a connection to addr, sends the request head and then
-// one byte of its body every interval. It returns what the server
+// slowLoris opens a connection to addr, sends the request head (with the
+// start of its body) and then one byte "x" every interval. It returns what the server
 // answered once the server closed the connection; it fails the test if the
 // connection is still open after the safety bound.
 func slowLoris(t *testing.T, addr, head string, interval time.Duration) string {
@@ -215,15 +219,18 @@ func slowLoris(t *testing.T, addr, head string, interval time.Duration) string {
 // REST API, the web login form and the worker's log upload alike.
 func TestSlowLoris(t *testing.T) {
 	s := startServer(t, Limits{BodyTimeout: time.Second, MinBodyRate: 1024})
-	for _, c := range []struct{ method, path, ctype string }{
-		{"POST", "/api/v1/jobs/validate", "application/json"},
-		{"POST", "/api/v1/token", "application/json"},
-		{"POST", "/login", "application/x-www-form-urlencoded"},
-		{"PUT", "/api/worker/v1/jobs/1/log?offset=0", "application/octet-stream"}, // refused 401, its body still drained
+	// The handlers read on (a JSON string that never ends, a form value),
+	// or refuse at once and leave the server draining the body.
+	for _, c := range []struct{ method, path, ctype, start, want string }{
+		{"POST", "/api/v1/jobs/validate", "application/json", `{"definition": "`, "HTTP/1.1 408 "},
+		{"POST", "/api/v1/token", "application/json", `{"username": "`, "HTTP/1.1 408 "},
+		{"POST", "/login", "application/x-www-form-urlencoded", "username=", "HTTP/1.1 400 "},
+		{"PUT", "/api/worker/v1/jobs/1/log?offset=0", "application/octet-stream", "", "HTTP/1.1 409 "}, // refused at once, its body drained
 	} {
-		head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n", c.method, c.path, s.Addr(), c.ctype)
-		got := slowLoris(t, s.Addr(), head, time.Second)
-		t.Logf("%s %s: cut; answered %q", c.method, c.path, strings.SplitN(got, "\r\n", 2)[0])
+		head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n%s", c.method, c.path, s.Addr(), c.ctype, c.start)
+		if got := slowLoris(t, s.Addr(), head, time.Second); !strings.HasPrefix(got, c.want) {
+			t.Errorf("%s %s: cut, but answered %q, want %q", c.method, c.path, strings.SplitN(got, "\r\n", 2)[0], c.want)
+		}
 	}
 	// A slow-loris on the headers is cut by ReadHeaderTimeout.
 	s2 := startServer(t, Limits{ReadHeaderTimeout: time.Second})
@@ -234,7 +241,8 @@ func TestSlowLoris(t *testing.T) {
 // reset, instead of being held.
 func TestSlowLorisH2C(t *testing.T) {
 	s := startServer(t, Limits{BodyTimeout: time.Second, MinBodyRate: 1024})
-	req, err := http.NewRequest("POST", s.URL()+"/api/v1/jobs/validate", pacedBody(100000, 1, time.Second))
+	// The handler reads on: a JSON string that never ends.
+	req, err := http.NewRequest("POST", s.URL()+"/api/v1/jobs/validate", pacedBody(`{"definition": "`, 100000, 1, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
