@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 // safety bounds every wait of these tests: reaching it is a failure (the
@@ -54,9 +57,9 @@ func serveLimited(t *testing.T, l Limits, h http.Handler) string {
 	return "http://" + ln.Addr().String()
 }
 
-// pacedBody sends prefix, then n chunks of size bytes, one every interval,
-// then ends.
-func pacedBody(prefix string, n, size int, interval time.Duration) io.ReadCloser {
+// pacedBody sends prefix, then n chunks of size bytes "x", one every
+// interval, then suffix.
+func pacedBody(prefix, suffix string, n, size int, interval time.Duration) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		tick := time.NewTicker(interval)
@@ -72,6 +75,7 @@ func pacedBody(prefix string, n, size int, interval time.Duration) io.ReadCloser
 				return
 			}
 		}
+		io.WriteString(pw, suffix)
 		pw.Close()
 	}()
 	return pr
@@ -127,7 +131,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			}
 			// A byte every T/2 (never a pause of T, but far below the rate):
 			// cut after about T, long before its 10,000 bytes.
-			if code, body := do("PUT", "/", pacedBody("", 10000, 1, T/2), 10000); code != http.StatusRequestTimeout || !strings.Contains(body, "request body not received in time") {
+			if code, body := do("PUT", "/", pacedBody("", "", 10000, 1, T/2), 10000); code != http.StatusRequestTimeout || !strings.Contains(body, "request body not received in time") {
 				t.Errorf("dripping body: %d %s, want 408", code, body)
 			}
 			// A body that stops: cut after a pause of T.
@@ -139,7 +143,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			}
 			// 10 KiB in 1 KiB chunks every T/3: more than 3 T in all, and
 			// at a rate above the minimum.
-			if code, body := do("PUT", "/", pacedBody("", 10, 1024, T/3), 10240); code != 200 || body != "read 10240" {
+			if code, body := do("PUT", "/", pacedBody("", "", 10, 1024, T/3), 10240); code != 200 || body != "read 10240" {
 				t.Errorf("steady body: %d %s, want all of it", code, body)
 			}
 			// Without a body, and with one read to its end, a handler may
@@ -150,7 +154,7 @@ func TestBodyDeadlineClasses(t *testing.T) {
 			if code, body := do("POST", "/?stream=1", io.NopCloser(strings.NewReader("hello")), 5); code != 200 || body != "read 5" {
 				t.Errorf("long handler after its body: %d %s", code, body)
 			}
-			if code, body := do("POST", "/?stream=1", pacedBody("", 3, 10, T/3), -1); code != 200 || body != "read 30" {
+			if code, body := do("POST", "/?stream=1", pacedBody("", "", 3, 10, T/3), -1); code != 200 || body != "read 30" {
 				t.Errorf("long handler after a chunked body: %d %s", code, body)
 			}
 		})
@@ -242,7 +246,7 @@ func TestSlowLoris(t *testing.T) {
 func TestSlowLorisH2C(t *testing.T) {
 	s := startServer(t, Limits{BodyTimeout: time.Second, MinBodyRate: 1024})
 	// The handler reads on: a JSON string that never ends.
-	req, err := http.NewRequest("POST", s.URL()+"/api/v1/jobs/validate", pacedBody(`{"definition": "`, 100000, 1, time.Second))
+	req, err := http.NewRequest("POST", s.URL()+"/api/v1/jobs/validate", pacedBody(`{"definition": "`, "", 100000, 1, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,5 +332,82 @@ func TestConnsPerClient(t *testing.T) {
 			t.Fatalf("no place freed %s after a connection closed", safety)
 		}
 		time.Sleep(10 * time.Millisecond) // the server sees the close a moment later
+	}
+}
+
+// nextEvent reads Server-Sent Events from r up to the next named event,
+// skipping keep-alive comments, and returns its name.
+func nextEvent(r *bufio.Reader) (string, error) {
+	name := ""
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			name = strings.TrimPrefix(line, "event: ")
+		case line == "" && name != "":
+			return name, nil
+		}
+	}
+}
+
+// TestStreamsOutliveBodyTimeout: on a real server whose body deadline is
+// short, a Server-Sent Events stream stays open and keeps delivering while
+// far more than the deadline passes, and a body arriving steadily for
+// longer than the deadline is read whole, over HTTP/1.1 and h2c.
+func TestStreamsOutliveBodyTimeout(t *testing.T) {
+	const T = 300 * time.Millisecond
+	s := startServer(t, Limits{BodyTimeout: T, MinBodyRate: 1024})
+	ctx := context.Background()
+	u, err := s.App().CreateSuperuser(ctx, "admin", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := auth.UserPrincipal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, proto := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			c := client(proto)
+			resp, err := c.Get(s.URL() + "/overview/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			events := bufio.NewReader(resp.Body)
+			if ev, err := nextEvent(events); err != nil || ev != "lab" {
+				t.Fatalf("overview stream over %s: first event %q, %v", resp.Proto, ev, err)
+			}
+			// A definition sent 1 KiB every T/3 for 4 T.
+			req, err := http.NewRequest("POST", s.URL()+"/api/v1/jobs/validate", pacedBody(`{"definition": "`, `"}`, 12, 1024, T/3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			vr, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(vr.Body)
+			vr.Body.Close()
+			if vr.StatusCode != 200 {
+				t.Errorf("steady upload for 4× the body timeout: %d %s", vr.StatusCode, body)
+			}
+			// The stream, open all this time, still delivers.
+			if _, err := s.App().CreateWorker(ctx, admin, lab.Worker{Name: "w-" + proto}); err != nil {
+				t.Fatal(err)
+			}
+			maint := lab.WorkerMaintenance
+			if _, err := s.App().UpdateWorker(ctx, admin, "w-"+proto, app.WorkerUpdate{Health: &maint, Reason: "test"}); err != nil {
+				t.Fatal(err) // an event: the stream pushes at once
+			}
+			if ev, err := nextEvent(events); err != nil || ev != "lab" {
+				t.Fatalf("overview stream after 4× the body timeout: %q, %v", ev, err)
+			}
+		})
 	}
 }
