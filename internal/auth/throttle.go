@@ -196,25 +196,19 @@ func (t *LoginThrottle) window(n, b int) time.Duration {
 // Failed records a wrong password (or an unknown or disabled user). It
 // returns how long the username is now locked, zero when it is not.
 func (a *LoginAttempt) Failed() time.Duration {
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if a.done {
-		return 0
-	}
-	a.done = true
-	now := t.cfg.Now()
 	var locked time.Duration
-	for _, kb := range []struct {
-		k      *throttleKey
-		budget int
-	}{{a.user, t.cfg.UserFailures}, {a.addr, t.cfg.AddrFailures}} {
-		k := kb.k
-		k.inflight--
-		k.failures++
-		k.last = now
-		if k.failures >= kb.budget {
-			w := t.window(k.failures, kb.budget)
+	a.finish(func(t *LoginThrottle, now time.Time) {
+		for _, k := range []*throttleKey{a.user, a.addr} {
+			budget := t.cfg.UserFailures
+			if k == a.addr {
+				budget = t.cfg.AddrFailures
+			}
+			k.failures++
+			k.last = now
+			if k.failures < budget {
+				continue
+			}
+			w := t.window(k.failures, budget)
 			if until := now.Add(w); until.After(k.until) {
 				k.until = until
 			}
@@ -222,35 +216,30 @@ func (a *LoginAttempt) Failed() time.Duration {
 				locked = w
 			}
 		}
-	}
+	})
 	return locked
 }
 
 // Succeeded records a successful login: the username's count starts
 // afresh.
 func (a *LoginAttempt) Succeeded() {
-	t := a.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if a.done {
-		return
-	}
-	a.done = true
-	a.addr.inflight--
-	a.user.inflight--
-	if a.user.inflight == 0 {
-		if el, ok := t.keys[a.user.key]; ok && el.Value == a.user {
+	a.finish(func(t *LoginThrottle, _ time.Time) {
+		if a.user.inflight > 0 {
+			a.user.failures, a.user.until = 0, time.Time{}
+		} else if el, ok := t.keys[a.user.key]; ok && el.Value == a.user {
 			t.lru.Remove(el)
 			delete(t.keys, a.user.key)
 		}
-	} else {
-		a.user.failures, a.user.until = 0, time.Time{}
-	}
+	})
 }
 
 // Aborted ends an attempt whose password was not checked (the request was
 // cancelled, the database failed): it counts neither way.
-func (a *LoginAttempt) Aborted() {
+func (a *LoginAttempt) Aborted() { a.finish(func(*LoginThrottle, time.Time) {}) }
+
+// finish ends the attempt once, under the throttle's lock: its keys have
+// one attempt fewer in flight, then f records the outcome.
+func (a *LoginAttempt) finish(f func(t *LoginThrottle, now time.Time)) {
 	t := a.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -260,6 +249,7 @@ func (a *LoginAttempt) Aborted() {
 	a.done = true
 	a.user.inflight--
 	a.addr.inflight--
+	f(t, t.cfg.Now())
 }
 
 // Len is how many keys (usernames and addresses) are tracked.
