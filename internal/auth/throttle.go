@@ -69,8 +69,9 @@ func (c *ThrottleConfig) defaults() {
 // for good; a success clears its username's count (not its address's: one
 // valid account must not buy guesses at others). Unknown usernames are
 // counted exactly like existing ones, so the answers do not tell whether a
-// user exists. Once a budget is used up, at most one attempt of a key is
-// checked at a time, so parallel guesses gain nothing.
+// user exists. Attempts being checked count against the budget once a key
+// has failed, and at most 4 × its budget are checked at once, so parallel
+// guesses gain little.
 //
 // State is in memory, per server process, bounded by MaxKeys (the key
 // touched longest ago goes first); servers sharing a database do not share
@@ -81,6 +82,11 @@ type LoginThrottle struct {
 	keys map[string]*list.Element // of *throttleKey
 	lru  list.List                // front: touched last
 }
+
+// burstFactor times its budget is how many attempts of a key without
+// failures may be checked at once (parallel logins of a script are fine; a
+// volley of guesses is not).
+const burstFactor = 4
 
 type throttleKey struct {
 	key      string
@@ -155,9 +161,11 @@ func (t *LoginThrottle) refuse(k *throttleKey, budget int, now time.Time) *Throt
 	switch {
 	case k.until.After(now):
 		return &Throttled{RetryAfter: k.until.Sub(now), Failures: k.failures}
-	case k.failures+k.inflight >= budget && k.inflight > 0:
-		// The budget is used up and an attempt is being checked: wait for
-		// its outcome (it may lock the key).
+	case k.failures > 0 && k.inflight > 0 && k.failures+k.inflight >= budget,
+		k.inflight >= burstFactor*budget:
+		// The attempts being checked may use up the budget (once the key
+		// has failed), or are more at once than people or scripts log in:
+		// wait for their outcome.
 		return &Throttled{RetryAfter: t.cfg.FirstWindow, Failures: k.failures}
 	}
 	return nil

@@ -160,14 +160,42 @@ func TestThrottleAddress(t *testing.T) {
 
 func TestThrottleParallelGuesses(t *testing.T) {
 	th, _ := newThrottle(auth.ThrottleConfig{})
-	var atts []*auth.LoginAttempt
-	for range 50 {
-		if att, r := th.Begin("alice", "192.0.2.1"); r == nil {
-			atts = append(atts, att)
+	begin := func(user string, n int) []*auth.LoginAttempt {
+		var atts []*auth.LoginAttempt
+		for range n {
+			if att, r := th.Begin(user, "192.0.2.1"); r == nil {
+				atts = append(atts, att)
+			} else if r.RetryAfter != time.Second {
+				t.Fatalf("parallel attempt refused for %v, want 1 s", r.RetryAfter)
+			}
 		}
+		return atts
 	}
-	if len(atts) != 5 {
-		t.Fatalf("50 parallel guesses: %d let through, want the budget of 5", len(atts))
+	// Parallel logins of a user without failures (a script's jobs) are
+	// checked, up to four times the budget at once.
+	atts := begin("ci", 10)
+	if len(atts) != 10 {
+		t.Fatalf("10 parallel logins: %d let through", len(atts))
+	}
+	for _, a := range atts {
+		a.Succeeded()
+	}
+	if atts = begin("ci", 50); len(atts) != 20 {
+		t.Fatalf("a volley of 50: %d let through, want 20", len(atts))
+	}
+	for _, a := range atts {
+		a.Failed()
+	}
+	if _, ok := fail(t, th, "ci", "192.0.2.1"); ok {
+		t.Fatal("not locked after a volley of 20 failures")
+	}
+
+	// Once the user has failed, the attempts in flight count against the
+	// budget.
+	fail(t, th, "alice", "192.0.2.1")
+	atts = begin("alice", 50)
+	if len(atts) != 4 {
+		t.Fatalf("50 parallel guesses after a failure: %d let through, want the 4 left of the budget", len(atts))
 	}
 	atts[0].Aborted() // a cancelled request does not count, and frees its place
 	att, r := th.Begin("alice", "192.0.2.1")
