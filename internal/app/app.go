@@ -32,6 +32,9 @@ type Config struct {
 	LostJobGrace time.Duration
 	// Logs stores job logs uploaded by workers (nil: no worker link).
 	Logs Logs
+	// LoginThrottle tunes the throttling of failed logins (auth.LoginThrottle;
+	// its clock defaults to Now).
+	LoginThrottle auth.ThrottleConfig
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -45,6 +48,7 @@ type App struct {
 
 	wake      chan struct{}
 	logins    chan struct{} // semaphore bounding concurrent password checks
+	throttle  *auth.LoginThrottle
 	mu        sync.Mutex
 	listeners []func(Event)
 
@@ -81,7 +85,11 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.LostJobGrace <= 0 {
 		cfg.LostJobGrace = 5 * time.Minute
 	}
-	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4)}
+	if cfg.LoginThrottle.Now == nil {
+		cfg.LoginThrottle.Now = cfg.Now
+	}
+	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
+		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
 }
 
 // Store returns the underlying store (for wiring and tests).

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -56,18 +58,81 @@ func (a *App) Authenticate(ctx context.Context, username, secret string) (auth.P
 	return p, nil
 }
 
-// Login checks a username and password and returns the user's principal.
-// A password stored in an older scheme (Django's PBKDF2, imported from LAVA)
+// Login checks a username and password, for a caller at client (its
+// network address, "" when unknown) and returns the user's principal.
+// Every password check of the server goes through it: the REST token
+// endpoint and the web login alike.
+//
+// Failed logins are throttled per username and per client address
+// (auth.LoginThrottle): past the budget, attempts are refused without
+// checking the password with a lab.RetryAfterError wrapping
+// lab.ErrThrottled, the same way whether or not the user exists. A
+// password stored in an older scheme (Django's PBKDF2, imported from LAVA)
 // is rehashed with argon2id on success.
-func (a *App) Login(ctx context.Context, username, password string) (auth.Principal, error) {
+func (a *App) Login(ctx context.Context, username, password, client string) (auth.Principal, error) {
+	att, refused := a.throttle.Begin(username, client)
+	if refused != nil {
+		if refused.First {
+			a.log.Warn("login throttled: too many failed logins", "user", logName(username), "client", client,
+				"by", refused.By, "failures", refused.Failures, "retry_after", refused.RetryAfter.Round(time.Second))
+		}
+		return auth.Principal{}, &lab.RetryAfterError{
+			Err:   fmt.Errorf("login %q: too many failed logins, try again in %s: %w", username, retryText(refused.RetryAfter), lab.ErrThrottled),
+			After: refused.RetryAfter,
+		}
+	}
+	p, err := a.login(ctx, username, password)
+	switch {
+	case err == nil:
+		att.Succeeded()
+	case errors.Is(err, lab.ErrUnauthenticated):
+		if locked := att.Failed(); locked > 0 {
+			a.log.Info("login failed", "user", logName(username), "client", client, "locked_for", locked)
+		} else {
+			a.log.Info("login failed", "user", logName(username), "client", client)
+		}
+	default:
+		att.Aborted()
+	}
+	return p, err
+}
+
+// logName bounds a username given at login for the log: the field may
+// hold anything up to the form's limit.
+func logName(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	return strings.ToValidUTF8(s[:limit], "") + "…"
+}
+
+// retryText rounds d up to the second for messages.
+func retryText(d time.Duration) string {
+	return ((d + time.Second - 1) / time.Second * time.Second).String()
+}
+
+// login checks the password; errors other than ErrUnauthenticated are the
+// server's (the request ended, the database failed) and do not count as a
+// failed login.
+func (a *App) login(ctx context.Context, username, password string) (auth.Principal, error) {
 	// Each argon2id check holds ~20 MiB for ~30 ms: bound how many run at once.
 	select {
 	case a.logins <- struct{}{}:
 		defer func() { <-a.logins }()
 	case <-ctx.Done():
-		return auth.Principal{}, ctx.Err()
+		return auth.Principal{}, fmt.Errorf("login %q: %w", username, ctx.Err())
 	}
-	u, err := a.st.GetUser(ctx, username)
+	// A name that is not UTF-8 or holds a NUL names no user, and PostgreSQL
+	// would refuse the query: it is a wrong login, as on SQLite.
+	var u lab.User
+	err := fmt.Errorf("user %q: %w", username, lab.ErrNotFound)
+	if utf8.ValidString(username) && !strings.ContainsRune(username, 0) {
+		u, err = a.st.GetUser(ctx, username)
+	}
+	if err != nil && !errors.Is(err, lab.ErrNotFound) {
+		return auth.Principal{}, fmt.Errorf("login %q: %w", username, err)
+	}
 	if err != nil || !u.IsActive || u.PasswordHash == "" {
 		auth.DummyVerify(password) // same cost as a real check: do not reveal which users exist
 		return auth.Principal{}, fmt.Errorf("login %q: wrong username or password: %w", username, lab.ErrUnauthenticated)

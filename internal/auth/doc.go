@@ -4,7 +4,7 @@
 // nothing about HTTP or storage. The REST, XML-RPC and web layers look users
 // and tokens up in the store and then call into this package.
 //
-// It has three parts:
+// It has four parts:
 //
 //   - Passwords (password.go): HashPassword encodes argon2id hashes in PHC
 //     string format; VerifyPassword checks those and also Django's
@@ -25,6 +25,12 @@
 //     the Rule that Allowed and Require apply. Rules fail closed: an unknown
 //     operation, an unknown principal kind or a principal lacking its
 //     identity field is denied.
+//
+//   - Login throttling (throttle.go): LoginThrottle counts failed logins
+//     per username and per client address and refuses attempts for
+//     windows that double up to a cap and always expire. app.Login, the
+//     one password check of the server, applies it; its state is in
+//     memory, bounded, per process.
 //
 // Errors returned by this package wrap the lab sentinels
 // (lab.ErrUnauthenticated, lab.ErrForbidden, lab.ErrNotFound, lab.ErrInvalid)

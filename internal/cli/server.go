@@ -64,6 +64,9 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			f.cfg.Logger = logger
 			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, Logger: logger}
 			f.cfg.HeartbeatInterval, f.cfg.MissedHeartbeats = heartbeat, missed
+			if f.cfg.Limits.MaxConnsPerClient == 0 {
+				f.cfg.Limits.MaxConnsPerClient = -1 // 0 on the command line: no cap
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			srv, err := server.Open(ctx, f.cfg)
@@ -96,6 +99,10 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().IntVar(&f.cfg.MaxRequests, "max-requests", admit.DefaultMax, "API and web requests served at once; beyond, a request waits --queue-wait, then gets 503 with Retry-After (the worker link is not limited)")
 	cmd.Flags().DurationVar(&f.cfg.QueueWait, "queue-wait", admit.DefaultWait, "how long a request waits for one of the --max-requests slots")
+	cmd.Flags().IntVar(&f.cfg.Limits.MaxConnsPerClient, "max-conns-per-client", 256, "open connections one client address (an IPv6 /64) may hold; further ones are closed at once (0: no cap)")
+	cmd.Flags().DurationVar(&f.cfg.Limits.BodyTimeout, "body-timeout", 30*time.Second, "longest pause in a request body, and its grace before --min-body-rate applies")
+	cmd.Flags().IntVar(&f.cfg.Limits.MinBodyRate, "min-body-rate", 16<<10, "slowest average rate, in bytes/s, a request body may arrive at after --body-timeout")
+	cmd.Flags().DurationVar(&f.cfg.Limits.IdleTimeout, "idle-timeout", 2*time.Minute, "close connections without a request for this long")
 	return cmd
 }
 

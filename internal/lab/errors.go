@@ -1,6 +1,9 @@
 package lab
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Sentinel errors shared by every layer. Domain and store code wrap them with
 // context (fmt.Errorf("get job %d: %w", id, ErrNotFound)); transports test them
@@ -23,4 +26,20 @@ var (
 	// ErrOverloaded: the server sheds this request to keep its latency for
 	// the others (and for the worker link); the client retries shortly.
 	ErrOverloaded = errors.New("overloaded")
+	// ErrThrottled: too many attempts (failed logins); the caller must wait
+	// before trying again. Usually inside a RetryAfterError saying how long.
+	ErrThrottled = errors.New("throttled")
 )
+
+// RetryAfterError is an error after which the caller may try again once
+// After has passed; transports answer it with a Retry-After header.
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the error that says what happened (errors.Is sees
+// through it).
+func (e *RetryAfterError) Unwrap() error { return e.Err }

@@ -53,6 +53,9 @@ type Config struct {
 	// 250 ms). The worker link and /healthz are not limited.
 	MaxRequests int
 	QueueWait   time.Duration
+	// Limits bound connections per client and the time a request may
+	// take to arrive (limits.go).
+	Limits Limits
 }
 
 // Server is a running Basalt server: store, use cases, scheduler loop and
@@ -99,6 +102,7 @@ func (cfg *Config) defaults() {
 	if cfg.App.HeartbeatTimeout <= 0 {
 		cfg.App.HeartbeatTimeout = time.Duration(cfg.MissedHeartbeats) * cfg.HeartbeatInterval
 	}
+	cfg.Limits.defaults()
 }
 
 // OpenStore opens (and migrates) the database cfg names, creating the data
@@ -146,6 +150,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln = limitClients(ln, cfg.Limits.MaxConnsPerClient, cfg.Logger)
 	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
@@ -155,9 +160,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	protos.SetHTTP2(true)
 	protos.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		Handler:           limitBodies(s.Handler(), cfg.Limits),
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
 		Protocols:         &protos,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
@@ -83,21 +85,12 @@ func clearSession(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 
-// localPath returns next when it is a path on this site, else "/": the
-// login form never redirects elsewhere.
-func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
-	}
-	return next
-}
-
 type loginData struct {
 	Next, Username, Error string
 }
 
 func (u *UI) loginForm(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	u.show(w, r, p, "login", "Log in", "login", loginData{Next: localPath(r.URL.Query().Get("next"))})
+	u.show(w, r, p, "login", "Log in", "login", loginData{Next: safeRedirect(r.URL.Query().Get("next"))})
 	return nil
 }
 
@@ -106,11 +99,18 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, p auth.Principal) err
 	if err := r.ParseForm(); err != nil {
 		return fmt.Errorf("%w: login form: %v", lab.ErrInvalid, err)
 	}
-	d := loginData{Next: localPath(r.PostForm.Get("next")), Username: r.PostForm.Get("username")}
-	up, err := u.app.Login(r.Context(), d.Username, r.PostForm.Get("password"))
-	if errors.Is(err, lab.ErrUnauthenticated) {
+	d := loginData{Next: safeRedirect(r.PostForm.Get("next")), Username: r.PostForm.Get("username")}
+	up, err := u.app.Login(r.Context(), d.Username, r.PostForm.Get("password"), httpauth.ClientAddr(r))
+	switch {
+	case errors.Is(err, lab.ErrUnauthenticated):
 		d.Error = "Wrong username or password."
 		u.render(w, http.StatusUnauthorized, "login", page{Title: "Log in", Nav: "login", User: p.Username, Data: d})
+		return nil
+	case errors.Is(err, lab.ErrThrottled):
+		m := apierr.Map(err)
+		m.SetHeaders(w.Header())
+		d.Error = "Too many failed logins. Try again in " + waitText(m.RetryAfter) + "."
+		u.render(w, m.Status, "login", page{Title: "Log in", Nav: "login", User: p.Username, Data: d})
 		return nil
 	}
 	if err != nil {
@@ -139,4 +139,19 @@ func (u *UI) logout(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	clearSession(w, r)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
+}
+
+// waitText says how long to wait, for people: "1 second", "40 seconds",
+// "3 minutes" (rounded up).
+func waitText(d time.Duration) string {
+	switch s := int((d + time.Second - 1) / time.Second); {
+	case s <= 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	case s <= 60:
+		return "1 minute"
+	default:
+		return fmt.Sprintf("%d minutes", (s+59)/60)
+	}
 }

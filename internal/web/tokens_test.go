@@ -143,7 +143,7 @@ func TestUsers(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users" {
 		t.Fatalf("create user: status %d", resp.StatusCode)
 	}
-	if _, err := e.app.Login(context.Background(), "carol", "carol-password"); err != nil {
+	if _, err := e.app.Login(context.Background(), "carol", "carol-password", ""); err != nil {
 		t.Errorf("carol cannot log in: %v", err)
 	}
 	resp, body = e.post(admin, "/users", form)

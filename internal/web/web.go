@@ -158,6 +158,7 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if st == http.StatusNotFound {
 		msg = "There is nothing here, or you may not see it."
 	}
+	m.SetHeaders(w.Header())
 	data := struct {
 		Status int
 		Text   string

@@ -282,9 +282,15 @@ func TestSession(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden || sessionCookie(resp) != nil {
 		t.Errorf("cross-site login: status %d, want 403 without a cookie", resp.StatusCode)
 	}
-	resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {"//evil.example/"}}, nil)
-	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
-		t.Errorf("login with a foreign next: status %d, Location %q; want 303 to /", resp.StatusCode, loc)
+	for _, next := range []string{"//evil.example/", "/\t/evil.example", "/%09/evil.example", "/\\evil.example", "https:evil.example"} {
+		resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {next}}, nil)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("login with next %q: status %d, Location %q; want 303 to /", next, resp.StatusCode, loc)
+		}
+		resp, body = e.send("GET", "/login?next="+url.QueryEscape(next), "", nil, nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, `name="next" value="/"`) {
+			t.Errorf("login form with next %q: %d, the form does not carry / as next", next, resp.StatusCode)
+		}
 	}
 
 	resp, _ = e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {"alice-password"}, "next": {priv}}, nil)

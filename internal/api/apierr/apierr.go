@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -23,8 +24,15 @@ const (
 	CodeUnavailable       = "unavailable"
 	CodeTooLarge          = "too_large"
 	CodeOverloaded        = "overloaded"
+	CodeTimeout           = "timeout"
+	CodeThrottled         = "throttled"
 	CodeInternal          = "internal"
 )
+
+// ErrBodyTimeout: the request body did not arrive in time (the server's
+// bound on slow request bodies cut it). The server's body reader wraps it;
+// Map answers 408 timeout.
+var ErrBodyTimeout = errors.New("request body not received in time")
 
 // InternalMessage replaces the text of internal errors on the wire: their
 // details belong in the server's log, not in a reply.
@@ -42,9 +50,18 @@ type Mapped struct {
 	// Details lists the positioned problems of an invalid job definition
 	// or device dictionary; nil otherwise.
 	Details []wire.Problem
-	// RetryAfter, when not zero, is how many seconds the client should wait
-	// before it tries again (the Retry-After header).
-	RetryAfter int
+	// RetryAfter, when positive, is how long the caller should wait before
+	// trying again (a lab.RetryAfterError): SetHeaders sends it as
+	// Retry-After.
+	RetryAfter time.Duration
+}
+
+// SetHeaders adds the headers that go with the error to h: Retry-After, in
+// whole seconds rounded up, when the error says when to retry.
+func (m Mapped) SetHeaders(h http.Header) {
+	if m.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((m.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 }
 
 // Internal reports whether the error is a bug of the server (code
@@ -52,21 +69,15 @@ type Mapped struct {
 // 5xx (overloaded) are conditions the message explains.
 func (m Mapped) Internal() bool { return m.Code == CodeInternal }
 
-// SetHeaders sets the headers the error carries (Retry-After).
-func (m Mapped) SetHeaders(h http.Header) {
-	if m.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(m.RetryAfter))
-	}
-}
-
 // Body is the error envelope of the JSON APIs.
 func (m Mapped) Body() wire.ErrorResponse {
 	return wire.ErrorResponse{Error: wire.ErrorBody{Code: m.Code, Message: m.Message, Details: m.Details}}
 }
 
 // Map classifies err: the lab sentinels, the positioned errors of job
-// definitions and device dictionaries, and a request body over its limit.
-// Anything else is internal.
+// definitions and device dictionaries, a request body over its limit or
+// past its read deadline (the server's slow-body bound). Anything else is
+// internal.
 func Map(err error) Mapped {
 	m := Mapped{Status: http.StatusInternalServerError, Code: CodeInternal, Message: InternalMessage}
 	if err == nil {
@@ -94,14 +105,22 @@ func Map(err error) Mapped {
 		m.Status, m.Code = http.StatusConflict, CodeConflict
 	case errors.Is(err, lab.ErrUnavailable):
 		m.Status, m.Code = http.StatusUnprocessableEntity, CodeUnavailable
+	case errors.Is(err, lab.ErrThrottled):
+		m.Status, m.Code = http.StatusTooManyRequests, CodeThrottled
 	case errors.As(err, &mbe):
 		m.Status, m.Code = http.StatusRequestEntityTooLarge, CodeTooLarge
 	case errors.Is(err, lab.ErrOverloaded):
-		m.Status, m.Code, m.RetryAfter = http.StatusServiceUnavailable, CodeOverloaded, 1
+		m.Status, m.Code, m.RetryAfter = http.StatusServiceUnavailable, CodeOverloaded, time.Second
+	case errors.Is(err, ErrBodyTimeout):
+		m.Status, m.Code = http.StatusRequestTimeout, CodeTimeout
 	default:
 		return m
 	}
 	m.Message = err.Error()
+	var ra *lab.RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		m.RetryAfter = ra.After
+	}
 	return m
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -37,6 +38,8 @@ func TestMap(t *testing.T) {
 		{"unavailable", fmt.Errorf("submit: %w", lab.ErrUnavailable), http.StatusUnprocessableEntity, apierr.CodeUnavailable, false},
 		{"too large", fmt.Errorf("body: %w", &http.MaxBytesError{Limit: 10}), http.StatusRequestEntityTooLarge, apierr.CodeTooLarge, false},
 		{"overloaded", fmt.Errorf("admit: %w", lab.ErrOverloaded), http.StatusServiceUnavailable, apierr.CodeOverloaded, false},
+		{"throttled", &lab.RetryAfterError{Err: fmt.Errorf("login: %w", lab.ErrThrottled), After: time.Second}, http.StatusTooManyRequests, apierr.CodeThrottled, false},
+		{"body timeout", fmt.Errorf("read body: %w", apierr.ErrBodyTimeout), http.StatusRequestTimeout, apierr.CodeTimeout, false},
 		{"internal", errors.New("database on fire: password=hunter2"), http.StatusInternalServerError, apierr.CodeInternal, false},
 	}
 	for _, tt := range tests {
@@ -79,4 +82,24 @@ func headerOf(m apierr.Mapped) string {
 	h := http.Header{}
 	m.SetHeaders(h)
 	return h.Get("Retry-After")
+}
+
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{&lab.RetryAfterError{Err: fmt.Errorf("login: %w", lab.ErrThrottled), After: 1500 * time.Millisecond}, "2"},
+		{fmt.Errorf("web: %w", &lab.RetryAfterError{Err: lab.ErrThrottled, After: 15 * time.Minute}), "900"},
+		{&lab.RetryAfterError{Err: lab.ErrThrottled, After: time.Nanosecond}, "1"},
+		{fmt.Errorf("login: %w", lab.ErrThrottled), ""},
+		{errors.New("internal"), ""},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		apierr.Map(tt.err).SetHeaders(h)
+		if got := h.Get("Retry-After"); got != tt.want {
+			t.Errorf("Retry-After for %v = %q, want %q", tt.err, got, tt.want)
+		}
+	}
 }

@@ -7,6 +7,7 @@ package httpauth
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -40,4 +41,16 @@ func Principal(r *http.Request, a Authenticator) (auth.Principal, error) {
 		return a.Authenticate(r.Context(), user, secret)
 	}
 	return auth.Principal{}, fmt.Errorf("unsupported authorization scheme %q (use Token or Basic): %w", scheme, lab.ErrUnauthenticated)
+}
+
+// ClientAddr is the network address of the caller, the host part of
+// r.RemoteAddr, for per-client limits such as login throttling.
+// Forwarding headers (X-Forwarded-For) are not trusted: behind a reverse
+// proxy every caller has the proxy's address (docs/operations.md).
+func ClientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }

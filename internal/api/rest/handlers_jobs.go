@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -33,7 +34,7 @@ func (api *API) tokenFromPassword(w http.ResponseWriter, r *http.Request, _ auth
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	p, err := api.app.Login(r.Context(), in.Username, in.Password)
+	p, err := api.app.Login(r.Context(), in.Username, in.Password, httpauth.ClientAddr(r))
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func readJSON(r *http.Request, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, apierr.ErrBodyTimeout) {
 			return err
 		}
 		if errors.Is(err, io.EOF) {
