@@ -51,7 +51,7 @@ func TestMap(t *testing.T) {
 			if m.Internal() != (tt.code == apierr.CodeInternal) {
 				t.Errorf("Internal() = %v", m.Internal())
 			}
-			if want := map[bool]string{true: "1", false: ""}[tt.code == apierr.CodeOverloaded]; headerOf(m) != want {
+			if want := map[bool]string{true: "1", false: ""}[tt.code == apierr.CodeOverloaded || tt.code == apierr.CodeThrottled]; headerOf(m) != want {
 				t.Errorf("Retry-After %q, want %q", headerOf(m), want)
 			}
 			body := m.Body()
