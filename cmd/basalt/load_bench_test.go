@@ -73,7 +73,9 @@ func (l *latencies) pct(p float64) (float64, int) {
 
 func runBurst(b *testing.B) {
 	b.StopTimer()
-	s := startServer(b) // the default heartbeats: every 10 s, Offline after 30 s of silence
+	// The default heartbeats (every 10 s, Offline after 30 s of silence);
+	// the 500 followers come from one address here.
+	s := startServer(b, "--max-conns-per-client", "0")
 	l := attachLab(b, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

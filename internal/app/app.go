@@ -55,6 +55,8 @@ type App struct {
 	ingest [ingestStripes]ingestStripe // results.go: one job's ingestion at a time
 
 	beats heartbeats // workers.go: the last heartbeat of each worker, as this process saw it
+
+	placed placements // workerlink.go: which worker runs each job, for the log appends' checks
 }
 
 // Event is something that happened in the lab, delivered to listeners after

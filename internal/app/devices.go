@@ -335,6 +335,7 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 	if err != nil {
 		return lab.Device{}, err
 	}
+	a.placed.forget() // its jobs' worker may have changed
 	a.Kick()
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -196,8 +197,16 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	if a.cfg.Logs == nil {
 		return 0, fmt.Errorf("append log: no log store configured")
 	}
-	if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
-		return 0, fmt.Errorf("append log of job %d: %w", jobID, err)
+	// A running job sends many chunks: its worker is checked once, then
+	// remembered (placements).
+	if p.Kind != auth.KindWorker || !a.placed.has(jobID, p.Worker) {
+		gen := a.placed.generation()
+		if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
+			return 0, fmt.Errorf("append log of job %d: %w", jobID, err)
+		}
+		if p.Kind == auth.KindWorker {
+			a.placed.set(jobID, p.Worker, gen)
+		}
 	}
 	stored, err := a.cfg.Logs.Append(jobID, offset, data)
 	if err != nil {
@@ -213,6 +222,55 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 		a.emit(Event{Kind: "log", JobID: jobID})
 	}
 	return stored, nil
+}
+
+// placements remembers which worker was found to run a job, so that each
+// log append of the job does not read the job and its device again. A job
+// never moves to another device; a device may move to another worker (an
+// admin's change), which clears the whole map.
+type placements struct {
+	mu  sync.Mutex
+	m   map[int64]string
+	gen uint64 // bumped by forget
+}
+
+// generation is the map's generation, to pass to set after a check.
+func (pl *placements) generation() uint64 {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	return pl.gen
+}
+
+// maxPlacements bounds the jobs remembered; beyond, the map starts afresh.
+const maxPlacements = 4096
+
+func (pl *placements) has(job int64, worker string) bool {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	w, ok := pl.m[job]
+	return ok && w == worker
+}
+
+// set remembers a placement checked while the map was at generation gen;
+// it is dropped when a forget came in between (the check may be stale).
+func (pl *placements) set(job int64, worker string, gen uint64) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if gen != pl.gen {
+		return
+	}
+	if pl.m == nil || len(pl.m) >= maxPlacements {
+		pl.m = map[int64]string{}
+	}
+	pl.m[job] = worker
+}
+
+// forget clears every placement (a device changed worker).
+func (pl *placements) forget() {
+	pl.mu.Lock()
+	pl.m = nil
+	pl.gen++
+	pl.mu.Unlock()
 }
 
 // WorkerFinish is a worker's report of a job's end, with the size and
