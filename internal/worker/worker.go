@@ -43,6 +43,9 @@ type Worker struct {
 
 	// pauseHook, when set (tests), sees every wait of the worker's loops.
 	pauseHook func(what string, d time.Duration)
+	// sleepHook, when set (tests), replaces the waits of the worker's loops
+	// (a virtual clock): it returns false when ctx ended.
+	sleepHook func(ctx context.Context, what string, d time.Duration, kick <-chan struct{}) bool
 	// connected counts streams that got their hello (tests, benchmarks).
 	connected atomic.Int64
 }
@@ -196,6 +199,14 @@ func (w *Worker) pause(ctx context.Context, what string, d time.Duration, kick <
 	if w.pauseHook != nil {
 		w.pauseHook(what, d)
 	}
+	if w.sleepHook != nil {
+		return w.sleepHook(ctx, what, d, kick)
+	}
+	return sleep(ctx, d, kick)
+}
+
+// sleep waits d, or until kick fires or ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -1,0 +1,125 @@
+package worker
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// virtualClock replaces the waits of the worker's job loops with virtual
+// time once started says so: each wait returns at once and moves the clock
+// on by its duration, until the clock reaches horizon; from then on waits
+// park until release. Other loops (stream, heartbeats) wait for real.
+type virtualClock struct {
+	started func() bool // virtual time runs once this holds
+	horizon time.Duration
+
+	mu       sync.Mutex
+	now      time.Duration
+	parked   bool
+	released bool
+	release  chan struct{}
+}
+
+func newVirtualClock(horizon time.Duration, started func() bool) *virtualClock {
+	return &virtualClock{started: started, horizon: horizon, release: make(chan struct{})}
+}
+
+func (c *virtualClock) sleep(ctx context.Context, what string, d time.Duration, kick <-chan struct{}) bool {
+	if what != "job" || !c.started() {
+		return sleep(ctx, d, kick)
+	}
+	c.mu.Lock()
+	if c.released {
+		c.mu.Unlock()
+		return sleep(ctx, d, kick)
+	}
+	if c.now >= c.horizon {
+		c.parked = true
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.release:
+			return true
+		}
+	}
+	c.now += d
+	c.mu.Unlock()
+	return ctx.Err() == nil
+}
+
+func (c *virtualClock) isParked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.parked
+}
+
+func (c *virtualClock) resume() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.released = true
+	close(c.release)
+}
+
+// TestRefusedReportsBackOff: while the server cannot store a job's finish
+// or its log (its disk is full: 507), the worker retries with the
+// exponential back-off of every other retry, not in a loop, and logs the
+// episode once when it starts and once when it ends; once the server
+// recovers, the job is reported and its log is the journal, byte for byte.
+// Ten minutes of failures are simulated with a virtual clock.
+func TestRefusedReportsBackOff(t *testing.T) {
+	const horizon = 10 * time.Minute
+	tests := []struct {
+		name     string
+		fail     func(fs *fakeServer, status int)
+		attempts func(fs *fakeServer) int
+	}{
+		{"finish", func(fs *fakeServer, status int) { fs.finishFail = status }, func(fs *fakeServer) int { return fs.job(1).finishes }},
+		{"log upload", func(fs *fakeServer, status int) { fs.logFail = status }, func(fs *fakeServer) int { return fs.job(1).uploads }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFakeServer(t)
+			fs.mu.Lock()
+			tt.fail(fs, http.StatusInsufficientStorage)
+			fs.mu.Unlock()
+			cfg := testConfig(fs.URL, t.TempDir())
+			cfg.BackoffMin, cfg.BackoffMax = DefaultBackoffMin, DefaultBackoffMax
+			clock := newVirtualClock(horizon, func() bool { return tt.attempts(fs) > 0 })
+			r := startWorker(t, cfg, func(w *Worker) { w.sleepHook = clock.sleep })
+			fs.assign(1, "dev1", "log 20\nresult pass")
+			eventually(t, "ten virtual minutes of failures", clock.isParked)
+
+			// Full jitter: the n-th delay is uniform in (0, min(30 s,
+			// 250 ms·2ⁿ)], about 15 s on average once at the cap, so ten
+			// minutes hold about 45 attempts. Without back-off (a delay of
+			// at most 250 ms) they would hold thousands.
+			n := tt.attempts(fs)
+			t.Logf("%d attempts in %s of failures", n, horizon)
+			if n < 5 || n > 150 {
+				t.Errorf("%d attempts in %s of failures, want about 45 (back-off from %s to %s)", n, horizon, cfg.BackoffMin, cfg.BackoffMax)
+			}
+			logs := r.logs.String()
+			if c := strings.Count(logs, "job report failed;"); c != 1 {
+				t.Errorf("the failing episode was logged %d times at warning level, want once", c)
+			}
+			if strings.Contains(logs, "job reports resumed") {
+				t.Errorf("recovery logged while every report failed")
+			}
+
+			fs.mu.Lock()
+			tt.fail(fs, 0)
+			fs.mu.Unlock()
+			clock.resume()
+			waitFinished(t, fs, 1)
+			checkLog(t, fs, cfg.DataDir, 1)
+			if c := strings.Count(r.logs.String(), "job reports resumed"); c != 1 {
+				t.Errorf("recovery logged %d times, want once", c)
+			}
+		})
+	}
+}
