@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -117,9 +119,51 @@ func TestRefusedReportsBackOff(t *testing.T) {
 			clock.resume()
 			waitFinished(t, fs, 1)
 			checkLog(t, fs, cfg.DataDir, 1)
+			eventually(t, "the end of the episode logged", func() bool { return strings.Contains(r.logs.String(), "job reports resumed") })
 			if c := strings.Count(r.logs.String(), "job reports resumed"); c != 1 {
 				t.Errorf("recovery logged %d times, want once", c)
 			}
 		})
 	}
+}
+
+// TestHelloLostJobWarning: the warning that the server places a job on
+// this worker that it does not have is for jobs truly lost (the server
+// holds them Running here), not for the Scheduled jobs whose assignments
+// follow the hello — which every connection to a busy lab has — nor for
+// jobs the worker has or has queued for a busy device.
+func TestHelloLostJobWarning(t *testing.T) {
+	const warning = "that it does not have (data directory lost?)"
+	t.Run("intact data directory", func(t *testing.T) {
+		fs := newFakeServer(t)
+		// assigned while the worker is away: the hello lists it, its
+		// assignment follows
+		fs.assign(1, "dev1", "log 2\nwait go\nresult pass")
+		cfg := testConfig(fs.URL, t.TempDir())
+		r := startWorker(t, cfg)
+		eventually(t, "job 1 uploading", func() bool { return len(journalLines(t, fs.job(1).log)) == 2 })
+		eventually(t, "first hello checked", func() bool { return r.w.helloChecked.Load() >= 1 })
+		fs.assign(2, "dev1", "log 1\nresult pass") // dev1 is busy: queued on the worker
+		eventually(t, "job 2 queued", func() bool { return strings.Contains(r.logs.String(), "device still busy: assignment queued") })
+		fs.dropStreams() // the hello lists job 1 (Running here) and job 2 (Scheduled, queued here)
+		eventually(t, "second hello checked", func() bool { return r.w.helloChecked.Load() >= 2 })
+		if strings.Contains(r.logs.String(), warning) {
+			t.Errorf("false alarm about a lost job:\n%s", r.logs.String())
+		}
+		os.WriteFile(filepath.Join(cfg.DataDir, "jobs", "1", "go"), nil, 0o600)
+		waitFinished(t, fs, 2)
+		checkLog(t, fs, cfg.DataDir, 1)
+	})
+	t.Run("job lost", func(t *testing.T) {
+		fs := newFakeServer(t)
+		fs.assign(1, "dev1", "log 1\nresult pass")
+		fs.mu.Lock()
+		fs.jobs[1].state = "Running" // started here by a worker whose data directory is gone
+		fs.mu.Unlock()
+		r := startWorker(t, testConfig(fs.URL, t.TempDir()))
+		eventually(t, "hello checked", func() bool { return r.w.helloChecked.Load() >= 1 })
+		if c := strings.Count(r.logs.String(), warning); c != 1 {
+			t.Errorf("lost job reported %d times, want once:\n%s", c, r.logs.String())
+		}
+	})
 }
