@@ -39,8 +39,8 @@ type Worker struct {
 	// it did not have: the assignments and cancels that follow the hello
 	// account for most; those left at the stream's first ping are lost.
 	unknown map[int64]bool
-	jobsCtx   context.Context
-	jobsWG    sync.WaitGroup
+	jobsCtx context.Context
+	jobsWG  sync.WaitGroup
 
 	mismatchMu     sync.Mutex
 	mismatchLogged time.Time
