@@ -20,4 +20,14 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnavailable: no usable device exists for a submission.
 	ErrUnavailable = errors.New("no usable device")
+	// ErrStorageFull: the server cannot store what it was asked to because
+	// its storage is full: the disk of the log store or of the database
+	// (no space left, over quota). It is a condition of the server, not of
+	// the request: the same request succeeds once space is freed, so
+	// clients retry it later. The stores classify their errors into it.
+	ErrStorageFull = errors.New("storage full")
+	// ErrDatabaseUnavailable: the database does not answer (stopped,
+	// unreachable, restarting, out of connections). Like ErrStorageFull it
+	// is a condition of the server that clients wait out and retry.
+	ErrDatabaseUnavailable = errors.New("database unavailable")
 )

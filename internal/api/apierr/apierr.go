@@ -3,6 +3,8 @@ package apierr
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/devicedict"
@@ -22,6 +24,26 @@ const (
 	CodeUnavailable       = "unavailable"
 	CodeTooLarge          = "too_large"
 	CodeInternal          = "internal"
+	// CodeStorageFull (507) and CodeDatabaseUnavailable (503) are
+	// conditions of the server, not bugs and not the request's fault: the
+	// same request succeeds once they are repaired.
+	CodeStorageFull         = "storage_full"
+	CodeDatabaseUnavailable = "database_unavailable"
+)
+
+// The messages of the server's conditions. They say what is wrong and
+// what to do; the errors behind them (paths, driver messages) go to the
+// server's log, once per episode, not on the wire.
+const (
+	StorageFullMessage         = "the server's disk is full: it cannot store anything more until an administrator frees space; retry later"
+	DatabaseUnavailableMessage = "the database is unavailable: the server can neither read nor store anything until it is back; retry later"
+)
+
+// Retry-After of the server's conditions: a database restarts in seconds,
+// freeing disk space takes a person.
+const (
+	StorageFullRetry         = 30 * time.Second
+	DatabaseUnavailableRetry = 5 * time.Second
 )
 
 // InternalMessage replaces the text of internal errors on the wire: their
@@ -40,18 +62,39 @@ type Mapped struct {
 	// Details lists the positioned problems of an invalid job definition
 	// or device dictionary; nil otherwise.
 	Details []wire.Problem
+	// RetryAfter, when positive, is how long the client should wait
+	// before trying again (the Retry-After header; SetHeaders sets it).
+	RetryAfter time.Duration
 }
 
-// Internal reports whether the error is the server's fault (status 5xx):
-// the transport logs it.
-func (m Mapped) Internal() bool { return m.Status >= 500 }
+// Internal reports whether the error is a bug of the server (status 500):
+// the transport logs it with the request.
+func (m Mapped) Internal() bool { return m.Status >= 500 && !m.Condition() }
+
+// Condition reports whether the error is a condition of the server that
+// holds until it is repaired (its disk is full, its database is down):
+// transports report it to the app (app.NoteFault), which logs it once per
+// episode rather than once per request.
+func (m Mapped) Condition() bool {
+	return m.Code == CodeStorageFull || m.Code == CodeDatabaseUnavailable
+}
+
+// SetHeaders sets the response headers the error calls for: Retry-After.
+// Call it before writing the status.
+func (m Mapped) SetHeaders(h http.Header) {
+	if m.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((m.RetryAfter+time.Second-1)/time.Second)))
+	}
+}
 
 // Body is the error envelope of the JSON APIs.
 func (m Mapped) Body() wire.ErrorResponse {
 	return wire.ErrorResponse{Error: wire.ErrorBody{Code: m.Code, Message: m.Message, Details: m.Details}}
 }
 
-// Map classifies err: the lab sentinels, the positioned errors of job
+// Map classifies err: the server's conditions (lab.ErrDatabaseUnavailable:
+// 503, lab.ErrStorageFull: 507, each with a fixed message and a
+// Retry-After), the other lab sentinels, the positioned errors of job
 // definitions and device dictionaries, and a request body over its limit.
 // Anything else is internal.
 func Map(err error) Mapped {
@@ -65,6 +108,16 @@ func Map(err error) Mapped {
 		mbe *http.MaxBytesError
 	)
 	switch {
+	// the server's conditions first: whatever an operation made of them,
+	// they are what the caller must know
+	case errors.Is(err, lab.ErrDatabaseUnavailable):
+		m.Status, m.Code, m.Message = http.StatusServiceUnavailable, CodeDatabaseUnavailable, DatabaseUnavailableMessage
+		m.RetryAfter = DatabaseUnavailableRetry
+		return m
+	case errors.Is(err, lab.ErrStorageFull):
+		m.Status, m.Code, m.Message = http.StatusInsufficientStorage, CodeStorageFull, StorageFullMessage
+		m.RetryAfter = StorageFullRetry
+		return m
 	case errors.As(err, &de):
 		m.Status, m.Code, m.Details = http.StatusBadRequest, CodeInvalidDefinition, problems(de.Items)
 	case errors.As(err, &dde):

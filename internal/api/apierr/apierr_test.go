@@ -37,6 +37,9 @@ func TestMap(t *testing.T) {
 		{"unavailable", fmt.Errorf("submit: %w", lab.ErrUnavailable), http.StatusUnprocessableEntity, apierr.CodeUnavailable, false},
 		{"too large", fmt.Errorf("body: %w", &http.MaxBytesError{Limit: 10}), http.StatusRequestEntityTooLarge, apierr.CodeTooLarge, false},
 		{"internal", errors.New("database on fire: password=hunter2"), http.StatusInternalServerError, apierr.CodeInternal, false},
+		{"storage full", fmt.Errorf("append log of job 3: %w: write /srv/hunter2/log.ndjson: no space left on device", lab.ErrStorageFull), http.StatusInsufficientStorage, apierr.CodeStorageFull, false},
+		{"database unavailable", fmt.Errorf("look up token: %w: dial tcp: password=hunter2", lab.ErrDatabaseUnavailable), http.StatusServiceUnavailable, apierr.CodeDatabaseUnavailable, false},
+		{"database unavailable beats not found", fmt.Errorf("%w: %w", lab.ErrNotFound, lab.ErrDatabaseUnavailable), http.StatusServiceUnavailable, apierr.CodeDatabaseUnavailable, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,16 +47,25 @@ func TestMap(t *testing.T) {
 			if m.Status != tt.status || m.Code != tt.code || (m.Details != nil) != tt.details {
 				t.Fatalf("Map(%v) = %d %s details=%v, want %d %s details=%v", tt.err, m.Status, m.Code, m.Details != nil, tt.status, tt.code, tt.details)
 			}
-			if m.Internal() != (tt.status >= 500) {
+			if m.Internal() != (tt.status == 500) {
 				t.Errorf("Internal() = %v", m.Internal())
+			}
+			if m.Condition() != (tt.status == 503 || tt.status == 507) {
+				t.Errorf("Condition() = %v", m.Condition())
+			}
+			h := http.Header{}
+			m.SetHeaders(h)
+			if want := map[int]string{503: "5", 507: "30"}[tt.status]; h.Get("Retry-After") != want {
+				t.Errorf("Retry-After %q, want %q", h.Get("Retry-After"), want)
 			}
 			body := m.Body()
 			if body.Error.Code != tt.code || body.Error.Message != m.Message {
 				t.Errorf("Body() = %+v", body)
 			}
+			want := map[int]string{500: apierr.InternalMessage, 503: "the database is unavailable: ", 507: "the server's disk is full: "}[tt.status]
 			if tt.status >= 500 {
-				if m.Message != apierr.InternalMessage || strings.Contains(m.Message, "hunter2") {
-					t.Errorf("internal error text leaks: %q", m.Message)
+				if !strings.HasPrefix(m.Message, want) || strings.Contains(m.Message, "hunter2") {
+					t.Errorf("message %q, want %q… without the error's text", m.Message, want)
 				}
 			} else if m.Message != tt.err.Error() {
 				t.Errorf("message %q, want the error's text %q", m.Message, tt.err.Error())
