@@ -64,6 +64,7 @@ var behaviours = []behaviour{
 	{"Results/InTx", testResultsInTx},
 	{"Results/Concurrent", testResultsConcurrent},
 	{"Results/History", testResultsHistory},
+	{"Ping", testPing},
 	{"InTx/Commit", testInTxCommit},
 	{"InTx/Rollback", testInTxRollback},
 	{"Race/OneJobManyDevices", testRaceOneJobManyDevices},
