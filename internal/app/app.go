@@ -32,6 +32,16 @@ type Config struct {
 	LostJobGrace time.Duration
 	// Logs stores job logs uploaded by workers (nil: no worker link).
 	Logs Logs
+	// HealthInterval is the period of the health probe (default 5 s): the
+	// database's Ping, the log store's free space. A condition noted by a
+	// request (NoteFault) probes at once.
+	HealthInterval time.Duration
+	// HealthTimeout bounds the database's answer to the probe (default
+	// 2 s, at most HealthInterval).
+	HealthTimeout time.Duration
+	// HealthQuiet is how long no request may fail with a condition before
+	// a passing probe declares it over (default three HealthIntervals).
+	HealthQuiet time.Duration
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -49,6 +59,8 @@ type App struct {
 	listeners []func(Event)
 
 	ingest [ingestStripes]ingestStripe // results.go: one job's ingestion at a time
+
+	health health // health.go: the server's conditions and its health probe
 }
 
 // Event is something that happened in the lab, delivered to listeners after
@@ -79,7 +91,18 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.LostJobGrace <= 0 {
 		cfg.LostJobGrace = 5 * time.Minute
 	}
-	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4)}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = 5 * time.Second
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = min(2*time.Second, cfg.HealthInterval)
+	}
+	if cfg.HealthQuiet <= 0 {
+		cfg.HealthQuiet = 3 * cfg.HealthInterval
+	}
+	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4)}
+	a.health.wake = make(chan struct{}, 1)
+	return a
 }
 
 // Store returns the underlying store (for wiring and tests).

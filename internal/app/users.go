@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -40,8 +41,10 @@ func (a *App) Authenticate(ctx context.Context, username, secret string) (auth.P
 	}
 	var owner lab.User
 	if tok.Kind == lab.TokenUser {
-		if owner, err = a.st.GetUser(ctx, tok.Owner); err != nil {
+		if owner, err = a.st.GetUser(ctx, tok.Owner); errors.Is(err, lab.ErrNotFound) {
 			return auth.Principal{}, fmt.Errorf("token owner %q: %w", tok.Owner, lab.ErrUnauthenticated)
+		} else if err != nil { // the database failing is not the caller's fault
+			return auth.Principal{}, fmt.Errorf("token owner %q: %w", tok.Owner, err)
 		}
 	}
 	p, err := auth.TokenPrincipal(tok, owner, now)
@@ -50,7 +53,7 @@ func (a *App) Authenticate(ctx context.Context, username, secret string) (auth.P
 	}
 	if now.Sub(tok.LastUsed) > tokenTouchEvery {
 		if err := a.st.TouchToken(ctx, tok.ID, now); err != nil {
-			a.log.Warn("touch token", "id", tok.ID, "err", err)
+			a.logError(slog.LevelWarn, "touch token", err, "id", tok.ID)
 		}
 	}
 	return p, nil
@@ -68,6 +71,9 @@ func (a *App) Login(ctx context.Context, username, password string) (auth.Princi
 		return auth.Principal{}, ctx.Err()
 	}
 	u, err := a.st.GetUser(ctx, username)
+	if err != nil && !errors.Is(err, lab.ErrNotFound) { // the database failing is not a wrong password
+		return auth.Principal{}, fmt.Errorf("login %q: %w", username, err)
+	}
 	if err != nil || !u.IsActive || u.PasswordHash == "" {
 		auth.DummyVerify(password) // same cost as a real check: do not reveal which users exist
 		return auth.Principal{}, fmt.Errorf("login %q: wrong username or password: %w", username, lab.ErrUnauthenticated)
