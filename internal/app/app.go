@@ -37,7 +37,7 @@ type Config struct {
 	// request (NoteFault) probes at once.
 	HealthInterval time.Duration
 	// HealthTimeout bounds the database's answer to the probe (default
-	// 2 s, at most HealthInterval).
+	// 2 s).
 	HealthTimeout time.Duration
 	// HealthQuiet is how long no request may fail with a condition before
 	// a passing probe declares it over (default three HealthIntervals).
@@ -95,7 +95,7 @@ func New(st store.Store, cfg Config) *App {
 		cfg.HealthInterval = 5 * time.Second
 	}
 	if cfg.HealthTimeout <= 0 {
-		cfg.HealthTimeout = min(2*time.Second, cfg.HealthInterval)
+		cfg.HealthTimeout = 2 * time.Second
 	}
 	if cfg.HealthQuiet <= 0 {
 		cfg.HealthQuiet = 3 * cfg.HealthInterval

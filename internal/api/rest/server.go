@@ -159,16 +159,29 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		p, err := api.authenticate(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			api.report(rt, err)
+			if errors.Is(err, lab.ErrUnauthenticated) && !apierr.Map(err).Condition() {
+				w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			}
 			writeError(w, err)
 			return
 		}
 		if err := rt.handler(api, w, r, p); err != nil {
-			if apierr.Map(err).Internal() {
-				api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
-			}
+			api.report(rt, err)
 			writeError(w, err)
 		}
+	}
+}
+
+// report logs a failed request that is a bug (500), and hands a condition
+// of the server (a full disk: 507, the database unavailable: 503) to the
+// app, which logs it once per episode.
+func (api *API) report(rt Route, err error) {
+	switch m := apierr.Map(err); {
+	case m.Internal():
+		api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
+	case m.Condition():
+		api.app.NoteFault(err)
 	}
 }
 
@@ -181,6 +194,7 @@ func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
 // apierr, the one mapping every transport uses).
 func writeError(w http.ResponseWriter, err error) {
 	m := apierr.Map(err)
+	m.SetHeaders(w.Header())
 	writeJSON(w, m.Status, m.Body())
 }
 
