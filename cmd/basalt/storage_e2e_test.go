@@ -146,22 +146,7 @@ func TestDiskFullE2E(t *testing.T) {
 		code, status, storage, _ := s.healthz(t)
 		return code == http.StatusOK && status == "ok" && storage == "ok"
 	})
-	waitFor(t, "the recovery logged", 30*time.Second, func() bool { return strings.Contains(s.stderr.String(), diskBackLog) })
-	if n := strings.Count(s.stderr.String(), diskFullLog); n != 1 {
-		t.Errorf("the server logged the full disk %d times, want once:\n%s", n, s.stderr.String())
-	}
-	if n := strings.Count(s.stderr.String(), "request failed"); n != 0 {
-		t.Errorf("the server logged the full disk as failed requests (bugs):\n%s", s.stderr.String())
-	}
-	if n := strings.Count(w.stderr.String(), reportsFailLog); n != 1 {
-		t.Errorf("the worker logged its failing reports %d times, want once:\n%s", n, w.stderr.String())
-	}
-	if n := strings.Count(w.stderr.String(), reportsBackLog); n != 1 {
-		t.Errorf("the worker logged its reports resuming %d times, want once:\n%s", n, w.stderr.String())
-	}
-	if testing.Verbose() {
-		t.Logf("server log:\n%s\nworker log:\n%s", s.stderr.String(), w.stderr.String())
-	}
+	checkEpisodeLogs(t, s, w, diskFullLog, diskBackLog)
 }
 
 // TestDatabaseOutageE2E stops the real server's PostgreSQL while a job of
@@ -208,22 +193,33 @@ func TestDatabaseOutageE2E(t *testing.T) {
 		code, status, _, db := s.healthz(t)
 		return code == http.StatusOK && status == "ok" && db == "ok"
 	})
-	if n := strings.Count(s.stderr.String(), dbDownLog); n != 1 {
-		t.Errorf("the server logged the outage %d times, want once:\n%s", n, s.stderr.String())
-	}
-	if n := strings.Count(s.stderr.String(), dbBackLog); n != 1 {
-		t.Errorf("the server logged the recovery %d times, want once:\n%s", n, s.stderr.String())
-	}
-	if n := strings.Count(s.stderr.String(), "request failed"); n != 0 {
-		t.Errorf("the server logged the outage as failed requests (bugs):\n%s", s.stderr.String())
-	}
-	if n := strings.Count(w.stderr.String(), reportsFailLog); n != 1 {
-		t.Errorf("the worker logged its failing reports %d times, want once:\n%s", n, w.stderr.String())
-	}
-	if n := strings.Count(w.stderr.String(), reportsBackLog); n != 1 {
-		t.Errorf("the worker logged its reports resuming %d times, want once:\n%s", n, w.stderr.String())
+	checkEpisodeLogs(t, s, w, dbDownLog, dbBackLog)
+}
+
+// checkEpisodeLogs asserts that the server logged a condition once when it
+// started (startLog) and once when it ended (endLog, waited for: the probe
+// ends an episode a few periods after the last failure), never as failed
+// requests, and that the worker logged its failing reports once and their
+// resumption once.
+func checkEpisodeLogs(t testing.TB, s *server, w *workerProc, startLog, endLog string) {
+	t.Helper()
+	waitFor(t, "the recovery logged", 30*time.Second, func() bool { return strings.Contains(s.stderr.String(), endLog) })
+	slog, wlog := s.stderr.String(), w.stderr.String()
+	for _, c := range []struct {
+		log, line, what string
+		want            int
+	}{
+		{slog, startLog, "the server logged the condition", 1},
+		{slog, endLog, "the server logged its end", 1},
+		{slog, "request failed", "the server logged failed requests (bugs)", 0},
+		{wlog, reportsFailLog, "the worker logged its failing reports", 1},
+		{wlog, reportsBackLog, "the worker logged its reports resuming", 1},
+	} {
+		if n := strings.Count(c.log, c.line); n != c.want {
+			t.Errorf("%s %d times, want %d:\n%s", c.what, n, c.want, c.log)
+		}
 	}
 	if testing.Verbose() {
-		t.Logf("server log:\n%s\nworker log:\n%s", s.stderr.String(), w.stderr.String())
+		t.Logf("server log:\n%s\nworker log:\n%s", slog, wlog)
 	}
 }
