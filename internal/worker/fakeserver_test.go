@@ -49,12 +49,13 @@ type fakeServer struct {
 	protos     map[string]int // HTTP/2.0 → count
 	// logHook runs after an upload was stored, before the answer; it may
 	// panic(http.ErrAbortHandler) to lose the answer.
-	logHook    func(id int64, stored int)
-	cancelByHB bool           // cancel only through heartbeat answers, no cancel frame
-	finishFail int            // when set, finish answers this status
-	logFail    int            // when set, log uploads answer this status (nothing stored)
-	forbidden  map[int64]bool // jobs moved to another worker: 403 on their endpoints
-	closing    chan struct{}
+	logHook     func(id int64, stored int)
+	cancelByHB  bool           // cancel only through heartbeat answers, no cancel frame
+	finishFail  int            // when set, finish answers this status
+	logFail     int            // when set, log uploads answer this status (nothing stored)
+	connectFail int            // when set, the stream answers this status
+	forbidden   map[int64]bool // jobs moved to another worker: 403 on their endpoints
+	closing     chan struct{}
 }
 
 type fakeJob struct {
@@ -220,6 +221,12 @@ func (fs *fakeServer) connect(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.connects++
 	fs.requests["connect"]++
+	if fs.connectFail != 0 {
+		status := fs.connectFail
+		fs.mu.Unlock()
+		writeErr(w, status, failCode(status), "stream refused by the test", nil)
+		return
+	}
 	fs.streams[st] = true
 	hello := workerproto.Hello{ServerVersion: "fake", Protocol: workerproto.Version, HeartbeatInterval: fs.interval, Jobs: []int64{}}
 	var first []workerproto.Frame

@@ -11,13 +11,17 @@ import (
 	"time"
 )
 
-// virtualClock replaces the waits of the worker's job loops with virtual
-// time once started says so: each wait returns at once and moves the clock
-// on by its duration, until the clock reaches horizon; from then on waits
-// park until release. Other loops (stream, heartbeats) wait for real.
+// virtualClock replaces the waits of one of the worker's loops (what:
+// "job", "stream") with virtual time once started says so: each wait
+// returns at once and moves the clock on by its duration, until the clock
+// reaches horizon; from then on waits park until release. Other loops wait
+// for real.
 type virtualClock struct {
+	what    string
 	started func() bool // virtual time runs once this holds
 	horizon time.Duration
+	// instantAfter: once released, waits return at once (else for real)
+	instantAfter bool
 
 	mu       sync.Mutex
 	now      time.Duration
@@ -26,17 +30,20 @@ type virtualClock struct {
 	release  chan struct{}
 }
 
-func newVirtualClock(horizon time.Duration, started func() bool) *virtualClock {
-	return &virtualClock{started: started, horizon: horizon, release: make(chan struct{})}
+func newVirtualClock(what string, horizon time.Duration, started func() bool) *virtualClock {
+	return &virtualClock{what: what, started: started, horizon: horizon, release: make(chan struct{})}
 }
 
 func (c *virtualClock) sleep(ctx context.Context, what string, d time.Duration, kick <-chan struct{}) bool {
-	if what != "job" || !c.started() {
+	if what != c.what || !c.started() {
 		return sleep(ctx, d, kick)
 	}
 	c.mu.Lock()
 	if c.released {
 		c.mu.Unlock()
+		if c.instantAfter {
+			return ctx.Err() == nil
+		}
 		return sleep(ctx, d, kick)
 	}
 	if c.now >= c.horizon {
@@ -91,7 +98,7 @@ func TestRefusedReportsBackOff(t *testing.T) {
 			fs.mu.Unlock()
 			cfg := testConfig(fs.URL, t.TempDir())
 			cfg.BackoffMin, cfg.BackoffMax = DefaultBackoffMin, DefaultBackoffMax
-			clock := newVirtualClock(horizon, func() bool { return tt.attempts(fs) > 0 })
+			clock := newVirtualClock("job", horizon, func() bool { return tt.attempts(fs) > 0 })
 			r := startWorker(t, cfg, func(w *Worker) { w.sleepHook = clock.sleep })
 			fs.assign(1, "dev1", "log 20\nresult pass")
 			eventually(t, "ten virtual minutes of failures", clock.isParked)
@@ -166,4 +173,37 @@ func TestHelloLostJobWarning(t *testing.T) {
 			t.Errorf("lost job reported %d times, want once:\n%s", c, r.logs.String())
 		}
 	})
+}
+
+// TestStreamRefusedLoggedOnce: while the server refuses the stream (503:
+// its database is down) the worker reconnects with back-off and logs it
+// once, not at every attempt; once connected again, the next time the
+// stream ends is a new episode, logged again.
+func TestStreamRefusedLoggedOnce(t *testing.T) {
+	const ended = "stream to the server ended"
+	fs := newFakeServer(t)
+	fs.connectFail = http.StatusServiceUnavailable
+	cfg := testConfig(fs.URL, t.TempDir())
+	cfg.BackoffMin, cfg.BackoffMax = DefaultBackoffMin, DefaultBackoffMax
+	clock := newVirtualClock("stream", 10*time.Minute, func() bool { return true })
+	clock.instantAfter = true // the back-off is long by then: do not wait for it
+	r := startWorker(t, cfg, func(w *Worker) { w.sleepHook = clock.sleep })
+	eventually(t, "ten virtual minutes of refusals", clock.isParked)
+	if n := fs.connectCount(); n < 5 || n > 150 {
+		t.Errorf("%d stream attempts in ten minutes, want about 45 (back-off)", n)
+	}
+	if c := strings.Count(r.logs.String(), ended); c != 1 {
+		t.Errorf("the refused stream was logged %d times, want once", c)
+	}
+
+	fs.mu.Lock()
+	fs.connectFail = 0
+	fs.mu.Unlock()
+	clock.resume()
+	eventually(t, "connected", func() bool { return r.w.connected.Load() == 1 })
+	fs.dropStreams()
+	eventually(t, "reconnected", func() bool { return r.w.connected.Load() == 2 })
+	if c := strings.Count(r.logs.String(), ended); c != 2 {
+		t.Errorf("the stream ending after the recovery was logged %d times in all, want twice (a new episode)", c)
+	}
 }

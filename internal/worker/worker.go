@@ -250,30 +250,46 @@ func (w *Worker) heartbeatInterval() time.Duration { return time.Duration(w.inte
 // back-off.
 func (w *Worker) streamLoop(ctx context.Context) {
 	bo := w.newBackoff()
-	down := false
+	// down: the stream failed since it was last connected; refused: the
+	// server's answer last logged in this episode ("" for a network error)
+	down, refused := false, ""
 	for {
 		start := time.Now()
+		hellos := w.connected.Load()
 		err := w.stream(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if w.connected.Load() != hellos { // it was connected: a new episode
+			down, refused = false, ""
 		}
 		if time.Since(start) >= w.cfg.BackoffReset {
 			bo.reset()
 		}
 		d := bo.next()
-		if e := asAPIError(err); e != nil && e.mismatch() {
+		e := asAPIError(err)
+		switch {
+		case e != nil && e.mismatch():
 			d = w.protocolMismatch(e)
-		} else if !down || e != nil {
+		case !down || (e != nil && answerKey(e) != refused):
+			// once per episode, and once more for each other answer of
+			// the server (a 503 while its database is down, then a 401…)
 			w.log.Warn("stream to the server ended; reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
-		} else {
+		default:
 			w.log.Debug("stream reconnect failed", "err", err, "retry_in", d)
 		}
 		down = true
+		if e != nil {
+			refused = answerKey(e)
+		}
 		if !w.pause(ctx, "stream", d, nil) {
 			return
 		}
 	}
 }
+
+// answerKey tells answers of the server apart for logging: status and code.
+func answerKey(e *apiError) string { return fmt.Sprintf("%d %s", e.Status, e.Code) }
 
 // stream runs one stream until it ends, and says why.
 func (w *Worker) stream(ctx context.Context) error {
