@@ -18,6 +18,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/server"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
@@ -140,6 +141,7 @@ type health struct {
 	Database struct{ Status string }
 	LogStore struct{ Status string } `json:"log_store"`
 	Storage  string
+	Checked  time.Time
 	DiskFree *int64 `json:"disk_free"`
 	Faults   []struct {
 		Kind     string
@@ -337,4 +339,32 @@ func TestDatabaseOutage(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestHealthzBesideTheWriter: /healthz answers, and its probe goes on
+// probing the database, while SQLite's single writer is held by a long
+// transaction: it never waits behind writes.
+func TestHealthzBesideTheWriter(t *testing.T) {
+	l := startLab(t, server.Config{DataDir: t.TempDir()})
+	first := l.health()
+	err := l.srv.App().Store().InTx(context.Background(), func(q store.Queries) error {
+		if err := q.CreateTag(context.Background(), lab.Tag{Name: "held"}); err != nil {
+			return err
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			h := l.health()
+			if h.code != 200 || h.Status != app.HealthOK || h.Database.Status != "ok" {
+				return fmt.Errorf("/healthz while the writer is held: %+v", h)
+			}
+			if h.Checked.After(first.Checked) {
+				return nil // a probe ran meanwhile
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no probe ran while the writer was held")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	must(t, err)
 }
