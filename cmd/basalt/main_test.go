@@ -21,6 +21,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 )
 
 var binary string
@@ -59,6 +60,7 @@ type server struct {
 	cmd     *exec.Cmd
 	token   string
 	config  string
+	stderr  *syncbuf.Buffer // the server's log
 }
 
 var listenLine = regexp.MustCompile(`listening on\s+(https?://\S+)`)
@@ -89,14 +91,14 @@ func restartServer(t testing.TB, old *server, addr string) *server {
 
 func startServerIn(t testing.TB, client *http.Client, dataDir string, args ...string) *server {
 	t.Helper()
-	s := &server{dataDir: dataDir}
+	s := &server{dataDir: dataDir, stderr: &syncbuf.Buffer{}}
 	s.cmd = exec.Command(binary, append([]string{"server", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir}, args...)...)
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	s.cmd.Stderr = &stderr
+	stderr := s.stderr
+	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 )
 
 // simDictionary is a simulated device that boots in bootTime.
@@ -115,13 +116,13 @@ func (l *lab) addDevices(t testing.TB, w string, n int, dict string) {
 type workerProc struct {
 	cmd     *exec.Cmd
 	dataDir string
-	stderr  *bytes.Buffer
+	stderr  *syncbuf.Buffer
 }
 
 // startWorker runs the real worker binary against url.
 func startWorker(t testing.TB, url, name, token, dataDir string) *workerProc {
 	t.Helper()
-	w := &workerProc{dataDir: dataDir, stderr: &bytes.Buffer{}}
+	w := &workerProc{dataDir: dataDir, stderr: &syncbuf.Buffer{}}
 	w.cmd = exec.Command(binary, "worker", "--server", url, "--name", name, "--data-dir", dataDir, "--keep-jobs")
 	w.cmd.Env = append(os.Environ(), "BASALT_WORKER_TOKEN="+token)
 	w.cmd.Stderr = w.stderr

@@ -35,6 +35,16 @@ type Config struct {
 	// LoginThrottle tunes the throttling of failed logins (auth.LoginThrottle;
 	// its clock defaults to Now).
 	LoginThrottle auth.ThrottleConfig
+	// HealthInterval is the period of the health probe (default 5 s): the
+	// database's Ping, the log store's free space. A condition noted by a
+	// request (NoteFault) probes at once.
+	HealthInterval time.Duration
+	// HealthTimeout bounds the database's answer to the probe (default
+	// 2 s).
+	HealthTimeout time.Duration
+	// HealthQuiet is how long no request may fail with a condition before
+	// a passing probe declares it over (default three HealthIntervals).
+	HealthQuiet time.Duration
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -57,6 +67,7 @@ type App struct {
 	beats heartbeats // workers.go: the last heartbeat of each worker, as this process saw it
 
 	placed placements // workerlink.go: which worker runs each job, for the log appends' checks
+	health health     // health.go: the server's conditions and its health probe
 }
 
 // Event is something that happened in the lab, delivered to listeners after
@@ -87,11 +98,22 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.LostJobGrace <= 0 {
 		cfg.LostJobGrace = 5 * time.Minute
 	}
+	if cfg.HealthInterval <= 0 {
+		cfg.HealthInterval = 5 * time.Second
+	}
+	if cfg.HealthTimeout <= 0 {
+		cfg.HealthTimeout = 2 * time.Second
+	}
+	if cfg.HealthQuiet <= 0 {
+		cfg.HealthQuiet = 3 * cfg.HealthInterval
+	}
 	if cfg.LoginThrottle.Now == nil {
 		cfg.LoginThrottle.Now = cfg.Now
 	}
-	return &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
+	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
 		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
+	a.health.wake = make(chan struct{}, 1)
+	return a
 }
 
 // Store returns the underlying store (for wiring and tests).

@@ -4,3 +4,6 @@ import "context"
 
 // SweepWorkers runs the heartbeat sweep of the scheduler loop once.
 func SweepWorkers(a *App, ctx context.Context) error { return a.markSilentWorkersOffline(ctx) }
+
+// ProbeHealth runs the health probe once.
+func ProbeHealth(a *App, ctx context.Context) { a.probeHealth(ctx) }

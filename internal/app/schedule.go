@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -16,8 +18,13 @@ import (
 // Run drives scheduling until ctx ends: a pass right away, a pass whenever
 // Kick is called (submit, finish, device or worker change), and a sweep every
 // SweepInterval that also marks silent workers Offline. Errors of one pass
-// are logged and the loop goes on.
+// are logged and the loop goes on (the server's conditions, a full disk or
+// an unavailable database, once per episode). It also runs the health
+// probe (Health) every HealthInterval.
 func (a *App) Run(ctx context.Context) {
+	var probe sync.WaitGroup
+	defer probe.Wait()
+	probe.Go(func() { a.runHealth(ctx) })
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
 	a.Kick()
@@ -30,14 +37,14 @@ func (a *App) Run(ctx context.Context) {
 		case <-t.C:
 			full = true
 			if err := a.markSilentWorkersOffline(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("worker sweep", "err", err)
+				a.logError(slog.LevelError, "worker sweep", err)
 			}
 			if err := a.failLostJobs(ctx); err != nil && ctx.Err() == nil {
-				a.log.Error("lost-job sweep", "err", err)
+				a.logError(slog.LevelError, "lost-job sweep", err)
 			}
 		}
 		if _, err := a.schedulePass(ctx, full); err != nil && ctx.Err() == nil {
-			a.log.Error("scheduling pass", "err", err)
+			a.logError(slog.LevelError, "scheduling pass", err)
 		}
 	}
 }

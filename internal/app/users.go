@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -42,8 +43,10 @@ func (a *App) Authenticate(ctx context.Context, username, secret string) (auth.P
 	}
 	var owner lab.User
 	if tok.Kind == lab.TokenUser {
-		if owner, err = a.st.GetUser(ctx, tok.Owner); err != nil {
+		if owner, err = a.st.GetUser(ctx, tok.Owner); errors.Is(err, lab.ErrNotFound) {
 			return auth.Principal{}, fmt.Errorf("token owner %q: %w", tok.Owner, lab.ErrUnauthenticated)
+		} else if err != nil { // the database failing is not the caller's fault
+			return auth.Principal{}, fmt.Errorf("token owner %q: %w", tok.Owner, err)
 		}
 	}
 	p, err := auth.TokenPrincipal(tok, owner, now)
@@ -52,7 +55,7 @@ func (a *App) Authenticate(ctx context.Context, username, secret string) (auth.P
 	}
 	if now.Sub(tok.LastUsed) > tokenTouchEvery {
 		if err := a.st.TouchToken(ctx, tok.ID, now); err != nil {
-			a.log.Warn("touch token", "id", tok.ID, "err", err)
+			a.logError(slog.LevelWarn, "touch token", err, "id", tok.ID)
 		}
 	}
 	return p, nil

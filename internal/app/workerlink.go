@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -90,6 +91,9 @@ func (a *App) JoinWorker(ctx context.Context, name, joinSecret string) (string, 
 	var secret string
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		tok, err := q.TokenByHash(ctx, auth.HashSecret(joinSecret))
+		if err != nil && !errors.Is(err, lab.ErrNotFound) { // the database failing: the worker retries
+			return err
+		}
 		if err != nil || tok.Kind != lab.TokenJoin || tok.Owner != name {
 			return fmt.Errorf("invalid join token for worker %q: %w", name, lab.ErrUnauthenticated)
 		}
@@ -216,7 +220,7 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	// acknowledge them. A failed ingestion is resumed by the next append,
 	// the finish (which fails until it succeeds) or the next read.
 	if err := a.ingestAppended(ctx, jobID, offset, data, stored); err != nil {
-		a.log.Warn("results ingestion failed, it resumes later", "job", jobID, "err", err)
+		a.logError(slog.LevelWarn, "results ingestion failed, it resumes later", err, "job", jobID)
 	}
 	if len(data) > 0 {
 		a.emit(Event{Kind: "log", JobID: jobID})

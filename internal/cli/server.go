@@ -42,7 +42,7 @@ func envOr(key, def string) string {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	var sweep, heartbeat, lostGrace time.Duration
+	var sweep, heartbeat, lostGrace, healthInterval time.Duration
 	var missed int
 	var bootstrapAdmin bool
 	var logLevel string
@@ -62,7 +62,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
-			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, Logger: logger}
+			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger}
 			f.cfg.HeartbeatInterval, f.cfg.MissedHeartbeats = heartbeat, missed
 			if f.cfg.Limits.MaxConnsPerClient == 0 {
 				f.cfg.Limits.MaxConnsPerClient = -1 // 0 on the command line: no cap
@@ -95,6 +95,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")
 	cmd.Flags().IntVar(&missed, "missed-heartbeats", 3, "a worker silent for this many heartbeat intervals is marked Offline")
 	cmd.Flags().DurationVar(&lostGrace, "lost-job-grace", 5*time.Minute, "a job whose worker stays Offline past the job's timeout plus this is finished Incomplete")
+	cmd.Flags().DurationVar(&healthInterval, "health-interval", 5*time.Second, "period of the health probe behind /healthz (database, disk space); a condition ends after three periods without failures")
 	cmd.Flags().BoolVar(&bootstrapAdmin, "bootstrap-admin", true, "on first start, create user 'admin' and write its password and token to <data-dir>/admin-credentials (mode 0600)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().IntVar(&f.cfg.MaxRequests, "max-requests", admit.DefaultMax, "API and web requests served at once; beyond, a request waits --queue-wait, then gets 503 with Retry-After (the worker link is not limited)")

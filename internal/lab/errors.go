@@ -29,6 +29,16 @@ var (
 	// ErrThrottled: too many attempts (failed logins); the caller must wait
 	// before trying again. Usually inside a RetryAfterError saying how long.
 	ErrThrottled = errors.New("throttled")
+	// ErrStorageFull: the server cannot store what it was asked to because
+	// its storage is full: the disk of the log store or of the database
+	// (no space left, over quota). It is a condition of the server, not of
+	// the request: the same request succeeds once space is freed, so
+	// clients retry it later. The stores classify their errors into it.
+	ErrStorageFull = errors.New("storage full")
+	// ErrDatabaseUnavailable: the database does not answer (stopped,
+	// unreachable, restarting, out of connections). Like ErrStorageFull it
+	// is a condition of the server that clients wait out and retry.
+	ErrDatabaseUnavailable = errors.New("database unavailable")
 )
 
 // RetryAfterError is an error after which the caller may try again once

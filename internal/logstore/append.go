@@ -35,8 +35,12 @@ var comparePool = sync.Pool{New: func() any { b := make([]byte, compareBlock); r
 //
 // Appends to one job are serialised; Appends to different jobs run in
 // parallel. On an I/O error the job is trimmed back to have and reopened
-// (and reconciled) by the next call; stored is then have.
+// (and reconciled) by the next call; stored is then have. A write refused
+// because the disk is full (or over quota) wraps lab.ErrStorageFull too:
+// nothing is acknowledged, and the same upload succeeds once space is
+// freed.
 func (s *Store) Append(jobID, offset int64, data []byte) (stored int64, err error) {
+	defer func() { err = storageFull(err) }()
 	if offset < 0 {
 		return 0, fmt.Errorf("append to log of job %d: offset %d: %w", jobID, offset, lab.ErrInvalid)
 	}

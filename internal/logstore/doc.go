@@ -70,6 +70,15 @@
 // cache cannot be trusted) and closes it; the uploader gets the error and
 // resends.
 //
+// # A full disk
+//
+// A write refused for want of space (ENOSPC) or quota (EDQUOT) is such an
+// I/O error, and its error wraps lab.ErrStorageFull as well: the server
+// answers it as a condition (507), not a bug, and the worker resends the
+// same bytes later, when they are stored as usual. DiskFree reports the
+// space available (statfs, no I/O) and Probe whether a write of one page
+// succeeds, for health checks.
+//
 // # Concurrency and resources
 //
 // Appends to one job are serialised by a per-job lock; different jobs

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
+	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
@@ -207,16 +208,71 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
+// healthBody is the answer of /healthz (docs/operations.md).
+type healthBody struct {
+	// Status is ok, degraded (a disk is full: reads work, writes fail) or
+	// down (the database does not answer).
+	Status string `json:"status"`
+	// Health is good when Status is ok, bad otherwise: the field of earlier
+	// releases, kept for the probes written against them.
+	Health   string    `json:"health"`
+	Version  string    `json:"version"`
+	Checked  time.Time `json:"checked"`
+	Database struct {
+		Status    string  `json:"status"` // ok, unavailable
+		LatencyMS float64 `json:"latency_ms"`
+	} `json:"database"`
+	LogStore struct {
+		Status string `json:"status"` // ok, full, unknown
+	} `json:"log_store"`
+	// Storage is full while writes fail for want of space (the log
+	// store's disk or the database's), ok otherwise.
+	Storage string `json:"storage"`
+	// DiskFree is the space available to the log store, in bytes; null
+	// when unknown.
+	DiskFree *int64      `json:"disk_free"`
+	Faults   []faultBody `json:"faults"`
+}
+
+// faultBody is a condition that holds, in healthBody.
+type faultBody struct {
+	Kind     string    `json:"kind"` // storage_full, database_unavailable
+	Since    time.Time `json:"since"`
+	Failures int64     `json:"failures"` // requests (and probes) it failed
+	Message  string    `json:"message"`
+}
+
+// healthz reports the server's health from the app's last probe (every
+// few seconds, on a database connection of its own): it never queries the
+// database itself, so it answers at once whatever the load. 200 when the
+// status is ok, 503 otherwise.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	w.Header().Set("Content-Type", "application/json")
-	if _, err := s.st.ListDeviceTypes(ctx); err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		_ = json.NewEncoder(w).Encode(map[string]string{"health": "bad", "error": "database unavailable"})
-		return
+	h := s.app.Health(r.Context())
+	var b healthBody
+	b.Status, b.Health, b.Version, b.Checked = h.Status, "good", version.Version, h.Checked
+	b.Database.Status = h.Database
+	b.Database.LatencyMS = float64(h.Latency.Microseconds()) / 1000
+	b.LogStore.Status = h.LogStore
+	b.Storage = h.Storage
+	if h.DiskFree >= 0 {
+		b.DiskFree = &h.DiskFree
 	}
-	_ = json.NewEncoder(w).Encode(map[string]string{"health": "good", "version": version.Version})
+	b.Faults = []faultBody{}
+	for _, f := range h.Faults {
+		msg := apierr.StorageFullMessage
+		if f.Kind == app.FaultDatabase {
+			msg = apierr.DatabaseUnavailableMessage
+		}
+		b.Faults = append(b.Faults, faultBody{Kind: f.Kind, Since: f.Since, Failures: f.Failures, Message: msg})
+	}
+	code := http.StatusOK
+	if h.Status != app.HealthOK {
+		b.Health, code = "bad", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(b)
 }
 
 // Serve runs the scheduler loop and the HTTP server until ctx ends, then

@@ -14,12 +14,20 @@ import (
 // Errors: methods wrap lab.ErrNotFound (missing object), lab.ErrConflict
 // (duplicate key, or a state precondition that does not hold) and
 // lab.ErrInvalid (a reference to a missing type/worker/tag/group, bad value).
+// Conditions of the database rather than of the call wrap
+// lab.ErrStorageFull (its disk is full) and lab.ErrDatabaseUnavailable (it
+// does not answer); the same call succeeds once they are repaired.
 type Store interface {
 	Queries
 	// InTx runs fn inside one transaction. Every call on the Queries given to
 	// fn is part of it; the transaction commits when fn returns nil and rolls
 	// back otherwise. On PostgreSQL, serialization failures are retried.
 	InTx(ctx context.Context, fn func(q Queries) error) error
+	// Ping checks that the database answers, quickly and whatever the
+	// load: on a connection of its own, never queued behind other
+	// requests or writers. Its error wraps lab.ErrDatabaseUnavailable. It
+	// is for health checks.
+	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
 }

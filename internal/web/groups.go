@@ -58,7 +58,7 @@ func (u *UI) showGroups(w http.ResponseWriter, r *http.Request, p auth.Principal
 		}
 		d.Groups = append(d.Groups, row)
 	}
-	u.render(w, code, "groups", page{Title: "Groups", Nav: "groups", User: p.Username, Session: fromSession(r), Data: d})
+	u.render(w, code, "groups", page{Title: "Groups", Nav: "groups", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 	return nil
 }
 

@@ -104,7 +104,7 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, p auth.Principal) err
 	switch {
 	case errors.Is(err, lab.ErrUnauthenticated):
 		d.Error = "Wrong username or password."
-		u.render(w, http.StatusUnauthorized, "login", page{Title: "Log in", Nav: "login", User: p.Username, Data: d})
+		u.render(w, http.StatusUnauthorized, "login", page{Title: "Log in", Nav: "login", User: p.Username, Admin: auth.IsAdmin(p), Data: d})
 		return nil
 	case errors.Is(err, lab.ErrThrottled):
 		m := apierr.Map(err)

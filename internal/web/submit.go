@@ -97,7 +97,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	def = strings.ReplaceAll(def, "\r\n", "\n")
 	if strings.TrimSpace(def) == "" {
 		d := submitData{General: []string{"Paste a job definition or choose a file."}, Problems: 1}
-		u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
+		u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 		return nil
 	}
 	ids, err := u.app.SubmitJob(r.Context(), p, def)
@@ -112,7 +112,7 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 		return err
 	}
 	d := rejected(def, err)
-	u.render(w, m.Status, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Session: fromSession(r), Data: d})
+	u.render(w, m.Status, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 	return nil
 }
 

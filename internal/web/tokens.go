@@ -51,7 +51,7 @@ func (u *UI) showTokens(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return err
 	}
 	d.Tokens, d.Session, d.Admin = toks, sessionTokenID(r), auth.IsAdmin(p)
-	u.render(w, code, "tokens", page{Title: "API tokens", Nav: "tokens", User: p.Username, Session: fromSession(r), Data: d})
+	u.render(w, code, "tokens", page{Title: "API tokens", Nav: "tokens", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 	return nil
 }
 
@@ -126,7 +126,7 @@ func (u *UI) showUsers(w http.ResponseWriter, r *http.Request, p auth.Principal,
 		return err
 	}
 	d.Users = users
-	u.render(w, code, "users", page{Title: "Users", Nav: "users", User: p.Username, Session: fromSession(r), Data: d})
+	u.render(w, code, "users", page{Title: "Users", Nav: "users", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 	return nil
 }
 

@@ -98,9 +98,14 @@ type page struct {
 	Title   string
 	Nav     string // which top-level section is current
 	User    string // empty for anonymous
+	Admin   bool   // a superuser: sees the server's conditions (Faults)
 	Session bool   // authenticated by the session cookie (offer log out)
 	Version string
-	Data    any
+	// Faults are the server's conditions that hold (a full disk, the
+	// database unavailable), shown to superusers above every page; render
+	// fills it.
+	Faults []app.Fault
+	Data   any
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
@@ -126,7 +131,9 @@ func (u *UI) handle(pattern string, h handler) {
 		}
 		p, r, err := u.principal(w, r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			if !apierr.Map(err).Condition() {
+				w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			}
 			u.fail(w, r, err)
 			return
 		}
@@ -146,15 +153,20 @@ func (u *UI) authenticate(r *http.Request) (auth.Principal, error) {
 func status(err error) int { return apierr.Map(err).Status }
 
 // fail renders the error page. Internal errors are logged, and their text
-// is not shown to the caller.
+// is not shown to the caller; conditions of the server (a full disk, the
+// database unavailable) go to the app, which logs them once per episode.
 func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m := apierr.Map(err)
 	m.SetHeaders(w.Header())
 	st, msg := m.Status, m.Message
-	if m.Internal() {
+	switch {
+	case m.Internal():
 		u.log.Error("web request failed", "path", r.URL.Path, "err", err)
 		msg = "The server failed to build this page; the error is in its log."
+	case m.Condition():
+		u.app.NoteFault(err)
 	}
+	m.SetHeaders(w.Header())
 	if st == http.StatusNotFound {
 		msg = "There is nothing here, or you may not see it."
 	}
@@ -171,6 +183,9 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, err error) {
 // a clean 500 instead of half a page.
 func (u *UI) render(w http.ResponseWriter, code int, name string, pg page) {
 	pg.Version = version.Version
+	if pg.Admin {
+		pg.Faults = u.app.Faults()
+	}
 	var buf bytes.Buffer
 	if err := u.pages[name].ExecuteTemplate(&buf, "layout.html", pg); err != nil {
 		u.log.Error("render page", "page", name, "err", err)
@@ -188,10 +203,11 @@ func (u *UI) render(w http.ResponseWriter, code int, name string, pg page) {
 
 // show renders a page for principal p with status 200.
 func (u *UI) show(w http.ResponseWriter, r *http.Request, p auth.Principal, name, title, nav string, data any) {
-	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Session: fromSession(r), Data: data})
+	u.render(w, http.StatusOK, name, page{Title: title, Nav: nav, User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: data})
 }
 
 var funcs = template.FuncMap{
+	"fault":   faultText,
 	"when":    when,
 	"dur":     dur,
 	"lower":   func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
@@ -206,6 +222,22 @@ var funcs = template.FuncMap{
 func logLineURL(id int64, n int) string {
 	start := n / logWindow * logWindow
 	return fmt.Sprintf("/jobs/%d/log?start=%d&end=%d#L%d", id, start, start+logWindow, n)
+}
+
+// faultText says what a condition of the server means for the lab and
+// what to do, for the banner superusers see while it holds.
+func faultText(f app.Fault) string {
+	n := fmt.Sprintf("%d request", f.Failures)
+	if f.Failures != 1 {
+		n += "s"
+	}
+	switch f.Kind {
+	case app.FaultStorageFull:
+		return fmt.Sprintf("The server's disk is full since %s: %s failed (507 Insufficient Storage). Nothing can be stored — job logs, results, submissions, changes — until space is freed on the server; workers keep their journals and resend them. The server log has the error.", when(f.Since), n)
+	case app.FaultDatabase:
+		return fmt.Sprintf("The database is unavailable since %s: %s failed (503 Service Unavailable). The server recovers by itself when the database answers again; the server log has the error.", when(f.Since), n)
+	}
+	return fmt.Sprintf("%s since %s: %s failed.", f.Kind, when(f.Since), n)
 }
 
 // when formats a time for tables; the zero time is a dash.

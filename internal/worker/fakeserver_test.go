@@ -49,11 +49,13 @@ type fakeServer struct {
 	protos     map[string]int // HTTP/2.0 → count
 	// logHook runs after an upload was stored, before the answer; it may
 	// panic(http.ErrAbortHandler) to lose the answer.
-	logHook    func(id int64, stored int)
-	cancelByHB bool           // cancel only through heartbeat answers, no cancel frame
-	finishFail int            // when set, finish answers this status
-	forbidden  map[int64]bool // jobs moved to another worker: 403 on their endpoints
-	closing    chan struct{}
+	logHook     func(id int64, stored int)
+	cancelByHB  bool           // cancel only through heartbeat answers, no cancel frame
+	finishFail  int            // when set, finish answers this status
+	logFail     int            // when set, log uploads answer this status (nothing stored)
+	connectFail int            // when set, the stream answers this status
+	forbidden   map[int64]bool // jobs moved to another worker: 403 on their endpoints
+	closing     chan struct{}
 }
 
 type fakeJob struct {
@@ -219,6 +221,12 @@ func (fs *fakeServer) connect(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.connects++
 	fs.requests["connect"]++
+	if fs.connectFail != 0 {
+		status := fs.connectFail
+		fs.mu.Unlock()
+		writeErr(w, status, failCode(status), "stream refused by the test", nil)
+		return
+	}
 	fs.streams[st] = true
 	hello := workerproto.Hello{ServerVersion: "fake", Protocol: workerproto.Version, HeartbeatInterval: fs.interval, Jobs: []int64{}}
 	var first []workerproto.Frame
@@ -457,6 +465,11 @@ func (fs *fakeServer) appendLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j.uploads++
+	if fs.logFail != 0 {
+		fs.mu.Unlock()
+		writeErr(w, fs.logFail, failCode(fs.logFail), "upload refused by the test", nil)
+		return
+	}
 	stored := int64(len(j.log))
 	if offset > stored {
 		fs.mu.Unlock()
@@ -495,7 +508,7 @@ func (fs *fakeServer) finishJob(w http.ResponseWriter, r *http.Request) {
 	}
 	j.finishes++
 	if fs.finishFail != 0 {
-		writeErr(w, fs.finishFail, "internal", "finish refused by the test", nil)
+		writeErr(w, fs.finishFail, failCode(fs.finishFail), "finish refused by the test", nil)
 		return
 	}
 	sum := sha256.Sum256(j.log)
@@ -514,4 +527,15 @@ func (fs *fakeServer) finishJob(w http.ResponseWriter, r *http.Request) {
 	j.state = "Finished"
 	j.finish = &in
 	writeJSON(w, http.StatusOK, workerproto.FinishAck{State: "Finished", Health: health})
+}
+
+// failCode is the error code the real server sends with status.
+func failCode(status int) string {
+	switch status {
+	case http.StatusInsufficientStorage:
+		return "storage_full"
+	case http.StatusServiceUnavailable:
+		return "database_unavailable"
+	}
+	return "internal"
 }

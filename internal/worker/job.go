@@ -56,13 +56,14 @@ type job struct {
 	ackedSaved time.Time // when state.json was last written
 
 	// owned by run
-	journal *os.File
-	buf     []byte
-	chunk   int
-	hash    hash.Hash
-	hashed  int64
-	bo      backoff
-	failing bool
+	journal  *os.File
+	buf      []byte
+	chunk    int
+	hash     hash.Hash
+	hashed   int64
+	bo       backoff
+	failing  bool // the last report failed: an episode is being retried
+	failures int  // failed attempts in the current episode
 }
 
 func (w *Worker) newJob(id int64, device, dir string) *job {
@@ -338,6 +339,7 @@ func (j *job) step(ctx context.Context) (time.Duration, bool) {
 		if err := j.reportStart(ctx); err != nil {
 			return j.failed(err)
 		}
+		j.succeeded()
 	}
 	if exited {
 		if _, ok, bad := readResult(j.dir); !ok || bad != nil {
@@ -351,8 +353,12 @@ func (j *job) step(ctx context.Context) (time.Duration, bool) {
 	if err != nil {
 		return j.failed(err)
 	}
-	j.succeeded()
+	// Only an exchange the server answered ends a failing episode: an
+	// upload with nothing to send is no proof that the server recovered,
+	// and resetting the back-off there would retry a refused finish at
+	// once, forever.
 	if sent {
+		j.succeeded()
 		return 0, false
 	}
 	if exited {
@@ -364,6 +370,7 @@ func (j *job) step(ctx context.Context) (time.Duration, bool) {
 		if err != nil {
 			return j.failed(err)
 		}
+		j.succeeded()
 		return 0, !again
 	}
 	if w.draining.Load() {
@@ -387,8 +394,9 @@ func (j *job) failed(err error) (time.Duration, bool) {
 		}
 	}
 	d := j.bo.next()
+	j.failures++
 	if !j.failing {
-		j.log.Warn("job report failed; retrying (the job process keeps running)", "err", err, "retry_in", d.Round(time.Millisecond))
+		j.log.Warn("job report failed; retrying with back-off (the job process keeps running, its journal keeps everything)", "err", err, "retry_in", d.Round(time.Millisecond))
 	} else {
 		j.log.Debug("job report failed again", "err", err, "retry_in", d)
 	}
@@ -396,11 +404,14 @@ func (j *job) failed(err error) (time.Duration, bool) {
 	return d, false
 }
 
+// succeeded ends a failing episode (logged once, with how many attempts
+// failed) and starts the back-off again from its shortest delay.
 func (j *job) succeeded() {
 	if j.failing {
-		j.log.Info("job reports resumed")
+		j.log.Info("job reports resumed", "failed_attempts", j.failures)
 	}
 	j.failing = false
+	j.failures = 0
 	j.bo.reset()
 }
 

@@ -35,16 +35,26 @@ type Worker struct {
 	jobs      map[int64]*job
 	devices   map[string]int64              // device hostname → the job on it
 	queued    map[string]workerproto.Assign // device hostname → the assignment waiting for it
-	jobsCtx   context.Context
-	jobsWG    sync.WaitGroup
+	// unknown holds the jobs the stream's hello placed on this worker that
+	// it did not have: the assignments and cancels that follow the hello
+	// account for most; those left at the stream's first ping are lost.
+	unknown map[int64]bool
+	jobsCtx context.Context
+	jobsWG  sync.WaitGroup
 
 	mismatchMu     sync.Mutex
 	mismatchLogged time.Time
 
 	// pauseHook, when set (tests), sees every wait of the worker's loops.
 	pauseHook func(what string, d time.Duration)
+	// sleepHook, when set (tests), replaces the waits of the worker's loops
+	// (a virtual clock): it returns false when ctx ended.
+	sleepHook func(ctx context.Context, what string, d time.Duration, kick <-chan struct{}) bool
 	// connected counts streams that got their hello (tests, benchmarks).
 	connected atomic.Int64
+	// helloChecked counts streams whose hello was checked against the
+	// local jobs (at their first ping; tests).
+	helloChecked atomic.Int64
 }
 
 // New checks cfg and returns a Worker; nothing is contacted yet.
@@ -196,6 +206,14 @@ func (w *Worker) pause(ctx context.Context, what string, d time.Duration, kick <
 	if w.pauseHook != nil {
 		w.pauseHook(what, d)
 	}
+	if w.sleepHook != nil {
+		return w.sleepHook(ctx, what, d, kick)
+	}
+	return sleep(ctx, d, kick)
+}
+
+// sleep waits d, or until kick fires or ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration, kick <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -232,30 +250,46 @@ func (w *Worker) heartbeatInterval() time.Duration { return time.Duration(w.inte
 // back-off.
 func (w *Worker) streamLoop(ctx context.Context) {
 	bo := w.newBackoff()
-	down := false
+	// down: the stream failed since it was last connected; refused: the
+	// server's answer last logged in this episode ("" for a network error)
+	down, refused := false, ""
 	for {
 		start := time.Now()
+		hellos := w.connected.Load()
 		err := w.stream(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if w.connected.Load() != hellos { // it was connected: a new episode
+			down, refused = false, ""
 		}
 		if time.Since(start) >= w.cfg.BackoffReset {
 			bo.reset()
 		}
 		d := bo.next()
-		if e := asAPIError(err); e != nil && e.mismatch() {
+		e := asAPIError(err)
+		switch {
+		case e != nil && e.mismatch():
 			d = w.protocolMismatch(e)
-		} else if !down || e != nil {
+		case !down || (e != nil && answerKey(e) != refused):
+			// once per episode, and once more for each other answer of
+			// the server (a 503 while its database is down, then a 401…)
 			w.log.Warn("stream to the server ended; reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
-		} else {
+		default:
 			w.log.Debug("stream reconnect failed", "err", err, "retry_in", d)
 		}
 		down = true
+		if e != nil {
+			refused = answerKey(e)
+		}
 		if !w.pause(ctx, "stream", d, nil) {
 			return
 		}
 	}
 }
+
+// answerKey tells answers of the server apart for logging: status and code.
+func answerKey(e *apiError) string { return fmt.Sprintf("%d %s", e.Status, e.Code) }
 
 // stream runs one stream until it ends, and says why.
 func (w *Worker) stream(ctx context.Context) error {
@@ -310,6 +344,7 @@ func (w *Worker) stream(ctx context.Context) error {
 		case workerproto.FrameCancel:
 			w.cancel(f.Cancel.JobID, "the server canceled it")
 		case workerproto.FramePing:
+			w.checkHello()
 		}
 		watchdog.Reset(3 * w.heartbeatInterval())
 	}
@@ -334,11 +369,52 @@ func (w *Worker) hello(h workerproto.Hello, proto string) {
 	for id, j := range w.jobs {
 		j.setListed(listed[id])
 	}
+	// A listed job this worker does not have is not lost yet: the hello
+	// lists the Scheduled jobs too, and their assignments (and the cancels
+	// of Canceling ones) follow it. Which are left is known at the first
+	// ping, which the server sends after them (checkHello).
+	w.unknown = map[int64]bool{}
 	for _, id := range h.Jobs {
-		if w.jobs[id] == nil {
-			w.log.Warn("the server places a job on this worker that it does not have (data directory lost?); it is not in the heartbeats, so the server can end it", "job", id)
+		if w.jobs[id] == nil && !w.queuedLocked(id) {
+			w.unknown[id] = true
 		}
 	}
+}
+
+// queuedLocked reports whether an assignment of job id waits for its
+// device; w.mu is held.
+func (w *Worker) queuedLocked(id int64) bool {
+	for _, a := range w.queued {
+		if a.JobID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// checkHello warns about the jobs the stream's hello placed on this worker
+// that it still does not have once the frames following the hello were
+// handled: the server holds them as started here, and they are not on
+// this worker (its data directory was lost, say).
+func (w *Worker) checkHello() {
+	w.mu.Lock()
+	unknown := w.unknown
+	w.unknown = nil
+	var lost []int64
+	for id := range unknown {
+		if w.jobs[id] == nil && !w.queuedLocked(id) {
+			lost = append(lost, id)
+		}
+	}
+	w.mu.Unlock()
+	if unknown == nil {
+		return
+	}
+	slices.Sort(lost)
+	for _, id := range lost {
+		w.log.Warn("the server places a job on this worker that it does not have (data directory lost?); it is not in the heartbeats, so the server can end it", "job", id)
+	}
+	w.helloChecked.Add(1)
 }
 
 // heartbeatLoop sends a heartbeat now and then every interval.
@@ -390,6 +466,7 @@ func (w *Worker) jobIDs() []int64 {
 func (w *Worker) assign(a workerproto.Assign) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	delete(w.unknown, a.JobID) // the hello listed it because it was coming
 	log := w.log.With("job", a.JobID, "device", a.Device.Hostname)
 	switch {
 	case !w.accepting:
@@ -456,6 +533,7 @@ func (w *Worker) remove(j *job) {
 func (w *Worker) cancel(id int64, why string) {
 	w.mu.Lock()
 	j := w.jobs[id]
+	delete(w.unknown, id) // being ended by the server: nothing to lose
 	w.mu.Unlock()
 	if j == nil {
 		w.log.Debug("cancel of a job this worker does not have: ignored", "job", id)

@@ -27,6 +27,26 @@ const (
 	CodeTimeout           = "timeout"
 	CodeThrottled         = "throttled"
 	CodeInternal          = "internal"
+	// CodeStorageFull (507) and CodeDatabaseUnavailable (503) are
+	// conditions of the server, not bugs and not the request's fault: the
+	// same request succeeds once they are repaired.
+	CodeStorageFull         = "storage_full"
+	CodeDatabaseUnavailable = "database_unavailable"
+)
+
+// The messages of the server's conditions. They say what is wrong and
+// what to do; the errors behind them (paths, driver messages) go to the
+// server's log, once per episode, not on the wire.
+const (
+	StorageFullMessage         = "the server's disk is full: it cannot store anything more until an administrator frees space; retry later"
+	DatabaseUnavailableMessage = "the database is unavailable: the server can neither read nor store anything until it is back; retry later"
+)
+
+// Retry-After of the server's conditions: a database restarts in seconds,
+// freeing disk space takes a person.
+const (
+	StorageFullRetry         = 30 * time.Second
+	DatabaseUnavailableRetry = 5 * time.Second
 )
 
 // ErrBodyTimeout: the request body did not arrive in time (the server's
@@ -50,14 +70,13 @@ type Mapped struct {
 	// Details lists the positioned problems of an invalid job definition
 	// or device dictionary; nil otherwise.
 	Details []wire.Problem
-	// RetryAfter, when positive, is how long the caller should wait before
-	// trying again (a lab.RetryAfterError): SetHeaders sends it as
-	// Retry-After.
+	// RetryAfter, when positive, is how long the client should wait
+	// before trying again (the Retry-After header; SetHeaders sets it).
 	RetryAfter time.Duration
 }
 
-// SetHeaders adds the headers that go with the error to h: Retry-After, in
-// whole seconds rounded up, when the error says when to retry.
+// SetHeaders sets the response headers the error calls for: Retry-After,
+// in whole seconds rounded up. Call it before writing the status.
 func (m Mapped) SetHeaders(h http.Header) {
 	if m.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(int64((m.RetryAfter+time.Second-1)/time.Second), 10))
@@ -65,16 +84,27 @@ func (m Mapped) SetHeaders(h http.Header) {
 }
 
 // Internal reports whether the error is a bug of the server (code
-// internal, status 500): the transport logs it and hides its text. Other
-// 5xx (overloaded) are conditions the message explains.
+// internal, status 500): the transport logs it and hides its text. The
+// other 5xx (overloaded, the server's conditions) are explained by their
+// message.
 func (m Mapped) Internal() bool { return m.Code == CodeInternal }
+
+// Condition reports whether the error is a condition of the server that
+// holds until it is repaired (its disk is full, its database is down):
+// transports report it to the app (app.NoteFault), which logs it once per
+// episode rather than once per request.
+func (m Mapped) Condition() bool {
+	return m.Code == CodeStorageFull || m.Code == CodeDatabaseUnavailable
+}
 
 // Body is the error envelope of the JSON APIs.
 func (m Mapped) Body() wire.ErrorResponse {
 	return wire.ErrorResponse{Error: wire.ErrorBody{Code: m.Code, Message: m.Message, Details: m.Details}}
 }
 
-// Map classifies err: the lab sentinels, the positioned errors of job
+// Map classifies err: the server's conditions (lab.ErrDatabaseUnavailable:
+// 503, lab.ErrStorageFull: 507, each with a fixed message and a
+// Retry-After), the other lab sentinels, the positioned errors of job
 // definitions and device dictionaries, a request body over its limit or
 // past its read deadline (the server's slow-body bound). Anything else is
 // internal.
@@ -89,6 +119,16 @@ func Map(err error) Mapped {
 		mbe *http.MaxBytesError
 	)
 	switch {
+	// the server's conditions first: whatever an operation made of them,
+	// they are what the caller must know
+	case errors.Is(err, lab.ErrDatabaseUnavailable):
+		m.Status, m.Code, m.Message = http.StatusServiceUnavailable, CodeDatabaseUnavailable, DatabaseUnavailableMessage
+		m.RetryAfter = DatabaseUnavailableRetry
+		return m
+	case errors.Is(err, lab.ErrStorageFull):
+		m.Status, m.Code, m.Message = http.StatusInsufficientStorage, CodeStorageFull, StorageFullMessage
+		m.RetryAfter = StorageFullRetry
+		return m
 	case errors.As(err, &de):
 		m.Status, m.Code, m.Details = http.StatusBadRequest, CodeInvalidDefinition, problems(de.Items)
 	case errors.As(err, &dde):

@@ -41,6 +41,9 @@ func TestMap(t *testing.T) {
 		{"throttled", &lab.RetryAfterError{Err: fmt.Errorf("login: %w", lab.ErrThrottled), After: time.Second}, http.StatusTooManyRequests, apierr.CodeThrottled, false},
 		{"body timeout", fmt.Errorf("read body: %w", apierr.ErrBodyTimeout), http.StatusRequestTimeout, apierr.CodeTimeout, false},
 		{"internal", errors.New("database on fire: password=hunter2"), http.StatusInternalServerError, apierr.CodeInternal, false},
+		{"storage full", fmt.Errorf("append log of job 3: %w: write /srv/hunter2/log.ndjson: no space left on device", lab.ErrStorageFull), http.StatusInsufficientStorage, apierr.CodeStorageFull, false},
+		{"database unavailable", fmt.Errorf("look up token: %w: dial tcp: password=hunter2", lab.ErrDatabaseUnavailable), http.StatusServiceUnavailable, apierr.CodeDatabaseUnavailable, false},
+		{"database unavailable beats not found", fmt.Errorf("%w: %w", lab.ErrNotFound, lab.ErrDatabaseUnavailable), http.StatusServiceUnavailable, apierr.CodeDatabaseUnavailable, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,16 +54,22 @@ func TestMap(t *testing.T) {
 			if m.Internal() != (tt.code == apierr.CodeInternal) {
 				t.Errorf("Internal() = %v", m.Internal())
 			}
-			if want := map[bool]string{true: "1", false: ""}[tt.code == apierr.CodeOverloaded || tt.code == apierr.CodeThrottled]; headerOf(m) != want {
-				t.Errorf("Retry-After %q, want %q", headerOf(m), want)
+			if m.Condition() != (tt.status == 503 && tt.code != apierr.CodeOverloaded || tt.status == 507) {
+				t.Errorf("Condition() = %v", m.Condition())
+			}
+			retry := map[string]string{apierr.CodeOverloaded: "1", apierr.CodeThrottled: "1", apierr.CodeDatabaseUnavailable: "5", apierr.CodeStorageFull: "30"}[tt.code]
+			if headerOf(m) != retry {
+				t.Errorf("Retry-After %q, want %q", headerOf(m), retry)
 			}
 			body := m.Body()
 			if body.Error.Code != tt.code || body.Error.Message != m.Message {
 				t.Errorf("Body() = %+v", body)
 			}
-			if tt.code == apierr.CodeInternal {
-				if m.Message != apierr.InternalMessage || strings.Contains(m.Message, "hunter2") {
-					t.Errorf("internal error text leaks: %q", m.Message)
+			want := map[string]string{apierr.CodeInternal: apierr.InternalMessage, apierr.CodeDatabaseUnavailable: "the database is unavailable: ",
+				apierr.CodeStorageFull: "the server's disk is full: "}[tt.code]
+			if want != "" {
+				if !strings.HasPrefix(m.Message, want) || strings.Contains(m.Message, "hunter2") {
+					t.Errorf("message %q, want %q… without the error's text", m.Message, want)
 				}
 			} else if m.Message != tt.err.Error() {
 				t.Errorf("message %q, want the error's text %q", m.Message, tt.err.Error())

@@ -173,16 +173,29 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 		}
 		p, err := api.authenticate(r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			api.report(rt, err)
+			if errors.Is(err, lab.ErrUnauthenticated) && !apierr.Map(err).Condition() {
+				w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
+			}
 			writeError(w, err)
 			return
 		}
 		if err := rt.handler(api, w, r, p); err != nil {
-			if apierr.Map(err).Internal() {
-				api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
-			}
+			api.report(rt, err)
 			writeError(w, err)
 		}
+	}
+}
+
+// report logs a failed request that is a bug (500), and hands a condition
+// of the server (a full disk: 507, the database unavailable: 503) to the
+// app, which logs it once per episode.
+func (api *API) report(rt Route, err error) {
+	switch m := apierr.Map(err); {
+	case m.Internal():
+		api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
+	case m.Condition():
+		api.app.NoteFault(err)
 	}
 }
 

@@ -136,7 +136,11 @@ func (s *Server) deliver(ctx context.Context, e app.Event) {
 	case lab.JobScheduled.String():
 		as, err := s.app.Assign(ctx, e.JobID)
 		if err != nil {
-			if !errors.Is(err, lab.ErrConflict) { // moved on meanwhile (canceled…): nothing to push
+			// moved on meanwhile (canceled…): nothing to push; a condition
+			// of the server is logged once per episode by the app, and the
+			// assignment is pushed again when the worker reconnects or
+			// heartbeats
+			if !errors.Is(err, lab.ErrConflict) && !s.app.NoteFault(err) {
 				s.log.Error("build assignment", "job", e.JobID, "err", err)
 			}
 			return
@@ -262,11 +266,17 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 }
 
 // fail answers with err's status and code (package apierr, the mapping
-// every transport uses); internal errors are logged, not shown.
+// every transport uses); internal errors are logged, not shown, and
+// conditions of the server (a full disk: 507, the database unavailable:
+// 503), which the worker retries with back-off, go to the app, which logs
+// them once per episode.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m := apierr.Map(err)
-	if m.Internal() {
+	switch {
+	case m.Internal():
 		s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
+	case m.Condition():
+		s.app.NoteFault(err)
 	}
 	m.SetHeaders(w.Header())
 	writeError(w, m.Status, m.Code, m.Message)

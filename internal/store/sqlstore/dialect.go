@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,4 +211,67 @@ func wrap(op string, err error) error {
 		return fmt.Errorf("%s: %w: %v", op, lab.ErrInvalid, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// classify marks the errors that are conditions of the server rather than
+// of the request: a full disk (SQLite's SQLITE_FULL, "database or disk is
+// full"; PostgreSQL's 53100 disk_full) wraps lab.ErrStorageFull, a
+// database that does not answer or refuses work for want of resources
+// (PostgreSQL stopped or restarting: connection refused, connection
+// exceptions 08xxx, 57P01-57P03 shutting down or starting up, 53xxx
+// insufficient resources; a connection lost mid-query) wraps
+// lab.ErrDatabaseUnavailable. Other errors are returned as they are.
+func classify(err error) error {
+	if err == nil || errors.Is(err, lab.ErrStorageFull) || errors.Is(err, lab.ErrDatabaseUnavailable) {
+		return err
+	}
+	switch fault(err) {
+	case faultFull:
+		return fmt.Errorf("database: %w: %w", lab.ErrStorageFull, err)
+	case faultDown:
+		return fmt.Errorf("%w: %w", lab.ErrDatabaseUnavailable, err)
+	}
+	return err
+}
+
+// faultKind is what classify makes of a driver error.
+type faultKind int
+
+const (
+	faultNone faultKind = iota
+	faultFull
+	faultDown
+)
+
+func fault(err error) faultKind {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "53100": // disk_full
+			return faultFull
+		case strings.HasPrefix(pe.Code, "53"), // insufficient resources: out of memory, too many connections…
+			strings.HasPrefix(pe.Code, "08"),                           // connection exception
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin shutdown, crash shutdown, cannot connect now
+			return faultDown
+		}
+		return faultNone
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.Code()&0xff == sqlite3.SQLITE_FULL,
+			se.Code() == sqlite3.SQLITE_IOERR_SHMSIZE: // the WAL index cannot grow: the disk is full
+			return faultFull
+		}
+		return faultNone
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		return faultDown
+	}
+	return faultNone
 }

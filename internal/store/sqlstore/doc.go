@@ -13,6 +13,20 @@
 // 40001/40P01 → retry). The schemas live in migrations/sqlite and
 // migrations/postgres, one file per version, kept in step by hand.
 //
+// # Conditions of the database
+//
+// Every error leaving the Store outside a transaction (type classified)
+// and every transaction's (runTx) is classified: a full disk (SQLite's
+// SQLITE_FULL "database or disk is full", PostgreSQL's 53100 disk_full)
+// wraps lab.ErrStorageFull; a database that does not answer (connection
+// refused or lost, 08xxx, 57P01-57P03 while PostgreSQL stops or starts,
+// 53xxx insufficient resources) wraps lab.ErrDatabaseUnavailable. The
+// server answers them 507 and 503 and recovers by itself: database/sql
+// and pgx drop dead connections and dial new ones once PostgreSQL is back.
+// Ping reads through a connection of its own (a third pool of one, on
+// either database), so a health check never queues behind requests or
+// SQLite's writer.
+//
 // Stored values: enumerations as LAVA's integers; times in UTC with
 // microsecond precision on both (SQLite: INTEGER microseconds since the
 // epoch; PostgreSQL: TIMESTAMPTZ, truncated in Go because PostgreSQL would

@@ -23,11 +23,17 @@ import (
 // Store implements store.Store on SQLite or PostgreSQL. It is safe for
 // concurrent use. Open it with Open and release it with Close.
 type Store struct {
-	*queries // the Queries outside any transaction
+	classified // the Queries outside any transaction, errors classified
+
+	queries *queries // the same, errors as they come
 
 	d      *dialect
 	writer *sql.DB // SQLite: the single writer connection; PostgreSQL: the pool
 	reader *sql.DB // SQLite: read-only pool; PostgreSQL: the same pool as writer
+
+	// probe is the one connection of Ping: health checks never queue
+	// behind requests for a pooled connection, nor behind SQLite's writer.
+	probe *sql.DB
 
 	// SQLite only (nil on PostgreSQL): prepared statements of each pool.
 	wcache, rcache *stmtCache
@@ -138,8 +144,16 @@ func openSQLite(ctx context.Context, path, userQuery string) (*Store, error) {
 	reader.SetMaxOpenConns(n)
 	reader.SetMaxIdleConns(n)
 	s.reader = reader
+	probe, err := sql.Open("sqlite", sqliteURI(path, userQuery, "_pragma=query_only(1)"))
+	if err != nil {
+		reader.Close()
+		writer.Close()
+		return nil, fmt.Errorf("open SQLite %s probe: %w", path, err)
+	}
+	s.probe = oneConn(probe)
 	s.wcache, s.rcache = newStmtCache(writer), newStmtCache(reader)
 	s.queries = &queries{s: s, d: s.d}
+	s.classified = classified{s.queries}
 	return s, nil
 }
 
@@ -185,8 +199,42 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
+	probe, err := sql.Open("pgx", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open PostgreSQL probe: %w", err)
+	}
+	s.probe = oneConn(probe)
 	s.queries = &queries{s: s, d: s.d}
+	s.classified = classified{s.queries}
 	return s, nil
+}
+
+// oneConn limits db to one connection, kept open.
+func oneConn(db *sql.DB) *sql.DB {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	return db
+}
+
+// Ping checks that the database answers a read, on a connection of its
+// own: it never waits for a pooled connection nor for SQLite's single
+// writer, so it answers quickly however busy the server is. Any failure
+// wraps lab.ErrDatabaseUnavailable; bound the wait with ctx.
+func (s *Store) Ping(ctx context.Context) error {
+	var v int
+	err := s.probe.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&v)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("ping: %w: no answer: %w", lab.ErrDatabaseUnavailable, err)
+	}
+	if err := classify(err); errors.Is(err, lab.ErrDatabaseUnavailable) {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return fmt.Errorf("ping: %w: %w", lab.ErrDatabaseUnavailable, err)
 }
 
 // Dialect returns "sqlite" or "postgres".
@@ -203,6 +251,9 @@ func (s *Store) Close() error {
 		}
 		if s.reader != nil && s.reader != s.writer {
 			errs = append(errs, s.reader.Close())
+		}
+		if s.probe != nil {
+			errs = append(errs, s.probe.Close())
 		}
 		errs = append(errs, s.writer.Close())
 		s.closeErr = errors.Join(errs...)
@@ -228,7 +279,7 @@ func (s *Store) runTx(ctx context.Context, fn func(tx conn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, fn)
 		if err == nil || kind(err) != errRetry || attempt == maxTxAttempts {
-			return err
+			return classify(err)
 		}
 		// Back off a little, randomly, so that the contenders spread out.
 		delay := time.Duration(attempt) * time.Duration(1+rand.IntN(5)) * time.Millisecond

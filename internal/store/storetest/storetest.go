@@ -66,6 +66,7 @@ var behaviours = []behaviour{
 	{"Results/History", testResultsHistory},
 	{"Input/Text", testInputText},
 	{"Input/Ranges", testInputRanges},
+	{"Ping", testPing},
 	{"InTx/Commit", testInTxCommit},
 	{"InTx/Rollback", testInTxRollback},
 	{"Race/OneJobManyDevices", testRaceOneJobManyDevices},

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -145,4 +147,18 @@ func testInTxRollback(f *fx) {
 			f.t.Errorf("%s: created job not rolled back: %d jobs", c.name, total)
 		}
 	}
+}
+
+// testPing: a healthy store answers Ping, also while a write transaction
+// is open (SQLite has one writer; Ping must not wait for it).
+func testPing(f *fx) {
+	ctx, cancel := context.WithTimeout(f.ctx, 10*time.Second)
+	defer cancel()
+	f.ok(f.s.Ping(ctx), "ping")
+	f.ok(f.s.InTx(f.ctx, func(q store.Queries) error {
+		if err := q.CreateTag(f.ctx, lab.Tag{Name: "held"}); err != nil {
+			return err
+		}
+		return f.s.Ping(ctx)
+	}), "ping while a write transaction is open")
 }

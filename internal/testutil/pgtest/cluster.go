@@ -111,17 +111,13 @@ func startCluster() (*cluster, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		opts := fmt.Sprintf("-k %s -c listen_addresses=127.0.0.1 -p %d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
-			c.dir, c.port)
-		out, err := c.command("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"),
-			"-w", "-t", "60", "-o", opts, "start").CombinedOutput()
+		err := c.start()
 		if err == nil {
 			break
 		}
 		if attempt == 2 {
-			log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+			return nil, err
 		}
 	}
 	if err := c.startWatchdog(); err != nil {
@@ -129,6 +125,20 @@ func startCluster() (*cluster, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// start runs the server of the initialized cluster on c.port and waits
+// until it accepts connections.
+func (c *cluster) start() error {
+	opts := fmt.Sprintf("-k %s -c listen_addresses=127.0.0.1 -p %d -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+		c.dir, c.port)
+	out, err := c.command("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"),
+		"-w", "-t", "60", "-o", opts, "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "server.log"))
+		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 // prepare decides how to run the tools and gives the directory to the user

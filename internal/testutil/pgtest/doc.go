@@ -16,6 +16,10 @@
 //     directory; a small watchdog process does the same if the test binary
 //     dies without doing so.
 //
+// NewCluster gives one test a private cluster of its own, whatever
+// BASALT_TEST_PG_DSN says, which the test may Stop and Start again (same
+// port, same data) to see what a database outage does.
+//
 // A missing PostgreSQL is a test failure, never a skip: the test fails with
 // a message saying how to get the server binaries.
 package pgtest
