@@ -126,21 +126,22 @@ func (a *App) workerJobs(ctx context.Context, worker string) ([]lab.Job, error) 
 	if err != nil {
 		return nil, err
 	}
-	var out []lab.Job
+	var ids []int64
 	for _, d := range devs {
-		if d.CurrentJob == 0 {
-			continue
-		}
-		j, err := a.st.GetJob(ctx, d.CurrentJob)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(unfinished, j.State) {
-			out = append(out, j)
+		if d.CurrentJob != 0 {
+			ids = append(ids, d.CurrentJob)
 		}
 	}
-	slices.SortFunc(out, func(x, y lab.Job) int { return int(x.ID - y.ID) })
-	return out, nil
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	// One query for all of them: a heartbeat runs this.
+	jobs, _, err := a.st.ListJobs(ctx, store.JobFilter{IDs: ids, States: unfinished, Limit: len(ids), WithDefinition: true})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(jobs, func(x, y lab.Job) int { return int(x.ID - y.ID) })
+	return jobs, nil
 }
 
 // Assign builds the assignment of a Scheduled job for its worker, minting a
@@ -342,16 +343,21 @@ func (a *App) JobsToStop(ctx context.Context, p auth.Principal, worker string, l
 	if !auth.CanActAsWorker(p, worker) {
 		return nil, denied(p, "job states")
 	}
+	if len(local) == 0 {
+		return nil, nil
+	}
+	// One query for all of them: every heartbeat runs this.
+	jobs, _, err := a.st.ListJobs(ctx, store.JobFilter{IDs: local, Limit: len(local)})
+	if err != nil {
+		return nil, err
+	}
+	running := map[int64]bool{}
+	for _, j := range jobs {
+		running[j.ID] = j.State != lab.JobCanceling && j.State != lab.JobFinished
+	}
 	var stop []int64
 	for _, id := range local {
-		j, err := a.st.GetJob(ctx, id)
-		if errors.Is(err, lab.ErrNotFound) {
-			stop = append(stop, id)
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		if j.State == lab.JobCanceling || j.State == lab.JobFinished {
+		if !running[id] { // canceling, finished, or unknown to the server
 			stop = append(stop, id)
 		}
 	}
