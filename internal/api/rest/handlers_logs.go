@@ -2,6 +2,7 @@ package rest
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,6 +18,13 @@ import (
 // it returns the whole log; the total line count is in X-Total-Lines so a
 // viewer can page through logs of any size. ?wait=30s turns it into a long
 // poll: when nothing exists at start yet, the answer waits for new lines.
+//
+// The lines are the log store's bytes, streamed from a snapshot of the
+// log's file with a Content-Length (sendfile over HTTP/1.1 without TLS,
+// flushed 32 KiB writes otherwise): memory does not grow with the log's
+// size nor with the number of readers. A read error after the headers
+// aborts the response (the connection is closed, or the HTTP/2 stream
+// reset), so a client never takes a short body for the whole log.
 func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
@@ -39,19 +47,66 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 			return fmt.Errorf("%w: wait=%q must be a duration up to 60s", lab.ErrInvalid, s)
 		}
 	}
-	lines, total, err := api.app.JobLog(r.Context(), p, id, start, end, wait)
+	stream, err := api.app.OpenJobLog(r.Context(), p, id, start, end, wait)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("X-Total-Lines", strconv.Itoa(total))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	for _, l := range lines {
-		if _, err := w.Write(append(l, '\n')); err != nil {
-			return nil // client went away
-		}
+	defer stream.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("X-Total-Lines", strconv.Itoa(stream.Total))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.FormatInt(stream.Size, 10))
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := streamBody(w, stream); err != nil {
+		api.abort(r, fmt.Errorf("stream log of job %d: %w", id, err))
 	}
 	return nil
+}
+
+// streamBody copies body to w: through w's ReadFrom when it has one
+// (HTTP/1.1 without TLS: a log store reader is then sent with sendfile),
+// otherwise in writes of 32 KiB, each flushed, so that memory stays bounded
+// and a slow client receives bytes as they are read.
+func streamBody(w http.ResponseWriter, body io.Reader) (int64, error) {
+	if _, ok := w.(io.ReaderFrom); ok {
+		return io.Copy(w, body)
+	}
+	return io.Copy(flushWriter{w: w, rc: http.NewResponseController(w)}, body)
+}
+
+// flushWriter flushes every write to the client. It has no ReadFrom, so
+// io.Copy moves data through a bounded buffer.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := f.rc.Flush(); err != nil {
+		return n, fmt.Errorf("flush: %w", err)
+	}
+	return n, nil
+}
+
+// abort ends a response whose headers are sent after a failure: the error
+// is logged unless the client has gone (its request's context is done),
+// and the handler panics with http.ErrAbortHandler, which the server
+// answers by closing the HTTP/1.1 connection before the body is complete
+// (the client sees an unexpected end of the body: a Content-Length not
+// reached, or a chunked body without its last chunk) or by resetting the
+// HTTP/2 stream. wrap lets that panic through.
+func (api *API) abort(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		api.log.Warn("response aborted", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // Paging of a job's results.
