@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -116,7 +118,10 @@ const (
 )
 
 // jobResults lists a page of a job's test cases, in log order, filtered by
-// ?suite=, ?set=, ?case= and ?result=.
+// ?suite=, ?set=, ?case= and ?result=. The page is read from the store and
+// written app.CasesChunk cases at a time, in the same JSON as writeJSON
+// would give for the whole wire.List, so a page of 10,000 cases never sits
+// in memory; an error after the first bytes aborts the response (abort).
 func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
@@ -140,16 +145,67 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if f.Offset, err = httpparam.QueryInt(r, "offset", 0); err != nil {
 		return err
 	}
-	cases, total, err := api.app.JobResults(r.Context(), p, id, f)
+	cur, err := api.app.OpenJobResults(r.Context(), p, id, f)
 	if err != nil {
 		return err
 	}
-	out := wire.List[wire.Result]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]wire.Result, 0, len(cases))}
-	for _, c := range cases {
-		out.Results = append(out.Results, resultJSON(c))
+	err = writeJSONList(w, cur.Total, f.Limit, f.Offset, func() ([]wire.Result, error) {
+		cases, err := cur.Next(r.Context())
+		out := make([]wire.Result, len(cases))
+		for i, c := range cases {
+			out[i] = resultJSON(c)
+		}
+		return out, err
+	})
+	if err != nil {
+		api.abort(r, fmt.Errorf("results of job %d: %w", id, err))
 	}
-	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// writeJSONList answers 200 with a wire.List whose results come from next,
+// a chunk at a time until it returns none, and writes each chunk as it
+// comes: byte for byte what writeJSON writes for the whole list (indented
+// by two spaces, HTML escaped, a final newline). An error from next or
+// from the client is returned after the headers are sent; the caller
+// aborts the response.
+func writeJSONList[T any](w http.ResponseWriter, count, limit, offset int, next func() ([]T, error)) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	fmt.Fprintf(bw, "{\n  \"count\": %d,\n  \"limit\": %d,\n  \"offset\": %d,\n  \"results\": [", count, limit, offset)
+	n := 0
+	for {
+		chunk, err := next()
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		for _, v := range chunk {
+			b, err := json.MarshalIndent(v, "    ", "  ")
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			sep := ",\n    "
+			if n == 0 {
+				sep = "\n    "
+			}
+			n++
+			bw.WriteString(sep)
+			bw.Write(b)
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
 
 // resultJSON is a test case as the API shows it.
