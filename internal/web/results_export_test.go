@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/memtest"
 )
 
 // manyResultsLog is a job log of n results records, with console lines
@@ -218,4 +220,53 @@ func TestResultsDownloadsStreamed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestResultsDownloadsMemoryBound: two clients that stop reading each
+// download of a job with 4,000 cases of 8 KiB (a 32 MiB measurement
+// each... of them all) leave the server holding under 48 MiB of live heap:
+// a chunk of cases per download, where the files built in memory held
+// every row and the whole file (over 64 MiB per download, far more for
+// YAML).
+func TestResultsDownloadsMemoryBound(t *testing.T) {
+	const (
+		cases   = 4000
+		pad     = 8 << 10
+		readers = 2
+		bound   = 48 << 20
+	)
+	e := newEnv(t, labtest.Backends()[0])
+	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	must(t, err)
+	_, err = e.logs.Append(ids[0], 0, manyResultsLog(cases, pad))
+	must(t, err)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for _, ext := range []string{".csv", ".yaml", ".junit.xml"} {
+		url := fmt.Sprintf("%s/jobs/%d/results%s", e.srv.URL, ids[0], ext)
+		// The first download ingests the results; the measured ones only read.
+		_, sizes := memtest.HeldWhileStalled(t, client, []*http.Request{mustRequest(t, url)}, 1)
+		reqs := make([]*http.Request, readers)
+		for i := range reqs {
+			reqs[i] = mustRequest(t, url)
+		}
+		grown, got := memtest.HeldWhileStalled(t, client, reqs, 64<<10)
+		t.Logf("%s: %d stalled readers of %d MiB: live heap grew by %.1f MiB", ext, readers, sizes[0]>>20, float64(grown)/(1<<20))
+		for _, n := range got {
+			if n != sizes[0] {
+				t.Fatalf("%s: a reader got %d bytes, the first %d", ext, n, sizes[0])
+			}
+		}
+		if grown > bound {
+			t.Errorf("%s: %d stalled readers of a %d MiB download: the server holds %d MiB, want under %d MiB",
+				ext, readers, sizes[0]>>20, grown>>20, bound>>20)
+		}
+	}
+}
+
+func mustRequest(t testing.TB, url string) *http.Request {
+	req, err := http.NewRequest("GET", url, nil)
+	must(t, err)
+	return req
 }
