@@ -196,7 +196,7 @@ func (a *App) JobResults(ctx context.Context, p auth.Principal, jobID int64, f s
 
 // CasesChunk is how many test cases a CaseCursor reads from the store at
 // a time: what a results download or a page of the API holds in memory.
-const CasesChunk = 500
+const CasesChunk = 256
 
 // CaseCursor reads the test cases a filter selects a chunk at a time, in
 // log order (OpenJobResults), so that a reader of any number of cases

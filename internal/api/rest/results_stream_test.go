@@ -99,7 +99,7 @@ func TestJobResultsStreamed(t *testing.T) {
 // TestResultsReadMemoryBound: four clients that stop reading a page of
 // 10,000 cases (two thirds of them with a 4 KiB measurement: a 31 MiB
 // page) leave the server holding less than 64 MiB of live heap between
-// them, measured after a full collection: a chunk of cases each (4–8 MiB),
+// them, measured after a full collection: a chunk of cases each (2–4 MiB),
 // where the page built in memory held all its cases and all its JSON
 // (over 60 MiB per client).
 func TestResultsReadMemoryBound(t *testing.T) {
