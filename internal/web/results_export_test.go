@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +22,8 @@ import (
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/memtest"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
+	"github.com/basalt-lab/basalt/internal/web"
 )
 
 // manyResultsLog is a job log of n results records, with console lines
@@ -270,4 +275,27 @@ func mustRequest(t testing.TB, url string) *http.Request {
 	req, err := http.NewRequest("GET", url, nil)
 	must(t, err)
 	return req
+}
+
+// TestDownloadAbortedMidStream: a download that fails after its first
+// bytes reaches the browser as a broken body, never completed with an
+// error page (which would make half a file look whole), and the failure is
+// logged.
+func TestDownloadAbortedMidStream(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	var logged syncbuf.Buffer
+	u := web.New(e.app, slog.New(slog.NewTextHandler(&logged, nil)))
+	web.HandleAborting(u, "GET /test/abort", "job,suite,set\n1,")
+	srv := httptest.NewServer(u)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/test/abort")
+	must(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || resp.StatusCode != 200 || string(body) != "job,suite,set\n1," {
+		t.Errorf("status %d, body %q, read error %v; want the first bytes, then a read error", resp.StatusCode, body, err)
+	}
+	if !strings.Contains(logged.String(), "the store failed halfway") {
+		t.Errorf("the failure was not logged: %q", logged.String())
+	}
 }
