@@ -89,6 +89,13 @@ func TestJobLogs(t *testing.T) {
 			}
 		}
 	}
+	// HEAD: the headers of the whole log, no body.
+	resp, err := http.Head(fmt.Sprintf("%s%s/jobs/%d/logs", e.srv.URL, rest.Prefix, e.pubJob))
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != size || resp.Header.Get("X-Total-Lines") != strconv.Itoa(lines) {
+		t.Fatalf("HEAD: status %d, length %d, headers %v; want 200, %d", resp.StatusCode, resp.ContentLength, resp.Header, size)
+	}
 	if status, _ := e.do(anon, "GET", fmt.Sprintf("/jobs/%d/logs", e.privJob), ""); status != 404 {
 		t.Fatalf("a personal job's log as anonymous: %d, want 404", status)
 	}
