@@ -24,10 +24,11 @@ import (
 // Sizes of BenchmarkLogReaders, as flags so that a smaller machine (or the
 // code before streaming, which holds a copy of the log per reader) can run
 // it: go test -run '^$' -bench LogReaders ./internal/api/rest -args
-// -log-readers-mb 512 -log-readers 100.
+// -log-readers-mb 512 -log-readers 100 -log-readers-protos http1,h2c.
 var (
-	readersLogMB = flag.Int("log-readers-mb", 1024, "BenchmarkLogReaders: size of the log in MiB")
-	readersN     = flag.Int("log-readers", 100, "BenchmarkLogReaders: concurrent readers")
+	readersLogMB  = flag.Int("log-readers-mb", 1024, "BenchmarkLogReaders: size of the log in MiB")
+	readersN      = flag.Int("log-readers", 100, "BenchmarkLogReaders: concurrent readers")
+	readersProtos = flag.String("log-readers-protos", "http1", "BenchmarkLogReaders: protocols, comma-separated: http1, h2c")
 )
 
 // logRecord returns journal line n (without its newline): a record of the
@@ -181,8 +182,8 @@ func procStatus(field string) float64 {
 }
 
 // readConcurrently has n clients download url at once and returns each
-// one's time to last byte, sorted.
-func readConcurrently(tb testing.TB, client *http.Client, url string, n int, size int64) []time.Duration {
+// one's time to last byte, sorted. Reader i uses clients[i%len(clients)].
+func readConcurrently(tb testing.TB, clients []*http.Client, url string, n int, size int64) []time.Duration {
 	tb.Helper()
 	times := make([]time.Duration, n)
 	errs := make(chan error, n)
@@ -192,7 +193,7 @@ func readConcurrently(tb testing.TB, client *http.Client, url string, n int, siz
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, _, err := getLog(client, url)
+			got, _, err := getLog(clients[i%len(clients)], url)
 			times[i] = time.Since(start)
 			if err == nil && got != size {
 				err = fmt.Errorf("reader %d got %d bytes of %d", i, got, size)
@@ -212,31 +213,45 @@ func readConcurrently(tb testing.TB, client *http.Client, url string, n int, siz
 }
 
 // BenchmarkLogReaders has 100 clients download the whole of a public 1 GiB
-// job log at once, anonymously, over loopback HTTP (HTTP/1.1, and h2c as
-// the server also speaks it), and reports the time to the last byte (the
-// slowest reader; p50 too), the aggregate throughput, and the memory: the
-// peak Go heap in use above its level before the reads (HeapInuse, sampled
-// every 20 ms), the bytes allocated during the reads, the peak of the Go
-// runtime's Sys, and the process's peak RSS (VmHWM, reset before the
-// reads where the kernel allows; server and clients share the process).
-// Sizes: -args -log-readers-mb N -log-readers N. The log is written to a
-// t.TempDir first (about 1.1 GiB of disk with its index).
+// job log at once, anonymously, over loopback HTTP/1.1 (and with
+// -log-readers-protos http1,h2c also over h2c, which the server speaks too:
+// each reader then has a connection of its own), and reports the time to
+// the last byte (the slowest reader; p50 too), the aggregate throughput,
+// and the memory: the peak Go heap in use above its level before the reads
+// (HeapInuse, sampled every 20 ms), the bytes allocated per reader, the
+// peak of the Go runtime's Sys, and the process's peak RSS (VmHWM, reset
+// before the reads where the kernel allows; the server and its clients
+// share the process). Sizes: -args -log-readers-mb N -log-readers N. The
+// log is written to a t.TempDir first (about 1.1 GiB of disk with its
+// index).
 func BenchmarkLogReaders(b *testing.B) {
 	e := newEnv(b, labtest.Backends()[0])
 	size, _ := fillLog(b, e.logs, e.pubJob, int64(*readersLogMB)<<20, 0)
-	for _, proto := range []string{"http1", "h2c"} {
+	for _, proto := range strings.Split(*readersProtos, ",") {
 		b.Run(fmt.Sprintf("%s/log=%dMiB/readers=%d", proto, *readersLogMB, *readersN), func(b *testing.B) {
 			srv := e.srv.URL
-			tr := &http.Transport{MaxIdleConnsPerHost: *readersN}
-			if proto == "h2c" {
+			clients := []*http.Client{{Transport: &http.Transport{MaxIdleConnsPerHost: *readersN}}}
+			switch proto {
+			case "http1":
+			case "h2c":
 				srv = h2cServer(b, e)
-				tr.Protocols = new(http.Protocols)
-				tr.Protocols.SetUnencryptedHTTP2(true)
+				clients = nil
+				for range *readersN {
+					tr := &http.Transport{Protocols: new(http.Protocols),
+						HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 256 << 10, MaxReceiveBufferPerConnection: 1 << 20}}
+					tr.Protocols.SetUnencryptedHTTP2(true)
+					clients = append(clients, &http.Client{Transport: tr})
+				}
+			default:
+				b.Fatalf("protocol %q: want http1 or h2c", proto)
 			}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr}
+			defer func() {
+				for _, c := range clients {
+					c.Transport.(*http.Transport).CloseIdleConnections()
+				}
+			}()
 			url := fmt.Sprintf("%s%s/jobs/%d/logs", srv, rest.Prefix, e.pubJob)
-			if _, _, err := getLog(client, url+"?end=1"); err != nil {
+			if _, _, err := getLog(clients[0], url+"?end=1"); err != nil {
 				b.Fatal(err)
 			}
 			var last, p50 time.Duration
@@ -246,7 +261,7 @@ func BenchmarkLogReaders(b *testing.B) {
 			for range b.N {
 				_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset VmHWM
 				ms := startMemSampler()
-				times := readConcurrently(b, client, url, *readersN, size)
+				times := readConcurrently(b, clients, url, *readersN, size)
 				ms.end()
 				last, p50 = max(last, times[len(times)-1]), times[len(times)/2]
 				i, a := ms.growth()
@@ -258,7 +273,7 @@ func BenchmarkLogReaders(b *testing.B) {
 			b.ReportMetric(p50.Seconds(), "s-p50")
 			b.ReportMetric(float64(size)*float64(*readersN)/1e6/last.Seconds(), "MB/s")
 			b.ReportMetric(float64(inuse)/(1<<20), "MiB-heap-growth")
-			b.ReportMetric(float64(allocated)/(1<<20)/float64(*readersN), "MiB-alloc/reader")
+			b.ReportMetric(float64(allocated)/(1<<10)/float64(*readersN), "KiB-alloc/reader")
 			b.ReportMetric(float64(sys)/(1<<20), "MiB-go-sys")
 			b.ReportMetric(hwm, "MiB-VmHWM")
 		})

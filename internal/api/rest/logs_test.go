@@ -161,7 +161,7 @@ func TestLogReadMemoryBound(t *testing.T) {
 		}
 		ms := startMemSampler()
 		t0 := time.Now()
-		readConcurrently(t, c.client, url, readers, size)
+		readConcurrently(t, []*http.Client{c.client}, url, readers, size)
 		ms.end()
 		t.Logf("%s: read in %v", proto, time.Since(t0))
 		inuse, allocated := ms.growth()
