@@ -231,9 +231,9 @@ func TestResultsDownloadsStreamed(t *testing.T) {
 // download of a job with 4,000 cases (two thirds of them with a 4 KiB
 // measurement: files of 11 MiB) leave the server holding under 32 MiB of
 // live heap, measured after a full collection: about two chunks of cases
-// per download (1–2.5 MiB), where the files built in memory held at least
-// the whole file each while it was written (44 MiB for four, the CSV
-// twice that with its rows).
+// per download (1–4 MiB), where the files built in memory held at least
+// the whole file each while it was written (47 MiB for four, the CSV
+// 64 MiB with its rows).
 func TestResultsDownloadsMemoryBound(t *testing.T) {
 	const (
 		cases   = 4000
