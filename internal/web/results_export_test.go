@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -252,12 +253,8 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 	for _, ext := range []string{".csv", ".yaml", ".junit.xml"} {
 		url := fmt.Sprintf("%s/jobs/%d/results%s", e.srv.URL, ids[0], ext)
 		// The first download ingests the results; the measured ones only read.
-		_, sizes := memtest.HeldWhileStalled(t, client, []*http.Request{mustRequest(t, url)}, 1)
-		reqs := make([]*http.Request, readers)
-		for i := range reqs {
-			reqs[i] = mustRequest(t, url)
-		}
-		grown, got := memtest.HeldWhileStalled(t, client, reqs, 64<<10)
+		_, sizes := memtest.HeldWhileStalled(t, client, []string{url}, 1)
+		grown, got := memtest.HeldWhileStalled(t, client, slices.Repeat([]string{url}, readers), 64<<10)
 		t.Logf("%s: %d stalled readers of %d MiB: live heap grew by %.1f MiB", ext, readers, sizes[0]>>20, float64(grown)/(1<<20))
 		for _, n := range got {
 			if n != sizes[0] {
@@ -269,12 +266,6 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 				ext, readers, sizes[0]>>20, grown>>20, bound>>20)
 		}
 	}
-}
-
-func mustRequest(t testing.TB, url string) *http.Request {
-	req, err := http.NewRequest("GET", url, nil)
-	must(t, err)
-	return req
 }
 
 // TestDownloadAbortedMidStream: a download that fails after its first

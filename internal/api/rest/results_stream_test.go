@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,12 +118,8 @@ func TestResultsReadMemoryBound(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	// The first read ingests the results; the measured ones only read.
-	_, sizes := memtest.HeldWhileStalled(t, client, []*http.Request{mustRequest(t, url)}, 1)
-	reqs := make([]*http.Request, readers)
-	for i := range reqs {
-		reqs[i] = mustRequest(t, url)
-	}
-	grown, got := memtest.HeldWhileStalled(t, client, reqs, 64<<10)
+	_, sizes := memtest.HeldWhileStalled(t, client, []string{url}, 1)
+	grown, got := memtest.HeldWhileStalled(t, client, slices.Repeat([]string{url}, readers), 64<<10)
 	t.Logf("%d stalled readers of a %d MiB page: live heap grew by %.1f MiB", readers, sizes[0]>>20, float64(grown)/(1<<20))
 	for _, n := range got {
 		if n != sizes[0] {
@@ -133,10 +130,4 @@ func TestResultsReadMemoryBound(t *testing.T) {
 		t.Errorf("%d stalled readers of a %d MiB page of results: the server holds %d MiB, want under %d MiB",
 			readers, sizes[0]>>20, grown>>20, bound>>20)
 	}
-}
-
-func mustRequest(t testing.TB, url string) *http.Request {
-	req, err := http.NewRequest("GET", url, nil)
-	must(t, err)
-	return req
 }

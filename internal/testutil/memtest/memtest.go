@@ -26,7 +26,7 @@ func LiveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// HeldWhileStalled sends the requests at once with client, reads the
+// HeldWhileStalled GETs each of urls at once with client, reads the
 // first stallAt bytes of each answer's body, and then, while every
 // client has stopped reading, measures how far the live heap has grown
 // over its level before the requests. It then reads the rest of each body
@@ -34,19 +34,19 @@ func LiveHeap() uint64 {
 // be 200 and at least stallAt bytes long. Client and server share the
 // process, so the figure includes the clients' few KiB; use an HTTP/1.1
 // client (an HTTP/2 one buffers up to its receive window).
-func HeldWhileStalled(tb testing.TB, client *http.Client, reqs []*http.Request, stallAt int64) (grown uint64, sizes []int64) {
+func HeldWhileStalled(tb testing.TB, client *http.Client, urls []string, stallAt int64) (grown uint64, sizes []int64) {
 	tb.Helper()
 	before := LiveHeap()
-	stalled := make(chan error, len(reqs))
+	stalled := make(chan error, len(urls))
 	resume := make(chan struct{})
-	sizes = make([]int64, len(reqs))
-	errs := make([]error, len(reqs))
+	sizes = make([]int64, len(urls))
+	errs := make([]error, len(urls))
 	var wg sync.WaitGroup
-	for i, req := range reqs {
+	for i, url := range urls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client.Do(req)
+			resp, err := client.Get(url)
 			if err != nil {
 				stalled <- err
 				errs[i] = err
@@ -55,7 +55,7 @@ func HeldWhileStalled(tb testing.TB, client *http.Client, reqs []*http.Request, 
 			defer resp.Body.Close()
 			n, err := io.CopyN(io.Discard, resp.Body, stallAt)
 			if err == nil && resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("%s: status %d", req.URL, resp.StatusCode)
+				err = fmt.Errorf("%s: status %d", url, resp.StatusCode)
 			}
 			stalled <- err
 			if err != nil {
@@ -68,7 +68,7 @@ func HeldWhileStalled(tb testing.TB, client *http.Client, reqs []*http.Request, 
 		}()
 	}
 	var first error
-	for range reqs {
+	for range urls {
 		if err := <-stalled; err != nil && first == nil {
 			first = err
 		}
