@@ -28,9 +28,9 @@ const (
 	// caps what one request may ask for, whatever the log's size.
 	logWindow    = 500
 	maxLogWindow = 2000
-	// resultsChunk is how many log lines are read at a time when scanning
-	// a log, so memory stays bounded on huge logs.
-	resultsChunk = 10000
+	// scanCheck is how many log lines a scan reads between checks that
+	// its request is still wanted.
+	scanCheck = 10000
 	// resultsPage is how many test cases the results page shows at a time
 	// (the downloads read app.CasesChunk at a time).
 	resultsPage = 1000
