@@ -194,6 +194,87 @@ func (a *App) JobResults(ctx context.Context, p auth.Principal, jobID int64, f s
 	return cases, total, nil
 }
 
+// CasesChunk is how many test cases a CaseCursor reads from the store at
+// a time: what a results download or a page of the API holds in memory.
+const CasesChunk = 256
+
+// CaseCursor reads the test cases a filter selects a chunk at a time, in
+// log order (OpenJobResults), so that a reader of any number of cases
+// holds at most CasesChunk of them.
+type CaseCursor struct {
+	a     *App
+	f     store.CaseFilter // the next chunk's filter
+	left  int              // cases still to read; -1: all there are
+	first []lab.TestCase   // read by OpenJobResults, not yet returned
+	// Total is how many cases the filter matched when the cursor was
+	// opened, whatever its Limit and Offset.
+	Total int
+}
+
+// OpenJobResults is JobResults for any number of cases: it checks that p
+// may see the job, ingests what is missing, and returns a cursor over the
+// cases f selects (f.Limit 0: all of them, from f.Offset), with their
+// total, the first chunk already read so that an error comes before
+// anything is written. Later chunks continue after the last line read
+// (cases are keyed by their line), so a running job's new cases extend the
+// listing and never shift it.
+func (a *App) OpenJobResults(ctx context.Context, p auth.Principal, jobID int64, f store.CaseFilter) (*CaseCursor, error) {
+	if err := a.readableResults(ctx, p, jobID); err != nil {
+		return nil, err
+	}
+	f.JobID, f.NoCount = jobID, false
+	c := &CaseCursor{a: a, f: f, left: -1}
+	if f.Limit > 0 {
+		c.left = f.Limit
+	}
+	first, err := c.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.first = first
+	return c, nil
+}
+
+// read reads the next chunk from the store.
+func (c *CaseCursor) read(ctx context.Context) ([]lab.TestCase, error) {
+	if c.left == 0 {
+		return nil, nil
+	}
+	f := c.f
+	f.Limit = CasesChunk
+	if c.left > 0 {
+		f.Limit = min(f.Limit, c.left)
+	}
+	cases, total, err := c.a.st.ListTestCases(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("results of job %d: %w", f.JobID, err)
+	}
+	if !c.f.NoCount {
+		c.Total = total
+	}
+	if len(cases) < f.Limit {
+		c.left = 0
+	} else if c.left > 0 {
+		c.left -= len(cases)
+	}
+	if len(cases) > 0 {
+		c.f.FromLine, c.f.Offset = cases[len(cases)-1].Line+1, 0
+	}
+	c.f.NoCount = true // counted once
+	return cases, nil
+}
+
+// Next returns the next chunk of cases, at most CasesChunk of them, or
+// none at the end.
+func (c *CaseCursor) Next(ctx context.Context) ([]lab.TestCase, error) {
+	if c.first != nil {
+		first := c.first
+		c.first = nil
+		return first, nil
+	}
+	return c.read(ctx)
+}
+
 // JobSuites returns the test suites of a job p may see, with their cases
 // counted by result, in log order.
 func (a *App) JobSuites(ctx context.Context, p auth.Principal, jobID int64) ([]lab.SuiteSummary, error) {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +32,13 @@ type Logs interface {
 	// Tail is the number of complete lines stored and the byte offset where
 	// the next line starts, read at once.
 	Tail(jobID int64) (lines int, next int64, err error)
-	// ReadLines returns complete lines [start, end), clamped.
+	// ReadLines returns complete lines [start, end), clamped, in memory.
 	ReadLines(jobID int64, start, end int) ([][]byte, error)
+	// OpenLines returns a reader of the complete lines [start, end),
+	// clamped, as stored (each with its newline), their size in bytes and
+	// the number of complete lines stored, taken at one instant. The
+	// reader streams from the log's file and is closed by the caller.
+	OpenLines(jobID int64, start, end int) (r io.ReadCloser, size int64, total int, err error)
 	// WaitLines blocks until the log has more than lines complete lines or
 	// ctx ends, and returns the line count.
 	WaitLines(ctx context.Context, jobID int64, lines int) (int, error)
@@ -409,13 +416,72 @@ func (a *App) failLostJobs(ctx context.Context) error {
 // number of complete lines. With wait > 0 and no line at or after start
 // yet, it first waits up to wait for the log to grow, unless the job is
 // Finished (then nothing more will come): a live tail without polling.
+// The lines are held in memory, so callers bound the range (the web UI's
+// windows and scans); OpenJobLog streams a range of any size.
 func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, end int, wait time.Duration) ([][]byte, int, error) {
-	j, err := a.GetJob(ctx, p, jobID)
-	if err != nil {
+	if err := a.readableLog(ctx, p, jobID, start, wait); err != nil {
 		return nil, 0, err
 	}
 	if a.cfg.Logs == nil {
 		return nil, 0, nil
+	}
+	n, err := a.cfg.Logs.Lines(jobID)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines, err := a.cfg.Logs.ReadLines(jobID, start, end)
+	return lines, n, err
+}
+
+// LogStream is a range of complete lines of a job's log being read
+// (OpenJobLog): the NDJSON bytes of the lines exactly as stored, each line
+// with its newline, Size bytes in all. Whoever opens it closes it.
+type LogStream struct {
+	r io.ReadCloser
+	// Size is the number of bytes of the range.
+	Size int64
+	// Total is the number of complete lines the log had when the range was
+	// taken (at the same instant).
+	Total int
+}
+
+// Read reads the next bytes of the range.
+func (s *LogStream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// WriteTo copies the rest of the range to w, with the log store's own
+// WriteTo: zero-copy (sendfile) to a socket where the system can.
+func (s *LogStream) WriteTo(w io.Writer) (int64, error) { return io.Copy(w, s.r) }
+
+// Close releases the stream's file.
+func (s *LogStream) Close() error { return s.r.Close() }
+
+// OpenJobLog is JobLog for a range of any size: it checks that p may see
+// the job, waits as JobLog does, and returns a stream of the lines
+// [start, end) (clamped) read from the log store in bounded chunks, never
+// the whole range in memory.
+func (a *App) OpenJobLog(ctx context.Context, p auth.Principal, jobID int64, start, end int, wait time.Duration) (*LogStream, error) {
+	if err := a.readableLog(ctx, p, jobID, start, wait); err != nil {
+		return nil, err
+	}
+	if a.cfg.Logs == nil {
+		return &LogStream{r: io.NopCloser(strings.NewReader(""))}, nil
+	}
+	r, size, total, err := a.cfg.Logs.OpenLines(jobID, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return &LogStream{r: r, Size: size, Total: total}, nil
+}
+
+// readableLog checks that p may see the job and, with wait > 0, waits up
+// to wait for a line at start unless the job is Finished.
+func (a *App) readableLog(ctx context.Context, p auth.Principal, jobID int64, start int, wait time.Duration) error {
+	j, err := a.GetJob(ctx, p, jobID)
+	if err != nil {
+		return err
+	}
+	if a.cfg.Logs == nil {
+		return nil
 	}
 	if wait > 0 && j.State != lab.JobFinished {
 		if n, err := a.cfg.Logs.Lines(jobID); err == nil && n <= start {
@@ -424,12 +490,7 @@ func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, 
 			cancel()
 		}
 	}
-	n, err := a.cfg.Logs.Lines(jobID)
-	if err != nil {
-		return nil, 0, err
-	}
-	lines, err := a.cfg.Logs.ReadLines(jobID, start, end)
-	return lines, n, err
+	return nil
 }
 
 // LogSize is the stored size of a job's log (0 without a log store).

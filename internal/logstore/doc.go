@@ -82,14 +82,16 @@
 // # Concurrency and resources
 //
 // Appends to one job are serialised by a per-job lock; different jobs
-// append in parallel. Readers (Size, Lines, ReadLines, ReadAt, SHA256)
+// append in parallel. Readers (Size, Lines, ReadLines, OpenLines, ReadAt, SHA256)
 // take a snapshot of the published state and never wait for another job's
 // fsync, nor for this job's except while it is being opened. Each job in
 // use keeps its two files open; when its last operation ends it becomes
 // idle, and the least recently used idle jobs beyond WithMaxOpen
 // (DefaultMaxOpen) are closed, so 50 running jobs keep their files open
 // while thousands of finished jobs do not. Reader returns a Snapshot with
-// its own file handle for downloads. Wait and WaitLines block until a job's
+// its own file handle for downloads, and OpenLines a reader of a range of
+// complete lines with its own file handle, which io.Copy sends to a socket
+// with sendfile: reading a log costs no memory for its bytes. Wait and WaitLines block until a job's
 // log grows, woken by a per-job broadcast (a channel closed on every
 // change), without polling; they serve live tails.
 package logstore

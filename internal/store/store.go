@@ -133,7 +133,7 @@ type Queries interface {
 	// its log lines whose results are stored (0 when none were ingested).
 	ResultsIngested(ctx context.Context, jobID int64) (int, error)
 	// ListTestCases returns one page of a job's cases that f selects, in log
-	// order, and how many match in all.
+	// order, and how many match in all (-1 with f.NoCount).
 	ListTestCases(ctx context.Context, f CaseFilter) ([]lab.TestCase, int, error)
 	// ListTestSuites returns a job's suites with their cases counted by
 	// result, in the order of their first case in the log.
@@ -156,6 +156,9 @@ type CaseFilter struct {
 	FromLine int
 	Limit    int // 0 = no limit
 	Offset   int
+	// NoCount skips counting the matches: ListTestCases returns -1 for the
+	// total (for a reader that counted them once and reads on in chunks).
+	NoCount bool
 }
 
 // HistoryFilter selects the cases of one suite across jobs. Zero fields

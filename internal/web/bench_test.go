@@ -54,6 +54,9 @@ func BenchmarkHugeLog(b *testing.B) {
 	for name, path := range map[string]string{
 		"job-page":   fmt.Sprintf("/jobs/%d", id),
 		"log-window": fmt.Sprintf("/jobs/%d/log?start=500000&end=501000", id),
+		// both read the whole log: no line matches, none is an error
+		"log-search":  fmt.Sprintf("/jobs/%d/log?q=no+such+text", id),
+		"first-error": fmt.Sprintf("/jobs/%d/log?first=error", id),
 	} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {

@@ -28,13 +28,12 @@ const (
 	// caps what one request may ask for, whatever the log's size.
 	logWindow    = 500
 	maxLogWindow = 2000
-	// resultsChunk is how many log lines are read at a time when scanning
-	// a log, so memory stays bounded on huge logs.
-	resultsChunk = 10000
-	// resultsPage is how many test cases the results page shows at a time,
-	// and casesChunk how many the downloads read from the store at a time.
+	// scanCheck is how many log lines a scan reads between checks that
+	// its request is still wanted.
+	scanCheck = 10000
+	// resultsPage is how many test cases the results page shows at a time
+	// (the downloads read app.CasesChunk at a time).
 	resultsPage = 1000
-	casesChunk  = 5000
 	// treeCases bounds the lava-suite cases the action tree is built from.
 	treeCases = 5000
 )
@@ -412,26 +411,6 @@ func renderLine(n int, line []byte) logLine {
 		out.setText(string(rec.Msg))
 	}
 	return out
-}
-
-// results reads all of a visible job's test cases from the store, in log
-// order, a chunk at a time.
-func (u *UI) results(ctx context.Context, p auth.Principal, id int64) ([]resultRow, error) {
-	var out []resultRow
-	from := 0
-	for {
-		cases, _, err := u.app.JobResults(ctx, p, id, store.CaseFilter{FromLine: from, Limit: casesChunk})
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cases {
-			out = append(out, row(c))
-		}
-		if len(cases) < casesChunk {
-			return out, nil
-		}
-		from = cases[len(cases)-1].Line + 1
-	}
 }
 
 // visibleJob returns the job the request's {id} names, as the caller may

@@ -384,25 +384,30 @@ func (u *UI) openActions(ctx context.Context, p auth.Principal, id int64, start 
 	for lo > 0 && start-lo < contextBudget {
 		chunk := max(contextFirstChunk, 3*(start-lo))
 		from := max(0, lo-chunk, start-contextBudget)
-		lines, _, err := u.app.JobLog(ctx, p, id, from, lo, 0)
+		// The chunk's start and end marks, oldest first: the lines are
+		// streamed, and only the marks are kept.
+		var found []at
+		read := 0
+		err := u.eachLine(ctx, p, id, from, lo, func(n int, l []byte) bool {
+			read++
+			if !bytes.Contains(l, startWord) && !bytes.Contains(l, endWord) {
+				return true
+			}
+			if r := renderLine(n, l); r.Mark != nil && r.Mark.Kind != markResult {
+				found = append(found, at{r.N, r.Mark})
+			}
+			return true
+		})
 		if err != nil {
 			return nil, err
 		}
-		if len(lines) == 0 {
+		if read == 0 {
 			break
 		}
 		top := false
-		for i := len(lines) - 1; i >= 0 && !top; i-- {
-			l := lines[i]
-			if !bytes.Contains(l, startWord) && !bytes.Contains(l, endWord) {
-				continue
-			}
-			r := renderLine(from+i, l)
-			if r.Mark == nil || r.Mark.Kind == markResult {
-				continue
-			}
-			marks = append(marks, at{r.N, r.Mark})
-			top = r.Mark.Kind == markStart && !strings.Contains(r.Mark.Level, ".")
+		for i := len(found) - 1; i >= 0 && !top; i-- {
+			marks = append(marks, found[i])
+			top = found[i].m.Kind == markStart && !strings.Contains(found[i].m.Level, ".")
 		}
 		if top {
 			break

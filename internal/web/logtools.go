@@ -1,10 +1,13 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"html/template"
+	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -260,24 +263,49 @@ func (u *UI) finishView(v *logView, j lab.Job, size int, extra url.Values) {
 	}
 }
 
-// scanLog calls fn with each line of a visible job's log and its 0-based
-// number, reading resultsChunk lines at a time; fn returns false to stop.
+// scanLog calls fn with each complete line of a visible job's log
+// (without its newline) and its 0-based number; fn returns false to stop.
+// line is only valid during the call.
 func (u *UI) scanLog(ctx context.Context, p auth.Principal, id int64, fn func(n int, line []byte) bool) error {
-	for start := 0; ; start += resultsChunk {
-		lines, total, err := u.app.JobLog(ctx, p, id, start, start+resultsChunk, 0)
-		if err != nil {
-			return err
-		}
-		for i, l := range lines {
-			if !fn(start+i, l) {
-				return nil
+	return u.eachLine(ctx, p, id, 0, math.MaxInt, fn)
+}
+
+// eachLine calls fn with each complete line [start, end) of a visible
+// job's log (without its newline) and its 0-based number; fn returns false
+// to stop. The lines are streamed (app.OpenJobLog) through a 64 KiB
+// buffer, so memory holds one line at a time whatever the range's size;
+// line is only valid during the call.
+func (u *UI) eachLine(ctx context.Context, p auth.Principal, id int64, start, end int, fn func(n int, line []byte) bool) error {
+	stream, err := u.app.OpenJobLog(ctx, p, id, start, end, 0)
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	br := bufio.NewReaderSize(stream, 64<<10)
+	var long []byte // a line longer than the buffer, put together
+	for n := max(start, 0); ; n++ {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
 			}
+			line = long
 		}
-		if len(lines) == 0 || start+len(lines) >= total {
+		if err == io.EOF {
+			return nil // the stream holds complete lines only
+		}
+		if err != nil {
+			return fmt.Errorf("read log lines of job %d: %w", id, err)
+		}
+		if !fn(n, line[:len(line)-1]) {
 			return nil
 		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("scan log of job %d: %w", id, err)
+		if n%scanCheck == scanCheck-1 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("read log lines of job %d: %w", id, err)
+			}
 		}
 	}
 }

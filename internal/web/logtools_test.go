@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -107,5 +109,73 @@ func TestLogOpensAtEnd(t *testing.T) {
 	_, body, _ := e.get(alice, fmt.Sprintf("/jobs/%d/log?start=0&end=10", e.privJob))
 	if strings.Contains(body, "data-follow") || !strings.Contains(body, "?from=1201") {
 		t.Errorf("earlier window: follow marker wrong")
+	}
+}
+
+// TestLogScanLongLines: searching and finding the first error read lines
+// longer than the scan's buffer whole, and count the lines after them
+// right.
+func TestLogScanLongLines(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("long", "qemu", "visibility: public"))
+	must(t, err)
+	id := ids[0]
+	log := `{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"short"}` + "\n" +
+		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("x", 300<<10) + ` needle-long"}` + "\n" +
+		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("y", 70<<10) + `"}` + "\n" +
+		`{"dt":"2026-01-02T03:04:05Z","lvl":"error","msg":"needle-after"}` + "\n"
+	_, err = e.logs.Append(id, 0, []byte(log))
+	must(t, err)
+	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?q=needle", id))
+	if !strings.Contains(body, "2 lines match") || !strings.Contains(body, `#L1">line 1</a>`) || !strings.Contains(body, `#L3">line 3</a>`) {
+		t.Errorf("search across long lines: want matches on lines 1 and 3:\n%s", strings.ReplaceAll(body, strings.Repeat("x", 1000), ""))
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(e.srv.URL + fmt.Sprintf("/jobs/%d/log?first=error", id))
+	must(t, err)
+	resp.Body.Close()
+	if want := fmt.Sprintf("/jobs/%d/log?start=0&end=500#L3", id); resp.Header.Get("Location") != want {
+		t.Errorf("first error after long lines: %d to %q, want %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+}
+
+// TestLogScanMemoryBound: a search and a first-error scan of a 64 MiB log
+// of 2 KiB lines, and a window deep in it (whose open actions are looked
+// for in the 10,000 lines before it), allocate under 8 MiB each, counted
+// exactly over the whole request: the log is streamed a line at a time,
+// where reading it 10,000 lines at a time allocated the whole log for a
+// scan (and more), and 20 MiB for the window.
+func TestLogScanMemoryBound(t *testing.T) {
+	const bound = 8 << 20
+	e := newEnv(t, labtest.Backends()[0])
+	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	must(t, err)
+	id := ids[0]
+	var off int64
+	pad := strings.Repeat("z", 2000)
+	for n := 0; off < 64<<20; {
+		var b strings.Builder
+		for ; b.Len() < 4<<20; n++ {
+			fmt.Fprintf(&b, `{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"line %d %s"}`+"\n", n, pad)
+		}
+		off, err = e.logs.Append(id, off, []byte(b.String()))
+		must(t, err)
+	}
+	lines, err := e.logs.Lines(id)
+	must(t, err)
+	deep := fmt.Sprintf("?start=%d&end=%d", lines-20, lines-10)
+	for _, q := range []string{"?q=no+such+text&start=0&end=10", "?first=error&start=0&end=10", deep} {
+		url := fmt.Sprintf("/jobs/%d/log%s", id, q)
+		e.get(anon, url) // warm up
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		code, _, _ := e.get(anon, url)
+		runtime.ReadMemStats(&after)
+		allocated := after.TotalAlloc - before.TotalAlloc
+		t.Logf("%s on a %d MiB log: %.1f MiB allocated", q, off>>20, float64(allocated)/(1<<20))
+		if code != 200 || allocated > bound {
+			t.Errorf("%s on a %d MiB log: status %d, %d MiB allocated, want under %d MiB", q, off>>20, code, allocated>>20, bound>>20)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 package web
 
 import (
-	"bytes"
+	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/xml"
 	"fmt"
@@ -9,16 +10,27 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/goccy/go-yaml"
 
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
 )
 
 // Results downloads: /jobs/{id}/results.csv, .yaml and .junit.xml, read
-// from the store (the test cases ingested from the log). Each answers 404
-// for a job the caller may not see, like every job page, and is built in
-// memory first so an error never leaves half a file.
+// from the store (the test cases ingested from the log) app.CasesChunk
+// cases at a time and written as they are read, so that a download holds
+// one chunk in memory whatever the job's number of results and however
+// many people download at once. Each answers 404 for a job the caller may
+// not see, like every job page, and any error found before the first
+// chunk (a hidden job, the store down) is an error page. An error after
+// the headers (the store failing in the middle of a long download) aborts
+// the response (abort): the HTTP/1.1 connection is closed before the
+// chunked body's last chunk, an HTTP/2 stream is reset, and the browser or
+// curl reports a failed download instead of keeping half a file as if it
+// were whole.
 
 // exportRow is one result as the CSV and YAML downloads write it.
 type exportRow struct {
@@ -40,35 +52,66 @@ type exportRow struct {
 	LogEndLine   int `yaml:"log_end_line"`
 }
 
-// exportResults reads a visible job's results; a hidden job is not found.
-func (u *UI) exportResults(r *http.Request, p auth.Principal) (int64, []exportRow, error) {
+// exportRowOf is test case c of job id as the downloads write it.
+func exportRowOf(id int64, c lab.TestCase) exportRow {
+	return exportRow{Job: id, Suite: c.Suite, Set: c.Set, Case: c.Name, Result: c.Result.String(),
+		Measurement: c.Measurement, Units: c.Units, Duration: c.Duration, Level: c.Level,
+		Logged: c.Logged.UTC().Format(time.RFC3339Nano), LogLine: c.Line, LogStartLine: c.StartLine, LogEndLine: c.EndLine}
+}
+
+// openExport opens the cases of the visible job the request names (filter
+// f); a hidden job is not found.
+func (u *UI) openExport(r *http.Request, p auth.Principal, f store.CaseFilter) (int64, *app.CaseCursor, error) {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := u.app.GetJob(r.Context(), p, id); err != nil {
-		return 0, nil, err
-	}
-	rs, err := u.results(r.Context(), p, id)
+	cur, err := u.app.OpenJobResults(r.Context(), p, id, f)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]exportRow, len(rs))
-	for i, x := range rs {
-		out[i] = exportRow{Job: id, Suite: x.Definition, Set: x.Set, Case: x.Case, Result: x.Result,
-			Measurement: x.Measurement, Units: x.Units, Duration: x.Duration, Level: x.Level,
-			Logged: x.Logged.UTC().Format(time.RFC3339Nano), LogLine: x.Line, LogStartLine: x.StartLine, LogEndLine: x.EndLine}
-	}
-	return id, out, nil
+	return id, cur, nil
 }
 
-// download writes body as an attachment named name.
-func download(w http.ResponseWriter, ctype, name string, body []byte) {
+// eachChunk calls fn with each chunk of cur's cases until the end, then
+// flushes the response.
+func eachChunk(ctx context.Context, w http.ResponseWriter, cur *app.CaseCursor, fn func([]lab.TestCase) error) error {
+	for {
+		cases, err := cur.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if len(cases) == 0 {
+			return nil
+		}
+		if err := fn(cases); err != nil {
+			return err
+		}
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+	}
+}
+
+// startDownload sets the headers of an attachment named name; the body
+// follows.
+func startDownload(w http.ResponseWriter, ctype, name string) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(body)
+}
+
+// abort ends a response whose headers are sent after a failure: the error
+// is logged unless the client has gone, and the handler panics with
+// http.ErrAbortHandler, which the server answers by closing the HTTP/1.1
+// connection without the chunked body's end, or by resetting the HTTP/2
+// stream; handle lets that panic through.
+func (u *UI) abort(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		u.log.Warn("download aborted", "path", r.URL.Path, "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // csvHeader is the CSV download's first row.
@@ -76,62 +119,69 @@ var csvHeader = []string{"job", "suite", "set", "case", "result", "measurement",
 	"logged", "log_start_line", "log_end_line"}
 
 func (u *UI) resultsCSV(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, rows, err := u.exportResults(r, p)
+	id, cur, err := u.openExport(r, p, store.CaseFilter{})
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
+	startDownload(w, "text/csv; charset=utf-8", fmt.Sprintf("job-%d-results.csv", id))
+	cw := csv.NewWriter(w)
 	_ = cw.Write(csvHeader)
-	for _, x := range rows {
-		_ = cw.Write([]string{strconv.FormatInt(x.Job, 10), x.Suite, x.Set, x.Case, x.Result, x.Measurement, x.Units,
-			x.Duration, x.Level, strconv.Itoa(x.LogLine), x.Logged, strconv.Itoa(x.LogStartLine), strconv.Itoa(x.LogEndLine)})
+	err = eachChunk(r.Context(), w, cur, func(cases []lab.TestCase) error {
+		for _, c := range cases {
+			x := exportRowOf(id, c)
+			_ = cw.Write([]string{strconv.FormatInt(x.Job, 10), x.Suite, x.Set, x.Case, x.Result, x.Measurement, x.Units,
+				x.Duration, x.Level, strconv.Itoa(x.LogLine), x.Logged, strconv.Itoa(x.LogStartLine), strconv.Itoa(x.LogEndLine)})
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("job %d results as CSV: %w", id, err)
+	if err != nil {
+		u.abort(r, fmt.Errorf("job %d results as CSV: %w", id, err))
 	}
-	download(w, "text/csv; charset=utf-8", fmt.Sprintf("job-%d-results.csv", id), buf.Bytes())
 	return nil
 }
 
+// resultsYAML writes a YAML sequence of the results, one item per case:
+// each item is marshalled on its own, which gives the same text as the
+// whole sequence marshalled at once.
 func (u *UI) resultsYAML(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, rows, err := u.exportResults(r, p)
+	id, cur, err := u.openExport(r, p, store.CaseFilter{})
 	if err != nil {
 		return err
 	}
-	body := []byte("[]\n")
-	if len(rows) > 0 {
-		if body, err = yaml.Marshal(rows); err != nil {
-			return fmt.Errorf("job %d results as YAML: %w", id, err)
+	startDownload(w, "application/yaml; charset=utf-8", fmt.Sprintf("job-%d-results.yaml", id))
+	bw := bufio.NewWriterSize(w, 32<<10)
+	n := 0
+	err = eachChunk(r.Context(), w, cur, func(cases []lab.TestCase) error {
+		for _, c := range cases {
+			b, err := yaml.Marshal([]exportRow{exportRowOf(id, c)})
+			if err != nil {
+				return fmt.Errorf("case on line %d: %w", c.Line, err)
+			}
+			bw.Write(b)
+			n++
 		}
+		return bw.Flush()
+	})
+	if err == nil {
+		if n == 0 {
+			bw.WriteString("[]\n")
+		}
+		err = bw.Flush()
 	}
-	download(w, "application/yaml; charset=utf-8", fmt.Sprintf("job-%d-results.yaml", id), body)
+	if err != nil {
+		u.abort(r, fmt.Errorf("job %d results as YAML: %w", id, err))
+	}
 	return nil
 }
 
 // JUnit XML: one testsuite per suite, in first-seen order; a fail result
 // is a failure, skip is skipped, and any other result but pass is an
 // error.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Errors   int         `xml:"errors,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
 type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	ClassName string        `xml:"classname,attr"`
@@ -147,63 +197,106 @@ type junitMessage struct {
 	Type    string `xml:"type,attr,omitempty"`
 }
 
-// junit builds the JUnit document of job id's results.
-func junit(id int64, rows []exportRow) junitSuites {
-	doc := junitSuites{Name: fmt.Sprintf("job %d", id)}
-	idx := map[string]int{}
-	for _, x := range rows {
-		i, ok := idx[x.Suite]
-		if !ok {
-			i = len(doc.Suites)
-			idx[x.Suite] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: x.Suite})
-		}
-		s := &doc.Suites[i]
-		class := x.Suite
-		if x.Set != "" {
-			class += "." + x.Set
-		}
-		c := junitCase{Name: x.Case, ClassName: class, Time: x.Duration}
-		if x.Measurement != "" {
-			c.SystemOut = "measurement: " + x.Measurement
-			if x.Units != "" {
-				c.SystemOut += " " + x.Units
-			}
-		}
-		switch x.Result {
-		case "pass":
-		case "fail":
-			c.Failure = &junitMessage{Message: "result: fail", Type: "fail"}
-			s.Failures++
-		case "skip":
-			c.Skipped = &junitMessage{Message: "result: skip"}
-			s.Skipped++
-		default:
-			c.Error = &junitMessage{Message: "result: " + x.Result, Type: x.Result}
-			s.Errors++
-		}
-		s.Tests++
-		s.Cases = append(s.Cases, c)
+// junitCaseOf is test case c as a JUnit testcase.
+func junitCaseOf(c lab.TestCase) junitCase {
+	class := c.Suite
+	if c.Set != "" {
+		class += "." + c.Set
 	}
-	for _, s := range doc.Suites {
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
-		doc.Skipped += s.Skipped
+	jc := junitCase{Name: c.Name, ClassName: class, Time: c.Duration}
+	if c.Measurement != "" {
+		jc.SystemOut = "measurement: " + c.Measurement
+		if c.Units != "" {
+			jc.SystemOut += " " + c.Units
+		}
 	}
-	return doc
+	switch res := c.Result.String(); res {
+	case "pass":
+	case "fail":
+		jc.Failure = &junitMessage{Message: "result: fail", Type: "fail"}
+	case "skip":
+		jc.Skipped = &junitMessage{Message: "result: skip"}
+	default:
+		jc.Error = &junitMessage{Message: "result: " + res, Type: res}
+	}
+	return jc
 }
 
+// resultsJUnit writes the JUnit document element by element. The counts
+// in the testsuites and testsuite elements come first, so they are taken
+// from the suite summaries (JobSuites: the suites in first-seen order and
+// their cases counted by result), and each suite's cases are then read on
+// their own, at most as many as were counted: a running job's later cases
+// cannot make the document disagree with its counts.
 func (u *UI) resultsJUnit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, rows, err := u.exportResults(r, p)
+	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
-	body, err := xml.MarshalIndent(junit(id, rows), "", "  ")
+	suites, err := u.app.JobSuites(r.Context(), p, id)
 	if err != nil {
-		return fmt.Errorf("job %d results as JUnit: %w", id, err)
+		return err
 	}
-	body = append([]byte(xml.Header), append(body, '\n')...)
-	download(w, "application/xml; charset=utf-8", fmt.Sprintf("job-%d-results.junit.xml", id), body)
+	attrs := func(name string, pairs ...any) []xml.Attr {
+		out := []xml.Attr{{Name: xml.Name{Local: "name"}, Value: name}}
+		for i := 0; i < len(pairs); i += 2 {
+			out = append(out, xml.Attr{Name: xml.Name{Local: pairs[i].(string)}, Value: strconv.Itoa(pairs[i+1].(int))})
+		}
+		return out
+	}
+	var tests, failures, errs, skipped int
+	for _, s := range suites {
+		tests, failures, errs, skipped = tests+s.Total(), failures+s.Fail, errs+s.Unknown, skipped+s.Skip
+	}
+	startDownload(w, "application/xml; charset=utf-8", fmt.Sprintf("job-%d-results.junit.xml", id))
+	bw := bufio.NewWriterSize(w, 32<<10)
+	bw.WriteString(xml.Header)
+	enc := xml.NewEncoder(bw)
+	enc.Indent("", "  ")
+	root := xml.StartElement{Name: xml.Name{Local: "testsuites"},
+		Attr: attrs(fmt.Sprintf("job %d", id), "tests", tests, "failures", failures, "errors", errs, "skipped", skipped)}
+	err = enc.EncodeToken(root)
+	caseElem := xml.StartElement{Name: xml.Name{Local: "testcase"}}
+	for _, s := range suites {
+		if err != nil {
+			break
+		}
+		se := xml.StartElement{Name: xml.Name{Local: "testsuite"},
+			Attr: attrs(s.Name, "tests", s.Total(), "failures", s.Fail, "errors", s.Unknown, "skipped", s.Skip)}
+		if err = enc.EncodeToken(se); err != nil {
+			break
+		}
+		var cur *app.CaseCursor
+		if cur, err = u.app.OpenJobResults(r.Context(), p, id, store.CaseFilter{Suite: s.Name, Limit: s.Total()}); err != nil {
+			break
+		}
+		err = eachChunk(r.Context(), w, cur, func(cases []lab.TestCase) error {
+			for _, c := range cases {
+				if err := enc.EncodeElement(junitCaseOf(c), caseElem); err != nil {
+					return err
+				}
+			}
+			if err := enc.Flush(); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err == nil {
+			err = enc.EncodeToken(se.End())
+		}
+	}
+	if err == nil {
+		err = enc.EncodeToken(root.End())
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if err == nil {
+		bw.WriteString("\n")
+		err = bw.Flush()
+	}
+	if err != nil {
+		u.abort(r, fmt.Errorf("job %d results as JUnit: %w", id, err))
+	}
 	return nil
 }

@@ -117,6 +117,9 @@ func (u *UI) handle(pattern string, h handler) {
 	u.mux.Handle(pattern, u.csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // a download aborted on purpose (abort)
+					panic(v)
+				}
 				u.log.Error("panic in web handler", "path", r.URL.Path, "panic", v)
 				u.fail(w, r, errors.New("internal error"))
 			}

@@ -1,7 +1,10 @@
 package rest
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +21,13 @@ import (
 // it returns the whole log; the total line count is in X-Total-Lines so a
 // viewer can page through logs of any size. ?wait=30s turns it into a long
 // poll: when nothing exists at start yet, the answer waits for new lines.
+//
+// The lines are the log store's bytes, streamed from a snapshot of the
+// log's file with a Content-Length (sendfile over HTTP/1.1 without TLS,
+// flushed 32 KiB writes otherwise): memory does not grow with the log's
+// size nor with the number of readers. A read error after the headers
+// aborts the response (the connection is closed, or the HTTP/2 stream
+// reset), so a client never takes a short body for the whole log.
 func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
@@ -40,19 +50,66 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 			return fmt.Errorf("%w: wait=%q must be a duration up to 60s", lab.ErrInvalid, s)
 		}
 	}
-	lines, total, err := api.app.JobLog(r.Context(), p, id, start, end, wait)
+	stream, err := api.app.OpenJobLog(r.Context(), p, id, start, end, wait)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.Header().Set("X-Total-Lines", strconv.Itoa(total))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	for _, l := range lines {
-		if _, err := w.Write(append(l, '\n')); err != nil {
-			return nil // client went away
-		}
+	defer stream.Close()
+	h := w.Header()
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("X-Total-Lines", strconv.Itoa(stream.Total))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.FormatInt(stream.Size, 10))
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := streamBody(w, stream); err != nil {
+		api.abort(r, fmt.Errorf("stream log of job %d: %w", id, err))
 	}
 	return nil
+}
+
+// streamBody copies body to w: through w's ReadFrom when it has one
+// (HTTP/1.1 without TLS: a log store reader is then sent with sendfile),
+// otherwise in writes of 32 KiB, each flushed, so that memory stays bounded
+// and a slow client receives bytes as they are read.
+func streamBody(w http.ResponseWriter, body io.Reader) (int64, error) {
+	if _, ok := w.(io.ReaderFrom); ok {
+		return io.Copy(w, body)
+	}
+	return io.Copy(flushWriter{w: w, rc: http.NewResponseController(w)}, body)
+}
+
+// flushWriter flushes every write to the client. It has no ReadFrom, so
+// io.Copy moves data through a bounded buffer.
+type flushWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if err != nil {
+		return n, err
+	}
+	if err := f.rc.Flush(); err != nil {
+		return n, fmt.Errorf("flush: %w", err)
+	}
+	return n, nil
+}
+
+// abort ends a response whose headers are sent after a failure: the error
+// is logged unless the client has gone (its request's context is done),
+// and the handler panics with http.ErrAbortHandler, which the server
+// answers by closing the HTTP/1.1 connection before the body is complete
+// (the client sees an unexpected end of the body: a Content-Length not
+// reached, or a chunked body without its last chunk) or by resetting the
+// HTTP/2 stream. wrap lets that panic through.
+func (api *API) abort(r *http.Request, err error) {
+	if r.Context().Err() == nil {
+		api.log.Warn("response aborted", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	panic(http.ErrAbortHandler)
 }
 
 // Paging of a job's results.
@@ -62,7 +119,10 @@ const (
 )
 
 // jobResults lists a page of a job's test cases, in log order, filtered by
-// ?suite=, ?set=, ?case= and ?result=.
+// ?suite=, ?set=, ?case= and ?result=. The page is read from the store and
+// written app.CasesChunk cases at a time, in the same JSON as writeJSON
+// would give for the whole wire.List, so a page of 10,000 cases never sits
+// in memory; an error after the first bytes aborts the response (abort).
 func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
@@ -86,16 +146,67 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if f.Offset, err = httpparam.QueryInt(r, "offset", 0); err != nil {
 		return err
 	}
-	cases, total, err := api.app.JobResults(r.Context(), p, id, f)
+	cur, err := api.app.OpenJobResults(r.Context(), p, id, f)
 	if err != nil {
 		return err
 	}
-	out := wire.List[wire.Result]{Count: total, Limit: f.Limit, Offset: f.Offset, Results: make([]wire.Result, 0, len(cases))}
-	for _, c := range cases {
-		out.Results = append(out.Results, resultJSON(c))
+	err = writeJSONList(w, cur.Total, f.Limit, f.Offset, func() ([]wire.Result, error) {
+		cases, err := cur.Next(r.Context())
+		out := make([]wire.Result, len(cases))
+		for i, c := range cases {
+			out[i] = resultJSON(c)
+		}
+		return out, err
+	})
+	if err != nil {
+		api.abort(r, fmt.Errorf("results of job %d: %w", id, err))
 	}
-	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// writeJSONList answers 200 with a wire.List whose results come from next,
+// a chunk at a time until it returns none, and writes each chunk as it
+// comes: byte for byte what writeJSON writes for the whole list (indented
+// by two spaces, HTML escaped, a final newline). An error from next or
+// from the client is returned after the headers are sent; the caller
+// aborts the response.
+func writeJSONList[T any](w http.ResponseWriter, count, limit, offset int, next func() ([]T, error)) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	fmt.Fprintf(bw, "{\n  \"count\": %d,\n  \"limit\": %d,\n  \"offset\": %d,\n  \"results\": [", count, limit, offset)
+	n := 0
+	for {
+		chunk, err := next()
+		if err != nil {
+			return err
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		for _, v := range chunk {
+			b, err := json.MarshalIndent(v, "    ", "  ")
+			if err != nil {
+				return fmt.Errorf("encode: %w", err)
+			}
+			sep := ",\n    "
+			if n == 0 {
+				sep = "\n    "
+			}
+			n++
+			bw.WriteString(sep)
+			bw.Write(b)
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	}
+	if n > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
 
 // resultJSON is a test case as the API shows it.

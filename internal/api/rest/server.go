@@ -158,6 +158,9 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler { // a response aborted on purpose (abort)
+					panic(v)
+				}
 				api.log.Error("panic in handler", "route", rt.Method+" "+rt.Pattern, "panic", v)
 				writeError(w, fmt.Errorf("internal error"))
 			}

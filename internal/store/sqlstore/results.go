@@ -279,10 +279,12 @@ func (q *queries) ListTestCases(ctx context.Context, f store.CaseFilter) ([]lab.
 		page += fmt.Sprintf(" OFFSET %d", f.Offset)
 	}
 	var out []lab.TestCase
-	var total int
+	total := -1
 	err := q.view(ctx, func(c conn) error {
-		if err := q.row(ctx, c, "SELECT COUNT(*)"+caseFrom+w.sql(), w.args...).Scan(&total); err != nil {
-			return err
+		if !f.NoCount {
+			if err := q.row(ctx, c, "SELECT COUNT(*)"+caseFrom+w.sql(), w.args...).Scan(&total); err != nil {
+				return err
+			}
 		}
 		rows, err := q.query(ctx, c, "SELECT "+caseCols+caseFrom+w.sql()+" ORDER BY c.log_line"+page, w.args...)
 		out, err = collect(rows, err, caseScanner)

@@ -128,6 +128,8 @@ func testResultsQueries(f *fx) {
 		{"offset only", store.CaseFilter{JobID: job, Offset: 4}, []string{"0_smoke/s1/a@9", "lava//job@12"}, 6},
 		{"from line", store.CaseFilter{JobID: job, FromLine: 7, Limit: 2}, []string{"1_perf/s1/a@7", "0_smoke/s1/a@9"}, 3},
 		{"past the end", store.CaseFilter{JobID: job, Offset: 10}, []string{}, 6},
+		{"not counted", store.CaseFilter{JobID: job, FromLine: 7, Limit: 2, NoCount: true}, []string{"1_perf/s1/a@7", "0_smoke/s1/a@9"}, -1},
+		{"not counted, all", store.CaseFilter{JobID: job, Suite: "lava", NoCount: true}, []string{"lava//validate@1", "lava//job@12"}, -1},
 		{"missing suite", store.CaseFilter{JobID: job, Suite: "nope"}, []string{}, 0},
 		{"job without results", store.CaseFilter{JobID: other + 100}, []string{}, 0},
 	}
