@@ -493,6 +493,65 @@ func (a *App) readableLog(ctx context.Context, p auth.Principal, jobID int64, st
 	return nil
 }
 
+// LogFollower reads a visible job's log as it grows, for a live page. The
+// caller's right to see the job is checked when it is opened and by
+// Refresh, not on every read: a page following a busy log reads it many
+// times a second, and a job's visibility never changes.
+type LogFollower struct {
+	a   *App
+	p   auth.Principal
+	job lab.Job
+}
+
+// FollowJobLog opens a follower of a job p may see (lab.ErrNotFound
+// otherwise, as GetJob).
+func (a *App) FollowJobLog(ctx context.Context, p auth.Principal, jobID int64) (*LogFollower, error) {
+	j, err := a.GetJob(ctx, p, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return &LogFollower{a: a, p: p, job: j}, nil
+}
+
+// Job is the job as last read (at the opening or by Refresh).
+func (f *LogFollower) Job() lab.Job { return f.job }
+
+// Refresh reads the job again, checking that p may still see it: call it
+// when the job changed (an event) and now and then.
+func (f *LogFollower) Refresh(ctx context.Context) (lab.Job, error) {
+	j, err := f.a.GetJob(ctx, f.p, f.job.ID)
+	if err != nil {
+		return lab.Job{}, err
+	}
+	f.job = j
+	return j, nil
+}
+
+// Lines returns lines [start, end) of the log and the number of complete
+// lines.
+func (f *LogFollower) Lines(start, end int) ([][]byte, int, error) {
+	if f.a.cfg.Logs == nil {
+		return nil, 0, nil
+	}
+	n, err := f.a.cfg.Logs.Lines(f.job.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	lines, err := f.a.cfg.Logs.ReadLines(f.job.ID, start, end)
+	return lines, n, err
+}
+
+// Wait waits, at most d or until ctx ends, for the log to have more than
+// start complete lines.
+func (f *LogFollower) Wait(ctx context.Context, start int, d time.Duration) {
+	if f.a.cfg.Logs == nil {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, _ = f.a.cfg.Logs.WaitLines(wctx, f.job.ID, start)
+}
+
 // LogSize is the stored size of a job's log (0 without a log store).
 func (a *App) LogSize(jobID int64) (int64, error) {
 	if a.cfg.Logs == nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -226,13 +225,16 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	sub := u.live.subscribe(r.Context(), id) // before the first read, so no change is missed
 	defer u.live.unsubscribe(sub)
 	ctx := sub.ctx
-	j, err := u.app.GetJob(ctx, p, id)
+	// Visibility is checked here and when the job changes (Refresh), not
+	// on every read of the growing log.
+	f, err := u.app.FollowJobLog(ctx, p, id)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // the client left, or the streams were closed
 		}
 		return err // 404 for a job p may not see, as on the pages
 	}
+	j := f.Job()
 	s, err := startSSE(w)
 	if err != nil {
 		return nil // the client is gone
@@ -248,9 +250,9 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		// Catch up with everything logged so far.
 		for {
-			lines, total, err := u.app.JobLog(ctx, p, id, next, next+streamBatch, 0)
+			lines, total, err := f.Lines(next, next+streamBatch)
 			if err != nil {
-				return nil // gone, or no longer visible: end the stream
+				return nil // the log cannot be read: end the stream
 			}
 			if len(lines) > 0 {
 				if next, err = sendLines(s, next, lines); err != nil {
@@ -265,7 +267,7 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			_ = s.event("end", "", st)
 			return nil
 		}
-		lines, err := u.waitLines(ctx, p, id, next, sub)
+		lines, changed, err := waitLines(ctx, f, next, sub)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -280,31 +282,37 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 				return nil
 			}
 		}
-		if j, err = u.app.GetJob(ctx, p, id); err != nil {
-			return nil
+		// The job changed, or a keep-alive passed: read it again (its
+		// state, and whether p may still see it).
+		if changed || len(lines) == 0 {
+			if j, err = f.Refresh(ctx); err != nil {
+				return nil
+			}
 		}
 	}
 }
 
 // waitLines waits, without polling, until the log has lines beyond next,
-// a job event arrives or keepAlive passes, and returns the new lines.
-func (u *UI) waitLines(ctx context.Context, p auth.Principal, id int64, next int, sub *subscriber) ([][]byte, error) {
+// a job event arrives (changed) or keepAlive passes, and returns the new
+// lines.
+func waitLines(ctx context.Context, f *app.LogFollower, next int, sub *subscriber) (lines [][]byte, changed bool, err error) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	defer close(done)
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		select {
 		case <-sub.wake:
+			changed = true // read after exited closes
 			cancel()
 		case <-done:
 		}
 	}()
-	lines, _, err := u.app.JobLog(wctx, p, id, next, next+streamBatch, keepAlive)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return nil, err
-	}
-	return lines, nil
+	f.Wait(wctx, next, keepAlive)
+	close(done)
+	<-exited // a wake-up taken now is not lost: changed says so
+	lines, _, err = f.Lines(next, next+streamBatch)
+	return lines, changed, err
 }
 
 // sendLines renders raw lines starting at 0-based index next as one
