@@ -106,7 +106,7 @@ func runBurst(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			busyWorker(ctx, s.url, name, tok, hb, &running)
+			busyWorker(ctx, s.url, name, tok, hb, &running, busyJobTime)
 		}()
 	}
 	defer wg.Wait()
@@ -292,7 +292,7 @@ func follow(ctx context.Context, url string, job, step int64, n *atomic.Int64) {
 // busyWorker is a worker in the protocol's terms whose devices run every
 // job they are given for busyJobTime, uploading log lines meanwhile. It
 // records the latency of its heartbeats.
-func busyWorker(ctx context.Context, url, name, token string, hb *latencies, running *atomic.Int64) {
+func busyWorker(ctx context.Context, url, name, token string, hb *latencies, running *atomic.Int64, jobTime time.Duration) {
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
 	protos.SetHTTP1(true)
@@ -334,7 +334,7 @@ func busyWorker(ctx context.Context, url, name, token string, hb *latencies, run
 					jobs[f.Assign.JobID] = true
 					mu.Unlock()
 					if !have {
-						go runBusyJob(ctx, do, f.Assign.JobID, running, func() {
+						go runBusyJob(ctx, do, f.Assign.JobID, jobTime, running, func() {
 							mu.Lock()
 							delete(jobs, f.Assign.JobID)
 							mu.Unlock()
@@ -383,8 +383,9 @@ func heartbeats(ctx context.Context, do func(string, string, []byte) (*http.Resp
 }
 
 // runBusyJob starts a job, uploads busyLogLines lines every busyLogEvery
-// for busyJobTime, and finishes it (retrying each step until it is taken).
-func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Response, error), id int64, running *atomic.Int64, done func()) {
+// for jobTime (at least one chunk), and finishes it (retrying each step
+// until it is taken).
+func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Response, error), id int64, jobTime time.Duration, running *atomic.Int64, done func()) {
 	defer done()
 	call := func(method, path string, body []byte) bool {
 		for ctx.Err() == nil {
@@ -407,8 +408,8 @@ func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Resp
 	defer running.Add(-1)
 	h := sha256.New()
 	var size int64
-	end := time.Now().Add(busyJobTime)
-	for n := 0; time.Now().Before(end) && ctx.Err() == nil; n++ {
+	end := time.Now().Add(jobTime)
+	for n := 0; n == 0 || time.Now().Before(end) && ctx.Err() == nil; n++ {
 		var chunk []byte
 		for i := range busyLogLines {
 			rec, _ := wp.EncodeRecord(wp.Record{Time: time.Now().UTC(), Level: wp.LevelTarget,
@@ -420,7 +421,9 @@ func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Resp
 		}
 		h.Write(chunk)
 		size += int64(len(chunk))
-		time.Sleep(busyLogEvery)
+		if time.Now().Add(busyLogEvery).Before(end) {
+			time.Sleep(busyLogEvery)
+		}
 	}
 	fin, _ := json.Marshal(wp.Finish{Result: "pass", LogSize: size, LogSHA256: hex.EncodeToString(h.Sum(nil))})
 	call("POST", fmt.Sprintf(wp.PathFinish, id), fin)
