@@ -181,6 +181,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// Admission is the limiter of the REST API's and the web UI's requests
+// (package admit): its InFlight is a load figure, and tests take its slots.
+func (s *Server) Admission() *admit.Limiter { return s.admit }
+
 // App returns the use-case layer (for bootstrap commands and tests).
 func (s *Server) App() *app.App { return s.app }
 

@@ -48,12 +48,18 @@ func TestShedsAPILoadNotTheWorkerLink(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Take the only slot: a submission whose body never comes.
-	hold, err := net.Dial("tcp", srv.Addr())
+	// Take the only slot. (A client sending its body slowly would not:
+	// bodies are read before a request asks for one.)
+	release, err := srv.Admission().Admit(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(hold, "POST %s/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", wire.Prefix)
+	slow, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST %s/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", wire.Prefix)
 
 	get := func(path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
@@ -102,7 +108,7 @@ func TestShedsAPILoadNotTheWorkerLink(t *testing.T) {
 		t.Errorf("heartbeat with no API slot: %d", hb.StatusCode)
 	}
 
-	hold.Close()
+	release()
 	deadline = time.Now().Add(10 * time.Second)
 	for {
 		if resp, _ := get(wire.Prefix + "/system/version"); resp.StatusCode == http.StatusOK {

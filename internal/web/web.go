@@ -125,6 +125,10 @@ func (u *UI) handle(pattern string, h handler) {
 			}
 		}()
 		if !stream {
+			if err := admit.Buffer(w, r, maxDefinition+maxForm); err != nil {
+				u.fail(w, r, err)
+				return
+			}
 			release, err := u.admit.Admit(r.Context())
 			if err != nil {
 				u.fail(w, r, err)

@@ -8,12 +8,32 @@
 package admit
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 )
+
+// Buffer reads r's body, at most limit bytes, into memory and puts it back
+// as r.Body. Call it before Admit: a client sending its body slowly then
+// waits on its own connection (bounded by the server's body deadline), not
+// in one of the slots, so slow clients cannot hold the API. A body over
+// the limit is an *http.MaxBytesError (413).
+func Buffer(w http.ResponseWriter, r *http.Request, limit int64) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return fmt.Errorf("read the request body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return nil
+}
 
 // Defaults: enough requests at once to keep two cores and the database
 // busy, and a wait short enough that a refused client hears it at once.

@@ -167,6 +167,10 @@ func (api *API) wrap(rt Route) http.HandlerFunc {
 		}()
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		if !r.URL.Query().Has("wait") {
+			if err := admit.Buffer(w, r, maxBody); err != nil {
+				writeError(w, err)
+				return
+			}
 			release, err := api.admit.Admit(r.Context())
 			if err != nil {
 				writeError(w, err)
