@@ -228,7 +228,7 @@ func TestSlowLoris(t *testing.T) {
 	for _, c := range []struct{ method, path, ctype, start, want string }{
 		{"POST", "/api/v1/jobs/validate", "application/json", `{"definition": "`, "HTTP/1.1 408 "},
 		{"POST", "/api/v1/token", "application/json", `{"username": "`, "HTTP/1.1 408 "},
-		{"POST", "/login", "application/x-www-form-urlencoded", "username=", "HTTP/1.1 408 "}, // read before the page handles it
+		{"POST", "/login", "application/x-www-form-urlencoded", "username=", "HTTP/1.1 408 "},          // read before the page handles it
 		{"PUT", "/api/worker/v1/jobs/1/log?offset=0", "application/octet-stream", "", "HTTP/1.1 409 "}, // refused at once, its body drained
 	} {
 		head := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 100000\r\n\r\n%s", c.method, c.path, s.Addr(), c.ctype, c.start)
