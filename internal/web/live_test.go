@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/web"
 )
@@ -257,4 +260,55 @@ func drain(ch <-chan sseEvent) <-chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// jobGets counts the store's reads of one job.
+type jobGets struct {
+	store.Store
+	id atomic.Int64
+	n  atomic.Int64
+}
+
+func (s *jobGets) GetJob(ctx context.Context, id int64) (lab.Job, error) {
+	if id == s.id.Load() {
+		s.n.Add(1)
+	}
+	return s.Store.GetJob(ctx, id)
+}
+
+// TestJobStreamReadsTheJobOnlyWhenItChanges: a live job page following a
+// busy log reads the job (its visibility, its state) when it opens and
+// when the job changes, not on every chunk of log lines it pushes.
+func TestJobStreamReadsTheJobOnlyWhenItChanges(t *testing.T) {
+	counted := &jobGets{}
+	e := newEnvOver(t, labtest.Backends()[0], func(s store.Store) store.Store { counted.Store = s; return counted })
+	ctx := context.Background()
+	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
+	must(t, err)
+	code, ch := e.stream(t, alice, fmt.Sprintf("/jobs/%d/events", e.privJob), "")
+	if code != 200 {
+		t.Fatalf("stream: %d", code)
+	}
+	next(t, ch, "state")
+	seen := len(lines(t, next(t, ch, "lines")))
+	counted.id.Store(e.privJob)
+	const chunks = 30
+	for i := range chunks {
+		size, err := e.logs.Size(e.privJob)
+		must(t, err)
+		_, err = e.logs.Append(e.privJob, size, []byte(logRec(fmt.Sprintf("chunk %d", i))))
+		must(t, err)
+		for seen < i+2 { // wait for it to be pushed before the next one
+			seen += len(lines(t, next(t, ch, "lines")))
+		}
+	}
+	if n := counted.n.Load(); n > 2 {
+		t.Errorf("%d reads of the job while pushing %d chunks, want at most 2 (its changes only)", n, chunks)
+	}
+	// The job changing is read, and pushed.
+	_, err = e.app.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
+	must(t, err)
+	if end := next(t, ch, "end"); !strings.Contains(end.Data, `"state":"Finished"`) {
+		t.Errorf("end %q", end.Data)
+	}
 }

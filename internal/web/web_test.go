@@ -17,6 +17,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/logstore"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 	"github.com/basalt-lab/basalt/internal/web"
@@ -79,13 +80,20 @@ var pubLog = strings.Join([]string{
 	`{"dt":"2026-01-02T03:04:09Z","lvl":"results","msg":{"definition":"smoke","case":"boot","result":"fail"}}`,
 }, "\n") + "\n"
 
-func newEnv(t testing.TB, b labtest.Backend) *env {
+func newEnv(t testing.TB, b labtest.Backend) *env { return newEnvOver(t, b, nil) }
+
+// newEnvOver is newEnv with the store wrapped by wrap (nil: as it is).
+func newEnvOver(t testing.TB, b labtest.Backend, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
 	logs, err := logstore.Open(t.TempDir())
 	must(t, err)
 	t.Cleanup(func() { logs.Close() })
-	a := app.New(b.Open(t), app.Config{Logs: logs})
+	st := b.Open(t)
+	if wrap != nil {
+		st = wrap(st)
+	}
+	a := app.New(st, app.Config{Logs: logs})
 	must(t, a.Bootstrap(ctx))
 	_, err = a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
 	must(t, err)
