@@ -340,3 +340,15 @@ func TestEvictedJobsReopenWithoutReconcile(t *testing.T) {
 		t.Errorf("removed job: %d lines, %v", n, err)
 	}
 }
+
+// TestDefaultMaxOpenFitsTheFileLimit: idle jobs keep at most half the
+// process's file budget open (two files each), and some files always.
+func TestDefaultMaxOpenFitsTheFileLimit(t *testing.T) {
+	for _, c := range []struct{ budget, want int }{
+		{0, DefaultMaxOpen}, {1 << 20, DefaultMaxOpen}, {4096, 1024}, {1024, 256}, {256, 64}, {20, 16},
+	} {
+		if got := defaultMaxOpen(c.budget); got != c.want {
+			t.Errorf("defaultMaxOpen(%d) = %d, want %d", c.budget, got, c.want)
+		}
+	}
+}

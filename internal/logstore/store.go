@@ -27,6 +27,16 @@ const (
 // every append.
 const DefaultMaxOpen = 1024
 
+// defaultMaxOpen is DefaultMaxOpen, or less when the process may open few
+// files (budget, 0 when unknown): idle jobs take at most half of them (two
+// files each), the rest is for connections, the database and open jobs.
+func defaultMaxOpen(budget int) int {
+	if budget <= 0 {
+		return DefaultMaxOpen
+	}
+	return max(16, min(DefaultMaxOpen, budget/4))
+}
+
 // maxKnown bounds the states kept of jobs whose files were closed (known).
 const maxKnown = 1 << 16
 
@@ -131,7 +141,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		dir:     dir,
-		maxOpen: DefaultMaxOpen,
+		maxOpen: defaultMaxOpen(fileBudget()),
 		lock:    lock,
 		done:    make(chan struct{}),
 		jobs:    make(map[int64]*job),
