@@ -20,8 +20,9 @@ TESTFLAGS=${TESTFLAGS:--count=1 -timeout 25m}
 OUT=${OUT:-test-output/logs}
 # Packages whose goroutines share state: the log store, the worker and its
 # journal, the app (scheduler loop, events), the web UI's live streams, the
-# worker API (streams, pushes). They run under -race only.
-RACE_PKGS=${RACE_PKGS:-./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/}
+# worker API (streams, pushes), load shedding, the server's limits, the
+# login throttle. They run under -race only.
+RACE_PKGS=${RACE_PKGS:-./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
 
 mkdir -p "$OUT"
 mod=$($GO list -m)
