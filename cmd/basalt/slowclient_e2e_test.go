@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
 )
 
 // TestSlowClientsE2E: against the real server binary, while a real worker
@@ -98,22 +100,7 @@ func dripBody(addr, head string) (string, error) {
 	if _, err := io.WriteString(c, head); err != nil {
 		return "", err
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := c.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer faultnet.Drip(c, time.Second)()
 	c.SetReadDeadline(time.Now().Add(2 * time.Minute))
 	got, err := io.ReadAll(c)
 	if errors.Is(err, os.ErrDeadlineExceeded) {

@@ -18,6 +18,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
 )
 
 // safety bounds every wait of these tests: reaching it is a failure (the
@@ -195,22 +196,7 @@ func slowLoris(t *testing.T, addr, head string, interval time.Duration) string {
 	if _, err := io.WriteString(c, head); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if _, err := c.Write([]byte("x")); err != nil {
-					return
-				}
-			}
-		}
-	}()
+	defer faultnet.Drip(c, interval)()
 	c.SetReadDeadline(time.Now().Add(safety))
 	got, err := io.ReadAll(c)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
