@@ -4,7 +4,8 @@
 #   scripts/ensure-deps.sh run    what `basalt lab` needs (make run): QEMU,
 #                                 a static busybox and a kernel
 #   scripts/ensure-deps.sh test   what the tests need (make test, the default):
-#                                 the run's packages and PostgreSQL, git, Chromium
+#                                 the run's packages and PostgreSQL, git, Chromium,
+#                                 and the board tests' packages (see below)
 #
 # Runs apt-get as root on Debian 12. Fails loudly, naming the packages, when
 # one cannot be had. It warns when Go is not in the path (it does not
@@ -19,9 +20,20 @@ declare -A proof=(
   [postgresql]=/usr/lib/postgresql
   [git]=/usr/lib/git-core/git-http-backend
   [chromium]=/usr/bin/chromium
+  [python3-jinja2]=/usr/lib/python3/dist-packages/jinja2
+  [python3-yaml]=/usr/lib/python3/dist-packages/yaml
+  [tftp-hpa]=/usr/bin/tftp
+  [atftp]=/usr/bin/atftp
+  [ser2net]=/usr/sbin/ser2net
+  [u-boot-qemu]=/usr/lib/u-boot/qemu-x86_64/u-boot.rom
+  [ipxe-qemu]=/usr/lib/ipxe/qemu
 )
 run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
-test_packages=("${run_packages[@]}" postgresql git chromium)
+# The board tests: python3-jinja2 and python3-yaml are the reference for
+# device-type templates; tftp-hpa and atftp are TFTP clients; ser2net serves
+# a QEMU board's console; u-boot-qemu and ipxe-qemu are its bootloaders.
+test_packages=("${run_packages[@]}" postgresql git chromium
+  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu)
 
 mode=${1:-test}
 case $mode in
