@@ -163,6 +163,10 @@ type Policy struct {
 	NullAtKey bool
 	// RefuseMergeKeys refuses merge keys (Code MergeKey).
 	RefuseMergeKeys bool
+	// LastKeyWins accepts a key written twice in a mapping as PyYAML
+	// does: the key keeps its first place and takes its last value.
+	// Without it a second key fails with Code DuplicateKey.
+	LastKeyWins bool
 	// RawKeys spells number and boolean keys as written (True stays True)
 	// instead of as their Text.
 	RawKeys bool
@@ -263,7 +267,7 @@ func ReadPolicy(src []byte, lim Limits, pol Policy) (*Node, error) {
 	if err := checkShape(tokens, lim, pol); err != nil {
 		return nil, err
 	}
-	file, err := parseTokens(tokens)
+	file, err := parseTokens(tokens, pol.LastKeyWins)
 	if err != nil {
 		var yerr yaml.Error
 		if errors.As(err, &yerr) {
@@ -321,12 +325,16 @@ func CheckEncoding(text string) error {
 }
 
 // parseTokens runs the third-party parser, turning a panic into an error.
-func parseTokens(tokens token.Tokens) (f *ast.File, err error) {
+// Duplicate keys pass it only with lastKeyWins (the builder applies them).
+func parseTokens(tokens token.Tokens, lastKeyWins bool) (f *ast.File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, err = nil, fmt.Errorf("YAML parser failed: %v", r)
 		}
 	}()
+	if lastKeyWins {
+		return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+	}
 	return parser.Parse(tokens, 0)
 }
 
@@ -680,9 +688,10 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 		case b.pol.RawKeys && k.Type != String:
 			key = keyNode.GetToken().Value
 		}
-		if seen[key] {
+		if seen[key] && !b.pol.LastKeyWins {
 			return nil, b.fail(at, DuplicateKey, key, "mapping key %q is defined twice", key)
 		}
+		dup := seen[key]
 		seen[key] = true
 		val, err := b.build(mv.Value, depth+1)
 		if err != nil {
@@ -695,6 +704,18 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 		if b.pol.NullAtKey && val.Kind == Null && b.isImplicitNull(mv.Value) {
 			l, c := nodePos(mv.Key)
 			val = &Node{Kind: Null, Line: l, Column: c, Size: 1}
+		}
+		if dup {
+			// PyYAML's reading: the key keeps its first place and
+			// takes its last value.
+			for i := range n.Entries {
+				if n.Entries[i].Key == key {
+					n.Size += val.Size - n.Entries[i].Value.Size
+					n.Entries[i].Value = val
+					break
+				}
+			}
+			continue
 		}
 		n.Entries = append(n.Entries, Entry{Key: key, Line: kl, Column: kc, Value: val})
 		n.Size += 1 + val.Size

@@ -186,3 +186,32 @@ func TestNodeGetAndDescribe(t *testing.T) {
 		t.Error("Get(zz) found a value")
 	}
 }
+
+// LastKeyWins reads a key written twice as PyYAML does: first place, last
+// value; the tree's size counts the value kept.
+func TestLastKeyWins(t *testing.T) {
+	src := "a: 1\nb: [x, y]\na:\n  c: 2\nb: z\n"
+	n, err := yamltree.ReadPolicy([]byte(src), yamltree.Limits{}, yamltree.Policy{LastKeyWins: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, e := range n.Entries {
+		keys = append(keys, e.Key)
+	}
+	if strings.Join(keys, ",") != "a,b" {
+		t.Fatalf("keys %v, want a,b", keys)
+	}
+	a, _ := n.Get("a")
+	if c, ok := a.Get("c"); !ok || c.Text != "2" || a.Line != 4 {
+		t.Errorf("a = %+v, want the mapping {c: 2} at line 4", a)
+	}
+	b, _ := n.Get("b")
+	if b.Kind != yamltree.Scalar || b.Text != "z" {
+		t.Errorf("b = %+v, want z", b)
+	}
+	// root + 2 keys + a's mapping (1) + c's key and value (2) + z (1).
+	if n.Size != 7 {
+		t.Errorf("size %d, want 7", n.Size)
+	}
+}
