@@ -21,7 +21,19 @@ type Boot struct {
 	Connection           string           `json:"connection,omitempty"`
 	// Reset is minimal's reset flag (nil: device default, power-cycle).
 	Reset *bool `json:"reset,omitempty"`
+	// Bootloader is the generic bootloader method's bootloader: the name
+	// of the device's boot method whose constants and prompt it uses.
+	Bootloader string `json:"bootloader,omitempty"`
+	// ExpectShell is grub's expect_shell (nil: true): wait for the
+	// bootloader's prompt before typing.
+	ExpectShell *bool `json:"expect_shell,omitempty"`
+	// BootFinished are grub's boot_finished messages.
+	BootFinished []string `json:"boot_finished,omitempty"`
 }
+
+// BootloaderMethods are the boot methods driven through a bootloader's
+// console commands.
+var BootloaderMethods = []string{"barebox", "bootloader", "grub", "ipxe", "u-boot"}
 
 // AutoLogin is a boot action's auto_login block. LoginPrompt and Username
 // are set; PasswordPrompt and Password are both set or both empty.
@@ -58,7 +70,7 @@ var bootMethods = []string{
 	"recovery", "schroot", "ssh", "u-boot", "uefi", "uefi-menu", "uuu",
 }
 
-var supportedBoot = []string{"minimal", "qemu"}
+var supportedBoot = []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "qemu", "u-boot"}
 
 var bootKeys = []string{
 	"method", "prompts", "auto_login", "commands", "parameters", "soft_reboot",
@@ -106,9 +118,13 @@ func (d *decoder) boot(m *mapping) *Boot {
 			b.Reset = d.boolPtr(v, m.sub("reset"))
 		}
 	}
+	bootloader := contains(BootloaderMethods, method)
+	if bootloader {
+		d.bootloaderKeys(m, b, &allowed)
+	}
 	if v, ok := m.get("prompts"); ok {
 		b.Prompts, _ = d.strOrList(v, m.sub("prompts"))
-	} else {
+	} else if !bootloader {
 		d.errorf(m.n.pos, m.path, "missing required key %q (boot method %s waits for a shell prompt)", "prompts", method)
 	}
 	if v, ok := m.get("auto_login"); ok {
@@ -141,6 +157,45 @@ func (d *decoder) boot(m *mapping) *Boot {
 	}
 	d.unknownKeys(m, allowed)
 	return b
+}
+
+// bootloaderKeys reads the keys of the bootloader methods (LAVA's u-boot,
+// ipxe, grub, barebox and bootloader schemas): commands is required except
+// for bootloader, which names its bootloader instead. Without prompts the
+// boot ends once the kernel has started.
+func (d *decoder) bootloaderKeys(m *mapping, b *Boot, allowed *[]string) {
+	*allowed = append(*allowed, "reset", "use_bootscript")
+	if _, ok := m.get("commands"); !ok && b.Method != "bootloader" {
+		d.errorf(m.n.pos, m.path, "missing required key %q (the bootloader commands: a command set of the device, such as ramdisk, or a list)", "commands")
+	}
+	if v, ok := m.get("reset"); ok {
+		b.Reset = d.boolPtr(v, m.sub("reset"))
+	}
+	if v, ok := m.get("use_bootscript"); ok {
+		if on, ok := d.boolean(v, m.sub("use_bootscript")); ok && on {
+			d.errorf(v.pos, m.sub("use_bootscript"), "boot scripts (use_bootscript: true) are not supported yet: the commands are typed on the console")
+		}
+	}
+	switch b.Method {
+	case "bootloader":
+		*allowed = append(*allowed, "bootloader", "reset_connection", "reset_device")
+		if v, ok := d.require(m, "bootloader"); ok {
+			b.Bootloader, _ = d.nonEmpty(v, m.sub("bootloader"), 0)
+		}
+		for _, k := range []string{"reset_connection", "reset_device"} {
+			if v, ok := m.get(k); ok {
+				d.boolean(v, m.sub(k))
+			}
+		}
+	case "grub":
+		*allowed = append(*allowed, "expect_shell", "boot_finished")
+		if v, ok := m.get("expect_shell"); ok {
+			b.ExpectShell = d.boolPtr(v, m.sub("expect_shell"))
+		}
+		if v, ok := m.get("boot_finished"); ok {
+			b.BootFinished, _ = d.strOrList(v, m.sub("boot_finished"))
+		}
+	}
 }
 
 func (d *decoder) autoLogin(n *node, path string) *AutoLogin {

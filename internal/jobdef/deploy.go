@@ -4,11 +4,15 @@ import (
 	"math"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 // Deploy is a deploy action. To is one of the supported targets (tmpfs,
-// downloads, download); Images is then non-empty and every image has a URL.
+// downloads, download, tftp); Images is then non-empty and every image has
+// a URL. A tftp deploy writes its images directly under the action
+// (kernel:, ramdisk:, dtb:, modules:, preseed:, tee:), not under images:;
+// they are read into Images by those names.
 type Deploy struct {
 	To     string           `json:"to"`
 	OS     string           `json:"os,omitempty"`
@@ -39,6 +43,16 @@ type Image struct {
 	Sparse      *bool             `json:"sparse,omitempty"`
 	ImageArg    string            `json:"image_arg,omitempty"`
 	Overlays    *Overlays         `json:"overlays,omitempty"`
+	// Type is a tftp kernel's type: image, uimage or zimage (empty: the
+	// device's default).
+	Type string `json:"type,omitempty"`
+	// Header is a tftp ramdisk's header: "u-boot" adds U-Boot's legacy
+	// image header.
+	Header string `json:"header,omitempty"`
+	// InstallOverlay and InstallModules are a tftp ramdisk's switches (nil:
+	// LAVA's default, true): add the test overlay, add the modules.
+	InstallOverlay *bool `json:"install_overlay,omitempty"`
+	InstallModules *bool `json:"install_modules,omitempty"`
 }
 
 // Overlays is an image's overlays block: Lava asks for the LAVA test overlay
@@ -64,7 +78,19 @@ var deployTargets = []string{
 	"tftp", "tmpfs", "u-boot-ums", "usbg-ms", "uuu", "vemsd",
 }
 
-var supportedDeploy = []string{"download", "downloads", "tmpfs"}
+var supportedDeploy = []string{"download", "downloads", "tftp", "tmpfs"}
+
+// tftpImages are the images of a tftp deploy Basalt runs, and tftpRefused
+// those LAVA has that it does not (yet), with the reason.
+var (
+	tftpImages  = []string{"kernel", "ramdisk", "dtb", "modules", "preseed", "tee"}
+	tftpRefused = map[string]string{
+		"nfsrootfs":      "NFS root file systems are not supported yet",
+		"persistent_nfs": "NFS root file systems are not supported yet",
+		"dtbo":           "device-tree overlays (dtbo) are not supported yet",
+		"extra_files":    "extra_files is not supported yet",
+	}
+)
 
 var imageKeys = []string{
 	"url", "headers", "compression", "archive", "md5sum", "sha256sum", "sha512sum",
@@ -99,11 +125,41 @@ func (d *decoder) deploy(m *mapping) *Deploy {
 	if v, ok := m.get("overlay_backend"); ok {
 		dep.OverlayBackend, _ = d.enum(v, m.sub("overlay_backend"), "overlay backend", "auto", "e2fsprogs", "guestfs")
 	}
+	if to == "tftp" {
+		d.tftpImages(m, dep)
+		return dep
+	}
 	if v, ok := d.require(m, "images"); ok {
 		dep.Images = d.images(v, m.sub("images"))
 	}
 	d.unknownKeys(m, keys("to", "os", "authorize", "overlay_backend", "images"))
 	return dep
+}
+
+// tftpImages reads a tftp deploy's images, written under the action.
+func (d *decoder) tftpImages(m *mapping, dep *Deploy) {
+	dep.Images = map[string]Image{}
+	for _, name := range tftpImages {
+		if v, ok := m.get(name); ok {
+			dep.Images[name] = d.image(v, m.sub(name), name)
+		}
+	}
+	for _, e := range m.n.entries {
+		if why, ok := tftpRefused[e.key]; ok {
+			d.errorf(e.keyPos, m.sub(e.key), "%s", why)
+		}
+	}
+	if len(dep.Images) == 0 {
+		d.errorf(m.n.pos, m.path, "a tftp deploy needs a kernel (and usually a ramdisk and a dtb)")
+	} else if _, ok := dep.Images["kernel"]; !ok {
+		d.errorf(m.n.pos, m.path, "a tftp deploy needs a kernel")
+	}
+	allowed := keys("to", "os", "authorize", "overlay_backend")
+	allowed = append(allowed, tftpImages...)
+	for k := range tftpRefused {
+		allowed = append(allowed, k)
+	}
+	d.unknownKeys(m, allowed)
 }
 
 func (d *decoder) images(n *node, path string) map[string]Image {
@@ -122,14 +178,16 @@ func (d *decoder) images(n *node, path string) map[string]Image {
 			d.errorf(e.keyPos, p, "image name must not be empty")
 			continue
 		}
-		out[e.key] = d.image(e.val, p)
+		out[e.key] = d.image(e.val, p, "")
 	}
 	return out
 }
 
 var hexDigits = regexp.MustCompile(`^[0-9a-f]+$`)
 
-func (d *decoder) image(n *node, path string) Image {
+// image reads one image; tftp names the image of a tftp deploy (kernel,
+// ramdisk, …), whose extra keys it then reads, and is "" otherwise.
+func (d *decoder) image(n *node, path, tftp string) Image {
 	img := Image{Pos: n.pos}
 	m := d.asMap(n, path)
 	if m == nil {
@@ -186,7 +244,26 @@ func (d *decoder) image(n *node, path string) Image {
 	if v, ok := m.get("overlays"); ok {
 		img.Overlays = d.overlays(v, m.sub("overlays"))
 	}
-	d.unknownKeys(m, imageKeys)
+	allowed := imageKeys
+	switch tftp {
+	case "kernel":
+		allowed = append(slices.Clone(imageKeys), "type")
+		if v, ok := m.get("type"); ok {
+			img.Type, _ = d.enum(v, m.sub("type"), "kernel type", "image", "uimage", "zimage")
+		}
+	case "ramdisk":
+		allowed = append(slices.Clone(imageKeys), "header", "install_overlay", "install_modules")
+		if v, ok := m.get("header"); ok {
+			img.Header, _ = d.enum(v, m.sub("header"), "ramdisk header", "u-boot")
+		}
+		if v, ok := m.get("install_overlay"); ok {
+			img.InstallOverlay = d.boolPtr(v, m.sub("install_overlay"))
+		}
+		if v, ok := m.get("install_modules"); ok {
+			img.InstallModules = d.boolPtr(v, m.sub("install_modules"))
+		}
+	}
+	d.unknownKeys(m, allowed)
 	return img
 }
 
