@@ -27,13 +27,15 @@ declare -A proof=(
   [ser2net]=/usr/sbin/ser2net
   [u-boot-qemu]=/usr/lib/u-boot/qemu-x86_64/u-boot.rom
   [ipxe-qemu]=/usr/lib/ipxe/qemu
+  [u-boot-tools]=/usr/bin/mkimage
 )
 run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # The board tests: python3-jinja2 and python3-yaml are the reference for
 # device-type templates; tftp-hpa and atftp are TFTP clients; ser2net serves
-# a QEMU board's console; u-boot-qemu and ipxe-qemu are its bootloaders.
+# a QEMU board's console; u-boot-qemu and ipxe-qemu are its bootloaders;
+# u-boot-tools' mkimage checks the U-Boot image headers Basalt writes.
 test_packages=("${run_packages[@]}" postgresql git chromium
-  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu)
+  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools)
 
 mode=${1:-test}
 case $mode in

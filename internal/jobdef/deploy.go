@@ -46,8 +46,10 @@ type Image struct {
 	// Type is a tftp kernel's type: image, uimage or zimage (empty: the
 	// device's default).
 	Type string `json:"type,omitempty"`
-	// Header is a tftp ramdisk's header: "u-boot" adds U-Boot's legacy
-	// image header.
+	// Header is a tftp ramdisk's header: "u-boot" says the file as
+	// downloaded carries U-Boot's legacy image header (removed before the
+	// overlay is added; the device's add_header decides whether the
+	// ramdisk served gets one).
 	Header string `json:"header,omitempty"`
 	// InstallOverlay and InstallModules are a tftp ramdisk's switches (nil:
 	// LAVA's default, true): add the test overlay, add the modules.
