@@ -60,6 +60,10 @@ type Session struct {
 	// action; nil when the device has none (test definitions are then
 	// typed on the console).
 	Overlay *deviceOverlay
+	// BootFiles are the files a tftp deploy published for the board's
+	// bootloader, by image name (kernel, ramdisk, dtb, …): paths relative
+	// to the boot-file server's root, as the bootloader asks for them.
+	BootFiles map[string]string
 	// testIndex counts test definitions, interactive tests and monitors
 	// across the job (their results suites are "<index>_<name>").
 	testIndex int
@@ -143,6 +147,9 @@ const DefaultRetryInterval = time.Second
 type runner struct {
 	device deviceTimeouts
 	cache  *jobCache // the worker's download cache, as this job uses it
+	// bootFilesDir and bootServerIP are the worker's boot-file server's
+	// directory and address (Settings).
+	bootFilesDir, bootServerIP string
 }
 
 // place resolves the timeouts of n, whose action, block and level are

@@ -111,18 +111,10 @@ func sortedImages(dep *jobdef.Deploy) []DeployedImage {
 
 func (d *imageDeploy) Run(ctx context.Context, env *Env) error {
 	for _, im := range sortedImages(d.deploy) {
-		it := download.Item{URL: im.Image.URL, Compression: im.Image.Compression,
-			MD5: im.Image.MD5Sum, SHA256: im.Image.SHA256Sum, SHA512: im.Image.SHA512Sum}
-		env.Info("downloading %s: %s", im.Name, im.Image.URL)
-		path, info, err := env.run.cache.fetch(ctx, it)
+		path, err := fetchImage(ctx, env, im)
 		if err != nil {
-			return downloadError(im.Name, err)
+			return err
 		}
-		how := "downloaded"
-		if info.FromCache {
-			how = "from the cache"
-		}
-		env.Info("%s: %s, %d bytes, sha256 %s (%s, %s)", im.Name, path, info.Size, info.SHA256, how, seconds(info.Duration)+"s")
 		im.Path = path
 		if ov := im.Image.Overlays; ov != nil && ov.Lava {
 			if im.Path, err = applyOverlay(ctx, env, im); err != nil {

@@ -28,6 +28,14 @@ type Settings struct {
 	CacheBytes int64 `json:"cache_bytes,omitempty"`
 	// HTTPProxy is the proxy URL of http and https downloads; empty: none.
 	HTTPProxy string `json:"http_proxy,omitempty"`
+	// BootFilesDir is the directory the worker's TFTP and HTTP boot-file
+	// server serves: a tftp deploy writes the job's files under
+	// BootFilesDir/JOBID/ and removes them when the job ends. Empty: the
+	// worker serves no boot files and tftp deploys fail.
+	BootFilesDir string `json:"boot_files_dir,omitempty"`
+	// BootServerIP is the worker's address as the boards see it, what
+	// bootloader commands get for {SERVER_IP}.
+	BootServerIP string `json:"boot_server_ip,omitempty"`
 }
 
 // WriteSettings writes DIR/settings.json atomically.
