@@ -104,7 +104,7 @@ type Telnet struct {
 	pending []byte
 	dec     []byte
 
-	wmu sync.Mutex // serialises writes to conn
+	wmu  sync.Mutex // serialises writes to conn
 	wbuf []byte
 
 	mu     sync.Mutex // option and COM port state
