@@ -12,8 +12,13 @@ import (
 
 // bootNames are the pipeline names of the boot methods.
 var bootNames = map[string]string{
-	"qemu":    "boot-qemu-image",
-	"minimal": "minimal-boot",
+	"qemu":       "boot-qemu-image",
+	"minimal":    "minimal-boot",
+	"u-boot":     "uboot-action",
+	"ipxe":       "bootloader-action",
+	"grub":       "grub-main-action",
+	"barebox":    "barebox-action",
+	"bootloader": "bootloader-action",
 }
 
 // kernelPanic is what makes a boot an Infrastructure failure.

@@ -13,6 +13,7 @@ var deployNames = map[string]string{
 	"tmpfs":     "tmpfs-deploy",
 	"downloads": "downloads-deploy",
 	"download":  "download-deploy",
+	"tftp":      "tftp-deploy",
 }
 
 // simDeploy is a deploy action on a simulated device: it records which

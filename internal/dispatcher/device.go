@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
 	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
@@ -58,6 +59,9 @@ type deviceConfig struct {
 	// connection_timeout_* variables.
 	Timeouts    map[string]time.Duration
 	Connections map[string]time.Duration
+	// Rendered is the device's rendered configuration, when the device
+	// came with one (boards); nil for devices read from their dictionary.
+	Rendered *deviceconfig.Config
 }
 
 // OpenDevice returns the device an assignment names, from its device
@@ -65,7 +69,17 @@ type deviceConfig struct {
 // parse or validate, or names a device this worker cannot drive (no QEMU
 // binary, no dictionary at all), is a Configuration error. logf receives
 // the device's own messages (QEMU command lines, QEMU errors).
-func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(format string, args ...any)) (Device, *deviceConfig, error) {
+func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string]any, log deviceLog) (Device, *deviceConfig, error) {
+	if d.Config != "" {
+		rc, err := deviceconfig.Read(d.Config)
+		if err != nil {
+			return nil, nil, ConfigurationError("device %s: its rendered configuration: %w", d.Hostname, err)
+		}
+		if rc.Commands.Connect != "" || len(rc.Commands.Connections) > 0 {
+			return openBoardDevice(ctx, d, rc, log)
+		}
+	}
+	logf := func(format string, args ...any) { log(workerproto.LevelDebug, format, args...) }
 	dict, err := devicedict.Parse(d.Dictionary)
 	if err != nil {
 		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
@@ -123,6 +137,41 @@ func OpenDevice(d workerproto.Device, jobContext map[string]any, logf func(forma
 		return nil, nil, ConfigurationError("device %s has no device dictionary: set one (see docs/device-dictionaries.md)", d.Hostname)
 	}
 	return nil, nil, ConfigurationError("device %s: device dictionaries of template %q cannot run jobs in this release", d.Hostname, dict.Template)
+}
+
+// openBoardDevice opens a board from its rendered configuration.
+func openBoardDevice(ctx context.Context, d workerproto.Device, rc *deviceconfig.Config, log deviceLog) (Device, *deviceConfig, error) {
+	k := rc.Constants
+	cfg := &deviceConfig{
+		Hostname: d.Hostname, DeviceType: d.DeviceType,
+		Environment: rc.Environment,
+		Constants: devicedict.Constants{
+			ShCmd: k.ShCmd, ResultsDir: k.ResultsDir, ShellFile: k.ShellFile,
+			DefaultShellPrompt: k.DefaultShellPrompt, KernelStartMessage: k.KernelStartMessage,
+			ShutdownMessage: k.ShutdownMessage, FailureRetry: k.FailureRetry, BootRetry: k.BootRetry,
+		},
+		KernelStart: k.KernelStartMessage,
+		Timeouts:    devicedict.Timeouts(nil).Actions, Connections: devicedict.Timeouts(nil).Connections,
+		Rendered:    rc,
+	}
+	// The rendered timeouts replace base.jinja2's defaults name by name.
+	for name, d := range rc.Timeouts.Actions {
+		cfg.Timeouts[name] = d
+	}
+	for name, d := range rc.Timeouts.Connections {
+		cfg.Connections[name] = d
+	}
+	if len(rc.Commands.Users) > 0 {
+		cfg.UserCommands = map[string]UserCommand{}
+		for name, c := range rc.Commands.Users {
+			cfg.UserCommands[name] = UserCommand{Do: c.Do, Undo: c.Undo}
+		}
+	}
+	b, err := openBoard(ctx, d.Hostname, rc, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, cfg, nil
 }
 
 // describeDevice is the log line naming an opened device.

@@ -31,7 +31,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 		problems = append(problems, "multinode jobs need the coordinator (not available yet)")
 	}
 	kind := dev.Kind()
-	if kind != simdevice.Kind && kind != qemu.Kind {
+	if _, ok := kinds[kind]; !ok {
 		problems = append(problems, fmt.Sprintf("devices of kind %q cannot run jobs yet", kind))
 	}
 	booted, overlay, deployed := false, false, false
@@ -41,13 +41,20 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 		var act Action
 		switch a.Kind {
 		case jobdef.KindDeploy:
-			name, ok := deployNames[a.Deploy.To]
-			if !ok {
-				fail(i, "deploy to %s is not available on %s devices", a.Deploy.To, kind)
+			name := deployNames[a.Deploy.To]
+			if why := checkDeploy(kind, cfg, a.Deploy.To); why != "" {
+				fail(i, "%s", why)
 				continue
 			}
 			if kind == simdevice.Kind {
 				act = &simDeploy{name: name, deploy: a.Deploy}
+				break
+			}
+			if a.Deploy.To == "tftp" {
+				act, deployed = newTFTPDeploy(a.Deploy, cfg), true
+				for _, img := range a.Deploy.Images {
+					overlay = overlay || overlayWanted(job, &img)
+				}
 				break
 			}
 			var names []string
@@ -68,8 +75,8 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			act = &imageDeploy{name: name, deploy: a.Deploy}
 			deployed = deployed || len(a.Deploy.Images) > 0
 		case jobdef.KindBoot:
-			if _, ok := bootNames[a.Boot.Method]; !ok {
-				fail(i, "boot method %s is not available on %s devices", a.Boot.Method, kind)
+			if why := checkBoot(kind, cfg, a.Boot); why != "" {
+				fail(i, "%s", why)
 				continue
 			}
 			b, err := newBootAction(a.Boot, cfg.KernelStart)

@@ -61,7 +61,7 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 	} else {
 		log.Mask(a.JobToken)
 		env.JobID = a.JobID
-		job, pipe, err = validate(env, a)
+		job, pipe, err = validate(ctx, env, a)
 	}
 
 	if err == nil {
@@ -109,7 +109,7 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 // validate parses the job, opens the device and builds the pipeline: LAVA's
 // validate step, with its start record, duration and results case. The
 // secrets of the job are masked from here on.
-func validate(env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
+func validate(ctx context.Context, env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
 	log := env.Log
 	log.Log(workerproto.LevelInfo, "start: 0 validate")
 	start := time.Now()
@@ -124,9 +124,7 @@ func validate(env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
 		}
 		env.Job = job
 		log.Logf(workerproto.LevelInfo, "job %d: %q on %s (device type %s)", a.JobID, job.Name, a.Device.Hostname, a.Device.DeviceType)
-		dev, cfg, err := OpenDevice(a.Device, job.Context, func(format string, args ...any) {
-			log.Logf(workerproto.LevelDebug, format, args...)
-		})
+		dev, cfg, err := OpenDevice(ctx, a.Device, job.Context, log.Logf)
 		if err != nil {
 			return job, nil, err
 		}

@@ -27,6 +27,16 @@ type tftpDeploy struct {
 	addHeader, mkimageArch string
 }
 
+// newTFTPDeploy is the tftp deploy of dep on a device with cfg.
+func newTFTPDeploy(dep *jobdef.Deploy, cfg *deviceConfig) *tftpDeploy {
+	d := &tftpDeploy{deploy: dep}
+	if rc := cfg.Rendered; rc != nil {
+		d.addHeader, _ = rc.DeployParameters["add_header"].(string)
+		d.mkimageArch, _ = rc.DeployParameters["mkimage_arch"].(string)
+	}
+	return d
+}
+
 func (d *tftpDeploy) Name() string { return "tftp-deploy" }
 
 func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {

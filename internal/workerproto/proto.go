@@ -108,6 +108,11 @@ type Device struct {
 	Hostname   string `json:"hostname"`
 	DeviceType string `json:"device_type"`
 	Dictionary string `json:"dictionary"`
+	// Config is the device's rendered configuration: its dictionary
+	// rendered with its device-type template and the job's context (LAVA's
+	// device configuration, YAML). Empty when the server did not render
+	// one (a dictionary the dispatcher reads itself, or an older server).
+	Config string `json:"config,omitempty"`
 }
 
 // Cancel tells a worker to stop a job: graceful stop, then kill after a

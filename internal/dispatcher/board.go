@@ -1,0 +1,236 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/console"
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
+	"github.com/basalt-lab/basalt/internal/workerproto"
+)
+
+// BoardKind is the kind of a physical board: a console reached through
+// its connection command (ser2net over telnet, a console server, a local
+// serial port) and power through shell commands run on the worker host
+// (a PDU's client), as its rendered configuration gives them.
+const BoardKind = "board"
+
+// Power command defaults: each command line gets PowerCommandTimeout
+// (the device's power-off or pdu-reboot action timeout when it has one)
+// and PowerCommandAttempts tries, PowerRetryDelay apart.
+const (
+	PowerCommandTimeout  = 30 * time.Second
+	PowerCommandAttempts = 3
+	PowerRetryDelay      = time.Second
+)
+
+// deviceLog is how a device writes into the job log.
+type deviceLog func(level workerproto.Level, format string, args ...any)
+
+// board is a physical board.
+type board struct {
+	hostname string
+	cmds     deviceconfig.Commands
+	timeouts deviceconfig.Timeouts
+	log      deviceLog
+	con      *console.Reconnecting
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// openBoard opens the board's primary console (kept connected across
+// drops: a lost console is redialled with back-off and the gap logged)
+// and returns the board. The console is opened before the board is
+// powered, so that its whole boot is seen.
+func openBoard(ctx context.Context, hostname string, cfg *deviceconfig.Config, log deviceLog) (*board, error) {
+	spec := console.Spec{Connect: cfg.Commands.Connect}
+	for name, c := range cfg.Commands.Connections {
+		if spec.Connections == nil {
+			spec.Connections = map[string]console.Connection{}
+		}
+		spec.Connections[name] = console.Connection{Connect: c.Connect, Tags: c.Tags}
+	}
+	name, connect, err := spec.Primary()
+	if err != nil {
+		return nil, ConfigurationError("device %s: %w", hostname, err)
+	}
+	b := &board{hostname: hostname, cmds: cfg.Commands, timeouts: cfg.Timeouts, log: log}
+	what := "console"
+	if name != "" {
+		what = fmt.Sprintf("console %q", name)
+	}
+	log(workerproto.LevelInfo, "%s: connecting the %s: %s", hostname, what, connect)
+	con, err := console.Keep(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) {
+		return console.Dial(ctx, connect)
+	}, console.KeepOptions{
+		OnLost: func(at time.Time, cause error) {
+			log(workerproto.LevelWarning, "%s: the %s was lost at %s: %v; reconnecting", hostname, what, at.UTC().Format("15:04:05.000"), cause)
+		},
+		OnBack: func(g console.Gap) {
+			log(workerproto.LevelWarning, "%s: the %s is back after %s (%d attempts); output of the board during the gap is lost", hostname, what, g.Down.Round(time.Millisecond), g.Attempts)
+		},
+		OnDialError: func(attempt int, err error) {
+			if attempt == 1 || attempt%10 == 0 {
+				log(workerproto.LevelDebug, "%s: reconnecting the %s: attempt %d: %v", hostname, what, attempt, err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, InfrastructureError("device %s: cannot open its %s (%s): %w", hostname, what, connect, err)
+	}
+	b.con = con
+	return b, nil
+}
+
+// Kind is BoardKind.
+func (b *board) Kind() string { return BoardKind }
+
+// Hostname is the board's name.
+func (b *board) Hostname() string { return b.hostname }
+
+// Console is the board's primary console.
+func (b *board) Console() io.ReadWriter { return b.con }
+
+// PowerOn boots the board as LAVA's reset does: the pre-power command,
+// then hard_reset when the board has one, else power_off and power_on.
+// A board without power commands cannot be reset: it is left to boot by
+// itself, and said so.
+func (b *board) PowerOn(ctx context.Context) error {
+	if err := b.power(ctx, "pre_power_command", b.cmds.PrePower); err != nil {
+		return err
+	}
+	switch {
+	case len(b.cmds.HardReset) > 0:
+		return b.power(ctx, "hard_reset", b.cmds.HardReset)
+	case len(b.cmds.PowerOn) > 0:
+		if err := b.power(ctx, "power_off", b.cmds.PowerOff); err != nil {
+			return err
+		}
+		return b.power(ctx, "power_on", b.cmds.PowerOn)
+	}
+	b.log(workerproto.LevelWarning, "%s: the board has no power commands (hard_reset_command, power_on_command): it cannot be reset, waiting for it to boot by itself", b.hostname)
+	return nil
+}
+
+// PowerOff runs power_off (nothing when the board has none).
+func (b *board) PowerOff(ctx context.Context) error {
+	return b.power(ctx, "power_off", b.cmds.PowerOff)
+}
+
+// Close ends the console.
+func (b *board) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	return b.con.Close()
+}
+
+// power runs the command lines of one power command in order, each with
+// its timeout and attempts. A line that fails every attempt is an
+// Infrastructure error naming the command, the line and its output.
+func (b *board) power(ctx context.Context, which string, lines []string) error {
+	timeout := PowerCommandTimeout
+	if d := b.timeouts.Actions[powerTimeoutAction(which)]; d > 0 {
+		timeout = d
+	}
+	for _, line := range lines {
+		var err error
+		for attempt := 1; attempt <= PowerCommandAttempts; attempt++ {
+			if attempt > 1 {
+				b.log(workerproto.LevelWarning, "%s: %s: attempt %d of %d in %s", b.hostname, which, attempt, PowerCommandAttempts, PowerRetryDelay)
+				select {
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				case <-time.After(PowerRetryDelay):
+				}
+			}
+			if err = b.run(ctx, which, line, timeout); err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return InfrastructureError("%s: power command %s failed: %w", b.hostname, which, err)
+		}
+	}
+	return nil
+}
+
+// powerTimeoutAction is the device timeout that bounds a power command.
+func powerTimeoutAction(which string) string {
+	if which == "power_off" {
+		return "power-off"
+	}
+	return "pdu-reboot"
+}
+
+// run runs one command line with Shell -c on the worker host, its output
+// logged line by line, killed (with everything it started) after timeout.
+func (b *board) run(ctx context.Context, which, line string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	b.log(workerproto.LevelInfo, "%s: %s: %s", b.hostname, which, line)
+	cmd := exec.CommandContext(ctx, Shell, "-c", line)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = CommandWaitDelay
+	var tail tailBuffer
+	out := &lineLogger{log: func(s string) {
+		tail.add(s)
+		b.log(workerproto.LevelDebug, ">> %s", s)
+	}}
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	err := cmd.Run()
+	out.flush()
+	took := time.Since(start).Round(time.Millisecond)
+	var exit *exec.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrWaitDelay):
+		b.log(workerproto.LevelDebug, "%s: %s: exited 0 in %s", b.hostname, which, took)
+		return nil
+	case ctx.Err() == context.DeadlineExceeded:
+		return fmt.Errorf("%q did not finish within %s%s", line, timeout, tail.suffix())
+	case errors.As(err, &exit):
+		return fmt.Errorf("%q: %s%s", line, exit.ProcessState, tail.suffix())
+	}
+	return fmt.Errorf("%q could not run: %w", line, err)
+}
+
+// tailBuffer keeps the last lines of a command's output for its error.
+type tailBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (t *tailBuffer) add(s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.lines = append(t.lines, s)
+	if len(t.lines) > 3 {
+		t.lines = t.lines[len(t.lines)-3:]
+	}
+}
+
+// suffix is "; output: …" with the last lines, or "".
+func (t *tailBuffer) suffix() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.lines) == 0 {
+		return ""
+	}
+	return "; output: " + quoteConsole(strings.Join(t.lines, " | "), 300)
+}
