@@ -152,7 +152,7 @@ func openBoardDevice(ctx context.Context, d workerproto.Device, rc *deviceconfig
 		},
 		KernelStart: k.KernelStartMessage,
 		Timeouts:    devicedict.Timeouts(nil).Actions, Connections: devicedict.Timeouts(nil).Connections,
-		Rendered:    rc,
+		Rendered: rc,
 	}
 	// The rendered timeouts replace base.jinja2's defaults name by name.
 	for name, d := range rc.Timeouts.Actions {
