@@ -1,0 +1,113 @@
+package devicedict
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
+	"github.com/basalt-lab/basalt/internal/jinja"
+)
+
+// Renderer renders device dictionaries with their device-type templates,
+// as LAVA does (Device.load_configuration): the dictionary is the
+// template HOSTNAME.jinja2, found before any other; it extends a device
+// type's template found through Templates; the context is the job's
+// context: plus scheduled_device_name and scheduled_device_type. The
+// environment is LAVA's (jinja.NewLAVA: trim_blocks, its three filters).
+type Renderer struct {
+	// Templates finds the device-type templates by file name
+	// ("beaglebone-black.jinja2", "base-uboot.jinja2").
+	Templates jinja.Loader
+}
+
+// Rendered reports whether a dictionary runs through its device-type
+// template: any template other than those this package reads itself
+// (qemu, and simulated devices), which keep their own reader.
+func Rendered(d *Dict, deviceType string) bool {
+	return d != nil && Kind(d, deviceType) == "" && d.template(deviceType) != ""
+}
+
+// Render renders dict for the device hostname of type deviceType and a job
+// whose context is context (nil for none), and returns the device's
+// configuration (YAML). Failures are *Errors placed in the dictionary:
+// its own syntax at their position, a template's problem or a
+// configuration that does not read at the extends line, naming the
+// template and its line.
+func (r *Renderer) Render(dict, hostname, deviceType string, context map[string]any) (string, error) {
+	d, err := Parse(dict)
+	if err != nil {
+		return "", err
+	}
+	out, err := r.render(d, dict, hostname, deviceType, context)
+	if err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Check validates dict for a device hostname of type deviceType: the
+// checks of Check for dictionaries this package reads itself, and for the
+// others a render without job context whose result must read as a device
+// configuration (deviceconfig.Read). Problems are *Errors.
+func (r *Renderer) Check(dict, hostname, deviceType string) error {
+	d, err := Parse(dict)
+	if err != nil {
+		return err
+	}
+	if !Rendered(d, deviceType) {
+		return d.Validate(deviceType)
+	}
+	_, err = r.render(d, dict, hostname, deviceType, nil)
+	return err
+}
+
+// notFoundHint says where templates come from.
+const notFoundHint = " (load it with `basalt device-types template set TYPE FILE`, or put it in the server's device-type templates directory)"
+
+// render renders a parsed dictionary and reads the result.
+func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context map[string]any) (string, error) {
+	var errs errList
+	at := resolve(d.li, d.templateSrc)
+	if at.line == 0 {
+		at = pos{1, 1}
+	}
+	if d.Form != FormJinja {
+		errs.add(at, "", fmt.Sprintf("a dictionary of template %q must be written in LAVA's form ({%% extends '%s.jinja2' %%} and {%% set %%} lines) to be rendered", d.template(deviceType), d.template(deviceType)))
+		return "", errs.result()
+	}
+	if r == nil || r.Templates == nil {
+		errs.add(at, "", fmt.Sprintf("device type template %q cannot be rendered here: no device-type templates are available", d.template(deviceType)))
+		return "", errs.result()
+	}
+	self := hostname + ".jinja2"
+	env := jinja.NewLAVA(jinja.ChainLoader(jinja.MapLoader{self: dict}, r.Templates))
+	ctx := make(map[string]any, len(context)+2)
+	for k, v := range context {
+		ctx[k] = v
+	}
+	ctx["scheduled_device_name"] = hostname
+	ctx["scheduled_device_type"] = deviceType
+	out, err := env.Render(self, ctx)
+	if err != nil {
+		var je *jinja.Error
+		switch {
+		case errors.As(err, &je) && je.Template == self && je.Line > 0:
+			msg := je.Msg
+			if strings.Contains(msg, jinja.ErrNotFound.Error()) {
+				msg += notFoundHint
+			}
+			errs.add(pos{je.Line, max(je.Column, 1)}, "", msg)
+		case errors.Is(err, jinja.ErrNotFound):
+			errs.add(at, "", fmt.Sprintf("device type template %q not found: %v%s", d.template(deviceType), err, notFoundHint))
+		default:
+			errs.add(at, "", fmt.Sprintf("rendering with the device-type template: %v", err))
+		}
+		return "", errs.result()
+	}
+	if _, err := deviceconfig.Read(out); err != nil {
+		errs.add(at, "", fmt.Sprintf("the configuration rendered from template %q is not valid: %s", d.template(deviceType), strings.TrimSpace(err.Error())))
+		return "", errs.result()
+	}
+	return out, nil
+}
