@@ -33,7 +33,7 @@ actions:
           - setenv bootargs console={{ console }} {{ extra_kernel_args|default('') }}
 {% endblock %}
 `,
-	"broken.jinja2": "{% extends 'mini-base.jinja2' %}\n{% block body %}\n{{ 1 + }}\n{% endblock %}\n",
+	"broken.jinja2":     "{% extends 'mini-base.jinja2' %}\n{% block body %}\n{{ 1 + }}\n{% endblock %}\n",
 	"not-config.jinja2": "- a list\n",
 }
 
