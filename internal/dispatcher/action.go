@@ -147,9 +147,10 @@ const DefaultRetryInterval = time.Second
 type runner struct {
 	device deviceTimeouts
 	cache  *jobCache // the worker's download cache, as this job uses it
-	// bootFilesDir and bootServerIP are the worker's boot-file server's
-	// directory and address (Settings).
-	bootFilesDir, bootServerIP string
+	// bootFilesDir, bootFilesPrefix and bootServerIP are the job's
+	// directory on the worker's boot-file server, its name in requests and
+	// the server's address (Settings).
+	bootFilesDir, bootFilesPrefix, bootServerIP string
 }
 
 // place resolves the timeouts of n, whose action, block and level are

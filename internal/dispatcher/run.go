@@ -51,7 +51,7 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 	var pipe *pipeline
 	settings, err := ReadSettings(dir)
 	r.cache = &jobCache{settings: settings}
-	r.bootFilesDir, r.bootServerIP = settings.BootFilesDir, settings.BootServerIP
+	r.bootFilesDir, r.bootFilesPrefix, r.bootServerIP = settings.BootFilesDir, settings.BootFilesPrefix, settings.BootServerIP
 	var a workerproto.Assign
 	if err == nil {
 		a, err = ReadJob(dir)

@@ -28,11 +28,15 @@ type Settings struct {
 	CacheBytes int64 `json:"cache_bytes,omitempty"`
 	// HTTPProxy is the proxy URL of http and https downloads; empty: none.
 	HTTPProxy string `json:"http_proxy,omitempty"`
-	// BootFilesDir is the directory the worker's TFTP and HTTP boot-file
-	// server serves: a tftp deploy writes the job's files under
-	// BootFilesDir/JOBID/ and removes them when the job ends. Empty: the
-	// worker serves no boot files and tftp deploys fail.
+	// BootFilesDir is the job's directory on the worker's TFTP and HTTP
+	// boot-file server, published for this job only: a tftp deploy writes
+	// the job's files into it. Empty: the worker serves no boot files and
+	// tftp deploys fail.
 	BootFilesDir string `json:"boot_files_dir,omitempty"`
+	// BootFilesPrefix is how bootloaders name BootFilesDir in their
+	// requests ("jobs/42-1f3a…"): the path of a published file is
+	// BootFilesPrefix/NAME/FILE.
+	BootFilesPrefix string `json:"boot_files_prefix,omitempty"`
 	// BootServerIP is the worker's address as the boards see it, what
 	// bootloader commands get for {SERVER_IP}.
 	BootServerIP string `json:"boot_server_ip,omitempty"`

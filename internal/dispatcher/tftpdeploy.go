@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"path"
@@ -17,9 +16,10 @@ import (
 // tftpDeploy is deploy to: tftp (LAVA's tftp-deploy): it fetches the
 // kernel, ramdisk, dtb and the rest, prepares the ramdisk (U-Boot header
 // removed, the LAVA overlay added, a header put back when the device asks
-// for one) and publishes them under the worker's boot-file directory,
-// BootFilesDir/JOBID/NAME/FILE, for the board's bootloader to fetch over
-// TFTP or HTTP. The directory is removed when the job ends.
+// for one) and publishes them in the job's published directory (Settings.BootFilesDir) as NAME/FILE, for
+// the board's bootloader to fetch over
+// TFTP or HTTP. Its files are removed when the job ends (the worker then
+// withdraws the directory).
 type tftpDeploy struct {
 	deploy *jobdef.Deploy
 	// addHeader and mkimageArch are the device's deploy parameters
@@ -40,21 +40,19 @@ func newTFTPDeploy(dep *jobdef.Deploy, cfg *deviceConfig) *tftpDeploy {
 func (d *tftpDeploy) Name() string { return "tftp-deploy" }
 
 func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
-	root := env.run.bootFilesDir
-	if root == "" {
-		return InfrastructureError("this worker serves no boot files (it has no TFTP server): start the worker with a boot-files directory to run tftp deploys")
+	jobDir := env.run.bootFilesDir
+	if jobDir == "" {
+		return InfrastructureError("this worker serves no boot files (it has no TFTP server): start the worker with --boot-files to run tftp deploys")
 	}
-	jobDir := filepath.Join(root, fmt.Sprint(env.JobID))
 	if env.Session.BootFiles == nil {
-		if err := os.RemoveAll(jobDir); err != nil {
-			return InfrastructureError("tftp: clear %s: %w", jobDir, err)
-		}
 		env.Session.BootFiles = map[string]string{}
 		env.Session.AddCleanup("tftp-deploy", func(ctx context.Context, env *Env) error {
-			if err := os.RemoveAll(jobDir); err != nil {
-				return InfrastructureError("tftp: remove the job's boot files %s: %w", jobDir, err)
+			for _, name := range sortedKeys(env.Session.BootFiles) {
+				if err := os.RemoveAll(filepath.Join(jobDir, name)); err != nil {
+					return InfrastructureError("tftp: remove the job's boot files: %w", err)
+				}
 			}
-			env.Debug("tftp: removed the job's boot files %s", jobDir)
+			env.Debug("tftp: removed the job's boot files from %s", jobDir)
 			return nil
 		})
 	}
@@ -76,7 +74,7 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 		} else if err := linkOrCopy(src, dst); err != nil {
 			return InfrastructureError("tftp: publish %s: %w", im.Name, err)
 		}
-		rel := path.Join(fmt.Sprint(env.JobID), im.Name, filepath.Base(dst))
+		rel := path.Join(env.run.bootFilesPrefix, im.Name, filepath.Base(dst))
 		env.Session.BootFiles[im.Name] = rel
 		im.Path = dst
 		env.Session.setDeployed(im)
