@@ -45,6 +45,11 @@ type Config struct {
 	// HealthQuiet is how long no request may fail with a condition before
 	// a passing probe declares it over (default three HealthIntervals).
 	HealthQuiet time.Duration
+	// CheckTemplate, when set, checks the syntax of a device-type template
+	// before SetDeviceTypeTemplate stores it (name: the template's name
+	// without ".jinja2"; text: its Jinja2 source). An error refuses the
+	// template with lab.ErrInvalid and the error's text (see templates.go).
+	CheckTemplate func(name, text string) error
 }
 
 // App holds the server's use cases: every API transport calls these methods,

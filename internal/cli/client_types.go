@@ -16,7 +16,7 @@ func (e *clientEnv) deviceTypesCommand() *cobra.Command {
 		e.healthCheckGet(), e.healthCheckSet())
 	return group("device-types", "List, add, change and remove device types",
 		e.deviceTypesList(), e.deviceTypesShow(), e.deviceTypesAdd(), e.deviceTypesUpdate(),
-		e.deviceTypesDelete(), hc)
+		e.deviceTypesDelete(), hc, e.deviceTypeTemplateCommand())
 }
 
 func (e *clientEnv) printDeviceType(cmd *cobra.Command, dt wire.DeviceType) error {

@@ -154,6 +154,33 @@ func (c *Client) SetHealthCheck(ctx context.Context, name, definition string) (w
 	return out, err
 }
 
+// DeviceTypeTemplate returns a device type's stored Jinja2 template (GET
+// /device-types/{name}/template); a type without one is a 404 (IsNotFound).
+func (c *Client) DeviceTypeTemplate(ctx context.Context, name string) (wire.DeviceTemplate, error) {
+	var out wire.DeviceTemplate
+	err := c.do(ctx, request{method: "GET", path: "/device-types/" + seg(name) + "/template", out: &out})
+	return out, err
+}
+
+// SetDeviceTypeTemplate stores a device type's template and returns it as
+// stored; an empty template removes it (PUT /device-types/{name}/template;
+// admins only, at most 1 MiB).
+func (c *Client) SetDeviceTypeTemplate(ctx context.Context, name, template string) (wire.DeviceTemplate, error) {
+	var out wire.DeviceTemplate
+	err := c.do(ctx, request{method: "PUT", path: "/device-types/" + seg(name) + "/template",
+		body: wire.TemplateInput{Template: template}, out: &out})
+	return out, err
+}
+
+// ListDeviceTemplates returns the names and update times of the stored
+// device-type templates, without their texts (GET /device-templates;
+// admins only).
+func (c *Client) ListDeviceTemplates(ctx context.Context) (wire.List[wire.DeviceTemplate], error) {
+	var out wire.List[wire.DeviceTemplate]
+	err := c.do(ctx, request{method: "GET", path: "/device-templates", out: &out})
+	return out, err
+}
+
 // ListAliases returns every device-type alias (GET /aliases).
 func (c *Client) ListAliases(ctx context.Context) (wire.List[wire.Alias], error) {
 	var out wire.List[wire.Alias]

@@ -27,6 +27,22 @@ type Alias struct {
 	DeviceType string
 }
 
+// DeviceTemplate is a device-type template stored in the database: the
+// Jinja2 text (LAVA's form, e.g. "{% extends 'base-uboot.jinja2' %}…") that
+// renders the dictionaries of a type's devices. Stored templates are
+// searched before the server's template directory and the ones Basalt
+// ships.
+type DeviceTemplate struct {
+	// Name is the template's file name without ".jinja2"; a device type's
+	// own template is named after the type ("qemu" for qemu.jinja2).
+	Name string
+	// Text is the template's Jinja2 source (UTF-8, no NUL). Listings leave
+	// it empty.
+	Text string
+	// Updated is when the template was last set (UTC, microseconds).
+	Updated time.Time
+}
+
 // Tag is a label on devices; a job's tags must be a subset of its device's.
 type Tag struct {
 	Name        string

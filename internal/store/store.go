@@ -40,13 +40,33 @@ type Queries interface {
 	UpdateDeviceType(ctx context.Context, dt lab.DeviceType) error
 	GetDeviceType(ctx context.Context, name string) (lab.DeviceType, error)
 	ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error)
-	// DeleteDeviceType fails with ErrConflict while devices or jobs use it.
+	// DeleteDeviceType removes a type with its aliases and its template
+	// (the one named after it); it fails with ErrConflict while devices or
+	// jobs use the type.
 	DeleteDeviceType(ctx context.Context, name string) error
 	CreateAlias(ctx context.Context, a lab.Alias) error
 	DeleteAlias(ctx context.Context, name string) error
 	ListAliases(ctx context.Context) ([]lab.Alias, error)
 	// ResolveDeviceType looks name up as an alias first, then as a type.
 	ResolveDeviceType(ctx context.Context, name string) (lab.DeviceType, error)
+
+	// Device-type templates (Jinja2), by name: a template's file name
+	// without ".jinja2", a type's own template carrying the type's name.
+	// Any name may be stored (base templates too); DeleteDeviceType deletes
+	// the template named after the type in its transaction.
+	//
+	// SetDeviceTemplate creates or replaces a template; Updated becomes the
+	// store's clock. An empty name is ErrInvalid.
+	SetDeviceTemplate(ctx context.Context, name, text string) error
+	// GetDeviceTemplate returns one template with its text; ErrNotFound
+	// when none has that name.
+	GetDeviceTemplate(ctx context.Context, name string) (lab.DeviceTemplate, error)
+	// ListDeviceTemplates returns every template by name, with Name and
+	// Updated only (Text empty: the texts are not read).
+	ListDeviceTemplates(ctx context.Context) ([]lab.DeviceTemplate, error)
+	// DeleteDeviceTemplate removes a template; ErrNotFound when none has
+	// that name.
+	DeleteDeviceTemplate(ctx context.Context, name string) error
 
 	// Tags.
 	CreateTag(ctx context.Context, t lab.Tag) error

@@ -225,6 +225,10 @@ func matrix() map[string]matrixCase {
 		"GET /device-types/{name}/health-check": {fixed("/device-types/qemu/health-check"), none, allOK},
 		"PUT /device-types/{name}/health-check": {fixed("/device-types/qemu/health-check"),
 			func(*env, int) string { return jsonDef(job("health", "public")) }, adminOnly(200)},
+		"GET /device-types/{name}/template": {fixed("/device-types/qemu/template"), none, allOK},
+		"PUT /device-types/{name}/template": {fixed("/device-types/qemu/template"),
+			fixed(`{"template":"{% extends 'base.jinja2' %}\n"}`), adminOnly(200)},
+		"GET /device-templates": {fixed("/device-templates"), none, adminOnly(200)},
 
 		"GET /aliases":           {fixed("/aliases"), none, allOK},
 		"POST /aliases":          {fixed("/aliases"), per(`{"name":"alias-%s","device_type":"qemu"}`), adminOnly(201)},
@@ -278,6 +282,7 @@ func jsonDef(def string) string {
 func (e *env) seedMatrix() {
 	ctx := context.Background()
 	ap := principal(e.t, mustUser(e.t, e.app, "admin"))
+	must(e.t, e.app.SetDeviceTypeTemplate(ctx, ap, "qemu", "{% extends 'base.jinja2' %}\n"))
 	for _, who := range identNames {
 		must(e.t, e.app.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "unused-" + who}))
 		must(e.t, e.app.CreateAlias(ctx, ap, lab.Alias{Name: "old-" + who, DeviceType: "qemu"}))

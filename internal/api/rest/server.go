@@ -114,6 +114,9 @@ func Routes() []Route {
 		{"DELETE", "/device-types/{name}", (*API).deleteDeviceType, "Remove an unused device type", AccessAdmin, nil, nil},
 		{"GET", "/device-types/{name}/health-check", (*API).getHealthCheck, "The device type's health-check job", AccessPublic, nil, wire.DefinitionInput{}},
 		{"PUT", "/device-types/{name}/health-check", (*API).putHealthCheck, "Set (or with an empty definition remove) the health-check job", AccessAdmin, wire.DefinitionInput{}, wire.DefinitionInput{}},
+		{"GET", "/device-types/{name}/template", (*API).getTemplate, "The device type's stored template (Jinja2); 404 when it has none", AccessPublic, nil, wire.DeviceTemplate{}},
+		{"PUT", "/device-types/{name}/template", (*API).putTemplate, "Set (or with an empty template remove) the device type's stored template, at most 1 MiB", AccessAdmin, wire.TemplateInput{}, wire.DeviceTemplate{}},
+		{"GET", "/device-templates", (*API).listTemplates, "List stored device-type templates: names and update times, without texts", AccessAdmin, nil, wire.List[wire.DeviceTemplate]{}},
 
 		{"GET", "/aliases", (*API).listAliases, "List device-type aliases", AccessPublic, nil, wire.List[wire.Alias]{}},
 		{"POST", "/aliases", (*API).createAlias, "Add an alias", AccessAdmin, wire.Alias{}, wire.Alias{}},

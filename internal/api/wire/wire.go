@@ -244,6 +244,26 @@ type Dictionary struct {
 	Dictionary string `json:"dictionary"`
 }
 
+// TemplateInput sets a device type's template (PUT
+// /device-types/{name}/template): LAVA's Jinja2 device-type template, at
+// most 1 MiB; empty removes the stored template.
+type TemplateInput struct {
+	Template string `json:"template"`
+}
+
+// DeviceTemplate is a device-type template stored by the server: a type's
+// own (GET /device-types/{name}/template, with its text) or one entry of
+// GET /device-templates (without it).
+type DeviceTemplate struct {
+	// Name is the template's name: its file name without ".jinja2", the
+	// device type's name for a type's own template.
+	Name string `json:"name"`
+	// Template is the Jinja2 text; omitted in listings.
+	Template string `json:"template,omitempty"`
+	// Updated is when it was last set; null after a PUT that removed it.
+	Updated *time.Time `json:"updated"`
+}
+
 // Alias is a device-type alias.
 type Alias struct {
 	Name       string `json:"name"`

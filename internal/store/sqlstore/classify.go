@@ -60,6 +60,22 @@ func (c classified) ResolveDeviceType(ctx context.Context, name string) (lab.Dev
 	return c1(c.q.ResolveDeviceType(ctx, name))
 }
 
+func (c classified) SetDeviceTemplate(ctx context.Context, name, text string) error {
+	return c0(c.q.SetDeviceTemplate(ctx, name, text))
+}
+
+func (c classified) GetDeviceTemplate(ctx context.Context, name string) (lab.DeviceTemplate, error) {
+	return c1(c.q.GetDeviceTemplate(ctx, name))
+}
+
+func (c classified) ListDeviceTemplates(ctx context.Context) ([]lab.DeviceTemplate, error) {
+	return c1(c.q.ListDeviceTemplates(ctx))
+}
+
+func (c classified) DeleteDeviceTemplate(ctx context.Context, name string) error {
+	return c0(c.q.DeleteDeviceTemplate(ctx, name))
+}
+
 func (c classified) CreateTag(ctx context.Context, t lab.Tag) error { return c0(c.q.CreateTag(ctx, t)) }
 
 func (c classified) GetTag(ctx context.Context, name string) (lab.Tag, error) {

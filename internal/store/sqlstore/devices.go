@@ -75,8 +75,9 @@ func (q *queries) ListDeviceTypes(ctx context.Context) ([]lab.DeviceType, error)
 	return dts, wrap("list device types", err)
 }
 
-// DeleteDeviceType removes a type and its aliases; ErrConflict while a
-// device or a job refers to it.
+// DeleteDeviceType removes a type, its aliases and its template (the
+// stored template of its name); ErrConflict while a device or a job refers
+// to it.
 func (q *queries) DeleteDeviceType(ctx context.Context, name string) error {
 	return wrap(fmt.Sprintf("delete device type %q", name), q.write(ctx, func(c conn) error {
 		if ok, err := q.exists(ctx, c, "SELECT 1 FROM device_types WHERE name = ?"+q.d.forUpdate, name); err != nil || !ok {
@@ -92,6 +93,12 @@ func (q *queries) DeleteDeviceType(ctx context.Context, name string) error {
 		if kind(err) == errForeignKey { // a device or job appeared meanwhile
 			return fmt.Errorf("%w: in use (%v)", lab.ErrConflict, err)
 		}
+		if err != nil {
+			return err
+		}
+		// The type's own template goes with it (the table has no foreign
+		// key: base templates are stored there too).
+		_, err = q.exec(ctx, c, "DELETE FROM device_templates WHERE name = ?", name)
 		return err
 	}))
 }

@@ -661,3 +661,40 @@ func TestMeasurementColumn(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFrom0003 upgrades a database at version 3 (before templates
+// were stored) holding a device type: the type survives, has no template,
+// takes one, and deleting it deletes the template.
+func TestUpgradeFrom0003(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 3); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO device_types (name) VALUES ('qemu')"); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s := open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 4 {
+				t.Fatalf("upgraded to version %d (%v)", v, err)
+			}
+			if _, err := s.GetDeviceTemplate(ctx, "qemu"); !errors.Is(err, lab.ErrNotFound) {
+				t.Errorf("template of an old type: %v, want ErrNotFound", err)
+			}
+			if err := s.SetDeviceTemplate(ctx, "qemu", "{% extends 'base.jinja2' %}\n"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DeleteDeviceType(ctx, "qemu"); err != nil {
+				t.Fatal(err)
+			}
+			if list, err := s.ListDeviceTemplates(ctx); err != nil || len(list) != 0 {
+				t.Errorf("templates after deleting the type: %v, %v", list, err)
+			}
+		})
+	}
+}

@@ -10,7 +10,9 @@
 //
 // Run starts one parallel subtest per behaviour, each on a fresh, empty
 // store: create/read/update/delete of every object with their ErrNotFound,
-// ErrConflict and ErrInvalid cases, alias resolution, device and worker
+// ErrConflict and ErrInvalid cases, alias resolution, device-type
+// templates (replace, listing without texts, 1 MiB texts, deletion with
+// their type, InTx), device and worker
 // transitions, the full round trip of a job, ListJobs filters, paging and
 // the visibility matrix, the queue, every TransitionJob path and its
 // device side effects, health-check bookkeeping, users, groups, tokens,
