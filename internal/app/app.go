@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
@@ -50,6 +51,14 @@ type Config struct {
 	// without ".jinja2"; text: its Jinja2 source). An error refuses the
 	// template with lab.ErrInvalid and the error's text (see templates.go).
 	CheckTemplate func(name, text string) error
+	// TemplatesDir is a directory of device-type templates the
+	// administrator controls (an existing LAVA lab's device-types
+	// directory, say), searched after the templates stored through the
+	// API and before Templates; empty: none.
+	TemplatesDir string
+	// Templates are the device-type templates Basalt ships
+	// (devicetypes.FS), searched last; nil: none.
+	Templates fs.FS
 }
 
 // App holds the server's use cases: every API transport calls these methods,

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -243,17 +242,6 @@ func (a *App) GetDevice(ctx context.Context, p auth.Principal, hostname string) 
 	return devs[0], nil
 }
 
-// checkDictionary validates a device dictionary for a device of type
-// deviceType (devicedict.Check): a broken dictionary is refused at upload
-// rather than discovered by the job that uses the device. The error wraps
-// *devicedict.Errors (and so lab.ErrInvalid) with each problem's position.
-func checkDictionary(hostname, deviceType, dict string) error {
-	if err := devicedict.Check(dict, deviceType); err != nil {
-		return fmt.Errorf("device %s: device dictionary: %w", hostname, err)
-	}
-	return nil
-}
-
 // CreateDevice adds a device (admin only). New devices start Idle in
 // Maintenance unless the caller gives another health (as in LAVA); the
 // initial health is recorded in the device's history. The dictionary, if
@@ -268,7 +256,7 @@ func (a *App) CreateDevice(ctx context.Context, p auth.Principal, d lab.Device, 
 	if err := checkTexts("device description", d.Description, "reason", reason); err != nil {
 		return err
 	}
-	if err := checkDictionary(d.Hostname, d.DeviceType, d.Dictionary); err != nil {
+	if err := a.checkDictionary(ctx, a.st, d.Hostname, d.DeviceType, d.Dictionary); err != nil {
 		return err
 	}
 	health := d.Health
@@ -320,7 +308,7 @@ func (a *App) UpdateDeviceWith(ctx context.Context, p auth.Principal, hostname s
 			return err
 		}
 		if d.Dictionary != oldDict || d.DeviceType != oldType {
-			if err := checkDictionary(hostname, d.DeviceType, d.Dictionary); err != nil {
+			if err := a.checkDictionary(ctx, q, hostname, d.DeviceType, d.Dictionary); err != nil {
 				return err
 			}
 		}

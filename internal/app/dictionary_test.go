@@ -68,7 +68,7 @@ func TestDeviceDictionaryValidation(t *testing.T) {
 		must(t, f.app.SetDeviceDictionary(f.ctx, f.admin, "d2", "memory: 1024\n"))
 		_, err = f.app.UpdateDeviceWith(f.ctx, f.admin, "d2", func(d *lab.Device) error { d.DeviceType = "bbb"; return nil })
 		var de *devicedict.Errors
-		if !errors.As(err, &de) || len(de.Items) != 1 || de.Items[0].Msg != `device type template "bbb" is not supported yet (supported: qemu)` {
+		if !errors.As(err, &de) || len(de.Items) != 1 || !strings.HasPrefix(de.Items[0].Msg, "rendering with the device-type template: bbb.jinja2: bbb.jinja2: template not found (load it with `basalt device-types template set") {
 			t.Errorf("type change: %v", err)
 		}
 		if d := f.device("d2"); d.DeviceType != "qemu" {

@@ -52,6 +52,11 @@ type Assignment struct {
 	Device     lab.Device
 	JobToken   string // a fresh secret for the job's own token
 	Timeout    time.Duration
+	// Config is the device's configuration rendered with its device-type
+	// template and the job's context, for devices whose dictionary goes
+	// through one (boards); ConfigError says why it could not be
+	// rendered (the job then fails with a Configuration error).
+	Config, ConfigError string
 }
 
 // unfinished lists the states in which a job holds its device.
@@ -180,24 +185,20 @@ func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
 			Description: fmt.Sprintf("job %d", jobID), Created: a.now()}); err != nil {
 			return err
 		}
-		out = Assignment{JobID: jobID, Worker: d.Worker, Definition: j.Definition, Device: d, JobToken: secret,
-			Timeout: jobTimeout(j.Definition)}
+		out = Assignment{JobID: jobID, Worker: d.Worker, Definition: j.Definition, Device: d, JobToken: secret}
 		return nil
 	})
 	if err != nil {
 		return Assignment{}, fmt.Errorf("assign job %d: %w", jobID, err)
 	}
-	return out, nil
-}
-
-// jobTimeout reads timeouts.job from a stored definition (valid by
-// construction); 0 when it cannot be read.
-func jobTimeout(definition string) time.Duration {
-	def, err := jobdef.Parse([]byte(definition))
-	if err != nil {
-		return 0
+	// A stored definition is valid by construction; one that no longer
+	// parses gets no timeout and no context (the job process says why).
+	var jobCtx map[string]any
+	if def, err := jobdef.Parse([]byte(out.Definition)); err == nil {
+		out.Timeout, jobCtx = def.Timeouts.Job.Duration, def.Context
 	}
-	return def.Timeouts.Job.Duration
+	out.Config, out.ConfigError = a.renderAssigned(ctx, out.Device, jobCtx)
+	return out, nil
 }
 
 // AppendLog stores a chunk of a job's journal uploaded by its worker and
@@ -584,4 +585,14 @@ func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, w
 		}
 	}
 	return nil
+}
+
+// jobTimeout reads timeouts.job from a stored definition (valid by
+// construction); 0 when it cannot be read.
+func jobTimeout(definition string) time.Duration {
+	def, err := jobdef.Parse([]byte(definition))
+	if err != nil {
+		return 0
+	}
+	return def.Timeouts.Job.Duration
 }

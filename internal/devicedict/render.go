@@ -23,9 +23,11 @@ type Renderer struct {
 
 // Rendered reports whether a dictionary runs through its device-type
 // template: any template other than those this package reads itself
-// (qemu, and simulated devices), which keep their own reader.
+// (qemu, and simulated devices), which keep their own reader. A device of
+// type qemu is always read by this package (whose checks refuse another
+// template on it).
 func Rendered(d *Dict, deviceType string) bool {
-	return d != nil && Kind(d, deviceType) == "" && d.template(deviceType) != ""
+	return d != nil && deviceType != TemplateQEMU && Kind(d, deviceType) == "" && d.template(deviceType) != ""
 }
 
 // Render renders dict for the device hostname of type deviceType and a job
@@ -72,10 +74,6 @@ func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context ma
 	if at.line == 0 {
 		at = pos{1, 1}
 	}
-	if d.Form != FormJinja {
-		errs.add(at, "", fmt.Sprintf("a dictionary of template %q must be written in LAVA's form ({%% extends '%s.jinja2' %%} and {%% set %%} lines) to be rendered", d.template(deviceType), d.template(deviceType)))
-		return "", errs.result()
-	}
 	if r == nil || r.Templates == nil {
 		errs.add(at, "", fmt.Sprintf("device type template %q cannot be rendered here: no device-type templates are available", d.template(deviceType)))
 		return "", errs.result()
@@ -86,9 +84,16 @@ func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context ma
 	for k, v := range context {
 		ctx[k] = v
 	}
+	name := self
+	if d.Form == FormYAML {
+		// The YAML form's variables are the {% set %} lines of LAVA's
+		// form: the template renders with them over the job's context.
+		ctx = d.Resolve(context)
+		name = d.template(deviceType) + ".jinja2"
+	}
 	ctx["scheduled_device_name"] = hostname
 	ctx["scheduled_device_type"] = deviceType
-	out, err := env.Render(self, ctx)
+	out, err := env.Render(name, ctx)
 	if err != nil {
 		var je *jinja.Error
 		switch {
@@ -101,7 +106,11 @@ func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context ma
 		case errors.Is(err, jinja.ErrNotFound):
 			errs.add(at, "", fmt.Sprintf("device type template %q not found: %v%s", d.template(deviceType), err, notFoundHint))
 		default:
-			errs.add(at, "", fmt.Sprintf("rendering with the device-type template: %v", err))
+			msg := fmt.Sprintf("rendering with the device-type template: %v", err)
+			if strings.Contains(msg, jinja.ErrNotFound.Error()) {
+				msg += notFoundHint
+			}
+			errs.add(at, "", msg)
 		}
 		return "", errs.result()
 	}

@@ -69,7 +69,6 @@ func TestRendererErrors(t *testing.T) {
 		{"missing template", "# a board\n{% extends 'nowhere.jinja2' %}\n", "2:4: nowhere.jinja2: template not found (load it with `basalt device-types template set TYPE FILE`"},
 		{"template error", "{% extends 'broken.jinja2' %}\n", "1:12: rendering with the device-type template: broken.jinja2:3:"},
 		{"not a configuration", "{% extends 'not-config.jinja2' %}\n", `1:12: the configuration rendered from template "not-config" is not valid: 1:1: the rendered device configuration must be a mapping, got a list`},
-		{"yaml form", "extends: mini-board\nconnection_command: x\n", "must be written in LAVA's form"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := r.Render(tc.dict, "d1", "mini-board", nil)
@@ -81,8 +80,17 @@ func TestRendererErrors(t *testing.T) {
 			}
 		})
 	}
+	// The YAML form renders the same: its variables as {% set %} lines.
+	yml, err := r.Render("extends: mini-board\nconnection_command: telnet 127.0.0.1 7001\npower_on_command: pdu on 3\n", "bbb-01", "mini-board", map[string]any{"extra_kernel_args": "loglevel=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jin, _ := r.Render("{% extends 'mini-board.jinja2' %}\n{% set connection_command = 'telnet 127.0.0.1 7001' %}\n{% set power_on_command = 'pdu on 3' %}\n", "bbb-01", "mini-board", map[string]any{"extra_kernel_args": "loglevel=7"})
+	if yml != jin {
+		t.Errorf("YAML form renders\n%s\nLAVA's form\n%s", yml, jin)
+	}
 	// Without templates, a rendered dictionary is refused with the reason.
-	_, err := (&devicedict.Renderer{}).Render("{% extends 'mini-board.jinja2' %}\n", "d1", "mini-board", nil)
+	_, err = (&devicedict.Renderer{}).Render("{% extends 'mini-board.jinja2' %}\n", "d1", "mini-board", nil)
 	if err == nil || !strings.Contains(err.Error(), "no device-type templates are available") {
 		t.Errorf("no templates: %v", err)
 	}

@@ -70,6 +70,9 @@ type deviceConfig struct {
 // binary, no dictionary at all), is a Configuration error. logf receives
 // the device's own messages (QEMU command lines, QEMU errors).
 func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string]any, log deviceLog) (Device, *deviceConfig, error) {
+	if d.ConfigError != "" {
+		return nil, nil, ConfigurationError("%s", d.ConfigError)
+	}
 	if d.Config != "" {
 		rc, err := deviceconfig.Read(d.Config)
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
 	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/jinja"
 	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
@@ -139,6 +140,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("open log store: %w", err)
 	}
 	cfg.App.Logs = logs
+	if cfg.App.CheckTemplate == nil {
+		cfg.App.CheckTemplate = CheckTemplateSyntax
+	}
 	a := app.New(st, cfg.App)
 	if err := a.Bootstrap(ctx); err != nil {
 		logs.Close()
@@ -359,3 +363,11 @@ func (cfg Config) Describe() string {
 
 // Config returns the server's effective configuration (defaults applied).
 func (s *Server) Config() Config { return s.cfg }
+
+// CheckTemplateSyntax checks a device-type template's Jinja2 syntax before
+// it is stored, with LAVA's settings; its error gives the template's
+// line:column.
+func CheckTemplateSyntax(name, text string) error {
+	_, err := jinja.NewLAVA(nil).Parse(name+".jinja2", text)
+	return err
+}

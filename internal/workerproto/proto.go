@@ -113,6 +113,10 @@ type Device struct {
 	// device configuration, YAML). Empty when the server did not render
 	// one (a dictionary the dispatcher reads itself, or an older server).
 	Config string `json:"config,omitempty"`
+	// ConfigError says why the server could not render the configuration
+	// of a device whose dictionary needs it; the job then fails with a
+	// Configuration error saying so.
+	ConfigError string `json:"config_error,omitempty"`
 }
 
 // Cancel tells a worker to stop a job: graceful stop, then kill after a

@@ -72,23 +72,32 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 				t.Errorf("device d2 with an invalid dictionary was created (status %d)", status)
 			}
 
-			// A physical board's dictionary is refused by its template's name.
-			must(t, e.app.CreateDeviceType(context.Background(), principal(t, mustUser(t, e.app, "admin")), lab.DeviceType{Name: "beaglebone-black"}))
-			bbb := "{% extends 'beaglebone-black.jinja2' %}\n{% set connection_command = 'telnet serial 7001' %}\n"
-			status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"beaglebone-black","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`)
+			// A board's dictionary whose template the server does not have
+			// is refused at the extends tag, saying where templates come from.
+			must(t, e.app.CreateDeviceType(context.Background(), principal(t, mustUser(t, e.app, "admin")), lab.DeviceType{Name: "acme-board"}))
+			bbb := "{% extends 'acme-board.jinja2' %}\n{% set connection_command = 'telnet serial 7001' %}\n"
+			status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"acme-board","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`)
 			var ej wire.ErrorResponse
 			must(t, json.Unmarshal(body, &ej))
-			want := wire.Problem{Line: 1, Column: 12, Message: `device type template "beaglebone-black" is not supported yet (supported: qemu)`}
+			want := wire.Problem{Line: 1, Column: 4, Message: "acme-board.jinja2: template not found (load it with `basalt device-types template set TYPE FILE`, or put it in the server's device-type templates directory)"}
 			if status != 400 || ej.Error.Code != "invalid_dictionary" || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {
-				t.Errorf("beaglebone-black dictionary: %d %s", status, body)
+				t.Errorf("acme-board dictionary: %d %s", status, body)
+			}
+			// Once its template is stored, the same dictionary is accepted.
+			status, body = e.do(admin, "PUT", "/device-types/acme-board/template", `{"template":`+jsonString(t, "commands:\n  connect: {{ connection_command }}\n")+`}`)
+			if status != 200 {
+				t.Fatalf("set template: %d %s", status, body)
+			}
+			if status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"acme-board","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`); status != 201 {
+				t.Errorf("acme-board dictionary with its template: %d %s", status, body)
 			}
 			// On a qemu device, another template is a mismatch.
 			status, body = e.do(admin, "PUT", "/devices/d1/dictionary", `{"dictionary":`+jsonString(t, bbb)+`}`)
 			ej = wire.ErrorResponse{}
 			must(t, json.Unmarshal(body, &ej))
-			want.Message = `the dictionary extends "beaglebone-black" but the device type is "qemu": a qemu device extends qemu`
+			want = wire.Problem{Line: 1, Column: 12, Message: `the dictionary extends "acme-board" but the device type is "qemu": a qemu device extends qemu`}
 			if status != 400 || len(ej.Error.Details) != 1 || ej.Error.Details[0] != want {
-				t.Errorf("beaglebone-black dictionary on a qemu device: %d %s", status, body)
+				t.Errorf("acme-board dictionary on a qemu device: %d %s", status, body)
 			}
 
 			// Empty text removes the dictionary.

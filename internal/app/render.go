@@ -1,0 +1,85 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/jinja"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// storedTemplates finds device-type templates stored through the API
+// (SetDeviceTypeTemplate), by file name: "base-uboot.jinja2" is the
+// stored template base-uboot.
+type storedTemplates struct {
+	ctx context.Context
+	q   store.Queries
+}
+
+// Load returns a stored template; a name that is not stored wraps
+// jinja.ErrNotFound so that the next source is searched.
+func (l storedTemplates) Load(name string) (string, error) {
+	base, ok := strings.CutSuffix(name, ".jinja2")
+	if !ok || base == "" {
+		return "", fmt.Errorf("%s: %w", name, jinja.ErrNotFound)
+	}
+	t, err := l.q.GetDeviceTemplate(l.ctx, base)
+	if errors.Is(err, lab.ErrNotFound) {
+		return "", fmt.Errorf("%s: %w", name, jinja.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("device-type template %s: %w", name, err)
+	}
+	return t.Text, nil
+}
+
+// renderer renders dictionaries with the device-type templates, searched
+// in order: those stored through the API, the server's templates
+// directory (Config.TemplatesDir), then the templates Basalt ships
+// (Config.Templates). q reads the stored ones (the transaction's, when
+// there is one).
+func (a *App) renderer(ctx context.Context, q store.Queries) *devicedict.Renderer {
+	loaders := []jinja.Loader{storedTemplates{ctx: ctx, q: q}}
+	if a.cfg.TemplatesDir != "" {
+		loaders = append(loaders, jinja.DirLoader(a.cfg.TemplatesDir))
+	}
+	if a.cfg.Templates != nil {
+		loaders = append(loaders, jinja.FSLoader(a.cfg.Templates))
+	}
+	return &devicedict.Renderer{Templates: jinja.ChainLoader(loaders...)}
+}
+
+// checkDictionary validates a device dictionary for a device of type
+// deviceType: a broken dictionary is refused at upload rather than
+// discovered by the job that uses the device. Dictionaries of templates
+// Basalt reads itself (qemu, simulated devices) are checked variable by
+// variable; the others are rendered with their device-type template and
+// the result must read as a device configuration. The error wraps
+// *devicedict.Errors (and so lab.ErrInvalid) with each problem's
+// position.
+func (a *App) checkDictionary(ctx context.Context, q store.Queries, hostname, deviceType, dict string) error {
+	if err := a.renderer(ctx, q).Check(dict, hostname, deviceType); err != nil {
+		return fmt.Errorf("device %s: device dictionary: %w", hostname, err)
+	}
+	return nil
+}
+
+// renderAssigned renders the configuration of a job's device when its
+// dictionary goes through a device-type template, with the job's
+// context. It returns "" for devices the dispatcher reads from their
+// dictionary. A failure is returned as the reason the job cannot run.
+func (a *App) renderAssigned(ctx context.Context, d lab.Device, jobContext map[string]any) (config, problem string) {
+	dict, err := devicedict.Parse(d.Dictionary)
+	if err != nil || !devicedict.Rendered(dict, d.DeviceType) {
+		return "", "" // the dispatcher reports a dictionary that does not parse
+	}
+	out, err := a.renderer(ctx, a.st).Render(d.Dictionary, d.Hostname, d.DeviceType, jobContext)
+	if err != nil {
+		return "", fmt.Sprintf("device %s: its dictionary does not render: %v", d.Hostname, err)
+	}
+	return out, ""
+}
