@@ -75,6 +75,8 @@ var valueKinds = []func(name string) any{
 
 type diffCase struct {
 	id, tmpl, kind string
+	env            *Env     // nil: the LAVA device-types environment
+	dirs           []string // the loader path of env
 	ctx            *Dict
 	goOut          string
 	goErr          error
@@ -96,12 +98,11 @@ func TestLAVADifferential(t *testing.T) {
 	if len(names) < 100 {
 		t.Fatalf("only %d device types in %s", len(names), dt)
 	}
-	env := NewLAVA(DirLoader(dt))
 	var cases []*diffCase
 	add := func(c *diffCase) { c.id = fmt.Sprintf("%d", len(cases)); cases = append(cases, c) }
 	devices := t.TempDir()
 	dirs := []string{devices, dt}
-	env = NewLAVA(DirLoader(dirs...))
+	env := NewLAVA(DirLoader(dirs...))
 	ctxA := NewDict()
 	_ = ctxA.Set("arch", "amd64")
 	ctxB := NewDict()
@@ -115,7 +116,7 @@ func TestLAVADifferential(t *testing.T) {
 		}
 		return name
 	}
-	const group = 20
+	const group = 40
 	for _, name := range names {
 		add(&diffCase{tmpl: name, kind: "standalone", ctx: NewDict()})
 		vars, err := env.Undeclared(name)
@@ -149,6 +150,21 @@ func TestLAVADifferential(t *testing.T) {
 			add(&diffCase{tmpl: unset, kind: fmt.Sprintf("ctx-mixed-%d", g/group), ctx: mixed})
 		}
 	}
+	// Basalt's own device-type templates, when this tree has them
+	basaltDir, _ := filepath.Abs(filepath.Join("..", "devicetypes", "templates"))
+	basaltNames := 0
+	if ents, err := os.ReadDir(basaltDir); err == nil {
+		benv := NewLAVA(DirLoader(basaltDir))
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".jinja2") {
+				continue
+			}
+			basaltNames++
+			for _, ctx := range []*Dict{NewDict(), ctxA, ctxB} {
+				add(&diffCase{tmpl: e.Name(), kind: "basalt", ctx: ctx, env: benv, dirs: []string{basaltDir}})
+			}
+		}
+	}
 	start := time.Now()
 	// Go renders
 	for _, c := range cases {
@@ -156,11 +172,19 @@ func TestLAVADifferential(t *testing.T) {
 		for i, k := range c.ctx.keys {
 			ctx[k.(string)] = c.ctx.vals[i]
 		}
-		c.goOut, c.goErr = env.Render(c.tmpl, ctx)
+		e := env
+		if c.env != nil {
+			e = c.env
+		}
+		c.goOut, c.goErr = e.Render(c.tmpl, ctx)
 	}
 	jobs := make([]oracleJob, len(cases))
 	for i, c := range cases {
-		j := oracleJob{ID: c.id, Dirs: dirs, Context: []byte(jsonOf(c.ctx)), WantYAML: true}
+		d := dirs
+		if c.dirs != nil {
+			d = c.dirs
+		}
+		j := oracleJob{ID: c.id, Dirs: d, Context: []byte(jsonOf(c.ctx)), WantYAML: true}
 		tn := c.tmpl
 		j.Template = &tn
 		if c.goErr == nil {
@@ -199,6 +223,7 @@ func TestLAVADifferential(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("basalt templates %d", basaltNames)
 	t.Logf("templates %d, variables %d, renders %d, identical YAML %d, byte-identical %d, both-error %d, mismatches %d",
 		len(names), totalVars, len(cases), identicalYAML, byteIdentical, bothErr, len(diffs))
 	if len(diffs) > 0 {

@@ -3,6 +3,7 @@ package jinja
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,3 +135,5 @@ func firstDiff(a, b string) string {
 	}
 	return "identical"
 }
+
+func asError(err error, target **Error) bool { return errors.As(err, target) }
