@@ -905,32 +905,6 @@ func selectFilter(reject, byAttr bool) filterFunc {
 	}
 }
 
-func toJSONValue(v any, depth int) (any, error) {
-	if depth > 100 {
-		return nil, valueErr("Circular reference detected")
-	}
-	switch x := v.(type) {
-	case nil, bool, int64, string:
-		return x, nil
-	case float64:
-		return x, nil
-	case *List, Tuple:
-		items, _ := iterate(x)
-		out := make([]any, len(items))
-		for i, it := range items {
-			j, err := toJSONValue(it, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = j
-		}
-		return out, nil
-	case *Dict:
-		return x, nil
-	}
-	return nil, typeErr("Object of type %s is not JSON serializable", typeName(v))
-}
-
 // pyJSON is Python's json.dumps(v, sort_keys=True) with default separators.
 func pyJSON(b *strings.Builder, v any, depth int) error {
 	if depth > 100 {

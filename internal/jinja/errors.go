@@ -15,7 +15,13 @@ type Error struct {
 	Column   int
 	Msg      string
 	Chain    []string
+
+	cause error
 }
+
+// Unwrap returns the underlying error (for example one wrapping
+// ErrNotFound when a template is missing), or nil.
+func (e *Error) Unwrap() error { return e.cause }
 
 // Error formats the error as "template:line:column: message", followed by
 // the include/extends chain when there is one.

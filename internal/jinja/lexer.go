@@ -108,10 +108,6 @@ func (lx *lexer) emit(typ tokType, val string, off int) error {
 	return nil
 }
 
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
 // pyIsSpaceRune is Python's str.isspace for one character (what \s and
 // str.strip() use).
 func pyIsSpaceRune(r rune) bool {
@@ -259,7 +255,7 @@ func (lx *lexer) run() error {
 
 func (lx *lexer) comment(open, i int) error {
 	s := lx.src
-	for {
+	{
 		j := strings.Index(s[i:], "#}")
 		if j < 0 {
 			return lx.errAt(open, "Missing end of comment tag")
@@ -331,7 +327,6 @@ func (lx *lexer) raw(open, i int) error {
 	return lx.errAt(open, "Missing end of raw directive")
 }
 
-var operators3 = []string{}
 var operators2 = []string{"//", "**", "==", "!=", ">=", "<="}
 
 const operators1 = "+-/*%~[](){}><=.:|,;"

@@ -254,7 +254,7 @@ func (st *state) exec(f *frame, n node) error {
 		if x.scoped {
 			scope = f
 		}
-		return st.renderBlock(f.c, x.name, 0, scope)
+		return f.posErr(x, st.renderBlock(f.c, x.name, 0, scope))
 	case *extendsStmt:
 		if f.root == nil {
 			return f.posErr(x, &pyErr{"TemplateError", "extends is only allowed at the top level of a template"})
@@ -404,7 +404,7 @@ func (st *state) loadTemplateValue(f *frame, n node, v any) (*Template, error) {
 		return nil, lastErr
 	}
 	p := n.position()
-	return nil, &Error{Template: f.t.name, Line: p.line, Column: p.col, Msg: lastErr.Error(), Chain: append([]string(nil), st.chain...)}
+	return nil, &Error{Template: f.t.name, Line: p.line, Column: p.col, Msg: lastErr.Error(), Chain: append([]string(nil), st.chain...), cause: lastErr}
 }
 
 func (st *state) execInclude(f *frame, x *includeStmt) error {
@@ -591,6 +591,9 @@ func (st *state) runLoop(f *frame, x *forStmt, iv any, depth int) error {
 			return f.posErr(x, err)
 		}
 		lo.index0 = i
+		// Jinja2 enters the loop body's frame on every iteration: names
+		// set in the body start again from the enclosing scope.
+		lf := f.inner()
 		lf.vars["loop"] = lo
 		if err := st.assignTarget(lf, x.target, it); err != nil {
 			return f.posErr(x, err)

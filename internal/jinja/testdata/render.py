@@ -45,16 +45,19 @@ def yaml_quote(obj):
 
 
 def make_env(loader):
-    env = SandboxedEnvironment(loader=loader, autoescape=False, trim_blocks=True)
+    env = SandboxedEnvironment(loader=loader, autoescape=False, trim_blocks=True, cache_size=-1)
     env.filters["shlex_quote"] = shlex.quote
     env.filters["yaml_quote"] = yaml_quote
     env.filters["qemu_guest_fs_interface"] = qemu_guest_fs_interface
     return env
 
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def yaml_json(text):
     try:
-        return json.dumps(yaml.safe_load(text), sort_keys=False, default=repr)
+        return json.dumps(yaml.load(text, Loader=LOADER), sort_keys=False, default=repr)
     except Exception as exc:  # noqa: BLE001 - any YAML failure is a result
         return "YAMLERROR: " + type(exc).__name__
 
@@ -84,7 +87,10 @@ def main():
         except Exception as exc:  # noqa: BLE001 - every error is a result
             res["err"] = "%s: %s" % (type(exc).__name__, exc)
         if job.get("go_out") is not None and job.get("want_yaml"):
-            res["go_yaml"] = yaml_json(job["go_out"])
+            if res["ok"] and job["go_out"] == res["out"]:
+                res["go_yaml"] = res["yaml"]
+            else:
+                res["go_yaml"] = yaml_json(job["go_out"])
         results.append(res)
     json.dump({"results": results}, sys.stdout)
 

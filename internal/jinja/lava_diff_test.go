@@ -1,0 +1,233 @@
+package jinja
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lavaDebVersion is the Debian version of LAVA whose templates the
+// differential test renders.
+const lavaDebVersion = "2023.01-2"
+
+// lavaTemplates downloads lava-server and lava-common from Debian into a
+// cache directory (reused when present), extracts them and returns the
+// device-types directory.
+func lavaTemplates(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "basalt-test", "debs")
+	tree := filepath.Join(dir, "lava-"+lavaDebVersion)
+	dt := filepath.Join(tree, "usr", "share", "lava-server", "device-types")
+	if _, err := os.Stat(filepath.Join(dt, "base.jinja2")); err == nil {
+		return dt
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(dir, "extract-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, pkg := range []string{"lava-server", "lava-common"} {
+		deb := filepath.Join(dir, pkg+"_"+lavaDebVersion+"_all.deb")
+		if _, err := os.Stat(deb); err != nil {
+			cmd := exec.Command("apt-get", "download", pkg+"="+lavaDebVersion)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("cannot download the Debian package %s=%s (apt-get download): %v\n%s", pkg, lavaDebVersion, err, out)
+			}
+		}
+		if out, err := exec.Command("dpkg-deb", "-x", deb, tmp).CombinedOutput(); err != nil {
+			t.Fatalf("cannot extract the Debian package %s (dpkg-deb -x %s): %v\n%s", pkg, deb, err, out)
+		}
+	}
+	if err := os.Rename(tmp, tree); err != nil && !os.IsExist(err) {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dt, "base.jinja2")); err != nil {
+		t.Fatalf("the Debian package lava-server %s has no device types at %s", lavaDebVersion, dt)
+	}
+	return dt
+}
+
+// valueKinds are the values generated dictionaries give variables.
+var valueKinds = []func(name string) any{
+	func(name string) any { return "v-" + name },
+	func(string) any { return int64(7) },
+	func(string) any { return NewList("a", "b c") },
+	func(string) any { d := NewDict(); _ = d.Set("k", "v"); _ = d.Set("n", int64(2)); return d },
+	func(string) any { return true },
+	func(string) any { return false },
+	func(string) any { return nil },
+	func(string) any { return "it's: \"x\" #1" },
+	func(string) any { return 2.5 },
+}
+
+type diffCase struct {
+	id, tmpl, kind string
+	env            *Env     // nil: the LAVA device-types environment
+	dirs           []string // the loader path of env
+	ctx            *Dict
+	goOut          string
+	goErr          error
+}
+
+func TestLAVADifferential(t *testing.T) {
+	dt := lavaTemplates(t)
+	entries, err := os.ReadDir(dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".jinja2") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	if len(names) < 100 {
+		t.Fatalf("only %d device types in %s", len(names), dt)
+	}
+	var cases []*diffCase
+	add := func(c *diffCase) { c.id = fmt.Sprintf("%d", len(cases)); cases = append(cases, c) }
+	devices := t.TempDir()
+	dirs := []string{devices, dt}
+	env := NewLAVA(DirLoader(dirs...))
+	ctxA := NewDict()
+	_ = ctxA.Set("arch", "amd64")
+	ctxB := NewDict()
+	for _, kv := range [][2]any{{"arch", "arm64"}, {"memory", int64(2048)}, {"extra_kernel_args", "quiet"}, {"guestfs_interface", "virtio"}} {
+		_ = ctxB.Set(kv[0], kv[1])
+	}
+	totalVars := 0
+	writeDict := func(name, src string) string {
+		if err := os.WriteFile(filepath.Join(devices, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	const group = 40
+	for _, name := range names {
+		add(&diffCase{tmpl: name, kind: "standalone", ctx: NewDict()})
+		vars, err := env.Undeclared(name)
+		if err != nil {
+			// the template itself fails to parse: the standalone case covers it
+			continue
+		}
+		totalVars += len(vars)
+		base := strings.TrimSuffix(name, ".jinja2")
+		unset := writeDict("dict-unset-"+name, fmt.Sprintf("{%% extends '%s' %%}\n", name))
+		add(&diffCase{tmpl: unset, kind: "dict-unset", ctx: NewDict()})
+		add(&diffCase{tmpl: unset, kind: "dict-unset ctx-amd64", ctx: ctxA})
+		add(&diffCase{tmpl: unset, kind: "dict-unset ctx-arm64", ctx: ctxB})
+		// a device dictionary that sets every variable to a string
+		var b strings.Builder
+		fmt.Fprintf(&b, "{%% extends '%s' %%}\n", name)
+		for _, v := range vars {
+			fmt.Fprintf(&b, "{%% set %s = 'v-%s' %%}\n", v, v)
+		}
+		add(&diffCase{tmpl: writeDict("dict-strings-"+name, b.String()), kind: "dict-set-strings", ctx: NewDict()})
+		_ = base
+		// each group of variables in the context: once as strings, once
+		// with every kind of value
+		for g := 0; g < len(vars); g += group {
+			strs, mixed := NewDict(), NewDict()
+			for i, v := range vars[g:min(g+group, len(vars))] {
+				_ = strs.Set(v, "s-"+v)
+				_ = mixed.Set(v, valueKinds[(i+g/group)%len(valueKinds)](v))
+			}
+			add(&diffCase{tmpl: unset, kind: fmt.Sprintf("ctx-strings-%d", g/group), ctx: strs})
+			add(&diffCase{tmpl: unset, kind: fmt.Sprintf("ctx-mixed-%d", g/group), ctx: mixed})
+		}
+	}
+	// Basalt's own device-type templates, when this tree has them
+	basaltDir, _ := filepath.Abs(filepath.Join("..", "devicetypes", "templates"))
+	basaltNames := 0
+	if ents, err := os.ReadDir(basaltDir); err == nil {
+		benv := NewLAVA(DirLoader(basaltDir))
+		for _, e := range ents {
+			if !strings.HasSuffix(e.Name(), ".jinja2") {
+				continue
+			}
+			basaltNames++
+			for _, ctx := range []*Dict{NewDict(), ctxA, ctxB} {
+				add(&diffCase{tmpl: e.Name(), kind: "basalt", ctx: ctx, env: benv, dirs: []string{basaltDir}})
+			}
+		}
+	}
+	start := time.Now()
+	// Go renders
+	for _, c := range cases {
+		ctx := map[string]any{}
+		for i, k := range c.ctx.keys {
+			ctx[k.(string)] = c.ctx.vals[i]
+		}
+		e := env
+		if c.env != nil {
+			e = c.env
+		}
+		c.goOut, c.goErr = e.Render(c.tmpl, ctx)
+	}
+	jobs := make([]oracleJob, len(cases))
+	for i, c := range cases {
+		d := dirs
+		if c.dirs != nil {
+			d = c.dirs
+		}
+		j := oracleJob{ID: c.id, Dirs: d, Context: []byte(jsonOf(c.ctx)), WantYAML: true}
+		tn := c.tmpl
+		j.Template = &tn
+		if c.goErr == nil {
+			out := c.goOut
+			j.GoOut = &out
+		}
+		jobs[i] = j
+	}
+	t.Logf("go rendered %d cases in %v", len(cases), time.Since(start))
+	start = time.Now()
+	res := runOracle(t, jobs)
+	t.Logf("oracle took %v", time.Since(start))
+	var identicalYAML, byteIdentical, bothErr int
+	var diffs []string
+	for _, c := range cases {
+		r, ok := res[c.id]
+		if !ok {
+			t.Fatalf("oracle lost case %s", c.id)
+		}
+		where := c.tmpl + " [" + c.kind + "]"
+		switch {
+		case !r.OK && c.goErr != nil:
+			bothErr++
+		case !r.OK:
+			diffs = append(diffs, fmt.Sprintf("%s: python fails (%s), go renders", where, r.Err))
+		case c.goErr != nil:
+			diffs = append(diffs, fmt.Sprintf("%s: go fails (%v), python renders", where, c.goErr))
+		default:
+			if r.Out == c.goOut {
+				byteIdentical++
+			}
+			if r.YAML != nil && r.GoYAML != nil && *r.YAML == *r.GoYAML {
+				identicalYAML++
+			} else {
+				diffs = append(diffs, fmt.Sprintf("%s: YAML differs, first difference %s", where, firstDiff(r.Out, c.goOut)))
+			}
+		}
+	}
+	t.Logf("basalt templates %d", basaltNames)
+	t.Logf("templates %d, variables %d, renders %d, identical YAML %d, byte-identical %d, both-error %d, mismatches %d",
+		len(names), totalVars, len(cases), identicalYAML, byteIdentical, bothErr, len(diffs))
+	if len(diffs) > 0 {
+		n := min(len(diffs), 15)
+		t.Errorf("%d of %d renders differ from Python Jinja2; first %d:\n%s", len(diffs), len(cases), n, strings.Join(diffs[:n], "\n"))
+	}
+}
