@@ -19,7 +19,7 @@ import (
 func newWorkerCommand(extra ...*cobra.Command) *cobra.Command {
 	var (
 		server, token, tokenFile, joinToken, name, dataDir, caFile, configFile, logLevel string
-		cacheDir, httpProxy                                                              string
+		cacheDir, httpProxy, bootFiles, tftpListen, bootHTTPListen, bootServerIP         string
 		cacheMiB                                                                         int64
 		http1, keepJobs                                                                  bool
 		heartbeat, cancelGrace                                                           time.Duration
@@ -55,10 +55,12 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 			f := cmd.Flags()
 			strFlags := map[string]*string{"server": &server, "token": &token, "token-file": &tokenFile,
 				"join-token": &joinToken, "name": &name, "data-dir": &dataDir, "ca-file": &caFile, "log-level": &logLevel,
-				"cache-dir": &cacheDir, "http-proxy": &httpProxy}
+				"cache-dir": &cacheDir, "http-proxy": &httpProxy, "boot-files": &bootFiles, "tftp-listen": &tftpListen,
+				"boot-http-listen": &bootHTTPListen, "boot-server-ip": &bootServerIP}
 			dst := map[string]**string{"server": &fl.Server, "token": &fl.Token, "token-file": &fl.TokenFile,
 				"join-token": &fl.JoinToken, "name": &fl.Name, "data-dir": &fl.DataDir, "ca-file": &fl.CAFile, "log-level": &fl.LogLevel,
-				"cache-dir": &fl.CacheDir, "http-proxy": &fl.HTTPProxy}
+				"cache-dir": &fl.CacheDir, "http-proxy": &fl.HTTPProxy, "boot-files": &fl.BootFiles, "tftp-listen": &fl.TFTPListen,
+				"boot-http-listen": &fl.BootHTTPListen, "boot-server-ip": &fl.BootServerIP}
 			for k, v := range strFlags {
 				if f.Changed(k) {
 					*dst[k] = v
@@ -120,6 +122,10 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 	f.StringVar(&cacheDir, "cache-dir", "", "download cache shared by the jobs (default DATA/cache)")
 	f.Int64Var(&cacheMiB, "cache-size-mib", dispatcher.DefaultCacheBytes>>20, "bound of the download cache in MiB")
 	f.StringVar(&httpProxy, "http-proxy", "", "proxy URL for the jobs' http(s) downloads (LAVA_PROXY; also BASALT_HTTP_PROXY)")
+	f.StringVar(&bootFiles, "boot-files", "", "directory of the boot-file server boards fetch kernels, ramdisks and device trees from over TFTP (and HTTP); empty: none, tftp deploys fail")
+	f.StringVar(&tftpListen, "tftp-listen", worker.DefaultTFTPListen, "UDP address of the TFTP server (with --boot-files)")
+	f.StringVar(&bootHTTPListen, "boot-http-listen", "", "TCP address serving the boot files over HTTP too (with --boot-files; empty: not served over HTTP)")
+	f.StringVar(&bootServerIP, "boot-server-ip", "", "the worker's address as the boards see it, {SERVER_IP} in bootloader commands (default: the host of --tftp-listen)")
 	cmd.AddCommand(extra...)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ const (
 	DefaultFlushTimeout   = 5 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultMaxUpload      = 1 << 20
+	// DefaultTFTPListen is TFTP's port on every address.
+	DefaultTFTPListen = ":69"
 )
 
 // Config configures a Worker. Server and a way to authenticate (Token, a
@@ -70,6 +73,20 @@ type Config struct {
 	// HTTPProxy is the proxy of the jobs' http and https downloads (LAVA's
 	// LAVA_PROXY); empty: none.
 	HTTPProxy string
+	// BootFiles is the directory of the worker's boot-file server, which
+	// boards' bootloaders fetch kernels, ramdisks and device trees from
+	// over TFTP (and HTTP); empty: no server, and tftp deploys fail.
+	BootFiles string
+	// TFTPListen is the UDP address of the TFTP server (default
+	// DefaultTFTPListen).
+	TFTPListen string
+	// BootHTTPListen is the TCP address serving the same files over HTTP;
+	// empty: not served over HTTP.
+	BootHTTPListen string
+	// BootServerIP is the worker's address as the boards see it, what
+	// their bootloader commands get for {SERVER_IP}; default: the host of
+	// TFTPListen when it names one.
+	BootServerIP string
 	// Command is the job process's command line, to which the job
 	// directory is appended; default: this executable, "worker", "run-job".
 	Command []string
@@ -134,6 +151,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.BootFiles != "" {
+		if c.BootFiles, err = filepath.Abs(c.BootFiles); err != nil {
+			return c, fmt.Errorf("worker: boot-files directory: %w", err)
+		}
+		if c.TFTPListen == "" {
+			c.TFTPListen = DefaultTFTPListen
+		}
+		if c.BootServerIP == "" {
+			host, _, err := net.SplitHostPort(c.TFTPListen)
+			if ip := net.ParseIP(host); err != nil || ip == nil || ip.IsUnspecified() {
+				return c, fmt.Errorf("worker: give boot-server-ip, the address boards reach this worker at (tftp-listen %q names none)", c.TFTPListen)
+			}
+			c.BootServerIP = host
+		}
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -162,21 +194,25 @@ func (c Config) withDefaults() (Config, error) {
 // line. A nil field is not set by that layer. The YAML keys are the flag
 // names of `basalt worker`.
 type Settings struct {
-	Server      *string        `yaml:"server"`
-	Token       *string        `yaml:"token"`
-	TokenFile   *string        `yaml:"token-file"`
-	JoinToken   *string        `yaml:"join-token"`
-	Name        *string        `yaml:"name"`
-	DataDir     *string        `yaml:"data-dir"`
-	CAFile      *string        `yaml:"ca-file"`
-	HTTP1       *bool          `yaml:"http1"`
-	KeepJobs    *bool          `yaml:"keep-jobs"`
-	Heartbeat   *time.Duration `yaml:"heartbeat"`
-	CancelGrace *time.Duration `yaml:"cancel-grace"`
-	LogLevel    *string        `yaml:"log-level"`
-	CacheDir    *string        `yaml:"cache-dir"`
-	CacheMiB    *int64         `yaml:"cache-size-mib"`
-	HTTPProxy   *string        `yaml:"http-proxy"`
+	Server         *string        `yaml:"server"`
+	Token          *string        `yaml:"token"`
+	TokenFile      *string        `yaml:"token-file"`
+	JoinToken      *string        `yaml:"join-token"`
+	Name           *string        `yaml:"name"`
+	DataDir        *string        `yaml:"data-dir"`
+	CAFile         *string        `yaml:"ca-file"`
+	HTTP1          *bool          `yaml:"http1"`
+	KeepJobs       *bool          `yaml:"keep-jobs"`
+	Heartbeat      *time.Duration `yaml:"heartbeat"`
+	CancelGrace    *time.Duration `yaml:"cancel-grace"`
+	LogLevel       *string        `yaml:"log-level"`
+	CacheDir       *string        `yaml:"cache-dir"`
+	CacheMiB       *int64         `yaml:"cache-size-mib"`
+	HTTPProxy      *string        `yaml:"http-proxy"`
+	BootFiles      *string        `yaml:"boot-files"`
+	TFTPListen     *string        `yaml:"tftp-listen"`
+	BootHTTPListen *string        `yaml:"boot-http-listen"`
+	BootServerIP   *string        `yaml:"boot-server-ip"`
 }
 
 // LoadSettings reads a YAML config file. Unknown keys are errors.
@@ -188,28 +224,33 @@ func LoadSettings(path string) (Settings, error) {
 	// durations are read as strings first, so that a bad one is reported
 	// with its key
 	var f struct {
-		Server      *string `yaml:"server"`
-		Token       *string `yaml:"token"`
-		TokenFile   *string `yaml:"token-file"`
-		JoinToken   *string `yaml:"join-token"`
-		Name        *string `yaml:"name"`
-		DataDir     *string `yaml:"data-dir"`
-		CAFile      *string `yaml:"ca-file"`
-		HTTP1       *bool   `yaml:"http1"`
-		KeepJobs    *bool   `yaml:"keep-jobs"`
-		Heartbeat   *string `yaml:"heartbeat"`
-		CancelGrace *string `yaml:"cancel-grace"`
-		LogLevel    *string `yaml:"log-level"`
-		CacheDir    *string `yaml:"cache-dir"`
-		CacheMiB    *int64  `yaml:"cache-size-mib"`
-		HTTPProxy   *string `yaml:"http-proxy"`
+		Server         *string `yaml:"server"`
+		Token          *string `yaml:"token"`
+		TokenFile      *string `yaml:"token-file"`
+		JoinToken      *string `yaml:"join-token"`
+		Name           *string `yaml:"name"`
+		DataDir        *string `yaml:"data-dir"`
+		CAFile         *string `yaml:"ca-file"`
+		HTTP1          *bool   `yaml:"http1"`
+		KeepJobs       *bool   `yaml:"keep-jobs"`
+		Heartbeat      *string `yaml:"heartbeat"`
+		CancelGrace    *string `yaml:"cancel-grace"`
+		LogLevel       *string `yaml:"log-level"`
+		CacheDir       *string `yaml:"cache-dir"`
+		CacheMiB       *int64  `yaml:"cache-size-mib"`
+		HTTPProxy      *string `yaml:"http-proxy"`
+		BootFiles      *string `yaml:"boot-files"`
+		TFTPListen     *string `yaml:"tftp-listen"`
+		BootHTTPListen *string `yaml:"boot-http-listen"`
+		BootServerIP   *string `yaml:"boot-server-ip"`
 	}
 	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
 		return Settings{}, fmt.Errorf("worker config %s: %s", path, yaml.FormatError(err, false, true))
 	}
 	s := Settings{Server: f.Server, Token: f.Token, TokenFile: f.TokenFile, JoinToken: f.JoinToken, Name: f.Name,
 		DataDir: f.DataDir, CAFile: f.CAFile, HTTP1: f.HTTP1, KeepJobs: f.KeepJobs, LogLevel: f.LogLevel,
-		CacheDir: f.CacheDir, CacheMiB: f.CacheMiB, HTTPProxy: f.HTTPProxy}
+		CacheDir: f.CacheDir, CacheMiB: f.CacheMiB, HTTPProxy: f.HTTPProxy,
+		BootFiles: f.BootFiles, TFTPListen: f.TFTPListen, BootHTTPListen: f.BootHTTPListen, BootServerIP: f.BootServerIP}
 	for _, d := range []struct {
 		key string
 		in  *string
@@ -263,6 +304,10 @@ func (s Settings) Merge(over Settings) Settings {
 	set(&s.LogLevel, over.LogLevel)
 	set(&s.CacheDir, over.CacheDir)
 	set(&s.HTTPProxy, over.HTTPProxy)
+	set(&s.BootFiles, over.BootFiles)
+	set(&s.TFTPListen, over.TFTPListen)
+	set(&s.BootHTTPListen, over.BootHTTPListen)
+	set(&s.BootServerIP, over.BootServerIP)
 	if over.CacheMiB != nil {
 		s.CacheMiB = over.CacheMiB
 	}
@@ -297,6 +342,10 @@ func (s Settings) Apply(c *Config) error {
 	str(&c.CAFile, s.CAFile)
 	str(&c.CacheDir, s.CacheDir)
 	str(&c.HTTPProxy, s.HTTPProxy)
+	str(&c.BootFiles, s.BootFiles)
+	str(&c.TFTPListen, s.TFTPListen)
+	str(&c.BootHTTPListen, s.BootHTTPListen)
+	str(&c.BootServerIP, s.BootServerIP)
 	if s.CacheMiB != nil {
 		if *s.CacheMiB <= 0 {
 			return fmt.Errorf("cache-size-mib must be positive, got %d", *s.CacheMiB)
