@@ -305,8 +305,13 @@ func (s *Server) closeRoot() {
 // handlePacket handles one packet received on the server's port.
 func (s *Server) handlePacket(b []byte, from net.Addr, local netip.Addr) {
 	start := time.Now()
-	if len(b) >= 4 && binary.BigEndian.Uint16(b) == opERROR {
-		return // never answer an error
+	if len(b) >= 2 {
+		switch binary.BigEndian.Uint16(b) {
+		case opDATA, opACK, opERROR, opOACK:
+			// Strays (tftp-hpa acknowledges error packets, late
+			// retransmissions): never answered.
+			return
+		}
 	}
 	req, err := parseRequest(b)
 	rec := Transfer{Remote: from, File: req.filename, Mode: req.mode, Tsize: -1, Start: start}

@@ -97,16 +97,6 @@ var errTimeout = errors.New("tftp: retransmissions exhausted")
 // run serves the request to its end and fills t.rec.
 func (t *transfer) run(ctx context.Context) {
 	s := t.s
-	f, fi, terr := s.open(t.req.filename)
-	if terr != nil {
-		s.conn.WriteTo(appendError(nil, terr.Code, terr.Message), t.peer)
-		t.rec.Err = terr
-		return
-	}
-	defer f.Close()
-
-	oack := t.negotiate(f, fi.Size())
-	t.rec.BlockSize, t.rec.Window = t.blksize, t.window
 	listen := s.listenTransfer
 	if listen == nil {
 		listen = listenUDP
@@ -120,6 +110,19 @@ func (t *transfer) run(ctx context.Context) {
 	defer conn.Close()
 	t.conn = conn
 	t.rec.Local = conn.LocalAddr()
+
+	// Errors are sent from the transfer's own socket too, as RFC 1350
+	// asks: what a client sends back (tftp-hpa acknowledges errors) then
+	// goes to that socket, not to the server's port.
+	f, fi, terr := s.open(t.req.filename)
+	if terr != nil {
+		conn.WriteTo(appendError(nil, terr.Code, terr.Message), t.peer)
+		t.rec.Err = terr
+		return
+	}
+	defer f.Close()
+	oack := t.negotiate(f, fi.Size())
+	t.rec.BlockSize, t.rec.Window = t.blksize, t.window
 
 	ctx, cancel := context.WithTimeout(ctx, s.transferTimeout())
 	defer cancel()
