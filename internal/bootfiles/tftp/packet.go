@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Opcodes (RFC 1350, RFC 2347).
@@ -208,10 +209,11 @@ func parseUint(s string) (int, bool) {
 // cleanName turns a requested filename into a path relative to the root,
 // in the form io/fs expects: leading slashes dropped (clients send both),
 // empty and "." elements dropped. A ".." element anywhere is refused, as
-// tftpd-hpa does, even when it would stay inside the root.
+// tftpd-hpa does, even when it would stay inside the root; so are names
+// that are not valid UTF-8 (io/fs paths must be).
 func cleanName(name string) (string, error) {
-	if strings.IndexByte(name, 0) >= 0 {
-		return "", errFilename
+	if strings.IndexByte(name, 0) >= 0 || !utf8.ValidString(name) {
+		return "", fmt.Errorf("%w: %q is not UTF-8 text", errFilename, name)
 	}
 	parts := strings.Split(name, "/")
 	out := parts[:0]
