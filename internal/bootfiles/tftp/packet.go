@@ -222,7 +222,7 @@ func cleanName(name string) (string, error) {
 		case "", ".":
 			continue
 		case "..":
-			return "", fmt.Errorf("%w: %q contains ..", errFilename, name)
+			return "", fmt.Errorf("%w: %q has a \"..\" element", errFilename, name)
 		}
 		out = append(out, p)
 	}
