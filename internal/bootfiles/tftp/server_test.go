@@ -576,6 +576,40 @@ func TestAnswersFromTheRequestedAddress(t *testing.T) {
 	}
 }
 
+func TestAnswersFromTheRequestedAddressDualStack(t *testing.T) {
+	// A server on [::] answers a request to ::1 from ::1 and one to
+	// 127.0.0.1 (arriving v4-mapped) from 127.0.0.1.
+	dir := t.TempDir()
+	writeFile(t, dir, "f", []byte("hello"))
+	s := &Server{Dir: dir}
+	pc, err := net.ListenPacket("udp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(pc)
+	t.Cleanup(func() { s.Close() })
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	for _, ip := range []string{"::1", "127.0.0.1"} {
+		conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var tid net.Addr
+		c := testClient{OnServerTID: func(a net.Addr) { tid = a }}
+		got, _, err := c.get(conn, &net.UDPAddr{IP: net.ParseIP(ip), Port: port}, "f")
+		if err != nil {
+			t.Fatalf("%s: %v", ip, err)
+		}
+		if string(got) != "hello" {
+			t.Fatalf("%s: got %q", ip, got)
+		}
+		if ua := tid.(*net.UDPAddr); !ua.IP.Equal(net.ParseIP(ip)) || ua.Port == port {
+			t.Fatalf("request to %s answered from %v", ip, tid)
+		}
+	}
+}
+
 func TestManyClients(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string][]byte{}
