@@ -8,7 +8,8 @@
 // by Server.MaxBlockSize), timeout and tsize (RFC 2349; for netascii the
 // converted size, computed for files up to 64 MiB and left out above) and
 // windowsize (RFC 7440, capped by Server.MaxWindow). Unknown or invalid
-// options are left out of the OACK. Block numbers wrap from 65535 to 0, as
+// options are left out of the OACK. A netascii transfer keeps its window in
+// memory for retransmission, so its window is cut to fit 1 MiB. Block numbers wrap from 65535 to 0, as
 // tftp-hpa and U-Boot expect, so files of any size can be sent.
 //
 // Each transfer runs in its own goroutine on its own UDP socket (a new

@@ -27,6 +27,9 @@ const (
 	// is computed (it takes a read of the whole file); beyond it tsize is
 	// left out of the OACK, which RFC 2349 allows.
 	netasciiTsizeLimit = 64 << 20
+	// maxStreamWindowBytes bounds the window a netascii transfer (or one
+	// from a file without ReadAt) keeps in memory for retransmission.
+	maxStreamWindowBytes = 1 << 20
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Close or
@@ -441,6 +444,17 @@ func (t *transfer) negotiate(f fs.File, size int64) []option {
 			n = min(n, s.maxWindow())
 			t.window = n
 			ack = append(ack, option{o.name, strconv.Itoa(n)})
+		}
+	}
+	// A transfer that cannot reread blocks keeps its window in memory:
+	// bound that to maxStreamWindowBytes by shrinking the window.
+	_, ra := f.(io.ReaderAt)
+	if (t.req.mode != "octet" || !ra) && t.window*t.blksize > maxStreamWindowBytes {
+		t.window = max(1, maxStreamWindowBytes/t.blksize)
+		for i := range ack {
+			if ack[i].name == "windowsize" {
+				ack[i].value = strconv.Itoa(t.window)
+			}
 		}
 	}
 	return ack

@@ -114,6 +114,7 @@ func TestNetascii(t *testing.T) {
 		{Mode: "netascii"},
 		{Mode: "netascii", Tsize: true},
 		{Mode: "NetASCII", Blksize: 8, Window: 3, Tsize: true},
+		{Mode: "netascii", Blksize: 65464, Window: 64}, // window shrunk to 16
 	} {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
 			got, res, err := c.get(clientConn(t), ts.addr, "text.txt")
@@ -122,6 +123,9 @@ func TestNetascii(t *testing.T) {
 			}
 			if !bytes.Equal(got, content) {
 				t.Fatalf("round trip differs: got %q", got)
+			}
+			if c.Window == 64 && res.OACK["windowsize"] != "16" {
+				t.Errorf("windowsize %q, want 16 (1 MiB of window at blksize 65464)", res.OACK["windowsize"])
 			}
 			if c.Tsize {
 				if res.OACK["tsize"] != strconv.Itoa(len(conv)) {
