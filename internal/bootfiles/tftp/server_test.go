@@ -2,6 +2,7 @@ package tftp
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -650,4 +651,83 @@ func TestManyClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+func TestTransferTimeout(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f", randomBytes(5000, 8))
+	ts := startServer(t, dir, func(s *Server) {
+		s.Timeout = time.Minute // no retransmission: only the transfer's bound ends it
+		s.TransferTimeout = 50 * time.Millisecond
+	})
+	conn := clientConn(t)
+	conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 600)
+	var got []string
+	for range 2 {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%q", buf[:min(n, 4)]))
+		if binary.BigEndian.Uint16(buf) == opERROR {
+			if want := "\x00\x05\x00\x00transfer timed out\x00"; string(buf[:n]) != want {
+				t.Fatalf("got %q, want %q", buf[:n], want)
+			}
+		}
+	}
+	if got[0] != `"\x00\x03\x00\x01"` || got[1] != `"\x00\x05\x00\x00"` {
+		t.Fatalf("packets %v, want DATA 1 then ERROR 0", got)
+	}
+	ts.Shutdown(t.Context())
+	if r := ts.records(); len(r) != 1 || !errors.Is(r[0].Err, context.DeadlineExceeded) {
+		t.Fatalf("records %+v, want one ended by the deadline", r)
+	}
+}
+
+func TestShutdown(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "f", randomBytes(5000, 9))
+	t.Run("waits", func(t *testing.T) {
+		// A stalled transfer ends by itself (3 retries of 10 ms): Shutdown
+		// waits for it and reports no error; the client gets no abort.
+		ts := startServer(t, dir, func(s *Server) { s.Timeout = 10 * time.Millisecond; s.Retries = 3 })
+		conn := clientConn(t)
+		conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 600)
+		if _, _, err := conn.ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.Shutdown(t.Context()); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if r := ts.records(); len(r) != 1 || !errors.Is(r[0].Err, errTimeout) {
+			t.Fatalf("records %+v", r)
+		}
+		// Addr still reports where it served.
+		if ts.Addr() == nil {
+			t.Fatal("Addr is nil")
+		}
+	})
+	t.Run("aborts when ctx ends", func(t *testing.T) {
+		ts := startServer(t, dir, func(s *Server) { s.Timeout = time.Minute })
+		conn := clientConn(t)
+		conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 600)
+		if _, _, err := conn.ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if err := ts.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Shutdown: %v, want context.Canceled", err)
+		}
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "\x00\x05\x00\x00server shutting down\x00" {
+			t.Fatalf("client got %q, %v", buf[:n], err)
+		}
+	})
 }
