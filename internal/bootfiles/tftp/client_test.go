@@ -71,11 +71,13 @@ func (c *testClient) get(conn net.PacketConn, server net.Addr, file string) ([]b
 	var peer net.Addr
 	var lastAck []byte = rrq
 	acks := 0
+	sinceAckPkts := 0 // DATA packets received since the last ACK sent
 	sendAck := func(b uint16) error {
 		pkt := binary.BigEndian.AppendUint16(nil, opACK)
 		pkt = binary.BigEndian.AppendUint16(pkt, b)
 		lastAck = pkt
 		acks++
+		sinceAckPkts = 0
 		if c.DropAck != nil && c.DropAck(acks, b) {
 			return nil
 		}
@@ -157,11 +159,16 @@ func (c *testClient) get(conn net.PacketConn, server net.Addr, file string) ([]b
 			}
 			b := binary.BigEndian.Uint16(buf[2:])
 			res.DataRcv++
+			sinceAckPkts++
 			if c.OnData != nil {
 				c.OnData(b, n-4)
 			}
 			if b != expect {
-				if !nacked {
+				// Out of order: acknowledge the last block in order, once,
+				// and again after a window's worth of packets without
+				// progress (the server resending a window we lost the
+				// ACK of).
+				if !nacked || sinceAckPkts > window {
 					nacked = true
 					if err := sendAck(expect - 1); err != nil {
 						return nil, res, err

@@ -89,7 +89,8 @@ func writeFile(t testing.TB, dir, name string, data []byte) {
 	}
 }
 
-// lossyConn drops the packets its functions pick, and counts them.
+// lossyConn drops the packets its functions pick, and counts them. The
+// functions are called with its lock held.
 type lossyConn struct {
 	net.PacketConn
 	mu      sync.Mutex
@@ -107,8 +108,9 @@ func (c *lossyConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	if c.keep {
 		c.sent = append(c.sent, append([]byte(nil), b...))
 	}
+	drop := c.dropOut != nil && c.dropOut(i, b)
 	c.mu.Unlock()
-	if c.dropOut != nil && c.dropOut(i, b) {
+	if drop {
 		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, addr)
@@ -122,9 +124,9 @@ func (c *lossyConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		}
 		c.mu.Lock()
 		c.in++
-		i := c.in
+		drop := c.dropIn != nil && c.dropIn(c.in, b[:n])
 		c.mu.Unlock()
-		if c.dropIn != nil && c.dropIn(i, b[:n]) {
+		if drop {
 			continue
 		}
 		return n, a, nil
