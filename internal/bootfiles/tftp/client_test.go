@@ -30,6 +30,8 @@ type testClient struct {
 	OnData func(block uint16, n int)
 	// StopAfter stops acknowledging after this many blocks (0: never).
 	StopAfter int
+	// Into, if set, is reset and receives the data (benchmarks reuse it).
+	Into *bytes.Buffer
 }
 
 // clientResult is what the server said besides the data.
@@ -67,7 +69,11 @@ func (c *testClient) get(conn net.PacketConn, server net.Addr, file string) ([]b
 		addOpt("windowsize", strconv.Itoa(c.Window))
 	}
 	blksize, window := 512, 1
-	var out bytes.Buffer
+	out := c.Into
+	if out == nil {
+		out = new(bytes.Buffer)
+	}
+	out.Reset()
 	var peer net.Addr
 	var lastAck []byte = rrq
 	acks := 0
@@ -148,6 +154,9 @@ func (c *testClient) get(conn net.PacketConn, server net.Addr, file string) ([]b
 			}
 			if v, ok := res.OACK["windowsize"]; ok {
 				window, _ = strconv.Atoi(v)
+			}
+			if v, err := strconv.Atoi(res.OACK["tsize"]); err == nil && v < 1<<30 {
+				out.Grow(v)
 			}
 			tries = 0
 			if err := sendAck(0); err != nil {
