@@ -21,19 +21,23 @@ const (
 
 // Error codes of the ERROR packet (RFC 1350, RFC 2347).
 const (
-	CodeNotDefined     = 0 // see the message
-	CodeNotFound       = 1 // file not found
-	CodeAccess         = 2 // access violation
-	CodeDiskFull       = 3 // disk full or allocation exceeded
-	CodeIllegal        = 4 // illegal TFTP operation
-	CodeUnknownTID     = 5 // unknown transfer ID
-	CodeExists         = 6 // file already exists
-	CodeNoUser         = 7 // no such user
-	CodeOptionRefused  = 8 // option negotiation refused (RFC 2347)
-	maxRequestSize     = 1024
+	CodeNotDefined    = 0 // see the message
+	CodeNotFound      = 1 // file not found
+	CodeAccess        = 2 // access violation
+	CodeDiskFull      = 3 // disk full or allocation exceeded
+	CodeIllegal       = 4 // illegal TFTP operation
+	CodeUnknownTID    = 5 // unknown transfer ID
+	CodeExists        = 6 // file already exists
+	CodeNoUser        = 7 // no such user
+	CodeOptionRefused = 8 // option negotiation refused (RFC 2347)
+)
+
+// Bounds of requests and options.
+const (
+	maxRequestSize     = 1024 // bytes of an RRQ/WRQ packet
 	maxFilenameLen     = 512
 	maxOptions         = 16
-	maxOptionLen       = 64
+	maxOptionLen       = 64 // bytes of an option's name, and of its value
 	minBlockSize       = 8
 	maxBlockSize       = 65464
 	defaultBlockSize   = 512

@@ -69,8 +69,9 @@ type Server struct {
 	Retries int
 	// TransferTimeout bounds a whole transfer; 0 means 30 minutes.
 	TransferTimeout time.Duration
-	// Log, if set, is called once at the end of every transfer, and for
-	// every refused request, from the transfer's goroutine.
+	// Log, if set, is called once at the end of every transfer and for
+	// every refused request, from the goroutine that handled it (Serve's
+	// for requests refused at once): it should not block.
 	Log func(Transfer)
 
 	// listenTransfer opens the socket of one transfer; tests replace it.
