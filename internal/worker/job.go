@@ -155,8 +155,11 @@ func (j *job) create(a workerproto.Assign) error {
 	if err := writeJSONFile(j.path(FileJob), a, true); err != nil {
 		return err
 	}
-	cfg := j.w.cfg
-	if err := writeJSONFile(j.path(dispatcher.SettingsFile), dispatcher.Settings{CacheDir: cfg.CacheDir, CacheBytes: cfg.CacheMiB << 20, HTTPProxy: cfg.HTTPProxy}, true); err != nil {
+	settings, err := j.w.jobSettings(j.id)
+	if err != nil {
+		return err
+	}
+	if err := writeJSONFile(j.path(dispatcher.SettingsFile), settings, true); err != nil {
 		return err
 	}
 	return writeJSONFile(j.path(FileState), j.st, true)

@@ -25,6 +25,7 @@ type Worker struct {
 	cfg  Config
 	log  *slog.Logger
 	link *link
+	boot *bootServer // nil without Config.BootFiles
 
 	interval atomic.Int64  // heartbeat interval in ns: the server's, once it said
 	newBeat  chan struct{} // the interval changed: heartbeat now, then at the new pace
@@ -104,6 +105,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.log.Info("worker starting", "server", w.link.base, "data_dir", w.cfg.DataDir, "version", version.Version, "protocol", workerproto.Version)
+	if w.cfg.BootFiles != "" {
+		if w.boot, err = w.startBootServer(); err != nil {
+			return err
+		}
+		defer w.boot.close()
+	}
 
 	jobsCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopJobs()
@@ -512,6 +519,7 @@ func (w *Worker) addLocked(j *job) {
 // remove forgets a job that is over, and starts an assignment that was
 // waiting for its device.
 func (w *Worker) remove(j *job) {
+	w.unpublish(j.id)
 	w.mu.Lock()
 	if w.jobs[j.id] == j {
 		delete(w.jobs, j.id)

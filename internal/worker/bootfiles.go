@@ -1,0 +1,105 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/bootfiles"
+	"github.com/basalt-lab/basalt/internal/bootfiles/tftp"
+	"github.com/basalt-lab/basalt/internal/dispatcher"
+)
+
+// bootServer is the worker's boot-file server: boards' bootloaders fetch
+// the files of their job (published for the job's life) over TFTP and,
+// when configured, HTTP.
+type bootServer struct {
+	files *bootfiles.Server
+	http  *http.Server
+}
+
+// startBootServer opens the boot-files directory and listens on the TFTP
+// (and HTTP) addresses; a port it cannot have stops the worker from
+// starting, with the reason.
+func (w *Worker) startBootServer() (*bootServer, error) {
+	cfg := w.cfg
+	files, err := bootfiles.New(cfg.BootFiles)
+	if err != nil {
+		return nil, fmt.Errorf("worker: boot files: %w", err)
+	}
+	files.TFTP.Log = func(t tftp.Transfer) {
+		args := []any{"client", fmt.Sprint(t.Remote), "file", t.File, "bytes", t.Bytes, "blksize", t.BlockSize,
+			"window", t.Window, "retransmits", t.Retransmits, "took", t.Duration.Round(time.Millisecond)}
+		if t.Err != nil {
+			w.log.Warn("tftp transfer failed", append(args, "err", t.Err)...)
+			return
+		}
+		w.log.Info("tftp transfer", args...)
+	}
+	pc, err := net.ListenPacket("udp", cfg.TFTPListen)
+	if err != nil {
+		files.Close()
+		return nil, fmt.Errorf("worker: tftp-listen %s: %w (TFTP's port 69 needs root or CAP_NET_BIND_SERVICE)", cfg.TFTPListen, err)
+	}
+	go func() {
+		if err := files.ServeTFTP(pc); err != nil && !errors.Is(err, net.ErrClosed) {
+			w.log.Error("tftp server stopped", "err", err)
+		}
+	}()
+	b := &bootServer{files: files}
+	if cfg.BootHTTPListen != "" {
+		ln, err := net.Listen("tcp", cfg.BootHTTPListen)
+		if err != nil {
+			files.Close()
+			return nil, fmt.Errorf("worker: boot-http-listen %s: %w", cfg.BootHTTPListen, err)
+		}
+		b.http = &http.Server{Handler: files, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+		go func() {
+			if err := b.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.log.Error("boot-file http server stopped", "err", err)
+			}
+		}()
+	}
+	w.log.Info("serving boot files", "dir", files.Dir(), "tftp", pc.LocalAddr().String(), "http", cfg.BootHTTPListen, "server_ip", cfg.BootServerIP)
+	return b, nil
+}
+
+// close stops serving.
+func (b *bootServer) close() {
+	if b == nil {
+		return
+	}
+	if b.http != nil {
+		b.http.Close()
+	}
+	b.files.Close()
+}
+
+// settings publishes a job's directory and returns the job process's
+// settings with it.
+func (w *Worker) jobSettings(id int64) (dispatcher.Settings, error) {
+	cfg := w.cfg
+	s := dispatcher.Settings{CacheDir: cfg.CacheDir, CacheBytes: cfg.CacheMiB << 20, HTTPProxy: cfg.HTTPProxy}
+	if w.boot == nil {
+		return s, nil
+	}
+	dir, prefix, err := w.boot.files.Publish(strconv.FormatInt(id, 10))
+	if err != nil {
+		return s, fmt.Errorf("publish the job's boot files: %w", err)
+	}
+	s.BootFilesDir, s.BootFilesPrefix, s.BootServerIP = dir, prefix, cfg.BootServerIP
+	return s, nil
+}
+
+// unpublish withdraws a finished job's boot files.
+func (w *Worker) unpublish(id int64) {
+	if w.boot == nil {
+		return
+	}
+	if err := w.boot.files.Unpublish(strconv.FormatInt(id, 10)); err != nil {
+		w.log.Warn("cannot remove a job's boot files", "job", id, "err", err)
+	}
+}
