@@ -329,3 +329,38 @@ func TestUnpublishStopsTFTPTransfer(t *testing.T) {
 		t.Fatalf("after Unpublish got %q, want %q", buf[:n], want)
 	}
 }
+
+// FuzzServeHTTP sends any method and path to a Server with one published
+// job: it never panics, and whatever it answers 200 or 206 to is a file of
+// the job.
+func FuzzServeHTTP(f *testing.F) {
+	s, err := New(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	dir, prefix, err := s.Publish("1")
+	if err != nil {
+		f.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "kernel"), []byte("KERNEL"), 0o644)
+	os.WriteFile(filepath.Join(s.Dir(), "loose"), []byte("LOOSE"), 0o644)
+	for _, p := range []string{"/" + prefix + "/kernel", "/loose", "/" + prefix + "/../../loose", "//" + prefix + "/./kernel", "/"} {
+		f.Add("GET", p, "")
+	}
+	f.Add("HEAD", "/"+prefix+"/kernel", "bytes=1-2")
+	f.Fuzz(func(t *testing.T, method, p, rng string) {
+		r := httptest.NewRequest("GET", "http://worker/", nil)
+		r.Method, r.URL.Path = method, p
+		if rng != "" {
+			r.Header.Set("Range", rng)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code == 200 || w.Code == 206 {
+			if body := w.Body.String(); body != "" && !strings.Contains("KERNEL", body) {
+				t.Fatalf("%s %q served %q", method, p, body)
+			}
+		}
+	})
+}

@@ -529,17 +529,7 @@ func TestBusyAndClose(t *testing.T) {
 	writeFile(t, dir, "f", randomBytes(5000, 7))
 	ts := startServer(t, dir, func(s *Server) { s.MaxTransfers = 2; s.Timeout = time.Minute })
 	// Two transfers that never acknowledge hold both slots.
-	var stalled []net.PacketConn
-	for range 2 {
-		conn := clientConn(t)
-		stalled = append(stalled, conn)
-		conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 600)
-		if _, _, err := conn.ReadFrom(buf); err != nil || binary.BigEndian.Uint16(buf) != opDATA {
-			t.Fatalf("first transfer: %v op %d", err, binary.BigEndian.Uint16(buf))
-		}
-	}
+	stalled := []net.PacketConn{stall(t, ts.addr), stall(t, ts.addr)}
 	got := rawRequest(t, ts.addr, rrq(opRRQ, "f", "octet"))
 	if want := append([]byte{0, opERROR, 0, 0}, "server busy\x00"...); !bytes.Equal(got, want) {
 		t.Fatalf("third request answered %q, want %q", got, want)
@@ -559,68 +549,63 @@ func TestBusyAndClose(t *testing.T) {
 	}
 }
 
-func TestAnswersFromTheRequestedAddress(t *testing.T) {
-	// A server on the wildcard address answers a request sent to
-	// 127.0.0.2 from 127.0.0.2 (IP_PKTINFO), and one sent to 127.0.0.1
-	// from 127.0.0.1.
-	dir := t.TempDir()
-	writeFile(t, dir, "f", []byte("hello"))
-	s := &Server{Dir: dir}
-	pc, err := net.ListenPacket("udp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
+// stall starts a transfer of "f" that the client never acknowledges, and
+// returns the client's socket once DATA 1 arrived.
+func stall(t *testing.T, server net.Addr) net.PacketConn {
+	t.Helper()
+	conn := clientConn(t)
+	conn.WriteTo(rrq(opRRQ, "f", "octet"), server)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 600)
+	if _, _, err := conn.ReadFrom(buf); err != nil || binary.BigEndian.Uint16(buf) != opDATA {
+		t.Fatalf("first packet: %v op %d", err, binary.BigEndian.Uint16(buf))
 	}
-	go s.Serve(pc)
-	t.Cleanup(func() { s.Close() })
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
-		var tid net.Addr
-		c := testClient{OnServerTID: func(a net.Addr) { tid = a }}
-		got, _, err := c.get(clientConn(t), &net.UDPAddr{IP: net.ParseIP(ip), Port: port}, "f")
-		if err != nil {
-			t.Fatalf("%s: %v", ip, err)
-		}
-		if string(got) != "hello" {
-			t.Fatalf("%s: got %q", ip, got)
-		}
-		ua := tid.(*net.UDPAddr)
-		if ua.IP.String() != ip || ua.Port == port {
-			t.Fatalf("request to %s answered from %v, want %s and a new port", ip, tid, ip)
-		}
-	}
+	return conn
 }
 
-func TestAnswersFromTheRequestedAddressDualStack(t *testing.T) {
-	// A server on [::] answers a request to ::1 from ::1 and one to
-	// 127.0.0.1 (arriving v4-mapped) from 127.0.0.1.
+func TestAnswersFromTheRequestedAddress(t *testing.T) {
+	// A server on a wildcard address answers each request from the
+	// address it was sent to (IP_PKTINFO) and a new port: without that, a
+	// request to 127.0.0.2 would be answered from 127.0.0.1. On [::], a
+	// request to 127.0.0.1 arrives v4-mapped.
 	dir := t.TempDir()
 	writeFile(t, dir, "f", []byte("hello"))
-	s := &Server{Dir: dir}
-	pc, err := net.ListenPacket("udp", "[::]:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(pc)
-	t.Cleanup(func() { s.Close() })
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	for _, ip := range []string{"::1", "127.0.0.1"} {
-		conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		var tid net.Addr
-		c := testClient{OnServerTID: func(a net.Addr) { tid = a }}
-		got, _, err := c.get(conn, &net.UDPAddr{IP: net.ParseIP(ip), Port: port}, "f")
-		if err != nil {
-			t.Fatalf("%s: %v", ip, err)
-		}
-		if string(got) != "hello" {
-			t.Fatalf("%s: got %q", ip, got)
-		}
-		if ua := tid.(*net.UDPAddr); !ua.IP.Equal(net.ParseIP(ip)) || ua.Port == port {
-			t.Fatalf("request to %s answered from %v", ip, tid)
-		}
+	for _, tc := range []struct {
+		listen string
+		ips    []string
+	}{
+		{"0.0.0.0:0", []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"}},
+		{"[::]:0", []string{"::1", "127.0.0.1", "127.0.0.2"}},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			s := &Server{Dir: dir}
+			pc, err := net.ListenPacket("udp", tc.listen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(pc)
+			t.Cleanup(func() { s.Close() })
+			port := pc.LocalAddr().(*net.UDPAddr).Port
+			for _, ip := range tc.ips {
+				conn, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				var tid net.Addr
+				c := testClient{OnServerTID: func(a net.Addr) { tid = a }}
+				got, _, err := c.get(conn, &net.UDPAddr{IP: net.ParseIP(ip), Port: port}, "f")
+				if err != nil {
+					t.Fatalf("%s: %v", ip, err)
+				}
+				if string(got) != "hello" {
+					t.Fatalf("%s: got %q", ip, got)
+				}
+				if ua := tid.(*net.UDPAddr); !ua.IP.Equal(net.ParseIP(ip)) || ua.Port == port {
+					t.Fatalf("request to %s answered from %v, want %s and a new port", ip, tid, ip)
+				}
+			}
+		})
 	}
 }
 
@@ -669,25 +654,11 @@ func TestTransferTimeout(t *testing.T) {
 		s.Timeout = time.Minute // no retransmission: only the transfer's bound ends it
 		s.TransferTimeout = 50 * time.Millisecond
 	})
-	conn := clientConn(t)
-	conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	conn := stall(t, ts.addr) // DATA 1, then nothing until the deadline
 	buf := make([]byte, 600)
-	var got []string
-	for range 2 {
-		n, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, fmt.Sprintf("%q", buf[:min(n, 4)]))
-		if binary.BigEndian.Uint16(buf) == opERROR {
-			if want := "\x00\x05\x00\x00transfer timed out\x00"; string(buf[:n]) != want {
-				t.Fatalf("got %q, want %q", buf[:n], want)
-			}
-		}
-	}
-	if got[0] != `"\x00\x03\x00\x01"` || got[1] != `"\x00\x05\x00\x00"` {
-		t.Fatalf("packets %v, want DATA 1 then ERROR 0", got)
+	n, _, err := conn.ReadFrom(buf)
+	if want := "\x00\x05\x00\x00transfer timed out\x00"; err != nil || string(buf[:n]) != want {
+		t.Fatalf("got %q (%v), want %q", buf[:n], err, want)
 	}
 	ts.Shutdown(t.Context())
 	if r := ts.records(); len(r) != 1 || !errors.Is(r[0].Err, context.DeadlineExceeded) {
@@ -702,13 +673,7 @@ func TestShutdown(t *testing.T) {
 		// A stalled transfer ends by itself (3 retries of 10 ms): Shutdown
 		// waits for it and reports no error; the client gets no abort.
 		ts := startServer(t, dir, func(s *Server) { s.Timeout = 10 * time.Millisecond; s.Retries = 3 })
-		conn := clientConn(t)
-		conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 600)
-		if _, _, err := conn.ReadFrom(buf); err != nil {
-			t.Fatal(err)
-		}
+		stall(t, ts.addr)
 		if err := ts.Shutdown(t.Context()); err != nil {
 			t.Fatalf("Shutdown: %v", err)
 		}
@@ -722,13 +687,8 @@ func TestShutdown(t *testing.T) {
 	})
 	t.Run("aborts when ctx ends", func(t *testing.T) {
 		ts := startServer(t, dir, func(s *Server) { s.Timeout = time.Minute })
-		conn := clientConn(t)
-		conn.WriteTo(rrq(opRRQ, "f", "octet"), ts.addr)
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		conn := stall(t, ts.addr)
 		buf := make([]byte, 600)
-		if _, _, err := conn.ReadFrom(buf); err != nil {
-			t.Fatal(err)
-		}
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		if err := ts.Shutdown(ctx); !errors.Is(err, context.Canceled) {

@@ -274,10 +274,12 @@ func (t *transfer) sendData(ctx context.Context) error {
 // get error 5 and are otherwise ignored.
 func (t *transfer) receive(ctx context.Context, deadline time.Time) (uint16, uint16, error) {
 	for {
+		t.conn.SetReadDeadline(deadline)
+		// Checked after setting the deadline: the AfterFunc that cuts the
+		// read short on cancellation may have run just before.
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		t.conn.SetReadDeadline(deadline)
 		n, from, err := t.conn.ReadFrom(t.in)
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
