@@ -21,8 +21,9 @@ OUT=${OUT:-test-output/logs}
 # Packages whose goroutines share state: the log store, the worker and its
 # journal, the app (scheduler loop, events), the web UI's live streams, the
 # worker API (streams, pushes), load shedding, the server's limits, the
-# login throttle. They run under -race only.
-RACE_PKGS=${RACE_PKGS:-./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
+# login throttle, the boot-file server and the board consoles. They run
+# under -race only.
+RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
 
 mkdir -p "$OUT"
 mod=$($GO list -m)
