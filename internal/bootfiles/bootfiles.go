@@ -56,6 +56,17 @@ type job struct {
 // New serves the directory dir (created if missing; made absolute) and
 // clears the jobs directory a previous run may have left there.
 func New(dir string) (*Server, error) {
+	return open(dir, true)
+}
+
+// Reopen serves dir like New but keeps the job directories a previous run
+// left: a restarted worker Adopts those of the jobs still running, then
+// Sweeps the others.
+func Reopen(dir string) (*Server, error) {
+	return open(dir, false)
+}
+
+func open(dir string, clear bool) (*Server, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("bootfiles: %w", err)
@@ -67,9 +78,11 @@ func New(dir string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootfiles: %w", err)
 	}
-	if err := root.RemoveAll(jobsDir); err != nil {
-		root.Close()
-		return nil, fmt.Errorf("bootfiles: clear stale jobs: %w", err)
+	if clear {
+		if err := root.RemoveAll(jobsDir); err != nil {
+			root.Close()
+			return nil, fmt.Errorf("bootfiles: clear stale jobs: %w", err)
+		}
 	}
 	s := &Server{dir: abs, root: root, byJob: map[string]*job{}, bySub: map[string]*job{}}
 	s.TFTP = &tftp.Server{Open: s.Open}
@@ -129,6 +142,57 @@ func (s *Server) Publish(jobID string) (dir string, prefix string, err error) {
 	s.byJob[jobID] = j
 	s.bySub[sub] = j
 	return filepath.Join(s.dir, jobsDir, sub), jobsDir + "/" + sub, nil
+}
+
+// Adopt serves again the directory a previous run published for the job
+// (prefix is what Publish returned then), for a job that outlived the
+// restart of the process serving it.
+func (s *Server) Adopt(jobID, prefix string) error {
+	sub, ok := strings.CutPrefix(prefix, jobsDir+"/")
+	if !ok || sub == "" || strings.Contains(sub, "/") || sub == "." || sub == ".." || !strings.HasPrefix(sub, safeName(jobID)+"-") {
+		return fmt.Errorf("bootfiles: adopt job %q: %q is not a directory published for it", jobID, prefix)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byJob[jobID]; ok {
+		return fmt.Errorf("bootfiles: adopt job %q: already published", jobID)
+	}
+	jroot, err := s.root.OpenRoot(jobsDir + "/" + sub)
+	if err != nil {
+		return fmt.Errorf("bootfiles: adopt job %q: %w", jobID, err)
+	}
+	j := &job{sub: sub, root: jroot}
+	j.live.Store(true)
+	s.byJob[jobID] = j
+	s.bySub[sub] = j
+	return nil
+}
+
+// Sweep removes the job directories that are not published (left by a
+// previous run for jobs that are over).
+func (s *Server) Sweep() error {
+	ents, err := fs.ReadDir(s.root.FS(), jobsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bootfiles: sweep: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, e := range ents {
+		if _, ok := s.bySub[e.Name()]; ok {
+			continue
+		}
+		if err := s.root.RemoveAll(jobsDir + "/" + e.Name()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bootfiles: sweep: %w", err)
+	}
+	return nil
 }
 
 // Unpublish stops serving the job's directory and removes it. Transfers of

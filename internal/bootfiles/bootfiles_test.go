@@ -364,3 +364,57 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+// A restarted server (Reopen) serves the jobs it adopts and sweeps the
+// others; Adopt refuses a prefix that is not the job's.
+func TestReopenAdoptSweep(t *testing.T) {
+	s, _ := newServer(t)
+	keep := publish(t, s, "7", map[string][]byte{"kernel/vmlinuz": []byte("kernel 7")})
+	gone := publish(t, s, "8", map[string][]byte{"kernel/vmlinuz": []byte("kernel 8")})
+	dir := s.Dir()
+	s.Close()
+
+	r, err := Reopen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Open(keep + "/kernel/vmlinuz"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("before Adopt: %v, want not found", err)
+	}
+	if err := r.Adopt("7", gone); err == nil {
+		t.Error("Adopt of another job's directory accepted")
+	}
+	for _, bad := range []string{"jobs/..", "jobs/7-x/../8", "other/7-x", "jobs/"} {
+		if err := r.Adopt("7", bad); err == nil {
+			t.Errorf("Adopt(%q) accepted", bad)
+		}
+	}
+	if err := r.Adopt("7", keep); err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(keep + "/kernel/vmlinuz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	if string(b) != "kernel 7" {
+		t.Errorf("adopted file reads %q", b)
+	}
+	if err := r.Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, gone)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("unadopted job directory kept: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keep, "kernel/vmlinuz")); err != nil {
+		t.Errorf("adopted job's file removed: %v", err)
+	}
+	if err := r.Unpublish("7"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, keep)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("unpublished adopted directory kept: %v", err)
+	}
+}

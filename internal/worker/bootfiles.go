@@ -26,7 +26,10 @@ type bootServer struct {
 // starting, with the reason.
 func (w *Worker) startBootServer() (*bootServer, error) {
 	cfg := w.cfg
-	files, err := bootfiles.New(cfg.BootFiles)
+	// Reopen: the job processes outlive the worker, and those a restarted
+	// worker reattaches keep their boot files (adopt, then sweep the
+	// rest, in recover).
+	files, err := bootfiles.Reopen(cfg.BootFiles)
 	if err != nil {
 		return nil, fmt.Errorf("worker: boot files: %w", err)
 	}
@@ -101,5 +104,30 @@ func (w *Worker) unpublish(id int64) {
 	}
 	if err := w.boot.files.Unpublish(strconv.FormatInt(id, 10)); err != nil {
 		w.log.Warn("cannot remove a job's boot files", "job", id, "err", err)
+	}
+}
+
+// adopt serves again the boot files of a job a previous run published,
+// for a job process that outlived it.
+func (w *Worker) adopt(id int64, dir string) {
+	if w.boot == nil {
+		return
+	}
+	s, err := dispatcher.ReadSettings(dir)
+	if err != nil || s.BootFilesPrefix == "" {
+		return
+	}
+	if err := w.boot.files.Adopt(strconv.FormatInt(id, 10), s.BootFilesPrefix); err != nil {
+		w.log.Warn("cannot serve a reattached job's boot files again", "job", id, "err", err)
+	}
+}
+
+// sweepBootFiles removes the boot files of jobs no longer here.
+func (w *Worker) sweepBootFiles() {
+	if w.boot == nil {
+		return
+	}
+	if err := w.boot.files.Sweep(); err != nil {
+		w.log.Warn("cannot remove old boot files", "err", err)
 	}
 }

@@ -559,6 +559,7 @@ func (w *Worker) recover(jobsDir string) {
 		w.log.Error("cannot list job directories", "err", err)
 		return
 	}
+	defer w.sweepBootFiles()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, e := range ents {
@@ -570,6 +571,7 @@ func (w *Worker) recover(jobsDir string) {
 		if j == nil {
 			continue
 		}
+		w.adopt(id, filepath.Join(jobsDir, e.Name()))
 		if w.devices[j.device] != 0 {
 			w.log.Error("two local jobs on one device; keeping both", "job", id, "other", w.devices[j.device], "device", j.device)
 		}
