@@ -64,6 +64,9 @@ type Session struct {
 	// bootloader, by image name (kernel, ramdisk, dtb, …): paths relative
 	// to the boot-file server's root, as the bootloader asks for them.
 	BootFiles map[string]string
+	// KernelType is the type of the kernel a tftp deploy published
+	// (image, uimage, zimage; "" when the job gives none).
+	KernelType string
 	// testIndex counts test definitions, interactive tests and monitors
 	// across the job (their results suites are "<index>_<name>").
 	testIndex int

@@ -79,6 +79,9 @@ type bootAction struct {
 	// ignored explains why boot commands and transfer_overlay are not
 	// used on this device ("" when they are not given).
 	ignored string
+	// bootloader, when set, interrupts the bootloader after power on and
+	// types the boot commands (the bootloader methods on boards).
+	bootloader *bootloaderStep
 }
 
 // newBootAction builds the boot action; defaultKernelStart is awaited when
@@ -120,7 +123,7 @@ func newBootAction(b *jobdef.Boot, defaultKernelStart string) (*bootAction, erro
 func (b *bootAction) Name() string { return b.name }
 
 func (b *bootAction) Run(ctx context.Context, env *Env) error {
-	if len(b.boot.Commands) > 0 || b.boot.CommandSet != "" {
+	if b.bootloader == nil && (len(b.boot.Commands) > 0 || b.boot.CommandSet != "") {
 		env.Info("%s: boot commands are not sent (there is no bootloader)", env.Device.Kind())
 	}
 	if b.boot.TransferOverlay != nil {
@@ -136,6 +139,11 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 		return InfrastructureError("%w", err)
 	}
 	env.Session.Prompts = nil
+	if b.bootloader != nil {
+		if err := b.bootloader.run(ctx, env); err != nil {
+			return err
+		}
+	}
 	if b.kernelStart != nil {
 		i, err := env.Conn.Expect(ctx, b.kernelWhat, withPanic(b.kernelStart)...)
 		if err != nil {
@@ -149,6 +157,12 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 		if err := env.RunChild(ctx, b.login); err != nil {
 			return err
 		}
+	} else if len(b.prompts) == 0 {
+		// A bootloader boot without prompts ends when the kernel started
+		// (LAVA's prompts are optional there); later test actions then
+		// have no shell to run in.
+		env.Info("no prompts: the boot ends when the kernel has started")
+		return nil
 	} else {
 		i, err := env.Conn.Expect(ctx, b.promptWhat, withPanic(b.prompts...)...)
 		if err != nil {

@@ -85,6 +85,13 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 				continue
 			}
 			b.ignored = "there is no overlay"
+			if kind == BoardKind && slices.Contains(jobdef.BootloaderMethods, a.Boot.Method) {
+				if b.bootloader, err = newBootloaderStep(a.Boot, cfg); err != nil {
+					fail(i, "boot: %v", err)
+					continue
+				}
+				b.ignored = "the overlay goes into the ramdisk"
+			}
 			if kind == qemu.Kind {
 				if !deployed {
 					fail(i, "boot: nothing to boot: no deploy action before this boot deploys images")

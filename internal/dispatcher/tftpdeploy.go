@@ -76,6 +76,9 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 		}
 		rel := path.Join(env.run.bootFilesPrefix, im.Name, filepath.Base(dst))
 		env.Session.BootFiles[im.Name] = rel
+		if im.Name == "kernel" {
+			env.Session.KernelType = im.Image.Type
+		}
 		im.Path = dst
 		env.Session.setDeployed(im)
 		env.Info("tftp: %s published as %s", im.Name, rel)
