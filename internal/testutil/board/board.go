@@ -63,8 +63,9 @@ const (
 	// IPXEPrompt is iPXE's command prompt.
 	IPXEPrompt = "iPXE> "
 	// IPXEInterruptPrompt is printed for about 2 s before iPXE boots on
-	// its own ("Press Ctrl-B for the iPXE command line...").
-	IPXEInterruptPrompt = "Press Ctrl-B"
+	// its own (LAVA's default). Match all of it: the option ROM prints
+	// "Press Ctrl-B to configure iPXE" earlier.
+	IPXEInterruptPrompt = "Press Ctrl-B for the iPXE command line"
 	// IPXEInterruptChar is Ctrl-B.
 	IPXEInterruptChar = "\x02"
 

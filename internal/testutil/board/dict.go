@@ -16,7 +16,7 @@ func jinjaString(s string) string {
 // and the firmware's prompts and load addresses under LAVA's variable
 // names (bootloader_prompt, interrupt_prompt, interrupt_char,
 // bootz_kernel_addr, ...; uboot_bootx_cmd boots with zboot, and
-// interrupt_ctrl_list is iPXE's Ctrl-B).
+// ipxe_interrupt_ctrl_list is iPXE's Ctrl-B).
 func (b *Board) Dictionary(template string) string {
 	var d strings.Builder
 	set := func(name, value string) { fmt.Fprintf(&d, "{%% set %s = %s %%}\n", name, value) }
@@ -38,8 +38,8 @@ func (b *Board) Dictionary(template string) string {
 		set("uboot_bootx_cmd", jinjaString("zboot {KERNEL_ADDR} 0 {RAMDISK_ADDR} ${initrd_size}"))
 	case IPXE:
 		set("bootloader_prompt", jinjaString(strings.TrimSpace(IPXEPrompt)))
-		set("interrupt_prompt", jinjaString(IPXEInterruptPrompt))
-		set("interrupt_ctrl_list", "['b']")
+		set("ipxe_autoboot_prompt", jinjaString(IPXEInterruptPrompt))
+		set("ipxe_interrupt_ctrl_list", "['b']")
 		set("boot_interface", jinjaString("net0"))
 	}
 	return d.String()
