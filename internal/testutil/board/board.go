@@ -202,6 +202,9 @@ func New(opts Options) (_ *Board, err error) {
 	}
 	opts.QEMU = qemu
 
+	if strings.Contains(opts.Dir, ",") {
+		return nil, fmt.Errorf("board directory %q: QEMU options cannot hold a ','", opts.Dir)
+	}
 	b := &Board{opts: opts, dir: opts.Dir}
 	if b.dir == "" {
 		if b.dir, err = os.MkdirTemp("", "board-"); err != nil {

@@ -144,6 +144,11 @@ func TestSer2netRestart(t *testing.T) {
 	if !strings.Contains(con2.tail(), "U-Boot 2023.01") {
 		t.Fatalf("no U-Boot version after reconnecting:\n%s", con2.tail())
 	}
+	// This U-Boot has no HTTP client: boot files come over TFTP only.
+	con2.cmd("wget", UBootPrompt)
+	if !strings.Contains(con2.tail(), "Unknown command 'wget'") {
+		t.Fatalf("wget exists in this U-Boot?\n%s", con2.tail())
+	}
 }
 
 // TestPowerCommands runs the power scripts as the dispatcher does

@@ -104,7 +104,9 @@ func (l *line) tail() string {
 // expect reads until pat arrives and consumes through it.
 func (l *line) expect(pat string) {
 	if os.Getenv("BOARD_TRACE") != "" {
-		defer func(t0 time.Time) { l.t.Logf("%s matched %q after %v", time.Now().Format("15:04:05.000"), pat, time.Since(t0)) }(time.Now())
+		defer func(t0 time.Time) {
+			l.t.Logf("%s matched %q after %v", time.Now().Format("15:04:05.000"), pat, time.Since(t0))
+		}(time.Now())
 	}
 	l.t.Helper()
 	if err := l.wait(pat, expectTimeout); err != nil {
@@ -311,7 +313,7 @@ func (r *tftpResponder) transfer(req []byte, peer *net.UDPAddr) (q rrq) {
 	var oack []byte
 	if v, ok := q.Options["blksize"]; ok {
 		if n, err := strconv.Atoi(v); err == nil && n >= 8 {
-			blk = min(n, 1428)
+			blk = min(n, 1468)
 			oack = fmt.Appendf(oack, "blksize\x00%d\x00", blk)
 		}
 	}
