@@ -60,6 +60,8 @@ func TestUBootBoard(t *testing.T) {
 	if !b.On() {
 		t.Fatal("board off after its power on command")
 	}
+	// The whole boot log is on the line, from the first line U-Boot prints.
+	con.expect("U-Boot 2023.01")
 	con.expect(UBootInterruptPrompt)
 	con.send(UBootInterruptChar)
 	con.expect(UBootPrompt)
@@ -104,6 +106,7 @@ func TestUBootBoard(t *testing.T) {
 	}
 	// Power on again: U-Boot on the same session.
 	mustSh(t, b.PowerOnCommand())
+	con.expect("U-Boot 2023.01")
 	con.expect(UBootInterruptPrompt)
 	con.send(UBootInterruptChar)
 	con.expect(UBootPrompt)

@@ -14,8 +14,8 @@ import (
 // uart is the board's serial line as the lab sees it: a pseudo-terminal
 // whose slave (/dev/pts/N) ser2net opens like a real /dev/ttyUSB0, relayed
 // to whichever QEMU process is currently powered on. QEMU connects to a
-// unix socket the uart listens on (its chardev reconnects at every power
-// on), so the pty, and ser2net's telnet port in front of it, outlive every
+// unix socket the uart listens on (each power on starts a QEMU that connects
+// anew), so the pty, and ser2net's telnet port in front of it, outlive every
 // power cycle, as a USB-serial adapter outlives its board.
 //
 // Like a real UART, bytes nobody is listening for are lost: the board's

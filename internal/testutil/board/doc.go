@@ -13,7 +13,7 @@
 //   - the serial line: a pseudo-terminal served by Debian's ser2net
 //     (telnet with RFC 2217 on a free 127.0.0.1 port, connector
 //     "serialdev,/dev/pts/N,115200n81,local"), relayed to the running
-//     QEMU through a unix socket QEMU reconnects to at every power on, so
+//     QEMU through a unix socket each powered-on QEMU connects to, so
 //     the telnet port and a connected client survive power cycles as with
 //     a USB-serial adapter; RestartSer2net restarts ser2net on the same
 //     port while the board keeps running;

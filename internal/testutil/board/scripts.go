@@ -30,9 +30,10 @@ func (b *Board) QEMUArgs() []string {
 		"-display", "none",
 		"-monitor", "none",
 		"-netdev", "user,id=n0",
-		// The board's UART: QEMU is the client of the relay's socket and
-		// reconnects to it, so the line outlives the board.
-		"-chardev", "socket,id=s0,path=" + filepath.Join(b.dir, "serial.sock") + ",reconnect=1",
+		// The board's UART: each QEMU connects to the relay's socket as a
+		// client when it starts (synchronously, before the firmware runs:
+		// no output is lost), so the line outlives the board.
+		"-chardev", "socket,id=s0,path=" + filepath.Join(b.dir, "serial.sock"),
 		"-serial", "chardev:s0",
 	}
 	switch o.Firmware {
