@@ -243,3 +243,31 @@ func TestIPXEBoard(t *testing.T) {
 		t.Errorf("TFTP requests: %+v", reqs)
 	}
 }
+
+// TestLineLosesUnheardOutput checks the line behaves as a UART: what the
+// board prints while no telnet client has the line open is lost, not
+// delivered late to the next client.
+func TestLineLosesUnheardOutput(t *testing.T) {
+	t.Parallel()
+	b := Start(t, Options{Name: "unheard-test"})
+	mustSh(t, b.PowerOnCommand())
+	// Wait until the first lines of the boot (banner, CPU, DRAM: about 130
+	// bytes) have been printed to nobody.
+	for deadline := time.Now().Add(expectTimeout); b.uart.dropped.Load() < 300; {
+		if time.Now().After(deadline) {
+			t.Fatalf("board output with no client on the line: %d bytes dropped, want all", b.uart.dropped.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	con := dialLine(t, b.TelnetAddr())
+	mustSh(t, b.HardResetCommand())
+	con.expect("U-Boot 2023.01")
+	seen := con.seen.String()
+	before := seen[:strings.Index(seen, "U-Boot 2023.01")]
+	con.expect(UBootInterruptPrompt)
+	con.send(UBootInterruptChar)
+	con.expect(UBootPrompt)
+	if strings.Contains(before, "DRAM:") {
+		t.Fatalf("output of the first boot, printed to nobody, reached the client:\n%s", before)
+	}
+}

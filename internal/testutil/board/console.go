@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -26,6 +27,8 @@ type uart struct {
 	rc      syscall.RawConn
 	ptsPath string
 	ln      *net.UnixListener
+
+	dropped atomic.Int64 // board output lost: nobody had the line open
 
 	mu   sync.Mutex
 	cur  net.Conn // the powered-on QEMU's serial, nil when off
@@ -166,11 +169,13 @@ func (u *uart) fromBoard(c net.Conn) {
 func (u *uart) writeLine(p []byte) {
 	_ = u.rc.Write(func(fd uintptr) bool {
 		if lineClosed(fd) {
+			u.dropped.Add(int64(len(p)))
 			return true
 		}
 		for len(p) > 0 {
 			n, err := syscall.Write(int(fd), p)
 			if err != nil || n <= 0 {
+				u.dropped.Add(int64(len(p)))
 				return true
 			}
 			p = p[n:]
