@@ -72,7 +72,9 @@ const (
 	// GuestIP is the board's address on QEMU's user network (from DHCP).
 	GuestIP = "10.0.2.15"
 	// GatewayIP is the user network's gateway: TCP and UDP to it reach the
-	// host's 127.0.0.1 (except UDP port 69, which QEMU answers itself).
+	// host's 127.0.0.1 (except UDP port 69, which QEMU answers itself with
+	// its own TFTP server). Packets for any other 127.A.B.C are routed
+	// through it to that host loopback address, port 69 included.
 	GatewayIP = "10.0.2.2"
 	// Netmask is the user network's.
 	Netmask = "255.255.255.0"

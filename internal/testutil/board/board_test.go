@@ -199,14 +199,16 @@ func TestPowerCommands(t *testing.T) {
 }
 
 // TestIPXEBoard stops iPXE on the serial console, loads the kernel over
-// HTTP and the ramdisk over TFTP from loopback servers, and boots to the
-// shell.
+// HTTP and the ramdisk over TFTP from servers on one loopback address
+// (127.A.B.C, reached through the user network's gateway), and boots to
+// the shell.
 func TestIPXEBoard(t *testing.T) {
 	t.Parallel()
 	img := buildImages(t)
 	srv := serveTFTP(t, ListenTFTP(t), img.Ramdisk)
 	tftpIP := srv.conn.LocalAddr().(*net.UDPAddr).IP.String()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// One server address for both, as a worker has one SERVER_IP.
+	ln, err := net.Listen("tcp", net.JoinHostPort(tftpIP, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +224,7 @@ func TestIPXEBoard(t *testing.T) {
 	con.send(IPXEInterruptChar)
 	con.expect(IPXEPrompt)
 	con.cmd("dhcp net0", IPXEPrompt)
-	kernelURL := fmt.Sprintf("http://%s:%d/vmlinuz", GatewayIP, httpPort)
+	kernelURL := fmt.Sprintf("http://%s:%d/vmlinuz", tftpIP, httpPort)
 	con.send("kernel " + kernelURL + " " + KernelCommandLine + "\r")
 	con.expect(kernelURL + "...") // then a progress count
 	con.expect("ok")

@@ -22,7 +22,9 @@ const TFTPPort = 69
 // "setenv serverip 127.A.B.C" U-Boot sends its requests through the
 // gateway 10.0.2.2, and QEMU relays them to the host's 127.A.B.C:69; the
 // server's replies from a new port (its transfer ID, RFC 1350) come back
-// the same way. iPXE reaches it as tftp://127.A.B.C/FILE. (The gateway's
+// the same way. iPXE reaches it as tftp://127.A.B.C/FILE, and an HTTP
+// server on the same address as http://127.A.B.C:PORT/FILE, so one
+// address serves as the worker's SERVER_IP for both. (The gateway's
 // own address does not work for TFTP: QEMU answers UDP 10.0.2.2:69
 // itself.) It fails t when no address can be bound.
 func ListenTFTP(t testing.TB) *net.UDPConn {
