@@ -110,8 +110,10 @@ type Options struct {
 	// one (ser2net's kickolduser) instead of being refused.
 	KickOldUser bool
 	// Dir holds the board's files (scripts, sockets, pid files, logs);
-	// default a new directory under os.TempDir(), removed by Close. Unix
-	// socket paths are limited to 108 bytes: keep it short.
+	// default a new directory os.TempDir()/board-*, removed by Close (and,
+	// if the process dies first, by the next New: its QEMU and ser2net are
+	// killed then). Unix socket paths are limited to 108 bytes: keep it
+	// short.
 	Dir string
 }
 
@@ -209,10 +211,16 @@ func New(opts Options) (_ *Board, err error) {
 	}
 	b := &Board{opts: opts, dir: opts.Dir}
 	if b.dir == "" {
+		reapStale()
 		if b.dir, err = os.MkdirTemp("", "board-"); err != nil {
 			return nil, fmt.Errorf("board directory: %w", err)
 		}
 		b.ownDir = true
+		owner := strconv.Itoa(os.Getpid()) + "\n"
+		if err := os.WriteFile(filepath.Join(b.dir, ownerFile), []byte(owner), 0o644); err != nil {
+			os.RemoveAll(b.dir)
+			return nil, fmt.Errorf("board directory: %w", err)
+		}
 	} else if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("board directory: %w", err)
 	}

@@ -171,6 +171,17 @@ func mustSh(t testing.TB, command string) string {
 	return o
 }
 
+// imagesDir holds the images the tests share; TestMain removes it.
+var imagesDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if imagesDir != "" {
+		os.RemoveAll(imagesDir)
+	}
+	os.Exit(code)
+}
+
 // images builds the device under test once per test binary (Debian's
 // kernel, busybox initramfs) with the repository's builder.
 var images = sync.OnceValues(func() (dut.Images, error) {
@@ -178,6 +189,7 @@ var images = sync.OnceValues(func() (dut.Images, error) {
 	if err != nil {
 		return dut.Images{}, err
 	}
+	imagesDir = dir
 	return dut.Build(dut.Options{OutDir: dir})
 })
 
