@@ -131,6 +131,14 @@ func TestSer2netRestart(t *testing.T) {
 	con.expect(UBootInterruptPrompt)
 	con.send(UBootInterruptChar)
 	con.expect(UBootPrompt)
+	// A client leaving and coming back finds the board too.
+	con.c.Close()
+	waitLineClosed(t, b) // ser2net has ended the session
+	con = dialLine(t, b.TelnetAddr())
+	con.cmd("version", UBootPrompt)
+	if !strings.Contains(con.tail(), "U-Boot 2023.01") {
+		t.Fatalf("no U-Boot version after reconnecting:\n%s", con.tail())
+	}
 
 	port := b.TelnetPort()
 	if err := b.RestartSer2net(); err != nil {
@@ -271,5 +279,21 @@ func TestLineLosesUnheardOutput(t *testing.T) {
 	con.expect(UBootPrompt)
 	if strings.Contains(before, "DRAM:") {
 		t.Fatalf("output of the first boot, printed to nobody, reached the client:\n%s", before)
+	}
+}
+
+// waitLineClosed waits until ser2net has closed the board's pty, which it
+// does when its client's session ends.
+func waitLineClosed(t *testing.T, b *Board) {
+	t.Helper()
+	closed := func() (c bool) {
+		b.uart.rc.Control(func(fd uintptr) { c = lineClosed(fd) })
+		return c
+	}
+	for deadline := time.Now().Add(expectTimeout); !closed(); {
+		if time.Now().After(deadline) {
+			t.Fatal("ser2net kept the serial line open after its client left")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
