@@ -133,7 +133,7 @@ func TestSer2netRestart(t *testing.T) {
 	con.expect(UBootPrompt)
 	// A client leaving and coming back finds the board too.
 	con.c.Close()
-	waitLineClosed(t, b) // ser2net has ended the session
+	waitLine(t, b, false) // ser2net has ended the session
 	con = dialLine(t, b.TelnetAddr())
 	con.cmd("version", UBootPrompt)
 	if !strings.Contains(con.tail(), "U-Boot 2023.01") {
@@ -282,17 +282,17 @@ func TestLineLosesUnheardOutput(t *testing.T) {
 	}
 }
 
-// waitLineClosed waits until ser2net has closed the board's pty, which it
-// does when its client's session ends.
-func waitLineClosed(t *testing.T, b *Board) {
+// waitLine waits until ser2net has the board's pty open (it opens it for
+// a client) or closed (when the client's session has ended).
+func waitLine(t *testing.T, b *Board, open bool) {
 	t.Helper()
 	closed := func() (c bool) {
 		b.uart.rc.Control(func(fd uintptr) { c = lineClosed(fd) })
 		return c
 	}
-	for deadline := time.Now().Add(expectTimeout); !closed(); {
+	for deadline := time.Now().Add(expectTimeout); closed() == open; {
 		if time.Now().After(deadline) {
-			t.Fatal("ser2net kept the serial line open after its client left")
+			t.Fatalf("ser2net's serial line: want open %v", open)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
