@@ -120,10 +120,10 @@ type workerProc struct {
 }
 
 // startWorker runs the real worker binary against url.
-func startWorker(t testing.TB, url, name, token, dataDir string) *workerProc {
+func startWorker(t testing.TB, url, name, token, dataDir string, extra ...string) *workerProc {
 	t.Helper()
 	w := &workerProc{dataDir: dataDir, stderr: &syncbuf.Buffer{}}
-	w.cmd = exec.Command(binary, "worker", "--server", url, "--name", name, "--data-dir", dataDir, "--keep-jobs")
+	w.cmd = exec.Command(binary, append([]string{"worker", "--server", url, "--name", name, "--data-dir", dataDir, "--keep-jobs"}, extra...)...)
 	w.cmd.Env = append(os.Environ(), "BASALT_WORKER_TOKEN="+token)
 	w.cmd.Stderr = w.stderr
 	if err := w.cmd.Start(); err != nil {

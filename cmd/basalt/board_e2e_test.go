@@ -1,0 +1,231 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/testutil/board"
+)
+
+// jinjaQuote quotes s as a single-quoted Jinja2 string.
+func jinjaQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// boardLab is a server, a worker with a boot-file server (TFTP on a free
+// 127.A.B.C:69, the address U-Boot reaches through QEMU's user network)
+// and one U-Boot board of type qemu-uboot-x86_64, whose template Basalt
+// ships: the device's dictionary names only its console and power
+// commands, as a lab's would.
+type boardLab struct {
+	*lab
+	board  *board.Board
+	device string
+	wdir   string
+}
+
+func newBoardLab(t *testing.T) *boardLab {
+	t.Helper()
+	b := board.Start(t, board.Options{Name: "uboot01"})
+	pc, err := board.ListenLoopbackUDP(board.TFTPPort)
+	if err != nil {
+		t.Fatalf("no loopback address with TFTP's port free (the test runs as root): %v", err)
+	}
+	ip := pc.LocalAddr().(*net.UDPAddr).IP.String()
+	pc.Close()
+
+	l := newLab(t)
+	ctx := context.Background()
+	nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: "board-host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := "qemu-uboot-x86_64"
+	if _, err := l.api.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: typ}); err != nil {
+		t.Fatal(err)
+	}
+	dict := fmt.Sprintf(`{# a U-Boot board of the end-to-end tests: QEMU behind ser2net #}
+{%% extends 'qemu-uboot-x86_64.jinja2' %%}
+{%% set connection_command = %s %%}
+{%% set power_on_command = %s %%}
+{%% set power_off_command = %s %%}
+{%% set hard_reset_command = %s %%}
+`, jinjaQuote(b.ConnectionCommand()), jinjaQuote(b.PowerOnCommand()), jinjaQuote(b.PowerOffCommand()), jinjaQuote(b.HardResetCommand()))
+	worker, health := "board-host", "GOOD"
+	if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: "uboot01", DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
+		t.Fatal(err)
+	}
+	wdir := t.TempDir()
+	startWorker(t, l.url, "board-host", nw.Token, wdir,
+		"--boot-files", filepath.Join(wdir, "boot"), "--tftp-listen", ip+":69", "--boot-server-ip", ip)
+	return &boardLab{lab: l, board: b, device: "uboot01", wdir: wdir}
+}
+
+// ubootJob deploys the project's device under test over TFTP and boots it
+// with U-Boot's ramdisk commands, then runs test.
+func (d *dutServer) ubootJob(name, test string) string {
+	return fmt.Sprintf(`job_name: %s
+device_type: qemu-uboot-x86_64
+visibility: public
+timeouts:
+  job: {minutes: 10}
+  action: {minutes: 5}
+actions:
+- deploy:
+    to: tftp
+    kernel:
+      url: %s/images/vmlinuz
+      sha256sum: %s
+    ramdisk:
+      url: %s/images/initramfs.cpio.gz
+      sha256sum: %s
+- boot:
+    method: u-boot
+    commands: ramdisk
+    prompts: ["/ # "]
+%s`, name, d.url, d.kernelSum, d.url, d.ramdiskSum, test)
+}
+
+// inlineSteps is a test action with one inline definition of steps.
+func inlineSteps(name string, steps ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `- test:
+    definitions:
+    - from: inline
+      name: %s
+      path: inline/%s.yaml
+      repository:
+        metadata:
+          format: Lava-Test Test Definition 1.0
+          name: %s
+        run:
+          steps:
+`, name, name, name)
+	for _, s := range steps {
+		fmt.Fprintf(&b, "          - %s\n", s)
+	}
+	return b.String()
+}
+
+// TestUBootBoard runs jobs on a board booted by a real bootloader through
+// the server and worker binaries: QEMU running Debian's U-Boot is the
+// board, its serial line served by Debian's ser2net over telnet, its power
+// switched by shell commands; U-Boot loads the kernel and the ramdisk
+// (with the test overlay) over TFTP from the worker's own server and
+// boots them with zboot. Then the same board with ser2net restarted in
+// the middle of a test (the job goes on, the gap is logged), and with its
+// power command failing (Incomplete, an Infrastructure error naming it).
+func TestUBootBoard(t *testing.T) {
+	d := serveDUT(t)
+	bl := newBoardLab(t)
+	ctx := context.Background()
+
+	t.Run("tests", func(t *testing.T) {
+		id := bl.submit(t, d.ubootJob("u-boot board", d.inlineAndGit()))
+		j := bl.waitFinished(t, []int64{id}, 8*time.Minute)[id]
+		if j.Health != "Complete" {
+			t.Errorf("job %d: %s (%s: %s)", id, j.Health, j.ErrorType, j.FailureComment)
+			logTail(t, bl.lab, id)
+		}
+		got := bl.resultMap(t, id)
+		want := map[string]string{
+			"0_inline/always-passes":  "pass",
+			"0_inline/always-fails":   "fail",
+			"0_inline/not-applicable": "skip",
+			"0_inline/memory":         "pass <measurement> kB",
+			"0_inline/shell-false":    "fail",
+			"1_from-git/greeting":     "pass",
+			"1_from-git/repo-script":  "pass",
+			"lava/tftp-deploy":        "pass",
+			"lava/uboot-action":       "pass",
+			"lava/lava-test-shell":    "pass",
+			"lava/job":                "pass",
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("job %d: %s = %q, want %q", id, k, got[k], v)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok && !strings.HasPrefix(k, "lava/") {
+				t.Errorf("job %d: unexpected result %s = %q", id, k, got[k])
+			}
+		}
+		log := bl.storedLog(t, id)
+		for _, s := range []string{
+			"uboot01: connecting the console: telnet 127.0.0.1",
+			"Hit any key to stop autoboot",
+			"tftp: kernel published as jobs/" + fmt.Sprint(id) + "-",
+			"setenv serverip 127.",
+			"zboot 0x1000000 0 0x4000000 ${initrd_size}",
+			"Linux version",
+			"uboot01: power_off:",
+		} {
+			if !bytes.Contains(log, []byte(s)) {
+				t.Errorf("job %d: the log lacks %q", id, s)
+			}
+		}
+		if p := os.Getenv("BASALT_BOARD_LOG"); p != "" {
+			os.WriteFile(p, log, 0o644) // to read the log of a run
+		}
+		if bl.board.On() {
+			t.Errorf("the board is still on after the job")
+		}
+	})
+
+	t.Run("ser2net restarted", func(t *testing.T) {
+		id := bl.submit(t, d.ubootJob("console gap", inlineSteps("gap",
+			"echo console-gap-window-opens", "sleep 15", "lava-test-case after-gap --result pass")))
+		deadline := time.Now().Add(6 * time.Minute)
+		for !bytes.Contains(bl.storedLog(t, id), []byte("\nconsole-gap-window-opens")) && !strings.Contains(string(bl.storedLog(t, id)), `"console-gap-window-opens`) {
+			if time.Now().After(deadline) {
+				logTail(t, bl.lab, id)
+				t.Fatalf("job %d never reached its test", id)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err := bl.board.RestartSer2net(); err != nil {
+			t.Fatal(err)
+		}
+		j := bl.waitFinished(t, []int64{id}, 4*time.Minute)[id]
+		if j.Health != "Complete" {
+			t.Errorf("job %d: %s (%s: %s)", id, j.Health, j.ErrorType, j.FailureComment)
+			logTail(t, bl.lab, id)
+		}
+		if got := bl.resultMap(t, id); got["0_gap/after-gap"] != "pass" {
+			t.Errorf("job %d: results %v, want 0_gap/after-gap pass", id, got)
+		}
+		log := string(bl.storedLog(t, id))
+		for _, s := range []string{"uboot01: the console was lost at ", "uboot01: the console is back after "} {
+			if !strings.Contains(log, s) {
+				t.Errorf("job %d: the log lacks %q", id, s)
+			}
+		}
+	})
+
+	t.Run("power command fails", func(t *testing.T) {
+		if err := bl.board.FailPower(true); err != nil {
+			t.Fatal(err)
+		}
+		defer bl.board.FailPower(false)
+		id := bl.submit(t, d.ubootJob("power fails", ""))
+		j := bl.waitFinished(t, []int64{id}, 4*time.Minute)[id]
+		if j.Health != "Incomplete" || j.ErrorType != "Infrastructure" || !strings.Contains(j.FailureComment, "uboot01: power command hard_reset failed") ||
+			!strings.Contains(j.FailureComment, "power controller unreachable") {
+			t.Errorf("job %d: %s %s %q, want Incomplete, an Infrastructure error naming the power command", id, j.Health, j.ErrorType, j.FailureComment)
+			logTail(t, bl.lab, id)
+		}
+		dev, err := bl.api.GetDevice(ctx, bl.device)
+		if err != nil || dev.Health != "UNKNOWN" {
+			t.Errorf("device after a power failure: %+v %v (LAVA: an Infrastructure error makes it Unknown, its health check then decides)", dev, err)
+		}
+	})
+}
