@@ -137,7 +137,7 @@ func TestTelnetNegotiation(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 	c.Write([]byte("q\rr\r\n"))
-	expect(t, s, "NVT", []byte{iac, dont, 0, iac, wont, 0, 'q', '\r', 0, 'r', '\r', '\n'})
+	expect(t, s, "NVT", []byte{iac, dont, 0, iac, wont, 0, 'q', '\r', 'r', '\r', '\n'})
 }
 
 func TestTelnetCloseUnblocksRead(t *testing.T) {
