@@ -269,7 +269,7 @@ func TestKeepWriteErrorRetries(t *testing.T) {
 }
 
 // failingConn accepts two bytes of a write and then fails.
-type failingConn struct{ closed bool }
+type failingConn struct{}
 
 func (f *failingConn) Read(b []byte) (int, error) { select {} }
 func (f *failingConn) Write(b []byte) (int, error) {

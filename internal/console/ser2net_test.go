@@ -345,7 +345,7 @@ func TestSer2netRestartReconnects(t *testing.T) {
 				}
 				got = append(got, d...)
 			case <-timeout:
-				t.Fatalf("console: no %q after 10 s (got %q)", want, got)
+				t.Fatalf("console: no %q after 10 s (got %q); ser2net said:\n%s", want, got, s.output())
 			}
 		}
 	}
@@ -375,7 +375,7 @@ func TestSer2netRestartReconnects(t *testing.T) {
 	// reset: a loss more, with its own return. Every loss has its return,
 	// and the last return is to the new ser2net.
 	if len(lost) == 0 || len(gaps) != len(lost) {
-		t.Fatalf("%d losses (%v) and %d returns (%+v), want as many returns as losses", len(lost), lost, len(gaps), gaps)
+		t.Fatalf("%d losses (%v) and %d returns (%+v), want as many returns as losses; ser2net said:\n%s", len(lost), lost, len(gaps), gaps, s.output())
 	}
 	for i, g := range gaps {
 		if g.Cause != lost[i] || g.Down <= 0 || g.Down != g.Back.Sub(g.Lost) || g.Attempts < 1 {

@@ -108,7 +108,6 @@ type Telnet struct {
 	p       tnParser
 	raw     []byte
 	pending []byte
-	dec     []byte
 
 	wmu  sync.Mutex // serialises writes to conn
 	wbuf []byte
