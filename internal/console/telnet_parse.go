@@ -87,9 +87,9 @@ func (p *tnParser) feed(in, out []byte, ev func(tnEvent)) []byte {
 				continue
 			}
 			// Binary: copy the run of plain bytes.
-			j := i + 1
-			for j < len(in) && in[j] != tnIAC {
-				j++
+			j := len(in)
+			if k := bytes.IndexByte(in[i+1:], tnIAC); k >= 0 {
+				j = i + 1 + k
 			}
 			out = append(out, in[i:j]...)
 			i = j - 1

@@ -212,3 +212,25 @@ func FuzzTelnetFilter(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkTelnetFilter measures the input filter on console-like output
+// (text lines with an IAC IAC now and then), in binary and NVT mode.
+func BenchmarkTelnetFilter(b *testing.B) {
+	var in []byte
+	for i := 0; len(in) < 32<<10; i++ {
+		in = append(in, fmt.Sprintf("[%8d.000000] some kernel message number %d\r\n", i, i)...)
+		if i%50 == 0 {
+			in = append(in, 255, 255)
+		}
+	}
+	for _, binary := range []bool{true, false} {
+		b.Run(fmt.Sprintf("binary=%v", binary), func(b *testing.B) {
+			p := tnParser{binary: binary}
+			out := make([]byte, 0, len(in))
+			b.SetBytes(int64(len(in)))
+			for range b.N {
+				out = p.feed(in, out[:0], func(tnEvent) {})
+			}
+		})
+	}
+}
