@@ -215,3 +215,44 @@ func TestCommandLimits(t *testing.T) {
 		t.Fatalf("canceled start: %v", err)
 	}
 }
+
+// TestKeepRerunsCommand: a connection command that exits is a lost
+// console; Keep runs it again.
+func TestKeepRerunsCommand(t *testing.T) {
+	lost := make(chan error, 4)
+	r, err := Keep(context.Background(), func(ctx context.Context) (io.ReadWriteCloser, error) {
+		return Command(ctx, `read line; echo "got $line"; exit 2`)
+	}, KeepOptions{MinBackoff: time.Millisecond, OnLost: func(_ time.Time, cause error) { lost <- cause }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// A loss is noticed by a Read (or a Write): keep reading, as the
+	// dispatcher's Conn does.
+	bytesc := make(chan byte, 64)
+	go func() {
+		buf := make([]byte, 1)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				return
+			}
+			bytesc <- buf[0]
+		}
+	}()
+	for _, word := range []string{"a", "b"} {
+		io.WriteString(r, word+"\n")
+		want := "got " + word + "\n"
+		var got []byte
+		for len(got) < len(want) {
+			got = append(got, <-bytesc)
+		}
+		if string(got) != want {
+			t.Fatalf("read %q, want %q", got, want)
+		}
+		cause := <-lost
+		var ee *CommandExitError
+		if !errors.As(cause, &ee) || !strings.Contains(ee.Error(), "exit status 2") || string(ee.Tail) != want {
+			t.Fatalf("loss cause %v, want the command's exit status 2 with its output", cause)
+		}
+	}
+}

@@ -53,6 +53,8 @@ type KeepOptions struct {
 // then blocked and later Reads return io.EOF and Writes return
 // ErrConsoleClosed.
 //
+// A loss is noticed by a Read or a Write that fails, so a console should
+// always have a reader (the dispatcher's Conn reads all the time).
 // Bytes in flight when a connection breaks may be lost either way: a
 // console is a serial line, not a reliable stream.
 type Reconnecting struct {
