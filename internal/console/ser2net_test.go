@@ -223,8 +223,6 @@ func allBytes() []byte {
 }
 
 func TestSer2netBytesBothWays(t *testing.T) {
-	b := newBoard(t)
-	s := startSer2net(t, b)
 	for _, tc := range []struct {
 		name string
 		opts TelnetOptions
@@ -233,6 +231,10 @@ func TestSer2netBytesBothWays(t *testing.T) {
 		{"rfc2217", TelnetOptions{ComPort: &Mode{Baud: 115200}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// A ser2net each: a port takes one client, and ser2net takes
+			// a moment to release it after a client leaves.
+			b := newBoard(t)
+			s := startSer2net(t, b)
 			c := dialTest(t, s.addr(), tc.opts)
 			data := allBytes()
 			// Console to board.
