@@ -15,7 +15,8 @@ const maxCommandLine = 4096
 // everything, double quotes and backslashes quote like the shell. simple
 // is false when the line uses anything else of the shell (variables,
 // globs, redirections, pipes, several commands…), when the words are not
-// the whole story.
+// the whole story. (An assignment, VAR=x, stays a word: the callers look
+// at the first word's name.)
 func splitWords(s string) (words []string, simple bool) {
 	var cur strings.Builder
 	inWord := false
@@ -60,11 +61,9 @@ func splitWords(s string) (words []string, simple bool) {
 			i++
 			cur.WriteByte(s[i])
 			inWord = true
-		case strings.IndexByte("|&;<>()$`*?[]{}~#=!\n\r", c) >= 0:
-			if c == '#' && inWord || c == '=' && inWord || c == '~' && inWord {
-				cur.WriteByte(c)
-				continue
-			}
+		case strings.IndexByte("|&;<>()$`*?[\n\r", c) >= 0,
+			(c == '#' || c == '~') && !inWord:
+			// Shell syntax (a glob, a comment, a home directory…).
 			return nil, false
 		default:
 			cur.WriteByte(c)
@@ -90,12 +89,13 @@ const (
 )
 
 // parseTelnetCommand recognises "telnet [options] HOST [PORT]" and returns
-// the address to dial (port 23 when absent). Anything else (other
-// commands, unknown options, shell syntax) returns errNotTelnet.
-func parseTelnetCommand(cmdline string) (string, error) {
+// the address to dial (port 23 when absent) and whether a port was given.
+// Anything else (other commands, unknown options, shell syntax) returns
+// errNotTelnet.
+func parseTelnetCommand(cmdline string) (addr string, port bool, err error) {
 	words, simple := splitWords(cmdline)
 	if !simple || path.Base(words[0]) != "telnet" {
-		return "", errNotTelnet
+		return "", false, errNotTelnet
 	}
 	var args []string
 	rest := words[1:]
@@ -108,7 +108,7 @@ func parseTelnetCommand(cmdline string) (string, error) {
 		}
 		if len(w) < 2 || w[0] != '-' || strings.HasPrefix(w, "--") {
 			if strings.HasPrefix(w, "--") {
-				return "", errNotTelnet
+				return "", false, errNotTelnet
 			}
 			args = append(args, w)
 			continue
@@ -118,25 +118,25 @@ func parseTelnetCommand(cmdline string) (string, error) {
 			if strings.IndexByte(telnetOptionsWithArg, c) >= 0 {
 				if i+1 == len(w) { // the argument is the next word
 					if len(rest) == 0 {
-						return "", errNotTelnet
+						return "", false, errNotTelnet
 					}
 					rest = rest[1:]
 				}
 				break
 			}
 			if strings.IndexByte(telnetFlags, c) < 0 {
-				return "", errNotTelnet
+				return "", false, errNotTelnet
 			}
 		}
 	}
 	switch len(args) {
 	case 1:
-		return net.JoinHostPort(args[0], "23"), nil
+		return net.JoinHostPort(args[0], "23"), false, nil
 	case 2:
 		if _, err := net.LookupPort("tcp", args[1]); err != nil {
-			return "", errNotTelnet
+			return "", false, errNotTelnet
 		}
-		return net.JoinHostPort(args[0], args[1]), nil
+		return net.JoinHostPort(args[0], args[1]), true, nil
 	}
-	return "", errNotTelnet
+	return "", false, errNotTelnet
 }

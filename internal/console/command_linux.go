@@ -30,9 +30,12 @@ const killGrace = 2 * time.Second
 // When cmdline is "telnet [options] HOST [PORT]" (a plain command, no
 // shell syntax, only options of the usual telnet clients), Basalt connects
 // itself with its telnet client (DialTelnet, without RFC 2217): no telnet
-// program is needed and none is run. The telnet program's options are
-// accepted and ignored (the native client is 8-bit clean and has no escape
-// character).
+// program is needed and none is run. Like the telnet program, the client
+// starts no option negotiation when a port is given (Passive: a raw TCP
+// port gets no stray bytes) and answers the server's. The telnet
+// program's options are accepted and ignored (the native client is 8-bit
+// clean and has no escape character). A telnet command line with options
+// Basalt does not know, or with shell syntax, runs as any other command.
 //
 // Any other command line runs as /bin/sh -c cmdline on a new
 // pseudo-terminal in raw mode (no echo, no CR/LF translation), as the
@@ -48,8 +51,8 @@ func Command(ctx context.Context, cmdline string) (io.ReadWriteCloser, error) {
 	if len(cmdline) > maxCommandLine {
 		return nil, fmt.Errorf("connection command: %d bytes long (limit %d)", len(cmdline), maxCommandLine)
 	}
-	if addr, err := parseTelnetCommand(cmdline); err == nil {
-		t, err := DialTelnet(ctx, addr, TelnetOptions{})
+	if addr, port, err := parseTelnetCommand(cmdline); err == nil {
+		t, err := DialTelnet(ctx, addr, TelnetOptions{Passive: port})
 		if err != nil {
 			return nil, fmt.Errorf("connection command %q: %w", cmdline, err)
 		}

@@ -53,6 +53,8 @@ type KeepOptions struct {
 // then blocked and later Reads return io.EOF and Writes return
 // ErrConsoleClosed.
 //
+// A loss is noticed by a Read or a Write that fails, so a console should
+// always have a reader (the dispatcher's Conn reads all the time).
 // Bytes in flight when a connection breaks may be lost either way: a
 // console is a serial line, not a reliable stream.
 type Reconnecting struct {
@@ -196,7 +198,6 @@ func (r *Reconnecting) lost(gen int, cause error) {
 
 func (r *Reconnecting) redial(at time.Time, cause error) {
 	defer r.wg.Done()
-	wait := r.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
 		conn, err := r.dial(r.ctx)
 		if err == nil {
@@ -225,15 +226,24 @@ func (r *Reconnecting) redial(at time.Time, cause error) {
 		if r.opts.OnDialError != nil {
 			r.opts.OnDialError(attempt, err)
 		}
-		t := time.NewTimer(r.jitter(wait))
+		t := time.NewTimer(r.jitter(backoff(r.opts.MinBackoff, r.opts.MaxBackoff, attempt)))
 		select {
 		case <-t.C:
 		case <-r.ctx.Done():
 			t.Stop()
 			return
 		}
-		wait = min(wait*2, r.opts.MaxBackoff)
 	}
+}
+
+// backoff is the wait after the failed attempt n (from 1): lo doubled
+// n-1 times, at most hi.
+func backoff(lo, hi time.Duration, n int) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
 }
 
 func (r *Reconnecting) jitter(d time.Duration) time.Duration {

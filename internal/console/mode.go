@@ -165,8 +165,11 @@ func ParseMode(s string) (Mode, error) {
 	for i < len(spec) && spec[i] >= '0' && spec[i] <= '9' {
 		i++
 	}
-	if i == 0 || i > 10 {
+	if i == 0 {
 		return Mode{}, fmt.Errorf("serial mode %q: want a baud rate first, such as 115200n81", s)
+	}
+	if i > 10 {
+		return Mode{}, fmt.Errorf("serial mode %q: baud rate out of range", s)
 	}
 	baud, err := strconv.Atoi(spec[:i])
 	if err != nil || baud <= 0 {

@@ -13,8 +13,8 @@ var errUnsupported = errors.New("consoles on ptys and serial ports need Linux")
 // Command opens a connection command's console; see the Linux version.
 // Elsewhere only "telnet HOST PORT" works.
 func Command(ctx context.Context, cmdline string) (io.ReadWriteCloser, error) {
-	if addr, err := parseTelnetCommand(cmdline); err == nil {
-		return DialTelnet(ctx, addr, TelnetOptions{})
+	if addr, port, err := parseTelnetCommand(cmdline); err == nil {
+		return DialTelnet(ctx, addr, TelnetOptions{Passive: port})
 	}
 	return nil, errUnsupported
 }

@@ -68,6 +68,15 @@ func setMode(fd int, m Mode, speed uint32) error {
 	if err != nil {
 		return fmt.Errorf("not a terminal: %w", err)
 	}
+	applyMode(t, m, speed)
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		return fmt.Errorf("tcsetattr: %w", err)
+	}
+	return nil
+}
+
+// applyMode sets t to raw mode with m's line settings.
+func applyMode(t *unix.Termios, m Mode, speed uint32) {
 	rawTermios(t)
 	t.Iflag &^= unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK
 	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.PARODD | unix.CMSPAR | unix.CSTOPB | unix.CRTSCTS | unix.CBAUD | unix.CBAUDEX
@@ -97,14 +106,12 @@ func setMode(fd int, m Mode, speed uint32) error {
 		t.Iflag |= unix.IXON | unix.IXOFF
 		t.Cc[unix.VSTART], t.Cc[unix.VSTOP] = 0x11, 0x13
 	}
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
-		return fmt.Errorf("tcsetattr: %w", err)
-	}
-	return nil
 }
 
 // ReadMode returns the settings termios reports for an open terminal fd
-// (the port's, or any tty's): what the line really is set to.
+// (the port's, or any tty's): what the line really is set to. (On a
+// pseudo-terminal, Linux always reports 8 data bits and no parity: its pty
+// driver forces CS8 and clears PARENB.)
 func ReadMode(fd int) (Mode, error) {
 	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {

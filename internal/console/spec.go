@@ -123,7 +123,7 @@ func Dial(ctx context.Context, connect string) (io.ReadWriteCloser, error) {
 			return nil, fmt.Errorf("console %q: %w", connect, err)
 		}
 		if !strings.HasPrefix(path, "/") {
-			return nil, fmt.Errorf("console %q: want an absolute device path after serial:", connect)
+			return nil, fmt.Errorf("console %q: want an absolute device path after \"serial:\"", connect)
 		}
 		return Serial(path, mode)
 	case strings.HasPrefix(connect, "telnet://"), strings.HasPrefix(connect, "rfc2217://"):
@@ -139,7 +139,7 @@ func Dial(ctx context.Context, connect string) (io.ReadWriteCloser, error) {
 		if scheme == "rfc2217" {
 			opts.ComPort = &mode
 		} else if strings.Contains(rest, "?") {
-			return nil, fmt.Errorf("console %q: serial settings need rfc2217://, not telnet://", connect)
+			return nil, fmt.Errorf("console %q: serial settings need the rfc2217 scheme, not telnet", connect)
 		}
 		return DialTelnet(ctx, hostport, opts)
 	}

@@ -40,6 +40,12 @@ type TelnetOptions struct {
 	// NegotiationTimeout bounds that wait (DefaultNegotiationTimeout when
 	// zero).
 	NegotiationTimeout time.Duration
+	// Passive makes the client start no negotiation of its own (except
+	// COM-PORT-OPTION when ComPort is set); it only answers the server's.
+	// This is what the telnet program does when given a port other than
+	// 23, and what a raw TCP port (no telnet on the server) needs: the
+	// client's requests would reach the board as bytes.
+	Passive bool
 }
 
 // ComPortField names one setting of a remote serial port.
@@ -87,10 +93,10 @@ type optState struct{ on, asked bool }
 // with IAC escaped. It answers the server's option negotiation itself: it
 // accepts the server's ECHO, SUPPRESS-GO-AHEAD and BINARY, offers BINARY
 // (so 8-bit data passes both ways once the server agrees) and, when asked
-// to, COM-PORT-OPTION (RFC 2217); it refuses every other option. Until
-// BINARY is agreed in a direction, that direction follows the NVT rules:
-// a CR the client writes not followed by LF is sent as CR NUL, and a
-// received CR NUL is read as CR.
+// to, COM-PORT-OPTION (RFC 2217); it refuses every other option. Until the
+// server agreed to send BINARY, a received CR NUL is read as CR (NVT). The
+// client sends data as it is, IAC doubled, but a bare CR is not followed
+// by NUL even in NVT mode: console servers pass that NUL on to the board.
 //
 // One goroutine may Read while others Write; negotiation answers are
 // written from Read.
@@ -102,7 +108,6 @@ type Telnet struct {
 	p       tnParser
 	raw     []byte
 	pending []byte
-	dec     []byte
 
 	wmu  sync.Mutex // serialises writes to conn
 	wbuf []byte
@@ -143,16 +148,21 @@ func NewTelnet(ctx context.Context, conn net.Conn, opts TelnetOptions) (*Telnet,
 		}
 	}
 	t := &Telnet{conn: conn, opts: opts, raw: make([]byte, readChunk), comSig: make(chan struct{})}
-	open := []byte{tnIAC, tnDO, optSGA, tnIAC, tnWILL, optBinary, tnIAC, tnDO, optBinary}
-	t.him[optSGA].asked = true
-	t.us[optBinary].asked = true
-	t.him[optBinary].asked = true
+	var open []byte
+	if !opts.Passive {
+		open = append(open, tnIAC, tnDO, optSGA, tnIAC, tnWILL, optBinary, tnIAC, tnDO, optBinary)
+		t.him[optSGA].asked = true
+		t.us[optBinary].asked = true
+		t.him[optBinary].asked = true
+	}
 	if opts.ComPort != nil {
 		open = append(open, tnIAC, tnWILL, optComPort)
 		t.us[optComPort].asked = true
 	}
-	if err := t.writeRaw(open); err != nil {
-		return nil, fmt.Errorf("send negotiation: %w", err)
+	if len(open) > 0 {
+		if err := t.writeRaw(open); err != nil {
+			return nil, fmt.Errorf("send negotiation: %w", err)
+		}
 	}
 	if opts.ComPort != nil {
 		if err := t.handshake(ctx); err != nil {
@@ -230,15 +240,12 @@ func (t *Telnet) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// Write sends b as console data (IAC doubled; NVT CR rules until the
-// server agreed to our BINARY). It returns len(b) when all was sent.
+// Write sends b as console data, IAC doubled and nothing else changed
+// (see the Telnet doc). It returns len(b) when all was sent.
 func (t *Telnet) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	bin := t.us[optBinary].on
-	t.mu.Unlock()
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
-	t.wbuf = escapeIAC(t.wbuf[:0], b, bin)
+	t.wbuf = escapeIAC(t.wbuf[:0], b)
 	if _, err := t.conn.Write(t.wbuf); err != nil {
 		return 0, err
 	}
@@ -461,7 +468,7 @@ func comPortCommands(m Mode) []byte {
 		{cpSetControl, []byte{control}},
 	} {
 		out = append(out, tnIAC, tnSB, optComPort, c.code)
-		out = escapeIAC(out, c.val, true)
+		out = escapeIAC(out, c.val)
 		out = append(out, tnIAC, tnSE)
 	}
 	return out

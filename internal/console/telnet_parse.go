@@ -1,5 +1,7 @@
 package console
 
+import "bytes"
+
 // Telnet protocol bytes (RFC 854) and the options Basalt knows (RFC 856
 // BINARY, RFC 857 ECHO, RFC 858 SUPPRESS-GO-AHEAD, RFC 2217
 // COM-PORT-OPTION).
@@ -85,9 +87,9 @@ func (p *tnParser) feed(in, out []byte, ev func(tnEvent)) []byte {
 				continue
 			}
 			// Binary: copy the run of plain bytes.
-			j := i + 1
-			for j < len(in) && in[j] != tnIAC {
-				j++
+			j := len(in)
+			if k := bytes.IndexByte(in[i+1:], tnIAC); k >= 0 {
+				j = i + 1 + k
 			}
 			out = append(out, in[i:j]...)
 			i = j - 1
@@ -146,18 +148,18 @@ func (p *tnParser) subByte(b byte) {
 	}
 }
 
-// escapeIAC appends p to out with every IAC doubled and, when binary is
-// false, every CR not followed by LF in p sent as CR NUL (NVT rules).
-func escapeIAC(out, p []byte, binary bool) []byte {
-	for i, b := range p {
-		switch {
-		case b == tnIAC:
-			out = append(out, tnIAC, tnIAC)
-		case b == '\r' && !binary && (i+1 >= len(p) || p[i+1] != '\n'):
-			out = append(out, '\r', 0)
-		default:
-			out = append(out, b)
+// escapeIAC appends p to out with every IAC doubled. Nothing else is
+// translated, in NVT mode either: console servers (ser2net, gensio) pass
+// a NUL after CR on to the serial line, so a bare CR is sent bare.
+func escapeIAC(out, p []byte) []byte {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, tnIAC)
+		if i < 0 {
+			return append(out, p...)
 		}
+		out = append(out, p[:i+1]...)
+		out = append(out, tnIAC)
+		p = p[i+1:]
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,7 +20,9 @@ const (
 var opening = []byte{iac, do, 3, iac, will, 0, iac, do, 0}
 
 // fakeServer listens on loopback and hands the test each accepted
-// connection.
+// connection. It keeps them all (an unreachable connection would be closed
+// by the garbage collector, resetting the client) and closes them at the
+// end of the test.
 func fakeServer(t *testing.T) (string, <-chan net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -27,19 +30,33 @@ func fakeServer(t *testing.T) (string, <-chan net.Conn) {
 		t.Fatal(err)
 	}
 	ch := make(chan net.Conn, 4)
+	var mu sync.Mutex
+	var all []net.Conn
+	done, stop := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
-				close(ch)
 				return
 			}
-			ch <- c
+			mu.Lock()
+			all = append(all, c)
+			mu.Unlock()
+			select {
+			case ch <- c:
+			case <-stop:
+				return
+			}
 		}
 	}()
 	t.Cleanup(func() {
+		close(stop)
 		ln.Close()
-		for c := range ch {
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range all {
 			c.Close()
 		}
 	})
@@ -137,7 +154,7 @@ func TestTelnetNegotiation(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 	c.Write([]byte("q\rr\r\n"))
-	expect(t, s, "NVT", []byte{iac, dont, 0, iac, wont, 0, 'q', '\r', 0, 'r', '\r', '\n'})
+	expect(t, s, "NVT", []byte{iac, dont, 0, iac, wont, 0, 'q', '\r', 'r', '\r', '\n'})
 }
 
 func TestTelnetCloseUnblocksRead(t *testing.T) {
@@ -291,7 +308,11 @@ func TestTelnetRFC2217Failures(t *testing.T) {
 			send(t, s, iac, do, 44)
 			send(t, s, comReplies[:17]...)
 		}, "did not confirm parity,stop bits,flow control"},
-		{"closed", func(t *testing.T, s net.Conn) { s.Close() }, "EOF"},
+		{"closed", func(t *testing.T, s net.Conn) {
+			// Read what the client sent first, or closing resets.
+			expect(t, s, "opening", append(append([]byte{}, opening...), iac, will, 44))
+			s.Close()
+		}, "EOF"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
