@@ -32,9 +32,9 @@ type boardLab struct {
 	wdir   string
 }
 
-func newBoardLab(t *testing.T) *boardLab {
+func newBoardLab(t *testing.T, fw board.Firmware, name, typ string) *boardLab {
 	t.Helper()
-	b := board.Start(t, board.Options{Name: "uboot01"})
+	b := board.Start(t, board.Options{Name: name, Firmware: fw})
 	pc, err := board.ListenLoopbackUDP(board.TFTPPort)
 	if err != nil {
 		t.Fatalf("no loopback address with TFTP's port free (the test runs as root): %v", err)
@@ -48,32 +48,37 @@ func newBoardLab(t *testing.T) *boardLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typ := "qemu-uboot-x86_64"
 	if _, err := l.api.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: typ}); err != nil {
 		t.Fatal(err)
 	}
-	dict := fmt.Sprintf(`{# a U-Boot board of the end-to-end tests: QEMU behind ser2net #}
-{%% extends 'qemu-uboot-x86_64.jinja2' %%}
+	dict := fmt.Sprintf(`{# a board of the end-to-end tests: QEMU behind ser2net #}
+{%% extends '%s.jinja2' %%}
 {%% set connection_command = %s %%}
 {%% set power_on_command = %s %%}
 {%% set power_off_command = %s %%}
 {%% set hard_reset_command = %s %%}
-`, jinjaQuote(b.ConnectionCommand()), jinjaQuote(b.PowerOnCommand()), jinjaQuote(b.PowerOffCommand()), jinjaQuote(b.HardResetCommand()))
+`, typ, jinjaQuote(b.ConnectionCommand()), jinjaQuote(b.PowerOnCommand()), jinjaQuote(b.PowerOffCommand()), jinjaQuote(b.HardResetCommand()))
 	worker, health := "board-host", "GOOD"
-	if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: "uboot01", DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
+	if _, err := l.api.CreateDevice(ctx, wire.DeviceInput{Hostname: name, DeviceType: &typ, Worker: &worker, Health: &health, Dictionary: &dict}); err != nil {
 		t.Fatal(err)
 	}
 	wdir := t.TempDir()
 	startWorker(t, l.url, "board-host", nw.Token, wdir,
 		"--boot-files", filepath.Join(wdir, "boot"), "--tftp-listen", ip+":69", "--boot-server-ip", ip)
-	return &boardLab{lab: l, board: b, device: "uboot01", wdir: wdir}
+	return &boardLab{lab: l, board: b, device: name, wdir: wdir}
 }
 
 // ubootJob deploys the project's device under test over TFTP and boots it
 // with U-Boot's ramdisk commands, then runs test.
 func (d *dutServer) ubootJob(name, test string) string {
+	return d.boardJob(name, "qemu-uboot-x86_64", "u-boot", test)
+}
+
+// boardJob deploys the device under test over TFTP to a board of type typ
+// and boots it with method's ramdisk command set, then runs test.
+func (d *dutServer) boardJob(name, typ, method, test string) string {
 	return fmt.Sprintf(`job_name: %s
-device_type: qemu-uboot-x86_64
+device_type: %s
 visibility: public
 timeouts:
   job: {minutes: 10}
@@ -88,10 +93,10 @@ actions:
       url: %s/images/initramfs.cpio.gz
       sha256sum: %s
 - boot:
-    method: u-boot
+    method: %s
     commands: ramdisk
     prompts: ["/ # "]
-%s`, name, d.url, d.kernelSum, d.url, d.ramdiskSum, test)
+%s`, name, typ, d.url, d.kernelSum, d.url, d.ramdiskSum, method, test)
 }
 
 // inlineSteps is a test action with one inline definition of steps.
@@ -125,7 +130,7 @@ func inlineSteps(name string, steps ...string) string {
 // power command failing (Incomplete, an Infrastructure error naming it).
 func TestUBootBoard(t *testing.T) {
 	d := serveDUT(t)
-	bl := newBoardLab(t)
+	bl := newBoardLab(t, board.UBoot, "uboot01", "qemu-uboot-x86_64")
 	ctx := context.Background()
 
 	t.Run("tests", func(t *testing.T) {
@@ -228,4 +233,35 @@ func TestUBootBoard(t *testing.T) {
 			t.Errorf("device after a power failure: %+v %v (LAVA: an Infrastructure error makes it Unknown, its health check then decides)", dev, err)
 		}
 	})
+}
+
+// TestIPXEBoard boots the same device under test with a second bootloader
+// for real: QEMU's own iPXE (Debian's ipxe-qemu ROM), interrupted with
+// Ctrl-B on the serial line behind ser2net, fetching the kernel and the
+// ramdisk over TFTP from the worker, through server and worker.
+func TestIPXEBoard(t *testing.T) {
+	d := serveDUT(t)
+	bl := newBoardLab(t, board.IPXE, "ipxe01", "qemu-ipxe-x86_64")
+	id := bl.submit(t, d.boardJob("ipxe board", "qemu-ipxe-x86_64", "ipxe", inlineSteps("smoke",
+		"lava-test-case kernel-cmdline --shell grep -q console=ttyS0 /proc/cmdline", "lava-test-case uname --shell uname -a")))
+	j := bl.waitFinished(t, []int64{id}, 8*time.Minute)[id]
+	if j.Health != "Complete" {
+		t.Errorf("job %d: %s (%s: %s)", id, j.Health, j.ErrorType, j.FailureComment)
+		logTail(t, bl.lab, id)
+	}
+	got := bl.resultMap(t, id)
+	for k, v := range map[string]string{"0_smoke/kernel-cmdline": "pass", "0_smoke/uname": "pass", "lava/bootloader-action": "pass", "lava/job": "pass"} {
+		if got[k] != v {
+			t.Errorf("job %d: %s = %q, want %q", id, k, got[k], v)
+		}
+	}
+	log := string(bl.storedLog(t, id))
+	if p := os.Getenv("BASALT_BOARD_LOG"); p != "" {
+		os.WriteFile(p, []byte(log), 0o644) // to read the log of a run
+	}
+	for _, s := range []string{"Press Ctrl-B for the iPXE command line", `iPXE\u003e dhcp net0`, "kernel tftp://127.", "initrd tftp://127.", "Linux version"} {
+		if !strings.Contains(log, s) {
+			t.Errorf("job %d: the log lacks %q", id, s)
+		}
+	}
 }
