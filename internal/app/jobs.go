@@ -149,6 +149,7 @@ func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName s
 			return defError(def, "$.worker", fmt.Sprintf("worker %q does not exist", def.Worker))
 		}
 	}
+	var problem *jobdef.Errors
 	for _, d := range devs {
 		if d.Health == lab.DeviceRetired || d.Worker == "" || workers[d.Worker] == lab.WorkerRetired {
 			continue
@@ -159,7 +160,19 @@ func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName s
 		if !subset(def.Tags, d.Tags) {
 			continue
 		}
-		return nil
+		path, why, err := a.methodProblem(ctx, d, def)
+		if err != nil {
+			return err
+		}
+		if why == "" {
+			return nil
+		}
+		if problem == nil {
+			problem = defError(def, path, why).(*jobdef.Errors)
+		}
+	}
+	if problem != nil {
+		return problem
 	}
 	msg := fmt.Sprintf("no usable device of type %q", typeName)
 	if def.Device != "" {

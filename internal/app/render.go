@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
 	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/jinja"
+	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 )
@@ -82,4 +84,39 @@ func (a *App) renderAssigned(ctx context.Context, d lab.Device, jobContext map[s
 		return "", fmt.Sprintf("device %s: its dictionary does not render: %v", d.Hostname, err)
 	}
 	return out, ""
+}
+
+// methodProblem checks the job's deploy and boot methods against what a
+// device runs, as LAVA's validation does: its kind's methods, and for a
+// device whose dictionary renders through a template, the methods its
+// configuration (rendered with the job's context) offers. It returns the
+// path of the first action the device cannot run and why; "" when it can
+// run them all, or when the device cannot be judged here (no dictionary,
+// or one that does not parse or render: the job process says why).
+func (a *App) methodProblem(ctx context.Context, d lab.Device, def *jobdef.Job) (path, why string, err error) {
+	dict, perr := devicedict.Parse(d.Dictionary)
+	if perr != nil || strings.TrimSpace(d.Dictionary) == "" {
+		return "", "", nil
+	}
+	if !devicedict.Rendered(dict, d.DeviceType) {
+		kind := devicedict.Kind(dict, d.DeviceType)
+		if kind == "" {
+			return "", "", nil
+		}
+		path, why = devicedict.JobProblem(kind, nil, d.Hostname, def)
+		return path, why, nil
+	}
+	out, rerr := a.renderer(ctx, a.st).Render(d.Dictionary, d.Hostname, d.DeviceType, def.Context)
+	if rerr != nil {
+		if errors.Is(rerr, lab.ErrDatabaseUnavailable) {
+			return "", "", rerr
+		}
+		return "", "", nil
+	}
+	rc, rerr := deviceconfig.Read(out)
+	if rerr != nil {
+		return "", "", nil
+	}
+	path, why = devicedict.JobProblem(devicedict.KindBoard, rc, d.Hostname, def)
+	return path, why, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/console"
 	"github.com/basalt-lab/basalt/internal/deviceconfig"
+	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -20,7 +21,7 @@ import (
 // its connection command (ser2net over telnet, a console server, a local
 // serial port) and power through shell commands run on the worker host
 // (a PDU's client), as its rendered configuration gives them.
-const BoardKind = "board"
+const BoardKind = devicedict.KindBoard
 
 // Power command defaults: each command line gets PowerCommandTimeout
 // (the device's power-off or pdu-reboot action timeout when it has one)

@@ -81,6 +81,7 @@ func (s *bootloaderStep) run(ctx context.Context, env *Env) error {
 		Kernel: env.Session.BootFiles["kernel"], Ramdisk: env.Session.BootFiles["ramdisk"],
 		DTB: env.Session.BootFiles["dtb"], Tee: env.Session.BootFiles["tee"], Preseed: env.Session.BootFiles["preseed"],
 		KernelType: env.Session.KernelType, BootAddresses: map[string]bootloader.Addresses{},
+		LavaMac: s.method.LavaMac,
 	}
 	in.RamdiskFormat, _ = rc.DeployParameters["add_header"].(string)
 	for _, kind := range []string{"bootm", "booti", "bootz", "zboot", "uimage", "image", "zimage", "bzimage"} {

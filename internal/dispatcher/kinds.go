@@ -1,10 +1,7 @@
 package dispatcher
 
 import (
-	"fmt"
-	"slices"
-	"strings"
-
+	"github.com/basalt-lab/basalt/internal/devicedict"
 	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
 	"github.com/basalt-lab/basalt/internal/jobdef"
@@ -18,52 +15,26 @@ type deviceKind struct {
 	deploys, boots []string
 }
 
-// kinds are the device kinds the dispatcher drives.
+// kinds are the device kinds the dispatcher drives, with what each runs
+// (devicedict.KindMethods, which the server's submission checks use too).
 var kinds = map[string]deviceKind{
-	simdevice.Kind: {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
-	qemu.Kind:      {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
-	BoardKind:      {deploys: []string{"tftp"}, boots: append([]string{"minimal"}, jobdef.BootloaderMethods...)},
+	simdevice.Kind: kindOf(devicedict.KindSimulated),
+	qemu.Kind:      kindOf(devicedict.KindQEMU),
+	BoardKind:      kindOf(devicedict.KindBoard),
+}
+
+func kindOf(name string) deviceKind {
+	d, b := devicedict.KindMethods(name)
+	return deviceKind{deploys: d, boots: b}
 }
 
 // checkDeploy says why the device cannot run a deploy to target ("" when
 // it can).
 func checkDeploy(kind string, cfg *deviceConfig, target string) string {
-	k := kinds[kind]
-	if !slices.Contains(k.deploys, target) {
-		return fmt.Sprintf("deploy to %s is not available on %s devices (they run: %s)", target, kind, strings.Join(k.deploys, ", "))
-	}
-	if rc := cfg.Rendered; rc != nil {
-		if _, ok := rc.DeployMethods[target]; !ok {
-			return fmt.Sprintf("deploy to %s is not available on device %s: its device type offers %s", target, cfg.Hostname, orNone(rc.DeployMethodNames()))
-		}
-	}
-	return ""
+	return devicedict.DeployProblem(kind, cfg.Rendered, cfg.Hostname, target)
 }
 
-// checkBoot says why the device cannot run a boot with method (and, for
-// the generic bootloader method, bootloader) ("" when it can).
+// checkBoot says why the device cannot run boot b ("" when it can).
 func checkBoot(kind string, cfg *deviceConfig, b *jobdef.Boot) string {
-	k := kinds[kind]
-	if !slices.Contains(k.boots, b.Method) {
-		return fmt.Sprintf("boot method %s is not available on %s devices (they run: %s)", b.Method, kind, strings.Join(k.boots, ", "))
-	}
-	rc := cfg.Rendered
-	if rc == nil || b.Method == "minimal" {
-		return ""
-	}
-	method := b.Method
-	if method == "bootloader" {
-		method = b.Bootloader
-	}
-	if _, ok := rc.BootMethods[method]; !ok {
-		return fmt.Sprintf("boot method %s is not available on device %s: its device type offers %s", method, cfg.Hostname, orNone(rc.BootMethodNames()))
-	}
-	return ""
-}
-
-func orNone(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return devicedict.BootProblem(kind, cfg.Rendered, cfg.Hostname, b)
 }

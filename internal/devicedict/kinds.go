@@ -1,0 +1,105 @@
+package devicedict
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+)
+
+// KindBoard is the kind of a device whose dictionary renders through a
+// device-type template into connection and power commands: a physical
+// board (or anything driven like one).
+const KindBoard = "board"
+
+// kindMethods are the deploy targets and boot methods each kind of device
+// runs in this release; a board runs those of them its rendered
+// configuration offers.
+var kindMethods = map[string]struct{ deploys, boots []string }{
+	KindSimulated: {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
+	KindQEMU:      {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
+	KindBoard:     {deploys: []string{"tftp"}, boots: []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "u-boot"}},
+}
+
+// KindMethods returns the deploy targets and boot methods a kind of device
+// runs (nil for an unknown kind).
+func KindMethods(kind string) (deploys, boots []string) {
+	m, ok := kindMethods[kind]
+	if !ok {
+		return nil, nil
+	}
+	return slices.Clone(m.deploys), slices.Clone(m.boots)
+}
+
+// DeployProblem says why a device of kind, whose rendered configuration is
+// rc (nil for devices without one), cannot run a deploy to target; "" when
+// it can. hostname names the device in the message.
+func DeployProblem(kind string, rc *deviceconfig.Config, hostname, target string) string {
+	deploys, _ := KindMethods(kind)
+	if !slices.Contains(deploys, target) {
+		return fmt.Sprintf("deploy to %s is not available on %s devices (they run: %s)", target, kindName(kind), orNone(deploys))
+	}
+	if rc != nil {
+		if _, ok := rc.DeployMethods[target]; !ok {
+			return fmt.Sprintf("deploy to %s is not available on device %s: its device type offers %s", target, hostname, orNone(rc.DeployMethodNames()))
+		}
+	}
+	return ""
+}
+
+// BootProblem says why a device of kind with rendered configuration rc
+// (nil for none) cannot run boot b; "" when it can. The generic bootloader
+// method needs the boot method it names (b.Bootloader).
+func BootProblem(kind string, rc *deviceconfig.Config, hostname string, b *jobdef.Boot) string {
+	_, boots := KindMethods(kind)
+	if !slices.Contains(boots, b.Method) {
+		return fmt.Sprintf("boot method %s is not available on %s devices (they run: %s)", b.Method, kindName(kind), orNone(boots))
+	}
+	if rc == nil || b.Method == "minimal" {
+		return ""
+	}
+	method := b.Method
+	if method == "bootloader" {
+		method = b.Bootloader
+	}
+	if _, ok := rc.BootMethods[method]; !ok {
+		return fmt.Sprintf("boot method %s is not available on device %s: its device type offers %s", method, hostname, orNone(rc.BootMethodNames()))
+	}
+	return ""
+}
+
+// JobProblem checks every deploy and boot action of job against a device
+// and returns the path of the first action it cannot run and why ("" when
+// it can run them all).
+func JobProblem(kind string, rc *deviceconfig.Config, hostname string, job *jobdef.Job) (path, why string) {
+	for i := range job.Actions {
+		a := &job.Actions[i]
+		switch {
+		case a.Kind == jobdef.KindDeploy && a.Deploy != nil:
+			if why := DeployProblem(kind, rc, hostname, a.Deploy.To); why != "" {
+				return fmt.Sprintf("$.actions[%d].deploy.to", i), why
+			}
+		case a.Kind == jobdef.KindBoot && a.Boot != nil:
+			if why := BootProblem(kind, rc, hostname, a.Boot); why != "" {
+				return fmt.Sprintf("$.actions[%d].boot.method", i), why
+			}
+		}
+	}
+	return "", ""
+}
+
+func kindName(kind string) string {
+	if kind == "" {
+		return "unconfigured"
+	}
+	return kind
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
