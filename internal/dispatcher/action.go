@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
@@ -187,6 +188,7 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	env.node = n
 	name := n.action.Name()
 	env.Info("start: %s %s (timeout %s)", n.level, name, shownTimeout(ctx, n))
+	setCharacterDelay(&env, n)
 	start := time.Now()
 
 	retries := max(n.retries, 1)
@@ -308,5 +310,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return context.Cause(ctx)
 	case <-t.C:
 		return nil
+	}
+}
+
+// setCharacterDelay applies the device's character delay of the action's
+// phase (LAVA's character_delays: deploy, boot, test) to what the action
+// types on the console. Top-level actions set it; nested ones keep it.
+func setCharacterDelay(env *Env, n *node) {
+	if env.Conn == nil || env.DeviceConfig == nil || env.DeviceConfig.Rendered == nil || n.block == nil || strings.Contains(n.level, ".") {
+		return
+	}
+	d := env.DeviceConfig.Rendered.CharacterDelays
+	switch n.block.Kind {
+	case jobdef.KindDeploy:
+		env.Conn.SetCharacterDelay(d.Deploy)
+	case jobdef.KindBoot:
+		env.Conn.SetCharacterDelay(d.Boot)
+	case jobdef.KindTest:
+		env.Conn.SetCharacterDelay(d.Test)
+	default:
+		env.Conn.SetCharacterDelay(0)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/bootloader"
@@ -19,10 +18,7 @@ func (c *Conn) SendRaw(ctx context.Context, s string) error {
 		return context.Cause(ctx)
 	}
 	c.log.Log(workerproto.LevelInput, quoteConsole(s, quotedMax))
-	if _, err := io.WriteString(c.rw, s); err != nil {
-		return InfrastructureError("write to the console: %w", err)
-	}
-	return nil
+	return c.write(ctx, s)
 }
 
 // bootloaderStep is the part of a bootloader boot (u-boot, ipxe, grub,

@@ -74,6 +74,8 @@ type Conn struct {
 	head       [partialKept]byte
 	headLen    int
 	partialLen int
+	// charDelay is the pause between characters typed (SetCharacterDelay).
+	charDelay time.Duration
 }
 
 // NewConn starts reading the console rw and logging it to log.
@@ -109,8 +111,43 @@ func (c *Conn) send(ctx context.Context, line, shown string) error {
 		return context.Cause(ctx)
 	}
 	c.log.Log(workerproto.LevelInput, shown)
-	if _, err := io.WriteString(c.rw, line+"\n"); err != nil {
-		return InfrastructureError("write to the console: %w", err)
+	return c.write(ctx, line+"\n")
+}
+
+// SetCharacterDelay makes Send type one character at a time, d apart (0:
+// at once): LAVA's character_delays, for consoles that drop characters
+// typed too fast.
+func (c *Conn) SetCharacterDelay(d time.Duration) {
+	c.mu.Lock()
+	c.charDelay = d
+	c.mu.Unlock()
+}
+
+// write types s on the console, with the character delay if one is set.
+func (c *Conn) write(ctx context.Context, s string) error {
+	c.mu.Lock()
+	d := c.charDelay
+	c.mu.Unlock()
+	if d <= 0 {
+		if _, err := io.WriteString(c.rw, s); err != nil {
+			return InfrastructureError("write to the console: %w", err)
+		}
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			t.Reset(d)
+			select {
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			case <-t.C:
+			}
+		}
+		if _, err := c.rw.Write([]byte{s[i]}); err != nil {
+			return InfrastructureError("write to the console: %w", err)
+		}
 	}
 	return nil
 }

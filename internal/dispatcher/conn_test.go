@@ -24,8 +24,9 @@ type fakeConsole struct {
 	r *io.PipeReader
 	w *io.PipeWriter
 
-	mu    sync.Mutex
-	typed strings.Builder
+	mu     sync.Mutex
+	typed  strings.Builder
+	writes int
 }
 
 func newFakeConsole() *fakeConsole {
@@ -38,6 +39,7 @@ func (f *fakeConsole) Read(p []byte) (int, error) { return f.r.Read(p) }
 func (f *fakeConsole) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.writes++
 	return f.typed.Write(p)
 }
 
@@ -374,4 +376,35 @@ func TestPanicOutputBeforeTheError(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("log order (-want +got):\n%s", diff)
 	}
+}
+
+// With a character delay, Send and SendRaw type one character per write
+// (LAVA's character_delays); without, a line is one write. A context that
+// ends stops the typing.
+func TestConnCharacterDelay(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	ctx := context.Background()
+	if err := c.Send(ctx, "fast"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetCharacterDelay(time.Millisecond)
+	if err := c.Send(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendRaw(ctx, "ab"); err != nil {
+		t.Fatal(err)
+	}
+	fc.mu.Lock()
+	typed, writes := fc.typed.String(), fc.writes
+	fc.mu.Unlock()
+	if typed != "fast\nslow\nab" || writes != 1+5+2 {
+		t.Errorf("typed %q in %d writes, want 8 writes", typed, writes)
+	}
+	c.SetCharacterDelay(time.Hour)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := c.Send(cctx, "never"); err == nil {
+		t.Error("a canceled send typed")
+	}
+	closeAll()
 }
