@@ -68,6 +68,14 @@ const (
 	IPXEInterruptPrompt = "Press Ctrl-B for the iPXE command line"
 	// IPXEInterruptChar is Ctrl-B.
 	IPXEInterruptChar = "\x02"
+	// IPXECharDelay is the pause to make after each character typed to
+	// iPXE (LAVA's boot_character_delay). iPXE reads the serial line
+	// through SeaBIOS's serial console, which at each poll moves every
+	// byte waiting in the UART into a small buffer and then into the BIOS
+	// keyboard buffer (15 keys), dropping what does not fit: typed at full
+	// speed, a command line lost its end once on a loaded host. U-Boot
+	// and Linux read the UART themselves and need no delay.
+	IPXECharDelay = 20 * time.Millisecond
 
 	// GuestIP is the board's address on QEMU's user network (from DHCP).
 	GuestIP = "10.0.2.15"

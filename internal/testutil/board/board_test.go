@@ -231,6 +231,9 @@ func TestIPXEBoard(t *testing.T) {
 	con.expect(IPXEInterruptPrompt)
 	con.send(IPXEInterruptChar)
 	con.expect(IPXEPrompt)
+	// iPXE reads the serial line through SeaBIOS, which drops keys typed
+	// faster than it polls: type as LAVA does, one character at a time.
+	con.typ = IPXECharDelay
 	con.cmd("dhcp net0", IPXEPrompt)
 	kernelURL := fmt.Sprintf("http://%s:%d/vmlinuz", tftpIP, httpPort)
 	con.send("kernel " + kernelURL + " " + KernelCommandLine + "\r")
@@ -245,6 +248,7 @@ func TestIPXEBoard(t *testing.T) {
 	con.send("boot\r")
 	con.expect("Linux version ")
 	con.expect(dut.Prompt)
+	con.typ = 0 // the kernel's own UART driver takes keys at any speed
 	con.send("echo ipxe-$((6*7))\r")
 	con.expect("ipxe-42")
 

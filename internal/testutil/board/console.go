@@ -100,6 +100,9 @@ func makeRaw(t *syscall.Termios) {
 
 // newUART opens the pty and listens on sock for QEMU.
 func newUART(sock string) (*uart, error) {
+	if len(sock) > 107 {
+		return nil, fmt.Errorf("serial socket %s: longer than a unix socket path may be (107 bytes): use a shorter board directory", sock)
+	}
 	m, pts, err := openPTY()
 	if err != nil {
 		return nil, err

@@ -16,7 +16,8 @@ func jinjaString(s string) string {
 // and the firmware's prompts and load addresses under LAVA's variable
 // names (bootloader_prompt, interrupt_prompt, interrupt_char,
 // bootz_kernel_addr, ...; uboot_bootx_cmd boots with zboot, and
-// ipxe_interrupt_ctrl_list is iPXE's Ctrl-B).
+// ipxe_interrupt_ctrl_list is iPXE's Ctrl-B, boot_character_delay its
+// typing pace in milliseconds).
 func (b *Board) Dictionary(template string) string {
 	var d strings.Builder
 	set := func(name, value string) { fmt.Fprintf(&d, "{%% set %s = %s %%}\n", name, value) }
@@ -41,6 +42,7 @@ func (b *Board) Dictionary(template string) string {
 		set("ipxe_autoboot_prompt", jinjaString(IPXEInterruptPrompt))
 		set("ipxe_interrupt_ctrl_list", "['b']")
 		set("boot_interface", jinjaString("net0"))
+		set("boot_character_delay", fmt.Sprint(IPXECharDelay.Milliseconds()))
 	}
 	return d.String()
 }

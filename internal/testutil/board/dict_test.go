@@ -100,8 +100,12 @@ func TestNewRejects(t *testing.T) {
 		{"rom", Options{ROM: "/nonexistent/u-boot.rom"}, "u-boot firmware (install Debian's u-boot-qemu): stat /nonexistent/u-boot.rom: no such file or directory"},
 		{"qemu", Options{QEMU: "/nonexistent/qemu"}, `QEMU (install Debian's qemu-system-x86): exec: "/nonexistent/qemu": stat /nonexistent/qemu: no such file or directory`},
 		{"comma", Options{Dir: "/tmp/a,b"}, `board directory "/tmp/a,b": QEMU options cannot hold a ','`},
+		{"long", Options{Dir: "TMP/" + strings.Repeat("d", 100)}, "serial socket TMP/" + strings.Repeat("d", 100) + "/serial.sock: longer than a unix socket path may be (107 bytes): use a shorter board directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			tc.o.Dir = strings.Replace(tc.o.Dir, "TMP", tmp, 1)
+			tc.want = strings.Replace(tc.want, "TMP", tmp, 1)
 			b, err := New(tc.o)
 			if err == nil {
 				b.Close()

@@ -33,6 +33,7 @@ type line struct {
 	state int    // telnet parser state
 	buf   []byte // received, not yet matched
 	seen  bytes.Buffer
+	typ   time.Duration // pause after each character sent (LAVA's boot_character_delay)
 }
 
 func dialLine(t testing.TB, addr string) *line {
@@ -140,9 +141,16 @@ func (l *line) wait(pat string, d time.Duration) error {
 
 func (l *line) send(s string) {
 	l.t.Helper()
-	l.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := l.c.Write([]byte(s)); err != nil {
-		l.t.Fatalf("send %q: %v", s, err)
+	chunks := []string{s}
+	if l.typ > 0 {
+		chunks = strings.Split(s, "")
+	}
+	for _, c := range chunks {
+		l.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := l.c.Write([]byte(c)); err != nil {
+			l.t.Fatalf("send %q: %v", s, err)
+		}
+		time.Sleep(l.typ)
 	}
 }
 
