@@ -21,9 +21,10 @@ OUT=${OUT:-test-output/logs}
 # Packages whose goroutines share state: the log store, the worker and its
 # journal, the app (scheduler loop, events), the web UI's live streams, the
 # worker API (streams, pushes), load shedding, the server's limits, the
-# login throttle, the boot-file server and the board consoles. They run
+# login throttle, the boot-file server, the board consoles and the test
+# board's serial relay. They run
 # under -race only.
-RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
+RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/testutil/board/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
 
 mkdir -p "$OUT"
 mod=$($GO list -m)
