@@ -140,8 +140,10 @@ const maxDeclErrors = 100
 // items read before them. A syntax error inside a top-level tag that has
 // no body (extends, set NAME = …, include, import, from, print, {{ }}, or
 // an unknown tag) does not stop the reading: it resumes after that tag.
-// Any other error (a lexical error, an error inside a statement's body)
-// ends it, as Parse would. At most 100 errors are returned.
+// Any other error (an error inside a statement's body, or before the body
+// opens) ends it, as Parse would. A lexical error ends it too, and comes
+// last: the items and syntax errors before it are returned first (Parse
+// reports only the lexical error). At most 100 errors are returned.
 func (e *Env) Declarations(name, src string) ([]Decl, []*Error) {
 	if len(src) > e.limits.MaxSourceBytes {
 		return nil, []*Error{{Template: name, Line: 1, Column: 1, Msg: fmt.Sprintf("template is larger than %d bytes", e.limits.MaxSourceBytes)}}
@@ -195,7 +197,7 @@ func (e *Env) Declarations(name, src string) ([]Decl, []*Error) {
 		errs = append(errs, err)
 		next, ok := p.resumeAfter(start)
 		if !ok {
-			return decls, errs
+			break
 		}
 		p.i, p.depth, p.tagStack = next, 0, nil
 	}
