@@ -150,6 +150,9 @@ func (e *Env) Declarations(name, src string) ([]Decl, []*Error) {
 	}
 	src = normalizeSource(src)
 	lx := &lexer{src: src, name: name, trim: e.opts.TrimBlocks, lstrip: e.opts.LStripBlocks, maxToks: len(src) + 16}
+	// A device dictionary has about one token per 4 bytes: reserving
+	// that much (plus the end token) saves most of the slice's regrowth.
+	lx.toks = make([]token, 0, len(src)/4+2)
 	lx.lineStart = append(lx.lineStart, 0)
 	for i := 0; i < len(src); i++ {
 		if src[i] == '\n' {
