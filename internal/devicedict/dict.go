@@ -39,8 +39,7 @@ type Dict struct {
 	// Vars are the variables it sets.
 	Vars []Var
 
-	templateSrc srcPos     // where the template is named
-	li          *lineIndex // resolves Jinja2 offsets; nil for YAML
+	templateSrc srcPos // where the template is named
 }
 
 // Var is one variable of a dictionary.
@@ -96,9 +95,7 @@ func Parse(text string) (*Dict, error) {
 	switch {
 	case isJinja(text):
 		d.Form = FormJinja
-		d.li = newLineIndex(text)
-		p := &jinjaParser{src: text, li: d.li, errs: &errs, d: d, seen: map[string]pos{}}
-		p.parse()
+		parseJinja(text, d, &errs)
 	default:
 		parseYAML(text, d, &errs)
 	}

@@ -70,7 +70,7 @@ const notFoundHint = " (load it with `basalt device-types template set TYPE FILE
 // render renders a parsed dictionary and reads the result.
 func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context map[string]any) (string, error) {
 	var errs errList
-	at := resolve(d.li, d.templateSrc)
+	at := resolve(d.templateSrc)
 	if at.line == 0 {
 		at = pos{1, 1}
 	}

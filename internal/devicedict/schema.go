@@ -28,7 +28,6 @@ func SupportedTemplates() []string { return []string{TemplateQEMU} }
 
 // checkCtx carries what a check needs to report a problem.
 type checkCtx struct {
-	li       *lineIndex
 	errs     *errList
 	fallback srcPos // the variable's position, for values without one
 }
@@ -42,7 +41,7 @@ func (c *checkCtx) fail(n *node, path, format string, args ...any) {
 	if n != nil {
 		src = n.src
 	}
-	c.errs.add(resolve(c.li, src.or(c.fallback)), path, fmt.Sprintf(format, args...))
+	c.errs.add(resolve(src.or(c.fallback)), path, fmt.Sprintf(format, args...))
 }
 
 // check validates one value; path names it in messages.
@@ -530,11 +529,11 @@ func (d *Dict) Validate(deviceType string) error {
 		return nil
 	}
 	var errs errList
-	c := &checkCtx{li: d.li, errs: &errs}
+	c := &checkCtx{errs: &errs}
 	s := simulatedSchema
 	if _, sim := d.Lookup(SimulatedVar); !sim {
 		tmpl := d.template(deviceType)
-		tp := resolve(d.li, d.templateSrc)
+		tp := resolve(d.templateSrc)
 		var ok bool
 		s, ok = templates[tmpl]
 		switch {

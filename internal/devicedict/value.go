@@ -20,17 +20,14 @@ const (
 	dictNode
 )
 
-// srcPos is where a value is written: a resolved line and column (YAML
-// gives those), or a byte offset into the Jinja2 source, resolved only when
-// a message needs it. The zero srcPos is "unknown".
+// srcPos is where a value is written (1-based line and column). The zero
+// srcPos is "unknown".
 type srcPos struct {
-	off       int // byte offset + 1; 0 when unset
 	line, col int
 }
 
-func at(off int) srcPos       { return srcPos{off: off + 1} }
 func lineCol(l, c int) srcPos { return srcPos{line: l, col: c} }
-func (p srcPos) known() bool  { return p.off > 0 || p.line > 0 }
+func (p srcPos) known() bool  { return p.line > 0 }
 func (p srcPos) or(q srcPos) srcPos {
 	if p.known() {
 		return p
@@ -226,58 +223,10 @@ func truncate(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// lineIndex turns byte offsets of a source text into 1-based line and
-// character columns. Lookups at increasing offsets (the order in which a
-// parser meets them) cost the distance from the previous one.
-type lineIndex struct {
-	src    string
-	starts []int // byte offset of each line's start
-	// cursor of the last lookup
-	lastOff, lastLine, lastCol int
-}
-
-func newLineIndex(src string) *lineIndex {
-	li := &lineIndex{src: src, starts: []int{0}, lastLine: 1, lastCol: 1}
-	for i := 0; i < len(src); i++ {
-		if src[i] == '\n' {
-			li.starts = append(li.starts, i+1)
-		}
-	}
-	return li
-}
-
-// pos resolves a byte offset.
-func (li *lineIndex) pos(off int) pos {
-	if off < 0 {
-		off = 0
-	}
-	if off > len(li.src) {
-		off = len(li.src)
-	}
-	if off < li.lastOff {
-		line := sort.Search(len(li.starts), func(i int) bool { return li.starts[i] > off }) // 1-based line
-		li.lastOff, li.lastLine, li.lastCol = li.starts[line-1], line, 1
-	}
-	for li.lastOff < off {
-		r, size := utf8.DecodeRuneInString(li.src[li.lastOff:])
-		li.lastOff += size
-		if r == '\n' {
-			li.lastLine++
-			li.lastCol = 1
-		} else {
-			li.lastCol++
-		}
-	}
-	return pos{li.lastLine, li.lastCol}
-}
-
-// resolve turns a srcPos into a position; li may be nil for YAML sources.
-func resolve(li *lineIndex, p srcPos) pos {
-	switch {
-	case p.line > 0:
+// resolve turns a srcPos into a position; unknown positions are 1:1.
+func resolve(p srcPos) pos {
+	if p.line > 0 {
 		return pos{p.line, max(p.col, 1)}
-	case p.off > 0 && li != nil:
-		return li.pos(p.off - 1)
 	}
 	return pos{1, 1}
 }

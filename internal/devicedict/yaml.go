@@ -81,19 +81,19 @@ func parseYAML(text string, d *Dict, errs *errList) {
 		e := entryFromTree(te, seen)
 		if e.key == ExtendsKey {
 			if e.val.kind != strNode || e.val.s == "" {
-				errs.add(resolve(nil, e.val.src.or(e.keySrc)), "$."+ExtendsKey, fmt.Sprintf("expected the template name (extends: qemu), got %s", e.val.describe()))
+				errs.add(resolve(e.val.src.or(e.keySrc)), "$."+ExtendsKey, fmt.Sprintf("expected the template name (extends: qemu), got %s", e.val.describe()))
 				continue
 			}
 			name := strings.TrimSuffix(e.val.s, ".jinja2")
 			if name == "" || strings.ContainsAny(name, "/\\") {
-				errs.add(resolve(nil, e.val.src), "$."+ExtendsKey, fmt.Sprintf("template name %s must be a device-type name like qemu", strconv.Quote(e.val.s)))
+				errs.add(resolve(e.val.src), "$."+ExtendsKey, fmt.Sprintf("template name %s must be a device-type name like qemu", strconv.Quote(e.val.s)))
 				continue
 			}
 			d.Template = name
 			d.templateSrc = e.val.src
 			continue
 		}
-		p := resolve(nil, e.keySrc)
+		p := resolve(e.keySrc)
 		d.Vars = append(d.Vars, Var{Name: e.key, Value: e.val.value(), Line: p.line, Column: p.col, n: e.val})
 	}
 }
