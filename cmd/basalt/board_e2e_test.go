@@ -30,9 +30,10 @@ type boardLab struct {
 	board  *board.Board
 	device string
 	wdir   string
+	worker *workerProc
 }
 
-func newBoardLab(t *testing.T, fw board.Firmware, name, typ string) *boardLab {
+func newBoardLab(t testing.TB, fw board.Firmware, name, typ string) *boardLab {
 	t.Helper()
 	b := board.Start(t, board.Options{Name: name, Firmware: fw})
 	pc, err := board.ListenLoopbackUDP(board.TFTPPort)
@@ -63,9 +64,9 @@ func newBoardLab(t *testing.T, fw board.Firmware, name, typ string) *boardLab {
 		t.Fatal(err)
 	}
 	wdir := t.TempDir()
-	startWorker(t, l.url, "board-host", nw.Token, wdir,
+	w := startWorker(t, l.url, "board-host", nw.Token, wdir,
 		"--boot-files", filepath.Join(wdir, "boot"), "--tftp-listen", ip+":69", "--boot-server-ip", ip)
-	return &boardLab{lab: l, board: b, device: name, wdir: wdir}
+	return &boardLab{lab: l, board: b, device: name, wdir: wdir, worker: w}
 }
 
 // ubootJob deploys the project's device under test over TFTP and boots it

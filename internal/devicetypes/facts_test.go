@@ -148,7 +148,7 @@ func TestQemuUbootX86Facts(t *testing.T) {
 // method as LAVA's x86 type has it).
 func TestQemuIpxeX86Facts(t *testing.T) {
 	ipxe := "actions/boot/methods/ipxe/"
-	cfg := checkFacts(t, "ipxe-01.jinja2", map[string]any{}, []fact{
+	checkFacts(t, "ipxe-01.jinja2", map[string]any{}, []fact{
 		{ipxe + "parameters", map[string]any{"bootloader_prompt": "iPXE>", "use_bootscript": false, "lava_mac": "52:54:00:12:34:5a"}},
 		{ipxe + "ramdisk/commands", []string{
 			"dhcp net0", "set console console=ttyS0,115200n8 lava_mac={LAVA_MAC}", "set extraargs  ip=dhcp",
@@ -166,6 +166,6 @@ func TestQemuIpxeX86Facts(t *testing.T) {
 		{"timeouts/connections/bootloader-interrupt", map[string]any{"minutes": 5}},
 		// iPXE polls the UART through SeaBIOS and drops characters typed
 		// at full speed (seen in the end-to-end test).
-		{"character_delays/boot", 10},
+		{"character_delays/boot", 20},
 	})
 }

@@ -44,9 +44,9 @@ func newBootloaderStep(b *jobdef.Boot, cfg *deviceConfig) (*bootloaderStep, erro
 	if err != nil {
 		return nil, err
 	}
-	if m.CharacterDelay == 0 {
-		m.CharacterDelay = cfg.Rendered.CharacterDelays.Boot
-	}
+	// The console types with the boot phase's character delay
+	// (Conn.SetCharacterDelay): one input record per command in the log.
+	m.CharacterDelay = 0
 	s := &bootloaderStep{boot: b, method: m}
 	switch {
 	case b.CommandSet != "":
