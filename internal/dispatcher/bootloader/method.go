@@ -222,8 +222,8 @@ func controlChar(c string) (byte, error) {
 		case b >= 'A' && b <= 'Z':
 			return b - 'A' + 1, nil
 		}
-		if i := strings.IndexByte("@[\\]^_", b); i >= 0 {
-			return byte(i), nil
+		if strings.IndexByte("@[\\]^_", b) >= 0 {
+			return b & 0x1f, nil
 		}
 		if b == '?' {
 			return 127, nil
