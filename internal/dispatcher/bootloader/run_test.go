@@ -144,10 +144,10 @@ func (f *fakeBootloader) run(conn net.Conn, done chan<- struct{}) {
 				}
 			}
 		}
-		out := ""
+		out, longest := "", -1 // the reply of the longest matching prefix
 		for p, o := range f.replies {
-			if strings.HasPrefix(line, p) {
-				out = o
+			if strings.HasPrefix(line, p) && len(p) > longest {
+				out, longest = o, len(p)
 			}
 		}
 		if out == "" && line != "" && !strings.HasPrefix(line, "setenv") {
