@@ -369,3 +369,21 @@ func quote(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// ForJob resolves a job's boot method as LAVA does: the generic
+// "bootloader" method names the device's bootloader method in its
+// bootloader parameter, takes its commands from the job, and stays at the
+// prompt after the last one (expectFinal false); any other method is the
+// device's method of that name and waits for its final message.
+func ForJob(jobMethod, bootloaderParam string) (method string, expectFinal bool, err error) {
+	if jobMethod == "bootloader" {
+		if bootloaderParam == "" {
+			return "", false, jobErrorf("boot method bootloader needs the bootloader parameter (u-boot, ipxe, grub, barebox, …)")
+		}
+		return bootloaderParam, false, nil
+	}
+	if jobMethod == "" {
+		return "", false, jobErrorf("missing boot method")
+	}
+	return jobMethod, true, nil
+}

@@ -194,3 +194,37 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestForJob(t *testing.T) {
+	for _, tc := range []struct {
+		method, param, want string
+		final, err          bool
+	}{
+		{"u-boot", "", "u-boot", true, false},
+		{"ipxe", "", "ipxe", true, false},
+		{"bootloader", "u-boot", "u-boot", false, false},
+		{"bootloader", "", "", false, true},
+		{"", "", "", false, true},
+	} {
+		got, final, err := ForJob(tc.method, tc.param)
+		if got != tc.want || final != tc.final || (err != nil) != tc.err {
+			t.Errorf("ForJob(%q, %q) = %q, %v, %v", tc.method, tc.param, got, final, err)
+		}
+	}
+}
+
+// BenchmarkSubstitute measures preparing a U-Boot command set.
+func BenchmarkSubstitute(b *testing.B) {
+	in := Inputs{Method: UBoot, ServerIP: "10.0.0.1", Kernel: "7/tftp-deploy-x/kernel/zImage", Ramdisk: "7/r", DTB: "7/d",
+		KernelType: "zimage", BootAddresses: armAddrs, RamdiskFormat: "u-boot"}
+	b.ReportAllocs()
+	for b.Loop() {
+		subs, err := Substitutions(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out := Substitute(ubootRamdisk, subs); len(out) != 11 {
+			b.Fatal(len(out))
+		}
+	}
+}
