@@ -262,7 +262,7 @@ func TestParseMethodUBoot(t *testing.T) {
 func TestParseMethodIPXE(t *testing.T) {
 	m := loadMethod(t, "ipxe-01.yaml", IPXE)
 	if m.BootloaderPrompt != "iPXE>" || m.InterruptPrompt != "Press Ctrl-B for the iPXE command line" || m.InterruptChar != "" ||
-		!reflect.DeepEqual(m.InterruptCtrl, []string{"b"}) || m.FinalMessage != "" || m.LavaMac != "52:54:00:12:34:5a" {
+		!reflect.DeepEqual(m.InterruptCtrl, []string{"b"}) || m.FinalMessage != "" || m.LavaMac != "52:54:00:12:34:5a" || m.CharacterDelay != 20*time.Millisecond {
 		t.Errorf("ipxe method: %+v", m)
 	}
 	if _, err := ParseMethod(map[string]any{"actions": map[string]any{"boot": map[string]any{"methods": map[string]any{"ipxe": nil}}}}, UBoot); err == nil ||
