@@ -149,6 +149,7 @@ func TestQemuUbootX86Facts(t *testing.T) {
 func TestQemuIpxeX86Facts(t *testing.T) {
 	ipxe := "actions/boot/methods/ipxe/"
 	checkFacts(t, "ipxe-01.jinja2", map[string]any{}, []fact{
+		{"character_delays", map[string]any{"boot": 20}},
 		{ipxe + "parameters", map[string]any{"bootloader_prompt": "iPXE>", "use_bootscript": false, "lava_mac": "52:54:00:12:34:5a"}},
 		{ipxe + "ramdisk/commands", []string{
 			"dhcp net0", "set console console=ttyS0,115200n8 lava_mac={LAVA_MAC}", "set extraargs  ip=dhcp",
@@ -164,8 +165,5 @@ func TestQemuIpxeX86Facts(t *testing.T) {
 		{"constants/ipxe/error-messages", []string{"No configuration methods succeeded", "Connection timed out"}},
 		{"timeouts/actions/bootloader-commands", map[string]any{"minutes": 5}},
 		{"timeouts/connections/bootloader-interrupt", map[string]any{"minutes": 5}},
-		// iPXE polls the UART through SeaBIOS and drops characters typed
-		// at full speed (seen in the end-to-end test).
-		{"character_delays/boot", 20},
 	})
 }

@@ -48,6 +48,7 @@ type Error struct {
 	Err error
 }
 
+// Error says which step failed, how, and why.
 func (e *Error) Error() string {
 	s := e.Msg
 	if e.Action != "" {

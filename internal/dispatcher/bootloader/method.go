@@ -222,8 +222,8 @@ func controlChar(c string) (byte, error) {
 		case b >= 'A' && b <= 'Z':
 			return b - 'A' + 1, nil
 		}
-		if i := strings.IndexByte("@[\\]^_", b); i >= 0 {
-			return byte(i), nil
+		if strings.IndexByte("@[\\]^_", b) >= 0 {
+			return b & 0x1f, nil
 		}
 		if b == '?' {
 			return 127, nil
@@ -368,4 +368,22 @@ func quote(s string) string {
 		s = s[:max] + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// ForJob resolves a job's boot method as LAVA does: the generic
+// "bootloader" method names the device's bootloader method in its
+// bootloader parameter, takes its commands from the job, and stays at the
+// prompt after the last one (expectFinal false); any other method is the
+// device's method of that name and waits for its final message.
+func ForJob(jobMethod, bootloaderParam string) (method string, expectFinal bool, err error) {
+	if jobMethod == "bootloader" {
+		if bootloaderParam == "" {
+			return "", false, jobErrorf("boot method bootloader needs the bootloader parameter (u-boot, ipxe, grub, barebox, …)")
+		}
+		return bootloaderParam, false, nil
+	}
+	if jobMethod == "" {
+		return "", false, jobErrorf("missing boot method")
+	}
+	return jobMethod, true, nil
 }

@@ -251,12 +251,12 @@ func (r *runner) wait(ctx context.Context, action, after string, timeout time.Du
 	if err == nil {
 		return idx, nil
 	}
-	msg := "no " + what
+	msg := "waiting for " + what
 	if after != "" {
 		msg += " after " + quote(after)
 	}
 	if ctx.Err() == nil && wctx.Err() != nil {
-		msg += fmt.Sprintf(" within %s", timeout)
+		msg += fmt.Sprintf(" (gave up after %s)", timeout)
 	}
 	return -1, &Error{Kind: Infrastructure, Action: action, Command: after, Msg: msg, Err: err}
 }
