@@ -5,9 +5,10 @@
 // filters shlex_quote, yaml_quote and qemu_guest_fs_interface).
 //
 // The package owns the lexer, parser and renderer, the Python value model
-// the templates compute with, the loaders, and the analysis Env.Undeclared
+// the templates compute with, the loaders, and two analyses: Env.Undeclared
 // (the context variables a template chain can read, which device
-// dictionaries set).
+// dictionaries set) and Env.Declarations (a template's top-level items
+// with their positions, how internal/devicedict reads dictionaries).
 //
 // Supported surface: {{ }}, {% %}, {# #}, whitespace control (- and +),
 // trim_blocks, lstrip_blocks, raw; extends (also with a variable), block

@@ -110,61 +110,81 @@ func TestLAVADifferential(t *testing.T) {
 		_ = ctxB.Set(kv[0], kv[1])
 	}
 	totalVars := 0
-	writeDict := func(name, src string) string {
-		if err := os.WriteFile(filepath.Join(devices, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return name
-	}
 	const group = 40
-	for _, name := range names {
-		add(&diffCase{tmpl: name, kind: "standalone", ctx: NewDict()})
-		vars, err := env.Undeclared(name)
-		if err != nil {
-			// the template itself fails to parse: the standalone case covers it
-			continue
-		}
-		totalVars += len(vars)
-		base := strings.TrimSuffix(name, ".jinja2")
-		unset := writeDict("dict-unset-"+name, fmt.Sprintf("{%% extends '%s' %%}\n", name))
-		add(&diffCase{tmpl: unset, kind: "dict-unset", ctx: NewDict()})
-		add(&diffCase{tmpl: unset, kind: "dict-unset ctx-amd64", ctx: ctxA})
-		add(&diffCase{tmpl: unset, kind: "dict-unset ctx-arm64", ctx: ctxB})
-		// a device dictionary that sets every variable to a string
-		var b strings.Builder
-		fmt.Fprintf(&b, "{%% extends '%s' %%}\n", name)
-		for _, v := range vars {
-			fmt.Fprintf(&b, "{%% set %s = 'v-%s' %%}\n", v, v)
-		}
-		add(&diffCase{tmpl: writeDict("dict-strings-"+name, b.String()), kind: "dict-set-strings", ctx: NewDict()})
-		_ = base
-		// each group of variables in the context: once as strings, once
-		// with every kind of value
-		for g := 0; g < len(vars); g += group {
-			strs, mixed := NewDict(), NewDict()
-			for i, v := range vars[g:min(g+group, len(vars))] {
-				_ = strs.Set(v, "s-"+v)
-				_ = mixed.Set(v, valueKinds[(i+g/group)%len(valueKinds)](v))
+	// gen adds the cases of the templates names, found through the loader
+	// path dirs (devices, where it writes the dictionaries, first): each
+	// template alone, a dictionary that sets nothing (with three
+	// contexts), one that sets every variable the template reads, the
+	// variables in groups as context (strings, then every kind of value),
+	// and with perVar a dictionary per variable setting only it.
+	gen := func(names []string, devices string, dirs []string, env *Env, prefix string, perVar bool) {
+		writeDict := func(name, src string) string {
+			if err := os.WriteFile(filepath.Join(devices, name), []byte(src), 0o644); err != nil {
+				t.Fatal(err)
 			}
-			add(&diffCase{tmpl: unset, kind: fmt.Sprintf("ctx-strings-%d", g/group), ctx: strs})
-			add(&diffCase{tmpl: unset, kind: fmt.Sprintf("ctx-mixed-%d", g/group), ctx: mixed})
+			return name
 		}
-	}
-	// Basalt's own device-type templates, when this tree has them
-	basaltDir, _ := filepath.Abs(filepath.Join("..", "devicetypes", "templates"))
-	basaltNames := 0
-	if ents, err := os.ReadDir(basaltDir); err == nil {
-		benv := NewLAVA(DirLoader(basaltDir))
-		for _, e := range ents {
-			if !strings.HasSuffix(e.Name(), ".jinja2") {
+		c := func(tmpl, kind string, ctx *Dict) *diffCase {
+			return &diffCase{tmpl: tmpl, kind: prefix + kind, ctx: ctx, env: env, dirs: dirs}
+		}
+		for _, name := range names {
+			add(c(name, "standalone", NewDict()))
+			vars, err := env.Undeclared(name)
+			if err != nil {
+				// the template itself fails to parse: the standalone case covers it
 				continue
 			}
-			basaltNames++
-			for _, ctx := range []*Dict{NewDict(), ctxA, ctxB} {
-				add(&diffCase{tmpl: e.Name(), kind: "basalt", ctx: ctx, env: benv, dirs: []string{basaltDir}})
+			totalVars += len(vars)
+			unset := writeDict("dict-unset-"+name, fmt.Sprintf("{%% extends '%s' %%}\n", name))
+			add(c(unset, "dict-unset", NewDict()))
+			add(c(unset, "dict-unset ctx-amd64", ctxA))
+			add(c(unset, "dict-unset ctx-arm64", ctxB))
+			// a device dictionary that sets every variable to a string
+			var b strings.Builder
+			fmt.Fprintf(&b, "{%% extends '%s' %%}\n", name)
+			for _, v := range vars {
+				fmt.Fprintf(&b, "{%% set %s = 'v-%s' %%}\n", v, v)
+			}
+			add(c(writeDict("dict-strings-"+name, b.String()), "dict-set-strings", NewDict()))
+			if perVar {
+				// each variable set alone, to a value of its own kind in turn
+				for i, v := range vars {
+					lit := []string{"'v-" + v + "'", "1024", "True", "False", "['a', 'b']", "{'k': 'v'}", "none"}[i%7]
+					add(c(writeDict(fmt.Sprintf("dict-var-%d-%s", i, name), fmt.Sprintf("{%% extends '%s' %%}\n{%% set %s = %s %%}\n", name, v, lit)), "dict-set-one", NewDict()))
+				}
+			}
+			// each group of variables in the context: once as strings, once
+			// with every kind of value
+			for g := 0; g < len(vars); g += group {
+				strs, mixed := NewDict(), NewDict()
+				for i, v := range vars[g:min(g+group, len(vars))] {
+					_ = strs.Set(v, "s-"+v)
+					_ = mixed.Set(v, valueKinds[(i+g/group)%len(valueKinds)](v))
+				}
+				add(c(unset, fmt.Sprintf("ctx-strings-%d", g/group), strs))
+				add(c(unset, fmt.Sprintf("ctx-mixed-%d", g/group), mixed))
 			}
 		}
 	}
+	gen(names, devices, dirs, env, "", false)
+	// Basalt's own device-type templates, the same way and with every
+	// variable set alone
+	basaltDir, _ := filepath.Abs(filepath.Join("..", "devicetypes", "templates"))
+	var basaltNames []string
+	if ents, err := os.ReadDir(basaltDir); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".jinja2") {
+				basaltNames = append(basaltNames, e.Name())
+			}
+		}
+	}
+	if len(basaltNames) == 0 {
+		t.Fatalf("no templates in %s: Basalt's shipped templates must be in the comparison", basaltDir)
+	}
+	basaltDevices := t.TempDir()
+	basaltDirs := []string{basaltDevices, basaltDir}
+	lavaCases := len(cases)
+	gen(basaltNames, basaltDevices, basaltDirs, NewLAVA(DirLoader(basaltDirs...)), "basalt ", true)
 	start := time.Now()
 	// Go renders
 	for _, c := range cases {
@@ -198,8 +218,10 @@ func TestLAVADifferential(t *testing.T) {
 	res := runOracle(t, jobs)
 	t.Logf("oracle took %v", time.Since(start))
 	var identicalYAML, byteIdentical, bothErr int
+	var bIdentical, bBothErr int // Basalt's templates alone
 	var diffs []string
 	for _, c := range cases {
+		basalt := strings.HasPrefix(c.kind, "basalt ")
 		r, ok := res[c.id]
 		if !ok {
 			t.Fatalf("oracle lost case %s", c.id)
@@ -208,6 +230,9 @@ func TestLAVADifferential(t *testing.T) {
 		switch {
 		case !r.OK && c.goErr != nil:
 			bothErr++
+			if basalt {
+				bBothErr++
+			}
 		case !r.OK:
 			diffs = append(diffs, fmt.Sprintf("%s: python fails (%s), go renders", where, r.Err))
 		case c.goErr != nil:
@@ -218,12 +243,15 @@ func TestLAVADifferential(t *testing.T) {
 			}
 			if r.YAML != nil && r.GoYAML != nil && *r.YAML == *r.GoYAML {
 				identicalYAML++
+				if basalt {
+					bIdentical++
+				}
 			} else {
 				diffs = append(diffs, fmt.Sprintf("%s: YAML differs, first difference %s", where, firstDiff(r.Out, c.goOut)))
 			}
 		}
 	}
-	t.Logf("basalt templates %d", basaltNames)
+	t.Logf("basalt templates %d: renders %d, identical YAML %d, both-error %d", len(basaltNames), len(cases)-lavaCases, bIdentical, bBothErr)
 	t.Logf("templates %d, variables %d, renders %d, identical YAML %d, byte-identical %d, both-error %d, mismatches %d",
 		len(names), totalVars, len(cases), identicalYAML, byteIdentical, bothErr, len(diffs))
 	if len(diffs) > 0 {
