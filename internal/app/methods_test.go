@@ -54,6 +54,10 @@ func TestSubmitChecksMethods(t *testing.T) {
 		f.lab("qemu", "w1")
 		must(t, f.app.CreateDevice(f.ctx, f.admin, lab.Device{Hostname: "q1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood,
 			Dictionary: "{% extends 'qemu.jinja2' %}\n"}, "test"))
+		f.lab("quiet", "w1")
+		must(t, f.app.SetDeviceTypeTemplate(f.ctx, f.admin, "quiet", "actions:\n  deploy:\n    methods:\n      tftp:\n"))
+		must(t, f.app.CreateDevice(f.ctx, f.admin, lab.Device{Hostname: "n1", DeviceType: "quiet", Worker: "w1", Health: lab.DeviceGood,
+			Dictionary: "{% extends 'quiet.jinja2' %}\n"}, "test"))
 		f.lab("acme", "w1")
 		must(t, f.app.SetDeviceTypeTemplate(f.ctx, f.admin, "acme", boardTemplate))
 		must(t, f.app.CreateDevice(f.ctx, f.admin, lab.Device{Hostname: "b1", DeviceType: "acme", Worker: "w1", Health: lab.DeviceGood,
@@ -67,6 +71,7 @@ func TestSubmitChecksMethods(t *testing.T) {
 			{"board job on board", "acme", tftpUBoot, "", ""},
 			{"tftp on qemu", "qemu", tftpUBoot, "$.actions[0].deploy.to", "deploy to tftp is not available on qemu devices (they run: download, downloads, tmpfs)"},
 			{"tmpfs on a board", "acme", tmpfsQEMU, "$.actions[0].deploy.to", "deploy to tmpfs is not available on board devices (they run: tftp)"},
+			{"board without a console", "quiet", tftpUBoot, "$.device_type", "device n1: its rendered configuration names no console (commands.connect): set connection_command in its dictionary (or connection_list and connection_commands)"},
 			{"grub not offered", "acme", strings.Replace(tftpUBoot, "u-boot", "grub", 1), "$.actions[1].boot.method", "boot method grub is not available on device b1: its device type offers u-boot"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

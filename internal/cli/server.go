@@ -99,7 +99,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().DurationVar(&healthInterval, "health-interval", 5*time.Second, "period of the health probe behind /healthz (database, disk space); a condition ends after three periods without failures")
 	cmd.Flags().BoolVar(&bootstrapAdmin, "bootstrap-admin", true, "on first start, create user 'admin' and write its password and token to <data-dir>/admin-credentials (mode 0600)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	cmd.Flags().StringVar(&templatesDir, "device-types-dir", "", "a directory of device-type templates (LAVA's form, NAME.jinja2) searched after those stored with `basalt device-types template set` and before the ones Basalt ships, such as an existing LAVA lab's device-types directory")
+	cmd.Flags().StringVar(&templatesDir, "device-types-dir", "", "a directory of device-type templates (LAVA's form, NAME.jinja2), such as an existing LAVA lab's device-types directory: searched after the templates stored with \"basalt device-types template set\" and before the ones Basalt ships")
 	cmd.Flags().IntVar(&f.cfg.MaxRequests, "max-requests", admit.DefaultMax, "API and web requests served at once; beyond, a request waits --queue-wait, then gets 503 with Retry-After (the worker link is not limited)")
 	cmd.Flags().DurationVar(&f.cfg.QueueWait, "queue-wait", admit.DefaultWait, "how long a request waits for one of the --max-requests slots")
 	cmd.Flags().IntVar(&f.cfg.Limits.MaxConnsPerClient, "max-conns-per-client", 256, "open connections one client address (an IPv6 /64) may hold; further ones are closed at once (0: no cap)")

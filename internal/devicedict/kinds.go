@@ -70,10 +70,17 @@ func BootProblem(kind string, rc *deviceconfig.Config, hostname string, b *jobde
 	return ""
 }
 
+// NoConsole says why a device whose dictionary renders through a template
+// cannot run jobs when its configuration names no console.
+const NoConsole = "its rendered configuration names no console (commands.connect): set connection_command in its dictionary (or connection_list and connection_commands)"
+
 // JobProblem checks every deploy and boot action of job against a device
 // and returns the path of the first action it cannot run and why ("" when
 // it can run them all).
 func JobProblem(kind string, rc *deviceconfig.Config, hostname string, job *jobdef.Job) (path, why string) {
+	if kind == KindBoard && rc != nil && rc.Commands.Connect == "" && len(rc.Commands.Connections) == 0 {
+		return "$.device_type", fmt.Sprintf("device %s: %s", hostname, NoConsole)
+	}
 	for i := range job.Actions {
 		a := &job.Actions[i]
 		switch {

@@ -35,10 +35,11 @@
 // dictionary may extend base-uboot.jinja2 directly and set its addresses
 // (bootz_kernel_addr, …), console_device and uboot_mkimage_arch.
 //
-// Administrators override or add templates by putting files in a
-// templates directory they control; that directory is searched first and
-// these embedded templates last (so a site's base-uboot.jinja2 replaces
-// Basalt's for every type that extends it). Names and FS give the
+// Administrators override or add templates by storing them through the
+// API (searched first) or putting files in the server's templates
+// directory (searched next); these embedded templates come last (so a
+// site's base-uboot.jinja2 replaces Basalt's for every type that extends
+// it). Names and FS give the
 // embedded set.
 //
 // The package has no dependencies: rendering is the caller's (Basalt's

@@ -100,14 +100,12 @@ func (b *board) Hostname() string { return b.hostname }
 // Console is the board's primary console.
 func (b *board) Console() io.ReadWriter { return b.con }
 
-// PowerOn boots the board as LAVA's reset does: the pre-power command,
-// then hard_reset when the board has one, else power_off and power_on.
-// A board without power commands cannot be reset: it is left to boot by
-// itself, and said so.
+// PowerOn boots the board as LAVA's reset does: hard_reset when the
+// board has one; else (Basalt) power_off then power_on when it has
+// power_on. A board with neither is reset by the boot action with soft
+// reboot commands on its console (canPowerCycle); PowerOn alone leaves it
+// to boot by itself, and says so.
 func (b *board) PowerOn(ctx context.Context) error {
-	if err := b.power(ctx, "pre_power_command", b.cmds.PrePower); err != nil {
-		return err
-	}
 	switch {
 	case len(b.cmds.HardReset) > 0:
 		return b.power(ctx, "hard_reset", b.cmds.HardReset)
@@ -117,8 +115,35 @@ func (b *board) PowerOn(ctx context.Context) error {
 		}
 		return b.power(ctx, "power_on", b.cmds.PowerOn)
 	}
-	b.log(workerproto.LevelWarning, "%s: the board has no power commands (hard_reset_command, power_on_command): it cannot be reset, waiting for it to boot by itself", b.hostname)
+	b.log(workerproto.LevelWarning, "%s: the board has no power commands (hard_reset_command, power_on_command): it cannot be power-cycled", b.hostname)
 	return nil
+}
+
+// canPowerCycle says whether the board has a command that resets it
+// (hard_reset or power_on); without one LAVA resets it with soft reboot
+// commands typed on its console.
+func (b *board) canPowerCycle() bool {
+	return len(b.cmds.HardReset) > 0 || len(b.cmds.PowerOn) > 0
+}
+
+// builtinCommands are the device commands a job's command action may name
+// instead of a user command (LAVA's builtin_commands), as their lines.
+func (b *board) builtinCommands() map[string][]string {
+	return map[string][]string{
+		"pre_power_command": b.cmds.PrePower, "pre_os_command": b.cmds.PreOS,
+		"hard_reset": b.cmds.HardReset, "power_on": b.cmds.PowerOn, "power_off": b.cmds.PowerOff,
+		"recovery_mode": b.cmds.RecoveryMode, "recovery_exit": b.cmds.RecoveryExit,
+	}
+}
+
+// runNamed runs one of the board's builtin commands; a command the board
+// does not have is a Configuration error.
+func (b *board) runNamed(ctx context.Context, name string) error {
+	lines := b.builtinCommands()[name]
+	if len(lines) == 0 {
+		return ConfigurationError("%s: the device has no %s", b.hostname, name)
+	}
+	return b.power(ctx, name, lines)
 }
 
 // PowerOff runs power_off (nothing when the board has none).

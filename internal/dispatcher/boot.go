@@ -134,9 +134,32 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
-	env.Info("%s: power on", env.Device.Hostname())
-	if err := env.Device.PowerOn(ctx); err != nil {
-		return InfrastructureError("%w", err)
+	if bd, ok := env.Device.(*board); ok {
+		// minimal's pre_power_command and pre_os_command switches (LAVA's
+		// PrePower and PreOs actions).
+		for _, c := range []struct {
+			on   bool
+			name string
+		}{{b.boot.PrePowerCommand, "pre_power_command"}, {b.boot.PreOSCommand, "pre_os_command"}} {
+			if c.on {
+				if err := bd.runNamed(ctx, c.name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	switch bd, isBoard := env.Device.(*board); {
+	case b.boot.Reset != nil && !*b.boot.Reset:
+		env.Info("%s: reset: false: the device is not reset", env.Device.Hostname())
+	case isBoard && !bd.canPowerCycle():
+		if err := softReboot(ctx, env, b.boot); err != nil {
+			return err
+		}
+	default:
+		env.Info("%s: power on", env.Device.Hostname())
+		if err := env.Device.PowerOn(ctx); err != nil {
+			return InfrastructureError("%w", err)
+		}
 	}
 	env.Session.Prompts = nil
 	if b.bootloader != nil {
@@ -240,6 +263,48 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 			}
 			return err
 		}
+	}
+	return nil
+}
+
+// rebootCommands are typed to reboot a device without power commands when
+// neither the job (soft_reboot) nor the device (soft_reboot_command) gives
+// others (LAVA's REBOOT_COMMAND_LIST).
+var rebootCommands = []string{"reboot", "reboot -n", "reboot -nf"}
+
+// softReboot resets a device that has no power commands as LAVA does:
+// types the soft reboot commands on its console and waits for the
+// shutdown message. A device that does not answer fails the job.
+func softReboot(ctx context.Context, env *Env, boot *jobdef.Boot) error {
+	cmds := boot.SoftReboot
+	if len(cmds) == 0 && env.DeviceConfig.Rendered != nil {
+		cmds = env.DeviceConfig.Rendered.Commands.SoftReboot
+	}
+	if len(cmds) == 0 {
+		env.Warning("no soft reboot command in the job or the device: typing %q", rebootCommands)
+		cmds = rebootCommands
+	}
+	msg := env.DeviceConfig.Constants.ShutdownMessage
+	if p := boot.Parameters; p != nil && p.ShutdownMessage != "" {
+		msg = p.ShutdownMessage
+	}
+	re, err := regexp.Compile(msg)
+	if err != nil {
+		return JobError("shutdown-message %q is not a valid regular expression: %w", msg, err)
+	}
+	for _, c := range cmds {
+		if err := env.Conn.Send(ctx, c); err != nil {
+			return err
+		}
+	}
+	ct, _ := env.ConnectionTimeout()
+	cctx, cancel := context.WithTimeout(ctx, ct)
+	defer cancel()
+	if _, err := env.Conn.Expect(cctx, waitingFor("shutdown message", re), re); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return JobError("soft reboot failed: %v", err)
 	}
 	return nil
 }

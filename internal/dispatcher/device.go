@@ -81,6 +81,7 @@ func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string
 		if rc.Commands.Connect != "" || len(rc.Commands.Connections) > 0 {
 			return openBoardDevice(ctx, d, rc, log)
 		}
+		return nil, nil, ConfigurationError("device %s: %s", d.Hostname, devicedict.NoConsole)
 	}
 	logf := func(format string, args ...any) { log(workerproto.LevelDebug, format, args...) }
 	dict, err := devicedict.Parse(d.Dictionary)

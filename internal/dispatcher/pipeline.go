@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -115,7 +116,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			}
 		case jobdef.KindCommand:
 			var err error
-			if act, err = newCommandAction(a.Command.Name, cfg.UserCommands); err != nil {
+			if act, err = newCommandAction(a.Command.Name, commandsOf(dev, cfg)); err != nil {
 				fail(i, "command: %v", err)
 				continue
 			}
@@ -170,4 +171,26 @@ func newFinalize(job *jobdef.Job, n int, r *runner) *node {
 	f := &node{action: finalize{}, level: fmt.Sprint(n + 1)}
 	r.place(job, f, nil)
 	return f
+}
+
+// commandsOf are the commands a job's command action may name: the
+// device's user commands, and on a board its builtin commands
+// (pre_power_command, hard_reset, power_off, …), which take precedence
+// as in LAVA. A builtin's lines run one after the other, stopping at the
+// first that fails.
+func commandsOf(dev Device, cfg *deviceConfig) map[string]UserCommand {
+	bd, ok := dev.(*board)
+	if !ok {
+		return cfg.UserCommands
+	}
+	out := maps.Clone(cfg.UserCommands)
+	if out == nil {
+		out = map[string]UserCommand{}
+	}
+	for name, lines := range bd.builtinCommands() {
+		if len(lines) > 0 {
+			out[name] = UserCommand{Do: strings.Join(lines, " && ")}
+		}
+	}
+	return out
 }

@@ -21,6 +21,11 @@ type Boot struct {
 	Connection           string           `json:"connection,omitempty"`
 	// Reset is minimal's reset flag (nil: device default, power-cycle).
 	Reset *bool `json:"reset,omitempty"`
+	// PrePowerCommand and PreOSCommand ask minimal to run the device's
+	// pre_power_command and pre_os_command before the reset (LAVA's
+	// PrePower and PreOs actions).
+	PrePowerCommand bool `json:"pre_power_command,omitempty"`
+	PreOSCommand    bool `json:"pre_os_command,omitempty"`
 	// Bootloader is the generic bootloader method's bootloader: the name
 	// of the device's boot method whose constants and prompt it uses.
 	Bootloader string `json:"bootloader,omitempty"`
@@ -113,9 +118,15 @@ func (d *decoder) boot(m *mapping) *Boot {
 			}
 		}
 	case "minimal":
-		allowed = append(allowed, "reset")
+		allowed = append(allowed, "reset", "pre_power_command", "pre_os_command")
 		if v, ok := m.get("reset"); ok {
 			b.Reset = d.boolPtr(v, m.sub("reset"))
+		}
+		if v, ok := m.get("pre_power_command"); ok {
+			b.PrePowerCommand, _ = d.boolean(v, m.sub("pre_power_command"))
+		}
+		if v, ok := m.get("pre_os_command"); ok {
+			b.PreOSCommand, _ = d.boolean(v, m.sub("pre_os_command"))
 		}
 	}
 	bootloader := contains(BootloaderMethods, method)
