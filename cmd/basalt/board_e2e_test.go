@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/testutil/board"
 )
 
@@ -233,6 +235,42 @@ func TestUBootBoard(t *testing.T) {
 		if err != nil || dev.Health != "UNKNOWN" {
 			t.Errorf("device after a power failure: %+v %v (LAVA: an Infrastructure error makes it Unknown, its health check then decides)", dev, err)
 		}
+
+		// The type gets a health check: the Unknown board runs it first,
+		// its power still fails, the check is Incomplete and the board
+		// goes Bad, the transition naming the check.
+		if _, err := bl.api.SetHealthCheck(ctx, "qemu-uboot-x86_64", d.ubootJob("health check", "")); err != nil {
+			t.Fatal(err)
+		}
+		hc := true
+		deadline := time.Now().Add(4 * time.Minute)
+		var hcID int64
+		for hcID == 0 {
+			jobs, err := bl.api.ListJobs(ctx, client.JobFilter{HealthCheck: &hc, Device: bl.device})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(jobs.Results) > 0 {
+				hcID = jobs.Results[0].ID
+			} else if time.Now().After(deadline) {
+				t.Fatal("no health check ran on the Unknown board")
+			} else {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if j := bl.waitFinished(t, []int64{hcID}, 4*time.Minute)[hcID]; j.Health != "Incomplete" || !strings.Contains(j.FailureComment, "power command hard_reset failed") {
+			t.Errorf("health check %d: %s %q", hcID, j.Health, j.FailureComment)
+		}
+		for dev.Health != "BAD" && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			dev, _ = bl.api.GetDevice(ctx, bl.device)
+		}
+		hist, err := bl.api.DeviceHistory(ctx, bl.device, 1)
+		if dev.Health != "BAD" || err != nil || len(hist.Results) == 0 || hist.Results[0].NewHealth != "BAD" || hist.Results[0].Job != hcID {
+			t.Errorf("board after its failing health check: %s, last transition %+v %v", dev.Health, hist.Results, err)
+		} else {
+			t.Logf("board Bad: %q (job %d)", hist.Results[0].Reason, hist.Results[0].Job)
+		}
 	})
 }
 
@@ -263,6 +301,71 @@ func TestIPXEBoard(t *testing.T) {
 	for _, s := range []string{"Press Ctrl-B for the iPXE command line", `iPXE\u003e dhcp net0`, "kernel tftp://127.", "initrd tftp://127.", "Linux version"} {
 		if !strings.Contains(log, s) {
 			t.Errorf("job %d: the log lacks %q", id, s)
+		}
+	}
+}
+
+// TestRunBoardLocally: `basalt run` renders a board's dictionary with the
+// templates of --device-types-dir (here a type written for the test, whose
+// console is a shell script on a pseudo-terminal standing for a board
+// without power commands) and the job's context, and runs the job: the
+// board is reset with soft reboot commands and its shell answers.
+func TestRunBoardLocally(t *testing.T) {
+	dir := t.TempDir()
+	board := `printf '/ # '
+while IFS= read -r line; do
+  case "$line" in
+    reboot*) printf 'The system is going down for reboot NOW\nLinux version 6.1.0 (%s)\n/ # ' "$GREETING" ;;
+    *) printf '%s\n/ # ' "$(eval "$line" 2>&1)" ;;
+  esac
+done
+`
+	files := map[string]string{
+		"board.sh": board,
+		"types/shell-board.jinja2": `commands:
+  connect: env GREETING={{ extra_kernel_args | default('none') }} {{ connection_command }}
+  soft_reboot: {{ reboot_command | default('reboot') }}
+`,
+		"shell01.jinja2": "{% extends 'shell-board.jinja2' %}\n{% set connection_command = 'sh " + filepath.Join(dir, "board.sh") + "' %}\n",
+		"job.yaml": `job_name: local board
+device_type: shell-board
+visibility: public
+context:
+  extra_kernel_args: from-the-job-context
+timeouts:
+  job: {minutes: 2}
+actions:
+- boot:
+    method: minimal
+    prompts: ['/ # ']
+- test:
+    interactive:
+    - name: shell
+      prompts: ['/ # ']
+      script:
+      - command: echo hi-$((6*7))
+        name: answer
+        successes:
+        - message: hi-42
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(binary, "run", filepath.Join(dir, "job.yaml"), "--device", filepath.Join(dir, "shell01.jinja2"),
+		"--device-types-dir", filepath.Join(dir, "types"), "--job-dir", filepath.Join(dir, "job")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("basalt run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"shell01: connecting the console: env GREETING=from-the-job-context sh ", "Linux version 6.1.0 (from-the-job-context)", "0_shell  answer                 pass", "job pass"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

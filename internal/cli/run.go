@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -16,7 +17,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/basalt-lab/basalt/internal/bootfiles"
+	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/devicetypes"
 	"github.com/basalt-lab/basalt/internal/dispatcher"
+	"github.com/basalt-lab/basalt/internal/jinja"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/worker"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -26,6 +33,7 @@ import (
 func newRunCommand() *cobra.Command {
 	var (
 		devicePath, hostname, deviceType, jobDir, cacheDir, httpProxy string
+		templatesDir, bootFiles, tftpListen, bootHTTPListen, serverIP string
 		jobID                                                         int64
 		asJSON, quiet                                                 bool
 	)
@@ -35,6 +43,11 @@ func newRunCommand() *cobra.Command {
 		Long: `Run one LAVA job definition on a device described by a device dictionary
 (LAVA's {% extends 'qemu.jinja2' %} form or plain YAML), on this host and
 without a server: the same pipeline, log and results as on a worker.
+
+A board's dictionary (any template but qemu) is rendered with the
+device-type templates of --device-types-dir, then those Basalt ships, and
+the job's context. For deploy to: tftp give --boot-files: the files are
+served over TFTP (--tftp-listen, --boot-server-ip) while the job runs.
 
 The log is printed while the job runs, then the results. The job directory
 (--job-dir, default a new temporary directory that is kept) holds job.json,
@@ -75,10 +88,21 @@ the journal log.ndjson and result.json. Exit status: 0 when the job passed,
 			}
 			a := workerproto.Assign{JobID: jobID, Definition: string(def),
 				Device: workerproto.Device{Hostname: hostname, DeviceType: deviceType, Dictionary: string(dict)}}
+			if a.Device.Config, err = renderLocal(a, templatesDir); err != nil {
+				return usageError{fmt.Errorf("--device %s: %w", devicePath, err)}
+			}
 			if err := dispatcher.WriteJob(jobDir, a); err != nil {
 				return err
 			}
-			if err := dispatcher.WriteSettings(jobDir, dispatcher.Settings{CacheDir: cacheDir, HTTPProxy: httpProxy}); err != nil {
+			settings := dispatcher.Settings{CacheDir: cacheDir, HTTPProxy: httpProxy}
+			if bootFiles != "" {
+				stopBoot, err := serveBootFiles(&settings, jobID, bootFiles, tftpListen, bootHTTPListen, serverIP)
+				if err != nil {
+					return err
+				}
+				defer stopBoot()
+			}
+			if err := dispatcher.WriteSettings(jobDir, settings); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
@@ -112,6 +136,11 @@ the journal log.ndjson and result.json. Exit status: 0 when the job passed,
 	f.StringVar(&cacheDir, "cache-dir", "", "download cache (default: the user's cache directory, basalt/downloads)")
 	f.StringVar(&httpProxy, "http-proxy", os.Getenv("BASALT_HTTP_PROXY"), "proxy URL for http(s) downloads")
 	f.Int64Var(&jobID, "job-id", 1, "job id (the overlay lives in /lava-<job id> on the device)")
+	f.StringVar(&templatesDir, "device-types-dir", "", "device-type templates (LAVA's form) searched before those Basalt ships, for a board's dictionary")
+	f.StringVar(&bootFiles, "boot-files", "", "serve the job's boot files (deploy to: tftp) from this directory while it runs")
+	f.StringVar(&tftpListen, "tftp-listen", worker.DefaultTFTPListen, "UDP address of the TFTP server (with --boot-files)")
+	f.StringVar(&bootHTTPListen, "boot-http-listen", "", "TCP address serving the boot files over HTTP too (with --boot-files)")
+	f.StringVar(&serverIP, "boot-server-ip", "", "this host's address as the board sees it, {SERVER_IP} (default: the host of --tftp-listen)")
 	f.BoolVar(&asJSON, "json", false, "print the journal's JSON records instead of text, and no summary")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the results, not the log")
 	return cmd
@@ -217,4 +246,52 @@ func printLocalResults(w io.Writer, journal string) error {
 		return err
 	}
 	return tw.Flush()
+}
+
+// renderLocal renders a board's dictionary (one that goes through a
+// device-type template) with the templates of dir, then Basalt's, and the
+// job's context; "" for dictionaries the dispatcher reads itself.
+func renderLocal(a workerproto.Assign, dir string) (string, error) {
+	d, err := devicedict.Parse(a.Device.Dictionary)
+	if err != nil || !devicedict.Rendered(d, a.Device.DeviceType) {
+		return "", nil // the job process reports a dictionary that does not parse
+	}
+	var jobCtx map[string]any
+	if job, err := jobdef.Parse([]byte(a.Definition)); err == nil {
+		jobCtx = job.Context
+	}
+	loaders := []jinja.Loader{}
+	if dir != "" {
+		loaders = append(loaders, jinja.DirLoader(dir))
+	}
+	loaders = append(loaders, jinja.FSLoader(devicetypes.FS()))
+	r := &devicedict.Renderer{Templates: jinja.ChainLoader(loaders...)}
+	return r.Render(a.Device.Dictionary, a.Device.Hostname, a.Device.DeviceType, jobCtx)
+}
+
+// serveBootFiles serves the job's boot files over TFTP (and HTTP) from
+// dir, as a worker does, and puts the job's directory into settings. The
+// returned function stops serving.
+func serveBootFiles(settings *dispatcher.Settings, jobID int64, dir, tftpListen, httpListen, serverIP string) (func(), error) {
+	if serverIP == "" {
+		var err error
+		if serverIP, err = bootfiles.ServerIP(tftpListen); err != nil {
+			return nil, usageError{fmt.Errorf("--boot-server-ip: %w", err)}
+		}
+	}
+	svc, err := bootfiles.Listen(dir, tftpListen, httpListen, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatInt(jobID, 10)
+	jobDir, prefix, err := svc.Publish(id)
+	if err != nil {
+		svc.Close()
+		return nil, err
+	}
+	settings.BootFilesDir, settings.BootFilesPrefix, settings.BootServerIP = jobDir, prefix, serverIP
+	return func() {
+		svc.Unpublish(id)
+		svc.Close()
+	}, nil
 }

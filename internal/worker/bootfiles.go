@@ -1,10 +1,7 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -17,23 +14,24 @@ import (
 // the files of their job (published for the job's life) over TFTP and,
 // when configured, HTTP.
 type bootServer struct {
-	files *bootfiles.Server
-	http  *http.Server
+	files *bootfiles.Service
 }
 
 // startBootServer opens the boot-files directory and listens on the TFTP
 // (and HTTP) addresses; a port it cannot have stops the worker from
-// starting, with the reason.
+// starting, with the reason. Job directories of a previous run are kept:
+// the job processes outlive the worker, and those a restarted worker
+// reattaches keep their boot files (adopt, then sweep the rest, in
+// recover).
 func (w *Worker) startBootServer() (*bootServer, error) {
 	cfg := w.cfg
-	// Reopen: the job processes outlive the worker, and those a restarted
-	// worker reattaches keep their boot files (adopt, then sweep the
-	// rest, in recover).
-	files, err := bootfiles.Reopen(cfg.BootFiles)
+	svc, err := bootfiles.Listen(cfg.BootFiles, cfg.TFTPListen, cfg.BootHTTPListen, true, func(err error) {
+		w.log.Error("boot-file server stopped", "err", err)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("worker: boot files: %w", err)
 	}
-	files.TFTP.Log = func(t tftp.Transfer) {
+	svc.TFTP.Log = func(t tftp.Transfer) {
 		args := []any{"client", fmt.Sprint(t.Remote), "file", t.File, "bytes", t.Bytes, "blksize", t.BlockSize,
 			"window", t.Window, "retransmits", t.Retransmits, "took", t.Duration.Round(time.Millisecond)}
 		if t.Err != nil {
@@ -42,43 +40,15 @@ func (w *Worker) startBootServer() (*bootServer, error) {
 		}
 		w.log.Info("tftp transfer", args...)
 	}
-	pc, err := net.ListenPacket("udp", cfg.TFTPListen)
-	if err != nil {
-		files.Close()
-		return nil, fmt.Errorf("worker: tftp-listen %s: %w (TFTP's port 69 needs root or CAP_NET_BIND_SERVICE)", cfg.TFTPListen, err)
-	}
-	go func() {
-		if err := files.ServeTFTP(pc); err != nil && !errors.Is(err, net.ErrClosed) {
-			w.log.Error("tftp server stopped", "err", err)
-		}
-	}()
-	b := &bootServer{files: files}
-	if cfg.BootHTTPListen != "" {
-		ln, err := net.Listen("tcp", cfg.BootHTTPListen)
-		if err != nil {
-			files.Close()
-			return nil, fmt.Errorf("worker: boot-http-listen %s: %w", cfg.BootHTTPListen, err)
-		}
-		b.http = &http.Server{Handler: files, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-		go func() {
-			if err := b.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				w.log.Error("boot-file http server stopped", "err", err)
-			}
-		}()
-	}
-	w.log.Info("serving boot files", "dir", files.Dir(), "tftp", pc.LocalAddr().String(), "http", cfg.BootHTTPListen, "server_ip", cfg.BootServerIP)
-	return b, nil
+	w.log.Info("serving boot files", "dir", svc.Dir(), "tftp", svc.TFTPAddr.String(), "http", cfg.BootHTTPListen, "server_ip", cfg.BootServerIP)
+	return &bootServer{files: svc}, nil
 }
 
 // close stops serving.
 func (b *bootServer) close() {
-	if b == nil {
-		return
+	if b != nil {
+		b.files.Close()
 	}
-	if b.http != nil {
-		b.http.Close()
-	}
-	b.files.Close()
 }
 
 // settings publishes a job's directory and returns the job process's

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/basalt-lab/basalt/internal/bootfiles"
 )
 
 // Defaults of the tunables in Config.
@@ -159,11 +160,9 @@ func (c Config) withDefaults() (Config, error) {
 			c.TFTPListen = DefaultTFTPListen
 		}
 		if c.BootServerIP == "" {
-			host, _, err := net.SplitHostPort(c.TFTPListen)
-			if ip := net.ParseIP(host); err != nil || ip == nil || ip.IsUnspecified() {
-				return c, fmt.Errorf("worker: give boot-server-ip, the address boards reach this worker at (tftp-listen %q names none)", c.TFTPListen)
+			if c.BootServerIP, err = bootfiles.ServerIP(c.TFTPListen); err != nil {
+				return c, fmt.Errorf("worker: boot-server-ip: %w", err)
 			}
-			c.BootServerIP = host
 		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
