@@ -138,6 +138,9 @@ func parseRequest(b []byte) (request, error) {
 		if len(name) > maxOptionLen || len(value) > maxOptionLen {
 			return r, errOptionField
 		}
+		if !printableASCII(name) {
+			continue // option names are ASCII (RFC 2347): an unknown option, ignored
+		}
 		name = strings.ToLower(name)
 		dup := false
 		for _, o := range r.options {
@@ -234,4 +237,14 @@ func cleanName(name string) (string, error) {
 		return "", fmt.Errorf("%w: %q names no file", errFilename, name)
 	}
 	return strings.Join(out, "/"), nil
+}
+
+// printableASCII reports whether s holds only printable ASCII characters.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
