@@ -73,25 +73,55 @@ func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string
 	if d.ConfigError != "" {
 		return nil, nil, ConfigurationError("%s", d.ConfigError)
 	}
+	src := deviceSource{dev: d, jobContext: jobContext, log: log}
+	var name string
 	if d.Config != "" {
 		rc, err := deviceconfig.Read(d.Config)
 		if err != nil {
 			return nil, nil, ConfigurationError("device %s: its rendered configuration: %w", d.Hostname, err)
 		}
-		if rc.Commands.Connect != "" || len(rc.Commands.Connections) > 0 {
-			return openBoardDevice(ctx, d, rc, log)
+		if rc.Commands.Connect == "" && len(rc.Commands.Connections) == 0 {
+			return nil, nil, ConfigurationError("device %s: %s", d.Hostname, devicedict.NoConsole)
 		}
-		return nil, nil, ConfigurationError("device %s: %s", d.Hostname, devicedict.NoConsole)
+		src.rendered, name = rc, devicedict.KindBoard
+	} else {
+		dict, err := devicedict.Parse(d.Dictionary)
+		if err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+		if err := dict.Validate(d.DeviceType); err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+		src.dict, name = dict, devicedict.Kind(dict, d.DeviceType)
+		if name == "" {
+			if strings.TrimSpace(d.Dictionary) == "" {
+				return nil, nil, ConfigurationError("device %s has no device dictionary: set one (see docs/device-dictionaries.md)", d.Hostname)
+			}
+			return nil, nil, ConfigurationError("device %s: device dictionaries of template %q cannot run jobs in this release", d.Hostname, dict.Template)
+		}
 	}
-	logf := func(format string, args ...any) { log(workerproto.LevelDebug, format, args...) }
-	dict, err := devicedict.Parse(d.Dictionary)
-	if err != nil {
-		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+	k, ok := kinds[name]
+	if !ok {
+		return nil, nil, ConfigurationError("device %s: devices of kind %q cannot run jobs in this release", d.Hostname, name)
 	}
-	if err := dict.Validate(d.DeviceType); err != nil {
-		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
-	}
-	vars := dict.Resolve(jobContext)
+	return k.open(ctx, src)
+}
+
+// deviceSource is what opening a device starts from: the assignment's
+// device, and either its rendered configuration or its parsed dictionary.
+type deviceSource struct {
+	dev        workerproto.Device
+	jobContext map[string]any
+	log        deviceLog
+	rendered   *deviceconfig.Config // a board's
+	dict       *devicedict.Dict     // devices read from their dictionary
+}
+
+// dictConfig is the configuration of a device read from its dictionary's
+// variables (resolved with the job's context), and the variables.
+func (s deviceSource) dictConfig() (*deviceConfig, map[string]any) {
+	d := s.dev
+	vars := s.dict.Resolve(s.jobContext)
 	cfg := &deviceConfig{
 		Hostname: d.Hostname, DeviceType: d.DeviceType,
 		Environment: devicedict.Environment(vars),
@@ -105,46 +135,52 @@ func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string
 			cfg.UserCommands[name] = UserCommand{Do: c.Do, Undo: c.Undo}
 		}
 	}
-	switch devicedict.Kind(dict, d.DeviceType) {
-	case devicedict.KindSimulated:
-		// Either form: YAML's simulated: mapping or Jinja2's
-		// {% set simulated = {…} %}, resolved like every variable.
-		m, _ := vars[devicedict.SimulatedVar].(map[string]any)
-		sc, err := simdevice.ParseConfig(m)
-		if err != nil {
-			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
-		}
-		// A simulated console prints a kernel banner only when told to:
-		// wait for one only when the dictionary names it.
-		if _, ok := vars["kernel_start_message"]; ok {
-			cfg.KernelStart = cfg.Constants.KernelStartMessage
-		}
-		return simdevice.New(d.Hostname, sc), cfg, nil
-	case devicedict.KindQEMU:
-		q, err := devicedict.QEMUConfig(vars)
-		if err != nil {
-			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
-		}
-		qc := qemu.Config{
-			Binary: q.Binary, Machine: q.Machine, CPU: q.CPU, MemoryMiB: q.MemoryMiB, CPUs: q.CPUs,
-			NetDevice: q.NetDevice, Model: q.Model, MAC: q.MAC, VGA: q.VGA, Serial: q.Serial,
-			ExtraOptions: q.ExtraOptions, KVM: q.KVM,
-		}
-		if err := qc.Validate(); err != nil {
-			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
-		}
-		cfg.BootConsole, cfg.ExtraKernelArgs = q.BootConsole, q.ExtraKernelArgs
+	return cfg, vars
+}
+
+// openSimulated opens a simulated device from its dictionary.
+func openSimulated(_ context.Context, src deviceSource) (Device, *deviceConfig, error) {
+	cfg, vars := src.dictConfig()
+	// Either form: YAML's simulated: mapping or Jinja2's
+	// {% set simulated = {…} %}, resolved like every variable.
+	m, _ := vars[devicedict.SimulatedVar].(map[string]any)
+	sc, err := simdevice.ParseConfig(m)
+	if err != nil {
+		return nil, nil, ConfigurationError("device %s: %w", src.dev.Hostname, err)
+	}
+	// A simulated console prints a kernel banner only when told to: wait
+	// for one only when the dictionary names it.
+	if _, ok := vars["kernel_start_message"]; ok {
 		cfg.KernelStart = cfg.Constants.KernelStartMessage
-		return qemu.New(d.Hostname, qc, logf), cfg, nil
 	}
-	if strings.TrimSpace(d.Dictionary) == "" {
-		return nil, nil, ConfigurationError("device %s has no device dictionary: set one (see docs/device-dictionaries.md)", d.Hostname)
+	return simdevice.New(src.dev.Hostname, sc), cfg, nil
+}
+
+// openQEMU opens a QEMU device from its dictionary; log receives its own
+// messages (QEMU command lines, QEMU errors).
+func openQEMU(_ context.Context, src deviceSource) (Device, *deviceConfig, error) {
+	cfg, vars := src.dictConfig()
+	q, err := devicedict.QEMUConfig(vars)
+	if err != nil {
+		return nil, nil, ConfigurationError("device %s: %w", src.dev.Hostname, err)
 	}
-	return nil, nil, ConfigurationError("device %s: device dictionaries of template %q cannot run jobs in this release", d.Hostname, dict.Template)
+	qc := qemu.Config{
+		Binary: q.Binary, Machine: q.Machine, CPU: q.CPU, MemoryMiB: q.MemoryMiB, CPUs: q.CPUs,
+		NetDevice: q.NetDevice, Model: q.Model, MAC: q.MAC, VGA: q.VGA, Serial: q.Serial,
+		ExtraOptions: q.ExtraOptions, KVM: q.KVM,
+	}
+	if err := qc.Validate(); err != nil {
+		return nil, nil, ConfigurationError("device %s: %w", src.dev.Hostname, err)
+	}
+	cfg.BootConsole, cfg.ExtraKernelArgs = q.BootConsole, q.ExtraKernelArgs
+	cfg.KernelStart = cfg.Constants.KernelStartMessage
+	logf := func(format string, args ...any) { src.log(workerproto.LevelDebug, format, args...) }
+	return qemu.New(src.dev.Hostname, qc, logf), cfg, nil
 }
 
 // openBoardDevice opens a board from its rendered configuration.
-func openBoardDevice(ctx context.Context, d workerproto.Device, rc *deviceconfig.Config, log deviceLog) (Device, *deviceConfig, error) {
+func openBoardDevice(ctx context.Context, src deviceSource) (Device, *deviceConfig, error) {
+	d, rc, log := src.dev, src.rendered, src.log
 	k := rc.Constants
 	cfg := &deviceConfig{
 		Hostname: d.Hostname, DeviceType: d.DeviceType,

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
-	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
-	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 )
 
@@ -32,8 +29,9 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 		problems = append(problems, "multinode jobs need the coordinator (not available yet)")
 	}
 	kind := dev.Kind()
-	if _, ok := kinds[kind]; !ok {
-		problems = append(problems, fmt.Sprintf("devices of kind %q cannot run jobs yet", kind))
+	dk, ok := kinds[kind]
+	if !ok {
+		return nil, JobError("devices of kind %q cannot run jobs yet", kind)
 	}
 	booted, overlay, deployed := false, false, false
 	stage := 0
@@ -42,38 +40,13 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 		var act Action
 		switch a.Kind {
 		case jobdef.KindDeploy:
-			name := deployNames[a.Deploy.To]
 			if why := checkDeploy(kind, cfg, a.Deploy.To); why != "" {
 				fail(i, "%s", why)
 				continue
 			}
-			if kind == simdevice.Kind {
-				act = &simDeploy{name: name, deploy: a.Deploy}
-				break
-			}
-			if a.Deploy.To == "tftp" {
-				act, deployed = newTFTPDeploy(a.Deploy, cfg), true
-				for _, img := range a.Deploy.Images {
-					overlay = overlay || overlayWanted(job, &img)
-				}
-				break
-			}
-			var names []string
-			args := map[string]string{}
-			for n, img := range a.Deploy.Images {
-				names = append(names, n)
-				args[n] = img.ImageArg
-				if img.Overlays != nil && img.Overlays.Lava {
-					overlay = true
-				}
-			}
-			slices.Sort(names)
-			if a.Deploy.To != "download" {
-				for _, msg := range checkQEMUImages(names, args) {
-					fail(i, "deploy: %s", msg)
-				}
-			}
-			act = &imageDeploy{name: name, deploy: a.Deploy}
+			var ov bool
+			act, ov = dk.deploy(job, a.Deploy, cfg, func(format string, args ...any) { fail(i, format, args...) })
+			overlay = overlay || ov
 			deployed = deployed || len(a.Deploy.Images) > 0
 		case jobdef.KindBoot:
 			if why := checkBoot(kind, cfg, a.Boot); why != "" {
@@ -86,20 +59,9 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 				continue
 			}
 			b.ignored = "there is no overlay"
-			if kind == BoardKind && slices.Contains(jobdef.BootloaderMethods, a.Boot.Method) {
-				if b.bootloader, err = newBootloaderStep(a.Boot, cfg); err != nil {
-					fail(i, "boot: %v", err)
-					continue
-				}
-				b.ignored = "the overlay goes into the ramdisk"
-			}
-			if kind == qemu.Kind {
-				if !deployed {
-					fail(i, "boot: nothing to boot: no deploy action before this boot deploys images")
-					continue
-				}
-				b.prepare = prepareQEMU(cfg)
-				b.ignored = "the overlay goes into the ramdisk"
+			if err := dk.boot(b, a.Boot, cfg, deployed); err != nil {
+				fail(i, "boot: %v", err)
+				continue
 			}
 			act, booted = b, true
 		case jobdef.KindTest:
