@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"encoding/json"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,32 +20,7 @@ func BenchmarkUBootBoardJob(b *testing.B) {
 	d := serveDUT(b)
 	bl := newBoardLab(b, board.UBoot, "uboot01", "qemu-uboot-x86_64")
 	def := d.ubootJob("bench", inlineSteps("quick", "lava-test-case ok --result pass"))
-	var maxJob, maxWorker int
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			if kb, ok := rssKBOf(bl.worker.cmd.Process.Pid); ok {
-				maxWorker = max(maxWorker, kb)
-			}
-			out, _ := exec.Command("pgrep", "-f", "run-job "+bl.wdir).Output()
-			for _, f := range strings.Fields(string(out)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					if kb, ok := rssKBOf(pid); ok {
-						maxJob = max(maxJob, kb)
-					}
-				}
-			}
-		}
-	}()
+	peaks := sampleRSS(bl.worker, bl.wdir)
 	var toUBoot, toShell float64
 	b.ResetTimer()
 	for range b.N {
@@ -60,8 +33,7 @@ func BenchmarkUBootBoardJob(b *testing.B) {
 		toShell += s
 	}
 	b.StopTimer()
-	close(stop)
-	<-sampled
+	maxWorker, maxJob := peaks()
 	n := float64(b.N)
 	b.ReportMetric(toUBoot/n, "s-to-uboot-prompt")
 	b.ReportMetric(toShell/n, "s-to-shell-prompt")

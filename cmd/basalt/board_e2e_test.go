@@ -143,30 +143,7 @@ func TestUBootBoard(t *testing.T) {
 			t.Errorf("job %d: %s (%s: %s)", id, j.Health, j.ErrorType, j.FailureComment)
 			logTail(t, bl.lab, id)
 		}
-		got := bl.resultMap(t, id)
-		want := map[string]string{
-			"0_inline/always-passes":  "pass",
-			"0_inline/always-fails":   "fail",
-			"0_inline/not-applicable": "skip",
-			"0_inline/memory":         "pass <measurement> kB",
-			"0_inline/shell-false":    "fail",
-			"1_from-git/greeting":     "pass",
-			"1_from-git/repo-script":  "pass",
-			"lava/tftp-deploy":        "pass",
-			"lava/uboot-action":       "pass",
-			"lava/lava-test-shell":    "pass",
-			"lava/job":                "pass",
-		}
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("job %d: %s = %q, want %q", id, k, got[k], v)
-			}
-		}
-		for k := range got {
-			if _, ok := want[k]; !ok && !strings.HasPrefix(k, "lava/") {
-				t.Errorf("job %d: unexpected result %s = %q", id, k, got[k])
-			}
-		}
+		checkResults(t, id, bl.resultMap(t, id), inlineAndGitWant("lava/tftp-deploy", "lava/uboot-action"))
 		log := bl.storedLog(t, id)
 		for _, s := range []string{
 			"uboot01: connecting the console: telnet 127.0.0.1",

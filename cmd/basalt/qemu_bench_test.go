@@ -131,33 +131,7 @@ func BenchmarkEightQEMUJobs(b *testing.B) {
 	w := startWorker(b, l.url, "qemu-host", nw.Token, wdir)
 	def := d.qemuJob("eight at once", "qemu", qemuBoot, quickQEMUTest)
 
-	var maxWorker, maxJobs int
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			maxWorker = max(maxWorker, rssKB(b, w.cmd.Process.Pid))
-			sum := 0
-			out, _ := exec.Command("pgrep", "-f", "run-job "+wdir).Output()
-			for _, f := range strings.Fields(string(out)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					if kb, ok := rssKBOf(pid); ok {
-						sum += kb
-					}
-				}
-			}
-			maxJobs = max(maxJobs, sum)
-		}
-	}()
+	peaks := sampleRSS(w, wdir)
 	b.ResetTimer()
 	for range b.N {
 		var ids []int64
@@ -171,10 +145,48 @@ func BenchmarkEightQEMUJobs(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	close(stop)
-	wg.Wait()
+	maxWorker, maxJobs := peaks()
 	b.ReportMetric(float64(maxWorker)/1024, "worker-MB")
 	b.ReportMetric(float64(maxJobs)/1024, "job-processes-MB")
+}
+
+// sampleRSS samples, every 100 ms, the resident memory of the worker
+// daemon w and the sum over its job processes (those of the data
+// directory wdir; the devices' QEMU excluded), until the returned function
+// is called; it returns the largest of each seen, in kB.
+func sampleRSS(w *workerProc, wdir string) (peaks func() (worker, jobs int)) {
+	var maxWorker, maxJobs int
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if kb, ok := rssKBOf(w.cmd.Process.Pid); ok {
+				maxWorker = max(maxWorker, kb)
+			}
+			sum := 0
+			out, _ := exec.Command("pgrep", "-f", "run-job "+wdir).Output()
+			for _, f := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					if kb, ok := rssKBOf(pid); ok {
+						sum += kb
+					}
+				}
+			}
+			maxJobs = max(maxJobs, sum)
+		}
+	})
+	return func() (int, int) {
+		close(stop)
+		wg.Wait()
+		return maxWorker, maxJobs
+	}
 }
 
 // rssKBOf is the VmRSS of pid in kB, if the process still exists.

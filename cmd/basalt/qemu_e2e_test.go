@@ -188,6 +188,42 @@ func (d *dutServer) inlineAndGit() string {
 `, d.url)
 }
 
+// inlineAndGitWant are the results of inlineAndGit's test action, and
+// passes of the lava suite's cases given (the deploy and boot actions').
+func inlineAndGitWant(lava ...string) map[string]string {
+	want := map[string]string{
+		"0_inline/always-passes":  "pass",
+		"0_inline/always-fails":   "fail",
+		"0_inline/not-applicable": "skip",
+		"0_inline/memory":         "pass <measurement> kB",
+		"0_inline/shell-false":    "fail",
+		"1_from-git/greeting":     "pass",
+		"1_from-git/repo-script":  "pass",
+		"lava/lava-test-shell":    "pass",
+		"lava/job":                "pass",
+	}
+	for _, k := range lava {
+		want[k] = "pass"
+	}
+	return want
+}
+
+// checkResults compares a job's results (resultMap) with want: each one
+// wanted, and none other outside the lava suite.
+func checkResults(t *testing.T, id int64, got, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("job %d: %s = %q, want %q", id, k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "lava/") {
+			t.Errorf("job %d: unexpected result %s = %q", id, k, got[k])
+		}
+	}
+}
+
 // qemuLab is a server and a worker with QEMU devices.
 func qemuLab(t *testing.T, devices map[string][]string) (*lab, string) {
 	t.Helper()
@@ -294,32 +330,7 @@ func TestQEMUJobs(t *testing.T) {
 		t.Errorf("job %d: %s (%s: %s)", full, j.Health, j.ErrorType, j.FailureComment)
 		logTail(t, l, full)
 	}
-	got := l.resultMap(t, full)
-	want := map[string]string{
-		"0_inline/always-passes":  "pass",
-		"0_inline/always-fails":   "fail",
-		"0_inline/not-applicable": "skip",
-		"0_inline/memory":         "pass <measurement> kB",
-		"0_inline/shell-false":    "fail",
-		"1_from-git/greeting":     "pass",
-		"1_from-git/repo-script":  "pass",
-		"lava/0_inline":           "pass",
-		"lava/1_from-git":         "pass",
-		"lava/tmpfs-deploy":       "pass",
-		"lava/boot-qemu-image":    "pass",
-		"lava/lava-test-shell":    "pass",
-		"lava/job":                "pass",
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("job %d: %s = %q, want %q", full, k, got[k], v)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "lava/") {
-			t.Errorf("job %d: unexpected result %s = %q", full, k, got[k])
-		}
-	}
+	checkResults(t, full, l.resultMap(t, full), inlineAndGitWant("lava/tmpfs-deploy", "lava/boot-qemu-image", "lava/0_inline", "lava/1_from-git"))
 
 	// The boot timeout.
 	if j := jobs[timeout]; j.Health != "Incomplete" || j.ErrorType != "LAVATimeout" || !strings.Contains(j.FailureComment, "boot-qemu-image") {

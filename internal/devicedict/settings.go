@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/deviceconfig"
 )
 
 // Prefixes of the timeout variables of base.jinja2.
@@ -125,14 +127,15 @@ type Constants struct {
 	BootRetry int
 }
 
-// Defaults of the constants, as base.jinja2.
+// Defaults of the constants, as base.jinja2 renders them (one set, the
+// rendered configuration reader's).
 const (
-	DefaultShCmd              = "/bin/sh"
-	DefaultResultsDir         = "/lava-%s"
-	DefaultShellFile          = "~/.bashrc"
-	DefaultShellPrompt        = "lava-test: # "
-	DefaultKernelStartMessage = "Linux version [0-9]"
-	DefaultShutdownMessage    = "The system is going down for reboot NOW"
+	DefaultShCmd              = deviceconfig.DefaultShCmd
+	DefaultResultsDir         = deviceconfig.DefaultResultsDir
+	DefaultShellFile          = deviceconfig.DefaultShellFile
+	DefaultShellPrompt        = deviceconfig.DefaultShellPrompt
+	DefaultKernelStartMessage = deviceconfig.DefaultKernelStartMessage
+	DefaultShutdownMessage    = deviceconfig.DefaultShutdownMessage
 )
 
 // ReadConstants returns the constants of the effective variables, with
