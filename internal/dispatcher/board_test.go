@@ -1,12 +1,16 @@
 package dispatcher
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/basalt-lab/basalt/internal/cpio"
 
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -106,5 +110,73 @@ actions:
 `, "commands:\n  power_on: echo on\n"))
 	if res.ErrorType != "Configuration" || !strings.Contains(res.ErrorMsg, "board-01: its rendered configuration names no console (commands.connect)") {
 		t.Errorf("result %+v", res)
+	}
+}
+
+// A tftp deploy on a board publishes its images in the job's boot-files
+// directory, with the modules tarball added to the ramdisk
+// (install_modules), and removes them when the job ends.
+func TestBoardTFTPDeployModules(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "board.sh")
+	if err := os.WriteFile(script, []byte(fakeBoard), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var rd bytes.Buffer
+	cw := cpio.NewWriter(&rd)
+	cw.AddFile("init", 0o755, []byte("#!/bin/sh\n"))
+	cw.Close()
+	var mods bytes.Buffer
+	tw := tar.NewWriter(&mods)
+	tw.WriteHeader(&tar.Header{Name: "lib/modules/6.1/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "lib/modules/6.1/x.ko", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2})
+	tw.Write([]byte("ko"))
+	tw.Close()
+	for name, b := range map[string][]byte{"vmlinuz": []byte("kernel"), "initrd.cpio": rd.Bytes(), "modules.tar": mods.Bytes()} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := fmt.Sprintf("commands:\n  connect: sh %s\nactions:\n  deploy:\n    methods:\n      tftp:\n", script)
+	def := fmt.Sprintf(`job_name: tftp modules
+device_type: fake-board
+visibility: public
+timeouts:
+  job: {minutes: 2}
+actions:
+- deploy:
+    to: tftp
+    kernel: {url: "file://%[1]s/vmlinuz", type: zimage}
+    ramdisk: {url: "file://%[1]s/initrd.cpio"}
+    modules: {url: "file://%[1]s/modules.tar"}
+- boot:
+    method: minimal
+    prompts: ['/ # ']
+`, dir)
+	jd := boardJobDir(t, def, config)
+	boot := filepath.Join(dir, "boot", "jobs", "42-x")
+	if err := os.MkdirAll(boot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteSettings(jd, Settings{CacheDir: filepath.Join(dir, "cache"), BootFilesDir: boot, BootFilesPrefix: "jobs/42-x", BootServerIP: "127.0.0.9"}); err != nil {
+		t.Fatal(err)
+	}
+	res, recs := runDir(t, context.Background(), jd)
+	log := strings.Join(messages(recs), "\n")
+	if res.Result != ResultPass {
+		t.Errorf("job failed: %+v", res)
+	}
+	for _, want := range []string{
+		"tftp: kernel published as jobs/42-x/kernel/vmlinuz",
+		"ramdisk: modules added (install_modules)",
+		"tftp: ramdisk published as jobs/42-x/ramdisk/initrd.cpio",
+		"tftp: modules published as jobs/42-x/modules/modules.tar",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
+	if ents, err := os.ReadDir(boot); err != nil || len(ents) != 0 {
+		t.Errorf("boot files left after the job: %v %v", ents, err)
 	}
 }

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/download"
+	"github.com/basalt-lab/basalt/internal/dispatcher/overlay"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/uimage"
 )
@@ -56,11 +58,18 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 			return nil
 		})
 	}
-	for _, im := range sortedImages(d.deploy) {
+	images := sortedImages(d.deploy)
+	fetched := map[string]string{} // image name → its file in the cache
+	for _, im := range images {
 		src, err := fetchImage(ctx, env, im)
 		if err != nil {
 			return err
 		}
+		fetched[im.Name] = src
+	}
+	for _, im := range images {
+		src := fetched[im.Name]
+		var err error
 		dir := filepath.Join(jobDir, im.Name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return InfrastructureError("tftp: %w", err)
@@ -68,7 +77,7 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 		base := imageBaseName(im)
 		dst := filepath.Join(dir, base)
 		if im.Name == "ramdisk" {
-			if dst, err = d.ramdisk(ctx, env, im, src, dir, base); err != nil {
+			if dst, err = d.ramdisk(ctx, env, im, src, fetched["modules"], dir, base); err != nil {
 				return err
 			}
 		} else if err := linkOrCopy(src, dst); err != nil {
@@ -87,10 +96,12 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 }
 
 // ramdisk prepares the ramdisk in dir: without the U-Boot header the job
-// says it carries, with the overlay (install_overlay, true unless set
-// false, when the job has test definitions), and with a U-Boot header
-// when the device's add_header asks for one.
-func (d *tftpDeploy) ramdisk(ctx context.Context, env *Env, im DeployedImage, src, dir, base string) (string, error) {
+// says it carries, with the deploy's modules tarball (install_modules,
+// true unless set false, when there is one), with the overlay
+// (install_overlay, true unless set false, when the job has test
+// definitions), and with a U-Boot header when the device's add_header
+// asks for one.
+func (d *tftpDeploy) ramdisk(ctx context.Context, env *Env, im DeployedImage, src, modules, dir, base string) (string, error) {
 	cur := src
 	if im.Image.Header == "u-boot" {
 		b, err := os.ReadFile(cur)
@@ -106,6 +117,17 @@ func (d *tftpDeploy) ramdisk(ctx context.Context, env *Env, im DeployedImage, sr
 			return "", InfrastructureError("tftp: ramdisk: %w", err)
 		}
 		env.Info("ramdisk: U-Boot header %q removed (%d bytes of data)", h.Name, h.Size)
+	}
+	if modules != "" && (im.Image.InstallModules == nil || *im.Image.InstallModules) {
+		out := filepath.Join(dir, "ramdisk-with-modules")
+		if err := overlay.AppendTarToRamdisk(cur, out, modules); err != nil {
+			if errors.Is(err, overlay.ErrNotCpio) {
+				return "", JobError("ramdisk: install_modules: %w", err)
+			}
+			return "", JobError("ramdisk: install_modules: the modules are not a tarball the ramdisk can take: %w", err)
+		}
+		cur = out
+		env.Info("ramdisk: modules added (install_modules)")
 	}
 	if overlayWanted(env.Job, im.Image) {
 		im.Path = cur

@@ -1,14 +1,18 @@
 package overlay
 
 import (
+	"archive/tar"
 	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/cpio"
 )
@@ -43,6 +47,23 @@ var compressions = []struct {
 // written to a temporary file beside it and renamed, so it may be the
 // ramdisk itself.
 func AppendToRamdisk(ramdisk, out string, t *Tree) error {
+	return appendArchive(ramdisk, out, t.WriteCPIO)
+}
+
+// AppendTarToRamdisk writes out: ramdisk followed, as AppendToRamdisk
+// does, by a gzip-compressed newc archive of the files of the tar archive
+// tarball (plain or gzip-compressed): LAVA's install_modules, which puts
+// a kernel's modules tarball (lib/modules/…) into the ramdisk. Entries
+// are directories, regular files and symbolic links; their names are
+// made relative ("./lib" is "lib"); a name with a ".." element, and any
+// other entry type, is refused.
+func AppendTarToRamdisk(ramdisk, out, tarball string) error {
+	return appendArchive(ramdisk, out, func(w io.Writer) error { return tarToCPIO(tarball, w) })
+}
+
+// appendArchive writes out: the ramdisk, padding, then what write writes,
+// gzip-compressed.
+func appendArchive(ramdisk, out string, write func(io.Writer) error) error {
 	in, err := os.Open(ramdisk)
 	if err != nil {
 		return fmt.Errorf("overlay: %w", err)
@@ -75,7 +96,7 @@ func AppendToRamdisk(ramdisk, out string, t *Tree) error {
 		}
 	}
 	gz := gzip.NewWriter(w)
-	if err := t.WriteCPIO(gz); err != nil {
+	if err := write(gz); err != nil {
 		return fail(err)
 	}
 	if err := gz.Close(); err != nil {
@@ -127,4 +148,60 @@ func checkRamdisk(r io.Reader, name string) error {
 
 func isNewc(b []byte) bool {
 	return bytes.HasPrefix(b, []byte(cpio.Magic)) || bytes.HasPrefix(b, []byte(cpio.MagicCRC))
+}
+
+// tarToCPIO writes the entries of the tar archive at path as a newc
+// archive to w.
+func tarToCPIO(path string, w io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if head, _ := br.Peek(2); bytes.Equal(head, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	cw := cpio.NewWriter(w)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: not a tar archive: %w", path, err)
+		}
+		name := strings.TrimLeft(strings.TrimPrefix(h.Name, "./"), "/")
+		name = strings.TrimSuffix(name, "/")
+		if name == "" || name == "." {
+			continue
+		}
+		if slices.Contains(strings.Split(name, "/"), "..") {
+			return fmt.Errorf("%s: entry %q leaves the archive's root", path, h.Name)
+		}
+		perm := fs.FileMode(h.Mode) & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = cw.AddDir(name, perm)
+		case tar.TypeReg:
+			if err = cw.WriteHeader(cpio.Header{Name: name, Mode: perm, Size: h.Size}); err == nil {
+				_, err = io.Copy(cw, tr)
+			}
+		case tar.TypeSymlink:
+			err = cw.AddSymlink(name, h.Linkname)
+		default:
+			return fmt.Errorf("%s: entry %q is a %q entry: only directories, files and symbolic links go into a ramdisk", path, h.Name, string(h.Typeflag))
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %s: %w", path, name, err)
+		}
+	}
+	return cw.Close()
 }

@@ -1,6 +1,7 @@
 package overlay_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"errors"
@@ -228,5 +229,94 @@ func TestAppendToRamdiskRefuses(t *testing.T) {
 	}
 	if err := overlay.AppendToRamdisk(filepath.Join(t.TempDir(), "missing"), filepath.Join(t.TempDir(), "out"), overlayTree(t)); err == nil {
 		t.Error("missing ramdisk accepted")
+	}
+}
+
+// writeTar writes a tar archive of entries (gzip-compressed with gz).
+func writeTar(t *testing.T, path string, gz bool, entries ...*tar.Header) {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(&buf)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	for _, h := range entries {
+		if h.Typeflag == tar.TypeReg {
+			body := "module " + h.Name
+			h.Size = int64(len(body))
+			if err := tw.WriteHeader(h); err != nil {
+				t.Fatal(err)
+			}
+			tw.Write([]byte(body))
+			continue
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if zw != nil {
+		zw.Close()
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A modules tarball goes into the ramdisk as a second archive the kernel
+// unpacks over the first (LAVA's install_modules), plain or gzipped tar;
+// an entry leaving the root or of another type is refused.
+func TestAppendTarToRamdisk(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		dir := t.TempDir()
+		in, tarball, out := filepath.Join(dir, "ramdisk"), filepath.Join(dir, "modules.tar"), filepath.Join(dir, "out")
+		if err := os.WriteFile(in, gzipped(t, baseRamdisk(t)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		writeTar(t, tarball, gz,
+			&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755},
+			&tar.Header{Name: "./lib/modules/6.1.0/", Typeflag: tar.TypeDir, Mode: 0o755},
+			&tar.Header{Name: "./lib/modules/6.1.0/kernel/e1000.ko", Typeflag: tar.TypeReg, Mode: 0o644},
+			&tar.Header{Name: "lib/modules/6.1.0/build", Typeflag: tar.TypeSymlink, Linkname: "/usr/src/linux"})
+		if err := overlay.AppendTarToRamdisk(in, out, tarball); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs := kernelSegments(t, b)
+		if len(segs) != 2 {
+			t.Fatalf("%d archives, want the ramdisk's and the modules'", len(segs))
+		}
+		cmd := exec.Command(busybox(t), "cpio", "-t")
+		cmd.Stdin = bytes.NewReader(segs[1])
+		list, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("busybox cpio -t: %v", err)
+		}
+		if string(list) != "lib/modules/6.1.0\nlib/modules/6.1.0/kernel/e1000.ko\nlib/modules/6.1.0/build\n" {
+			t.Errorf("gzip %v: busybox cpio -t:\n%s", gz, list)
+		}
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "ramdisk")
+	if err := os.WriteFile(in, baseRamdisk(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]*tar.Header{
+		"escape": {Name: "lib/../../etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644},
+		"device": {Name: "dev/null", Typeflag: tar.TypeChar, Mode: 0o666},
+	} {
+		tarball := filepath.Join(dir, name+".tar")
+		writeTar(t, tarball, false, h)
+		if err := overlay.AppendTarToRamdisk(in, filepath.Join(dir, "out-"+name), tarball); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
