@@ -5,76 +5,12 @@ import (
 	"net"
 	"path"
 	"strings"
+
+	"github.com/basalt-lab/basalt/internal/shellwords"
 )
 
 // maxCommandLine bounds a connection command's length.
 const maxCommandLine = 4096
-
-// splitWords splits a command line into words like a POSIX shell would
-// for a simple command: blanks separate words, single quotes quote
-// everything, double quotes and backslashes quote like the shell. simple
-// is false when the line uses anything else of the shell (variables,
-// globs, redirections, pipes, several commands…), when the words are not
-// the whole story. (An assignment, VAR=x, stays a word: the callers look
-// at the first word's name.)
-func splitWords(s string) (words []string, simple bool) {
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, false
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				switch s[i] {
-				case '$', '`':
-					return nil, false
-				case '\\':
-					if i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
-						i++
-					}
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, false
-			}
-			inWord = true
-		case c == '\\':
-			if i+1 >= len(s) || s[i+1] == '\n' {
-				return nil, false
-			}
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case strings.IndexByte("|&;<>()$`*?[\n\r", c) >= 0,
-			(c == '#' || c == '~') && !inWord:
-			// Shell syntax (a glob, a comment, a home directory…).
-			return nil, false
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, len(words) > 0
-}
 
 // errNotTelnet says a command line is not one Basalt runs natively.
 var errNotTelnet = errors.New("not a plain telnet command")
@@ -93,8 +29,8 @@ const (
 // Anything else (other commands, unknown options, shell syntax) returns
 // errNotTelnet.
 func parseTelnetCommand(cmdline string) (addr string, port bool, err error) {
-	words, simple := splitWords(cmdline)
-	if !simple || path.Base(words[0]) != "telnet" {
+	words, err := shellwords.Plain(cmdline)
+	if err != nil || len(words) == 0 || path.Base(words[0]) != "telnet" {
 		return "", false, errNotTelnet
 	}
 	var args []string

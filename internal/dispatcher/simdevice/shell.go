@@ -2,11 +2,12 @@ package simdevice
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/shellwords"
 )
 
 // MaxFlood bounds the flood command's byte count.
@@ -24,7 +25,7 @@ const (
 // the exit command. err is non-nil only when the machine must stop (its
 // context ended).
 func (m *machine) exec(ctx context.Context, line string) (status int, exit bool, err error) {
-	words, werr := splitWords(line)
+	words, werr := shellwords.Split(line)
 	if werr != nil {
 		return statusSyntax, false, m.print(ctx, "sh: syntax error: "+werr.Error()+"\n")
 	}
@@ -262,65 +263,4 @@ func (m *machine) flood(ctx context.Context, args []string) (int, error) {
 		}
 	}
 	return statusOK, m.write(ctx, buf)
-}
-
-// splitWords splits a command line into words like a POSIX shell does for
-// plain words: blanks separate words; single quotes keep everything
-// literally; double quotes keep blanks, and a backslash in them escapes ",
-// \, $ and `; outside quotes a backslash escapes any character. No
-// expansion, redirection or command lists.
-func splitWords(line string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case c == ' ' || c == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		case c == '\'':
-			inWord = true
-			end := strings.IndexByte(line[i+1:], '\'')
-			if end < 0 {
-				return nil, errors.New("unterminated quoted string")
-			}
-			cur.WriteString(line[i+1 : i+1+end])
-			i += end + 1
-		case c == '"':
-			inWord = true
-			closed := false
-			for i++; i < len(line); i++ {
-				c = line[i]
-				if c == '"' {
-					closed = true
-					break
-				}
-				if c == '\\' && i+1 < len(line) && strings.IndexByte("\"\\$`", line[i+1]) >= 0 {
-					i++
-					c = line[i]
-				}
-				cur.WriteByte(c)
-			}
-			if !closed {
-				return nil, errors.New("unterminated quoted string")
-			}
-		case c == '\\':
-			inWord = true
-			if i+1 < len(line) {
-				i++
-				cur.WriteByte(line[i])
-			}
-		default:
-			inWord = true
-			cur.WriteByte(c)
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
 }

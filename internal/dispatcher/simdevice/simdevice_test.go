@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/shellwords"
 )
 
 func TestParseDictionary(t *testing.T) {
@@ -92,9 +94,9 @@ func TestSplitWords(t *testing.T) {
 		{`echo 'open`, nil, true},
 	}
 	for _, tt := range tests {
-		got, err := splitWords(tt.line)
+		got, err := shellwords.Split(tt.line)
 		if (err != nil) != tt.wantErr || !cmp.Equal(got, tt.want) {
-			t.Errorf("splitWords(%q) = %q, %v; want %q, error %v", tt.line, got, err, tt.want, tt.wantErr)
+			t.Errorf("shellwords.Split(%q) = %q, %v; want %q, error %v", tt.line, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
@@ -203,7 +205,7 @@ func TestShellCommands(t *testing.T) {
 		{"sleep x", "sleep: invalid time interval 'x'\n"},
 		{"", ""},
 		{"frobnicate --now", "sh: frobnicate: not found\n"},
-		{`echo "unterminated`, "sh: syntax error: unterminated quoted string\n"},
+		{`echo "unterminated`, "sh: syntax error: unterminated double quote\n"},
 		{"lava-test-case uname --shell uname -s", "<LAVA_SIGNAL_STARTTC uname>\nLinux\n<LAVA_SIGNAL_ENDTC uname>\n<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=uname RESULT=pass>\n"},
 		{"lava-test-case t --shell true", "<LAVA_SIGNAL_STARTTC t>\n<LAVA_SIGNAL_ENDTC t>\n<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=t RESULT=pass>\n"},
 		{"lava-test-case f --shell false", "<LAVA_SIGNAL_STARTTC f>\n<LAVA_SIGNAL_ENDTC f>\n<LAVA_SIGNAL_TESTCASE TEST_CASE_ID=f RESULT=fail>\n"},
