@@ -149,7 +149,7 @@ func TestQemuUbootX86Facts(t *testing.T) {
 func TestQemuIpxeX86Facts(t *testing.T) {
 	ipxe := "actions/boot/methods/ipxe/"
 	checkFacts(t, "ipxe-01.jinja2", map[string]any{}, []fact{
-		{"character_delays", map[string]any{"boot": 20}},
+		{"character_delays", map[string]any{"boot": 50}},
 		{ipxe + "parameters", map[string]any{"bootloader_prompt": "iPXE>", "use_bootscript": false, "lava_mac": "52:54:00:12:34:5a"}},
 		{ipxe + "ramdisk/commands", []string{
 			"dhcp net0", "set console console=ttyS0,115200n8 lava_mac={LAVA_MAC}", "set extraargs  ip=dhcp",

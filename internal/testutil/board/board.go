@@ -73,9 +73,10 @@ const (
 	// through SeaBIOS's serial console, which at each poll moves every
 	// byte waiting in the UART into a small buffer and then into the BIOS
 	// keyboard buffer (15 keys), dropping what does not fit: typed at full
-	// speed, a command line lost its end once on a loaded host. U-Boot
-	// and Linux read the UART themselves and need no delay.
-	IPXECharDelay = 20 * time.Millisecond
+	// speed, a command line lost its end once on a loaded host, and at
+	// 20 ms two characters went under make test's race step. U-Boot and
+	// Linux read the UART themselves and need no delay.
+	IPXECharDelay = 50 * time.Millisecond
 
 	// GuestIP is the board's address on QEMU's user network (from DHCP).
 	GuestIP = "10.0.2.15"
