@@ -3,13 +3,11 @@ package bootloader
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -26,92 +24,6 @@ const (
 	qemuX86   = "/usr/bin/qemu-system-x86_64"
 	qemuSlirp = "10.0.2.2"
 )
-
-// streamConsole is a Console over a process's stdin and stdout.
-type streamConsole struct {
-	w io.Writer
-
-	mu     sync.Mutex
-	buf    []byte
-	all    strings.Builder
-	closed bool
-	sig    chan struct{}
-	typed  strings.Builder
-}
-
-func newStreamConsole(r io.Reader, w io.Writer) *streamConsole {
-	c := &streamConsole{w: w, sig: make(chan struct{})}
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := r.Read(b)
-			c.mu.Lock()
-			c.buf = append(c.buf, b[:n]...)
-			if c.all.Len() < 1<<20 {
-				c.all.Write(b[:n])
-			}
-			if len(c.buf) > 1<<20 { // keep the window bounded
-				c.buf = c.buf[len(c.buf)-(64<<10):]
-			}
-			if err != nil {
-				c.closed = true
-			}
-			close(c.sig)
-			c.sig = make(chan struct{})
-			c.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return c
-}
-
-func (c *streamConsole) Send(ctx context.Context, line string) error {
-	return c.SendRaw(ctx, line+"\n")
-}
-
-func (c *streamConsole) SendRaw(ctx context.Context, s string) error {
-	c.mu.Lock()
-	c.typed.WriteString(s)
-	c.mu.Unlock()
-	_, err := io.WriteString(c.w, s)
-	return err
-}
-
-func (c *streamConsole) Expect(ctx context.Context, what string, patterns ...*regexp.Regexp) (int, error) {
-	for {
-		c.mu.Lock()
-		best, start, end := -1, 0, 0
-		for i, p := range patterns {
-			if loc := p.FindIndex(c.buf); loc != nil && (best < 0 || loc[0] < start) {
-				best, start, end = i, loc[0], loc[1]
-			}
-		}
-		if best >= 0 {
-			c.buf = c.buf[end:]
-			c.mu.Unlock()
-			return best, nil
-		}
-		if c.closed {
-			c.mu.Unlock()
-			return -1, errors.New("console closed")
-		}
-		ch := c.sig
-		c.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return -1, context.Cause(ctx)
-		case <-ch:
-		}
-	}
-}
-
-func (c *streamConsole) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.ReplaceAll(c.all.String(), "\r", "")
-}
 
 func (c *streamConsole) typedText() string {
 	c.mu.Lock()

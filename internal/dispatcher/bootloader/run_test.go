@@ -2,9 +2,9 @@ package bootloader
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"reflect"
@@ -17,27 +17,38 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
-// pipeConsole is a Console over one end of a net.Pipe: a reader goroutine
-// collects the device's output, Expect searches it (the earliest match
-// wins), and every byte typed is recorded.
-type pipeConsole struct {
-	conn net.Conn
+// streamConsole is a Console over a device's output (a net.Pipe's end, a
+// process's stdout) and input: a reader goroutine collects the output,
+// Expect searches it (the earliest match wins), and every byte typed is
+// recorded.
+type streamConsole struct {
+	w io.Writer
 
 	mu     sync.Mutex
 	buf    []byte
+	all    strings.Builder
 	closed bool
 	sig    chan struct{}
-	typed  bytes.Buffer
+	typed  strings.Builder
 }
 
-func newPipeConsole(conn net.Conn) *pipeConsole {
-	c := &pipeConsole{conn: conn, sig: make(chan struct{})}
+// newPipeConsole is a console over one end of a net.Pipe.
+func newPipeConsole(conn net.Conn) *streamConsole { return newStreamConsole(conn, conn) }
+
+func newStreamConsole(r io.Reader, w io.Writer) *streamConsole {
+	c := &streamConsole{w: w, sig: make(chan struct{})}
 	go func() {
 		b := make([]byte, 4096)
 		for {
-			n, err := conn.Read(b)
+			n, err := r.Read(b)
 			c.mu.Lock()
 			c.buf = append(c.buf, b[:n]...)
+			if c.all.Len() < 1<<20 {
+				c.all.Write(b[:n])
+			}
+			if len(c.buf) > 1<<20 { // keep the window bounded
+				c.buf = c.buf[len(c.buf)-(64<<10):]
+			}
 			if err != nil {
 				c.closed = true
 			}
@@ -52,17 +63,19 @@ func newPipeConsole(conn net.Conn) *pipeConsole {
 	return c
 }
 
-func (c *pipeConsole) Send(ctx context.Context, line string) error { return c.SendRaw(ctx, line+"\n") }
+func (c *streamConsole) Send(ctx context.Context, line string) error {
+	return c.SendRaw(ctx, line+"\n")
+}
 
-func (c *pipeConsole) SendRaw(ctx context.Context, s string) error {
+func (c *streamConsole) SendRaw(ctx context.Context, s string) error {
 	c.mu.Lock()
 	c.typed.WriteString(s)
 	c.mu.Unlock()
-	_, err := c.conn.Write([]byte(s))
+	_, err := io.WriteString(c.w, s)
 	return err
 }
 
-func (c *pipeConsole) Expect(ctx context.Context, what string, patterns ...*regexp.Regexp) (int, error) {
+func (c *streamConsole) Expect(ctx context.Context, what string, patterns ...*regexp.Regexp) (int, error) {
 	for {
 		c.mu.Lock()
 		best, start, end := -1, 0, 0
@@ -90,10 +103,18 @@ func (c *pipeConsole) Expect(ctx context.Context, what string, patterns ...*rege
 	}
 }
 
-func (c *pipeConsole) Typed() string {
+// Typed is everything typed so far.
+func (c *streamConsole) Typed() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.typed.String()
+}
+
+// output is the device's output so far (its first MiB), without CRs.
+func (c *streamConsole) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.ReplaceAll(c.all.String(), "\r", "")
 }
 
 // fakeBootloader plays a bootloader on the device end of the pipe.
@@ -171,7 +192,7 @@ func readFull(r *bufio.Reader, b []byte) (int, error) {
 }
 
 // start connects a fake bootloader to a pipeConsole.
-func start(t *testing.T, f *fakeBootloader) (*pipeConsole, func() []string) {
+func start(t *testing.T, f *fakeBootloader) (*streamConsole, func() []string) {
 	t.Helper()
 	dev, host := net.Pipe()
 	done := make(chan struct{})
@@ -463,7 +484,7 @@ func TestRunRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			console := &pipeConsole{sig: make(chan struct{})}
+			console := &streamConsole{sig: make(chan struct{})}
 			err := Run(context.Background(), console, tc.m, tc.cmds, Options{})
 			if err == nil || KindOf(err) != Job || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Run: %v, want a job error with %q", err, tc.want)
