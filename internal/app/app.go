@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/devicetypes"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 )
@@ -56,8 +57,8 @@ type Config struct {
 	// directory, say), searched after the templates stored through the
 	// API and before Templates; empty: none.
 	TemplatesDir string
-	// Templates are the device-type templates Basalt ships
-	// (devicetypes.FS), searched last; nil: none.
+	// Templates are the device-type templates searched last; nil: those
+	// Basalt ships (devicetypes.FS).
 	Templates fs.FS
 }
 
@@ -102,6 +103,9 @@ func New(st store.Store, cfg Config) *App {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Templates == nil {
+		cfg.Templates = devicetypes.FS()
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 10 * time.Second

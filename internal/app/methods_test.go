@@ -73,6 +73,7 @@ func TestSubmitChecksMethods(t *testing.T) {
 			{"tmpfs on a board", "acme", tmpfsQEMU, "$.actions[0].deploy.to", "deploy to tmpfs is not available on board devices (they run: tftp)"},
 			{"board without a console", "quiet", tftpUBoot, "$.device_type", "device n1: its rendered configuration names no console (commands.connect): set connection_command in its dictionary (or connection_list and connection_commands)"},
 			{"grub not offered", "acme", strings.Replace(tftpUBoot, "u-boot", "grub", 1), "$.actions[1].boot.method", "boot method grub is not available on device b1: its device type offers u-boot"},
+			{"qemu arch the template does not offer", "qemu", "context:\n  arch: vax\n" + tmpfsQEMU, "$.context.arch", `architecture "vax" is not available on device q1 (context arch; its device type offers arm64, arm, aarch64, amd64, x86_64, hppa, i386, mips, mipsel, mips64, mips64el, nios2, ppc, ppc64, ppc64le, riscv32, riscv64, sparc, sparc64, alpha, cris, lm32, m68k, microblaze, microblazeel, moxie, or32, s390x, sh4, sh4eb, tricore, unicore32, xtensa, xtensaeb)`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				def := "job_name: " + tc.name + "\ndevice_type: " + tc.typ + "\nvisibility: public\ntimeouts:\n  job: {minutes: 10}\n" + tc.actions
@@ -92,5 +93,16 @@ func TestSubmitChecksMethods(t *testing.T) {
 				}
 			})
 		}
+		// A lab's own qemu template decides what its qemu devices offer.
+		t.Run("a lab's qemu template without the qemu method", func(t *testing.T) {
+			must(t, f.app.SetDeviceTypeTemplate(f.ctx, f.admin, "qemu", "actions:\n  boot:\n    methods:\n      minimal:\n"))
+			defer func() { must(t, f.app.DeleteDeviceTypeTemplate(f.ctx, f.admin, "qemu")) }()
+			err := f.app.ValidateJob(f.ctx, f.user, "job_name: q\ndevice_type: qemu\nvisibility: public\ntimeouts:\n  job: {minutes: 10}\n"+tmpfsQEMU)
+			var je *jobdef.Errors
+			if !errors.As(err, &je) || len(je.Items) != 1 || je.Items[0].Path != "$.actions[1].boot.method" ||
+				je.Items[0].Msg != "boot method qemu is not available on device q1: its device type offers minimal" {
+				t.Fatalf("error %v", err)
+			}
+		})
 	})
 }

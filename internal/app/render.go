@@ -57,10 +57,10 @@ func (a *App) renderer(ctx context.Context, q store.Queries) *devicedict.Rendere
 
 // checkDictionary validates a device dictionary for a device of type
 // deviceType: a broken dictionary is refused at upload rather than
-// discovered by the job that uses the device. Dictionaries of templates
-// Basalt reads itself (qemu, simulated devices) are checked variable by
-// variable; the others are rendered with their device-type template and
-// the result must read as a device configuration. The error wraps
+// discovered by the job that uses the device. Dictionaries of qemu and
+// simulated devices are checked variable by variable; all but simulated
+// ones are rendered with their device-type template and the result must
+// read as a device configuration (a qemu one giving a QEMU command). The error wraps
 // *devicedict.Errors (and so lab.ErrInvalid) with each problem's
 // position.
 func (a *App) checkDictionary(ctx context.Context, q store.Queries, hostname, deviceType, dict string) error {
@@ -71,9 +71,9 @@ func (a *App) checkDictionary(ctx context.Context, q store.Queries, hostname, de
 }
 
 // renderAssigned renders the configuration of a job's device when its
-// dictionary goes through a device-type template, with the job's
-// context. It returns "" for devices the dispatcher reads from their
-// dictionary. A failure is returned as the reason the job cannot run.
+// dictionary goes through a device-type template (boards and qemu
+// devices), with the job's context. It returns "" for devices the
+// dispatcher reads from their dictionary (simulated ones). A failure is returned as the reason the job cannot run.
 func (a *App) renderAssigned(ctx context.Context, d lab.Device, jobContext map[string]any) (config, problem string) {
 	dict, err := devicedict.Parse(d.Dictionary)
 	if err != nil || !devicedict.Rendered(dict, d.DeviceType) {
@@ -98,13 +98,16 @@ func (a *App) methodProblem(ctx context.Context, d lab.Device, def *jobdef.Job) 
 	if perr != nil || strings.TrimSpace(d.Dictionary) == "" {
 		return "", "", nil
 	}
+	kind := devicedict.Kind(dict, d.DeviceType)
 	if !devicedict.Rendered(dict, d.DeviceType) {
-		kind := devicedict.Kind(dict, d.DeviceType)
 		if kind == "" {
 			return "", "", nil
 		}
 		path, why = devicedict.JobProblem(kind, nil, d.Hostname, def)
 		return path, why, nil
+	}
+	if kind == "" {
+		kind = devicedict.KindBoard
 	}
 	out, rerr := a.renderer(ctx, a.st).Render(d.Dictionary, d.Hostname, d.DeviceType, def.Context)
 	if rerr != nil {
@@ -117,6 +120,6 @@ func (a *App) methodProblem(ctx context.Context, d lab.Device, def *jobdef.Job) 
 	if rerr != nil {
 		return "", "", nil
 	}
-	path, why = devicedict.JobProblem(devicedict.KindBoard, rc, d.Hostname, def)
+	path, why = devicedict.JobProblem(kind, rc, d.Hostname, def)
 	return path, why, nil
 }

@@ -34,9 +34,12 @@
 // template's schema (LAVA's qemu.jinja2 and base.jinja2 variables, and
 // Basalt's simulated devices) and reports every problem at once, with
 // positions, as *Errors. The server validates dictionaries when they are
-// uploaded; the job process resolves them with the job's context
-// (Dict.Resolve) and reads typed settings from the result (QEMUConfig,
-// UserCommands, Environment, ReadConstants, Timeouts, …).
+// uploaded. Dictionaries of qemu devices and boards are rendered with their
+// device-type templates (Renderer, as LAVA does); QEMUConfig reads a qemu
+// device's command from its rendered configuration. The job process
+// resolves a simulated device's dictionary with the job's context
+// (Dict.Resolve) and reads typed settings from the result (UserCommands,
+// Environment, ReadConstants, Timeouts, …).
 //
 // The package has no transport, storage or dispatcher dependencies other
 // than the simulated device's configuration rules (simdevice.ParseConfig).

@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/basalt-lab/basalt/internal/devicetypes"
+	"github.com/basalt-lab/basalt/internal/jinja"
 )
 
 // TestExamples keeps the dictionaries in examples/devices valid: the
@@ -36,10 +39,11 @@ func TestExamples(t *testing.T) {
 		if Kind(d, "qemu") == "" {
 			t.Errorf("%s: no device kind", f)
 		}
-		if Kind(d, "qemu") == KindQEMU {
-			if _, err := QEMUConfig(d.Resolve(nil)); err != nil {
-				t.Errorf("%s: %v", f, err)
-			}
+		// Rendered with Basalt's templates, a qemu dictionary gives a QEMU
+		// command (Check renders it and reads it).
+		r := &Renderer{Templates: jinja.FSLoader(devicetypes.FS())}
+		if err := r.Check(string(text), "example", "qemu"); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }

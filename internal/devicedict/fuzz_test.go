@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/basalt-lab/basalt/internal/devicetypes"
+	"github.com/basalt-lab/basalt/internal/jinja"
 )
 
 // FuzzParse checks that no text makes Parse, Validate, Resolve or the
@@ -39,8 +42,10 @@ func FuzzParse(f *testing.F) {
 			checkPositions(t, d.Validate(dt))
 			_ = Kind(d, dt)
 		}
+		// A qemu dictionary renders through the shipped template and
+		// gives a QEMU command, or a positioned error.
+		checkPositions(t, fuzzRenderer.Check(text, "fuzz", "qemu"))
 		vars := d.Resolve(map[string]any{"arch": "arm64", "memory": 2048.0})
-		_, _ = QEMUConfig(vars)
 		_ = UserCommands(vars)
 		_ = Environment(vars)
 		_ = ReadConstants(vars)
@@ -49,6 +54,9 @@ func FuzzParse(f *testing.F) {
 		_ = ReadCharacterDelays(vars)
 	})
 }
+
+// fuzzRenderer renders with Basalt's shipped templates.
+var fuzzRenderer = &Renderer{Templates: jinja.FSLoader(devicetypes.FS())}
 
 func checkPositions(t *testing.T, err error) {
 	t.Helper()

@@ -33,6 +33,11 @@ func KindMethods(kind string) (deploys, boots []string) {
 	return slices.Clone(m.deploys), slices.Clone(m.boots)
 }
 
+// deviceMethodTargets are the deploy targets that need a deploy method of
+// the same name in the device's configuration; the others (download,
+// downloads, tmpfs) run on any device of a kind that has them, as in LAVA.
+var deviceMethodTargets = map[string]bool{"tftp": true}
+
 // DeployProblem says why a device of kind, whose rendered configuration is
 // rc (nil for devices without one), cannot run a deploy to target; "" when
 // it can. hostname names the device in the message.
@@ -41,7 +46,7 @@ func DeployProblem(kind string, rc *deviceconfig.Config, hostname, target string
 	if !slices.Contains(deploys, target) {
 		return fmt.Sprintf("deploy to %s is not available on %s devices (they run: %s)", target, kindName(kind), orNone(deploys))
 	}
-	if rc != nil {
+	if rc != nil && deviceMethodTargets[target] {
 		if _, ok := rc.DeployMethods[target]; !ok {
 			return fmt.Sprintf("deploy to %s is not available on device %s: its device type offers %s", target, hostname, orNone(rc.DeployMethodNames()))
 		}
@@ -81,6 +86,11 @@ func JobProblem(kind string, rc *deviceconfig.Config, hostname string, job *jobd
 	if kind == KindBoard && rc != nil && rc.Commands.Connect == "" && len(rc.Commands.Connections) == 0 {
 		return "$.device_type", fmt.Sprintf("device %s: %s", hostname, NoConsole)
 	}
+	if kind == KindQEMU && rc != nil {
+		if why := archProblem(rc, hostname, job.Context); why != "" {
+			return "$.context.arch", why
+		}
+	}
 	for i := range job.Actions {
 		a := &job.Actions[i]
 		switch {
@@ -95,6 +105,30 @@ func JobProblem(kind string, rc *deviceconfig.Config, hostname string, job *jobd
 		}
 	}
 	return "", ""
+}
+
+// archProblem says why a qemu device cannot run a job whose context is ctx:
+// the context's arch must be one of the configuration's
+// available_architectures when it lists them, as LAVA checks; "" when it
+// can (or the context sets no arch: the dictionary's or Basalt's default
+// applies).
+func archProblem(rc *deviceconfig.Config, hostname string, ctx map[string]any) string {
+	list, ok := rc.Raw["available_architectures"].([]any)
+	v, set := ctx["arch"]
+	if !ok || !set || v == nil {
+		return ""
+	}
+	arch := fmt.Sprint(v)
+	var names []string
+	for _, a := range list {
+		if a != nil {
+			names = append(names, fmt.Sprint(a))
+		}
+	}
+	if slices.Contains(names, arch) {
+		return ""
+	}
+	return fmt.Sprintf("architecture %q is not available on device %s (context arch; its device type offers %s)", arch, hostname, strings.Join(names, ", "))
 }
 
 func kindName(kind string) string {

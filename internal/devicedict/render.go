@@ -22,12 +22,10 @@ type Renderer struct {
 }
 
 // Rendered reports whether a dictionary runs through its device-type
-// template: any template other than those this package reads itself
-// (qemu, and simulated devices), which keep their own reader. A device of
-// type qemu is always read by this package (whose checks refuse another
-// template on it).
+// template: every dictionary that names one (qemu devices and boards),
+// except those of simulated devices, which this package reads itself.
 func Rendered(d *Dict, deviceType string) bool {
-	return d != nil && deviceType != TemplateQEMU && Kind(d, deviceType) == "" && d.template(deviceType) != ""
+	return d != nil && Kind(d, deviceType) != KindSimulated && d.template(deviceType) != ""
 }
 
 // Render renders dict for the device hostname of type deviceType and a job
@@ -49,31 +47,54 @@ func (r *Renderer) Render(dict, hostname, deviceType string, context map[string]
 }
 
 // Check validates dict for a device hostname of type deviceType: the
-// checks of Check for dictionaries this package reads itself, and for the
-// others a render without job context whose result must read as a device
-// configuration (deviceconfig.Read). Problems are *Errors.
+// checks of Check for dictionaries this package reads itself and for qemu
+// devices (each variable), then for all but simulated devices a render
+// without job context whose result must read as a device configuration
+// (deviceconfig.Read) and, for qemu devices, give a QEMU command
+// (QEMUConfig). Problems are *Errors.
 func (r *Renderer) Check(dict, hostname, deviceType string) error {
 	d, err := Parse(dict)
 	if err != nil {
 		return err
 	}
-	if !Rendered(d, deviceType) {
-		return d.Validate(deviceType)
+	if !Rendered(d, deviceType) || deviceType == TemplateQEMU || Kind(d, deviceType) == KindQEMU {
+		if err := d.Validate(deviceType); err != nil || !Rendered(d, deviceType) {
+			return err
+		}
 	}
-	_, err = r.render(d, dict, hostname, deviceType, nil)
-	return err
+	out, err := r.render(d, dict, hostname, deviceType, nil)
+	if err != nil || Kind(d, deviceType) != KindQEMU {
+		return err
+	}
+	rc, err := deviceconfig.Read(out)
+	if err == nil {
+		_, err = QEMUConfig(rc, d.Resolve(nil))
+	}
+	if err != nil {
+		var errs errList
+		errs.add(d.templateAt(), "", err.Error())
+		return errs.result()
+	}
+	return nil
 }
 
 // notFoundHint says where templates come from.
 const notFoundHint = " (load it with `basalt device-types template set TYPE FILE`, or put it in the server's device-type templates directory)"
 
-// render renders a parsed dictionary and reads the result.
-func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context map[string]any) (string, error) {
-	var errs errList
+// templateAt is the position of the dictionary's extends (1:1 when it has
+// none): where problems of its rendered configuration are reported.
+func (d *Dict) templateAt() pos {
 	at := resolve(d.templateSrc)
 	if at.line == 0 {
 		at = pos{1, 1}
 	}
+	return at
+}
+
+// render renders a parsed dictionary and reads the result.
+func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context map[string]any) (string, error) {
+	var errs errList
+	at := d.templateAt()
 	if r == nil || r.Templates == nil {
 		errs.add(at, "", fmt.Sprintf("device type template %q cannot be rendered here: no device-type templates are available", d.template(deviceType)))
 		return "", errs.result()
@@ -90,6 +111,9 @@ func (r *Renderer) render(d *Dict, dict, hostname, deviceType string, context ma
 		// form: the template renders with them over the job's context.
 		ctx = d.Resolve(context)
 		name = d.template(deviceType) + ".jinja2"
+	}
+	if _, ok := ctx["arch"]; !ok && Kind(d, deviceType) == KindQEMU {
+		ctx["arch"] = DefaultArch // Basalt's default; LAVA's jobs must set it
 	}
 	ctx["scheduled_device_name"] = hostname
 	ctx["scheduled_device_type"] = deviceType

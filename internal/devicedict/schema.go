@@ -482,6 +482,7 @@ var qemuVars = map[string]check{
 	"serial":            str,
 	"extra_options":     strOrList,
 	"no_kvm":            boolean,
+	"no_network":        boolean,
 	"boot_root":         nonEmpty,
 	"boot_console":      nonEmpty,
 	"console_device":    nonEmpty,

@@ -241,7 +241,7 @@ var variables = map[string]any{
 	"ssh_host": "1.1.1.1", "ssh_port": 2222, "ssh_user": "me", "docker_shell_extra_arguments": "--rm",
 	"memory": 2048, "mac_addr": "52:54:00:00:00:01", "no_kvm": true, "guestfs_interface": "virtio",
 	"boot_root": "/dev/vda", "boot_console": "ttyS1", "machine": "q35", "cpu": "qemu64", "model": "model=e1000",
-	"netdevice": "tap", "extra_options": []any{"-smp 2"}, "no_network": true,
+	"netdevice": "tap", "extra_options": []any{"-smp 2"}, "no_network": true, "cpus": 2,
 	"boot_interface": "net1", "lava_mac_address": "00:11:22:33:44:66", "use_bootscript": true,
 	"grub_installed_device": "(hd0,gpt2)", "efi_grub": true, "pxe_net_configured": false, "net_interface": "efinet1",
 	"efinet": true, "has_dtb": true, "grub_needs_interrupt": false, "load_addr": "0x1000", "initrd_load_addr": "0x2000",

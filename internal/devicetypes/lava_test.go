@@ -65,6 +65,7 @@ var newerVariables = map[string]string{
 	"usb_device_id":               "media device ids are quoted in the newer form",
 	"zboot_kernel_addr":           "Basalt's own (x86 U-Boot)",
 	"zboot_ramdisk_addr":          "Basalt's own (x86 U-Boot)",
+	"cpus":                        "Basalt's own (qemu: -smp)",
 }
 
 // Keys that differ whatever the dictionary says, dropped from both

@@ -9,8 +9,10 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/deviceconfig"
 	"github.com/basalt-lab/basalt/internal/devicedict"
+	"github.com/basalt-lab/basalt/internal/devicetypes"
 	"github.com/basalt-lab/basalt/internal/dispatcher/qemu"
 	"github.com/basalt-lab/basalt/internal/dispatcher/simdevice"
+	"github.com/basalt-lab/basalt/internal/jinja"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -64,41 +66,58 @@ type deviceConfig struct {
 	Rendered *deviceconfig.Config
 }
 
-// OpenDevice returns the device an assignment names, from its device
-// dictionary resolved with the job's context. A dictionary that does not
-// parse or validate, or names a device this worker cannot drive (no QEMU
-// binary, no dictionary at all), is a Configuration error. logf receives
-// the device's own messages (QEMU command lines, QEMU errors).
+// OpenDevice returns the device an assignment names: a board or a qemu
+// device from its rendered configuration (the server's, or for a qemu
+// device of an older server that sent none, rendered here with Basalt's
+// templates and the job's context), a simulated device from its
+// dictionary resolved with the job's context. A dictionary or
+// configuration that does not parse or validate, or names a device this
+// worker cannot drive (no QEMU binary, no dictionary at all), is a
+// Configuration error. log receives the device's own messages (QEMU
+// command lines, QEMU errors).
 func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string]any, log deviceLog) (Device, *deviceConfig, error) {
 	if d.ConfigError != "" {
 		return nil, nil, ConfigurationError("%s", d.ConfigError)
 	}
 	src := deviceSource{dev: d, jobContext: jobContext, log: log}
-	var name string
-	if d.Config != "" {
-		rc, err := deviceconfig.Read(d.Config)
-		if err != nil {
-			return nil, nil, ConfigurationError("device %s: its rendered configuration: %w", d.Hostname, err)
-		}
-		if rc.Commands.Connect == "" && len(rc.Commands.Connections) == 0 {
-			return nil, nil, ConfigurationError("device %s: %s", d.Hostname, devicedict.NoConsole)
-		}
-		src.rendered, name = rc, devicedict.KindBoard
-	} else {
-		dict, err := devicedict.Parse(d.Dictionary)
-		if err != nil {
-			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
-		}
+	dict, err := devicedict.Parse(d.Dictionary)
+	if err != nil && d.Config == "" {
+		return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+	}
+	name := devicedict.Kind(dict, d.DeviceType)
+	config := d.Config
+	switch {
+	case config == "" && name == devicedict.KindQEMU:
 		if err := dict.Validate(d.DeviceType); err != nil {
 			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
 		}
-		src.dict, name = dict, devicedict.Kind(dict, d.DeviceType)
+		r := &devicedict.Renderer{Templates: jinja.FSLoader(devicetypes.FS())}
+		if config, err = r.Render(d.Dictionary, d.Hostname, d.DeviceType, jobContext); err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
+	case config == "":
+		if err := dict.Validate(d.DeviceType); err != nil {
+			return nil, nil, ConfigurationError("device %s: %w", d.Hostname, err)
+		}
 		if name == "" {
 			if strings.TrimSpace(d.Dictionary) == "" {
 				return nil, nil, ConfigurationError("device %s has no device dictionary: set one (see docs/device-dictionaries.md)", d.Hostname)
 			}
 			return nil, nil, ConfigurationError("device %s: device dictionaries of template %q cannot run jobs in this release", d.Hostname, dict.Template)
 		}
+	case name != devicedict.KindQEMU:
+		name = devicedict.KindBoard
+	}
+	src.dict = dict
+	if config != "" {
+		rc, err := deviceconfig.Read(config)
+		if err != nil {
+			return nil, nil, ConfigurationError("device %s: its rendered configuration: %w", d.Hostname, err)
+		}
+		if name == devicedict.KindBoard && rc.Commands.Connect == "" && len(rc.Commands.Connections) == 0 {
+			return nil, nil, ConfigurationError("device %s: %s", d.Hostname, devicedict.NoConsole)
+		}
+		src.rendered = rc
 	}
 	k, ok := kinds[name]
 	if !ok {
@@ -108,13 +127,14 @@ func OpenDevice(ctx context.Context, d workerproto.Device, jobContext map[string
 }
 
 // deviceSource is what opening a device starts from: the assignment's
-// device, and either its rendered configuration or its parsed dictionary.
+// device, its parsed dictionary and, for boards and qemu devices, its
+// rendered configuration.
 type deviceSource struct {
 	dev        workerproto.Device
 	jobContext map[string]any
 	log        deviceLog
-	rendered   *deviceconfig.Config // a board's
-	dict       *devicedict.Dict     // devices read from their dictionary
+	rendered   *deviceconfig.Config // boards' and qemu devices'
+	dict       *devicedict.Dict     // nil when it does not parse (a board's rendered configuration is enough)
 }
 
 // dictConfig is the configuration of a device read from its dictionary's
@@ -138,6 +158,39 @@ func (s deviceSource) dictConfig() (*deviceConfig, map[string]any) {
 	return cfg, vars
 }
 
+// renderedConfig is the configuration of a device read from its rendered
+// configuration: base.jinja2's timeouts replaced name by name by the
+// rendered ones, its constants, environment and user commands.
+func (s deviceSource) renderedConfig() *deviceConfig {
+	d, rc := s.dev, s.rendered
+	k := rc.Constants
+	cfg := &deviceConfig{
+		Hostname: d.Hostname, DeviceType: d.DeviceType,
+		Environment: rc.Environment,
+		Constants: devicedict.Constants{
+			ShCmd: k.ShCmd, ResultsDir: k.ResultsDir, ShellFile: k.ShellFile,
+			DefaultShellPrompt: k.DefaultShellPrompt, KernelStartMessage: k.KernelStartMessage,
+			ShutdownMessage: k.ShutdownMessage, FailureRetry: k.FailureRetry, BootRetry: k.BootRetry,
+		},
+		KernelStart: k.KernelStartMessage,
+		Timeouts:    devicedict.Timeouts(nil).Actions, Connections: devicedict.Timeouts(nil).Connections,
+		Rendered: rc,
+	}
+	for name, d := range rc.Timeouts.Actions {
+		cfg.Timeouts[name] = d
+	}
+	for name, d := range rc.Timeouts.Connections {
+		cfg.Connections[name] = d
+	}
+	if len(rc.Commands.Users) > 0 {
+		cfg.UserCommands = map[string]UserCommand{}
+		for name, c := range rc.Commands.Users {
+			cfg.UserCommands[name] = UserCommand{Do: c.Do, Undo: c.Undo}
+		}
+	}
+	return cfg
+}
+
 // openSimulated opens a simulated device from its dictionary.
 func openSimulated(_ context.Context, src deviceSource) (Device, *deviceConfig, error) {
 	cfg, vars := src.dictConfig()
@@ -156,58 +209,28 @@ func openSimulated(_ context.Context, src deviceSource) (Device, *deviceConfig, 
 	return simdevice.New(src.dev.Hostname, sc), cfg, nil
 }
 
-// openQEMU opens a QEMU device from its dictionary; log receives its own
+// openQEMU opens a QEMU device from its rendered configuration's qemu
+// boot method and its dictionary's variables; log receives its own
 // messages (QEMU command lines, QEMU errors).
 func openQEMU(_ context.Context, src deviceSource) (Device, *deviceConfig, error) {
-	cfg, vars := src.dictConfig()
-	q, err := devicedict.QEMUConfig(vars)
+	cfg := src.renderedConfig()
+	q, err := devicedict.QEMUConfig(src.rendered, src.dict.Resolve(src.jobContext))
 	if err != nil {
 		return nil, nil, ConfigurationError("device %s: %w", src.dev.Hostname, err)
 	}
-	qc := qemu.Config{
-		Binary: q.Binary, Machine: q.Machine, CPU: q.CPU, MemoryMiB: q.MemoryMiB, CPUs: q.CPUs,
-		NetDevice: q.NetDevice, Model: q.Model, MAC: q.MAC, VGA: q.VGA, Serial: q.Serial,
-		ExtraOptions: q.ExtraOptions, KVM: q.KVM,
-	}
+	qc := qemu.Config{Binary: q.Binary, Options: q.Options, KVM: q.KVM}
 	if err := qc.Validate(); err != nil {
 		return nil, nil, ConfigurationError("device %s: %w", src.dev.Hostname, err)
 	}
 	cfg.BootConsole, cfg.ExtraKernelArgs = q.BootConsole, q.ExtraKernelArgs
-	cfg.KernelStart = cfg.Constants.KernelStartMessage
 	logf := func(format string, args ...any) { src.log(workerproto.LevelDebug, format, args...) }
 	return qemu.New(src.dev.Hostname, qc, logf), cfg, nil
 }
 
 // openBoardDevice opens a board from its rendered configuration.
 func openBoardDevice(ctx context.Context, src deviceSource) (Device, *deviceConfig, error) {
-	d, rc, log := src.dev, src.rendered, src.log
-	k := rc.Constants
-	cfg := &deviceConfig{
-		Hostname: d.Hostname, DeviceType: d.DeviceType,
-		Environment: rc.Environment,
-		Constants: devicedict.Constants{
-			ShCmd: k.ShCmd, ResultsDir: k.ResultsDir, ShellFile: k.ShellFile,
-			DefaultShellPrompt: k.DefaultShellPrompt, KernelStartMessage: k.KernelStartMessage,
-			ShutdownMessage: k.ShutdownMessage, FailureRetry: k.FailureRetry, BootRetry: k.BootRetry,
-		},
-		KernelStart: k.KernelStartMessage,
-		Timeouts:    devicedict.Timeouts(nil).Actions, Connections: devicedict.Timeouts(nil).Connections,
-		Rendered: rc,
-	}
-	// The rendered timeouts replace base.jinja2's defaults name by name.
-	for name, d := range rc.Timeouts.Actions {
-		cfg.Timeouts[name] = d
-	}
-	for name, d := range rc.Timeouts.Connections {
-		cfg.Connections[name] = d
-	}
-	if len(rc.Commands.Users) > 0 {
-		cfg.UserCommands = map[string]UserCommand{}
-		for name, c := range rc.Commands.Users {
-			cfg.UserCommands[name] = UserCommand{Do: c.Do, Undo: c.Undo}
-		}
-	}
-	b, err := openBoard(ctx, d.Hostname, rc, log)
+	cfg := src.renderedConfig()
+	b, err := openBoard(ctx, src.dev.Hostname, src.rendered, src.log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -43,7 +43,8 @@ func checkQEMUImages(names []string, imageArgs map[string]string) []string {
 // replaced by the image's file (for every deployed image, as LAVA does), or
 // -kernel/-initrd/-dtb for images without one, and — when a kernel is
 // booted and no image_arg gives -append — the kernel command line
-// "console=<boot console> <extra kernel args>".
+// "console=<boot console> <extra kernel args>" (either part left out when
+// empty; no -append when both are).
 func qemuImageArgs(images []DeployedImage, console, extraKernelArgs string) ([]string, error) {
 	var args []string
 	kernel, appendGiven := false, false
@@ -72,11 +73,16 @@ func qemuImageArgs(images []DeployedImage, console, extraKernelArgs string) ([]s
 		args = append(args, parts...)
 	}
 	if kernel && !appendGiven {
-		cmdline := "console=" + console
-		if extraKernelArgs != "" {
-			cmdline += " " + extraKernelArgs
+		var cmdline []string
+		if console != "" {
+			cmdline = append(cmdline, "console="+console)
 		}
-		args = append(args, "-append", cmdline)
+		if extraKernelArgs != "" {
+			cmdline = append(cmdline, extraKernelArgs)
+		}
+		if len(cmdline) > 0 {
+			args = append(args, "-append", strings.Join(cmdline, " "))
+		}
 	}
 	return args, nil
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
 	"github.com/basalt-lab/basalt/internal/app"
-	"github.com/basalt-lab/basalt/internal/devicetypes"
 	"github.com/basalt-lab/basalt/internal/jinja"
 	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -143,9 +142,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	cfg.App.Logs = logs
 	if cfg.App.CheckTemplate == nil {
 		cfg.App.CheckTemplate = CheckTemplateSyntax
-	}
-	if cfg.App.Templates == nil {
-		cfg.App.Templates = devicetypes.FS()
 	}
 	a := app.New(st, cfg.App)
 	if err := a.Bootstrap(ctx); err != nil {

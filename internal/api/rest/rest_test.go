@@ -87,6 +87,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 		e.tokens[alice+i] = secret
 	}
 	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
+	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "board"}))
 	must(t, a.CreateAlias(ctx, ap, lab.Alias{Name: "kvm", DeviceType: "qemu"}))
 	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "fast"}))
 	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "slow"})) // on no device
@@ -225,8 +226,8 @@ func matrix() map[string]matrixCase {
 		"GET /device-types/{name}/health-check": {fixed("/device-types/qemu/health-check"), none, allOK},
 		"PUT /device-types/{name}/health-check": {fixed("/device-types/qemu/health-check"),
 			func(*env, int) string { return jsonDef(job("health", "public")) }, adminOnly(200)},
-		"GET /device-types/{name}/template": {fixed("/device-types/qemu/template"), none, allOK},
-		"PUT /device-types/{name}/template": {fixed("/device-types/qemu/template"),
+		"GET /device-types/{name}/template": {fixed("/device-types/board/template"), none, allOK},
+		"PUT /device-types/{name}/template": {fixed("/device-types/board/template"),
 			fixed(`{"template":"{% extends 'base.jinja2' %}\n"}`), adminOnly(200)},
 		"GET /device-templates": {fixed("/device-templates"), none, adminOnly(200)},
 
@@ -282,7 +283,7 @@ func jsonDef(def string) string {
 func (e *env) seedMatrix() {
 	ctx := context.Background()
 	ap := principal(e.t, mustUser(e.t, e.app, "admin"))
-	must(e.t, e.app.SetDeviceTypeTemplate(ctx, ap, "qemu", "{% extends 'base.jinja2' %}\n"))
+	must(e.t, e.app.SetDeviceTypeTemplate(ctx, ap, "board", "{% extends 'base.jinja2' %}\n"))
 	for _, who := range identNames {
 		must(e.t, e.app.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "unused-" + who}))
 		must(e.t, e.app.CreateAlias(ctx, ap, lab.Alias{Name: "old-" + who, DeviceType: "qemu"}))

@@ -59,7 +59,7 @@ func TestBootRealKernel(t *testing.T) {
 		logged = append(logged, fmt.Sprintf(format, args...))
 		logMu.Unlock()
 	}
-	cfg := Config{Binary: "qemu-system-x86_64", MemoryMiB: 256, KVM: KVMAuto, NoNetwork: true}
+	cfg := Config{Binary: "qemu-system-x86_64", Options: []string{"-cpu", "host", "-enable-kvm", "-nographic", "-net", "none", "-m", "256", "-monitor", "none"}, KVM: KVMAuto}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -30,21 +30,16 @@ const (
 	KVMOff  = devicedict.KVMOff
 )
 
-// Config is the device's configuration, from its device dictionary and the
-// job's context (LAVA's qemu.jinja2 variables).
+// Config is the device's configuration: the qemu boot method of its
+// rendered configuration (devicedict.QEMUConfig).
 type Config struct {
-	Binary       string // qemu-system-x86_64, …; required
-	Machine      string // -machine; "" for the binary's default
-	CPU          string // -cpu (not used with KVM, which passes the host CPU)
-	MemoryMiB    int    // -m; ≤ 0 means 512
-	CPUs         int    // -smp; ≤ 0 leaves QEMU's default (1)
-	KVM          KVMMode
-	NetDevice    string   // -net <netdevice>; "" means user
-	Model        string   // the nic's model option, "model=virtio" by default
-	MAC          string   // the nic's MAC address
-	NoNetwork    bool     // no -net options at all
-	VGA, Serial  string   // extra options of the template, split like a shell
-	ExtraOptions []string // each split like a shell
+	Binary string // qemu-system-x86_64, …; required
+	// Options are the device's QEMU options, as words. The dispatcher owns
+	// the console: -nographic is dropped (the first serial port goes to
+	// the dispatcher instead), and so are the KVM options
+	// (devicedict.KVMOptions) when QEMU starts without KVM.
+	Options []string
+	KVM     KVMMode
 }
 
 // Boot is what the next power-on boots: QEMU arguments for the deployed
@@ -127,66 +122,27 @@ func (d *Device) CommandLine(kvm bool) []string {
 // commandLine builds the QEMU command line.
 func (c Config) commandLine(kvm bool, b Boot) []string {
 	args := []string{c.Binary}
-	if c.Machine != "" {
-		args = append(args, "-machine", c.Machine)
+	// The console: the first serial port on stdio, no display.
+	args = append(args, "-display", "none", "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console")
+	opts := c.Options
+	if !kvm {
+		opts = devicedict.WithoutKVM(opts)
 	}
-	if kvm {
-		args = append(args, "-cpu", "host", "-enable-kvm")
-	} else if c.CPU != "" {
-		args = append(args, "-cpu", c.CPU)
-	}
-	// The console: the first serial port on stdio, no monitor, no display.
-	args = append(args, "-display", "none", "-chardev", "stdio,id=console,signal=off",
-		"-serial", "chardev:console", "-monitor", "none")
-	if !c.NoNetwork {
-		model := c.Model
-		if model == "" {
-			model = "model=virtio"
+	for _, o := range opts {
+		if o != "-nographic" {
+			args = append(args, o)
 		}
-		nic := "nic," + model
-		if c.MAC != "" {
-			nic += ",macaddr=" + c.MAC
-		}
-		dev := c.NetDevice
-		if dev == "" {
-			dev = "user"
-		}
-		args = append(args, "-net", nic, "-net", dev)
-	}
-	mem := c.MemoryMiB
-	if mem <= 0 {
-		mem = 512
-	}
-	args = append(args, "-m", fmt.Sprint(mem))
-	if c.CPUs > 0 {
-		args = append(args, "-smp", fmt.Sprint(c.CPUs))
-	}
-	for _, o := range []string{c.VGA, c.Serial} {
-		if o != "" {
-			a, _ := SplitArgs(o)
-			args = append(args, a...)
-		}
-	}
-	for _, o := range c.ExtraOptions {
-		a, _ := SplitArgs(o)
-		args = append(args, a...)
 	}
 	return append(args, b.Args...)
 }
 
-// Validate checks the configuration: the binary exists and the extra
-// options split.
+// Validate checks the configuration: the binary exists.
 func (c Config) Validate() error {
 	if c.Binary == "" {
 		return errors.New("qemu: no QEMU binary")
 	}
 	if _, err := exec.LookPath(c.Binary); err != nil {
 		return fmt.Errorf("qemu: %s is not installed on this worker: %w", c.Binary, err)
-	}
-	for _, o := range append([]string{c.VGA, c.Serial}, c.ExtraOptions...) {
-		if _, err := SplitArgs(o); err != nil {
-			return fmt.Errorf("qemu: option %q: %w", o, err)
-		}
 	}
 	return nil
 }
