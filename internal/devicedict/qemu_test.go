@@ -1,6 +1,7 @@
 package devicedict_test
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -159,6 +160,35 @@ func TestKVMModeString(t *testing.T) {
 	for m, want := range map[devicedict.KVMMode]string{devicedict.KVMAuto: "auto", devicedict.KVMOn: "on", devicedict.KVMOff: "off"} {
 		if m.String() != want {
 			t.Errorf("%d: %q", m, m.String())
+		}
+	}
+}
+
+// BenchmarkQEMURender measures what a qemu device costs the server at
+// assignment and the worker at start: rendering a dictionary with Basalt's
+// qemu.jinja2, reading the configuration and its QEMU command.
+func BenchmarkQEMURender(b *testing.B) {
+	dict, err := os.ReadFile("testdata/valid/qemu01.jinja2")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &devicedict.Renderer{Templates: jinja.FSLoader(devicetypes.FS())}
+	d, err := devicedict.Parse(string(dict))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := map[string]any{"arch": "amd64"}
+	for b.Loop() {
+		out, err := r.Render(string(dict), "qemu01", "qemu", ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc, err := deviceconfig.Read(out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := devicedict.QEMUConfig(rc, d.Resolve(ctx)); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
