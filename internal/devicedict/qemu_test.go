@@ -113,19 +113,7 @@ func TestQEMUConfig(t *testing.T) {
 // A configuration rendered from another qemu template (a lab's own) is
 // read as LAVA reads it: its command and options, whatever they are.
 func TestQEMUConfigFromLabTemplate(t *testing.T) {
-	r := &devicedict.Renderer{Templates: jinja.MapLoader{"qemu.jinja2": `actions:
-  boot:
-    methods:
-      qemu:
-        parameters:
-          command: qemu-system-x86_64
-          boot_options: {console: 'ttyS0,115200'}
-          options:
-          - -nographic
-          - -m {{ memory | default(256) }}
-          - -device virtio-rng-pci
-      minimal:
-`}}
+	r := &devicedict.Renderer{Templates: jinja.DirLoader("testdata/lab-templates")}
 	out, err := r.Render("{% extends 'qemu.jinja2' %}\n{% set memory = 1024 %}\n", "q", "qemu", nil)
 	if err != nil {
 		t.Fatal(err)

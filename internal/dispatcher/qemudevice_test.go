@@ -17,21 +17,7 @@ import (
 // older server sent none, Basalt's template rendered by the worker with
 // the job's context.
 func TestOpenQEMUFromRenderedConfig(t *testing.T) {
-	labTemplate := jinja.MapLoader{"qemu.jinja2": `{% extends 'base.jinja2' %}
-{% block body %}
-actions:
-  boot:
-    methods:
-      qemu:
-        parameters:
-          command: qemu-system-x86_64
-          boot_options: {console: 'ttyS0,115200'}
-          options:
-          - -nographic
-          - -m {{ memory | default(256) }}
-          - -device virtio-rng-pci
-      minimal:
-{% endblock %}`, "base.jinja2": "constants:\n  shutdown-message: bye\n{% block body %}{% endblock %}\n"}
+	labTemplate := jinja.DirLoader("../devicedict/testdata/lab-templates") // a lab's own qemu.jinja2
 	const dict = "{% extends 'qemu.jinja2' %}\n{% set memory = memory | default(384) %}\n{% set extra_kernel_args = 'quiet' %}\n"
 	rendered, err := (&devicedict.Renderer{Templates: labTemplate}).Render(dict, "q1", "qemu", map[string]any{"memory": 1024})
 	if err != nil {
