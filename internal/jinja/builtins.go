@@ -179,16 +179,7 @@ func yamlQuoteTo(b *strings.Builder, v any, depth int) error {
 		b.WriteString(yamlDoubleQuote(x))
 	case *List, Tuple:
 		items, _ := iterate(x)
-		b.WriteByte('[')
-		for i, it := range items {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if err := yamlQuoteTo(b, it, depth+1); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
+		return writeSeq(b, '[', ']', items, func(it any) error { return yamlQuoteTo(b, it, depth+1) })
 	case *Dict:
 		b.WriteByte('{')
 		keys := x.Keys()
@@ -956,16 +947,7 @@ func pyJSON(b *strings.Builder, v any, depth int) error {
 		b.WriteString(s)
 	case *List, Tuple:
 		items, _ := iterate(x)
-		b.WriteByte('[')
-		for i, it := range items {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if err := pyJSON(b, it, depth+1); err != nil {
-				return err
-			}
-		}
-		b.WriteByte(']')
+		return writeSeq(b, '[', ']', items, func(it any) error { return pyJSON(b, it, depth+1) })
 	case *Dict:
 		keys := x.Keys()
 		type kv struct {

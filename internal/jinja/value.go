@@ -315,6 +315,26 @@ func pyRepr(v any) string {
 	return b.String()
 }
 
+// writeSeq writes items separated by ", " between open and close (each
+// left out when 0), each by item; it stops at item's first error.
+func writeSeq(b *strings.Builder, open, close byte, items []any, item func(any) error) error {
+	if open != 0 {
+		b.WriteByte(open)
+	}
+	for i, it := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if err := item(it); err != nil {
+			return err
+		}
+	}
+	if close != 0 {
+		b.WriteByte(close)
+	}
+	return nil
+}
+
 func writeRepr(b *strings.Builder, v any, depth int) {
 	if depth > 200 {
 		b.WriteString("...")
@@ -336,26 +356,15 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 	case string:
 		b.WriteString(strRepr(x))
 	case *List:
-		b.WriteByte('[')
-		for i, e := range x.Items {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeRepr(b, e, depth+1)
-		}
-		b.WriteByte(']')
+		_ = writeSeq(b, '[', ']', x.Items, func(e any) error { writeRepr(b, e, depth+1); return nil })
 	case Tuple:
-		b.WriteByte('(')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			writeRepr(b, e, depth+1)
-		}
+		end := ")"
 		if len(x) == 1 {
-			b.WriteByte(',')
+			end = ",)"
 		}
-		b.WriteByte(')')
+		b.WriteByte('(')
+		_ = writeSeq(b, 0, 0, x, func(e any) error { writeRepr(b, e, depth+1); return nil })
+		b.WriteString(end)
 	case *Dict:
 		b.WriteByte('{')
 		for i, k := range x.keys {
