@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 // base is a minimal valid job; tests replace or append lines.
