@@ -13,7 +13,10 @@ import (
 // test: a board offering deploy to tftp and the u-boot boot method.
 const boardTemplate = `commands:
   connect: {{ connection_command }}
-actions:
+` + boardActions
+
+// boardActions are boardTemplate's deploy and boot methods.
+const boardActions = `actions:
   deploy:
     methods:
       tftp:
@@ -56,18 +59,7 @@ const uartsTemplate = `commands:
       - {{ tag }}
 {% endfor %}
 {% endfor %}
-actions:
-  deploy:
-    methods:
-      tftp:
-  boot:
-    methods:
-      u-boot:
-        parameters:
-          bootloader_prompt: '=>'
-        ramdisk:
-          commands: [dhcp, '{BOOTX}']
-`
+` + boardActions
 
 // uartsDict is a board with two serial connections, uart0 the primary one
 // (LAVA's connection_list).
