@@ -2,6 +2,7 @@ package devicedict
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -20,7 +21,7 @@ const KindBoard = "board"
 var kindMethods = map[string]struct{ deploys, boots []string }{
 	KindSimulated: {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
 	KindQEMU:      {deploys: []string{"download", "downloads", "tmpfs"}, boots: []string{"minimal", "qemu"}},
-	KindBoard:     {deploys: []string{"tftp"}, boots: []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "u-boot"}},
+	KindBoard:     {deploys: []string{"tftp"}, boots: []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "new_connection", "u-boot"}},
 }
 
 // KindMethods returns the deploy targets and boot methods a kind of device
@@ -56,23 +57,71 @@ func DeployProblem(kind string, rc *deviceconfig.Config, hostname, target string
 
 // BootProblem says why a device of kind with rendered configuration rc
 // (nil for none) cannot run boot b; "" when it can. The generic bootloader
-// method needs the boot method it names (b.Bootloader).
+// method needs the boot method it names (b.Bootloader); new_connection
+// needs a secondary connection of that name (ConnectionProblem).
 func BootProblem(kind string, rc *deviceconfig.Config, hostname string, b *jobdef.Boot) string {
+	_, why := bootProblemAt(kind, rc, hostname, b)
+	return why
+}
+
+// bootProblemAt is BootProblem, with the key of the boot action the
+// problem is about (method or connection).
+func bootProblemAt(kind string, rc *deviceconfig.Config, hostname string, b *jobdef.Boot) (key, why string) {
 	_, boots := KindMethods(kind)
 	if !slices.Contains(boots, b.Method) {
-		return fmt.Sprintf("boot method %s is not available on %s devices (they run: %s)", b.Method, kindName(kind), orNone(boots))
+		return "method", fmt.Sprintf("boot method %s is not available on %s devices (they run: %s)", b.Method, kindName(kind), orNone(boots))
+	}
+	if b.Method == jobdef.NewConnection {
+		// Like LAVA's, the method is not one of the device type's boot
+		// methods: any board with connections runs it.
+		return "connection", ConnectionProblem(rc, hostname, b.Connection)
 	}
 	if rc == nil || b.Method == "minimal" {
-		return ""
+		return "", ""
 	}
 	method := b.Method
 	if method == "bootloader" {
 		method = b.Bootloader
 	}
 	if _, ok := rc.BootMethods[method]; !ok {
-		return fmt.Sprintf("boot method %s is not available on device %s: its device type offers %s", method, hostname, orNone(rc.BootMethodNames()))
+		return "method", fmt.Sprintf("boot method %s is not available on device %s: its device type offers %s", method, hostname, orNone(rc.BootMethodNames()))
+	}
+	return "", ""
+}
+
+// ConnectionProblem says why a device with rendered configuration rc
+// (nil: not known here) cannot open the secondary connection name for a
+// new_connection boot; "" when it can. The connection must be one of its
+// commands.connections (a dictionary's connection_list) and not the one
+// tagged primary, which the job has open already.
+func ConnectionProblem(rc *deviceconfig.Config, hostname, name string) string {
+	if rc == nil {
+		return ""
+	}
+	conns := rc.Commands.Connections
+	c, ok := conns[name]
+	switch {
+	case len(conns) == 0:
+		return fmt.Sprintf("connection %q: device %s has no named connections (set connection_list, connection_commands and connection_tags in its dictionary)", name, hostname)
+	case !ok:
+		return fmt.Sprintf("connection %q: device %s has no such connection (its connections: %s)", name, hostname, strings.Join(slices.Sorted(maps.Keys(conns)), ", "))
+	case slices.Contains(c.Tags, "primary"):
+		return fmt.Sprintf("connection %q: it is the primary connection of device %s, open for the whole job; new_connection opens one of the others (%s)", name, hostname, orNone(secondaryNames(conns)))
 	}
 	return ""
+}
+
+// secondaryNames are the names of the connections not tagged primary,
+// sorted.
+func secondaryNames(conns map[string]deviceconfig.Connection) []string {
+	var out []string
+	for name, c := range conns {
+		if !slices.Contains(c.Tags, "primary") {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // NoConsole says why a device whose dictionary renders through a template
@@ -99,8 +148,8 @@ func JobProblem(kind string, rc *deviceconfig.Config, hostname string, job *jobd
 				return fmt.Sprintf("$.actions[%d].deploy.to", i), why
 			}
 		case a.Kind == jobdef.KindBoot && a.Boot != nil:
-			if why := BootProblem(kind, rc, hostname, a.Boot); why != "" {
-				return fmt.Sprintf("$.actions[%d].boot.method", i), why
+			if key, why := bootProblemAt(kind, rc, hostname, a.Boot); why != "" {
+				return fmt.Sprintf("$.actions[%d].boot.%s", i, key), why
 			}
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +35,11 @@ type Env struct {
 	Dir    string // the job directory (job.json, the journal, deployed files)
 	Job    *jobdef.Job
 	Device Device // nil when the device could not be opened
-	Conn   *Conn  // the device console; nil when Device is nil
+	// Conn is the console the action uses: the device's primary console,
+	// or the secondary connection of the action's connection-namespace
+	// or namespace (a new_connection boot opened it); nil when Device is
+	// nil.
+	Conn *Conn
 	// DeviceConfig is the device's configuration from its dictionary;
 	// nil when the device could not be opened.
 	DeviceConfig *deviceConfig
@@ -48,12 +51,11 @@ type Env struct {
 	node *node
 }
 
-// Session is the state one action leaves for the next, such as the shell
-// prompts a boot action found. It belongs to the pipeline's goroutine.
+// Session is the state one action leaves for the next, such as the
+// deployed images and the job's console connections with the shell
+// prompts a boot action found on each (Env.Prompts). It belongs to the
+// pipeline's goroutine.
 type Session struct {
-	// Prompts are the shell prompts of the booted device (set by a boot
-	// action); nil until a boot action succeeded.
-	Prompts []*regexp.Regexp
 	// Deployed are the images deploy actions made available, in the order
 	// they were deployed (a later deploy of the same name replaces one).
 	Deployed []DeployedImage
@@ -73,6 +75,9 @@ type Session struct {
 	testIndex int
 	// cleanups run at the end of the job (AddCleanup, runCleanups).
 	cleanups []cleanupHook
+	// links are the job's console connections: the primary console, then
+	// the secondary connections new_connection boots opened.
+	links []*link
 }
 
 // NextTestIndex returns the job-wide index of the next test definition.
@@ -136,6 +141,9 @@ type node struct {
 	// shares its timeout among them and its sub-actions.
 	retry *retrying
 	conn  resolved // the connection timeout
+	// link is the connection a top-level job action uses (nil for
+	// sub-actions and finalize, which keep their parent's).
+	link *linkRef
 	// skip: a timeout continues with the next action (skipsTimeout).
 	skip          bool
 	retries       int // failure_retry: attempts, ≥ 1
@@ -188,8 +196,9 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 	env.node = n
 	name := n.action.Name()
 	env.Info("start: %s %s (timeout %s)", n.level, name, shownTimeout(ctx, n))
-	setCharacterDelay(&env, n)
 	start := time.Now()
+	lerr := r.useLink(&env, n.link)
+	setCharacterDelay(&env, n)
 
 	retries := max(n.retries, 1)
 	if n.repeat > 0 {
@@ -204,8 +213,9 @@ func (r *runner) run(ctx context.Context, parent *Env, n *node) error {
 		actx, cancel = context.WithTimeoutCause(ctx, n.timeout.d, &actionTimeout{action: name, timeout: n.timeout.d})
 		defer cancel()
 	}
-	var err error
-	for attempt := 1; ; attempt++ {
+	// A connection that is not open fails the action without running it.
+	err := lerr
+	for attempt := 1; lerr == nil; attempt++ {
 		err = r.attempt(actx, &env, n, n.attempt.d)
 		if err == nil || attempt >= retries || actx.Err() != nil || ErrorTypeOf(err) == lab.ErrorCanceled {
 			break

@@ -62,7 +62,7 @@ func newActionEnv(t *testing.T, dict string) *actionEnv {
 	if _, err := a.env.Conn.Expect(ctx, "prompt", prompt); err != nil {
 		t.Fatalf("waiting for the prompt: %v", err)
 	}
-	a.env.Session.Prompts = []*regexp.Regexp{prompt}
+	a.env.SetPrompts([]*regexp.Regexp{prompt})
 	return a
 }
 

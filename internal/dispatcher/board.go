@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,6 +42,8 @@ type board struct {
 	cmds     deviceconfig.Commands
 	timeouts deviceconfig.Timeouts
 	log      deviceLog
+	spec     console.Spec // its consoles
+	primary  string       // the primary console's connection name ("" for commands.connect)
 	con      *console.Reconnecting
 
 	mu     sync.Mutex
@@ -63,13 +66,36 @@ func openBoard(ctx context.Context, hostname string, cfg *deviceconfig.Config, l
 	if err != nil {
 		return nil, ConfigurationError("device %s: %w", hostname, err)
 	}
-	b := &board{hostname: hostname, cmds: cfg.Commands, timeouts: cfg.Timeouts, log: log}
-	what := "console"
-	if name != "" {
-		what = fmt.Sprintf("console %q", name)
+	b := &board{hostname: hostname, cmds: cfg.Commands, timeouts: cfg.Timeouts, log: log, spec: spec, primary: name}
+	con, err := b.keep(ctx, ctx, consoleName(name), connect)
+	if err != nil {
+		return nil, err
 	}
+	b.con = con
+	return b, nil
+}
+
+// consoleName names a console of the board in messages: "console" for
+// commands.connect, else `console "uart1"`.
+func consoleName(connection string) string {
+	if connection == "" {
+		return "console"
+	}
+	return fmt.Sprintf("console %q", connection)
+}
+
+// keep dials the console what (consoleName) with its connection command
+// and keeps it connected until it is closed or ctx ends: a lost console is
+// redialled with back-off and the gap logged. dialCtx bounds the first
+// dial.
+func (b *board) keep(ctx, dialCtx context.Context, what, connect string) (*console.Reconnecting, error) {
+	hostname, log := b.hostname, b.log
 	log(workerproto.LevelInfo, "%s: connecting the %s: %s", hostname, what, connect)
+	var dialled atomic.Bool
 	con, err := console.Keep(ctx, func(ctx context.Context) (io.ReadWriteCloser, error) {
+		if !dialled.Swap(true) {
+			ctx = dialCtx
+		}
 		return console.Dial(ctx, connect)
 	}, console.KeepOptions{
 		OnLost: func(at time.Time, cause error) {
@@ -87,9 +113,24 @@ func openBoard(ctx context.Context, hostname string, cfg *deviceconfig.Config, l
 	if err != nil {
 		return nil, InfrastructureError("device %s: cannot open its %s (%s): %w", hostname, what, connect, err)
 	}
-	b.con = con
-	return b, nil
+	return con, nil
 }
+
+// openConnection opens the board's secondary connection name (one of
+// commands.connections not tagged primary: LAVA's connect-shell), kept
+// connected like the primary console until it is closed. ctx bounds the
+// first dial only.
+func (b *board) openConnection(ctx context.Context, name string) (io.ReadWriteCloser, error) {
+	connect, err := b.spec.Secondary(name)
+	if err != nil {
+		return nil, ConfigurationError("device %s: %w", b.hostname, err)
+	}
+	return b.keep(context.WithoutCancel(ctx), ctx, consoleName(name), connect)
+}
+
+// primaryConnection is the name of the board's primary connection ("" for
+// commands.connect).
+func (b *board) primaryConnection() string { return b.primary }
 
 // Kind is BoardKind.
 func (b *board) Kind() string { return BoardKind }

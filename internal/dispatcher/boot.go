@@ -19,6 +19,8 @@ var bootNames = map[string]string{
 	"grub":       "grub-main-action",
 	"barebox":    "barebox-action",
 	"bootloader": "bootloader-action",
+	// new_connection is secondaryShell's (connections.go).
+	"new_connection": "secondary-shell-action",
 }
 
 // kernelPanic is what makes a boot an Infrastructure failure.
@@ -161,7 +163,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return InfrastructureError("%w", err)
 		}
 	}
-	env.Session.Prompts = nil
+	env.SetPrompts(nil)
 	if b.bootloader != nil {
 		if err := b.bootloader.run(ctx, env); err != nil {
 			return err
@@ -195,7 +197,7 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return kernelPanicked(ctx, env.Conn)
 		}
 	}
-	env.Session.Prompts = b.prompts
+	env.SetPrompts(b.prompts)
 	return nil
 }
 

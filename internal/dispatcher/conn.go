@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -41,8 +42,10 @@ const (
 
 // Conn is the pipeline's side of a device console. One goroutine reads the
 // console for as long as the stream lives; it logs every complete line the
-// device prints as a "target" record (trailing CR removed), hands it to the
-// line hook if one is set, and then makes the output available to Expect.
+// device prints as a "target" record (trailing CR removed; a "feedback"
+// record of its namespace instead while the running action uses another
+// of the job's consoles, see SetFeedback), hands it to the line hook if
+// one is set, and then makes the output available to Expect.
 // So when Expect returns, every line before the match has been logged and
 // hooked. A partial line (a prompt) is logged once it is completed or when
 // the console ends.
@@ -76,6 +79,9 @@ type Conn struct {
 	partialLen int
 	// charDelay is the pause between characters typed (SetCharacterDelay).
 	charDelay time.Duration
+	// feedback, when set, is the namespace the console's lines are logged
+	// under as feedback records (SetFeedback); nil: target records.
+	feedback atomic.Pointer[string]
 }
 
 // NewConn starts reading the console rw and logging it to log.
@@ -112,6 +118,18 @@ func (c *Conn) send(ctx context.Context, line, shown string) error {
 	}
 	c.log.Log(workerproto.LevelInput, shown)
 	return c.write(ctx, line+"\n")
+}
+
+// SetFeedback says whether the running action uses this console: when it
+// does not (on), the console's lines are logged as "feedback" records of
+// namespace ns, as LAVA logs the output of another namespace's connection
+// while a test runs on one; otherwise (off) as "target" records.
+func (c *Conn) SetFeedback(on bool, ns string) {
+	if on {
+		c.feedback.Store(&ns)
+	} else {
+		c.feedback.Store(nil)
+	}
 }
 
 // SetCharacterDelay makes Send type one character at a time, d apart (0:
@@ -482,7 +500,11 @@ func (c *Conn) emit(b []byte) {
 
 func (c *Conn) emitOne(b []byte) {
 	line := string(bytes.TrimRight(b, "\r"))
-	c.log.Log(workerproto.LevelTarget, line)
+	if ns := c.feedback.Load(); ns != nil {
+		c.log.Feedback(*ns, line)
+	} else {
+		c.log.Log(workerproto.LevelTarget, line)
+	}
 	c.mu.Lock()
 	if strings.TrimSpace(line) != "" {
 		c.lastLine = line

@@ -101,6 +101,34 @@ func TestConnLogsLines(t *testing.T) {
 	}
 }
 
+// TestConnFeedback: while the running action uses another console, a
+// console's lines are feedback records of its namespace; then target
+// records again.
+func TestConnFeedback(t *testing.T) {
+	c, fc, closeAll := newTestConn(t)
+	ctx := context.Background()
+	fc.print(t, "before\n")
+	if _, err := c.Expect(ctx, "test", regexp.MustCompile("before\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetFeedback(true, "bbb")
+	fc.print(t, "usb 1-1: new device\n")
+	if _, err := c.Expect(ctx, "test", regexp.MustCompile("device\n")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetFeedback(false, "")
+	fc.print(t, "after\n")
+	recs := closeAll()
+	if diff := cmp.Diff([]string{"target before", "feedback usb 1-1: new device", "target after"}, messages(recs)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	for _, r := range recs {
+		if want := map[workerproto.Level]string{workerproto.LevelFeedback: "bbb"}[r.Level]; r.NS != want {
+			t.Errorf("%s record has namespace %q, want %q", r.Level, r.NS, want)
+		}
+	}
+}
+
 func TestConnExpect(t *testing.T) {
 	c, fc, closeAll := newTestConn(t)
 	defer closeAll()

@@ -14,15 +14,17 @@
 // builds one Action per job action — deploy (tmpfs, downloads, download:
 // images fetched through the worker's download cache, package download,
 // and the LAVA test overlay appended to a cpio ramdisk with overlays:
-// {lava: true}, package overlay), boot (qemu, minimal, with auto_login and
-// kernel panic detection), test (definitions inline or from git, run by
+// {lava: true}, package overlay), boot (qemu, minimal, the bootloader
+// methods on boards, with auto_login and kernel panic detection; and
+// new_connection, which opens a board's secondary connection for its
+// namespace: connections.go), test (definitions inline or from git, run by
 // lava-test-runner from the overlay, or typed on the console of a device
 // without one; interactive scripts; monitors) and command (the device's
 // user_commands, undone at finalize) — refusing what the device cannot do
 // (multinode, git definitions without an overlay, images QEMU cannot
 // attach). It then runs the actions in order under the job timeout (the
 // assignment's, or timeouts.job) and always runs finalize, which powers the
-// device off, runs the session's cleanups and closes its console, under
+// device off, runs the session's cleanups and closes its consoles, under
 // its own timeout. Settings of the worker host (cache directory, proxy)
 // come from DIR/settings.json (settings.go).
 //
@@ -55,8 +57,9 @@
 // came from) and "end: … (duration 00:00:01)" info records around every
 // action, a results record
 // in the lava suite per action (case = action name, with duration and
-// level), every console line as a target record, every line sent as an
-// input record, test results in the suite "<index>_<name>", and last the
+// level), every console line as a target record (a feedback record with
+// its namespace when the running action uses another of the job's
+// consoles), every line sent as an input record, test results in the suite "<index>_<name>", and last the
 // lava/job result with its error type and message. Secrets of the job and
 // the job token are masked.
 //

@@ -6,8 +6,9 @@ import (
 
 // finalize ends every job, whatever happened before: it powers the device
 // off, runs the session's cleanups (command undo steps) and closes its
-// console, so that everything the device printed is in
-// the journal. It runs under its own timeout, not the job's, and a cancel
+// consoles (the primary one and the secondary connections new_connection
+// boots opened), so that everything the device printed is in the
+// journal. It runs under its own timeout, not the job's, and a cancel
 // does not stop it.
 type finalize struct{}
 
@@ -28,6 +29,9 @@ func (finalize) Run(ctx context.Context, env *Env) error {
 	}
 	if werr := env.Conn.Wait(ctx); werr != nil && err == nil {
 		err = InfrastructureError("the console of %s did not end: %w", env.Device.Hostname(), werr)
+	}
+	if cerr := closeSecondaries(ctx, env); cerr != nil && err == nil {
+		err = cerr
 	}
 	return err
 }

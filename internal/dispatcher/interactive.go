@@ -101,7 +101,7 @@ func stepWhat(script string, st jobdef.InteractiveStep, cs compiledStep, prompts
 func (t *interactiveTest) Name() string { return "lava-test-interactive" }
 
 func (t *interactiveTest) Run(ctx context.Context, env *Env) error {
-	if env.Session.Prompts == nil {
+	if env.Prompts() == nil {
 		return JobError("lava-test-interactive: no shell prompt: the device was not booted")
 	}
 	// LAVA's interactive test waits in turns of min(action, connection

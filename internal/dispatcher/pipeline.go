@@ -14,6 +14,9 @@ import (
 type pipeline struct {
 	nodes  []*node
 	runner *runner
+	// primaryNS is the namespace the primary console is first used
+	// under, for its feedback records.
+	primaryNS string
 }
 
 // buildPipeline turns the parsed job into actions for dev, checking what
@@ -35,8 +38,14 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 	}
 	booted, overlay, deployed := false, false, false
 	stage := 0
+	links, primaryNS := connectionsOf(job)
+	p.primaryNS = primaryNS
 	for i := range job.Actions {
 		a := &job.Actions[i]
+		if why := connectionNamespaceProblem(job, a.ConnectionNamespace); why != "" {
+			fail(i, "%s", why)
+			continue
+		}
 		var act Action
 		switch a.Kind {
 		case jobdef.KindDeploy:
@@ -52,6 +61,15 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			if why := checkBoot(kind, cfg, a.Boot); why != "" {
 				fail(i, "%s", why)
 				continue
+			}
+			if a.Boot.Method == jobdef.NewConnection {
+				s, err := newSecondaryShell(a.Boot, a.Namespace, cfg)
+				if err != nil {
+					fail(i, "boot: %v", err)
+					continue
+				}
+				act, booted = s, true
+				break
 			}
 			b, err := newBootAction(a.Boot, cfg.KernelStart)
 			if err != nil {
@@ -92,7 +110,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			continue
 		}
 		times, why := attempts(a, cfg.Constants.FailureRetry, cfg.Constants.BootRetry)
-		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), retryInterval: a.FailureRetryInterval, repeat: a.Repeat, skip: skipsTimeout(a)}
+		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), link: &links[i], retryInterval: a.FailureRetryInterval, repeat: a.Repeat, skip: skipsTimeout(a)}
 		if a.Repeat == 0 {
 			n.retries = times
 		}

@@ -131,6 +131,7 @@ func validate(ctx context.Context, env *Env, a workerproto.Assign) (*jobdef.Job,
 		env.Device, env.DeviceConfig = dev, cfg
 		env.run.device = deviceTimeouts{actions: cfg.Timeouts, connections: cfg.Connections}
 		env.Conn = NewConn(dev.Console(), log)
+		env.Session.addLink(&link{name: primaryConnection(dev), primary: true, conn: env.Conn})
 		log.Log(workerproto.LevelInfo, describeDevice(dev))
 		pipe, err := buildPipeline(job, dev, cfg, env.run)
 		return job, pipe, err
@@ -166,6 +167,9 @@ func looseSecrets(def string) []string {
 
 // run runs the job's actions in order until one fails.
 func (p *pipeline) run(ctx context.Context, env *Env) error {
+	if l := env.Session.primaryLink(); l != nil {
+		l.ns = p.primaryNS
+	}
 	for _, n := range p.nodes {
 		if ctx.Err() != nil {
 			return causeError(ctx)

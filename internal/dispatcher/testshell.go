@@ -32,7 +32,7 @@ type testShell struct {
 func (t *testShell) Name() string { return "lava-test-shell" }
 
 func (t *testShell) Run(ctx context.Context, env *Env) error {
-	if env.Session.Prompts == nil {
+	if env.Prompts() == nil {
 		return JobError("lava-test-shell: no shell prompt: the device was not booted")
 	}
 	// LAVA's test shell waits for signals in turns of min(action,
@@ -85,12 +85,13 @@ func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, d
 	defer env.Conn.SetLineHook(nil)
 	defer run.closeUnfinished()
 
-	prompt := waitingFor("prompt", env.Session.Prompts...)
+	prompts := env.Prompts()
+	prompt := waitingFor("prompt", prompts...)
 	source := ov.tree.SourceCommand()
 	if err := env.Conn.Send(ctx, source); err != nil {
 		return err
 	}
-	if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(source, quotedMax), env.Session.Prompts...); err != nil {
+	if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(source, quotedMax), prompts...); err != nil {
 		return err
 	}
 	if err := env.Conn.Send(ctx, ov.tree.RunnerCommand(t.stage)); err != nil {
@@ -100,7 +101,7 @@ func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, d
 		run.noteOpen(err)
 		return err
 	}
-	_, err := env.Conn.Expect(ctx, prompt+" after lava-test-runner", env.Session.Prompts...)
+	_, err := env.Conn.Expect(ctx, prompt+" after lava-test-runner", prompts...)
 	return err
 }
 
@@ -177,7 +178,8 @@ func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error 
 	cmds = append(cmds, fmt.Sprintf(`echo "%s"`, Signal{Name: SignalStartRun, Args: r.suite + " " + r.uuid}))
 	cmds = append(cmds, stepList(def.Inline, "run")...)
 	cmds = append(cmds, fmt.Sprintf(`echo "%s"`, Signal{Name: SignalEndRun, Args: r.suite + " " + r.uuid}))
-	prompt := waitingFor("prompt", env.Session.Prompts...)
+	prompts := env.Prompts()
+	prompt := waitingFor("prompt", prompts...)
 	for _, c := range cmds {
 		r.mu.Lock()
 		r.echo = c
@@ -185,7 +187,7 @@ func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error 
 		if err := env.Conn.Send(ctx, c); err != nil {
 			return err
 		}
-		if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(c, quotedMax), env.Session.Prompts...); err != nil {
+		if _, err := env.Conn.Expect(ctx, prompt+" after "+quoteConsole(c, quotedMax), prompts...); err != nil {
 			r.noteOpen(err)
 			return err
 		}
@@ -346,8 +348,9 @@ func (r *testRun) signal(sig Signal) error {
 	case SignalTestEvent:
 		env.Log.Log(workerproto.LevelEvent, sig.Args)
 	case SignalStartTC, SignalEndTC, SignalTestFeedback:
-		// Log-line markers and feedback of other namespaces: nothing to do
-		// with one console.
+		// Log-line markers, and feedback of other namespaces: every console
+		// of the job is read all the time, the ones not in use logged as
+		// feedback, so there is nothing to fetch.
 	default:
 		env.Debug("unknown signal %s", sig)
 	}

@@ -2,9 +2,10 @@ package jobdef
 
 import "strings"
 
-// Boot is a boot action. Method is a supported method (minimal or qemu);
-// Prompts is then non-empty. Commands and CommandSet are exclusive: a list
-// of bootloader commands or the name of a set defined by the device.
+// Boot is a boot action. Method is a supported method; Prompts is then
+// non-empty for qemu and minimal, optional for the bootloader methods and
+// new_connection. Commands and CommandSet are exclusive: a list of
+// bootloader commands or the name of a set defined by the device.
 type Boot struct {
 	Method string `json:"method"`
 	// Media is qemu's media (tmpfs); empty for other methods.
@@ -18,7 +19,10 @@ type Boot struct {
 	SoftReboot           []string         `json:"soft_reboot,omitempty"`
 	IgnoreKernelMessages bool             `json:"ignore_kernel_messages,omitempty"`
 	TransferOverlay      *TransferOverlay `json:"transfer_overlay,omitempty"`
-	Connection           string           `json:"connection,omitempty"`
+	// Connection is the device's connection the boot uses: for
+	// new_connection (required there), the name of the secondary
+	// connection it opens (commands.connections.<name> of the device).
+	Connection string `json:"connection,omitempty"`
 	// Reset is minimal's reset flag (nil: device default, power-cycle).
 	Reset *bool `json:"reset,omitempty"`
 	// PrePowerCommand and PreOSCommand ask minimal to run the device's
@@ -75,11 +79,23 @@ var bootMethods = []string{
 	"recovery", "schroot", "ssh", "u-boot", "uefi", "uefi-menu", "uuu",
 }
 
-var supportedBoot = []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "qemu", "u-boot"}
+var supportedBoot = []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "new_connection", "qemu", "u-boot"}
+
+// NewConnection is the boot method that opens a secondary connection of
+// the device (LAVA's new_connection): its boot action makes the named
+// connection the one of its namespace.
+const NewConnection = "new_connection"
 
 var bootKeys = []string{
 	"method", "prompts", "auto_login", "commands", "parameters", "soft_reboot",
 	"ignore_kernel_messages", "transfer_overlay", "connection",
+}
+
+// newConnectionKeys are new_connection's keys (LAVA's schema: no
+// bootloader commands).
+var newConnectionKeys = []string{
+	"method", "connection", "prompts", "auto_login", "parameters", "soft_reboot",
+	"ignore_kernel_messages", "transfer_overlay",
 }
 
 func (d *decoder) boot(m *mapping) *Boot {
@@ -117,6 +133,11 @@ func (d *decoder) boot(m *mapping) *Boot {
 				d.errorf(v.pos, m.sub("media"), "unknown qemu media %q (supported: tmpfs)", truncate(s, 60))
 			}
 		}
+	case NewConnection:
+		allowed = keys(newConnectionKeys...)
+		if _, ok := m.get("connection"); !ok {
+			d.errorf(m.n.pos, m.path, "missing required key %q (the name of the device's connection to open, from its connection_list)", "connection")
+		}
 	case "minimal":
 		allowed = append(allowed, "reset", "pre_power_command", "pre_os_command")
 		if v, ok := m.get("reset"); ok {
@@ -135,13 +156,13 @@ func (d *decoder) boot(m *mapping) *Boot {
 	}
 	if v, ok := m.get("prompts"); ok {
 		b.Prompts, _ = d.strOrList(v, m.sub("prompts"))
-	} else if !bootloader {
+	} else if !bootloader && method != NewConnection {
 		d.errorf(m.n.pos, m.path, "missing required key %q (boot method %s waits for a shell prompt)", "prompts", method)
 	}
 	if v, ok := m.get("auto_login"); ok {
 		b.AutoLogin = d.autoLogin(v, m.sub("auto_login"))
 	}
-	if v, ok := m.get("commands"); ok {
+	if v, ok := m.get("commands"); ok && method != NewConnection {
 		p := m.sub("commands")
 		if v.kind == seqNode {
 			b.Commands, _ = d.nonEmptyList(v, p)

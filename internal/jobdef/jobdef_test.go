@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 // base is a minimal valid job; tests replace or append lines.
@@ -701,3 +702,44 @@ func TestTextEncoding(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestNewConnection: the new_connection boot method names the connection
+// it opens (required), takes prompts and auto_login optionally, and has no
+// bootloader commands (LAVA's schema).
+func TestNewConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name, boot string
+		want       *Boot  // when valid
+		path, msg  string // the one error, when not
+	}{
+		{name: "connection only", boot: "{method: new_connection, connection: uart1}",
+			want: &Boot{Method: NewConnection, Connection: "uart1"}},
+		{name: "prompts and login", boot: "{method: new_connection, connection: uart1, prompts: ['# '], auto_login: {login_prompt: 'login:', username: root}}",
+			want: &Boot{Method: NewConnection, Connection: "uart1", Prompts: []string{"# "}, AutoLogin: &AutoLogin{LoginPrompt: "login:", Username: "root"}}},
+		{name: "transfer_overlay and parameters", boot: "{method: new_connection, connection: uart1, transfer_overlay: {download_command: wget, unpack_command: tar xf}, parameters: {shutdown-message: bye}}",
+			want: &Boot{Method: NewConnection, Connection: "uart1", TransferOverlay: &TransferOverlay{DownloadCommand: "wget", UnpackCommand: "tar xf"}, Parameters: &BootParameters{ShutdownMessage: "bye"}}},
+		{name: "no connection", boot: "{method: new_connection, prompts: ['# ']}",
+			path: "$.actions[0].boot", msg: `missing required key "connection"`},
+		{name: "empty connection", boot: "{method: new_connection, connection: ''}",
+			path: "$.actions[0].boot.connection", msg: "must not be empty"},
+		{name: "commands", boot: "{method: new_connection, connection: uart1, commands: [boot]}",
+			path: "$.actions[0].boot.commands", msg: `unknown key "commands"`},
+		{name: "bootloader key", boot: "{method: new_connection, connection: uart1, reset: false}",
+			path: "$.actions[0].boot.reset", msg: `unknown key "reset"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := with("actions", "actions:\n- boot: "+tc.boot)
+			if tc.want == nil {
+				wantOneError(t, src, tc.path, tc.msg)
+				return
+			}
+			job, errs := parseErrs(t, src)
+			if errs != nil {
+				t.Fatalf("unexpected errors: %v", errs)
+			}
+			if diff := cmp.Diff(tc.want, job.Actions[0].Boot); diff != "" {
+				t.Errorf("boot (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -112,6 +112,15 @@ func (w *Writer) Log(level workerproto.Level, msg string) {
 	w.appendLocked(level, workerproto.TextMsg(w.textLocked(msg)))
 }
 
+// Feedback appends a "feedback" record: a line of a console the running
+// action does not use, with the namespace whose connection it is (LAVA's
+// ns key).
+func (w *Writer) Feedback(ns, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.appendNSLocked(workerproto.LevelFeedback, ns, workerproto.TextMsg(w.textLocked(msg)))
+}
+
 // Logf appends a record with a formatted text message.
 func (w *Writer) Logf(level workerproto.Level, format string, args ...any) {
 	w.Log(level, fmt.Sprintf(format, args...))
@@ -232,10 +241,16 @@ func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // appendLocked encodes one record and writes it unless a batch is open.
 func (w *Writer) appendLocked(level workerproto.Level, msg json.RawMessage) {
+	w.appendNSLocked(level, "", msg)
+}
+
+// appendNSLocked is appendLocked for a record with a namespace ("" for
+// none).
+func (w *Writer) appendNSLocked(level workerproto.Level, ns string, msg json.RawMessage) {
 	if w.err != nil || w.closed {
 		return
 	}
-	line, err := workerproto.EncodeRecord(workerproto.Record{Time: time.Now().UTC(), Level: level, Msg: msg})
+	line, err := workerproto.EncodeRecord(workerproto.Record{Time: time.Now().UTC(), Level: level, Msg: msg, NS: ns})
 	if err != nil {
 		w.failLocked(err)
 		return

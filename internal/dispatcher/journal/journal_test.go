@@ -111,6 +111,32 @@ func TestWriteAndRead(t *testing.T) {
 	}
 }
 
+// TestFeedback: a feedback record carries its namespace (LAVA's ns key)
+// and is masked like any text; other records have no namespace.
+func TestFeedback(t *testing.T) {
+	w, path := newWriter(t)
+	w.Mask("s3cret")
+	w.Feedback("isolation", "usb 1-1: new device s3cret")
+	w.Log(workerproto.LevelTarget, "login:")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"feedback usb 1-1: new device [MASKED]", "target login:"}, text(t, recs)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	if recs[0].NS != "isolation" || recs[1].NS != "" {
+		t.Errorf("namespaces %q, %q; want isolation and none", recs[0].NS, recs[1].NS)
+	}
+	b, _ := os.ReadFile(path)
+	if !bytes.Contains(b, []byte(`"lvl":"feedback","msg":"usb 1-1: new device [MASKED]","ns":"isolation"}`)) {
+		t.Errorf("journal %s", b)
+	}
+}
+
 func TestMask(t *testing.T) {
 	tests := []struct {
 		name    string
