@@ -15,11 +15,12 @@ import (
 
 // tftpDeploy is deploy to: tftp (LAVA's tftp-deploy): it fetches the
 // kernel, ramdisk, dtb and the rest, prepares the ramdisk (U-Boot header
-// removed, the LAVA overlay added, a header put back when the device asks
-// for one) and publishes them in the job's published directory (Settings.BootFilesDir) as NAME/FILE, for
-// the board's bootloader to fetch over
-// TFTP or HTTP. Its files are removed when the job ends (the worker then
-// withdraws the directory).
+// removed, the modules and the LAVA overlay added, compressed again with
+// its compression, a header put back when the device asks for one:
+// tftpramdisk.go) and publishes them in the job's published directory
+// (Settings.BootFilesDir) as NAME/FILE, for the board's bootloader to
+// fetch over TFTP or HTTP. Its files are removed when the job ends (the
+// worker then withdraws the directory).
 type tftpDeploy struct {
 	deploy *jobdef.Deploy
 	// addHeader and mkimageArch are the device's deploy parameters
