@@ -28,14 +28,20 @@ declare -A proof=(
   [u-boot-qemu]=/usr/lib/u-boot/qemu-x86_64/u-boot.rom
   [ipxe-qemu]=/usr/lib/ipxe/qemu
   [u-boot-tools]=/usr/bin/mkimage
+  [bzip2]=/bin/bzip2
+  [xz-utils]=/usr/bin/xz
+  [zstd]=/usr/bin/zstd
 )
 run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # The board tests: python3-jinja2 and python3-yaml are the reference for
 # device-type templates; tftp-hpa and atftp are TFTP clients; ser2net serves
 # a QEMU board's console; u-boot-qemu and ipxe-qemu are its bootloaders;
-# u-boot-tools' mkimage checks the U-Boot image headers Basalt writes.
+# u-boot-tools' mkimage checks the U-Boot image headers Basalt writes;
+# bzip2 compresses bz2 ramdisks (as on a worker), and it, xz-utils and zstd
+# check the ramdisks Basalt compresses.
 test_packages=("${run_packages[@]}" postgresql git chromium
-  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools)
+  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools
+  bzip2 xz-utils zstd)
 
 mode=${1:-test}
 case $mode in

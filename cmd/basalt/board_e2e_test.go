@@ -95,6 +95,7 @@ actions:
     ramdisk:
       url: %s/images/initramfs.cpio.gz
       sha256sum: %s
+      compression: gz
 - boot:
     method: %s
     commands: ramdisk
@@ -127,8 +128,8 @@ func inlineSteps(name string, steps ...string) string {
 // the server and worker binaries: QEMU running Debian's U-Boot is the
 // board, its serial line served by Debian's ser2net over telnet, its power
 // switched by shell commands; U-Boot loads the kernel and the ramdisk
-// (with the test overlay) over TFTP from the worker's own server and
-// boots them with zboot. Then the same board with ser2net restarted in
+// (gzip-compressed again with the test overlay in it) over TFTP from the
+// worker's own server and boots them with zboot. Then the same board with ser2net restarted in
 // the middle of a test (the job goes on, the gap is logged), and with its
 // power command failing (Incomplete, an Infrastructure error naming it).
 func TestUBootBoard(t *testing.T) {
@@ -149,6 +150,10 @@ func TestUBootBoard(t *testing.T) {
 			"uboot01: connecting the console: telnet 127.0.0.1",
 			"Hit any key to stop autoboot",
 			"tftp: kernel published as jobs/" + fmt.Sprint(id) + "-",
+			// compression: gz: decompressed, the overlay added, gzipped
+			// again as one stream (LAVA's CompressRamdisk).
+			"ramdisk: compressed with gz (",
+			"/ramdisk/initramfs.cpio.gz\"", // the end of a JSON string
 			"setenv serverip 127.",
 			"zboot 0x1000000 0 0x4000000 ${initrd_size}",
 			"Linux version",

@@ -26,12 +26,9 @@ type deviceOverlay struct {
 // overlay, which the kernel unpacks on top of it. The overlay is built on
 // first use (test definitions fetched) and kept in the session.
 func applyOverlay(ctx context.Context, env *Env, im DeployedImage) (string, error) {
-	ov := env.Session.Overlay
-	if ov == nil {
-		var err error
-		if ov, err = buildOverlay(ctx, env); err != nil {
-			return "", err
-		}
+	ov, err := sessionOverlay(ctx, env)
+	if err != nil {
+		return "", err
 	}
 	dir := filepath.Join(env.Dir, "deploy")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -47,6 +44,15 @@ func applyOverlay(ctx context.Context, env *Env, im DeployedImage) (string, erro
 	env.Info("%s: LAVA overlay %s added (%d entries): %s", im.Name, ov.tree.Root, len(ov.tree.Entries), out)
 	env.Session.Overlay = ov
 	return out, nil
+}
+
+// sessionOverlay is the job's overlay: the session's, or one built now
+// (the caller puts it in the session once it is on the device).
+func sessionOverlay(ctx context.Context, env *Env) (*deviceOverlay, error) {
+	if ov := env.Session.Overlay; ov != nil {
+		return ov, nil
+	}
+	return buildOverlay(ctx, env)
 }
 
 // buildOverlay lays out the overlay of every test action of the job with

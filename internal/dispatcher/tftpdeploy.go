@@ -2,26 +2,25 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/basalt-lab/basalt/internal/compression"
 	"github.com/basalt-lab/basalt/internal/dispatcher/download"
-	"github.com/basalt-lab/basalt/internal/dispatcher/overlay"
 	"github.com/basalt-lab/basalt/internal/jobdef"
-	"github.com/basalt-lab/basalt/internal/uimage"
 )
 
 // tftpDeploy is deploy to: tftp (LAVA's tftp-deploy): it fetches the
 // kernel, ramdisk, dtb and the rest, prepares the ramdisk (U-Boot header
-// removed, the LAVA overlay added, a header put back when the device asks
-// for one) and publishes them in the job's published directory (Settings.BootFilesDir) as NAME/FILE, for
-// the board's bootloader to fetch over
-// TFTP or HTTP. Its files are removed when the job ends (the worker then
-// withdraws the directory).
+// removed, the modules and the LAVA overlay added, compressed again with
+// its compression, a header put back when the device asks for one:
+// tftpramdisk.go) and publishes them in the job's published directory
+// (Settings.BootFilesDir) as NAME/FILE, for the board's bootloader to
+// fetch over TFTP or HTTP. Its files are removed when the job ends (the
+// worker then withdraws the directory).
 type tftpDeploy struct {
 	deploy *jobdef.Deploy
 	// addHeader and mkimageArch are the device's deploy parameters
@@ -61,7 +60,13 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 	images := sortedImages(d.deploy)
 	fetched := map[string]string{} // image name → its file in the cache
 	for _, im := range images {
-		src, err := fetchImage(ctx, env, im)
+		comp := im.Image.Compression
+		if im.Name == "ramdisk" && compression.IsStream(comp) {
+			// As LAVA: the ramdisk is prepared and served compressed.
+			env.Debug("ramdisk: kept %s-compressed by the download: it is prepared and published compressed", comp)
+			comp = ""
+		}
+		src, err := fetchImageAs(ctx, env, im, comp)
 		if err != nil {
 			return err
 		}
@@ -74,10 +79,9 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return InfrastructureError("tftp: %w", err)
 		}
-		base := imageBaseName(im)
-		dst := filepath.Join(dir, base)
+		dst := filepath.Join(dir, imageBaseName(im))
 		if im.Name == "ramdisk" {
-			if dst, err = d.ramdisk(ctx, env, im, src, fetched["modules"], dir, base); err != nil {
+			if dst, err = d.ramdisk(ctx, env, im, src, fetched["modules"], dir); err != nil {
 				return err
 			}
 		} else if err := linkOrCopy(src, dst); err != nil {
@@ -93,77 +97,6 @@ func (d *tftpDeploy) Run(ctx context.Context, env *Env) error {
 		env.Info("tftp: %s published as %s", im.Name, rel)
 	}
 	return nil
-}
-
-// ramdisk prepares the ramdisk in dir: without the U-Boot header the job
-// says it carries, with the deploy's modules tarball (install_modules,
-// true unless set false, when there is one), with the overlay
-// (install_overlay, true unless set false, when the job has test
-// definitions), and with a U-Boot header when the device's add_header
-// asks for one.
-func (d *tftpDeploy) ramdisk(ctx context.Context, env *Env, im DeployedImage, src, modules, dir, base string) (string, error) {
-	cur := src
-	if im.Image.Header == "u-boot" {
-		b, err := os.ReadFile(cur)
-		if err != nil {
-			return "", InfrastructureError("tftp: ramdisk: %w", err)
-		}
-		body, h, err := uimage.Strip(b)
-		if err != nil {
-			return "", JobError("ramdisk: header: u-boot: %w", err)
-		}
-		cur = filepath.Join(dir, "ramdisk-no-header")
-		if err := os.WriteFile(cur, body, 0o644); err != nil {
-			return "", InfrastructureError("tftp: ramdisk: %w", err)
-		}
-		env.Info("ramdisk: U-Boot header %q removed (%d bytes of data)", h.Name, h.Size)
-	}
-	if modules != "" && (im.Image.InstallModules == nil || *im.Image.InstallModules) {
-		out := filepath.Join(dir, "ramdisk-with-modules")
-		if err := overlay.AppendTarToRamdisk(cur, out, modules); err != nil {
-			if errors.Is(err, overlay.ErrNotCpio) {
-				return "", JobError("ramdisk: install_modules: %w", err)
-			}
-			return "", JobError("ramdisk: install_modules: the modules are not a tarball the ramdisk can take: %w", err)
-		}
-		cur = out
-		env.Info("ramdisk: modules added (install_modules)")
-	}
-	if overlayWanted(env.Job, im.Image) {
-		im.Path = cur
-		out, err := applyOverlay(ctx, env, im)
-		if err != nil {
-			return "", err
-		}
-		cur = out
-	}
-	dst := filepath.Join(dir, base)
-	switch d.addHeader {
-	case "", "raw":
-		if err := linkOrCopy(cur, dst); err != nil {
-			return "", InfrastructureError("tftp: publish the ramdisk: %w", err)
-		}
-	case "u-boot":
-		if d.mkimageArch == "" {
-			return "", ConfigurationError("the device adds U-Boot headers to ramdisks (add_header: u-boot) but names no mkimage_arch in its deploy parameters")
-		}
-		b, err := os.ReadFile(cur)
-		if err != nil {
-			return "", InfrastructureError("tftp: ramdisk: %w", err)
-		}
-		w, err := uimage.Wrap(b, uimage.Options{Arch: d.mkimageArch, Type: uimage.TypeRamdisk})
-		if err != nil {
-			return "", ConfigurationError("ramdisk U-Boot header: %w", err)
-		}
-		dst += ".uboot"
-		if err := os.WriteFile(dst, w, 0o644); err != nil {
-			return "", InfrastructureError("tftp: ramdisk: %w", err)
-		}
-		env.Info("ramdisk: U-Boot header added (mkimage -A %s -T ramdisk -C none)", d.mkimageArch)
-	default:
-		return "", ConfigurationError("the device's add_header %q is unknown (u-boot or raw)", d.addHeader)
-	}
-	return dst, nil
 }
 
 // overlayWanted says whether a tftp ramdisk gets the LAVA overlay: the
@@ -186,9 +119,15 @@ func overlayWanted(job *jobdef.Job, img *jobdef.Image) bool {
 }
 
 // fetchImage downloads one image into the worker's cache (or takes it
-// from there) and logs where it came from.
+// from there), decompressed, and logs where it came from.
 func fetchImage(ctx context.Context, env *Env, im DeployedImage) (string, error) {
-	it := download.Item{URL: im.Image.URL, Compression: im.Image.Compression,
+	return fetchImageAs(ctx, env, im, im.Image.Compression)
+}
+
+// fetchImageAs is fetchImage with comp the compression the download
+// removes: the image's, or "" for the file as it came.
+func fetchImageAs(ctx context.Context, env *Env, im DeployedImage, comp string) (string, error) {
+	it := download.Item{URL: im.Image.URL, Compression: comp,
 		MD5: im.Image.MD5Sum, SHA256: im.Image.SHA256Sum, SHA512: im.Image.SHA512Sum}
 	env.Info("downloading %s: %s", im.Name, im.Image.URL)
 	path, info, err := env.run.cache.fetch(ctx, it)
@@ -207,13 +146,24 @@ func fetchImage(ctx context.Context, env *Env, im DeployedImage) (string, error)
 // element of its URL without the compression suffix the download removed,
 // or the image's name when the URL has none usable.
 func imageBaseName(im DeployedImage) string {
-	u := im.Image.URL
+	return publishedName(im, urlBase(im.Image.URL), "."+im.Image.Compression)
+}
+
+// urlBase is the last element of a URL's path.
+func urlBase(u string) string {
 	if i := strings.IndexAny(u, "?#"); i >= 0 {
 		u = u[:i]
 	}
-	base := path.Base(u)
-	if c := im.Image.Compression; c != "" {
-		base = strings.TrimSuffix(base, "."+c)
+	return path.Base(u)
+}
+
+// publishedName is base without each of suffixes it ends with, in turn,
+// or the image's name when what is left is no usable file name.
+func publishedName(im DeployedImage, base string, suffixes ...string) string {
+	for _, s := range suffixes {
+		if s != "." {
+			base = strings.TrimSuffix(base, s)
+		}
 	}
 	if base == "" || base == "." || base == "/" || base == ".." || strings.ContainsAny(base, "\\\x00") {
 		return im.Name

@@ -3,8 +3,10 @@ package uimage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -81,38 +83,72 @@ type Options struct {
 // Wrap returns data with a legacy header before it, as mkimage -C none
 // writes it.
 func Wrap(data []byte, o Options) ([]byte, error) {
-	arch, ok := arches[strings.ToLower(o.Arch)]
-	if !ok {
-		return nil, fmt.Errorf("mkimage architecture %q is unknown (known: %s)", o.Arch, strings.Join(Arches(), ", "))
+	arch, err := o.check()
+	if err != nil {
+		return nil, err
 	}
-	if o.Type != TypeRamdisk && o.Type != TypeKernel {
-		return nil, fmt.Errorf("image type %d is not a kernel (%d) or a ramdisk (%d)", o.Type, TypeKernel, TypeRamdisk)
-	}
-	if len(o.Name) > 32 {
-		return nil, fmt.Errorf("image name %q is longer than 32 bytes", o.Name)
-	}
-	if uint64(len(data)) > 0xffffffff {
+	if uint64(len(data)) > maxSize {
 		return nil, fmt.Errorf("the image is %d bytes, more than a legacy header can describe", len(data))
 	}
 	h := make([]byte, HeaderSize, HeaderSize+len(data))
+	o.encode(h, arch, uint32(len(data)), crc32.ChecksumIEEE(data))
+	return append(h, data...), nil
+}
+
+// maxSize is the most data a header can describe.
+const maxSize = 0xffffffff
+
+// check checks o and returns its ih_arch.
+func (o Options) check() (byte, error) {
+	arch, ok := arches[strings.ToLower(o.Arch)]
+	if !ok {
+		return 0, fmt.Errorf("mkimage architecture %q is unknown (known: %s)", o.Arch, strings.Join(Arches(), ", "))
+	}
+	if o.Type != TypeRamdisk && o.Type != TypeKernel {
+		return 0, fmt.Errorf("image type %d is not a kernel (%d) or a ramdisk (%d)", o.Type, TypeKernel, TypeRamdisk)
+	}
+	if len(o.Name) > 32 {
+		return 0, fmt.Errorf("image name %q is longer than 32 bytes", o.Name)
+	}
+	return arch, nil
+}
+
+// encode writes into h (HeaderSize bytes, zeroed) the header of size
+// bytes of data whose CRC is dataCRC.
+func (o Options) encode(h []byte, arch byte, size, dataCRC uint32) {
 	be := binary.BigEndian
 	be.PutUint32(h[0:], Magic)
 	if !o.Time.IsZero() {
 		be.PutUint32(h[8:], uint32(o.Time.Unix()))
 	}
-	be.PutUint32(h[12:], uint32(len(data)))
+	be.PutUint32(h[12:], size)
 	be.PutUint32(h[16:], o.Load)
 	be.PutUint32(h[20:], o.Entry)
-	be.PutUint32(h[24:], crc32.ChecksumIEEE(data))
+	be.PutUint32(h[24:], dataCRC)
 	h[28], h[29], h[30], h[31] = osLinux, arch, o.Type, compNone
 	copy(h[32:], o.Name)
 	be.PutUint32(h[4:], crc32.ChecksumIEEE(h[:HeaderSize]))
-	return append(h, data...), nil
 }
 
 // Parse reads and checks the header at the start of b: magic, header CRC,
 // size and data CRC.
 func Parse(b []byte) (Header, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return Header{}, err
+	}
+	if uint64(len(b)-HeaderSize) < uint64(h.Size) {
+		return Header{}, fmt.Errorf("the U-Boot image is cut: its header says %d bytes of data, there are %d", h.Size, len(b)-HeaderSize)
+	}
+	if got := crc32.ChecksumIEEE(b[HeaderSize : HeaderSize+int(h.Size)]); got != h.DataCRC {
+		return Header{}, fmt.Errorf("the U-Boot image's data is corrupt: CRC %#08x, the header says %#08x", got, h.DataCRC)
+	}
+	return h, nil
+}
+
+// ParseHeader reads and checks the header at the start of b: its magic
+// and its own CRC, not the data after it.
+func ParseHeader(b []byte) (Header, error) {
 	if len(b) < HeaderSize {
 		return Header{}, fmt.Errorf("%d bytes is too short for a U-Boot image header (%d bytes)", len(b), HeaderSize)
 	}
@@ -134,12 +170,6 @@ func Parse(b []byte) (Header, error) {
 	if t := be.Uint32(b[8:]); t != 0 {
 		h.Time = time.Unix(int64(t), 0).UTC()
 	}
-	if uint64(len(b)-HeaderSize) < uint64(h.Size) {
-		return Header{}, fmt.Errorf("the U-Boot image is cut: its header says %d bytes of data, there are %d", h.Size, len(b)-HeaderSize)
-	}
-	if got := crc32.ChecksumIEEE(b[HeaderSize : HeaderSize+int(h.Size)]); got != h.DataCRC {
-		return Header{}, fmt.Errorf("the U-Boot image's data is corrupt: CRC %#08x, the header says %#08x", got, h.DataCRC)
-	}
 	return h, nil
 }
 
@@ -152,4 +182,136 @@ func Strip(b []byte) ([]byte, Header, error) {
 		return nil, Header{}, err
 	}
 	return b[HeaderSize : HeaderSize+int(h.Size)], h, nil
+}
+
+// Reader reads the data of an image after its legacy header, as Strip
+// returns it, without holding the image in memory: the data's size and
+// CRC are checked as it is read, and the reader's last Read returns an
+// error rather than io.EOF when the image is cut or its data corrupt.
+// Bytes after the data are not read.
+type Reader struct {
+	// Header is the image's header.
+	Header Header
+	r      io.Reader
+	left   int64
+	crc    uint32
+	err    error
+}
+
+// NewReader reads and checks the header at the start of r.
+func NewReader(r io.Reader) (*Reader, error) {
+	b := make([]byte, HeaderSize)
+	n, err := io.ReadFull(r, b)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("%d bytes is too short for a U-Boot image header (%d bytes)", n, HeaderSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h, err := ParseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{Header: h, r: r, left: int64(h.Size)}, nil
+}
+
+// Read reads the image's data.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.left == 0 {
+		if r.crc != r.Header.DataCRC {
+			r.err = fmt.Errorf("the U-Boot image's data is corrupt: CRC %#08x, the header says %#08x", r.crc, r.Header.DataCRC)
+		} else {
+			r.err = io.EOF
+		}
+		return 0, r.err
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.r.Read(p)
+	r.crc = crc32.Update(r.crc, crc32.IEEETable, p[:n])
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		err = fmt.Errorf("the U-Boot image is cut: its header says %d bytes of data, there are %d", r.Header.Size, int64(r.Header.Size)-r.left)
+	}
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	if err == io.EOF {
+		err = nil // the next Read checks the CRC
+	}
+	return n, err
+}
+
+// Writer writes an image, a legacy header and the data after it, as
+// mkimage -C none does, without holding the data in memory: it writes the
+// data as it comes, after room for the header, and Close goes back and
+// writes the header, once the data's size and CRC are known.
+type Writer struct {
+	w     io.WriteSeeker
+	o     Options
+	arch  byte
+	start int64
+	n     int64
+	crc   uint32
+	err   error
+}
+
+// NewWriter starts an image at w's current offset.
+func NewWriter(w io.WriteSeeker, o Options) (*Writer, error) {
+	arch, err := o.check()
+	if err != nil {
+		return nil, err
+	}
+	start, err := w.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(make([]byte, HeaderSize)); err != nil {
+		return nil, err
+	}
+	return &Writer{w: w, o: o, arch: arch, start: start}, nil
+}
+
+// Write writes data of the image.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if uint64(w.n)+uint64(len(p)) > maxSize {
+		w.err = fmt.Errorf("the image is more than %d bytes, more than a legacy header can describe", int64(maxSize))
+		return 0, w.err
+	}
+	n, err := w.w.Write(p)
+	w.crc = crc32.Update(w.crc, crc32.IEEETable, p[:n])
+	w.n += int64(n)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// Size is the length of the data written so far.
+func (w *Writer) Size() int64 { return w.n }
+
+// Close writes the header and leaves w's offset at the end of the data.
+// It does not close w.
+func (w *Writer) Close() error {
+	if w.err != nil {
+		return w.err
+	}
+	h := make([]byte, HeaderSize)
+	w.o.encode(h, w.arch, uint32(w.n), w.crc)
+	if _, err := w.w.Seek(w.start, io.SeekStart); err != nil {
+		return err
+	}
+	if _, err := w.w.Write(h); err != nil {
+		return err
+	}
+	_, err := w.w.Seek(w.start+HeaderSize+w.n, io.SeekStart)
+	w.err = errors.New("uimage: write after Close")
+	return err
 }

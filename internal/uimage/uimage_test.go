@@ -2,6 +2,7 @@ package uimage_test
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +64,13 @@ func TestWrapMatchesMkimage(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("header differs from mkimage's:\n got % x\nwant % x", got[:64], want[:64])
 			}
+			// Writer writes the same bytes, streaming into a file at
+			// an offset.
+			o := uimage.Options{Arch: tc.arch, Type: tc.typ, Load: tc.load, Entry: tc.load, Name: "basalt", Time: when}
+			streamed := writeStreamed(t, filepath.Join(dir, tc.arch+".streamed"), data, o)
+			if !bytes.Equal(streamed, want) {
+				t.Fatalf("Writer's header differs from mkimage's:\n got % x\nwant % x", streamed[:64], want[:64])
+			}
 			ours := filepath.Join(dir, tc.arch+".ours")
 			if err := os.WriteFile(ours, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -74,6 +82,103 @@ func TestWrapMatchesMkimage(t *testing.T) {
 			body, h, err := uimage.Strip(got)
 			if err != nil || !bytes.Equal(body, data) || h.Name != "basalt" || h.Type != tc.typ || !h.Time.Equal(when) {
 				t.Fatalf("Strip: %v %+v", err, h)
+			}
+		})
+	}
+}
+
+// writeStreamed writes data through a Writer into a file after a few
+// bytes of something else, in small writes, and returns what the Writer
+// wrote.
+func writeStreamed(t *testing.T, name string, data []byte, o uimage.Options) []byte {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	prefix := []byte("prefix")
+	if _, err := f.Write(prefix); err != nil {
+		t.Fatal(err)
+	}
+	w, err := uimage.NewWriter(f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := data; len(b) > 0; {
+		n := min(len(b), 777)
+		if _, err := w.Write(b[:n]); err != nil {
+			t.Fatal(err)
+		}
+		b = b[n:]
+	}
+	if w.Size() != int64(len(data)) {
+		t.Errorf("Size %d, want %d", w.Size(), len(data))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The offset is at the end of the data: what follows goes after it.
+	if _, err := f.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("x")); err == nil {
+		t.Error("Write after Close accepted")
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, prefix) || !bytes.HasSuffix(b, []byte("after")) {
+		t.Fatalf("the file is not prefix, image, after: %q…%q", b[:min(len(b), 10)], b[max(0, len(b)-10):])
+	}
+	return b[len(prefix) : len(b)-len("after")]
+}
+
+// Reader reads what Strip returns, checking as it goes: the data of a
+// good image (bytes after it left unread), an error for a bad one.
+func TestReader(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789"), 1000)
+	good, err := uimage.Wrap(data, uimage.Options{Arch: "arm", Type: uimage.TypeRamdisk, Name: "rd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 1; return b }
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string // "" for success
+	}{
+		{"good", good, ""},
+		{"good, bytes after", append(bytes.Clone(good), "trailing"...), ""},
+		{"short", good[:10], "10 bytes is too short"},
+		{"empty", nil, "0 bytes is too short"},
+		{"magic", corrupt(0), "no U-Boot image header"},
+		{"header crc", corrupt(40), "the U-Boot image header is corrupt"},
+		{"cut", good[:5000], "the U-Boot image is cut: its header says 10000 bytes of data, there are 4936"},
+		{"data crc", corrupt(9000), "the U-Boot image's data is corrupt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := bytes.NewReader(tc.b)
+			r, err := uimage.NewReader(src)
+			var got []byte
+			if err == nil {
+				got, err = io.ReadAll(r)
+			}
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, data) || r.Header.Name != "rd" {
+				t.Fatalf("read %d bytes (header %+v)", len(got), r.Header)
+			}
+			if src.Len() != len(tc.b)-len(good) {
+				t.Errorf("%d bytes after the image were read", len(tc.b)-len(good)-src.Len())
 			}
 		})
 	}
@@ -131,6 +236,15 @@ func FuzzParse(f *testing.F) {
 		body, h, err := uimage.Strip(b)
 		if err == nil && (len(body) != int(h.Size) || !bytes.Equal(body, b[64:64+len(body)])) {
 			t.Fatalf("Strip returned %d bytes for size %d", len(body), h.Size)
+		}
+		// Reader agrees with Strip.
+		var streamed []byte
+		r, rerr := uimage.NewReader(bytes.NewReader(b))
+		if rerr == nil {
+			streamed, rerr = io.ReadAll(r)
+		}
+		if (err == nil) != (rerr == nil) || (err == nil && !bytes.Equal(body, streamed)) {
+			t.Fatalf("Strip: %d bytes, %v; Reader: %d bytes, %v", len(body), err, len(streamed), rerr)
 		}
 	})
 }

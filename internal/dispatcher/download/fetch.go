@@ -2,8 +2,6 @@ package download
 
 import (
 	"archive/zip"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -18,8 +16,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/basalt-lab/basalt/internal/compression"
 )
 
 // metaSuffix names an entry's metadata file next to it.
@@ -209,8 +206,8 @@ func (c *Cache) open(ctx context.Context, rawURL string) (io.ReadCloser, error) 
 
 // decompress writes the decompressed content of the file at name to w and
 // returns its size.
-func decompress(ctx context.Context, name, compression string, w io.Writer) (int64, error) {
-	if compression == "zip" {
+func decompress(ctx context.Context, name, comp string, w io.Writer) (int64, error) {
+	if comp == "zip" {
 		return unzipSingle(ctx, name, w)
 	}
 	f, err := os.Open(name)
@@ -218,33 +215,11 @@ func decompress(ctx context.Context, name, compression string, w io.Writer) (int
 		return 0, err
 	}
 	defer f.Close()
-	var r io.Reader
-	switch compression {
-	case "gz":
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return 0, err
-		}
-		defer zr.Close()
-		r = zr
-	case "bz2":
-		r = bzip2.NewReader(f)
-	case "xz":
-		xr, err := xz.NewReader(f)
-		if err != nil {
-			return 0, err
-		}
-		r = xr
-	case "zstd":
-		zr, err := zstd.NewReader(f)
-		if err != nil {
-			return 0, err
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		return 0, fmt.Errorf("unknown compression %q", compression)
+	r, err := compression.NewReader(f, comp)
+	if err != nil {
+		return 0, err
 	}
+	defer r.Close()
 	return io.Copy(w, ctxReader{ctx, r})
 }
 

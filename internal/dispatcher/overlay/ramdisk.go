@@ -55,10 +55,11 @@ func AppendToRamdisk(ramdisk, out string, t *Tree) error {
 // tarball (plain or gzip-compressed): LAVA's install_modules, which puts
 // a kernel's modules tarball (lib/modules/…) into the ramdisk. Entries
 // are directories, regular files and symbolic links; their names are
-// made relative ("./lib" is "lib"); a name with a ".." element, and any
-// other entry type, is refused.
+// made relative ("./lib" is "lib"), with the parent directories the
+// tarball does not list; a name with a ".." element, and any other entry
+// type, is refused.
 func AppendTarToRamdisk(ramdisk, out, tarball string) error {
-	return appendArchive(ramdisk, out, func(w io.Writer) error { return tarToCPIO(tarball, w) })
+	return appendArchive(ramdisk, out, func(w io.Writer) error { return TarToCPIO(tarball, w) })
 }
 
 // appendArchive writes out: the ramdisk, padding, then what write writes,
@@ -150,9 +151,14 @@ func isNewc(b []byte) bool {
 	return bytes.HasPrefix(b, []byte(cpio.Magic)) || bytes.HasPrefix(b, []byte(cpio.MagicCRC))
 }
 
-// tarToCPIO writes the entries of the tar archive at path as a newc
-// archive to w.
-func tarToCPIO(path string, w io.Writer) error {
+// TarToCPIO writes the entries of the tar archive at path (plain or
+// gzip-compressed) to w as an uncompressed newc archive, as
+// AppendTarToRamdisk adds them: directories, regular files and symbolic
+// links, names made relative, a name with a ".." element and any other
+// entry type refused. A parent directory the tarball does not list is
+// written (mode 0755) before its first entry, since the kernel, unlike
+// tar, creates none.
+func TarToCPIO(path string, w io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -170,6 +176,7 @@ func tarToCPIO(path string, w io.Writer) error {
 	}
 	tr := tar.NewReader(r)
 	cw := cpio.NewWriter(w)
+	dirs := map[string]bool{} // directories written
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -187,8 +194,20 @@ func tarToCPIO(path string, w io.Writer) error {
 			return fmt.Errorf("%s: entry %q leaves the archive's root", path, h.Name)
 		}
 		perm := fs.FileMode(h.Mode) & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		// The kernel creates no missing parent directory (tar does):
+		// those the tarball does not list come first, mode 0755.
+		for i := range len(name) {
+			if name[i] != '/' || dirs[name[:i]] {
+				continue
+			}
+			if err := cw.AddDir(name[:i], 0o755); err != nil {
+				return fmt.Errorf("%s: %s: %w", path, name[:i], err)
+			}
+			dirs[name[:i]] = true
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
+			dirs[name] = true
 			err = cw.AddDir(name, perm)
 		case tar.TypeReg:
 			if err = cw.WriteHeader(cpio.Header{Name: name, Mode: perm, Size: h.Size}); err == nil {
