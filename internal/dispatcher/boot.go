@@ -201,6 +201,18 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
+// login(1)'s messages for refused credentials and a login that took too
+// long, which LAVA's auto-login watches for.
+const (
+	loginIncorrectMsg = "Login incorrect"
+	loginTimedOutMsg  = "Login timed out"
+)
+
+var (
+	loginIncorrect = regexp.MustCompile(regexp.QuoteMeta(loginIncorrectMsg))
+	loginTimedOut  = regexp.MustCompile(regexp.QuoteMeta(loginTimedOutMsg))
+)
+
 // autoLogin answers the login (and password) prompt, waits for the shell
 // prompt and runs the login commands: LAVA's auto-login-action.
 type autoLogin struct {
@@ -227,15 +239,23 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if a.password != nil {
-		if _, err := env.Conn.Expect(ctx, a.passwordWhat+" after the user name", a.password); err != nil {
+		// login(1) gives up with "Login timed out" when the password
+		// prompt never matched (a misspelt password_prompt).
+		i, err := env.Conn.Expect(ctx, a.passwordWhat+" after the user name", a.password, loginTimedOut)
+		if err != nil {
 			return err
+		}
+		if i == 1 {
+			return JobError("auto_login: %s: the password prompt %q was not matched; correct it in the job definition", loginTimedOutMsg, a.cfg.PasswordPrompt)
 		}
 		if err := env.Conn.SendHidden(ctx, a.cfg.Password, journal.Masked); err != nil {
 			return err
 		}
 	}
-	// The login prompt again means the credentials were refused.
-	i, err = env.Conn.Expect(ctx, a.promptWhat+" after the login", append(withPanic(a.prompts...), a.login)...)
+	// login(1)'s own messages say the credentials were refused (as LAVA
+	// reads them; the login prompt alone proves nothing: "Last login: …"
+	// matches "login:").
+	i, err = env.Conn.Expect(ctx, a.promptWhat+" after the login", append(withPanic(a.prompts...), loginIncorrect, loginTimedOut)...)
 	if err != nil {
 		return err
 	}
@@ -243,7 +263,9 @@ func (a *autoLogin) Run(ctx context.Context, env *Env) error {
 	case len(a.prompts):
 		return kernelPanicked(ctx, env.Conn)
 	case len(a.prompts) + 1:
-		return JobError("auto_login: the login as %q was refused (the login prompt came back)", a.cfg.Username)
+		return JobError("auto_login: %s: the login as %q was refused", loginIncorrectMsg, a.cfg.Username)
+	case len(a.prompts) + 2:
+		return JobError("auto_login: %s after the login as %q", loginTimedOutMsg, a.cfg.Username)
 	}
 	if len(a.cfg.LoginCommands) == 0 {
 		return nil

@@ -598,3 +598,27 @@ func TestJinjaSimulatedDictionary(t *testing.T) {
 		t.Errorf("results %+v", got)
 	}
 }
+
+// TestAutoLoginOutcome: auto_login reads login(1)'s own messages, as LAVA
+// does: "Login incorrect" fails the job; a banner after the login that
+// matches the login prompt ("Last login: …" matches "login:") does not.
+func TestAutoLoginOutcome(t *testing.T) {
+	login := "    auto_login:\n      login_prompt: \"login:\"\n      username: root\n      password_prompt: \"Password:\"\n      password: PASSWORD\n"
+	device := fastDevice + `, login_prompt: "debian login: ", password_prompt: "Password: ", username: root, password: secret, motd: "Last login: Sun Dec  6 11:00:00 UTC 2026 on ttyS0\n"`
+	tests := []struct {
+		name, password string
+		want           Result
+	}{
+		{"accepted, with a Last login banner", "secret", Result{Result: ResultPass}},
+		{"refused", "wrong", Result{Result: ResultFail, ErrorType: lab.ErrorJob,
+			ErrorMsg: `auto_login: Login incorrect: the login as "root" was refused`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _ := runSim(t, job("", strings.Replace(login, "PASSWORD", tt.password, 1), inlineTest("x", "", "true")), simDict(device))
+			if diff := cmp.Diff(tt.want, res); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

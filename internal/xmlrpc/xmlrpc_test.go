@@ -198,7 +198,7 @@ func TestReadCallErrors(t *testing.T) {
 	nested := strings.Repeat("<value><array><data>", 40) + strings.Repeat("</data></array></value>", 40)
 	for _, tc := range []struct {
 		name, body, want string
-		limits         Limits
+		limits           Limits
 	}{
 		{"empty", "", "the document ends too early", DefaultLimits},
 		{"not XML-RPC", "<html/>", "want <methodCall>, got <html>", DefaultLimits},

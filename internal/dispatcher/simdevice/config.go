@@ -34,6 +34,9 @@ type Config struct {
 	// LoginPrompt, when set, is printed after the boot log; the shell starts
 	// once a user name (and, with PasswordPrompt, a password) is given.
 	LoginPrompt string
+	// Motd is printed after a successful login, before the shell prompt
+	// (a real system's "Last login: …" banner).
+	Motd string
 	// PasswordPrompt, when set, asks for a password after the user name.
 	PasswordPrompt string
 	// Username and Password are the accepted credentials when set; empty
@@ -74,7 +77,7 @@ const Key = "simulated"
 // dictionaryKeys are the keys of the simulated: mapping.
 var dictionaryKeys = []string{
 	"boot_time", "boot_lines", "line_length", "prompt", "command_delay", "fail_boot",
-	"output_rate", "login_prompt", "password_prompt", "username", "password",
+	"output_rate", "login_prompt", "password_prompt", "username", "password", "motd",
 }
 
 // ParseDictionary reads a device dictionary. ok is false when the text is
@@ -179,7 +182,7 @@ func ParseConfig(m map[string]any) (Config, error) {
 				continue
 			}
 			cfg.FailBoot = b
-		case "prompt", "login_prompt", "password_prompt", "username", "password":
+		case "prompt", "login_prompt", "password_prompt", "username", "password", "motd":
 			s, isStr := v.(string)
 			if !isStr {
 				fail(k, "expected a string")
@@ -200,6 +203,8 @@ func ParseConfig(m map[string]any) (Config, error) {
 				cfg.Username = s
 			case "password":
 				cfg.Password = s
+			case "motd":
+				cfg.Motd = s
 			}
 		default:
 			fail(k, "unknown key (expected one of: %s)", strings.Join(dictionaryKeys, ", "))

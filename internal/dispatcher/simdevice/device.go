@@ -276,7 +276,7 @@ func (m *machine) login(ctx context.Context) error {
 			}
 		}
 		if (m.cfg.Username == "" || user == m.cfg.Username) && (m.cfg.Password == "" || pass == m.cfg.Password) {
-			return nil
+			return m.print(ctx, m.cfg.Motd)
 		}
 		if err := m.print(ctx, "Login incorrect\n"); err != nil {
 			return err
