@@ -31,6 +31,7 @@ declare -A proof=(
   [bzip2]=/bin/bzip2
   [xz-utils]=/usr/bin/xz
   [zstd]=/usr/bin/zstd
+  [lavacli]=/usr/bin/lavacli
 )
 run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # The board tests: python3-jinja2 and python3-yaml are the reference for
@@ -38,10 +39,11 @@ run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # a QEMU board's console; u-boot-qemu and ipxe-qemu are its bootloaders;
 # u-boot-tools' mkimage checks the U-Boot image headers Basalt writes;
 # bzip2 compresses bz2 ramdisks (as on a worker), and it, xz-utils and zstd
-# check the ramdisks Basalt compresses.
+# check the ramdisks Basalt compresses. lavacli is LAVA's own client, run
+# against Basalt's /RPC2.
 test_packages=("${run_packages[@]}" postgresql git chromium
   python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools
-  bzip2 xz-utils zstd)
+  bzip2 xz-utils zstd lavacli)
 
 mode=${1:-test}
 case $mode in

@@ -460,3 +460,17 @@ func (a *App) DeleteToken(ctx context.Context, p auth.Principal, id int64) error
 		return q.DeleteToken(ctx, id)
 	})
 }
+
+// ActAs returns the principal of another user, for the calls where an
+// administrator asks on someone's behalf (LAVA's user_can_view_* with a
+// username). Only administrators may; an inactive user is refused.
+func (a *App) ActAs(ctx context.Context, p auth.Principal, username string) (auth.Principal, error) {
+	if !auth.IsAdmin(p) {
+		return auth.Principal{}, denied(p, "query on behalf of another user")
+	}
+	u, err := a.st.GetUser(ctx, username)
+	if err != nil {
+		return auth.Principal{}, fmt.Errorf("user %q: %w", username, err)
+	}
+	return auth.UserPrincipal(u)
+}

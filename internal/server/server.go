@@ -16,6 +16,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/lavarpc"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"
@@ -210,6 +211,10 @@ func (s *Server) Handler() http.Handler {
 	api := rest.New(s.app, s.cfg.Logger)
 	api.SetAdmission(s.admit)
 	mux.Handle(wire.Prefix+"/", api)
+	rpc := lavarpc.New(s.app, s.cfg.Logger)
+	rpc.SetAdmission(s.admit)
+	mux.Handle(lavarpc.Path, rpc)
+	mux.Handle(lavarpc.Path+"/", rpc)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)
