@@ -15,7 +15,6 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/httpauth"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
 )
 
@@ -224,9 +223,4 @@ func writeXML(w http.ResponseWriter, body []byte) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	_, _ = w.Write(body)
-}
-
-// errNotFound is a lab.ErrNotFound with LAVA's wording.
-func errNotFound(format string, args ...any) error {
-	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), lab.ErrNotFound)
 }
