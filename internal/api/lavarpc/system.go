@@ -18,15 +18,6 @@ const APIVersion = 2
 // EVENT_TOPIC).
 const EventTopic = "org.lavasoftware"
 
-// Methods is the table of every method the API serves.
-func Methods() []*Method {
-	var all []*Method
-	for _, ns := range [][]*Method{systemMethods()} {
-		all = append(all, ns...)
-	}
-	return all
-}
-
 func systemMethods() []*Method {
 	return []*Method{
 		{Name: "system.listMethods", Returns: "array", Help: "The names of every method.",

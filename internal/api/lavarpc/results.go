@@ -1,0 +1,4 @@
+package lavarpc
+
+// resultMethods are results.*.
+func resultMethods() []*Method { return nil }
