@@ -86,6 +86,11 @@ type Queries interface {
 	// TouchWorker records a heartbeat: last heartbeat time and version.
 	TouchWorker(ctx context.Context, name string, at time.Time, version string) error
 	WorkerHistory(ctx context.Context, name string, limit int) ([]lab.WorkerTransition, error)
+	// DeleteWorker removes a worker with its history and its worker and
+	// join tokens; its devices stay, attached to no worker. ErrNotFound
+	// when it does not exist, ErrConflict while one of its devices is not
+	// Idle or a job requested the worker (jobs are kept).
+	DeleteWorker(ctx context.Context, name string) error
 
 	// Devices. CreateDevice and UpdateDevice fail with ErrInvalid when the
 	// device type, worker or a tag does not exist.
@@ -100,6 +105,10 @@ type Queries interface {
 	SetDeviceHealth(ctx context.Context, hostname string, health lab.DeviceHealth, actor, reason string, job int64) (lab.DeviceTransition, error)
 	// DeviceHistory returns transitions newest first.
 	DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error)
+	// DeleteDevice removes a device with its tags and history; ErrNotFound
+	// when it does not exist, ErrConflict while any job refers to it
+	// (requested it, ran on it or holds it: jobs are kept).
+	DeleteDevice(ctx context.Context, hostname string) error
 
 	// Jobs. CreateJob assigns ID and returns it; SubmitTime must be set.
 	CreateJob(ctx context.Context, j lab.Job) (int64, error)

@@ -116,6 +116,10 @@ func (c classified) WorkerHistory(ctx context.Context, name string, limit int) (
 	return c1(c.q.WorkerHistory(ctx, name, limit))
 }
 
+func (c classified) DeleteWorker(ctx context.Context, name string) error {
+	return c0(c.q.DeleteWorker(ctx, name))
+}
+
 func (c classified) CreateDevice(ctx context.Context, d lab.Device) error {
 	return c0(c.q.CreateDevice(ctx, d))
 }
@@ -138,6 +142,10 @@ func (c classified) SetDeviceHealth(ctx context.Context, hostname string, health
 
 func (c classified) DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error) {
 	return c1(c.q.DeviceHistory(ctx, hostname, limit))
+}
+
+func (c classified) DeleteDevice(ctx context.Context, hostname string) error {
+	return c0(c.q.DeleteDevice(ctx, hostname))
 }
 
 func (c classified) CreateJob(ctx context.Context, j lab.Job) (int64, error) {

@@ -421,6 +421,29 @@ func (q *queries) SetDeviceHealth(ctx context.Context, hostname string, health l
 	return tr, wrap(op, err)
 }
 
+// DeleteDevice removes a device with its tags and history (by cascade);
+// ErrConflict while a job refers to it (requested it, ran on it or holds
+// it): jobs are kept, so a device with jobs is retired rather than
+// deleted.
+func (q *queries) DeleteDevice(ctx context.Context, hostname string) error {
+	return wrap(fmt.Sprintf("delete device %q", hostname), q.write(ctx, func(c conn) error {
+		if ok, err := q.exists(ctx, c, "SELECT 1 FROM devices WHERE hostname = ?"+q.d.forUpdate, hostname); err != nil || !ok {
+			return firstErr(err, lab.ErrNotFound)
+		}
+		if used, err := q.exists(ctx, c, "SELECT 1 FROM jobs WHERE actual_device = ? LIMIT 1", hostname); err != nil || used {
+			return firstErr(err, fmt.Errorf("%w: jobs ran on it", lab.ErrConflict))
+		}
+		if used, err := q.exists(ctx, c, "SELECT 1 FROM jobs WHERE requested_device = ? LIMIT 1", hostname); err != nil || used {
+			return firstErr(err, fmt.Errorf("%w: jobs requested it", lab.ErrConflict))
+		}
+		_, err := q.exec(ctx, c, "DELETE FROM devices WHERE hostname = ?", hostname)
+		if kind(err) == errForeignKey { // a job appeared meanwhile
+			return fmt.Errorf("%w: in use (%v)", lab.ErrConflict, err)
+		}
+		return err
+	}))
+}
+
 // DeviceHistory returns a device's transitions, newest first; limit ≤ 0
 // means all.
 func (q *queries) DeviceHistory(ctx context.Context, hostname string, limit int) ([]lab.DeviceTransition, error) {

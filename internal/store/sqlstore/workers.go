@@ -137,3 +137,33 @@ func (q *queries) WorkerHistory(ctx context.Context, name string, limit int) ([]
 	})
 	return out, wrap(fmt.Sprintf("history of worker %q", name), err)
 }
+
+// DeleteWorker removes a worker with its history (by cascade) and its
+// worker and join tokens, which would otherwise act as a new worker of
+// the same name; its devices stay, attached to no worker (LAVA's
+// SET_NULL). ErrConflict while one of its devices is not Idle or a job
+// requested the worker: jobs are kept.
+func (q *queries) DeleteWorker(ctx context.Context, name string) error {
+	return wrap(fmt.Sprintf("delete worker %q", name), q.write(ctx, func(c conn) error {
+		if ok, err := q.exists(ctx, c, "SELECT 1 FROM workers WHERE name = ?"+q.d.forUpdate, name); err != nil || !ok {
+			return firstErr(err, lab.ErrNotFound)
+		}
+		if busy, err := q.exists(ctx, c, "SELECT 1 FROM devices WHERE worker = ? AND state <> ? LIMIT 1", name, int(lab.DeviceIdle)); err != nil || busy {
+			return firstErr(err, fmt.Errorf("%w: a device of the worker is busy", lab.ErrConflict))
+		}
+		if used, err := q.exists(ctx, c, "SELECT 1 FROM jobs WHERE requested_worker = ? LIMIT 1", name); err != nil || used {
+			return firstErr(err, fmt.Errorf("%w: jobs requested the worker", lab.ErrConflict))
+		}
+		if _, err := q.exec(ctx, c, "UPDATE devices SET worker = NULL WHERE worker = ?", name); err != nil {
+			return err
+		}
+		if _, err := q.exec(ctx, c, "DELETE FROM tokens WHERE kind IN ('worker', 'join') AND owner = ?", name); err != nil {
+			return err
+		}
+		_, err := q.exec(ctx, c, "DELETE FROM workers WHERE name = ?", name)
+		if kind(err) == errForeignKey { // a job or device appeared meanwhile
+			return fmt.Errorf("%w: in use (%v)", lab.ErrConflict, err)
+		}
+		return err
+	}))
+}
