@@ -40,6 +40,10 @@ func TestLayering(t *testing.T) {
 		{"internal/app", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
 		{"internal/api/rest", []string{module + "/internal/store/sqlstore", "database/sql"}},
 		{"internal/api/workerapi", []string{module + "/internal/store/sqlstore", "database/sql"}},
+		// LAVA's XML-RPC is a transport beside the REST API.
+		{"internal/api/lavarpc", []string{module + "/internal/store/sqlstore", "database/sql", module + "/internal/api/rest", module + "/internal/web"}},
+		// The XML-RPC codec knows XML-RPC only.
+		{"internal/xmlrpc", append([]string{module + "/internal/app", module + "/internal/lab", "net/http"}, storage...)},
 		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
 		{"internal/logstore", append(append([]string{}, transport...), storage...)},
 		// Reading results records is domain logic: no transport, no storage.
