@@ -247,10 +247,11 @@ type JobFilter struct {
 	DeviceTypes []string
 	// EndedSince, when set, keeps only jobs that ended at or after it.
 	EndedSince time.Time
-	// LongerThan, when positive, keeps only jobs that started and ran for
+	// LongerThan, when set, keeps only jobs that started and ran for
 	// longer than it: from their start to their end, or to Now for jobs
-	// that have not ended (LAVA's duration_at_least).
-	LongerThan time.Duration
+	// that have not ended (LAVA's duration_at_least). It may be zero or
+	// negative (every job that started, then).
+	LongerThan *time.Duration
 	// Now is the time LongerThan measures jobs that have not ended to;
 	// zero: the store's clock.
 	Now    time.Time

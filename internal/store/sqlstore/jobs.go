@@ -308,7 +308,7 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 	if !f.EndedSince.IsZero() {
 		w.add("end_time >= ?", q.d.ts(f.EndedSince))
 	}
-	if f.LongerThan > 0 {
+	if f.LongerThan != nil {
 		at := f.Now
 		if at.IsZero() {
 			at = now()
@@ -316,7 +316,7 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 		// Both databases subtract times: microseconds on SQLite, an
 		// interval on PostgreSQL (q.d.micros makes one of the bound).
 		w.add("start_time IS NOT NULL AND COALESCE(end_time, ?) - start_time > "+q.d.micros,
-			q.d.ts(at), f.LongerThan.Microseconds())
+			q.d.ts(at), (*f.LongerThan).Microseconds())
 	}
 	return w
 }

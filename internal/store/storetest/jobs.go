@@ -196,6 +196,7 @@ func testListJobsTimes(f *fx) {
 	f.device("qemu-02", "qemu")
 	f.device("bbb-01", "bbb")
 	at := func(d time.Duration) time.Time { return base.Add(d) }
+	dur := func(d time.Duration) *time.Duration { return &d }
 	run := func(id int64, device string, start time.Duration) {
 		f.assign(id, device)
 		f.move(store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: at(start)})
@@ -229,11 +230,13 @@ func testListJobsTimes(f *fx) {
 		{"ended since, inclusive", store.JobFilter{EndedSince: at(2 * time.Minute)}, []int64{canceled, two, ten}},
 		{"ended since", store.JobFilter{EndedSince: at(3 * time.Minute)}, []int64{canceled, ten}},
 		{"ended since, later", store.JobFilter{EndedSince: at(time.Hour)}, nil},
-		{"longer than", store.JobFilter{LongerThan: 5 * time.Minute, Now: at(30 * time.Minute)}, []int64{running, ten}},
-		{"longer than, strictly", store.JobFilter{LongerThan: 10 * time.Minute, Now: at(30 * time.Minute)}, nil},
-		{"longer than, running on", store.JobFilter{LongerThan: 10 * time.Minute, Now: at(31 * time.Minute)}, []int64{running}},
-		{"longer than, a microsecond", store.JobFilter{LongerThan: time.Microsecond, Now: at(20 * time.Minute)}, []int64{two, ten}},
-		{"longer than and ended", store.JobFilter{LongerThan: time.Minute, EndedSince: at(5 * time.Minute), Now: at(time.Hour)}, []int64{ten}},
+		{"longer than", store.JobFilter{LongerThan: dur(5 * time.Minute), Now: at(30 * time.Minute)}, []int64{running, ten}},
+		{"longer than, strictly", store.JobFilter{LongerThan: dur(10 * time.Minute), Now: at(30 * time.Minute)}, nil},
+		{"longer than, running on", store.JobFilter{LongerThan: dur(10 * time.Minute), Now: at(31 * time.Minute)}, []int64{running}},
+		{"longer than, a microsecond", store.JobFilter{LongerThan: dur(time.Microsecond), Now: at(20 * time.Minute)}, []int64{two, ten}},
+		{"longer than zero: started", store.JobFilter{LongerThan: dur(0), Now: at(30 * time.Minute)}, []int64{two, running, ten}},
+		{"longer than a negative time: started", store.JobFilter{LongerThan: dur(-time.Hour), Now: at(20 * time.Minute)}, []int64{two, running, ten}},
+		{"longer than and ended", store.JobFilter{LongerThan: dur(time.Minute), EndedSince: at(5 * time.Minute), Now: at(time.Hour)}, []int64{ten}},
 	}
 	for _, c := range cases {
 		jobs, total, err := f.s.ListJobs(f.ctx, c.filter)
@@ -249,7 +252,7 @@ func testListJobsTimes(f *fx) {
 	}
 	// Without Now, a job still running is measured to the store's clock,
 	// which is past the fixture's times.
-	jobs, _, err := f.s.ListJobs(f.ctx, store.JobFilter{LongerThan: time.Microsecond})
+	jobs, _, err := f.s.ListJobs(f.ctx, store.JobFilter{LongerThan: dur(time.Microsecond)})
 	f.ok(err, "longer than, to the clock")
 	f.eq([]int64{two, running, ten}, ids(jobs), "longer than, to the clock")
 }
