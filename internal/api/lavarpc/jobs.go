@@ -101,8 +101,8 @@ func jobMethods() []*Method {
 			Call: jobValidateYAML},
 		{Name: "scheduler.job_output", Params: []Param{jobID, {Name: "offset", Type: "int", Optional: true}},
 			Returns: "base64",
-			Help: "The job's log as LAVA's output.yaml (one `- {...}` line per record), from byte offset on. Fault 404 for a job that has not started.",
-			Call: jobOutput},
+			Help:    "The job's log as LAVA's output.yaml (one `- {...}` line per record), from byte offset on. Fault 404 for a job that has not started.",
+			Call:    jobOutput},
 		{Name: "scheduler.job_details", Params: []Param{jobID}, Returns: "struct",
 			Help: "The job's fields, as LAVA's TestJob: id, sub_id, description, submitter_username, submitter_email (for the submitter and administrators), " +
 				"is_public, visibility, health_check, requested_device_type_id, requested_device_id, requested_worker_id, actual_device_id, tags, priority, " +
@@ -139,13 +139,13 @@ func jobMethods() []*Method {
 				"types with devices that are not all retired count 0 when nothing waits, and with all=True every type does.",
 			Call: jobPendingByType},
 		{Name: "scheduler.get_recent_jobs_for_device_type",
-			Params: []Param{{Name: "device_type", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
+			Params:  []Param{{Name: "device_type", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
 			Returns: "array",
 			Help: "The last count (1) finished jobs of a device type the caller may see, newest first, only the caller's with restrict_to_user: " +
 				"[{id, description, status (Complete, Incomplete or Canceled), device}].",
 			Call: jobRecentForType},
 		{Name: "scheduler.get_recent_jobs_for_device",
-			Params: []Param{{Name: "device", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
+			Params:  []Param{{Name: "device", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
 			Returns: "array",
 			Help: "The last count (1) finished jobs of a device the caller may see, newest first, only the caller's with restrict_to_user: " +
 				"[{id, description, status}].",
