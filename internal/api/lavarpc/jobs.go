@@ -265,8 +265,10 @@ func jobCancel(c *Call) (any, error) {
 }
 
 // jobValidation checks a definition as a submission would: nil when it
-// would be accepted.
-func jobValidation(c *Call, definition string) error {
+// would be accepted. strict is scheduler.jobs.validate's flag (false for
+// the other callers); app.ValidateJob's checks are the same either way
+// today, and this is where a strict validation plugs in.
+func jobValidation(c *Call, definition string, strict bool) error {
 	return c.App.ValidateJob(c.ctx, c.P, definition)
 }
 
@@ -275,10 +277,11 @@ func jobValidate(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Bool(1, false); err != nil {
+	strict, err := c.Bool(1, false)
+	if err != nil {
 		return nil, err
 	}
-	err = jobValidation(c, def)
+	err = jobValidation(c, def, strict)
 	var de *jobdef.Errors
 	switch {
 	case err == nil:
@@ -298,7 +301,7 @@ func jobValidateYAML(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = jobValidation(c, def)
+	err = jobValidation(c, def, false)
 	var de *jobdef.Errors
 	switch {
 	case err == nil:
@@ -667,6 +670,9 @@ func jobConfiguration(c *Call) (any, error) {
 	}
 	if !(j.State == lab.JobRunning || j.State == lab.JobCanceling || j.State == lab.JobFinished) {
 		return nil, jobFault(http.StatusNotFound, "Job '%s' has not started yet", jobPyStr(c.Arg(0)))
+	}
+	if !jobStarted(j) { // canceled in the queue: it never had files
+		return []any{nil, nil, nil, nil, nil}, nil
 	}
 	conf, err := c.App.JobConfiguration(c.ctx, c.P, j.ID)
 	if err != nil {

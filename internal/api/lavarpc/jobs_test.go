@@ -418,6 +418,11 @@ func TestJobWriteMethods(t *testing.T) {
 					t.Errorf("%s: the job is %s, %s", m, j.State, j.Health)
 				}
 			}
+			// canceled in the queue, it never ran: no configuration, as LAVA
+			got, err = e.call(alice, "scheduler.jobs.configuration", privID)
+			if err != nil || cmp.Diff([]any{nil, nil, nil, nil, nil}, got) != "" {
+				t.Errorf("configuration of a job canceled in the queue: %v, %v", got, err)
+			}
 			got, err = e.call(admin, "scheduler.jobs.cancel", bobID)
 			if err != nil || got != true || e.job(bobID).Health != lab.JobHealthCanceled {
 				t.Errorf("cancel as admin: %v, %v", got, err)
