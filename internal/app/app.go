@@ -139,6 +139,10 @@ func (a *App) Store() store.Store { return a.st }
 
 func (a *App) now() time.Time { return a.cfg.Now().UTC().Truncate(time.Microsecond) }
 
+// Now is the time on the app's clock (Config.Now), in UTC to the
+// microsecond: what "the last N minutes" of a listing count back from.
+func (a *App) Now() time.Time { return a.now() }
+
 // Subscribe registers fn to receive events. fn must not block.
 func (a *App) Subscribe(fn func(Event)) {
 	a.mu.Lock()

@@ -222,12 +222,17 @@ func (a *App) GetJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, 
 }
 
 // ListJobs returns one page of the jobs p may see and the total count.
+// Jobs still running are measured to the app's clock for f.LongerThan
+// unless f.Now says otherwise.
 func (a *App) ListJobs(ctx context.Context, p auth.Principal, f store.JobFilter) ([]lab.Job, int, error) {
 	v, ok := p.Viewer()
 	if !ok {
 		return nil, 0, denied(p, "list jobs")
 	}
 	f.VisibleTo = &store.Viewer{Username: v.Username, Superuser: v.Superuser, Groups: v.Groups}
+	if f.LongerThan != nil && f.Now.IsZero() {
+		f.Now = a.now()
+	}
 	jobs, total, err := a.st.ListJobs(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list jobs: %w", err)

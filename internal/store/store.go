@@ -250,7 +250,20 @@ type JobFilter struct {
 	Submitter   string
 	HealthCheck *bool
 	// Text matches job name (description) as a case-insensitive substring.
-	Text   string
+	Text string
+	// DeviceTypes, when not empty, keeps only jobs requesting one of these
+	// device types (DeviceType, when set too, must also match).
+	DeviceTypes []string
+	// EndedSince, when set, keeps only jobs that ended at or after it.
+	EndedSince time.Time
+	// LongerThan, when set, keeps only jobs that started and ran for
+	// longer than it: from their start to their end, or to Now for jobs
+	// that have not ended (LAVA's duration_at_least). It may be zero or
+	// negative (every job that started, then).
+	LongerThan *time.Duration
+	// Now is the time LongerThan measures jobs that have not ended to;
+	// zero: the store's clock.
+	Now    time.Time
 	Limit  int // 0 = 50
 	Offset int
 	// WithDefinition loads Definition and OriginalDefinition (omitted otherwise).

@@ -1,4 +1,1105 @@
 package lavarpc
 
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyyaml"
+	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/xmlrpc"
+)
+
+// jobMaxList is the most jobs scheduler.jobs.list and queue return at
+// once (LAVA clamps limit to 100).
+const jobMaxList = 100
+
 // jobMethods are scheduler.jobs.* and the older scheduler.* job methods.
-func jobMethods() []*Method { return nil }
+func jobMethods() []*Method {
+	jobID := Param{Name: "job_id", Type: "string"}
+	return []*Method{
+		{Name: "scheduler.jobs.submit", Auth: true, Params: []Param{{Name: "definition", Type: "string"}}, Returns: "int",
+			Help: "Submits a job definition (YAML or JSON) and returns the new job's id. " +
+				"Multinode definitions are refused (fault 400): Basalt does not run multinode jobs yet. " +
+				"Faults: 400 for a definition Basalt refuses (each problem with its line:column and path) or when no device could run the job, 401 anonymous.",
+			Call: func(c *Call) (any, error) { return jobSubmit(c) }},
+		{Name: "scheduler.jobs.resubmit", Auth: true, Params: []Param{jobID}, Returns: "int",
+			Help: "Submits the definition of a job again, as the caller, and returns the new job's id. " +
+				"Only the job's submitter and administrators may resubmit it (fault 403); health checks are resubmitted by the server (fault 409).",
+			Call: jobResubmit},
+		{Name: "scheduler.jobs.cancel", Auth: true, Params: []Param{jobID}, Returns: "boolean",
+			Help: "Cancels a job: a queued job ends Canceled at once, a running one goes Canceling until its worker stops it. " +
+				"Returns True, also for a job that has ended already. Only the job's submitter and administrators may cancel a job that has not ended (fault 403).",
+			Call: jobCancel},
+		{Name: "scheduler.jobs.validate", Params: []Param{{Name: "definition", Type: "string"}, {Name: "strict", Type: "boolean", Optional: true}},
+			Returns: "struct",
+			Help: "Checks a job definition as a submission would, without queueing it. Returns {} when it would be accepted, " +
+				"otherwise the first problem as {\"path\": \"['actions', 0, 'deploy']\", \"msg\": \"...\"} (LAVA's form: path is a Python list). " +
+				"strict is accepted; Basalt's checks are the same with it.",
+			Call: jobValidate},
+		{Name: "scheduler.jobs.definition", Params: []Param{jobID}, Returns: "string",
+			Help: "The job's definition as it was submitted.",
+			Call: func(c *Call) (any, error) {
+				j, err := jobArg(c, 0)
+				if err != nil {
+					return nil, err
+				}
+				return j.OriginalDefinition, nil
+			}},
+		{Name: "scheduler.jobs.show", Params: []Param{jobID}, Returns: "struct",
+			Help: "The job's details: {id, description, device, device_type, health_check, pipeline, health, state, submitter, " +
+				"submit_time, start_time, end_time, tags, visibility (Public, Personal or Group (a, b)), failure_comment, error_msg, error_type}; " +
+				"error_msg and error_type are those of the job's lava/job result.",
+			Call: jobShowMethod},
+		{Name: "scheduler.jobs.list", Params: []Param{{Name: "state", Type: "string", Optional: true}, {Name: "health", Type: "string", Optional: true},
+			{Name: "start", Type: "int", Optional: true}, {Name: "limit", Type: "int", Optional: true}, {Name: "since", Type: "int", Optional: true},
+			{Name: "verbose", Type: "boolean", Optional: true}, {Name: "duration_at_least", Type: "int", Optional: true}},
+			Returns: "array",
+			Help: "The jobs the caller may see, newest first: skip start (0), at most limit (25, at most 100). " +
+				"state (SUBMITTED, SCHEDULING, SCHEDULED, RUNNING, CANCELING, FINISHED) and health (UNKNOWN, COMPLETE, INCOMPLETE, CANCELED) filter, in any case; " +
+				"since keeps the jobs that ended in the last since minutes, duration_at_least those that ran for more than that many minutes (to now for running jobs). " +
+				"Each job is {id, description, device_type, health, state, submitter}; verbose adds actual_device, start_time, end_time (text), error_msg and error_type.",
+			Call: jobList},
+		{Name: "scheduler.jobs.logs", Params: []Param{jobID, {Name: "start", Type: "int", Optional: true}, {Name: "end", Type: "int", Optional: true}},
+			Returns: "array",
+			Help: "Lines [start, end) of the job's log (from 0, to the end by default) and whether the job is finished: [finished, Binary(YAML)]. " +
+				"The YAML is LAVA's output.yaml: one line per record, `- {\"dt\": ..., \"lvl\": ..., \"msg\": ...}`. A job without a log gives \"[]\".",
+			Call: jobLogs},
+		{Name: "scheduler.jobs.queue", Params: []Param{{Name: "device_types", Type: "array", Optional: true}, {Name: "start", Type: "int", Optional: true},
+			{Name: "limit", Type: "int", Optional: true}},
+			Returns: "array",
+			Help: "The queued (Submitted) jobs the caller may see, newest first, of the given device types (all by default): " +
+				"skip start (0), at most limit (25, at most 100). Each job is {id, description, requested_device_type, submitter}.",
+			Call: jobQueue},
+		{Name: "scheduler.jobs.configuration", Params: []Param{jobID}, Returns: "array",
+			Help: "The configuration of a job that has started: [job, device, dispatcher, env, env-dut], each Binary or None. " +
+				"Basalt gives the job's definition, and to administrators the configuration of its device rendered from the device's dictionary (as it is now) with the job's context " +
+				"(None for others: it holds the lab's secrets, like the dictionary). Basalt has no dispatcher.yaml, env.yaml or env-dut.yaml: those are None. " +
+				"Fault 404 for a job that has not started.",
+			Call: jobConfiguration},
+
+		{Name: "scheduler.submit_job", Auth: true, Params: []Param{{Name: "job_data", Type: "string"}}, Returns: "int",
+			Help: "The older name of scheduler.jobs.submit.",
+			Call: func(c *Call) (any, error) { return jobSubmit(c) }},
+		{Name: "scheduler.resubmit_job", Auth: true, Params: []Param{jobID}, Returns: "int",
+			Help: "The older name of scheduler.jobs.resubmit.", Call: jobResubmit},
+		{Name: "scheduler.cancel_job", Auth: true, Params: []Param{jobID}, Returns: "boolean",
+			Help: "The older name of scheduler.jobs.cancel.", Call: jobCancel},
+		{Name: "scheduler.validate_yaml", Params: []Param{{Name: "yaml_string", Type: "string"}}, Returns: "nil",
+			Help: "Checks a job definition as a submission would: returns None when it would be accepted, " +
+				"else fault 400 \"Invalid YAML submission: ...\" with every problem (line:column: path: message).",
+			Call: jobValidateYAML},
+		{Name: "scheduler.job_output", Params: []Param{jobID, {Name: "offset", Type: "int", Optional: true}},
+			Returns: "base64",
+			Help:    "The job's log as LAVA's output.yaml (one `- {...}` line per record), from byte offset on. Fault 404 for a job that has not started.",
+			Call:    jobOutput},
+		{Name: "scheduler.job_details", Params: []Param{jobID}, Returns: "struct",
+			Help: "The job's fields, as LAVA's TestJob: id, sub_id, description, submitter_username, submitter_email (for the submitter and administrators), " +
+				"is_public, visibility, health_check, requested_device_type_id, requested_device_id, requested_worker_id, actual_device_id, tags, priority, " +
+				"submit_time, start_time, end_time, state, health, status (the older status), definition, original_definition, multinode_definition, " +
+				"metadata, target_group, failure_comment, error_msg, error_type, is_pipeline, absolute_url.",
+			Call: jobDetails},
+		{Name: "scheduler.job_status", Auth: true, Params: []Param{jobID}, Returns: "struct",
+			Help: "The job's older status: {job_id, job_status (Submitted, Running, Canceling, Complete, Incomplete or Canceled), bundle_sha1: \"\"}.",
+			Call: jobStatus},
+		{Name: "scheduler.job_health", Params: []Param{jobID}, Returns: "struct",
+			Help: "{job_id, job_health}: Unknown, Complete, Incomplete or Canceled.",
+			Call: func(c *Call) (any, error) {
+				j, err := jobArg(c, 0)
+				if err != nil {
+					return nil, err
+				}
+				return xmlrpc.Struct{{Name: "job_id", Value: j.ID}, {Name: "job_health", Value: j.Health.String()}}, nil
+			}},
+		{Name: "scheduler.job_state", Params: []Param{jobID}, Returns: "struct",
+			Help: "{job_id, job_state}: Submitted, Scheduling, Scheduled, Running, Canceling or Finished.",
+			Call: func(c *Call) (any, error) {
+				j, err := jobArg(c, 0)
+				if err != nil {
+					return nil, err
+				}
+				return xmlrpc.Struct{{Name: "job_id", Value: j.ID}, {Name: "job_state", Value: j.State.String()}}, nil
+			}},
+		{Name: "scheduler.all_jobs", Returns: "array",
+			Help: "The jobs not finished that the caller may see, newest first: " +
+				"[[id, description, status (submitted, running or canceling), actual device or None, requested device type, sub_id (\"\")], ...].",
+			Call: jobAllJobs},
+		{Name: "scheduler.pending_jobs_by_device_type", Params: []Param{{Name: "all", Type: "boolean", Optional: true}}, Returns: "struct",
+			Help: "The number of queued jobs the caller may see, by device type: {type: count}; " +
+				"types with devices that are not all retired count 0 when nothing waits, and with all=True every type does.",
+			Call: jobPendingByType},
+		{Name: "scheduler.get_recent_jobs_for_device_type",
+			Params:  []Param{{Name: "device_type", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
+			Returns: "array",
+			Help: "The last count (1) finished jobs of a device type the caller may see, newest first, only the caller's with restrict_to_user: " +
+				"[{id, description, status (Complete, Incomplete or Canceled), device}].",
+			Call: jobRecentForType},
+		{Name: "scheduler.get_recent_jobs_for_device",
+			Params:  []Param{{Name: "device", Type: "string"}, {Name: "count", Type: "int", Optional: true}, {Name: "restrict_to_user", Type: "boolean", Optional: true}},
+			Returns: "array",
+			Help: "The last count (1) finished jobs of a device the caller may see, newest first, only the caller's with restrict_to_user: " +
+				"[{id, description, status}].",
+			Call: jobRecentForDevice},
+	}
+}
+
+// jobFault is a fault with an HTTP status as its code, as LAVA's methods
+// raise them.
+func jobFault(code int, format string, args ...any) error {
+	return &xmlrpc.Fault{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// jobPyStr is str() of an XML-RPC argument, as LAVA's messages show it.
+func jobPyStr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case xmlrpc.Binary:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// jobArg returns the job parameter i names if the caller may see it;
+// a job that does not exist, that the caller may not see, or an id that
+// is not a job's is fault 404 "Job '<id>' was not found." (a private job
+// is not found, never forbidden).
+func jobArg(c *Call, i int) (lab.Job, error) {
+	id, ok := jobID(c.Arg(i))
+	if !ok {
+		return lab.Job{}, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
+	}
+	j, err := c.App.GetJob(c.ctx, c.P, id)
+	if errors.Is(err, lab.ErrNotFound) {
+		return lab.Job{}, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
+	}
+	return j, err
+}
+
+// jobSubmitError turns the refusal of a definition into LAVA's faults: a
+// definition Basalt refuses, or for which no device exists, is a 400.
+func jobSubmitError(err error) error {
+	var de *jobdef.Errors
+	switch {
+	case errors.As(err, &de):
+		return jobFault(http.StatusBadRequest, "Problem with submitted job data: %s", de.Error())
+	case errors.Is(err, lab.ErrUnavailable):
+		return jobFault(http.StatusBadRequest, "Device unavailable: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
+	}
+	return err
+}
+
+// jobIDs is the answer of a submission: the id, or the ids of a
+// multinode job.
+func jobIDs(ids []int64) any {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+func jobSubmit(c *Call) (any, error) {
+	def, err := c.String(0, "")
+	if err != nil {
+		return nil, err
+	}
+	ids, err := c.App.SubmitJob(c.ctx, c.P, def)
+	if err != nil {
+		return nil, jobSubmitError(err)
+	}
+	return jobIDs(ids), nil
+}
+
+func jobResubmit(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := c.App.ResubmitJob(c.ctx, c.P, j.ID)
+	if err != nil {
+		return nil, jobSubmitError(err)
+	}
+	return jobIDs(ids), nil
+}
+
+func jobCancel(c *Call) (any, error) {
+	if v := c.Arg(0); v == nil || v == "" || v == int64(0) {
+		return nil, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+	}
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	if j.State == lab.JobCanceling || j.State == lab.JobFinished {
+		return true, nil // ended already: nothing to do, for anyone, as LAVA
+	}
+	_, err = c.App.CancelJob(c.ctx, c.P, j.ID)
+	switch {
+	case err == nil, errors.Is(err, lab.ErrConflict): // it ended meanwhile
+		return true, nil
+	case errors.Is(err, lab.ErrForbidden):
+		return nil, jobFault(http.StatusForbidden, "Permission denied.")
+	case errors.Is(err, lab.ErrNotFound):
+		return nil, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(0)))
+	}
+	return nil, err
+}
+
+// jobValidation checks a definition as a submission would: nil when it
+// would be accepted. strict is scheduler.jobs.validate's flag (false for
+// the other callers); app.ValidateJob's checks are the same either way
+// today, and this is where a strict validation plugs in.
+func jobValidation(c *Call, definition string, strict bool) error {
+	return c.App.ValidateJob(c.ctx, c.P, definition)
+}
+
+func jobValidate(c *Call) (any, error) {
+	def, err := c.String(0, "")
+	if err != nil {
+		return nil, err
+	}
+	strict, err := c.Bool(1, false)
+	if err != nil {
+		return nil, err
+	}
+	err = jobValidation(c, def, strict)
+	var de *jobdef.Errors
+	switch {
+	case err == nil:
+		return map[string]any{}, nil
+	case errors.As(err, &de) && len(de.Items) > 0:
+		it := de.Items[0]
+		return xmlrpc.Struct{{Name: "path", Value: jobPathRepr(it.Path)}, {Name: "msg", Value: it.Msg}}, nil
+	case errors.Is(err, lab.ErrUnavailable):
+		return xmlrpc.Struct{{Name: "path", Value: "['device_type']"},
+			{Name: "msg", Value: strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error())}}, nil
+	}
+	return nil, err
+}
+
+func jobValidateYAML(c *Call) (any, error) {
+	def, err := c.String(0, "")
+	if err != nil {
+		return nil, err
+	}
+	err = jobValidation(c, def, false)
+	var de *jobdef.Errors
+	switch {
+	case err == nil:
+		return nil, nil
+	case errors.As(err, &de):
+		return nil, jobFault(http.StatusBadRequest, "Invalid YAML submission: %s", de.Error())
+	case errors.Is(err, lab.ErrUnavailable):
+		return nil, jobFault(http.StatusBadRequest, "Invalid YAML submission: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
+	}
+	return nil, err
+}
+
+// jobPathRepr writes a definition path ($.actions[0].deploy, as Basalt
+// names places in a definition) as the Python list LAVA's validation
+// reports: ['actions', 0, 'deploy']. A path it cannot read is returned
+// as it is.
+func jobPathRepr(path string) string {
+	s, ok := strings.CutPrefix(path, "$")
+	if !ok {
+		if path == "" {
+			return "[]"
+		}
+		return path
+	}
+	var steps []string
+	for s != "" {
+		switch {
+		case s[0] == '.':
+			i := 1
+			for i < len(s) && s[i] != '.' && s[i] != '[' {
+				i++
+			}
+			steps = append(steps, pyyaml.StrRepr(s[1:i]))
+			s = s[i:]
+		case strings.HasPrefix(s, "['"):
+			var b strings.Builder
+			i, closed := 2, false
+			for ; i < len(s); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+					b.WriteByte(s[i])
+					continue
+				}
+				if s[i] == '\'' {
+					closed = true
+					break
+				}
+				b.WriteByte(s[i])
+			}
+			if !closed || i+1 >= len(s) || s[i+1] != ']' {
+				return path
+			}
+			steps = append(steps, pyyaml.StrRepr(b.String()))
+			s = s[i+2:]
+		case s[0] == '[':
+			end := strings.IndexByte(s, ']')
+			if end < 0 {
+				return path
+			}
+			n, err := strconv.Atoi(s[1:end])
+			if err != nil {
+				return path
+			}
+			steps = append(steps, strconv.Itoa(n))
+			s = s[end+1:]
+		default:
+			return path
+		}
+	}
+	return "[" + strings.Join(steps, ", ") + "]"
+}
+
+// jobTime is a time as LAVA returns datetimes (None when not set).
+func jobTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// jobOrNil is a text as LAVA returns a field that may be None.
+func jobOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// jobPyDatetime is str() of a UTC datetime in Python:
+// "2026-08-21 10:00:00.123456+00:00", without the fraction when it is 0.
+func jobPyDatetime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02 15:04:05+00:00")
+	}
+	return t.Format("2006-01-02 15:04:05.000000+00:00")
+}
+
+// jobVisibility is LAVA's display of a job's visibility.
+func jobVisibility(j lab.Job) string {
+	switch j.Visibility {
+	case lab.VisibilityPublic:
+		return "Public"
+	case lab.VisibilityGroup:
+		if len(j.ViewingGroups) > 0 {
+			return "Group (" + strings.Join(j.ViewingGroups, ", ") + ")"
+		}
+	}
+	return "Personal"
+}
+
+// jobLegacyStatus is LAVA's older status of a job.
+func jobLegacyStatus(j lab.Job) string {
+	switch {
+	case j.State == lab.JobSubmitted || j.State == lab.JobScheduling || j.State == lab.JobScheduled:
+		return "Submitted"
+	case j.State == lab.JobRunning:
+		return "Running"
+	case j.State == lab.JobCanceling:
+		return "Canceling"
+	case j.Health == lab.JobHealthComplete:
+		return "Complete"
+	case j.Health == lab.JobHealthUnknown || j.Health == lab.JobHealthIncomplete:
+		return "Incomplete"
+	}
+	return "Canceled"
+}
+
+// jobError returns error_msg and error_type of the job's lava/job result
+// (None each when there is none), where LAVA reads them.
+func jobError(c *Call, id int64) (msg, typ any, err error) {
+	cases, _, err := c.App.JobResults(c.ctx, c.P, id, store.CaseFilter{Suite: "lava", Case: "job", Limit: 1})
+	if err != nil || len(cases) == 0 {
+		return nil, nil, err
+	}
+	return jobOrNil(cases[0].ErrorMsg), jobOrNil(cases[0].ErrorType), nil
+}
+
+func jobShowMethod(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	return jobShow(c, j)
+}
+
+// jobShow is scheduler.jobs.show's struct.
+func jobShow(c *Call, j lab.Job) (xmlrpc.Struct, error) {
+	msg, typ, err := jobError(c, j.ID)
+	if err != nil {
+		return nil, err
+	}
+	tags := make([]any, len(j.Tags))
+	for i, t := range j.Tags {
+		tags[i] = t
+	}
+	return xmlrpc.Struct{
+		{Name: "id", Value: j.ID},
+		{Name: "description", Value: j.Description},
+		{Name: "device", Value: jobOrNil(j.ActualDevice)},
+		{Name: "device_type", Value: jobOrNil(j.RequestedType)},
+		{Name: "health_check", Value: j.HealthCheck},
+		{Name: "pipeline", Value: true},
+		{Name: "health", Value: j.Health.String()},
+		{Name: "state", Value: j.State.String()},
+		{Name: "submitter", Value: j.Submitter},
+		{Name: "submit_time", Value: jobTime(j.SubmitTime)},
+		{Name: "start_time", Value: jobTime(j.StartTime)},
+		{Name: "end_time", Value: jobTime(j.EndTime)},
+		{Name: "tags", Value: tags},
+		{Name: "visibility", Value: jobVisibility(j)},
+		{Name: "failure_comment", Value: jobOrNil(j.FailureComment)},
+		{Name: "error_msg", Value: msg},
+		{Name: "error_type", Value: typ},
+	}, nil
+}
+
+// jobOptionalString reads an optional string filter (None or "" for
+// none); anything else than a string is fault 400 "Invalid <what> '...'".
+func jobOptionalString(c *Call, i int, what string) (string, error) {
+	switch v := c.Arg(i).(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	}
+	return "", jobFault(http.StatusBadRequest, "Invalid %s '%s'", what, jobPyStr(c.Arg(i)))
+}
+
+// jobMinutes reads an optional number of minutes (an int or a double, as
+// Python's timedelta takes them); ok is false when it was not given.
+func jobMinutes(c *Call, i int) (d time.Duration, ok bool, err error) {
+	switch v := c.Arg(i).(type) {
+	case nil:
+		return 0, false, nil
+	case int64:
+		return time.Duration(v) * time.Minute, true, nil
+	case float64:
+		if !math.IsNaN(v) && math.Abs(v) < 1e9 {
+			return time.Duration(v * float64(time.Minute)), true, nil
+		}
+	case bool:
+		if v {
+			return time.Minute, true, nil
+		}
+		return 0, true, nil
+	}
+	return 0, false, c.badParam(i, "want a number of minutes, got %s", typeName(c.Arg(i)))
+}
+
+// jobPage reads start and limit (parameters i and i+1) as LAVA does:
+// start below 0 is 0, limit above 100 is 100; ok is false when the page
+// is empty (limit ≤ 0).
+func jobPage(c *Call, i int) (start, limit int, ok bool, err error) {
+	s, err := c.Int(i, 0)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	l, err := c.Int(i+1, 25)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	s, l = max(s, 0), min(l, jobMaxList)
+	if s > math.MaxInt32 {
+		return 0, 0, false, nil
+	}
+	return int(s), int(l), l > 0, nil
+}
+
+func jobList(c *Call) (any, error) {
+	state, err := jobOptionalString(c, 0, "state")
+	if err != nil {
+		return nil, err
+	}
+	health, err := jobOptionalString(c, 1, "health")
+	if err != nil {
+		return nil, err
+	}
+	var f store.JobFilter
+	if state != "" {
+		s, err := lab.ParseJobState(state)
+		if err != nil {
+			return nil, jobFault(http.StatusBadRequest, "Invalid state '%s'", state)
+		}
+		f.States = []lab.JobState{s}
+	}
+	if health != "" {
+		h, err := lab.ParseJobHealth(health)
+		if err != nil {
+			return nil, jobFault(http.StatusBadRequest, "Invalid health '%s'", health)
+		}
+		f.Health = []lab.JobHealth{h}
+	}
+	start, limit, ok, err := jobPage(c, 2)
+	if err != nil {
+		return nil, err
+	}
+	since, hasSince, err := jobMinutes(c, 4)
+	if err != nil {
+		return nil, err
+	}
+	verbose, err := c.Bool(5, false)
+	if err != nil {
+		return nil, err
+	}
+	longer, hasLonger, err := jobMinutes(c, 6)
+	if err != nil {
+		return nil, err
+	}
+	if hasSince && since != 0 {
+		if since < 0 { // a window from the future to now holds nothing
+			return []any{}, nil
+		}
+		f.EndedSince = c.App.Now().Add(-since)
+	}
+	if hasLonger {
+		f.LongerThan = &longer
+	}
+	if !ok {
+		return []any{}, nil
+	}
+	f.Offset, f.Limit = start, limit
+	jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		item := xmlrpc.Struct{
+			{Name: "id", Value: j.ID},
+			{Name: "description", Value: j.Description},
+			{Name: "device_type", Value: jobOrNil(j.RequestedType)},
+			{Name: "health", Value: j.Health.String()},
+			{Name: "state", Value: j.State.String()},
+			{Name: "submitter", Value: j.Submitter},
+		}
+		if verbose {
+			msg, typ, err := jobError(c, j.ID)
+			if err != nil && !errors.Is(err, lab.ErrNotFound) {
+				return nil, err
+			}
+			var startTime, endTime any
+			if !j.StartTime.IsZero() {
+				startTime = jobPyDatetime(j.StartTime)
+			}
+			if !j.EndTime.IsZero() {
+				endTime = jobPyDatetime(j.EndTime)
+			}
+			item = append(item,
+				xmlrpc.Member{Name: "actual_device", Value: jobOrNil(j.ActualDevice)},
+				xmlrpc.Member{Name: "start_time", Value: startTime},
+				xmlrpc.Member{Name: "end_time", Value: endTime},
+				xmlrpc.Member{Name: "error_msg", Value: msg},
+				xmlrpc.Member{Name: "error_type", Value: typ})
+		}
+		out = append(out, item)
+	}
+	return out, nil
+}
+
+func jobQueue(c *Call) (any, error) {
+	var types []string
+	if c.Has(0) {
+		var err error
+		if types, err = c.Strings(0); err != nil {
+			return nil, err
+		}
+		if len(types) == 0 { // LAVA: requested type in an empty list
+			return []any{}, nil
+		}
+	}
+	start, limit, ok, err := jobPage(c, 1)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return []any{}, nil
+	}
+	jobs, _, err := c.App.ListJobs(c.ctx, c.P, store.JobFilter{States: []lab.JobState{lab.JobSubmitted}, DeviceTypes: types,
+		Offset: start, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, xmlrpc.Struct{
+			{Name: "id", Value: j.ID},
+			{Name: "description", Value: j.Description},
+			{Name: "requested_device_type", Value: j.RequestedType},
+			{Name: "submitter", Value: j.Submitter},
+		})
+	}
+	return out, nil
+}
+
+// jobStarted reports whether a job has been on its device (LAVA's
+// Running, Canceling or Finished with a start).
+func jobStarted(j lab.Job) bool {
+	return j.State == lab.JobRunning || j.State == lab.JobCanceling || (j.State == lab.JobFinished && !j.StartTime.IsZero())
+}
+
+func jobConfiguration(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	if !(j.State == lab.JobRunning || j.State == lab.JobCanceling || j.State == lab.JobFinished) {
+		return nil, jobFault(http.StatusNotFound, "Job '%s' has not started yet", jobPyStr(c.Arg(0)))
+	}
+	if !jobStarted(j) { // canceled in the queue: it never had files
+		return []any{nil, nil, nil, nil, nil}, nil
+	}
+	conf, err := c.App.JobConfiguration(c.ctx, c.P, j.ID)
+	if err != nil {
+		return nil, err
+	}
+	var device any
+	if conf.Device != "" {
+		device = xmlrpc.Binary(conf.Device)
+	}
+	return []any{xmlrpc.Binary(conf.Job.Definition), device, nil, nil, nil}, nil
+}
+
+// jobLogText returns the job's log lines [start, end) in LAVA's
+// output.yaml form, and the number of lines the log has.
+func jobLogText(ctx context.Context, c *Call, id int64, start, end int) (string, int, error) {
+	lines, total, err := c.App.JobLog(ctx, c.P, id, start, end, 0)
+	if err != nil {
+		return "", 0, err
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(jobLogLine(l))
+	}
+	return b.String(), total, nil
+}
+
+func jobLogs(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	start, err := c.Int(1, 0)
+	if err != nil {
+		return nil, err
+	}
+	end, err := c.Int(2, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	start, end = min(max(start, 0), math.MaxInt32), min(max(end, 0), math.MaxInt32)
+	text, total, err := jobLogText(c.ctx, c, j.ID, int(start), int(end))
+	if err != nil {
+		return nil, err
+	}
+	if total == 0 {
+		text = "[]" // no log (yet): LAVA's answer for a job without output
+	}
+	return []any{j.State == lab.JobFinished, xmlrpc.Binary(text)}, nil
+}
+
+func jobOutput(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	offset, err := c.Int(1, 0)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, jobFault(http.StatusBadRequest, "Bad request: offset must not be negative.")
+	}
+	text, total, err := jobLogText(c.ctx, c, j.ID, 0, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	if total == 0 && !jobStarted(j) {
+		return nil, jobFault(http.StatusNotFound, "Job output not found.")
+	}
+	if offset >= int64(len(text)) {
+		return xmlrpc.Binary{}, nil
+	}
+	return xmlrpc.Binary(text[offset:]), nil
+}
+
+func jobDetails(c *Call) (any, error) {
+	j, err := jobArg(c, 0)
+	if err != nil {
+		return nil, err
+	}
+	msg, typ, err := jobError(c, j.ID)
+	if err != nil {
+		return nil, err
+	}
+	// The e-mail address of a user is shown to that user and to
+	// administrators only.
+	email := ""
+	if u, err := c.App.GetUser(c.ctx, c.P, j.Submitter); err == nil {
+		email = u.Email
+	} else if !errors.Is(err, lab.ErrForbidden) && !errors.Is(err, lab.ErrUnauthenticated) && !errors.Is(err, lab.ErrNotFound) {
+		return nil, err
+	}
+	tags := make([]any, len(j.Tags))
+	for i, t := range j.Tags {
+		tags[i] = t
+	}
+	meta := map[string]any{}
+	for k, v := range j.Metadata {
+		meta[k] = v
+	}
+	return xmlrpc.Struct{
+		{Name: "id", Value: j.ID},
+		{Name: "sub_id", Value: ""},
+		{Name: "is_public", Value: j.Visibility == lab.VisibilityPublic},
+		{Name: "visibility", Value: jobVisibility(j)},
+		{Name: "target_group", Value: nil},
+		{Name: "submitter_username", Value: j.Submitter},
+		{Name: "submitter_email", Value: email},
+		{Name: "description", Value: j.Description},
+		{Name: "health_check", Value: j.HealthCheck},
+		{Name: "requested_device_type_id", Value: jobOrNil(j.RequestedType)},
+		{Name: "requested_device_id", Value: jobOrNil(j.RequestedDevice)},
+		{Name: "requested_worker_id", Value: jobOrNil(j.RequestedWorker)},
+		{Name: "actual_device_id", Value: jobOrNil(j.ActualDevice)},
+		{Name: "tags", Value: tags},
+		{Name: "priority", Value: int64(j.Priority)},
+		{Name: "submit_time", Value: jobTime(j.SubmitTime)},
+		{Name: "start_time", Value: jobTime(j.StartTime)},
+		{Name: "end_time", Value: jobTime(j.EndTime)},
+		{Name: "state", Value: j.State.String()},
+		{Name: "health", Value: j.Health.String()},
+		{Name: "status", Value: jobLegacyStatus(j)},
+		{Name: "definition", Value: j.Definition},
+		{Name: "original_definition", Value: j.OriginalDefinition},
+		{Name: "multinode_definition", Value: ""},
+		{Name: "metadata", Value: meta},
+		{Name: "failure_comment", Value: jobOrNil(j.FailureComment)},
+		{Name: "error_msg", Value: msg},
+		{Name: "error_type", Value: typ},
+		{Name: "is_pipeline", Value: true},
+		{Name: "absolute_url", Value: fmt.Sprintf("/jobs/%d", j.ID)},
+	}, nil
+}
+
+func jobStatus(c *Call) (any, error) {
+	if v := c.Arg(0); v == nil || v == "" || v == int64(0) {
+		return nil, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+	}
+	j, err := jobArg(c, 0)
+	var f *xmlrpc.Fault
+	if errors.As(err, &f) && f.Code == http.StatusNotFound {
+		return nil, jobFault(http.StatusNotFound, "Specified job not found.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return xmlrpc.Struct{{Name: "job_id", Value: j.ID}, {Name: "job_status", Value: jobLegacyStatus(j)}, {Name: "bundle_sha1", Value: ""}}, nil
+}
+
+// jobListAll lists every job f selects, a page at a time.
+func jobListAll(c *Call, f store.JobFilter) ([]lab.Job, error) {
+	const page = 500
+	var all []lab.Job
+	for {
+		f.Offset, f.Limit = len(all), page
+		jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, jobs...)
+		if len(jobs) < page {
+			return all, nil
+		}
+	}
+}
+
+func jobAllJobs(c *Call) (any, error) {
+	jobs, err := jobListAll(c, store.JobFilter{States: []lab.JobState{lab.JobSubmitted, lab.JobScheduling, lab.JobScheduled,
+		lab.JobRunning, lab.JobCanceling}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, []any{j.ID, j.Description, strings.ToLower(jobLegacyStatus(j)), jobOrNil(j.ActualDevice),
+			jobOrNil(j.RequestedType), ""})
+	}
+	return out, nil
+}
+
+func jobPendingByType(c *Call) (any, error) {
+	all, err := c.Bool(0, false)
+	if err != nil {
+		return nil, err
+	}
+	types, err := c.App.ListDeviceTypes(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	devs, err := c.App.ListDevices(c.ctx, c.P, store.DeviceFilter{})
+	if err != nil {
+		return nil, err
+	}
+	active := map[string]bool{} // shown types with a device that is not retired
+	for _, d := range devs {
+		if d.Health != lab.DeviceRetired {
+			active[d.DeviceType] = true
+		}
+	}
+	out := map[string]any{}
+	for _, t := range types {
+		_, n, err := c.App.ListJobs(c.ctx, c.P, store.JobFilter{States: []lab.JobState{lab.JobSubmitted}, DeviceType: t.Name, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 || all || (active[t.Name] && !t.Hidden) {
+			out[t.Name] = int64(n)
+		}
+	}
+	return out, nil
+}
+
+// jobRecentArgs reads count and restrict_to_user (parameters 1 and 2)
+// and returns the filter of the finished jobs to list, or ok false when
+// the list is empty.
+func jobRecentArgs(c *Call) (f store.JobFilter, ok bool, err error) {
+	count, err := c.Int(1, 1)
+	if err != nil {
+		return f, false, err
+	}
+	if count < 0 {
+		return f, false, jobFault(http.StatusBadRequest, "Bad request: count must not be negative.")
+	}
+	mine, err := c.Bool(2, false)
+	if err != nil {
+		return f, false, err
+	}
+	f.States = []lab.JobState{lab.JobFinished}
+	f.Limit = int(min(count, math.MaxInt32))
+	if mine {
+		if c.P.Username == "" { // an anonymous caller has submitted nothing
+			return f, false, nil
+		}
+		f.Submitter = c.P.Username
+	}
+	return f, count > 0, nil
+}
+
+func jobRecentForType(c *Call) (any, error) {
+	name, err := c.String(0, "")
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, jobFault(http.StatusBadRequest, "Bad request: device_type was not specified.")
+	}
+	f, ok, err := jobRecentArgs(c)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := c.App.GetDeviceType(c.ctx, name)
+	if errors.Is(err, lab.ErrNotFound) || (err == nil && dt.Hidden) {
+		return nil, jobFault(http.StatusNotFound, "DeviceType '%s' was not found.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return []any{}, nil
+	}
+	f.DeviceType = dt.Name
+	jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, xmlrpc.Struct{{Name: "id", Value: j.ID}, {Name: "description", Value: j.Description},
+			{Name: "status", Value: jobLegacyStatus(j)}, {Name: "device", Value: j.ActualDevice}})
+	}
+	return out, nil
+}
+
+func jobRecentForDevice(c *Call) (any, error) {
+	name, err := c.String(0, "")
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, jobFault(http.StatusBadRequest, "Bad request: device was not specified.")
+	}
+	f, ok, err := jobRecentArgs(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.App.GetDevice(c.ctx, c.P, name); errors.Is(err, lab.ErrNotFound) {
+		return nil, jobFault(http.StatusNotFound, "Device '%s' was not found.", name)
+	} else if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return []any{}, nil
+	}
+	f.Device = name
+	jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, xmlrpc.Struct{{Name: "id", Value: j.ID}, {Name: "description", Value: j.Description},
+			{Name: "status", Value: jobLegacyStatus(j)}})
+	}
+	return out, nil
+}
+
+// jobLogLine converts one line of a Basalt job log (a JSON record,
+// docs/api.md) to the line LAVA's output.yaml holds for the record:
+// `- {"dt": "2026-08-21T10:00:00.123456+00:00", "lvl": "info", "msg": "..."}`
+// and its newline. Keys keep their order; dt is written as Python's
+// isoformat; the measurement of a results record, a decimal text in
+// Basalt's log, is the float LAVA's dispatcher writes (! "1.5"). A line
+// that is not a JSON object is kept whole as the message of a debug
+// record without a time, so that every line of the log is one record.
+func jobLogLine(line []byte) string {
+	raw := pyyaml.Map{{Key: "dt", Value: ""}, {Key: "lvl", Value: "debug"}, {Key: "msg", Value: string(line)}}
+	v, err := jobJSONValue(line)
+	m, ok := v.(pyyaml.Map)
+	if err != nil || !ok {
+		m = raw
+	}
+	results := false
+	for _, it := range m {
+		results = results || (it.Key == "lvl" && it.Value == "results")
+	}
+	for i, it := range m {
+		switch {
+		case it.Key == "dt":
+			if s, ok := it.Value.(string); ok {
+				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+					m[i].Value = jobPyIsoformat(t)
+				}
+			}
+		case it.Key == "msg" && results:
+			if msg, ok := it.Value.(pyyaml.Map); ok {
+				for k, mit := range msg {
+					if s, ok := mit.Value.(string); ok && mit.Key == "measurement" {
+						if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+							msg[k].Value = f
+						}
+					}
+				}
+			}
+		}
+	}
+	s, err := pyyaml.FlowQuoted(m)
+	if err != nil { // nested too deep
+		s, _ = pyyaml.FlowQuoted(raw)
+	}
+	return "- " + s + "\n"
+}
+
+// jobPyIsoformat is Python's isoformat of a UTC datetime:
+// "2026-08-21T10:00:00.123456+00:00", without the fraction when it is 0.
+func jobPyIsoformat(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02T15:04:05+00:00")
+	}
+	return t.Format("2006-01-02T15:04:05.000000+00:00")
+}
+
+// jobJSONValue decodes one JSON value into the values package pyyaml
+// writes, keeping the order of object keys: objects are pyyaml.Map,
+// integers pyyaml.Int, other numbers float64.
+func jobJSONValue(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := jobJSONNext(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return v, nil
+}
+
+func jobJSONNext(dec *json.Decoder, depth int) (any, error) {
+	if depth > 64 {
+		return nil, errors.New("JSON nested too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := pyyaml.Map{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := jobJSONNext(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				m = append(m, pyyaml.Item{Key: k, Value: v})
+			}
+			_, err := dec.Token() // }
+			return m, err
+		case '[':
+			l := []any{}
+			for dec.More() {
+				v, err := jobJSONNext(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, v)
+			}
+			_, err := dec.Token() // ]
+			return l, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		if !strings.ContainsAny(t.String(), ".eE") {
+			return pyyaml.Int(t.String()), nil
+		}
+		f, err := t.Float64()
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	return tok, nil // string, bool, nil
+}

@@ -37,6 +37,10 @@ type dialect struct {
 	readTx sql.TxOptions
 	// timeType is the column type of times in schema_migrations.
 	timeType string
+	// micros is a placeholder for a number of microseconds in the form
+	// the difference of two time columns takes (an integer on SQLite, an
+	// interval on PostgreSQL).
+	micros string
 
 	rebound sync.Map // query text → rebound text
 }
@@ -47,6 +51,7 @@ var (
 		like:     "LIKE", // case-insensitive for ASCII in SQLite
 		readTx:   sql.TxOptions{ReadOnly: true},
 		timeType: "INTEGER",
+		micros:   "?",
 	}
 	postgresDialect = &dialect{
 		name:      "postgres",
@@ -55,6 +60,7 @@ var (
 		like:      "ILIKE",
 		readTx:    sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 		timeType:  "TIMESTAMPTZ",
+		micros:    "(CAST(? AS BIGINT) * INTERVAL '1 microsecond')",
 	}
 )
 

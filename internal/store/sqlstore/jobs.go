@@ -298,6 +298,26 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text)
 		w.add("description "+q.d.like+` ? ESCAPE '\'`, "%"+esc+"%")
 	}
+	if len(f.DeviceTypes) > 0 {
+		vals := make([]any, len(f.DeviceTypes))
+		for i, t := range f.DeviceTypes {
+			vals[i] = t
+		}
+		w.in("requested_type", vals)
+	}
+	if !f.EndedSince.IsZero() {
+		w.add("end_time >= ?", q.d.ts(f.EndedSince))
+	}
+	if f.LongerThan != nil {
+		at := f.Now
+		if at.IsZero() {
+			at = now()
+		}
+		// Both databases subtract times: microseconds on SQLite, an
+		// interval on PostgreSQL (q.d.micros makes one of the bound).
+		w.add("start_time IS NOT NULL AND COALESCE(end_time, ?) - start_time > "+q.d.micros,
+			q.d.ts(at), (*f.LongerThan).Microseconds())
+	}
 	return w
 }
 

@@ -186,6 +186,77 @@ func testListJobs(f *fx) {
 	f.eq([]lab.Job{want}, jobs, "listed job without definitions")
 }
 
+// testListJobsTimes: the filters of LAVA's job list: several device
+// types, jobs ended since a time (inclusive), and jobs that ran longer than
+// a duration, to their end or, still running, to the filter's Now.
+func testListJobsTimes(f *fx) {
+	f.deviceType("qemu")
+	f.deviceType("bbb")
+	f.device("qemu-01", "qemu")
+	f.device("qemu-02", "qemu")
+	f.device("bbb-01", "bbb")
+	at := func(d time.Duration) time.Time { return base.Add(d) }
+	dur := func(d time.Duration) *time.Duration { return &d }
+	run := func(id int64, device string, start time.Duration) {
+		f.assign(id, device)
+		f.move(store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: at(start)})
+	}
+	end := func(id int64, d time.Duration) {
+		f.move(store.JobTransition{ID: id, From: []lab.JobState{lab.JobRunning}, To: lab.JobFinished, At: at(d),
+			Health: lab.JobHealthComplete})
+	}
+	ten := f.job(lab.Job{Description: "ten minutes", RequestedType: "qemu"})
+	run(ten, "qemu-01", 0)
+	end(ten, 10*time.Minute)
+	running := f.job(lab.Job{Description: "running", RequestedType: "qemu"})
+	run(running, "qemu-02", 20*time.Minute)
+	two := f.job(lab.Job{Description: "two minutes", RequestedType: "bbb"})
+	run(two, "bbb-01", 0)
+	end(two, 2*time.Minute)
+	canceled := f.job(lab.Job{Description: "canceled", RequestedType: "qemu"})
+	f.move(store.JobTransition{ID: canceled, From: []lab.JobState{lab.JobSubmitted}, To: lab.JobFinished, At: at(30 * time.Minute),
+		Health: lab.JobHealthCanceled})
+	queued := f.job(lab.Job{Description: "queued", RequestedType: "bbb"})
+
+	cases := []struct {
+		name   string
+		filter store.JobFilter
+		want   []int64
+	}{
+		{"types", store.JobFilter{DeviceTypes: []string{"qemu", "bbb"}}, []int64{queued, canceled, two, running, ten}},
+		{"one type", store.JobFilter{DeviceTypes: []string{"bbb"}}, []int64{queued, two}},
+		{"unknown type", store.JobFilter{DeviceTypes: []string{"nope"}}, nil},
+		{"types and type", store.JobFilter{DeviceTypes: []string{"qemu", "bbb"}, DeviceType: "bbb"}, []int64{queued, two}},
+		{"ended since, inclusive", store.JobFilter{EndedSince: at(2 * time.Minute)}, []int64{canceled, two, ten}},
+		{"ended since", store.JobFilter{EndedSince: at(3 * time.Minute)}, []int64{canceled, ten}},
+		{"ended since, later", store.JobFilter{EndedSince: at(time.Hour)}, nil},
+		{"longer than", store.JobFilter{LongerThan: dur(5 * time.Minute), Now: at(30 * time.Minute)}, []int64{running, ten}},
+		{"longer than, strictly", store.JobFilter{LongerThan: dur(10 * time.Minute), Now: at(30 * time.Minute)}, nil},
+		{"longer than, running on", store.JobFilter{LongerThan: dur(10 * time.Minute), Now: at(31 * time.Minute)}, []int64{running}},
+		{"longer than, a microsecond", store.JobFilter{LongerThan: dur(time.Microsecond), Now: at(20 * time.Minute)}, []int64{two, ten}},
+		{"longer than zero: started", store.JobFilter{LongerThan: dur(0), Now: at(30 * time.Minute)}, []int64{two, running, ten}},
+		{"longer than a negative time: started", store.JobFilter{LongerThan: dur(-time.Hour), Now: at(20 * time.Minute)}, []int64{two, running, ten}},
+		{"longer than and ended", store.JobFilter{LongerThan: dur(time.Minute), EndedSince: at(5 * time.Minute), Now: at(time.Hour)}, []int64{ten}},
+	}
+	for _, c := range cases {
+		jobs, total, err := f.s.ListJobs(f.ctx, c.filter)
+		f.ok(err, c.name)
+		var got []int64
+		if len(jobs) > 0 {
+			got = ids(jobs)
+		}
+		f.eq(c.want, got, "filter "+c.name)
+		if total != len(c.want) {
+			f.t.Errorf("filter %s: total %d, want %d", c.name, total, len(c.want))
+		}
+	}
+	// Without Now, a job still running is measured to the store's clock,
+	// which is past the fixture's times.
+	jobs, _, err := f.s.ListJobs(f.ctx, store.JobFilter{LongerThan: dur(time.Microsecond)})
+	f.ok(err, "longer than, to the clock")
+	f.eq([]int64{two, running, ten}, ids(jobs), "longer than, to the clock")
+}
+
 func testListJobsPaging(f *fx) {
 	f.deviceType("qemu")
 	f.tag("usb")

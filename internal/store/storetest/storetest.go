@@ -50,6 +50,7 @@ var behaviours = []behaviour{
 	{"Jobs/Errors", testJobErrors},
 	{"Jobs/List", testListJobs},
 	{"Jobs/ListPaging", testListJobsPaging},
+	{"Jobs/ListTimes", testListJobsTimes},
 	{"Jobs/Visibility", testVisibility},
 	{"Jobs/Queue", testQueue},
 	{"Transition/Lifecycle", testTransitionLifecycle},
