@@ -186,12 +186,10 @@ func (s *Server) fault(method string, err error) (int, string) {
 		return f.Code, f.Message
 	}
 	s.report(method, err)
+	// The message of positioned errors (job definitions, dictionaries)
+	// already lists each problem with its place.
 	m := apierr.Map(err)
-	msg := m.Message
-	for _, d := range m.Details {
-		msg += fmt.Sprintf("\n%d:%d: %s: %s", d.Line, d.Column, d.Path, d.Message)
-	}
-	return m.Status, msg
+	return m.Status, m.Message
 }
 
 // report logs a failure that is a bug and hands a condition of the server
