@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
