@@ -76,8 +76,10 @@ func TestSlowClientsE2E(t *testing.T) {
 		conns = append(conns, c)
 		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", cu.Host)
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 12)
-		if n, err := io.ReadFull(c, buf); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") {
+		// Open connections get an answer (whatever /healthz says of a
+		// loaded host); the ones over the cap are closed without one.
+		buf := make([]byte, 9)
+		if n, err := io.ReadFull(c, buf); err != nil || string(buf[:n]) != "HTTP/1.1 " {
 			closed++
 		}
 	}

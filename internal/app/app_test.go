@@ -98,7 +98,7 @@ func definition(name, typ, extra string) string { return labtest.Job(name, typ, 
 
 func (f *fixture) submit(def string) int64 {
 	f.t.Helper()
-	ids, err := f.app.SubmitJob(f.ctx, f.user, def)
+	ids, _, err := f.app.SubmitJob(f.ctx, f.user, def)
 	must(f.t, err)
 	return ids[0]
 }
@@ -473,7 +473,7 @@ func TestSubmissionChecks(t *testing.T) {
 			{"unknown group", strings.Replace(definition("a", "qemu", ""), "visibility: public", "visibility: {group: [nobody]}", 1), lab.ErrInvalid, `group "nobody"`},
 		}
 		for _, c := range cases {
-			_, err := f.app.SubmitJob(f.ctx, f.user, c.def)
+			_, _, err := f.app.SubmitJob(f.ctx, f.user, c.def)
 			switch {
 			case c.want == nil && err != nil:
 				t.Errorf("%s: %v", c.name, err)
@@ -485,7 +485,7 @@ func TestSubmissionChecks(t *testing.T) {
 				t.Errorf("%s: %T is not a *jobdef.Errors with a position", c.name, err)
 			}
 		}
-		if _, err := f.app.SubmitJob(f.ctx, auth.Anonymous(), definition("a", "qemu", "")); !errors.Is(err, lab.ErrUnauthenticated) {
+		if _, _, err := f.app.SubmitJob(f.ctx, auth.Anonymous(), definition("a", "qemu", "")); !errors.Is(err, lab.ErrUnauthenticated) {
 			t.Errorf("anonymous submit: %v", err)
 		}
 	})

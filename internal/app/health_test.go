@@ -250,7 +250,7 @@ func runningJob(t *testing.T, h *healthLab) int64 {
 	worker := auth.WorkerPrincipal("w1")
 	_, err = a.Heartbeat(h.ctx, worker, "w1", "test")
 	must(t, err)
-	ids, err := a.SubmitJob(h.ctx, admin, labtest.Job("full", "qemu", ""))
+	ids, _, err := a.SubmitJob(h.ctx, admin, labtest.Job("full", "qemu", ""))
 	must(t, err)
 	_, err = a.SchedulePass(h.ctx)
 	must(t, err)

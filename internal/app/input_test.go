@@ -67,7 +67,7 @@ func TestInputChecks(t *testing.T) {
 				return err
 			}()},
 			{"job definition", "the text is not UTF-8", func() error {
-				_, err := f.app.SubmitJob(f.ctx, f.user, strings.Replace(definition("x", "qemu", ""), "job_name: x", "job_name: \xff", 1))
+				_, _, err := f.app.SubmitJob(f.ctx, f.user, strings.Replace(definition("x", "qemu", ""), "job_name: x", "job_name: \xff", 1))
 				return err
 			}()},
 		}

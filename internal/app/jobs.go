@@ -13,41 +13,62 @@ import (
 )
 
 // SubmitJob parses, validates and queues a job definition for p. It returns
-// the new job ids (one for a single-node job). Errors: ErrUnauthenticated /
+// the new job ids (one for a single-node job) and the definition's
+// warnings: what it accepted, as LAVA does, but is most likely a mistake
+// (jobdef.Warning; nil when none). Errors: ErrUnauthenticated /
 // ErrForbidden when p may not submit; a *jobdef.Errors (ErrInvalid) with
 // line:column and YAML path for a bad definition; ErrUnavailable when no
 // usable device of the type, on the worker, with the tags exists.
-func (a *App) SubmitJob(ctx context.Context, p auth.Principal, definition string) ([]int64, error) {
+func (a *App) SubmitJob(ctx context.Context, p auth.Principal, definition string) ([]int64, []jobdef.Warning, error) {
 	if !auth.CanSubmit(p) {
-		return nil, denied(p, "submit job")
+		return nil, nil, denied(p, "submit job")
 	}
-	j, err := a.prepareJob(ctx, p, definition)
+	j, warnings, err := a.prepareJob(ctx, p, definition)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id, err := a.st.CreateJob(ctx, j)
 	if err != nil {
-		return nil, fmt.Errorf("submit job: %w", err)
+		return nil, nil, fmt.Errorf("submit job: %w", err)
 	}
 	a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String()})
 	a.Kick()
-	return []int64{id}, nil
+	return []int64{id}, warnings, nil
 }
 
 // ValidateJob runs every check SubmitJob runs, without queueing anything.
-// It returns nil when the definition would be accepted.
-func (a *App) ValidateJob(ctx context.Context, p auth.Principal, definition string) error {
-	_, err := a.prepareJob(ctx, p, definition)
-	return err
+// It returns the definition's warnings, or the error SubmitJob would
+// return. With strict, the warnings are errors (jobdef.Strict: LAVA's
+// scheduler.jobs.validate with strict=True).
+func (a *App) ValidateJob(ctx context.Context, p auth.Principal, definition string, strict bool) ([]jobdef.Warning, error) {
+	var opts []jobdef.Option
+	if strict {
+		opts = append(opts, jobdef.Strict())
+	}
+	_, warnings, err := a.prepareJob(ctx, p, definition, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return warnings, nil
 }
 
 // prepareJob turns a definition into a lab.Job ready to store, enforcing the
-// submission-time checks of LAVA (§3.4) with precise errors.
-func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition string) (lab.Job, error) {
-	def, err := jobdef.Parse([]byte(definition))
+// submission-time checks of LAVA (§3.4) with precise errors; it returns the
+// definition's warnings beside.
+func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition string, opts ...jobdef.Option) (lab.Job, []jobdef.Warning, error) {
+	def, err := jobdef.Parse([]byte(definition), opts...)
 	if err != nil {
-		return lab.Job{}, err
+		return lab.Job{}, nil, err
 	}
+	j, err := a.checkJob(ctx, p, def, definition)
+	if err != nil {
+		return lab.Job{}, nil, err
+	}
+	return j, def.Warnings, nil
+}
+
+// checkJob enforces the checks of a parsed definition against the lab.
+func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, definition string) (lab.Job, error) {
 	if def.Protocols.Multinode != nil {
 		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
 	}
@@ -288,7 +309,8 @@ func (a *App) ResubmitJob(ctx context.Context, p auth.Principal, id int64) ([]in
 	if j.HealthCheck {
 		return nil, fmt.Errorf("resubmit job %d: health checks are scheduled by the server: %w", id, lab.ErrConflict)
 	}
-	nj, err := a.prepareJob(ctx, p, j.OriginalDefinition)
+	// The warnings were the first submission's.
+	nj, _, err := a.prepareJob(ctx, p, j.OriginalDefinition)
 	if err != nil {
 		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
 	}

@@ -120,7 +120,7 @@ func TestSubmitChecksMethods(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				def := "job_name: " + tc.name + "\ndevice_type: " + tc.typ + "\nvisibility: public\ntimeouts:\n  job: {minutes: 10}\n" + tc.actions
-				err := f.app.ValidateJob(f.ctx, f.user, def)
+				_, err := f.app.ValidateJob(f.ctx, f.user, def, false)
 				if tc.wantMsg == "" {
 					if err != nil {
 						t.Fatalf("refused: %v", err)
@@ -143,7 +143,7 @@ func TestSubmitChecksMethods(t *testing.T) {
 		t.Run("a lab's qemu template without the qemu method", func(t *testing.T) {
 			must(t, f.app.SetDeviceTypeTemplate(f.ctx, f.admin, "qemu", "actions:\n  boot:\n    methods:\n      minimal:\n"))
 			defer func() { must(t, f.app.DeleteDeviceTypeTemplate(f.ctx, f.admin, "qemu")) }()
-			err := f.app.ValidateJob(f.ctx, f.user, "job_name: q\ndevice_type: qemu\nvisibility: public\ntimeouts:\n  job: {minutes: 10}\n"+tmpfsQEMU)
+			_, err := f.app.ValidateJob(f.ctx, f.user, "job_name: q\ndevice_type: qemu\nvisibility: public\ntimeouts:\n  job: {minutes: 10}\n"+tmpfsQEMU, false)
 			var je *jobdef.Errors
 			if !errors.As(err, &je) || len(je.Items) != 1 || je.Items[0].Path != "$.actions[1].boot.method" ||
 				je.Items[0].Msg != "boot method qemu is not available on device q1: its device type offers minimal" {

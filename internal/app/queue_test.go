@@ -26,7 +26,7 @@ func TestQueueExplanationHidesPrivateJobs(t *testing.T) {
 		u, err := f.app.CreateUser(f.ctx, f.admin, app.NewUser{Username: "bob"})
 		must(t, err)
 		bob := principalOf(t, u)
-		ids, err := f.app.SubmitJob(f.ctx, bob, definition("waiting", "qemu", ""))
+		ids, _, err := f.app.SubmitJob(f.ctx, bob, definition("waiting", "qemu", ""))
 		must(t, err)
 
 		held := fmt.Sprintf("job %d", private)

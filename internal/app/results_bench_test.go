@@ -66,7 +66,7 @@ func benchAppend(b *testing.B, be labtest.Backend, withResults bool) {
 	wk := auth.WorkerPrincipal("w1")
 	_, err = a.Heartbeat(ctx, wk, "w1", "bench")
 	must(b, err)
-	ids, err := a.SubmitJob(ctx, adm, labtest.Job("bench", "qemu", ""))
+	ids, _, err := a.SubmitJob(ctx, adm, labtest.Job("bench", "qemu", ""))
 	must(b, err)
 	_, err = a.SchedulePass(ctx)
 	must(b, err)

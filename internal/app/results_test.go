@@ -119,7 +119,7 @@ func newResultsLab(t *testing.T, b labtest.Backend) *resultsLab {
 	must(t, a.CreateDevice(l.ctx, l.admin, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))
 	_, err = a.Heartbeat(l.ctx, l.worker, "w1", "test")
 	must(t, err)
-	ids, err := a.SubmitJob(l.ctx, l.user, labtest.Job("results", "qemu", "visibility: personal"))
+	ids, _, err := a.SubmitJob(l.ctx, l.user, labtest.Job("results", "qemu", "visibility: personal"))
 	must(t, err)
 	l.job = ids[0]
 	_, err = a.SchedulePass(l.ctx)

@@ -86,6 +86,7 @@ func (e *clientEnv) jobsSubmit() *cobra.Command {
 					sub, err = cl.SubmitJob(cmd.Context(), def)
 					if err == nil {
 						ids = append(ids, sub.JobIDs...)
+						printWarnings(errOut, inputName(file), sub.Warnings)
 						if e.json {
 							err = printJSON(out, sub)
 						} else {
@@ -122,6 +123,15 @@ func (e *clientEnv) jobsSubmit() *cobra.Command {
 	return c
 }
 
+// printWarnings prints a definition's warnings to w, one
+// "FILE:line:col: path: warning: message" line each.
+func printWarnings(w io.Writer, file string, warnings []wire.Problem) {
+	for _, p := range warnings {
+		p.Message = "warning: " + p.Message
+		fmt.Fprintln(w, problemLine(file, p))
+	}
+}
+
 // fileError prints the problems of an invalid definition as
 // FILE:line:col lines and returns a short error; other errors are prefixed
 // with the file name.
@@ -156,7 +166,8 @@ func plural(n int) string {
 }
 
 func (e *clientEnv) jobsValidate() *cobra.Command {
-	return command("validate FILE...", "Check job definitions without submitting them; prints FILE:line:col: path: message per problem",
+	var strict bool
+	c := command("validate FILE...", "Check job definitions without submitting them; prints FILE:line:col: path: message per problem, and the warnings of valid ones on standard error",
 		minArgs(1), func(cmd *cobra.Command, args []string) error {
 			cl, err := e.connect()
 			if err != nil {
@@ -169,7 +180,7 @@ func (e *clientEnv) jobsValidate() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				v, err := cl.ValidateJob(cmd.Context(), def)
+				v, err := cl.ValidateJob(cmd.Context(), def, strict)
 				if err != nil {
 					return fmt.Errorf("%s: %w", inputName(file), err)
 				}
@@ -188,6 +199,7 @@ func (e *clientEnv) jobsValidate() *cobra.Command {
 				for _, p := range v.Errors {
 					fmt.Fprintln(out, problemLine(inputName(file), p))
 				}
+				printWarnings(cmd.ErrOrStderr(), inputName(file), v.Warnings)
 			}
 			switch {
 			case invalid > 0 && len(args) == 1:
@@ -197,6 +209,8 @@ func (e *clientEnv) jobsValidate() *cobra.Command {
 			}
 			return nil
 		})
+	c.Flags().BoolVar(&strict, "strict", false, "refuse what is otherwise accepted with a warning (a key written twice, a key that is ignored), as LAVA's strict validation does")
+	return c
 }
 
 func (e *clientEnv) jobsList() *cobra.Command {

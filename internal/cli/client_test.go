@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -249,6 +250,38 @@ func TestClientIdentityResolution(t *testing.T) {
 			t.Errorf("identity file not in XDG_CONFIG_HOME: %v", err)
 		}
 	})
+}
+
+// TestClientJobWarnings: what LAVA accepts but is most likely a mistake
+// (here priority written twice) is submitted, and its warnings go to
+// standard error as FILE:line:col lines; validate --strict refuses it.
+func TestClientJobWarnings(t *testing.T) {
+	l := newClientLab(t)
+	l.setup()
+	line := strings.Count(smokeJob, "\n") + 1
+	warned := l.file("warned.yaml", smokeJob+"priority: low\n")
+	warning := fmt.Sprintf(`%s:%d:1: $.priority: warning: key "priority" is written again (first at 3:1): the last value is used, as LAVA reads it`, warned, line)
+
+	out, errOut := l.expect(cli.ExitOK, "jobs", "validate", warned)
+	if strings.TrimSpace(out) != warned+": valid" || strings.TrimSpace(errOut) != warning {
+		t.Errorf("validate: stdout %q, stderr %q; want valid and %q", out, errOut, warning)
+	}
+	out, _ = l.expect(cli.ExitUsage, "jobs", "validate", "--strict", warned)
+	if want := fmt.Sprintf(`%s:%d:1: $.priority: key "priority" is written more than once in this mapping (first at 3:1)`, warned, line); strings.TrimSpace(out) != want {
+		t.Errorf("validate --strict: %q, want %q", out, want)
+	}
+	if out := l.ok("jobs", "validate", "--strict", l.file("smoke.yaml", smokeJob)); !strings.HasSuffix(strings.TrimSpace(out), ": valid") {
+		t.Errorf("validate --strict of a clean job: %q", out)
+	}
+
+	out, errOut = l.expect(cli.ExitOK, "jobs", "submit", warned)
+	if strings.TrimSpace(out) != "1" || strings.TrimSpace(errOut) != warning {
+		t.Errorf("submit: stdout %q, stderr %q; want the id and %q", out, errOut, warning)
+	}
+	sub := decode[wire.Submitted](t, l.ok("jobs", "submit", "--json", warned))
+	if len(sub.Warnings) != 1 || sub.Warnings[0].Line != line || sub.Warnings[0].Path != "$.priority" {
+		t.Errorf("submit --json = %+v", sub)
+	}
 }
 
 func TestClientJobs(t *testing.T) {

@@ -183,7 +183,7 @@ func runLab(ctx context.Context, w io.Writer, o labOptions) error {
 			"{{KERNEL_URL}}", fileURL(imgs.Kernel), "{{KERNEL_SHA256}}", imgs.KernelSHA256,
 			"{{RAMDISK_URL}}", fileURL(imgs.Ramdisk), "{{RAMDISK_SHA256}}", imgs.RamdiskSHA256,
 		).Replace(labSampleJob)
-		ids, err := a.SubmitJob(runCtx, admin, job)
+		ids, _, err := a.SubmitJob(runCtx, admin, job)
 		if err != nil {
 			return fmt.Errorf("submit the sample job: %w", err)
 		}

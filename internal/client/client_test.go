@@ -127,7 +127,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.Login(ctx, wire.LoginInput{Username: "u", Password: "p"}); return err },
 		func() error { _, err := c.ListJobs(ctx, client.JobFilter{}); return err },
 		func() error { _, err := c.SubmitJob(ctx, "job_name: x"); return err },
-		func() error { _, err := c.ValidateJob(ctx, "job_name: x"); return err },
+		func() error { _, err := c.ValidateJob(ctx, "job_name: x", false); return err },
 		func() error { _, err := c.GetJob(ctx, 1); return err },
 		func() error { _, err := c.JobQueue(ctx, 1); return err },
 		func() error { _, err := c.JobDefinition(ctx, 1, true); return err },

@@ -99,10 +99,11 @@ func (c *Client) SubmitJob(ctx context.Context, definition string) (wire.Submitt
 
 // ValidateJob checks a job definition without submitting it (POST
 // /jobs/validate). An invalid definition is not an error: the answer lists
-// the problems.
-func (c *Client) ValidateJob(ctx context.Context, definition string) (wire.Validation, error) {
+// the problems, or the warnings of a valid one; with strict, warnings are
+// problems.
+func (c *Client) ValidateJob(ctx context.Context, definition string, strict bool) (wire.Validation, error) {
 	var out wire.Validation
-	err := c.do(ctx, request{method: "POST", path: "/jobs/validate", body: wire.DefinitionInput{Definition: definition}, out: &out})
+	err := c.do(ctx, request{method: "POST", path: "/jobs/validate", body: wire.ValidateInput{Definition: definition, Strict: strict}, out: &out})
 	return out, err
 }
 

@@ -3,11 +3,12 @@ package devicetypes
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/basalt-lab/basalt/internal/testutil/lavadeb"
 )
 
 // LAVA's own templates, as Debian packages them (lava-server, fetched at
@@ -16,29 +17,14 @@ import (
 // Basalt's templates follow LAVA's later tree, so the few keys and
 // variables that changed since are left out of the comparison (below,
 // with the reason).
-const lavaPackage = "lava-server"
 
-// lavaTemplates downloads and unpacks lava-server, and returns the
-// directory of its device-type templates.
+// lavaTemplates returns the directory of Debian's lava-server device-type
+// templates, downloaded and unpacked by lavadeb.
 func lavaTemplates(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	cmd := exec.Command("apt-get", "download", lavaPackage)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("apt-get download %s (Debian's LAVA, the reference; run apt-get update first): %v\n%s", lavaPackage, err, out)
-	}
-	debs, _ := filepath.Glob(filepath.Join(dir, lavaPackage+"_*.deb"))
-	if len(debs) != 1 {
-		t.Fatalf("apt-get download %s left %q", lavaPackage, debs)
-	}
-	root := filepath.Join(dir, "root")
-	if out, err := exec.Command("dpkg-deb", "-x", debs[0], root).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb -x %s: %v\n%s", debs[0], err, out)
-	}
-	types := filepath.Join(root, "usr/share/lava-server/device-types")
+	types := filepath.Join(lavadeb.Extract(t, "lava-server", "lava-common"), "usr/share/lava-server/device-types")
 	if _, err := os.Stat(filepath.Join(types, "base-uboot.jinja2")); err != nil {
-		t.Fatalf("%s has no device-type templates: %v", debs[0], err)
+		t.Fatalf("lava-server %s has no device-type templates: %v", lavadeb.Version, err)
 	}
 	return types
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
@@ -74,6 +75,9 @@ type bootAction struct {
 	prompts     []*regexp.Regexp
 	kernelStart *regexp.Regexp // nil: not awaited
 	login       *autoLogin     // nil without auto_login
+	// defaultPrompt is the device's default-shell-prompt: the shell
+	// prompt of a boot without prompts, not awaited (nil with prompts).
+	defaultPrompt *regexp.Regexp
 	// kernelWhat and promptWhat say what the waits are for (Expect).
 	kernelWhat, promptWhat string
 	// prepare runs before power on; nil for devices that need nothing.
@@ -88,12 +92,18 @@ type bootAction struct {
 
 // newBootAction builds the boot action; defaultKernelStart is awaited when
 // the job's parameters.kernel-start-message does not override it ("" for
-// none).
-func newBootAction(b *jobdef.Boot, defaultKernelStart string) (*bootAction, error) {
+// none); defaultPrompt (the device's default-shell-prompt) is the shell
+// prompt after a boot without prompts, as in LAVA.
+func newBootAction(b *jobdef.Boot, defaultKernelStart, defaultPrompt string) (*bootAction, error) {
 	sb := &bootAction{name: bootNames[b.Method], boot: b}
 	var err error
 	if sb.prompts, err = compilePrompts("prompt", b.Prompts); err != nil {
 		return nil, err
+	}
+	if len(sb.prompts) == 0 && defaultPrompt != "" {
+		if sb.defaultPrompt, err = regexp.Compile(defaultPrompt); err != nil {
+			return nil, fmt.Errorf("the device's default-shell-prompt %q is not a valid regular expression: %w", defaultPrompt, err)
+		}
 	}
 	sb.promptWhat = waitingFor("prompt", sb.prompts...)
 	start := defaultKernelStart
@@ -169,6 +179,14 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
+	if len(b.prompts) == 0 && !slices.Contains(jobdef.BootloaderMethods, b.boot.Method) {
+		// LAVA's qemu and minimal boots without prompts end once the
+		// device runs: nothing waits for the kernel or a shell (an
+		// interactive test or a monitor reads the console next).
+		env.Info("no prompts: the boot ends once the device is started; %s", b.promptless())
+		env.SetPrompts(b.noPrompts())
+		return nil
+	}
 	if b.kernelStart != nil {
 		i, err := env.Conn.Expect(ctx, b.kernelWhat, withPanic(b.kernelStart)...)
 		if err != nil {
@@ -184,9 +202,9 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 		}
 	} else if len(b.prompts) == 0 {
 		// A bootloader boot without prompts ends when the kernel started
-		// (LAVA's prompts are optional there); later test actions then
-		// have no shell to run in.
-		env.Info("no prompts: the boot ends when the kernel has started")
+		// (LAVA's prompts are optional there).
+		env.Info("no prompts: the boot ends when the kernel has started; %s", b.promptless())
+		env.SetPrompts(b.noPrompts())
 		return nil
 	} else {
 		i, err := env.Conn.Expect(ctx, b.promptWhat, withPanic(b.prompts...)...)
@@ -199,6 +217,23 @@ func (b *bootAction) Run(ctx context.Context, env *Env) error {
 	}
 	env.SetPrompts(b.prompts)
 	return nil
+}
+
+// noPrompts is the console's shell prompt after a boot without prompts:
+// the device's default-shell-prompt, which LAVA's test shell falls back on.
+func (b *bootAction) noPrompts() []*regexp.Regexp {
+	if b.defaultPrompt == nil {
+		return []*regexp.Regexp{}
+	}
+	return []*regexp.Regexp{b.defaultPrompt}
+}
+
+// promptless says what a boot without prompts leaves for the tests.
+func (b *bootAction) promptless() string {
+	if b.defaultPrompt == nil {
+		return "no shell prompt is known"
+	}
+	return "a test shell waits for the device's default-shell-prompt " + quotePattern(b.defaultPrompt.String())
 }
 
 // login(1)'s messages for refused credentials and a login that took too

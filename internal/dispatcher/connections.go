@@ -227,7 +227,7 @@ type secondaryShell struct {
 
 // newSecondaryShell builds a new_connection boot of namespace ns.
 func newSecondaryShell(b *jobdef.Boot, ns string, cfg *deviceConfig) (*secondaryShell, error) {
-	base, err := newBootAction(b, "")
+	base, err := newBootAction(b, "", "")
 	if err != nil {
 		return nil, err
 	}

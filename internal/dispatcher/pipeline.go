@@ -71,9 +71,15 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 				act, booted = s, true
 				break
 			}
-			b, err := newBootAction(a.Boot, cfg.KernelStart)
+			b, err := newBootAction(a.Boot, cfg.KernelStart, cfg.Constants.DefaultShellPrompt)
 			if err != nil {
 				fail(i, "boot: %v", err)
+				continue
+			}
+			if a.Boot.Method == "qemu" && len(a.Boot.Prompts) == 0 && hasTestShell(job, a.Namespace) {
+				// LAVA's validation: "Unable to identify boot prompts
+				// from job definition."
+				fail(i, "boot: qemu without prompts: the test definitions of this namespace need a shell prompt to wait for; add prompts to the boot")
 				continue
 			}
 			b.ignored = "there is no overlay"
@@ -173,4 +179,15 @@ func commandsOf(dev Device, cfg *deviceConfig) map[string]UserCommand {
 		}
 	}
 	return out
+}
+
+// hasTestShell says whether a test action of namespace ns runs test
+// definitions (a lava-test-shell, which needs the shell prompt).
+func hasTestShell(job *jobdef.Job, ns string) bool {
+	for _, a := range job.Actions {
+		if a.Kind == jobdef.KindTest && a.Namespace == ns && len(a.Test.Definitions) > 0 {
+			return true
+		}
+	}
+	return false
 }

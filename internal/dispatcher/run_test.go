@@ -496,6 +496,8 @@ func TestValidationFailures(t *testing.T) {
 			"action 2: repeat and failure_retry cannot be used together: use a repeat block"},
 		{"bad prompt", strings.Replace(job("", "", ""), `prompts: ["/ # "]`, `prompts: ["(unclosed"]`, 1), simDict(fastDevice), lab.ErrorJob,
 			"action 1: boot: prompt \"(unclosed\" is not a valid regular expression"},
+		{"qemu without prompts before a test shell", strings.Replace(job("", "", inlineTest("x", "", "true")), "    prompts: [\"/ # \"]\n", "", 1), simDict(fastDevice), lab.ErrorJob,
+			"action 1: boot: qemu without prompts: the test definitions of this namespace need a shell prompt to wait for; add prompts to the boot"},
 		{"multinode", "job_name: x\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      a:\n        device_type: qemu\n        count: 1\n" +
 			"actions:\n- boot:\n    role: [a]\n    method: qemu\n    prompts: [\"/ # \"]\n", simDict(fastDevice), lab.ErrorJob, "multinode jobs need the coordinator (not available yet)"},
 	}

@@ -32,8 +32,11 @@ type testShell struct {
 func (t *testShell) Name() string { return "lava-test-shell" }
 
 func (t *testShell) Run(ctx context.Context, env *Env) error {
-	if env.Prompts() == nil {
+	switch p := env.Prompts(); {
+	case p == nil:
 		return JobError("lava-test-shell: no shell prompt: the device was not booted")
+	case len(p) == 0:
+		return JobError("lava-test-shell: no shell prompt: the boot had no prompts and the device has no default-shell-prompt")
 	}
 	// LAVA's test shell waits for signals in turns of min(action,
 	// connection timeout), and goes on waiting after one: only the

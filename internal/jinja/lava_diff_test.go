@@ -3,59 +3,22 @@ package jinja
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/testutil/lavadeb"
 )
 
-// lavaDebVersion is the Debian version of LAVA whose templates the
-// differential test renders.
-const lavaDebVersion = "2023.01-2"
-
-// lavaTemplates downloads lava-server and lava-common from Debian into a
-// cache directory (reused when present), extracts them and returns the
-// device-types directory.
+// lavaTemplates returns the device-types directory of Debian's lava-server
+// (with lava-common), downloaded and unpacked by lavadeb.
 func lavaTemplates(t *testing.T) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	dir := filepath.Join(cache, "basalt-test", "debs")
-	tree := filepath.Join(dir, "lava-"+lavaDebVersion)
-	dt := filepath.Join(tree, "usr", "share", "lava-server", "device-types")
-	if _, err := os.Stat(filepath.Join(dt, "base.jinja2")); err == nil {
-		return dt
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(dir, "extract-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	for _, pkg := range []string{"lava-server", "lava-common"} {
-		deb := filepath.Join(dir, pkg+"_"+lavaDebVersion+"_all.deb")
-		if _, err := os.Stat(deb); err != nil {
-			cmd := exec.Command("apt-get", "download", pkg+"="+lavaDebVersion)
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("cannot download the Debian package %s=%s (apt-get download): %v\n%s", pkg, lavaDebVersion, err, out)
-			}
-		}
-		if out, err := exec.Command("dpkg-deb", "-x", deb, tmp).CombinedOutput(); err != nil {
-			t.Fatalf("cannot extract the Debian package %s (dpkg-deb -x %s): %v\n%s", pkg, deb, err, out)
-		}
-	}
-	if err := os.Rename(tmp, tree); err != nil && !os.IsExist(err) {
-		t.Fatal(err)
-	}
+	dt := filepath.Join(lavadeb.Extract(t, "lava-server", "lava-common"), "usr", "share", "lava-server", "device-types")
 	if _, err := os.Stat(filepath.Join(dt, "base.jinja2")); err != nil {
-		t.Fatalf("the Debian package lava-server %s has no device types at %s", lavaDebVersion, dt)
+		t.Fatalf("the Debian package lava-server %s has no device types at %s", lavadeb.Version, dt)
 	}
 	return dt
 }

@@ -145,7 +145,7 @@ func (d *decoder) action(n *node, path string, ctx actionCtx) (Action, bool) {
 		if v, ok := d.require(m, "name"); ok {
 			c.Name, _ = d.nonEmpty(v, m.sub("name"), 0)
 		}
-		d.unknownKeys(m, keys("name"))
+		d.extraKeys(m, keys("name"), nil)
 		a.Command = c
 	}
 	return a, true

@@ -2,10 +2,11 @@ package jobdef
 
 import "strings"
 
-// Boot is a boot action. Method is a supported method; Prompts is then
-// non-empty for qemu and minimal, optional for the bootloader methods and
-// new_connection. Commands and CommandSet are exclusive: a list of
-// bootloader commands or the name of a set defined by the device.
+// Boot is a boot action. Method is a supported method; Prompts is
+// optional, as in LAVA: without prompts a boot does not wait for a shell
+// (and does not log in). Commands and CommandSet are exclusive: a list of
+// bootloader commands (possibly empty) or the name of a set defined by the
+// device.
 type Boot struct {
 	Method string `json:"method"`
 	// Media is qemu's media (tmpfs); empty for other methods.
@@ -81,6 +82,15 @@ var bootMethods = []string{
 
 var supportedBoot = []string{"barebox", "bootloader", "grub", "ipxe", "minimal", "new_connection", "qemu", "u-boot"}
 
+// removedBoot are boot methods LAVA no longer has.
+var removedBoot = map[string]string{"lxc": "LAVA dropped LXC in 2026.04"}
+
+// bootRefused are keys of LAVA's boot methods that Basalt does not run,
+// by method, with the reason: ignoring them would change the job.
+var bootRefused = map[string]map[string]string{
+	"qemu": {"docker": "running QEMU in a docker container (docker) is not supported"},
+}
+
 // NewConnection is the boot method that opens a secondary connection of
 // the device (LAVA's new_connection): its boot action makes the named
 // connection the one of its namespace.
@@ -109,7 +119,9 @@ func (d *decoder) boot(m *mapping) *Boot {
 		return b
 	}
 	if !contains(supportedBoot, method) {
-		if contains(bootMethods, method) {
+		if why, ok := removedBoot[method]; ok {
+			d.errorf(v.pos, m.sub("method"), "boot method %q is not supported (%s; supported: %s)", method, why, strings.Join(supportedBoot, ", "))
+		} else if contains(bootMethods, method) {
 			d.errorf(v.pos, m.sub("method"), "boot method %q is not supported (supported: %s)", method, strings.Join(supportedBoot, ", "))
 		} else {
 			d.errorf(v.pos, m.sub("method"), "unknown boot method %q (supported: %s)", truncate(method, 60), strings.Join(supportedBoot, ", "))
@@ -154,18 +166,28 @@ func (d *decoder) boot(m *mapping) *Boot {
 	if bootloader {
 		d.bootloaderKeys(m, b, &allowed)
 	}
+	_, hasPrompts := m.get("prompts")
 	if v, ok := m.get("prompts"); ok {
 		b.Prompts, _ = d.strOrList(v, m.sub("prompts"))
-	} else if !bootloader && method != NewConnection {
-		d.errorf(m.n.pos, m.path, "missing required key %q (boot method %s waits for a shell prompt)", "prompts", method)
 	}
 	if v, ok := m.get("auto_login"); ok {
 		b.AutoLogin = d.autoLogin(v, m.sub("auto_login"))
+		if !hasPrompts {
+			// LAVA logs in only when the boot has prompts.
+			d.lenient(m.keyPos("auto_login"), m.sub("auto_login"),
+				"auto_login is ignored: the boot has no prompts, so it does not wait for a login (as in LAVA); add prompts to log in",
+				"auto_login needs prompts (the shell prompt to wait for after the login)")
+			b.AutoLogin = nil
+		}
 	}
 	if v, ok := m.get("commands"); ok && method != NewConnection {
 		p := m.sub("commands")
 		if v.kind == seqNode {
-			b.Commands, _ = d.nonEmptyList(v, p)
+			// LAVA accepts an empty list: the bootloader is
+			// interrupted and nothing is typed.
+			if len(v.items) > 0 {
+				b.Commands, _ = d.nonEmptyList(v, p)
+			}
 		} else if v.kind == scalarNode && v.styp == strScalar && v.text != "" {
 			b.CommandSet = v.text
 		} else {
@@ -187,7 +209,7 @@ func (d *decoder) boot(m *mapping) *Boot {
 	if v, ok := m.get("connection"); ok {
 		b.Connection, _ = d.nonEmpty(v, m.sub("connection"), 0)
 	}
-	d.unknownKeys(m, allowed)
+	d.extraKeys(m, allowed, bootRefused[method])
 	return b
 }
 
@@ -291,7 +313,7 @@ func (d *decoder) bootParameters(n *node, path string) *BootParameters {
 			*f.dst, _ = d.nonEmpty(v, m.sub(f.key), 0)
 		}
 	}
-	d.unknownKeys(m, []string{"bootloader-final-message", "kernel-start-message", "shutdown-message"})
+	d.extraKeys(m, []string{"bootloader-final-message", "kernel-start-message", "shutdown-message"}, nil)
 	return p
 }
 
@@ -312,6 +334,6 @@ func (d *decoder) transferOverlay(n *node, path string) *TransferOverlay {
 	} else if _, zmodem := m.get("transfer_method"); !zmodem {
 		d.errorf(n.pos, path, "missing required key %q (or transfer_method: zmodem)", "download_command")
 	}
-	d.unknownKeys(m, []string{"download_command", "unpack_command", "transfer_method"})
+	d.extraKeys(m, []string{"download_command", "unpack_command", "transfer_method"}, nil)
 	return t
 }

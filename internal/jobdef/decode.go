@@ -14,10 +14,22 @@ type decoder struct {
 	errs         *errList
 	extraContext map[string]bool
 	multinode    bool // protocols.lava-multinode is present
+	strict       bool // warnings are errors (Strict)
 }
 
 func (d *decoder) errorf(pos Pos, path, format string, args ...any) {
 	d.errs.add(pos, path, fmt.Sprintf(format, args...))
+}
+
+// lenient reports what LAVA's submission accepts but is most likely a
+// mistake: a warning saying what Parse does about it (msg), or with Strict
+// an error saying what is wrong (strictMsg).
+func (d *decoder) lenient(pos Pos, path, msg, strictMsg string) {
+	if d.strict {
+		d.errs.add(pos, path, strictMsg)
+		return
+	}
+	d.errs.warn(pos, path, msg)
 }
 
 // expected reports a type mismatch at n.
@@ -91,6 +103,39 @@ func (d *decoder) unknownKeys(m *mapping, allowed []string, handled ...string) {
 			list = strings.Join(sorted, ", ")
 		}
 		d.errorf(e.keyPos, KeyPath(m.path, e.key), "unknown key %q (expected one of: %s)", e.key, list)
+	}
+}
+
+// extraKeys reports the keys of m that are neither in allowed nor in
+// handled, where LAVA's submission schema lets any key through (action
+// blocks, notify, multinode roles): a key of refused (one LAVA runs and
+// Basalt does not) is an error with its reason, any other is ignored with
+// a warning (an error with Strict), as LAVA ignores it.
+func (d *decoder) extraKeys(m *mapping, allowed []string, refused map[string]string, handled ...string) {
+	set := make(map[string]bool, len(allowed)+len(handled))
+	for _, k := range allowed {
+		set[k] = true
+	}
+	for _, k := range handled {
+		set[k] = true
+	}
+	var list string
+	for _, e := range m.n.entries {
+		if set[e.key] {
+			continue
+		}
+		p := KeyPath(m.path, e.key)
+		if why, ok := refused[e.key]; ok {
+			d.errorf(e.keyPos, p, "%s", why)
+			continue
+		}
+		if list == "" {
+			list = joinSorted(allowed)
+		}
+		k := truncate(e.key, 60)
+		d.lenient(e.keyPos, p,
+			fmt.Sprintf("unknown key %q is ignored (expected one of: %s)", k, list),
+			fmt.Sprintf("unknown key %q (expected one of: %s)", k, list))
 	}
 }
 

@@ -1,6 +1,7 @@
 package jobdef
 
 import (
+	"maps"
 	"math"
 	"net/url"
 	"regexp"
@@ -82,6 +83,22 @@ var deployTargets = []string{
 
 var supportedDeploy = []string{"download", "downloads", "tftp", "tmpfs"}
 
+// removedDeploy are deploy targets LAVA no longer has.
+var removedDeploy = map[string]string{"lxc": "LAVA dropped LXC in 2026.04"}
+
+// deployRefused are keys of LAVA's deploy targets that Basalt does not
+// run, by target, with the reason: ignoring them would change the job.
+var deployRefused = map[string]map[string]string{
+	"tmpfs": {
+		"type": "deploy type monitor (type) is not supported",
+		"uefi": "UEFI firmware for QEMU (uefi) is not supported yet",
+	},
+	"downloads": {
+		"postprocess": "post-processing downloads in a docker container (postprocess) is not supported",
+		"uniquify":    "uniquify is not supported yet",
+	},
+}
+
 // tftpImages are the images of a tftp deploy Basalt runs, and tftpRefused
 // those LAVA has that it does not (yet), with the reason.
 var (
@@ -93,6 +110,17 @@ var (
 		"extra_files":    "extra_files is not supported yet",
 	}
 )
+
+// overlayRefused are the keys of LAVA's overlay files that Basalt does not
+// use (yet); use_cache is accepted and has no effect (downloads of
+// overlays are not cached).
+var overlayRefused = map[string]string{
+	"headers":   "HTTP headers for overlay files are not supported yet",
+	"archive":   "archive is not supported for overlay files (use format: tar)",
+	"md5sum":    "checksums of overlay files are not supported yet",
+	"sha256sum": "checksums of overlay files are not supported yet",
+	"sha512sum": "checksums of overlay files are not supported yet",
+}
 
 var imageKeys = []string{
 	"url", "headers", "compression", "archive", "md5sum", "sha256sum", "sha512sum",
@@ -110,7 +138,9 @@ func (d *decoder) deploy(m *mapping) *Deploy {
 		return dep
 	}
 	if !contains(supportedDeploy, to) {
-		if contains(deployTargets, to) {
+		if why, ok := removedDeploy[to]; ok {
+			d.errorf(v.pos, m.sub("to"), "deploy target %q is not supported (%s; supported: %s)", to, why, strings.Join(supportedDeploy, ", "))
+		} else if contains(deployTargets, to) {
 			d.errorf(v.pos, m.sub("to"), "deploy target %q is not supported (supported: %s)", to, strings.Join(supportedDeploy, ", "))
 		} else {
 			d.errorf(v.pos, m.sub("to"), "unknown deploy target %q (supported: %s)", truncate(to, 60), strings.Join(supportedDeploy, ", "))
@@ -134,7 +164,7 @@ func (d *decoder) deploy(m *mapping) *Deploy {
 	if v, ok := d.require(m, "images"); ok {
 		dep.Images = d.images(v, m.sub("images"))
 	}
-	d.unknownKeys(m, keys("to", "os", "authorize", "overlay_backend", "images"))
+	d.extraKeys(m, keys("to", "os", "authorize", "overlay_backend", "images"), deployRefused[to])
 	return dep
 }
 
@@ -158,10 +188,7 @@ func (d *decoder) tftpImages(m *mapping, dep *Deploy) {
 	}
 	allowed := keys("to", "os", "authorize", "overlay_backend")
 	allowed = append(allowed, tftpImages...)
-	for k := range tftpRefused {
-		allowed = append(allowed, k)
-	}
-	d.unknownKeys(m, allowed)
+	d.extraKeys(m, allowed, nil, slices.Collect(maps.Keys(tftpRefused))...)
 }
 
 func (d *decoder) images(n *node, path string) map[string]Image {
@@ -201,7 +228,7 @@ func (d *decoder) image(n *node, path, tftp string) Image {
 	if v, ok := m.get("headers"); ok {
 		img.Headers = d.stringMap(v, m.sub("headers"), false)
 	}
-	if v, ok := m.get("compression"); ok {
+	if v, ok := m.get("compression"); ok && v.kind != nullNode { // null: none, as in LAVA
 		img.Compression, _ = d.enum(v, m.sub("compression"), "compression", "bz2", "gz", "xz", "zip", "zstd")
 	}
 	if v, ok := m.get("archive"); ok {
@@ -265,7 +292,7 @@ func (d *decoder) image(n *node, path, tftp string) Image {
 			img.InstallModules = d.boolPtr(v, m.sub("install_modules"))
 		}
 	}
-	d.unknownKeys(m, allowed)
+	d.extraKeys(m, allowed, nil)
 	return img
 }
 
@@ -295,10 +322,10 @@ func (d *decoder) overlays(n *node, path string) *Overlays {
 		if v, ok := d.require(fm, "path"); ok {
 			f.Path, _ = d.nonEmpty(v, fm.sub("path"), 0)
 		}
-		if v, ok := fm.get("compression"); ok {
+		if v, ok := fm.get("compression"); ok && v.kind != nullNode {
 			f.Compression, _ = d.enum(v, fm.sub("compression"), "compression", "bz2", "gz", "xz", "zip", "zstd")
 		}
-		d.unknownKeys(fm, []string{"url", "format", "path", "compression"})
+		d.extraKeys(fm, []string{"url", "format", "path", "compression", "use_cache"}, overlayRefused)
 		if o.Files == nil {
 			o.Files = map[string]OverlayFile{}
 		}

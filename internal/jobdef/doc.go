@@ -7,8 +7,8 @@
 // Parse is the submission-time check. It needs nothing but the YAML text and
 // rejects everything that can be known wrong without looking at the lab:
 //
-//   - YAML syntax, duplicate keys, more than one document, unknown tags and
-//     aliases to undefined anchors;
+//   - YAML syntax, more than one document, unknown tags and aliases to
+//     undefined anchors (a key written twice is a warning, see below);
 //   - LAVA's top-level keys and their types: job_name (1–200 characters),
 //     device_type, device, worker, priority (high/medium/low or 0–100,
 //     default 50), visibility (public, personal or {group: [names]}), tags,
@@ -21,7 +21,7 @@
 //     the job timeout;
 //   - the action list: single-key mappings whose key is deploy, boot, test
 //     or command, the keys every action accepts, and a typed body per family
-//     with unknown keys reported (with the list of expected keys);
+//     (unknown keys are warnings there, see below);
 //   - what this lab runs today: deploy to tmpfs, downloads or download; boot
 //     methods qemu and minimal; test definitions from git or inline,
 //     interactive tests and monitors. LAVA's other deploy targets, boot
@@ -54,6 +54,20 @@
 // that is line:column, the path of the value in the document and what was
 // expected. YAML syntax errors carry a position but no path. errors.Is(err,
 // lab.ErrInvalid) holds for every error Parse returns.
+//
+// # Warnings
+//
+// What LAVA's submission accepts but is most likely a mistake is accepted,
+// and said in Job.Warnings (positioned like errors): a mapping key written
+// twice (the last value is used, as PyYAML reads it), an unknown key where
+// LAVA's submission schema lets any key through (action blocks and what
+// they hold, notify, multinode roles; it is ignored), auto_login on a boot
+// without prompts (ignored, as LAVA logs in only with prompts). Where LAVA's
+// submission refuses unknown keys (the top level, timeouts, context,
+// auto_login, interactive tests, monitors, recipients, protocols), and for
+// keys LAVA runs and Basalt does not, they are errors. With the Strict
+// option every warning is an error at the same place: LAVA's strict
+// validation.
 //
 // # YAML dialect
 //

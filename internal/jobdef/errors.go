@@ -88,8 +88,24 @@ func (e *Errors) Error() string {
 // Unwrap makes errors.Is(err, lab.ErrInvalid) true.
 func (e *Errors) Unwrap() error { return lab.ErrInvalid }
 
-// maxErrors bounds the number of problems reported for one document; beyond
-// it the list ends with a "too many errors" item.
+// Warning is something in a job definition that Parse accepted, as LAVA's
+// submission accepts it, but that is most likely a mistake: a mapping key
+// written twice (the last value is used, as PyYAML does), a key that is
+// ignored, auto_login without prompts. It has the shape of Error; Strict
+// makes every warning an error.
+type Warning struct {
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+	Path   string `json:"path"`
+	Msg    string `json:"message"`
+}
+
+// String formats the warning as "line:col: path: message", like Error.
+func (w Warning) String() string { return Error(w).Error() }
+
+// maxErrors bounds the number of problems (and, apart, of warnings)
+// reported for one document; beyond it the list ends with a "too many"
+// item.
 const maxErrors = 100
 
 // errList collects problems during one Parse call.
@@ -97,6 +113,53 @@ type errList struct {
 	items   []Error
 	dropped int
 	total   int // problems reported, including dropped ones
+
+	warnings    []Warning
+	warnDropped int
+}
+
+// warn records a warning (see Warning).
+func (l *errList) warn(pos Pos, path, msg string) {
+	if len(l.warnings) >= maxErrors {
+		l.warnDropped++
+		return
+	}
+	pos = clampPos(pos)
+	l.warnings = append(l.warnings, Warning{Line: pos.Line, Column: pos.Column, Path: path, Msg: msg})
+}
+
+// warningList returns the warnings sorted like errors, without duplicates;
+// nil when there are none.
+func (l *errList) warningList() []Warning {
+	if len(l.warnings) == 0 {
+		return nil
+	}
+	items := make([]Error, len(l.warnings))
+	for i, w := range l.warnings {
+		items[i] = Error(w)
+	}
+	items = sortProblems(items)
+	out := make([]Warning, len(items), len(items)+1)
+	for i, it := range items {
+		out[i] = Warning(it)
+	}
+	if l.warnDropped > 0 {
+		last := out[len(out)-1]
+		out = append(out, Warning{Line: last.Line, Column: last.Column,
+			Msg: fmt.Sprintf("too many warnings; %d more not shown", l.warnDropped)})
+	}
+	return out
+}
+
+// clampPos makes a position 1-based.
+func clampPos(pos Pos) Pos {
+	if pos.Line < 1 {
+		pos.Line = 1
+	}
+	if pos.Column < 1 {
+		pos.Column = 1
+	}
+	return pos
 }
 
 func (l *errList) add(pos Pos, path, msg string) {
@@ -105,12 +168,7 @@ func (l *errList) add(pos Pos, path, msg string) {
 		l.dropped++
 		return
 	}
-	if pos.Line < 1 {
-		pos.Line = 1
-	}
-	if pos.Column < 1 {
-		pos.Column = 1
-	}
+	pos = clampPos(pos)
 	l.items = append(l.items, Error{Line: pos.Line, Column: pos.Column, Path: path, Msg: msg})
 }
 
@@ -119,7 +177,19 @@ func (l *errList) result() error {
 	if len(l.items) == 0 {
 		return nil
 	}
-	items := append([]Error(nil), l.items...)
+	out := sortProblems(l.items)
+	if l.dropped > 0 {
+		last := out[len(out)-1]
+		out = append(out, Error{Line: last.Line, Column: last.Column,
+			Msg: fmt.Sprintf("too many errors; %d more not shown", l.dropped)})
+	}
+	return &Errors{Items: out}
+}
+
+// sortProblems returns a sorted copy of items (by position, then path and
+// message) without duplicates; items is not empty.
+func sortProblems(in []Error) []Error {
+	items := append([]Error(nil), in...)
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
 		if a.Line != b.Line {
@@ -139,12 +209,7 @@ func (l *errList) result() error {
 			out = append(out, it)
 		}
 	}
-	if l.dropped > 0 {
-		last := out[len(out)-1]
-		out = append(out, Error{Line: last.Line, Column: last.Column,
-			Msg: fmt.Sprintf("too many errors; %d more not shown", l.dropped)})
-	}
-	return &Errors{Items: out}
+	return out
 }
 
 // plainKey matches map keys that need no quoting in a path.

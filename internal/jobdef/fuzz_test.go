@@ -11,9 +11,10 @@ import (
 
 // FuzzParse checks that Parse never panics and always honours its contract:
 // either a job satisfying the basic invariants, or an *Errors whose items
-// all have a position.
+// all have a position; and that Strict refuses exactly the jobs with
+// warnings, with an error at each warning's place.
 func FuzzParse(f *testing.F) {
-	for _, dir := range []string{"valid", "invalid"} {
+	for _, dir := range []string{"valid", "invalid", "warnings"} {
 		for _, file := range fixtures(f, dir) {
 			src, err := os.ReadFile(file)
 			if err != nil {
@@ -55,6 +56,37 @@ func FuzzParse(f *testing.F) {
 			for i, a := range job.Actions {
 				if a.Timeout != nil && a.Timeout.Duration > job.Timeouts.Job.Duration {
 					t.Fatalf("action %d timeout above job timeout", i)
+				}
+			}
+			for i, w := range job.Warnings {
+				if w.Line < 1 || w.Column < 1 || w.Msg == "" {
+					t.Fatalf("warning without position or message: %+v", w)
+				}
+				if i > 0 {
+					if p := job.Warnings[i-1]; p.Line > w.Line || (p.Line == w.Line && p.Column > w.Column) {
+						t.Fatalf("warnings out of order: %v, %v", p, w)
+					}
+				}
+			}
+			strict, err := Parse(src, Strict())
+			if len(job.Warnings) == 0 {
+				if err != nil {
+					t.Fatalf("Strict refused a job without warnings: %v", err)
+				}
+				return
+			}
+			var list *Errors
+			if !errors.As(err, &list) {
+				t.Fatalf("Strict accepted a job with warnings %v: %+v", job.Warnings, strict)
+			}
+			if len(job.Warnings) < maxErrors {
+				if len(list.Items) != len(job.Warnings) {
+					t.Fatalf("Strict: %d errors for %d warnings", len(list.Items), len(job.Warnings))
+				}
+				for i, e := range list.Items {
+					if w := job.Warnings[i]; e.Line != w.Line || e.Column != w.Column || e.Path != w.Path {
+						t.Fatalf("Strict: error %v is not at warning %v", e, w)
+					}
 				}
 			}
 			return

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/basalt-lab/basalt/internal/lab"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -55,6 +56,9 @@ func TestGoldenValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: unexpected error:\n%v", err)
 			}
+			if job.Warnings != nil {
+				t.Errorf("unexpected warnings: %v", job.Warnings)
+			}
 			got, err := marshalJSON(job)
 			if err != nil {
 				t.Fatalf("marshal: %v", err)
@@ -88,6 +92,52 @@ func TestGoldenInvalid(t *testing.T) {
 			}
 			checkErrors(t, list)
 			golden(t, strings.TrimSuffix(file, ".yaml")+".golden.txt", []byte(err.Error()+"\n"))
+		})
+	}
+}
+
+// TestGoldenWarnings: each fixture of testdata/warnings is accepted with
+// the warnings of its .golden.txt, and refused with Strict by the errors of
+// its .strict.golden.txt, one at each warning's place.
+func TestGoldenWarnings(t *testing.T) {
+	for _, file := range fixtures(t, "warnings") {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			job, err := Parse(src)
+			if err != nil {
+				t.Fatalf("Parse: unexpected error:\n%v", err)
+			}
+			if len(job.Warnings) == 0 {
+				t.Fatalf("no warnings")
+			}
+			var b strings.Builder
+			asErrors := make([]Error, len(job.Warnings))
+			for i, w := range job.Warnings {
+				b.WriteString(w.String() + "\n")
+				asErrors[i] = Error(w)
+			}
+			checkErrors(t, &Errors{Items: asErrors}) // positioned, sorted, unique
+			golden(t, strings.TrimSuffix(file, ".yaml")+".golden.txt", []byte(b.String()))
+
+			strict, err := Parse(src, Strict())
+			var list *Errors
+			if !errors.As(err, &list) {
+				t.Fatalf("Strict: got %+v, %v; want *Errors", strict, err)
+			}
+			checkErrors(t, list)
+			if len(list.Items) != len(job.Warnings) {
+				t.Fatalf("Strict: %d errors for %d warnings:\n%v", len(list.Items), len(job.Warnings), err)
+			}
+			for i, e := range list.Items {
+				if w := job.Warnings[i]; e.Line != w.Line || e.Column != w.Column || e.Path != w.Path {
+					t.Errorf("Strict: error %v is not at warning %v", e, w)
+				}
+			}
+			golden(t, strings.TrimSuffix(file, ".yaml")+".strict.golden.txt", []byte(err.Error()+"\n"))
 		})
 	}
 }

@@ -53,6 +53,10 @@ type Job struct {
 	RebootToFastboot bool `json:"reboot_to_fastboot,omitempty"`
 	// Actions is the pipeline, in order; never empty.
 	Actions []Action `json:"actions"`
+	// Warnings are what Parse accepted but is most likely a mistake (see
+	// Warning), sorted by position; nil when there is none, and always
+	// nil with Strict.
+	Warnings []Warning `json:"warnings,omitempty"`
 
 	root *node
 }
@@ -107,6 +111,15 @@ type Option func(*config)
 
 type config struct {
 	extraContext []string
+	strict       bool
+}
+
+// Strict makes Parse refuse what it otherwise accepts with a warning (see
+// Warning): mapping keys written twice, keys it would ignore, auto_login
+// without prompts. It is LAVA's strict validation (scheduler.jobs.validate
+// with strict=True) for those cases.
+func Strict() Option {
+	return func(c *config) { c.strict = true }
 }
 
 // WithExtraContext allows more context keys than LAVA's built-in list (the
@@ -117,8 +130,10 @@ func WithExtraContext(keys ...string) Option {
 
 // Parse reads and validates a LAVA job definition. On failure the error is
 // an *Errors listing every problem found, sorted by position; it wraps
-// lab.ErrInvalid. Parse never panics and bounds its time and memory (see
-// MaxSourceSize, MaxDepth, MaxAliasExpansion).
+// lab.ErrInvalid. What LAVA accepts but is most likely a mistake is
+// accepted, with Job.Warnings saying so (an error with Strict). Parse
+// never panics and bounds its time and memory (see MaxSourceSize,
+// MaxDepth, MaxAliasExpansion).
 func Parse(src []byte, opts ...Option) (*Job, error) {
 	var cfg config
 	for _, o := range opts {
@@ -129,15 +144,17 @@ func Parse(src []byte, opts ...Option) (*Job, error) {
 	if root == nil {
 		return nil, errs.result()
 	}
-	d := &decoder{errs: errs, extraContext: map[string]bool{}}
+	d := &decoder{errs: errs, extraContext: map[string]bool{}, strict: cfg.strict}
 	for _, k := range cfg.extraContext {
 		d.extraContext[k] = true
 	}
+	d.duplicateKeys(root)
 	job := d.job(root)
 	if err := errs.result(); err != nil {
 		return nil, err
 	}
 	job.root = root
+	job.Warnings = errs.warningList()
 	return job, nil
 }
 

@@ -73,6 +73,33 @@ func wantOneError(t *testing.T, src, path, msg string) {
 	}
 }
 
+// wantOneWarning asserts that src is accepted with exactly one warning
+// containing msg at path, and that Strict refuses it with one error at
+// the same place.
+func wantOneWarning(t *testing.T, src, path, msg string) *Job {
+	t.Helper()
+	job, errs := parseErrs(t, src)
+	if errs != nil {
+		t.Fatalf("unexpected errors:\n%v", (&Errors{Items: errs}).Error())
+	}
+	if len(job.Warnings) != 1 {
+		t.Fatalf("got %d warnings, want 1: %v", len(job.Warnings), job.Warnings)
+	}
+	w := job.Warnings[0]
+	if w.Path != path || !strings.Contains(w.Msg, msg) {
+		t.Errorf("got warning %v, want path %q and a message containing %q", w, path, msg)
+	}
+	_, err := Parse([]byte(src), Strict())
+	var list *Errors
+	if !errors.As(err, &list) || len(list.Items) != 1 {
+		t.Fatalf("Strict: got %v, want one error", err)
+	}
+	if e := list.Items[0]; e.Line != w.Line || e.Column != w.Column || e.Path != w.Path {
+		t.Errorf("Strict: error %v is not where the warning %v is", e, w)
+	}
+	return job
+}
+
 func TestBaseIsValid(t *testing.T) {
 	job, errs := parseErrs(t, base)
 	if errs != nil {
@@ -711,6 +738,7 @@ func TestNewConnection(t *testing.T) {
 		name, boot string
 		want       *Boot  // when valid
 		path, msg  string // the one error, when not
+		warn       bool   // path and msg are a warning: accepted, refused with Strict
 	}{
 		{name: "connection only", boot: "{method: new_connection, connection: uart1}",
 			want: &Boot{Method: NewConnection, Connection: "uart1"}},
@@ -723,12 +751,16 @@ func TestNewConnection(t *testing.T) {
 		{name: "empty connection", boot: "{method: new_connection, connection: ''}",
 			path: "$.actions[0].boot.connection", msg: "must not be empty"},
 		{name: "commands", boot: "{method: new_connection, connection: uart1, commands: [boot]}",
-			path: "$.actions[0].boot.commands", msg: `unknown key "commands"`},
+			path: "$.actions[0].boot.commands", msg: `unknown key "commands" is ignored`, warn: true},
 		{name: "bootloader key", boot: "{method: new_connection, connection: uart1, reset: false}",
-			path: "$.actions[0].boot.reset", msg: `unknown key "reset"`},
+			path: "$.actions[0].boot.reset", msg: `unknown key "reset" is ignored`, warn: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := with("actions", "actions:\n- boot: "+tc.boot)
+			if tc.warn {
+				wantOneWarning(t, src, tc.path, tc.msg)
+				return
+			}
 			if tc.want == nil {
 				wantOneError(t, src, tc.path, tc.msg)
 				return

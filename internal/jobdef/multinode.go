@@ -59,7 +59,10 @@ func (d *decoder) protocols(n *node, path string) (Protocols, bool) {
 	if _, ok := m.get("lava-xnbd"); ok {
 		d.errorf(m.keyPos("lava-xnbd"), m.sub("lava-xnbd"), "protocol lava-xnbd is not supported (supported: lava-multinode)")
 	}
-	d.unknownKeys(m, []string{"lava-multinode", "lava-xnbd"})
+	if _, ok := m.get("lava-lxc"); ok {
+		d.errorf(m.keyPos("lava-lxc"), m.sub("lava-lxc"), "protocol lava-lxc is not supported (LAVA dropped LXC in 2026.04; supported: lava-multinode)")
+	}
+	d.unknownKeys(m, []string{"lava-multinode", "lava-xnbd"}, "lava-lxc")
 	return ps, multinode
 }
 
@@ -190,7 +193,7 @@ func (d *decoder) role(n *node, path string) (Role, bool) {
 			r.Timeout = &t
 		}
 	}
-	d.unknownKeys(m, roleKeys)
+	d.extraKeys(m, roleKeys, nil)
 
 	_, hasType := m.get("device_type")
 	_, hasConn := m.get("connection")

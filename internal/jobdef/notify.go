@@ -99,7 +99,7 @@ func (d *decoder) notify(n *node, path string) *Notify {
 	if v, ok := m.get("compare"); ok {
 		nt.Compare = d.anyMap(v, m.sub("compare"))
 	}
-	d.unknownKeys(m, []string{"criteria", "verbosity", "recipients", "callback", "callbacks", "compare"})
+	d.extraKeys(m, []string{"criteria", "verbosity", "recipients", "callback", "callbacks", "compare"}, nil)
 	return nt
 }
 
@@ -122,7 +122,7 @@ func (d *decoder) criteria(n *node, path string) NotifyCriteria {
 	if v, ok := m.get("dependency_query"); ok {
 		c.DependencyQuery, _ = d.nonEmpty(v, m.sub("dependency_query"), 0)
 	}
-	d.unknownKeys(m, []string{"status", "type", "dependency_query"})
+	d.extraKeys(m, []string{"status", "type", "dependency_query"}, nil)
 	return c
 }
 
@@ -211,6 +211,6 @@ func (d *decoder) callback(n *node, path string) (Callback, bool) {
 		c.Header, ok = d.nonEmpty(v, m.sub("header"), 0)
 		good = good && ok
 	}
-	d.unknownKeys(m, []string{"url", "method", "token", "header", "dataset", "content-type"})
+	d.extraKeys(m, []string{"url", "method", "token", "header", "dataset", "content-type"}, nil)
 	return c, good
 }

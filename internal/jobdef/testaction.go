@@ -171,7 +171,7 @@ func (d *decoder) test(m *mapping) *Test {
 			t.Monitors = append(t.Monitors, mo)
 		}
 	})
-	d.unknownKeys(m, keys("definitions", "interactive", "monitors"))
+	d.extraKeys(m, keys("definitions", "interactive", "monitors"), nil)
 	return t
 }
 
@@ -257,7 +257,7 @@ func (d *decoder) testDefinition(n *node, path string) (TestDefinition, bool) {
 		td.LavaSignal, _ = d.enum(v, m.sub("lava-signal"), "lava-signal", "stdout", "kmsg")
 	}
 	if td.From != "" {
-		d.unknownKeys(m, allowed)
+		d.extraKeys(m, allowed, nil)
 	}
 	return td, d.errs.total == n0
 }

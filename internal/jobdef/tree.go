@@ -60,6 +60,9 @@ type entry struct {
 	key    string
 	keyPos Pos
 	val    *node
+	// repeats are where the key is written again in the same mapping
+	// (the last value is val).
+	repeats []Pos
 }
 
 // describe names the kind of value for "expected X, got Y" messages.
@@ -95,7 +98,9 @@ func truncate(s string, n int) string {
 }
 
 // treeLimits and treePolicy are what a job definition may be and use:
-// typed core-schema tags, merge keys, null keys, one document.
+// typed core-schema tags, merge keys, null keys, one document, keys
+// written twice read as PyYAML reads them (the last value wins; Parse
+// warns).
 var (
 	treeLimits = yamltree.Limits{MaxBytes: MaxSourceSize, MaxDepth: MaxDepth, MaxKeys: MaxKeys, MaxExpansion: MaxAliasExpansion}
 	treePolicy = yamltree.Policy{
@@ -105,6 +110,7 @@ var (
 		NullKeys:           true,
 		NullAtKey:          true,
 		KeysAtIndicator:    true,
+		LastKeyWins:        true,
 		Check:              refuseNUL,
 	}
 )
@@ -174,7 +180,11 @@ func fromTree(t *yamltree.Node, seen map[*yamltree.Node]*node) *node {
 	case yamltree.Map:
 		n.kind = mapNode
 		for _, e := range t.Entries {
-			n.entries = append(n.entries, entry{key: e.Key, keyPos: Pos{e.Line, e.Column}, val: fromTree(e.Value, seen)})
+			en := entry{key: e.Key, keyPos: Pos{e.Line, e.Column}, val: fromTree(e.Value, seen)}
+			for _, r := range e.Repeats {
+				en.repeats = append(en.repeats, Pos{r.Line, r.Column})
+			}
+			n.entries = append(n.entries, en)
 		}
 	case yamltree.Seq:
 		n.kind = seqNode
@@ -184,4 +194,42 @@ func fromTree(t *yamltree.Node, seen map[*yamltree.Node]*node) *node {
 	}
 	seen[t] = n
 	return n
+}
+
+// duplicateKeys reports every mapping key written more than once: PyYAML,
+// and so LAVA, keeps the last value without a word, which hides typos and
+// pasted blocks. Each place is reported once, under the first path that
+// reaches it (an aliased mapping is walked once).
+func (d *decoder) duplicateKeys(root *node) {
+	walked := map[*node]bool{}
+	reported := map[Pos]bool{}
+	var walk func(n *node, path string)
+	walk = func(n *node, path string) {
+		if walked[n] {
+			return
+		}
+		walked[n] = true
+		switch n.kind {
+		case mapNode:
+			for _, e := range n.entries {
+				p := KeyPath(path, e.key)
+				for _, r := range e.repeats {
+					if reported[r] {
+						continue
+					}
+					reported[r] = true
+					k := truncate(e.key, 60)
+					d.lenient(r, p,
+						fmt.Sprintf("key %q is written again (first at %s): the last value is used, as LAVA reads it", k, e.keyPos),
+						fmt.Sprintf("key %q is written more than once in this mapping (first at %s)", k, e.keyPos))
+				}
+				walk(e.val, p)
+			}
+		case seqNode:
+			for i, it := range n.items {
+				walk(it, IndexPath(path, i))
+			}
+		}
+	}
+	walk(root, "$")
 }

@@ -65,7 +65,7 @@ var treeLog = strings.Join([]string{
 // treeJob submits a public job for alice and writes treeLog as its log.
 func (e *env) treeJob() int64 {
 	e.t.Helper()
-	ids, err := e.app.SubmitJob(context.Background(), principal(e.t, e.app, "alice"), labtest.Job("tree-job", "qemu", ""))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(e.t, e.app, "alice"), labtest.Job("tree-job", "qemu", ""))
 	must(e.t, err)
 	_, err = e.logs.Append(ids[0], 0, []byte(treeLog))
 	must(e.t, err)

@@ -33,7 +33,7 @@ func BenchmarkHugeLog(b *testing.B) {
 	_, err = a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
 	must(b, err)
 	must(b, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "bench"))
-	ids, err := a.SubmitJob(ctx, ap, labtest.Job("huge", "qemu", ""))
+	ids, _, err := a.SubmitJob(ctx, ap, labtest.Job("huge", "qemu", ""))
 	must(b, err)
 	id := ids[0]
 	var off int64

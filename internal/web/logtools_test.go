@@ -117,7 +117,7 @@ func TestLogOpensAtEnd(t *testing.T) {
 // right.
 func TestLogScanLongLines(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("long", "qemu", "visibility: public"))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("long", "qemu", "visibility: public"))
 	must(t, err)
 	id := ids[0]
 	log := `{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"short"}` + "\n" +
@@ -148,7 +148,7 @@ func TestLogScanLongLines(t *testing.T) {
 func TestLogScanMemoryBound(t *testing.T) {
 	const bound = 8 << 20
 	e := newEnv(t, labtest.Backends()[0])
-	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
 	must(t, err)
 	id := ids[0]
 	var off int64

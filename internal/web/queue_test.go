@@ -84,7 +84,7 @@ func TestQueueStream(t *testing.T) {
 	next(t, ch, "end")
 
 	// A private queued job: not found for others, like its page.
-	ids, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("private", "qemu", "visibility: personal"))
+	ids, _, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("private", "qemu", "visibility: personal"))
 	must(t, err)
 	for _, who := range []int{anon, bob} {
 		if code, _ := e.stream(t, who, fmt.Sprintf("/jobs/%d/queue/events", ids[0]), ""); code != 404 {

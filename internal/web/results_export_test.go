@@ -196,12 +196,12 @@ func TestResultsDownloadsStreamed(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
 	admin := principal(t, e.app, "admin")
-	ids, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("many", "qemu", "visibility: public"))
+	ids, _, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("many", "qemu", "visibility: public"))
 	must(t, err)
 	many := ids[0]
 	_, err = e.logs.Append(many, 0, manyResultsLog(1234, 0))
 	must(t, err)
-	ids, err = e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("none", "qemu", "visibility: public"))
+	ids, _, err = e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("none", "qemu", "visibility: public"))
 	must(t, err)
 	none := ids[0]
 	for _, id := range []int64{many, none} {
@@ -243,7 +243,7 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 		bound   = 32 << 20
 	)
 	e := newEnv(t, labtest.Backends()[0])
-	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
 	must(t, err)
 	_, err = e.logs.Append(ids[0], 0, manyResultsLog(cases, pad))
 	must(t, err)

@@ -62,7 +62,7 @@ func TestResultsSameEverywhere(t *testing.T) {
 		return string(b)
 	}
 	for _, log := range []string{treeLog, markedLog} {
-		ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("same", "qemu", ""))
+		ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("same", "qemu", ""))
 		must(t, err)
 		id := ids[0]
 		_, err = e.logs.Append(id, 0, []byte(log))
@@ -146,7 +146,7 @@ func TestResultsSameEverywhere(t *testing.T) {
 // page then lists the suites only.
 func TestResultsPages(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	ids, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("many", "qemu", ""))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("many", "qemu", ""))
 	must(t, err)
 	id := ids[0]
 	var cases []lab.TestCase

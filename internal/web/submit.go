@@ -18,23 +18,34 @@ import (
 // maxDefinition bounds a submitted job definition (pasted or uploaded).
 const maxDefinition = 1 << 20
 
-// defLine is one line of a rejected definition with the problems the
-// validator found on it.
+// defLine is one line of a definition shown back with the problems the
+// validator found on it, or its warnings.
 type defLine struct {
-	N      int // 1-based
-	Text   string
-	Errors []string
+	N        int // 1-based
+	Text     string
+	Errors   []string
+	Warnings []string
 }
 
 // submitData is the submit page: the form, and after a rejected
-// submission the definition with its problems at their lines.
+// submission, a validation or a submission with warnings, the definition
+// with its problems (or warnings) at their lines.
 type submitData struct {
 	Definition string
-	Lines      []defLine // only when rejected
+	Lines      []defLine // when rejected, validated or warned
 	// General are problems without a line in the definition.
 	General []string
 	// Problems counts every problem found.
 	Problems int
+	// Warnings counts the warnings of an accepted definition.
+	Warnings int
+	// Valid says a validation (not a submission) found no problem.
+	Valid bool
+	// Submitted is the new job's id when a submission with warnings was
+	// accepted (one without warnings goes to the job's page).
+	Submitted int64
+	// Strict is the form's strict validation box.
+	Strict bool
 }
 
 // loginFirst sends an anonymous caller to the login page, back to r's page
@@ -83,9 +94,11 @@ func readDefinition(w http.ResponseWriter, r *http.Request) (string, error) {
 	return r.PostFormValue("definition"), nil
 }
 
-// submit validates and submits a definition. A rejected definition is
-// shown again, numbered, with each problem under its line (status 400);
-// an accepted one redirects to the new job.
+// submit validates and submits a definition (or only validates it, with
+// the Validate button). A rejected definition is shown again, numbered,
+// with each problem under its line (status 400); an accepted one
+// redirects to the new job, unless it has warnings: the page then says
+// the job was submitted and shows each warning under its line.
 func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if !auth.CanSubmit(p) {
 		return fmt.Errorf("submit jobs: %w", lab.ErrForbidden)
@@ -100,9 +113,34 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 		u.render(w, http.StatusBadRequest, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
 		return nil
 	}
-	ids, err := u.app.SubmitJob(r.Context(), p, def)
-	if err == nil {
+	strict := r.PostFormValue("strict") != ""
+	show := func(status int, d submitData) {
+		d.Strict = strict
+		u.render(w, status, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
+	}
+	var (
+		ids      []int64
+		warnings []jobdef.Warning
+	)
+	validate := r.PostFormValue("action") == "validate"
+	if validate {
+		warnings, err = u.app.ValidateJob(r.Context(), p, def, strict)
+	} else {
+		ids, warnings, err = u.app.SubmitJob(r.Context(), p, def)
+	}
+	switch {
+	case err == nil && validate:
+		d := warned(def, warnings)
+		d.Valid = true
+		show(http.StatusOK, d)
+		return nil
+	case err == nil && len(warnings) == 0:
 		http.Redirect(w, r, fmt.Sprintf("/jobs/%d", ids[0]), http.StatusSeeOther)
+		return nil
+	case err == nil:
+		d := warned(def, warnings)
+		d.Submitted = ids[0]
+		show(http.StatusCreated, d)
 		return nil
 	}
 	// A definition the lab cannot run (invalid, or no usable device) is
@@ -111,20 +149,50 @@ func (u *UI) submit(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 	if m.Status != http.StatusBadRequest && m.Status != http.StatusUnprocessableEntity {
 		return err
 	}
-	d := rejected(def, err)
-	u.render(w, m.Status, "submit", page{Title: "Submit a job", Nav: "submit", User: p.Username, Admin: auth.IsAdmin(p), Session: fromSession(r), Data: d})
+	show(m.Status, rejected(def, err))
 	return nil
 }
 
-// rejected lays out a definition with the problems of err at their lines.
-// Bytes that are not UTF-8 (a reason to reject it) are shown, and put
-// back in the form, as U+FFFD, so the page stays UTF-8.
-func rejected(def string, err error) submitData {
+// numbered lays out a definition line by line. Bytes that are not UTF-8 (a
+// reason to reject it) are shown, and put back in the form, as U+FFFD, so
+// the page stays UTF-8.
+func numbered(def string) submitData {
 	def = strings.ToValidUTF8(def, "\uFFFD")
 	d := submitData{Definition: def}
 	for i, l := range strings.Split(strings.TrimSuffix(def, "\n"), "\n") {
 		d.Lines = append(d.Lines, defLine{N: i + 1, Text: l})
 	}
+	return d
+}
+
+// placed formats a positioned message for its line: "column C: path: msg".
+func placed(column int, path, msg string) string {
+	if path != "" {
+		msg = path + ": " + msg
+	}
+	if column > 0 {
+		msg = fmt.Sprintf("column %d: %s", column, msg)
+	}
+	return msg
+}
+
+// warned lays out an accepted definition with its warnings at their lines.
+func warned(def string, warnings []jobdef.Warning) submitData {
+	d := numbered(def)
+	for _, w := range warnings {
+		d.Warnings++
+		if w.Line < 1 || w.Line > len(d.Lines) {
+			d.General = append(d.General, w.String())
+			continue
+		}
+		d.Lines[w.Line-1].Warnings = append(d.Lines[w.Line-1].Warnings, placed(w.Column, w.Path, w.Msg))
+	}
+	return d
+}
+
+// rejected lays out a definition with the problems of err at their lines.
+func rejected(def string, err error) submitData {
+	d := numbered(def)
 	var je *jobdef.Errors
 	if !errors.As(err, &je) {
 		d.General = append(d.General, err.Error())
@@ -137,14 +205,7 @@ func rejected(def string, err error) submitData {
 			d.General = append(d.General, it.Error())
 			continue
 		}
-		msg := it.Msg
-		if it.Path != "" {
-			msg = it.Path + ": " + msg
-		}
-		if it.Column > 0 {
-			msg = fmt.Sprintf("column %d: %s", it.Column, msg)
-		}
-		d.Lines[it.Line-1].Errors = append(d.Lines[it.Line-1].Errors, msg)
+		d.Lines[it.Line-1].Errors = append(d.Lines[it.Line-1].Errors, placed(it.Column, it.Path, it.Msg))
 	}
 	return d
 }

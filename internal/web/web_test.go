@@ -119,7 +119,7 @@ func newEnvOver(t testing.TB, b labtest.Backend, wrap func(store.Store) store.St
 
 	alicePr := principal(t, a, "alice")
 	submit := func(def string) int64 {
-		ids, err := a.SubmitJob(ctx, alicePr, def)
+		ids, _, err := a.SubmitJob(ctx, alicePr, def)
 		must(t, err)
 		return ids[0]
 	}

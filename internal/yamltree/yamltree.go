@@ -85,6 +85,16 @@ type Entry struct {
 	Line, Column int
 	// Value is the key's value; never nil.
 	Value *Node
+	// Repeats are the later places the key is written again in the same
+	// mapping, in document order (Policy.LastKeyWins: Value is then the
+	// last one's value). Nil for a key written once.
+	Repeats []Place
+}
+
+// Place is a position in the source.
+type Place struct {
+	// Line and Column are 1-based.
+	Line, Column int
 }
 
 // Get returns the value of key in a mapping, and whether it is there.
@@ -164,8 +174,9 @@ type Policy struct {
 	// RefuseMergeKeys refuses merge keys (Code MergeKey).
 	RefuseMergeKeys bool
 	// LastKeyWins accepts a key written twice in a mapping as PyYAML
-	// does: the key keeps its first place and takes its last value.
-	// Without it a second key fails with Code DuplicateKey.
+	// does: the key keeps its first place and takes its last value, and
+	// Entry.Repeats says where it was written again. Without it a second
+	// key fails with Code DuplicateKey.
 	LastKeyWins bool
 	// RawKeys spells number and boolean keys as written (True stays True)
 	// instead of as their Text.
@@ -712,6 +723,7 @@ func (b *builder) mapping(an ast.Node, values []*ast.MappingValueNode, depth int
 				if n.Entries[i].Key == key {
 					n.Size += val.Size - n.Entries[i].Value.Size
 					n.Entries[i].Value = val
+					n.Entries[i].Repeats = append(n.Entries[i].Repeats, Place{Line: kl, Column: kc})
 					break
 				}
 			}

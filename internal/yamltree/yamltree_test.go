@@ -3,6 +3,7 @@ package yamltree_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -213,5 +214,25 @@ func TestLastKeyWins(t *testing.T) {
 	// root + 2 keys + a's mapping (1) + c's key and value (2) + z (1).
 	if n.Size != 7 {
 		t.Errorf("size %d, want 7", n.Size)
+	}
+	// Repeats say where each key was written again.
+	want := map[string][]yamltree.Place{"a": {{Line: 3, Column: 1}}, "b": {{Line: 5, Column: 1}}}
+	for _, e := range n.Entries {
+		if !reflect.DeepEqual(e.Repeats, want[e.Key]) {
+			t.Errorf("%s: repeats %v, want %v", e.Key, e.Repeats, want[e.Key])
+		}
+	}
+	// A key written three times (here in a flow mapping) has two repeats;
+	// a key written once has none.
+	n, err = yamltree.ReadPolicy([]byte("m: {k: 1, j: 0, k: 2, k: 3}\n"), yamltree.Limits{}, yamltree.Policy{LastKeyWins: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := n.Get("m")
+	if k := m.Entries[0]; k.Key != "k" || k.Value.Text != "3" || !reflect.DeepEqual(k.Repeats, []yamltree.Place{{Line: 1, Column: 17}, {Line: 1, Column: 23}}) {
+		t.Errorf("k = %+v (value %q), want the value 3 and repeats at 1:17 and 1:23", k, k.Value.Text)
+	}
+	if j := m.Entries[1]; j.Repeats != nil {
+		t.Errorf("j has repeats %v", j.Repeats)
 	}
 }

@@ -170,6 +170,16 @@ type position = struct {
 	Path, Msg    string
 }
 
+// Warnings converts a job definition's warnings to their wire form (an
+// empty list when there is none).
+func Warnings(ws []jobdef.Warning) []wire.Problem {
+	items := make([]jobdef.Error, len(ws))
+	for i, w := range ws {
+		items[i] = jobdef.Error(w)
+	}
+	return problems(items)
+}
+
 // problems converts positioned errors to their wire form.
 func problems[E ~position](items []E) []wire.Problem {
 	out := make([]wire.Problem, 0, len(items))

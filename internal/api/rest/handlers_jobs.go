@@ -123,25 +123,26 @@ func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	ids, err := api.app.SubmitJob(r.Context(), p, in.Definition)
+	ids, warnings, err := api.app.SubmitJob(r.Context(), p, in.Definition)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", fmt.Sprintf("%s/jobs/%d", wire.Prefix, ids[0]))
-	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
+	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids, Warnings: apierr.Warnings(warnings)})
 	return nil
 }
 
-// validateJob answers 200 with {valid, errors} for any definition (a
-// definition's problems are the answer, not a failed request); requests
-// that are themselves malformed still get 400.
+// validateJob answers 200 with {valid, errors, warnings} for any
+// definition (a definition's problems are the answer, not a failed
+// request); requests that are themselves malformed still get 400. With
+// strict, warnings are errors.
 func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var in wire.DefinitionInput
+	var in wire.ValidateInput
 	if err := readJSON(r, &in); err != nil {
 		return err
 	}
-	err := api.app.ValidateJob(r.Context(), p, in.Definition)
-	resp := wire.Validation{Valid: err == nil, Errors: []wire.Problem{}}
+	warnings, err := api.app.ValidateJob(r.Context(), p, in.Definition, in.Strict)
+	resp := wire.Validation{Valid: err == nil, Errors: []wire.Problem{}, Warnings: apierr.Warnings(warnings)}
 	if err != nil {
 		m := apierr.Map(err)
 		switch {
@@ -225,6 +226,6 @@ func (api *API) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
+	writeJSON(w, http.StatusCreated, wire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids, Warnings: []wire.Problem{}})
 	return nil
 }

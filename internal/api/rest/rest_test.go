@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
@@ -98,7 +100,7 @@ func newEnv(t testing.TB, b labtest.Backend) *env {
 
 	alicePr := principal(t, mustUser(t, a, "alice"))
 	submit := func(def string) int64 {
-		ids, err := a.SubmitJob(ctx, alicePr, def)
+		ids, _, err := a.SubmitJob(ctx, alicePr, def)
 		must(t, err)
 		return ids[0]
 	}
@@ -198,7 +200,7 @@ func matrix() map[string]matrixCase {
 		"GET /jobs/{id}/queue":      {jobPath("/queue"), none, publicJob},
 		"POST /jobs/{id}/cancel": {func(e *env, who int) string {
 			// each identity cancels its own fresh copy of alice's public job
-			ids, err := e.app.SubmitJob(context.Background(), principal(e.t, mustUser(e.t, e.app, "alice")), job("c", "public"))
+			ids, _, err := e.app.SubmitJob(context.Background(), principal(e.t, mustUser(e.t, e.app, "alice")), job("c", "public"))
 			must(e.t, err)
 			return fmt.Sprintf("/jobs/%d/cancel", ids[0])
 		}, none, jobOwner(200)},
@@ -413,7 +415,7 @@ func TestErrors(t *testing.T) {
 		{"invalid definition", "POST", "/jobs", jsonDef("job_name: x\n"), alice, 400, "invalid_definition"},
 		{"cancel finished", "POST", "/jobs/{canceled}/cancel", "", alice, 409, "conflict"},
 	}
-	ids, err := e.app.SubmitJob(context.Background(), principal(t, mustUser(t, e.app, "alice")), job("x", "public"))
+	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, mustUser(t, e.app, "alice")), job("x", "public"))
 	must(t, err)
 	if _, err := e.app.CancelJob(context.Background(), principal(t, mustUser(t, e.app, "alice")), ids[0]); err != nil {
 		t.Fatal(err)
@@ -460,6 +462,46 @@ func TestSubmitErrorsCarryPositions(t *testing.T) {
 	must(t, json.Unmarshal(body, &v))
 	if status != 200 || v.Valid || len(v.Errors) == 0 || v.Errors[0].Line != 13 {
 		t.Errorf("validate: %d %+v", status, v)
+	}
+}
+
+// TestSubmitWarnings: a definition LAVA accepts with a key written twice
+// is queued, and the answer carries the warning with its position;
+// validate returns it too, and refuses it with strict.
+func TestSubmitWarnings(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	def := job("warned", "public") + "- test:\n    monitors: [{name: m, start: a, end: b, pattern: c}]\n    colour: blue\n"
+	want := []wire.Problem{{Line: 17, Column: 5, Path: "$.actions[2].test.colour",
+		Message: `unknown key "colour" is ignored (expected one of: connection-namespace, definitions, failure_retry, failure_retry_interval, interactive, monitors, namespace, protocols, repeat, role, timeout, timeouts)`}}
+	status, body := e.do(alice, "POST", "/jobs", jsonDef(def))
+	var sub wire.Submitted
+	must(t, json.Unmarshal(body, &sub))
+	if status != 201 || len(sub.JobIDs) != 1 || !cmp.Equal(sub.Warnings, want) {
+		t.Fatalf("submit: %d %s; want 201 with the warning %+v", status, body, want)
+	}
+	// A clean definition: an empty list, not null.
+	status, body = e.do(alice, "POST", "/jobs", jsonDef(job("clean", "public")))
+	if status != 201 || !strings.Contains(string(body), `"warnings": []`) {
+		t.Errorf("clean submit: %d %s", status, body)
+	}
+	for _, strict := range []bool{false, true} {
+		in, _ := json.Marshal(wire.ValidateInput{Definition: def, Strict: strict})
+		status, body = e.do(anon, "POST", "/jobs/validate", string(in))
+		var v wire.Validation
+		must(t, json.Unmarshal(body, &v))
+		switch {
+		case status != 200:
+			t.Errorf("validate (strict %v): status %d %s", strict, status, body)
+		case !strict && (!v.Valid || len(v.Errors) != 0 || !cmp.Equal(v.Warnings, want)):
+			t.Errorf("validate: %s; want valid with the warning", body)
+		case strict && (v.Valid || len(v.Errors) != 1 || v.Errors[0].Line != 17 || !strings.HasPrefix(v.Errors[0].Message, `unknown key "colour" (expected`) || len(v.Warnings) != 0):
+			t.Errorf("validate strict: %s; want invalid with one error at 17", body)
+		}
+	}
+	// strict is for validation only: submit refuses the field (strict decoding).
+	in, _ := json.Marshal(wire.ValidateInput{Definition: def, Strict: true})
+	if status, body := e.do(alice, "POST", "/jobs", string(in)); status != 400 {
+		t.Errorf("submit with strict: %d %s, want 400", status, body)
 	}
 }
 

@@ -87,8 +87,8 @@ func Routes() []Route {
 		{"POST", "/token", (*API).tokenFromPassword, "Exchange username and password for a new API token", AccessPublic, wire.LoginInput{}, wire.Token{}},
 
 		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, q; paging: limit, offset)", AccessPublic, nil, wire.List[wire.Job]{}},
-		{"POST", "/jobs", (*API).submitJob, "Submit a job definition", AccessUser, wire.DefinitionInput{}, wire.Submitted{}},
-		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it", AccessPublic, wire.DefinitionInput{}, wire.Validation{}},
+		{"POST", "/jobs", (*API).submitJob, "Submit a job definition (the answer lists its warnings)", AccessUser, wire.DefinitionInput{}, wire.Submitted{}},
+		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it (strict: warnings are errors)", AccessPublic, wire.ValidateInput{}, wire.Validation{}},
 		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, wire.Job{}},
 		{"GET", "/jobs/{id}/queue", (*API).jobQueue, "Why a queued job waits: a summary, job-level reasons and, for every device of its scope, the first reason it does not take the job (verdict not_queued once the job has left the queue)", AccessPublic, nil, wire.Queue{}},
 		{"GET", "/jobs/{id}/definition", (*API).jobDefinition, "The job definition as YAML (?original=true for the submitted text)", AccessPublic, nil, nil},

@@ -221,16 +221,30 @@ type DefinitionInput struct {
 	Definition string `json:"definition"`
 }
 
+// ValidateInput is the body of POST /jobs/validate.
+type ValidateInput struct {
+	Definition string `json:"definition"`
+	// Strict refuses what is otherwise accepted with a warning (LAVA's
+	// strict validation).
+	Strict bool `json:"strict,omitempty"`
+}
+
 // Submitted answers a submission with the new job ids.
 type Submitted struct {
 	Message string  `json:"message"`
 	JobIDs  []int64 `json:"job_ids"`
+	// Warnings are what the definition has that LAVA accepts but is most
+	// likely a mistake (a key written twice, a key that is ignored), with
+	// their positions; empty when there is none.
+	Warnings []Problem `json:"warnings"`
 }
 
-// Validation answers POST /jobs/validate.
+// Validation answers POST /jobs/validate: Errors when the definition would
+// be refused, else its Warnings (both empty for a clean definition).
 type Validation struct {
-	Valid  bool      `json:"valid"`
-	Errors []Problem `json:"errors"`
+	Valid    bool      `json:"valid"`
+	Errors   []Problem `json:"errors"`
+	Warnings []Problem `json:"warnings"`
 }
 
 // HealthInput sets a device's health.

@@ -56,7 +56,7 @@ func BenchmarkLogIngestion(b *testing.B) {
 			}
 			jobs := make([]int64, workers)
 			for i := range workers {
-				ids, err := a.SubmitJob(ctx, adm, jobYAML)
+				ids, _, err := a.SubmitJob(ctx, adm, jobYAML)
 				must(b, err)
 				jobs[i] = ids[0]
 			}

@@ -158,7 +158,7 @@ func TestJobThroughTheLink(t *testing.T) {
 	}
 	u, _ := e.app.Store().GetUser(context.Background(), "admin")
 	p, _ := auth.UserPrincipal(u)
-	ids, err := e.app.SubmitJob(context.Background(), p, jobYAML)
+	ids, _, err := e.app.SubmitJob(context.Background(), p, jobYAML)
 	must(t, err)
 	as := next(t, frames, wp.FrameAssign).Assign
 	if as.JobID != ids[0] || as.Device.Hostname != "d1" || as.Timeout != 7*time.Minute || as.JobToken == "" || as.Definition != jobYAML {
@@ -228,7 +228,7 @@ func TestReconnectResendsAssignments(t *testing.T) {
 	must(t, err)
 	u, _ := e.app.Store().GetUser(ctx, "admin")
 	p, _ := auth.UserPrincipal(u)
-	ids, err := e.app.SubmitJob(ctx, p, jobYAML)
+	ids, _, err := e.app.SubmitJob(ctx, p, jobYAML)
 	must(t, err)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -370,7 +370,7 @@ func TestJobMissingFromWorker(t *testing.T) {
 	frames, stop := e.connect(e.wtoken)
 	defer stop()
 	next(t, frames, wp.FrameHello)
-	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	ids, _, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
 	must(t, err)
 	next(t, frames, wp.FrameAssign)
 	if st, b := e.req("POST", fmt.Sprintf("/jobs/%d/start", ids[0]), e.wtoken, ""); st != 200 {
@@ -406,7 +406,7 @@ func TestStaleAssignmentPushedAgain(t *testing.T) {
 	frames, stop := e.connect(e.wtoken)
 	defer stop()
 	next(t, frames, wp.FrameHello)
-	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	ids, _, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
 	must(t, err)
 	first := next(t, frames, wp.FrameAssign).Assign
 	hb := func() {
@@ -431,7 +431,7 @@ func TestLiveTail(t *testing.T) {
 	frames, stop := e.connect(e.wtoken)
 	defer stop()
 	next(t, frames, wp.FrameHello)
-	ids, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
+	ids, _, err := e.app.SubmitJob(ctx, e.admin, jobYAML)
 	must(t, err)
 	id := next(t, frames, wp.FrameAssign).Assign.JobID
 	got := make(chan int, 1)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/basalt-lab/basalt/internal/console"
 )
 
 // Tests against Debian's real bootloaders in QEMU (TCG: no KVM needed):
@@ -41,7 +43,14 @@ func need(t *testing.T, path, pkg string) {
 
 // startQEMU starts an x86_64 machine with its serial console on the
 // returned console, QEMU's TFTP serving tftpDir.
-func startQEMU(t *testing.T, tftpDir string, args ...string) *streamConsole {
+//
+// typeDelay is the pause between typed characters (the device type's
+// boot_character_delay). iPXE typed at line speed lost the end of a
+// command line once, while the host's two cores ran several test
+// processes (its console read by SeaBIOS's serial redirection, whose
+// small key buffer is the likely place); real boards need such delays
+// too, which is why LAVA has them.
+func startQEMU(t *testing.T, tftpDir string, typeDelay time.Duration, args ...string) *streamConsole {
 	t.Helper()
 	need(t, qemuX86, "qemu-system-x86")
 	base := []string{"-m", "512", "-nographic", "-monitor", "none", "-no-reboot",
@@ -63,7 +72,7 @@ func startQEMU(t *testing.T, tftpDir string, args ...string) *streamConsole {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	return newStreamConsole(stdout, stdin)
+	return newStreamConsole(stdout, console.NewDelayWriter(stdin, typeDelay))
 }
 
 // TestQEMUUBoot boots Debian's kernel with Debian's U-Boot through the
@@ -89,7 +98,7 @@ func TestQEMUUBoot(t *testing.T) {
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("commands %q\nwant %q", cmds, want)
 	}
-	console := startQEMU(t, tftp, "-bios", ubootROM)
+	console := startQEMU(t, tftp, 0, "-bios", ubootROM)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := Run(ctx, console, m, cmds, Options{ExpectFinal: true, InterruptTimeout: 2 * time.Minute, PromptTimeout: 2 * time.Minute}); err != nil {
@@ -108,7 +117,7 @@ func TestQEMUUBoot(t *testing.T) {
 func TestQEMUUBootError(t *testing.T) {
 	need(t, ubootROM, "u-boot-qemu")
 	m := loadMethod(t, "uboot-x86-01.yaml", UBoot)
-	console := startQEMU(t, t.TempDir(), "-bios", ubootROM)
+	console := startQEMU(t, t.TempDir(), 0, "-bios", ubootROM)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmds := []string{"setenv autoload no", "dhcp", "setenv serverip 10.0.2.2", "tftp 0x1000000 missing/bzImage", "version"}
@@ -145,7 +154,8 @@ func TestQEMUIPXE(t *testing.T) {
 	if strings.Join(cmds, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("commands %q\nwant %q", cmds, want)
 	}
-	console := startQEMU(t, tftp, "-boot", "n")
+	// 50 ms a character, as the qemu-ipxe-x86_64 device type types
+	console := startQEMU(t, tftp, 50*time.Millisecond, "-boot", "n")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := Run(ctx, console, m, cmds, Options{ExpectFinal: true, InterruptTimeout: 2 * time.Minute, PromptTimeout: 2 * time.Minute}); err != nil {
