@@ -107,7 +107,7 @@ func (e *env) principal(who int) auth.Principal {
 
 func (e *env) submit(who int, def string) int64 {
 	e.t.Helper()
-	ids, err := e.app.SubmitJob(context.Background(), e.principal(who), def)
+	ids, _, err := e.app.SubmitJob(context.Background(), e.principal(who), def)
 	must(e.t, err)
 	return ids[0]
 }

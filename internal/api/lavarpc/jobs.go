@@ -222,7 +222,9 @@ func jobSubmit(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids, err := c.App.SubmitJob(c.ctx, c.P, def)
+	// LAVA's submit returns the ids only: warnings (keys LAVA lets
+	// through, a key written twice) are for validate and the other APIs.
+	ids, _, err := c.App.SubmitJob(c.ctx, c.P, def)
 	if err != nil {
 		return nil, jobSubmitError(err)
 	}
@@ -266,10 +268,12 @@ func jobCancel(c *Call) (any, error) {
 
 // jobValidation checks a definition as a submission would: nil when it
 // would be accepted. strict is scheduler.jobs.validate's flag (false for
-// the other callers); app.ValidateJob's checks are the same either way
-// today, and this is where a strict validation plugs in.
+// the other callers): strictly, what a submission accepts with a warning
+// (a key LAVA lets through, a key written twice) is an error, as LAVA's
+// strict schema makes it.
 func jobValidation(c *Call, definition string, strict bool) error {
-	return c.App.ValidateJob(c.ctx, c.P, definition)
+	_, err := c.App.ValidateJob(c.ctx, c.P, definition, strict)
+	return err
 }
 
 func jobValidate(c *Call) (any, error) {

@@ -354,6 +354,8 @@ func TestJobWriteMethods(t *testing.T) {
 			good := labtest.Job("submitted", "qemu", "")
 			unknownType := labtest.Job("nope", "nope", "")
 			noDevice := labtest.Job("no device", "bbb", "")
+			// a key LAVA's loose schema lets through: a warning, an error strictly
+			extraKey := strings.Replace(good, "    to: tmpfs\n", "    to: tmpfs\n    flavour: vanilla\n", 1)
 			const authRequired = "Authentication with user and token required for this API."
 			badType := `2:14: $.device_type: device type "nope" does not exist`
 			runCases(t, e.env, []rpcCase{
@@ -368,6 +370,9 @@ func TestJobWriteMethods(t *testing.T) {
 
 				{"validate", anon, "scheduler.jobs.validate", []any{good}, map[string]any{}, 0, ""},
 				{"validate strictly", alice, "scheduler.jobs.validate", []any{good, true}, map[string]any{}, 0, ""},
+				{"validate an extra key", alice, "scheduler.jobs.validate", []any{extraKey}, map[string]any{}, 0, ""},
+				{"validate an extra key strictly", alice, "scheduler.jobs.validate", []any{extraKey, true},
+					map[string]any{"path": "['actions', 0, 'deploy', 'flavour']", "msg": `unknown key "flavour" (expected one of: authorize, connection-namespace, failure_retry, failure_retry_interval, images, namespace, os, overlay_backend, protocols, repeat, role, timeout, timeouts, to)`}, 0, ""},
 				{"validate an unknown type", alice, "scheduler.jobs.validate", []any{unknownType},
 					map[string]any{"path": "['device_type']", "msg": `device type "nope" does not exist`}, 0, ""},
 				{"validate without a device", alice, "scheduler.jobs.validate", []any{noDevice},
