@@ -37,6 +37,13 @@ type dialect struct {
 	readTx sql.TxOptions
 	// timeType is the column type of times in schema_migrations.
 	timeType string
+	// metaEach is the table of a job's metadata entries (columns key and
+	// value, text), as a table function of the jobs row.
+	metaEach string
+	// strpos is the function giving the 1-based position of a substring
+	// (0: absent), with the text first.
+	strpos string
+
 
 	rebound sync.Map // query text → rebound text
 }
@@ -47,6 +54,8 @@ var (
 		like:     "LIKE", // case-insensitive for ASCII in SQLite
 		readTx:   sql.TxOptions{ReadOnly: true},
 		timeType: "INTEGER",
+		metaEach: "json_each(jobs.metadata)",
+		strpos:   "instr",
 	}
 	postgresDialect = &dialect{
 		name:      "postgres",
@@ -55,6 +64,8 @@ var (
 		like:      "ILIKE",
 		readTx:    sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 		timeType:  "TIMESTAMPTZ",
+		metaEach:  "jsonb_each_text(jobs.metadata::jsonb)",
+		strpos:    "strpos",
 	}
 )
 

@@ -48,6 +48,8 @@ var behaviours = []behaviour{
 	{"Jobs/Errors", testJobErrors},
 	{"Jobs/List", testListJobs},
 	{"Jobs/ListPaging", testListJobsPaging},
+	{"Jobs/ListFilters", testListJobsFilters},
+	{"Jobs/ListOrder", testListJobsOrder},
 	{"Jobs/Visibility", testVisibility},
 	{"Jobs/Queue", testQueue},
 	{"Transition/Lifecycle", testTransitionLifecycle},
