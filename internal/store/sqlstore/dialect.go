@@ -44,7 +44,6 @@ type dialect struct {
 	// (0: absent), with the text first.
 	strpos string
 
-
 	rebound sync.Map // query text → rebound text
 }
 
