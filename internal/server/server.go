@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
+	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
@@ -210,6 +211,9 @@ func (s *Server) Handler() http.Handler {
 	api := rest.New(s.app, s.cfg.Logger)
 	api.SetAdmission(s.admit)
 	mux.Handle(wire.Prefix+"/", api)
+	v02 := lavarest.New(s.app, s.cfg.Logger) // LAVA's REST API v0.2
+	v02.SetAdmission(s.admit)
+	mux.Handle(lavarest.Prefix+"/", v02)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)
