@@ -6,10 +6,9 @@
 // default_style='"' and default_flow_style=True): every scalar
 // double-quoted, non-ASCII characters escaped, numbers, booleans and null
 // as a non-specific tag before their quoted text (`! "10"`), keys in the
-// record's order.
+// record's order. A results record, for instance (after its "- "):
 //
-//	- {"dt": "2026-08-21T10:00:00.123456+00:00", "lvl": "info", "msg": "start: 1.1 …"}
-//	- {"dt": "…", "lvl": "results", "msg": {"definition": "0_smoke", "case": "uname", "result": "pass", "starttc": ! "10"}}
+//	{"dt": "2026-08-21T10:00:00.123456+00:00", "lvl": "results", "msg": {"case": "uname", "starttc": ! "10"}}
 //
 // The records come from the log store, one JSON object a line ({"dt",
 // "lvl", "msg"[, "ns"]}, workerproto.Record); their "dt" is written as

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
-	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/api/workerapi"

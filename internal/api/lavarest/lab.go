@@ -237,7 +237,7 @@ var deviceTypeFields = map[string]field[lab.DeviceType]{
 // typeState is what the device-type answers add to a type: its aliases
 // and its devices by availability.
 type typeState struct {
-	aliases                     map[string][]string
+	aliases                      map[string][]string
 	idle, busy, offline, retired map[string]int
 }
 
