@@ -40,6 +40,11 @@ func TestLayering(t *testing.T) {
 		{"internal/app", append(append([]string{}, transport...), "database/sql", module+"/internal/store/sqlstore")},
 		{"internal/api/rest", []string{module + "/internal/store/sqlstore", "database/sql"}},
 		{"internal/api/workerapi", []string{module + "/internal/store/sqlstore", "database/sql"}},
+		// LAVA's REST API v0.2 is a transport like /api/v1: it calls the app.
+		{"internal/api/lavarest", []string{module + "/internal/store/sqlstore", "database/sql", module + "/internal/api/rest",
+			module + "/internal/web", module + "/internal/server"}},
+		// LAVA's log format is a format: no transport, no storage.
+		{"internal/lavalog", append(append([]string{}, transport...), storage...)},
 		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
 		{"internal/logstore", append(append([]string{}, transport...), storage...)},
 		// Reading results records is domain logic: no transport, no storage.
@@ -62,6 +67,8 @@ func TestLayering(t *testing.T) {
 	only := map[string][]string{
 		// The wire types are shared by every client and transport.
 		"internal/api/wire": {},
+		// So are LAVA's v0.2 shapes.
+		"internal/api/lavawire": {},
 		// The Go client speaks the wire format, nothing of the server.
 		"internal/client": {"internal/api/wire", "internal/tlsconfig", "internal/version"},
 	}

@@ -38,7 +38,7 @@ func readInput(r *http.Request) (input, error) {
 	if ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return input{}, fmt.Errorf("%w: Content-Type %q: %v", lab.ErrInvalid, ct, err)
+			return input{}, invalidf("Content-Type %q: %v", ct, err)
 		}
 	}
 	switch mt {
@@ -58,7 +58,7 @@ func readInput(r *http.Request) (input, error) {
 		return input{form: url.Values{}}, nil
 	case "", "application/json":
 	default:
-		return input{}, fmt.Errorf("%w: unsupported media type %q in request (use application/json or a form)", lab.ErrInvalid, mt)
+		return input{}, invalidf("Unsupported media type %q in request (use application/json or a form).", mt)
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -70,16 +70,25 @@ func readInput(r *http.Request) (input, error) {
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
-		return input{}, fmt.Errorf("%w: JSON parse error - %v", lab.ErrInvalid, err)
+		return input{}, invalidf("JSON parse error - %v", err)
 	}
 	if dec.More() {
-		return input{}, fmt.Errorf("%w: JSON parse error - data after the JSON object", lab.ErrInvalid)
+		return input{}, invalidf("JSON parse error - data after the JSON object")
 	}
 	if m == nil {
-		return input{}, fmt.Errorf("%w: JSON parse error - expected an object", lab.ErrInvalid)
+		return input{}, invalidf("JSON parse error - expected an object")
 	}
 	return input{json: m}, nil
 }
+
+// invalidRequest is a request the API cannot read, with DRF's message
+// (no "invalid:" prefix).
+type invalidRequest struct{ msg string }
+
+func (e invalidRequest) Error() string { return e.msg }
+func (e invalidRequest) Unwrap() error { return lab.ErrInvalid }
+
+func invalidf(format string, args ...any) error { return invalidRequest{fmt.Sprintf(format, args...)} }
 
 // bodyErr keeps the errors apierr maps by themselves (a body over its
 // limit: 413, a body too slow: 408) and makes the others invalid.
@@ -88,7 +97,7 @@ func bodyErr(err error) error {
 	if errors.As(err, &mbe) || errors.Is(err, apierr.ErrBodyTimeout) {
 		return err
 	}
-	return fmt.Errorf("%w: request body: %v", lab.ErrInvalid, err)
+	return invalidf("Request body: %v", err)
 }
 
 // str returns the string field name, and whether it was given.

@@ -177,10 +177,10 @@ func (api *API) validateJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	}
 	def, _, err := in.str("definition")
 	if err != nil {
-		return fieldErr("definition", "Test job definition should be a string.")
+		return &fieldError{field: "definition", msg: "Test job definition should be a string.", plain: true}
 	}
 	if def == "" {
-		return fieldErr("definition", "Test job definition is required.")
+		return &fieldError{field: "definition", msg: "Test job definition is required.", plain: true}
 	}
 	if _, err := in.boolean("strict"); err != nil {
 		return err

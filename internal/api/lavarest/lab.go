@@ -2,6 +2,7 @@ package lavarest
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -139,12 +140,16 @@ func filterItems[T any](q url.Values, items []T, key string, fields map[string]f
 			break
 		}
 	}
-	get := fields[order].get
+	of := fields[order]
 	first := func(x T) string {
-		if v := get(x); len(v) > 0 {
-			return v[0]
+		v := of.get(x)
+		if len(v) == 0 {
+			return ""
 		}
-		return ""
+		if of.choices != nil { // choices sort in their order (LAVA's numbers)
+			return fmt.Sprintf("%03d", slices.Index(of.choices, v[0]))
+		}
+		return v[0]
 	}
 	keyOf := fields[key].get
 	slices.SortStableFunc(out, func(a, b T) int {
@@ -286,6 +291,9 @@ func (api *API) labState(r *http.Request, p auth.Principal) (typeState, error) {
 // waiting for it that p may see.
 func (api *API) deviceTypeJSON(r *http.Request, p auth.Principal, t lab.DeviceType, s typeState) (lavawire.DeviceType, error) {
 	_, queued, err := api.app.ListJobs(r.Context(), p, store.JobFilter{States: []lab.JobState{lab.JobSubmitted}, DeviceType: t.Name, Limit: 1})
+	if errors.Is(err, lab.ErrForbidden) { // a worker's token sees no jobs
+		queued, err = 0, nil
+	}
 	if err != nil {
 		return lavawire.DeviceType{}, fmt.Errorf("queue of %s: %w", t.Name, err)
 	}

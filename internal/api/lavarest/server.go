@@ -211,6 +211,7 @@ func (api *API) report(rt Route, err error) {
 // field). It answers 400 with DRF's shape: {"<field>": ["<message>"]}.
 type fieldError struct {
 	field, msg string
+	plain      bool // the message alone, not in a list (LAVA's validate/)
 }
 
 func (e *fieldError) Error() string { return fmt.Sprintf("%s: %s", e.field, e.msg) }
@@ -234,6 +235,9 @@ func writeError(w http.ResponseWriter, err error) {
 	var fe *fieldError
 	var se *submitError
 	switch {
+	case errors.As(err, &fe) && fe.plain:
+		writeJSON(w, m.Status, map[string]string{fe.field: fe.msg})
+		return
 	case errors.As(err, &fe):
 		writeJSON(w, m.Status, map[string][]string{fe.field: {fe.msg}})
 		return
