@@ -247,6 +247,15 @@ func jobFilter(q url.Values, pg paging) (store.JobFilter, error) {
 			continue
 		}
 		v := vals[len(vals)-1] // Django reads the last of repeated parameters
+		for _, x := range append(vals, param) {
+			if err := lab.CheckText("the value", x); err != nil {
+				field := param
+				if param == "" || lab.CheckText("the name", param) != nil {
+					field = "non_field_errors"
+				}
+				return f, fieldErr(field, "Enter text without NUL characters, in UTF-8.")
+			}
+		}
 		if strings.HasPrefix(param, "metadata__") {
 			for _, v := range vals { // each a condition, as in LAVA
 				conds, err := metadataFilter(param, v)
