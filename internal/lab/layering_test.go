@@ -69,6 +69,9 @@ func TestLayering(t *testing.T) {
 		"internal/api/wire": {},
 		// So are LAVA's v0.2 shapes.
 		"internal/api/lavawire": {},
+		// Python's and PyYAML's text forms, under Jinja2 and the log format.
+		"internal/pyfmt":   {},
+		"internal/lavalog": {"internal/pyfmt"},
 		// The Go client speaks the wire format, nothing of the server.
 		"internal/client": {"internal/api/wire", "internal/tlsconfig", "internal/version"},
 	}

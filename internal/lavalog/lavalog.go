@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // maxDepth bounds the nesting of a record's values.
@@ -84,7 +85,7 @@ func appendValue(out []byte, dec *json.Decoder, depth int, top bool) ([]byte, er
 				if i > 0 {
 					out = append(out, ", "...)
 				}
-				out = AppendQuoted(out, k)
+				out = pyfmt.AppendYAMLQuoted(out, k)
 				out = append(out, ": "...)
 				out = append(out, vals[i]...)
 			}
@@ -104,7 +105,7 @@ func appendValue(out []byte, dec *json.Decoder, depth int, top bool) ([]byte, er
 		}
 		return out, fmt.Errorf("unexpected %v", t)
 	case string:
-		return AppendQuoted(out, t), nil
+		return pyfmt.AppendYAMLQuoted(out, t), nil
 	case json.Number:
 		return appendTagged(out, number(t)), nil
 	case bool:
@@ -133,27 +134,17 @@ func appendTime(out []byte, dec *json.Decoder) ([]byte, error) {
 	}
 	var t time.Time
 	if json.Unmarshal(raw, &t) == nil {
-		return AppendQuoted(out, PythonTime(t)), nil
+		return pyfmt.AppendYAMLQuoted(out, pyfmt.IsoformatUTC(t)), nil
 	}
 	sub := json.NewDecoder(bytes.NewReader(raw))
 	sub.UseNumber()
 	return appendValue(out, sub, 1, false)
 }
 
-// PythonTime is t as Python's datetime.isoformat writes an aware UTC
-// time: microseconds unless they are zero, offset +00:00.
-func PythonTime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	return t.Format("2006-01-02T15:04:05.000000+00:00")
-}
-
 // number is a JSON number as Python's json module reads it and PyYAML
 // writes it: integers as they are, anything else as Python's float repr
-// (shortest round-trip digits, scientific from 1e16 and below 1e-4, ".0"
-// kept), lower-cased, with ".0" added to a bare mantissa ("1.0e+16").
+// (pyfmt.FloatRepr), with ".0" added to a bare mantissa ("1.0e+16"), the
+// infinities as .inf and -.inf.
 func number(n json.Number) string {
 	s := string(n)
 	if !strings.ContainsAny(s, ".eE") {
@@ -172,93 +163,10 @@ func number(n json.Number) string {
 	case math.IsInf(f, -1):
 		return "-.inf"
 	}
-	r := PythonFloat(f)
+	r := pyfmt.FloatRepr(f)
 	if !strings.Contains(r, ".") && strings.Contains(r, "e") {
 		m, e, _ := strings.Cut(r, "e")
 		r = m + ".0e" + e
 	}
 	return r
-}
-
-// PythonFloat is Python's repr of a finite float: the shortest digits
-// that read back as f, positional when the decimal exponent is from -4 to
-// 15, else scientific with a signed two-digit exponent ("1e+16").
-func PythonFloat(f float64) string {
-	if f == 0 {
-		if math.Signbit(f) {
-			return "-0.0"
-		}
-		return "0.0"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	mant, exps, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(exps)
-	if exp < -4 || exp >= 16 {
-		sign := "+"
-		if exp < 0 {
-			sign, exp = "-", -exp
-		}
-		return fmt.Sprintf("%se%s%02d", mant, sign, exp)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
-}
-
-// AppendQuoted appends s as a YAML double-quoted scalar the way PyYAML's
-// C dumper writes it without allow_unicode: printable ASCII as is, the
-// named escapes (\0 \a \b \t \n \v \f \r \e \" \\ \N \_ \L \P), anything
-// else as \xXX, \uXXXX or \UXXXXXXXX.
-func AppendQuoted(out []byte, s string) []byte {
-	out = append(out, '"')
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		switch r {
-		case 0:
-			out = append(out, `\0`...)
-		case 7:
-			out = append(out, `\a`...)
-		case 8:
-			out = append(out, `\b`...)
-		case 9:
-			out = append(out, `\t`...)
-		case 10:
-			out = append(out, `\n`...)
-		case 11:
-			out = append(out, `\v`...)
-		case 12:
-			out = append(out, `\f`...)
-		case 13:
-			out = append(out, `\r`...)
-		case 27:
-			out = append(out, `\e`...)
-		case '"':
-			out = append(out, `\"`...)
-		case '\\':
-			out = append(out, `\\`...)
-		case 0x85:
-			out = append(out, `\N`...)
-		case 0xa0:
-			out = append(out, `\_`...)
-		case 0x2028:
-			out = append(out, `\L`...)
-		case 0x2029:
-			out = append(out, `\P`...)
-		default:
-			switch {
-			case r >= 0x20 && r <= 0x7e:
-				out = append(out, byte(r))
-			case r <= 0xff:
-				out = fmt.Appendf(out, `\x%02X`, r)
-			case r <= 0xffff:
-				out = fmt.Appendf(out, `\u%04X`, r)
-			default:
-				out = fmt.Appendf(out, `\U%08X`, r)
-			}
-		}
-	}
-	return append(out, '"')
 }

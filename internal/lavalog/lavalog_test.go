@@ -2,7 +2,6 @@ package lavalog_test
 
 import (
 	"bytes"
-	"math"
 	"os"
 	"strings"
 	"testing"
@@ -63,18 +62,6 @@ func TestAppendLineErrors(t *testing.T) {
 	out, err := lavalog.AppendLine(nil, []byte(`{"dt": 5, "lvl": "info", "msg": "m"}`))
 	if err != nil || string(out) != `- {"dt": ! "5", "lvl": "info", "msg": "m"}`+"\n" {
 		t.Errorf("dt 5: %q, %v", out, err)
-	}
-}
-
-func TestPythonFloat(t *testing.T) {
-	for f, want := range map[float64]string{
-		1: "1.0", 1.5: "1.5", 0.1: "0.1", 1e15: "1000000000000000.0", 1e16: "1e+16", 1.2345e17: "1.2345e+17",
-		1e-4: "0.0001", 1.5e-5: "1.5e-05", 123.456: "123.456", -2.5e-300: "-2.5e-300", math.MaxFloat64: "1.7976931348623157e+308",
-		math.Copysign(0, -1): "-0.0", 0: "0.0",
-	} {
-		if got := lavalog.PythonFloat(f); got != want {
-			t.Errorf("PythonFloat(%v) = %s, want %s", f, got, want)
-		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/lavalog"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // lineRange reads ?start= and ?end= (0-based lines, end excluded; end
@@ -82,7 +83,7 @@ func copyYAMLLog(w io.Writer, src io.Reader) error {
 			out, cerr := lavalog.AppendLine(buf[:0], line)
 			if cerr != nil {
 				out = append(buf[:0], `- {"lvl": "error", "msg": `...)
-				out = lavalog.AppendQuoted(out, string(line))
+				out = pyfmt.AppendYAMLQuoted(out, string(line))
 				out = append(out, "}\n"...)
 			}
 			if _, werr := bw.Write(out); werr != nil {

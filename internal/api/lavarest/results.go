@@ -17,7 +17,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/lavalog"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
@@ -206,7 +206,7 @@ var exportFields = []string{"job", "suite", "result", "measurement", "unit", "du
 
 // pyTime is t as Python's str() writes an aware UTC datetime.
 func pyTime(t time.Time) string {
-	return strings.Replace(lavalog.PythonTime(t), "T", " ", 1)
+	return strings.Replace(pyfmt.IsoformatUTC(t), "T", " ", 1)
 }
 
 // lineOrEmpty is a line number as LAVA's export writes it: empty for 0.
@@ -381,7 +381,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 		}
 		out = append(out, k...)
 		out = append(out, ": "...)
-		out = lavalog.AppendQuoted(out, row[k])
+		out = pyfmt.AppendYAMLQuoted(out, row[k])
 		out = append(out, '\n')
 	}
 	var meta map[string]json.RawMessage
@@ -392,7 +392,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 	out = append(out, "  metadata:\n"...)
 	for _, k := range keys {
 		out = append(out, "    "...)
-		out = lavalog.AppendQuoted(out, k)
+		out = pyfmt.AppendYAMLQuoted(out, k)
 		out = append(out, ": "...)
 		out = appendJSONYAML(out, meta[k])
 		out = append(out, '\n')
@@ -406,7 +406,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 func appendJSONYAML(out []byte, raw json.RawMessage) []byte {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return lavalog.AppendQuoted(out, s)
+		return pyfmt.AppendYAMLQuoted(out, s)
 	}
 	var b bytes.Buffer
 	if json.Compact(&b, raw) != nil {
@@ -549,9 +549,9 @@ func (api *API) junitSuite(r *http.Request, p auth.Principal, id int64, follower
 			break
 		}
 		for _, c := range chunk {
-			jc := junitCase{Name: c.Name, ClassName: prefix + s.Name, Timestamp: lavalog.PythonTime(c.Logged)}
+			jc := junitCase{Name: c.Name, ClassName: prefix + s.Name, Timestamp: pyfmt.IsoformatUTC(c.Logged)}
 			if d, ok := seconds(c.Duration); ok {
-				jc.Time, stime = lavalog.PythonFloat(d), stime+d
+				jc.Time, stime = pyfmt.FloatRepr(d), stime+d
 			}
 			switch c.Result {
 			case lab.ResultFail:
@@ -573,7 +573,7 @@ func (api *API) junitSuite(r *http.Request, p auth.Principal, id int64, follower
 	se := xml.StartElement{Name: xml.Name{Local: "testsuite"}, Attr: []xml.Attr{
 		attr("disabled", "0"), attr("errors", "0"), attr("failures", strconv.Itoa(sfail)), attr("name", s.Name),
 		attr("skipped", strconv.Itoa(sskip)), attr("tests", strconv.Itoa(len(cases))),
-		attr("time", lavalog.PythonFloat(stime)), attr("timestamp", lavalog.PythonTime(end))}}
+		attr("time", pyfmt.FloatRepr(stime)), attr("timestamp", pyfmt.IsoformatUTC(end))}}
 	if err := enc.EncodeToken(se); err != nil {
 		return err
 	}
