@@ -1,6 +1,9 @@
 package lavarest
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +14,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
 )
 
 func jobRoutes() []Route {
@@ -70,21 +74,88 @@ func idOrNull(id int64) *int64 {
 	return &id
 }
 
+// jobsChunk is how many jobs (with their definitions, up to 4 MiB each)
+// a page of jobs/ reads from the store at a time.
+const jobsChunk = 20
+
+// listJobs answers a page of jobs, read jobsChunk at a time and written as
+// they are read, so that a page of 500 jobs with large definitions never
+// sits in memory. The chunks after the first continue after the last job
+// read when the order is by id (the default), so that jobs submitted
+// meanwhile do not shift them; an error after the first chunk aborts the
+// response.
 func (api *API) listJobs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	pg := readPaging(r)
 	f, err := jobFilter(r.URL.Query(), pg)
 	if err != nil {
 		return err
 	}
+	f.Limit = min(pg.limit, jobsChunk)
 	jobs, total, err := api.app.ListJobs(r.Context(), p, f)
 	if err != nil {
 		return err
 	}
-	out := make([]lavawire.Job, len(jobs))
-	for i, j := range jobs {
-		out[i] = jobJSON(j)
+	head := page[lavawire.Job](r, pg, total, nil)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	put := func(prefix string, v any) error { // as writeJSON encodes it, without the newline
+		buf.Reset()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		bw.WriteString(prefix)
+		_, err := bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return err
 	}
-	writeJSON(w, http.StatusOK, page(r, pg, total, out))
+	_ = put(`{"count":`, head.Count)
+	_ = put(`,"next":`, head.Next)
+	_ = put(`,"previous":`, head.Previous)
+	bw.WriteString(`,"results":[`)
+	left, read := pg.limit, 0
+	for n := 0; ; {
+		for _, j := range jobs {
+			sep := ","
+			if n == 0 {
+				sep = ""
+			}
+			n++
+			if err = put(sep, jobJSON(j)); err != nil {
+				break
+			}
+		}
+		left, read = left-len(jobs), read+len(jobs)
+		if err != nil || left <= 0 || len(jobs) < f.Limit {
+			break
+		}
+		if err = bw.Flush(); err != nil {
+			break
+		}
+		last := jobs[len(jobs)-1].ID
+		switch f.Order {
+		case store.OrderNewest, store.OrderIDDesc:
+			f.IDBefore, f.Offset = last, 0
+		case store.OrderID:
+			f.IDAfter, f.Offset = last, 0
+		default:
+			f.Offset = pg.offset + read
+		}
+		f.Limit = min(left, jobsChunk)
+		if jobs, _, err = api.app.ListJobs(r.Context(), p, f); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		bw.WriteString("]}\n")
+		err = bw.Flush()
+	}
+	if err != nil {
+		api.abort(r, fmt.Errorf("list jobs: %w", err))
+	}
 	return nil
 }
 

@@ -225,6 +225,35 @@ func TestPagination(t *testing.T) {
 	if p.Next != nil || p.Previous == nil || *p.Previous != e.srv.URL+"/api/v0.2/jobs/?limit=50" {
 		t.Errorf("last page links: next %v, previous %v", p.Next, p.Previous)
 	}
+	// A page longer than the chunks the server reads is whole, in order.
+	for i := range 30 {
+		e.submit("alice", job(fmt.Sprintf("chunk-%d", i), "qemu", "personal", ""))
+	}
+	for _, c := range []struct {
+		query string
+		cmp   func(a, b int64) int
+	}{
+		{"?limit=45", func(a, b int64) int { return int(b - a) }},
+		{"?limit=45&ordering=id", func(a, b int64) int { return int(a - b) }},
+		{"?limit=45&ordering=submit_time", func(a, b int64) int { return int(a - b) }},
+		{"?limit=40&offset=2&ordering=-id", func(a, b int64) int { return int(b - a) }},
+	} {
+		var p lavawire.Page[lavawire.Job]
+		e.get(admin, "/jobs/"+c.query, &p)
+		got := jobIDs(p)
+		want := 42
+		if strings.Contains(c.query, "offset=2") {
+			want = 40
+		}
+		if p.Count != 42 || len(got) != want || !slices.IsSortedFunc(got, c.cmp) || len(slices.Compact(slices.Clone(got))) != want {
+			t.Errorf("jobs/%s: count %d, %d jobs %v", c.query, p.Count, len(got), got)
+		}
+	}
+	st, body := e.do(admin, "GET", "/jobs/?limit=1", "")
+	if st != 200 || !strings.HasPrefix(string(body), `{"count":42,"next":"http://`) || !strings.HasSuffix(string(body), "}]}\n") {
+		t.Errorf("jobs page text: %s", body)
+	}
+
 	// Lists kept in memory page the same way.
 	var tags lavawire.Page[lavawire.Tag]
 	e.get(anon, "/tags/?limit=1&offset=1", &tags)
