@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
@@ -58,7 +59,7 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/yaml")
-	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=job_%d.yaml", id))
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fmt.Sprintf("job_%d.yaml", id)}))
 	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method == http.MethodHead {
 		return nil

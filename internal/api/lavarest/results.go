@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math/big"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -268,7 +269,7 @@ func (api *API) openExport(r *http.Request, p auth.Principal) (int64, string, *a
 func startDownload(w http.ResponseWriter, ctype, filename string) {
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", "attachment; filename="+filename)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
 	h.Set("X-Content-Type-Options", "nosniff")
 }
 

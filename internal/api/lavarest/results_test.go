@@ -234,3 +234,24 @@ func TestResults(t *testing.T) {
 }
 
 func timeOf(t lavawire.Time) time.Time { return time.Time(t) }
+
+// TestDownloadNames: an export's file name is quoted when the suite's name
+// needs it.
+func TestDownloadNames(t *testing.T) {
+	e := newEnv(t, labtest.Backends()[0])
+	_, err := e.logs.Append(e.pubJob, 0, []byte(`{"dt":"2026-05-01T10:00:00Z","lvl":"results","msg":{"definition":"0_a b;c\"d","case":"x","result":"pass"}}`+"\n"))
+	must(t, err)
+	var suites lavawire.Page[lavawire.Suite]
+	e.get(anon, jobPath(e.pubJob, "suites/"), &suites)
+	for path, want := range map[string]string{
+		jobPath(e.pubJob, fmt.Sprintf("suites/%d/csv/", suites.Results[0].ID)): `attachment; filename="suite_0_a b;c\"d.csv"`,
+		jobPath(e.pubJob, "yaml/"): fmt.Sprintf("attachment; filename=job_%d.yaml", e.pubJob),
+		jobPath(e.pubJob, "logs/"): fmt.Sprintf("attachment; filename=job_%d.yaml", e.pubJob),
+	} {
+		resp := e.request(anon, "GET", lavarest.Prefix+path, "")
+		resp.Body.Close()
+		if got := resp.Header.Get("Content-Disposition"); resp.StatusCode != 200 || got != want {
+			t.Errorf("%s: %d %q, want %q", path, resp.StatusCode, got, want)
+		}
+	}
+}
