@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
-	"github.com/basalt-lab/basalt/internal/store/sqlstore"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
 // FuzzJobFilter reads arbitrary query strings as jobs/ filters. A query
@@ -31,11 +30,7 @@ func FuzzJobFilter(f *testing.F) {
 	} {
 		f.Add(q)
 	}
-	st, err := sqlstore.Open(context.Background(), filepath.Join(f.TempDir(), "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := labtest.Backends()[0].Open(f) // SQLite
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
 		if err != nil {
