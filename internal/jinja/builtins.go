@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 type filterFunc func(st *state, v any, args []any, kw *Dict) (any, error)
@@ -168,7 +170,7 @@ func yamlQuoteTo(b *strings.Builder, v any, depth int) error {
 		case math.IsInf(x, -1):
 			s = "-.inf"
 		default:
-			s = strings.ToLower(floatRepr(x))
+			s = strings.ToLower(pyfmt.FloatRepr(x))
 			if !strings.Contains(s, ".") && strings.Contains(s, "e") {
 				m, e, _ := strings.Cut(s, "e")
 				s = m + ".0e" + e
@@ -176,7 +178,7 @@ func yamlQuoteTo(b *strings.Builder, v any, depth int) error {
 		}
 		fmt.Fprintf(b, `!!float "%s"`, s)
 	case string:
-		b.WriteString(yamlDoubleQuote(x))
+		b.Write(pyfmt.AppendYAMLQuoted(nil, x))
 	case *List, Tuple:
 		items, _ := iterate(x)
 		return writeSeq(b, '[', ']', items, func(it any) error { return yamlQuoteTo(b, it, depth+1) })
@@ -207,67 +209,6 @@ func yamlQuoteTo(b *strings.Builder, v any, depth int) error {
 		return &pyErr{"RepresenterError", fmt.Sprintf("cannot represent an object: %s", pyRepr(v))}
 	}
 	return nil
-}
-
-func yamlDoubleQuote(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch r {
-		case 0:
-			b.WriteString(`\0`)
-		case 7:
-			b.WriteString(`\a`)
-		case 8:
-			b.WriteString(`\b`)
-		case 9:
-			b.WriteString(`\t`)
-		case 10:
-			b.WriteString(`\n`)
-		case 11:
-			b.WriteString(`\v`)
-		case 12:
-			b.WriteString(`\f`)
-		case 13:
-			b.WriteString(`\r`)
-		case 27:
-			b.WriteString(`\e`)
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case 0x85:
-			b.WriteString(`\N`)
-		case 0xa0:
-			b.WriteString(`\_`)
-		case 0x2028:
-			b.WriteString(`\L`)
-		case 0x2029:
-			b.WriteString(`\P`)
-		default:
-			switch {
-			case r >= 0x20 && r <= 0x7e:
-				b.WriteRune(r)
-			case (r >= 0xa0 && r <= 0xd7ff) || (r >= 0xe000 && r <= 0xfffd && r != 0xfeff) || (r >= 0x10000 && r < 0x110000):
-				// PyYAML's SafeDumper has allow_unicode=False: escape it
-				if r <= 0xff {
-					fmt.Fprintf(&b, `\x%02X`, r)
-				} else if r <= 0xffff {
-					fmt.Fprintf(&b, `\u%04X`, r)
-				} else {
-					fmt.Fprintf(&b, `\U%08X`, r)
-				}
-			case r <= 0xff:
-				fmt.Fprintf(&b, `\x%02X`, r)
-			case r <= 0xffff:
-				fmt.Fprintf(&b, `\u%04X`, r)
-			default:
-				fmt.Fprintf(&b, `\U%08X`, r)
-			}
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 func sortValues(items []any) ([]any, error) {
@@ -921,7 +862,7 @@ func pyJSON(b *strings.Builder, v any, depth int) error {
 		case math.IsInf(x, -1):
 			b.WriteString("-Infinity")
 		default:
-			b.WriteString(floatRepr(x))
+			b.WriteString(pyfmt.FloatRepr(x))
 		}
 	case string:
 		j, _ := json.Marshal(x)
@@ -968,7 +909,7 @@ func pyJSON(b *strings.Builder, v any, depth int) error {
 			case int64:
 				ks = strconv.FormatInt(kk, 10)
 			case float64:
-				ks = floatRepr(kk)
+				ks = pyfmt.FloatRepr(kk)
 			default:
 				return typeErr("keys must be str, int, float, bool or None, not %s", typeName(k))
 			}

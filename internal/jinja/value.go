@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // Undefined is the value of a name, attribute or item that does not exist,
@@ -352,7 +354,7 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 	case int64:
 		b.WriteString(strconv.FormatInt(x, 10))
 	case float64:
-		b.WriteString(floatRepr(x))
+		b.WriteString(pyfmt.FloatRepr(x))
 	case string:
 		b.WriteString(strRepr(x))
 	case *List:
@@ -387,34 +389,6 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 	default:
 		fmt.Fprintf(b, "<%s object>", typeName(v))
 	}
-}
-
-// floatRepr is Python's repr(float).
-func floatRepr(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	s := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	mant, expS, _ := strings.Cut(s, "e")
-	exp, _ := strconv.Atoi(expS)
-	if exp < -4 || exp >= 16 {
-		sign := "+"
-		if exp < 0 {
-			sign = "-"
-			exp = -exp
-		}
-		return fmt.Sprintf("%se%s%02d", mant, sign, exp)
-	}
-	r := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(r, ".") {
-		r += ".0"
-	}
-	return r
 }
 
 // strRepr is Python's repr(str).

@@ -44,6 +44,11 @@ func TestLayering(t *testing.T) {
 		{"internal/api/lavarpc", []string{module + "/internal/store/sqlstore", "database/sql", module + "/internal/api/rest", module + "/internal/web"}},
 		// The XML-RPC codec knows XML-RPC only.
 		{"internal/xmlrpc", append([]string{module + "/internal/app", module + "/internal/lab", "net/http"}, storage...)},
+		// LAVA's REST API v0.2 is a transport like /api/v1: it calls the app.
+		{"internal/api/lavarest", []string{module + "/internal/store/sqlstore", "database/sql", module + "/internal/api/rest",
+			module + "/internal/web", module + "/internal/server"}},
+		// LAVA's log format is a format: no transport, no storage.
+		{"internal/lavalog", append(append([]string{}, transport...), storage...)},
 		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
 		{"internal/logstore", append(append([]string{}, transport...), storage...)},
 		// Reading results records is domain logic: no transport, no storage.
@@ -66,6 +71,11 @@ func TestLayering(t *testing.T) {
 	only := map[string][]string{
 		// The wire types are shared by every client and transport.
 		"internal/api/wire": {},
+		// So are LAVA's v0.2 shapes.
+		"internal/api/lavawire": {},
+		// Python's and PyYAML's text forms, under Jinja2 and the log format.
+		"internal/pyfmt":   {},
+		"internal/lavalog": {"internal/pyfmt"},
 		// The Go client speaks the wire format, nothing of the server.
 		"internal/client": {"internal/api/wire", "internal/tlsconfig", "internal/version"},
 	}

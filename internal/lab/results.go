@@ -118,6 +118,7 @@ func (c TestCase) Validate() error {
 
 // SuiteSummary is one test suite of a job with its cases counted by result.
 type SuiteSummary struct {
+	ID                        int64 // assigned by the store
 	Name                      string
 	Pass, Fail, Skip, Unknown int
 	FirstLine                 int // the log line of its first case

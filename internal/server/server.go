@@ -16,6 +16,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/lavarpc"
 	"github.com/basalt-lab/basalt/internal/api/rest"
 	"github.com/basalt-lab/basalt/internal/api/wire"
@@ -215,6 +216,9 @@ func (s *Server) Handler() http.Handler {
 	rpc.SetAdmission(s.admit)
 	mux.Handle(lavarpc.Path, rpc)
 	mux.Handle(lavarpc.Path+"/", rpc)
+	v02 := lavarest.New(s.app, s.cfg.Logger) // LAVA's REST API v0.2
+	v02.SetAdmission(s.admit)
+	mux.Handle(lavarest.Prefix+"/", v02)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)

@@ -19,8 +19,9 @@ import (
 )
 
 // TestShedsAPILoadNotTheWorkerLink: with every API slot taken, the REST
-// API and the web UI answer 503 with Retry-After at once (code
-// "overloaded"), while the worker link and /healthz are served as usual;
+// APIs and the web UI answer 503 with Retry-After at once (code
+// "overloaded"), while the worker link, /healthz and REST v0.2's version
+// probe are served as usual;
 // once the slot is free, the API answers again.
 func TestShedsAPILoadNotTheWorkerLink(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,6 +96,15 @@ func TestShedsAPILoadNotTheWorkerLink(t *testing.T) {
 	}
 	if resp, body := get("/healthz"); resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz with no slot: %d %s", resp.StatusCode, body)
+	}
+	// LAVA's REST API v0.2 shares the slots, but its version probe
+	// (KernelCI's liveness check) is never shed.
+	if resp, body := get("/api/v0.2/devices/"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" ||
+		!strings.HasPrefix(body, `{"detail":`) {
+		t.Errorf("REST v0.2 with no slot: %d, Retry-After %q, %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if resp, body := get("/api/v0.2/system/version/"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, `{"version":`) {
+		t.Errorf("REST v0.2 version with no slot: %d %s", resp.StatusCode, body)
 	}
 	req, _ := http.NewRequest("POST", srv.URL()+wp.Prefix+wp.PathHeartbeat, strings.NewReader(`{"name":"w1","version":"t","jobs":[]}`))
 	req.Header.Set(wp.VersionHeader, fmt.Sprint(wp.Version))

@@ -113,8 +113,8 @@ type Queries interface {
 	// Jobs. CreateJob assigns ID and returns it; SubmitTime must be set.
 	CreateJob(ctx context.Context, j lab.Job) (int64, error)
 	GetJob(ctx context.Context, id int64) (lab.Job, error)
-	// ListJobs returns one page of jobs matching f, newest first, and the
-	// total number of matches.
+	// ListJobs returns one page of jobs matching f, in f.Order (newest
+	// first by default), and the total number of matches.
 	ListJobs(ctx context.Context, f JobFilter) ([]lab.Job, int, error)
 	// Queue returns every Submitted job in the compact form the scheduler needs.
 	Queue(ctx context.Context) ([]QueuedJob, error)
@@ -164,8 +164,8 @@ type Queries interface {
 	// ListTestCases returns one page of a job's cases that f selects, in log
 	// order, and how many match in all (-1 with f.NoCount).
 	ListTestCases(ctx context.Context, f CaseFilter) ([]lab.TestCase, int, error)
-	// ListTestSuites returns a job's suites with their cases counted by
-	// result, in the order of their first case in the log.
+	// ListTestSuites returns a job's suites (with their ids) and their
+	// cases counted by result, in the order of their first case in the log.
 	ListTestSuites(ctx context.Context, jobID int64) ([]lab.SuiteSummary, error)
 	// CaseHistory returns one page of the cases of a suite (and optionally
 	// one case name) across the jobs f selects, newest job first (then log
@@ -175,7 +175,9 @@ type Queries interface {
 
 // CaseFilter selects test cases of one job. Zero fields match everything.
 type CaseFilter struct {
-	JobID  int64 // required
+	JobID int64 // required
+	// ID keeps the case with this id (0: any).
+	ID     int64
 	Suite  string
 	Set    string
 	Case   string
@@ -263,12 +265,74 @@ type JobFilter struct {
 	LongerThan *time.Duration
 	// Now is the time LongerThan measures jobs that have not ended to;
 	// zero: the store's clock.
-	Now    time.Time
+	Now time.Time
+	// IDAfter and IDBefore, when not 0, keep the jobs whose id is greater
+	// than IDAfter and less than IDBefore.
+	IDAfter, IDBefore int64
+	// SubmittedAfter … EndedBefore, when not zero, keep the jobs whose
+	// submit, start or end time is strictly after or before them. A job
+	// without the time (not started, not ended) matches no bound on it.
+	SubmittedAfter, SubmittedBefore time.Time
+	StartedAfter, StartedBefore     time.Time
+	EndedAfter, EndedBefore         time.Time
+	// Metadata keeps the jobs whose metadata meets every condition.
+	Metadata []MetadataCond
+	// Order is the order of the page: newest (highest id) first when empty.
+	Order  JobOrder
 	Limit  int // 0 = 50
 	Offset int
 	// WithDefinition loads Definition and OriginalDefinition (omitted otherwise).
 	WithDefinition bool
 }
+
+// MetaOp is how a metadata condition (MetadataCond) tests a job's
+// metadata. The names are LAVA's lookups (metadata__<key>__<lookup>);
+// case-insensitive comparisons fold ASCII letters on SQLite and all
+// letters on PostgreSQL.
+type MetaOp string
+
+// Metadata conditions.
+const (
+	MetaExact       MetaOp = "exact"       // the key's value is Values[0]
+	MetaIExact      MetaOp = "iexact"      // … in any case
+	MetaContains    MetaOp = "contains"    // the value contains Values[0]
+	MetaIContains   MetaOp = "icontains"   // … in any case
+	MetaStartsWith  MetaOp = "startswith"  // the value starts with Values[0]
+	MetaIStartsWith MetaOp = "istartswith" // … in any case
+	MetaEndsWith    MetaOp = "endswith"    // the value ends with Values[0]
+	MetaIEndsWith   MetaOp = "iendswith"   // … in any case
+	MetaIn          MetaOp = "in"          // the value is one of Values (at least one)
+	MetaHasKey      MetaOp = "has_key"     // the job has the key (Values unused)
+	MetaNoKey       MetaOp = "no_key"      // the job lacks the key (LAVA's isnull=true)
+)
+
+// MetadataCond is one condition on a job's metadata: the value of Key
+// compared by Op. Keys are matched exactly (case and all). An unknown Op,
+// an empty Key or the wrong number of Values is lab.ErrInvalid.
+type MetadataCond struct {
+	Key    string
+	Op     MetaOp
+	Values []string
+}
+
+// JobOrder is the order of a page of jobs: a column, descending with a
+// leading "-". Jobs without the time sort after those with it, in either
+// direction; ties go by id in the same direction. Anything else is
+// lab.ErrInvalid.
+type JobOrder string
+
+// Job orders.
+const (
+	OrderNewest         JobOrder = ""             // highest id first (the default)
+	OrderID             JobOrder = "id"           // lowest id first
+	OrderIDDesc         JobOrder = "-id"          // highest id first
+	OrderSubmitTime     JobOrder = "submit_time"  // earliest submission first
+	OrderSubmitTimeDesc JobOrder = "-submit_time" // latest submission first
+	OrderStartTime      JobOrder = "start_time"   // earliest start first
+	OrderStartTimeDesc  JobOrder = "-start_time"  // latest start first
+	OrderEndTime        JobOrder = "end_time"     // earliest end first
+	OrderEndTimeDesc    JobOrder = "-end_time"    // latest end first
+)
 
 // QueuedJob is the part of a Submitted job that scheduling looks at.
 type QueuedJob struct {

@@ -2,9 +2,10 @@
 // number of requests run at once; a request that finds no free slot within
 // a short wait is refused at once with lab.ErrOverloaded (503 with
 // Retry-After on the wire) instead of queueing for seconds behind the
-// others. The REST API and the web UI share one Limiter; the worker link
-// and /healthz never go through it, so heartbeats, log uploads and health
-// probes keep their latency whatever the API load.
+// others. The REST APIs (/api/v1, /api/v0.2) and the web UI share one
+// Limiter; the worker link, /healthz and v0.2's version probe never go
+// through it, so heartbeats, log uploads and health probes keep their
+// latency whatever the API load.
 package admit
 
 import (

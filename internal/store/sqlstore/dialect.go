@@ -41,6 +41,12 @@ type dialect struct {
 	// the difference of two time columns takes (an integer on SQLite, an
 	// interval on PostgreSQL).
 	micros string
+	// metaEach is the table of a job's metadata entries (columns key and
+	// value, text), as a table function of the jobs row.
+	metaEach string
+	// strpos is the function giving the 1-based position of a substring
+	// (0: absent), with the text first.
+	strpos string
 
 	rebound sync.Map // query text → rebound text
 }
@@ -52,6 +58,8 @@ var (
 		readTx:   sql.TxOptions{ReadOnly: true},
 		timeType: "INTEGER",
 		micros:   "?",
+		metaEach: "json_each(jobs.metadata)",
+		strpos:   "instr",
 	}
 	postgresDialect = &dialect{
 		name:      "postgres",
@@ -61,6 +69,8 @@ var (
 		readTx:    sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
 		timeType:  "TIMESTAMPTZ",
 		micros:    "(CAST(? AS BIGINT) * INTERVAL '1 microsecond')",
+		metaEach:  "jsonb_each_text(jobs.metadata::jsonb)",
+		strpos:    "strpos",
 	}
 )
 

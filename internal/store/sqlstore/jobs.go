@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -241,7 +242,90 @@ func (q *queries) loadJobSets(ctx context.Context, c conn, jobs []lab.Job, sub s
 // DefaultJobLimit is the page size of ListJobs when the filter sets none.
 const DefaultJobLimit = 50
 
+// likeEscape escapes the LIKE wildcards of s (with ESCAPE '\').
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// metaCond adds metadata condition c to w: one correlated query on the
+// job's metadata entries (SQLite's json_each, PostgreSQL's
+// jsonb_each_text), so that any key can be named, whatever characters it
+// holds.
+func (q *queries) metaCond(w *where, c store.MetadataCond) error {
+	if c.Key == "" {
+		return fmt.Errorf("%w: a metadata condition needs a key", lab.ErrInvalid)
+	}
+	want := 1
+	switch c.Op {
+	case store.MetaHasKey, store.MetaNoKey:
+		want = 0
+	case store.MetaIn:
+		if len(c.Values) == 0 {
+			return fmt.Errorf("%w: metadata %q in: no values", lab.ErrInvalid, c.Key)
+		}
+		want = len(c.Values)
+	}
+	if len(c.Values) != want {
+		return fmt.Errorf("%w: metadata %q %s takes %d values, not %d", lab.ErrInvalid, c.Key, c.Op, want, len(c.Values))
+	}
+	exists := "EXISTS (SELECT 1 FROM " + q.d.metaEach + " AS m WHERE m.key = ?"
+	text := "CAST(? AS TEXT)"
+	var v string
+	if want == 1 {
+		v = c.Values[0]
+	}
+	like := func(pattern string) {
+		w.add(exists+" AND lower(m.value) LIKE lower("+text+`) ESCAPE '\')`, c.Key, pattern)
+	}
+	switch c.Op {
+	case store.MetaExact:
+		w.add(exists+" AND m.value = "+text+")", c.Key, v)
+	case store.MetaIExact:
+		like(likeEscape.Replace(v))
+	case store.MetaContains:
+		w.add(exists+" AND "+q.d.strpos+"(m.value, "+text+") > 0)", c.Key, v)
+	case store.MetaIContains:
+		like("%" + likeEscape.Replace(v) + "%")
+	case store.MetaStartsWith:
+		w.add(exists+" AND substr(m.value, 1, length("+text+")) = "+text+")", c.Key, v, v)
+	case store.MetaIStartsWith:
+		like(likeEscape.Replace(v) + "%")
+	case store.MetaEndsWith:
+		w.add(exists+" AND length(m.value) >= length("+text+") AND substr(m.value, length(m.value) - length("+text+") + 1) = "+text+")",
+			c.Key, v, v, v)
+	case store.MetaIEndsWith:
+		like("%" + likeEscape.Replace(v))
+	case store.MetaIn:
+		args := []any{c.Key}
+		for _, x := range c.Values {
+			args = append(args, x)
+		}
+		w.add(exists+" AND m.value IN ("+strings.TrimSuffix(strings.Repeat(text+", ", len(c.Values)), ", ")+"))", args...)
+	case store.MetaHasKey:
+		w.add(exists+")", c.Key)
+	case store.MetaNoKey:
+		w.add("NOT "+exists+")", c.Key)
+	default:
+		return fmt.Errorf("%w: unknown metadata condition %q", lab.ErrInvalid, c.Op)
+	}
+	return nil
+}
+
+// jobOrders maps each job order to its ORDER BY clause. Times sort jobs
+// without them last in either direction; ties go by id.
+var jobOrders = map[store.JobOrder]string{
+	store.OrderNewest:         "id DESC",
+	store.OrderIDDesc:         "id DESC",
+	store.OrderID:             "id",
+	store.OrderSubmitTime:     "submit_time, id",
+	store.OrderSubmitTimeDesc: "submit_time DESC, id DESC",
+	store.OrderStartTime:      "(start_time IS NULL), start_time, id",
+	store.OrderStartTimeDesc:  "(start_time IS NULL), start_time DESC, id DESC",
+	store.OrderEndTime:        "(end_time IS NULL), end_time, id",
+	store.OrderEndTimeDesc:    "(end_time IS NULL), end_time DESC, id DESC",
+}
+
 // jobWhere builds the WHERE clause of a job filter, visibility included.
+// Conditions that cannot be built (a bad metadata condition) make the
+// clause false and are reported by checkJobFilter.
 func (q *queries) jobWhere(f store.JobFilter) where {
 	var w where
 	if v := f.VisibleTo; v != nil && !v.Superuser {
@@ -295,8 +379,30 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 		w.add("health_check = ?", *f.HealthCheck)
 	}
 	if f.Text != "" {
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Text)
-		w.add("description "+q.d.like+` ? ESCAPE '\'`, "%"+esc+"%")
+		w.add("description "+q.d.like+` ? ESCAPE '\'`, "%"+likeEscape.Replace(f.Text)+"%")
+	}
+	if f.IDAfter != 0 {
+		w.add("id > ?", f.IDAfter)
+	}
+	if f.IDBefore != 0 {
+		w.add("id < ?", f.IDBefore)
+	}
+	for _, b := range []struct {
+		cond string
+		t    time.Time
+	}{
+		{"submit_time > ?", f.SubmittedAfter}, {"submit_time < ?", f.SubmittedBefore},
+		{"start_time > ?", f.StartedAfter}, {"start_time < ?", f.StartedBefore},
+		{"end_time > ?", f.EndedAfter}, {"end_time < ?", f.EndedBefore},
+	} {
+		if !b.t.IsZero() {
+			w.add(b.cond, q.d.ts(b.t))
+		}
+	}
+	for _, c := range f.Metadata {
+		if err := q.metaCond(&w, c); err != nil {
+			w.add("1 = 0")
+		}
 	}
 	if len(f.DeviceTypes) > 0 {
 		vals := make([]any, len(f.DeviceTypes))
@@ -321,8 +427,22 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 	return w
 }
 
-// ListJobs returns one page of the jobs matching f, newest (highest ID)
-// first, and how many match in all. Visibility is decided in SQL from
+// checkJobFilter reports what in f cannot be queried: a bad metadata
+// condition or an unknown order.
+func (q *queries) checkJobFilter(f store.JobFilter) error {
+	for _, c := range f.Metadata {
+		if err := q.metaCond(&where{}, c); err != nil {
+			return err
+		}
+	}
+	if _, ok := jobOrders[f.Order]; !ok {
+		return fmt.Errorf("%w: unknown job order %q", lab.ErrInvalid, f.Order)
+	}
+	return nil
+}
+
+// ListJobs returns one page of the jobs matching f, in f.Order (newest,
+// highest ID, first by default), and how many match in all. Visibility is decided in SQL from
 // f.VisibleTo as given: its Groups, not the database's memberships, are the
 // viewer's groups, and a group job needs at least one viewing group to be
 // visible to anyone but its submitter and superusers.
@@ -332,6 +452,9 @@ func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, i
 		limit = DefaultJobLimit
 	}
 	offset := max(f.Offset, 0)
+	if err := q.checkJobFilter(f); err != nil {
+		return nil, 0, wrap("list jobs", err)
+	}
 	w := q.jobWhere(f)
 	cols := jobCols
 	if f.WithDefinition {
@@ -343,8 +466,8 @@ func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, i
 		if err := q.row(ctx, c, "SELECT COUNT(*) FROM jobs"+w.sql(), w.args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := q.query(ctx, c, fmt.Sprintf("SELECT %s FROM jobs%s ORDER BY id DESC LIMIT %d OFFSET %d",
-			cols, w.sql(), limit, offset), w.args...)
+		rows, err := q.query(ctx, c, fmt.Sprintf("SELECT %s FROM jobs%s ORDER BY %s LIMIT %d OFFSET %d",
+			cols, w.sql(), jobOrders[f.Order], limit, offset), w.args...)
 		if jobs, err = collect(rows, err, jobScanner(f.WithDefinition)); err != nil || len(jobs) == 0 {
 			return err
 		}

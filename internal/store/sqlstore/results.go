@@ -250,6 +250,9 @@ func (q *queries) ListTestCases(ctx context.Context, f store.CaseFilter) ([]lab.
 	}
 	var w where
 	w.add("c.job_id = ?", f.JobID)
+	if f.ID != 0 {
+		w.add("c.id = ?", f.ID)
+	}
 	if f.Suite != "" {
 		w.add("s.name = ?", f.Suite)
 	}
@@ -298,7 +301,7 @@ func (q *queries) ListTestCases(ctx context.Context, f store.CaseFilter) ([]lab.
 
 // ListTestSuites counts a job's cases per suite and result.
 func (q *queries) ListTestSuites(ctx context.Context, jobID int64) ([]lab.SuiteSummary, error) {
-	rows, err := q.query(ctx, q.r(), `SELECT s.name,
+	rows, err := q.query(ctx, q.r(), `SELECT s.id, s.name,
 		SUM(CASE WHEN c.result = 0 THEN 1 ELSE 0 END), SUM(CASE WHEN c.result = 1 THEN 1 ELSE 0 END),
 		SUM(CASE WHEN c.result = 2 THEN 1 ELSE 0 END), SUM(CASE WHEN c.result = 3 THEN 1 ELSE 0 END),
 		MIN(c.log_line)
@@ -306,7 +309,7 @@ func (q *queries) ListTestSuites(ctx context.Context, jobID int64) ([]lab.SuiteS
 		WHERE s.job_id = ? GROUP BY s.id, s.name ORDER BY MIN(c.log_line)`, jobID)
 	out, err := collect(rows, err, func(r scanner) (lab.SuiteSummary, error) {
 		var s lab.SuiteSummary
-		err := r.Scan(&s.Name, &s.Pass, &s.Fail, &s.Skip, &s.Unknown, &s.FirstLine)
+		err := r.Scan(&s.ID, &s.Name, &s.Pass, &s.Fail, &s.Skip, &s.Unknown, &s.FirstLine)
 		return s, err
 	})
 	if err != nil {

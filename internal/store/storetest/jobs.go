@@ -405,3 +405,141 @@ func testQueue(f *fx) {
 	_ = append(q[2].Tags, "extra")
 	f.eq([]string{"arm", "usb"}, q[3].Tags, "tags of the next job after appending to the previous one's")
 }
+
+// filterFixture creates four jobs with metadata and times for the REST
+// v0.2 filters: a queued, b and c finished, d running; d was submitted
+// first although its id is the highest.
+func filterFixture(f *fx) map[string]int64 {
+	f.deviceType("qemu")
+	for _, d := range []string{"q1", "q2", "q3"} {
+		f.device(d, "qemu")
+	}
+	h := func(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
+	id := map[string]int64{}
+	id["a"] = f.job(lab.Job{RequestedType: "qemu", SubmitTime: h(0),
+		Metadata: map[string]string{"branch": "release/1.0", "arch": "arm64", "Build.Id": "17", `quote"key`: "x y"}})
+	id["b"] = f.job(lab.Job{RequestedType: "qemu", SubmitTime: h(1),
+		Metadata: map[string]string{"branch": "main", "arch": "x86_64", "Build.Id": "18"}})
+	id["c"] = f.job(lab.Job{RequestedType: "qemu", SubmitTime: h(2),
+		Metadata: map[string]string{"branch": "Release/2.0", "arch": "ARM64"}})
+	id["d"] = f.job(lab.Job{RequestedType: "qemu", SubmitTime: h(-1)})
+	run := func(job int64, device string, start, end int) {
+		f.assign(job, device)
+		f.move(store.JobTransition{ID: job, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: h(start)})
+		if end >= 0 {
+			f.move(store.JobTransition{ID: job, From: []lab.JobState{lab.JobRunning}, To: lab.JobFinished, At: h(end),
+				Health: lab.JobHealthComplete})
+		}
+	}
+	run(id["b"], "q1", 2, 3)
+	run(id["c"], "q2", 4, 5)
+	run(id["d"], "q3", 6, -1)
+	return id
+}
+
+func testListJobsFilters(f *fx) {
+	id := filterFixture(f)
+	a, b, c, d := id["a"], id["b"], id["c"], id["d"]
+	h := func(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
+	meta := func(key string, op store.MetaOp, vals ...string) store.JobFilter {
+		return store.JobFilter{Metadata: []store.MetadataCond{{Key: key, Op: op, Values: vals}}}
+	}
+	cases := []struct {
+		name   string
+		filter store.JobFilter
+		want   []int64
+	}{
+		{"id after", store.JobFilter{IDAfter: a}, []int64{d, c, b}},
+		{"id before", store.JobFilter{IDBefore: c}, []int64{b, a}},
+		{"id between", store.JobFilter{IDAfter: a, IDBefore: d}, []int64{c, b}},
+		{"submitted after (strictly)", store.JobFilter{SubmittedAfter: h(1)}, []int64{c}},
+		{"submitted before", store.JobFilter{SubmittedBefore: h(1)}, []int64{d, a}},
+		{"started after (strictly)", store.JobFilter{StartedAfter: h(2)}, []int64{d, c}},
+		{"started before: not started never matches", store.JobFilter{StartedBefore: h(5)}, []int64{c, b}},
+		{"ended after", store.JobFilter{EndedAfter: base}, []int64{c, b}},
+		{"ended before", store.JobFilter{EndedBefore: h(4)}, []int64{b}},
+		{"time window", store.JobFilter{SubmittedAfter: h(-2), SubmittedBefore: h(2)}, []int64{d, b, a}},
+		{"exact", meta("branch", store.MetaExact, "main"), []int64{b}},
+		{"exact is case-sensitive", meta("branch", store.MetaExact, "Main"), nil},
+		{"iexact", meta("branch", store.MetaIExact, "MAIN"), []int64{b}},
+		{"iexact is not a pattern", meta("arch", store.MetaIExact, "x86%"), nil},
+		{"startswith", meta("branch", store.MetaStartsWith, "release/"), []int64{a}},
+		{"istartswith", meta("branch", store.MetaIStartsWith, "RELEASE/"), []int64{c, a}},
+		{"endswith", meta("arch", store.MetaEndsWith, "64"), []int64{c, b, a}},
+		{"endswith case", meta("arch", store.MetaEndsWith, "m64"), []int64{a}},
+		{"endswith longer than the value", meta("arch", store.MetaEndsWith, "xx86_64"), nil},
+		{"iendswith", meta("arch", store.MetaIEndsWith, "M64"), []int64{c, a}},
+		{"contains", meta("arch", store.MetaContains, "RM"), []int64{c}},
+		{"contains _ literally", meta("arch", store.MetaContains, "_"), []int64{b}},
+		{"icontains", meta("arch", store.MetaIContains, "rm"), []int64{c, a}},
+		{"icontains _ literally", meta("arch", store.MetaIContains, "6_"), []int64{b}},
+		{"icontains % literally", meta("arch", store.MetaIContains, "%"), nil},
+		{"in", meta("arch", store.MetaIn, "arm64", "x86_64", "riscv"), []int64{b, a}},
+		{"has key", meta("Build.Id", store.MetaHasKey), []int64{b, a}},
+		{"no key", meta("Build.Id", store.MetaNoKey), []int64{d, c}},
+		{"key with a quote", meta(`quote"key`, store.MetaExact, "x y"), []int64{a}},
+		{"value of another key", meta("arch", store.MetaExact, "main"), nil},
+		{"missing key", meta("nope", store.MetaIContains, ""), nil},
+		{"two conditions", store.JobFilter{Metadata: []store.MetadataCond{
+			{Key: "branch", Op: store.MetaIStartsWith, Values: []string{"release"}},
+			{Key: "arch", Op: store.MetaExact, Values: []string{"ARM64"}}}}, []int64{c}},
+		{"with a state", store.JobFilter{States: []lab.JobState{lab.JobFinished}, Metadata: []store.MetadataCond{
+			{Key: "arch", Op: store.MetaIEndsWith, Values: []string{"64"}}}}, []int64{c, b}},
+	}
+	for _, cs := range cases {
+		jobs, total, err := f.s.ListJobs(f.ctx, cs.filter)
+		f.ok(err, cs.name)
+		var got []int64
+		if len(jobs) > 0 {
+			got = ids(jobs)
+		}
+		f.eq(cs.want, got, "filter "+cs.name)
+		if total != len(cs.want) {
+			f.t.Errorf("filter %s: total %d, want %d", cs.name, total, len(cs.want))
+		}
+	}
+	bad := map[string]store.JobFilter{
+		"no key":             meta("", store.MetaExact, "x"),
+		"unknown op":         meta("arch", "regex", "x"),
+		"in without values":  meta("arch", store.MetaIn),
+		"exact with two":     meta("arch", store.MetaExact, "a", "b"),
+		"has key with value": meta("arch", store.MetaHasKey, "a"),
+		"unknown order":      {Order: "priority"},
+	}
+	for name, bf := range bad {
+		_, _, err := f.s.ListJobs(f.ctx, bf)
+		f.is(err, lab.ErrInvalid, name)
+	}
+}
+
+func testListJobsOrder(f *fx) {
+	id := filterFixture(f)
+	a, b, c, d := id["a"], id["b"], id["c"], id["d"]
+	cases := []struct {
+		order store.JobOrder
+		want  []int64
+	}{
+		{store.OrderNewest, []int64{d, c, b, a}},
+		{store.OrderIDDesc, []int64{d, c, b, a}},
+		{store.OrderID, []int64{a, b, c, d}},
+		{store.OrderSubmitTime, []int64{d, a, b, c}},
+		{store.OrderSubmitTimeDesc, []int64{c, b, a, d}},
+		// Jobs without the time come last either way, by id.
+		{store.OrderStartTime, []int64{b, c, d, a}},
+		{store.OrderStartTimeDesc, []int64{d, c, b, a}},
+		{store.OrderEndTime, []int64{b, c, a, d}},
+		{store.OrderEndTimeDesc, []int64{c, b, d, a}},
+	}
+	for _, cs := range cases {
+		jobs, total, err := f.s.ListJobs(f.ctx, store.JobFilter{Order: cs.order})
+		f.ok(err, string(cs.order))
+		f.eq(cs.want, ids(jobs), fmt.Sprintf("order %q", cs.order))
+		if total != 4 {
+			f.t.Errorf("order %q: total %d", cs.order, total)
+		}
+		// A page of an order is a slice of it.
+		page, _, err := f.s.ListJobs(f.ctx, store.JobFilter{Order: cs.order, Limit: 2, Offset: 1})
+		f.ok(err, string(cs.order)+" page")
+		f.eq(cs.want[1:3], ids(page), fmt.Sprintf("order %q, page 2 of 1 from 1", cs.order))
+	}
+}

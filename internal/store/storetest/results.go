@@ -145,6 +145,19 @@ func testResultsQueries(f *fx) {
 			}
 		}
 	}
+	// One case by its id, only within its job.
+	all, _ := f.cases(store.CaseFilter{JobID: job})
+	byID, total := f.cases(store.CaseFilter{JobID: job, ID: all[2].ID})
+	f.eq(names(all[2:3]), names(byID), "case by id")
+	if total != 1 {
+		f.t.Errorf("case by id: total %d, want 1", total)
+	}
+	if got, _ := f.cases(store.CaseFilter{JobID: other, ID: all[2].ID}); len(got) != 0 {
+		f.t.Errorf("case %d found in another job: %v", all[2].ID, names(got))
+	}
+	if got, _ := f.cases(store.CaseFilter{JobID: job, ID: all[2].ID, Suite: "lava"}); len(got) != 0 {
+		f.t.Errorf("case %d found in another suite: %v", all[2].ID, names(got))
+	}
 	for _, bad := range []store.CaseFilter{{JobID: job, Limit: -1}, {JobID: job, Offset: -1}, {JobID: job, FromLine: -1}} {
 		_, _, err := f.s.ListTestCases(f.ctx, bad)
 		f.is(err, lab.ErrInvalid, fmt.Sprintf("list with %+v", bad))
@@ -160,6 +173,17 @@ func testResultsSuites(f *fx) {
 	f.add(job, 12, tcase("1_later", "x", 11)) // a later chunk
 	got, err := f.s.ListTestSuites(f.ctx, job)
 	f.ok(err, "list suites")
+	// Each suite has its own id, the same on every reading.
+	again, err := f.s.ListTestSuites(f.ctx, job)
+	f.ok(err, "list suites again")
+	seen := map[int64]bool{}
+	for i, s := range got {
+		if s.ID <= 0 || seen[s.ID] || again[i].ID != s.ID {
+			f.t.Errorf("suite %s: id %d (again %d), ids so far %v", s.Name, s.ID, again[i].ID, seen)
+		}
+		seen[s.ID] = true
+		got[i].ID = 0
+	}
 	f.eq([]lab.SuiteSummary{
 		{Name: "lava", Pass: 1, Fail: 1, FirstLine: 3},
 		{Name: "0_smoke", Pass: 2, Fail: 1, Skip: 1, Unknown: 1, FirstLine: 4},

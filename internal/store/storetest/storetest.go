@@ -51,6 +51,8 @@ var behaviours = []behaviour{
 	{"Jobs/List", testListJobs},
 	{"Jobs/ListPaging", testListJobsPaging},
 	{"Jobs/ListTimes", testListJobsTimes},
+	{"Jobs/ListFilters", testListJobsFilters},
+	{"Jobs/ListOrder", testListJobsOrder},
 	{"Jobs/Visibility", testVisibility},
 	{"Jobs/Queue", testQueue},
 	{"Transition/Lifecycle", testTransitionLifecycle},
