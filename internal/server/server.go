@@ -71,7 +71,7 @@ type Server struct {
 	app     *app.App
 	workers *workerapi.Server
 	events  *events.Server // LAVA's event stream at /ws/
-	ui      *web.UI // the web UI; its live streams close at shutdown
+	ui      *web.UI        // the web UI; its live streams close at shutdown
 	admit   *admit.Limiter
 	ln      net.Listener
 	http    *http.Server
