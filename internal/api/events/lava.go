@@ -78,8 +78,8 @@ func (o *object) bytes() []byte {
 }
 
 // pyString appends s as a JSON string the way Python's json.dumps writes
-// it (ensure_ascii): ASCII as is but for '"', '\\' and control characters,
-// everything else as \uXXXX escapes (a surrogate pair beyond the BMP).
+// it (ensure_ascii): printable ASCII as is but for '"' and a backslash, everything
+// else as an escape (\n, \uXXXX, a surrogate pair beyond the BMP).
 // Bytes that are not UTF-8 become U+FFFD.
 func pyString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
@@ -105,7 +105,7 @@ func pyString(b []byte, s string) []byte {
 				b = append(b, '\\', 'b')
 			case c == '\f':
 				b = append(b, '\\', 'f')
-			case c < 0x20:
+			case c < 0x20 || c == 0x7f:
 				b = u(b, rune(c))
 			default:
 				b = append(b, c)
