@@ -157,7 +157,8 @@ func TestPrivateJobEvents(t *testing.T) {
 // TestDeviceAndWorkerEvents: an administrator's changes of a device's and
 // a worker's health are events, with the health a worker's change gives
 // its devices (Active again: Good devices become Unknown, as LAVA); a
-// change that changes nothing is none. On SQLite and PostgreSQL.
+// change that changes neither state nor health is none. On SQLite and
+// PostgreSQL.
 func TestDeviceAndWorkerEvents(t *testing.T) {
 	for _, b := range labtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -173,6 +174,9 @@ func TestDeviceAndWorkerEvents(t *testing.T) {
 			must(t, err)
 			health := func(h lab.WorkerHealth) app.WorkerUpdate { return app.WorkerUpdate{Health: &h, Reason: "test"} }
 			_, err = e.app.UpdateWorker(ctx, ap, "w1", health(lab.WorkerMaintenance))
+			must(t, err)
+			desc := "rack 2"
+			_, err = e.app.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Description: &desc}) // neither state nor health
 			must(t, err)
 			_, err = e.app.UpdateWorker(ctx, ap, "w1", health(lab.WorkerActive))
 			must(t, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,11 @@ type Server struct {
 	log *slog.Logger
 	cfg Config
 	res *app.EventResolver // used by run only
+	// last is what run published last of each device ("device/NAME") and
+	// worker ("worker/NAME"): as LAVA, the stream says when a state or a
+	// health changes, not when something else of the object did (the app
+	// also emits an event for a worker's new description).
+	last map[string]string
 	ids *uuidGen
 
 	conns atomic.Int64                // connections open or being opened
@@ -117,7 +123,7 @@ func New(a *app.App, log *slog.Logger, cfg Config) *Server {
 		log = slog.Default()
 	}
 	cfg.defaults()
-	s := &Server{app: a, log: log, cfg: cfg, res: a.NewEventResolver(), ids: newUUIDGen(),
+	s := &Server{app: a, log: log, cfg: cfg, res: a.NewEventResolver(), last: map[string]string{}, ids: newUUIDGen(),
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	s.ls.Store(&[]*listener{})
 	s.ctx, s.stop = context.WithCancel(context.Background())
@@ -465,6 +471,9 @@ func (s *Server) publish(st stamped) {
 		}
 		return
 	}
+	if s.unchanged(se) {
+		return
+	}
 	id, dt := s.ids.next(st.at), pyTime(st.at)
 	// The message, and for a device event with a job the message without
 	// it, each encoded once when a listener first needs it.
@@ -503,4 +512,26 @@ func (s *Server) publish(st stamped) {
 			s.log.Warn("event stream: a listener does not read its events fast enough; disconnected", "queue", s.cfg.QueueLen)
 		}
 	}
+}
+
+// unchanged reports whether a device or worker event says what the last
+// one of the object said (and remembers what it says).
+func (s *Server) unchanged(se app.StreamEvent) bool {
+	var key, val string
+	switch se.Kind {
+	case "device":
+		key, val = "device/"+se.Device.Hostname, se.State+"/"+se.Health
+		if se.Job != nil {
+			val += "/" + strconv.FormatInt(se.Job.ID, 10)
+		}
+	case "worker":
+		key, val = "worker/"+se.Worker, se.State+"/"+se.Health
+	default:
+		return false
+	}
+	if s.last[key] == val {
+		return true
+	}
+	s.last[key] = val
+	return false
 }
