@@ -162,14 +162,13 @@ func (e *env) dialHeader(h http.Header) (*websocket.Conn, error) {
 
 // msg is a message of the stream, decoded.
 type msg struct {
-	raw                    string
-	topic, id, dt, user    string
-	payload                string
-	fields                 map[string]any
-	closed                 bool // the connection was closed instead
-	closeCode              websocket.StatusCode
-	closeReason            string
-	unexpectedReadingError error
+	raw                 string
+	topic, id, dt, user string
+	payload             string
+	fields              map[string]any
+	closed              bool // the connection was closed instead
+	closeCode           websocket.StatusCode
+	closeReason         string
 }
 
 // next reads the next message; a closed connection is a msg with closed

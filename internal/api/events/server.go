@@ -91,7 +91,7 @@ type Server struct {
 	// health changes, not when something else of the object did (the app
 	// also emits an event for a worker's new description).
 	last map[string]string
-	ids *uuidGen
+	ids  *uuidGen
 
 	conns atomic.Int64                // connections open or being opened
 	ls    atomic.Pointer[[]*listener] // the listeners, copied on change
