@@ -52,6 +52,22 @@ func deviceJSON(state, health string, job int64) string {
 	return s + "}"
 }
 
+// jobLife is what a listener who may see alice's job j sees from w1 coming
+// Online to the end of env.runJob(j.ID).
+func jobLife(j lab.Job) []string {
+	return []string{
+		TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
+		TopicJob + " alice " + jobJSON(j, "Submitted", "Unknown", false, false, false),
+		TopicJob + " alice " + jobJSON(j, "Scheduled", "Unknown", true, false, false),
+		TopicDevice + " lavaserver " + deviceJSON("Reserved", "Good", j.ID),
+		TopicJob + " alice " + jobJSON(j, "Running", "Unknown", true, true, false),
+		TopicDevice + " lavaserver " + deviceJSON("Running", "Good", j.ID),
+		TopicEvent + " lavaserver " + fmt.Sprintf(`{"message": "ready \"now\"", "job": %d}`, j.ID),
+		TopicJob + " alice " + jobJSON(j, "Finished", "Complete", true, true, true),
+		TopicDevice + " lavaserver " + deviceJSON("Idle", "Good", 0),
+	}
+}
+
 // TestJobEvents: a WebSocket listener sees a job's life — submitted,
 // scheduled, running, its test event, finished — in order, as LAVA's
 // publisher sends it: the testjob events with the submitter as username
@@ -70,18 +86,7 @@ func TestJobEvents(t *testing.T) {
 			marker := e.submit(bob, labtest.Job("marker", "qemu", ""))
 
 			got := c.until(func(m msg) bool { return m.topic == TopicJob && m.fields["job"] == float64(marker) })
-			j := e.job(id)
-			want := []string{
-				TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
-				TopicJob + " alice " + jobJSON(j, "Submitted", "Unknown", false, false, false),
-				TopicJob + " alice " + jobJSON(j, "Scheduled", "Unknown", true, false, false),
-				TopicDevice + " lavaserver " + deviceJSON("Reserved", "Good", id),
-				TopicJob + " alice " + jobJSON(j, "Running", "Unknown", true, true, false),
-				TopicDevice + " lavaserver " + deviceJSON("Running", "Good", id),
-				TopicEvent + " lavaserver " + fmt.Sprintf(`{"message": "ready \"now\"", "job": %d}`, id),
-				TopicJob + " alice " + jobJSON(j, "Finished", "Complete", true, true, true),
-				TopicDevice + " lavaserver " + deviceJSON("Idle", "Good", 0),
-			}
+			want := jobLife(e.job(id))
 			var short []string
 			ids := map[string]bool{}
 			for _, m := range got {
@@ -121,19 +126,7 @@ func TestPrivateJobEvents(t *testing.T) {
 			id := e.submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
 			e.runJob(id)
 			marker := e.submit(bob, labtest.Job("marker", "qemu", ""))
-			j := e.job(id)
-
-			seen := []string{
-				TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
-				TopicJob + " alice " + jobJSON(j, "Submitted", "Unknown", false, false, false),
-				TopicJob + " alice " + jobJSON(j, "Scheduled", "Unknown", true, false, false),
-				TopicDevice + " lavaserver " + deviceJSON("Reserved", "Good", id),
-				TopicJob + " alice " + jobJSON(j, "Running", "Unknown", true, true, false),
-				TopicDevice + " lavaserver " + deviceJSON("Running", "Good", id),
-				TopicEvent + " lavaserver " + fmt.Sprintf(`{"message": "ready \"now\"", "job": %d}`, id),
-				TopicJob + " alice " + jobJSON(j, "Finished", "Complete", true, true, true),
-				TopicDevice + " lavaserver " + deviceJSON("Idle", "Good", 0),
-			}
+			seen := jobLife(e.job(id))
 			hidden := []string{
 				TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
 				TopicDevice + " lavaserver " + deviceJSON("Reserved", "Good", 0),
