@@ -86,14 +86,26 @@ type App struct {
 }
 
 // Event is something that happened in the lab, delivered to listeners after
-// it was committed (the worker link and the UI subscribe to these).
+// it was committed (the worker link, the UI and the event stream subscribe
+// to these). Listeners share it: they must not modify it or what Job
+// points to.
 type Event struct {
-	Kind   string // "job", "device", "worker"
+	// Kind is "job" (a job changed state or health), "device" (a device
+	// changed state or health), "worker" (a worker changed state or
+	// health), "log" (a job's log grew) or "event" (a job's test shell
+	// ran lava-test-event: Message says what).
+	Kind   string
 	JobID  int64
 	Device string
 	Worker string
-	State  string
-	Health string
+	State  string // LAVA's display name of the new state ("Running"); may be empty for a device
+	Health string // LAVA's display name of the new health ("Good"); may be empty for a device
+	// Job is the job as committed: for job events, and for the device
+	// events of a job taking (Reserved) or using (Running) its device. Nil
+	// when the emitter did not have it at hand.
+	Job *lab.Job
+	// Message is the message of a test event (Kind "event").
+	Message string
 }
 
 // New returns an App over st. Call Run to start the scheduler loop.

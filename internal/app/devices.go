@@ -344,7 +344,9 @@ func (a *App) SetDeviceHealth(ctx context.Context, p auth.Principal, hostname st
 	if err != nil {
 		return tr, fmt.Errorf("set health of %q: %w", hostname, err)
 	}
-	a.emit(Event{Kind: "device", Device: hostname, Health: h.String()})
+	if tr.ID != 0 { // the health changed
+		a.emit(Event{Kind: "device", Device: hostname, State: tr.NewState.String(), Health: tr.NewHealth.String()})
+	}
 	a.Kick()
 	return tr, nil
 }

@@ -31,7 +31,8 @@ func (a *App) SubmitJob(ctx context.Context, p auth.Principal, definition string
 	if err != nil {
 		return nil, nil, fmt.Errorf("submit job: %w", err)
 	}
-	a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String()})
+	j.ID = id
+	a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String(), Health: j.Health.String(), Job: &j})
 	a.Kick()
 	return []int64{id}, warnings, nil
 }
@@ -291,7 +292,7 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("cancel job %d: %w", id, err)
 	}
-	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice})
+	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice, Job: &out})
 	a.Kick()
 	return out, nil
 }
@@ -322,7 +323,8 @@ func (a *App) ResubmitJob(ctx context.Context, p auth.Principal, id int64) ([]in
 	if err != nil {
 		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
 	}
-	a.emit(Event{Kind: "job", JobID: nid, State: lab.JobSubmitted.String()})
+	nj.ID = nid
+	a.emit(Event{Kind: "job", JobID: nid, State: lab.JobSubmitted.String(), Health: nj.Health.String(), Job: &nj})
 	a.Kick()
 	return []int64{nid}, nil
 }

@@ -79,7 +79,7 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 	now := a.now()
 
 	for _, id := range plan.Expired {
-		_, err := a.st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+		j, err := a.st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
 			To: lab.JobFinished, At: now, Health: lab.JobHealthCanceled, ErrorType: lab.ErrorCanceled,
 			FailureComment: "queue timeout: no device took the job in time"})
 		if errors.Is(err, lab.ErrConflict) {
@@ -89,25 +89,25 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 			return res, fmt.Errorf("expire job %d: %w", id, err)
 		}
 		res.Expired = append(res.Expired, id)
-		a.emit(Event{Kind: "job", JobID: id, State: lab.JobFinished.String(), Health: lab.JobHealthCanceled.String()})
+		a.emit(Event{Kind: "job", JobID: id, State: lab.JobFinished.String(), Health: lab.JobHealthCanceled.String(), Job: &j})
 	}
 
 	for _, hc := range plan.HealthChecks {
-		id, err := a.startHealthCheck(ctx, hc, types[hc.Type], now)
+		j, err := a.startHealthCheck(ctx, hc, types[hc.Type], now)
 		if errors.Is(err, lab.ErrConflict) {
 			res.Conflicts++
 			continue
 		} else if err != nil {
 			return res, fmt.Errorf("health check on %s: %w", hc.Device, err)
 		}
-		if id != 0 {
-			res.HealthChecks[hc.Device] = id
-			a.emit(Event{Kind: "job", JobID: id, Device: hc.Device, State: lab.JobScheduled.String()})
+		if j.ID != 0 {
+			res.HealthChecks[hc.Device] = j.ID
+			a.emitTakes(j)
 		}
 	}
 
 	for _, as := range plan.Assignments {
-		_, err := a.st.TransitionJob(ctx, store.JobTransition{ID: as.Job, From: []lab.JobState{lab.JobSubmitted},
+		j, err := a.st.TransitionJob(ctx, store.JobTransition{ID: as.Job, From: []lab.JobState{lab.JobSubmitted},
 			To: lab.JobScheduled, Device: as.Device, At: now})
 		if errors.Is(err, lab.ErrConflict) {
 			res.Conflicts++
@@ -116,7 +116,7 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 			return res, fmt.Errorf("assign job %d to %s: %w", as.Job, as.Device, err)
 		}
 		res.Assigned = append(res.Assigned, as)
-		a.emit(Event{Kind: "job", JobID: as.Job, Device: as.Device, State: lab.JobScheduled.String()})
+		a.emitTakes(j)
 	}
 	return res, nil
 }
@@ -181,17 +181,20 @@ func (a *App) snapshot(ctx context.Context, withIdleQueue bool) (scheduler.Snaps
 
 // startHealthCheck creates the health-check job for a due device straight
 // into Scheduled on that device, as LAVA does (no queueing). A check that
-// does not parse marks the device Bad ("Invalid health check") and returns 0.
-func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt lab.DeviceType, now time.Time) (int64, error) {
+// does not parse marks the device Bad ("Invalid health check") and returns a
+// job with ID 0.
+func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt lab.DeviceType, now time.Time) (lab.Job, error) {
 	def, perr := jobdef.Parse([]byte(dt.HealthCheck))
-	var id int64
+	var out lab.Job
+	var tr lab.DeviceTransition
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		out, tr = lab.Job{}, lab.DeviceTransition{} // InTx may run this more than once
 		if perr != nil {
-			_, err := q.SetDeviceHealth(ctx, hc.Device, lab.DeviceBad, lab.ActorScheduler, "Invalid health check: "+perr.Error(), 0)
+			var err error
+			tr, err = q.SetDeviceHealth(ctx, hc.Device, lab.DeviceBad, lab.ActorScheduler, "Invalid health check: "+perr.Error(), 0)
 			return err
 		}
-		var err error
-		id, err = q.CreateJob(ctx, lab.Job{
+		id, err := q.CreateJob(ctx, lab.Job{
 			Description: def.Name, Submitter: lab.HealthCheckUser, Visibility: lab.VisibilityPublic,
 			State: lab.JobSubmitted, Priority: lab.PriorityHigh, RequestedType: dt.Name, RequestedDevice: hc.Device,
 			HealthCheck: true, SubmitTime: now, Metadata: def.Metadata,
@@ -200,15 +203,24 @@ func (a *App) startHealthCheck(ctx context.Context, hc scheduler.HealthCheck, dt
 		if err != nil {
 			return err
 		}
-		_, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
 			To: lab.JobScheduled, Device: hc.Device, At: now})
 		return err
 	})
 	if perr != nil && err == nil {
-		a.emit(Event{Kind: "device", Device: hc.Device, Health: lab.DeviceBad.String()})
-		return 0, nil
+		if tr.ID != 0 {
+			a.emit(Event{Kind: "device", Device: hc.Device, State: tr.NewState.String(), Health: tr.NewHealth.String()})
+		}
+		return lab.Job{}, nil
 	}
-	return id, err
+	return out, err
+}
+
+// emitTakes emits the events of job j taking its device: the job is
+// Scheduled, the device Reserved.
+func (a *App) emitTakes(j lab.Job) {
+	a.emit(Event{Kind: "job", JobID: j.ID, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
+	a.emit(Event{Kind: "device", Device: j.ActualDevice, JobID: j.ID, State: lab.DeviceReserved.String(), Job: &j})
 }
 
 // StartJob records that the worker started job id (Scheduled → Running).
@@ -219,7 +231,9 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 		ctx = store.Urgent(ctx) // the worker link goes first
 	}
 	var out lab.Job
+	var started bool
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		started = false // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
@@ -232,12 +246,17 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 			return nil
 		}
 		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
+		started = err == nil
 		return err
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("start job %d: %w", id, err)
 	}
-	a.emit(Event{Kind: "job", JobID: id, Device: out.ActualDevice, State: lab.JobRunning.String()})
+	if started { // a repeated report changed nothing: no event
+		j := out
+		a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
+		a.emit(Event{Kind: "device", Device: j.ActualDevice, JobID: id, State: lab.DeviceRunning.String(), Job: &j})
+	}
 	return out, nil
 }
 
@@ -253,7 +272,7 @@ type JobOutcome struct {
 // transaction. A job that was Canceling finishes Canceled.
 func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOutcome) (lab.Job, error) {
 	var out lab.Job
-	var devHealth *lab.DeviceHealth
+	var devHealth *lab.DeviceHealth // the device's health after the job
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		devHealth = nil // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
@@ -291,16 +310,17 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 			if _, err := q.SetDeviceHealth(ctx, d.Hostname, nh, lab.ActorScheduler, fmt.Sprintf("%s (job %d)", reason, id), id); err != nil {
 				return err
 			}
-			devHealth = &nh
 		}
+		devHealth = &nh
 		return nil
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("finish job %d: %w", id, err)
 	}
-	a.emit(Event{Kind: "job", JobID: id, Device: out.ActualDevice, State: out.State.String(), Health: out.Health.String()})
-	if devHealth != nil {
-		a.emit(Event{Kind: "device", Device: out.ActualDevice, Health: devHealth.String(), State: lab.DeviceIdle.String()})
+	j := out
+	a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
+	if devHealth != nil { // the device is free again
+		a.emit(Event{Kind: "device", Device: j.ActualDevice, Health: devHealth.String(), State: lab.DeviceIdle.String()})
 	}
 	a.Kick()
 	return out, nil

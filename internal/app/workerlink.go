@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -221,6 +223,12 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 			a.placed.set(jobID, p.Worker, gen)
 		}
 	}
+	before := int64(-1) // the log's size before this append, when it may hold test events
+	if bytes.Contains(data, testEventTag) {
+		if n, err := a.cfg.Logs.Size(jobID); err == nil {
+			before = n
+		}
+	}
 	stored, err := a.cfg.Logs.Append(jobID, offset, data)
 	if err != nil {
 		return stored, fmt.Errorf("append log of job %d: %w", jobID, err)
@@ -234,7 +242,56 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	if len(data) > 0 {
 		a.emit(Event{Kind: "log", JobID: jobID})
 	}
+	if before >= 0 {
+		a.emitTestEvents(jobID, offset, data, before, stored)
+	}
 	return stored, nil
+}
+
+// testEventTag is how the journal spells the level of a test event record
+// (lava-test-event in a test shell: the journal's level "event",
+// workerproto.LevelEvent).
+var testEventTag = []byte(`"lvl":"event"`)
+
+// emitTestEvents emits an "event" event for each test event record on the
+// lines this append stored for the first time: those that start at or
+// after before (the log's size before the append) and end within data,
+// which was appended at offset and left the log stored bytes long. Lines
+// sent again after a link cut were stored before, so they are not emitted
+// twice. (The worker uploads whole lines; a record split across two
+// uploads, only possible for one longer than an upload, is not emitted.)
+func (a *App) emitTestEvents(jobID, offset int64, data []byte, before, stored int64) {
+	from, to := before-offset, stored-offset
+	if from < 0 || to > int64(len(data)) || from >= to {
+		return
+	}
+	if from > 0 && data[from-1] != '\n' {
+		return // the append starts inside a line stored before
+	}
+	region := data[from:to]
+	for len(region) > 0 {
+		i := bytes.IndexByte(region, '\n')
+		if i < 0 {
+			return // an incomplete line
+		}
+		line := region[:i]
+		region = region[i+1:]
+		if !bytes.Contains(line, testEventTag) {
+			continue
+		}
+		var rec struct {
+			Level string          `json:"lvl"`
+			Msg   json.RawMessage `json:"msg"`
+		}
+		if json.Unmarshal(line, &rec) != nil || rec.Level != "event" {
+			continue
+		}
+		var msg string
+		if json.Unmarshal(rec.Msg, &msg) != nil {
+			msg = string(rec.Msg) // not a text message: its JSON
+		}
+		a.emit(Event{Kind: "event", JobID: jobID, Message: msg})
+	}
 }
 
 // placements remembers which worker was found to run a job, so that each

@@ -133,7 +133,9 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 		return lab.Worker{}, err
 	}
 	var out lab.Worker
+	var cascaded []lab.DeviceTransition // devices whose health followed the worker's
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		cascaded = nil // InTx may run this more than once
 		w, err := q.GetWorker(ctx, name)
 		if err != nil {
 			return err
@@ -157,7 +159,7 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 			if _, err := q.SetWorkerStatus(ctx, name, w.State, *u.Health, p.Username, reason); err != nil {
 				return err
 			}
-			if err := cascadeWorkerHealth(ctx, q, name, w.Health, *u.Health, p.Username); err != nil {
+			if cascaded, err = cascadeWorkerHealth(ctx, q, name, w.Health, *u.Health, p.Username); err != nil {
 				return err
 			}
 		}
@@ -168,26 +170,36 @@ func (a *App) UpdateWorker(ctx context.Context, p auth.Principal, name string, u
 		return lab.Worker{}, err
 	}
 	a.emit(Event{Kind: "worker", Worker: name, State: out.State.String(), Health: out.Health.String()})
+	for _, tr := range cascaded {
+		a.emit(Event{Kind: "device", Device: tr.Device, State: tr.NewState.String(), Health: tr.NewHealth.String()})
+	}
 	a.Kick()
 	return out, nil
 }
 
-func cascadeWorkerHealth(ctx context.Context, q store.Queries, worker string, from, to lab.WorkerHealth, actor string) error {
+// cascadeWorkerHealth applies a worker's change of health to its devices
+// (lab.DeviceHealthOnWorkerHealth) and returns their transitions.
+func cascadeWorkerHealth(ctx context.Context, q store.Queries, worker string, from, to lab.WorkerHealth, actor string) ([]lab.DeviceTransition, error) {
 	devs, err := q.ListDevices(ctx, store.DeviceFilter{Worker: worker})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var trs []lab.DeviceTransition
 	for _, d := range devs {
 		nh, changed := lab.DeviceHealthOnWorkerHealth(d.Health, from, to)
 		if !changed {
 			continue
 		}
 		reason := fmt.Sprintf("worker %s went %s → %s", worker, from, to)
-		if _, err := q.SetDeviceHealth(ctx, d.Hostname, nh, actor, reason, 0); err != nil {
-			return err
+		tr, err := q.SetDeviceHealth(ctx, d.Hostname, nh, actor, reason, 0)
+		if err != nil {
+			return nil, err
+		}
+		if tr.ID != 0 {
+			trs = append(trs, tr)
 		}
 	}
-	return nil
+	return trs, nil
 }
 
 // RotateWorkerToken revokes a worker's tokens and returns a new secret

@@ -49,6 +49,10 @@ func TestLayering(t *testing.T) {
 			module + "/internal/web", module + "/internal/server"}},
 		// LAVA's log format is a format: no transport, no storage.
 		{"internal/lavalog", append(append([]string{}, transport...), storage...)},
+		// The event stream is a transport: the app's events and the app's
+		// rules, never the store or another transport.
+		{"internal/api/events", []string{module + "/internal/store/sqlstore", "database/sql", module + "/internal/api/rest", module + "/internal/api/lavarpc",
+			module + "/internal/api/workerapi", module + "/internal/web", module + "/internal/server"}},
 		{"internal/workerproto", append(append([]string{}, transport...), storage...)},
 		{"internal/logstore", append(append([]string{}, transport...), storage...)},
 		// Reading results records is domain logic: no transport, no storage.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/events"
 	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/lavarpc"
 	"github.com/basalt-lab/basalt/internal/api/rest"
@@ -70,7 +71,8 @@ type Server struct {
 	logs    *logstore.Store
 	app     *app.App
 	workers *workerapi.Server
-	ui      *web.UI // the web UI; its live streams close at shutdown
+	events  *events.Server // LAVA's event stream at /ws/
+	ui      *web.UI        // the web UI; its live streams close at shutdown
 	admit   *admit.Limiter
 	ln      net.Listener
 	http    *http.Server
@@ -160,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	ln = limitClients(ln, cfg.Limits.MaxConnsPerClient, cfg.Logger)
 	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
+		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
 	s.ui.SetAdmission(s.admit)
 	var protos http.Protocols
@@ -175,9 +178,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.http.RegisterOnShutdown(s.workers.CloseStreams)
 	s.http.RegisterOnShutdown(s.ui.CloseStreams)
+	s.http.RegisterOnShutdown(s.events.Close)
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
+			s.events.Close()
 			ln.Close()
 			st.Close()
 			return nil, fmt.Errorf("load TLS certificate: %w", err)
@@ -220,6 +225,7 @@ func (s *Server) Handler() http.Handler {
 	v02.SetAdmission(s.admit)
 	mux.Handle(lavarest.Prefix+"/", v02)
 	mux.Handle(workerproto.Prefix+"/", s.workers)
+	mux.Handle(events.Path, s.events)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/", s.ui)
 	return mux
@@ -326,6 +332,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = s.http.Shutdown(shutCtx)
+	s.events.Close() // before the store closes (Shutdown runs it too, in a goroutine)
 	stop()
 	<-loopDone
 	<-pushDone
@@ -343,6 +350,7 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // Close releases a server that was opened but never served.
 func (s *Server) Close() error {
+	s.events.Close()
 	s.ln.Close()
 	s.logs.Close()
 	return s.st.Close()

@@ -144,7 +144,7 @@ func (e *env) principal(name string) auth.Principal {
 // submit submits def as user and returns the job's id.
 func (e *env) submit(user, def string) int64 {
 	e.t.Helper()
-	ids, err := e.app.SubmitJob(context.Background(), e.principal(user), def)
+	ids, _, err := e.app.SubmitJob(context.Background(), e.principal(user), def)
 	must(e.t, err)
 	return ids[0]
 }

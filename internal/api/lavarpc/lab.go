@@ -1907,5 +1907,5 @@ func labYAMLString(s string) string {
 }
 
 func getPublisherEventSocket(*Call) (any, error) {
-	return nil, labFault(http.StatusNotFound, "The event stream is not served yet: Basalt has no ZMQ event socket, and will publish LAVA's events over WebSocket at /ws/ on its main port (docs/lava-clients.md).")
+	return nil, labFault(http.StatusNotFound, "Basalt has no ZMQ event socket: LAVA's events are a WebSocket at /ws/ on its main port, which lavacli events listen (2020.09 and later) uses (docs/lava-clients.md).")
 }

@@ -274,7 +274,7 @@ func TestLabReads(t *testing.T) {
 				{name: "validate_pipeline_devices nothing", who: admin, method: "scheduler.validate_pipeline_devices", params: []any{"nothing"}, fault: 404,
 					msg: "No devices found with hostname or device type name nothing, visible by the user"},
 				{name: "get_publisher_event_socket", who: anon, method: "scheduler.get_publisher_event_socket", fault: 404,
-					msg: "The event stream is not served yet: Basalt has no ZMQ event socket, and will publish LAVA's events over WebSocket at /ws/ on its main port (docs/lava-clients.md)."},
+					msg: "Basalt has no ZMQ event socket: LAVA's events are a WebSocket at /ws/ on its main port, which lavacli events listen (2020.09 and later) uses (docs/lava-clients.md)."},
 			})
 		})
 	}

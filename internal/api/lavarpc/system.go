@@ -64,9 +64,9 @@ func systemMethods() []*Method {
 		{Name: "system.api_version", Returns: "int", Help: "The XML-RPC API version (LAVA's: 2).",
 			Call: func(*Call) (any, error) { return APIVersion, nil }},
 		{Name: "system.master_config", Returns: "struct",
-			Help: "LAVA's event settings: EVENT_TOPIC, EVENT_SOCKET (Basalt has no ZMQ socket: events are a WebSocket on the main port), EVENT_NOTIFICATION and LOG_SIZE_LIMIT (MB; 0: Basalt shows logs of any size).",
+			Help: "LAVA's event settings: EVENT_TOPIC, EVENT_SOCKET (Basalt has no ZMQ socket: events are the WebSocket /ws/ on the main port), EVENT_NOTIFICATION (True: events are published) and LOG_SIZE_LIMIT (MB; 0: Basalt shows logs of any size).",
 			Call: func(*Call) (any, error) {
-				return map[string]any{"EVENT_TOPIC": EventTopic, "EVENT_SOCKET": "", "EVENT_NOTIFICATION": false, "LOG_SIZE_LIMIT": 0}, nil
+				return map[string]any{"EVENT_TOPIC": EventTopic, "EVENT_SOCKET": "", "EVENT_NOTIFICATION": true, "LOG_SIZE_LIMIT": 0}, nil
 			}},
 		{Name: "system.user_can_view_jobs", Auth: true, Params: []Param{{Name: "job_list", Type: "array"}, {Name: "username", Type: "string", Optional: true}},
 			Returns: "struct",

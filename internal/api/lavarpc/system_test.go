@@ -42,7 +42,7 @@ func TestSystemMethods(t *testing.T) {
 				{"api_version", anon, "system.api_version", nil, int64(2), 0},
 				{"whoami anonymous", anon, "system.whoami", nil, nil, 0},
 				{"whoami", alice, "system.whoami", nil, "alice", 0},
-				{"master_config", anon, "system.master_config", nil, map[string]any{"EVENT_TOPIC": "org.lavasoftware", "EVENT_SOCKET": "", "EVENT_NOTIFICATION": false, "LOG_SIZE_LIMIT": int64(0)}, 0},
+				{"master_config", anon, "system.master_config", nil, map[string]any{"EVENT_TOPIC": "org.lavasoftware", "EVENT_SOCKET": "", "EVENT_NOTIFICATION": true, "LOG_SIZE_LIMIT": int64(0)}, 0},
 				{"methodSignature", anon, "system.methodSignature", []any{"system.user_can_view_jobs"}, []any{[]any{"struct", "array", "string"}}, 0},
 				{"methodHelp of nothing", anon, "system.methodHelp", []any{"no.such"}, nil, lavarpc.FaultNoSuchMethod},
 				{"unknown method", alice, "scheduler.no_such_method", nil, nil, lavarpc.FaultNoSuchMethod},
