@@ -43,12 +43,10 @@ func (api *API) whoami(w http.ResponseWriter, _ *http.Request, p auth.Principal)
 	return nil
 }
 
-// masterConfig answers LAVA's event settings. Basalt has no ZMQ
-// publisher: notifications of events are off, with LAVA's defaults for
-// the rest (a 5 MB log size limit).
+// masterConfig answers LAVA's event settings
+// (lavawire.BasaltMasterConfig).
 func (api *API) masterConfig(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, lavawire.MasterConfig{EventTopic: "org.lavasoftware", EventSocket: "tcp://*:5500",
-		EventNotification: false, LogSizeLimit: 5})
+	writeJSON(w, http.StatusOK, lavawire.BasaltMasterConfig)
 	return nil
 }
 

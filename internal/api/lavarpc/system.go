@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/version"
@@ -14,9 +15,6 @@ import (
 // APIVersion is system.api_version: LAVA's XML-RPC API version.
 const APIVersion = 2
 
-// EventTopic is the topic prefix of LAVA's events (system.master_config's
-// EVENT_TOPIC).
-const EventTopic = "org.lavasoftware"
 
 func systemMethods() []*Method {
 	return []*Method{
@@ -66,7 +64,8 @@ func systemMethods() []*Method {
 		{Name: "system.master_config", Returns: "struct",
 			Help: "LAVA's event settings: EVENT_TOPIC, EVENT_SOCKET (Basalt has no ZMQ socket: events are the WebSocket /ws/ on the main port), EVENT_NOTIFICATION (True: events are published) and LOG_SIZE_LIMIT (MB; 0: Basalt shows logs of any size).",
 			Call: func(*Call) (any, error) {
-				return map[string]any{"EVENT_TOPIC": EventTopic, "EVENT_SOCKET": "", "EVENT_NOTIFICATION": true, "LOG_SIZE_LIMIT": 0}, nil
+				mc := lavawire.BasaltMasterConfig
+				return map[string]any{"EVENT_TOPIC": mc.EventTopic, "EVENT_SOCKET": mc.EventSocket, "EVENT_NOTIFICATION": mc.EventNotification, "LOG_SIZE_LIMIT": mc.LogSizeLimit}, nil
 			}},
 		{Name: "system.user_can_view_jobs", Auth: true, Params: []Param{{Name: "job_list", Type: "array"}, {Name: "username", Type: "string", Optional: true}},
 			Returns: "struct",

@@ -278,6 +278,13 @@ type MasterConfig struct {
 	LogSizeLimit      int    `json:"LOG_SIZE_LIMIT"` // MB
 }
 
+// Basalt's master configuration, the same on every API (REST v0.2's
+// system/master_config/, XML-RPC's system.master_config): LAVA's event
+// topic; no ZMQ socket (events are the WebSocket /ws/ on the main port);
+// events are published; no log size limit (0: Basalt shows logs of any
+// size).
+var BasaltMasterConfig = MasterConfig{EventTopic: "org.lavasoftware", EventSocket: "", EventNotification: true, LogSizeLimit: 0}
+
 // TokenInput is the body of POST token/ (JSON or a form).
 type TokenInput struct {
 	Username string `json:"username"`
