@@ -27,10 +27,10 @@ func storeAll() store.JobFilter { return store.JobFilter{Limit: 100} }
 // post sends a form as who (by token; anonymous sends none) without
 // following redirects.
 func (e *env) post(who int, path string, form url.Values) (*http.Response, string) {
-	e.t.Helper()
+	e.T.Helper()
 	hdr := map[string]string{}
 	if who != anon {
-		hdr["Authorization"] = "Token " + e.tokens[who]
+		hdr["Authorization"] = "Token " + e.Tokens[who]
 	}
 	if form == nil {
 		form = url.Values{}
@@ -64,11 +64,11 @@ var treeLog = strings.Join([]string{
 
 // treeJob submits a public job for alice and writes treeLog as its log.
 func (e *env) treeJob() int64 {
-	e.t.Helper()
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(e.t, e.app, "alice"), labtest.Job("tree-job", "qemu", ""))
-	must(e.t, err)
-	_, err = e.logs.Append(ids[0], 0, []byte(treeLog))
-	must(e.t, err)
+	e.T.Helper()
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("tree-job", "qemu", ""))
+	must(e.T, err)
+	_, err = e.Logs.Append(ids[0], 0, []byte(treeLog))
+	must(e.T, err)
 	return ids[0]
 }
 
@@ -105,7 +105,7 @@ func TestJobButtons(t *testing.T) {
 		}
 		checkPage(t, "POST "+c.path, body)
 	}
-	if j, _ := e.app.Store().GetJob(context.Background(), e.pubJob); j.State != lab.JobSubmitted {
+	if j, _ := e.App.Store().GetJob(context.Background(), e.pubJob); j.State != lab.JobSubmitted {
 		t.Fatalf("refused cancels changed the job: %s", j.State)
 	}
 
@@ -113,7 +113,7 @@ func TestJobButtons(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != pub {
 		t.Fatalf("cancel as alice: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	j, err := e.app.Store().GetJob(context.Background(), e.pubJob)
+	j, err := e.App.Store().GetJob(context.Background(), e.pubJob)
 	must(t, err)
 	if j.State != lab.JobFinished || j.Health != lab.JobHealthCanceled {
 		t.Errorf("after cancel: %s/%s, want Finished/Canceled", j.State, j.Health)
@@ -130,7 +130,7 @@ func TestJobButtons(t *testing.T) {
 	if resp, _ := e.post(alice, fmt.Sprintf("/jobs/%d/cancel", e.privJob), nil); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("cancel running job: status %d", resp.StatusCode)
 	}
-	if j, _ := e.app.Store().GetJob(context.Background(), e.privJob); j.State != lab.JobCanceling {
+	if j, _ := e.App.Store().GetJob(context.Background(), e.privJob); j.State != lab.JobCanceling {
 		t.Errorf("running job after cancel: %s, want Canceling", j.State)
 	}
 
@@ -140,15 +140,15 @@ func TestJobButtons(t *testing.T) {
 	if _, err := fmt.Sscanf(loc, "/jobs/%d", &nid); resp.StatusCode != http.StatusSeeOther || err != nil || nid == e.pubJob {
 		t.Fatalf("resubmit: status %d, Location %q", resp.StatusCode, loc)
 	}
-	nj, err := e.app.Store().GetJob(context.Background(), nid)
+	nj, err := e.App.Store().GetJob(context.Background(), nid)
 	must(t, err)
 	if nj.Submitter != "admin" || nj.State != lab.JobSubmitted || nj.Description != "public-job" || nj.Metadata["job.original"] == "" {
 		t.Errorf("resubmitted job: %+v", nj)
 	}
 
 	// Cross-site posts are refused before anything happens.
-	resp, _ = e.send("POST", fmt.Sprintf("/jobs/%d/cancel", nid), "", url.Values{}, map[string]string{"Authorization": "Token " + e.tokens[admin], "Sec-Fetch-Site": "cross-site"})
-	if j, _ := e.app.Store().GetJob(context.Background(), nid); resp.StatusCode != http.StatusForbidden || j.State != lab.JobSubmitted {
+	resp, _ = e.send("POST", fmt.Sprintf("/jobs/%d/cancel", nid), "", url.Values{}, map[string]string{"Authorization": "Token " + e.Tokens[admin], "Sec-Fetch-Site": "cross-site"})
+	if j, _ := e.App.Store().GetJob(context.Background(), nid); resp.StatusCode != http.StatusForbidden || j.State != lab.JobSubmitted {
 		t.Errorf("cross-site cancel: status %d, job %s", resp.StatusCode, j.State)
 	}
 }
@@ -338,7 +338,7 @@ func TestSubmitPage(t *testing.T) {
 	if strings.Count(body, `class="bad"`) != 1 || !strings.Contains(body, "1 problem.") || !strings.Contains(body, "bad-job</textarea>") && !strings.Contains(body, "job_name: bad-job") {
 		t.Errorf("rejected page: wrong problem count or form not refilled:\n%s", body)
 	}
-	if jobs, total, _ := e.app.ListJobs(context.Background(), principal(t, e.app, "admin"), storeAll()); total != 2 {
+	if jobs, total, _ := e.App.ListJobs(context.Background(), e.Principal(admin), storeAll()); total != 2 {
 		t.Errorf("a rejected definition created a job: %d jobs %v", total, jobs)
 	}
 
@@ -355,7 +355,7 @@ func TestSubmitPage(t *testing.T) {
 	// A type with no usable device: 422 as on the REST API (it was 500),
 	// the definition shown again with the reason.
 	ctx := context.Background()
-	must(t, e.app.CreateDeviceType(ctx, principal(t, e.app, "admin"), lab.DeviceType{Name: "empty-type"}))
+	must(t, e.App.CreateDeviceType(ctx, e.Principal(admin), lab.DeviceType{Name: "empty-type"}))
 	resp, body = e.post(alice, "/jobs/new", url.Values{"definition": {labtest.Job("x", "empty-type", "")}})
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "no usable device") || !strings.Contains(body, "empty-type</") && !strings.Contains(body, "device_type: empty-type") {
 		t.Errorf("type without devices: status %d, want 422 with the reason\n%s", resp.StatusCode, body)
@@ -371,14 +371,14 @@ func TestSubmitPage(t *testing.T) {
 	if _, err := fmt.Sscanf(resp.Header.Get("Location"), "/jobs/%d", &id); resp.StatusCode != http.StatusSeeOther || err != nil {
 		t.Fatalf("paste: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if j, err := e.app.Store().GetJob(context.Background(), id); err != nil || j.Description != "pasted-job" || j.Submitter != "bob" {
+	if j, err := e.App.Store().GetJob(context.Background(), id); err != nil || j.Description != "pasted-job" || j.Submitter != "bob" {
 		t.Errorf("pasted job: %+v %v", j, err)
 	}
 	ctype, buf := multipartForm(t, map[string]string{"definition": "ignored"}, labtest.Job("uploaded-job", "qemu", ""))
 	req, err := http.NewRequest("POST", e.srv.URL+"/jobs/new", buf)
 	must(t, err)
 	req.Header.Set("Content-Type", ctype)
-	req.Header.Set("Authorization", "Token "+e.tokens[bob])
+	req.Header.Set("Authorization", "Token "+e.Tokens[bob])
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err = c.Do(req)
 	must(t, err)
@@ -386,7 +386,7 @@ func TestSubmitPage(t *testing.T) {
 	if _, err := fmt.Sscanf(resp.Header.Get("Location"), "/jobs/%d", &id); resp.StatusCode != http.StatusSeeOther || err != nil {
 		t.Fatalf("upload: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if j, err := e.app.Store().GetJob(context.Background(), id); err != nil || j.Description != "uploaded-job" {
+	if j, err := e.App.Store().GetJob(context.Background(), id); err != nil || j.Description != "uploaded-job" {
 		t.Errorf("uploaded job: %+v %v", j, err)
 	}
 }
@@ -428,7 +428,7 @@ func TestAdminForms(t *testing.T) {
 			t.Errorf("POST %s %v as admin: status %d, want %d", c.path, c.form, resp.StatusCode, c.want)
 		}
 	}
-	if d, _ := e.app.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceGood {
+	if d, _ := e.App.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceGood {
 		t.Fatalf("refused forms changed the device: %s", d.Health)
 	}
 
@@ -436,7 +436,7 @@ func TestAdminForms(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/devices/d1" {
 		t.Fatalf("set device health: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if d, _ := e.app.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceMaintenance {
+	if d, _ := e.App.GetDevice(ctx, auth.Anonymous(), "d1"); d.Health != lab.DeviceMaintenance {
 		t.Errorf("device health after the form: %s", d.Health)
 	}
 	_, body, _ := e.get(admin, "/devices/d1")
@@ -448,13 +448,13 @@ func TestAdminForms(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/workers/w1" {
 		t.Fatalf("set worker health: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if w, _ := e.app.GetWorker(ctx, "w1"); w.Health != lab.WorkerMaintenance {
+	if w, _ := e.App.GetWorker(ctx, "w1"); w.Health != lab.WorkerMaintenance {
 		t.Errorf("worker health after the form: %s", w.Health)
 	}
 	if resp, _ = e.post(admin, "/workers/w1/health", url.Values{"health": {"Active"}, "reason": {"done"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("worker back to Active: status %d", resp.StatusCode)
 	}
-	if w, _ := e.app.GetWorker(ctx, "w1"); w.Health != lab.WorkerActive {
+	if w, _ := e.App.GetWorker(ctx, "w1"); w.Health != lab.WorkerActive {
 		t.Errorf("worker health after Active: %s", w.Health)
 	}
 }

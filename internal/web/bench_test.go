@@ -2,16 +2,11 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/basalt-lab/basalt/internal/app"
-	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/web"
 )
@@ -20,22 +15,10 @@ import (
 // a 1,000,000-line log (the target: under 100 ms each).
 func BenchmarkHugeLog(b *testing.B) {
 	const lines = 1_000_000
-	ctx := context.Background()
-	logs, err := logstore.Open(b.TempDir())
-	must(b, err)
-	b.Cleanup(func() { logs.Close() })
-	a := app.New(labtest.Backends()[0].Open(b), app.Config{Logs: logs})
-	must(b, a.Bootstrap(ctx))
-	_, err = a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
-	must(b, err)
-	ap := principal(b, a, "admin")
-	must(b, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
-	_, err = a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
-	must(b, err)
-	must(b, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "bench"))
-	ids, _, err := a.SubmitJob(ctx, ap, labtest.Job("huge", "qemu", ""))
-	must(b, err)
-	id := ids[0]
+	l := labtest.NewLab(b, labtest.Backends()[0], labtest.Config{})
+	logs := l.Logs
+	id := l.Submit(admin, labtest.Job("huge", "qemu", ""))
+	var err error
 	var off int64
 	for n := 0; n < lines; {
 		var buf bytes.Buffer
@@ -49,8 +32,7 @@ func BenchmarkHugeLog(b *testing.B) {
 	if n, err := logs.Lines(id); err != nil || n != lines {
 		b.Fatalf("log has %d lines (%v), want %d", n, err, lines)
 	}
-	srv := httptest.NewServer(web.New(a, nil))
-	b.Cleanup(srv.Close)
+	srv := l.Serve(web.New(l.App, nil))
 	for name, path := range map[string]string{
 		"job-page":   fmt.Sprintf("/jobs/%d", id),
 		"log-window": fmt.Sprintf("/jobs/%d/log?start=500000&end=501000", id),

@@ -22,7 +22,7 @@ func TestConditionBanner(t *testing.T) {
 			t.Errorf("%s: banner of a healthy server", path)
 		}
 	}
-	e.app.NoteFault(fmt.Errorf("append log of job 3: %w: no space left on device", lab.ErrStorageFull))
+	e.App.NoteFault(fmt.Errorf("append log of job 3: %w: no space left on device", lab.ErrStorageFull))
 	for _, path := range []string{"/", "/jobs", "/devices", fmt.Sprintf("/jobs/%d", e.pubJob), "/tokens"} {
 		for who := range nIdent {
 			code, body, _ := e.get(who, path)

@@ -14,9 +14,9 @@ import (
 // groupMembers reads a group back from the app as the admin; ok is false
 // when it does not exist.
 func (e *env) groupMembers(name string) (members []string, ok bool) {
-	e.t.Helper()
-	gs, err := e.app.ListGroups(context.Background(), principal(e.t, e.app, "admin"))
-	must(e.t, err)
+	e.T.Helper()
+	gs, err := e.App.ListGroups(context.Background(), e.Principal(admin))
+	must(e.T, err)
 	for _, g := range gs {
 		if g.Name == name {
 			return g.Members, true
@@ -33,7 +33,7 @@ func TestGroups(t *testing.T) {
 	for who, want := range [nIdent]int{303, 403, 403, 200} {
 		hdr := map[string]string{}
 		if who != anon {
-			hdr["Authorization"] = "Token " + e.tokens[who]
+			hdr["Authorization"] = "Token " + e.Tokens[who]
 		}
 		resp, body := e.send("GET", "/groups", "", nil, hdr)
 		if resp.StatusCode != want {
@@ -95,7 +95,7 @@ func TestGroups(t *testing.T) {
 	if m, _ := e.groupMembers("testers"); !slices.Equal(m, []string{"alice"}) {
 		t.Fatalf("members after adding alice: %v", m)
 	}
-	u, err := e.app.Store().GetUser(context.Background(), "alice")
+	u, err := e.App.Store().GetUser(context.Background(), "alice")
 	must(t, err)
 	if !slices.Contains(u.Groups, "testers") {
 		t.Errorf("alice's groups: %v", u.Groups)
@@ -155,15 +155,15 @@ func TestGroups(t *testing.T) {
 func TestDeviceDictionary(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
-	ap := principal(t, e.app, "admin")
+	ap := e.Principal(admin)
 	_, body, _ := e.get(admin, "/devices/d1")
 	if !strings.Contains(body, "no dictionary") {
 		t.Errorf("admin's page of a device without a dictionary lacks the note")
 	}
 	const marker = "dictmarker42"
 	dict := "{% extends 'qemu.jinja2' %}\n{# " + marker + " #}\n{% set memory = 2048 %}\n"
-	must(t, e.app.SetDeviceDictionary(ctx, ap, "d1", dict))
-	if d, err := e.app.GetDevice(ctx, ap, "d1"); err != nil || d.Dictionary != dict {
+	must(t, e.App.SetDeviceDictionary(ctx, ap, "d1", dict))
+	if d, err := e.App.GetDevice(ctx, ap, "d1"); err != nil || d.Dictionary != dict {
 		t.Fatalf("dictionary not stored: %v", err)
 	}
 	for who := range nIdent {

@@ -33,7 +33,7 @@ func (e *env) stream(t *testing.T, who int, path, lastID string) (int, <-chan ss
 	req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
 	must(t, err)
 	if who != anon {
-		req.Header.Set("Authorization", "Token "+e.tokens[who])
+		req.Header.Set("Authorization", "Token "+e.Tokens[who])
 	}
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
@@ -119,7 +119,7 @@ func logRec(msg string) string {
 func TestJobStream(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
-	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
+	_, err := e.App.StartJob(ctx, e.worker, e.privJob)
 	must(t, err)
 	path := fmt.Sprintf("/jobs/%d/events", e.privJob)
 
@@ -143,9 +143,9 @@ func TestJobStream(t *testing.T) {
 		t.Fatalf("first lines event id %q: %+v", ev.ID, got)
 	}
 	// Lines appended after connecting are pushed.
-	size, err := e.logs.Size(e.privJob)
+	size, err := e.Logs.Size(e.privJob)
 	must(t, err)
-	_, err = e.logs.Append(e.privJob, size, []byte(logRec("second")+logRec("third <b>")))
+	_, err = e.Logs.Append(e.privJob, size, []byte(logRec("second")+logRec("third <b>")))
 	must(t, err)
 	ev = next(t, ch, "lines")
 	got := lines(t, ev)
@@ -165,7 +165,7 @@ func TestJobStream(t *testing.T) {
 	}
 
 	// Finishing the job ends both streams with its final state.
-	_, err = e.app.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
+	_, err = e.App.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
 	must(t, err)
 	for _, c := range []<-chan sseEvent{ch, ch2} {
 		end := next(t, c, "end")
@@ -207,9 +207,9 @@ func TestOverviewStream(t *testing.T) {
 	// A state change is pushed: the private job starts, then finishes, and
 	// d1 is idle again.
 	ctx := context.Background()
-	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
+	_, err := e.App.StartJob(ctx, e.worker, e.privJob)
 	must(t, err)
-	_, err = e.app.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
+	_, err = e.App.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
 	must(t, err)
 	deadline := time.After(10 * time.Second)
 	for {
@@ -231,11 +231,11 @@ func TestOverviewStream(t *testing.T) {
 // server shutdown does not wait for open pages.
 func TestCloseStreams(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	ui := web.New(e.app, nil)
+	ui := web.New(e.App, nil)
 	e2 := *e
 	e2.srv = httptest.NewServer(ui)
 	t.Cleanup(e2.srv.Close)
-	_, err := e.app.StartJob(context.Background(), e.worker, e.privJob)
+	_, err := e.App.StartJob(context.Background(), e.worker, e.privJob)
 	must(t, err)
 	_, job := e2.stream(t, alice, fmt.Sprintf("/jobs/%d/events", e.privJob), "")
 	_, lab := e2.stream(t, anon, "/overview/events", "")
@@ -283,7 +283,7 @@ func TestJobStreamReadsTheJobOnlyWhenItChanges(t *testing.T) {
 	counted := &jobGets{}
 	e := newEnvOver(t, labtest.Backends()[0], func(s store.Store) store.Store { counted.Store = s; return counted })
 	ctx := context.Background()
-	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
+	_, err := e.App.StartJob(ctx, e.worker, e.privJob)
 	must(t, err)
 	code, ch := e.stream(t, alice, fmt.Sprintf("/jobs/%d/events", e.privJob), "")
 	if code != 200 {
@@ -294,9 +294,9 @@ func TestJobStreamReadsTheJobOnlyWhenItChanges(t *testing.T) {
 	counted.id.Store(e.privJob)
 	const chunks = 30
 	for i := range chunks {
-		size, err := e.logs.Size(e.privJob)
+		size, err := e.Logs.Size(e.privJob)
 		must(t, err)
-		_, err = e.logs.Append(e.privJob, size, []byte(logRec(fmt.Sprintf("chunk %d", i))))
+		_, err = e.Logs.Append(e.privJob, size, []byte(logRec(fmt.Sprintf("chunk %d", i))))
 		must(t, err)
 		for seen < i+2 { // wait for it to be pushed before the next one
 			seen += len(lines(t, next(t, ch, "lines")))
@@ -306,7 +306,7 @@ func TestJobStreamReadsTheJobOnlyWhenItChanges(t *testing.T) {
 		t.Errorf("%d reads of the job while pushing %d chunks, want at most 2 (its changes only)", n, chunks)
 	}
 	// The job changing is read, and pushed.
-	_, err = e.app.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
+	_, err = e.App.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{})
 	must(t, err)
 	if end := next(t, ch, "end"); !strings.Contains(end.Data, `"state":"Finished"`) {
 		t.Errorf("end %q", end.Data)

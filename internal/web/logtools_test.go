@@ -92,9 +92,9 @@ func TestLogOpensAtEnd(t *testing.T) {
 	for i := 1; i <= 1200; i++ {
 		b.WriteString(logRec(fmt.Sprintf("line-%d", i)))
 	}
-	size, err := e.logs.Size(e.privJob)
+	size, err := e.Logs.Size(e.privJob)
 	must(t, err)
-	_, err = e.logs.Append(e.privJob, size, []byte(b.String()))
+	_, err = e.Logs.Append(e.privJob, size, []byte(b.String()))
 	must(t, err)
 	events := fmt.Sprintf(`data-events="/jobs/%d/events?from=1201" data-follow=""`, e.privJob)
 	for _, path := range []string{fmt.Sprintf("/jobs/%d", e.privJob), fmt.Sprintf("/jobs/%d/log", e.privJob)} {
@@ -117,14 +117,14 @@ func TestLogOpensAtEnd(t *testing.T) {
 // right.
 func TestLogScanLongLines(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("long", "qemu", "visibility: public"))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("long", "qemu", "visibility: public"))
 	must(t, err)
 	id := ids[0]
 	log := `{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"short"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("x", 300<<10) + ` needle-long"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("y", 70<<10) + `"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"error","msg":"needle-after"}` + "\n"
-	_, err = e.logs.Append(id, 0, []byte(log))
+	_, err = e.Logs.Append(id, 0, []byte(log))
 	must(t, err)
 	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?q=needle", id))
 	if !strings.Contains(body, "2 lines match") || !strings.Contains(body, `#L1">line 1</a>`) || !strings.Contains(body, `#L3">line 3</a>`) {
@@ -148,7 +148,7 @@ func TestLogScanLongLines(t *testing.T) {
 func TestLogScanMemoryBound(t *testing.T) {
 	const bound = 8 << 20
 	e := newEnv(t, labtest.Backends()[0])
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("big", "qemu", "visibility: public"))
 	must(t, err)
 	id := ids[0]
 	var off int64
@@ -158,10 +158,10 @@ func TestLogScanMemoryBound(t *testing.T) {
 		for ; b.Len() < 4<<20; n++ {
 			fmt.Fprintf(&b, `{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"line %d %s"}`+"\n", n, pad)
 		}
-		off, err = e.logs.Append(id, off, []byte(b.String()))
+		off, err = e.Logs.Append(id, off, []byte(b.String()))
 		must(t, err)
 	}
-	lines, err := e.logs.Lines(id)
+	lines, err := e.Logs.Lines(id)
 	must(t, err)
 	deep := fmt.Sprintf("?start=%d&end=%d", lines-20, lines-10)
 	for _, q := range []string{"?q=no+such+text&start=0&end=10", "?first=error&start=0&end=10", deep} {

@@ -59,9 +59,9 @@ func kernelLog() string {
 // newLogJob submits a public job and stores log as its log.
 func newLogJob(t *testing.T, e *env, log string) int64 {
 	t.Helper()
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("log-job", "qemu", "visibility: public"))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("log-job", "qemu", "visibility: public"))
 	must(t, err)
-	_, err = e.logs.Append(ids[0], 0, []byte(log))
+	_, err = e.Logs.Append(ids[0], 0, []byte(log))
 	must(t, err)
 	return ids[0]
 }

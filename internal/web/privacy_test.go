@@ -56,7 +56,7 @@ func TestPrivateJobOnLabPages(t *testing.T) {
 
 			// The job fails with an infrastructure error: d1's history
 			// records the change with the job in its reason.
-			_, err := e.app.FinishJob(context.Background(), e.worker, e.privJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure})
+			_, err := e.App.FinishJob(context.Background(), e.worker, e.privJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure})
 			must(t, err)
 			check("finished", false)
 			for who := range nIdent {
@@ -87,7 +87,7 @@ func TestHostileFormsAreClientErrors(t *testing.T) {
 				req, err := http.NewRequest("POST", e.srv.URL+"/jobs/new", buf)
 				must(t, err)
 				req.Header.Set("Content-Type", ctype)
-				req.Header.Set("Authorization", "Token "+e.tokens[alice])
+				req.Header.Set("Authorization", "Token "+e.Tokens[alice])
 				resp, err := c.Do(req)
 				must(t, err)
 				defer resp.Body.Close()
@@ -150,10 +150,10 @@ func TestHostileFormsAreClientErrors(t *testing.T) {
 				}
 			}
 			ctx := context.Background()
-			if _, total, err := e.app.ListJobs(ctx, principal(t, e.app, "admin"), storeAll()); err != nil || total != 2 {
+			if _, total, err := e.App.ListJobs(ctx, e.Principal(admin), storeAll()); err != nil || total != 2 {
 				t.Errorf("jobs after refused submissions: %d, %v; want the fixture's 2", total, err)
 			}
-			if d, err := e.app.GetDevice(ctx, principal(t, e.app, "admin"), "d1"); err != nil || d.Health != lab.DeviceGood {
+			if d, err := e.App.GetDevice(ctx, e.Principal(admin), "d1"); err != nil || d.Health != lab.DeviceGood {
 				t.Errorf("d1 after a refused health change: %+v, %v", d, err)
 			}
 		})

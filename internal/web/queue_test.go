@@ -52,7 +52,7 @@ func TestQueueBox(t *testing.T) {
 func TestQueueStream(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
-	ap := principal(t, e.app, "admin")
+	ap := e.Principal(admin)
 	path := fmt.Sprintf("/jobs/%d/queue/events", e.pubJob)
 	_, ch := e.stream(t, anon, path, "")
 	expect := func(want string) {
@@ -64,27 +64,27 @@ func TestQueueStream(t *testing.T) {
 	}
 	// The anonymous follower may not see the personal job holding d1.
 	expect("no qemu device is free: d1 is reserved for a private job")
-	_, err := e.app.StartJob(ctx, e.worker, e.privJob)
+	_, err := e.App.StartJob(ctx, e.worker, e.privJob)
 	must(t, err)
 	expect("no qemu device is free: d1 is running a private job")
-	_, err = e.app.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Health: ptr(lab.WorkerMaintenance)})
+	_, err = e.App.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Health: ptr(lab.WorkerMaintenance)})
 	must(t, err)
 	// The worker's health is the more lasting reason: it is the one given.
 	expect("0 of 1 qemu device usable: d1 is on worker w1, in Maintenance")
-	_, err = e.app.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{}) // the same reason: no event
+	_, err = e.App.FinishJob(ctx, e.worker, e.privJob, app.JobOutcome{}) // the same reason: no event
 	must(t, err)
-	_, err = e.app.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Health: ptr(lab.WorkerActive)})
+	_, err = e.App.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Health: ptr(lab.WorkerActive)})
 	must(t, err)
 	// Back to Active, LAVA's cascade makes d1 Unknown; the type has no
 	// health check, so d1 takes jobs at once.
 	expect("d1 is free: the next scheduling pass assigns the job to it")
-	_, err = e.app.SchedulePass(ctx)
+	_, err = e.App.SchedulePass(ctx)
 	must(t, err)
 	expect("This job has left the queue: it was assigned to d1.")
 	next(t, ch, "end")
 
 	// A private queued job: not found for others, like its page.
-	ids, _, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("private", "qemu", "visibility: personal"))
+	ids, _, err := e.App.SubmitJob(ctx, e.Principal(alice), labtest.Job("private", "qemu", "visibility: personal"))
 	must(t, err)
 	for _, who := range []int{anon, bob} {
 		if code, _ := e.stream(t, who, fmt.Sprintf("/jobs/%d/queue/events", ids[0]), ""); code != 404 {
@@ -103,10 +103,10 @@ func TestQueueStream(t *testing.T) {
 func TestDeviceStatus(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
-	ap := principal(t, e.app, "admin")
-	_, err := e.app.CreateWorker(ctx, ap, lab.Worker{Name: "w2"}) // Offline until it connects
+	ap := e.Principal(admin)
+	_, err := e.App.CreateWorker(ctx, ap, lab.Worker{Name: "w2"}) // Offline until it connects
 	must(t, err)
-	must(t, e.app.CreateDevice(ctx, ap, lab.Device{Hostname: "d2", DeviceType: "qemu", Worker: "w2", Health: lab.DeviceGood}, "test"))
+	must(t, e.App.CreateDevice(ctx, ap, lab.Device{Hostname: "d2", DeviceType: "qemu", Worker: "w2", Health: lab.DeviceGood}, "test"))
 	_, body, _ := e.get(anon, "/devices")
 	for _, re := range []string{
 		`<th scope="row"><a href="/devices/d1">d1</a></th><td>qemu</td><td><span class="badge s-reserved">reserved</span></td>`,

@@ -195,17 +195,17 @@ func refDownloads(t *testing.T, id int64, cases []lab.TestCase) (csvFile, yamlFi
 func TestResultsDownloadsStreamed(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
-	admin := principal(t, e.app, "admin")
-	ids, _, err := e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("many", "qemu", "visibility: public"))
+	admin := e.Principal(admin)
+	ids, _, err := e.App.SubmitJob(ctx, e.Principal(alice), labtest.Job("many", "qemu", "visibility: public"))
 	must(t, err)
 	many := ids[0]
-	_, err = e.logs.Append(many, 0, manyResultsLog(1234, 0))
+	_, err = e.Logs.Append(many, 0, manyResultsLog(1234, 0))
 	must(t, err)
-	ids, _, err = e.app.SubmitJob(ctx, principal(t, e.app, "alice"), labtest.Job("none", "qemu", "visibility: public"))
+	ids, _, err = e.App.SubmitJob(ctx, e.Principal(alice), labtest.Job("none", "qemu", "visibility: public"))
 	must(t, err)
 	none := ids[0]
 	for _, id := range []int64{many, none} {
-		cases, total, err := e.app.JobResults(ctx, admin, id, store.CaseFilter{})
+		cases, total, err := e.App.JobResults(ctx, admin, id, store.CaseFilter{})
 		must(t, err)
 		if id == many && (total != 1234 || len(cases) != 1234) {
 			t.Fatalf("job %d has %d cases (total %d), want 1234", id, len(cases), total)
@@ -243,9 +243,9 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 		bound   = 32 << 20
 	)
 	e := newEnv(t, labtest.Backends()[0])
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("big", "qemu", "visibility: public"))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("big", "qemu", "visibility: public"))
 	must(t, err)
-	_, err = e.logs.Append(ids[0], 0, manyResultsLog(cases, pad))
+	_, err = e.Logs.Append(ids[0], 0, manyResultsLog(cases, pad))
 	must(t, err)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -275,7 +275,7 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 func TestDownloadAbortedMidStream(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	var logged syncbuf.Buffer
-	u := web.New(e.app, slog.New(slog.NewTextHandler(&logged, nil)))
+	u := web.New(e.App, slog.New(slog.NewTextHandler(&logged, nil)))
 	web.HandleAborting(u, "GET /test/abort", "job,suite,set\n1,")
 	srv := httptest.NewServer(u)
 	defer srv.Close()

@@ -45,8 +45,8 @@ var markedLog = strings.Join([]string{
 func TestResultsSameEverywhere(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix+"/", rest.New(e.app, nil))
-	mux.Handle("/", web.New(e.app, nil))
+	mux.Handle(rest.Prefix+"/", rest.New(e.App, nil))
+	mux.Handle("/", web.New(e.App, nil))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	get := func(path string) string {
@@ -62,10 +62,10 @@ func TestResultsSameEverywhere(t *testing.T) {
 		return string(b)
 	}
 	for _, log := range []string{treeLog, markedLog} {
-		ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("same", "qemu", ""))
+		ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("same", "qemu", ""))
 		must(t, err)
 		id := ids[0]
-		_, err = e.logs.Append(id, 0, []byte(log))
+		_, err = e.Logs.Append(id, 0, []byte(log))
 		must(t, err)
 
 		var api wire.List[wire.Result]
@@ -146,7 +146,7 @@ func TestResultsSameEverywhere(t *testing.T) {
 // page then lists the suites only.
 func TestResultsPages(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, e.app, "alice"), labtest.Job("many", "qemu", ""))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("many", "qemu", ""))
 	must(t, err)
 	id := ids[0]
 	var cases []lab.TestCase
@@ -158,7 +158,7 @@ func TestResultsPages(t *testing.T) {
 		cases = append(cases, lab.TestCase{Suite: "0_many", Name: fmt.Sprintf("case-%04d", i), Result: r, Line: i, StartLine: i, EndLine: i,
 			Logged: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)})
 	}
-	_, err = e.app.Store().AddTestCases(context.Background(), id, cases, 2500)
+	_, err = e.App.Store().AddTestCases(context.Background(), id, cases, 2500)
 	must(t, err)
 	base := fmt.Sprintf("/jobs/%d/results", id)
 	_, body, _ := e.get(anon, base)

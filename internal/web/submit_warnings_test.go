@@ -20,7 +20,7 @@ func TestSubmitPageWarnings(t *testing.T) {
 	def := labtest.Job("warned-job", "qemu", "priority: high\npriority: low")
 	count := func() int {
 		t.Helper()
-		_, total, err := e.app.ListJobs(context.Background(), principal(t, e.app, "admin"), storeAll())
+		_, total, err := e.App.ListJobs(context.Background(), e.Principal(admin), storeAll())
 		must(t, err)
 		return total
 	}

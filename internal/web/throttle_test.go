@@ -28,7 +28,7 @@ func TestLoginThrottled(t *testing.T) {
 	must(t, a.Bootstrap(ctx))
 	_, err := a.CreateSuperuser(ctx, "alice", "", "alice-password")
 	must(t, err)
-	e := &env{t: t, app: a, srv: httptest.NewServer(web.New(a, nil))}
+	e := &env{Lab: &labtest.Lab{T: t, App: a}, srv: httptest.NewServer(web.New(a, nil))}
 	t.Cleanup(e.srv.Close)
 	login := func(password string) (*http.Response, string) {
 		return e.send("POST", "/login", "", url.Values{"username": {"alice"}, "password": {password}, "next": {"/jobs"}}, nil)

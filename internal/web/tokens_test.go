@@ -29,7 +29,7 @@ func TestAccountPages(t *testing.T) {
 				for who := range nIdent {
 					hdr := map[string]string{}
 					if who != anon {
-						hdr["Authorization"] = "Token " + e.tokens[who]
+						hdr["Authorization"] = "Token " + e.Tokens[who]
 					}
 					resp, body := e.send("GET", c.path, "", nil, hdr)
 					if resp.StatusCode != c.want[who] {
@@ -64,11 +64,11 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("create token: status %d, secret %v\n%s", resp.StatusCode, m, body)
 	}
 	secret := m[1]
-	p, err := e.app.Authenticate(ctx, "", secret)
+	p, err := e.App.Authenticate(ctx, "", secret)
 	if err != nil || p.Username != "alice" {
 		t.Fatalf("the new secret does not authenticate alice: %v %v", p, err)
 	}
-	toks, err := e.app.ListTokens(ctx, p, "alice")
+	toks, err := e.App.ListTokens(ctx, p, "alice")
 	must(t, err)
 	var tok lab.Token
 	for _, x := range toks {
@@ -96,14 +96,14 @@ func TestTokens(t *testing.T) {
 			t.Errorf("revoke alice's token as %s: status %d, want %d", identNames[who], resp.StatusCode, want)
 		}
 	}
-	if _, err := e.app.Authenticate(ctx, "", secret); err != nil {
+	if _, err := e.App.Authenticate(ctx, "", secret); err != nil {
 		t.Fatalf("refused revokes revoked the token: %v", err)
 	}
 	resp, _ = e.post(alice, revoke, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/tokens" {
 		t.Errorf("revoke: status %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if _, err := e.app.Authenticate(ctx, "", secret); err == nil {
+	if _, err := e.App.Authenticate(ctx, "", secret); err == nil {
 		t.Error("the revoked token still authenticates")
 	}
 
@@ -136,14 +136,14 @@ func TestUsers(t *testing.T) {
 			t.Errorf("create user as %s: status %d, want 403", identNames[who], resp.StatusCode)
 		}
 	}
-	if _, err := e.app.Store().GetUser(context.Background(), "carol"); err == nil {
+	if _, err := e.App.Store().GetUser(context.Background(), "carol"); err == nil {
 		t.Fatal("a refused form created carol")
 	}
 	resp, _ := e.post(admin, "/users", form)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/users" {
 		t.Fatalf("create user: status %d", resp.StatusCode)
 	}
-	if _, err := e.app.Login(context.Background(), "carol", "carol-password", ""); err != nil {
+	if _, err := e.App.Login(context.Background(), "carol", "carol-password", ""); err != nil {
 		t.Errorf("carol cannot log in: %v", err)
 	}
 	resp, body = e.post(admin, "/users", form)

@@ -11,62 +11,37 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
-	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 	"github.com/basalt-lab/basalt/internal/web"
 )
 
-func TestMain(m *testing.M) {
-	auth.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { labtest.Main(m) }
 
 // Identities pages are requested as.
 const (
-	anon = iota
-	alice
-	bob
-	admin
-	nIdent
+	anon   = labtest.Anon
+	alice  = labtest.Alice
+	bob    = labtest.Bob
+	admin  = labtest.Admin
+	nIdent = labtest.Worker // the users, without the worker
 )
 
-var identNames = [nIdent]string{"anonymous", "alice", "bob", "admin"}
+var identNames = labtest.Names[:nIdent]
 
-// env is a UI over a small lab: device type qemu, worker w1 (Online),
+var must = labtest.Must
+
+// env is a UI over the standard lab (labtest.Lab): worker w1 (Online),
 // device d1 running alice's personal job, and alice's public job queued
 // behind it. Both jobs have logs; the public one has results.
 type env struct {
-	t       testing.TB
+	*labtest.Lab
 	srv     *httptest.Server
-	tokens  [nIdent]string
 	pubJob  int64
 	privJob int64
-	app     *app.App        // for tests that check what a form did
-	logs    *logstore.Store // for tests that write job logs
-	worker  auth.Principal  // w1, for tests that run jobs (live_test.go)
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func principal(t testing.TB, a *app.App, name string) auth.Principal {
-	t.Helper()
-	u, err := a.Store().GetUser(context.Background(), name)
-	must(t, err)
-	p, err := auth.UserPrincipal(u)
-	must(t, err)
-	return p
+	worker  auth.Principal // w1, for tests that run jobs (live_test.go)
 }
 
 // pubLog is the public job's log: five records, one results record and one
@@ -86,71 +61,30 @@ func newEnv(t testing.TB, b labtest.Backend) *env { return newEnvOver(t, b, nil)
 func newEnvOver(t testing.TB, b labtest.Backend, wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	ctx := context.Background()
-	logs, err := logstore.Open(t.TempDir())
+	l := labtest.NewLab(t, b, labtest.Config{Store: wrap})
+	e := &env{Lab: l, worker: l.Principal(labtest.Worker)}
+	_, err := l.App.Heartbeat(ctx, e.worker, "w1", "1.2.3")
 	must(t, err)
-	t.Cleanup(func() { logs.Close() })
-	st := b.Open(t)
-	if wrap != nil {
-		st = wrap(st)
-	}
-	a := app.New(st, app.Config{Logs: logs})
-	must(t, a.Bootstrap(ctx))
-	_, err = a.CreateSuperuser(ctx, "admin", "admin@example.org", "")
+	e.privJob = e.Submit(alice, labtest.Job("personal-job", "qemu", "visibility: personal\npriority: high"))
+	_, err = l.App.SchedulePass(ctx)
 	must(t, err)
-	ap := principal(t, a, "admin")
-	for _, name := range []string{"alice", "bob"} {
-		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name, Password: name + "-password"})
-		must(t, err)
-	}
-	e := &env{t: t, app: a, logs: logs}
-	for i, name := range []string{"alice", "bob", "admin"} {
-		_, secret, err := a.CreateToken(ctx, principal(t, a, name), name, "test", time.Time{})
-		must(t, err)
-		e.tokens[alice+i] = secret
-	}
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
-	wtok, err := a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
+	e.pubJob = e.Submit(alice, labtest.Job("public-job", "qemu", "visibility: public\npriority: medium"))
+	_, err = l.Logs.Append(e.pubJob, 0, []byte(pubLog))
 	must(t, err)
-	must(t, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))
-	wp, err := a.Authenticate(ctx, "", wtok)
+	_, err = l.Logs.Append(e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
 	must(t, err)
-	_, err = a.Heartbeat(ctx, wp, "w1", "1.2.3")
-	must(t, err)
-
-	alicePr := principal(t, a, "alice")
-	submit := func(def string) int64 {
-		ids, _, err := a.SubmitJob(ctx, alicePr, def)
-		must(t, err)
-		return ids[0]
-	}
-	e.privJob = submit(labtest.Job("personal-job", "qemu", "visibility: personal\npriority: high"))
-	_, err = a.SchedulePass(ctx)
-	must(t, err)
-	e.pubJob = submit(labtest.Job("public-job", "qemu", "visibility: public\npriority: medium"))
-	_, err = logs.Append(e.pubJob, 0, []byte(pubLog))
-	must(t, err)
-	_, err = logs.Append(e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
-	must(t, err)
-
-	e.worker = wp
-	e.srv = httptest.NewServer(web.New(a, nil))
-	t.Cleanup(e.srv.Close)
+	e.srv = l.Serve(web.New(l.App, nil))
 	return e
 }
 
 // get fetches path as who and returns status and body.
 func (e *env) get(who int, path string) (int, string, http.Header) {
-	e.t.Helper()
-	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
-	must(e.t, err)
-	if who != anon {
-		req.Header.Set("Authorization", "Token "+e.tokens[who])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	must(e.t, err)
+	e.T.Helper()
+	resp, err := http.DefaultClient.Do(e.Request(who, "GET", e.srv.URL+path, ""))
+	must(e.T, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	must(e.t, err)
+	must(e.T, err)
 	return resp.StatusCode, string(body), resp.Header
 }
 
@@ -232,13 +166,13 @@ func TestBadCredentials(t *testing.T) {
 // send does one request without following redirects; cookie, when not
 // empty, is sent as the session cookie.
 func (e *env) send(method, path, cookie string, form url.Values, hdr map[string]string) (*http.Response, string) {
-	e.t.Helper()
+	e.T.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, body)
-	must(e.t, err)
+	must(e.T, err)
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -250,10 +184,10 @@ func (e *env) send(method, path, cookie string, form url.Values, hdr map[string]
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
-	must(e.t, err)
+	must(e.T, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	must(e.t, err)
+	must(e.T, err)
 	return resp, string(b)
 }
 

@@ -18,102 +18,52 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
-	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	auth.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { labtest.Main(m) }
 
 // Identities of the test lab.
 const (
-	anon = iota
-	alice
-	bob
-	admin
-	nIdent
+	anon   = labtest.Anon
+	alice  = labtest.Alice
+	bob    = labtest.Bob
+	admin  = labtest.Admin
+	nIdent = labtest.Worker // the users, without the worker
 )
 
-var identNames = [nIdent]string{"anonymous", "alice", "bob", "admin"}
+var identNames = labtest.Names[:nIdent]
+
+var must = labtest.Must
 
 // waitFor bounds every wait of a test for something the server sends: a
 // guard against a hung test, not a measure of anything.
 const waitFor = 30 * time.Second
 
 // env is a server with the event stream at /ws/ and LAVA's XML-RPC API at
-// /RPC2 (for lavacli), over a small lab: device type qemu, worker w1
-// (never seen yet), device qemu-01 (Good) on w1, users alice and bob and
-// superuser admin, each with a token.
+// /RPC2 (for lavacli), over the standard lab (labtest.Lab) with device
+// qemu-01 (Good) on w1 (never seen yet).
 type env struct {
-	t      testing.TB
-	app    *app.App
-	ev     *Server
-	srv    *httptest.Server
-	tokens [nIdent]string
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+	*labtest.Lab
+	ev  *Server
+	srv *httptest.Server
 }
 
 func newEnv(t testing.TB, b labtest.Backend, cfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	logs, err := logstore.Open(t.TempDir())
-	must(t, err)
-	t.Cleanup(func() { logs.Close() })
-	a := app.New(b.Open(t), app.Config{Logs: logs})
-	must(t, a.Bootstrap(ctx))
-	e := &env{t: t, app: a, ev: New(a, nil, cfg)}
+	l := labtest.NewLab(t, b, labtest.Config{Device: lab.Device{Hostname: "qemu-01", Health: lab.DeviceGood,
+		Dictionary: "{% extends 'qemu.jinja2' %}\n"}})
+	e := &env{Lab: l, ev: New(l.App, nil, cfg)}
 	mux := http.NewServeMux()
 	mux.Handle(Path, e.ev)
-	rpc := lavarpc.New(a, nil)
+	rpc := lavarpc.New(l.App, nil)
 	mux.Handle(lavarpc.Path, rpc)
 	mux.Handle(lavarpc.Path+"/", rpc)
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(func() {
-		e.ev.Close() // before the test server: its Close waits for the hijacked connections' handlers
-		e.srv.Close()
-	})
-
-	adm, err := a.CreateSuperuser(ctx, "admin", "admin@example.org", "admin-password")
-	must(t, err)
-	ap, err := auth.UserPrincipal(adm)
-	must(t, err)
-	for _, name := range []string{"alice", "bob"} {
-		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name, Password: name + "-password"})
-		must(t, err)
-	}
-	for i := alice; i <= admin; i++ {
-		_, secret, err := a.CreateToken(ctx, e.principal(i), identNames[i], "events", time.Time{})
-		must(t, err)
-		e.tokens[i] = secret
-	}
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
-	_, err = a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
-	must(t, err)
-	must(t, a.CreateDevice(ctx, ap, lab.Device{Hostname: "qemu-01", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood,
-		Dictionary: "{% extends 'qemu.jinja2' %}\n"}, "test"))
+	e.srv = l.Serve(mux)
+	// Before the test server's Close (cleanups run last first): it waits
+	// for the hijacked connections' handlers.
+	t.Cleanup(e.ev.Close)
 	return e
-}
-
-// principal is who's principal.
-func (e *env) principal(who int) auth.Principal {
-	e.t.Helper()
-	if who == anon {
-		return auth.Anonymous()
-	}
-	u, err := e.app.Store().GetUser(context.Background(), identNames[who])
-	must(e.t, err)
-	p, err := auth.UserPrincipal(u)
-	must(e.t, err)
-	return p
 }
 
 // wsURL is the event stream's ws:// URL.
@@ -128,14 +78,14 @@ type client struct {
 
 // dial connects as who (HTTP Basic username:token, as LAVA's clients).
 func (e *env) dial(who int) *client {
-	e.t.Helper()
+	e.T.Helper()
 	h := http.Header{}
 	if who != anon {
-		h.Set("Authorization", basic(identNames[who], e.tokens[who]))
+		h.Set("Authorization", basic(identNames[who], e.Tokens[who]))
 	}
 	c, err := e.dialHeader(h)
-	must(e.t, err)
-	return &client{t: e.t, name: identNames[who], c: c}
+	must(e.T, err)
+	return &client{t: e.T, name: identNames[who], c: c}
 }
 
 func basic(user, secret string) string {
@@ -155,7 +105,7 @@ func (e *env) dialHeader(h http.Header) (*websocket.Conn, error) {
 		}
 		return nil, err
 	}
-	e.t.Cleanup(func() { _ = c.CloseNow() })
+	e.T.Cleanup(func() { _ = c.CloseNow() })
 	c.SetReadLimit(1 << 20)
 	return c, nil
 }
@@ -227,53 +177,45 @@ var worker = auth.WorkerPrincipal("w1")
 // runJob takes job id from the queue to Finished Complete on qemu-01, with
 // a test event "ready" from its test shell on the way; w1 must be Online.
 func (e *env) runJob(id int64) {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
-	res, err := e.app.SchedulePass(ctx)
-	must(e.t, err)
+	res, err := e.App.SchedulePass(ctx)
+	must(e.T, err)
 	if len(res.Assigned) != 1 || res.Assigned[0].Job != id {
-		e.t.Fatalf("scheduled %+v, want job %d on qemu-01", res.Assigned, id)
+		e.T.Fatalf("scheduled %+v, want job %d on qemu-01", res.Assigned, id)
 	}
-	_, err = e.app.StartJob(ctx, worker, id)
-	must(e.t, err)
+	_, err = e.App.StartJob(ctx, worker, id)
+	must(e.T, err)
 	log := `{"dt":"2026-01-02T03:04:05.000006Z","lvl":"info","msg":"start"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05.000007Z","lvl":"event","msg":"ready \"now\""}` + "\n"
-	_, err = e.app.AppendLog(ctx, worker, id, 0, []byte(log))
-	must(e.t, err)
+	_, err = e.App.AppendLog(ctx, worker, id, 0, []byte(log))
+	must(e.T, err)
 	// The same lines again (a retry after a lost acknowledgement): no
 	// second event.
-	_, err = e.app.AppendLog(ctx, worker, id, 0, []byte(log))
-	must(e.t, err)
-	_, err = e.app.FinishJob(ctx, worker, id, app.JobOutcome{})
-	must(e.t, err)
+	_, err = e.App.AppendLog(ctx, worker, id, 0, []byte(log))
+	must(e.T, err)
+	_, err = e.App.FinishJob(ctx, worker, id, app.JobOutcome{})
+	must(e.T, err)
 }
 
 // heartbeat brings w1 Online.
 func (e *env) heartbeat() {
-	e.t.Helper()
-	_, err := e.app.Heartbeat(context.Background(), worker, "w1", "test")
-	must(e.t, err)
-}
-
-// submit submits def as who.
-func (e *env) submit(who int, def string) int64 {
-	e.t.Helper()
-	ids, _, err := e.app.SubmitJob(context.Background(), e.principal(who), def)
-	must(e.t, err)
-	return ids[0]
+	e.T.Helper()
+	_, err := e.App.Heartbeat(context.Background(), worker, "w1", "test")
+	must(e.T, err)
 }
 
 // job reads job id as stored.
 func (e *env) job(id int64) lab.Job {
-	e.t.Helper()
-	j, err := e.app.Store().GetJob(context.Background(), id)
-	must(e.t, err)
+	e.T.Helper()
+	j, err := e.App.Store().GetJob(context.Background(), id)
+	must(e.T, err)
 	return j
 }
 
 // lavacliURI is the /RPC2 URI lavacli is given.
 func (e *env) lavacliURI() string {
 	u, err := url.Parse(e.srv.URL + lavarpc.Path)
-	must(e.t, err)
+	must(e.T, err)
 	return u.String()
 }

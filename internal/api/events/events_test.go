@@ -81,9 +81,9 @@ func TestJobEvents(t *testing.T) {
 			e := newEnv(t, b, Config{})
 			c := e.dial(anon)
 			e.heartbeat()
-			id := e.submit(alice, labtest.Job("public job", "qemu", "priority: 60"))
+			id := e.Submit(alice, labtest.Job("public job", "qemu", "priority: 60"))
 			e.runJob(id)
-			marker := e.submit(bob, labtest.Job("marker", "qemu", ""))
+			marker := e.Submit(bob, labtest.Job("marker", "qemu", ""))
 
 			got := c.until(func(m msg) bool { return m.topic == TopicJob && m.fields["job"] == float64(marker) })
 			want := jobLife(e.job(id))
@@ -123,9 +123,9 @@ func TestPrivateJobEvents(t *testing.T) {
 				cs[who] = e.dial(who)
 			}
 			e.heartbeat()
-			id := e.submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
+			id := e.Submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
 			e.runJob(id)
-			marker := e.submit(bob, labtest.Job("marker", "qemu", ""))
+			marker := e.Submit(bob, labtest.Job("marker", "qemu", ""))
 			seen := jobLife(e.job(id))
 			hidden := []string{
 				TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
@@ -158,20 +158,20 @@ func TestDeviceAndWorkerEvents(t *testing.T) {
 			e := newEnv(t, b, Config{})
 			c := e.dial(bob)
 			ctx := context.Background()
-			ap := e.principal(admin)
-			_, err := e.app.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceMaintenance, "cabling")
+			ap := e.Principal(admin)
+			_, err := e.App.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceMaintenance, "cabling")
 			must(t, err)
-			_, err = e.app.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceMaintenance, "still cabling") // no change
+			_, err = e.App.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceMaintenance, "still cabling") // no change
 			must(t, err)
-			_, err = e.app.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceGood, "done")
+			_, err = e.App.SetDeviceHealth(ctx, ap, "qemu-01", lab.DeviceGood, "done")
 			must(t, err)
 			health := func(h lab.WorkerHealth) app.WorkerUpdate { return app.WorkerUpdate{Health: &h, Reason: "test"} }
-			_, err = e.app.UpdateWorker(ctx, ap, "w1", health(lab.WorkerMaintenance))
+			_, err = e.App.UpdateWorker(ctx, ap, "w1", health(lab.WorkerMaintenance))
 			must(t, err)
 			desc := "rack 2"
-			_, err = e.app.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Description: &desc}) // neither state nor health
+			_, err = e.App.UpdateWorker(ctx, ap, "w1", app.WorkerUpdate{Description: &desc}) // neither state nor health
 			must(t, err)
-			_, err = e.app.UpdateWorker(ctx, ap, "w1", health(lab.WorkerActive))
+			_, err = e.App.UpdateWorker(ctx, ap, "w1", health(lab.WorkerActive))
 			must(t, err)
 			e.heartbeat()
 			got := c.until(func(m msg) bool { return m.topic == TopicWorker && m.fields["state"] == "Online" })
@@ -201,7 +201,7 @@ func TestAuthentication(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0], Config{PingInterval: 20 * time.Millisecond})
 	cases := []struct{ name, header, want string }{
 		{"wrong token", basic("alice", "nope"), "Unknown user"},
-		{"another user's token", basic("bob", e.tokens[alice]), "Unknown user"},
+		{"another user's token", basic("bob", e.Tokens[alice]), "Unknown user"},
 		{"unknown token", "Token nope", "Unknown user"},
 		{"malformed basic", "Basic %%%", "Invalid basic authentication"},
 		{"other scheme", "Digest username=alice", "Only Basic authentication is supported"},
@@ -224,22 +224,22 @@ func TestAuthentication(t *testing.T) {
 		})
 	}
 	t.Run("token scheme", func(t *testing.T) {
-		c, err := e.dialHeader(http.Header{"Authorization": {"Token " + e.tokens[alice]}})
+		c, err := e.dialHeader(http.Header{"Authorization": {"Token " + e.Tokens[alice]}})
 		must(t, err)
 		cl := &client{t: t, name: "alice by Token", c: c}
-		id := e.submit(alice, labtest.Job("private", "qemu", "visibility: personal"))
+		id := e.Submit(alice, labtest.Job("private", "qemu", "visibility: personal"))
 		if m := cl.next(); m.topic != TopicJob || m.fields["job"] != float64(id) {
 			t.Errorf("got %s, want the submission of job %d", m.raw, id)
 		}
 	})
 	t.Run("token deleted", func(t *testing.T) {
 		ctx := context.Background()
-		p := e.principal(bob)
-		tok, secret, err := e.app.CreateToken(ctx, p, "bob", "short-lived", time.Time{})
+		p := e.Principal(bob)
+		tok, secret, err := e.App.CreateToken(ctx, p, "bob", "short-lived", time.Time{})
 		must(t, err)
 		c, err := e.dialHeader(http.Header{"Authorization": {basic("bob", secret)}})
 		must(t, err)
-		must(t, e.app.DeleteToken(ctx, p, tok.ID))
+		must(t, e.App.DeleteToken(ctx, p, tok.ID))
 		m := (&client{t: t, name: "bob", c: c}).next()
 		if !m.closed || m.closeCode != websocket.StatusPolicyViolation || m.closeReason != "Unknown user" {
 			t.Errorf("got %+v, want a close with 1008 Unknown user", m)

@@ -86,11 +86,11 @@ func TestLavacliEventsListen(t *testing.T) {
 	}
 
 	e.heartbeat()
-	pub := e.submit(alice, labtest.Job("public job", "qemu", ""))
+	pub := e.Submit(alice, labtest.Job("public job", "qemu", ""))
 	e.runJob(pub)
-	priv := e.submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
+	priv := e.Submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
 	e.runJob(priv)
-	marker := e.submit(bob, labtest.Job("marker", "qemu", ""))
+	marker := e.Submit(bob, labtest.Job("marker", "qemu", ""))
 
 	var got []string
 	stop := fmt.Sprintf("org.lavasoftware.testjob bob - [%d] <??> state=Submitted health=Unknown (marker)", marker)

@@ -20,20 +20,20 @@ import (
 // send posts body with a content type as who and returns status and
 // body.
 func (e *env) send(who int, method, path, ctype string, body []byte) (int, string) {
-	e.t.Helper()
+	e.T.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+lavarest.Prefix+path, bytes.NewReader(body))
-	must(e.t, err)
+	must(e.T, err)
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
 	if who != anon {
-		req.Header.Set("Authorization", "Token "+e.tokens[who])
+		req.Header.Set("Authorization", "Token "+e.Tokens[who])
 	}
 	resp, err := http.DefaultClient.Do(req)
-	must(e.t, err)
+	must(e.T, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	must(e.t, err)
+	must(e.T, err)
 	return resp.StatusCode, string(b)
 }
 
@@ -67,7 +67,7 @@ func TestSubmit(t *testing.T) {
 					t.Errorf("%s: %d %s", c.name, st, body)
 					continue
 				}
-				j, err := e.app.GetJob(context.Background(), e.principal("alice"), out.JobIDs[0])
+				j, err := e.App.GetJob(context.Background(), e.Principal(alice), out.JobIDs[0])
 				must(t, err)
 				if j.Description != "form-job" || j.Submitter != "alice" || j.State != lab.JobSubmitted {
 					t.Errorf("%s: job %+v", c.name, j)
@@ -143,7 +143,7 @@ func TestCancelResubmit(t *testing.T) {
 			e := newEnv(t, b)
 			ctx := context.Background()
 			state := func(id int64) string {
-				j, err := e.app.GetJob(ctx, e.principal("admin"), id)
+				j, err := e.App.GetJob(ctx, e.Principal(admin), id)
 				must(t, err)
 				return j.State.String() + "/" + j.Health.String()
 			}
@@ -213,7 +213,7 @@ func TestToken(t *testing.T) {
 		if st != 200 || json.Unmarshal([]byte(body), &tok) != nil || tok.Token == "" {
 			t.Fatalf("%s: %d %s", c.name, st, body)
 		}
-		e.tokens[anon] = tok.Token // try it: anon's requests carry no token, so as alice
+		e.Tokens[anon] = tok.Token // try it: anon's requests carry no token, so as alice
 		st, body = e.send(alice, "GET", "/system/whoami/", "", nil)
 		req, _ := http.NewRequest("GET", e.srv.URL+lavarest.Prefix+"/system/whoami/", nil)
 		req.Header.Set("Authorization", "Token "+tok.Token)
@@ -225,7 +225,7 @@ func TestToken(t *testing.T) {
 			t.Errorf("%s: whoami with the new token: %s (%d %s)", c.name, b, st, body)
 		}
 	}
-	toks, err := e.app.ListTokens(context.Background(), e.principal("alice"), "alice")
+	toks, err := e.App.ListTokens(context.Background(), e.Principal(alice), "alice")
 	must(t, err)
 	n := 0
 	for _, tk := range toks {
@@ -296,7 +296,7 @@ func TestVersionWithoutDatabase(t *testing.T) {
 	for _, b := range labtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
-			must(t, e.app.Store().Close())
+			must(t, e.App.Store().Close())
 			st, body := e.do(alice, "GET", "/system/version/", "")
 			if st != 200 || !strings.HasPrefix(string(body), `{"version":`) {
 				t.Errorf("version: %d %s", st, body)

@@ -32,7 +32,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("GET", "/devices/?all=1&health__in=good,BAD&ordering=-health", "", "", false)
 	e := newEnv(f, labtest.Backends()[0])
 	e.seedResults(e.pubJob)
-	h := lavarest.New(e.app, nil)
+	h := lavarest.New(e.App, nil)
 	f.Fuzz(func(t *testing.T, method, path, body, ctype string, asAdmin bool) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
 			return // not a request line a client can send
@@ -45,7 +45,7 @@ func FuzzAPI(f *testing.F) {
 			req.Header.Set("Content-Type", ctype)
 		}
 		if asAdmin {
-			req.Header.Set("Authorization", "Token "+e.tokens[admin])
+			req.Header.Set("Authorization", "Token "+e.Tokens[admin])
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -36,23 +36,23 @@ func TestJobFilters(t *testing.T) {
 			// The public job runs on d1 and finishes Complete; bob's is
 			// canceled.
 			wp := auth.WorkerPrincipal("w1")
-			_, err := e.app.Heartbeat(ctx, wp, "w1", "test")
+			_, err := e.App.Heartbeat(ctx, wp, "w1", "test")
 			must(t, err)
-			_, err = e.app.SchedulePass(ctx)
+			_, err = e.App.SchedulePass(ctx)
 			must(t, err)
-			_, err = e.app.StartJob(ctx, wp, e.pubJob)
+			_, err = e.App.StartJob(ctx, wp, e.pubJob)
 			must(t, err)
-			_, err = e.app.FinishFromWorker(ctx, wp, e.pubJob, app0())
+			_, err = e.App.FinishFromWorker(ctx, wp, e.pubJob, app0())
 			must(t, err)
-			_, err = e.app.CancelJob(ctx, e.principal("bob"), e.bobJob)
+			_, err = e.App.CancelJob(ctx, e.Principal(bob), e.bobJob)
 			must(t, err)
-			pub, err := e.app.GetJob(ctx, e.principal("admin"), e.pubJob)
+			pub, err := e.App.GetJob(ctx, e.Principal(admin), e.pubJob)
 			must(t, err)
 			if pub.State != lab.JobFinished || pub.ActualDevice != "d1" {
 				t.Fatalf("public job: %s on %q", pub.State, pub.ActualDevice)
 			}
 			before := lavawire.FormatTime(pub.SubmitTime)
-			bobSubmitted, err := e.app.GetJob(ctx, e.principal("admin"), e.bobJob)
+			bobSubmitted, err := e.App.GetJob(ctx, e.Principal(admin), e.bobJob)
 			must(t, err)
 			all := []int64{e.bobJob, e.grpJob, e.privJob, e.pubJob}
 
@@ -174,7 +174,7 @@ func TestJobFilters(t *testing.T) {
 func TestPagination(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	for i := range 8 {
-		e.submit("bob", job(fmt.Sprintf("more-%d", i), "qemu", "public", ""))
+		e.Submit(bob, job(fmt.Sprintf("more-%d", i), "qemu", "public", ""))
 	}
 	// 12 jobs in all, all Submitted: read them 5 at a time, with a filter
 	// the links keep.
@@ -227,7 +227,7 @@ func TestPagination(t *testing.T) {
 	}
 	// A page longer than the chunks the server reads is whole, in order.
 	for i := range 30 {
-		e.submit("alice", job(fmt.Sprintf("chunk-%d", i), "qemu", "personal", ""))
+		e.Submit(alice, job(fmt.Sprintf("chunk-%d", i), "qemu", "personal", ""))
 	}
 	for _, c := range []struct {
 		query string

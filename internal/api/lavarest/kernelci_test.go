@@ -110,10 +110,10 @@ func TestKernelCIFlow(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
 			ctx := context.Background()
-			ap := e.principal("admin")
-			must(t, e.app.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "kci"}))
-			must(t, e.app.CreateDevice(ctx, ap, lab.Device{Hostname: "kci-01", DeviceType: "kci", Worker: "w1", Health: lab.DeviceGood}, "test"))
-			k := kernelCI{t: t, base: e.srv.URL + "/api/v0.2/", token: e.tokens[alice]}
+			ap := e.Principal(admin)
+			must(t, e.App.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "kci"}))
+			must(t, e.App.CreateDevice(ctx, ap, lab.Device{Hostname: "kci-01", DeviceType: "kci", Worker: "w1", Health: lab.DeviceGood}, "test"))
+			k := kernelCI{t: t, base: e.srv.URL + "/api/v0.2/", token: e.Tokens[alice]}
 
 			// The liveness probe and the device list KernelCI reads first.
 			if st, body := k.do("GET", "system/version", nil); st != 200 || !strings.Contains(string(body), `"version":`) {
@@ -170,22 +170,22 @@ func TestKernelCIFlow(t *testing.T) {
 			// The worker comes online, takes the job, uploads its log and
 			// finishes it.
 			wp := auth.WorkerPrincipal("w1")
-			_, err := e.app.Heartbeat(ctx, wp, "w1", "test")
+			_, err := e.App.Heartbeat(ctx, wp, "w1", "test")
 			must(t, err)
-			_, err = e.app.SchedulePass(ctx)
+			_, err = e.App.SchedulePass(ctx)
 			must(t, err)
 			if s, _ := poll(); s != "Scheduled" {
 				t.Fatalf("job after a scheduling pass is %s", s)
 			}
-			_, err = e.app.StartJob(ctx, wp, id)
+			_, err = e.App.StartJob(ctx, wp, id)
 			must(t, err)
 			if s, _ := poll(); s != "Running" {
 				t.Fatalf("started job is %s", s)
 			}
-			_, err = e.app.AppendLog(ctx, wp, id, 0, []byte(kciLog))
+			_, err = e.App.AppendLog(ctx, wp, id, 0, []byte(kciLog))
 			must(t, err)
 			sum := sha256.Sum256([]byte(kciLog))
-			_, err = e.app.FinishFromWorker(ctx, wp, id, app.WorkerFinish{LogSize: int64(len(kciLog)), LogSHA256: hex.EncodeToString(sum[:])})
+			_, err = e.App.FinishFromWorker(ctx, wp, id, app.WorkerFinish{LogSize: int64(len(kciLog)), LogSHA256: hex.EncodeToString(sum[:])})
 			must(t, err)
 			if s, h := poll(); s != "Finished" || h != "Complete" {
 				t.Fatalf("finished job is %s/%s", s, h)

@@ -146,12 +146,12 @@ func TestDeviceTypeAvailability(t *testing.T) {
 				t.Errorf("qemu queue for a worker: %d", q)
 			}
 			ctx := context.Background()
-			_, err := e.app.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
+			_, err := e.App.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
 			must(t, err)
 			if dt := qemu(admin); dt.Idle != 1 || dt.Offline != 0 || dt.Busy != 0 {
 				t.Errorf("qemu with its worker online: %+v", dt)
 			}
-			_, err = e.app.SchedulePass(ctx)
+			_, err = e.App.SchedulePass(ctx)
 			must(t, err)
 			if dt := qemu(admin); dt.Idle != 0 || dt.Busy != 1 || dt.QueuedJobs != 2 {
 				t.Errorf("qemu running a job: %+v", dt)

@@ -16,13 +16,13 @@ import (
 // seedResults gives the public job a log with results and returns the
 // ids of its first suite and first case.
 func (e *env) seedResults(job int64) (suite, tcase int64) {
-	e.t.Helper()
-	_, err := e.logs.Append(job, 0, []byte(kciLog))
-	must(e.t, err)
-	suites, err := e.app.JobSuites(context.Background(), e.principal("admin"), job)
-	must(e.t, err)
-	cases, _, err := e.app.JobResults(context.Background(), e.principal("admin"), job, store.CaseFilter{Limit: 1})
-	must(e.t, err)
+	e.T.Helper()
+	_, err := e.Logs.Append(job, 0, []byte(kciLog))
+	must(e.T, err)
+	suites, err := e.App.JobSuites(context.Background(), e.Principal(admin), job)
+	must(e.T, err)
+	cases, _, err := e.App.JobResults(context.Background(), e.Principal(admin), job, store.CaseFilter{Limit: 1})
+	must(e.T, err)
 	return suites[0].ID, cases[0].ID
 }
 
@@ -45,7 +45,7 @@ func none(*env, int) string                 { return "" }
 // on.
 func freshJob(suffix string) func(*env, int) string {
 	return func(e *env, who int) string {
-		id := e.submit("alice", job("fresh-"+identNames[who], "qemu", "public", ""))
+		id := e.Submit(alice, job("fresh-"+identNames[who], "qemu", "public", ""))
 		return jobPath(id, suffix)
 	}
 }
@@ -74,7 +74,7 @@ func perms(sid, tid int64) map[string]perm {
 		"POST /jobs/":          {fixed("/jobs/"), func(*env, int) string { return jsonDef(job("new", "qemu", "public", "")) }, [nIdent]int{401, 201, 201, 201, 403}},
 		"POST /jobs/validate/": {fixed("/jobs/validate/"), func(*env, int) string { return jsonDef(job("v", "qemu", "public", "")) }, everyone},
 		"POST /jobs/batch-cancel/": {fixed("/jobs/batch-cancel/"), func(e *env, who int) string {
-			return fmt.Sprintf(`{"job_ids": [%d]}`, e.submit("alice", job("batch", "qemu", "public", "")))
+			return fmt.Sprintf(`{"job_ids": [%d]}`, e.Submit(alice, job("batch", "qemu", "public", "")))
 		}, [nIdent]int{401, 200, 200, 200, 200}},
 		"GET /jobs/{id}/":           {pub(""), none, publicJob},
 		"GET /jobs/{id}/cancel/":    {freshJob("cancel/"), none, [nIdent]int{401, 200, 403, 200, 404}},

@@ -60,40 +60,40 @@ func newJobEnv(t testing.TB, b labtest.Backend) *jobEnv {
 	e := &jobEnv{env: newEnv(t, b)}
 	e.runJob(e.pubJob)
 	e.appendLog(e.pubJob, jobLog...)
-	_, err := e.app.FinishJob(context.Background(), worker, e.pubJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorTest})
+	_, err := e.App.FinishJob(context.Background(), worker, e.pubJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorTest})
 	must(t, err)
-	e.bobJob = e.submit(bob, labtest.Job("bob's job", "qemu", ""))
+	e.bobJob = e.Submit(bob, labtest.Job("bob's job", "qemu", ""))
 	return e
 }
 
 // runJob starts job id on qemu-01: the oldest queued job must be id.
 func (e *env) runJob(id int64) {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
-	_, err := e.app.Heartbeat(ctx, worker, "w1", "test")
-	must(e.t, err)
-	_, err = e.app.SchedulePass(ctx)
-	must(e.t, err)
-	j, err := e.app.StartJob(ctx, worker, id)
-	must(e.t, err)
+	_, err := e.App.Heartbeat(ctx, worker, "w1", "test")
+	must(e.T, err)
+	_, err = e.App.SchedulePass(ctx)
+	must(e.T, err)
+	j, err := e.App.StartJob(ctx, worker, id)
+	must(e.T, err)
 	if j.State != lab.JobRunning || j.ActualDevice != "qemu-01" {
-		e.t.Fatalf("job %d is %s on %q, want Running on qemu-01", id, j.State, j.ActualDevice)
+		e.T.Fatalf("job %d is %s on %q, want Running on qemu-01", id, j.State, j.ActualDevice)
 	}
 }
 
 // appendLog appends lines to a running job's log, as its worker does.
 func (e *env) appendLog(id int64, lines ...string) {
-	e.t.Helper()
-	size, err := e.app.LogSize(id)
-	must(e.t, err)
-	_, err = e.app.AppendLog(context.Background(), worker, id, size, []byte(strings.Join(lines, "\n")+"\n"))
-	must(e.t, err)
+	e.T.Helper()
+	size, err := e.App.LogSize(id)
+	must(e.T, err)
+	_, err = e.App.AppendLog(context.Background(), worker, id, size, []byte(strings.Join(lines, "\n")+"\n"))
+	must(e.T, err)
 }
 
 func (e *env) job(id int64) lab.Job {
-	e.t.Helper()
-	j, err := e.app.Store().GetJob(context.Background(), id)
-	must(e.t, err)
+	e.T.Helper()
+	j, err := e.App.Store().GetJob(context.Background(), id)
+	must(e.T, err)
 	return j
 }
 
@@ -283,7 +283,7 @@ func TestJobReadMethods(t *testing.T) {
 
 			t.Run("job_details", func(t *testing.T) {
 				addr := "alice@example.org"
-				_, err := e.app.UpdateUser(context.Background(), e.principal(admin), "alice", app.UserUpdate{Email: &addr})
+				_, err := e.App.UpdateUser(context.Background(), e.Principal(admin), "alice", app.UserUpdate{Email: &addr})
 				must(t, err)
 				for _, who := range []int{anon, bob, alice, admin} {
 					got, err := e.call(who, "scheduler.job_details", pubID)
@@ -349,7 +349,7 @@ func TestJobWriteMethods(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newJobEnv(t, b)
 			ctx := context.Background()
-			must(t, e.app.CreateDeviceType(ctx, e.principal(admin), lab.DeviceType{Name: "bbb"}))
+			must(t, e.App.CreateDeviceType(ctx, e.Principal(admin), lab.DeviceType{Name: "bbb"}))
 			pubID, privID, bobID := e.pubJob, e.privJob, e.bobJob
 			good := labtest.Job("submitted", "qemu", "")
 			unknownType := labtest.Job("nope", "nope", "")
@@ -441,7 +441,7 @@ func TestJobListLimit(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ctx := context.Background()
 	for i := range 120 {
-		_, err := e.app.Store().CreateJob(ctx, lab.Job{Description: fmt.Sprint("job ", i), Submitter: "bob", RequestedType: "qemu",
+		_, err := e.App.Store().CreateJob(ctx, lab.Job{Description: fmt.Sprint("job ", i), Submitter: "bob", RequestedType: "qemu",
 			Priority: 50, SubmitTime: time.Now(), Definition: "d", OriginalDefinition: "d"})
 		must(t, err)
 	}

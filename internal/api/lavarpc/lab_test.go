@@ -94,7 +94,7 @@ func binaryWith(parts ...string) func(t *testing.T, got any) {
 // labSetup adds what the lab tests need to newEnv's lab: a group "lab".
 func labSetup(t *testing.T, e *env) {
 	t.Helper()
-	must(t, e.app.CreateGroup(context.Background(), e.principal(admin), "lab"))
+	must(t, e.App.CreateGroup(context.Background(), e.Principal(admin), "lab"))
 }
 
 const (
@@ -141,7 +141,7 @@ func TestLabReads(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
 			labSetup(t, e)
-			rendered, err := e.app.RenderDeviceConfig(context.Background(), e.principal(admin), "qemu-01", nil)
+			rendered, err := e.App.RenderDeviceConfig(context.Background(), e.Principal(admin), "qemu-01", nil)
 			must(t, err)
 			e.run(t, []labCase{
 				// scheduler.devices.*
@@ -468,15 +468,15 @@ func TestLabPrivateJobs(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
 			ctx := context.Background()
-			must(t, e.app.CreateDevice(ctx, e.principal(admin), lab.Device{Hostname: "qemu-02", DeviceType: "qemu", Worker: "w1",
+			must(t, e.App.CreateDevice(ctx, e.Principal(admin), lab.Device{Hostname: "qemu-02", DeviceType: "qemu", Worker: "w1",
 				Health: lab.DeviceGood, Dictionary: qemu01Dict}, "test"))
-			_, err := e.app.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
+			_, err := e.App.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
 			must(t, err)
-			_, err = e.app.SchedulePass(ctx)
+			_, err = e.App.SchedulePass(ctx)
 			must(t, err)
-			priv, err := e.app.GetJob(ctx, e.principal(alice), e.privJob)
+			priv, err := e.App.GetJob(ctx, e.Principal(alice), e.privJob)
 			must(t, err)
-			pub, err := e.app.GetJob(ctx, e.principal(alice), e.pubJob)
+			pub, err := e.App.GetJob(ctx, e.Principal(alice), e.pubJob)
 			must(t, err)
 			if priv.ActualDevice == "" || pub.ActualDevice == "" {
 				t.Fatalf("jobs not scheduled: %+v %+v", priv, pub)

@@ -192,18 +192,18 @@ func TestLavacliJobs(t *testing.T) {
 // lavacliStart starts lavacli as who with args, unbuffered, and returns
 // it with a reader of its standard output.
 func (e *env) lavacliStart(ctx context.Context, who int, args ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
-	e.t.Helper()
+	e.T.Helper()
 	bin, err := exec.LookPath("lavacli")
-	must(e.t, err)
-	home := e.t.TempDir()
+	must(e.T, err)
+	home := e.T.TempDir()
 	cmd := exec.CommandContext(ctx, bin, append([]string{"--uri", e.uri(who)}, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "NO_PROXY=127.0.0.1,localhost",
 		"no_proxy=127.0.0.1,localhost", "PYTHONUNBUFFERED=1")
 	stdout, err := cmd.StdoutPipe()
-	must(e.t, err)
+	must(e.T, err)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	must(e.t, cmd.Start())
+	must(e.T, cmd.Start())
 	return cmd, bufio.NewReader(stdout), &stderr
 }
 
@@ -234,7 +234,7 @@ func TestLavacliFollow(t *testing.T) {
 	}
 	// the job goes on and ends while both poll
 	e.appendLog(e.pubJob, jobLog[3:]...)
-	_, err = e.app.FinishJob(context.Background(), worker, e.pubJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorTest})
+	_, err = e.App.FinishJob(context.Background(), worker, e.pubJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorTest})
 	must(t, err)
 	rest, err := io.ReadAll(out)
 	must(t, err)

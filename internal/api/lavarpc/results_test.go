@@ -101,7 +101,7 @@ var resultsCSV = map[string]string{
 // resultsFiller fills in the ids of the public job's cases.
 func resultsFiller(t *testing.T, e *jobEnv) func(parts ...string) string {
 	t.Helper()
-	cases, _, err := e.app.JobResults(context.Background(), e.principal(admin), e.pubJob, store.CaseFilter{})
+	cases, _, err := e.App.JobResults(context.Background(), e.Principal(admin), e.pubJob, store.CaseFilter{})
 	must(t, err)
 	pairs := []string{"{job}", fmt.Sprint(e.pubJob)}
 	for _, c := range cases {
@@ -123,7 +123,7 @@ func TestResultMethods(t *testing.T) {
 			y, c := resultsYAML, resultsCSV
 			pubID, privID := e.pubJob, e.privJob
 			job := fmt.Sprint(pubID)
-			metaJob := e.submit(alice, labtest.Job("with metadata", "qemu", "metadata:\n  build: '42'\n  arch: arm64"))
+			metaJob := e.Submit(alice, labtest.Job("with metadata", "qemu", "metadata:\n  build: '42'\n  arch: arm64"))
 			const (
 				authRequired  = "Authentication with user and token required for this API."
 				noJob         = "Specified job not found."

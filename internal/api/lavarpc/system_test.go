@@ -138,12 +138,12 @@ func TestHTTPLayer(t *testing.T) {
 		want   string
 	}{
 		{"bad token", call, map[string]string{"Authorization": "Basic " + basic("alice", "wrong")}, 401, "Invalid token"},
-		{"token of another user", call, map[string]string{"Authorization": "Basic " + basic("bob", e.tokens[alice])}, 401, "Invalid token"},
-		{"Token scheme", call, map[string]string{"Authorization": "Token " + e.tokens[alice]}, 400, "only Basic scheme is supported"},
+		{"token of another user", call, map[string]string{"Authorization": "Basic " + basic("bob", e.Tokens[alice])}, 401, "Invalid token"},
+		{"Token scheme", call, map[string]string{"Authorization": "Token " + e.Tokens[alice]}, 400, "only Basic scheme is supported"},
 		{"no user:pass", call, map[string]string{"Authorization": "Basic bm9jb2xvbg=="}, 400, "no user:pass"},
 		{"not XML-RPC", "<html/>", nil, 200, "<int>-32600</int>"},
 		{"too large", "<methodCall>" + strings.Repeat(" ", int(xmlrpc.DefaultLimits.MaxBytes)+10), nil, 413, "too large"},
-		{"good", call, map[string]string{"Authorization": "Basic " + basic("alice", e.tokens[alice])}, 200, "<string>alice</string>"},
+		{"good", call, map[string]string{"Authorization": "Basic " + basic("alice", e.Tokens[alice])}, 200, "<string>alice</string>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := post(tc.body, tc.header)

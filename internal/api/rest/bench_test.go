@@ -29,13 +29,13 @@ func BenchmarkSubmit(b *testing.B) {
 				// a real server runs the scheduler loop: every submission kicks a pass
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				go e.app.Run(ctx)
+				go e.App.Run(ctx)
 				tr := &http.Transport{MaxIdleConnsPerHost: clients}
 				client := &http.Client{Transport: tr}
 				defer tr.CloseIdleConnections()
 				submit := func() error {
 					req, _ := http.NewRequest("POST", e.srv.URL+rest.Prefix+"/jobs", strings.NewReader(body))
-					req.Header.Set("Authorization", "Token "+e.tokens[alice])
+					req.Header.Set("Authorization", "Token "+e.Tokens[alice])
 					resp, err := client.Do(req)
 					if err != nil {
 						return err

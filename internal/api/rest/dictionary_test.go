@@ -74,7 +74,7 @@ func TestDictionaryErrorsCarryPositions(t *testing.T) {
 
 			// A board's dictionary whose template the server does not have
 			// is refused at the extends tag, saying where templates come from.
-			must(t, e.app.CreateDeviceType(context.Background(), principal(t, mustUser(t, e.app, "admin")), lab.DeviceType{Name: "acme-board"}))
+			must(t, e.App.CreateDeviceType(context.Background(), e.Principal(admin), lab.DeviceType{Name: "acme-board"}))
 			bbb := "{% extends 'acme-board.jinja2' %}\n{% set connection_command = 'telnet serial 7001' %}\n"
 			status, body = e.do(admin, "POST", "/devices", `{"hostname":"bbb01","device_type":"acme-board","worker_host":"w1","dictionary":`+jsonString(t, bbb)+`}`)
 			var ej wire.ErrorResponse

@@ -28,7 +28,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("GET", "/jobs?state=Running,Finished&limit=5&offset=9999999999", "", true)
 	f.Add("POST", "/devices/d1/health", `{"health":"retired","reason":"\u0000"}`, true)
 	e := newEnv(f, labtest.Backends()[0])
-	h := rest.New(e.app, nil)
+	h := rest.New(e.App, nil)
 	f.Fuzz(func(t *testing.T, method, path, body string, asAdmin bool) {
 		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t#") {
 			return // not a request line a client can send
@@ -38,7 +38,7 @@ func FuzzAPI(f *testing.F) {
 			return
 		}
 		if asAdmin {
-			req.Header.Set("Authorization", "Token "+e.tokens[admin])
+			req.Header.Set("Authorization", "Token "+e.Tokens[admin])
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

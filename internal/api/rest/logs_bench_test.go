@@ -94,7 +94,7 @@ func getLog(client *http.Client, url string) (int64, *http.Response, error) {
 // connection, from request to last byte: LAVA's comparison point.
 func BenchmarkLogDownload(b *testing.B) {
 	e := newEnv(b, labtest.Backends()[0])
-	size, lines := fillLog(b, e.logs, e.pubJob, 0, 200000)
+	size, lines := fillLog(b, e.Logs, e.pubJob, 0, 200000)
 	url := fmt.Sprintf("%s%s/jobs/%d/logs", e.srv.URL, rest.Prefix, e.pubJob)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -226,7 +226,7 @@ func readConcurrently(tb testing.TB, clients []*http.Client, url string, n int, 
 // index).
 func BenchmarkLogReaders(b *testing.B) {
 	e := newEnv(b, labtest.Backends()[0])
-	size, _ := fillLog(b, e.logs, e.pubJob, int64(*readersLogMB)<<20, 0)
+	size, _ := fillLog(b, e.Logs, e.pubJob, int64(*readersLogMB)<<20, 0)
 	for _, proto := range strings.Split(*readersProtos, ",") {
 		b.Run(fmt.Sprintf("%s/log=%dMiB/readers=%d", proto, *readersLogMB, *readersN), func(b *testing.B) {
 			srv := e.srv.URL
@@ -284,7 +284,7 @@ func BenchmarkLogReaders(b *testing.B) {
 // loopback listener, as the real server does, and returns its URL.
 func h2cServer(tb testing.TB, e *env) string {
 	tb.Helper()
-	srv := httptest.NewUnstartedServer(rest.New(e.app, nil))
+	srv := httptest.NewUnstartedServer(rest.New(e.App, nil))
 	srv.Config.Protocols = new(http.Protocols)
 	srv.Config.Protocols.SetHTTP1(true)
 	srv.Config.Protocols.SetUnencryptedHTTP2(true)

@@ -45,11 +45,11 @@ func protocols(t testing.TB, e *env) map[string]struct {
 // out; an invisible job is not found.
 func TestJobLogs(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	size, lines := fillLog(t, e.logs, e.pubJob, 0, 1000)
-	if _, err := e.logs.Append(e.pubJob, size, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"tar`)); err != nil {
+	size, lines := fillLog(t, e.Logs, e.pubJob, 0, 1000)
+	if _, err := e.Logs.Append(e.pubJob, size, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"tar`)); err != nil {
 		t.Fatal(err)
 	}
-	admin := principal(t, mustUser(t, e.app, "admin"))
+	admin := e.Principal(admin)
 	for proto, c := range protocols(t, e) {
 		for _, q := range []struct {
 			query      string
@@ -77,7 +77,7 @@ func TestJobLogs(t *testing.T) {
 				t.Fatalf("%s %s: status %d, headers %v", proto, q.query, resp.StatusCode, resp.Header)
 			}
 			checkLogBody(t, body, q.start, q.end)
-			ref, total, err := e.app.JobLog(context.Background(), admin, e.pubJob, q.start, q.end, 0)
+			ref, total, err := e.App.JobLog(context.Background(), admin, e.pubJob, q.start, q.end, 0)
 			must(t, err)
 			var want strings.Builder
 			for _, l := range ref {
@@ -108,7 +108,7 @@ func TestJobLogs(t *testing.T) {
 // not finished, and answers them with the new total once they come.
 func TestJobLogsWait(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	size, lines := fillLog(t, e.logs, e.pubJob, 0, 10)
+	size, lines := fillLog(t, e.Logs, e.pubJob, 0, 10)
 	got := make(chan []byte, 1)
 	hdr := make(chan http.Header, 1)
 	go func() {
@@ -127,7 +127,7 @@ func TestJobLogsWait(t *testing.T) {
 	// the new lines; without them it would come after 60 s, empty.
 	time.Sleep(50 * time.Millisecond)
 	more := append(logRecord(append(logRecord(nil, lines), '\n'), lines+1), '\n')
-	if _, err := e.logs.Append(e.pubJob, size, more); err != nil {
+	if _, err := e.Logs.Append(e.pubJob, size, more); err != nil {
 		t.Fatal(err)
 	}
 	if b := <-got; string(b) != string(more) {
@@ -153,7 +153,7 @@ func TestLogReadMemoryBound(t *testing.T) {
 		allocs  = 256 << 20 // allocated
 	)
 	e := newEnv(t, labtest.Backends()[0])
-	size, _ := fillLog(t, e.logs, e.pubJob, logSize, 0)
+	size, _ := fillLog(t, e.Logs, e.pubJob, logSize, 0)
 	for proto, c := range protocols(t, e) {
 		url := fmt.Sprintf("%s%s/jobs/%d/logs", c.url, rest.Prefix, e.pubJob)
 		if _, _, err := getLog(c.client, url+"?end=1"); err != nil { // connect, warm up

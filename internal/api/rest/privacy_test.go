@@ -18,23 +18,23 @@ import (
 // runPrivateJob leaves alice's personal job running on d1 (her public and
 // group jobs canceled) and returns the worker's principal.
 func (e *env) runPrivateJob() auth.Principal {
-	e.t.Helper()
+	e.T.Helper()
 	ctx := context.Background()
-	alicePr := principal(e.t, mustUser(e.t, e.app, "alice"))
+	alicePr := e.Principal(alice)
 	for _, id := range []int64{e.pubJob, e.grpJob} {
-		_, err := e.app.CancelJob(ctx, alicePr, id)
-		must(e.t, err)
+		_, err := e.App.CancelJob(ctx, alicePr, id)
+		must(e.T, err)
 	}
 	if status, body := e.do(worker, "POST", "/workers/w1/heartbeat", `{"version":"test"}`); status != 200 {
-		e.t.Fatalf("heartbeat: %d %s", status, body)
+		e.T.Fatalf("heartbeat: %d %s", status, body)
 	}
-	_, err := e.app.SchedulePass(ctx)
-	must(e.t, err)
+	_, err := e.App.SchedulePass(ctx)
+	must(e.T, err)
 	wp := auth.WorkerPrincipal("w1")
-	j, err := e.app.StartJob(ctx, wp, e.privJob)
-	must(e.t, err)
+	j, err := e.App.StartJob(ctx, wp, e.privJob)
+	must(e.T, err)
 	if j.State != lab.JobRunning || j.ActualDevice != "d1" {
-		e.t.Fatalf("the private job is %s on %q, want Running on d1", j.State, j.ActualDevice)
+		e.T.Fatalf("the private job is %s on %q, want Running on d1", j.State, j.ActualDevice)
 	}
 	return wp
 }
@@ -75,7 +75,7 @@ func TestDevicePrivateJob(t *testing.T) {
 			// The job fails with an infrastructure error: d1 goes Unknown,
 			// and its history names the job, in the job field and the reason.
 			ctx := context.Background()
-			_, err := e.app.FinishJob(ctx, wp, e.privJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure})
+			_, err := e.App.FinishJob(ctx, wp, e.privJob, app.JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure})
 			must(t, err)
 			named := fmt.Sprintf("job %d", e.privJob)
 			for _, who := range humans {
@@ -164,17 +164,17 @@ func TestHostileInputIsClientError(t *testing.T) {
 
 			// Nothing changed.
 			ctx := context.Background()
-			dt, err := e.app.GetDeviceType(ctx, "qemu")
+			dt, err := e.App.GetDeviceType(ctx, "qemu")
 			must(t, err)
 			if dt.HealthFrequency != 24 || dt.Description != "" || dt.HealthCheck != "" {
 				t.Errorf("device type after refused changes: %+v", dt)
 			}
-			w, err := e.app.GetWorker(ctx, "w1")
+			w, err := e.App.GetWorker(ctx, "w1")
 			must(t, err)
 			if w.JobLimit != 0 || w.Description != "" {
 				t.Errorf("worker after refused changes: %+v", w)
 			}
-			_, total, err := e.app.ListJobs(ctx, principal(t, mustUser(t, e.app, "admin")), store.JobFilter{})
+			_, total, err := e.App.ListJobs(ctx, e.Principal(admin), store.JobFilter{})
 			must(t, err)
 			if total != 3 {
 				t.Errorf("%d jobs after refused submissions, want the 3 of the fixture", total)

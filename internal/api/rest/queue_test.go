@@ -15,21 +15,21 @@ import (
 
 // queue reads GET /jobs/{id}/queue as who.
 func (e *env) queue(who int, id int64) wire.Queue {
-	e.t.Helper()
+	e.T.Helper()
 	status, body := e.do(who, "GET", fmt.Sprintf("/jobs/%d/queue", id), "")
 	if status != 200 {
-		e.t.Fatalf("GET /jobs/%d/queue: %d %s", id, status, body)
+		e.T.Fatalf("GET /jobs/%d/queue: %d %s", id, status, body)
 	}
 	var q wire.Queue
-	must(e.t, json.Unmarshal(body, &q))
+	must(e.T, json.Unmarshal(body, &q))
 	return q
 }
 
 func (e *env) device(name string) wire.Device {
-	e.t.Helper()
+	e.T.Helper()
 	_, body := e.do(admin, "GET", "/devices/"+name, "")
 	var d wire.Device
-	must(e.t, json.Unmarshal(body, &d))
+	must(e.T, json.Unmarshal(body, &d))
 	return d
 }
 
@@ -42,7 +42,7 @@ func TestJobQueue(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
 			ctx := context.Background()
-			ap := principal(t, mustUser(t, e.app, "admin"))
+			ap := e.Principal(admin)
 
 			// w1 was created Offline and never sent a heartbeat.
 			q := e.queue(anon, e.pubJob)
@@ -82,7 +82,7 @@ func TestJobQueue(t *testing.T) {
 
 			// Offline again: since when is in the worker's history.
 			before := time.Now().Add(-time.Second)
-			_, err := e.app.Store().SetWorkerStatus(ctx, "w1", lab.WorkerOffline, lab.WorkerActive, lab.ActorScheduler, "no heartbeat")
+			_, err := e.App.Store().SetWorkerStatus(ctx, "w1", lab.WorkerOffline, lab.WorkerActive, lab.ActorScheduler, "no heartbeat")
 			must(t, err)
 			q = e.queue(anon, e.pubJob)
 			dq := q.Devices[0]
@@ -93,7 +93,7 @@ func TestJobQueue(t *testing.T) {
 
 			// Online, and the device in Maintenance.
 			e.do(worker, "POST", "/workers/w1/heartbeat", `{"version":"test"}`)
-			_, err = e.app.SetDeviceHealth(ctx, ap, "d1", lab.DeviceMaintenance, "fan")
+			_, err = e.App.SetDeviceHealth(ctx, ap, "d1", lab.DeviceMaintenance, "fan")
 			must(t, err)
 			if q = e.queue(anon, e.pubJob); q.Summary != "0 of 1 qemu device usable: d1 is in Maintenance" || q.Devices[0].Code != "device_maintenance" {
 				t.Errorf("queue with the device in Maintenance = %+v", q)
@@ -103,9 +103,9 @@ func TestJobQueue(t *testing.T) {
 			}
 
 			// Good again, and a pass schedules the job: it is no longer queued.
-			_, err = e.app.SetDeviceHealth(ctx, ap, "d1", lab.DeviceGood, "fixed")
+			_, err = e.App.SetDeviceHealth(ctx, ap, "d1", lab.DeviceGood, "fixed")
 			must(t, err)
-			res, err := e.app.SchedulePass(ctx)
+			res, err := e.App.SchedulePass(ctx)
 			must(t, err)
 			if len(res.Assigned) != 1 || res.Assigned[0].Job != e.pubJob {
 				t.Fatalf("pass: %+v", res)

@@ -18,37 +18,32 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
-	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
 
-func TestMain(m *testing.M) {
-	auth.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
-	pgtest.Main(m)
-}
+func TestMain(m *testing.M) { labtest.Main(m) }
 
 // The identities every endpoint is tried with.
 const (
-	anon = iota
-	alice
-	bob
-	admin
-	worker
-	nIdent
+	anon   = labtest.Anon
+	alice  = labtest.Alice
+	bob    = labtest.Bob
+	admin  = labtest.Admin
+	worker = labtest.Worker
+	nIdent = labtest.NIdent
 )
 
-var identNames = [nIdent]string{"anonymous", "alice", "bob", "admin", "worker"}
+var identNames = labtest.Names
 
-// env is a server with a small lab: device type qemu (alias kvm), worker w1,
-// device d1 (Good, tag fast), group team = {alice}, and jobs by alice:
-// public, personal and group-visible.
+var must = labtest.Must
+
+// env is a server of /api/v1 over the standard lab (labtest.Lab): device
+// type qemu (alias kvm) and board, tags fast and slow, device d1 (Good,
+// tag fast), group team = {alice}, and jobs by alice: public, personal
+// and group-visible.
 type env struct {
-	t       testing.TB
+	*labtest.Lab
 	srv     *httptest.Server
-	app     *app.App
-	tokens  [nIdent]string
-	logs    *logstore.Store // job logs, for tests that write them
 	pubJob  int64
 	privJob int64
 	grpJob  int64
@@ -61,93 +56,29 @@ func job(name, visibility string) string {
 func newEnv(t testing.TB, b labtest.Backend) *env {
 	t.Helper()
 	ctx := context.Background()
-	logs, err := logstore.Open(t.TempDir())
-	must(t, err)
-	t.Cleanup(func() { logs.Close() })
-	a := app.New(b.Open(t), app.Config{Logs: logs})
-	if err := a.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, app: a, logs: logs, srv: httptest.NewServer(rest.New(a, nil))}
-	t.Cleanup(e.srv.Close)
-
-	adm, err := a.CreateSuperuser(ctx, "admin", "admin@example.org", "admin-password")
-	must(t, err)
-	ap := principal(t, adm)
-	for i, name := range []string{"alice", "bob"} {
-		_, err := a.CreateUser(ctx, ap, app.NewUser{Username: name, Password: name + "-password"})
-		must(t, err)
-		_ = i
-	}
-	must(t, a.CreateGroup(ctx, ap, "team"))
-	must(t, a.SetGroupMember(ctx, ap, "team", "alice", true))
-	for i, name := range []string{"alice", "bob", "admin"} {
-		u, err := a.Store().GetUser(ctx, name)
-		must(t, err)
-		_, secret, err := a.CreateToken(ctx, principal(t, u), name, "test", zero)
-		must(t, err)
-		e.tokens[alice+i] = secret
-	}
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "qemu"}))
-	must(t, a.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "board"}))
-	must(t, a.CreateAlias(ctx, ap, lab.Alias{Name: "kvm", DeviceType: "qemu"}))
-	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "fast"}))
-	must(t, a.CreateTag(ctx, ap, lab.Tag{Name: "slow"})) // on no device
-	wtok, err := a.CreateWorker(ctx, ap, lab.Worker{Name: "w1"})
-	must(t, err)
-	e.tokens[worker] = wtok
-	must(t, a.CreateDevice(ctx, ap, lab.Device{Hostname: "d1", DeviceType: "qemu", Worker: "w1", Tags: []string{"fast"}, Health: lab.DeviceGood}, "test"))
-
-	alicePr := principal(t, mustUser(t, a, "alice"))
-	submit := func(def string) int64 {
-		ids, _, err := a.SubmitJob(ctx, alicePr, def)
-		must(t, err)
-		return ids[0]
-	}
-	e.pubJob = submit(job("public-job", "public"))
-	e.privJob = submit(job("personal-job", "personal"))
-	e.grpJob = submit(job("group-job", "{group: [team]}"))
+	l := labtest.NewLab(t, b, labtest.Config{Team: true,
+		Tags:   []lab.Tag{{Name: "fast"}, {Name: "slow"}}, // slow: on no device
+		Device: lab.Device{Tags: []string{"fast"}, Health: lab.DeviceGood}})
+	e := &env{Lab: l, srv: l.Serve(rest.New(l.App, nil))}
+	ap := e.Principal(admin)
+	must(t, l.App.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "board"}))
+	must(t, l.App.CreateAlias(ctx, ap, lab.Alias{Name: "kvm", DeviceType: "qemu"}))
+	e.pubJob = e.Submit(alice, job("public-job", "public"))
+	e.privJob = e.Submit(alice, job("personal-job", "personal"))
+	e.grpJob = e.Submit(alice, job("group-job", "{group: [team]}"))
 	return e
 }
 
 var zero = lab.Token{}.Expires
 
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustUser(t testing.TB, a *app.App, name string) lab.User {
-	u, err := a.Store().GetUser(context.Background(), name)
-	must(t, err)
-	return u
-}
-
-func principal(t testing.TB, u lab.User) auth.Principal {
-	p, err := auth.UserPrincipal(u)
-	must(t, err)
-	return p
-}
-
 // do sends a request as identity who and returns status and body.
 func (e *env) do(who int, method, path, body string) (int, []byte) {
-	e.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, e.srv.URL+rest.Prefix+path, rd)
-	must(e.t, err)
-	if who != anon {
-		req.Header.Set("Authorization", "Token "+e.tokens[who])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	must(e.t, err)
+	e.T.Helper()
+	resp, err := http.DefaultClient.Do(e.Request(who, method, e.srv.URL+rest.Prefix+path, body))
+	must(e.T, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	must(e.t, err)
+	must(e.T, err)
 	return resp.StatusCode, b
 }
 
@@ -200,8 +131,8 @@ func matrix() map[string]matrixCase {
 		"GET /jobs/{id}/queue":      {jobPath("/queue"), none, publicJob},
 		"POST /jobs/{id}/cancel": {func(e *env, who int) string {
 			// each identity cancels its own fresh copy of alice's public job
-			ids, _, err := e.app.SubmitJob(context.Background(), principal(e.t, mustUser(e.t, e.app, "alice")), job("c", "public"))
-			must(e.t, err)
+			ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), job("c", "public"))
+			must(e.T, err)
 			return fmt.Sprintf("/jobs/%d/cancel", ids[0])
 		}, none, jobOwner(200)},
 		"POST /jobs/{id}/resubmit": {jobPath("/resubmit"), none, jobOwner(201)},
@@ -268,9 +199,8 @@ func matrix() map[string]matrixCase {
 		"POST /tokens": {fixed("/tokens"), fixed(`{"description":"extra"}`), usersOnly(201)},
 		"DELETE /tokens/{id}": {func(e *env, who int) string {
 			// every user deletes a fresh token of alice's: only alice and admin may
-			u := mustUser(e.t, e.app, "alice")
-			tok, _, err := e.app.CreateToken(context.Background(), principal(e.t, u), "alice", "to delete", zero)
-			must(e.t, err)
+			tok, _, err := e.App.CreateToken(context.Background(), e.Principal(alice), "alice", "to delete", zero)
+			must(e.T, err)
 			return fmt.Sprintf("/tokens/%d", tok.ID)
 		}, none, [nIdent]int{401, 204, 404, 204, 403}},
 	}
@@ -284,17 +214,17 @@ func jsonDef(def string) string {
 // seedMatrix creates the objects the delete/rotate cases remove.
 func (e *env) seedMatrix() {
 	ctx := context.Background()
-	ap := principal(e.t, mustUser(e.t, e.app, "admin"))
-	must(e.t, e.app.SetDeviceTypeTemplate(ctx, ap, "board", "{% extends 'base.jinja2' %}\n"))
+	ap := e.Principal(admin)
+	must(e.T, e.App.SetDeviceTypeTemplate(ctx, ap, "board", "{% extends 'base.jinja2' %}\n"))
 	for _, who := range identNames {
-		must(e.t, e.app.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "unused-" + who}))
-		must(e.t, e.app.CreateAlias(ctx, ap, lab.Alias{Name: "old-" + who, DeviceType: "qemu"}))
-		must(e.t, e.app.CreateTag(ctx, ap, lab.Tag{Name: "old-" + who}))
-		_, err := e.app.CreateWorker(ctx, ap, lab.Worker{Name: "rot-" + who})
-		must(e.t, err)
-		_, err = e.app.CreateUser(ctx, ap, app.NewUser{Username: "gone-" + who})
-		must(e.t, err)
-		must(e.t, e.app.CreateGroup(ctx, ap, "old-"+who))
+		must(e.T, e.App.CreateDeviceType(ctx, ap, lab.DeviceType{Name: "unused-" + who}))
+		must(e.T, e.App.CreateAlias(ctx, ap, lab.Alias{Name: "old-" + who, DeviceType: "qemu"}))
+		must(e.T, e.App.CreateTag(ctx, ap, lab.Tag{Name: "old-" + who}))
+		_, err := e.App.CreateWorker(ctx, ap, lab.Worker{Name: "rot-" + who})
+		must(e.T, err)
+		_, err = e.App.CreateUser(ctx, ap, app.NewUser{Username: "gone-" + who})
+		must(e.T, err)
+		must(e.T, e.App.CreateGroup(ctx, ap, "old-"+who))
 	}
 }
 
@@ -381,7 +311,7 @@ func TestJobVisibility(t *testing.T) {
 			}
 			// bob joins team: group job becomes visible to him too.
 			ctx := context.Background()
-			must(t, e.app.SetGroupMember(ctx, principal(t, mustUser(t, e.app, "admin")), "team", "bob", true))
+			must(t, e.App.SetGroupMember(ctx, e.Principal(admin), "team", "bob", true))
 			if code, _ := e.do(bob, "GET", fmt.Sprintf("/jobs/%d", e.grpJob), ""); code != 200 {
 				t.Errorf("group member bob: %d, want 200", code)
 			}
@@ -415,9 +345,9 @@ func TestErrors(t *testing.T) {
 		{"invalid definition", "POST", "/jobs", jsonDef("job_name: x\n"), alice, 400, "invalid_definition"},
 		{"cancel finished", "POST", "/jobs/{canceled}/cancel", "", alice, 409, "conflict"},
 	}
-	ids, _, err := e.app.SubmitJob(context.Background(), principal(t, mustUser(t, e.app, "alice")), job("x", "public"))
+	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), job("x", "public"))
 	must(t, err)
-	if _, err := e.app.CancelJob(context.Background(), principal(t, mustUser(t, e.app, "alice")), ids[0]); err != nil {
+	if _, err := e.App.CancelJob(context.Background(), e.Principal(alice), ids[0]); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
@@ -582,7 +512,7 @@ func TestOpenAPIIsTrue(t *testing.T) {
 	for _, r := range list["results"].([]any) {
 		checkShape("Job", r.(map[string]any))
 	}
-	_, err := e.logs.Append(e.pubJob, 0, []byte(resultsLog))
+	_, err := e.Logs.Append(e.pubJob, 0, []byte(resultsLog))
 	must(t, err)
 	for schema, path := range map[string]string{"Result": "/results", "Suite": "/suites"} {
 		list := get(fmt.Sprintf("/jobs/%d%s", e.pubJob, path))
@@ -621,9 +551,9 @@ func TestBasicAuth(t *testing.T) {
 		status int
 		user   string
 	}{
-		{"basic", func(r *http.Request) { r.SetBasicAuth("alice", e.tokens[alice]) }, 200, "alice"},
-		{"basic wrong user", func(r *http.Request) { r.SetBasicAuth("bob", e.tokens[alice]) }, 401, ""},
-		{"token", func(r *http.Request) { r.Header.Set("Authorization", "Token "+e.tokens[bob]) }, 200, "bob"},
+		{"basic", func(r *http.Request) { r.SetBasicAuth("alice", e.Tokens[alice]) }, 200, "alice"},
+		{"basic wrong user", func(r *http.Request) { r.SetBasicAuth("bob", e.Tokens[alice]) }, 401, ""},
+		{"token", func(r *http.Request) { r.Header.Set("Authorization", "Token "+e.Tokens[bob]) }, 200, "bob"},
 		{"bad token", func(r *http.Request) { r.Header.Set("Authorization", "Token bst_nope") }, 401, ""},
 		{"scheme", func(r *http.Request) { r.Header.Set("Authorization", "Digest x") }, 401, ""},
 		{"none", func(r *http.Request) {}, 200, ""},
@@ -653,7 +583,7 @@ func TestTokensAreShownOnce(t *testing.T) {
 	if bytes.Contains(body, []byte(tok.Secret)) {
 		t.Error("token listing contains the secret")
 	}
-	stored, err := e.app.Store().TokenByHash(context.Background(), auth.HashSecret(tok.Secret))
+	stored, err := e.App.Store().TokenByHash(context.Background(), auth.HashSecret(tok.Secret))
 	must(t, err)
 	if bytes.Contains(stored.Hash, []byte(tok.Secret)) || len(stored.Hash) != 32 {
 		t.Errorf("stored hash %x", stored.Hash)
@@ -682,7 +612,7 @@ func TestTokensAreShownOnce(t *testing.T) {
 // user tokens only; a worker's token survives even an admin's attempt.
 func TestWorkerTokensNotDeletableAsUserTokens(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	toks, err := e.app.Store().ListTokens(context.Background(), lab.TokenWorker, "w1")
+	toks, err := e.App.Store().ListTokens(context.Background(), lab.TokenWorker, "w1")
 	must(t, err)
 	if len(toks) != 1 {
 		t.Fatalf("worker tokens: %d", len(toks))

@@ -48,9 +48,9 @@ func resultsRecords(n, pad int) []byte {
 // hold the cases app.JobResults reads for the same filter.
 func TestJobResultsStreamed(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	_, err := e.logs.Append(e.pubJob, 0, resultsRecords(1234, 0))
+	_, err := e.Logs.Append(e.pubJob, 0, resultsRecords(1234, 0))
 	must(t, err)
-	admin := principal(t, mustUser(t, e.app, "admin"))
+	admin := e.Principal(admin)
 	fail := lab.ResultFail
 	for _, q := range []struct {
 		query string
@@ -83,7 +83,7 @@ func TestJobResultsStreamed(t *testing.T) {
 		if !bytes.Equal(body, again.Bytes()) {
 			t.Fatalf("%s: the streamed page differs from the page encoded at once:\n%.300s\n---\n%.300s", q.query, body, again.Bytes())
 		}
-		want, total, err := e.app.JobResults(context.Background(), admin, e.pubJob, q.f)
+		want, total, err := e.App.JobResults(context.Background(), admin, e.pubJob, q.f)
 		must(t, err)
 		if page.Count != total || page.Limit != q.f.Limit || page.Offset != q.f.Offset || len(page.Results) != len(want) {
 			t.Fatalf("%s: count %d, limit %d, offset %d, %d results; want %d, %d, %d, %d", q.query,
@@ -111,7 +111,7 @@ func TestResultsReadMemoryBound(t *testing.T) {
 		bound   = 64 << 20
 	)
 	e := newEnv(t, labtest.Backends()[0])
-	_, err := e.logs.Append(e.pubJob, 0, resultsRecords(cases, pad))
+	_, err := e.Logs.Append(e.pubJob, 0, resultsRecords(cases, pad))
 	must(t, err)
 	url := fmt.Sprintf("%s%s/jobs/%d/results?limit=%d", e.srv.URL, rest.Prefix, e.pubJob, cases)
 	tr := &http.Transport{}
