@@ -154,7 +154,7 @@ func (api *API) listJobs(w http.ResponseWriter, r *http.Request, p auth.Principa
 		err = bw.Flush()
 	}
 	if err != nil {
-		api.abort(r, fmt.Errorf("list jobs: %w", err))
+		api.guard.Abort(r, fmt.Errorf("list jobs: %w", err))
 	}
 	return nil
 }

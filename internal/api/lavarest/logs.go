@@ -65,7 +65,7 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return nil
 	}
 	if err := copyYAMLLog(w, stream); err != nil {
-		api.abort(r, fmt.Errorf("log of job %d: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("log of job %d: %w", id, err))
 	}
 	return nil
 }

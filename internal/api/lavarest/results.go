@@ -333,7 +333,7 @@ func (api *API) resultsCSV(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return nil
 	})
 	if err != nil {
-		api.abort(r, fmt.Errorf("results of job %d as CSV: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("results of job %d as CSV: %w", id, err))
 	}
 	return nil
 }
@@ -366,7 +366,7 @@ func (api *API) resultsYAML(w http.ResponseWriter, r *http.Request, p auth.Princ
 		err = bw.Flush()
 	}
 	if err != nil {
-		api.abort(r, fmt.Errorf("results of job %d as YAML: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("results of job %d as YAML: %w", id, err))
 	}
 	return nil
 }
@@ -525,7 +525,7 @@ func (api *API) resultsJUnit(w http.ResponseWriter, r *http.Request, p auth.Prin
 		err = bw.Flush()
 	}
 	if err != nil {
-		api.abort(r, fmt.Errorf("results of job %d as JUnit: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("results of job %d as JUnit: %w", id, err))
 	}
 	return nil
 }
@@ -645,7 +645,7 @@ func (api *API) resultsTAP(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return nil
 	})
 	if err != nil {
-		api.abort(r, fmt.Errorf("results of job %d as TAP: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("results of job %d as TAP: %w", id, err))
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
-	"github.com/basalt-lab/basalt/internal/api/httpauth"
+	"github.com/basalt-lab/basalt/internal/api/httpserve"
 	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -44,20 +44,20 @@ type Route struct {
 // API serves LAVA's REST API v0.2 over an app.App.
 type API struct {
 	app   *app.App
-	log   *slog.Logger
 	mux   *http.ServeMux
-	admit *admit.Limiter // nil: every request is admitted
+	guard httpserve.Guard // runs every route's requests
 }
 
 // SetAdmission makes the API shed load beyond l's limit (package admit).
-func (api *API) SetAdmission(l *admit.Limiter) { api.admit = l }
+func (api *API) SetAdmission(l *admit.Limiter) { api.guard.Admit = l }
 
 // New returns the API handler; mount it at Prefix+"/".
 func New(a *app.App, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	api := &API{app: a, log: log, mux: http.NewServeMux()}
+	api := &API{app: a, mux: http.NewServeMux(),
+		guard: httpserve.Guard{App: a, Log: log, MaxBody: maxBody, WriteError: writeError}}
 	byPattern := map[string][]Route{}
 	var patterns []string
 	for _, r := range Routes() {
@@ -147,43 +147,21 @@ func (api *API) dispatch(routes []Route) http.HandlerFunc {
 }
 
 // serve runs one route: bound the body, shed load, authenticate, call,
-// map errors, and answer 500 rather than die on a bug.
+// map errors, and answer 500 rather than die on a bug (package
+// httpserve). A bare route only has the last.
 func (api *API) serve(rt Route, w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler { // a response aborted on purpose (abort)
-				panic(v)
-			}
-			api.log.Error("panic in handler", "route", rt.Method+" "+rt.Pattern, "panic", v)
-			writeError(w, errors.New("internal error"))
-		}
-	}()
+	route := rt.Method + " " + rt.Pattern
 	if rt.Bare {
+		defer api.guard.Recover(w, route)
 		_ = rt.handler(api, w, r, auth.Anonymous())
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := admit.Buffer(w, r, maxBody); err != nil {
-		writeError(w, err)
-		return
-	}
-	release, err := api.admit.Admit(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	defer release()
-	p, err := httpauth.Principal(r, api.app)
-	if err == nil && rt.Write && p.Kind == auth.KindAnonymous {
-		err = errNoCredentials
-	}
-	if err == nil {
-		err = rt.handler(api, w, r, p)
-	}
-	if err != nil {
-		api.report(rt, err)
-		writeError(w, err)
-	}
+	api.guard.Serve(w, r, route, func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		if rt.Write && p.Kind == auth.KindAnonymous {
+			return errNoCredentials
+		}
+		return rt.handler(api, w, r, p)
+	})
 }
 
 // errNoCredentials: an anonymous caller of an endpoint that changes
@@ -194,18 +172,6 @@ type noCredentials struct{}
 
 func (noCredentials) Error() string { return "Authentication credentials were not provided." }
 func (noCredentials) Unwrap() error { return lab.ErrUnauthenticated }
-
-// report logs a failed request that is a bug (500) and hands a condition
-// of the server (a full disk, the database down) to the app, which logs
-// it once per episode.
-func (api *API) report(rt Route, err error) {
-	switch m := apierr.Map(err); {
-	case m.Internal():
-		api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
-	case m.Condition():
-		api.app.NoteFault(err)
-	}
-}
 
 // fieldError is a problem with one field of a request (a filter, a body
 // field). It answers 400 with DRF's shape: {"<field>": ["<message>"]}.
@@ -260,18 +226,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
-}
-
-// abort ends a response whose headers are sent after a failure: the error
-// is logged unless the client has gone, and the handler panics with
-// http.ErrAbortHandler, which the server answers by closing the HTTP/1.1
-// connection before the body's end (or resetting the HTTP/2 stream), so a
-// client never takes a cut body for a whole one. serve lets it through.
-func (api *API) abort(r *http.Request, err error) {
-	if r.Context().Err() == nil {
-		api.log.Warn("response aborted", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // absURL is the absolute URL of path (below the server's root) with query

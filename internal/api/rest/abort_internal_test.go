@@ -29,7 +29,7 @@ func TestAbortMidStream(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, `{"count": 3, "results": [`)
 			_ = http.NewResponseController(w).Flush()
-			api.abort(r, errors.New("the store failed halfway"))
+			api.guard.Abort(r, errors.New("the store failed halfway"))
 			return nil
 		}})
 		srv := httptest.NewUnstartedServer(h)

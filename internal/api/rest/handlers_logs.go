@@ -64,7 +64,7 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return nil
 	}
 	if _, err := streamBody(w, stream); err != nil {
-		api.abort(r, fmt.Errorf("stream log of job %d: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("stream log of job %d: %w", id, err))
 	}
 	return nil
 }
@@ -98,20 +98,6 @@ func (f flushWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// abort ends a response whose headers are sent after a failure: the error
-// is logged unless the client has gone (its request's context is done),
-// and the handler panics with http.ErrAbortHandler, which the server
-// answers by closing the HTTP/1.1 connection before the body is complete
-// (the client sees an unexpected end of the body: a Content-Length not
-// reached, or a chunked body without its last chunk) or by resetting the
-// HTTP/2 stream. wrap lets that panic through.
-func (api *API) abort(r *http.Request, err error) {
-	if r.Context().Err() == nil {
-		api.log.Warn("response aborted", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
-	panic(http.ErrAbortHandler)
-}
-
 // Paging of a job's results.
 const (
 	resultsPage    = 1000
@@ -122,7 +108,7 @@ const (
 // ?suite=, ?set=, ?case= and ?result=. The page is read from the store and
 // written app.CasesChunk cases at a time, in the same JSON as writeJSON
 // would give for the whole wire.List, so a page of 10,000 cases never sits
-// in memory; an error after the first bytes aborts the response (abort).
+// in memory; an error after the first bytes aborts the response (httpserve.Guard.Abort).
 func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
@@ -159,7 +145,7 @@ func (api *API) jobResults(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return out, err
 	})
 	if err != nil {
-		api.abort(r, fmt.Errorf("results of job %d: %w", id, err))
+		api.guard.Abort(r, fmt.Errorf("results of job %d: %w", id, err))
 	}
 	return nil
 }

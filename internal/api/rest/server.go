@@ -10,7 +10,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
-	"github.com/basalt-lab/basalt/internal/api/httpauth"
+	"github.com/basalt-lab/basalt/internal/api/httpserve"
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -51,21 +51,24 @@ const (
 // API serves /api/v1 over an app.App.
 type API struct {
 	app   *app.App
-	log   *slog.Logger
 	mux   *http.ServeMux
-	admit *admit.Limiter // nil: every request is admitted
+	guard httpserve.Guard // runs every route's requests
 }
 
 // SetAdmission makes the API shed load beyond l's limit (package admit).
 // Long polls of a log (?wait=) are not counted: they mostly wait.
-func (api *API) SetAdmission(l *admit.Limiter) { api.admit = l }
+func (api *API) SetAdmission(l *admit.Limiter) { api.guard.Admit = l }
 
 // New returns the API handler. Mount it at "/" or under wire.Prefix's parent.
 func New(a *app.App, log *slog.Logger) *API {
 	if log == nil {
 		log = slog.Default()
 	}
-	api := &API{app: a, log: log, mux: http.NewServeMux()}
+	api := &API{app: a, mux: http.NewServeMux(), guard: httpserve.Guard{
+		App: a, Log: log, MaxBody: maxBody, WriteError: writeError,
+		Challenge:  `Token realm="basalt", Basic realm="basalt"`,
+		Unadmitted: longPoll,
+	}}
 	for _, r := range Routes() {
 		api.mux.HandleFunc(r.Method+" "+wire.Prefix+r.Pattern, api.wrap(r))
 	}
@@ -155,64 +158,18 @@ func Routes() []Route {
 	}
 }
 
-// wrap turns a route into an http.HandlerFunc: authenticate, call, map
-// errors, recover from panics (a bug must answer 500, not kill the server).
+// wrap turns a route into an http.HandlerFunc: bound the body, shed load,
+// authenticate, call, map errors, recover from panics (a bug must answer
+// 500, not kill the server); package httpserve does it all.
 func (api *API) wrap(rt Route) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler { // a response aborted on purpose (abort)
-					panic(v)
-				}
-				api.log.Error("panic in handler", "route", rt.Method+" "+rt.Pattern, "panic", v)
-				writeError(w, fmt.Errorf("internal error"))
-			}
-		}()
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if !r.URL.Query().Has("wait") {
-			if err := admit.Buffer(w, r, maxBody); err != nil {
-				writeError(w, err)
-				return
-			}
-			release, err := api.admit.Admit(r.Context())
-			if err != nil {
-				writeError(w, err)
-				return
-			}
-			defer release()
-		}
-		p, err := api.authenticate(r)
-		if err != nil {
-			api.report(rt, err)
-			if errors.Is(err, lab.ErrUnauthenticated) && !apierr.Map(err).Condition() {
-				w.Header().Set("WWW-Authenticate", `Token realm="basalt", Basic realm="basalt"`)
-			}
-			writeError(w, err)
-			return
-		}
-		if err := rt.handler(api, w, r, p); err != nil {
-			api.report(rt, err)
-			writeError(w, err)
-		}
-	}
+	route := rt.Method + " " + rt.Pattern
+	h := func(w http.ResponseWriter, r *http.Request, p auth.Principal) error { return rt.handler(api, w, r, p) }
+	return func(w http.ResponseWriter, r *http.Request) { api.guard.Serve(w, r, route, h) }
 }
 
-// report logs a failed request that is a bug (500), and hands a condition
-// of the server (a full disk: 507, the database unavailable: 503) to the
-// app, which logs it once per episode.
-func (api *API) report(rt Route, err error) {
-	switch m := apierr.Map(err); {
-	case m.Internal():
-		api.log.Error("request failed", "route", rt.Method+" "+rt.Pattern, "err", err)
-	case m.Condition():
-		api.app.NoteFault(err)
-	}
-}
-
-// authenticate reads the request's credentials (package httpauth).
-func (api *API) authenticate(r *http.Request) (auth.Principal, error) {
-	return httpauth.Principal(r, api.app)
-}
+// longPoll says a request long-polls a log (?wait=): it mostly waits, and
+// admission does not count it.
+func longPoll(r *http.Request) bool { return r.URL.Query().Has("wait") }
 
 // writeError answers with err's status and error envelope (package
 // apierr, the one mapping every transport uses).
