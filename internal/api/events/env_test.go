@@ -205,14 +205,6 @@ func (e *env) heartbeat() {
 	must(e.T, err)
 }
 
-// job reads job id as stored.
-func (e *env) job(id int64) lab.Job {
-	e.T.Helper()
-	j, err := e.App.Store().GetJob(context.Background(), id)
-	must(e.T, err)
-	return j
-}
-
 // lavacliURI is the /RPC2 URI lavacli is given.
 func (e *env) lavacliURI() string {
 	u, err := url.Parse(e.srv.URL + lavarpc.Path)

@@ -86,7 +86,7 @@ func TestJobEvents(t *testing.T) {
 			marker := e.Submit(bob, labtest.Job("marker", "qemu", ""))
 
 			got := c.until(func(m msg) bool { return m.topic == TopicJob && m.fields["job"] == float64(marker) })
-			want := jobLife(e.job(id))
+			want := jobLife(e.Job(id))
 			var short []string
 			ids := map[string]bool{}
 			for _, m := range got {
@@ -126,7 +126,7 @@ func TestPrivateJobEvents(t *testing.T) {
 			id := e.Submit(alice, labtest.Job("secret job", "qemu", "visibility: personal"))
 			e.runJob(id)
 			marker := e.Submit(bob, labtest.Job("marker", "qemu", ""))
-			seen := jobLife(e.job(id))
+			seen := jobLife(e.Job(id))
 			hidden := []string{
 				TopicWorker + " lavaserver " + `{"hostname": "w1", "health": "Active", "state": "Online"}`,
 				TopicDevice + " lavaserver " + deviceJSON("Reserved", "Good", 0),

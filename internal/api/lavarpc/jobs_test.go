@@ -90,13 +90,6 @@ func (e *env) appendLog(id int64, lines ...string) {
 	must(e.T, err)
 }
 
-func (e *env) job(id int64) lab.Job {
-	e.T.Helper()
-	j, err := e.App.Store().GetJob(context.Background(), id)
-	must(e.T, err)
-	return j
-}
-
 // secs is a time as XML-RPC carries it: to the second.
 func secs(t time.Time) any {
 	if t.IsZero() {
@@ -149,7 +142,7 @@ func TestJobReadMethods(t *testing.T) {
 	for _, b := range labtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newJobEnv(t, b)
-			pub, priv, bobs := e.job(e.pubJob), e.job(e.privJob), e.job(e.bobJob)
+			pub, priv, bobs := e.Job(e.pubJob), e.Job(e.privJob), e.Job(e.bobJob)
 			pubID, privID, bobID := e.pubJob, e.privJob, e.bobJob
 			notFound := func(id any) string { return fmt.Sprintf("Job '%v' was not found.", id) }
 			show := map[string]any{
@@ -398,19 +391,19 @@ func TestJobWriteMethods(t *testing.T) {
 			got, err := e.call(alice, "scheduler.jobs.submit", good)
 			must(t, err)
 			id, ok := got.(int64)
-			if j := e.job(id); !ok || j.State != lab.JobSubmitted || j.Submitter != "alice" || j.OriginalDefinition != good {
+			if j := e.Job(id); !ok || j.State != lab.JobSubmitted || j.Submitter != "alice" || j.OriginalDefinition != good {
 				t.Fatalf("submit: %v: %+v", got, j)
 			}
 			got, err = e.call(bob, "scheduler.submit_job", good)
 			must(t, err)
-			if j := e.job(got.(int64)); j.Submitter != "bob" {
+			if j := e.Job(got.(int64)); j.Submitter != "bob" {
 				t.Fatalf("submit_job: %v: %+v", got, j)
 			}
 			for _, m := range []string{"scheduler.jobs.resubmit", "scheduler.resubmit_job"} {
 				got, err = e.call(alice, m, fmt.Sprint(pubID))
 				must(t, err)
-				j := e.job(got.(int64))
-				if j.State != lab.JobSubmitted || j.Submitter != "alice" || j.OriginalDefinition != e.job(pubID).OriginalDefinition {
+				j := e.Job(got.(int64))
+				if j.State != lab.JobSubmitted || j.Submitter != "alice" || j.OriginalDefinition != e.Job(pubID).OriginalDefinition {
 					t.Errorf("%s: %v: %+v", m, got, j)
 				}
 			}
@@ -419,7 +412,7 @@ func TestJobWriteMethods(t *testing.T) {
 				if err != nil || got != true {
 					t.Fatalf("%s: %v, %v", m, got, err)
 				}
-				if j := e.job(privID); j.State != lab.JobFinished || j.Health != lab.JobHealthCanceled {
+				if j := e.Job(privID); j.State != lab.JobFinished || j.Health != lab.JobHealthCanceled {
 					t.Errorf("%s: the job is %s, %s", m, j.State, j.Health)
 				}
 			}
@@ -429,7 +422,7 @@ func TestJobWriteMethods(t *testing.T) {
 				t.Errorf("configuration of a job canceled in the queue: %v, %v", got, err)
 			}
 			got, err = e.call(admin, "scheduler.jobs.cancel", bobID)
-			if err != nil || got != true || e.job(bobID).Health != lab.JobHealthCanceled {
+			if err != nil || got != true || e.Job(bobID).Health != lab.JobHealthCanceled {
 				t.Errorf("cancel as admin: %v, %v", got, err)
 			}
 		})

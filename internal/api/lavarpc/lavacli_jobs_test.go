@@ -47,7 +47,7 @@ func writeFile(t *testing.T, name, text string) string {
 // the API and checks what they print.
 func TestLavacliJobs(t *testing.T) {
 	e := newJobEnv(t, labtest.Backends()[0])
-	pub, bobs := e.job(e.pubJob), e.job(e.bobJob)
+	pub, bobs := e.Job(e.pubJob), e.Job(e.bobJob)
 	pubID, privID, bobID := fmt.Sprint(e.pubJob), fmt.Sprint(e.privJob), fmt.Sprint(e.bobJob)
 	tm := xmlrpcTime
 	for _, tc := range []struct {
@@ -163,7 +163,7 @@ func TestLavacliJobs(t *testing.T) {
 	if _, err := fmt.Sscanf(out, "%d\n", &id); err != nil || fmt.Sprintf("%d\n", id) != out {
 		t.Fatalf("jobs submit printed %q", out)
 	}
-	if j := e.job(id); j.Description != "from lavacli" || j.Submitter != "alice" || j.State != lab.JobSubmitted {
+	if j := e.Job(id); j.Description != "from lavacli" || j.Submitter != "alice" || j.State != lab.JobSubmitted {
 		t.Errorf("submitted job: %+v", j)
 	}
 	bad := writeFile(t, "bad.yaml", labtest.Job("bad", "nope", ""))
@@ -173,18 +173,18 @@ func TestLavacliJobs(t *testing.T) {
 	}
 	out, err = e.lavacli(alice, "jobs", "resubmit", pubID)
 	must(t, err)
-	if _, err := fmt.Sscanf(out, "%d\n", &id); err != nil || e.job(id).OriginalDefinition != pub.OriginalDefinition {
+	if _, err := fmt.Sscanf(out, "%d\n", &id); err != nil || e.Job(id).OriginalDefinition != pub.OriginalDefinition {
 		t.Errorf("jobs resubmit printed %q", out)
 	}
 	out, err = e.lavacli(bob, "jobs", "cancel", privID, bobID)
 	if err != nil || out != fmt.Sprintf("Unable to cancel job %s: <Fault 404: \"Job '%s' was not found.\">\n", privID, privID) {
 		t.Errorf("jobs cancel as bob: %q, %v", out, err)
 	}
-	if e.job(e.bobJob).Health != lab.JobHealthCanceled || e.job(e.privJob).State != lab.JobSubmitted {
-		t.Errorf("after bob's cancel: bob's job %s, alice's %s", e.job(e.bobJob).Health, e.job(e.privJob).State)
+	if e.Job(e.bobJob).Health != lab.JobHealthCanceled || e.Job(e.privJob).State != lab.JobSubmitted {
+		t.Errorf("after bob's cancel: bob's job %s, alice's %s", e.Job(e.bobJob).Health, e.Job(e.privJob).State)
 	}
 	out, err = e.lavacli(alice, "jobs", "cancel", privID)
-	if err != nil || out != "" || e.job(e.privJob).Health != lab.JobHealthCanceled {
+	if err != nil || out != "" || e.Job(e.privJob).Health != lab.JobHealthCanceled {
 		t.Errorf("jobs cancel: %q, %v", out, err)
 	}
 }

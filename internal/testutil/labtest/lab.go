@@ -174,6 +174,14 @@ func (l *Lab) Submit(who int, def string) int64 {
 	return ids[0]
 }
 
+// Job is job id as stored, whoever may see it.
+func (l *Lab) Job(id int64) lab.Job {
+	l.T.Helper()
+	j, err := l.App.Store().GetJob(context.Background(), id)
+	Must(l.T, err)
+	return j
+}
+
 // Serve serves h on a loopback test server, closed when the test ends.
 func (l *Lab) Serve(h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
