@@ -3,6 +3,12 @@
 // private PostgreSQL cluster (internal/testutil/pgtest). Tests that range
 // over Backends run the same assertions on both; a missing PostgreSQL fails
 // the test, it never skips it.
+//
+// Above that, Lab is the small lab the tests of every HTTP surface build
+// their fixture on (users, tokens, a worker and a device on a real app;
+// Main is their TestMain), APIServer serves the real /api/v1 for the
+// client's tests, and ServeFuzzed is the request scaffolding of the
+// handler fuzz targets.
 package labtest
 
 import (
