@@ -125,11 +125,7 @@ func (u *UI) handle(pattern string, h handler) {
 			}
 		}()
 		if !stream {
-			if err := admit.Buffer(w, r, maxDefinition+maxForm); err != nil {
-				u.fail(w, r, err)
-				return
-			}
-			release, err := u.admit.Admit(r.Context())
+			release, err := u.admit.Enter(w, r, maxDefinition+maxForm)
 			if err != nil {
 				u.fail(w, r, err)
 				return

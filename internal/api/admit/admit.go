@@ -20,10 +20,10 @@ import (
 )
 
 // Buffer reads r's body, at most limit bytes, into memory and puts it back
-// as r.Body. Call it before Admit: a client sending its body slowly then
-// waits on its own connection (bounded by the server's body deadline), not
-// in one of the slots, so slow clients cannot hold the API. A body over
-// the limit is an *http.MaxBytesError (413).
+// as r.Body. Call it before Admit (Enter does both): a client sending its
+// body slowly then waits on its own connection (bounded by the server's
+// body deadline), not in one of the slots, so slow clients cannot hold the
+// API. A body over the limit is an *http.MaxBytesError (413).
 func Buffer(w http.ResponseWriter, r *http.Request, limit int64) error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
@@ -34,6 +34,17 @@ func Buffer(w http.ResponseWriter, r *http.Request, limit int64) error {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return nil
+}
+
+// Enter is how a request comes in: its body buffered first (Buffer, at
+// most limit bytes), then a slot taken (Admit), so that a client sending
+// its body slowly never holds a slot. It returns the function that gives
+// the slot back; on an error no slot is held.
+func (l *Limiter) Enter(w http.ResponseWriter, r *http.Request, limit int64) (release func(), err error) {
+	if err := Buffer(w, r, limit); err != nil {
+		return nil, err
+	}
+	return l.Admit(r.Context())
 }
 
 // Defaults: enough requests at once to keep two cores and the database

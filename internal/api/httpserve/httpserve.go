@@ -67,11 +67,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, h Ha
 	defer g.Recover(w, route)
 	r.Body = http.MaxBytesReader(w, r.Body, g.MaxBody)
 	if g.Unadmitted == nil || !g.Unadmitted(r) {
-		if err := admit.Buffer(w, r, g.MaxBody); err != nil {
-			g.WriteError(w, err)
-			return
-		}
-		release, err := g.Admit.Admit(r.Context())
+		release, err := g.Admit.Enter(w, r, g.MaxBody)
 		if err != nil {
 			g.WriteError(w, err)
 			return

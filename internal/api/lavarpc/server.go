@@ -76,11 +76,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, xmlrpc.DefaultLimits.MaxBytes)
-	if err := admit.Buffer(w, r, xmlrpc.DefaultLimits.MaxBytes); err != nil {
-		s.writeHTTPError(w, err)
-		return
-	}
-	release, err := s.admit.Admit(r.Context())
+	release, err := s.admit.Enter(w, r, xmlrpc.DefaultLimits.MaxBytes)
 	if err != nil {
 		s.writeHTTPError(w, err)
 		return
