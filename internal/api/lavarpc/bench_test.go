@@ -30,7 +30,7 @@ func BenchmarkSystemVersion(b *testing.B) {
 // benchJobs submits n more jobs of alice's.
 func benchJobs(e *env, n int) {
 	for i := range n {
-		e.submit(alice, labtest.Job(fmt.Sprintf("bench %d", i), "qemu", ""))
+		e.Submit(alice, labtest.Job(fmt.Sprintf("bench %d", i), "qemu", ""))
 	}
 }
 
