@@ -1,21 +1,18 @@
 package lavarpc
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/pyyaml"
+	"github.com/basalt-lab/basalt/internal/lavalog"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
 )
@@ -323,59 +320,18 @@ func jobValidateYAML(c *Call) (any, error) {
 // reports: ['actions', 0, 'deploy']. A path it cannot read is returned
 // as it is.
 func jobPathRepr(path string) string {
-	s, ok := strings.CutPrefix(path, "$")
+	steps, ok := jobdef.PathSteps(path)
 	if !ok {
 		if path == "" {
 			return "[]"
 		}
 		return path
 	}
-	var steps []string
-	for s != "" {
-		switch {
-		case s[0] == '.':
-			i := 1
-			for i < len(s) && s[i] != '.' && s[i] != '[' {
-				i++
-			}
-			steps = append(steps, pyyaml.StrRepr(s[1:i]))
-			s = s[i:]
-		case strings.HasPrefix(s, "['"):
-			var b strings.Builder
-			i, closed := 2, false
-			for ; i < len(s); i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-					b.WriteByte(s[i])
-					continue
-				}
-				if s[i] == '\'' {
-					closed = true
-					break
-				}
-				b.WriteByte(s[i])
-			}
-			if !closed || i+1 >= len(s) || s[i+1] != ']' {
-				return path
-			}
-			steps = append(steps, pyyaml.StrRepr(b.String()))
-			s = s[i+2:]
-		case s[0] == '[':
-			end := strings.IndexByte(s, ']')
-			if end < 0 {
-				return path
-			}
-			n, err := strconv.Atoi(s[1:end])
-			if err != nil {
-				return path
-			}
-			steps = append(steps, strconv.Itoa(n))
-			s = s[end+1:]
-		default:
-			return path
-		}
+	r, err := pyfmt.Repr(steps)
+	if err != nil {
+		return path
 	}
-	return "[" + strings.Join(steps, ", ") + "]"
+	return r
 }
 
 // jobTime is a time as LAVA returns datetimes (None when not set).
@@ -392,16 +348,6 @@ func jobOrNil(s string) any {
 		return nil
 	}
 	return s
-}
-
-// jobPyDatetime is str() of a UTC datetime in Python:
-// "2026-08-21 10:00:00.123456+00:00", without the fraction when it is 0.
-func jobPyDatetime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02 15:04:05+00:00")
-	}
-	return t.Format("2006-01-02 15:04:05.000000+00:00")
 }
 
 // jobVisibility is LAVA's display of a job's visibility.
@@ -609,10 +555,10 @@ func jobList(c *Call) (any, error) {
 			}
 			var startTime, endTime any
 			if !j.StartTime.IsZero() {
-				startTime = jobPyDatetime(j.StartTime)
+				startTime = pyfmt.DatetimeStrUTC(j.StartTime)
 			}
 			if !j.EndTime.IsZero() {
-				endTime = jobPyDatetime(j.EndTime)
+				endTime = pyfmt.DatetimeStrUTC(j.EndTime)
 			}
 			item = append(item,
 				xmlrpc.Member{Name: "actual_device", Value: jobOrNil(j.ActualDevice)},
@@ -690,17 +636,18 @@ func jobConfiguration(c *Call) (any, error) {
 }
 
 // jobLogText returns the job's log lines [start, end) in LAVA's
-// output.yaml form, and the number of lines the log has.
+// output.yaml form (internal/lavalog), and the number of lines the log
+// has.
 func jobLogText(ctx context.Context, c *Call, id int64, start, end int) (string, int, error) {
 	lines, total, err := c.App.JobLog(ctx, c.P, id, start, end, 0)
 	if err != nil {
 		return "", 0, err
 	}
-	var b strings.Builder
+	var b []byte
 	for _, l := range lines {
-		b.WriteString(jobLogLine(l))
+		b = lavalog.AppendLine(b, l)
 	}
-	return b.String(), total, nil
+	return string(b), total, nil
 }
 
 func jobLogs(c *Call) (any, error) {
@@ -981,129 +928,4 @@ func jobRecentForDevice(c *Call) (any, error) {
 			{Name: "status", Value: jobLegacyStatus(j)}})
 	}
 	return out, nil
-}
-
-// jobLogLine converts one line of a Basalt job log (a JSON record,
-// docs/api.md) to the line LAVA's output.yaml holds for the record:
-// `- {"dt": "2026-08-21T10:00:00.123456+00:00", "lvl": "info", "msg": "..."}`
-// and its newline. Keys keep their order; dt is written as Python's
-// isoformat; the measurement of a results record, a decimal text in
-// Basalt's log, is the float LAVA's dispatcher writes (! "1.5"). A line
-// that is not a JSON object is kept whole as the message of a debug
-// record without a time, so that every line of the log is one record.
-func jobLogLine(line []byte) string {
-	raw := pyyaml.Map{{Key: "dt", Value: ""}, {Key: "lvl", Value: "debug"}, {Key: "msg", Value: string(line)}}
-	v, err := jobJSONValue(line)
-	m, ok := v.(pyyaml.Map)
-	if err != nil || !ok {
-		m = raw
-	}
-	results := false
-	for _, it := range m {
-		results = results || (it.Key == "lvl" && it.Value == "results")
-	}
-	for i, it := range m {
-		switch {
-		case it.Key == "dt":
-			if s, ok := it.Value.(string); ok {
-				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-					m[i].Value = jobPyIsoformat(t)
-				}
-			}
-		case it.Key == "msg" && results:
-			if msg, ok := it.Value.(pyyaml.Map); ok {
-				for k, mit := range msg {
-					if s, ok := mit.Value.(string); ok && mit.Key == "measurement" {
-						if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-							msg[k].Value = f
-						}
-					}
-				}
-			}
-		}
-	}
-	s, err := pyyaml.FlowQuoted(m)
-	if err != nil { // nested too deep
-		s, _ = pyyaml.FlowQuoted(raw)
-	}
-	return "- " + s + "\n"
-}
-
-// jobPyIsoformat is Python's isoformat of a UTC datetime:
-// "2026-08-21T10:00:00.123456+00:00", without the fraction when it is 0.
-func jobPyIsoformat(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	return t.Format("2006-01-02T15:04:05.000000+00:00")
-}
-
-// jobJSONValue decodes one JSON value into the values package pyyaml
-// writes, keeping the order of object keys: objects are pyyaml.Map,
-// integers pyyaml.Int, other numbers float64.
-func jobJSONValue(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := jobJSONNext(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func jobJSONNext(dec *json.Decoder, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("JSON nested too deep")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := pyyaml.Map{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := jobJSONNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m = append(m, pyyaml.Item{Key: k, Value: v})
-			}
-			_, err := dec.Token() // }
-			return m, err
-		case '[':
-			l := []any{}
-			for dec.More() {
-				v, err := jobJSONNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, v)
-			}
-			_, err := dec.Token() // ]
-			return l, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if !strings.ContainsAny(t.String(), ".eE") {
-			return pyyaml.Int(t.String()), nil
-		}
-		f, err := t.Float64()
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
-	}
-	return tok, nil // string, bool, nil
 }

@@ -4,14 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
+	"github.com/basalt-lab/basalt/internal/pyyaml"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
 	"github.com/basalt-lab/basalt/internal/yamltree"
@@ -1870,40 +1870,29 @@ func validatePipelineDevices(c *Call) (any, error) {
 	case len(devs) == 0:
 		return nil, labFault(http.StatusNotFound, "No pipeline devices visible by user were found on this instance.")
 	}
-	var b strings.Builder
+	results := pyfmt.Map{}
 	for _, d := range devs {
 		err := c.App.CheckDeviceDictionary(c.ctx, c.P, d.Hostname)
+		var result pyfmt.Item
 		switch {
 		case err == nil:
-			fmt.Fprintf(&b, "%s:\n  Valid: null\n", labYAMLString(d.Hostname))
+			result = pyfmt.Item{Key: "Valid", Value: nil}
 		case errors.Is(err, app.ErrNoDictionary):
-			fmt.Fprintf(&b, "%s:\n  Invalid: Missing device dictionary\n", labYAMLString(d.Hostname))
+			result = pyfmt.Item{Key: "Invalid", Value: "Missing device dictionary"}
 		case errors.Is(err, lab.ErrInvalid):
-			fmt.Fprintf(&b, "%s:\n  Invalid: %s\n", labYAMLString(d.Hostname), labYAMLString(labDictProblem(c, err)))
+			result = pyfmt.Item{Key: "Invalid", Value: labDictProblem(c, err)}
 		case errors.Is(err, lab.ErrNotFound): // deleted meanwhile
+			continue
 		default:
 			return nil, err
 		}
+		results = append(results, pyfmt.Item{Key: d.Hostname, Value: pyfmt.Map{result}})
 	}
-	return xmlrpc.Binary(b.String()), nil
-}
-
-// labYAMLPlain are the strings YAML writes plain and reads back as the
-// same strings: names that start with a letter (not YAML's words for
-// booleans and null).
-var labYAMLPlain = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
-
-// labYAMLString writes s as a YAML scalar: plain when it reads back as
-// the same string, else double-quoted (Go's escapes are YAML's).
-func labYAMLString(s string) string {
-	switch strings.ToLower(s) {
-	case "null", "true", "false", "yes", "no", "on", "off", "y", "n":
-		return strconv.Quote(s)
+	text, err := pyyaml.Dump(results) // LAVA: yaml_safe_dump(results)
+	if err != nil {
+		return nil, err
 	}
-	if labYAMLPlain.MatchString(s) {
-		return s
-	}
-	return strconv.Quote(s)
+	return xmlrpc.Binary(text), nil
 }
 
 func getPublisherEventSocket(*Call) (any, error) {

@@ -15,7 +15,6 @@ import (
 // APIVersion is system.api_version: LAVA's XML-RPC API version.
 const APIVersion = 2
 
-
 func systemMethods() []*Method {
 	return []*Method{
 		{Name: "system.listMethods", Returns: "array", Help: "The names of every method.",
