@@ -74,14 +74,25 @@ func resultMethods() []*Method {
 // exist or that the caller may not see.
 func resultJob(c *Call) (lab.Job, error) {
 	if v := c.Arg(0); v == nil || v == "" || v == int64(0) || v == false {
-		return lab.Job{}, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+		return lab.Job{}, lavaFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
 	}
 	j, err := jobArg(c, 0)
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) && f.Code == http.StatusNotFound {
-		return lab.Job{}, jobFault(http.StatusNotFound, "Specified job not found.")
+		return lab.Job{}, lavaFault(http.StatusNotFound, "Specified job not found.")
 	}
 	return j, err
+}
+
+// resultJobSuites returns the job parameter 0 names (resultJob) and the
+// summaries of its suites.
+func resultJobSuites(c *Call) (lab.Job, []lab.SuiteSummary, error) {
+	j, err := resultJob(c)
+	if err != nil {
+		return lab.Job{}, nil, err
+	}
+	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	return j, suites, err
 }
 
 // resultSuite returns the job and the summary of its suite named by
@@ -104,7 +115,7 @@ func resultSuite(c *Call) (lab.Job, lab.SuiteSummary, error) {
 			return j, s, nil
 		}
 	}
-	return lab.Job{}, lab.SuiteSummary{}, jobFault(http.StatusNotFound, "Specified test suite not found.")
+	return lab.Job{}, lab.SuiteSummary{}, lavaFault(http.StatusNotFound, "Specified test suite not found.")
 }
 
 // resultRead reads every case f selects.
@@ -157,13 +168,9 @@ func resultCases(c *Call, oneSuite, csv bool) (any, error) {
 		}
 		return resultExport(j.ID, cases, csv)
 	}
-	j, err := resultJob(c)
-	if err != nil {
-		return nil, err
-	}
 	// suite by suite, as LAVA lists them: a job's lava suite comes first
 	// although its cases are logged all along the job
-	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	j, suites, err := resultJobSuites(c)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +198,7 @@ func resultTestCase(c *Call, csv bool) (any, error) {
 		return nil, err
 	}
 	if csv && len(cases) == 0 {
-		return nil, jobFault(http.StatusNotFound, "Specified test case not found.")
+		return nil, lavaFault(http.StatusNotFound, "Specified test case not found.")
 	}
 	return resultExport(j.ID, cases, csv)
 }
@@ -205,11 +212,7 @@ func resultSuiteCount(c *Call) (any, error) {
 }
 
 func resultSuites(c *Call, csv bool) (any, error) {
-	j, err := resultJob(c)
-	if err != nil {
-		return nil, err
-	}
-	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	j, suites, err := resultJobSuites(c)
 	if err != nil {
 		return nil, err
 	}
