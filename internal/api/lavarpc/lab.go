@@ -105,63 +105,40 @@ type labParams struct {
 func (c *Call) labParams() *labParams { return &labParams{c: c} }
 
 // str reads a string parameter ("" when missing or None).
-func (p *labParams) str(i int) string {
-	if p.err != nil {
-		return ""
-	}
-	s, err := p.c.String(i, "")
-	p.err = err
-	return s
-}
+func (p *labParams) str(i int) string { return labRead(p, p.c.String, i, "") }
 
 // boolean reads a boolean parameter (def when missing or None).
-func (p *labParams) boolean(i int, def bool) bool {
-	if p.err != nil {
-		return def
-	}
-	b, err := p.c.Bool(i, def)
-	p.err = err
-	return b
-}
+func (p *labParams) boolean(i int, def bool) bool { return labRead(p, p.c.Bool, i, def) }
 
 // integer reads an integer parameter (def when missing or None).
-func (p *labParams) integer(i int, def int64) int64 {
+func (p *labParams) integer(i int, def int64) int64 { return labRead(p, p.c.Int, i, def) }
+
+// optStr, optBool and optInt read an optional parameter: nil when it was
+// not given or is None.
+func (p *labParams) optStr(i int) *string { return labOpt(p, p.c.String, i) }
+func (p *labParams) optBool(i int) *bool  { return labOpt(p, p.c.Bool, i) }
+func (p *labParams) optInt(i int) *int64  { return labOpt(p, p.c.Int, i) }
+
+// labRead reads parameter i with read (def when missing or None) unless
+// a parameter read before was refused.
+func labRead[T any](p *labParams, read func(int, T) (T, error), i int, def T) T {
 	if p.err != nil {
 		return def
 	}
-	n, err := p.c.Int(i, def)
+	v, err := read(i, def)
 	p.err = err
-	return n
+	return v
 }
 
-// optStr reads an optional string parameter: nil when it was not given
+// labOpt reads parameter i with read, or gives nil when it was not given
 // or is None.
-func (p *labParams) optStr(i int) *string {
+func labOpt[T any](p *labParams, read func(int, T) (T, error), i int) *T {
 	if !p.c.Has(i) {
 		return nil
 	}
-	s := p.str(i)
-	return &s
-}
-
-// optBool reads an optional boolean parameter: nil when it was not given
-// or is None.
-func (p *labParams) optBool(i int) *bool {
-	if !p.c.Has(i) {
-		return nil
-	}
-	b := p.boolean(i, false)
-	return &b
-}
-
-// optInt reads an optional integer parameter: nil when it was not given
-// or is None.
-func (p *labParams) optInt(i int) *int64 {
-	if !p.c.Has(i) {
-		return nil
-	}
-	n := p.integer(i, 0)
-	return &n
+	var zero T
+	v := labRead(p, read, i, zero)
+	return &v
 }
 
 // labArg reads string parameter i, the name of an object, and finds the
