@@ -1,7 +1,6 @@
 package jinja
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/pyfmt"
+	"github.com/basalt-lab/basalt/internal/pyyaml"
 )
 
 type filterFunc func(st *state, v any, args []any, kw *Dict) (any, error)
@@ -36,7 +36,7 @@ func bind(fname string, params []string, args []any, kw *Dict, defaults ...any) 
 			for j, p := range params {
 				if p == ks {
 					if set[j] {
-						return nil, typeErr("%s() got multiple values for argument %s", fname, strRepr(ks))
+						return nil, typeErr("%s() got multiple values for argument %s", fname, pyfmt.StrRepr(ks))
 					}
 					out[j] = kw.vals[i]
 					set[j] = true
@@ -44,7 +44,7 @@ func bind(fname string, params []string, args []any, kw *Dict, defaults ...any) 
 				}
 			}
 			if !found {
-				return nil, typeErr("%s() got an unexpected keyword argument %s", fname, strRepr(ks))
+				return nil, typeErr("%s() got an unexpected keyword argument %s", fname, pyfmt.StrRepr(ks))
 			}
 		}
 	}
@@ -52,7 +52,7 @@ func bind(fname string, params []string, args []any, kw *Dict, defaults ...any) 
 	for i := range params {
 		if !set[i] {
 			if i < nreq {
-				return nil, typeErr("%s() missing required argument: %s", fname, strRepr(params[i]))
+				return nil, typeErr("%s() missing required argument: %s", fname, pyfmt.StrRepr(params[i]))
 			}
 			out[i] = defaults[i-nreq]
 		}
@@ -161,24 +161,9 @@ func yamlQuoteTo(b *strings.Builder, v any, depth int) error {
 	case int64:
 		fmt.Fprintf(b, `!!int "%d"`, x)
 	case float64:
-		s := ""
-		switch {
-		case math.IsNaN(x):
-			s = ".nan"
-		case math.IsInf(x, 1):
-			s = ".inf"
-		case math.IsInf(x, -1):
-			s = "-.inf"
-		default:
-			s = strings.ToLower(pyfmt.FloatRepr(x))
-			if !strings.Contains(s, ".") && strings.Contains(s, "e") {
-				m, e, _ := strings.Cut(s, "e")
-				s = m + ".0e" + e
-			}
-		}
-		fmt.Fprintf(b, `!!float "%s"`, s)
+		fmt.Fprintf(b, `!!float "%s"`, pyyaml.Float(x))
 	case string:
-		b.Write(pyfmt.AppendYAMLQuoted(nil, x))
+		b.Write(pyyaml.AppendDoubleQuoted(nil, x))
 	case *List, Tuple:
 		items, _ := iterate(x)
 		return writeSeq(b, '[', ']', items, func(it any) error { return yamlQuoteTo(b, it, depth+1) })
@@ -776,7 +761,7 @@ func fMap(st *state, v any, args []any, kw *Dict) (any, error) {
 	name := pyStr(args[0])
 	fn, ok := st.env.filters[name]
 	if !ok {
-		return nil, &pyErr{"TemplateRuntimeError", fmt.Sprintf("No filter named %s.", strRepr(name))}
+		return nil, &pyErr{"TemplateRuntimeError", fmt.Sprintf("No filter named %s.", pyfmt.StrRepr(name))}
 	}
 	for _, it := range items {
 		r, err := fn(st, it, args[1:], kw)
@@ -806,7 +791,7 @@ func selectFilter(reject, byAttr bool) filterFunc {
 			name := pyStr(args[0])
 			t, ok := tests[name]
 			if !ok {
-				return nil, &pyErr{"TemplateRuntimeError", fmt.Sprintf("No test named %s.", strRepr(name))}
+				return nil, &pyErr{"TemplateRuntimeError", fmt.Sprintf("No test named %s.", pyfmt.StrRepr(name))}
 			}
 			test, args = t, args[1:]
 		}
@@ -865,27 +850,7 @@ func pyJSON(b *strings.Builder, v any, depth int) error {
 			b.WriteString(pyfmt.FloatRepr(x))
 		}
 	case string:
-		j, _ := json.Marshal(x)
-		s := string(j)
-		// Python escapes every non-ASCII character (ensure_ascii)
-		var o strings.Builder
-		for _, r := range s {
-			if r > 0x7e {
-				if r > 0xffff {
-					r1, r2 := utf16Surrogates(r)
-					fmt.Fprintf(&o, `\u%04x\u%04x`, r1, r2)
-				} else {
-					fmt.Fprintf(&o, `\u%04x`, r)
-				}
-				continue
-			}
-			o.WriteRune(r)
-		}
-		s = o.String()
-		s = strings.ReplaceAll(s, `\u003c`, "<")
-		s = strings.ReplaceAll(s, `\u003e`, ">")
-		s = strings.ReplaceAll(s, `\u0026`, "&")
-		b.WriteString(s)
+		b.Write(pyfmt.AppendJSONString(nil, x))
 	case *List, Tuple:
 		items, _ := iterate(x)
 		return writeSeq(b, '[', ']', items, func(it any) error { return pyJSON(b, it, depth+1) })
@@ -932,11 +897,6 @@ func pyJSON(b *strings.Builder, v any, depth int) error {
 		return typeErr("Object of type %s is not JSON serializable", typeName(v))
 	}
 	return nil
-}
-
-func utf16Surrogates(r rune) (rune, rune) {
-	r -= 0x10000
-	return 0xd800 + (r>>10)&0x3ff, 0xdc00 + r&0x3ff
 }
 
 func fTojson(st *state, v any, args []any, kw *Dict) (any, error) {

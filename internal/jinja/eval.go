@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // callable is a Go function callable from templates (methods, globals).
@@ -533,7 +535,7 @@ func (st *state) getitem(o, key any) (any, error) {
 }
 
 func unsafeUndefined(o any, attr string) *Undefined {
-	return &Undefined{Hint: fmt.Sprintf("access to attribute %s of %s object is unsafe.", strRepr(attr), strRepr(typeName(o))), Obj: o, HasObj: true, Name: attr}
+	return &Undefined{Hint: fmt.Sprintf("access to attribute %s of %s object is unsafe.", pyfmt.StrRepr(attr), pyfmt.StrRepr(typeName(o))), Obj: o, HasObj: true, Name: attr}
 }
 
 // getattr is Jinja2's sandboxed Environment.getattr: attribute, then item.
@@ -904,7 +906,7 @@ func percentFormat(format string, arg any) (any, error) {
 			key := format[i+1 : i+end]
 			v, ok := mapping.Get(key)
 			if !ok {
-				return nil, &pyErr{"KeyError", strRepr(key)}
+				return nil, &pyErr{"KeyError", pyfmt.StrRepr(key)}
 			}
 			val, haveVal = v, true
 			i += end + 1

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 const maxRange = 100000 // Jinja2's sandbox MAX_RANGE
@@ -500,14 +502,14 @@ func strFormat(st *state, s string, args []any, kw *Dict) (any, error) {
 				v, ok = kw.Get(name)
 			}
 			if !ok {
-				return nil, &pyErr{"KeyError", strRepr(name)}
+				return nil, &pyErr{"KeyError", pyfmt.StrRepr(name)}
 			}
 		}
 		for rest != "" {
 			var part string
 			part, rest, _ = strings.Cut(rest, ".")
 			if strings.HasPrefix(part, "_") {
-				return nil, &pyErr{"SecurityError", "access to attribute " + strRepr(part) + " is unsafe."}
+				return nil, &pyErr{"SecurityError", "access to attribute " + pyfmt.StrRepr(part) + " is unsafe."}
 			}
 			var err error
 			v, err = st.getattr(v, part)

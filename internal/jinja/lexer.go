@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 type tokType uint8
@@ -393,7 +395,7 @@ func (lx *lexer) inside(i int, block bool) error {
 			}
 			e, ok := matchInt(s, i)
 			if !ok {
-				return lx.errAt(i, "unexpected char "+strRepr(s[i:i+1]))
+				return lx.errAt(i, "unexpected char "+pyfmt.StrRepr(s[i:i+1]))
 			}
 			v, err := parseIntLit(strings.ReplaceAll(s[i:e], "_", ""))
 			if err != nil {
@@ -435,7 +437,7 @@ func (lx *lexer) inside(i int, block bool) error {
 				}
 			}
 			if e < 0 {
-				return lx.errAt(i, "unexpected char "+strRepr(s[i:i+1]))
+				return lx.errAt(i, "unexpected char "+pyfmt.StrRepr(s[i:i+1]))
 			}
 			val, err := unescapePy(s[i+1 : e])
 			if err != nil {
@@ -458,7 +460,7 @@ func (lx *lexer) inside(i int, block bool) error {
 			op = s[i : i+1]
 		}
 		if op == "" {
-			return lx.errAt(i, "unexpected char "+strRepr(string(r)))
+			return lx.errAt(i, "unexpected char "+pyfmt.StrRepr(string(r)))
 		}
 		switch op {
 		case "{", "(", "[":

@@ -3,6 +3,8 @@ package jinja
 import (
 	"fmt"
 	"strings"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 type parser struct {
@@ -476,7 +478,7 @@ func (p *parser) parseAssignTarget(withTuple, nameOnly bool, extraEnd []string, 
 		target = p.parsePrimary()
 	}
 	if !canAssign(target) {
-		p.failAt(t, "can't assign to %s", strRepr(nodeKind(target)))
+		p.failAt(t, "can't assign to %s", pyfmt.StrRepr(nodeKind(target)))
 	}
 	return target
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 type state struct {
@@ -301,7 +303,7 @@ func (st *state) exec(f *frame, n node) error {
 			if val, ok := m.d.Get(nm[0]); ok {
 				f.assign(nm[1], val)
 			} else {
-				f.assign(nm[1], &Undefined{Hint: fmt.Sprintf("the template %s (imported on line %d) does not export the requested name %s", strRepr(m.name), x.line, strRepr(nm[0])), Name: nm[0]})
+				f.assign(nm[1], &Undefined{Hint: fmt.Sprintf("the template %s (imported on line %d) does not export the requested name %s", pyfmt.StrRepr(m.name), x.line, pyfmt.StrRepr(nm[0])), Name: nm[0]})
 			}
 		}
 		return nil
@@ -477,7 +479,7 @@ func (st *state) enterCall() error {
 func (st *state) renderBlock(c *ctxt, name string, idx int, scope *frame) error {
 	refs := c.blocks[name]
 	if idx >= len(refs) {
-		return &pyErr{"TemplateError", fmt.Sprintf("there is no parent block called %s.", strRepr(name))}
+		return &pyErr{"TemplateError", fmt.Sprintf("there is no parent block called %s.", pyfmt.StrRepr(name))}
 	}
 	if err := st.enterCall(); err != nil {
 		return err
@@ -490,7 +492,7 @@ func (st *state) renderBlock(c *ctxt, name string, idx int, scope *frame) error 
 	}
 	f.vars["super"] = callable(func(st *state, args []any, kw *Dict) (any, error) {
 		if idx+1 >= len(c.blocks[name]) {
-			return nil, undefErr("there is no parent block called %s.", strRepr(name))
+			return nil, undefErr("there is no parent block called %s.", pyfmt.StrRepr(name))
 		}
 		return st.capture(func() error { return st.renderBlock(c, name, idx+1, scope) })
 	})
@@ -645,7 +647,7 @@ func (st *state) callMacro(m *Macro, args []any, kw *Dict, caller *Macro) (any, 
 		if i < len(args) {
 			f.vars[a] = args[i]
 			if _, dup := kwargs.Get(a); dup {
-				return nil, typeErr("macro %s got multiple values for argument %s", strRepr(m.name), strRepr(a))
+				return nil, typeErr("macro %s got multiple values for argument %s", pyfmt.StrRepr(m.name), pyfmt.StrRepr(a))
 			}
 			continue
 		}
@@ -662,7 +664,7 @@ func (st *state) callMacro(m *Macro, args []any, kw *Dict, caller *Macro) (any, 
 			f.vars[a] = v
 			continue
 		}
-		f.vars[a] = &Undefined{Hint: fmt.Sprintf("parameter %s was not provided", strRepr(a)), Name: a}
+		f.vars[a] = &Undefined{Hint: fmt.Sprintf("parameter %s was not provided", pyfmt.StrRepr(a)), Name: a}
 	}
 	if len(args) > len(m.args) {
 		varargs = args[len(m.args):]

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/pyfmt"
@@ -342,21 +340,11 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 		b.WriteString("...")
 		return
 	}
+	if s, ok := pyfmt.ScalarRepr(v); ok { // None, bools, ints, floats, strs
+		b.WriteString(s)
+		return
+	}
 	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if x {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
-	case float64:
-		b.WriteString(pyfmt.FloatRepr(x))
-	case string:
-		b.WriteString(strRepr(x))
 	case *List:
 		_ = writeSeq(b, '[', ']', x.Items, func(e any) error { writeRepr(b, e, depth+1); return nil })
 	case Tuple:
@@ -389,52 +377,6 @@ func writeRepr(b *strings.Builder, v any, depth int) {
 	default:
 		fmt.Fprintf(b, "<%s object>", typeName(v))
 	}
-}
-
-// strRepr is Python's repr(str).
-func strRepr(s string) string {
-	q := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		q = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(q)
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			fmt.Fprintf(&b, "\\x%02x", s[i])
-			i++
-			continue
-		}
-		i += n
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(q):
-			b.WriteByte('\\')
-			b.WriteByte(q)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r < 0x7f:
-			b.WriteRune(r)
-		case unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		case r <= 0xffff:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		default:
-			fmt.Fprintf(&b, "\\U%08x", r)
-		}
-	}
-	b.WriteByte(q)
-	return b.String()
 }
 
 func isNumber(v any) bool {

@@ -240,6 +240,26 @@ type pathStep struct {
 	isKey bool
 }
 
+// PathSteps splits a path written by KeyPath and IndexPath into its
+// steps from the root: keys as strings, indexes as ints
+// ($.actions[0]['a b'] is "actions", 0, "a b"); ok is false for a path
+// they did not write.
+func PathSteps(path string) (steps []any, ok bool) {
+	split, ok := splitPath(path)
+	if !ok {
+		return nil, false
+	}
+	steps = make([]any, len(split))
+	for i, s := range split {
+		if s.isKey {
+			steps[i] = s.key
+		} else {
+			steps[i] = s.index
+		}
+	}
+	return steps, true
+}
+
 // splitPath parses a path written by KeyPath/IndexPath back into steps.
 func splitPath(path string) ([]pathStep, bool) {
 	if !strings.HasPrefix(path, "$") {

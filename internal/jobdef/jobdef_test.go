@@ -329,27 +329,28 @@ func TestPaths(t *testing.T) {
 			t.Errorf("got %q, want %q", got, tt.want)
 			continue
 		}
-		steps, ok := splitPath(got)
+		steps, ok := PathSteps(got)
 		if !ok {
-			t.Errorf("splitPath(%q) failed", got)
+			t.Errorf("PathSteps(%q) failed", got)
 			continue
 		}
 		// Rebuild the path from its steps: it must be identical.
 		re := "$"
 		for _, s := range steps {
-			if s.isKey {
-				re = KeyPath(re, s.key)
-			} else {
-				re = IndexPath(re, s.index)
+			switch s := s.(type) {
+			case string:
+				re = KeyPath(re, s)
+			case int:
+				re = IndexPath(re, s)
 			}
 		}
 		if re != got {
-			t.Errorf("splitPath round trip: %q became %q", got, re)
+			t.Errorf("PathSteps round trip: %q became %q", got, re)
 		}
 	}
 	for _, bad := range []string{"", "actions", "$.", "$[x]", "$[-1]", "$['a", "$['a'", "$.a]"} {
-		if _, ok := splitPath(bad); ok {
-			t.Errorf("splitPath(%q) accepted a malformed path", bad)
+		if _, ok := PathSteps(bad); ok {
+			t.Errorf("PathSteps(%q) accepted a malformed path", bad)
 		}
 	}
 }

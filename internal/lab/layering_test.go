@@ -82,9 +82,11 @@ func TestLayering(t *testing.T) {
 		"internal/api/wire": {},
 		// So are LAVA's v0.2 shapes.
 		"internal/api/lavawire": {},
-		// Python's and PyYAML's text forms, under Jinja2 and the log format.
+		// Python's text forms of values, PyYAML's emitter over them, and
+		// LAVA's log format written with both: under Jinja2 and LAVA's APIs.
 		"internal/pyfmt":   {},
-		"internal/lavalog": {"internal/pyfmt"},
+		"internal/pyyaml":  {"internal/pyfmt"},
+		"internal/lavalog": {"internal/pyfmt", "internal/pyyaml"},
 		// The Go client speaks the wire format, nothing of the server.
 		"internal/client": {"internal/api/wire", "internal/tlsconfig", "internal/version"},
 	}

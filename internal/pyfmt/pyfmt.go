@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // FloatRepr is Python's repr(float): the shortest digits that read back
@@ -39,69 +38,20 @@ func FloatRepr(f float64) string {
 	return r
 }
 
-// AppendYAMLQuoted appends s as a YAML double-quoted scalar the way
-// PyYAML's C dumper writes it without allow_unicode: printable ASCII as
-// is, the named escapes (\0 \a \b \t \n \v \f \r \e \" \\ \N \_ \L \P),
-// anything else as \xXX, \uXXXX or \UXXXXXXXX (bytes that are not UTF-8
-// as \uFFFD).
-func AppendYAMLQuoted(out []byte, s string) []byte {
-	out = append(out, '"')
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		switch r {
-		case 0:
-			out = append(out, `\0`...)
-		case 7:
-			out = append(out, `\a`...)
-		case 8:
-			out = append(out, `\b`...)
-		case 9:
-			out = append(out, `\t`...)
-		case 10:
-			out = append(out, `\n`...)
-		case 11:
-			out = append(out, `\v`...)
-		case 12:
-			out = append(out, `\f`...)
-		case 13:
-			out = append(out, `\r`...)
-		case 27:
-			out = append(out, `\e`...)
-		case '"':
-			out = append(out, `\"`...)
-		case '\\':
-			out = append(out, `\\`...)
-		case 0x85:
-			out = append(out, `\N`...)
-		case 0xa0:
-			out = append(out, `\_`...)
-		case 0x2028:
-			out = append(out, `\L`...)
-		case 0x2029:
-			out = append(out, `\P`...)
-		default:
-			switch {
-			case r >= 0x20 && r <= 0x7e:
-				out = append(out, byte(r))
-			case r <= 0xff:
-				out = fmt.Appendf(out, `\x%02X`, r)
-			case r <= 0xffff:
-				out = fmt.Appendf(out, `\u%04X`, r)
-			default:
-				out = fmt.Appendf(out, `\U%08X`, r)
-			}
-		}
-	}
-	return append(out, '"')
-}
+// IsoformatUTC is t as Python's datetime.isoformat() writes an aware UTC
+// time: "2026-08-21T10:00:00.123456+00:00", microseconds unless they are
+// zero.
+func IsoformatUTC(t time.Time) string { return isoformat(t, "T") }
 
-// IsoformatUTC is t as Python's datetime.isoformat writes an aware UTC
-// time: microseconds unless they are zero, offset +00:00.
-func IsoformatUTC(t time.Time) string {
+// DatetimeStrUTC is t as Python's str() writes an aware UTC datetime:
+// isoformat with a space, "2026-08-21 10:00:00.123456+00:00".
+func DatetimeStrUTC(t time.Time) string { return isoformat(t, " ") }
+
+func isoformat(t time.Time, sep string) string {
 	t = t.UTC()
+	frac := ".000000"
 	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05+00:00")
+		frac = ""
 	}
-	return t.Format("2006-01-02T15:04:05.000000+00:00")
+	return t.Format("2006-01-02" + sep + "15:04:05" + frac + "+00:00")
 }

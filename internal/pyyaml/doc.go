@@ -1,6 +1,6 @@
-// Package pyyaml writes YAML, and Python's repr, byte for byte as LAVA's
-// server writes them, so that what Basalt serves to LAVA's clients (the
-// XML-RPC API's job logs and results exports) reads exactly as LAVA's.
+// Package pyyaml writes YAML byte for byte as LAVA's server writes it, so
+// that what Basalt serves to LAVA's clients (job logs, results exports,
+// device checks) reads exactly as LAVA's.
 //
 // LAVA dumps with PyYAML's safe dumper backed by libyaml (CSafeDumper,
 // through lava_common.yaml.yaml_safe_dump: keys in insertion order, no
@@ -12,10 +12,10 @@
 // libyaml's rules for choosing a scalar style (plain, single- or
 // double-quoted) and PyYAML's implicit resolvers, so that a string that
 // would read back as another type ("12", "true", "null", "2026-01-02") is
-// quoted. The package's tests compare its output with PyYAML's on the
-// host.
+// quoted. AppendDoubleQuoted and Float are its double-quoted scalar and
+// its text of a float, for writers of their own (Jinja2's yaml_quote).
+// The package's tests compare its output with PyYAML's on the host.
 //
-// Values are Go values standing for Python's: nil (None), bool, string,
-// Int (an integer of any size, as its digits), int, int64, float64, []any
-// (list) and Map (a dict, keys in order).
+// Values are internal/pyfmt's: nil, bool, string, pyfmt.Int, int, int64,
+// float64, []any, []string and pyfmt.Map.
 package pyyaml

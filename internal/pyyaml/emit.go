@@ -2,25 +2,14 @@ package pyyaml
 
 import (
 	"fmt"
-	"math/big"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
-
-// Map is a Python dict: its items in order.
-type Map []Item
-
-// Item is one key and its value in a Map.
-type Item struct {
-	Key   string
-	Value any
-}
-
-// Int is a Python int, written with its decimal digits: integers of any
-// size (JSON's) keep all of them.
-type Int string
 
 // Dump returns v as LAVA's yaml_safe_dump(v) writes it: block style,
 // lines folded past 80 columns, indented by 2, keys in order, non-ASCII
@@ -30,7 +19,7 @@ func Dump(v any) (string, error) {
 	if err := e.document(v); err != nil {
 		return "", err
 	}
-	return e.b.String(), nil
+	return string(e.b), nil
 }
 
 // FlowQuoted returns v as one of LAVA's log records holds it: LAVA's
@@ -45,7 +34,7 @@ func FlowQuoted(v any) (string, error) {
 	if err := e.document(v); err != nil {
 		return "", err
 	}
-	return strings.TrimSuffix(e.b.String(), "\n"), nil
+	return strings.TrimSuffix(string(e.b), "\n"), nil
 }
 
 // emitter writes one document as libyaml does. Its fields mirror
@@ -53,7 +42,7 @@ func FlowQuoted(v any) (string, error) {
 // column, whether the last character written was whitespace or
 // indentation, and the flow nesting.
 type emitter struct {
-	b      strings.Builder
+	b      []byte
 	width  int  // best width; < 0: unbounded
 	flow   bool // collections in flow style (default_flow_style=True)
 	quoted bool // scalars double-quoted (default_style='"')
@@ -66,9 +55,6 @@ type emitter struct {
 	flowLevel  int
 	depth      int
 }
-
-// maxDepth bounds the nesting of what is written.
-const maxDepth = 100
 
 func (e *emitter) document(v any) error {
 	e.indent, e.column, e.whitespace, e.indention = -1, 0, true, true
@@ -83,8 +69,8 @@ func (e *emitter) document(v any) error {
 func (e *emitter) node(v any, mapping, simpleKey bool) error {
 	e.depth++
 	defer func() { e.depth-- }()
-	if e.depth > maxDepth {
-		return fmt.Errorf("pyyaml: values nested deeper than %d", maxDepth)
+	if e.depth > pyfmt.MaxDepth {
+		return fmt.Errorf("pyyaml: values nested deeper than %d", pyfmt.MaxDepth)
 	}
 	switch x := v.(type) {
 	case []any:
@@ -98,7 +84,7 @@ func (e *emitter) node(v any, mapping, simpleKey bool) error {
 			l[i] = s
 		}
 		return e.node(l, mapping, simpleKey)
-	case Map:
+	case pyfmt.Map:
 		if e.flowLevel > 0 || e.flow || len(x) == 0 {
 			return e.flowMapping(x)
 		}
@@ -144,29 +130,37 @@ func (e *emitter) blockSequence(l []any, mapping bool) error {
 	return nil
 }
 
-func (e *emitter) blockMapping(m Map) error {
+func (e *emitter) blockMapping(m pyfmt.Map) error {
 	e.increaseIndent(false, false)
 	for _, it := range m {
 		e.writeIndent()
-		if simpleKey(it.Key) {
-			if err := e.node(it.Key, true, true); err != nil {
-				return err
-			}
-			e.writeIndicator(":", false, false, false)
-		} else {
-			e.writeIndicator("?", true, false, true)
-			if err := e.node(it.Key, true, false); err != nil {
-				return err
-			}
-			e.writeIndent()
-			e.writeIndicator(":", true, false, true)
-		}
-		if err := e.node(it.Value, true, false); err != nil {
+		if err := e.item(it, false); err != nil {
 			return err
 		}
 	}
 	e.popIndent()
 	return nil
+}
+
+// item writes a key and its value, in a flow or a block mapping: a
+// simple key then ":", or a complex one ("? key", then ": ").
+func (e *emitter) item(it pyfmt.Item, flow bool) error {
+	if simpleKey(it.Key) {
+		if err := e.node(it.Key, true, true); err != nil {
+			return err
+		}
+		e.writeIndicator(":", false, false, false)
+	} else {
+		e.writeIndicator("?", true, false, !flow)
+		if err := e.node(it.Key, true, false); err != nil {
+			return err
+		}
+		if !flow || e.overWidth() {
+			e.writeIndent()
+		}
+		e.writeIndicator(":", true, false, !flow)
+	}
+	return e.node(it.Value, true, false)
 }
 
 func (e *emitter) flowSequence(l []any) error {
@@ -190,7 +184,7 @@ func (e *emitter) flowSequence(l []any) error {
 	return nil
 }
 
-func (e *emitter) flowMapping(m Map) error {
+func (e *emitter) flowMapping(m pyfmt.Map) error {
 	e.writeIndicator("{", true, true, false)
 	e.increaseIndent(true, false)
 	e.flowLevel++
@@ -201,22 +195,7 @@ func (e *emitter) flowMapping(m Map) error {
 		if e.overWidth() {
 			e.writeIndent()
 		}
-		if simpleKey(it.Key) {
-			if err := e.node(it.Key, true, true); err != nil {
-				return err
-			}
-			e.writeIndicator(":", false, false, false)
-		} else {
-			e.writeIndicator("?", true, false, false)
-			if err := e.node(it.Key, true, false); err != nil {
-				return err
-			}
-			if e.overWidth() {
-				e.writeIndent()
-			}
-			e.writeIndicator(":", true, false, false)
-		}
-		if err := e.node(it.Value, true, false); err != nil {
+		if err := e.item(it, true); err != nil {
 			return err
 		}
 	}
@@ -228,7 +207,9 @@ func (e *emitter) flowMapping(m Map) error {
 
 // simpleKey reports whether a string key can be written as a simple key:
 // on one line and at most 128 bytes (libyaml's rule).
-func simpleKey(k string) bool { return len(k) <= 128 && !analyze(k).multiline }
+func simpleKey(k string) bool {
+	return len(k) <= 128 && !strings.ContainsAny(k, "\r\n\u0085\u2028\u2029")
+}
 
 func (e *emitter) overWidth() bool { return e.width >= 0 && e.column > e.width }
 
@@ -252,18 +233,18 @@ func scalarOf(v any) (scalarValue, error) {
 		return scalarValue{text: "false"}, nil
 	case string:
 		return scalarValue{text: x, isStr: true}, nil
-	case Int:
-		n, ok := new(big.Int).SetString(string(x), 10)
-		if !ok {
-			return scalarValue{}, fmt.Errorf("pyyaml: %q is not an integer", string(x))
+	case pyfmt.Int:
+		n, err := x.Digits()
+		if err != nil {
+			return scalarValue{}, err
 		}
-		return scalarValue{text: n.String()}, nil
+		return scalarValue{text: n}, nil
 	case int:
 		return scalarValue{text: strconv.Itoa(x)}, nil
 	case int64:
 		return scalarValue{text: strconv.FormatInt(x, 10)}, nil
 	case float64:
-		return scalarValue{text: yamlFloat(x)}, nil
+		return scalarValue{text: Float(x)}, nil
 	}
 	return scalarValue{}, fmt.Errorf("pyyaml: a %T cannot be written", v)
 }
@@ -277,31 +258,11 @@ const (
 
 // scalar writes a scalar in the style libyaml selects for it.
 func (e *emitter) scalar(s scalarValue, simpleKey bool) {
-	a := analyze(s.text)
-	plainImplicit := !s.isStr || !resolvesToOther(s.text)
-	quotedImplicit := s.isStr
-	style := stylePlain
-	if e.quoted {
-		style = styleDouble
+	style := styleDouble // default_style='"'
+	if !e.quoted {
+		style = e.style(s, simpleKey)
 	}
-	if simpleKey && a.multiline {
-		style = styleDouble
-	}
-	if style == stylePlain {
-		if (e.flowLevel > 0 && !a.flowPlain) || (e.flowLevel == 0 && !a.blockPlain) {
-			style = styleSingle
-		}
-		if s.text == "" && (e.flowLevel > 0 || simpleKey) {
-			style = styleSingle
-		}
-		if !plainImplicit {
-			style = styleSingle
-		}
-	}
-	if style == styleSingle && !a.singleQuoted {
-		style = styleDouble
-	}
-	if !quotedImplicit && style != stylePlain {
+	if !s.isStr && style != stylePlain {
 		// the non-specific tag keeps a quoted number a number
 		if !e.whitespace {
 			e.put(' ')
@@ -312,34 +273,58 @@ func (e *emitter) scalar(s scalarValue, simpleKey bool) {
 	e.increaseIndent(true, false)
 	switch style {
 	case stylePlain:
-		e.writePlain(s.text, !simpleKey)
+		e.writePlain(s.text, !simpleKey, false)
 	case styleSingle:
-		e.writeSingle(s.text, !simpleKey)
+		e.writePlain(s.text, !simpleKey, true)
 	default:
 		e.writeDouble(s.text, !simpleKey)
 	}
 	e.popIndent()
 }
 
+// style is the style libyaml selects for a scalar when no style is asked
+// for: plain when the text can be written plain and reads back as the
+// same value, else single-quoted when it can be, else double-quoted.
+func (e *emitter) style(s scalarValue, simpleKey bool) int {
+	a := analyze(s.text)
+	if simpleKey && a.multiline {
+		return styleDouble
+	}
+	style := stylePlain
+	if (e.flowLevel > 0 && !a.flowPlain) || (e.flowLevel == 0 && !a.blockPlain) {
+		style = styleSingle
+	}
+	if s.text == "" && (e.flowLevel > 0 || simpleKey) {
+		style = styleSingle
+	}
+	if s.isStr && resolvesToOther(s.text) { // plain, it would not read back as a string
+		style = styleSingle
+	}
+	if style == styleSingle && !a.singleQuoted {
+		style = styleDouble
+	}
+	return style
+}
+
 // put writes one ASCII character.
 func (e *emitter) put(c byte) {
-	e.b.WriteByte(c)
+	e.b = append(e.b, c)
 	e.column++
 }
 
 // writeString writes text that holds no line break, counting characters.
 func (e *emitter) writeString(s string) {
-	e.b.WriteString(s)
+	e.b = append(e.b, s...)
 	e.column += utf8.RuneCountInString(s)
 }
 
 func (e *emitter) writeRune(r rune) {
-	e.b.WriteRune(r)
+	e.b = utf8.AppendRune(e.b, r)
 	e.column++
 }
 
 func (e *emitter) putBreak() {
-	e.b.WriteByte('\n')
+	e.b = append(e.b, '\n')
 	e.column = 0
 }
 
@@ -349,7 +334,7 @@ func (e *emitter) writeBreak(r rune) {
 		e.putBreak()
 		return
 	}
-	e.b.WriteRune(r)
+	e.b = utf8.AppendRune(e.b, r)
 	e.column = 0
 }
 
@@ -377,16 +362,27 @@ func (e *emitter) canBreak(allow, spaces bool) bool {
 	return allow && !spaces && e.width >= 0 && e.column > e.width
 }
 
-func (e *emitter) writePlain(text string, allowBreaks bool) {
+// writePlain writes a plain scalar, or with single a single-quoted one
+// (libyaml's two writers, which differ only where single is tested): a
+// space that ends a run of spaces past the width is a line break (in
+// quotes, not the first or the last character), line breaks are written
+// doubled where YAML folds them, and quotes doubled.
+func (e *emitter) writePlain(text string, allowBreaks, single bool) {
 	rs := []rune(text)
-	if !e.whitespace && (len(rs) > 0 || e.flowLevel > 0) {
+	if single {
+		e.writeIndicator("'", true, false, false)
+	} else if !e.whitespace && (len(rs) > 0 || e.flowLevel > 0) {
 		e.put(' ')
 	}
 	spaces, breaks := false, false
 	for i, r := range rs {
 		switch {
 		case r == ' ':
-			if e.canBreak(allowBreaks, spaces) && !(i+1 < len(rs) && rs[i+1] == ' ') {
+			foldable := !(i+1 < len(rs) && rs[i+1] == ' ')
+			if single {
+				foldable = foldable && i != 0 && i != len(rs)-1
+			}
+			if e.canBreak(allowBreaks, spaces) && foldable {
 				e.writeIndent()
 			} else {
 				e.writeRune(r)
@@ -403,39 +399,7 @@ func (e *emitter) writePlain(text string, allowBreaks bool) {
 			if breaks {
 				e.writeIndent()
 			}
-			e.writeRune(r)
-			e.indention = false
-			spaces, breaks = false, false
-		}
-	}
-	e.whitespace, e.indention = false, false
-}
-
-func (e *emitter) writeSingle(text string, allowBreaks bool) {
-	e.writeIndicator("'", true, false, false)
-	rs := []rune(text)
-	spaces, breaks := false, false
-	for i, r := range rs {
-		switch {
-		case r == ' ':
-			if e.canBreak(allowBreaks, spaces) && i != 0 && i != len(rs)-1 && rs[i+1] != ' ' {
-				e.writeIndent()
-			} else {
-				e.writeRune(r)
-			}
-			spaces = true
-		case isBreak(r):
-			if !breaks && r == '\n' {
-				e.putBreak()
-			}
-			e.writeBreak(r)
-			e.indention = true
-			breaks = true
-		default:
-			if breaks {
-				e.writeIndent()
-			}
-			if r == '\'' {
+			if single && r == '\'' {
 				e.put('\'')
 			}
 			e.writeRune(r)
@@ -443,12 +407,37 @@ func (e *emitter) writeSingle(text string, allowBreaks bool) {
 			spaces, breaks = false, false
 		}
 	}
-	if breaks {
-		e.writeIndent()
+	if single {
+		if breaks {
+			e.writeIndent()
+		}
+		e.writeIndicator("'", false, false, false)
 	}
-	e.writeIndicator("'", false, false, false)
 	e.whitespace, e.indention = false, false
 }
+
+// AppendDoubleQuoted appends s as a YAML double-quoted scalar the way
+// PyYAML's C dumper writes one that it does not fold (LAVA's log records,
+// and its yaml_quote filter): printable ASCII as is, the named escapes
+// (\0 \a \b \t \n \v \f \r \e \" \\ \N \_ \L \P), anything else as
+// \xXX, \uXXXX or \UXXXXXXXX (bytes that are not UTF-8 as \uFFFD).
+func AppendDoubleQuoted(out []byte, s string) []byte {
+	out = append(out, '"')
+	for _, r := range s {
+		if escaped(r) {
+			out = appendEscape(out, r)
+		} else {
+			out = append(out, byte(r))
+		}
+	}
+	return append(out, '"')
+}
+
+// escaped reports whether a double-quoted scalar escapes r: libyaml
+// escapes what is not printable, and without allow_unicode anything
+// beyond ASCII, with the byte order mark, line breaks, '"' and '\\'.
+// That leaves the printable ASCII characters but those two.
+func escaped(r rune) bool { return r < 0x20 || r > 0x7E || r == '"' || r == '\\' }
 
 // doubleEscapes are the short escapes of double-quoted scalars.
 var doubleEscapes = map[rune]byte{
@@ -456,39 +445,49 @@ var doubleEscapes = map[rune]byte{
 	'"': '"', '\\': '\\', 0x85: 'N', 0xA0: '_', 0x2028: 'L', 0x2029: 'P',
 }
 
+// appendEscape appends the escape of r in a double-quoted scalar.
+func appendEscape(out []byte, r rune) []byte {
+	const hex = "0123456789ABCDEF"
+	if c, ok := doubleEscapes[r]; ok {
+		return append(out, '\\', c)
+	}
+	var n int
+	switch {
+	case r <= 0xFF:
+		out, n = append(out, '\\', 'x'), 2
+	case r <= 0xFFFF:
+		out, n = append(out, '\\', 'u'), 4
+	default:
+		out, n = append(out, '\\', 'U'), 8
+	}
+	for i := n - 1; i >= 0; i-- {
+		out = append(out, hex[r>>(4*i)&0xF])
+	}
+	return out
+}
+
 func (e *emitter) writeDouble(text string, allowBreaks bool) {
 	e.writeIndicator(`"`, true, false, false)
-	rs := []rune(text)
 	spaces := false
-	for i, r := range rs {
+	for i, r := range text {
 		switch {
-		case !isPrintable(r) || r >= 0x80 || r == 0xFEFF || isBreak(r) || r == '"' || r == '\\':
-			e.put('\\')
-			if c, ok := doubleEscapes[r]; ok {
-				e.put(c)
-			} else {
-				switch {
-				case r <= 0xFF:
-					e.writeString(fmt.Sprintf("x%02X", r))
-				case r <= 0xFFFF:
-					e.writeString(fmt.Sprintf("u%04X", r))
-				default:
-					e.writeString(fmt.Sprintf("U%08X", r))
-				}
-			}
+		case escaped(r):
+			n := len(e.b)
+			e.b = appendEscape(e.b, r)
+			e.column += len(e.b) - n
 			spaces = false
 		case r == ' ':
-			if e.canBreak(allowBreaks, spaces) && i != 0 && i != len(rs)-1 {
+			if e.canBreak(allowBreaks, spaces) && i != 0 && i != len(text)-1 {
 				e.writeIndent()
-				if rs[i+1] == ' ' {
+				if text[i+1] == ' ' {
 					e.put('\\')
 				}
 			} else {
-				e.writeRune(r)
+				e.put(' ')
 			}
 			spaces = true
 		default:
-			e.writeRune(r)
+			e.put(byte(r))
 			spaces = false
 		}
 	}
@@ -643,52 +642,21 @@ func resolvesToOther(s string) bool {
 	return false
 }
 
-// yamlFloat is PyYAML's representation of a float: Python's repr in
-// lower case, with ".0" before an exponent that has no point, and .inf,
-// -.inf and .nan.
-func yamlFloat(f float64) string {
+// Float is PyYAML's representation of a float: Python's repr (lower
+// case), with ".0" before an exponent that has no point ("1.0e+16"), and
+// .inf, -.inf and .nan.
+func Float(f float64) string {
 	switch {
-	case f != f:
+	case math.IsNaN(f):
 		return ".nan"
-	case f > 1.7976931348623157e308:
+	case math.IsInf(f, 1):
 		return ".inf"
-	case f < -1.7976931348623157e308:
+	case math.IsInf(f, -1):
 		return "-.inf"
 	}
-	s := strings.ToLower(FloatRepr(f))
+	s := strings.ToLower(pyfmt.FloatRepr(f))
 	if !strings.Contains(s, ".") && strings.Contains(s, "e") {
 		s = strings.Replace(s, "e", ".0e", 1)
-	}
-	return s
-}
-
-// FloatRepr is Python's repr of a float: the shortest digits that read
-// back as f, in positional notation for exponents from -4 to 15 (with
-// ".0" when integral), in scientific notation otherwise ("1e+16",
-// "1.5e-07"); inf, -inf and nan.
-func FloatRepr(f float64) string {
-	switch {
-	case f != f:
-		return "nan"
-	case f > 1.7976931348623157e308:
-		return "inf"
-	case f < -1.7976931348623157e308:
-		return "-inf"
-	}
-	sci := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	mant, exp, _ := strings.Cut(sci, "e")
-	x, _ := strconv.Atoi(exp)
-	if x < -4 || x >= 16 {
-		sign := exp[0]
-		digits := strings.TrimLeft(exp[1:], "0")
-		if len(digits) < 2 {
-			digits = strings.Repeat("0", 2-len(digits)) + digits
-		}
-		return mant + "e" + string(sign) + digits
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
 	}
 	return s
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
@@ -29,16 +30,16 @@ var pyTimeRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00
 // the job's stored times (those it has at that point).
 func jobJSON(j lab.Job, state, health string, device, start, end bool) string {
 	s := fmt.Sprintf(`{"health": %q, "state": %q, "job": %d, "description": %q, "priority": %d, "submit_time": %q, "submitter": %q, "health_check": false`,
-		health, state, j.ID, j.Description, j.Priority, pyTime(j.SubmitTime), j.Submitter)
+		health, state, j.ID, j.Description, j.Priority, pyfmt.IsoformatUTC(j.SubmitTime), j.Submitter)
 	if device {
 		s += `, "device": "qemu-01", "worker": "w1"`
 	}
 	s += `, "device_type": "qemu"`
 	if start {
-		s += fmt.Sprintf(`, "start_time": %q`, pyTime(j.StartTime))
+		s += fmt.Sprintf(`, "start_time": %q`, pyfmt.IsoformatUTC(j.StartTime))
 	}
 	if end {
-		s += fmt.Sprintf(`, "end_time": %q`, pyTime(j.EndTime))
+		s += fmt.Sprintf(`, "end_time": %q`, pyfmt.IsoformatUTC(j.EndTime))
 	}
 	return s + "}"
 }

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // TopicPrefix is LAVA's EVENT_TOPIC, which every topic starts with.
@@ -36,15 +36,15 @@ const ServerUser = "lavaserver"
 func message(topic, id, dt, user string, payload []byte) []byte {
 	b := make([]byte, 0, len(topic)+len(id)+len(dt)+len(user)+len(payload)*5/4+32)
 	b = append(b, '[')
-	b = pyString(b, topic)
+	b = pyfmt.AppendJSONString(b, topic)
 	b = append(b, ", "...)
-	b = pyString(b, id)
+	b = pyfmt.AppendJSONString(b, id)
 	b = append(b, ", "...)
-	b = pyString(b, dt)
+	b = pyfmt.AppendJSONString(b, dt)
 	b = append(b, ", "...)
-	b = pyString(b, user)
+	b = pyfmt.AppendJSONString(b, user)
 	b = append(b, ", "...)
-	b = pyString(b, string(payload))
+	b = pyfmt.AppendJSONString(b, string(payload))
 	return append(b, ']')
 }
 
@@ -58,11 +58,11 @@ func (o *object) key(k string) {
 	} else {
 		o.b = append(o.b, ", "...)
 	}
-	o.b = pyString(o.b, k)
+	o.b = pyfmt.AppendJSONString(o.b, k)
 	o.b = append(o.b, ": "...)
 }
 
-func (o *object) str(k, v string) { o.key(k); o.b = pyString(o.b, v) }
+func (o *object) str(k, v string) { o.key(k); o.b = pyfmt.AppendJSONString(o.b, v) }
 
 func (o *object) int(k string, v int64) { o.key(k); o.b = strconv.AppendInt(o.b, v, 10) }
 
@@ -75,65 +75,6 @@ func (o *object) bytes() []byte {
 		return []byte("{}")
 	}
 	return append(o.b, '}')
-}
-
-// pyString appends s as a JSON string the way Python's json.dumps writes
-// it (ensure_ascii): printable ASCII as is but for '"' and a backslash, everything
-// else as an escape (\n, \uXXXX, a surrogate pair beyond the BMP).
-// Bytes that are not UTF-8 become U+FFFD.
-func pyString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	u := func(b []byte, r rune) []byte {
-		return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"':
-				b = append(b, '\\', '"')
-			case c == '\\':
-				b = append(b, '\\', '\\')
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c < 0x20 || c == 0x7f:
-				b = u(b, rune(c))
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-		if r > 0xffff {
-			r -= 0x10000
-			b = u(b, 0xd800+(r>>10))
-			b = u(b, 0xdc00+(r&0x3ff))
-			continue
-		}
-		b = u(b, r)
-	}
-	return append(b, '"')
-}
-
-// pyTime is t as Python's datetime.isoformat() writes an aware UTC time:
-// microseconds only when there are some.
-func pyTime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	return t.Format("2006-01-02T15:04:05.000000+00:00")
 }
 
 // jobPayload is the payload of an org.lavasoftware.testjob event, with
@@ -153,7 +94,7 @@ func jobPayload(se app.StreamEvent) []byte {
 	o.int("job", j.ID)
 	o.str("description", j.Description)
 	o.int("priority", int64(j.Priority))
-	o.str("submit_time", pyTime(j.SubmitTime))
+	o.str("submit_time", pyfmt.IsoformatUTC(j.SubmitTime))
 	o.str("submitter", j.Submitter)
 	o.bool("health_check", j.HealthCheck)
 	if j.ActualDevice != "" {
@@ -166,10 +107,10 @@ func jobPayload(se app.StreamEvent) []byte {
 		o.str("device_type", j.RequestedType)
 	}
 	if !j.StartTime.IsZero() {
-		o.str("start_time", pyTime(j.StartTime))
+		o.str("start_time", pyfmt.IsoformatUTC(j.StartTime))
 	}
 	if !j.EndTime.IsZero() {
-		o.str("end_time", pyTime(j.EndTime))
+		o.str("end_time", pyfmt.IsoformatUTC(j.EndTime))
 	}
 	return o.bytes()
 }

@@ -3,7 +3,6 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,40 +10,9 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
+	"github.com/basalt-lab/basalt/internal/testutil/pyref"
 )
-
-// python runs script with Debian's Python 3, input on its standard input,
-// and returns its standard output's lines.
-func python(t *testing.T, script string, input any) []string {
-	t.Helper()
-	in, err := json.Marshal(input)
-	must(t, err)
-	cmd := exec.Command("/usr/bin/python3", "-c", script)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python3 (Debian's python3 package): %v\n%s", err, stderr.String())
-	}
-	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-}
-
-// TestPyStringLikePython: strings are encoded byte for byte as Python's
-// json.dumps encodes them.
-func TestPyStringLikePython(t *testing.T) {
-	in := []string{"", "plain", `quote " and \ backslash`, "new\nline\r\ttab\b\f", "\x00\x01\x1f\x7f",
-		"café", "日本語", "emoji 🙂 and 𝄞", "\u2028\u2029", "<html>&amp;", "/slash"}
-	got := python(t, "import json,sys\nfor s in json.load(sys.stdin): print(json.dumps(s))", in)
-	if len(got) != len(in) {
-		t.Fatalf("python printed %d lines for %d strings", len(got), len(in))
-	}
-	for i, s := range in {
-		if enc := string(pyString(nil, s)); enc != got[i] {
-			t.Errorf("pyString(%q) = %s, Python: %s", s, enc, got[i])
-		}
-	}
-}
 
 // TestPayloadsLikePython: every payload, and a whole message, is what
 // Python's json.dumps writes for the same data in the same order (Python
@@ -63,13 +31,14 @@ func TestPayloadsLikePython(t *testing.T) {
 		"worker":         workerPayload(app.StreamEvent{Event: app.Event{Kind: "worker", Worker: "w1", State: "Online", Health: "Active"}}),
 		"event":          testEventPayload(app.StreamEvent{Event: app.Event{Kind: "event", JobID: 42, Message: "boot → ok"}}),
 	}
-	payloads["message"] = message(TopicJob, "9c1b2a3e-0000-1000-8000-0123456789ab", pyTime(at), "alice", payloads["job"])
+	payloads["message"] = message(TopicJob, "9c1b2a3e-0000-1000-8000-0123456789ab", pyfmt.IsoformatUTC(at), "alice", payloads["job"])
 	var names, texts []string
 	for name, p := range payloads {
 		names = append(names, name)
 		texts = append(texts, string(p))
 	}
-	got := python(t, "import json,sys\nfor s in json.load(sys.stdin): print(json.dumps(json.loads(s)))", texts)
+	var got []string
+	pyref.Run(t, "import json,sys\njson.dump([json.dumps(json.loads(s)) for s in json.load(sys.stdin)], sys.stdout)", texts, &got)
 	for i, name := range names {
 		if got[i] != texts[i] {
 			t.Errorf("%s: %s\nPython: %s", name, texts[i], got[i])
@@ -116,15 +85,18 @@ func TestTimesAndUUIDsLikePython(t *testing.T) {
 	for _, at := range times {
 		in = append(in, []any{at.UTC().Unix(), at.UTC().Nanosecond() / 1000, g.next(at)})
 	}
-	got := python(t, `import json,sys,uuid,datetime
+	var got [][]string
+	pyref.Run(t, `import json,sys,uuid,datetime
+out = []
 for s,us,u in json.load(sys.stdin):
     t = datetime.datetime.fromtimestamp(s, datetime.timezone.utc).replace(microsecond=us)
     x = uuid.UUID(u)
-    print(t.isoformat(), x.version, x.variant == uuid.RFC_4122, x.time)`, in)
+    out.append([t.isoformat(), str(x.version), str(x.variant == uuid.RFC_4122), str(x.time)])
+json.dump(out, sys.stdout)`, in, &got)
 	for i, at := range times {
-		f := strings.Fields(got[i])
-		if f[0] != pyTime(at) {
-			t.Errorf("pyTime(%v) = %s, Python: %s", at, pyTime(at), f[0])
+		f := got[i]
+		if f[0] != pyfmt.IsoformatUTC(at) {
+			t.Errorf("pyfmt.IsoformatUTC(%v) = %s, Python: %s", at, pyfmt.IsoformatUTC(at), f[0])
 		}
 		if f[1] != "1" || f[2] != "True" {
 			t.Errorf("uuid %s: version %s, RFC 4122 variant %s", in[i][2], f[1], f[2])
@@ -139,27 +111,4 @@ for s,us,u in json.load(sys.stdin):
 	if a == b {
 		t.Errorf("two UUIDs of the same time are equal: %s", a)
 	}
-}
-
-// FuzzPyString: any string encodes as pure-ASCII JSON that decodes to the
-// string (its bytes that are not UTF-8 as U+FFFD).
-func FuzzPyString(f *testing.F) {
-	for _, s := range []string{"", "a\"b\\c", "\x00\x7f", "é🙂", "\xff\xfe", "\xed\xa0\x80"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		enc := pyString(nil, s)
-		for _, c := range enc {
-			if c < 0x20 || c > 0x7e {
-				t.Fatalf("pyString(%q) = %q: not printable ASCII", s, enc)
-			}
-		}
-		var got string
-		if err := json.Unmarshal(enc, &got); err != nil {
-			t.Fatalf("pyString(%q) = %s: %v", s, enc, err)
-		}
-		if want := string([]rune(s)); got != want {
-			t.Fatalf("pyString(%q) decodes to %q, want %q", s, got, want)
-		}
-	})
 }

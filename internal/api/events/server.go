@@ -20,6 +20,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // Paths of the event stream, LAVA's publisher's.
@@ -474,7 +475,7 @@ func (s *Server) publish(st stamped) {
 	if s.unchanged(se) {
 		return
 	}
-	id, dt := s.ids.next(st.at), pyTime(st.at)
+	id, dt := s.ids.next(st.at), pyfmt.IsoformatUTC(st.at)
 	// The message, and for a device event with a job the message without
 	// it, each encoded once when a listener first needs it.
 	var full, bare []byte

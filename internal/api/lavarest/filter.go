@@ -183,6 +183,9 @@ func metadataFilter(param, v string) ([]store.MetadataCond, error) {
 		}
 		keys := make([]string, 0, len(m))
 		for k := range m {
+			if k == "" { // no metadata has an empty key
+				return nil, fieldErr(param, "metadata__contains expects a JSON object of strings with keys, got %q.", v)
+			}
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)

@@ -12,7 +12,6 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/lavalog"
-	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // lineRange reads ?start= and ?end= (0-based lines, end excluded; end
@@ -71,9 +70,8 @@ func (api *API) jobLogs(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 // copyYAMLLog writes the stored log lines of src (NDJSON records) to w in
-// LAVA's format. A stored line that is not a record (none should be) is
-// written as a record of its own text, so the output stays one record a
-// line.
+// LAVA's format, one record a line (a stored line that is not a record,
+// none should be, as the message of a debug record: lavalog.AppendLine).
 func copyYAMLLog(w io.Writer, src io.Reader) error {
 	br := bufio.NewReaderSize(src, 64<<10)
 	bw := bufio.NewWriterSize(w, 32<<10)
@@ -81,12 +79,7 @@ func copyYAMLLog(w io.Writer, src io.Reader) error {
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
-			out, cerr := lavalog.AppendLine(buf[:0], line)
-			if cerr != nil {
-				out = append(buf[:0], `- {"lvl": "error", "msg": `...)
-				out = pyfmt.AppendYAMLQuoted(out, string(line))
-				out = append(out, "}\n"...)
-			}
+			out := lavalog.AppendLine(buf[:0], line)
 			if _, werr := bw.Write(out); werr != nil {
 				return werr
 			}
@@ -107,10 +100,7 @@ func copyYAMLLog(w io.Writer, src io.Reader) error {
 func logText(lines [][]byte) string {
 	var out []byte
 	for _, l := range lines {
-		var err error
-		if out, err = lavalog.AppendLine(out, l); err != nil {
-			continue
-		}
+		out = lavalog.AppendLine(out, l)
 	}
 	return string(out)
 }

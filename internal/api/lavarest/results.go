@@ -19,6 +19,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/pyfmt"
+	"github.com/basalt-lab/basalt/internal/pyyaml"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
@@ -205,11 +206,6 @@ func (api *API) getTest(w http.ResponseWriter, r *http.Request, p auth.Principal
 var exportFields = []string{"job", "suite", "result", "measurement", "unit", "duration", "timeout", "logged", "level",
 	"metadata", "url", "name", "id", "log_start_line", "log_end_line"}
 
-// pyTime is t as Python's str() writes an aware UTC datetime.
-func pyTime(t time.Time) string {
-	return strings.Replace(pyfmt.IsoformatUTC(t), "T", " ", 1)
-}
-
 // lineOrEmpty is a line number as LAVA's export writes it: empty for 0.
 func lineOrEmpty(n int) string {
 	if n == 0 {
@@ -228,7 +224,7 @@ func exportRow(job int64, c lab.TestCase) map[string]string {
 	return map[string]string{
 		"name": c.Name, "job": strconv.FormatInt(job, 10), "suite": c.Suite, "result": c.Result.String(),
 		"measurement": m, "unit": c.Units, "level": c.Level, "url": fmt.Sprintf("%s/jobs/%d/tests/%d/", Prefix, job, c.ID),
-		"id": strconv.FormatInt(c.ID, 10), "logged": pyTime(c.Logged),
+		"id": strconv.FormatInt(c.ID, 10), "logged": pyfmt.DatetimeStrUTC(c.Logged),
 		"log_start_line": lineOrEmpty(c.StartLine), "log_end_line": lineOrEmpty(c.EndLine), "metadata": c.Metadata,
 	}
 }
@@ -382,7 +378,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 		}
 		out = append(out, k...)
 		out = append(out, ": "...)
-		out = pyfmt.AppendYAMLQuoted(out, row[k])
+		out = pyyaml.AppendDoubleQuoted(out, row[k])
 		out = append(out, '\n')
 	}
 	var meta map[string]json.RawMessage
@@ -393,7 +389,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 	out = append(out, "  metadata:\n"...)
 	for _, k := range keys {
 		out = append(out, "    "...)
-		out = pyfmt.AppendYAMLQuoted(out, k)
+		out = pyyaml.AppendDoubleQuoted(out, k)
 		out = append(out, ": "...)
 		out = appendJSONYAML(out, meta[k])
 		out = append(out, '\n')
@@ -407,7 +403,7 @@ func appendExportYAML(out []byte, job int64, c lab.TestCase) []byte {
 func appendJSONYAML(out []byte, raw json.RawMessage) []byte {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return pyfmt.AppendYAMLQuoted(out, s)
+		return pyyaml.AppendDoubleQuoted(out, s)
 	}
 	var b bytes.Buffer
 	if json.Compact(&b, raw) != nil {

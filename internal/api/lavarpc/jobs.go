@@ -1,21 +1,18 @@
 package lavarpc
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/pyyaml"
+	"github.com/basalt-lab/basalt/internal/lavalog"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
 )
@@ -36,7 +33,7 @@ func jobMethods() []*Method {
 		{Name: "scheduler.jobs.resubmit", Auth: true, Params: []Param{jobID}, Returns: "int",
 			Help: "Submits the definition of a job again, as the caller, and returns the new job's id. " +
 				"Only the job's submitter and administrators may resubmit it (fault 403); health checks are resubmitted by the server (fault 409).",
-			Call: jobResubmit},
+			Call: withJob(jobResubmit)},
 		{Name: "scheduler.jobs.cancel", Auth: true, Params: []Param{jobID}, Returns: "boolean",
 			Help: "Cancels a job: a queued job ends Canceled at once, a running one goes Canceling until its worker stops it. " +
 				"Returns True, also for a job that has ended already. Only the job's submitter and administrators may cancel a job that has not ended (fault 403).",
@@ -49,18 +46,12 @@ func jobMethods() []*Method {
 			Call: jobValidate},
 		{Name: "scheduler.jobs.definition", Params: []Param{jobID}, Returns: "string",
 			Help: "The job's definition as it was submitted.",
-			Call: func(c *Call) (any, error) {
-				j, err := jobArg(c, 0)
-				if err != nil {
-					return nil, err
-				}
-				return j.OriginalDefinition, nil
-			}},
+			Call: withJob(func(_ *Call, j lab.Job) (any, error) { return j.OriginalDefinition, nil })},
 		{Name: "scheduler.jobs.show", Params: []Param{jobID}, Returns: "struct",
 			Help: "The job's details: {id, description, device, device_type, health_check, pipeline, health, state, submitter, " +
 				"submit_time, start_time, end_time, tags, visibility (Public, Personal or Group (a, b)), failure_comment, error_msg, error_type}; " +
 				"error_msg and error_type are those of the job's lava/job result.",
-			Call: jobShowMethod},
+			Call: withJob(func(c *Call, j lab.Job) (any, error) { return jobShow(c, j) })},
 		{Name: "scheduler.jobs.list", Params: []Param{{Name: "state", Type: "string", Optional: true}, {Name: "health", Type: "string", Optional: true},
 			{Name: "start", Type: "int", Optional: true}, {Name: "limit", Type: "int", Optional: true}, {Name: "since", Type: "int", Optional: true},
 			{Name: "verbose", Type: "boolean", Optional: true}, {Name: "duration_at_least", Type: "int", Optional: true}},
@@ -74,7 +65,7 @@ func jobMethods() []*Method {
 			Returns: "array",
 			Help: "Lines [start, end) of the job's log (from 0, to the end by default) and whether the job is finished: [finished, Binary(YAML)]. " +
 				"The YAML is LAVA's output.yaml: one line per record, `- {\"dt\": ..., \"lvl\": ..., \"msg\": ...}`. A job without a log gives \"[]\".",
-			Call: jobLogs},
+			Call: withJob(jobLogs)},
 		{Name: "scheduler.jobs.queue", Params: []Param{{Name: "device_types", Type: "array", Optional: true}, {Name: "start", Type: "int", Optional: true},
 			{Name: "limit", Type: "int", Optional: true}},
 			Returns: "array",
@@ -86,13 +77,13 @@ func jobMethods() []*Method {
 				"Basalt gives the job's definition, and to administrators the configuration of its device rendered from the device's dictionary (as it is now) with the job's context " +
 				"(None for others: it holds the lab's secrets, like the dictionary). Basalt has no dispatcher.yaml, env.yaml or env-dut.yaml: those are None. " +
 				"Fault 404 for a job that has not started.",
-			Call: jobConfiguration},
+			Call: withJob(jobConfiguration)},
 
 		{Name: "scheduler.submit_job", Auth: true, Params: []Param{{Name: "job_data", Type: "string"}}, Returns: "int",
 			Help: "The older name of scheduler.jobs.submit.",
 			Call: func(c *Call) (any, error) { return jobSubmit(c) }},
 		{Name: "scheduler.resubmit_job", Auth: true, Params: []Param{jobID}, Returns: "int",
-			Help: "The older name of scheduler.jobs.resubmit.", Call: jobResubmit},
+			Help: "The older name of scheduler.jobs.resubmit.", Call: withJob(jobResubmit)},
 		{Name: "scheduler.cancel_job", Auth: true, Params: []Param{jobID}, Returns: "boolean",
 			Help: "The older name of scheduler.jobs.cancel.", Call: jobCancel},
 		{Name: "scheduler.validate_yaml", Params: []Param{{Name: "yaml_string", Type: "string"}}, Returns: "nil",
@@ -102,34 +93,26 @@ func jobMethods() []*Method {
 		{Name: "scheduler.job_output", Params: []Param{jobID, {Name: "offset", Type: "int", Optional: true}},
 			Returns: "base64",
 			Help:    "The job's log as LAVA's output.yaml (one `- {...}` line per record), from byte offset on. Fault 404 for a job that has not started.",
-			Call:    jobOutput},
+			Call:    withJob(jobOutput)},
 		{Name: "scheduler.job_details", Params: []Param{jobID}, Returns: "struct",
 			Help: "The job's fields, as LAVA's TestJob: id, sub_id, description, submitter_username, submitter_email (for the submitter and administrators), " +
 				"is_public, visibility, health_check, requested_device_type_id, requested_device_id, requested_worker_id, actual_device_id, tags, priority, " +
 				"submit_time, start_time, end_time, state, health, status (the older status), definition, original_definition, multinode_definition, " +
 				"metadata, target_group, failure_comment, error_msg, error_type, is_pipeline, absolute_url.",
-			Call: jobDetails},
+			Call: withJob(jobDetails)},
 		{Name: "scheduler.job_status", Auth: true, Params: []Param{jobID}, Returns: "struct",
 			Help: "The job's older status: {job_id, job_status (Submitted, Running, Canceling, Complete, Incomplete or Canceled), bundle_sha1: \"\"}.",
 			Call: jobStatus},
 		{Name: "scheduler.job_health", Params: []Param{jobID}, Returns: "struct",
 			Help: "{job_id, job_health}: Unknown, Complete, Incomplete or Canceled.",
-			Call: func(c *Call) (any, error) {
-				j, err := jobArg(c, 0)
-				if err != nil {
-					return nil, err
-				}
+			Call: withJob(func(_ *Call, j lab.Job) (any, error) {
 				return xmlrpc.Struct{{Name: "job_id", Value: j.ID}, {Name: "job_health", Value: j.Health.String()}}, nil
-			}},
+			})},
 		{Name: "scheduler.job_state", Params: []Param{jobID}, Returns: "struct",
 			Help: "{job_id, job_state}: Submitted, Scheduling, Scheduled, Running, Canceling or Finished.",
-			Call: func(c *Call) (any, error) {
-				j, err := jobArg(c, 0)
-				if err != nil {
-					return nil, err
-				}
+			Call: withJob(func(_ *Call, j lab.Job) (any, error) {
 				return xmlrpc.Struct{{Name: "job_id", Value: j.ID}, {Name: "job_state", Value: j.State.String()}}, nil
-			}},
+			})},
 		{Name: "scheduler.all_jobs", Returns: "array",
 			Help: "The jobs not finished that the caller may see, newest first: " +
 				"[[id, description, status (submitted, running or canceling), actual device or None, requested device type, sub_id (\"\")], ...].",
@@ -151,12 +134,6 @@ func jobMethods() []*Method {
 				"[{id, description, status}].",
 			Call: jobRecentForDevice},
 	}
-}
-
-// jobFault is a fault with an HTTP status as its code, as LAVA's methods
-// raise them.
-func jobFault(code int, format string, args ...any) error {
-	return &xmlrpc.Fault{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // jobPyStr is str() of an XML-RPC argument, as LAVA's messages show it.
@@ -182,13 +159,25 @@ func jobPyStr(v any) string {
 func jobArg(c *Call, i int) (lab.Job, error) {
 	id, ok := jobID(c.Arg(i))
 	if !ok {
-		return lab.Job{}, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
+		return lab.Job{}, lavaFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
 	}
 	j, err := c.App.GetJob(c.ctx, c.P, id)
 	if errors.Is(err, lab.ErrNotFound) {
-		return lab.Job{}, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
+		return lab.Job{}, lavaFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
 	}
 	return j, err
+}
+
+// withJob is a method on the job parameter 0 names (jobArg: fault 404
+// for a job the caller may not see).
+func withJob(m func(c *Call, j lab.Job) (any, error)) func(c *Call) (any, error) {
+	return func(c *Call) (any, error) {
+		j, err := jobArg(c, 0)
+		if err != nil {
+			return nil, err
+		}
+		return m(c, j)
+	}
 }
 
 // jobSubmitError turns the refusal of a definition into LAVA's faults: a
@@ -197,9 +186,9 @@ func jobSubmitError(err error) error {
 	var de *jobdef.Errors
 	switch {
 	case errors.As(err, &de):
-		return jobFault(http.StatusBadRequest, "Problem with submitted job data: %s", de.Error())
+		return lavaFault(http.StatusBadRequest, "Problem with submitted job data: %s", de.Error())
 	case errors.Is(err, lab.ErrUnavailable):
-		return jobFault(http.StatusBadRequest, "Device unavailable: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
+		return lavaFault(http.StatusBadRequest, "Device unavailable: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
 	}
 	return err
 }
@@ -231,11 +220,7 @@ func jobSubmit(c *Call) (any, error) {
 	return jobIDs(ids), nil
 }
 
-func jobResubmit(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
+func jobResubmit(c *Call, j lab.Job) (any, error) {
 	ids, err := c.App.ResubmitJob(c.ctx, c.P, j.ID)
 	if err != nil {
 		return nil, jobSubmitError(err)
@@ -245,7 +230,7 @@ func jobResubmit(c *Call) (any, error) {
 
 func jobCancel(c *Call) (any, error) {
 	if v := c.Arg(0); v == nil || v == "" || v == int64(0) {
-		return nil, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
 	}
 	j, err := jobArg(c, 0)
 	if err != nil {
@@ -259,9 +244,9 @@ func jobCancel(c *Call) (any, error) {
 	case err == nil, errors.Is(err, lab.ErrConflict): // it ended meanwhile
 		return true, nil
 	case errors.Is(err, lab.ErrForbidden):
-		return nil, jobFault(http.StatusForbidden, "Permission denied.")
+		return nil, lavaFault(http.StatusForbidden, "Permission denied.")
 	case errors.Is(err, lab.ErrNotFound):
-		return nil, jobFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(0)))
+		return nil, lavaFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(0)))
 	}
 	return nil, err
 }
@@ -311,9 +296,9 @@ func jobValidateYAML(c *Call) (any, error) {
 	case err == nil:
 		return nil, nil
 	case errors.As(err, &de):
-		return nil, jobFault(http.StatusBadRequest, "Invalid YAML submission: %s", de.Error())
+		return nil, lavaFault(http.StatusBadRequest, "Invalid YAML submission: %s", de.Error())
 	case errors.Is(err, lab.ErrUnavailable):
-		return nil, jobFault(http.StatusBadRequest, "Invalid YAML submission: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
+		return nil, lavaFault(http.StatusBadRequest, "Invalid YAML submission: %s", strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error()))
 	}
 	return nil, err
 }
@@ -323,59 +308,18 @@ func jobValidateYAML(c *Call) (any, error) {
 // reports: ['actions', 0, 'deploy']. A path it cannot read is returned
 // as it is.
 func jobPathRepr(path string) string {
-	s, ok := strings.CutPrefix(path, "$")
+	steps, ok := jobdef.PathSteps(path)
 	if !ok {
 		if path == "" {
 			return "[]"
 		}
 		return path
 	}
-	var steps []string
-	for s != "" {
-		switch {
-		case s[0] == '.':
-			i := 1
-			for i < len(s) && s[i] != '.' && s[i] != '[' {
-				i++
-			}
-			steps = append(steps, pyyaml.StrRepr(s[1:i]))
-			s = s[i:]
-		case strings.HasPrefix(s, "['"):
-			var b strings.Builder
-			i, closed := 2, false
-			for ; i < len(s); i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-					b.WriteByte(s[i])
-					continue
-				}
-				if s[i] == '\'' {
-					closed = true
-					break
-				}
-				b.WriteByte(s[i])
-			}
-			if !closed || i+1 >= len(s) || s[i+1] != ']' {
-				return path
-			}
-			steps = append(steps, pyyaml.StrRepr(b.String()))
-			s = s[i+2:]
-		case s[0] == '[':
-			end := strings.IndexByte(s, ']')
-			if end < 0 {
-				return path
-			}
-			n, err := strconv.Atoi(s[1:end])
-			if err != nil {
-				return path
-			}
-			steps = append(steps, strconv.Itoa(n))
-			s = s[end+1:]
-		default:
-			return path
-		}
+	r, err := pyfmt.Repr(steps)
+	if err != nil {
+		return path
 	}
-	return "[" + strings.Join(steps, ", ") + "]"
+	return r
 }
 
 // jobTime is a time as LAVA returns datetimes (None when not set).
@@ -384,24 +328,6 @@ func jobTime(t time.Time) any {
 		return nil
 	}
 	return t.UTC()
-}
-
-// jobOrNil is a text as LAVA returns a field that may be None.
-func jobOrNil(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// jobPyDatetime is str() of a UTC datetime in Python:
-// "2026-08-21 10:00:00.123456+00:00", without the fraction when it is 0.
-func jobPyDatetime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02 15:04:05+00:00")
-	}
-	return t.Format("2006-01-02 15:04:05.000000+00:00")
 }
 
 // jobVisibility is LAVA's display of a job's visibility.
@@ -441,15 +367,7 @@ func jobError(c *Call, id int64) (msg, typ any, err error) {
 	if err != nil || len(cases) == 0 {
 		return nil, nil, err
 	}
-	return jobOrNil(cases[0].ErrorMsg), jobOrNil(cases[0].ErrorType), nil
-}
-
-func jobShowMethod(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
-	return jobShow(c, j)
+	return orNone(cases[0].ErrorMsg), orNone(cases[0].ErrorType), nil
 }
 
 // jobShow is scheduler.jobs.show's struct.
@@ -465,8 +383,8 @@ func jobShow(c *Call, j lab.Job) (xmlrpc.Struct, error) {
 	return xmlrpc.Struct{
 		{Name: "id", Value: j.ID},
 		{Name: "description", Value: j.Description},
-		{Name: "device", Value: jobOrNil(j.ActualDevice)},
-		{Name: "device_type", Value: jobOrNil(j.RequestedType)},
+		{Name: "device", Value: orNone(j.ActualDevice)},
+		{Name: "device_type", Value: orNone(j.RequestedType)},
 		{Name: "health_check", Value: j.HealthCheck},
 		{Name: "pipeline", Value: true},
 		{Name: "health", Value: j.Health.String()},
@@ -477,7 +395,7 @@ func jobShow(c *Call, j lab.Job) (xmlrpc.Struct, error) {
 		{Name: "end_time", Value: jobTime(j.EndTime)},
 		{Name: "tags", Value: tags},
 		{Name: "visibility", Value: jobVisibility(j)},
-		{Name: "failure_comment", Value: jobOrNil(j.FailureComment)},
+		{Name: "failure_comment", Value: orNone(j.FailureComment)},
 		{Name: "error_msg", Value: msg},
 		{Name: "error_type", Value: typ},
 	}, nil
@@ -492,7 +410,7 @@ func jobOptionalString(c *Call, i int, what string) (string, error) {
 	case string:
 		return v, nil
 	}
-	return "", jobFault(http.StatusBadRequest, "Invalid %s '%s'", what, jobPyStr(c.Arg(i)))
+	return "", lavaFault(http.StatusBadRequest, "Invalid %s '%s'", what, jobPyStr(c.Arg(i)))
 }
 
 // jobMinutes reads an optional number of minutes (an int or a double, as
@@ -548,14 +466,14 @@ func jobList(c *Call) (any, error) {
 	if state != "" {
 		s, err := lab.ParseJobState(state)
 		if err != nil {
-			return nil, jobFault(http.StatusBadRequest, "Invalid state '%s'", state)
+			return nil, lavaFault(http.StatusBadRequest, "Invalid state '%s'", state)
 		}
 		f.States = []lab.JobState{s}
 	}
 	if health != "" {
 		h, err := lab.ParseJobHealth(health)
 		if err != nil {
-			return nil, jobFault(http.StatusBadRequest, "Invalid health '%s'", health)
+			return nil, lavaFault(http.StatusBadRequest, "Invalid health '%s'", health)
 		}
 		f.Health = []lab.JobHealth{h}
 	}
@@ -597,7 +515,7 @@ func jobList(c *Call) (any, error) {
 		item := xmlrpc.Struct{
 			{Name: "id", Value: j.ID},
 			{Name: "description", Value: j.Description},
-			{Name: "device_type", Value: jobOrNil(j.RequestedType)},
+			{Name: "device_type", Value: orNone(j.RequestedType)},
 			{Name: "health", Value: j.Health.String()},
 			{Name: "state", Value: j.State.String()},
 			{Name: "submitter", Value: j.Submitter},
@@ -609,13 +527,13 @@ func jobList(c *Call) (any, error) {
 			}
 			var startTime, endTime any
 			if !j.StartTime.IsZero() {
-				startTime = jobPyDatetime(j.StartTime)
+				startTime = pyfmt.DatetimeStrUTC(j.StartTime)
 			}
 			if !j.EndTime.IsZero() {
-				endTime = jobPyDatetime(j.EndTime)
+				endTime = pyfmt.DatetimeStrUTC(j.EndTime)
 			}
 			item = append(item,
-				xmlrpc.Member{Name: "actual_device", Value: jobOrNil(j.ActualDevice)},
+				xmlrpc.Member{Name: "actual_device", Value: orNone(j.ActualDevice)},
 				xmlrpc.Member{Name: "start_time", Value: startTime},
 				xmlrpc.Member{Name: "end_time", Value: endTime},
 				xmlrpc.Member{Name: "error_msg", Value: msg},
@@ -667,13 +585,9 @@ func jobStarted(j lab.Job) bool {
 	return j.State == lab.JobRunning || j.State == lab.JobCanceling || (j.State == lab.JobFinished && !j.StartTime.IsZero())
 }
 
-func jobConfiguration(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
+func jobConfiguration(c *Call, j lab.Job) (any, error) {
 	if !(j.State == lab.JobRunning || j.State == lab.JobCanceling || j.State == lab.JobFinished) {
-		return nil, jobFault(http.StatusNotFound, "Job '%s' has not started yet", jobPyStr(c.Arg(0)))
+		return nil, lavaFault(http.StatusNotFound, "Job '%s' has not started yet", jobPyStr(c.Arg(0)))
 	}
 	if !jobStarted(j) { // canceled in the queue: it never had files
 		return []any{nil, nil, nil, nil, nil}, nil
@@ -690,24 +604,21 @@ func jobConfiguration(c *Call) (any, error) {
 }
 
 // jobLogText returns the job's log lines [start, end) in LAVA's
-// output.yaml form, and the number of lines the log has.
+// output.yaml form (internal/lavalog), and the number of lines the log
+// has.
 func jobLogText(ctx context.Context, c *Call, id int64, start, end int) (string, int, error) {
 	lines, total, err := c.App.JobLog(ctx, c.P, id, start, end, 0)
 	if err != nil {
 		return "", 0, err
 	}
-	var b strings.Builder
+	var b []byte
 	for _, l := range lines {
-		b.WriteString(jobLogLine(l))
+		b = lavalog.AppendLine(b, l)
 	}
-	return b.String(), total, nil
+	return string(b), total, nil
 }
 
-func jobLogs(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
+func jobLogs(c *Call, j lab.Job) (any, error) {
 	start, err := c.Int(1, 0)
 	if err != nil {
 		return nil, err
@@ -727,24 +638,20 @@ func jobLogs(c *Call) (any, error) {
 	return []any{j.State == lab.JobFinished, xmlrpc.Binary(text)}, nil
 }
 
-func jobOutput(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
+func jobOutput(c *Call, j lab.Job) (any, error) {
 	offset, err := c.Int(1, 0)
 	if err != nil {
 		return nil, err
 	}
 	if offset < 0 {
-		return nil, jobFault(http.StatusBadRequest, "Bad request: offset must not be negative.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: offset must not be negative.")
 	}
 	text, total, err := jobLogText(c.ctx, c, j.ID, 0, math.MaxInt32)
 	if err != nil {
 		return nil, err
 	}
 	if total == 0 && !jobStarted(j) {
-		return nil, jobFault(http.StatusNotFound, "Job output not found.")
+		return nil, lavaFault(http.StatusNotFound, "Job output not found.")
 	}
 	if offset >= int64(len(text)) {
 		return xmlrpc.Binary{}, nil
@@ -752,11 +659,7 @@ func jobOutput(c *Call) (any, error) {
 	return xmlrpc.Binary(text[offset:]), nil
 }
 
-func jobDetails(c *Call) (any, error) {
-	j, err := jobArg(c, 0)
-	if err != nil {
-		return nil, err
-	}
+func jobDetails(c *Call, j lab.Job) (any, error) {
 	msg, typ, err := jobError(c, j.ID)
 	if err != nil {
 		return nil, err
@@ -787,10 +690,10 @@ func jobDetails(c *Call) (any, error) {
 		{Name: "submitter_email", Value: email},
 		{Name: "description", Value: j.Description},
 		{Name: "health_check", Value: j.HealthCheck},
-		{Name: "requested_device_type_id", Value: jobOrNil(j.RequestedType)},
-		{Name: "requested_device_id", Value: jobOrNil(j.RequestedDevice)},
-		{Name: "requested_worker_id", Value: jobOrNil(j.RequestedWorker)},
-		{Name: "actual_device_id", Value: jobOrNil(j.ActualDevice)},
+		{Name: "requested_device_type_id", Value: orNone(j.RequestedType)},
+		{Name: "requested_device_id", Value: orNone(j.RequestedDevice)},
+		{Name: "requested_worker_id", Value: orNone(j.RequestedWorker)},
+		{Name: "actual_device_id", Value: orNone(j.ActualDevice)},
 		{Name: "tags", Value: tags},
 		{Name: "priority", Value: int64(j.Priority)},
 		{Name: "submit_time", Value: jobTime(j.SubmitTime)},
@@ -803,7 +706,7 @@ func jobDetails(c *Call) (any, error) {
 		{Name: "original_definition", Value: j.OriginalDefinition},
 		{Name: "multinode_definition", Value: ""},
 		{Name: "metadata", Value: meta},
-		{Name: "failure_comment", Value: jobOrNil(j.FailureComment)},
+		{Name: "failure_comment", Value: orNone(j.FailureComment)},
 		{Name: "error_msg", Value: msg},
 		{Name: "error_type", Value: typ},
 		{Name: "is_pipeline", Value: true},
@@ -813,12 +716,12 @@ func jobDetails(c *Call) (any, error) {
 
 func jobStatus(c *Call) (any, error) {
 	if v := c.Arg(0); v == nil || v == "" || v == int64(0) {
-		return nil, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
 	}
 	j, err := jobArg(c, 0)
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) && f.Code == http.StatusNotFound {
-		return nil, jobFault(http.StatusNotFound, "Specified job not found.")
+		return nil, lavaFault(http.StatusNotFound, "Specified job not found.")
 	}
 	if err != nil {
 		return nil, err
@@ -851,8 +754,8 @@ func jobAllJobs(c *Call) (any, error) {
 	}
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, []any{j.ID, j.Description, strings.ToLower(jobLegacyStatus(j)), jobOrNil(j.ActualDevice),
-			jobOrNil(j.RequestedType), ""})
+		out = append(out, []any{j.ID, j.Description, strings.ToLower(jobLegacyStatus(j)), orNone(j.ActualDevice),
+			orNone(j.RequestedType), ""})
 	}
 	return out, nil
 }
@@ -898,7 +801,7 @@ func jobRecentArgs(c *Call) (f store.JobFilter, ok bool, err error) {
 		return f, false, err
 	}
 	if count < 0 {
-		return f, false, jobFault(http.StatusBadRequest, "Bad request: count must not be negative.")
+		return f, false, lavaFault(http.StatusBadRequest, "Bad request: count must not be negative.")
 	}
 	mine, err := c.Bool(2, false)
 	if err != nil {
@@ -915,195 +818,73 @@ func jobRecentArgs(c *Call) (f store.JobFilter, ok bool, err error) {
 	return f, count > 0, nil
 }
 
-func jobRecentForType(c *Call) (any, error) {
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		return nil, jobFault(http.StatusBadRequest, "Bad request: device_type was not specified.")
-	}
-	f, ok, err := jobRecentArgs(c)
-	if err != nil {
-		return nil, err
-	}
-	dt, err := c.App.GetDeviceType(c.ctx, name)
-	if errors.Is(err, lab.ErrNotFound) || (err == nil && dt.Hidden) {
-		return nil, jobFault(http.StatusNotFound, "DeviceType '%s' was not found.", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return []any{}, nil
-	}
-	f.DeviceType = dt.Name
-	jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(jobs))
-	for _, j := range jobs {
-		out = append(out, xmlrpc.Struct{{Name: "id", Value: j.ID}, {Name: "description", Value: j.Description},
-			{Name: "status", Value: jobLegacyStatus(j)}, {Name: "device", Value: j.ActualDevice}})
-	}
-	return out, nil
+// jobRecentFor are the objects whose recent jobs LAVA lists: device
+// types and devices.
+type jobRecentFor struct {
+	param string // the parameter, as LAVA's 400 fault names it
+	// find narrows f to the object name names, or answers LAVA's 404
+	// fault when it does not exist.
+	find func(c *Call, name string, f *store.JobFilter) error
+	// device says each job names its device.
+	device bool
 }
 
-func jobRecentForDevice(c *Call) (any, error) {
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	if name == "" {
-		return nil, jobFault(http.StatusBadRequest, "Bad request: device was not specified.")
-	}
-	f, ok, err := jobRecentArgs(c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.App.GetDevice(c.ctx, c.P, name); errors.Is(err, lab.ErrNotFound) {
-		return nil, jobFault(http.StatusNotFound, "Device '%s' was not found.", name)
-	} else if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return []any{}, nil
-	}
-	f.Device = name
-	jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(jobs))
-	for _, j := range jobs {
-		out = append(out, xmlrpc.Struct{{Name: "id", Value: j.ID}, {Name: "description", Value: j.Description},
-			{Name: "status", Value: jobLegacyStatus(j)}})
-	}
-	return out, nil
-}
-
-// jobLogLine converts one line of a Basalt job log (a JSON record,
-// docs/api.md) to the line LAVA's output.yaml holds for the record:
-// `- {"dt": "2026-08-21T10:00:00.123456+00:00", "lvl": "info", "msg": "..."}`
-// and its newline. Keys keep their order; dt is written as Python's
-// isoformat; the measurement of a results record, a decimal text in
-// Basalt's log, is the float LAVA's dispatcher writes (! "1.5"). A line
-// that is not a JSON object is kept whole as the message of a debug
-// record without a time, so that every line of the log is one record.
-func jobLogLine(line []byte) string {
-	raw := pyyaml.Map{{Key: "dt", Value: ""}, {Key: "lvl", Value: "debug"}, {Key: "msg", Value: string(line)}}
-	v, err := jobJSONValue(line)
-	m, ok := v.(pyyaml.Map)
-	if err != nil || !ok {
-		m = raw
-	}
-	results := false
-	for _, it := range m {
-		results = results || (it.Key == "lvl" && it.Value == "results")
-	}
-	for i, it := range m {
-		switch {
-		case it.Key == "dt":
-			if s, ok := it.Value.(string); ok {
-				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-					m[i].Value = jobPyIsoformat(t)
-				}
-			}
-		case it.Key == "msg" && results:
-			if msg, ok := it.Value.(pyyaml.Map); ok {
-				for k, mit := range msg {
-					if s, ok := mit.Value.(string); ok && mit.Key == "measurement" {
-						if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-							msg[k].Value = f
-						}
-					}
-				}
-			}
-		}
-	}
-	s, err := pyyaml.FlowQuoted(m)
-	if err != nil { // nested too deep
-		s, _ = pyyaml.FlowQuoted(raw)
-	}
-	return "- " + s + "\n"
-}
-
-// jobPyIsoformat is Python's isoformat of a UTC datetime:
-// "2026-08-21T10:00:00.123456+00:00", without the fraction when it is 0.
-func jobPyIsoformat(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond()/1000 == 0 {
-		return t.Format("2006-01-02T15:04:05+00:00")
-	}
-	return t.Format("2006-01-02T15:04:05.000000+00:00")
-}
-
-// jobJSONValue decodes one JSON value into the values package pyyaml
-// writes, keeping the order of object keys: objects are pyyaml.Map,
-// integers pyyaml.Int, other numbers float64.
-func jobJSONValue(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := jobJSONNext(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func jobJSONNext(dec *json.Decoder, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("JSON nested too deep")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := pyyaml.Map{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := jobJSONNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m = append(m, pyyaml.Item{Key: k, Value: v})
-			}
-			_, err := dec.Token() // }
-			return m, err
-		case '[':
-			l := []any{}
-			for dec.More() {
-				v, err := jobJSONNext(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				l = append(l, v)
-			}
-			_, err := dec.Token() // ]
-			return l, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if !strings.ContainsAny(t.String(), ".eE") {
-			return pyyaml.Int(t.String()), nil
-		}
-		f, err := t.Float64()
+// jobRecent lists the last finished jobs of an object (parameter 0) the
+// caller may see (jobRecentArgs).
+func jobRecent(o jobRecentFor) func(c *Call) (any, error) {
+	return func(c *Call) (any, error) {
+		name, err := c.String(0, "")
 		if err != nil {
 			return nil, err
 		}
-		return f, nil
+		if name == "" {
+			return nil, lavaFault(http.StatusBadRequest, "Bad request: %s was not specified.", o.param)
+		}
+		f, ok, err := jobRecentArgs(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.find(c, name, &f); err != nil {
+			return nil, err
+		}
+		if !ok {
+			return []any{}, nil
+		}
+		jobs, _, err := c.App.ListJobs(c.ctx, c.P, f)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, 0, len(jobs))
+		for _, j := range jobs {
+			job := xmlrpc.Struct{{Name: "id", Value: j.ID}, {Name: "description", Value: j.Description}, {Name: "status", Value: jobLegacyStatus(j)}}
+			if o.device {
+				job = append(job, xmlrpc.Member{Name: "device", Value: j.ActualDevice})
+			}
+			out = append(out, job)
+		}
+		return out, nil
 	}
-	return tok, nil // string, bool, nil
 }
+
+// jobRecentForType: scheduler.get_recent_jobs_for_device_type (a hidden
+// type is not found).
+var jobRecentForType = jobRecent(jobRecentFor{param: "device_type", device: true,
+	find: func(c *Call, name string, f *store.JobFilter) error {
+		dt, err := c.App.GetDeviceType(c.ctx, name)
+		if errors.Is(err, lab.ErrNotFound) || (err == nil && dt.Hidden) {
+			return lavaFault(http.StatusNotFound, "DeviceType '%s' was not found.", name)
+		}
+		f.DeviceType = dt.Name
+		return err
+	}})
+
+// jobRecentForDevice: scheduler.get_recent_jobs_for_device.
+var jobRecentForDevice = jobRecent(jobRecentFor{param: "device",
+	find: func(c *Call, name string, f *store.JobFilter) error {
+		_, err := c.App.GetDevice(c.ctx, c.P, name)
+		if errors.Is(err, lab.ErrNotFound) {
+			return lavaFault(http.StatusNotFound, "Device '%s' was not found.", name)
+		}
+		f.Device = name
+		return err
+	}})

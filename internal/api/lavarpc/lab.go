@@ -1,17 +1,18 @@
 package lavarpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
+	"github.com/basalt-lab/basalt/internal/pyyaml"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
 	"github.com/basalt-lab/basalt/internal/yamltree"
@@ -34,16 +35,11 @@ const labPermsModel = "Basalt has no per-object permissions: device types, devic
 	"only superusers change them, and jobs are kept private with their visibility (personal, or {group: [...]}) " +
 	"(docs/lava-clients.md)"
 
-// labFault is a fault with LAVA's code and message.
-func labFault(code int, format string, args ...any) error {
-	return &xmlrpc.Fault{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // labNotFound turns an app error meaning "no such object" into LAVA's 404
 // fault with its message; other errors are returned as they are.
 func labNotFound(err error, format string, args ...any) error {
 	if errors.Is(err, lab.ErrNotFound) {
-		return labFault(http.StatusNotFound, format, args...)
+		return lavaFault(http.StatusNotFound, format, args...)
 	}
 	return err
 }
@@ -63,7 +59,7 @@ func (c *Call) labPerm(perm string) error {
 	if auth.IsAdmin(c.P) {
 		return nil
 	}
-	return labFault(http.StatusForbidden, "User '%s' is missing permission %s.", c.labUser(), perm)
+	return lavaFault(http.StatusForbidden, "User '%s' is missing permission %s.", c.labUser(), perm)
 }
 
 // labAdmin checks what LAVA's can_change checks on one object (only
@@ -73,7 +69,7 @@ func (c *Call) labAdmin(format string, args ...any) error {
 	if auth.IsAdmin(c.P) {
 		return nil
 	}
-	return labFault(http.StatusForbidden, format, args...)
+	return lavaFault(http.StatusForbidden, format, args...)
 }
 
 // labStaff checks what LAVA's check_staff checks: 401 for anonymous
@@ -83,41 +79,115 @@ func (c *Call) labStaff() error {
 	if auth.IsAdmin(c.P) {
 		return nil
 	}
-	return labFault(http.StatusForbidden, "forbidden")
+	return lavaFault(http.StatusForbidden, "forbidden")
 }
 
 // labStrings reads the string parameters at idx (a missing or None one
 // is "").
 func (c *Call) labStrings(idx ...int) ([]string, error) {
+	p := c.labParams()
 	out := make([]string, len(idx))
 	for k, i := range idx {
-		s, err := c.String(i, "")
+		out[k] = p.str(i)
+	}
+	return out, p.err
+}
+
+// labParams reads a call's parameters one after the other and keeps the
+// first fault (a parameter of the wrong type): a method reads all the
+// parameters it needs, in the order LAVA checks them, then checks err
+// once.
+type labParams struct {
+	c   *Call
+	err error
+}
+
+func (c *Call) labParams() *labParams { return &labParams{c: c} }
+
+// str reads a string parameter ("" when missing or None).
+func (p *labParams) str(i int) string { return labRead(p, p.c.String, i, "") }
+
+// boolean reads a boolean parameter (def when missing or None).
+func (p *labParams) boolean(i int, def bool) bool { return labRead(p, p.c.Bool, i, def) }
+
+// integer reads an integer parameter (def when missing or None).
+func (p *labParams) integer(i int, def int64) int64 { return labRead(p, p.c.Int, i, def) }
+
+// optStr, optBool and optInt read an optional parameter: nil when it was
+// not given or is None.
+func (p *labParams) optStr(i int) *string { return labOpt(p, p.c.String, i) }
+func (p *labParams) optBool(i int) *bool  { return labOpt(p, p.c.Bool, i) }
+func (p *labParams) optInt(i int) *int64  { return labOpt(p, p.c.Int, i) }
+
+// labRead reads parameter i with read (def when missing or None) unless
+// a parameter read before was refused.
+func labRead[T any](p *labParams, read func(int, T) (T, error), i int, def T) T {
+	if p.err != nil {
+		return def
+	}
+	v, err := read(i, def)
+	p.err = err
+	return v
+}
+
+// labOpt reads parameter i with read, or gives nil when it was not given
+// or is None.
+func labOpt[T any](p *labParams, read func(int, T) (T, error), i int) *T {
+	if !p.c.Has(i) {
+		return nil
+	}
+	var zero T
+	v := labRead(p, read, i, zero)
+	return &v
+}
+
+// labArg reads string parameter i, the name of an object, and finds the
+// object with find (which answers LAVA's 404 fault when there is none).
+func labArg[T any](c *Call, i int, find func(*Call, string) (T, error)) (string, T, error) {
+	name, err := c.String(i, "")
+	if err != nil {
+		var none T
+		return "", none, err
+	}
+	v, err := find(c, name)
+	return name, v, err
+}
+
+// exists is find without the object: whether it exists, as LAVA's 404
+// fault when it does not.
+func exists[T any](find func(*Call, string) (T, error)) func(*Call, string) error {
+	return func(c *Call, name string) error {
+		_, err := find(c, name)
+		return err
+	}
+}
+
+// labDelete is a delete method: LAVA's permission perm, then the object
+// parameter 0 names deleted by del; notFound is the 404 fault's message
+// (%s: the name).
+func labDelete(perm, notFound string, del func(*app.App, context.Context, auth.Principal, string) error) func(c *Call) (any, error) {
+	return func(c *Call) (any, error) {
+		if err := c.labPerm(perm); err != nil {
+			return nil, err
+		}
+		name, err := c.String(0, "")
 		if err != nil {
 			return nil, err
 		}
-		out[k] = s
+		return nil, labNotFound(del(c.App, c.ctx, c.P, name), notFound, name)
 	}
-	return out, nil
 }
 
-// labOptString reads an optional string parameter: nil when it was not
-// given or is None.
-func (c *Call) labOptString(i int) (*string, error) {
-	if !c.Has(i) {
-		return nil, nil
+// labHostnames are the hostnames of the devices keep keeps (all with
+// keep nil), in order; [] for none.
+func labHostnames(devs []lab.Device, keep func(lab.Device) bool) []string {
+	hosts := []string{}
+	for _, d := range devs {
+		if keep == nil || keep(d) {
+			hosts = append(hosts, d.Hostname)
+		}
 	}
-	s, err := c.String(i, "")
-	return &s, err
-}
-
-// labOptBool reads an optional boolean parameter: nil when it was not
-// given or is None.
-func (c *Call) labOptBool(i int) (*bool, error) {
-	if !c.Has(i) {
-		return nil, nil
-	}
-	b, err := c.Bool(i, false)
-	return &b, err
+	return hosts
 }
 
 // labJob is a job id as LAVA returns it: None for none (and for a job the
@@ -127,14 +197,6 @@ func labJob(id int64) any {
 		return nil
 	}
 	return id
-}
-
-// labOrNil is s, or None when s is empty (LAVA's nullable text fields).
-func labOrNil(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // labDeviceHealth parses LAVA's upper-case device health names (GOOD,
@@ -231,7 +293,7 @@ func labDictProblem(c *Call, err error) string {
 
 func deviceMethods() []*Method {
 	host := Param{Name: "hostname", Type: "string"}
-	return []*Method{
+	return append([]*Method{
 		{Name: "scheduler.devices.add", Auth: true, Returns: "nil", Call: devicesAdd,
 			Params: []Param{host, {Name: "type_name", Type: "string"}, {Name: "worker_hostname", Type: "string"},
 				{Name: "user_name", Type: "string", Optional: true}, {Name: "group_name", Type: "string", Optional: true},
@@ -241,7 +303,8 @@ func deviceMethods() []*Method {
 				"(GOOD, UNKNOWN, LOOPING, BAD, MAINTENANCE or RETIRED; default UNKNOWN, as in LAVA) and description. " +
 				"user_name, group_name and public are accepted and ignored, as in LAVA. The device needs a dictionary " +
 				"(scheduler.devices.set_dictionary) before it runs jobs. Returns None."},
-		{Name: "scheduler.devices.delete", Auth: true, Returns: "nil", Params: []Param{host}, Call: devicesDelete,
+		{Name: "scheduler.devices.delete", Auth: true, Returns: "nil", Params: []Param{host},
+			Call: labDelete("lava_scheduler_app.delete_device", "Device '%s' was not found.", (*app.App).DeleteDevice),
 			Help: "[superuser only] Removes a device with its tags and history. Returns None. " +
 				"Unlike LAVA, which deletes the device's jobs with it, Basalt keeps every job: a device that jobs ran on " +
 				"or requested is not deleted (fault 409); set its health to RETIRED instead."},
@@ -282,37 +345,20 @@ func deviceMethods() []*Method {
 			Help:   "[superuser only] Removes tag name from the device. Returns None."},
 		{Name: "scheduler.devices.tags.list", Returns: "array", Params: []Param{host}, Call: devicesTagsList,
 			Help: "The names of the device's tags, sorted."},
-		{Name: "scheduler.devices.perms_add", Auth: true, Returns: "nil", Call: devicesPermsAdd,
-			Params: []Param{host, {Name: "group", Type: "string"}, {Name: "permission", Type: "string"}},
-			Help:   "[superuser only] Refused with fault 400: " + labPermsModel + "."},
-		{Name: "scheduler.devices.perms_delete", Auth: true, Returns: "nil", Call: devicesPermsDelete,
-			Params: []Param{host, {Name: "group", Type: "string"}, {Name: "permission", Type: "string"}},
-			Help: "[superuser only] Removes a group's permission on the device: none is ever set in Basalt, so this " +
-				"does nothing once the device and the group are found. Returns None."},
-		{Name: "scheduler.devices.perms_list", Auth: true, Returns: "array", Params: []Param{host}, Call: devicesPermsList,
-			Help: "[superuser only] The groups' permissions on the device, [{name, group}]: always [] (" + labPermsModel + ")."},
-	}
+	}, permsMethods(labPerms{ns: "scheduler.devices", param: host, what: "device", short: "device", noun: "device",
+		find: exists((*Call).labDevice)})...)
 }
 
 func devicesAdd(c *Call) (any, error) {
 	if err := c.labPerm("lava_scheduler_app.change_device"); err != nil {
 		return nil, err
 	}
-	s, err := c.labStrings(0, 1, 2)
-	if err != nil {
-		return nil, err
-	}
-	host, typ, worker := s[0], s[1], s[2]
-	if _, err := c.Bool(5, true); err != nil {
-		return nil, err
-	}
-	health, err := c.labOptString(6)
-	if err != nil {
-		return nil, err
-	}
-	desc, err := c.String(7, "")
-	if err != nil {
-		return nil, err
+	p := c.labParams()
+	host, typ, worker := p.str(0), p.str(1), p.str(2)
+	p.boolean(5, true) // public: ignored, as user_name and group_name
+	health, desc := p.optStr(6), p.str(7)
+	if p.err != nil {
+		return nil, p.err
 	}
 	if _, err := c.App.GetDeviceType(c.ctx, typ); err != nil {
 		return nil, labNotFound(err, "DeviceType '%s' was not found.", typ)
@@ -324,25 +370,14 @@ func devicesAdd(c *Call) (any, error) {
 	if health != nil {
 		var ok bool
 		if h, ok = labDeviceHealth(*health); !ok {
-			return nil, labFault(http.StatusBadRequest, "Invalid health")
+			return nil, lavaFault(http.StatusBadRequest, "Invalid health")
 		}
 	}
-	err = c.App.CreateDevice(c.ctx, c.P, lab.Device{Hostname: host, DeviceType: typ, Worker: worker, Description: desc, Health: h}, "xmlrpc api")
+	err := c.App.CreateDevice(c.ctx, c.P, lab.Device{Hostname: host, DeviceType: typ, Worker: worker, Description: desc, Health: h}, "xmlrpc api")
 	if errors.Is(err, lab.ErrConflict) {
-		return nil, labFault(http.StatusBadRequest, "Bad request: device already exists?")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: device already exists?")
 	}
 	return nil, err
-}
-
-func devicesDelete(c *Call) (any, error) {
-	if err := c.labPerm("lava_scheduler_app.delete_device"); err != nil {
-		return nil, err
-	}
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.DeleteDevice(c.ctx, c.P, host), "Device '%s' was not found.", host)
 }
 
 // labDevice returns a device with LAVA's 404 fault when it does not exist.
@@ -351,25 +386,25 @@ func (c *Call) labDevice(host string) (lab.Device, error) {
 	return d, labNotFound(err, "Device '%s' was not found.", host)
 }
 
-func devicesUpdate(c *Call) (any, error) {
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	var opt [9]*string
-	for _, i := range []int{1, 2, 3, 5, 6, 7, 8} {
-		if opt[i], err = c.labOptString(i); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := c.Bool(4, true); err != nil {
-		return nil, err
-	}
-	worker, user, health, desc, typ, reason := opt[1], opt[2], opt[5], opt[6], opt[7], opt[8]
+// labDeviceAdmin checks that the device exists, then LAVA's admin
+// permission on it (superusers only, in Basalt).
+func (c *Call) labDeviceAdmin(host string) error {
 	if _, err := c.labDevice(host); err != nil {
-		return nil, err
+		return err
 	}
-	if err := c.labAdmin("User '%s' needs admin permission on device %s.", c.labUser(), host); err != nil {
+	return c.labAdmin("User '%s' needs admin permission on device %s.", c.labUser(), host)
+}
+
+func devicesUpdate(c *Call) (any, error) {
+	p := c.labParams()
+	host, worker, user := p.str(0), p.optStr(1), p.optStr(2)
+	p.optStr(3) // group_name: ignored, as in LAVA
+	health, desc, typ, reason := p.optStr(5), p.optStr(6), p.optStr(7), p.optStr(8)
+	p.boolean(4, true) // public: ignored
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err := c.labDeviceAdmin(host); err != nil {
 		return nil, err
 	}
 	if worker != nil {
@@ -386,7 +421,7 @@ func devicesUpdate(c *Call) (any, error) {
 	if health != nil {
 		var ok bool
 		if h, ok = labDeviceHealth(*health); !ok {
-			return nil, labFault(http.StatusBadRequest, "Health '%s' is invalid", *health)
+			return nil, lavaFault(http.StatusBadRequest, "Health '%s' is invalid", *health)
 		}
 	}
 	if typ != nil {
@@ -424,12 +459,11 @@ func devicesUpdate(c *Call) (any, error) {
 }
 
 func devicesList(c *Call) (any, error) {
-	all, err := c.Bool(0, false)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Bool(1, false); err != nil {
-		return nil, err
+	p := c.labParams()
+	all := p.boolean(0, false)
+	p.boolean(1, false) // offline_info: adds nothing, as in LAVA
+	if p.err != nil {
+		return nil, p.err
 	}
 	devs, err := c.labDevices(store.DeviceFilter{})
 	if err != nil {
@@ -453,11 +487,7 @@ func devicesList(c *Call) (any, error) {
 }
 
 func devicesShow(c *Call) (any, error) {
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.labDevice(host)
+	host, d, err := labArg(c, 0, (*Call).labDevice)
 	if err != nil {
 		return nil, err
 	}
@@ -480,7 +510,7 @@ func devicesShow(c *Call) (any, error) {
 		{Name: "description", Value: d.Description},
 		{Name: "pipeline", Value: true},
 		{Name: "has_device_dict", Value: hasDict},
-		{Name: "worker", Value: labOrNil(d.Worker)},
+		{Name: "worker", Value: orNone(d.Worker)},
 		{Name: "current_job", Value: labJob(d.CurrentJob)},
 		{Name: "tags", Value: tags},
 		{Name: "permissions", Value: []any{}},
@@ -488,22 +518,19 @@ func devicesShow(c *Call) (any, error) {
 }
 
 func devicesGetDictionary(c *Call) (any, error) {
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	render, err := c.Bool(1, false)
-	if err != nil {
-		return nil, err
+	p := c.labParams()
+	host, render := p.str(0), p.boolean(1, false)
+	if p.err != nil {
+		return nil, p.err
 	}
 	if _, err := c.labDevice(host); err != nil {
 		return nil, err
 	}
 	if !auth.IsAdmin(c.P) {
-		return nil, labFault(http.StatusForbidden, "Device '%s' not available to user '%s': Basalt shows device dictionaries to superusers only (they hold lab secrets).", host, c.labUser())
+		return nil, lavaFault(http.StatusForbidden, "Device '%s' not available to user '%s': Basalt shows device dictionaries to superusers only (they hold lab secrets).", host, c.labUser())
 	}
 	jobCtx, err := labContext(c, 2, func(ctx, why string) error {
-		return labFault(http.StatusBadRequest, "Job Context '%s' is not valid: %s", ctx, why)
+		return lavaFault(http.StatusBadRequest, "Job Context '%s' is not valid: %s", ctx, why)
 	})
 	if err != nil {
 		return nil, err
@@ -518,7 +545,7 @@ func devicesGetDictionary(c *Call) (any, error) {
 		}
 	}
 	if errors.Is(err, app.ErrNoDictionary) {
-		return nil, labFault(http.StatusNotFound, "Device '%s' does not have a configuration", host)
+		return nil, lavaFault(http.StatusNotFound, "Device '%s' does not have a configuration", host)
 	}
 	if err != nil {
 		return nil, labNotFound(err, "Device '%s' was not found.", host)
@@ -527,21 +554,25 @@ func devicesGetDictionary(c *Call) (any, error) {
 }
 
 func devicesSetDictionary(c *Call) (any, error) {
-	s, err := c.labStrings(0, 1)
-	if err != nil {
+	if _, err := c.labSetDictionary((*Call).labDeviceAdmin); err != nil {
 		return nil, err
-	}
-	host, dict := s[0], s[1]
-	if _, err := c.labDevice(host); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("User '%s' needs admin permission on device %s.", c.labUser(), host); err != nil {
-		return nil, err
-	}
-	if err := c.App.SetDeviceDictionary(c.ctx, c.P, host, dict); err != nil {
-		return nil, labNotFound(err, "Device '%s' was not found.", host)
 	}
 	return true, nil
+}
+
+// labSetDictionary replaces the dictionary of the device parameter 0
+// names with parameter 1, once admin (the method's check of the device
+// and of the caller's rights) lets it, and returns the hostname.
+func (c *Call) labSetDictionary(admin func(c *Call, host string) error) (string, error) {
+	s, err := c.labStrings(0, 1)
+	if err != nil {
+		return "", err
+	}
+	host, dict := s[0], s[1]
+	if err := admin(c, host); err != nil {
+		return "", err
+	}
+	return host, labNotFound(c.App.SetDeviceDictionary(c.ctx, c.P, host, dict), "Device '%s' was not found.", host)
 }
 
 func devicesTagsAdd(c *Call) (any, error) {
@@ -576,14 +607,11 @@ func devicesTagsDelete(c *Call) (any, error) {
 		return nil, err
 	}
 	host, tag := s[0], s[1]
-	if _, err := c.labDevice(host); err != nil {
+	if err := c.labDeviceAdmin(host); err != nil {
 		return nil, err
 	}
-	if err := c.labAdmin("User '%s' needs admin permission on device %s.", c.labUser(), host); err != nil {
+	if _, err := c.labTag(tag); err != nil {
 		return nil, err
-	}
-	if _, err := c.App.GetTag(c.ctx, tag); err != nil {
-		return nil, labNotFound(err, "Tag '%s' was not found.", tag)
 	}
 	_, err = c.App.UpdateDeviceWith(c.ctx, c.P, host, func(d *lab.Device) error {
 		d.Tags = slices.DeleteFunc(d.Tags, func(t string) bool { return t == tag })
@@ -593,11 +621,7 @@ func devicesTagsDelete(c *Call) (any, error) {
 }
 
 func devicesTagsList(c *Call) (any, error) {
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	d, err := c.labDevice(host)
+	_, d, err := labArg(c, 0, (*Call).labDevice)
 	if err != nil {
 		return nil, err
 	}
@@ -606,62 +630,84 @@ func devicesTagsList(c *Call) (any, error) {
 	return tags, nil
 }
 
+// ---- perms_add, perms_delete and perms_list, of devices and device types
+
+// labPerms are the objects of one kind that have permission methods.
+type labPerms struct {
+	ns    string // the methods' namespace: scheduler.devices
+	param Param  // the parameter naming an object
+	what  string // an object in the help texts: "device type"
+	short string // and in short: "type"
+	noun  string // an object in LAVA's faults: "device-type"
+	// find checks that the object exists, with LAVA's 404 fault.
+	find func(c *Call, name string) error
+}
+
+// permsMethods are the permission methods of objects of one kind. Basalt
+// has no per-object permissions (labPermsModel): adding one is refused,
+// deleting one finds the object and the group and does nothing, and the
+// list is empty.
+func permsMethods(o labPerms) []*Method {
+	perm := []Param{o.param, {Name: "group", Type: "string"}, {Name: "permission", Type: "string"}}
+	return []*Method{
+		{Name: o.ns + ".perms_add", Auth: true, Returns: "nil", Params: perm,
+			Help: "[superuser only] Refused with fault 400: " + labPermsModel + ".",
+			Call: func(c *Call) (any, error) {
+				s, err := o.args(c, 0, 1, 2)
+				if err != nil {
+					return nil, err
+				}
+				if err := c.labGroup(s[1]); err != nil {
+					return nil, err
+				}
+				return nil, lavaFault(http.StatusBadRequest, "Permission '%s' for group '%s' on %s '%s' cannot be set: %s.", s[2], s[1], o.noun, s[0], labPermsModel)
+			}},
+		{Name: o.ns + ".perms_delete", Auth: true, Returns: "nil", Params: perm,
+			Help: "[superuser only] Removes a group's permission on the " + o.what + ": none is ever set in Basalt, so this " +
+				"does nothing once the " + o.short + " and the group are found. Returns None.",
+			Call: func(c *Call) (any, error) {
+				s, err := o.args(c, 0, 1, 2)
+				if err != nil {
+					return nil, err
+				}
+				return nil, c.labGroup(s[1])
+			}},
+		{Name: o.ns + ".perms_list", Auth: true, Returns: "array", Params: []Param{o.param},
+			Help: "[superuser only] The groups' permissions on the " + o.what + ", [{name, group}]: always [] (" + labPermsModel + ").",
+			Call: func(c *Call) (any, error) {
+				if _, err := o.args(c, 0); err != nil {
+					return nil, err
+				}
+				return []any{}, nil
+			}},
+	}
+}
+
+// args checks what every permission method checks first: an
+// administrator (LAVA's check_staff), the string parameters idx, the
+// first naming an object that exists. It returns the parameters.
+func (o labPerms) args(c *Call, idx ...int) ([]string, error) {
+	if err := c.labStaff(); err != nil {
+		return nil, err
+	}
+	s, err := c.labStrings(idx...)
+	if err != nil {
+		return nil, err
+	}
+	return s, o.find(c, s[0])
+}
+
 // labGroup checks that a group exists, with LAVA's 404 fault.
 func (c *Call) labGroup(name string) error {
 	_, err := c.App.GetGroup(c.ctx, c.P, name)
 	return labNotFound(err, "Group '%s' was not found.", name)
 }
 
-func devicesPermsAdd(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	s, err := c.labStrings(0, 1, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDevice(s[0]); err != nil {
-		return nil, err
-	}
-	if err := c.labGroup(s[1]); err != nil {
-		return nil, err
-	}
-	return nil, labFault(http.StatusBadRequest, "Permission '%s' for group '%s' on device '%s' cannot be set: %s.", s[2], s[1], s[0], labPermsModel)
-}
-
-func devicesPermsDelete(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	s, err := c.labStrings(0, 1, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDevice(s[0]); err != nil {
-		return nil, err
-	}
-	return nil, c.labGroup(s[1])
-}
-
-func devicesPermsList(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	host, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDevice(host); err != nil {
-		return nil, err
-	}
-	return []any{}, nil
-}
-
 // ---- scheduler.device_types.*
 
 func deviceTypeMethods() []*Method {
 	name := Param{Name: "name", Type: "string"}
-	return []*Method{
+	return append([]*Method{
 		{Name: "scheduler.device_types.add", Auth: true, Returns: "nil", Call: deviceTypesAdd,
 			Params: []Param{name, {Name: "description", Type: "string"}, {Name: "display", Type: "boolean"},
 				{Name: "owners_only", Type: "boolean"}, {Name: "health_frequency", Type: "int"}, {Name: "health_denominator", Type: "string"}},
@@ -692,7 +738,7 @@ func deviceTypeMethods() []*Method {
 			Help: "The Jinja2 template that rendering uses for name (a device type, or any template's name; \".jinja2\" " +
 				"may be left out), searched as for jobs: stored (set_template), the server's template directory, then " +
 				"the templates Basalt ships. Fault 404 when there is none."},
-		{Name: "scheduler.device_types.set_template", Returns: "nil", Call: deviceTypesSetTemplate,
+		{Name: "scheduler.device_types.set_template", Returns: "nil", Call: deviceTypesSetText((*app.App).SetDeviceTypeTemplate),
 			Params: []Param{name, {Name: "config", Type: "string"}},
 			Help: "[superuser only] Stores config as the Jinja2 template of device type name, in Basalt's database " +
 				"(LAVA writes a file); it is found before the server's directory and Basalt's own. At most 1 MiB, and " +
@@ -700,7 +746,7 @@ func deviceTypeMethods() []*Method {
 		{Name: "scheduler.device_types.get_health_check", Returns: "base64", Params: []Param{name}, Call: deviceTypesGetHealthCheck,
 			Help: "The health-check job definition (YAML) of device type name. Basalt keeps one per device type, " +
 				"in its database (LAVA: a file per template name). Fault 404 when the type has none."},
-		{Name: "scheduler.device_types.set_health_check", Returns: "nil", Call: deviceTypesSetHealthCheck,
+		{Name: "scheduler.device_types.set_health_check", Returns: "nil", Call: deviceTypesSetText((*app.App).SetHealthCheck),
 			Params: []Param{name, {Name: "config", Type: "string"}},
 			Help: "[superuser only] Stores config as the health-check job of device type name. Unlike LAVA, Basalt " +
 				"validates it as a job for that type first (fault 400 naming each problem and its line). An empty " +
@@ -714,16 +760,8 @@ func deviceTypeMethods() []*Method {
 				"is deleted (LAVA keeps it without a type); an alias of another type is not found (fault 404). Returns None."},
 		{Name: "scheduler.device_types.aliases.list", Returns: "array", Params: []Param{name}, Call: deviceTypesAliasesList,
 			Help: "The aliases of device type name, sorted."},
-		{Name: "scheduler.device_types.perms_add", Auth: true, Returns: "nil", Call: deviceTypesPermsAdd,
-			Params: []Param{name, {Name: "group", Type: "string"}, {Name: "permission", Type: "string"}},
-			Help:   "[superuser only] Refused with fault 400: " + labPermsModel + "."},
-		{Name: "scheduler.device_types.perms_delete", Auth: true, Returns: "nil", Call: deviceTypesPermsDelete,
-			Params: []Param{name, {Name: "group", Type: "string"}, {Name: "permission", Type: "string"}},
-			Help: "[superuser only] Removes a group's permission on the device type: none is ever set in Basalt, so this " +
-				"does nothing once the type and the group are found. Returns None."},
-		{Name: "scheduler.device_types.perms_list", Auth: true, Returns: "array", Params: []Param{name}, Call: deviceTypesPermsList,
-			Help: "[superuser only] The groups' permissions on the device type, [{name, group}]: always [] (" + labPermsModel + ")."},
-	}
+	}, permsMethods(labPerms{ns: "scheduler.device_types", param: name, what: "device type", short: "type", noun: "device-type",
+		find: exists((*Call).labDeviceType)})...)
 }
 
 // labDeviceType returns a device type with LAVA's 404 fault when it does
@@ -731,6 +769,31 @@ func deviceTypeMethods() []*Method {
 func (c *Call) labDeviceType(name string) (lab.DeviceType, error) {
 	dt, err := c.App.GetDeviceType(c.ctx, name)
 	return dt, labNotFound(err, "Device-type '%s' was not found.", name)
+}
+
+// labDeviceTypeAdmin checks that the device type exists, then LAVA's
+// permission perm ("admin" or "change") on it (superusers only, in
+// Basalt).
+func (c *Call) labDeviceTypeAdmin(name, perm string) error {
+	if _, err := c.labDeviceType(name); err != nil {
+		return err
+	}
+	return c.labAdmin("No '%s' permissions for device-type '%s'.", perm, name)
+}
+
+// labAliasesOf returns the names of the aliases of device type name.
+func (c *Call) labAliasesOf(name string) ([]string, error) {
+	aliases, err := c.App.ListAliases(c.ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{}
+	for _, a := range aliases {
+		if a.DeviceType == name {
+			names = append(names, a.Name)
+		}
+	}
+	return names, nil
 }
 
 // labDenominator parses LAVA's health_denominator ("hours" or "jobs",
@@ -742,86 +805,52 @@ func labDenominator(s string) (lab.HealthDenominator, error) {
 	case "jobs":
 		return lab.PerJobs, nil
 	}
-	return 0, labFault(http.StatusBadRequest, "Bad request: invalid health_denominator.")
+	return 0, lavaFault(http.StatusBadRequest, "Bad request: invalid health_denominator.")
 }
 
 func deviceTypesAdd(c *Call) (any, error) {
 	if err := c.labPerm("lava_scheduler_app.change_devicetype"); err != nil {
 		return nil, err
 	}
-	s, err := c.labStrings(0, 1, 5)
+	p := c.labParams()
+	name, desc, denominator := p.str(0), p.str(1), p.str(5)
+	display := p.boolean(2, true)
+	p.boolean(3, false) // owners_only: ignored, as in LAVA
+	freq := p.integer(4, 24)
+	if p.err != nil {
+		return nil, p.err
+	}
+	den, err := labDenominator(denominator)
 	if err != nil {
 		return nil, err
 	}
-	display, err := c.Bool(2, true)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Bool(3, false); err != nil {
-		return nil, err
-	}
-	freq, err := c.Int(4, 24)
-	if err != nil {
-		return nil, err
-	}
-	den, err := labDenominator(s[2])
-	if err != nil {
-		return nil, err
-	}
-	err = c.App.CreateDeviceType(c.ctx, c.P, lab.DeviceType{Name: s[0], Description: s[1], Hidden: !display,
+	err = c.App.CreateDeviceType(c.ctx, c.P, lab.DeviceType{Name: name, Description: desc, Hidden: !display,
 		HealthFrequency: int(freq), HealthDenominator: den})
 	if errors.Is(err, lab.ErrConflict) {
-		return nil, labFault(http.StatusBadRequest, "Bad request: device-type name is already used.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: device-type name is already used.")
 	}
 	return nil, err
 }
 
 func deviceTypesUpdate(c *Call) (any, error) {
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
+	p := c.labParams()
+	name, desc, den, display, disabled := p.str(0), p.optStr(1), p.optStr(5), p.optBool(2), p.optBool(6)
+	p.boolean(3, false) // owners_only: ignored, as in LAVA
+	freq := p.optInt(4)
+	if p.err != nil {
+		return nil, p.err
 	}
-	desc, err := c.labOptString(1)
-	if err != nil {
-		return nil, err
-	}
-	den, err := c.labOptString(5)
-	if err != nil {
-		return nil, err
-	}
-	display, err := c.labOptBool(2)
-	if err != nil {
-		return nil, err
-	}
-	disabled, err := c.labOptBool(6)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Bool(3, false); err != nil {
-		return nil, err
-	}
-	var freq *int
-	if c.Has(4) {
-		v, err := c.Int(4, 0)
-		if err != nil {
-			return nil, err
-		}
-		f := int(v)
-		freq = &f
-	}
-	if _, err := c.labDeviceType(name); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("No 'admin' permissions for device-type '%s'.", name); err != nil {
+	if err := c.labDeviceTypeAdmin(name, "admin"); err != nil {
 		return nil, err
 	}
 	var d lab.HealthDenominator
 	if den != nil {
+		var err error
 		if d, err = labDenominator(*den); err != nil {
 			return nil, err
 		}
 	}
-	_, err = c.App.UpdateDeviceTypeWith(c.ctx, c.P, name, func(dt *lab.DeviceType) error {
+	_, err := c.App.UpdateDeviceTypeWith(c.ctx, c.P, name, func(dt *lab.DeviceType) error {
 		if desc != nil {
 			dt.Description = *desc
 		}
@@ -829,7 +858,7 @@ func deviceTypesUpdate(c *Call) (any, error) {
 			dt.Hidden = !*display
 		}
 		if freq != nil {
-			dt.HealthFrequency = *freq
+			dt.HealthFrequency = int(*freq)
 		}
 		if den != nil {
 			dt.HealthDenominator = d
@@ -891,31 +920,17 @@ func deviceTypesList(c *Call) (any, error) {
 }
 
 func deviceTypesShow(c *Call) (any, error) {
-	name, err := c.String(0, "")
+	name, dt, err := labArg(c, 0, (*Call).labDeviceType)
 	if err != nil {
 		return nil, err
 	}
-	dt, err := c.labDeviceType(name)
+	names, err := c.labAliasesOf(name)
 	if err != nil {
 		return nil, err
-	}
-	aliases, err := c.App.ListAliases(c.ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := []string{}
-	for _, a := range aliases {
-		if a.DeviceType == name {
-			names = append(names, a.Name)
-		}
 	}
 	devs, err := c.labDevices(store.DeviceFilter{DeviceType: name})
 	if err != nil {
 		return nil, err
-	}
-	hosts := []string{}
-	for _, d := range devs {
-		hosts = append(hosts, d.Hostname)
 	}
 	_, from, err := c.App.DeviceTypeTemplateText(c.ctx, name)
 	if err != nil && !errors.Is(err, lab.ErrNotFound) && !errors.Is(err, lab.ErrInvalid) {
@@ -929,21 +944,18 @@ func deviceTypesShow(c *Call) (any, error) {
 		{Name: "health_denominator", Value: dt.HealthDenominator.String()},
 		{Name: "health_frequency", Value: dt.HealthFrequency},
 		{Name: "aliases", Value: names},
-		{Name: "devices", Value: hosts},
+		{Name: "devices", Value: labHostnames(devs, nil)},
 		{Name: "default_template", Value: from != app.TemplateStored && from != app.TemplateDirectory},
 		{Name: "permissions", Value: []any{}},
 	}, nil
 }
 
 func deviceTypesDevices(c *Call) (any, error) {
-	name, err := c.String(0, "")
+	s, err := c.labStrings(0, 1)
 	if err != nil {
 		return nil, err
 	}
-	health, err := c.String(1, "")
-	if err != nil {
-		return nil, err
-	}
+	name, health := s[0], s[1]
 	if _, err := c.labDeviceType(name); err != nil {
 		return nil, err
 	}
@@ -951,7 +963,7 @@ func deviceTypesDevices(c *Call) (any, error) {
 	if health != "" {
 		h, ok := labDeviceHealth(strings.ToUpper(health))
 		if !ok {
-			return nil, labFault(http.StatusBadRequest, "Invalid health '%s'", health)
+			return nil, lavaFault(http.StatusBadRequest, "Invalid health '%s'", health)
 		}
 		f.Health = []lab.DeviceHealth{h}
 	}
@@ -978,54 +990,38 @@ func deviceTypesGetTemplate(c *Call) (any, error) {
 	text, _, err := c.App.DeviceTypeTemplateText(c.ctx, name)
 	switch {
 	case errors.Is(err, lab.ErrInvalid):
-		return nil, labFault(http.StatusBadRequest, "Invalid device-type '%s'", name)
+		return nil, lavaFault(http.StatusBadRequest, "Invalid device-type '%s'", name)
 	case err != nil:
 		return nil, labNotFound(err, "Device-type '%s' was not found.", name)
 	}
 	return xmlrpc.Binary(text), nil
 }
 
-func deviceTypesSetTemplate(c *Call) (any, error) {
-	s, err := c.labStrings(0, 1)
-	if err != nil {
-		return nil, err
+// deviceTypesSetText stores a text of a device type with set (its
+// template, its health check): parameter 0 names the type, parameter 1
+// is the text.
+func deviceTypesSetText(set func(a *app.App, ctx context.Context, p auth.Principal, name, text string) error) func(c *Call) (any, error) {
+	return func(c *Call) (any, error) {
+		s, err := c.labStrings(0, 1)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.labDeviceTypeAdmin(s[0], "change"); err != nil {
+			return nil, err
+		}
+		return nil, labNotFound(set(c.App, c.ctx, c.P, s[0], s[1]), "Device-type '%s' was not found.", s[0])
 	}
-	if _, err := c.labDeviceType(s[0]); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("No 'change' permissions for device-type '%s'.", s[0]); err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.SetDeviceTypeTemplate(c.ctx, c.P, s[0], s[1]), "Device-type '%s' was not found.", s[0])
 }
 
 func deviceTypesGetHealthCheck(c *Call) (any, error) {
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	dt, err := c.labDeviceType(name)
+	name, dt, err := labArg(c, 0, (*Call).labDeviceType)
 	if err != nil {
 		return nil, err
 	}
 	if dt.HealthCheck == "" {
-		return nil, labFault(http.StatusNotFound, "Device-type '%s' was not found.", name)
+		return nil, lavaFault(http.StatusNotFound, "Device-type '%s' was not found.", name)
 	}
 	return xmlrpc.Binary(dt.HealthCheck), nil
-}
-
-func deviceTypesSetHealthCheck(c *Call) (any, error) {
-	s, err := c.labStrings(0, 1)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDeviceType(s[0]); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("No 'change' permissions for device-type '%s'.", s[0]); err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.SetHealthCheck(c.ctx, c.P, s[0], s[1]), "Device-type '%s' was not found.", s[0])
 }
 
 // labAlias returns an alias, and whether it exists.
@@ -1074,10 +1070,7 @@ func deviceTypesAliasesDelete(c *Call) (any, error) {
 		return nil, err
 	}
 	name, alias := s[0], s[1]
-	if _, err := c.labDeviceType(name); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("No 'admin' permissions for device-type '%s'.", name); err != nil {
+	if err := c.labDeviceTypeAdmin(name, "admin"); err != nil {
 		return nil, err
 	}
 	a, found, err := c.labAlias(alias)
@@ -1085,76 +1078,22 @@ func deviceTypesAliasesDelete(c *Call) (any, error) {
 		return nil, err
 	}
 	if !found || a.DeviceType != name {
-		return nil, labFault(http.StatusNotFound, "Alias '%s' was not found.", alias)
+		return nil, lavaFault(http.StatusNotFound, "Alias '%s' was not found.", alias)
 	}
 	return nil, labNotFound(c.App.DeleteAlias(c.ctx, c.P, alias), "Alias '%s' was not found.", alias)
 }
 
 func deviceTypesAliasesList(c *Call) (any, error) {
-	name, err := c.String(0, "")
+	name, _, err := labArg(c, 0, (*Call).labDeviceType)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.labDeviceType(name); err != nil {
-		return nil, err
-	}
-	aliases, err := c.App.ListAliases(c.ctx)
+	out, err := c.labAliasesOf(name)
 	if err != nil {
 		return nil, err
-	}
-	out := []string{}
-	for _, a := range aliases {
-		if a.DeviceType == name {
-			out = append(out, a.Name)
-		}
 	}
 	slices.Sort(out)
 	return out, nil
-}
-
-func deviceTypesPermsAdd(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	s, err := c.labStrings(0, 1, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDeviceType(s[0]); err != nil {
-		return nil, err
-	}
-	if err := c.labGroup(s[1]); err != nil {
-		return nil, err
-	}
-	return nil, labFault(http.StatusBadRequest, "Permission '%s' for group '%s' on device-type '%s' cannot be set: %s.", s[2], s[1], s[0], labPermsModel)
-}
-
-func deviceTypesPermsDelete(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	s, err := c.labStrings(0, 1, 2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDeviceType(s[0]); err != nil {
-		return nil, err
-	}
-	return nil, c.labGroup(s[1])
-}
-
-func deviceTypesPermsList(c *Call) (any, error) {
-	if err := c.labStaff(); err != nil {
-		return nil, err
-	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDeviceType(name); err != nil {
-		return nil, err
-	}
-	return []any{}, nil
 }
 
 // ---- scheduler.workers.*
@@ -1178,7 +1117,8 @@ func workerMethods() []*Method {
 			Help: "[superuser only] Adds a worker, Offline, Active (Retired when disabled). Returns None: as in LAVA, " +
 				"the worker's token is not returned; give the worker a join token (basalt workers join-token NAME, or " +
 				"POST /api/v1/workers/NAME/join-token) or a new token (POST /api/v1/workers/NAME/token)."},
-		{Name: "scheduler.workers.delete", Auth: true, Returns: "nil", Params: []Param{host}, Call: workersDelete,
+		{Name: "scheduler.workers.delete", Auth: true, Returns: "nil", Params: []Param{host},
+			Call: labDelete("lava_scheduler_app.delete_worker", "Worker '%s' was not found.", (*app.App).DeleteWorker),
 			Help: "[superuser only] Removes a worker with its history and its tokens; its devices stay, attached to no " +
 				"worker, as in LAVA. Unlike LAVA, a worker whose device is busy or that jobs requested is not deleted " +
 				"(fault 409): Basalt keeps every job. Returns None."},
@@ -1226,33 +1166,29 @@ func (c *Call) labWorker(name string) (lab.Worker, error) {
 	return w, labNotFound(err, "Worker '%s' was not found.", name)
 }
 
-// labWorkerName refuses what LAVA refuses to use as a file name.
-func labWorkerName(name string) error {
+// labWorkerFile checks a worker name as LAVA's per-worker file methods
+// do: a name LAVA would use as a file name ("Invalid worker name"
+// otherwise), of a worker that exists.
+func (c *Call) labWorkerFile(name string) error {
 	if name == "" || strings.Contains(strings.TrimRight(name, "/"), "/") || strings.HasPrefix(name, "/") {
-		return labFault(http.StatusBadRequest, "Invalid worker name")
+		return lavaFault(http.StatusBadRequest, "Invalid worker name")
 	}
-	return nil
+	_, err := c.labWorker(name)
+	return err
 }
 
 func workersAdd(c *Call) (any, error) {
 	if err := c.labPerm("lava_scheduler_app.add_worker"); err != nil {
 		return nil, err
 	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
+	p := c.labParams()
+	name, desc, disabled := p.str(0), p.str(1), p.boolean(2, false)
+	if p.err != nil {
+		return nil, p.err
 	}
-	desc, err := c.String(1, "")
-	if err != nil {
-		return nil, err
-	}
-	disabled, err := c.Bool(2, false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = c.App.CreateWorker(c.ctx, c.P, lab.Worker{Name: name, Description: desc})
+	_, err := c.App.CreateWorker(c.ctx, c.P, lab.Worker{Name: name, Description: desc})
 	if errors.Is(err, lab.ErrConflict) {
-		return nil, labFault(http.StatusBadRequest, "Bad request: worker already exists?")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: worker already exists?")
 	}
 	if err != nil || !disabled {
 		return nil, err
@@ -1262,32 +1198,14 @@ func workersAdd(c *Call) (any, error) {
 	return nil, err
 }
 
-func workersDelete(c *Call) (any, error) {
-	if err := c.labPerm("lava_scheduler_app.delete_worker"); err != nil {
-		return nil, err
-	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.DeleteWorker(c.ctx, c.P, name), "Worker '%s' was not found.", name)
-}
-
 func workersUpdate(c *Call) (any, error) {
 	if err := c.labPerm("lava_scheduler_app.change_worker"); err != nil {
 		return nil, err
 	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	desc, err := c.labOptString(1)
-	if err != nil {
-		return nil, err
-	}
-	health, err := c.labOptString(2)
-	if err != nil {
-		return nil, err
+	p := c.labParams()
+	name, desc, health := p.str(0), p.optStr(1), p.optStr(2)
+	if p.err != nil {
+		return nil, p.err
 	}
 	if _, err := c.labWorker(name); err != nil {
 		return nil, err
@@ -1303,19 +1221,19 @@ func workersUpdate(c *Call) (any, error) {
 		case "RETIRED":
 			h = lab.WorkerRetired
 		default:
-			return nil, labFault(http.StatusBadRequest, "Invalid health: %s", *health)
+			return nil, lavaFault(http.StatusBadRequest, "Invalid health: %s", *health)
 		}
 		u.Health = &h
 	}
 	if c.Has(3) {
 		n, ok := c.Arg(3).(int64)
 		if !ok || n < 0 || n > 1<<31-1 {
-			return nil, labFault(http.StatusBadRequest, "Invalid job limit")
+			return nil, lavaFault(http.StatusBadRequest, "Invalid job limit")
 		}
 		limit := int(n)
 		u.JobLimit = &limit
 	}
-	_, err = c.App.UpdateWorker(c.ctx, c.P, name, u)
+	_, err := c.App.UpdateWorker(c.ctx, c.P, name, u)
 	return nil, labNotFound(err, "Worker '%s' was not found.", name)
 }
 
@@ -1339,11 +1257,7 @@ func workersList(c *Call) (any, error) {
 }
 
 func workersShow(c *Call) (any, error) {
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	w, err := c.labWorker(name)
+	name, w, err := labArg(c, 0, (*Call).labWorker)
 	if err != nil {
 		return nil, err
 	}
@@ -1351,19 +1265,15 @@ func workersShow(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	hosts := []string{}
-	for _, d := range devs {
-		hosts = append(hosts, d.Hostname)
-	}
 	return xmlrpc.Struct{
 		{Name: "hostname", Value: w.Name},
 		{Name: "description", Value: w.Description},
 		{Name: "state", Value: w.State.String()},
 		{Name: "health", Value: w.Health.String()},
-		{Name: "devices", Value: hosts},
+		{Name: "devices", Value: labHostnames(devs, nil)},
 		{Name: "last_ping", Value: w.LastHeartbeat},
 		{Name: "job_limit", Value: w.JobLimit},
-		{Name: "version", Value: labOrNil(w.Version)},
+		{Name: "version", Value: orNone(w.Version)},
 		{Name: "default_config", Value: true},
 		{Name: "default_env", Value: true},
 		{Name: "default_env_dut", Value: true},
@@ -1378,17 +1288,14 @@ func workersGetFile(what string) func(c *Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := labWorkerName(name); err != nil {
-			return nil, err
-		}
-		if _, err := c.labWorker(name); err != nil {
+		if err := c.labWorkerFile(name); err != nil {
 			return nil, err
 		}
 		article := "a"
 		if strings.HasPrefix(what, "env") {
 			article = "an"
 		}
-		return nil, labFault(http.StatusNotFound, "Worker '%s' does not have %s %s", name, article, what)
+		return nil, lavaFault(http.StatusNotFound, "Worker '%s' does not have %s %s", name, article, what)
 	}
 }
 
@@ -1402,13 +1309,10 @@ func workersSetFile(why string) func(c *Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := labWorkerName(s[0]); err != nil {
+		if err := c.labWorkerFile(s[0]); err != nil {
 			return nil, err
 		}
-		if _, err := c.labWorker(s[0]); err != nil {
-			return nil, err
-		}
-		return nil, labFault(http.StatusBadRequest, "%s.", why)
+		return nil, lavaFault(http.StatusBadRequest, "%s.", why)
 	}
 }
 
@@ -1417,7 +1321,7 @@ func workersGetCertificate(c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return nil, labFault(http.StatusNotFound, "Worker '%s' does not have a certificate uploaded (%s)", name, labNoCertificate)
+	return nil, lavaFault(http.StatusNotFound, "Worker '%s' does not have a certificate uploaded (%s)", name, labNoCertificate)
 }
 
 func workersSetCertificate(c *Call) (any, error) {
@@ -1427,7 +1331,7 @@ func workersSetCertificate(c *Call) (any, error) {
 	if _, err := c.String(1, ""); err != nil {
 		return nil, err
 	}
-	return nil, labFault(http.StatusBadRequest, "%s.", labNoCertificate)
+	return nil, lavaFault(http.StatusBadRequest, "%s.", labNoCertificate)
 }
 
 // labCertificateWorker checks what LAVA's certificate methods checked: a
@@ -1437,10 +1341,7 @@ func (c *Call) labCertificateWorker() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := labWorkerName(name); err != nil {
-		return "", err
-	}
-	if _, err := c.labWorker(name); err != nil {
+	if err := c.labWorkerFile(name); err != nil {
 		return "", err
 	}
 	return name, c.labAdmin("Insufficient permissions. Please contact system administrator.")
@@ -1454,7 +1355,8 @@ func tagAliasMethods() []*Method {
 		{Name: "scheduler.tags.add", Auth: true, Returns: "nil", Call: tagsAdd,
 			Params: []Param{name, {Name: "description", Type: "string", Optional: true}},
 			Help:   "[superuser only] Creates a device tag with a description. Returns None."},
-		{Name: "scheduler.tags.delete", Auth: true, Returns: "nil", Params: []Param{name}, Call: tagsDelete,
+		{Name: "scheduler.tags.delete", Auth: true, Returns: "nil", Params: []Param{name},
+			Call: labDelete("lava_scheduler_app.delete_tag", "Tag '%s' was not found.", (*app.App).DeleteTag),
 			Help: "[superuser only] Removes a device tag, from every device too. Returns None."},
 		{Name: "scheduler.tags.list", Returns: "array", Call: tagsList,
 			Help: "The device tags by name: [{name, description}], description None when empty."},
@@ -1463,7 +1365,8 @@ func tagAliasMethods() []*Method {
 		{Name: "scheduler.aliases.add", Auth: true, Returns: "nil", Call: aliasesAdd,
 			Params: []Param{name, {Name: "device_type_name", Type: "string"}},
 			Help:   "[superuser only] Creates alias name of device type device_type_name. Returns None."},
-		{Name: "scheduler.aliases.delete", Auth: true, Returns: "nil", Params: []Param{name}, Call: aliasesDelete,
+		{Name: "scheduler.aliases.delete", Auth: true, Returns: "nil", Params: []Param{name},
+			Call: labDelete("lava_scheduler_app.delete_alias", "Alias '%s' was not found.", (*app.App).DeleteAlias),
 			Help: "[superuser only] Removes a device-type alias. Returns None."},
 		{Name: "scheduler.aliases.list", Returns: "array", Call: aliasesList,
 			Help: "The names of the device-type aliases, sorted."},
@@ -1482,20 +1385,9 @@ func tagsAdd(c *Call) (any, error) {
 	}
 	err = c.App.CreateTag(c.ctx, c.P, lab.Tag{Name: s[0], Description: s[1]})
 	if errors.Is(err, lab.ErrConflict) {
-		return nil, labFault(http.StatusBadRequest, "Bad request: tag already exists?")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: tag already exists?")
 	}
 	return nil, err
-}
-
-func tagsDelete(c *Call) (any, error) {
-	if err := c.labPerm("lava_scheduler_app.delete_tag"); err != nil {
-		return nil, err
-	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.DeleteTag(c.ctx, c.P, name), "Tag '%s' was not found.", name)
 }
 
 func tagsList(c *Call) (any, error) {
@@ -1506,31 +1398,28 @@ func tagsList(c *Call) (any, error) {
 	slices.SortFunc(ts, func(a, b lab.Tag) int { return strings.Compare(a.Name, b.Name) })
 	out := []any{}
 	for _, t := range ts {
-		out = append(out, xmlrpc.Struct{{Name: "name", Value: t.Name}, {Name: "description", Value: labOrNil(t.Description)}})
+		out = append(out, xmlrpc.Struct{{Name: "name", Value: t.Name}, {Name: "description", Value: orNone(t.Description)}})
 	}
 	return out, nil
 }
 
+// labTag returns a tag with LAVA's 404 fault when it does not exist.
+func (c *Call) labTag(name string) (lab.Tag, error) {
+	t, err := c.App.GetTag(c.ctx, name)
+	return t, labNotFound(err, "Tag '%s' was not found.", name)
+}
+
 func tagsShow(c *Call) (any, error) {
-	name, err := c.String(0, "")
+	name, t, err := labArg(c, 0, (*Call).labTag)
 	if err != nil {
 		return nil, err
-	}
-	t, err := c.App.GetTag(c.ctx, name)
-	if err != nil {
-		return nil, labNotFound(err, "Tag '%s' was not found.", name)
 	}
 	devs, err := c.labDevices(store.DeviceFilter{})
 	if err != nil {
 		return nil, err
 	}
-	hosts := []string{}
-	for _, d := range devs {
-		if slices.Contains(d.Tags, name) {
-			hosts = append(hosts, d.Hostname)
-		}
-	}
-	return xmlrpc.Struct{{Name: "name", Value: t.Name}, {Name: "description", Value: labOrNil(t.Description)}, {Name: "devices", Value: hosts}}, nil
+	hosts := labHostnames(devs, func(d lab.Device) bool { return slices.Contains(d.Tags, name) })
+	return xmlrpc.Struct{{Name: "name", Value: t.Name}, {Name: "description", Value: orNone(t.Description)}, {Name: "devices", Value: hosts}}, nil
 }
 
 func aliasesAdd(c *Call) (any, error) {
@@ -1542,26 +1431,15 @@ func aliasesAdd(c *Call) (any, error) {
 		return nil, err
 	}
 	if _, err := c.App.GetDeviceType(c.ctx, s[1]); errors.Is(err, lab.ErrNotFound) {
-		return nil, labFault(http.StatusBadRequest, "Bad request. DeviceType does not exist")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request. DeviceType does not exist")
 	} else if err != nil {
 		return nil, err
 	}
 	err = c.App.CreateAlias(c.ctx, c.P, lab.Alias{Name: s[0], DeviceType: s[1]})
 	if errors.Is(err, lab.ErrConflict) {
-		return nil, labFault(http.StatusBadRequest, "Bad request. Alias or DeviceType name already exists.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request. Alias or DeviceType name already exists.")
 	}
 	return nil, err
-}
-
-func aliasesDelete(c *Call) (any, error) {
-	if err := c.labPerm("lava_scheduler_app.delete_alias"); err != nil {
-		return nil, err
-	}
-	name, err := c.String(0, "")
-	if err != nil {
-		return nil, err
-	}
-	return nil, labNotFound(c.App.DeleteAlias(c.ctx, c.P, name), "Alias '%s' was not found.", name)
 }
 
 func aliasesList(c *Call) (any, error) {
@@ -1587,7 +1465,7 @@ func aliasesShow(c *Call) (any, error) {
 		return nil, err
 	}
 	if !found {
-		return nil, labFault(http.StatusNotFound, "Alias '%s' was not found.", name)
+		return nil, lavaFault(http.StatusNotFound, "Alias '%s' was not found.", name)
 	}
 	return xmlrpc.Struct{{Name: "name", Value: a.Name}, {Name: "device_type", Value: a.DeviceType}}, nil
 }
@@ -1708,7 +1586,7 @@ func getDeviceStatus(c *Call) (any, error) {
 		return nil, err
 	}
 	if host == "" {
-		return nil, labFault(http.StatusBadRequest, "Bad request: Hostname was not specified.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: Hostname was not specified.")
 	}
 	d, err := c.labDevice(host)
 	if err != nil {
@@ -1735,9 +1613,9 @@ func putIntoMode(h lab.DeviceHealth, mode string) func(c *Call) (any, error) {
 		host, reason := s[0], s[1]
 		switch {
 		case host == "":
-			return nil, labFault(http.StatusBadRequest, "Bad request: Hostname was not specified.")
+			return nil, lavaFault(http.StatusBadRequest, "Bad request: Hostname was not specified.")
 		case reason == "":
-			return nil, labFault(http.StatusBadRequest, "Bad request: Reason was not specified.")
+			return nil, lavaFault(http.StatusBadRequest, "Bad request: Reason was not specified.")
 		}
 		if _, err := c.labDevice(host); err != nil {
 			return nil, err
@@ -1775,10 +1653,10 @@ func getDeviceConfig(c *Call) (any, error) {
 		return nil, err
 	}
 	if host == "" {
-		return nil, labFault(http.StatusBadRequest, "Bad request: Device hostname was not specified.")
+		return nil, lavaFault(http.StatusBadRequest, "Bad request: Device hostname was not specified.")
 	}
 	jobCtx, err := labContext(c, 1, func(ctx, why string) error {
-		return labFault(http.StatusBadRequest, "Job context '%s' is not valid. %s", ctx, why)
+		return lavaFault(http.StatusBadRequest, "Job context '%s' is not valid. %s", ctx, why)
 	})
 	if err != nil {
 		return nil, err
@@ -1787,11 +1665,11 @@ func getDeviceConfig(c *Call) (any, error) {
 		return nil, labNotFound(err, "Specified device was not found.")
 	}
 	if !auth.IsAdmin(c.P) {
-		return nil, labFault(http.StatusUnauthorized, "Permission denied for user to device %s: Basalt shows device configurations to superusers only (they hold lab secrets).", host)
+		return nil, lavaFault(http.StatusUnauthorized, "Permission denied for user to device %s: Basalt shows device configurations to superusers only (they hold lab secrets).", host)
 	}
 	text, err := c.App.RenderDeviceConfig(c.ctx, c.P, host, jobCtx)
 	if errors.Is(err, app.ErrNoDictionary) {
-		return nil, labFault(http.StatusNotFound, "Device '%s' does not have a configuration", host)
+		return nil, lavaFault(http.StatusNotFound, "Device '%s' does not have a configuration", host)
 	}
 	if err != nil {
 		return nil, labNotFound(err, "Specified device was not found.")
@@ -1800,29 +1678,21 @@ func getDeviceConfig(c *Call) (any, error) {
 }
 
 func importDeviceDictionary(c *Call) (any, error) {
-	s, err := c.labStrings(0, 1)
+	host, err := c.labSetDictionary(func(c *Call, host string) error {
+		if _, err := c.labDevice(host); err != nil {
+			return err
+		}
+		return c.labAdmin("Permission denied for user to store the configuration for %s on disk.", host)
+	})
 	if err != nil {
 		return nil, err
-	}
-	host, dict := s[0], s[1]
-	if _, err := c.labDevice(host); err != nil {
-		return nil, err
-	}
-	if err := c.labAdmin("Permission denied for user to store the configuration for %s on disk.", host); err != nil {
-		return nil, err
-	}
-	if err := c.App.SetDeviceDictionary(c.ctx, c.P, host, dict); err != nil {
-		return nil, labNotFound(err, "Device '%s' was not found.", host)
 	}
 	return "Device dictionary updated for " + host, nil
 }
 
 func exportDeviceDictionary(c *Call) (any, error) {
-	host, err := c.String(0, "")
+	host, _, err := labArg(c, 0, (*Call).labDevice)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := c.labDevice(host); err != nil {
 		return nil, err
 	}
 	if err := c.labAdmin("Permission denied for user to retrieve device dictionary for '%s'.", host); err != nil {
@@ -1833,7 +1703,7 @@ func exportDeviceDictionary(c *Call) (any, error) {
 		return nil, labNotFound(err, "Device '%s' was not found.", host)
 	}
 	if strings.TrimSpace(dict) == "" {
-		return nil, labFault(http.StatusNotFound, "Device '%s' does not have a device dictionary", host)
+		return nil, lavaFault(http.StatusNotFound, "Device '%s' does not have a device dictionary", host)
 	}
 	return xmlrpc.Binary(dict), nil
 }
@@ -1866,46 +1736,35 @@ func validatePipelineDevices(c *Call) (any, error) {
 	}
 	switch {
 	case len(devs) == 0 && name != "":
-		return nil, labFault(http.StatusNotFound, "No devices found with hostname or device type name %s, visible by the user", name)
+		return nil, lavaFault(http.StatusNotFound, "No devices found with hostname or device type name %s, visible by the user", name)
 	case len(devs) == 0:
-		return nil, labFault(http.StatusNotFound, "No pipeline devices visible by user were found on this instance.")
+		return nil, lavaFault(http.StatusNotFound, "No pipeline devices visible by user were found on this instance.")
 	}
-	var b strings.Builder
+	results := pyfmt.Map{}
 	for _, d := range devs {
 		err := c.App.CheckDeviceDictionary(c.ctx, c.P, d.Hostname)
+		var result pyfmt.Item
 		switch {
 		case err == nil:
-			fmt.Fprintf(&b, "%s:\n  Valid: null\n", labYAMLString(d.Hostname))
+			result = pyfmt.Item{Key: "Valid", Value: nil}
 		case errors.Is(err, app.ErrNoDictionary):
-			fmt.Fprintf(&b, "%s:\n  Invalid: Missing device dictionary\n", labYAMLString(d.Hostname))
+			result = pyfmt.Item{Key: "Invalid", Value: "Missing device dictionary"}
 		case errors.Is(err, lab.ErrInvalid):
-			fmt.Fprintf(&b, "%s:\n  Invalid: %s\n", labYAMLString(d.Hostname), labYAMLString(labDictProblem(c, err)))
+			result = pyfmt.Item{Key: "Invalid", Value: labDictProblem(c, err)}
 		case errors.Is(err, lab.ErrNotFound): // deleted meanwhile
+			continue
 		default:
 			return nil, err
 		}
+		results = append(results, pyfmt.Item{Key: d.Hostname, Value: pyfmt.Map{result}})
 	}
-	return xmlrpc.Binary(b.String()), nil
-}
-
-// labYAMLPlain are the strings YAML writes plain and reads back as the
-// same strings: names that start with a letter (not YAML's words for
-// booleans and null).
-var labYAMLPlain = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
-
-// labYAMLString writes s as a YAML scalar: plain when it reads back as
-// the same string, else double-quoted (Go's escapes are YAML's).
-func labYAMLString(s string) string {
-	switch strings.ToLower(s) {
-	case "null", "true", "false", "yes", "no", "on", "off", "y", "n":
-		return strconv.Quote(s)
+	text, err := pyyaml.Dump(results) // LAVA: yaml_safe_dump(results)
+	if err != nil {
+		return nil, err
 	}
-	if labYAMLPlain.MatchString(s) {
-		return s
-	}
-	return strconv.Quote(s)
+	return xmlrpc.Binary(text), nil
 }
 
 func getPublisherEventSocket(*Call) (any, error) {
-	return nil, labFault(http.StatusNotFound, "Basalt has no ZMQ event socket: LAVA's events are a WebSocket at /ws/ on its main port, which lavacli events listen (2020.09 and later) uses (docs/lava-clients.md).")
+	return nil, lavaFault(http.StatusNotFound, "Basalt has no ZMQ event socket: LAVA's events are a WebSocket at /ws/ on its main port, which lavacli events listen (2020.09 and later) uses (docs/lava-clients.md).")
 }

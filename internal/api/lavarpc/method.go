@@ -205,6 +205,20 @@ func (c *Call) Arg(i int) any {
 	return nil
 }
 
+// lavaFault is a fault as LAVA's methods raise them: an HTTP status as its
+// code, and LAVA's message.
+func lavaFault(code int, format string, args ...any) error {
+	return &xmlrpc.Fault{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// orNone is s, or None when s is empty (LAVA's nullable text fields).
+func orNone(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // typeName names an XML-RPC value's type in messages.
 func typeName(v any) string {
 	switch v.(type) {

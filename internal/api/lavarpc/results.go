@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/lavalog"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/pyyaml"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/xmlrpc"
@@ -72,14 +74,25 @@ func resultMethods() []*Method {
 // exist or that the caller may not see.
 func resultJob(c *Call) (lab.Job, error) {
 	if v := c.Arg(0); v == nil || v == "" || v == int64(0) || v == false {
-		return lab.Job{}, jobFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
+		return lab.Job{}, lavaFault(http.StatusBadRequest, "Bad request: TestJob id was not specified.")
 	}
 	j, err := jobArg(c, 0)
 	var f *xmlrpc.Fault
 	if errors.As(err, &f) && f.Code == http.StatusNotFound {
-		return lab.Job{}, jobFault(http.StatusNotFound, "Specified job not found.")
+		return lab.Job{}, lavaFault(http.StatusNotFound, "Specified job not found.")
 	}
 	return j, err
+}
+
+// resultJobSuites returns the job parameter 0 names (resultJob) and the
+// summaries of its suites.
+func resultJobSuites(c *Call) (lab.Job, []lab.SuiteSummary, error) {
+	j, err := resultJob(c)
+	if err != nil {
+		return lab.Job{}, nil, err
+	}
+	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	return j, suites, err
 }
 
 // resultSuite returns the job and the summary of its suite named by
@@ -102,7 +115,7 @@ func resultSuite(c *Call) (lab.Job, lab.SuiteSummary, error) {
 			return j, s, nil
 		}
 	}
-	return lab.Job{}, lab.SuiteSummary{}, jobFault(http.StatusNotFound, "Specified test suite not found.")
+	return lab.Job{}, lab.SuiteSummary{}, lavaFault(http.StatusNotFound, "Specified test suite not found.")
 }
 
 // resultRead reads every case f selects.
@@ -155,13 +168,9 @@ func resultCases(c *Call, oneSuite, csv bool) (any, error) {
 		}
 		return resultExport(j.ID, cases, csv)
 	}
-	j, err := resultJob(c)
-	if err != nil {
-		return nil, err
-	}
 	// suite by suite, as LAVA lists them: a job's lava suite comes first
 	// although its cases are logged all along the job
-	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	j, suites, err := resultJobSuites(c)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +198,7 @@ func resultTestCase(c *Call, csv bool) (any, error) {
 		return nil, err
 	}
 	if csv && len(cases) == 0 {
-		return nil, jobFault(http.StatusNotFound, "Specified test case not found.")
+		return nil, lavaFault(http.StatusNotFound, "Specified test case not found.")
 	}
 	return resultExport(j.ID, cases, csv)
 }
@@ -203,18 +212,14 @@ func resultSuiteCount(c *Call) (any, error) {
 }
 
 func resultSuites(c *Call, csv bool) (any, error) {
-	j, err := resultJob(c)
-	if err != nil {
-		return nil, err
-	}
-	suites, err := c.App.JobSuites(c.ctx, c.P, j.ID)
+	j, suites, err := resultJobSuites(c)
 	if err != nil {
 		return nil, err
 	}
 	job := strconv.FormatInt(j.ID, 10)
-	rows := make([]pyyaml.Map, len(suites))
+	rows := make([]pyfmt.Map, len(suites))
 	for i, s := range suites {
-		rows[i] = pyyaml.Map{{Key: "name", Value: s.Name}, {Key: "job", Value: job}, {Key: "id", Value: strconv.Itoa(i + 1)}}
+		rows[i] = pyfmt.Map{{Key: "name", Value: s.Name}, {Key: "job", Value: job}, {Key: "id", Value: strconv.Itoa(i + 1)}}
 	}
 	if csv {
 		return resultCSV(resultSuiteFields, rows)
@@ -241,7 +246,7 @@ func resultMetadata(c *Call) (any, error) {
 
 // resultExport writes cases as LAVA's YAML or CSV export.
 func resultExport(jobID int64, cases []lab.TestCase, csv bool) (any, error) {
-	rows := make([]pyyaml.Map, len(cases))
+	rows := make([]pyfmt.Map, len(cases))
 	for i, tc := range cases {
 		row, err := resultRow(jobID, tc)
 		if err != nil {
@@ -256,7 +261,7 @@ func resultExport(jobID int64, cases []lab.TestCase, csv bool) (any, error) {
 }
 
 // resultRow is one test case as LAVA's export_testcase gives it.
-func resultRow(jobID int64, tc lab.TestCase) (pyyaml.Map, error) {
+func resultRow(jobID int64, tc lab.TestCase) (pyfmt.Map, error) {
 	meta := resultMetadataMap(tc.Metadata)
 	var level any = ""
 	for _, it := range meta {
@@ -270,7 +275,7 @@ func resultRow(jobID int64, tc lab.TestCase) (pyyaml.Map, error) {
 		}
 		return strconv.Itoa(n)
 	}
-	return pyyaml.Map{
+	return pyfmt.Map{
 		{Key: "name", Value: tc.Name},
 		{Key: "job", Value: strconv.FormatInt(jobID, 10)},
 		{Key: "suite", Value: tc.Suite},
@@ -280,7 +285,7 @@ func resultRow(jobID int64, tc lab.TestCase) (pyyaml.Map, error) {
 		{Key: "level", Value: level},
 		{Key: "url", Value: fmt.Sprintf("/jobs/%d/log?start=%d#L%d", jobID, tc.StartLine, tc.StartLine)},
 		{Key: "id", Value: strconv.FormatInt(tc.ID, 10)},
-		{Key: "logged", Value: jobPyDatetime(tc.Logged)},
+		{Key: "logged", Value: pyfmt.DatetimeStrUTC(tc.Logged)},
 		{Key: "log_start_line", Value: line(tc.StartLine)},
 		{Key: "log_end_line", Value: line(tc.EndLine)},
 		{Key: "metadata", Value: meta},
@@ -303,25 +308,19 @@ func resultMeasurement(m string) string {
 // resultMetadataMap is a case's metadata (its results record, stored as
 // JSON) as LAVA's export shows it: the measurement a float, as LAVA's
 // dispatcher logs it, and extra a list of one-entry mappings.
-func resultMetadataMap(metadata string) pyyaml.Map {
-	v, err := jobJSONValue([]byte(metadata))
-	m, ok := v.(pyyaml.Map)
+func resultMetadataMap(metadata string) pyfmt.Map {
+	v, err := pyfmt.ParseJSON([]byte(metadata))
+	m, ok := v.(pyfmt.Map)
 	if err != nil || !ok {
-		return pyyaml.Map{}
+		return pyfmt.Map{}
 	}
+	lavalog.FloatMeasurement(m)
 	for i, it := range m {
-		switch it.Key {
-		case "measurement":
-			if s, ok := it.Value.(string); ok {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
-					m[i].Value = f
-				}
-			}
-		case "extra":
-			if extra, ok := it.Value.(pyyaml.Map); ok {
+		if it.Key == "extra" {
+			if extra, ok := it.Value.(pyfmt.Map); ok {
 				l := make([]any, len(extra))
 				for k, e := range extra {
-					l[k] = pyyaml.Map{e}
+					l[k] = pyfmt.Map{e}
 				}
 				m[i].Value = l
 			}
@@ -331,7 +330,7 @@ func resultMetadataMap(metadata string) pyyaml.Map {
 }
 
 // resultYAML is LAVA's yaml_safe_dump of the rows.
-func resultYAML(rows []pyyaml.Map) (any, error) {
+func resultYAML(rows []pyfmt.Map) (any, error) {
 	l := make([]any, len(rows))
 	for i, r := range rows {
 		l[i] = r
@@ -342,7 +341,7 @@ func resultYAML(rows []pyyaml.Map) (any, error) {
 // resultCSV writes rows as Python's csv.DictWriter with QUOTE_ALL: a
 // header, every field quoted (quotes doubled), str() of values that are
 // not strings, "" for None and missing fields, lines ended by CRLF.
-func resultCSV(fields []string, rows []pyyaml.Map) (any, error) {
+func resultCSV(fields []string, rows []pyfmt.Map) (any, error) {
 	var b strings.Builder
 	writeRow := func(vals []string) {
 		for i, v := range vals {
@@ -370,7 +369,7 @@ func resultCSV(fields []string, rows []pyyaml.Map) (any, error) {
 				if it.Value == nil { // csv writes None as ""
 					break
 				}
-				s, err := pyyaml.Repr(it.Value)
+				s, err := pyfmt.Repr(it.Value)
 				if err != nil {
 					return nil, err
 				}
