@@ -266,7 +266,9 @@ func (a *App) ListJobs(ctx context.Context, p auth.Principal, f store.JobFilter)
 // a device goes to Canceling (the worker stops it and reports Finished).
 func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
 	var out lab.Job
+	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		queued = 0 // InTx may run this more than once
 		j, err := q.GetJob(ctx, id)
 		if err != nil {
 			return err
@@ -286,11 +288,14 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 		} else {
 			t.To = lab.JobCanceling
 		}
-		out, err = q.TransitionJob(ctx, t)
+		out, queued, err = a.moveJob(ctx, q, t)
 		return err
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	if queued > 0 {
+		a.kickNotify()
 	}
 	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice, Job: &out})
 	a.Kick()
