@@ -60,6 +60,9 @@ type Config struct {
 	// Templates are the device-type templates searched last; nil: those
 	// Basalt ships (devicetypes.FS).
 	Templates fs.FS
+	// Callbacks says where notify callbacks may go (notifypolicy.go);
+	// checked at submission and by the sender.
+	Callbacks CallbackPolicy
 }
 
 // App holds the server's use cases: every API transport calls these methods,
