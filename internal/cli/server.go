@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -48,7 +49,7 @@ func newServerCommand() *cobra.Command {
 	var bootstrapAdmin bool
 	var logLevel, templatesDir string
 	var callbackHosts []string
-	var callbackSecretFile string
+	var callbackSecretFile, smtpPasswordFile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Basalt server (API, scheduler, database)",
@@ -76,6 +77,16 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 					return usageError{fmt.Errorf("--callback-secret-file: %w", err)}
 				}
 				f.cfg.Notify.Secret = secret
+			}
+			if smtpPasswordFile != "" {
+				pw, err := readSecretFile(smtpPasswordFile)
+				if err != nil {
+					return usageError{fmt.Errorf("--smtp-password-file: %w", err)}
+				}
+				f.cfg.Notify.SMTP.Password = string(pw)
+			}
+			if f.cfg.Notify.SMTP.Addr != "" && f.cfg.Notify.SMTP.From == "" {
+				return usageError{errors.New("--smtp-server needs --smtp-from")}
 			}
 			f.cfg.HeartbeatInterval, f.cfg.MissedHeartbeats = heartbeat, missed
 			if f.cfg.Limits.MaxConnsPerClient == 0 {
@@ -125,6 +136,12 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().IntVar(&f.cfg.Notify.MaxAttempts, "notify-max-attempts", notify.DefaultMaxAttempts, "attempts of one notification before it is given up")
 	cmd.Flags().DurationVar(&f.cfg.Notify.RetryBase, "notify-retry", notify.DefaultRetryBase, "wait after a notification's first failed attempt, doubled after each next one")
 	cmd.Flags().DurationVar(&f.cfg.Notify.RetryMax, "notify-retry-max", notify.DefaultRetryMax, "longest wait between two attempts of a notification")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.Addr, "smtp-server", "", "host:port of the SMTP server that sends jobs' notify e-mails; without one they are recorded as not sent")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.From, "smtp-from", "", "the From address of notify e-mails")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.Username, "smtp-username", "", "log in to the SMTP server with this user (AUTH PLAIN: over TLS, or to localhost)")
+	cmd.Flags().StringVar(&smtpPasswordFile, "smtp-password-file", "", "a file holding the SMTP password of --smtp-username")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.StartTLS, "smtp-starttls", notify.StartTLSAuto, "STARTTLS with the SMTP server: auto (when it offers it), always (refuse to send in clear) or never")
+	cmd.Flags().StringVar(&f.cfg.Notify.BaseURL, "public-url", "", "the server's URL as users reach it, for the links in notify e-mails (default: the listening address)")
 	return cmd
 }
 
