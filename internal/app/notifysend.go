@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 )
@@ -145,4 +146,37 @@ func (a *App) NotificationResults(ctx context.Context, jobID int64) ([]lab.TestC
 		return nil, fmt.Errorf("results of job %d: %w", jobID, err)
 	}
 	return cases, nil
+}
+
+// JobNotification is a delivery of a job's notify block as the job's
+// viewers see it: its parameters without the callback's token.
+type JobNotification struct {
+	lab.Delivery
+	// Params are the delivery's parameters, Token emptied.
+	Params DeliverySpec
+	// HasToken says the callback sends a token.
+	HasToken bool
+}
+
+// JobNotifications returns the deliveries of a job p may see, with their
+// attempts, oldest first; invisible jobs are ErrNotFound.
+func (a *App) JobNotifications(ctx context.Context, p auth.Principal, jobID int64) ([]JobNotification, error) {
+	if _, err := a.GetJob(ctx, p, jobID); err != nil {
+		return nil, err
+	}
+	ds, err := a.st.ListDeliveries(ctx, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("notifications of job %d: %w", jobID, err)
+	}
+	out := make([]JobNotification, 0, len(ds))
+	for _, d := range ds {
+		spec, err := ParseDeliverySpec(d)
+		if err != nil {
+			return nil, err
+		}
+		n := JobNotification{Delivery: d, Params: spec, HasToken: spec.Token != ""}
+		n.Params.Token, n.Spec = "", ""
+		out = append(out, n)
+	}
+	return out, nil
 }
