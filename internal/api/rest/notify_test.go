@@ -86,4 +86,3 @@ func TestJobNotifications(t *testing.T) {
 		t.Errorf("a missing job: %d", status)
 	}
 }
-
