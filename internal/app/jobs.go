@@ -73,9 +73,8 @@ func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, d
 	if def.Protocols.Multinode != nil {
 		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
 	}
-	if def.Notify != nil {
-		// Accepting the block and never sending would fail silently.
-		return lab.Job{}, defError(def, "$.notify", "notifications are not sent yet (no e-mail, IRC or callback would go out): remove the notify block to submit this job")
+	if err := a.checkNotify(ctx, def); err != nil {
+		return lab.Job{}, err
 	}
 	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
 	if errors.Is(err, lab.ErrNotFound) {

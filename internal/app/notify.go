@@ -253,3 +253,47 @@ func (a *App) kickNotify() {
 // notifications: the sender of this process waits on it beside its
 // polling for those queued by other processes.
 func (a *App) NotificationsQueued() <-chan struct{} { return a.notifyWake }
+
+// checkNotify checks a definition's notify block against the lab at
+// submission: the callbacks' hosts against the server's policy, the users
+// named as recipients; a dependency_query (LAVA's queries, which Basalt
+// does not have) is refused rather than ignored, since it decides
+// whether anything is sent. A compare block is accepted with a warning:
+// e-mails carry no comparison.
+func (a *App) checkNotify(ctx context.Context, def *jobdef.Job) error {
+	nt := def.Notify
+	if nt == nil {
+		return nil
+	}
+	if nt.Criteria.DependencyQuery != "" {
+		return defError(def, "$.notify.criteria.dependency_query", "dependency_query is not supported: Basalt has no LAVA queries to run it")
+	}
+	for i, cb := range nt.Callbacks {
+		if err := a.cfg.Callbacks.CheckURL(cb.URL); err != nil {
+			path := jobdef.IndexPath("$.notify.callbacks", i) + ".url"
+			if _, ok := def.PosOf(path); !ok {
+				path = "$.notify.callback.url"
+			}
+			return defError(def, path, err.Error())
+		}
+	}
+	for i, r := range nt.Recipients {
+		if r.User == "" || r.User == deviceOwner {
+			continue
+		}
+		if _, err := a.st.GetUser(ctx, r.User); errors.Is(err, lab.ErrNotFound) {
+			return defError(def, jobdef.IndexPath("$.notify.recipients", i)+".to.user", fmt.Sprintf("user %q does not exist", r.User))
+		} else if err != nil {
+			return fmt.Errorf("check notify recipient %q: %w", r.User, err)
+		}
+	}
+	if nt.Compare != nil {
+		pos, ok := def.PosOf("$.notify.compare")
+		if !ok {
+			pos = def.Pos
+		}
+		def.Warnings = append(def.Warnings, jobdef.Warning{Line: pos.Line, Column: pos.Column, Path: "$.notify.compare",
+			Msg: "compare is not supported: notify e-mails carry no comparison with other jobs"})
+	}
+	return nil
+}

@@ -26,8 +26,9 @@ func notifyDef(name, block, meta string) string {
 	return definition(name, "qemu", extra)
 }
 
-// submitNotify queues a job with a notify block as alice. (Straight into
-// the store while submissions refuse notify blocks.)
+// submitNotify queues a job with a notify block as alice, straight into
+// the store: past the submission's checks of the callbacks' hosts, which
+// TestSubmissionChecks and TestNotifyAllowList test.
 func (f *fixture) submitNotify(def string) int64 {
 	f.t.Helper()
 	d, err := jobdef.Parse([]byte(def))
@@ -327,5 +328,37 @@ func TestNotifySameTransaction(t *testing.T) {
 			}
 			eqStrings(t, "after a good start", []string{"callback https://ci.example.org/x Running/Unknown pending"}, summary(f.deliveries(id)))
 		})
+	}
+}
+
+// TestNotifyAllowList: with allowed callback hosts, a submission may call
+// those only (at any address), and is refused, with the position, for
+// another; a compare block is accepted with a warning.
+func TestNotifyAllowList(t *testing.T) {
+	st := labtest.Backends()[0].Open(t)
+	a := app.New(st, app.Config{Callbacks: app.CallbackPolicy{Hosts: []string{"127.0.0.1", "*.ci.example.org"}}})
+	f := newFixture(t, st)
+	f.app = a
+	f.lab("qemu", "w1", "d1")
+	block := func(url string) string {
+		return notifyDef("cb", "  criteria: {status: finished}\n  callback:\n    url: "+url, "")
+	}
+	for _, ok := range []string{"http://127.0.0.1:8080/cb", "https://build.ci.example.org/cb/{ID}", "https://A.CI.EXAMPLE.ORG/x"} {
+		if _, _, err := a.SubmitJob(f.ctx, f.user, block(ok)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"https://ci.example.org/cb", "http://10.0.0.1/cb", "https://example.com/ci.example.org"} {
+		_, _, err := a.SubmitJob(f.ctx, f.user, block(bad))
+		var de *jobdef.Errors
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "$.notify.callback.url: callback host") ||
+			!strings.Contains(err.Error(), "is not in the server's allowed callback hosts") || de.Items[0].Line != 6 {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	_, warnings, err := a.SubmitJob(f.ctx, f.user, notifyDef("cmp", "  criteria: {status: finished}\n  compare:\n    blacklist: [x]", ""))
+	must(t, err)
+	if len(warnings) != 1 || warnings[0].Path != "$.notify.compare" || !strings.Contains(warnings[0].Msg, "compare is not supported") {
+		t.Errorf("warnings %+v", warnings)
 	}
 }

@@ -71,10 +71,10 @@ func (p CallbackPolicy) CheckURL(raw string) error {
 		return nil
 	}
 	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(host, ".")), ".localhost") {
-		return fmt.Errorf("callback host %q is this server: only the allowed callback hosts of the server may be local", host)
+		return fmt.Errorf("callback host %q is the server itself: the server calls it only when it is one of its allowed callback hosts", host)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
-		return fmt.Errorf("callback address %s is not public: only the allowed callback hosts of the server may be", ip)
+		return fmt.Errorf("callback address %s is not public: the server calls such addresses only for its allowed callback hosts", ip)
 	}
 	return nil
 }

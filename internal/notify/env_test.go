@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -129,9 +128,20 @@ func job(name, block, meta string) string {
 	return labtest.Job(name, "qemu", extra)
 }
 
-// submit queues a job as alice. (Straight into the store while
-// submissions refuse notify blocks.)
+// submit submits a job as alice, through the app's checks.
 func (e *env) submit(def string) int64 {
+	e.t.Helper()
+	u, err := e.st.GetUser(e.ctx, "alice")
+	must(e.t, err)
+	ids, _, err := e.a.SubmitJob(e.ctx, principal(e.t, u), def)
+	must(e.t, err)
+	return ids[0]
+}
+
+// submitUnchecked queues a job as alice straight into the store, past the
+// submission's checks: a job accepted before the server's callback policy
+// changed.
+func (e *env) submitUnchecked(def string) int64 {
 	e.t.Helper()
 	d, err := jobdef.Parse([]byte(def))
 	must(e.t, err)
@@ -267,5 +277,3 @@ func callbackBlock(status, url, extra string) string {
 	}
 	return b + "}"
 }
-
-var _ = strings.TrimSpace
