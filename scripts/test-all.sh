@@ -24,7 +24,7 @@ OUT=${OUT:-test-output/logs}
 # login throttle, the boot-file server, the board consoles and the test
 # board's serial relay. They run
 # under -race only.
-RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/testutil/board/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/events/ ./internal/api/admit/ ./internal/server/ ./internal/auth/}
+RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/testutil/board/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/events/ ./internal/api/admit/ ./internal/server/ ./internal/auth/ ./internal/notify/}
 
 mkdir -p "$OUT"
 mod=$($GO list -m)

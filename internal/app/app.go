@@ -60,6 +60,9 @@ type Config struct {
 	// Templates are the device-type templates searched last; nil: those
 	// Basalt ships (devicetypes.FS).
 	Templates fs.FS
+	// Callbacks says where notify callbacks may go (notifypolicy.go);
+	// checked at submission and by the sender.
+	Callbacks CallbackPolicy
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -71,11 +74,12 @@ type App struct {
 	cfg Config
 	log *slog.Logger
 
-	wake      chan struct{}
-	logins    chan struct{} // semaphore bounding concurrent password checks
-	throttle  *auth.LoginThrottle
-	mu        sync.Mutex
-	listeners []func(Event)
+	wake       chan struct{}
+	notifyWake chan struct{} // notify.go: deliveries were queued
+	logins     chan struct{} // semaphore bounding concurrent password checks
+	throttle   *auth.LoginThrottle
+	mu         sync.Mutex
+	listeners  []func(Event)
 
 	ingest [ingestStripes]ingestStripe // results.go: one job's ingestion at a time
 
@@ -140,7 +144,7 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.LoginThrottle.Now == nil {
 		cfg.LoginThrottle.Now = cfg.Now
 	}
-	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
+	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), notifyWake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
 		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
 	a.health.wake = make(chan struct{}, 1)
 	return a

@@ -469,7 +469,11 @@ func TestSubmissionChecks(t *testing.T) {
 			{"only retired", definition("a", "bbb", ""), lab.ErrUnavailable, "no usable device"},
 			{"device of other type", definition("a", "qemu", "device: b1"), lab.ErrInvalid, `is of type "bbb"`},
 			{"missing worker", definition("a", "qemu", "worker: w9"), lab.ErrInvalid, `worker "w9" does not exist`},
-			{"notify refused until sent", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  recipients:\n  - to: {method: email, email: qa@example.org}"), lab.ErrInvalid, "notifications are not sent yet"},
+			{"notify accepted", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  recipients:\n  - to: {method: email, email: qa@example.org}\n  - to: {method: email, user: alice}\n  callback: {url: 'https://ci.example.org/cb/{ID}'}"), nil, ""},
+			{"notify callback to a private address", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  callbacks:\n  - url: https://ci.example.org/\n  - url: http://10.1.2.3:8080/cb"), lab.ErrInvalid, "7:10: $.notify.callbacks[1].url: callback address 10.1.2.3 is not public"},
+			{"notify callback to this server", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  callback:\n    url: http://localhost:8000/cb"), lab.ErrInvalid, `$.notify.callback.url: callback host "localhost" is the server itself`},
+			{"notify unknown user", definition("a", "qemu", "notify:\n  criteria: {status: finished}\n  recipients:\n  - to: {method: email, user: nobody}"), lab.ErrInvalid, `$.notify.recipients[0].to.user: user "nobody" does not exist`},
+			{"notify dependency query", definition("a", "qemu", "notify:\n  criteria: {status: finished, dependency_query: q}"), lab.ErrInvalid, "$.notify.criteria.dependency_query: dependency_query is not supported"},
 			{"unknown group", strings.Replace(definition("a", "qemu", ""), "visibility: public", "visibility: {group: [nobody]}", 1), lab.ErrInvalid, `group "nobody"`},
 		}
 		for _, c := range cases {

@@ -7,3 +7,6 @@ func SweepWorkers(a *App, ctx context.Context) error { return a.markSilentWorker
 
 // ProbeHealth runs the health probe once.
 func ProbeHealth(a *App, ctx context.Context) { a.probeHealth(ctx) }
+
+// NotifyMatches is notifyMatches: whether notify criteria match a job's move.
+var NotifyMatches = notifyMatches

@@ -73,9 +73,8 @@ func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, d
 	if def.Protocols.Multinode != nil {
 		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
 	}
-	if def.Notify != nil {
-		// Accepting the block and never sending would fail silently.
-		return lab.Job{}, defError(def, "$.notify", "notifications are not sent yet (no e-mail, IRC or callback would go out): remove the notify block to submit this job")
+	if err := a.checkNotify(ctx, def); err != nil {
+		return lab.Job{}, err
 	}
 	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
 	if errors.Is(err, lab.ErrNotFound) {
@@ -266,7 +265,9 @@ func (a *App) ListJobs(ctx context.Context, p auth.Principal, f store.JobFilter)
 // a device goes to Canceling (the worker stops it and reports Finished).
 func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
 	var out lab.Job
+	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
+		queued = 0 // InTx may run this more than once
 		j, err := q.GetJob(ctx, id)
 		if err != nil {
 			return err
@@ -286,11 +287,14 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 		} else {
 			t.To = lab.JobCanceling
 		}
-		out, err = q.TransitionJob(ctx, t)
+		out, queued, err = a.moveJob(ctx, q, t)
 		return err
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	if queued > 0 {
+		a.kickNotify()
 	}
 	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice, Job: &out})
 	a.Kick()

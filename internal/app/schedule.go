@@ -79,9 +79,18 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 	now := a.now()
 
 	for _, id := range plan.Expired {
-		j, err := a.st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
-			To: lab.JobFinished, At: now, Health: lab.JobHealthCanceled, ErrorType: lab.ErrorCanceled,
-			FailureComment: "queue timeout: no device took the job in time"})
+		var j lab.Job
+		var queued int
+		err := a.st.InTx(ctx, func(q store.Queries) error {
+			var err error
+			j, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
+				To: lab.JobFinished, At: now, Health: lab.JobHealthCanceled, ErrorType: lab.ErrorCanceled,
+				FailureComment: "queue timeout: no device took the job in time"})
+			return err
+		})
+		if queued > 0 {
+			a.kickNotify()
+		}
 		if errors.Is(err, lab.ErrConflict) {
 			res.Conflicts++
 			continue
@@ -232,8 +241,9 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 	}
 	var out lab.Job
 	var started bool
+	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
-		started = false // InTx may run this more than once
+		started, queued = false, 0 // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
@@ -245,12 +255,15 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 			out = j // a repeated report (the reply to the first was lost)
 			return nil
 		}
-		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
+		out, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
 		started = err == nil
 		return err
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("start job %d: %w", id, err)
+	}
+	if queued > 0 {
+		a.kickNotify()
 	}
 	if started { // a repeated report changed nothing: no event
 		j := out
@@ -273,8 +286,9 @@ type JobOutcome struct {
 func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOutcome) (lab.Job, error) {
 	var out lab.Job
 	var devHealth *lab.DeviceHealth // the device's health after the job
+	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
-		devHealth = nil // InTx may run this more than once
+		devHealth, queued = nil, 0 // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
@@ -289,7 +303,7 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 		case o.Failed || o.ErrorType != lab.ErrorNone:
 			health = lab.JobHealthIncomplete
 		}
-		out, err = q.TransitionJob(ctx, store.JobTransition{ID: id,
+		out, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id,
 			From: []lab.JobState{lab.JobScheduled, lab.JobRunning, lab.JobCanceling}, To: lab.JobFinished,
 			At: a.now(), Health: health, ErrorType: o.ErrorType, FailureComment: o.Comment})
 		if err != nil {
@@ -316,6 +330,9 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("finish job %d: %w", id, err)
+	}
+	if queued > 0 {
+		a.kickNotify()
 	}
 	j := out
 	a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})

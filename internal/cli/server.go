@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/notify"
 	"github.com/basalt-lab/basalt/internal/server"
 	"github.com/basalt-lab/basalt/internal/version"
 )
@@ -46,6 +48,8 @@ func newServerCommand() *cobra.Command {
 	var missed int
 	var bootstrapAdmin bool
 	var logLevel, templatesDir string
+	var callbackHosts []string
+	var callbackSecretFile, smtpPasswordFile string
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Basalt server (API, scheduler, database)",
@@ -63,7 +67,27 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
 			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
-				TemplatesDir: templatesDir}
+				TemplatesDir: templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
+			if err := f.cfg.App.Callbacks.Validate(); err != nil {
+				return usageError{fmt.Errorf("--callback-allowed-hosts: %w", err)}
+			}
+			if callbackSecretFile != "" {
+				secret, err := readSecretFile(callbackSecretFile)
+				if err != nil {
+					return usageError{fmt.Errorf("--callback-secret-file: %w", err)}
+				}
+				f.cfg.Notify.Secret = secret
+			}
+			if smtpPasswordFile != "" {
+				pw, err := readSecretFile(smtpPasswordFile)
+				if err != nil {
+					return usageError{fmt.Errorf("--smtp-password-file: %w", err)}
+				}
+				f.cfg.Notify.SMTP.Password = string(pw)
+			}
+			if f.cfg.Notify.SMTP.Addr != "" && f.cfg.Notify.SMTP.From == "" {
+				return usageError{errors.New("--smtp-server needs --smtp-from")}
+			}
 			f.cfg.HeartbeatInterval, f.cfg.MissedHeartbeats = heartbeat, missed
 			if f.cfg.Limits.MaxConnsPerClient == 0 {
 				f.cfg.Limits.MaxConnsPerClient = -1 // 0 on the command line: no cap
@@ -106,7 +130,32 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().DurationVar(&f.cfg.Limits.BodyTimeout, "body-timeout", 30*time.Second, "longest pause in a request body, and its grace before --min-body-rate applies")
 	cmd.Flags().IntVar(&f.cfg.Limits.MinBodyRate, "min-body-rate", 16<<10, "slowest average rate, in bytes/s, a request body may arrive at after --body-timeout")
 	cmd.Flags().DurationVar(&f.cfg.Limits.IdleTimeout, "idle-timeout", 2*time.Minute, "close connections without a request for this long")
+	cmd.Flags().StringSliceVar(&callbackHosts, "callback-allowed-hosts", nil, "host name patterns (shell-style: *, ?, [seq]) that jobs' notify callbacks may call, at any address; without any, callbacks may call any host at a public address only (LAVA's CALLBACK_ALLOWED_HOSTS)")
+	cmd.Flags().StringVar(&callbackSecretFile, "callback-secret-file", "", "a file holding the secret that signs every notify callback: header "+notify.SignatureHeader+": sha256=<hex HMAC-SHA256 of the body>")
+	cmd.Flags().DurationVar(&f.cfg.Notify.Timeout, "notify-timeout", notify.DefaultTimeout, "longest a notify callback's request or an e-mail's SMTP session may take")
+	cmd.Flags().IntVar(&f.cfg.Notify.MaxAttempts, "notify-max-attempts", notify.DefaultMaxAttempts, "attempts of one notification before it is given up")
+	cmd.Flags().DurationVar(&f.cfg.Notify.RetryBase, "notify-retry", notify.DefaultRetryBase, "wait after a notification's first failed attempt, doubled after each next one")
+	cmd.Flags().DurationVar(&f.cfg.Notify.RetryMax, "notify-retry-max", notify.DefaultRetryMax, "longest wait between two attempts of a notification")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.Addr, "smtp-server", "", "host:port of the SMTP server that sends jobs' notify e-mails; without one they are recorded as not sent")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.From, "smtp-from", "", "the From address of notify e-mails")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.Username, "smtp-username", "", "log in to the SMTP server with this user (AUTH PLAIN: over TLS, or to localhost)")
+	cmd.Flags().StringVar(&smtpPasswordFile, "smtp-password-file", "", "a file holding the SMTP password of --smtp-username")
+	cmd.Flags().StringVar(&f.cfg.Notify.SMTP.StartTLS, "smtp-starttls", notify.StartTLSAuto, "STARTTLS with the SMTP server: auto (when it offers it), always (refuse to send in clear) or never")
+	cmd.Flags().StringVar(&f.cfg.Notify.BaseURL, "public-url", "", "the server's URL as users reach it, for the links in notify e-mails (default: the listening address)")
 	return cmd
+}
+
+// readSecretFile reads a secret from a file, without its final newline.
+func readSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s is empty", path)
+	}
+	return b, nil
 }
 
 // adminLogin is how to log in as the lab's administrator, as ensureAdmin

@@ -2,6 +2,7 @@ package jobdef
 
 import (
 	"net/mail"
+	"strings"
 )
 
 // Notify is the notify block: when to notify (Criteria) and whom (Recipients
@@ -209,8 +210,24 @@ func (d *decoder) callback(n *node, path string) (Callback, bool) {
 	}
 	if v, ok := m.get("header"); ok {
 		c.Header, ok = d.nonEmpty(v, m.sub("header"), 0)
+		if ok && !headerName(c.Header) {
+			d.errorf(v.pos, m.sub("header"), "%q is not an HTTP header name", truncate(c.Header, 60))
+			ok = false
+		}
 		good = good && ok
 	}
 	d.extraKeys(m, []string{"url", "method", "token", "header", "dataset", "content-type"}, nil)
 	return c, good
+}
+
+// headerName reports whether s is an HTTP header field name (RFC 9110's
+// token).
+func headerName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -68,6 +68,10 @@ func TestLayering(t *testing.T) {
 			module + "/internal/server", module + "/internal/worker", module + "/internal/dispatcher", module + "/internal/client"}, "database/sql")},
 		// The server wires the server side only.
 		{"internal/server", []string{module + "/internal/worker", module + "/internal/dispatcher", module + "/internal/cli", module + "/internal/client"}},
+		// The notifications' sender calls the app (and LAVA's formats), never
+		// the store or a server-side transport.
+		{"internal/notify", []string{module + "/internal/api/rest", module + "/internal/api/workerapi", module + "/internal/web",
+			module + "/internal/server", module + "/internal/store/sqlstore", "database/sql"}},
 		// The one error mapping knows errors, not use cases or storage.
 		{"internal/api/apierr", append([]string{module + "/internal/app"}, storage...)},
 		// The request guard of the JSON APIs runs a handler; it knows no

@@ -25,6 +25,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/jinja"
 	"github.com/basalt-lab/basalt/internal/logstore"
+	"github.com/basalt-lab/basalt/internal/notify"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 	"github.com/basalt-lab/basalt/internal/version"
@@ -61,6 +62,10 @@ type Config struct {
 	// Limits bound connections per client and the time a request may
 	// take to arrive (limits.go).
 	Limits Limits
+	// Notify tunes the sender of jobs' notifications (callbacks, e-mail);
+	// where callbacks may go is App.Callbacks. Its ExportResults is the
+	// server's own (LAVA's YAML export); its BaseURL defaults to URL().
+	Notify notify.Config
 }
 
 // Server is a running Basalt server: store, use cases, scheduler loop and
@@ -71,6 +76,7 @@ type Server struct {
 	logs    *logstore.Store
 	app     *app.App
 	workers *workerapi.Server
+	notify  *notify.Sender // the notifications of jobs' notify blocks
 	events  *events.Server // LAVA's event stream at /ws/
 	ui      *web.UI        // the web UI; its live streams close at shutdown
 	admit   *admit.Limiter
@@ -147,6 +153,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.App.CheckTemplate == nil {
 		cfg.App.CheckTemplate = CheckTemplateSyntax
 	}
+	if err := cfg.App.Callbacks.Validate(); err != nil {
+		logs.Close()
+		st.Close()
+		return nil, err
+	}
 	a := app.New(st, cfg.App)
 	if err := a.Bootstrap(ctx); err != nil {
 		logs.Close()
@@ -160,7 +171,25 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	ln = limitClients(ln, cfg.Limits.MaxConnsPerClient, cfg.Logger)
-	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln,
+	if cfg.Notify.Logger == nil {
+		cfg.Notify.Logger = cfg.Logger
+	}
+	cfg.Notify.ExportResults = lavarpc.ExportYAML
+	if cfg.Notify.BaseURL == "" {
+		scheme := "http"
+		if cfg.TLSCert != "" {
+			scheme = "https"
+		}
+		cfg.Notify.BaseURL = scheme + "://" + ln.Addr().String()
+	}
+	sender, err := notify.New(a, cfg.Notify)
+	if err != nil {
+		ln.Close()
+		logs.Close()
+		st.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, notify: sender,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
@@ -314,6 +343,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer close(pushDone)
 		s.workers.Run(runCtx)
 	}()
+	notifyDone := make(chan struct{})
+	go func() {
+		defer close(notifyDone)
+		s.notify.Run(runCtx)
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -336,6 +370,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	stop()
 	<-loopDone
 	<-pushDone
+	<-notifyDone // it released its claims: the next server takes them at once
 	if err := s.logs.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close log store: %w", err)
 	}

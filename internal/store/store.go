@@ -171,6 +171,84 @@ type Queries interface {
 	// one case name) across the jobs f selects, newest job first (then log
 	// order), and how many match in all: the query trends stand on.
 	CaseHistory(ctx context.Context, f HistoryFilter) ([]lab.TestCase, int, error)
+
+	// Notifications: the deliveries of jobs' notify blocks (a callback
+	// call, an e-mail, an IRC message each) and their attempts. Any number
+	// of senders (server processes on one database) share the queue:
+	// ClaimDeliveries hands a due delivery to one of them at a time, and
+	// RecordDeliveryAttempt applies its outcome only under that claim, so
+	// a delivery is marked delivered once.
+	//
+	// AddDeliveries stores new deliveries of existing jobs with their
+	// Status (pending ones need NextAttempt), Created and fields as given,
+	// and returns their ids; call it in the transaction that moves the job.
+	// A missing job, an unknown kind or status is ErrInvalid.
+	AddDeliveries(ctx context.Context, ds []lab.Delivery) ([]int64, error)
+	// ListDeliveries returns a job's deliveries by id, each with its
+	// attempts (Log) in order; none for a job without any.
+	ListDeliveries(ctx context.Context, jobID int64) ([]lab.Delivery, error)
+	// ClaimDeliveries claims up to c.Limit pending deliveries due at c.Now
+	// (NextAttempt not after it) that no claim holds (none, or one expired
+	// at c.Now), earliest due first, for c.Claim until c.Until, and
+	// returns them. A delivery under a live claim is never returned to
+	// another caller.
+	ClaimDeliveries(ctx context.Context, c DeliveryClaim) ([]lab.Delivery, error)
+	// RecordDeliveryAttempt applies the outcome of one try of a claimed
+	// delivery (see DeliveryOutcome) and releases the claim. ErrConflict
+	// when the delivery is no longer pending or r.Claim no longer holds it
+	// (it expired and another sender claimed it): nothing changes then.
+	// ErrNotFound when it does not exist.
+	RecordDeliveryAttempt(ctx context.Context, r DeliveryOutcome) (lab.Delivery, error)
+	// ReleaseDeliveries drops every claim named claim (a sender stopping
+	// with work in hand), so that the deliveries are due again at once.
+	ReleaseDeliveries(ctx context.Context, claim string) error
+	// NextDeliveryDue returns the earliest NextAttempt of the pending
+	// deliveries, zero when there are none: when a sender must look next.
+	NextDeliveryDue(ctx context.Context) (time.Time, error)
+	// LatestFinishedJob returns the Finished job, other than f.Exclude,
+	// whose metadata is exactly f.Metadata (the same keys and values) and
+	// whose health is one of f.Health, that ended last (the highest id
+	// among equal end times); ErrNotFound when there is none. Jobs without
+	// metadata match an empty f.Metadata.
+	LatestFinishedJob(ctx context.Context, f PreviousJobFilter) (lab.Job, error)
+}
+
+// DeliveryClaim asks for due deliveries (Queries.ClaimDeliveries).
+type DeliveryClaim struct {
+	// Claim names the claimant: unique per sender and run.
+	Claim string
+	Now   time.Time
+	// Until is when the claim expires: later than any attempt can last.
+	Until time.Time
+	Limit int // 0 = 16
+}
+
+// DeliveryOutcome is what one try of a claimed delivery came to
+// (Queries.RecordDeliveryAttempt).
+type DeliveryOutcome struct {
+	ID    int64
+	Claim string
+	// Attempt is the attempt made, appended to the delivery's log with
+	// the next attempt number (Attempt.Attempt is ignored); nil when none
+	// was made (the delivery is not sent).
+	Attempt *lab.DeliveryAttempt
+	// Status is the delivery's new status: Pending again (to retry at
+	// NextAttempt), Delivered, Failed or NotSent (then Done is At).
+	Status      lab.DeliveryStatus
+	NextAttempt time.Time
+	// Error becomes the delivery's LastError.
+	Error string
+	// At is when the outcome was known.
+	At time.Time
+}
+
+// PreviousJobFilter selects the job a job is compared with
+// (Queries.LatestFinishedJob).
+type PreviousJobFilter struct {
+	Metadata map[string]string
+	Exclude  int64
+	// Health keeps jobs with one of these healths; empty: any.
+	Health []lab.JobHealth
 }
 
 // CaseFilter selects test cases of one job. Zero fields match everything.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/httpparam"
+	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/resultlog"
@@ -228,6 +229,9 @@ type jobData struct {
 	Actions jobActions
 	// Queue says why a queued job waits (queue.go); nil otherwise.
 	Queue *queueView
+	// Notifications are the deliveries of the job's notify block with
+	// their attempts (none without one).
+	Notifications []app.JobNotification
 }
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -260,6 +264,9 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	}
 	d.Actions = newJobActions(p, j, d.Lava, len(d.Lava) < treeCases)
 	if d.Queue, err = u.jobQueue(r.Context(), p, j); err != nil {
+		return err
+	}
+	if d.Notifications, err = u.app.JobNotifications(r.Context(), p, j.ID); err != nil {
 		return err
 	}
 	u.show(w, r, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)

@@ -221,6 +221,44 @@ func (api *API) jobSuites(w http.ResponseWriter, r *http.Request, p auth.Princip
 	return nil
 }
 
+func (api *API) jobNotifications(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := httpparam.PathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ns, err := api.app.JobNotifications(r.Context(), p, id)
+	if err != nil {
+		return err
+	}
+	out := wire.List[wire.Notification]{Count: len(ns), Limit: len(ns), Results: make([]wire.Notification, 0, len(ns))}
+	for _, n := range ns {
+		out.Results = append(out.Results, notificationJSON(n))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// notificationJSON is a job's notification on the wire.
+func notificationJSON(n app.JobNotification) wire.Notification {
+	timeOrNil := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	out := wire.Notification{ID: n.ID, Kind: string(n.Kind), Target: n.Target, JobState: n.State.String(), JobHealth: n.Health.String(),
+		Status: string(n.Status), Attempts: n.Attempts, Created: n.Created, NextAttempt: timeOrNil(n.NextAttempt),
+		Done: timeOrNil(n.Done), LastError: n.LastError, Log: make([]wire.NotificationAttempt, 0, len(n.Log))}
+	if n.Kind == lab.DeliveryCallback {
+		out.Method, out.Dataset, out.ContentType, out.Header, out.TokenSet = n.Params.Method, n.Params.Dataset, n.Params.ContentType, n.Params.Header, n.HasToken
+	}
+	for _, a := range n.Log {
+		out.Log = append(out.Log, wire.NotificationAttempt{Attempt: a.Attempt, At: a.At, DurationMS: float64(a.Duration.Microseconds()) / 1000,
+			StatusCode: a.StatusCode, Error: a.Error})
+	}
+	return out
+}
+
 func (api *API) joinToken(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var in wire.JoinTokenInput
 	if err := readJSON(r, &in); err != nil {

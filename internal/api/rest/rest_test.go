@@ -135,10 +135,11 @@ func matrix() map[string]matrixCase {
 			must(e.T, err)
 			return fmt.Sprintf("/jobs/%d/cancel", ids[0])
 		}, none, jobOwner(200)},
-		"POST /jobs/{id}/resubmit": {jobPath("/resubmit"), none, jobOwner(201)},
-		"GET /jobs/{id}/logs":      {jobPath("/logs"), none, publicJob},
-		"GET /jobs/{id}/results":   {jobPath("/results"), none, publicJob},
-		"GET /jobs/{id}/suites":    {jobPath("/suites"), none, publicJob},
+		"POST /jobs/{id}/resubmit":     {jobPath("/resubmit"), none, jobOwner(201)},
+		"GET /jobs/{id}/logs":          {jobPath("/logs"), none, publicJob},
+		"GET /jobs/{id}/results":       {jobPath("/results"), none, publicJob},
+		"GET /jobs/{id}/suites":        {jobPath("/suites"), none, publicJob},
+		"GET /jobs/{id}/notifications": {jobPath("/notifications"), none, publicJob},
 
 		"GET /devices": {fixed("/devices"), none, allOK},
 		"POST /devices": {fixed("/devices"), func(_ *env, who int) string {
@@ -274,7 +275,7 @@ func TestJobVisibility(t *testing.T) {
 			}
 			for _, c := range cases {
 				for who := range nIdent {
-					for _, suffix := range []string{"", "/definition"} {
+					for _, suffix := range []string{"", "/definition", "/notifications"} {
 						got, body := e.do(who, "GET", fmt.Sprintf("/jobs/%d%s", c.job, suffix), "")
 						if got != c.want[who] {
 							t.Errorf("job %d%s as %s: %d, want %d (%s)", c.job, suffix, identNames[who], got, c.want[who], body)
@@ -522,6 +523,15 @@ func TestOpenAPIIsTrue(t *testing.T) {
 		}
 		for _, r := range list["results"].([]any) {
 			checkShape(schema, r.(map[string]any))
+		}
+	}
+	seedNotifications(t, e, e.pubJob)
+	notes := get(fmt.Sprintf("/jobs/%d/notifications", e.pubJob))
+	checkShape("List_Notification", notes)
+	for _, r := range notes["results"].([]any) {
+		checkShape("Notification", r.(map[string]any))
+		for _, a := range r.(map[string]any)["log"].([]any) {
+			checkShape("NotificationAttempt", a.(map[string]any))
 		}
 	}
 	_, b := e.do(admin, "GET", "/nope", "")

@@ -100,6 +100,7 @@ func Routes() []Route {
 		{"GET", "/jobs/{id}/results", (*API).jobResults, "Test cases of a job, in log order (filters: suite, set, case, result; paging: limit (default 1000, at most 10000), offset; log lines are 0-based)", AccessPublic, nil, wire.List[wire.Result]{}},
 		{"GET", "/jobs/{id}/suites", (*API).jobSuites, "Test suites of a job with their cases counted by result, in log order", AccessPublic, nil, wire.List[wire.Suite]{}},
 		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, wire.Submitted{}},
+		{"GET", "/jobs/{id}/notifications", (*API).jobNotifications, "The notifications of a job's notify block (callbacks, e-mails, IRC) with every attempt to send them, oldest first", AccessPublic, nil, wire.List[wire.Notification]{}},
 
 		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, wire.List[wire.Device]{}},
 		{"POST", "/devices", (*API).createDevice, "Add a device", AccessAdmin, wire.DeviceInput{}, wire.Device{}},

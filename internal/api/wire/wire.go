@@ -355,6 +355,51 @@ type Suite struct {
 	Total   int    `json:"total"`
 }
 
+// Notification is one delivery of a job's notify block (GET
+// /jobs/{id}/notifications): a callback call, an e-mail or an IRC message,
+// with every attempt made to send it.
+type Notification struct {
+	ID int64 `json:"id"`
+	// Kind is callback, email or irc.
+	Kind string `json:"kind"`
+	// Target is the callback's URL as the definition wrote it, the e-mail
+	// address or the IRC handle.
+	Target string `json:"target"`
+	// Callbacks: method, dataset, content type, the header of the token
+	// and whether there is one (never the token itself).
+	Method      string `json:"method,omitempty"`
+	Dataset     string `json:"dataset,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Header      string `json:"header,omitempty"`
+	TokenSet    bool   `json:"token_set,omitempty"`
+	// JobState and JobHealth are the job's when the notification was
+	// queued (what it tells).
+	JobState  string `json:"job_state"`
+	JobHealth string `json:"job_health"`
+	// Status is pending, delivered, failed or not_sent.
+	Status   string    `json:"status"`
+	Attempts int       `json:"attempts"`
+	Created  time.Time `json:"created"`
+	// NextAttempt is when a pending notification is tried next.
+	NextAttempt *time.Time `json:"next_attempt"`
+	// Done is when it stopped being pending.
+	Done *time.Time `json:"done"`
+	// LastError is the last attempt's error, or why it was not sent.
+	LastError string                `json:"last_error"`
+	Log       []NotificationAttempt `json:"log"`
+}
+
+// NotificationAttempt is one attempt to send a notification.
+type NotificationAttempt struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	DurationMS float64   `json:"duration_ms"`
+	// StatusCode is the HTTP status of the callback's answer or the SMTP
+	// server's reply code; 0 when there was none.
+	StatusCode int    `json:"status_code"`
+	Error      string `json:"error"`
+}
+
 // JoinTokenInput asks for a join token valid for TTLSeconds (default a day).
 type JoinTokenInput struct {
 	TTLSeconds int64 `json:"ttl_seconds"`

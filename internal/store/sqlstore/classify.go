@@ -251,3 +251,31 @@ func (c classified) ListTestSuites(ctx context.Context, jobID int64) ([]lab.Suit
 func (c classified) CaseHistory(ctx context.Context, f store.HistoryFilter) ([]lab.TestCase, int, error) {
 	return c2(c.q.CaseHistory(ctx, f))
 }
+
+func (c classified) AddDeliveries(ctx context.Context, ds []lab.Delivery) ([]int64, error) {
+	return c1(c.q.AddDeliveries(ctx, ds))
+}
+
+func (c classified) ListDeliveries(ctx context.Context, jobID int64) ([]lab.Delivery, error) {
+	return c1(c.q.ListDeliveries(ctx, jobID))
+}
+
+func (c classified) ClaimDeliveries(ctx context.Context, cl store.DeliveryClaim) ([]lab.Delivery, error) {
+	return c1(c.q.ClaimDeliveries(ctx, cl))
+}
+
+func (c classified) RecordDeliveryAttempt(ctx context.Context, r store.DeliveryOutcome) (lab.Delivery, error) {
+	return c1(c.q.RecordDeliveryAttempt(ctx, r))
+}
+
+func (c classified) ReleaseDeliveries(ctx context.Context, claim string) error {
+	return c0(c.q.ReleaseDeliveries(ctx, claim))
+}
+
+func (c classified) NextDeliveryDue(ctx context.Context) (time.Time, error) {
+	return c1(c.q.NextDeliveryDue(ctx))
+}
+
+func (c classified) LatestFinishedJob(ctx context.Context, f store.PreviousJobFilter) (lab.Job, error) {
+	return c1(c.q.LatestFinishedJob(ctx, f))
+}

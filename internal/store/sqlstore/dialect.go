@@ -30,6 +30,10 @@ type dialect struct {
 	// forUpdate is appended to a SELECT that reads a row it will update in
 	// the same transaction (row lock on PostgreSQL; SQLite has one writer).
 	forUpdate string
+	// skipLocked is appended to a SELECT of queue rows a caller will claim:
+	// rows another transaction holds are passed over instead of waited
+	// for (PostgreSQL; SQLite has one writer).
+	skipLocked string
 	// like is the case-insensitive LIKE operator.
 	like string
 	// readTx are the options of multi-statement read transactions: a
@@ -62,15 +66,16 @@ var (
 		strpos:   "instr",
 	}
 	postgresDialect = &dialect{
-		name:      "postgres",
-		numbered:  true,
-		forUpdate: " FOR UPDATE",
-		like:      "ILIKE",
-		readTx:    sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
-		timeType:  "TIMESTAMPTZ",
-		micros:    "(CAST(? AS BIGINT) * INTERVAL '1 microsecond')",
-		metaEach:  "jsonb_each_text(jobs.metadata::jsonb)",
-		strpos:    "strpos",
+		name:       "postgres",
+		numbered:   true,
+		forUpdate:  " FOR UPDATE",
+		skipLocked: " FOR UPDATE SKIP LOCKED",
+		like:       "ILIKE",
+		readTx:     sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead},
+		timeType:   "TIMESTAMPTZ",
+		micros:     "(CAST(? AS BIGINT) * INTERVAL '1 microsecond')",
+		metaEach:   "jsonb_each_text(jobs.metadata::jsonb)",
+		strpos:     "strpos",
 	}
 )
 

@@ -62,6 +62,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 	}{
 		{"OneJobManyDevices", storetest.RaceOneJobManyDevices},
 		{"ManyJobsOneDevice", storetest.RaceManyJobsOneDevice},
+		{"ClaimDeliveries", storetest.RaceClaimDeliveries},
 	}
 	for _, r := range races {
 		t.Run(r.name, func(t *testing.T) {
@@ -694,6 +695,53 @@ func TestUpgradeFrom0003(t *testing.T) {
 			}
 			if list, err := s.ListDeviceTemplates(ctx); err != nil || len(list) != 0 {
 				t.Errorf("templates after deleting the type: %v, %v", list, err)
+			}
+		})
+	}
+}
+
+// TestUpgradeFrom0004 upgrades a database with a finished job to 0005
+// (notifications): the job reads back, gets deliveries, and is found as
+// the previous job of its metadata.
+func TestUpgradeFrom0004(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 4); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+			if _, err := db.ExecContext(ctx, "INSERT INTO device_types (name) VALUES ('qemu')"); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			if err := db.QueryRowContext(ctx, dl.q(`INSERT INTO jobs (description, submitter, visibility, state, health, priority,
+				requested_type, submit_time, start_time, end_time, definition, metadata) VALUES ('old job', 'alice', 0, 5, 1, 50, 'qemu', ?, ?, ?,
+				'job_name: old', '{"kernel":"6.1"}') RETURNING id`), dl.ts(at), dl.ts(at), dl.ts(at.Add(time.Minute))).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s := open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 5 {
+				t.Fatalf("upgraded to version %d (%v)", v, err)
+			}
+			if ds, err := s.ListDeliveries(ctx, id); err != nil || len(ds) != 0 {
+				t.Errorf("deliveries of an old job: %v, %v", ds, err)
+			}
+			prev, err := s.LatestFinishedJob(ctx, store.PreviousJobFilter{Metadata: map[string]string{"kernel": "6.1"}})
+			if err != nil || prev.ID != id {
+				t.Errorf("previous job of the old job's metadata: %d, %v", prev.ID, err)
+			}
+			if _, err := s.AddDeliveries(ctx, []lab.Delivery{{JobID: id, Kind: lab.DeliveryEmail, Target: "qa@example.org",
+				State: lab.JobFinished, Health: lab.JobHealthComplete, Status: lab.DeliveryPending, Created: at, NextAttempt: at}}); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := s.ClaimDeliveries(ctx, store.DeliveryClaim{Claim: "c", Now: at, Until: at.Add(time.Minute)})
+			if err != nil || len(ds) != 1 || ds[0].JobID != id {
+				t.Errorf("claim on the upgraded database: %v, %v", ds, err)
 			}
 		})
 	}
