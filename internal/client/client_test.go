@@ -130,6 +130,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.ValidateJob(ctx, "job_name: x", false); return err },
 		func() error { _, err := c.GetJob(ctx, 1); return err },
 		func() error { _, err := c.JobQueue(ctx, 1); return err },
+		func() error { _, err := c.JobNotifications(ctx, 1); return err },
 		func() error { _, err := c.JobDefinition(ctx, 1, true); return err },
 		func() error { _, err := c.CancelJob(ctx, 1); return err },
 		func() error { _, err := c.ResubmitJob(ctx, 1); return err },

@@ -122,6 +122,14 @@ func (c *Client) JobQueue(ctx context.Context, id int64) (wire.Queue, error) {
 	return out, err
 }
 
+// JobNotifications returns the notifications of a job's notify block with
+// every attempt to send them, oldest first (GET /jobs/{id}/notifications).
+func (c *Client) JobNotifications(ctx context.Context, id int64) ([]wire.Notification, error) {
+	var out wire.List[wire.Notification]
+	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/notifications", out: &out})
+	return out.Results, err
+}
+
 // JobDefinition returns a job's definition as YAML (GET
 // /jobs/{id}/definition); original asks for the text as submitted.
 func (c *Client) JobDefinition(ctx context.Context, id int64, original bool) (string, error) {
