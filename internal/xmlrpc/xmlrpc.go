@@ -330,39 +330,56 @@ func (d *decoder) text(name string) (string, error) {
 	}
 }
 
-// params reads the <param>s after <params> up to </params>.
-func (d *decoder) params() ([]any, error) {
-	ps := []any{}
+// children reads the <child> elements of an open element up to its end
+// tag, calling each for every child (its start tag read); in names the
+// parent in errors ("" to leave it out).
+func (d *decoder) children(end, child, in string, each func() error) error {
+	where := ""
+	if in != "" {
+		where = " in <" + in + ">"
+	}
 	for {
 		t, err := d.next()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch x := t.(type) {
 		case xml.EndElement:
-			if x.Name.Local != "params" {
-				return nil, d.errorf("want </params>, got </%s>", x.Name.Local)
+			if x.Name.Local != end {
+				return d.errorf("want </%s>, got </%s>", end, x.Name.Local)
 			}
-			return ps, nil
+			return nil
 		case xml.StartElement:
-			if x.Name.Local != "param" {
-				return nil, d.errorf("want <param>, got <%s>", x.Name.Local)
+			if x.Name.Local != child {
+				return d.errorf("want <%s>%s, got <%s>", child, where, x.Name.Local)
 			}
-			if err := d.open("value"); err != nil {
-				return nil, err
+			if err := each(); err != nil {
+				return err
 			}
-			v, err := d.value(0)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.close("param"); err != nil {
-				return nil, err
-			}
-			ps = append(ps, v)
 		default:
-			return nil, d.errorf("want <param>, got %s", describe(t))
+			return d.errorf("want <%s>%s, got %s", child, where, describe(t))
 		}
 	}
+}
+
+// params reads the <param>s after <params> up to </params>.
+func (d *decoder) params() ([]any, error) {
+	ps := []any{}
+	err := d.children("params", "param", "", func() error {
+		if err := d.open("value"); err != nil {
+			return err
+		}
+		v, err := d.value(0)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, v)
+		return d.close("param")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ps, nil
 }
 
 // value reads the inside of a <value> (already opened) and its end.
@@ -481,75 +498,48 @@ func (d *decoder) array(depth int) (any, error) {
 		return nil, err
 	}
 	items := []any{}
-	for {
-		t, err := d.next()
+	err := d.children("data", "value", "data", func() error {
+		v, err := d.value(depth)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		switch x := t.(type) {
-		case xml.EndElement:
-			if x.Name.Local != "data" {
-				return nil, d.errorf("want </data>, got </%s>", x.Name.Local)
-			}
-			if err := d.close("array"); err != nil {
-				return nil, err
-			}
-			return items, nil
-		case xml.StartElement:
-			if x.Name.Local != "value" {
-				return nil, d.errorf("want <value> in <data>, got <%s>", x.Name.Local)
-			}
-			v, err := d.value(depth)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, v)
-		default:
-			return nil, d.errorf("want <value> in <data>, got %s", describe(t))
-		}
+		items = append(items, v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	if err := d.close("array"); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 // structure reads the rest of a <struct>.
 func (d *decoder) structure(depth int) (any, error) {
 	m := map[string]any{}
-	for {
-		t, err := d.next()
+	err := d.children("struct", "member", "struct", func() error {
+		if err := d.open("name"); err != nil {
+			return err
+		}
+		name, err := d.text("name")
 		if err != nil {
-			return nil, err
+			return err
 		}
-		switch x := t.(type) {
-		case xml.EndElement:
-			if x.Name.Local != "struct" {
-				return nil, d.errorf("want </struct>, got </%s>", x.Name.Local)
-			}
-			return m, nil
-		case xml.StartElement:
-			if x.Name.Local != "member" {
-				return nil, d.errorf("want <member> in <struct>, got <%s>", x.Name.Local)
-			}
-			if err := d.open("name"); err != nil {
-				return nil, err
-			}
-			name, err := d.text("name")
-			if err != nil {
-				return nil, err
-			}
-			if err := d.open("value"); err != nil {
-				return nil, err
-			}
-			v, err := d.value(depth)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.close("member"); err != nil {
-				return nil, err
-			}
-			m[name] = v // a repeated name keeps the last, as Python does
-		default:
-			return nil, d.errorf("want <member> in <struct>, got %s", describe(t))
+		if err := d.open("value"); err != nil {
+			return err
 		}
+		v, err := d.value(depth)
+		if err != nil {
+			return err
+		}
+		m[name] = v // a repeated name keeps the last, as Python does
+		return d.close("member")
+	})
+	if err != nil {
+		return nil, err
 	}
+	return m, nil
 }
 
 // describe names a token in an error.
