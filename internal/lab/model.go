@@ -138,6 +138,31 @@ type Job struct {
 	Metadata           map[string]string
 	Definition         string
 	OriginalDefinition string
+	// Multinode is set on the sub-jobs of a multinode submission (LAVA's
+	// protocols: lava-multinode), nil on other jobs.
+	Multinode *MultinodeJob
+}
+
+// MultinodeJob places a sub-job in its multinode group. A submission with
+// protocols.lava-multinode becomes one sub-job per role instance, created
+// together; they share TargetGroup and are scheduled as one unit. The
+// sub-job's Definition is its split definition (the job as one role sees
+// it); OriginalDefinition is the whole submission (LAVA's
+// multinode_definition).
+type MultinodeJob struct {
+	// TargetGroup is the group's identifier (a UUID, LAVA's target_group).
+	TargetGroup string
+	// SubID is LAVA's "<parent id>.<n>": the id of the group's first job,
+	// a dot, and this job's 0-based index in the group.
+	SubID string
+	// Role is the job's role in the group.
+	Role string
+	// GroupSize is how many sub-jobs the group has (the sum of the role
+	// counts).
+	GroupSize int
+	// Essential says that this role failing (Incomplete) or being
+	// canceled cancels the rest of the group.
+	Essential bool
 }
 
 // User is a person or service account.

@@ -39,6 +39,12 @@ const (
 	PathLog = "/jobs/%d/log"
 	// PathFinish: POST Finish → FinishAck.
 	PathFinish = "/jobs/%d/finish"
+	// PathMultinode: POST MultinodeRequest → MultinodeResponse. A
+	// multinode job's call to the coordinator, made for the job by its
+	// worker. The server may hold a call whose answer would be "wait" for
+	// up to MultinodeRequest.Hold, answering as soon as it can be
+	// answered otherwise.
+	PathMultinode = "/jobs/%d/multinode"
 )
 
 // JoinRequest exchanges a join token for a worker token.
@@ -101,6 +107,56 @@ type Assign struct {
 	JobToken string `json:"job_token"`
 	// Timeout is the job's own timeout (timeouts.job).
 	Timeout time.Duration `json:"timeout"`
+	// Multinode places the job in its multinode group; nil for other
+	// jobs.
+	Multinode *Multinode `json:"multinode,omitempty"`
+}
+
+// Multinode is what a multinode sub-job's process needs to know about its
+// group. Its coordinator calls go to the server (PathMultinode), which
+// knows the group from the job: the job never names its group itself.
+type Multinode struct {
+	// Group is the group's target_group (a UUID).
+	Group string `json:"group"`
+	// SubID is LAVA's "<parent id>.<n>".
+	SubID string `json:"sub_id"`
+	// Role is this job's role.
+	Role string `json:"role"`
+	// GroupSize is the number of jobs in the group.
+	GroupSize int `json:"group_size"`
+	// Roles maps the id (decimal) of every job of the group to its role:
+	// LAVA's protocols.lava-multinode.roles, which lava-group prints.
+	Roles map[string]string `json:"roles"`
+}
+
+// MultinodeRequest is one call of a job to the multinode coordinator. The
+// server fills in what LAVA's dispatcher adds to every request (client
+// name, group name, role, hostname, group size) from the job itself.
+type MultinodeRequest struct {
+	// Request is LAVA's request name: group_data, lava_send, lava_wait,
+	// lava_wait_all, lava_sync or clear_group.
+	Request string `json:"request"`
+	// MessageID names the message or barrier (API calls).
+	MessageID string `json:"messageID,omitempty"`
+	// Message is lava_send's payload: key → value.
+	Message map[string]any `json:"message,omitempty"`
+	// WaitRole is lava_wait_all's optional role to wait for.
+	WaitRole string `json:"waitrole,omitempty"`
+	// Hold is how long the server may keep a call whose answer is "wait"
+	// before answering "wait" (nanoseconds; the server caps it). Zero
+	// answers at once, as LAVA's coordinator does.
+	Hold time.Duration `json:"hold,omitempty"`
+}
+
+// MultinodeResponse is the coordinator's answer, with LAVA's fields:
+// Response is "ack", "nack", "wait" or "group_data".
+type MultinodeResponse struct {
+	Response string `json:"response"`
+	// Roles answers group_data: client name (job id) → role.
+	Roles map[string]string `json:"roles,omitempty"`
+	// Message answers lava_wait, lava_wait_all (sender → key → value) and
+	// lava_sync (the message ID), as LAVA's coordinator sends them.
+	Message json.RawMessage `json:"message,omitempty"`
 }
 
 // Device is what the worker needs to drive one device.
