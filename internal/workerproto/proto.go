@@ -129,6 +129,16 @@ type Multinode struct {
 	Roles map[string]string `json:"roles"`
 }
 
+// MultinodeSocket is the Unix socket, in a multinode job's directory,
+// through which the job process reaches the coordinator: the worker
+// listens on it and forwards each call over its link to the server
+// (PathMultinode). One call per connection: the job process writes one
+// MultinodeRequest as a JSON line, the worker answers one
+// MultinodeResponse as a JSON line and closes. While the worker restarts
+// the socket may be missing or refuse connections; the job process retries
+// until its call's own timeout.
+const MultinodeSocket = "multinode.sock"
+
 // MultinodeRequest is one call of a job to the multinode coordinator. The
 // server fills in what LAVA's dispatcher adds to every request (client
 // name, group name, role, hostname, group size) from the job itself.
