@@ -112,6 +112,12 @@ type Queries interface {
 
 	// Jobs. CreateJob assigns ID and returns it; SubmitTime must be set.
 	CreateJob(ctx context.Context, j lab.Job) (int64, error)
+	// CreateJobGroup creates the jobs of one multinode group together, in
+	// one transaction, and returns their ids in order. Every job must carry
+	// Multinode with the same TargetGroup and GroupSize len(jobs)
+	// (ErrInvalid otherwise); each job's SubID becomes "<first id>.<its
+	// index>" (LAVA's sub_id), whatever was given.
+	CreateJobGroup(ctx context.Context, jobs []lab.Job) ([]int64, error)
 	GetJob(ctx context.Context, id int64) (lab.Job, error)
 	// ListJobs returns one page of jobs matching f, in f.Order (newest
 	// first by default), and the total number of matches.
@@ -328,6 +334,8 @@ type JobFilter struct {
 	DeviceType  string
 	Device      string // actual device
 	Submitter   string
+	// TargetGroup keeps the jobs of one multinode group.
+	TargetGroup string
 	HealthCheck *bool
 	// Text matches job name (description) as a case-insensitive substring.
 	Text string
@@ -424,6 +432,11 @@ type QueuedJob struct {
 	Tags            []string
 	QueueTimeout    time.Duration
 	HealthCheck     bool
+	// Group, Role and GroupSize place a multinode sub-job in its group
+	// (empty, 0 for other jobs).
+	Group     string
+	Role      string
+	GroupSize int
 }
 
 // HealthInfo is the health-check bookkeeping of one device.

@@ -152,6 +152,10 @@ func (c classified) CreateJob(ctx context.Context, j lab.Job) (int64, error) {
 	return c1(c.q.CreateJob(ctx, j))
 }
 
+func (c classified) CreateJobGroup(ctx context.Context, jobs []lab.Job) ([]int64, error) {
+	return c1(c.q.CreateJobGroup(ctx, jobs))
+}
+
 func (c classified) GetJob(ctx context.Context, id int64) (lab.Job, error) {
 	return c1(c.q.GetJob(ctx, id))
 }

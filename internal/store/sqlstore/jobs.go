@@ -18,7 +18,7 @@ import (
 const (
 	jobCols = `id, description, submitter, visibility, state, health, priority, requested_type, requested_device,
 	requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
-	failure_comment, error_type, metadata`
+	failure_comment, error_type, metadata, target_group, sub_id, multinode_role, group_size, multinode_essential`
 	jobDefCols = jobCols + ", definition, original_definition"
 )
 
@@ -27,15 +27,20 @@ func jobScanner(withDef bool) func(r scanner) (lab.Job, error) {
 	return func(r scanner) (lab.Job, error) {
 		var j lab.Job
 		var meta string
+		var mn lab.MultinodeJob
 		dest := []any{&j.ID, &j.Description, &j.Submitter, asInt(&j.Visibility), asInt(&j.State), asInt(&j.Health),
 			&j.Priority, strDest{&j.RequestedType}, strDest{&j.RequestedDevice}, strDest{&j.RequestedWorker},
 			strDest{&j.ActualDevice}, &j.HealthCheck, timeDest{&j.SubmitTime}, timeDest{&j.StartTime}, timeDest{&j.EndTime},
-			asInt(&j.QueueTimeout), &j.FailureComment, (*string)(&j.ErrorType), strDest{&meta}}
+			asInt(&j.QueueTimeout), &j.FailureComment, (*string)(&j.ErrorType), strDest{&meta},
+			strDest{&mn.TargetGroup}, strDest{&mn.SubID}, strDest{&mn.Role}, &mn.GroupSize, &mn.Essential}
 		if withDef {
 			dest = append(dest, &j.Definition, &j.OriginalDefinition)
 		}
 		if err := r.Scan(dest...); err != nil {
 			return j, err
+		}
+		if mn.TargetGroup != "" {
+			j.Multinode = &mn
 		}
 		if meta != "" {
 			if err := json.Unmarshal([]byte(meta), &j.Metadata); err != nil {
@@ -81,6 +86,8 @@ func validJob(j lab.Job) error {
 		return fmt.Errorf("%w: priority %d is not within 0–100", lab.ErrInvalid, j.Priority)
 	case j.QueueTimeout < 0:
 		return fmt.Errorf("%w: negative queue timeout", lab.ErrInvalid)
+	case j.Multinode != nil && (j.Multinode.TargetGroup == "" || j.Multinode.Role == "" || j.Multinode.GroupSize < 1):
+		return fmt.Errorf("%w: a multinode job needs its target group, role and group size", lab.ErrInvalid)
 	}
 	// Metadata is stored as JSON, which would escape NUL characters and
 	// replace bad UTF-8: refuse them like any other text instead.
@@ -128,47 +135,119 @@ func (q *queries) checkJobRefs(ctx context.Context, c conn, j lab.Job) error {
 // TransitionJob. Tags and viewing groups are stored as sorted sets; empty
 // metadata, tags and groups read back as nil.
 func (q *queries) CreateJob(ctx context.Context, j lab.Job) (int64, error) {
-	op := "create job"
-	if err := validJob(j); err != nil {
-		return 0, wrap(op, err)
+	ids, err := q.createJobs(ctx, "create job", []lab.Job{j}, false)
+	if err != nil {
+		return 0, err
 	}
-	var meta any
-	if len(j.Metadata) > 0 {
-		b, err := json.Marshal(j.Metadata)
+	return ids[0], nil
+}
+
+// CreateJobGroup creates the jobs of a multinode group in one transaction
+// and fills in their SubIDs: "<id of the first>.<index>".
+func (q *queries) CreateJobGroup(ctx context.Context, jobs []lab.Job) ([]int64, error) {
+	op := "create job group"
+	if len(jobs) == 0 {
+		return nil, wrap(op, fmt.Errorf("%w: a group needs at least one job", lab.ErrInvalid))
+	}
+	for i, j := range jobs {
+		if j.Multinode == nil || j.Multinode.TargetGroup != jobs[0].Multinode.TargetGroup || j.Multinode.GroupSize != len(jobs) {
+			return nil, wrap(op, fmt.Errorf("%w: job %d of the group is not a member of group %s of size %d",
+				lab.ErrInvalid, i, groupName(jobs[0]), len(jobs)))
+		}
+	}
+	return q.createJobs(ctx, op, jobs, true)
+}
+
+// createJobs validates and inserts jobs in one write; with group, their
+// SubIDs are numbered after the first job's id.
+func (q *queries) createJobs(ctx context.Context, op string, jobs []lab.Job, group bool) ([]int64, error) {
+	metas := make([]any, len(jobs))
+	for i, j := range jobs {
+		if err := validJob(j); err != nil {
+			return nil, wrap(op, err)
+		}
+		m, err := jobMeta(j)
 		if err != nil {
-			return 0, wrap(op, fmt.Errorf("%w: metadata: %v", lab.ErrInvalid, err))
+			return nil, wrap(op, err)
 		}
-		meta = string(b)
+		metas[i] = m
 	}
-	var id int64
+	var ids []int64
 	err := q.write(ctx, func(c conn) error {
-		if err := q.checkJobRefs(ctx, c, j); err != nil {
-			return err
-		}
-		if err := q.row(ctx, c, `INSERT INTO jobs (description, submitter, visibility, state, health, priority, requested_type,
-			requested_device, requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
-			failure_comment, error_type, metadata, definition, original_definition)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			j.Description, j.Submitter, int(j.Visibility), int(j.State), int(j.Health), j.Priority, nullStr(j.RequestedType),
-			nullStr(j.RequestedDevice), nullStr(j.RequestedWorker), nullStr(j.ActualDevice), j.HealthCheck,
-			q.d.ts(j.SubmitTime), q.d.ts(j.StartTime), q.d.ts(j.EndTime), nullID(int64(j.QueueTimeout)),
-			j.FailureComment, string(j.ErrorType), meta, j.Definition, j.OriginalDefinition).Scan(&id); err != nil {
-			return err
-		}
-		for _, t := range normSet(j.Tags) {
-			if _, err := q.exec(ctx, c, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", id, t); err != nil {
+		ids = ids[:0]
+		for i, j := range jobs {
+			id, err := q.insertJob(ctx, c, j, metas[i])
+			if err != nil {
 				return err
 			}
+			ids = append(ids, id)
 		}
-		for _, g := range normSet(j.ViewingGroups) {
-			if _, err := q.exec(ctx, c, "INSERT INTO job_viewing_groups (job_id, group_name) VALUES (?, ?)", id, g); err != nil {
-				return err
+		if group {
+			for i, id := range ids {
+				if _, err := q.exec(ctx, c, "UPDATE jobs SET sub_id = ? WHERE id = ?", fmt.Sprintf("%d.%d", ids[0], i), id); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, wrap(op, err)
+		return nil, wrap(op, err)
+	}
+	return ids, nil
+}
+
+// groupName is j's target group, or "(none)".
+func groupName(j lab.Job) string {
+	if j.Multinode == nil {
+		return "(none)"
+	}
+	return j.Multinode.TargetGroup
+}
+
+// jobMeta encodes a job's metadata as the JSON stored (nil when none).
+func jobMeta(j lab.Job) (any, error) {
+	if len(j.Metadata) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(j.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("%w: metadata: %v", lab.ErrInvalid, err)
+	}
+	return string(b), nil
+}
+
+// insertJob inserts a validated job with its tags and viewing groups.
+func (q *queries) insertJob(ctx context.Context, c conn, j lab.Job, meta any) (int64, error) {
+	if err := q.checkJobRefs(ctx, c, j); err != nil {
+		return 0, err
+	}
+	var mn lab.MultinodeJob
+	if j.Multinode != nil {
+		mn = *j.Multinode
+	}
+	var id int64
+	if err := q.row(ctx, c, `INSERT INTO jobs (description, submitter, visibility, state, health, priority, requested_type,
+		requested_device, requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
+		failure_comment, error_type, metadata, definition, original_definition,
+		target_group, sub_id, multinode_role, group_size, multinode_essential)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		j.Description, j.Submitter, int(j.Visibility), int(j.State), int(j.Health), j.Priority, nullStr(j.RequestedType),
+		nullStr(j.RequestedDevice), nullStr(j.RequestedWorker), nullStr(j.ActualDevice), j.HealthCheck,
+		q.d.ts(j.SubmitTime), q.d.ts(j.StartTime), q.d.ts(j.EndTime), nullID(int64(j.QueueTimeout)),
+		j.FailureComment, string(j.ErrorType), meta, j.Definition, j.OriginalDefinition,
+		nullStr(mn.TargetGroup), nullStr(mn.SubID), nullStr(mn.Role), mn.GroupSize, mn.Essential).Scan(&id); err != nil {
+		return 0, err
+	}
+	for _, t := range normSet(j.Tags) {
+		if _, err := q.exec(ctx, c, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", id, t); err != nil {
+			return 0, err
+		}
+	}
+	for _, g := range normSet(j.ViewingGroups) {
+		if _, err := q.exec(ctx, c, "INSERT INTO job_viewing_groups (job_id, group_name) VALUES (?, ?)", id, g); err != nil {
+			return 0, err
+		}
 	}
 	return id, nil
 }
@@ -372,6 +451,9 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 	if f.Device != "" {
 		w.add("actual_device = ?", f.Device)
 	}
+	if f.TargetGroup != "" {
+		w.add("target_group = ?", f.TargetGroup)
+	}
 	if f.Submitter != "" {
 		w.add("submitter = ?", f.Submitter)
 	}
@@ -495,9 +577,9 @@ func (q *queries) Queue(ctx context.Context) ([]store.QueuedJob, error) {
 		var j store.QueuedJob
 		var submitter, rtype, rdevice, rworker sql.RawBytes
 		dest := []any{&j.ID, &j.Priority, timeDest{&j.SubmitTime}, &submitter, &rtype, &rdevice, &rworker,
-			asInt(&j.QueueTimeout), &j.HealthCheck}
+			asInt(&j.QueueTimeout), &j.HealthCheck, strDest{&j.Group}, strDest{&j.Role}, &j.GroupSize}
 		rows, err := q.query(ctx, c, `SELECT id, priority, submit_time, submitter, requested_type, requested_device,
-			requested_worker, queue_timeout_ns, health_check FROM jobs WHERE state = ?
+			requested_worker, queue_timeout_ns, health_check, target_group, multinode_role, group_size FROM jobs WHERE state = ?
 			ORDER BY priority DESC, submit_time, id`, int(lab.JobSubmitted))
 		if err != nil {
 			return err

@@ -543,3 +543,87 @@ func testListJobsOrder(f *fx) {
 		f.eq(cs.want[1:3], ids(page), fmt.Sprintf("order %q, page 2 of 1 from 1", cs.order))
 	}
 }
+
+// testJobGroup: a multinode group is created in one transaction with
+// LAVA's sub ids, reads back whole, lists by target group and queues with
+// its group; bad groups change nothing.
+func testJobGroup(f *fx) {
+	f.deviceType("qemu")
+	f.tag("usb")
+	member := func(role string, essential bool, tags ...string) lab.Job {
+		return lab.Job{Submitter: "alice", SubmitTime: base, Priority: 60, RequestedType: "qemu", Tags: tags,
+			Definition: "role: " + role + "\n", OriginalDefinition: "whole submission\n",
+			Multinode: &lab.MultinodeJob{TargetGroup: "5d0c1d2e-group", Role: role, GroupSize: 3, Essential: essential,
+				SubID: "ignored"}}
+	}
+	ids, err := f.s.CreateJobGroup(f.ctx, []lab.Job{member("server", true), member("client", false, "usb"), member("client", false)})
+	f.ok(err, "create group")
+	if len(ids) != 3 || ids[1] <= ids[0] || ids[2] <= ids[1] {
+		f.t.Fatalf("group ids %v: want three increasing ids", ids)
+	}
+	for i, id := range ids {
+		j := f.getJob(id)
+		want := &lab.MultinodeJob{TargetGroup: "5d0c1d2e-group", SubID: fmt.Sprintf("%d.%d", ids[0], i), Role: "client",
+			GroupSize: 3}
+		if i == 0 {
+			want.Role, want.Essential = "server", true
+		}
+		f.eq(want, j.Multinode, fmt.Sprintf("member %d of the group", i))
+	}
+	single := f.job(lab.Job{RequestedType: "qemu"})
+	if j := f.getJob(single); j.Multinode != nil {
+		f.t.Errorf("a single-node job reads back with a group: %+v", j.Multinode)
+	}
+
+	got, n, err := f.s.ListJobs(f.ctx, store.JobFilter{TargetGroup: "5d0c1d2e-group", Order: store.OrderID})
+	f.ok(err, "list the group")
+	if n != 3 || len(got) != 3 || got[0].ID != ids[0] || got[2].ID != ids[2] || got[1].Multinode == nil {
+		f.t.Errorf("list by target group: %d jobs %+v", n, got)
+	}
+	q, err := f.s.Queue(f.ctx)
+	f.ok(err, "queue")
+	roles := map[int64]store.QueuedJob{}
+	for _, j := range q {
+		roles[j.ID] = j
+	}
+	if j := roles[ids[1]]; j.Group != "5d0c1d2e-group" || j.Role != "client" || j.GroupSize != 3 || len(j.Tags) != 1 {
+		f.t.Errorf("queued member: %+v", j)
+	}
+	if j := roles[single]; j.Group != "" || j.Role != "" || j.GroupSize != 0 {
+		f.t.Errorf("queued single-node job has a group: %+v", j)
+	}
+
+	// Bad groups: nothing is created.
+	_, before, err := f.s.ListJobs(f.ctx, store.JobFilter{})
+	f.ok(err, "count jobs")
+	bad := member("server", false)
+	bad.Multinode = &lab.MultinodeJob{TargetGroup: "other", Role: "server", GroupSize: 2}
+	for name, jobs := range map[string][]lab.Job{
+		"empty":           nil,
+		"not a member":    {member("server", false), {Submitter: "alice", SubmitTime: base, RequestedType: "qemu"}},
+		"two groups":      {member("server", false), bad},
+		"size mismatch":   {member("server", false), member("client", false)},
+		"missing type":    {withType(member("a", false), "nope"), withType(member("b", false), "qemu"), member("c", false)},
+		"member no role":  {member("a", false), member("b", false), withRole(member("c", false), "")},
+		"member bad prio": {member("a", false), member("b", false), withPriority(member("c", false), 101)},
+	} {
+		_, err := f.s.CreateJobGroup(f.ctx, jobs)
+		if err == nil {
+			f.t.Errorf("CreateJobGroup %s: no error", name)
+		}
+	}
+	_, after, err := f.s.ListJobs(f.ctx, store.JobFilter{})
+	f.ok(err, "count jobs again")
+	if after != before {
+		f.t.Errorf("failed group creations left %d jobs behind", after-before)
+	}
+}
+
+func withType(j lab.Job, t string) lab.Job  { j.RequestedType = t; return j }
+func withPriority(j lab.Job, p int) lab.Job { j.Priority = p; return j }
+func withRole(j lab.Job, role string) lab.Job {
+	m := *j.Multinode
+	m.Role = role
+	j.Multinode = &m
+	return j
+}

@@ -55,6 +55,7 @@ var behaviours = []behaviour{
 	{"Jobs/ListOrder", testListJobsOrder},
 	{"Jobs/Visibility", testVisibility},
 	{"Jobs/Queue", testQueue},
+	{"Jobs/Group", testJobGroup},
 	{"Transition/Lifecycle", testTransitionLifecycle},
 	{"Transition/HealthCheck", testTransitionHealthCheck},
 	{"Transition/Canceling", testTransitionCanceling},
