@@ -263,11 +263,14 @@ func (a *App) ListJobs(ctx context.Context, p auth.Principal, f store.JobFilter)
 
 // CancelJob cancels a job: a queued job finishes Canceled at once; a job on
 // a device goes to Canceling (the worker stops it and reports Finished).
+// Canceling a job of a multinode group cancels the whole group, in the same
+// transaction.
 func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Job, error) {
 	var out lab.Job
+	var siblings []lab.Job
 	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
-		queued = 0 // InTx may run this more than once
+		queued, siblings = 0, nil // InTx may run this more than once
 		j, err := q.GetJob(ctx, id)
 		if err != nil {
 			return err
@@ -288,6 +291,14 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 			t.To = lab.JobCanceling
 		}
 		out, queued, err = a.moveJob(ctx, q, t)
+		if err != nil {
+			return err
+		}
+		// A group stands or falls together: canceling one of its jobs
+		// cancels the others (LAVA's TestJob.cancel).
+		var n int
+		siblings, n, err = a.cancelSiblings(ctx, q, out, fmt.Sprintf("canceled with job %d of its multinode group", id))
+		queued += n
 		return err
 	})
 	if err != nil {
@@ -297,6 +308,7 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 		a.kickNotify()
 	}
 	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice, Job: &out})
+	a.emitMoved(siblings)
 	a.Kick()
 	return out, nil
 }

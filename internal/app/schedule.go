@@ -282,13 +282,16 @@ type JobOutcome struct {
 
 // FinishJob records the end of job id and applies LAVA's device health rules
 // (health checks set Good/Bad; infrastructure errors set Unknown) in the same
-// transaction. A job that was Canceling finishes Canceled.
+// transaction. A job that was Canceling finishes Canceled. An essential
+// role of a multinode group that does not finish Complete cancels the rest
+// of its group, in the same transaction.
 func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOutcome) (lab.Job, error) {
 	var out lab.Job
 	var devHealth *lab.DeviceHealth // the device's health after the job
+	var siblings []lab.Job
 	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
-		devHealth, queued = nil, 0 // InTx may run this more than once
+		devHealth, queued, siblings = nil, 0, nil // InTx may run this more than once
 		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
 			return err
 		}
@@ -311,6 +314,15 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 		}
 		if err := revokeJobTokens(ctx, q, id); err != nil {
 			return err
+		}
+		if endsGroup(out) {
+			var n int
+			siblings, n, err = a.cancelSiblings(ctx, q, out,
+				fmt.Sprintf("essential role %s of the multinode group ended %s (job %d)", out.Multinode.Role, out.Health, id))
+			if err != nil {
+				return err
+			}
+			queued += n
 		}
 		if j.ActualDevice == "" {
 			return nil
@@ -336,6 +348,7 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 	}
 	j := out
 	a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
+	a.emitMoved(siblings)
 	if devHealth != nil { // the device is free again
 		a.emit(Event{Kind: "device", Device: j.ActualDevice, Health: devHealth.String(), State: lab.DeviceIdle.String()})
 	}

@@ -59,6 +59,11 @@ type Assignment struct {
 	// through one (boards); ConfigError says why it could not be
 	// rendered (the job then fails with a Configuration error).
 	Config, ConfigError string
+	// Multinode places a multinode sub-job in its group (nil for other
+	// jobs); Roles then maps the id (decimal) of every job of the group to
+	// its role.
+	Multinode *lab.MultinodeJob
+	Roles     map[string]string
 }
 
 // unfinished lists the states in which a job holds its device.
@@ -188,6 +193,12 @@ func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
 			return err
 		}
 		out = Assignment{JobID: jobID, Worker: d.Worker, Definition: j.Definition, Device: d, JobToken: secret}
+		if j.Multinode != nil {
+			out.Multinode = j.Multinode
+			if out.Roles, err = groupRoles(ctx, q, j); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -221,9 +221,13 @@ func (s *Server) repushStale(ctx context.Context, p auth.Principal, worker strin
 }
 
 func assignFrame(as app.Assignment) *wp.Assign {
-	return &wp.Assign{JobID: as.JobID, Definition: as.Definition, JobToken: as.JobToken, Timeout: as.Timeout,
+	f := &wp.Assign{JobID: as.JobID, Definition: as.Definition, JobToken: as.JobToken, Timeout: as.Timeout,
 		Device: wp.Device{Hostname: as.Device.Hostname, DeviceType: as.Device.DeviceType, Dictionary: as.Device.Dictionary,
 			Config: as.Config, ConfigError: as.ConfigError}}
+	if mn := as.Multinode; mn != nil {
+		f.Multinode = &wp.Multinode{Group: mn.TargetGroup, SubID: mn.SubID, Role: mn.Role, GroupSize: mn.GroupSize, Roles: as.Roles}
+	}
+	return f
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
