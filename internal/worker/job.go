@@ -34,6 +34,9 @@ type job struct {
 	dir    string
 	device string
 	log    *slog.Logger
+	// multinode: the job is part of a multinode group, and its process
+	// calls the coordinator through this worker (serveMultinode).
+	multinode bool
 
 	kick      chan struct{} // wakes run early
 	exited    chan struct{} // closed once the job process is gone
@@ -174,6 +177,9 @@ func (j *job) run(ctx context.Context, spawn bool) {
 			j.journal.Close()
 		}
 	}()
+	if j.multinode {
+		go j.serveMultinode(ctx)
+	}
 	if spawn {
 		j.spawn()
 	}

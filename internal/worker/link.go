@@ -222,7 +222,13 @@ func (l *link) call(ctx context.Context, method, path string, query url.Values, 
 
 // send is call with a raw body.
 func (l *link) send(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, out any, auth bool) error {
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	return l.sendWithin(ctx, l.timeout, method, path, query, body, contentType, out, auth)
+}
+
+// sendWithin is send bounded by timeout instead of the request timeout:
+// for a call the server may hold (a multinode wait).
+func (l *link) sendWithin(ctx context.Context, timeout time.Duration, method, path string, query url.Values, body []byte, contentType string, out any, auth bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := l.request(ctx, method, path, query, body, contentType, auth)
 	if err != nil {

@@ -497,6 +497,7 @@ func (w *Worker) assign(a workerproto.Assign) {
 		return
 	}
 	j := w.newJob(a.JobID, a.Device.Hostname, dir)
+	j.multinode = a.Multinode != nil
 	if err := j.create(a); err != nil {
 		log.Error("cannot set up the job directory; the assignment will come again on the next connection", "err", err)
 		os.RemoveAll(dir)
@@ -603,6 +604,7 @@ func (w *Worker) recoverJob(id int64, dir string) (j *job, spawn bool) {
 		return nil, false
 	}
 	j = w.newJob(id, a.Device.Hostname, dir)
+	j.multinode = a.Multinode != nil
 	j.st = st
 	pid := st.PID
 	if !isJobProcess(pid, dir) {

@@ -167,6 +167,12 @@ type MultinodeResponse struct {
 	// Message answers lava_wait, lava_wait_all (sender → key → value) and
 	// lava_sync (the message ID), as LAVA's coordinator sends them.
 	Message json.RawMessage `json:"message,omitempty"`
+	// Error is set, with Response empty, by a worker whose server refused
+	// the call for good (the job is no longer the worker's, or the call is
+	// invalid): the job process stops retrying and fails the call with it.
+	// A worker that cannot reach its server answers nothing and closes;
+	// the job process retries.
+	Error string `json:"error,omitempty"`
 }
 
 // Device is what the worker needs to drive one device.

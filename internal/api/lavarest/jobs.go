@@ -42,9 +42,10 @@ func jobJSON(j lab.Job) lavawire.Job {
 		HealthCheck: j.HealthCheck, RequestedDeviceType: strOrNull(j.RequestedType), Tags: nonNil(j.Tags),
 		ActualDevice: strOrNull(j.ActualDevice), SubmitTime: lavawire.Time(j.SubmitTime), StartTime: lavawire.Time(j.StartTime),
 		EndTime: lavawire.Time(j.EndTime), State: j.State.String(), Health: j.Health.String(), Priority: j.Priority,
-		Definition: j.Definition, Metadata: j.Metadata, OriginalDefinition: j.OriginalDefinition,
+		Definition: j.Definition, Metadata: j.Metadata,
 		FailureTags: []string{}, FailureComment: strOrNull(j.FailureComment),
 	}
+	out.OriginalDefinition, out.MultinodeDefinition = lavawire.JobDefinitions(j)
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}

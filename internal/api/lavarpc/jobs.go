@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/lavalog"
@@ -115,7 +116,7 @@ func jobMethods() []*Method {
 			})},
 		{Name: "scheduler.all_jobs", Returns: "array",
 			Help: "The jobs not finished that the caller may see, newest first: " +
-				"[[id, description, status (submitted, running or canceling), actual device or None, requested device type, sub_id (\"\")], ...].",
+				"[[id, description, status (submitted, running or canceling), actual device or None, requested device type, sub_id (\"<parent>.<n>\" for multinode sub-jobs, else \"\")], ...].",
 			Call: jobAllJobs},
 		{Name: "scheduler.pending_jobs_by_device_type", Params: []Param{{Name: "all", Type: "boolean", Optional: true}}, Returns: "struct",
 			Help: "The number of queued jobs the caller may see, by device type: {type: count}; " +
@@ -217,7 +218,27 @@ func jobSubmit(c *Call) (any, error) {
 	if err != nil {
 		return nil, jobSubmitError(err)
 	}
-	return jobIDs(ids), nil
+	return submittedIDs(c, ids)
+}
+
+// submittedIDs answers a submission as LAVA does: the job id, or for a
+// multinode group the list of its sub_ids ("<parent>.<n>").
+func submittedIDs(c *Call, ids []int64) (any, error) {
+	if len(ids) == 0 {
+		return jobIDs(ids), nil
+	}
+	first, err := c.App.GetJob(c.ctx, c.P, ids[0])
+	if err != nil {
+		return nil, err
+	}
+	if first.Multinode == nil {
+		return jobIDs(ids), nil
+	}
+	out := make([]any, len(ids))
+	for i := range ids {
+		out[i] = fmt.Sprintf("%d.%d", ids[0], i)
+	}
+	return out, nil
 }
 
 func jobResubmit(c *Call, j lab.Job) (any, error) {
@@ -225,7 +246,7 @@ func jobResubmit(c *Call, j lab.Job) (any, error) {
 	if err != nil {
 		return nil, jobSubmitError(err)
 	}
-	return jobIDs(ids), nil
+	return submittedIDs(c, ids)
 }
 
 func jobCancel(c *Call) (any, error) {
@@ -680,12 +701,17 @@ func jobDetails(c *Call, j lab.Job) (any, error) {
 	for k, v := range j.Metadata {
 		meta[k] = v
 	}
+	var group any
+	if j.Multinode != nil {
+		group = j.Multinode.TargetGroup
+	}
+	original, multinode := lavawire.JobDefinitions(j)
 	return xmlrpc.Struct{
 		{Name: "id", Value: j.ID},
-		{Name: "sub_id", Value: ""},
+		{Name: "sub_id", Value: lavawire.SubID(j)},
 		{Name: "is_public", Value: j.Visibility == lab.VisibilityPublic},
 		{Name: "visibility", Value: jobVisibility(j)},
-		{Name: "target_group", Value: nil},
+		{Name: "target_group", Value: group},
 		{Name: "submitter_username", Value: j.Submitter},
 		{Name: "submitter_email", Value: email},
 		{Name: "description", Value: j.Description},
@@ -703,8 +729,8 @@ func jobDetails(c *Call, j lab.Job) (any, error) {
 		{Name: "health", Value: j.Health.String()},
 		{Name: "status", Value: jobLegacyStatus(j)},
 		{Name: "definition", Value: j.Definition},
-		{Name: "original_definition", Value: j.OriginalDefinition},
-		{Name: "multinode_definition", Value: ""},
+		{Name: "original_definition", Value: original},
+		{Name: "multinode_definition", Value: multinode},
 		{Name: "metadata", Value: meta},
 		{Name: "failure_comment", Value: orNone(j.FailureComment)},
 		{Name: "error_msg", Value: msg},
@@ -755,7 +781,7 @@ func jobAllJobs(c *Call) (any, error) {
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, []any{j.ID, j.Description, strings.ToLower(jobLegacyStatus(j)), orNone(j.ActualDevice),
-			orNone(j.RequestedType), ""})
+			orNone(j.RequestedType), lavawire.SubID(j)})
 	}
 	return out, nil
 }
