@@ -56,6 +56,10 @@ type fakeServer struct {
 	connectFail int            // when set, the stream answers this status
 	forbidden   map[int64]bool // jobs moved to another worker: 403 on their endpoints
 	closing     chan struct{}
+	// multinode records the coordinator calls relayed, per job;
+	// multinodeFail answers that many of them 503 first.
+	multinode     map[int64][]workerproto.MultinodeRequest
+	multinodeFail int
 }
 
 type fakeJob struct {
@@ -160,6 +164,7 @@ func (fs *fakeServer) handler() http.Handler {
 	mux.HandleFunc("POST "+p+"/jobs/{id}/start", fs.start)
 	mux.HandleFunc("PUT "+p+"/jobs/{id}/log", fs.appendLog)
 	mux.HandleFunc("POST "+p+"/jobs/{id}/finish", fs.finishJob)
+	mux.HandleFunc("POST "+p+"/jobs/{id}/multinode", fs.multinodeCall)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fs.mu.Lock()
 		fs.protos[r.Proto]++
@@ -538,4 +543,57 @@ func failCode(status int) string {
 		return "database_unavailable"
 	}
 	return "internal"
+}
+
+// assignMultinode assigns a job of a multinode group of one.
+func (fs *fakeServer) assignMultinode(id int64, device, script string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	a := workerproto.Assign{JobID: id, Definition: script, JobToken: "job-secret",
+		Device:    workerproto.Device{Hostname: device, DeviceType: "fake"},
+		Multinode: &workerproto.Multinode{Group: "g", SubID: fmt.Sprintf("%d.0", id), Role: "r", GroupSize: 1}}
+	fs.jobs[id] = &fakeJob{assign: a, state: "Scheduled"}
+	fs.broadcastLocked(workerproto.Frame{Type: workerproto.FrameAssign, Assign: &a})
+}
+
+// multinodeCall answers a coordinator call: ack, with the message ID and
+// the caller's job id as message ({"<id>": {"echo": ID}}).
+func (fs *fakeServer) multinodeCall(w http.ResponseWriter, r *http.Request) {
+	var req workerproto.MultinodeRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeErr(w, http.StatusBadRequest, "invalid", err.Error(), nil)
+		return
+	}
+	fs.mu.Lock()
+	id, j := fs.lookup(w, r)
+	if j == nil {
+		fs.mu.Unlock()
+		return
+	}
+	if fs.multinode == nil {
+		fs.multinode = map[int64][]workerproto.MultinodeRequest{}
+	}
+	fs.multinode[id] = append(fs.multinode[id], req)
+	fail := fs.multinodeFail > 0
+	if fail {
+		fs.multinodeFail--
+	}
+	fs.mu.Unlock()
+	switch {
+	case fail:
+		writeErr(w, http.StatusServiceUnavailable, "database_unavailable", "the database does not answer", nil)
+		return
+	case req.Request == "refuse":
+		writeErr(w, http.StatusBadRequest, "invalid", "unknown multinode request \"refuse\"", nil)
+		return
+	}
+	msg, _ := json.Marshal(map[string]map[string]string{strconv.FormatInt(id, 10): {"echo": req.MessageID}})
+	writeJSON(w, http.StatusOK, workerproto.MultinodeResponse{Response: "ack", Message: msg})
+}
+
+// multinodeCalls returns the coordinator calls relayed for job id.
+func (fs *fakeServer) multinodeCalls(id int64) []workerproto.MultinodeRequest {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return append([]workerproto.MultinodeRequest(nil), fs.multinode[id]...)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -69,6 +70,8 @@ func testBinary(t testing.TB) string {
 //	stderr TEXT…       print TEXT on stderr
 //	exit N             exit with N, without a result
 //	hang               wait for a signal forever
+//	multinode REQ ID   call the coordinator through DIR/multinode.sock
+//	                   (retrying until it answers) and log "multinode REQ: ANSWER-JSON"
 //
 // By default SIGTERM logs "got SIGTERM", writes result fail/Canceled and
 // exits 1, as the real job process does.
@@ -194,6 +197,9 @@ func runFakeJob(dir string) int {
 			return k
 		case "hang":
 			select {}
+		case "multinode":
+			record("multinode " + arg(1) + ": " + callMultinode(dir, workerproto.MultinodeRequest{Request: arg(1), MessageID: arg(2),
+				Hold: time.Second}))
 		default:
 			fmt.Fprintln(os.Stderr, "unknown script command", w[0])
 			return 2
@@ -324,4 +330,23 @@ func journalLines(t testing.TB, b []byte) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// callMultinode makes one coordinator call as a job process does: one
+// JSON line to DIR/multinode.sock, one line back; it retries while the
+// socket is missing or closes without an answer.
+func callMultinode(dir string, req workerproto.MultinodeRequest) string {
+	b, _ := json.Marshal(req)
+	for {
+		c, err := net.Dial("unix", filepath.Join(dir, workerproto.MultinodeSocket))
+		if err == nil {
+			c.Write(append(b, '\n'))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err == nil {
+				return strings.TrimSpace(line)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -800,3 +800,69 @@ func TestTransports(t *testing.T) {
 		})
 	}
 }
+
+// TestMultinodeRelay: a multinode job's process reaches the coordinator
+// through the Unix socket in its directory and the worker's link: answers
+// come back, a refusal for good comes back as an error, a server out of
+// reach gets no answer (the job process retries), and a worker restarted
+// while the job waits serves the socket again.
+func TestMultinodeRelay(t *testing.T) {
+	t.Run("relayed, refused, retried", func(t *testing.T) {
+		fs := newFakeServer(t)
+		fs.multinodeFail = 2
+		cfg := testConfig(fs.URL, t.TempDir())
+		startWorker(t, cfg)
+		fs.assignMultinode(1, "dev1", "multinode lava_send hello\nmultinode refuse x\nresult pass")
+		waitFinished(t, fs, 1)
+		lines := checkLog(t, fs, cfg.DataDir, 1)
+		want := []string{
+			`multinode lava_send: {"response":"ack","message":{"1":{"echo":"hello"}}}`,
+			`multinode refuse: {"response":"","error":"POST /jobs/1/multinode: 400 invalid: unknown multinode request \"refuse\""}`,
+		}
+		if diff := cmp.Diff(want, lines); diff != "" {
+			t.Errorf("job log (-want +got):\n%s", diff)
+		}
+		calls := fs.multinodeCalls(1)
+		if len(calls) != 4 { // two 503s, then the send, then the refusal
+			t.Fatalf("%d calls reached the server, want 4: %+v", len(calls), calls)
+		}
+		if c := calls[2]; c.Request != "lava_send" || c.MessageID != "hello" || c.Hold != time.Second {
+			t.Errorf("relayed call %+v", c)
+		}
+	})
+	t.Run("not a multinode job: no socket", func(t *testing.T) {
+		fs := newFakeServer(t)
+		cfg := testConfig(fs.URL, t.TempDir())
+		cfg.KeepJobs = true
+		startWorker(t, cfg)
+		fs.assign(1, "dev1", "wait go\nresult pass")
+		dir := filepath.Join(cfg.DataDir, "jobs", "1")
+		eventually(t, "job started", func() bool { return fs.job(1).starts > 0 })
+		if fileExists(filepath.Join(dir, workerproto.MultinodeSocket)) {
+			t.Error("a single-node job has a multinode socket")
+		}
+		os.WriteFile(filepath.Join(dir, "go"), nil, 0o600)
+		waitFinished(t, fs, 1)
+	})
+	t.Run("worker restarted while the job waits", func(t *testing.T) {
+		fs := newFakeServer(t)
+		dataDir := t.TempDir()
+		a := startWorker(t, testConfig(fs.URL, dataDir))
+		fs.assignMultinode(1, "dev1", "log 1\nwait go\nmultinode lava_sync barrier\nresult pass")
+		eventually(t, "1 line uploaded", func() bool { return len(journalLines(t, fs.job(1).log)) == 1 })
+		if err := a.stop(); err != nil {
+			t.Fatalf("Run returned %v on shutdown", err)
+		}
+		dir := filepath.Join(dataDir, "jobs", "1")
+		os.WriteFile(filepath.Join(dir, "go"), nil, 0o600) // the job calls while no worker listens
+		eventually(t, "the socket is gone with the worker", func() bool {
+			return !fileExists(filepath.Join(dir, workerproto.MultinodeSocket))
+		})
+		startWorker(t, testConfig(fs.URL, dataDir))
+		waitFinished(t, fs, 1)
+		lines := checkLog(t, fs, dataDir, 1)
+		if want := `multinode lava_sync: {"response":"ack","message":{"1":{"echo":"barrier"}}}`; len(lines) != 2 || lines[1] != want {
+			t.Errorf("job log %q, want the sync's answer last", lines)
+		}
+	})
+}
