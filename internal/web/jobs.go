@@ -232,7 +232,13 @@ type jobData struct {
 	// Notifications are the deliveries of the job's notify block with
 	// their attempts (none without one).
 	Notifications []app.JobNotification
+	// Group lists the jobs of a multinode sub-job's group (itself
+	// included), by id; empty for other jobs.
+	Group []lab.Job
 }
+
+// maxGroupShown bounds the jobs of a multinode group listed on a job page.
+const maxGroupShown = 200
 
 func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	j, err := u.visibleJob(r, p)
@@ -268,6 +274,12 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	}
 	if d.Notifications, err = u.app.JobNotifications(r.Context(), p, j.ID); err != nil {
 		return err
+	}
+	if j.Multinode != nil {
+		if d.Group, _, err = u.app.ListJobs(r.Context(), p, store.JobFilter{TargetGroup: j.Multinode.TargetGroup,
+			Order: store.OrderID, Limit: maxGroupShown}); err != nil {
+			return err
+		}
 	}
 	u.show(w, r, p, "job", fmt.Sprintf("Job %d", j.ID), "jobs", d)
 	return nil

@@ -233,7 +233,7 @@ func metadataFilter(param, v string) ([]store.MetadataCond, error) {
 // jobFilter reads the filters, ordering and page of jobs/. The filters
 // are LAVA's: id (exact, in, gt, lt), state and health (display names in
 // any case; exact, iexact, in), submitter (username), requested_device_type
-// and actual_device (by name), health_check, submit_time, start_time and
+// and actual_device (by name), target_group, health_check, submit_time, start_time and
 // end_time (gt, lt), description__icontains, and metadata__… filters
 // (metadataFilter). ordering is id, submit_time, start_time or end_time,
 // "-" first for descending; an unknown one is ignored, as DRF ignores it.
@@ -326,6 +326,8 @@ func jobFilter(q url.Values, pg paging) (store.JobFilter, error) {
 			f.DeviceType = v
 		case "actual_device__exact":
 			f.Device = v
+		case "target_group__exact":
+			f.TargetGroup = v
 		case "health_check__exact":
 			var b bool
 			if b, err = parseBool(param, v); err == nil {

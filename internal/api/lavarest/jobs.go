@@ -20,7 +20,7 @@ import (
 func jobRoutes() []Route {
 	return []Route{
 		{Method: "GET", Pattern: "/jobs/", handler: (*API).listJobs,
-			Summary: "Jobs the caller may see, newest first (filters: id, state, health, submitter, requested_device_type, actual_device, health_check, submit/start/end_time __gt/__lt, description__icontains, metadata__…; ordering; limit, offset)"},
+			Summary: "Jobs the caller may see, newest first (filters: id, state, health, submitter, requested_device_type, actual_device, target_group, health_check, submit/start/end_time __gt/__lt, description__icontains, metadata__…; ordering; limit, offset)"},
 		{Method: "POST", Pattern: "/jobs/", handler: (*API).submitJob, Write: true, Summary: "Submit {definition}: 201 {message, job_ids}"},
 		{Method: "POST", Pattern: "/jobs/validate/", handler: (*API).validateJob,
 			Summary: "Validate {definition, strict}: always 200 {message: \"Job valid.\" or \"Job invalid: <msg> @ <path>\"}"},

@@ -71,6 +71,7 @@ func jobFilter(r *http.Request) (store.JobFilter, error) {
 		f.Health = append(f.Health, h)
 	}
 	f.DeviceType, f.Device, f.Submitter, f.Text = q.Get("device_type"), q.Get("device"), q.Get("submitter"), q.Get("q")
+	f.TargetGroup = q.Get("target_group")
 	if s := q.Get("health_check"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -42,6 +42,10 @@ func jobJSON(j lab.Job, withDefinition bool) wire.Job {
 	if withDefinition {
 		out.Definition = j.Definition
 	}
+	if mn := j.Multinode; mn != nil {
+		out.Multinode = &wire.Multinode{TargetGroup: mn.TargetGroup, SubID: mn.SubID, Role: mn.Role, GroupSize: mn.GroupSize,
+			Essential: mn.Essential}
+	}
 	return out
 }
 

@@ -29,6 +29,18 @@ type Job struct {
 	ErrorType       string            `json:"error_type"`
 	Metadata        map[string]string `json:"metadata"`
 	Definition      string            `json:"definition,omitempty"`
+	// Multinode places a multinode sub-job in its group; absent for other
+	// jobs. GET /api/v1/jobs?target_group=G lists the group's jobs.
+	Multinode *Multinode `json:"multinode,omitempty"`
+}
+
+// Multinode is a sub-job's place in its multinode group.
+type Multinode struct {
+	TargetGroup string `json:"target_group"`
+	SubID       string `json:"sub_id"` // LAVA's "<parent id>.<n>"
+	Role        string `json:"role"`
+	GroupSize   int    `json:"group_size"`
+	Essential   bool   `json:"essential"`
 }
 
 // Device is a device as the API shows it. The dictionary has its own
