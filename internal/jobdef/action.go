@@ -171,10 +171,10 @@ func (d *decoder) common(a *Action, m *mapping, ctx actionCtx) {
 	}
 	if v, ok := m.get("role"); ok {
 		p := m.sub("role")
-		if ctx.member != "" {
+		if ctx.subJob {
 			// A sub-job's: LAVA's split writes the job's role as a string.
 			if s, ok := d.nonEmpty(v, p, 0); ok {
-				if s != ctx.member {
+				if ctx.member != "" && s != ctx.member {
 					d.errorf(v.pos, p, "role %q is not the sub-job's role %q (protocols.lava-multinode.role)", truncate(s, 60), truncate(ctx.member, 60))
 				}
 				a.Role = []string{s}

@@ -197,7 +197,8 @@ type actionCtx struct {
 	multinode bool
 	roles     map[string]bool // nil unless multinode
 	roleList  string
-	member    string // a sub-job's role: every action's role is this string
+	subJob    bool   // a multinode sub-job: every action's role is member
+	member    string // the sub-job's role ("" when it is invalid)
 	refs      *[]timeoutRef
 }
 
@@ -294,7 +295,7 @@ func (d *decoder) job(root *node) *Job {
 
 	ctx := actionCtx{multinode: multinode, refs: &refs}
 	if member != nil {
-		ctx.member = member.Role
+		ctx.subJob, ctx.member = true, member.Role
 	} else if mn := job.Protocols.Multinode; mn != nil {
 		ctx.roles = map[string]bool{}
 		var names []string
