@@ -96,10 +96,28 @@ func (e *emitter) mapEntries(n *node, indent int, inline bool) {
 		if i > 0 || !inline {
 			e.indent(indent)
 		}
-		e.write(quoteString(en.key) + ":")
+		key := quoteString(en.key)
+		if len(key) <= maxSimpleKey {
+			e.write(key + ":")
+			e.value(en.val, indent, true)
+			continue
+		}
+		// A long key is written as an explicit key: YAML limits an
+		// implicit one to 1024 characters (PyYAML enforces it).
+		e.write("? " + key + "\n")
+		e.indent(indent)
+		e.write(":")
+		if isCollection(en.val) && en.val.kind == seqNode && e.anchors[en.val] == "" && e.refs[en.val] <= 1 {
+			e.write("\n")
+			e.seqItems(en.val, indent+2, false)
+			continue
+		}
 		e.value(en.val, indent, true)
 	}
 }
+
+// maxSimpleKey is the longest key written as an implicit key ("key:").
+const maxSimpleKey = 1000
 
 // seqItems writes a list's items at column indent; with inline, the first
 // one continues the current line.
