@@ -3,6 +3,7 @@ package jobdef
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // Protocols is the top-level protocols block. Only lava-multinode is
@@ -161,7 +162,7 @@ func (d *decoder) multinodeBlock(n *node, path string) *Multinode {
 	total := 0
 	for _, e := range v.entries {
 		p := KeyPath(rp, e.key)
-		if e.key == "" {
+		if strings.TrimSpace(e.key) == "" {
 			d.errorf(e.keyPos, p, "role name must not be empty")
 			continue
 		}
