@@ -29,7 +29,8 @@ type Action struct {
 	Namespace           string `json:"namespace,omitempty"`
 	ConnectionNamespace string `json:"connection_namespace,omitempty"`
 	// Role lists the multinode roles that run this action (multinode only,
-	// then required).
+	// then required). In a multinode sub-job it is the job's role, which
+	// the definition writes as a string.
 	Role []string `json:"role,omitempty"`
 	// Timeout is the block's timeout; Timeouts overrides child pipeline
 	// actions by name. Both are at most the job timeout.
@@ -170,7 +171,15 @@ func (d *decoder) common(a *Action, m *mapping, ctx actionCtx) {
 	}
 	if v, ok := m.get("role"); ok {
 		p := m.sub("role")
-		if !ctx.multinode {
+		if ctx.subJob {
+			// A sub-job's: LAVA's split writes the job's role as a string.
+			if s, ok := d.nonEmpty(v, p, 0); ok {
+				if ctx.member != "" && s != ctx.member {
+					d.errorf(v.pos, p, "role %q is not the sub-job's role %q (protocols.lava-multinode.role)", truncate(s, 60), truncate(ctx.member, 60))
+				}
+				a.Role = []string{s}
+			}
+		} else if !ctx.multinode {
 			d.errorf(m.keyPos("role"), p, "role is only allowed with protocols.lava-multinode")
 		} else if roles, ok := d.nonEmptyList(v, p); ok {
 			for i, r := range roles {

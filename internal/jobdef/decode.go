@@ -15,6 +15,10 @@ type decoder struct {
 	extraContext map[string]bool
 	multinode    bool // protocols.lava-multinode is present
 	strict       bool // warnings are errors (Strict)
+	// serverGenerated allows a multinode sub-job (ServerGenerated);
+	// memberMap is a sub-job's protocols.lava-multinode.
+	serverGenerated bool
+	memberMap       *mapping
 }
 
 func (d *decoder) errorf(pos Pos, path, format string, args ...any) {

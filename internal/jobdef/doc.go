@@ -30,9 +30,22 @@
 //   - multinode rules: with protocols.lava-multinode, top-level device_type,
 //     environment, context and tags are forbidden and every action names
 //     defined roles; without it device_type is required; role definitions
-//     are checked (count, device/worker, host_role/expect_role);
+//     are checked (count, device/worker, host_role/expect_role), every role
+//     with members has an action, the group has at most MaxGroupSize jobs;
 //   - the notify block (criteria, recipients, callbacks);
 //   - if any action has a namespace, all do.
+//
+// # Multinode jobs
+//
+// Split makes the jobs of a multinode submission, one per role instance,
+// as LAVA's server does (lava_scheduler_app.utils.split_multinode_yaml):
+// each SubJob has its definition (YAML, written from the submission's
+// values) and that definition parsed. A sub-job's definition is parsed
+// with the ServerGenerated option, which allows what only the server
+// writes (protocols.lava-multinode with target_group, role, group_size and
+// sub_id); Job.Member says which member of its group the job is, and the
+// job's DeviceType, Context, Tags, Environment, Device and Worker are its
+// role's. Without ServerGenerated that form is refused.
 //
 // # What is checked later
 //

@@ -3,6 +3,7 @@ package jobdef
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +13,10 @@ import (
 // FuzzParse checks that Parse never panics and always honours its contract:
 // either a job satisfying the basic invariants, or an *Errors whose items
 // all have a position; and that Strict refuses exactly the jobs with
-// warnings, with an error at each warning's place.
+// warnings, with an error at each warning's place. ServerGenerated accepts
+// all Parse accepts, and its sub-jobs say consistently which member of a
+// group they are; every multinode job Parse accepts splits (Split) into
+// sub-jobs that parse again.
 func FuzzParse(f *testing.F) {
 	for _, dir := range []string{"valid", "invalid", "warnings"} {
 		for _, file := range fixtures(f, dir) {
@@ -23,6 +27,18 @@ func FuzzParse(f *testing.F) {
 			f.Add(src)
 		}
 	}
+	// Multinode submissions and the sub-jobs Split makes of them.
+	splits, err := filepath.Glob("testdata/split/*/*.yaml")
+	if err != nil || len(splits) == 0 {
+		f.Fatalf("no fixtures in testdata/split: %v", err)
+	}
+	for _, file := range splits {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
 	f.Add([]byte(base))
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte("? [a]\n: b\n"))
@@ -31,6 +47,16 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(strings.Replace(base, "job_name: table test", `job_name: "a\0b"`, 1)))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		job, err := Parse(src)
+		server, serverErr := Parse(src, ServerGenerated())
+		if err == nil && serverErr != nil {
+			t.Fatalf("ServerGenerated refused what Parse accepts: %v", serverErr)
+		}
+		if serverErr == nil {
+			checkMember(t, server)
+		}
+		if err == nil && job.Protocols.Multinode != nil {
+			checkSplit(t, src, job)
+		}
 		if err == nil {
 			if job == nil {
 				t.Fatal("nil job and nil error")
@@ -110,6 +136,65 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkMember asserts what a sub-job (ServerGenerated) satisfies.
+func checkMember(t *testing.T, job *Job) {
+	t.Helper()
+	m := job.Member()
+	if m == nil {
+		return
+	}
+	if (job.DeviceType == "") == (m.Connection == "") {
+		t.Fatalf("sub-job with device_type %q and connection %q", job.DeviceType, m.Connection)
+	}
+	if m.TargetGroup == "" || m.Role == "" || m.GroupSize < 1 || m.GroupSize > MaxGroupSize || m.SubID < 0 || m.SubID >= m.GroupSize {
+		t.Fatalf("sub-job with Member %+v", m)
+	}
+	if (m.HostRole == "") != (m.ExpectRole == "") {
+		t.Fatalf("sub-job with host_role %q and expect_role %q", m.HostRole, m.ExpectRole)
+	}
+	for i, a := range job.Actions {
+		if len(a.Role) != 1 || a.Role[0] != m.Role {
+			t.Fatalf("sub-job action %d has role %v, the job %q", i, a.Role, m.Role)
+		}
+	}
+}
+
+// checkSplit asserts that a multinode submission Parse accepts splits,
+// into sub-jobs that parse and say which member of the group they are.
+func checkSplit(t *testing.T, src []byte, job *Job) {
+	t.Helper()
+	subs, err := Split(src, job, "fuzz-group")
+	if err != nil {
+		// The one way a valid submission cannot be split: aliases that
+		// expand beyond the size of a job.
+		if strings.Contains(err.Error(), "larger than") {
+			return
+		}
+		t.Fatalf("Split of a valid multinode job: %v", err)
+	}
+	size := 0
+	for _, name := range job.Protocols.Multinode.RoleNames {
+		size += job.Protocols.Multinode.Roles[name].Count
+	}
+	if len(subs) != size {
+		t.Fatalf("%d sub-jobs for a group of %d", len(subs), size)
+	}
+	for i, s := range subs {
+		m := s.Job.Member()
+		if s.Index != i || m == nil || m.SubID != i || m.GroupSize != size || m.Role != s.Role || m.TargetGroup != "fuzz-group" {
+			t.Fatalf("sub-job %d: %+v, Member %+v", i, s, m)
+		}
+		if len(s.Job.Actions) == 0 {
+			t.Fatalf("sub-job %d has no action", i)
+		}
+		checkMember(t, s.Job)
+		again, err := Parse([]byte(s.Definition), ServerGenerated())
+		if err != nil || !sameTree(again.root, s.Job.root) {
+			t.Fatalf("sub-job %d does not parse again the same: %v", i, err)
+		}
+	}
 }
 
 func BenchmarkParse(b *testing.B) {

@@ -1,6 +1,7 @@
 package jobdef
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,19 +12,23 @@ import (
 // Job is a parsed, validated LAVA job definition. A Job returned by Parse
 // satisfies every rule of the package documentation: Name is 1–200
 // characters, Timeouts.Job is positive and bounds every action and
-// connection timeout, DeviceType is set exactly when Protocols.Multinode is
-// nil, every action carries a known role in multinode jobs, and either all
-// actions or none have a namespace.
+// connection timeout, every action carries a known role in multinode jobs,
+// and either all actions or none have a namespace. DeviceType is set
+// exactly when Protocols.Multinode is nil, but in a multinode sub-job
+// (Member not nil), which has either DeviceType or Member().Connection.
 type Job struct {
 	// Pos is the position of the document's first key.
 	Pos Pos `json:"pos"`
 	// Name is job_name (LAVA's TestJob.description).
 	Name string `json:"job_name"`
-	// DeviceType is the requested device type or alias; empty for multinode.
+	// DeviceType is the requested device type or alias; empty for a
+	// multinode submission, and in a multinode sub-job its role's.
 	DeviceType string `json:"device_type,omitempty"`
-	// Device pins the job to one device hostname (optional).
+	// Device pins the job to one device hostname (optional; ignored in a
+	// multinode submission, and in a multinode sub-job its role's).
 	Device string `json:"device,omitempty"`
-	// Worker restricts the job to devices on that worker (optional).
+	// Worker restricts the job to devices on that worker (optional; as
+	// Device).
 	Worker string `json:"worker,omitempty"`
 	// Priority is 0–100; high/medium/low are 100/50/0; default 50.
 	Priority int `json:"priority"`
@@ -31,19 +36,21 @@ type Job struct {
 	// lists the groups (non-empty) whose members may see the job.
 	Visibility       lab.Visibility `json:"visibility"`
 	VisibilityGroups []string       `json:"visibility_groups,omitempty"`
-	// Tags are device tags the job needs (not allowed with multinode).
+	// Tags are device tags the job needs (not allowed in a multinode
+	// submission; in a multinode sub-job its role's).
 	Tags []string `json:"tags,omitempty"`
 	// Timeouts is the timeouts block.
 	Timeouts Timeouts `json:"timeouts"`
 	// Context holds device-template variables; keys come from LAVA's
-	// allow-list (plus WithExtraContext), values are scalars or lists.
+	// allow-list (plus WithExtraContext), values are scalars or lists
+	// (as Tags).
 	Context map[string]any `json:"context,omitempty"`
 	// Metadata is free metadata with scalar values stringified (booleans
 	// as "true"/"false", numbers as written).
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Secrets are exported to the run and masked in logs.
 	Secrets map[string]string `json:"secrets,omitempty"`
-	// Environment is exported on the DUT (not allowed with multinode).
+	// Environment is exported on the DUT (as Tags).
 	Environment map[string]any `json:"environment,omitempty"`
 	// Notify is the notify block, nil when absent.
 	Notify *Notify `json:"notify,omitempty"`
@@ -59,6 +66,16 @@ type Job struct {
 	Warnings []Warning `json:"warnings,omitempty"`
 
 	root *node
+}
+
+// Member returns what a multinode sub-job (made by Split, parsed with
+// ServerGenerated) says of its place in its group, or nil for any other
+// job.
+func (j *Job) Member() *Member {
+	if j == nil || j.Protocols.Multinode == nil {
+		return nil
+	}
+	return j.Protocols.Multinode.Member
 }
 
 // QueueTimeout is the longest time the job may wait in the queue
@@ -110,8 +127,9 @@ func (j *Job) PosOf(path string) (Pos, bool) {
 type Option func(*config)
 
 type config struct {
-	extraContext []string
-	strict       bool
+	extraContext    []string
+	strict          bool
+	serverGenerated bool
 }
 
 // Strict makes Parse refuse what it otherwise accepts with a warning (see
@@ -120,6 +138,16 @@ type config struct {
 // with strict=True) for those cases.
 func Strict() Option {
 	return func(c *config) { c.strict = true }
+}
+
+// ServerGenerated allows what only the server writes: a multinode sub-job,
+// as Split makes it (protocols.lava-multinode with target_group, role,
+// group_size and sub_id instead of roles; its role's device_type or
+// connection, host_role and context at the top level; every action with
+// role: <its role>). Without it such a job is refused, at the keys only
+// the server sets: users submit the whole multinode job.
+func ServerGenerated() Option {
+	return func(c *config) { c.serverGenerated = true }
 }
 
 // WithExtraContext allows more context keys than LAVA's built-in list (the
@@ -144,7 +172,7 @@ func Parse(src []byte, opts ...Option) (*Job, error) {
 	if root == nil {
 		return nil, errs.result()
 	}
-	d := &decoder{errs: errs, extraContext: map[string]bool{}, strict: cfg.strict}
+	d := &decoder{errs: errs, extraContext: map[string]bool{}, strict: cfg.strict, serverGenerated: cfg.serverGenerated}
 	for _, k := range cfg.extraContext {
 		d.extraContext[k] = true
 	}
@@ -169,6 +197,8 @@ type actionCtx struct {
 	multinode bool
 	roles     map[string]bool // nil unless multinode
 	roleList  string
+	subJob    bool   // a multinode sub-job: every action's role is member
+	member    string // the sub-job's role ("" when it is invalid)
 	refs      *[]timeoutRef
 }
 
@@ -189,24 +219,39 @@ func (d *decoder) job(root *node) *Job {
 		job.Protocols, multinode = d.protocols(v, m.sub("protocols"))
 	}
 	d.multinode = multinode
-	for _, k := range []string{"device_type", "environment", "context", "tags"} {
-		if _, ok := m.get(k); ok && multinode {
-			d.errorf(m.keyPos(k), m.sub(k), "%s is not allowed with protocols.lava-multinode; set it per role", k)
+	member := job.Member()
+	switch {
+	case member != nil:
+		d.memberTop(m, job)
+	case multinode:
+		for _, k := range []string{"device_type", "environment", "context", "tags"} {
+			if _, ok := m.get(k); ok {
+				d.errorf(m.keyPos(k), m.sub(k), "%s is not allowed with protocols.lava-multinode; set it per role", k)
+			}
+		}
+		for _, k := range []string{"device", "worker"} {
+			if _, ok := m.get(k); ok {
+				d.lenient(m.keyPos(k), m.sub(k),
+					fmt.Sprintf("%s is ignored with protocols.lava-multinode, as LAVA's split drops it; set it per role", k),
+					fmt.Sprintf("%s is not allowed with protocols.lava-multinode; set it per role", k))
+			}
 		}
 	}
 
 	if v, ok := m.get("device_type"); ok {
-		if !multinode {
+		if !multinode || member != nil {
 			job.DeviceType, _ = d.nonEmpty(v, m.sub("device_type"), 200)
 		}
 	} else if !multinode {
 		d.errorf(m.n.pos, "$", "missing required key %q (required unless protocols.lava-multinode is used)", "device_type")
 	}
-	if v, ok := m.get("device"); ok {
-		job.Device, _ = d.nonEmpty(v, m.sub("device"), 200)
-	}
-	if v, ok := m.get("worker"); ok {
-		job.Worker, _ = d.nonEmpty(v, m.sub("worker"), 200)
+	if !multinode {
+		if v, ok := m.get("device"); ok {
+			job.Device, _ = d.nonEmpty(v, m.sub("device"), 200)
+		}
+		if v, ok := m.get("worker"); ok {
+			job.Worker, _ = d.nonEmpty(v, m.sub("worker"), 200)
+		}
 	}
 
 	jobTimeoutOK := false
@@ -224,7 +269,7 @@ func (d *decoder) job(root *node) *Job {
 	if v, ok := m.get("tags"); ok && !multinode {
 		job.Tags, _ = d.nonEmptyStrings(v, m.sub("tags"))
 	}
-	if v, ok := m.get("context"); ok && !multinode {
+	if v, ok := m.get("context"); ok && (!multinode || member != nil) {
 		job.Context = d.context(v, m.sub("context"))
 	}
 	if v, ok := m.get("metadata"); ok {
@@ -243,13 +288,15 @@ func (d *decoder) job(root *node) *Job {
 		job.RebootToFastboot, _ = d.boolean(v, m.sub("reboot_to_fastboot"))
 	}
 	for _, k := range []string{"connection", "host_role"} {
-		if _, ok := m.get(k); ok {
+		if _, ok := m.get(k); ok && member == nil {
 			d.errorf(m.keyPos(k), m.sub(k), "%s is only set in server-generated multinode sub-jobs, not in submissions", k)
 		}
 	}
 
 	ctx := actionCtx{multinode: multinode, refs: &refs}
-	if mn := job.Protocols.Multinode; mn != nil {
+	if member != nil {
+		ctx.subJob, ctx.member = true, member.Role
+	} else if mn := job.Protocols.Multinode; mn != nil {
 		ctx.roles = map[string]bool{}
 		var names []string
 		for name := range mn.Roles {
@@ -260,6 +307,9 @@ func (d *decoder) job(root *node) *Job {
 	}
 	if v, ok := d.require(m, "actions"); ok {
 		job.Actions = d.actions(v, m.sub("actions"), ctx)
+		if mn := job.Protocols.Multinode; mn != nil && member == nil && v.kind == seqNode && len(job.Actions) == len(v.items) {
+			d.rolesWithoutActions(mn, job.Actions)
+		}
 	}
 	d.unknownKeys(m, topLevelKeys, "connection", "host_role")
 
