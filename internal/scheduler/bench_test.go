@@ -129,7 +129,7 @@ func TestSyntheticLabs(t *testing.T) {
 					len(d.Assignments), len(d.HealthChecks), len(d.Expired), len(s.Queue))
 			}
 			checkInvariants(t, s, d)
-			if diff := cmpPlans(referencePlan(s), d); diff != "" {
+			if diff := cmpPlans(referencePlan(t, s, d), d); diff != "" {
 				t.Fatalf("Plan differs from the reference (-reference +Plan):\n%s", diff)
 			}
 		})

@@ -1,10 +1,13 @@
 package scheduler
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pgregory.net/rapid"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 )
@@ -111,8 +114,15 @@ func TestGroups(t *testing.T) {
 		},
 		{
 			name: "a member moves off a full worker to make room for one that needs it",
-			// Job 2 first takes q1 on w1 (limit 1), which job 1 must use:
-			// the search moves job 2 to r1 on w2.
+			// Job 2 first takes q1 on w1 (limit 1), whose slot job 1
+			// needs for q2: the search moves job 2 to r1 on w2.
+			snap: Snapshot{DeviceTypes: qemu, Workers: []Worker{limited("w1", 1), worker("w2")},
+				Devices: []Device{q1, q2, device("r1", "qemu", "w2", "t")},
+				Queue:   []Job{inGroup(job(2, "qemu"), "g", 2, "a"), inGroup(withDevice(job(1, "qemu"), "q2"), "g", 2, "b")}},
+			want: Decisions{Assignments: gassign("g", 2, "r1", 1, "q2")},
+		},
+		{
+			name: "a member moves off a device another one needs",
 			snap: Snapshot{DeviceTypes: qemu, Workers: []Worker{limited("w1", 1), worker("w2")},
 				Devices: []Device{q1, q2, device("r1", "qemu", "w2", "t")},
 				Queue:   []Job{inGroup(job(2, "qemu"), "g", 2, "a"), inGroup(withWorker(job(1, "qemu"), "w1"), "g", 2, "b")}},
@@ -256,6 +266,77 @@ func TestGroupFeasible(t *testing.T) {
 		b.Device, b.Worker = "", "w2"
 		if ok, _ := GroupFeasible(devs, ws, []Job{a, b}); ok {
 			t.Error("two members on w2 (limit 1) are feasible")
+		}
+	})
+}
+
+// genMatchingLab draws a small lab of one type where a group's members
+// compete for devices: few tags, workers with small job limits, members
+// with overlapping tag sets and now and then a requested worker or device.
+func genMatchingLab(t *rapid.T) (Snapshot, []Job) {
+	s := Snapshot{Now: now, DeviceTypes: []DeviceType{noCheck("t")}}
+	for w := range rapid.IntRange(1, 3).Draw(t, "workers") {
+		wk := worker(fmt.Sprintf("w%d", w))
+		wk.JobLimit = rapid.IntRange(0, 2).Draw(t, "limit")
+		wk.Busy = rapid.IntRange(0, 1).Draw(t, "busy")
+		s.Workers = append(s.Workers, wk)
+	}
+	tagSets := [][]string{nil, {"x"}, {"y"}, {"x", "y"}}
+	for d := range rapid.IntRange(1, 7).Draw(t, "devices") {
+		dv := device(fmt.Sprintf("d%d", d), "t", rapid.SampledFrom(s.Workers).Draw(t, "dworker").Name,
+			rapid.SampledFrom(tagSets).Draw(t, "dtags")...)
+		if rapid.IntRange(0, 4).Draw(t, "dbusy") == 0 {
+			dv.State = lab.DeviceRunning
+		}
+		s.Devices = append(s.Devices, dv)
+	}
+	size := rapid.IntRange(1, 4).Draw(t, "size")
+	var members []Job
+	for n := range size {
+		j := inGroup(job(int64(n+1), "t", rapid.SampledFrom(tagSets).Draw(t, "jtags")...), "g", size, fmt.Sprintf("r%d", n%2))
+		switch rapid.IntRange(0, 9).Draw(t, "req") {
+		case 0:
+			j.Worker = rapid.SampledFrom(s.Workers).Draw(t, "jworker").Name
+		case 1:
+			j.Device = rapid.SampledFrom(s.Devices).Draw(t, "jdevice").Hostname
+		}
+		members = append(members, j)
+	}
+	s.Queue = rapid.Permutation(members).Draw(t, "queue")
+	return s, members
+}
+
+// TestGroupMatchingExact: Plan places a group exactly when some assignment
+// of its members to distinct free devices within the worker limits exists
+// (found by trying them all), and GroupFeasible answers the same question
+// for every device that is not retired, with the limits alone.
+func TestGroupMatchingExact(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s, members := genMatchingLab(t)
+		m := newModel(s)
+		d := Plan(s)
+		room := func(name string) int {
+			w := m.workers[name]
+			if w.JobLimit <= 0 {
+				return len(s.Devices)
+			}
+			return w.JobLimit - w.Busy
+		}
+		want := bruteMatch(members, s.Devices, func(j Job, dv Device) bool { return dv.State == lab.DeviceIdle && fits(j, dv) }, room)
+		if got := len(d.Assignments) > 0; got != want {
+			t.Fatalf("a matching exists: %v; Plan: %+v", want, d)
+		}
+		checkInvariants(t, s, d)
+
+		limit := func(name string) int {
+			if l := m.workers[name].JobLimit; l > 0 {
+				return l
+			}
+			return len(s.Devices)
+		}
+		want = bruteMatch(members, s.Devices, fits, limit)
+		if ok, why := GroupFeasible(s.Devices, s.Workers, members); ok != want || ok != (why == "") {
+			t.Fatalf("GroupFeasible = %v %q, a matching exists: %v", ok, why, want)
 		}
 	})
 }
