@@ -608,7 +608,7 @@ func (p *planner) explainMember(e Explanation, j *Job, g *group, me queued, scop
 		gs.Roles = append(gs.Roles, rs)
 	}
 	if len(details) == 0 {
-		main.Detail += fmt.Sprintf(": each role is satisfiable alone, but they compete for the same free devices or worker slots; only %d of its %d jobs can be placed at once",
+		main.Detail += fmt.Sprintf(": each role could be placed alone, but only %d of its %d jobs can get free devices at once (the roles need the same devices or worker slots)",
 			dg.matched, len(g.members))
 	} else {
 		for _, rs := range gs.Roles {
@@ -629,14 +629,15 @@ func (p *planner) explainMember(e Explanation, j *Job, g *group, me queued, scop
 	after := p.s.GroupHoldAfter
 	switch {
 	case h != nil && len(h.Devices) > 0:
-		r := Reason{CodeGroupHold, "the pass holds " + strings.Join(h.Devices, ", ") + " for the group, queued longer than " + durText(after)}
+		r := Reason{CodeGroupHold, "the group has been queued longer than " + durText(after) + ": the pass holds " +
+			strings.Join(h.Devices, ", ") + " for it"}
 		if len(h.Waits) > 0 {
-			r.Detail += ", which waits for " + strings.Join(h.Waits, ", ")
+			r.Detail += ", and it waits for " + strings.Join(h.Waits, ", ")
 		}
 		more = append(more, r)
 	case h != nil:
-		more = append(more, Reason{CodeGroupHold, "the group, queued longer than " + durText(after) + ", waits for " +
-			strings.Join(h.Waits, ", ") + "; none of its devices is free to hold"})
+		more = append(more, Reason{CodeGroupHold, "the group has been queued longer than " + durText(after) + ": it waits for " +
+			strings.Join(h.Waits, ", ") + ", none of them free to hold"})
 	case after > 0 && dg.fits && !p.holdDue(g):
 		at := q[g.members[0]].SubmitTime.Add(after)
 		more = append(more, Reason{CodeGroupHold, fmt.Sprintf("free devices are held for the group once it has been queued longer than %s, after %s, %s",

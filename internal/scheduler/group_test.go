@@ -340,3 +340,125 @@ func TestGroupMatchingExact(t *testing.T) {
 		}
 	})
 }
+
+// TestExplainGroups has one case per group reason Explain gives, with the
+// exact sentences people read.
+func TestExplainGroups(t *testing.T) {
+	qemu := []DeviceType{noCheck("qemu")}
+	w1 := []Worker{worker("w1")}
+	q1, q2 := device("q1", "qemu", "w1"), device("q2", "qemu", "w1")
+	timed := func(j Job, timeout time.Duration) Job { j.QueueTimeout = timeout; return j }
+	clientsAndServer := []Job{inGroup(job(1, "qemu", "x"), "g", 3, "client"), inGroup(job(2, "qemu", "x"), "g", 3, "client"),
+		inGroup(job(3, "qemu"), "g", 3, "server")}
+	pair := []Job{inGroup(job(2, "qemu"), "g", 2, "client"), inGroup(job(3, "qemu"), "g", 2, "server"), job(1, "qemu")}
+	runExplain(t, []explainCase{
+		{
+			name: "a role has no free device with its tags",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Queue: clientsAndServer,
+				Devices: []Device{q1, q2, running(device("x1", "qemu", "w1", "x"), 8), running(device("x2", "qemu", "w1", "x"), 9)}},
+			job: 3, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable",
+			reasons: []Code{CodeGroupWaits},
+			devices: []string{"q1 free", "q2 free", "x1 device_running", "x2 device_running"},
+		},
+		{
+			name: "a group that cannot fit even when busy devices free up says so",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2, running(device("x1", "qemu", "w1", "x"), 9)},
+				Queue: clientsAndServer},
+			job: 1, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable; " +
+				"even with every busy device free, the devices in service cannot take the whole group",
+			reasons: []Code{CodeGroupWaits},
+			devices: []string{"q1 missing_tags", "q2 missing_tags", "x1 device_running"},
+		},
+		{
+			name: "roles that fit alone but not together",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair},
+			job:  2, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+				"(the roles need the same devices or worker slots)",
+			reasons: []Code{CodeGroupWaits},
+			devices: []string{"q1 free", "q2 device_running"},
+		},
+		{
+			name: "a member whose request cannot be met",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2},
+				Queue: []Job{inGroup(job(1, "qemu"), "g", 2, "host"), inGroup(job(2, "bbb"), "g", 2, "board")}},
+			job: 1, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: role board cannot run: device type bbb does not exist; role host is satisfiable; " +
+				"even with every busy device free, the devices in service cannot take the whole group",
+			reasons: []Code{CodeGroupWaits},
+			devices: []string{"q1 free", "q2 free"},
+		},
+		{
+			name: "the hold starts later",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair, GroupHoldAfter: 10 * time.Minute},
+			job:  3, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+				"(the roles need the same devices or worker slots); free devices are held for the group once it has been queued longer than 10m, " +
+				"after 12:07 UTC, in 7 minutes",
+			reasons: []Code{CodeGroupWaits, CodeGroupHold},
+			devices: []string{"q1 free", "q2 device_running"},
+		},
+		{
+			name: "the group holds a device and waits for another",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair, GroupHoldAfter: time.Minute},
+			job:  3, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+				"(the roles need the same devices or worker slots); the group has been queued longer than 1m: the pass holds q1 for it, and it waits for q2",
+			reasons: []Code{CodeGroupWaits, CodeGroupHold},
+			devices: []string{"q1 free", "q2 device_running"},
+		},
+		{
+			name: "the group waits for busy devices only",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{running(q1, 6), running(q2, 7)}, Queue: pair, GroupHoldAfter: time.Minute},
+			job:  3, verdict: VerdictWaiting,
+			summary: "group g cannot be placed whole: role client has no free qemu device; role server has no free qemu device; " +
+				"the group has been queued longer than 1m: it waits for q1, q2, none of them free to hold",
+			reasons: []Code{CodeGroupWaits, CodeGroupHold},
+			devices: []string{"q1 device_running", "q2 device_running"},
+		},
+		{
+			name: "an ordinary job behind a held device",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair, GroupHoldAfter: time.Minute},
+			job:  1, verdict: VerdictWaiting,
+			summary: "no qemu device is free: q1 is held for group g, ahead in the queue; q2 is running job 7; " +
+				"2 jobs of equal priority submitted earlier ahead",
+			reasons: []Code{CodeAllBusy, CodeJobsAhead},
+			devices: []string{"q1 held_for_group", "q2 device_running"},
+		},
+		{
+			name: "a member of a placed group",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2}, Queue: pair},
+			job:  2, verdict: VerdictSchedulable,
+			summary: "q2 is free: the next scheduling pass assigns the job to it, together with the 1 other job of group g",
+			reasons: []Code{CodeFree},
+			devices: []string{"q1 free", "q2 free"},
+		},
+		{
+			name: "a group with a member missing",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2}, Queue: pair[1:]},
+			job:  3, verdict: VerdictWaiting,
+			summary: "group g has 1 of its 2 jobs queued: a group is only placed whole",
+			reasons: []Code{CodeGroupIncomplete},
+			devices: []string{"q1 free", "q2 free"},
+		},
+		{
+			name: "members disagreeing on the group's size",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2},
+				Queue: []Job{inGroup(job(2, "qemu"), "g", 2, "a"), inGroup(job(3, "qemu"), "g", 3, "b")}},
+			job: 2, verdict: VerdictWaiting,
+			summary: "group g is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
+			reasons: []Code{CodeGroupInconsistent},
+			devices: []string{"q1 free", "q2 free"},
+		},
+		{
+			name: "another member's queue timeout",
+			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2},
+				Queue: []Job{inGroup(job(2, "qemu"), "g", 2, "a"), inGroup(timed(job(3, "qemu"), time.Minute), "g", 2, "b")}},
+			job: 2, verdict: VerdictExpired,
+			summary: "job 3 of group g passed its queue timeout of 1m at 11:58 UTC: the whole group will be canceled",
+			reasons: []Code{CodeGroupExpired},
+		},
+	})
+}
