@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Multinode groups (rules 7 and 8 of the package documentation).
@@ -22,6 +23,7 @@ type group struct {
 	name    string
 	key     queued  // serving position: the group's first member in queue order
 	members []int32 // queue positions, in queue order
+	n       int     // members counted while collecting
 	size    int     // the GroupSize its members agree on
 	state   groupState
 	expired bool // some member's queue timeout has passed (rule 1)
@@ -43,28 +45,78 @@ const (
 	groupInconsistent
 )
 
-// indexGroups builds the pass's groups from the group members collect found
-// (byName), decides their state and expiry, and orders them by their first
-// member.
-func (p *planner) indexGroups(byName map[string]*group) {
-	q := p.s.Queue
-	ids := make(map[int64]int)
-	for _, g := range byName {
-		for _, i := range g.members {
-			ids[q[i].ID] = 0
+// groupSet gathers the groups of the queue while collect walks it.
+type groupSet struct {
+	byName  map[string]int32
+	groups  []group // members not yet filled
+	groupOf []int32 // by queue entry: its group, or none
+}
+
+// add records queue entry i, job j, as a member of j.Group.
+func (gs *groupSet) add(i int32, j *Job, now time.Time) {
+	if gs.byName == nil {
+		gs.byName = make(map[string]int32)
+	}
+	if gs.groupOf == nil {
+		gs.groupOf = make([]int32, i, i+1)
+		for k := range gs.groupOf {
+			gs.groupOf[k] = none
 		}
+	}
+	for int32(len(gs.groupOf)) < i {
+		gs.groupOf = append(gs.groupOf, none)
+	}
+	gi, ok := gs.byName[j.Group]
+	if !ok {
+		gi = int32(len(gs.groups))
+		gs.byName[j.Group] = gi
+		gs.groups = append(gs.groups, group{name: j.Group, size: j.GroupSize, hold: none})
+	}
+	g := &gs.groups[gi]
+	g.n++
+	if j.GroupSize != g.size {
+		g.state = groupInconsistent
+	}
+	g.expired = g.expired || queueExpired(j, now)
+	gs.groupOf = append(gs.groupOf, gi)
+}
+
+// indexGroups builds the pass's groups from those collect found, decides
+// their state and expiry, and orders them by their first member.
+func (p *planner) indexGroups(gs *groupSet) {
+	q := p.s.Queue
+	// Members, in queue order, in one backing array.
+	flat := make([]int32, 0, len(gs.groupOf))
+	for gi := range gs.groups {
+		g := &gs.groups[gi]
+		g.members = flat[len(flat) : len(flat) : len(flat)+g.n]
+		flat = flat[:len(flat)+g.n]
+	}
+	for i, gi := range gs.groupOf {
+		if gi != none {
+			g := &gs.groups[gi]
+			g.members = append(g.members, int32(i))
+		}
+	}
+	// A member whose ID appears more than once in the queue makes its
+	// group inconsistent.
+	seen := make(map[int64]uint8, len(flat))
+	for _, i := range flat {
+		seen[q[i].ID] = 0
 	}
 	for i := range q {
-		if n, ok := ids[q[i].ID]; ok {
-			ids[q[i].ID] = n + 1
+		if n, ok := seen[q[i].ID]; ok && n < 2 {
+			seen[q[i].ID] = n + 1
 		}
 	}
-	p.groups = make([]*group, 0, len(byName))
-	for _, g := range byName {
+	p.groups = make([]*group, len(gs.groups))
+	for gi := range gs.groups {
+		g := &gs.groups[gi]
+		p.groups[gi] = g
 		slices.SortFunc(g.members, func(a, b int32) int { return before(p.entry(a), p.entry(b)) })
 		g.key = p.entry(g.members[0])
 		for _, i := range g.members {
-			if ids[q[i].ID] > 1 {
+			if seen[q[i].ID] > 1 {
 				g.state = groupInconsistent
 			}
 			if g.expired {
@@ -78,7 +130,6 @@ func (p *planner) indexGroups(byName map[string]*group) {
 		case n < g.size:
 			g.state = groupIncomplete
 		}
-		p.groups = append(p.groups, g)
 	}
 	slices.SortFunc(p.groups, func(a, b *group) int { return before(a.key, b.key) })
 }
@@ -200,7 +251,9 @@ func (p *planner) holdGroup(g *group, ms []member) {
 			p.free[d] = false
 			p.wBusy[w]++
 			p.nfree--
-			p.log = append(p.log, event{key: g.key, dev: d, group: g, hold: true})
+			if p.explaining {
+				p.log = append(p.log, event{key: g.key, dev: d, group: g, hold: true})
+			}
 			h.Devices = append(h.Devices, host)
 		} else {
 			h.Waits = append(h.Waits, host)
@@ -256,7 +309,9 @@ func (p *planner) take(d int32, key queued, id int64, g *group) {
 		a.Group = g.name
 	}
 	p.out.Assignments = append(p.out.Assignments, a)
-	p.log = append(p.log, event{key: key, dev: d, job: id, group: g})
+	if p.explaining {
+		p.log = append(p.log, event{key: key, dev: d, job: id, group: g})
+	}
 }
 
 // event is one device the pass gives away, in the order it does: to job

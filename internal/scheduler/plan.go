@@ -73,7 +73,7 @@ type planner struct {
 	assigned map[int64]bool // job IDs given a device
 	nfree    int            // pool devices not yet given away
 
-	// log lists what the pass gave away, in queue order (for Explain).
+	// log lists what the pass gave away, in queue order, when explaining.
 	log []event
 
 	// Multinode groups (group.go), in queue order of their first member,
@@ -390,24 +390,12 @@ func (p *planner) collect() [][]queued {
 	typ := make([]int32, len(q))         // type rank of each job, none if left out
 	start := make([]int, len(p.types)+1) // jobs per type, then group starts
 	n := 0
-	var groups map[string]*group
+	var gs groupSet
 	for i := range q {
 		j := &q[i]
 		typ[i] = none
 		if j.Group != "" {
-			g := groups[j.Group]
-			if g == nil {
-				if groups == nil {
-					groups = make(map[string]*group)
-				}
-				g = &group{name: j.Group, size: j.GroupSize, hold: none}
-				groups[j.Group] = g
-			}
-			g.members = append(g.members, int32(i))
-			if j.GroupSize != g.size {
-				g.state = groupInconsistent
-			}
-			g.expired = g.expired || queueExpired(j, now)
+			gs.add(int32(i), j, now)
 			continue
 		}
 		if queueExpired(j, now) {
@@ -422,8 +410,8 @@ func (p *planner) collect() [][]queued {
 		start[t+1]++
 		n++
 	}
-	if groups != nil {
-		p.indexGroups(groups)
+	if gs.groups != nil {
+		p.indexGroups(&gs)
 	}
 	// Expired IDs are unique and sorted; a duplicated ID that expired in
 	// any of its entries is never assigned.
