@@ -563,10 +563,10 @@ func (p *planner) explainMember(e Explanation, j *Job, g *group, me queued, scop
 	}
 	switch g.state {
 	case groupIncomplete:
-		return finish(Reason{CodeGroupIncomplete, fmt.Sprintf("group %s has %d of its %d jobs queued: a group is only placed whole",
+		return finish(Reason{CodeGroupIncomplete, fmt.Sprintf("the job is part of group %s, which has %d of its %d jobs queued: a group is only placed whole",
 			g.name, len(g.members), g.size)})
 	case groupInconsistent:
-		return finish(Reason{CodeGroupInconsistent, fmt.Sprintf("group %s is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
+		return finish(Reason{CodeGroupInconsistent, fmt.Sprintf("the job is part of group %s, which is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
 			g.name)})
 	}
 	if g.placed {
@@ -584,7 +584,7 @@ func (p *planner) explainMember(e Explanation, j *Job, g *group, me queued, scop
 		return e
 	}
 
-	main := Reason{CodeGroupWaits, fmt.Sprintf("group %s cannot be placed whole", g.name)}
+	main := Reason{CodeGroupWaits, fmt.Sprintf("the job (%s) is part of group %s, which cannot be placed whole", roleName(j.Role), g.name)}
 	dg := p.diags[g]
 	if dg == nil { // not reached: every complete, unexpired group is diagnosed
 		return finish(main)

@@ -52,19 +52,12 @@ type groupSet struct {
 	groupOf []int32 // by queue entry: its group, or none
 }
 
-// add records queue entry i, job j, as a member of j.Group.
-func (gs *groupSet) add(i int32, j *Job, now time.Time) {
+// add records queue entry i, job j, as a member of j.Group; queue is the
+// length of the queue.
+func (gs *groupSet) add(i int32, j *Job, now time.Time, queue int) {
 	if gs.byName == nil {
 		gs.byName = make(map[string]int32)
-	}
-	if gs.groupOf == nil {
-		gs.groupOf = make([]int32, i, i+1)
-		for k := range gs.groupOf {
-			gs.groupOf[k] = none
-		}
-	}
-	for int32(len(gs.groupOf)) < i {
-		gs.groupOf = append(gs.groupOf, none)
+		gs.groupOf = slices.Repeat([]int32{none}, queue)
 	}
 	gi, ok := gs.byName[j.Group]
 	if !ok {
@@ -78,7 +71,7 @@ func (gs *groupSet) add(i int32, j *Job, now time.Time) {
 		g.state = groupInconsistent
 	}
 	g.expired = g.expired || queueExpired(j, now)
-	gs.groupOf = append(gs.groupOf, gi)
+	gs.groupOf[i] = gi
 }
 
 // indexGroups builds the pass's groups from those collect found, decides

@@ -357,7 +357,7 @@ func TestExplainGroups(t *testing.T) {
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Queue: clientsAndServer,
 				Devices: []Device{q1, q2, running(device("x1", "qemu", "w1", "x"), 8), running(device("x2", "qemu", "w1", "x"), 9)}},
 			job: 3, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable",
+			summary: "the job (role server) is part of group g, which cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable",
 			reasons: []Code{CodeGroupWaits},
 			devices: []string{"q1 free", "q2 free", "x1 device_running", "x2 device_running"},
 		},
@@ -366,7 +366,7 @@ func TestExplainGroups(t *testing.T) {
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2, running(device("x1", "qemu", "w1", "x"), 9)},
 				Queue: clientsAndServer},
 			job: 1, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable; " +
+			summary: "the job (role client) is part of group g, which cannot be placed whole: role client (2 of 2 jobs) has no free qemu device with tags [x]; role server is satisfiable; " +
 				"even with every busy device free, the devices in service cannot take the whole group",
 			reasons: []Code{CodeGroupWaits},
 			devices: []string{"q1 missing_tags", "q2 missing_tags", "x1 device_running"},
@@ -375,7 +375,7 @@ func TestExplainGroups(t *testing.T) {
 			name: "roles that fit alone but not together",
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair},
 			job:  2, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+			summary: "the job (role client) is part of group g, which cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
 				"(the roles need the same devices or worker slots)",
 			reasons: []Code{CodeGroupWaits},
 			devices: []string{"q1 free", "q2 device_running"},
@@ -385,7 +385,7 @@ func TestExplainGroups(t *testing.T) {
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2},
 				Queue: []Job{inGroup(job(1, "qemu"), "g", 2, "host"), inGroup(job(2, "bbb"), "g", 2, "board")}},
 			job: 1, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: role board cannot run: device type bbb does not exist; role host is satisfiable; " +
+			summary: "the job (role host) is part of group g, which cannot be placed whole: role board cannot run: device type bbb does not exist; role host is satisfiable; " +
 				"even with every busy device free, the devices in service cannot take the whole group",
 			reasons: []Code{CodeGroupWaits},
 			devices: []string{"q1 free", "q2 free"},
@@ -394,7 +394,7 @@ func TestExplainGroups(t *testing.T) {
 			name: "the hold starts later",
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair, GroupHoldAfter: 10 * time.Minute},
 			job:  3, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+			summary: "the job (role server) is part of group g, which cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
 				"(the roles need the same devices or worker slots); free devices are held for the group once it has been queued longer than 10m, " +
 				"after 12:07 UTC, in 7 minutes",
 			reasons: []Code{CodeGroupWaits, CodeGroupHold},
@@ -404,7 +404,7 @@ func TestExplainGroups(t *testing.T) {
 			name: "the group holds a device and waits for another",
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, running(q2, 7)}, Queue: pair, GroupHoldAfter: time.Minute},
 			job:  3, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
+			summary: "the job (role server) is part of group g, which cannot be placed whole: each role could be placed alone, but only 1 of its 2 jobs can get free devices at once " +
 				"(the roles need the same devices or worker slots); the group has been queued longer than 1m: the pass holds q1 for it, and it waits for q2",
 			reasons: []Code{CodeGroupWaits, CodeGroupHold},
 			devices: []string{"q1 free", "q2 device_running"},
@@ -413,7 +413,7 @@ func TestExplainGroups(t *testing.T) {
 			name: "the group waits for busy devices only",
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{running(q1, 6), running(q2, 7)}, Queue: pair, GroupHoldAfter: time.Minute},
 			job:  3, verdict: VerdictWaiting,
-			summary: "group g cannot be placed whole: role client has no free qemu device; role server has no free qemu device; " +
+			summary: "the job (role server) is part of group g, which cannot be placed whole: role client has no free qemu device; role server has no free qemu device; " +
 				"the group has been queued longer than 1m: it waits for q1, q2, none of them free to hold",
 			reasons: []Code{CodeGroupWaits, CodeGroupHold},
 			devices: []string{"q1 device_running", "q2 device_running"},
@@ -439,7 +439,7 @@ func TestExplainGroups(t *testing.T) {
 			name: "a group with a member missing",
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2}, Queue: pair[1:]},
 			job:  3, verdict: VerdictWaiting,
-			summary: "group g has 1 of its 2 jobs queued: a group is only placed whole",
+			summary: "the job is part of group g, which has 1 of its 2 jobs queued: a group is only placed whole",
 			reasons: []Code{CodeGroupIncomplete},
 			devices: []string{"q1 free", "q2 free"},
 		},
@@ -448,7 +448,7 @@ func TestExplainGroups(t *testing.T) {
 			snap: Snapshot{DeviceTypes: qemu, Workers: w1, Devices: []Device{q1, q2},
 				Queue: []Job{inGroup(job(2, "qemu"), "g", 2, "a"), inGroup(job(3, "qemu"), "g", 3, "b")}},
 			job: 2, verdict: VerdictWaiting,
-			summary: "group g is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
+			summary: "the job is part of group g, which is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
 			reasons: []Code{CodeGroupInconsistent},
 			devices: []string{"q1 free", "q2 free"},
 		},

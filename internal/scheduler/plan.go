@@ -395,7 +395,7 @@ func (p *planner) collect() [][]queued {
 		j := &q[i]
 		typ[i] = none
 		if j.Group != "" {
-			gs.add(int32(i), j, now)
+			gs.add(int32(i), j, now, len(q))
 			continue
 		}
 		if queueExpired(j, now) {

@@ -16,7 +16,8 @@ import (
 // first occurrence in slice order is used and later ones are ignored; a
 // repeated job ID is listed in Expired once if any of its entries expired
 // and is then never assigned, else it is assigned at most once (through its
-// first entry in queue order that finds a device).
+// first entry in queue order that finds a device); a multinode group with a
+// repeated member ID is never placed.
 type Snapshot struct {
 	// Now is the instant the pass runs at; Plan never reads the clock.
 	Now time.Time
