@@ -4,15 +4,19 @@ package scheduler
 // now apply to the store. (The type would be called Plan, but that name is
 // the function that computes it.)
 //
-// Invariants: a device appears at most once across HealthChecks and
-// Assignments; a job ID appears at most once across Assignments and
-// Expired; no worker is pushed past its job limit. Empty lists are nil.
+// Invariants: a device appears at most once across HealthChecks,
+// Assignments and the Devices of Holds; a job ID appears at most once
+// across Assignments and Expired; no worker is pushed past its job limit
+// (held devices count); a multinode group's queued members are all
+// assigned, consecutively, or none is. Empty lists are nil.
 type Decisions struct {
 	// HealthChecks lists the health checks to create, in decision order:
 	// by device type name, then hostname.
 	HealthChecks []HealthCheck
 	// Assignments lists the queued jobs to schedule, in decision order:
-	// priority descending, then submit time ascending, then ID ascending.
+	// priority descending, then submit time ascending, then ID ascending,
+	// a multinode group's members together at the place of its first
+	// member.
 	// Applying them in this order favours the most important jobs should a
 	// concurrent change make some of them fail.
 	Assignments []Assignment
