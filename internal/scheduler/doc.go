@@ -98,6 +98,23 @@
 // members can, so the jobs behind it may take devices one of its members
 // fits (rule 7), until its hold is due (rule 8).
 //
+// LAVA instead walks the device types by name and, within a type, the idle
+// devices in random order, giving each device the best queued job that fits
+// it. Priority is therefore only compared among the jobs competing for one
+// device, and three things differ from Basalt:
+//
+//   - Worker slots go by type name, not priority: under a JobLimit, the jobs
+//     of an alphabetically earlier type fill the worker before more important
+//     jobs of a later type are looked at.
+//   - The random device order lets a job with loose requirements take the only
+//     device a stricter job could use (a specially tagged board), leaving the
+//     stricter job waiting while a plain board stays idle, on some passes and
+//     not others. Basalt's fewest-tags preference avoids the common case;
+//     being greedy it is still not an optimal matching (with boards tagged
+//     {a} and {b}, an untagged job takes the {a} board by hostname even if an
+//     {a} job waits behind it).
+//   - The outcome is random; Basalt's is a function of the snapshot.
+//
 // # Groups: no deadlock, no starvation, bounded idling
 //
 // A group never holds devices across passes, and within a pass it either
@@ -124,23 +141,6 @@
 // may hold fewer devices and wait a little longer for busy ones, but
 // cannot wander between matchings from pass to pass and never make
 // progress.
-//
-// LAVA instead walks the device types by name and, within a type, the idle
-// devices in random order, giving each device the best queued job that fits
-// it. Priority is therefore only compared among the jobs competing for one
-// device, and three things differ from Basalt:
-//
-//   - Worker slots go by type name, not priority: under a JobLimit, the jobs
-//     of an alphabetically earlier type fill the worker before more important
-//     jobs of a later type are looked at.
-//   - The random device order lets a job with loose requirements take the only
-//     device a stricter job could use (a specially tagged board), leaving the
-//     stricter job waiting while a plain board stays idle, on some passes and
-//     not others. Basalt's fewest-tags preference avoids the common case;
-//     being greedy it is still not an optimal matching (with boards tagged
-//     {a} and {b}, an untagged job takes the {a} board by hostname even if an
-//     {a} job waits behind it).
-//   - The outcome is random; Basalt's is a function of the snapshot.
 //
 // # Explaining a wait
 //
