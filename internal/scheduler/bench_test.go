@@ -129,7 +129,7 @@ func TestSyntheticLabs(t *testing.T) {
 					len(d.Assignments), len(d.HealthChecks), len(d.Expired), len(s.Queue))
 			}
 			checkInvariants(t, s, d)
-			if diff := cmpPlans(referencePlan(s), d); diff != "" {
+			if diff := cmpPlans(referencePlan(t, s, d), d); diff != "" {
 				t.Fatalf("Plan differs from the reference (-reference +Plan):\n%s", diff)
 			}
 		})
@@ -157,5 +157,82 @@ func BenchmarkExplain(b *testing.B) {
 			b.ReportMetric(float64(e.Ahead), "ahead")
 			b.ReportMetric(float64(len(e.Devices)), "devices")
 		})
+	}
+}
+
+// groupShape is the lab of BenchmarkPlanGroups: 10,000 queued jobs, of
+// which the members of 1,000 groups of 2–4 jobs, on 1,000 devices of five
+// types and 50 workers.
+var groupShape = labShape{name: "groups", jobs: 10_000, devices: 1_000, types: 5, wkers: 50, tagPool: 10, maxJobTags: 2, maxDeviceTags: 5}
+
+// synthGroupLab is synthLab(groupShape) with groups of 2–4 members made of
+// queued jobs (in their random order), each member keeping its own type,
+// tags and requests (roles differ) and sharing the first member's
+// priority, submit time and queue timeout.
+func synthGroupLab(groups int, hold time.Duration, seed uint64) Snapshot {
+	s := synthLab(groupShape, seed)
+	s.GroupHoldAfter = hold
+	r := rand.New(rand.NewPCG(seed, 0x6a6e6700))
+	next := 0
+	for g := range groups {
+		size := 2 + r.IntN(3)
+		first := s.Queue[next]
+		for n := range size {
+			j := &s.Queue[next]
+			next++
+			j.Group, j.GroupSize, j.Role = fmt.Sprintf("group-%04d", g), size, fmt.Sprintf("role-%d", n%2)
+			j.Priority, j.SubmitTime, j.QueueTimeout = first.Priority, first.SubmitTime, first.QueueTimeout
+		}
+	}
+	return s
+}
+
+func BenchmarkPlanGroups(b *testing.B) {
+	for _, hold := range []time.Duration{0, time.Hour} {
+		s := synthGroupLab(1_000, hold, 1)
+		d := Plan(s)
+		groups := map[string]bool{}
+		for _, a := range d.Assignments {
+			if a.Group != "" {
+				groups[a.Group] = true
+			}
+		}
+		b.Run(fmt.Sprintf("jobs=%d/groups=1000/devices=%d/types=%d/workers=%d/hold=%s", len(s.Queue), groupShape.devices, groupShape.types,
+			groupShape.wkers, hold), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Plan(s)
+			}
+			b.ReportMetric(float64(len(d.Assignments)), "assigned")
+			b.ReportMetric(float64(len(groups)), "groups-placed")
+			b.ReportMetric(float64(len(d.Holds)), "holds")
+		})
+	}
+}
+
+// TestSyntheticGroupLab runs the benchmarked group labs once through the
+// invariant checks, and checks that they exercise groups: some placed,
+// some waiting, and with a hold, some held.
+func TestSyntheticGroupLab(t *testing.T) {
+	for _, hold := range []time.Duration{0, time.Hour} {
+		s := synthGroupLab(1_000, hold, 1)
+		d := Plan(s)
+		checkInvariants(t, s, d)
+		placed := map[string]bool{}
+		for _, a := range d.Assignments {
+			if a.Group != "" {
+				placed[a.Group] = true
+			}
+		}
+		holding := 0
+		for _, h := range d.Holds {
+			if len(h.Devices) > 0 {
+				holding++
+			}
+		}
+		if len(placed) == 0 || len(placed) == 1_000 || (hold > 0) != (len(d.Holds) > 0) {
+			t.Fatalf("hold %s: degenerate group lab: %d groups placed, %d holds (%d holding devices)", hold, len(placed), len(d.Holds), holding)
+		}
+		t.Logf("hold %s: %d assigned, %d groups placed, %d holds (%d holding devices)", hold, len(d.Assignments), len(placed), len(d.Holds), holding)
 	}
 }

@@ -16,7 +16,9 @@
 //  1. Expiry. A queued job with QueueTimeout > 0 and
 //     SubmitTime+QueueTimeout < Now is listed in Decisions.Expired and is never
 //     assigned. (LAVA expires after assigning; Basalt expires first, so an
-//     expired job cannot grab a device.)
+//     expired job cannot grab a device.) The members of a multinode group
+//     share their fate: when one expires, every queued member of its group
+//     is listed too.
 //  2. Usable devices. A device is considered only if it is Idle, its type is in
 //     Snapshot.DeviceTypes, its worker exists and is Online and Active, and the
 //     worker is not full: with JobLimit > 0, Busy plus everything this pass
@@ -43,18 +45,58 @@
 //     hostname.
 //  6. Exclusivity. No job is assigned twice, no device gets two jobs or a job
 //     and a health check, no worker goes above its limit.
+//  7. Multinode groups. The queued jobs sharing a Job.Group are placed all
+//     at once or not at all. A group is served at the place in the order
+//     of its first member (priority descending, submit time ascending, ID
+//     ascending; its members share priority and submit time in practice).
+//     At its turn the group is placed if its members can be given distinct
+//     free devices, each fitting its member by rule 4, with no worker above
+//     its limit counting the members together; its Assignments are then
+//     listed consecutively, carry the group's name and must be committed in
+//     one transaction. Otherwise the group takes nothing and the jobs
+//     behind it are served as if it were not there (backfill). The search
+//     is a matching, not a greedy choice: members of different roles that
+//     compete for the same devices (one needs a tagged board, the other
+//     any board) are placed whenever some assignment exists; each member
+//     keeps its preferred device (rule 5) when no other member needs it. A
+//     group is never placed when fewer of its members are queued than its
+//     GroupSize (one left the queue), when its members disagree on the
+//     size, or when a member's ID appears more than once in the queue.
+//  8. Hold. A group that cannot be placed, whose hold is due (it has been
+//     queued longer than Snapshot.GroupHoldAfter > 0, counted from the
+//     submit time of its first member) and that would fit if the busy
+//     devices were free, holds devices for this pass. The devices in
+//     service are those of the pool (rule 4) and those only busy: Reserved
+//     or Running, running a health check (rule 3), on a full worker, or
+//     taken by a job ahead in this pass, when their health is Good or
+//     Unknown (or Looping, for a type that runs checks). Among the devices
+//     in service not claimed by a group held before it in this pass, the
+//     group's matching is computed as if every one of them were free, each
+//     worker taking up to its JobLimit minus the slots claimed before; the
+//     members are matched in queue order and each member's devices are
+//     tried in a fixed preference order (fewest tags, then hostname), not
+//     free ones first, so that the matching stays the same from pass to
+//     pass while the lab does not change. Its devices and worker slots are
+//     then claimed, and those of its devices that are free now, on a
+//     worker with room, are held: they take a worker slot and no job or
+//     group served after it gets them. The others are busy: the group
+//     waits for them. Each hold is listed in Decisions.Holds. A group whose
+//     matching does not exist holds nothing. GroupHoldAfter 0 never holds.
 //
 // # Ordering guarantee
 //
 // Because jobs are served strictly in queue order and devices and worker
 // slots are only ever consumed during a pass, a device is never given a
-// job while a higher-priority (or equally important and older, or equal and
-// lower-ID) queued job that fits that device (type, requested device and
-// worker, tags) stays unassigned. The pass is
-// also work-conserving: when it ends, no unassigned, unexpired job fits a
-// device that is still free on a worker with room. As the queue is ordered
-// across device types too, worker slots under a JobLimit also go to the most
-// important jobs first.
+// job (or held for a group) while a higher-priority (or equally important
+// and older, or equal and lower-ID) queued ordinary job that fits that
+// device (type, requested device and worker, tags) stays unassigned. The
+// pass is also work-conserving: when it ends, no unassigned, unexpired
+// ordinary job fits a device that is still free (not held) on a worker with
+// room. As the queue is ordered across device types too, worker slots under
+// a JobLimit also go to the most important jobs first. A waiting group
+// member is the exception to both: a group takes devices only when all its
+// members can, so the jobs behind it may take devices one of its members
+// fits (rule 7), until its hold is due (rule 8).
 //
 // LAVA instead walks the device types by name and, within a type, the idle
 // devices in random order, giving each device the best queued job that fits
@@ -73,6 +115,33 @@
 //     {a} job waits behind it).
 //   - The outcome is random; Basalt's is a function of the snapshot.
 //
+// # Groups: no deadlock, no starvation, bounded idling
+//
+// A group never holds devices across passes, and within a pass it either
+// takes all its devices or none, so groups cannot deadlock on each other's
+// partial allocations. Without holds a big group can starve behind a
+// stream of smaller jobs: whichever of its devices frees up goes to the
+// next ordinary job, and its devices are never all free at its turn. Rule
+// 8 bounds that: consider the first group in queue order whose hold is due
+// and that fits the devices in service, with no job ahead of it taking
+// devices. Its matching is the same on every pass; each of its devices
+// that frees up is held at the group's turn before any job behind it is
+// served, as are the slots of its workers, which jobs behind it can only
+// fill up to the limit minus the group's share. So once the jobs running
+// on its devices and workers end, the group is placed. The property tests
+// simulate passes with a stream of ordinary jobs and check that every
+// group that fits the lab runs within a bound.
+//
+// The price is idle devices: a held device stays idle while the group
+// waits for the rest of its matching, at most until the longest of the
+// jobs running on them ends (or a job ahead takes it). GroupHoldAfter
+// trades this against the group's wait: before it passes, groups only
+// backfill; after, they hold. Holding the free devices of a matching fixed
+// by preference rather than one that uses as many free devices as possible
+// may hold fewer devices and wait a little longer for busy ones, but
+// cannot wander between matchings from pass to pass and never make
+// progress.
+//
 // # Explaining a wait
 //
 // Explain answers "why is my job queued?" for one job of a snapshot. It
@@ -85,6 +154,19 @@
 // the same devices and the time its queue timeout ends. Its verdict is
 // Plan's by construction, and the property tests check it over random
 // labs.
+//
+// For a member of a multinode group, the turn is the group's, the verdict
+// is the group's (schedulable only when the whole group is placed), and
+// Explanation.Group says what the pass saw at that turn: for each role, how
+// many of its jobs the free devices could take with the role alone ("role
+// client (1 of 2 jobs) has no free qemu device with tags [x]", "role
+// server is satisfiable"), whether the roles only fail together (they
+// compete for the same devices or worker slots), whether the group would
+// fit the devices in service at all, and its hold: the devices held and
+// waited for, or when the hold starts. The job codes are group_waits,
+// group_incomplete, group_inconsistent, group_member_expired and the
+// group_hold note; a device held for a group ahead has the device code
+// held_for_group.
 //
 // # Cost
 //
@@ -109,7 +191,20 @@
 //
 // A pass is O(D log D + J), plus for each job actually examined O(log J)
 // heap work and, unless its signature already failed, one search bounded by
-// the usable devices left in its bucket. With
+// the usable devices left in its bucket.
+//
+// Groups are ordered by a sort of the groups alone and merged with the
+// type heaps. For a group of k members each member's candidate devices are
+// collected from its bucket, keeping at most k per worker and stopping at
+// the k-th worker: any matching can be rewritten onto those (a member's
+// device not kept is either on a worker with k kept devices, one of which
+// the k-1 others leave free, or k workers offer kept devices and one of
+// them is the member's own or has no other member and so a free slot).
+// The matching is then augmenting paths over at most k² candidates per
+// member (Ford-Fulkerson on member → device → worker, the worker edge
+// carrying its free slots), so its cost does not grow with the lab. When
+// no device is free, groups whose hold is not due are skipped at once; a
+// hold scans the devices in service of each member's type. With
 // 10,000 queued jobs, 1,000 devices, 50 types and 50 workers it takes about
 // 3 ms on one core; docs/scheduling.md has the measured figures and the
 // benchmark command.

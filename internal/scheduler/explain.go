@@ -65,6 +65,22 @@ const (
 	// CodeJobsAhead: queued jobs ahead of this one (higher priority, or
 	// equal priority and submitted earlier) fit the same devices.
 	CodeJobsAhead Code = "jobs_ahead"
+	// CodeGroupWaits: the job's multinode group cannot be placed whole on
+	// the free devices (rule 7); Explanation.Group says which roles wait
+	// for what.
+	CodeGroupWaits Code = "group_waits"
+	// CodeGroupIncomplete: fewer of the group's jobs are queued than its
+	// size: a group is only placed whole.
+	CodeGroupIncomplete Code = "group_incomplete"
+	// CodeGroupInconsistent: the group's jobs disagree on its size, or
+	// repeat a job ID; it is never placed.
+	CodeGroupInconsistent Code = "group_inconsistent"
+	// CodeGroupExpired: another job of the group passed its queue
+	// timeout, so the whole group is canceled (rule 1).
+	CodeGroupExpired Code = "group_member_expired"
+	// CodeGroupHold: a note on the group's hold (rule 8): the devices the
+	// pass holds for it and those it waits for, or when the hold starts.
+	CodeGroupHold Code = "group_hold"
 )
 
 // Device codes, in the order they are tested: a device gets the first
@@ -100,6 +116,9 @@ const (
 	// CodeTaken: the pass gives the device to a job ahead in the queue
 	// (DeviceReason.Job).
 	CodeTaken Code = "taken_by_job_ahead"
+	// CodeHeld: the pass holds the device for a multinode group ahead in
+	// the queue (rule 8; DeviceReason.Group).
+	CodeHeld Code = "held_for_group"
 	// CodeFree: the device is free and fits: the job gets it (or another
 	// free one) in this pass. As the job's reason (VerdictSchedulable) it
 	// names the device the pass assigns.
@@ -131,6 +150,38 @@ type Explanation struct {
 	Ahead, AheadHigher int
 	// ExpiresAt is when the queue timeout cancels the job (zero: none).
 	ExpiresAt time.Time
+	// Group is set when the job belongs to a multinode group.
+	Group *GroupState
+}
+
+// GroupState is how a pass sees the multinode group of an explained job.
+type GroupState struct {
+	// Name is the group (Job.Group), Role the explained job's role and
+	// Size the job's GroupSize.
+	Name, Role string
+	Size       int
+	// Queued lists the group's queued jobs, in queue order.
+	Queued []int64
+	// Roles says, by role name, what each role waits for at the group's
+	// turn; set when the group is complete and waits.
+	Roles []RoleState
+	// Held and Waits are the group's hold in this pass (rule 8): the free
+	// devices kept for it and the busy ones it waits for.
+	Held, Waits []string
+}
+
+// RoleState is one role of a waiting group at the group's turn.
+type RoleState struct {
+	// Role is the role's name; Jobs its queued jobs, in queue order.
+	Role string
+	Jobs []int64
+	// Placeable is how many of the role's jobs the free devices could
+	// take at once, the role alone.
+	Placeable int
+	// Detail is a sentence fragment for people: "role client (1 of 2
+	// jobs) has no free qemu device with tags [x]", "role server is
+	// satisfiable".
+	Detail string
 }
 
 // Blocked reports whether the job waits: the pass neither assigns nor
@@ -155,6 +206,8 @@ type DeviceReason struct {
 	// Job is the job holding the device (CodeDeviceReserved,
 	// CodeDeviceRunning) or taking it in this pass (CodeTaken).
 	Job int64
+	// Group is, for CodeHeld, the group the device is held for.
+	Group string
 	// Since is, for CodeWorkerOffline, when the worker went Offline
 	// (zero: not known).
 	Since time.Time
@@ -175,7 +228,7 @@ type DeviceReason struct {
 // entries in queue order that could be assigned is explained (else the
 // first); the verdict may then differ from Plan's, which is only safe.
 func Explain(s Snapshot, id int64) Explanation {
-	p := planner{s: &s}
+	p := planner{s: &s, explaining: true, explainID: id}
 	p.screen()
 	busy := slices.Clone(p.wBusy) // after the health checks, before any job
 	p.assignJobs()
@@ -203,12 +256,26 @@ func (p *planner) explain(id int64, busy0 []int) Explanation {
 			Reasons: []Reason{{CodeNotQueued, fmt.Sprintf("job %d is not queued", id)}}}
 	}
 	slices.SortFunc(entries, func(a, b int32) int { return before(p.entry(a), p.entry(b)) })
+	p.indexMembers()
 	for _, i := range entries {
 		if j := &q[i]; queueExpired(j, p.s.Now) {
 			at := j.SubmitTime.Add(j.QueueTimeout)
 			d := fmt.Sprintf("the queue timeout of %s passed at %s", durText(j.QueueTimeout), clock(at, p.s.Now))
 			return Explanation{Job: id, Verdict: VerdictExpired, ExpiresAt: at,
 				Summary: d + ": the job will be canceled", Reasons: []Reason{{CodeExpired, d}}}
+		}
+	}
+	for _, i := range entries {
+		if g := p.memberOf[i]; g != nil && g.expired {
+			for _, m := range g.members {
+				if o := &q[m]; queueExpired(o, p.s.Now) {
+					at := o.SubmitTime.Add(o.QueueTimeout)
+					d := fmt.Sprintf("job %d of group %s passed its queue timeout of %s at %s", o.ID, g.name,
+						durText(o.QueueTimeout), clock(at, p.s.Now))
+					return Explanation{Job: id, Verdict: VerdictExpired, ExpiresAt: at,
+						Summary: d + ": the whole group will be canceled", Reasons: []Reason{{CodeGroupExpired, d}}}
+				}
+			}
 		}
 	}
 	var first Explanation
@@ -224,32 +291,57 @@ func (p *planner) explain(id int64, busy0 []int) Explanation {
 	return first
 }
 
-// turn is the state of a pass when a job's turn comes: what the jobs
-// before it took.
-type turn struct {
-	busy  []int           // worker load
-	taken map[int32]int64 // device → the job ahead that got it
-}
-
-// turnOf replays the pass's assignments of the jobs before me in queue
-// order. Assignments are made, and listed, in queue order, so they are a
-// prefix of the list.
-func (p *planner) turnOf(me queued, busy0 []int) turn {
-	t := turn{busy: slices.Clone(busy0), taken: map[int32]int64{}}
-	firstEntry := map[int64]queued{}
-	for i := range p.s.Queue {
-		e := p.entry(int32(i))
-		if f, ok := firstEntry[e.id]; !ok || before(e, f) < 0 {
-			firstEntry[e.id] = e
+// indexMembers maps the queue entries of group members to their group.
+func (p *planner) indexMembers() {
+	p.memberOf = map[int32]*group{}
+	for _, g := range p.groups {
+		for _, i := range g.members {
+			p.memberOf[i] = g
 		}
 	}
-	for _, a := range p.out.Assignments {
-		if before(firstEntry[a.Job], me) >= 0 {
+}
+
+// serving is the position at which queue entry i is served: its own, or
+// its group's.
+func (p *planner) serving(i int32) queued {
+	if g := p.memberOf[i]; g != nil {
+		return g.key
+	}
+	return p.entry(i)
+}
+
+// expiredEntry reports whether the pass expires queue entry i: its own
+// queue timeout passed, or that of a member of its group (rule 1).
+func (p *planner) expiredEntry(i int32) bool {
+	if g := p.memberOf[i]; g != nil {
+		return g.expired
+	}
+	return queueExpired(&p.s.Queue[i], p.s.Now)
+}
+
+// turn is the state of a pass when a job's turn comes: what the jobs and
+// groups before it took or held.
+type turn struct {
+	busy  []int            // worker load
+	taken map[int32]int64  // device → the job ahead that got it
+	held  map[int32]*group // device → the group ahead that holds it
+}
+
+// turnOf replays what the pass gave away before the serving position me.
+// The pass serves, and logs, in queue order, so that is a prefix of the
+// log.
+func (p *planner) turnOf(me queued, busy0 []int) turn {
+	t := turn{busy: slices.Clone(busy0), taken: map[int32]int64{}, held: map[int32]*group{}}
+	for _, ev := range p.log {
+		if before(ev.key, me) >= 0 {
 			break
 		}
-		d := p.deviceIdx[a.Device]
-		t.taken[d] = a.Job
-		t.busy[p.devWorker[d]]++
+		if ev.hold {
+			t.held[ev.dev] = ev.group
+		} else {
+			t.taken[ev.dev] = ev.job
+		}
+		t.busy[p.devWorker[ev.dev]]++
 	}
 	return t
 }
@@ -315,23 +407,18 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 		return e
 	}
 
+	g := p.memberOf[i]
+	me := p.serving(i)
 	sig, why, ok := p.request(j)
-	if !ok {
-		return done(p.requestReason(j, sig, why))
-	}
 	scopeName := j.Type + " device" + onWorker(j)
 	var scope []int32
 	for d := range s.Devices {
-		if p.deviceIdx[s.Devices[d].Hostname] == int32(d) && p.matches(sig, int32(d)) {
+		if ok && p.deviceIdx[s.Devices[d].Hostname] == int32(d) && p.matches(sig, int32(d)) {
 			scope = append(scope, int32(d))
 		}
 	}
-	if len(scope) == 0 {
-		return done(Reason{CodeNoDevice, "there is no " + scopeName})
-	}
 	slices.SortFunc(scope, func(a, b int32) int { return strings.Compare(s.Devices[a].Hostname, s.Devices[b].Hostname) })
 
-	me := p.entry(i)
 	at := p.turnOf(me, busy0)
 	hcReason := map[string]string{}
 	for _, hc := range p.out.HealthChecks {
@@ -339,6 +426,7 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 	}
 	tags := newScopeTags(s.Devices, scope, j.Tags)
 	var fitting, usable []int // positions in scope
+	free := false
 	for k, d := range scope {
 		r := p.deviceReason(j, d, k, tags, at, hcReason)
 		e.Devices = append(e.Devices, r)
@@ -348,14 +436,25 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 		fitting = append(fitting, k)
 		switch r.Code {
 		case CodeFree:
-			e.Verdict = VerdictSchedulable
+			free = true
 			usable = append(usable, k)
-		case CodeDeviceReserved, CodeDeviceRunning, CodeWorkerFull, CodeHealthCheck, CodeTaken:
+		case CodeDeviceReserved, CodeDeviceRunning, CodeWorkerFull, CodeHealthCheck, CodeTaken, CodeHeld:
 			usable = append(usable, k)
 		}
 	}
 
-	if e.Verdict == VerdictSchedulable {
+	if g != nil {
+		return p.explainMember(e, j, g, me, scope, fitting, tags, note)
+	}
+	if !ok {
+		return done(p.requestReason(j, sig, why))
+	}
+	if len(scope) == 0 {
+		return done(Reason{CodeNoDevice, "there is no " + scopeName})
+	}
+
+	if free {
+		e.Verdict = VerdictSchedulable
 		for _, a := range p.out.Assignments {
 			if a.Job == j.ID {
 				e.Device = a.Device
@@ -372,17 +471,6 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 		return done(Reason{CodeFree, e.Device + " is free: the next scheduling pass assigns the job to it"})
 	}
 
-	phrases := func(ks []int) string {
-		var out []string
-		for n, k := range ks {
-			if n == 3 {
-				out = append(out, fmt.Sprintf("and %d more", len(ks)-n))
-				break
-			}
-			out = append(out, e.Devices[k].Detail)
-		}
-		return strings.Join(out, "; ")
-	}
 	tagText := "tags " + listText(j.Tags)
 	var main Reason
 	switch {
@@ -391,22 +479,22 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 		switch e.Devices[0].Code {
 		case CodeMissingTags:
 			main.Code = CodeNoDeviceWithTags
-		case CodeDeviceReserved, CodeDeviceRunning, CodeWorkerFull, CodeHealthCheck, CodeTaken:
+		case CodeDeviceReserved, CodeDeviceRunning, CodeWorkerFull, CodeHealthCheck, CodeTaken, CodeHeld:
 			main.Code = CodeAllBusy
 		}
 	case len(fitting) == 0:
 		main = Reason{CodeNoDeviceWithTags, "no " + scopeName + " has " + tagText}
 	case len(usable) == 0 && len(j.Tags) > 0:
 		main = Reason{CodeNoUsableDevice, plural(len(fitting), j.Type+" device") + onWorker(j) + " " +
-			hasHave(len(fitting), tagText) + ": " + phrases(fitting)}
+			hasHave(len(fitting), tagText) + ": " + phrases(e.Devices, fitting)}
 	case len(usable) == 0:
-		main = Reason{CodeNoUsableDevice, fmt.Sprintf("0 of %s%s usable: %s", plural(len(fitting), j.Type+" device"), onWorker(j), phrases(fitting))}
+		main = Reason{CodeNoUsableDevice, fmt.Sprintf("0 of %s%s usable: %s", plural(len(fitting), j.Type+" device"), onWorker(j), phrases(e.Devices, fitting))}
 	default:
 		what := "no " + scopeName
 		if len(j.Tags) > 0 {
 			what += " with " + tagText
 		}
-		main = Reason{CodeAllBusy, what + " is free: " + phrases(usable)}
+		main = Reason{CodeAllBusy, what + " is free: " + phrases(e.Devices, usable)}
 		switch n := len(fitting) - len(usable); {
 		case n == 1:
 			main.Detail += "; 1 other is out of service"
@@ -416,17 +504,164 @@ func (p *planner) explainEntry(i int32, busy0 []int) Explanation {
 	}
 	e.Summary = main.Detail
 	e.Reasons = []Reason{main}
-
-	if len(fitting) > 0 {
-		e.Ahead, e.AheadHigher = p.ahead(j, me, scope, fitting, tags)
-		if e.Ahead > 0 {
-			r := Reason{CodeJobsAhead, aheadText(e.Ahead, e.AheadHigher)}
-			e.Reasons = append(e.Reasons, r)
-			e.Summary += "; " + r.Detail
-		}
-	}
+	p.addAhead(&e, j, me, scope, fitting, tags)
 	e.Reasons = append(e.Reasons, note...)
 	return e
+}
+
+// phrases joins the details of devices ks of ds, the first three and a
+// count of the others.
+func phrases(ds []DeviceReason, ks []int) string {
+	var out []string
+	for n, k := range ks {
+		if n == 3 {
+			out = append(out, fmt.Sprintf("and %d more", len(ks)-n))
+			break
+		}
+		out = append(out, ds[k].Detail)
+	}
+	return strings.Join(out, "; ")
+}
+
+// addAhead counts the jobs ahead of j (served at me) that fit its fitting
+// devices and, when there are some, adds the reason to e.
+func (p *planner) addAhead(e *Explanation, j *Job, me queued, scope []int32, fitting []int, tags *scopeTags) {
+	if len(fitting) == 0 {
+		return
+	}
+	e.Ahead, e.AheadHigher = p.ahead(j, me, scope, fitting, tags)
+	if e.Ahead > 0 {
+		r := Reason{CodeJobsAhead, aheadText(e.Ahead, e.AheadHigher)}
+		e.Reasons = append(e.Reasons, r)
+		e.Summary += "; " + r.Detail
+	}
+}
+
+// explainMember finishes e, the explanation of job j, a member of group g
+// served at me, whose device reasons are filled in.
+func (p *planner) explainMember(e Explanation, j *Job, g *group, me queued, scope []int32, fitting []int, tags *scopeTags, note []Reason) Explanation {
+	q := p.s.Queue
+	gs := &GroupState{Name: g.name, Role: j.Role, Size: j.GroupSize}
+	for _, m := range g.members {
+		gs.Queued = append(gs.Queued, q[m].ID)
+	}
+	var h *Hold
+	if g.hold != none {
+		h = &p.out.Holds[g.hold]
+		gs.Held, gs.Waits = h.Devices, h.Waits
+	}
+	e.Group = gs
+	finish := func(main Reason, more ...Reason) Explanation {
+		e.Summary = main.Detail
+		for _, r := range more {
+			e.Summary += "; " + r.Detail
+		}
+		e.Reasons = append([]Reason{main}, more...)
+		p.addAhead(&e, j, me, scope, fitting, tags)
+		e.Reasons = append(e.Reasons, note...)
+		return e
+	}
+	switch g.state {
+	case groupIncomplete:
+		return finish(Reason{CodeGroupIncomplete, fmt.Sprintf("the job is part of group %s, which has %d of its %d jobs queued: a group is only placed whole",
+			g.name, len(g.members), g.size)})
+	case groupInconsistent:
+		return finish(Reason{CodeGroupInconsistent, fmt.Sprintf("the job is part of group %s, which is inconsistent (its jobs disagree on its size, or repeat a job ID): it is never placed",
+			g.name)})
+	}
+	if g.placed {
+		e.Verdict = VerdictSchedulable
+		for _, a := range p.out.Assignments {
+			if a.Job == j.ID && a.Group == g.name {
+				e.Device = a.Device
+			}
+		}
+		d := e.Device + " is free: the next scheduling pass assigns the job to it"
+		if n := len(g.members) - 1; n > 0 {
+			d += fmt.Sprintf(", together with the %s of group %s", plural(n, "other job"), g.name)
+		}
+		e.Summary, e.Reasons = d, append([]Reason{{CodeFree, d}}, note...)
+		return e
+	}
+
+	main := Reason{CodeGroupWaits, fmt.Sprintf("the job (%s) is part of group %s, which cannot be placed whole", roleName(j.Role), g.name)}
+	dg := p.diags[g]
+	if dg == nil { // not reached: every complete, unexpired group is diagnosed
+		return finish(main)
+	}
+	var details []string
+	for _, r := range dg.roles {
+		rs := RoleState{Role: r.role, Placeable: r.matched}
+		for _, n := range r.members {
+			rs.Jobs = append(rs.Jobs, dg.members[n].j.ID)
+		}
+		if r.matched == len(r.members) {
+			rs.Detail = roleName(r.role) + " is satisfiable"
+		} else {
+			rs.Detail = roleName(r.role)
+			if len(r.members) > 1 {
+				rs.Detail += fmt.Sprintf(" (%d of %d jobs)", len(r.members)-r.matched, len(r.members))
+			}
+			rs.Detail += " " + p.lacks(&dg.members[r.missing])
+			details = append(details, rs.Detail)
+		}
+		gs.Roles = append(gs.Roles, rs)
+	}
+	if len(details) == 0 {
+		main.Detail += fmt.Sprintf(": each role could be placed alone, but only %d of its %d jobs can get free devices at once (the roles need the same devices or worker slots)",
+			dg.matched, len(g.members))
+	} else {
+		for _, rs := range gs.Roles {
+			if rs.Placeable == len(rs.Jobs) {
+				details = append(details, rs.Detail)
+			}
+		}
+		main.Detail += ": " + strings.Join(details, "; ")
+	}
+	switch {
+	case !dg.fitsAll:
+		main.Detail += "; even with every busy device free, the devices in service cannot take the whole group"
+	case !dg.fits:
+		main.Detail += "; even with every busy device free, the devices in service that groups ahead wait for leave too few for it"
+	}
+
+	var more []Reason
+	after := p.s.GroupHoldAfter
+	switch {
+	case h != nil && len(h.Devices) > 0:
+		r := Reason{CodeGroupHold, "the group has been queued longer than " + durText(after) + ": the pass holds " +
+			strings.Join(h.Devices, ", ") + " for it"}
+		if len(h.Waits) > 0 {
+			r.Detail += ", and it waits for " + strings.Join(h.Waits, ", ")
+		}
+		more = append(more, r)
+	case h != nil:
+		more = append(more, Reason{CodeGroupHold, "the group has been queued longer than " + durText(after) + ": it waits for " +
+			strings.Join(h.Waits, ", ") + ", none of them free to hold"})
+	case after > 0 && dg.fits && !p.holdDue(g):
+		at := q[g.members[0]].SubmitTime.Add(after)
+		more = append(more, Reason{CodeGroupHold, fmt.Sprintf("free devices are held for the group once it has been queued longer than %s, after %s, %s",
+			durText(after), clock(at, p.s.Now), inText(at.Sub(p.s.Now)))})
+	}
+	return finish(main, more...)
+}
+
+// lacks says why member m gets no free device: "has no free qemu device
+// with tags [x]", "cannot get its requested device qemu01", "cannot run:
+// device type bbb does not exist".
+func (p *planner) lacks(m *member) string {
+	j := m.j
+	switch {
+	case !m.ok:
+		return "cannot run: " + p.requestReason(j, m.sig, m.why).Detail
+	case j.Device != "":
+		return "cannot get its requested device " + j.Device
+	}
+	s := "has no free " + j.Type + " device" + onWorker(j)
+	if len(j.Tags) > 0 {
+		s += " with tags " + listText(j.Tags)
+	}
+	return s
 }
 
 // deviceReason is why device d (position k of the scope) does not take
@@ -455,10 +690,15 @@ func (p *planner) deviceReason(j *Job, d int32, k int, tags *scopeTags, at turn,
 	}
 	switch p.blocked[d] {
 	case blockNone:
-		switch jobID, taken := at.taken[d]; {
+		jobID, taken := at.taken[d]
+		holder, held := at.held[d]
+		switch {
 		case taken:
 			r.Code, r.Job = CodeTaken, jobID
 			r.Detail = h + " goes to " + jobText(jobID) + ", ahead in the queue"
+		case held:
+			r.Code, r.Group = CodeHeld, holder.name
+			r.Detail = h + " is held for group " + holder.name + ", ahead in the queue"
 		case full(p.wLimit[p.devWorker[d]], at.busy[p.devWorker[d]]):
 			r.Code, r.Detail = CodeWorkerFull, limitText()
 		default:
@@ -541,14 +781,14 @@ func (p *planner) requestReason(j *Job, sig signature, why request) Reason {
 	}
 }
 
-// ahead counts the queued, unexpired jobs before me in queue order that fit
-// at least one of the fitting devices of j's scope, and those of them with
-// a higher priority.
+// ahead counts the queued, unexpired jobs served before me (a group
+// member at its group's position) that fit at least one of the fitting
+// devices of j's scope, and those of them with a higher priority.
 func (p *planner) ahead(j *Job, me queued, scope []int32, fitting []int, tags *scopeTags) (n, higher int) {
 	want := make([]uint64, tags.ts.words)
 	for i := range p.s.Queue {
 		o := &p.s.Queue[i]
-		if o.ID == j.ID || before(p.entry(int32(i)), me) >= 0 || queueExpired(o, p.s.Now) {
+		if o.ID == j.ID || before(p.serving(int32(i)), me) >= 0 || p.expiredEntry(int32(i)) {
 			continue
 		}
 		sig, _, ok := p.request(o)

@@ -447,6 +447,15 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 	for _, q := range s.Queue {
 		jobs[q.ID] = q
 	}
+	gs := groupsOf(s)
+	// order is the serving order: a group member at its group's place.
+	order := func(a, b Job) int { return queueOrder(serving(gs, a), serving(gs, b)) }
+	heldBy := map[string]string{}
+	for _, h := range d.Holds {
+		for _, host := range h.Devices {
+			heldBy[host] = h.Group
+		}
+	}
 	_, isExpired := slices.BinarySearch(d.Expired, j.ID)
 	dev, isAssigned := assignedTo[j.ID]
 	switch {
@@ -466,6 +475,41 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 	}
 	if e.Job != j.ID || e.Reasons[0].Detail == "" {
 		t.Fatalf("bad explanation %+v", e)
+	}
+	if (j.Group != "") != (e.Group != nil) || (e.Group != nil && (e.Group.Name != j.Group || e.Group.Role != j.Role)) {
+		t.Fatalf("job %+v: group %+v", j, e.Group)
+	}
+	if j.Group != "" && !isAssigned {
+		g := gs[j.Group]
+		want := CodeGroupWaits
+		switch {
+		case len(g.members) < j.GroupSize && g.complete == false && slices.IndexFunc(g.members, func(o Job) bool { return o.GroupSize != j.GroupSize }) < 0:
+			want = CodeGroupIncomplete
+		case !g.complete:
+			want = CodeGroupInconsistent
+		}
+		if e.Reasons[0].Code != want {
+			t.Fatalf("group member %+v waits, reason %+v, want %s", j, e.Reasons[0], want)
+		}
+		h := slices.IndexFunc(d.Holds, func(h Hold) bool { return h.Group == j.Group })
+		if (h >= 0) != (len(e.Group.Held)+len(e.Group.Waits) > 0) ||
+			(h >= 0 && !slices.ContainsFunc(e.Reasons, func(r Reason) bool { return r.Code == CodeGroupHold })) {
+			t.Fatalf("group member %+v: holds %+v, explanation %+v", j, d.Holds, e)
+		}
+		if want == CodeGroupWaits {
+			// Every role is listed with its jobs; a role whose jobs the
+			// free devices could all take is satisfiable.
+			n := 0
+			for _, r := range e.Group.Roles {
+				n += len(r.Jobs)
+				if (r.Placeable == len(r.Jobs)) != strings.HasSuffix(r.Detail, " is satisfiable") || r.Placeable > len(r.Jobs) {
+					t.Fatalf("group member %+v: role %+v", j, r)
+				}
+			}
+			if n != len(g.members) {
+				t.Fatalf("group member %+v: roles %+v", j, e.Group.Roles)
+			}
+		}
 	}
 
 	// The scope: the job's type, requested device and worker, when the
@@ -489,14 +533,14 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 	if !slices.Equal(scope, listed) {
 		t.Fatalf("job %+v: devices listed %v, scope %v", j, listed, scope)
 	}
-	if !requestOK {
+	if !requestOK && j.Group == "" {
 		switch e.Reasons[0].Code {
 		case CodeNoDeviceType, CodeNoSuchDevice, CodeDeviceOtherType, CodeNoSuchWorker, CodeDeviceOtherWorker:
 		default:
 			t.Fatalf("job %+v cannot be met, but the reason is %+v", j, e.Reasons[0])
 		}
 	}
-	if requestOK && len(scope) == 0 && e.Reasons[0].Code != CodeNoDevice {
+	if requestOK && len(scope) == 0 && j.Group == "" && e.Reasons[0].Code != CodeNoDevice {
 		t.Fatalf("job %+v has no device in scope, but the reason is %+v", j, e.Reasons[0])
 	}
 
@@ -507,6 +551,9 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 	}
 	for _, a := range d.Assignments {
 		busyAtEnd[m.devices[a.Device].Worker]++
+	}
+	for host := range heldBy {
+		busyAtEnd[m.devices[host].Worker]++
 	}
 	for _, c := range d.HealthChecks {
 		busyAtEnd[m.devices[c.Device].Worker]++
@@ -557,13 +604,23 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 		case CodeDeviceLooping:
 			ok = usable && dv.Health == lab.DeviceLooping && !m.checksOn(dv)
 		case CodeWorkerFull:
-			ok = usable && w.JobLimit > 0 && busyAtEnd[dv.Worker] >= w.JobLimit && !hc[dv.Hostname] && jobOf[dv.Hostname] == 0
+			ok = usable && w.JobLimit > 0 && busyAtEnd[dv.Worker] >= w.JobLimit && !hc[dv.Hostname] && jobOf[dv.Hostname] == 0 &&
+				heldBy[dv.Hostname] == ""
 		case CodeTaken:
 			taker, ok2 := jobs[r.Job]
-			ok = ok2 && jobOf[dv.Hostname] == r.Job && queueOrder(taker, j) < 0
+			ok = ok2 && jobOf[dv.Hostname] == r.Job && order(taker, j) < 0
+		case CodeHeld:
+			g := gs[r.Group]
+			ok = g != nil && heldBy[dv.Hostname] == r.Group && queueOrder(g.key, serving(gs, j)) < 0
 		case CodeFree:
-			ok = e.Verdict == VerdictSchedulable && usable && dv.Health.Schedulable() && !hc[dv.Hostname] &&
-				(jobOf[dv.Hostname] == 0 || jobOf[dv.Hostname] == j.ID || queueOrder(jobs[jobOf[dv.Hostname]], j) > 0)
+			// Free at the job's turn: it takes it, or a group member
+			// waits with the rest of its group; at the end of the pass
+			// the device is still free, or went to the job or its group,
+			// or to a job or group served after it.
+			holder := heldBy[dv.Hostname]
+			ok = (e.Verdict == VerdictSchedulable || j.Group != "") && usable && dv.Health.Schedulable() && !hc[dv.Hostname] &&
+				(jobOf[dv.Hostname] == 0 || jobOf[dv.Hostname] == j.ID || order(jobs[jobOf[dv.Hostname]], j) >= 0) &&
+				(holder == "" || holder == j.Group || queueOrder(gs[holder].key, serving(gs, j)) > 0)
 		}
 		if !ok {
 			t.Fatalf("job %+v: reason %+v is false of device %+v (worker %+v)", j, r, dv, w)
@@ -577,11 +634,12 @@ func checkExplanation(t fataler, s Snapshot, d Decisions, j Job, e Explanation) 
 		return
 	}
 
-	// Jobs ahead: queued, unexpired, before j, fitting a device j fits.
+	// Jobs ahead: queued, unexpired, served before j, fitting a device j
+	// fits.
 	wantAhead, wantHigher := 0, 0
 	if nFitting > 0 {
 		for _, o := range s.Queue {
-			if o.ID == j.ID || expired(o) || queueOrder(o, j) >= 0 {
+			if o.ID == j.ID || expiredIn(gs, o) || order(o, j) >= 0 {
 				continue
 			}
 			if o.Worker != "" && m.workers[o.Worker].Name == "" {

@@ -71,6 +71,26 @@ type planner struct {
 	twBucket     map[typeWorker]int32
 
 	assigned map[int64]bool // job IDs given a device
+	nfree    int            // pool devices not yet given away
+
+	// log lists what the pass gave away, in queue order, when explaining.
+	log []event
+
+	// Multinode groups (group.go), in queue order of their first member,
+	// and the scratch space used to match them.
+	groups []*group
+	gm     []member
+	gwant  []uint64
+	kp     *keeper
+	mt     *matcher
+	svc    *service
+
+	// explainID, when explaining is set, is the job Explain looks at: the
+	// pass then records what it sees at the turn of that job's groups.
+	explaining bool
+	explainID  int64
+	diags      map[*group]*groupDiag
+	memberOf   map[int32]*group // queue entry → its group (Explain only)
 }
 
 // typeWorker is a (type rank, worker index) pair.
@@ -209,6 +229,7 @@ func (p *planner) buildPool() {
 		ntags[i] = count(set)
 		p.free[i] = true
 	}
+	p.nfree = len(p.pool)
 	slices.SortFunc(p.pool, func(a, b int32) int {
 		if c := cmp.Compare(ntags[a], ntags[b]); c != 0 {
 			return c
@@ -334,7 +355,8 @@ func (f *failedSet) add() {
 }
 
 // assignJobs expires timed-out jobs and serves the rest in queue order,
-// giving each the preferred free device that fits it.
+// giving each ordinary job the preferred free device that fits it and each
+// group a matching of free devices, or a hold.
 func (p *planner) assignJobs() {
 	q := p.s.Queue
 	perType := p.collect()
@@ -343,9 +365,18 @@ func (p *planner) assignJobs() {
 	want := make([]uint64, W)
 	failed := &failedSet{narrow: make(map[narrowKey]struct{}), wide: make(map[string]struct{})}
 	p.assigned = make(map[int64]bool)
-	for qs.len() > 0 {
+	gs := p.groups
+	for {
+		if len(gs) > 0 && (qs.len() == 0 || before(gs[0].key, qs.peek()) < 0) {
+			p.tryGroup(gs[0], failed)
+			gs = gs[1:]
+			continue
+		}
+		if qs.len() == 0 {
+			return
+		}
 		qj := qs.pop()
-		p.try(&q[qj.idx], qj.typ, want, failed)
+		p.try(&q[qj.idx], qj, want, failed)
 		qs.next(p.byType.head[qj.typ] != none)
 	}
 }
@@ -359,9 +390,14 @@ func (p *planner) collect() [][]queued {
 	typ := make([]int32, len(q))         // type rank of each job, none if left out
 	start := make([]int, len(p.types)+1) // jobs per type, then group starts
 	n := 0
+	var gs groupSet
 	for i := range q {
 		j := &q[i]
 		typ[i] = none
+		if j.Group != "" {
+			gs.add(int32(i), j, now, len(q))
+			continue
+		}
 		if queueExpired(j, now) {
 			p.out.Expired = append(p.out.Expired, j.ID)
 			continue
@@ -373,6 +409,9 @@ func (p *planner) collect() [][]queued {
 		typ[i] = t
 		start[t+1]++
 		n++
+	}
+	if gs.groups != nil {
+		p.indexGroups(&gs)
 	}
 	// Expired IDs are unique and sorted; a duplicated ID that expired in
 	// any of its entries is never assigned.
@@ -406,12 +445,12 @@ func (p *planner) collect() [][]queued {
 	return perType
 }
 
-// try assigns job j (of type rank t) to its preferred free fitting device,
+// try assigns job j (queue entry qj) to its preferred free fitting device,
 // if any. want is scratch space for the job's tag set; failed holds the
 // signatures that found no device earlier in the pass.
-func (p *planner) try(j *Job, t int32, want []uint64, failed *failedSet) {
+func (p *planner) try(j *Job, qj queued, want []uint64, failed *failedSet) {
 	sig, _, ok := p.request(j)
-	if !ok || sig.typ != t {
+	if !ok || sig.typ != qj.typ {
 		return
 	}
 	if sig.device != none && !p.free[sig.device] {
@@ -434,10 +473,7 @@ func (p *planner) try(j *Job, t int32, want []uint64, failed *failedSet) {
 		failed.add()
 		return
 	}
-	p.assigned[j.ID] = true
-	p.free[d] = false
-	p.wBusy[p.devWorker[d]]++
-	p.out.Assignments = append(p.out.Assignments, Assignment{Job: j.ID, Device: p.s.Devices[d].Hostname})
+	p.take(d, qj, j.ID, nil)
 }
 
 // find returns the preferred free device for a job with signature sig and

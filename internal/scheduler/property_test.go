@@ -132,7 +132,87 @@ func genSnapshot(t *rapid.T) Snapshot {
 		}
 		s.Queue = append(s.Queue, j)
 	}
+	genGroups(t, &s, int64(nJobs+1), typeNames, workerNames[:len(workerNames)-1], hostNames, tags)
 	return s
+}
+
+// genGroups adds up to three multinode groups to s, with IDs from next:
+// one or two roles of one to four members in all, each role with its type
+// and tags (often competing for the same devices), members sharing a
+// priority and submit time (rarely not), now and then a requested device
+// or worker, a queue timeout, a member missing from the queue or a size
+// the members disagree on. It also draws GroupHoldAfter around the queue's
+// submit ages.
+func genGroups(t *rapid.T, s *Snapshot, next int64, typeNames, workerNames, hostNames []string, tags func(string, int) []string) {
+	s.GroupHoldAfter = time.Duration(rapid.SampledFrom([]int{0, 0, 1, 2, 3}).Draw(t, "holdafter"))*time.Minute +
+		time.Duration(rapid.IntRange(-1, 1).Draw(t, "holdafterns"))
+	// Half the time, the groups are old enough for their hold and many
+	// devices are busy, so that groups wait and hold.
+	focus := rapid.Bool().Draw(t, "gfocus")
+	if focus {
+		s.GroupHoldAfter = time.Minute
+		for i := range s.Devices {
+			if rapid.IntRange(0, 2).Draw(t, "gdbusy") == 0 {
+				s.Devices[i].State = lab.DeviceRunning
+			}
+		}
+	}
+	for g := range rapid.IntRange(0, 3).Draw(t, "groups") {
+		name := fmt.Sprintf("g%d", g)
+		size := rapid.IntRange(1, 4).Draw(t, "gsize")
+		prio := rapid.SampledFrom([]int{0, 50, 50, 100}).Draw(t, "gprio")
+		submit := now.Add(-time.Duration(rapid.IntRange(0, 4).Draw(t, "gsubmit")) * time.Minute)
+		if focus {
+			prio = 100
+			submit = now.Add(-time.Duration(rapid.IntRange(1, 4).Draw(t, "gfsubmit")) * time.Minute)
+			size = min(size, 3)
+		}
+		type role struct {
+			name, typ string
+			tags      []string
+		}
+		var roles []role
+		for r := range rapid.IntRange(1, 2).Draw(t, "groles") {
+			ro := role{fmt.Sprintf("r%d", r), pick(t, typeNames, 1, "gtype"), tags("gtags", 2)}
+			if focus { // the type of a device, and tags it carries
+				d := rapid.SampledFrom(s.Devices).Draw(t, "gfdevice")
+				ro.typ, ro.tags = d.Type, nil
+				if len(d.Tags) > 0 && rapid.Bool().Draw(t, "gftagged") {
+					ro.tags = []string{rapid.SampledFrom(d.Tags).Draw(t, "gftag")}
+				}
+			}
+			roles = append(roles, ro)
+		}
+		missing := -1
+		if rarely(t, "gincomplete") {
+			missing = rapid.IntRange(0, size-1).Draw(t, "gmissing")
+		}
+		for n := range size {
+			r := roles[rapid.IntRange(0, len(roles)-1).Draw(t, "grole")]
+			j := Job{ID: next, Priority: prio, SubmitTime: submit, Type: r.typ, Tags: r.tags, Group: name, GroupSize: size, Role: r.name}
+			next++
+			if rarely(t, "gmemberprio") {
+				j.Priority = rapid.SampledFrom([]int{0, 50, 100}).Draw(t, "gmprio")
+				j.SubmitTime = now.Add(-time.Duration(rapid.IntRange(0, 4).Draw(t, "gmsubmit")) * time.Minute)
+			}
+			if rarely(t, "greqdev") {
+				j.Device = rapid.SampledFrom(hostNames).Draw(t, "gdevice")
+			}
+			if rarely(t, "greqworker") {
+				j.Worker = rapid.SampledFrom(workerNames).Draw(t, "gworker")
+			}
+			if rarely(t, "gtimed") {
+				j.QueueTimeout = time.Duration(rapid.IntRange(1, 4).Draw(t, "gtimeout"))*time.Minute +
+					time.Duration(rapid.IntRange(-1, 1).Draw(t, "gtimeoutns"))
+			}
+			if rarely(t, "gbadsize") {
+				j.GroupSize = rapid.IntRange(-1, 5).Draw(t, "gbad")
+			}
+			if n != missing {
+				s.Queue = append(s.Queue, j)
+			}
+		}
+	}
 }
 
 // pick draws from names, rarely from its last bad entries.
@@ -168,6 +248,97 @@ func newModel(s Snapshot) model {
 		m.workers[w.Name] = w
 	}
 	return m
+}
+
+// tgroup is a multinode group as the tests see it.
+type tgroup struct {
+	name     string
+	members  []Job // in queue order
+	key      Job   // the member first in queue order: where the group is served
+	complete bool  // its queued members are all its members, and agree on its size
+	expired  bool  // some member's queue timeout passed
+}
+
+// groupsOf indexes the groups of s (unique job IDs assumed).
+func groupsOf(s Snapshot) map[string]*tgroup {
+	gs := map[string]*tgroup{}
+	for _, j := range s.Queue {
+		if j.Group == "" {
+			continue
+		}
+		g := gs[j.Group]
+		if g == nil {
+			g = &tgroup{name: j.Group}
+			gs[j.Group] = g
+		}
+		g.members = append(g.members, j)
+		g.expired = g.expired || expired(j)
+	}
+	for _, g := range gs {
+		slices.SortFunc(g.members, queueOrder)
+		g.key = g.members[0]
+		g.complete = true
+		for _, j := range g.members {
+			g.complete = g.complete && j.GroupSize == len(g.members)
+		}
+	}
+	return gs
+}
+
+// serving is where job j is served: itself, or its group's first member.
+func serving(gs map[string]*tgroup, j Job) Job {
+	if j.Group != "" {
+		return gs[j.Group].key
+	}
+	return j
+}
+
+// expiredIn says whether the pass expires j: its own timeout, or its group's.
+func expiredIn(gs map[string]*tgroup, j Job) bool {
+	if j.Group != "" {
+		return gs[j.Group].expired
+	}
+	return expired(j)
+}
+
+// inService is rule 8's devices in service: on a listed type, on an
+// Online and Active worker, healthy enough to take jobs (Good, Unknown, or
+// Looping with health checks on), whatever their state.
+func (m model) inService(d Device) bool {
+	_, typeOK := m.types[d.Type]
+	w, ok := m.workers[d.Worker]
+	if !typeOK || !ok || d.Worker == "" || w.State != lab.WorkerOnline || w.Health != lab.WorkerActive {
+		return false
+	}
+	return d.Health.Schedulable() || (d.Health == lab.DeviceLooping && m.checksOn(d))
+}
+
+// bruteMatch reports whether the members can be given distinct devices of
+// devs that ok accepts, with at most room(w) on each worker w, by trying
+// every assignment.
+func bruteMatch(members []Job, devs []Device, ok func(Job, Device) bool, room func(string) int) bool {
+	used := make([]bool, len(devs))
+	load := map[string]int{}
+	var try func(i int) bool
+	try = func(i int) bool {
+		if i == len(members) {
+			return true
+		}
+		for k, d := range devs {
+			if used[k] || !ok(members[i], d) || load[d.Worker] >= room(d.Worker) {
+				continue
+			}
+			used[k] = true
+			load[d.Worker]++
+			if try(i + 1) {
+				return true
+			}
+			used[k] = false
+			load[d.Worker]--
+		}
+		return false
+	}
+	return try(0)
 }
 
 // usable is rule 2 without the limit: Idle, listed type, listed worker that
@@ -241,11 +412,15 @@ func checkInvariants(t fataler, s Snapshot, d Decisions) {
 	for _, j := range s.Queue {
 		jobs[j.ID] = j
 	}
+	gs := groupsOf(s)
+	// order is the serving order: a group member at its group's place.
+	order := func(a, b Job) int { return queueOrder(serving(gs, a), serving(gs, b)) }
 
-	// Expiry: exactly the timed-out jobs, ascending.
+	// Expiry: exactly the timed-out jobs and the members of their groups,
+	// ascending.
 	var wantExpired []int64
 	for _, j := range s.Queue {
-		if expired(j) {
+		if expiredIn(gs, j) {
 			wantExpired = append(wantExpired, j.ID)
 		}
 	}
@@ -323,8 +498,50 @@ func checkInvariants(t fataler, s Snapshot, d Decisions) {
 		if !fits(j, dev) {
 			t.Fatalf("job %+v does not fit device %+v", j, dev)
 		}
-		if i > 0 && queueOrder(jobs[d.Assignments[i-1].Job], j) >= 0 {
-			t.Fatalf("assignments out of queue order at %d", i)
+		if a.Group != j.Group {
+			t.Fatalf("assignment %+v of job %+v: wrong group", a, j)
+		}
+		if i > 0 {
+			prev := jobs[d.Assignments[i-1].Job]
+			if c := order(prev, j); c > 0 || (c == 0 && (j.Group == "" || prev.Group != j.Group)) {
+				t.Fatalf("assignments out of queue order at %d", i)
+			}
+		}
+	}
+
+	// Rule 7: a group is placed whole, consecutively, or not at all, and
+	// only when complete.
+	for _, g := range gs {
+		var at []int
+		for i, a := range d.Assignments {
+			if a.Group == g.name {
+				at = append(at, i)
+			}
+		}
+		if len(at) == 0 {
+			continue
+		}
+		if !g.complete || len(at) != len(g.members) || at[len(at)-1]-at[0] != len(at)-1 {
+			t.Fatalf("group %s (complete %v, %d members) placed at %v", g.name, g.complete, len(g.members), at)
+		}
+	}
+
+	// Rule 8: holds are of complete, waiting groups whose hold is due, on
+	// free devices that fit one of their members.
+	held := map[string]string{} // hostname → group
+	for _, h := range d.Holds {
+		g := gs[h.Group]
+		if g == nil || !g.complete || g.expired || assigned[g.key.ID] || s.GroupHoldAfter <= 0 ||
+			now.Sub(g.key.SubmitTime) <= s.GroupHoldAfter || len(h.Devices)+len(h.Waits) != len(g.members) {
+			t.Fatalf("hold %+v of group %+v", h, g)
+		}
+		for _, host := range h.Devices {
+			dev := claim(host, "hold of group "+h.Group)
+			held[host] = h.Group
+			if !dev.Health.Schedulable() || (m.checksOn(dev) && m.due(dev)) ||
+				!slices.ContainsFunc(g.members, func(j Job) bool { return fits(j, dev) }) {
+				t.Fatalf("group %s holds %+v", h.Group, dev)
+			}
 		}
 	}
 
@@ -352,26 +569,35 @@ func checkInvariants(t fataler, s Snapshot, d Decisions) {
 		}
 	}
 
-	// Rule 5, the ordering guarantee: a device is never given a job while a
-	// job earlier in queue order that fits it stays unassigned.
+	// Rule 5, the ordering guarantee: a device is never given a job (or
+	// held for a group) while an ordinary job earlier in queue order that
+	// fits it stays unassigned. (A waiting group member does not count: a
+	// group takes devices only when all its members can.)
+	given := map[string]Job{}
 	for _, a := range d.Assignments {
-		dev := m.devices[a.Device]
+		given[a.Device] = jobs[a.Job]
+	}
+	for host, g := range held {
+		given[host] = gs[g].key
+	}
+	for host, to := range given {
+		dev := m.devices[host]
 		for _, h := range s.Queue {
-			if !assigned[h.ID] && !expired(h) && queueOrder(h, jobs[a.Job]) < 0 && fits(h, dev) {
-				t.Fatalf("device %s given to job %+v while earlier job %+v fits it and waits", dev.Hostname, jobs[a.Job], h)
+			if h.Group == "" && !assigned[h.ID] && !expired(h) && order(h, to) < 0 && fits(h, dev) {
+				t.Fatalf("device %s given to %+v while earlier job %+v fits it and waits", dev.Hostname, to, h)
 			}
 		}
 	}
 
-	// Work conservation: no waiting job fits a device left free on a worker
-	// with room.
+	// Work conservation: no waiting ordinary job fits a device left free
+	// on a worker with room.
 	for _, dev := range s.Devices {
 		if _, ok := taken[dev.Hostname]; ok || !m.usable(dev) || !dev.Health.Schedulable() ||
 			(m.checksOn(dev) && m.due(dev)) || full(dev.Worker) {
 			continue
 		}
 		for _, j := range s.Queue {
-			if !assigned[j.ID] && !expired(j) && fits(j, dev) {
+			if j.Group == "" && !assigned[j.ID] && !expired(j) && fits(j, dev) {
 				t.Fatalf("job %+v waits although device %+v is free", j, dev)
 			}
 		}
@@ -412,20 +638,33 @@ func TestPlanDeterministic(t *testing.T) {
 }
 
 // referencePlan is a deliberately naive statement of the rules: every job
-// in queue order scans every device in preference order. The optimised Plan
-// (bucketing, bitsets, failed-signature memo, lazy unlinking) must agree
-// with it exactly, reasons aside. It assumes unique keys.
-func referencePlan(s Snapshot) Decisions {
+// in queue order scans every device in preference order, and every group
+// at its turn tries every assignment of its members (bruteMatch). The
+// optimised Plan (bucketing, bitsets, failed-signature memo, lazy
+// unlinking, augmenting paths, bounded candidates) must agree with it
+// exactly, reasons aside. It assumes unique keys.
+//
+// Which devices a group gets, and which matching its hold uses, are free
+// choices of Plan: the reference takes them from plan after checking that
+// they are legal (a matching of the group's members onto free, fitting
+// devices with worker room; a hold's devices in service, unclaimed and
+// within worker limits), and decides independently whether the group is
+// placed, holds or neither.
+func referencePlan(t fataler, s Snapshot, plan Decisions) Decisions {
 	m := newModel(s)
 	var out Decisions
 	busy := map[string]int{}
 	for _, w := range s.Workers {
 		busy[w.Name] = w.Busy
 	}
-	full := func(name string) bool {
+	room := func(name string) int {
 		w := m.workers[name]
-		return w.JobLimit > 0 && busy[name] >= w.JobLimit
+		if w.JobLimit <= 0 {
+			return len(s.Devices) + 1
+		}
+		return w.JobLimit - busy[name]
 	}
+	full := func(name string) bool { return room(name) <= 0 }
 	devs := slices.Clone(s.Devices)
 	slices.SortFunc(devs, func(a, b Device) int {
 		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Hostname, b.Hostname))
@@ -445,24 +684,150 @@ func referencePlan(s Snapshot) Decisions {
 	slices.SortFunc(devs, func(a, b Device) int {
 		return cmp.Or(cmp.Compare(distinct(a.Tags), distinct(b.Tags)), strings.Compare(a.Hostname, b.Hostname))
 	})
-	queue := slices.Clone(s.Queue)
-	slices.SortFunc(queue, queueOrder)
-	for _, j := range queue {
-		if expired(j) {
+	free := func(d Device) bool {
+		return !taken[d.Hostname] && m.usable(d) && d.Health.Schedulable() && !full(d.Worker)
+	}
+
+	gs := groupsOf(s)
+	for _, j := range s.Queue {
+		if expiredIn(gs, j) {
 			out.Expired = append(out.Expired, j.ID)
-			continue
-		}
-		for _, d := range devs {
-			if taken[d.Hostname] || !m.usable(d) || !d.Health.Schedulable() || full(d.Worker) || !fits(j, d) {
-				continue
-			}
-			out.Assignments = append(out.Assignments, Assignment{Job: j.ID, Device: d.Hostname})
-			taken[d.Hostname] = true
-			busy[d.Worker]++
-			break
 		}
 	}
 	slices.Sort(out.Expired)
+
+	// The queue in serving order: ordinary jobs, and groups at their
+	// first member.
+	type item struct {
+		key Job
+		g   *tgroup
+	}
+	var items []item
+	for _, j := range s.Queue {
+		if j.Group == "" {
+			items = append(items, item{key: j})
+		}
+	}
+	for _, g := range gs {
+		items = append(items, item{key: g.key, g: g})
+	}
+	slices.SortFunc(items, func(a, b item) int { return queueOrder(a.key, b.key) })
+
+	placed := map[string][]Assignment{}
+	for _, a := range plan.Assignments {
+		if a.Group != "" {
+			placed[a.Group] = append(placed[a.Group], a)
+		}
+	}
+	holds := map[string]Hold{}
+	for _, h := range plan.Holds {
+		holds[h.Group] = h
+	}
+	claimed := map[string]bool{}
+	claimedSlots := map[string]int{}
+	potential := func(name string) int {
+		w := m.workers[name]
+		if w.JobLimit <= 0 {
+			return len(s.Devices) + 1
+		}
+		return w.JobLimit - claimedSlots[name]
+	}
+	byHost := func(hosts []string) []Device {
+		var out []Device
+		for _, h := range hosts {
+			out = append(out, m.devices[h])
+		}
+		return out
+	}
+
+	for _, it := range items {
+		g := it.g
+		if g == nil {
+			j := it.key
+			if expired(j) {
+				continue
+			}
+			for _, d := range devs {
+				if free(d) && fits(j, d) {
+					out.Assignments = append(out.Assignments, Assignment{Job: j.ID, Device: d.Hostname})
+					taken[d.Hostname] = true
+					busy[d.Worker]++
+					break
+				}
+			}
+			continue
+		}
+		got, h := placed[g.name], holds[g.name]
+		if !g.complete || g.expired {
+			if len(got) > 0 || h.Group != "" {
+				t.Fatalf("group %+v, incomplete or expired, is placed %v or held %+v", g, got, h)
+			}
+			continue
+		}
+		canPlace := bruteMatch(g.members, devs, func(j Job, d Device) bool { return free(d) && fits(j, d) }, room)
+		if canPlace != (len(got) > 0) {
+			t.Fatalf("group %s: a matching on free devices exists: %v; Plan places it: %v", g.name, canPlace, got)
+		}
+		if canPlace {
+			// Plan's matching: each member once, in queue order, on a
+			// free fitting device; the members' devices distinct, the
+			// workers within their limits.
+			if len(got) != len(g.members) {
+				t.Fatalf("group %s placed as %v", g.name, got)
+			}
+			for n, a := range got {
+				d := m.devices[a.Device]
+				if a.Job != g.members[n].ID || !free(d) || !fits(g.members[n], d) {
+					t.Fatalf("group %s: bad assignment %+v", g.name, a)
+				}
+				out.Assignments = append(out.Assignments, a)
+				taken[d.Hostname] = true
+				busy[d.Worker]++
+			}
+			continue
+		}
+		due := s.GroupHoldAfter > 0 && now.Sub(g.key.SubmitTime) > s.GroupHoldAfter
+		inService := func(j Job, d Device) bool {
+			return m.inService(d) && !claimed[d.Hostname] && potential(d.Worker) > 0 && fits(j, d)
+		}
+		canHold := due && bruteMatch(g.members, devs, inService, potential)
+		if canHold != (h.Group != "") {
+			t.Fatalf("group %s: hold due %v, matching in service %v; Plan holds %+v", g.name, due, canHold, h)
+		}
+		if !canHold {
+			continue
+		}
+		all := byHost(append(slices.Clone(h.Devices), h.Waits...))
+		load := map[string]int{}
+		for _, d := range all {
+			load[d.Worker]++
+		}
+		for w, n := range load {
+			if n > potential(w) {
+				t.Fatalf("group %s holds %+v: worker %s over its limit", g.name, h, w)
+			}
+		}
+		if len(all) != len(g.members) || !bruteMatch(g.members, all, inService, func(string) int { return len(all) }) {
+			t.Fatalf("group %s: hold %+v is no matching of its members in service", g.name, h)
+		}
+		for _, d := range byHost(h.Devices) {
+			if !free(d) {
+				t.Fatalf("group %s holds %s, which is not free", g.name, d.Hostname)
+			}
+			taken[d.Hostname] = true
+			busy[d.Worker]++
+		}
+		for _, d := range byHost(h.Waits) {
+			if free(d) {
+				t.Fatalf("group %s waits for %s, which is free", g.name, d.Hostname)
+			}
+		}
+		for _, d := range all {
+			claimed[d.Hostname] = true
+			claimedSlots[d.Worker]++
+		}
+		out.Holds = append(out.Holds, h)
+	}
 	return out
 }
 
@@ -479,7 +844,8 @@ func cmpPlans(want, got Decisions) string {
 func TestPlanMatchesReference(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		s := genSnapshot(t)
-		if diff := cmpPlans(referencePlan(s), Plan(s)); diff != "" {
+		d := Plan(s)
+		if diff := cmpPlans(referencePlan(t, s, d), d); diff != "" {
 			t.Fatalf("Plan differs from the reference (-reference +Plan):\n%s", diff)
 		}
 	})

@@ -32,6 +32,10 @@ func newTypeQueues(perType [][]queued) *typeQueues {
 // len is the number of types with jobs left.
 func (qs *typeQueues) len() int { return len(qs.types) }
 
+// peek returns the first job in queue order without removing it. len
+// must be > 0.
+func (qs *typeQueues) peek() queued { return qs.jobs[qs.types[0]][0] }
+
 // pop removes and returns the first job in queue order. len must be > 0,
 // and next must be called before the following pop.
 func (qs *typeQueues) pop() queued {

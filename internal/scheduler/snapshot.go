@@ -16,7 +16,8 @@ import (
 // first occurrence in slice order is used and later ones are ignored; a
 // repeated job ID is listed in Expired once if any of its entries expired
 // and is then never assigned, else it is assigned at most once (through its
-// first entry in queue order that finds a device).
+// first entry in queue order that finds a device); a multinode group with a
+// repeated member ID is never placed.
 type Snapshot struct {
 	// Now is the instant the pass runs at; Plan never reads the clock.
 	Now time.Time
@@ -30,6 +31,11 @@ type Snapshot struct {
 	// Queue lists the Submitted jobs, in any order. Health-check jobs are
 	// not queued: Plan decides them itself.
 	Queue []Job
+	// GroupHoldAfter is how long a multinode group may wait before the
+	// pass holds free devices for it (rule 8): once a group has been
+	// queued longer than this, the free devices of its matching are kept
+	// from the jobs served after it. 0 (or a negative value) never holds.
+	GroupHoldAfter time.Duration
 }
 
 // DeviceType is the scheduling-relevant part of a device type.
@@ -119,6 +125,17 @@ type Job struct {
 	// Tags must all be carried by the device that runs the job.
 	Tags []string
 	// QueueTimeout, when positive, is how long the job may wait in the
-	// queue: once SubmitTime+QueueTimeout < Now the job expires.
+	// queue: once SubmitTime+QueueTimeout < Now the job expires. The
+	// members of a group share their fate: when one expires, all expire.
 	QueueTimeout time.Duration
+	// Group, when not empty, names the multinode group the job belongs to
+	// (LAVA's target_group): the group's queued members are placed all
+	// at once or not at all (rule 7). Empty for ordinary jobs.
+	Group string
+	// GroupSize is how many jobs the group has; a group with fewer queued
+	// members (one left the queue), or whose members disagree on the
+	// size, is never placed. Ignored without Group.
+	GroupSize int
+	// Role is the job's role in its group; Explain names it.
+	Role string
 }
