@@ -14,6 +14,11 @@ import (
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
+// DefaultGroupHoldAfter is the server's default Config.GroupHoldAfter:
+// a multinode group waits at most this long behind a stream of smaller
+// jobs before devices are kept for it.
+const DefaultGroupHoldAfter = 10 * time.Minute
+
 // Config tunes an App. Zero values get the documented defaults.
 type Config struct {
 	// Now is the clock; time.Now when nil.
@@ -29,6 +34,11 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// DefaultQueueTimeout applies to jobs without timeouts.queue (0 = none).
 	DefaultQueueTimeout time.Duration
+	// GroupHoldAfter is how long a multinode group may wait in the queue
+	// before the scheduler keeps free devices idle for it, so that a
+	// stream of smaller jobs cannot starve it (scheduler rule 8); 0 never
+	// holds. The server's default is DefaultGroupHoldAfter.
+	GroupHoldAfter time.Duration
 	// LostJobGrace is how long past a job's own timeout the server waits for
 	// an Offline worker before it finishes the job Incomplete (default 5 min).
 	LostJobGrace time.Duration

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
 
@@ -47,7 +46,7 @@ func (a *App) JobConfiguration(ctx context.Context, p auth.Principal, id int64) 
 	// A stored definition is valid by construction; one that no longer
 	// parses renders without a context (as Assign does).
 	var jobCtx map[string]any
-	if def, err := jobdef.Parse([]byte(j.Definition)); err == nil {
+	if def, err := parseStored(j.Definition); err == nil {
 		jobCtx = def.Context
 	}
 	out.Device, _ = a.renderAssigned(ctx, d, jobCtx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -13,28 +14,57 @@ import (
 )
 
 // SubmitJob parses, validates and queues a job definition for p. It returns
-// the new job ids (one for a single-node job) and the definition's
-// warnings: what it accepted, as LAVA does, but is most likely a mistake
-// (jobdef.Warning; nil when none). Errors: ErrUnauthenticated /
-// ErrForbidden when p may not submit; a *jobdef.Errors (ErrInvalid) with
-// line:column and YAML path for a bad definition; ErrUnavailable when no
-// usable device of the type, on the worker, with the tags exists.
+// the new job ids (one for a single-node job, one per role instance of a
+// multinode job, created together) and the definition's warnings: what it
+// accepted, as LAVA does, but is most likely a mistake (jobdef.Warning; nil
+// when none). Errors: ErrUnauthenticated / ErrForbidden when p may not
+// submit; a *jobdef.Errors (ErrInvalid) with line:column and YAML path for
+// a bad definition; ErrUnavailable when no usable device of the type, on
+// the worker, with the tags exists (for a multinode job: when the lab
+// cannot hold the whole group at once).
 func (a *App) SubmitJob(ctx context.Context, p auth.Principal, definition string) ([]int64, []jobdef.Warning, error) {
 	if !auth.CanSubmit(p) {
 		return nil, nil, denied(p, "submit job")
 	}
-	j, warnings, err := a.prepareJob(ctx, p, definition)
+	jobs, warnings, err := a.prepareJob(ctx, p, definition)
 	if err != nil {
 		return nil, nil, err
 	}
-	id, err := a.st.CreateJob(ctx, j)
+	ids, err := a.createJobs(ctx, jobs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("submit job: %w", err)
 	}
-	j.ID = id
-	a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String(), Health: j.Health.String(), Job: &j})
+	return ids, warnings, nil
+}
+
+// createJobs stores prepared jobs (one job, or a multinode group in one
+// transaction), emits their events and kicks the scheduler.
+func (a *App) createJobs(ctx context.Context, jobs []lab.Job) ([]int64, error) {
+	var ids []int64
+	if len(jobs) == 1 && jobs[0].Multinode == nil {
+		id, err := a.st.CreateJob(ctx, jobs[0])
+		if err != nil {
+			return nil, err
+		}
+		ids = []int64{id}
+	} else {
+		var err error
+		if ids, err = a.st.CreateJobGroup(ctx, jobs); err != nil {
+			return nil, err
+		}
+	}
+	for i, id := range ids {
+		j := jobs[i]
+		j.ID = id
+		if j.Multinode != nil {
+			mn := *j.Multinode
+			mn.SubID = fmt.Sprintf("%d.%d", ids[0], i)
+			j.Multinode = &mn
+		}
+		a.emit(Event{Kind: "job", JobID: id, State: lab.JobSubmitted.String(), Health: j.Health.String(), Job: &j})
+	}
 	a.Kick()
-	return []int64{id}, warnings, nil
+	return ids, nil
 }
 
 // ValidateJob runs every check SubmitJob runs, without queueing anything.
@@ -53,49 +83,64 @@ func (a *App) ValidateJob(ctx context.Context, p auth.Principal, definition stri
 	return warnings, nil
 }
 
-// prepareJob turns a definition into a lab.Job ready to store, enforcing the
-// submission-time checks of LAVA (§3.4) with precise errors; it returns the
-// definition's warnings beside.
-func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition string, opts ...jobdef.Option) (lab.Job, []jobdef.Warning, error) {
+// prepareJob turns a definition into the lab.Jobs to store (one, or one
+// per role instance of a multinode job), enforcing the submission-time
+// checks of LAVA (§3.4) with precise errors; it returns the definition's
+// warnings beside.
+func (a *App) prepareJob(ctx context.Context, p auth.Principal, definition string, opts ...jobdef.Option) ([]lab.Job, []jobdef.Warning, error) {
 	def, err := jobdef.Parse([]byte(definition), opts...)
 	if err != nil {
-		return lab.Job{}, nil, err
+		return nil, nil, err
 	}
-	j, err := a.checkJob(ctx, p, def, definition)
+	var jobs []lab.Job
+	if def.Protocols.Multinode != nil {
+		jobs, err = a.checkGroup(ctx, p, def, definition, opts)
+	} else {
+		var j lab.Job
+		j, err = a.checkJob(ctx, p, def, definition)
+		jobs = []lab.Job{j}
+	}
 	if err != nil {
-		return lab.Job{}, nil, err
+		return nil, nil, err
 	}
-	return j, def.Warnings, nil
+	return jobs, def.Warnings, nil
 }
 
-// checkJob enforces the checks of a parsed definition against the lab.
+// placement is where a job, or one role of a multinode job, asks to run:
+// run is the job that runs there (a role's sub-job), and errors are
+// positioned in pos (the submission) at the paths given.
+type placement struct {
+	run, pos                                   *jobdef.Job
+	typePath, tagsPath, devicePath, workerPath string
+	// action maps a path in run's actions to the same action in pos.
+	action func(path string) string
+}
+
+// single is the placement of a single-node job.
+func single(def *jobdef.Job) placement {
+	return placement{run: def, pos: def, typePath: "$.device_type", tagsPath: "$.tags", devicePath: "$.device",
+		workerPath: "$.worker", action: func(p string) string { return p }}
+}
+
+// checkJob enforces the checks of a parsed single-node definition against
+// the lab and builds its job.
 func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, definition string) (lab.Job, error) {
-	if def.Protocols.Multinode != nil {
-		return lab.Job{}, defError(def, "$.protocols.lava-multinode", "multinode jobs are not supported yet")
-	}
 	if err := a.checkNotify(ctx, def); err != nil {
 		return lab.Job{}, err
-	}
-	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
-	if errors.Is(err, lab.ErrNotFound) {
-		return lab.Job{}, defError(def, "$.device_type", fmt.Sprintf("device type %q does not exist", def.DeviceType))
-	} else if err != nil {
-		return lab.Job{}, fmt.Errorf("resolve device type: %w", err)
-	}
-	for i, t := range def.Tags {
-		if _, err := a.st.GetTag(ctx, t); errors.Is(err, lab.ErrNotFound) {
-			return lab.Job{}, defError(def, fmt.Sprintf("$.tags[%d]", i), fmt.Sprintf("device tag %q does not exist", t))
-		} else if err != nil {
-			return lab.Job{}, fmt.Errorf("check tag %q: %w", t, err)
-		}
 	}
 	groups, err := a.viewingGroups(ctx, def)
 	if err != nil {
 		return lab.Job{}, err
 	}
-	if err := a.checkUsableDevice(ctx, def, dt.Name); err != nil {
+	typeName, err := a.checkPlacement(ctx, single(def))
+	if err != nil {
 		return lab.Job{}, err
 	}
+	return a.newJob(p, def, typeName, groups, definition), nil
+}
+
+// newJob builds the queued job that runs def on a device of type typeName.
+func (a *App) newJob(p auth.Principal, def *jobdef.Job, typeName string, groups []string, definition string) lab.Job {
 	tags := slices.Clone(def.Tags)
 	slices.Sort(tags)
 	tags = slices.Compact(tags)
@@ -111,7 +156,7 @@ func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, d
 		State:              lab.JobSubmitted,
 		Health:             lab.JobHealthUnknown,
 		Priority:           def.Priority,
-		RequestedType:      dt.Name,
+		RequestedType:      typeName,
 		RequestedDevice:    def.Device,
 		RequestedWorker:    def.Worker,
 		Tags:               tags,
@@ -120,7 +165,31 @@ func (a *App) checkJob(ctx context.Context, p auth.Principal, def *jobdef.Job, d
 		Metadata:           def.Metadata,
 		Definition:         definition,
 		OriginalDefinition: definition,
-	}, nil
+	}
+}
+
+// checkPlacement checks that the device type, tags, device and worker pl
+// asks for exist and that some usable device could run it; it returns the
+// device type's name (an alias resolved).
+func (a *App) checkPlacement(ctx context.Context, pl placement) (string, error) {
+	def := pl.run
+	dt, err := a.st.ResolveDeviceType(ctx, def.DeviceType)
+	if errors.Is(err, lab.ErrNotFound) {
+		return "", defError(pl.pos, pl.typePath, fmt.Sprintf("device type %q does not exist", def.DeviceType))
+	} else if err != nil {
+		return "", fmt.Errorf("resolve device type: %w", err)
+	}
+	for i, t := range def.Tags {
+		if _, err := a.st.GetTag(ctx, t); errors.Is(err, lab.ErrNotFound) {
+			return "", defError(pl.pos, jobdef.IndexPath(pl.tagsPath, i), fmt.Sprintf("device tag %q does not exist", t))
+		} else if err != nil {
+			return "", fmt.Errorf("check tag %q: %w", t, err)
+		}
+	}
+	if err := a.checkUsableDevice(ctx, pl, dt.Name); err != nil {
+		return "", err
+	}
+	return dt.Name, nil
 }
 
 // viewingGroups resolves visibility: {group: [...]} names; unknown groups are
@@ -145,7 +214,8 @@ func (a *App) viewingGroups(ctx context.Context, def *jobdef.Job) ([]string, err
 // checkUsableDevice refuses a submission at once when no device could ever
 // run it: none of the type that is not Retired, on a worker that is not
 // Retired, matching the requested device and worker, carrying every tag.
-func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName string) error {
+func (a *App) checkUsableDevice(ctx context.Context, pl placement, typeName string) error {
+	def := pl.run
 	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{DeviceType: typeName, Worker: def.Worker})
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
@@ -157,17 +227,17 @@ func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName s
 	if def.Device != "" {
 		d, err := a.st.GetDevice(ctx, def.Device)
 		if errors.Is(err, lab.ErrNotFound) {
-			return defError(def, "$.device", fmt.Sprintf("device %q does not exist", def.Device))
+			return defError(pl.pos, pl.devicePath, fmt.Sprintf("device %q does not exist", def.Device))
 		} else if err != nil {
 			return fmt.Errorf("get device: %w", err)
 		}
 		if d.DeviceType != typeName {
-			return defError(def, "$.device", fmt.Sprintf("device %q is of type %q, not %q", d.Hostname, d.DeviceType, typeName))
+			return defError(pl.pos, pl.devicePath, fmt.Sprintf("device %q is of type %q, not %q", d.Hostname, d.DeviceType, typeName))
 		}
 	}
 	if def.Worker != "" {
 		if _, ok := workers[def.Worker]; !ok {
-			return defError(def, "$.worker", fmt.Sprintf("worker %q does not exist", def.Worker))
+			return defError(pl.pos, pl.workerPath, fmt.Sprintf("worker %q does not exist", def.Worker))
 		}
 	}
 	var problem *jobdef.Errors
@@ -189,7 +259,7 @@ func (a *App) checkUsableDevice(ctx context.Context, def *jobdef.Job, typeName s
 			return nil
 		}
 		if problem == nil {
-			problem = defError(def, path, why).(*jobdef.Errors)
+			problem = defError(pl.pos, pl.action(path), why).(*jobdef.Errors)
 		}
 	}
 	if problem != nil {
@@ -326,23 +396,26 @@ func (a *App) ResubmitJob(ctx context.Context, p auth.Principal, id int64) ([]in
 	if j.HealthCheck {
 		return nil, fmt.Errorf("resubmit job %d: health checks are scheduled by the server: %w", id, lab.ErrConflict)
 	}
-	// The warnings were the first submission's.
-	nj, _, err := a.prepareJob(ctx, p, j.OriginalDefinition)
+	// The warnings were the first submission's. A multinode job's
+	// original definition is its whole group's: the group is submitted
+	// again, as LAVA does.
+	jobs, _, err := a.prepareJob(ctx, p, j.OriginalDefinition)
 	if err != nil {
 		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
 	}
-	if nj.Metadata == nil {
-		nj.Metadata = map[string]string{}
+	for i := range jobs {
+		meta := maps.Clone(jobs[i].Metadata)
+		if meta == nil {
+			meta = map[string]string{}
+		}
+		meta["job.original"] = fmt.Sprintf("/api/v1/jobs/%d", id)
+		jobs[i].Metadata = meta
 	}
-	nj.Metadata["job.original"] = fmt.Sprintf("/api/v1/jobs/%d", id)
-	nid, err := a.st.CreateJob(ctx, nj)
+	ids, err := a.createJobs(ctx, jobs)
 	if err != nil {
 		return nil, fmt.Errorf("resubmit job %d: %w", id, err)
 	}
-	nj.ID = nid
-	a.emit(Event{Kind: "job", JobID: nid, State: lab.JobSubmitted.String(), Health: nj.Health.String(), Job: &nj})
-	a.Kick()
-	return []int64{nid}, nil
+	return ids, nil
 }
 
 // defError reports a problem found after parsing (an unknown device type, a

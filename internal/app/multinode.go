@@ -2,10 +2,16 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/scheduler"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
@@ -83,4 +89,125 @@ func groupRoles(ctx context.Context, q store.Queries, j lab.Job) (map[string]str
 		}
 	}
 	return roles, nil
+}
+
+// parseStored parses a stored job definition: a submission, or a
+// multinode sub-job's definition written by the server (jobdef.Split).
+func parseStored(definition string) (*jobdef.Job, error) {
+	return jobdef.Parse([]byte(definition), jobdef.ServerGenerated())
+}
+
+// checkGroup enforces the checks of a parsed multinode submission against
+// the lab and builds its jobs, one per role instance: it splits the
+// submission as LAVA does (jobdef.Split), checks each role's placement
+// with errors positioned in the submission, and refuses a group the lab
+// could never hold all at once.
+func (a *App) checkGroup(ctx context.Context, p auth.Principal, def *jobdef.Job, definition string, opts []jobdef.Option) ([]lab.Job, error) {
+	mn := def.Protocols.Multinode
+	rolesPath := "$.protocols.lava-multinode.roles"
+	for _, name := range mn.RoleNames {
+		if r := mn.Roles[name]; r.Connection != "" && r.Count > 0 {
+			return nil, defError(def, jobdef.KeyPath(jobdef.KeyPath(rolesPath, name), "connection"),
+				fmt.Sprintf("role %q: dynamic connection roles (connection: %s) are not supported yet", name, r.Connection))
+		}
+	}
+	if err := a.checkNotify(ctx, def); err != nil {
+		return nil, err
+	}
+	groups, err := a.viewingGroups(ctx, def)
+	if err != nil {
+		return nil, err
+	}
+	subs, err := jobdef.Split([]byte(definition), def, newGroupID(), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("split the multinode job: %w", err)
+	}
+	jobs := make([]lab.Job, 0, len(subs))
+	types := map[string]string{} // role → device type checked
+	for _, sub := range subs {
+		typeName, ok := types[sub.Role]
+		if !ok {
+			rp := jobdef.KeyPath(rolesPath, sub.Role)
+			pl := placement{run: sub.Job, pos: def, typePath: jobdef.KeyPath(rp, "device_type"),
+				tagsPath: jobdef.KeyPath(rp, "tags"), devicePath: jobdef.KeyPath(rp, "device"),
+				workerPath: jobdef.KeyPath(rp, "worker"), action: roleActionPath(def, sub.Role)}
+			if typeName, err = a.checkPlacement(ctx, pl); err != nil {
+				return nil, err
+			}
+			types[sub.Role] = typeName
+		}
+		j := a.newJob(p, sub.Job, typeName, groups, sub.Definition)
+		j.OriginalDefinition = definition
+		m := sub.Job.Member()
+		j.Multinode = &lab.MultinodeJob{TargetGroup: m.TargetGroup, Role: m.Role, GroupSize: m.GroupSize, Essential: m.Essential}
+		jobs = append(jobs, j)
+	}
+	if err := a.checkGroupFits(ctx, def, jobs); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// roleActionPath maps a path in the actions of role's sub-job to the same
+// action in the submission: the sub-job keeps, in order, the actions whose
+// role list names the role.
+func roleActionPath(def *jobdef.Job, role string) func(string) string {
+	var orig []int
+	for i, act := range def.Actions {
+		if slices.Contains(act.Role, role) {
+			orig = append(orig, i)
+		}
+	}
+	return func(path string) string {
+		var k int
+		var rest string
+		if n, _ := fmt.Sscanf(path, "$.actions[%d]", &k); n != 1 || k < 0 || k >= len(orig) {
+			return path
+		}
+		prefix := fmt.Sprintf("$.actions[%d]", k)
+		rest = strings.TrimPrefix(path, prefix)
+		return fmt.Sprintf("$.actions[%d]", orig[k]) + rest
+	}
+}
+
+// checkGroupFits refuses a multinode group that the lab could never hold
+// all at once (scheduler.GroupFeasible): each role may have usable devices
+// and still the group need more of them at once than exist.
+func (a *App) checkGroupFits(ctx context.Context, def *jobdef.Job, jobs []lab.Job) error {
+	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{})
+	if err != nil {
+		return fmt.Errorf("list devices: %w", err)
+	}
+	ws, err := a.st.ListWorkers(ctx)
+	if err != nil {
+		return fmt.Errorf("list workers: %w", err)
+	}
+	var sd []scheduler.Device
+	for _, d := range devs {
+		sd = append(sd, scheduler.Device{Hostname: d.Hostname, Type: d.DeviceType, Worker: d.Worker, Tags: d.Tags,
+			State: d.State, Health: d.Health})
+	}
+	var sw []scheduler.Worker
+	for _, w := range ws {
+		sw = append(sw, scheduler.Worker{Name: w.Name, State: w.State, Health: w.Health, JobLimit: w.JobLimit})
+	}
+	members := make([]scheduler.Job, len(jobs))
+	for i, j := range jobs {
+		members[i] = scheduler.Job{ID: int64(i + 1), Type: j.RequestedType, Device: j.RequestedDevice, Worker: j.RequestedWorker,
+			Tags: j.Tags, Group: j.Multinode.TargetGroup, GroupSize: j.Multinode.GroupSize, Role: j.Multinode.Role}
+	}
+	if ok, why := scheduler.GroupFeasible(sd, sw, members); !ok {
+		return fmt.Errorf("%s: %w", why, lab.ErrUnavailable)
+	}
+	return nil
+}
+
+// newGroupID returns a random (version 4) UUID for a multinode group's
+// target_group, as LAVA's uuid4.
+func newGroupID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

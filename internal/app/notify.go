@@ -86,7 +86,7 @@ func (a *App) notifyBlock(j lab.Job) *jobdef.Notify {
 	if !strings.Contains(j.Definition, "notify") {
 		return nil // most jobs: no parse
 	}
-	def, err := jobdef.Parse([]byte(j.Definition))
+	def, err := parseStored(j.Definition)
 	if err != nil {
 		// It parsed at submission; a parser that changed since must not
 		// stop the job's move: log, and notify nobody.

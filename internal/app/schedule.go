@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,17 +116,40 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 		}
 	}
 
-	for _, as := range plan.Assignments {
-		j, err := a.st.TransitionJob(ctx, store.JobTransition{ID: as.Job, From: []lab.JobState{lab.JobSubmitted},
-			To: lab.JobScheduled, Device: as.Device, At: now})
+	for i := 0; i < len(plan.Assignments); {
+		// A multinode group's assignments are consecutive: commit them
+		// together, all or none.
+		n := 1
+		if g := plan.Assignments[i].Group; g != "" {
+			for i+n < len(plan.Assignments) && plan.Assignments[i+n].Group == g {
+				n++
+			}
+		}
+		batch := plan.Assignments[i : i+n]
+		i += n
+		var taken []lab.Job
+		err := a.st.InTx(ctx, func(q store.Queries) error {
+			taken = taken[:0] // InTx may run this more than once
+			for _, as := range batch {
+				j, err := q.TransitionJob(ctx, store.JobTransition{ID: as.Job, From: []lab.JobState{lab.JobSubmitted},
+					To: lab.JobScheduled, Device: as.Device, At: now})
+				if err != nil {
+					return fmt.Errorf("assign job %d to %s: %w", as.Job, as.Device, err)
+				}
+				taken = append(taken, j)
+			}
+			return nil
+		})
 		if errors.Is(err, lab.ErrConflict) {
 			res.Conflicts++
 			continue
 		} else if err != nil {
-			return res, fmt.Errorf("assign job %d to %s: %w", as.Job, as.Device, err)
+			return res, err
 		}
-		res.Assigned = append(res.Assigned, as)
-		a.emitTakes(j)
+		res.Assigned = append(res.Assigned, batch...)
+		for _, j := range taken {
+			a.emitTakes(j)
+		}
 	}
 	return res, nil
 }
@@ -134,6 +158,7 @@ func (a *App) schedulePass(ctx context.Context, full bool) (PassResult, error) {
 func (a *App) snapshot(ctx context.Context, withIdleQueue bool) (scheduler.Snapshot, map[string]lab.DeviceType, error) {
 	var s scheduler.Snapshot
 	s.Now = a.now()
+	s.GroupHoldAfter = a.cfg.GroupHoldAfter
 	dts, err := a.st.ListDeviceTypes(ctx)
 	if err != nil {
 		return s, nil, fmt.Errorf("snapshot device types: %w", err)
@@ -183,7 +208,8 @@ func (a *App) snapshot(ctx context.Context, withIdleQueue bool) (scheduler.Snaps
 			continue // health checks are created straight into Scheduled, never queued
 		}
 		s.Queue = append(s.Queue, scheduler.Job{ID: j.ID, Priority: j.Priority, SubmitTime: j.SubmitTime, Type: j.RequestedType,
-			Device: j.RequestedDevice, Worker: j.RequestedWorker, Tags: j.Tags, QueueTimeout: j.QueueTimeout})
+			Device: j.RequestedDevice, Worker: j.RequestedWorker, Tags: j.Tags, QueueTimeout: j.QueueTimeout,
+			Group: j.Group, GroupSize: j.GroupSize, Role: j.Role})
 	}
 	return s, types, nil
 }
@@ -306,9 +332,14 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 		case o.Failed || o.ErrorType != lab.ErrorNone:
 			health = lab.JobHealthIncomplete
 		}
+		comment := o.Comment
+		if j.State == lab.JobCanceling && j.FailureComment != "" && j.FailureComment != comment {
+			// Why it was canceled (its multinode group ended) comes first.
+			comment = strings.TrimSuffix(j.FailureComment+"; "+comment, "; ")
+		}
 		out, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id,
 			From: []lab.JobState{lab.JobScheduled, lab.JobRunning, lab.JobCanceling}, To: lab.JobFinished,
-			At: a.now(), Health: health, ErrorType: o.ErrorType, FailureComment: o.Comment})
+			At: a.now(), Health: health, ErrorType: o.ErrorType, FailureComment: comment})
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
-	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
 )
@@ -207,7 +206,7 @@ func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
 	// A stored definition is valid by construction; one that no longer
 	// parses gets no timeout and no context (the job process says why).
 	var jobCtx map[string]any
-	if def, err := jobdef.Parse([]byte(out.Definition)); err == nil {
+	if def, err := parseStored(out.Definition); err == nil {
 		out.Timeout, jobCtx = def.Timeouts.Job.Duration, def.Context
 	}
 	out.Config, out.ConfigError = a.renderAssigned(ctx, out.Device, jobCtx)
@@ -658,7 +657,7 @@ func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, w
 // jobTimeout reads timeouts.job from a stored definition (valid by
 // construction); 0 when it cannot be read.
 func jobTimeout(definition string) time.Duration {
-	def, err := jobdef.Parse([]byte(definition))
+	def, err := parseStored(definition)
 	if err != nil {
 		return 0
 	}

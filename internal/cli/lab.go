@@ -146,7 +146,7 @@ func runLab(ctx context.Context, w io.Writer, o labOptions) error {
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRun()
 	srv, err := server.Open(runCtx, server.Config{Listen: o.Listen, DataDir: filepath.Join(dataDir, "server"), Logger: logger,
-		App: app.Config{Logger: logger}})
+		App: app.Config{Logger: logger, GroupHoldAfter: app.DefaultGroupHoldAfter}})
 	if err != nil {
 		return err
 	}

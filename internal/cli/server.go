@@ -44,7 +44,7 @@ func envOr(key, def string) string {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	var sweep, heartbeat, lostGrace, healthInterval time.Duration
+	var sweep, heartbeat, lostGrace, healthInterval, groupHold time.Duration
 	var missed int
 	var bootstrapAdmin bool
 	var logLevel, templatesDir string
@@ -67,6 +67,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
 			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
+				GroupHoldAfter: groupHold,
 				TemplatesDir: templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
 			if err := f.cfg.App.Callbacks.Validate(); err != nil {
 				return usageError{fmt.Errorf("--callback-allowed-hosts: %w", err)}
@@ -117,6 +118,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().DurationVar(&sweep, "sweep-interval", 10*time.Second, "period of the scheduler's safety sweep (events trigger passes at once)")
+	cmd.Flags().DurationVar(&groupHold, "group-hold-after", app.DefaultGroupHoldAfter, "how long a multinode group may wait before the scheduler keeps free devices idle for it (0: never)")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")
 	cmd.Flags().IntVar(&missed, "missed-heartbeats", 3, "a worker silent for this many heartbeat intervals is marked Offline")
 	cmd.Flags().DurationVar(&lostGrace, "lost-job-grace", 5*time.Minute, "a job whose worker stays Offline past the job's timeout plus this is finished Incomplete")

@@ -457,7 +457,8 @@ type HealthInfo struct {
 //   - To Finished: end time = At, health/error/comment as given; the device
 //     (if any) becomes Idle with no current job; for a health-check job the
 //     device's LastHealthReportJob is set.
-//   - To Canceling: only the state changes.
+//   - To Canceling: only the state changes, and the failure comment when
+//     FailureComment is not empty (why it is canceled).
 type JobTransition struct {
 	ID             int64
 	From           []lab.JobState

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,6 +159,9 @@ func jobPyStr(v any) string {
 // is not a job's is fault 404 "Job '<id>' was not found." (a private job
 // is not found, never forbidden).
 func jobArg(c *Call, i int) (lab.Job, error) {
+	if s, ok := c.Arg(i).(string); ok && strings.Contains(s, ".") {
+		return jobBySubID(c, s)
+	}
 	id, ok := jobID(c.Arg(i))
 	if !ok {
 		return lab.Job{}, lavaFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
@@ -167,6 +171,43 @@ func jobArg(c *Call, i int) (lab.Job, error) {
 		return lab.Job{}, lavaFault(http.StatusNotFound, "Job '%s' was not found.", jobPyStr(c.Arg(i)))
 	}
 	return j, err
+}
+
+// jobBySubID finds the multinode sub-job named by its sub_id
+// ("<parent id>.<n>"), as LAVA's job lookups accept it; fault 404 when
+// there is none the caller may see.
+func jobBySubID(c *Call, sub string) (lab.Job, error) {
+	missing := lavaFault(http.StatusNotFound, "Job '%s' was not found.", sub)
+	head, _, _ := strings.Cut(sub, ".")
+	parent, err := strconv.ParseInt(head, 10, 64)
+	if err != nil {
+		return lab.Job{}, missing
+	}
+	p, err := c.App.GetJob(c.ctx, c.P, parent)
+	if errors.Is(err, lab.ErrNotFound) || (err == nil && p.Multinode == nil) {
+		return lab.Job{}, missing
+	} else if err != nil {
+		return lab.Job{}, err
+	}
+	jobs, _, err := c.App.ListJobs(c.ctx, c.P, store.JobFilter{TargetGroup: p.Multinode.TargetGroup, Limit: jobdef.MaxGroupSize})
+	if err != nil {
+		return lab.Job{}, err
+	}
+	for _, j := range jobs {
+		if j.Multinode != nil && j.Multinode.SubID == sub {
+			return j, nil
+		}
+	}
+	return lab.Job{}, missing
+}
+
+// displayID is LAVA's display_id: a multinode sub-job's sub_id, else the
+// job's id.
+func displayID(j lab.Job) any {
+	if j.Multinode != nil {
+		return j.Multinode.SubID
+	}
+	return j.ID
 }
 
 // withJob is a method on the job parameter 0 names (jobArg: fault 404
@@ -300,7 +341,11 @@ func jobValidate(c *Call) (any, error) {
 		it := de.Items[0]
 		return xmlrpc.Struct{{Name: "path", Value: jobPathRepr(it.Path)}, {Name: "msg", Value: it.Msg}}, nil
 	case errors.Is(err, lab.ErrUnavailable):
-		return xmlrpc.Struct{{Name: "path", Value: "['device_type']"},
+		path := "['device_type']"
+		if j, perr := jobdef.Parse([]byte(def)); perr == nil && j.Protocols.Multinode != nil {
+			path = "['protocols', 'lava-multinode', 'roles']" // the group as a whole
+		}
+		return xmlrpc.Struct{{Name: "path", Value: path},
 			{Name: "msg", Value: strings.TrimSuffix(err.Error(), ": "+lab.ErrUnavailable.Error())}}, nil
 	}
 	return nil, err
@@ -402,7 +447,7 @@ func jobShow(c *Call, j lab.Job) (xmlrpc.Struct, error) {
 		tags[i] = t
 	}
 	return xmlrpc.Struct{
-		{Name: "id", Value: j.ID},
+		{Name: "id", Value: displayID(j)},
 		{Name: "description", Value: j.Description},
 		{Name: "device", Value: orNone(j.ActualDevice)},
 		{Name: "device_type", Value: orNone(j.RequestedType)},

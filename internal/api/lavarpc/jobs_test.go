@@ -355,8 +355,8 @@ func TestJobWriteMethods(t *testing.T) {
 				{"submit anonymously", anon, "scheduler.jobs.submit", []any{good}, nil, 401, authRequired},
 				{"submit an unknown type", alice, "scheduler.jobs.submit", []any{unknownType}, nil, 400, "Problem with submitted job data: " + badType},
 				{"submit without a device", alice, "scheduler.jobs.submit", []any{noDevice}, nil, 400, `Device unavailable: no usable device of type "bbb"`},
-				{"submit multinode", alice, "scheduler.jobs.submit", []any{readTestdata(t, "multinode.yaml")}, nil, 400,
-					"Problem with submitted job data: 7:5: $.protocols.lava-multinode: multinode jobs are not supported yet"},
+				{"submit multinode on too few devices", alice, "scheduler.jobs.submit", []any{readTestdata(t, "multinode.yaml")}, nil, 400,
+					"Device unavailable: the group needs 2 devices at once, and only 1 can ever be used together: its roles compete for the same devices or worker job limits"},
 				{"submit_job anonymously", anon, "scheduler.submit_job", []any{good}, nil, 401, authRequired},
 				{"submit_job an unknown type", bob, "scheduler.submit_job", []any{unknownType}, nil, 400, "Problem with submitted job data: " + badType},
 				{"submit not a string", alice, "scheduler.jobs.submit", []any{int64(1)}, nil, -32602, ""},
@@ -370,8 +370,8 @@ func TestJobWriteMethods(t *testing.T) {
 					map[string]any{"path": "['device_type']", "msg": `device type "nope" does not exist`}, 0, ""},
 				{"validate without a device", alice, "scheduler.jobs.validate", []any{noDevice},
 					map[string]any{"path": "['device_type']", "msg": `no usable device of type "bbb"`}, 0, ""},
-				{"validate multinode", alice, "scheduler.jobs.validate", []any{readTestdata(t, "multinode.yaml")},
-					map[string]any{"path": "['protocols', 'lava-multinode']", "msg": "multinode jobs are not supported yet"}, 0, ""},
+				{"validate multinode on too few devices", alice, "scheduler.jobs.validate", []any{readTestdata(t, "multinode.yaml")},
+					map[string]any{"path": "['protocols', 'lava-multinode', 'roles']", "msg": "the group needs 2 devices at once, and only 1 can ever be used together: its roles compete for the same devices or worker job limits"}, 0, ""},
 				{"validate_yaml", anon, "scheduler.validate_yaml", []any{good}, nil, 0, ""},
 				{"validate_yaml an unknown type", anon, "scheduler.validate_yaml", []any{unknownType}, nil, 400, "Invalid YAML submission: " + badType},
 
@@ -450,5 +450,62 @@ func TestJobListLimit(t *testing.T) {
 		if l := got.([]any); len(l) != 100 || l[0].(map[string]any)["description"] != "job 119" {
 			t.Errorf("%s: %d jobs, the first %v", m.method, len(l), l[0])
 		}
+	}
+}
+
+// TestMultinodeSubmitAndShow: a multinode submission answers the list of
+// its sub_ids, as LAVA's; each job shows its sub_id, target group, its own
+// (split) definition as original_definition and the whole submission as
+// multinode_definition, and all_jobs lists the sub_ids.
+func TestMultinodeSubmitAndShow(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			ctx := context.Background()
+			must(t, e.App.CreateDevice(ctx, e.Principal(admin), lab.Device{Hostname: "qemu-02", DeviceType: "qemu", Worker: "w1",
+				Health: lab.DeviceGood}, "test"))
+			def := readTestdata(t, "multinode.yaml")
+			got, err := e.call(alice, "scheduler.jobs.submit", def)
+			must(t, err)
+			subs, ok := got.([]any)
+			if !ok || len(subs) != 2 {
+				t.Fatalf("submit answered %#v, want two sub_ids", got)
+			}
+			parent, _ := strings.CutSuffix(subs[0].(string), ".0")
+			if subs[1] != parent+".1" {
+				t.Errorf("sub_ids %v", subs)
+			}
+			var first int64
+			fmt.Sscan(parent, &first)
+			show, err := e.call(alice, "scheduler.jobs.show", parent+".1")
+			must(t, err)
+			if id := show.(map[string]any)["id"]; id != parent+".1" {
+				t.Errorf("jobs.show of a sub-job by its sub_id: id %#v, want its sub_id (LAVA's display_id)", id)
+			}
+			details, err := e.call(alice, "scheduler.job_details", first+1)
+			must(t, err)
+			fields, ok := details.(map[string]any)
+			if !ok {
+				t.Fatalf("job_details answered %T", details)
+			}
+			j, err := e.App.GetJob(ctx, e.Principal(alice), first+1)
+			must(t, err)
+			if fields["sub_id"] != parent+".1" || fields["target_group"] != j.Multinode.TargetGroup ||
+				fields["multinode_definition"] != def || fields["original_definition"] != j.Definition ||
+				!strings.Contains(j.Definition, "role: client") {
+				t.Errorf("show of a sub-job: sub_id %v target_group %v multinode_definition kept %v original is the split %v",
+					fields["sub_id"], fields["target_group"], fields["multinode_definition"] == def, fields["original_definition"] == j.Definition)
+			}
+			all, err := e.call(alice, "scheduler.all_jobs")
+			must(t, err)
+			seen := map[any]bool{}
+			for _, row := range all.([]any) {
+				r := row.([]any)
+				seen[r[5]] = true
+			}
+			if !seen[parent+".0"] || !seen[parent+".1"] {
+				t.Errorf("all_jobs sub_ids: %v", seen)
+			}
+		})
 	}
 }

@@ -720,7 +720,12 @@ func (q *queries) TransitionJob(ctx context.Context, t store.JobTransition) (lab
 				_, err = q.exec(ctx, c, "UPDATE devices SET state = ? WHERE current_job = ?", int(lab.DeviceRunning), t.ID)
 			}
 		case lab.JobCanceling:
-			n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?"+guard, append([]any{int(t.To)}, guardArgs...)...)
+			if t.FailureComment == "" {
+				n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?"+guard, append([]any{int(t.To)}, guardArgs...)...)
+			} else {
+				n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?, failure_comment = ?"+guard,
+					append([]any{int(t.To), t.FailureComment}, guardArgs...)...)
+			}
 		case lab.JobFinished:
 			n, err = q.execN(ctx, c, "UPDATE jobs SET state = ?, end_time = ?, health = ?, error_type = ?, failure_comment = ?"+guard,
 				append([]any{int(t.To), q.d.ts(at), int(t.Health), string(t.ErrorType), t.FailureComment}, guardArgs...)...)

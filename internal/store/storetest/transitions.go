@@ -93,8 +93,13 @@ func testTransitionCanceling(f *fx) {
 			f.move(store.JobTransition{ID: id, From: from(lab.JobScheduled), To: lab.JobRunning})
 			wantState = lab.DeviceRunning
 		}
-		j := f.move(store.JobTransition{ID: id, From: from(lab.JobScheduling, lab.JobScheduled, lab.JobRunning), To: lab.JobCanceling})
-		if j.State != lab.JobCanceling || j.Health != lab.JobHealthUnknown || !j.EndTime.IsZero() {
+		why := ""
+		if c.running {
+			why = "canceled with its multinode group"
+		}
+		j := f.move(store.JobTransition{ID: id, From: from(lab.JobScheduling, lab.JobScheduled, lab.JobRunning), To: lab.JobCanceling,
+			FailureComment: why})
+		if j.State != lab.JobCanceling || j.Health != lab.JobHealthUnknown || !j.EndTime.IsZero() || j.FailureComment != why {
 			f.t.Errorf("canceling job: %+v", j)
 		}
 		f.wantDevice(c.device, wantState, id) // the device stays busy until the worker stops

@@ -1,0 +1,209 @@
+package app_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/jobdef"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+)
+
+// serverClients is a group of one essential server and two clients.
+var serverClients = labtest.MultinodeJob("pair",
+	labtest.Role{Name: "server", DeviceType: "qemu", Count: 1, Extra: "essential: true"},
+	labtest.Role{Name: "client", DeviceType: "qemu", Count: 2})
+
+// submitGroup submits def as the fixture's user and returns its jobs' ids.
+func (f *fixture) submitGroup(def string) []int64 {
+	f.t.Helper()
+	ids, _, err := f.app.SubmitJob(f.ctx, f.user, def)
+	must(f.t, err)
+	return ids
+}
+
+// TestMultinodeSubmission: a multinode job becomes one job per role
+// instance, created together with LAVA's sub ids, each running its role's
+// split definition; a group the lab cannot hold at once, an unknown device
+// type in a role and a dynamic connection role are refused with their
+// place in the submission.
+func TestMultinodeSubmission(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1", "d2", "d3")
+		ids := f.submitGroup(serverClients)
+		if len(ids) != 3 {
+			t.Fatalf("%d jobs, want 3", len(ids))
+		}
+		var group string
+		for i, id := range ids {
+			j := f.job(id)
+			mn := j.Multinode
+			if mn == nil {
+				t.Fatalf("job %d has no group", id)
+			}
+			if i == 0 {
+				group = mn.TargetGroup
+			}
+			role, essential := "client", false
+			if i == 0 {
+				role, essential = "server", true
+			}
+			want := lab.MultinodeJob{TargetGroup: group, SubID: fmt.Sprintf("%d.%d", ids[0], i), Role: role, GroupSize: 3,
+				Essential: essential}
+			if *mn != want {
+				t.Errorf("job %d: %+v, want %+v", id, *mn, want)
+			}
+			if j.State != lab.JobSubmitted || j.RequestedType != "qemu" || j.OriginalDefinition != serverClients {
+				t.Errorf("job %d: %s type %q, original definition kept: %v", id, j.State, j.RequestedType, j.OriginalDefinition == serverClients)
+			}
+			def, err := jobdef.Parse([]byte(j.Definition), jobdef.ServerGenerated())
+			if err != nil {
+				t.Fatalf("job %d's definition: %v", id, err)
+			}
+			if m := def.Member(); m == nil || m.Role != role || m.SubID != i || m.TargetGroup != group {
+				t.Errorf("job %d's definition places it as %+v", id, m)
+			}
+		}
+		if len(group) != 36 {
+			t.Errorf("target group %q is not a UUID", group)
+		}
+
+		tooBig := labtest.MultinodeJob("too big",
+			labtest.Role{Name: "server", DeviceType: "qemu", Count: 2}, labtest.Role{Name: "client", DeviceType: "qemu", Count: 2})
+		if _, _, err := f.app.SubmitJob(f.ctx, f.user, tooBig); !errors.Is(err, lab.ErrUnavailable) ||
+			!strings.Contains(err.Error(), "4 devices at once") {
+			t.Errorf("a group of 4 on 3 devices: %v", err)
+		}
+
+		unknown := labtest.MultinodeJob("unknown type",
+			labtest.Role{Name: "server", DeviceType: "qemu", Count: 1}, labtest.Role{Name: "client", DeviceType: "bbb", Count: 1})
+		_, _, err := f.app.SubmitJob(f.ctx, f.user, unknown)
+		var de *jobdef.Errors
+		if !errors.As(err, &de) || len(de.Items) != 1 {
+			t.Fatalf("unknown device type in a role: %v", err)
+		}
+		if it := de.Items[0]; it.Path != "$.protocols.lava-multinode.roles.client.device_type" || it.Line != 12 || it.Column != 22 ||
+			it.Msg != `device type "bbb" does not exist` {
+			t.Errorf("unknown device type in a role: %d:%d %s: %s", it.Line, it.Column, it.Path, it.Msg)
+		}
+
+		conn := strings.Replace(serverClients, "      client:\n        device_type: qemu\n        count: 2\n",
+			"      client:\n        connection: ssh\n        count: 1\n        host_role: server\n        expect_role: server\n", 1)
+		if _, _, err := f.app.SubmitJob(f.ctx, f.user, conn); err == nil || !strings.Contains(err.Error(), "dynamic connection roles") {
+			t.Errorf("a connection role: %v", err)
+		}
+		if _, err := f.app.ValidateJob(f.ctx, f.user, serverClients, true); err != nil {
+			t.Errorf("validate: %v", err)
+		}
+	})
+}
+
+// TestMultinodeScheduling: a group starts only when all its devices can
+// be taken at once, in one pass; meanwhile a smaller job takes a free
+// device (backfill, before the hold).
+func TestMultinodeScheduling(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1", "d2", "d3")
+		f.online("w1")
+		first := f.submit(definition("first", "qemu", "priority: high"))
+		ids := f.submitGroup(serverClients)
+		r := f.pass()
+		if len(r.Assigned) != 1 || r.Assigned[0].Job != first {
+			t.Fatalf("assigned %+v, want the first job only: the group needs 3 devices", r.Assigned)
+		}
+		later := f.submit(definition("later", "qemu", "priority: low"))
+		r = f.pass()
+		if len(r.Assigned) != 1 || r.Assigned[0].Job != later {
+			t.Fatalf("assigned %+v, want the later job (backfill)", r.Assigned)
+		}
+		for _, id := range ids {
+			if j := f.job(id); j.State != lab.JobSubmitted {
+				t.Fatalf("group job %d %s while the group cannot start", id, j.State)
+			}
+		}
+		for _, id := range []int64{first, later} {
+			_, err := f.app.FinishJob(f.ctx, auth.WorkerPrincipal("w1"), id, app.JobOutcome{})
+			must(t, err)
+		}
+		r = f.pass()
+		if len(r.Assigned) != 3 {
+			t.Fatalf("assigned %+v, want the whole group", r.Assigned)
+		}
+		devices := map[string]bool{}
+		for _, id := range ids {
+			j := f.job(id)
+			if j.State != lab.JobScheduled || devices[j.ActualDevice] {
+				t.Errorf("group job %d: %s on %q", id, j.State, j.ActualDevice)
+			}
+			devices[j.ActualDevice] = true
+		}
+		as, err := f.app.Assign(f.ctx, ids[1])
+		must(t, err)
+		wantRoles := map[string]string{fmt.Sprint(ids[0]): "server", fmt.Sprint(ids[1]): "client", fmt.Sprint(ids[2]): "client"}
+		if as.Multinode == nil || as.Multinode.Role != "client" || fmt.Sprint(as.Roles) != fmt.Sprint(wantRoles) {
+			t.Errorf("assignment of a group job: %+v roles %v", as.Multinode, as.Roles)
+		}
+	})
+}
+
+// TestMultinodeGroupEnds: canceling one job cancels its group; an
+// essential role ending Incomplete cancels its siblings, a non-essential
+// one does not; resubmitting a job submits its whole group again.
+func TestMultinodeGroupEnds(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1", "d2", "d3")
+		queued := f.submitGroup(serverClients)
+		_, err := f.app.CancelJob(f.ctx, f.user, queued[2])
+		must(t, err)
+		for _, id := range queued {
+			if j := f.job(id); j.State != lab.JobFinished || j.Health != lab.JobHealthCanceled {
+				t.Errorf("queued group job %d after a cancel of one: %s %s", id, j.State, j.Health)
+			}
+		}
+
+		f.online("w1")
+		wp := auth.WorkerPrincipal("w1")
+		start := func(ids []int64) {
+			if r := f.pass(); len(r.Assigned) != len(ids) {
+				t.Fatalf("assigned %+v", r.Assigned)
+			}
+			for _, id := range ids {
+				_, err := f.app.StartJob(f.ctx, wp, id)
+				must(t, err)
+			}
+		}
+		ids := f.submitGroup(serverClients)
+		start(ids)
+		_, err = f.app.FinishJob(f.ctx, wp, ids[1], app.JobOutcome{Failed: true, ErrorType: lab.ErrorTest, Comment: "a client fails"})
+		must(t, err)
+		for _, id := range []int64{ids[0], ids[2]} {
+			if j := f.job(id); j.State != lab.JobRunning {
+				t.Errorf("job %d after a non-essential role failed: %s", id, j.State)
+			}
+		}
+		_, err = f.app.FinishJob(f.ctx, wp, ids[0], app.JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure, Comment: "the server fails"})
+		must(t, err)
+		if j := f.job(ids[2]); j.State != lab.JobCanceling || !strings.Contains(j.FailureComment, "essential role server") {
+			t.Errorf("the other client after the essential server failed: %s %q", j.State, j.FailureComment)
+		}
+		j, err := f.app.FinishJob(f.ctx, wp, ids[2], app.JobOutcome{Failed: true, ErrorType: lab.ErrorCanceled})
+		must(t, err)
+		if j.Health != lab.JobHealthCanceled {
+			t.Errorf("the canceled client ends %s", j.Health)
+		}
+
+		again, err := f.app.ResubmitJob(f.ctx, f.user, ids[1])
+		must(t, err)
+		if len(again) != 3 {
+			t.Fatalf("resubmitting a group job made %d jobs, want the whole group", len(again))
+		}
+		a, b := f.job(again[0]), f.job(ids[0])
+		if a.Multinode == nil || a.Multinode.TargetGroup == b.Multinode.TargetGroup || a.Metadata["job.original"] != fmt.Sprintf("/api/v1/jobs/%d", ids[1]) {
+			t.Errorf("resubmitted group: %+v metadata %v", a.Multinode, a.Metadata)
+		}
+	})
+}
