@@ -221,3 +221,24 @@ const (
 	// ActorScheduler is the actor recorded for scheduler-made transitions.
 	ActorScheduler = "scheduler"
 )
+
+// SubID is the job's sub_id as LAVA names it: "<parent id>.<n>" for a
+// multinode sub-job, "" for other jobs.
+func (j Job) SubID() string {
+	if j.Multinode != nil {
+		return j.Multinode.SubID
+	}
+	return ""
+}
+
+// LAVADefinitions returns the job's original_definition and
+// multinode_definition as LAVA's TestJob holds them: a multinode sub-job's
+// original definition is its own (split) definition and its multinode
+// definition the whole submission; other jobs have no multinode
+// definition.
+func (j Job) LAVADefinitions() (original, multinode string) {
+	if j.Multinode != nil {
+		return j.Definition, j.OriginalDefinition
+	}
+	return j.OriginalDefinition, ""
+}

@@ -45,7 +45,7 @@ func jobJSON(j lab.Job) lavawire.Job {
 		Definition: j.Definition, Metadata: j.Metadata,
 		FailureTags: []string{}, FailureComment: strOrNull(j.FailureComment),
 	}
-	out.OriginalDefinition, out.MultinodeDefinition = lavawire.JobDefinitions(j)
+	out.OriginalDefinition, out.MultinodeDefinition = j.LAVADefinitions()
 	if out.Metadata == nil {
 		out.Metadata = map[string]string{}
 	}

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/lavalog"
@@ -750,10 +749,10 @@ func jobDetails(c *Call, j lab.Job) (any, error) {
 	if j.Multinode != nil {
 		group = j.Multinode.TargetGroup
 	}
-	original, multinode := lavawire.JobDefinitions(j)
+	original, multinode := j.LAVADefinitions()
 	return xmlrpc.Struct{
 		{Name: "id", Value: j.ID},
-		{Name: "sub_id", Value: lavawire.SubID(j)},
+		{Name: "sub_id", Value: j.SubID()},
 		{Name: "is_public", Value: j.Visibility == lab.VisibilityPublic},
 		{Name: "visibility", Value: jobVisibility(j)},
 		{Name: "target_group", Value: group},
@@ -826,7 +825,7 @@ func jobAllJobs(c *Call) (any, error) {
 	out := make([]any, 0, len(jobs))
 	for _, j := range jobs {
 		out = append(out, []any{j.ID, j.Description, strings.ToLower(jobLegacyStatus(j)), orNone(j.ActualDevice),
-			orNone(j.RequestedType), lavawire.SubID(j)})
+			orNone(j.RequestedType), j.SubID()})
 	}
 	return out, nil
 }
