@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -150,6 +151,8 @@ type group struct {
 	// gone: the group ended (or its creation failed); look it up again.
 	gone    bool
 	touched time.Time // last change
+	// waiting counts the Waits blocked on changed.
+	waiting atomic.Int64
 }
 
 // New returns a coordinator holding every group p has saved.
@@ -205,7 +208,7 @@ func (c *Coordinator) Wait(ctx context.Context, req Request, hold time.Duration)
 	defer timer.Stop()
 	own := 0
 	for {
-		resp, changed, ch, err := c.handle(ctx, req)
+		resp, changed, w, err := c.handle(ctx, req)
 		if err != nil || resp.Response != RespWait || hold <= 0 {
 			return resp, err
 		}
@@ -218,29 +221,42 @@ func (c *Coordinator) Wait(ctx context.Context, req Request, hold time.Duration)
 			continue
 		}
 		own = 0
-		if ch == nil {
-			return resp, nil
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return resp, nil
-		case <-ctx.Done():
+		if w.ch == nil || !w.block(ctx, timer.C) {
 			return resp, nil
 		}
 	}
 }
 
+// watch is how a Wait learns that a group changed: the group's channel
+// as it was when the request was answered.
+type watch struct {
+	g  *group
+	ch <-chan struct{} // nil: nothing to watch
+}
+
+// block waits for the group to change (true), or for the hold or ctx to
+// end (false).
+func (w watch) block(ctx context.Context, hold <-chan time.Time) bool {
+	w.g.waiting.Add(1)
+	defer w.g.waiting.Add(-1)
+	select {
+	case <-w.ch:
+		return true
+	case <-hold:
+	case <-ctx.Done():
+	}
+	return false
+}
+
 // handle runs one request and returns its answer, whether it changed the
-// group, and a channel closed at the group's next change (nil when there
-// is no group to watch).
-func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, <-chan struct{}, error) {
+// group, and how to watch the group's next change.
+func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, watch, error) {
 	if why := c.check(req); why != "" {
-		return nack("%s", why), false, nil, nil
+		return nack("%s", why), false, watch{}, nil
 	}
 	g, created, refused := c.lookup(req)
 	if g == nil {
-		return refused, false, nil, nil
+		return refused, false, watch{}, nil
 	}
 	defer g.mu.Unlock()
 	name := req.GroupName
@@ -250,7 +266,7 @@ func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, 
 	}
 	resp := apply(t, req, c.lim)
 	if !t.cloned {
-		return resp, false, g.changed, nil
+		return resp, false, watch{g, g.changed}, nil
 	}
 	// abandon forgets a group whose creation did not commit.
 	abandon := func() {
@@ -262,36 +278,36 @@ func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, 
 	if t.drop {
 		if g.enc != nil {
 			if err := c.p.DeleteGroup(ctx, name); err != nil {
-				return Response{}, false, nil, fmt.Errorf("coordinator: delete group %q: %w", name, err)
+				return Response{}, false, watch{}, fmt.Errorf("coordinator: delete group %q: %w", name, err)
 			}
 		}
 		g.gone = true
 		c.remove(name, g)
 		close(g.changed)
-		return resp, true, nil, nil
+		return resp, true, watch{}, nil
 	}
 	enc, err := t.cur.encode()
 	if err != nil {
 		abandon()
-		return nack("%v", err), false, nil, nil
+		return nack("%v", err), false, watch{}, nil
 	}
 	if !created && bytes.Equal(enc, g.enc) {
-		return resp, false, g.changed, nil
+		return resp, false, watch{g, g.changed}, nil
 	}
 	if len(enc) > c.lim.MaxStateBytes {
 		abandon()
-		return nack("group %q would hold %d bytes, more than the limit of %d", name, len(enc), c.lim.MaxStateBytes), false, g.changed, nil
+		return nack("group %q would hold %d bytes, more than the limit of %d", name, len(enc), c.lim.MaxStateBytes), false, watch{g, g.changed}, nil
 	}
 	if err := c.p.SaveGroup(ctx, name, enc); err != nil {
 		abandon()
-		return Response{}, false, nil, fmt.Errorf("coordinator: save group %q: %w", name, err)
+		return Response{}, false, watch{}, fmt.Errorf("coordinator: save group %q: %w", name, err)
 	}
 	g.st, g.enc, g.touched = t.cur, enc, c.now()
 	if g.changed != nil {
 		close(g.changed)
 	}
 	g.changed = make(chan struct{})
-	return resp, true, g.changed, nil
+	return resp, true, watch{g, g.changed}, nil
 }
 
 // lookup returns the request's group, locked, and whether this request
@@ -440,6 +456,8 @@ type GroupStatus struct {
 	// sorted.
 	Barriers map[string][]string
 	Changed  time.Time
+	// Waiting is how many Waits are blocked on the group now.
+	Waiting int
 }
 
 // Status returns a view of the named group; false when it does not exist.
@@ -457,7 +475,8 @@ func (c *Coordinator) Status(name string) (GroupStatus, bool) {
 	}
 	s := g.st
 	out := GroupStatus{Name: name, Size: s.Count, Complete: s.Complete, Clients: maps.Clone(s.Clients),
-		Roles: map[string][]string{}, Sent: map[string][]string{}, Barriers: map[string][]string{}, Changed: g.touched}
+		Roles: map[string][]string{}, Sent: map[string][]string{}, Barriers: map[string][]string{}, Changed: g.touched,
+		Waiting: int(g.waiting.Load())}
 	for r, cl := range s.Roles {
 		out.Roles[r] = slices.Clone(cl)
 	}

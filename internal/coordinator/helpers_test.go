@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"sync"
@@ -190,3 +191,6 @@ func short(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// newRand returns a deterministic random source.
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 13)) }
