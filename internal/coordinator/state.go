@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 )
 
 // stateVersion is the version of the JSON form of a group's state (the
@@ -42,8 +41,6 @@ type state struct {
 	Syncs map[string]map[string]int `json:"syncs"`
 	// Bundles are the legacy aggregate request's bundles by client.
 	Bundles map[string]json.RawMessage `json:"bundles"`
-	// Updated is when the state last changed.
-	Updated time.Time `json:"updated"`
 }
 
 // waitEntry is LAVA's waits[messageID]: the clients that sent the message
@@ -179,22 +176,6 @@ func (s *state) encode() ([]byte, error) {
 		return nil, fmt.Errorf("encode coordinator group %q: %w", s.Name, err)
 	}
 	return b, nil
-}
-
-// sameContent reports whether a and b hold the same bookkeeping, whatever
-// their Updated times.
-func sameContent(a, b *state) (bool, error) {
-	x, y := *a, *b
-	x.Updated, y.Updated = time.Time{}, time.Time{}
-	ea, err := x.encode()
-	if err != nil {
-		return false, err
-	}
-	eb, err := y.encode()
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(ea, eb), nil
 }
 
 // errBadState marks a stored state that cannot be used.
