@@ -37,8 +37,9 @@ const (
 	DefaultMaxPayload = 1 << 20
 )
 
-// lingerMax bounds what is read after an early answer (a nack sent before
-// the client finished sending), so that the answer is not lost to a reset.
+// lingerMax bounds what is read after an answer (the rest of a request
+// refused early, or bytes beyond the announced length), so that the
+// answer is not lost to a reset.
 const lingerMax = 64 << 10
 
 // Serve answers LAVA's coordinator protocol on ln with c until ctx ends:
@@ -129,16 +130,16 @@ func (s *server) serveConn(ctx context.Context, conn net.Conn) {
 	_ = conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
-	early := s.exchange(ctx, conn, conn, conn.RemoteAddr())
-	if early {
+	if s.exchange(ctx, conn, conn, conn.RemoteAddr()) {
 		linger(conn, deadline)
 	}
 }
 
-// linger, after an answer written before the request was read whole,
-// half-closes the connection and reads what the client still sends (a
-// little, briefly), so that closing does not reset the connection before
-// the client read the answer.
+// linger, after an answer, half-closes the connection and reads what the
+// client still sends (a little, briefly: LAVA's client has half-closed
+// already, or closes once it read the answer), so that closing does not
+// reset the connection, which could lose the answer before the client
+// read it.
 func linger(conn net.Conn, deadline time.Time) {
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
@@ -152,8 +153,8 @@ func linger(conn net.Conn, deadline time.Time) {
 }
 
 // exchange reads one request from r, answers it on w and reports whether
-// it answered before reading the whole request (a refusal).
-func (s *server) exchange(ctx context.Context, r io.Reader, w io.Writer, addr net.Addr) (early bool) {
+// it answered.
+func (s *server) exchange(ctx context.Context, r io.Reader, w io.Writer, addr net.Addr) (answered bool) {
 	var header [HeaderLen]byte
 	if n, err := io.ReadFull(r, header[:]); err != nil {
 		if n > 0 || !errors.Is(err, io.EOF) {
@@ -184,7 +185,7 @@ func (s *server) exchange(ctx context.Context, r io.Reader, w io.Writer, addr ne
 	if err != nil {
 		s.refuse("request: bad JSON", addr, "err", err)
 		s.answer(w, addr, nack(err.Error()))
-		return false
+		return true
 	}
 	resp, err := s.c.Handle(ctx, req)
 	if err != nil {
@@ -202,7 +203,7 @@ func (s *server) exchange(ctx context.Context, r io.Reader, w io.Writer, addr ne
 		return false
 	}
 	s.answer(w, addr, resp)
-	return false
+	return true
 }
 
 // nack is a refusal of the listener itself.
