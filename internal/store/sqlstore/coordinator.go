@@ -7,7 +7,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/lab"
 )
 
-// ---- multinode coordinator groups (migration 0006) ----
+// ---- multinode coordinator groups (migration 0007) ----
 
 // SaveCoordinatorGroup creates or replaces a group's state; updated is the
 // store's clock.

@@ -747,16 +747,16 @@ func TestUpgradeFrom0004(t *testing.T) {
 	}
 }
 
-// TestUpgradeFrom0005 upgrades a database with a job to 0006 (the
+// TestUpgradeFrom0006 upgrades a database with a job to 0007 (the
 // coordinator's groups): the job reads back, no group exists, and groups
 // can be saved.
-func TestUpgradeFrom0005(t *testing.T) {
+func TestUpgradeFrom0006(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := t.Context()
 			dsn := d.dsn(t)
 			db, dl := rawOpen(t, dsn)
-			if err := migrateTo(ctx, db, dl, 5); err != nil {
+			if err := migrateTo(ctx, db, dl, 6); err != nil {
 				t.Fatal(err)
 			}
 			at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
@@ -772,7 +772,7 @@ func TestUpgradeFrom0005(t *testing.T) {
 			db.Close()
 
 			s := open(t, dsn)
-			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 6 {
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 7 {
 				t.Fatalf("upgraded to version %d (%v)", v, err)
 			}
 			if j, err := s.GetJob(ctx, id); err != nil || j.Description != "old job" {

@@ -5,7 +5,7 @@
 -- does not read. The coordinator replaces the whole state at each change
 -- of the group, before it answers the request that made it, and deletes
 -- the row when the group ends.
--- Keep in step with ../postgres/0006_coordinator.sql.
+-- Keep in step with ../postgres/0007_coordinator.sql.
 
 CREATE TABLE coordinator_groups (
     name    TEXT    NOT NULL PRIMARY KEY CHECK (name <> ''),
