@@ -22,6 +22,7 @@ declare -A proof=(
   [chromium]=/usr/bin/chromium
   [python3-jinja2]=/usr/lib/python3/dist-packages/jinja2
   [python3-yaml]=/usr/lib/python3/dist-packages/yaml
+  [python3-pexpect]=/usr/lib/python3/dist-packages/pexpect
   [tftp-hpa]=/usr/bin/tftp
   [atftp]=/usr/bin/atftp
   [ser2net]=/usr/sbin/ser2net
@@ -40,9 +41,11 @@ run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # u-boot-tools' mkimage checks the U-Boot image headers Basalt writes;
 # bzip2 compresses bz2 ramdisks (as on a worker), and it, xz-utils and zstd
 # check the ramdisks Basalt compresses. lavacli is LAVA's own client, run
-# against Basalt's /RPC2.
+# against Basalt's /RPC2. python3-pexpect is what Debian's lava-dispatcher
+# imports beyond python3's own (its MultinodeProtocol, run by the tests
+# against Basalt's coordinator listener, comes from Debian's package).
 test_packages=("${run_packages[@]}" postgresql git chromium
-  python3-jinja2 python3-yaml tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools
+  python3-jinja2 python3-yaml python3-pexpect tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools
   bzip2 xz-utils zstd lavacli)
 
 mode=${1:-test}

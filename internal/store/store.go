@@ -68,6 +68,20 @@ type Queries interface {
 	// that name.
 	DeleteDeviceTemplate(ctx context.Context, name string) error
 
+	// Multinode coordinator groups (internal/coordinator): each group's
+	// state, by group name, as the coordinator's bytes, which the store
+	// does not read.
+	//
+	// SaveCoordinatorGroup creates or replaces a group's state; it is
+	// durable when it returns. An empty name is ErrInvalid.
+	SaveCoordinatorGroup(ctx context.Context, name string, state []byte) error
+	// ListCoordinatorGroups returns every group's state by name (an empty
+	// map when there is none).
+	ListCoordinatorGroups(ctx context.Context) (map[string][]byte, error)
+	// DeleteCoordinatorGroup removes a group's state; ErrNotFound when no
+	// group has that name.
+	DeleteCoordinatorGroup(ctx context.Context, name string) error
+
 	// Tags.
 	CreateTag(ctx context.Context, t lab.Tag) error
 	GetTag(ctx context.Context, name string) (lab.Tag, error)

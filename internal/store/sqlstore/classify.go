@@ -76,6 +76,18 @@ func (c classified) DeleteDeviceTemplate(ctx context.Context, name string) error
 	return c0(c.q.DeleteDeviceTemplate(ctx, name))
 }
 
+func (c classified) SaveCoordinatorGroup(ctx context.Context, name string, state []byte) error {
+	return c0(c.q.SaveCoordinatorGroup(ctx, name, state))
+}
+
+func (c classified) ListCoordinatorGroups(ctx context.Context) (map[string][]byte, error) {
+	return c1(c.q.ListCoordinatorGroups(ctx))
+}
+
+func (c classified) DeleteCoordinatorGroup(ctx context.Context, name string) error {
+	return c0(c.q.DeleteCoordinatorGroup(ctx, name))
+}
+
 func (c classified) CreateTag(ctx context.Context, t lab.Tag) error { return c0(c.q.CreateTag(ctx, t)) }
 
 func (c classified) GetTag(ctx context.Context, name string) (lab.Tag, error) {

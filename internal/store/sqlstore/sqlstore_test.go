@@ -746,3 +746,47 @@ func TestUpgradeFrom0004(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFrom0006 upgrades a database with a job to 0007 (the
+// coordinator's groups): the job reads back, no group exists, and groups
+// can be saved.
+func TestUpgradeFrom0006(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 6); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+			if _, err := db.ExecContext(ctx, "INSERT INTO device_types (name) VALUES ('qemu')"); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			if err := db.QueryRowContext(ctx, dl.q(`INSERT INTO jobs (description, submitter, visibility, state, health, priority,
+				requested_type, submit_time, definition) VALUES ('old job', 'alice', 0, 0, 0, 50, 'qemu', ?, 'job_name: old') RETURNING id`),
+				dl.ts(at)).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s := open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 7 {
+				t.Fatalf("upgraded to version %d (%v)", v, err)
+			}
+			if j, err := s.GetJob(ctx, id); err != nil || j.Description != "old job" {
+				t.Errorf("old job after the upgrade: %+v, %v", j, err)
+			}
+			if gs, err := s.ListCoordinatorGroups(ctx); err != nil || len(gs) != 0 {
+				t.Errorf("coordinator groups of an upgraded database: %v, %v", gs, err)
+			}
+			if err := s.SaveCoordinatorGroup(ctx, "g", []byte(`{"v":1}`)); err != nil {
+				t.Fatal(err)
+			}
+			if gs, err := s.ListCoordinatorGroups(ctx); err != nil || string(gs["g"]) != `{"v":1}` {
+				t.Errorf("saved group on the upgraded database: %v, %v", gs, err)
+			}
+		})
+	}
+}
