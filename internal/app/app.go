@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/coordinator"
 	"github.com/basalt-lab/basalt/internal/devicetypes"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -83,6 +84,10 @@ type App struct {
 	st  store.Store
 	cfg Config
 	log *slog.Logger
+
+	// coord is the multinode coordinator, loaded on first use (coordinator).
+	coordMu sync.Mutex
+	coord   *coordinator.Coordinator
 
 	wake       chan struct{}
 	notifyWake chan struct{} // notify.go: deliveries were queued

@@ -379,6 +379,7 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 	}
 	a.emit(Event{Kind: "job", JobID: id, State: out.State.String(), Health: out.Health.String(), Device: out.ActualDevice, Job: &out})
 	a.emitMoved(siblings)
+	a.endGroup(ctx, out)
 	a.Kick()
 	return out, nil
 }

@@ -3,10 +3,14 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/coordinator"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/jobdef"
@@ -210,4 +214,133 @@ func newGroupID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// MaxMultinodeHold caps how long the server holds a coordinator call whose
+// answer is "wait" before answering "wait" (the job then calls again).
+const MaxMultinodeHold = 30 * time.Second
+
+// MultinodeCall is one coordinator call of a multinode job
+// (workerproto.MultinodeRequest without the transport).
+type MultinodeCall struct {
+	Request   string
+	MessageID string
+	Message   map[string]any
+	WaitRole  string
+	// Hold is how long the call may wait for an answer other than "wait"
+	// (capped at MaxMultinodeHold; 0 answers at once).
+	Hold time.Duration
+}
+
+// MultinodeCall relays a coordinator call of multinode job id, made by its
+// worker (or with the job's own token). The coordinator learns who calls
+// from the job itself, as LAVA's dispatcher fills it in: client name (the
+// job id), group, role, group size and hostname (the worker). A call whose
+// answer is "wait" is held until it can be answered otherwise or Hold
+// passes: a lava-wait wakes as soon as its message is sent.
+func (a *App) MultinodeCall(ctx context.Context, p auth.Principal, id int64, c MultinodeCall) (coordinator.Response, error) {
+	if err := a.checkJobWorker(ctx, a.st, p, id); err != nil {
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
+	}
+	j, err := a.st.GetJob(ctx, id)
+	if err != nil {
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
+	}
+	if j.Multinode == nil {
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w: the job is not part of a multinode group", id, lab.ErrInvalid)
+	}
+	if j.State == lab.JobFinished {
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w: the job is finished", id, lab.ErrConflict)
+	}
+	switch c.Request {
+	case coordinator.ReqGroupData, coordinator.ReqSend, coordinator.ReqWait, coordinator.ReqWaitAll,
+		coordinator.ReqSync, coordinator.ReqClearGroup:
+	default:
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w: unknown request %q", id, lab.ErrInvalid, c.Request)
+	}
+	host := ""
+	if j.ActualDevice != "" {
+		d, err := a.st.GetDevice(ctx, j.ActualDevice)
+		if err != nil {
+			return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
+		}
+		host = d.Worker
+	}
+	co, err := a.coordinator(ctx)
+	if err != nil {
+		return coordinator.Response{}, err
+	}
+	req := coordinator.Request{Request: c.Request, ClientName: strconv.FormatInt(id, 10), GroupName: j.Multinode.TargetGroup,
+		Role: j.Multinode.Role, Hostname: host, GroupSize: j.Multinode.GroupSize, MessageID: c.MessageID, Message: c.Message,
+		WaitRole: c.WaitRole}
+	resp, err := co.Wait(ctx, req, min(max(c.Hold, 0), MaxMultinodeHold))
+	if err != nil {
+		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
+	}
+	return resp, nil
+}
+
+// Coordinator returns the server's multinode coordinator (for the LAVA
+// coordinator listener), loading its state from the store on first use.
+func (a *App) Coordinator(ctx context.Context) (*coordinator.Coordinator, error) {
+	return a.coordinator(ctx)
+}
+
+func (a *App) coordinator(ctx context.Context) (*coordinator.Coordinator, error) {
+	a.coordMu.Lock()
+	defer a.coordMu.Unlock()
+	if a.coord != nil {
+		return a.coord, nil
+	}
+	co, err := coordinator.New(ctx, coordStore{a.st}, coordinator.Options{Logger: a.log, Now: a.cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("load the multinode coordinator: %w", err)
+	}
+	a.coord = co
+	return co, nil
+}
+
+// coordStore keeps the coordinator's groups in the store.
+type coordStore struct{ st store.Store }
+
+func (s coordStore) LoadGroups(ctx context.Context) (map[string][]byte, error) {
+	return s.st.ListCoordinatorGroups(ctx)
+}
+
+func (s coordStore) SaveGroup(ctx context.Context, name string, state []byte) error {
+	return s.st.SaveCoordinatorGroup(ctx, name, state)
+}
+
+func (s coordStore) DeleteGroup(ctx context.Context, name string) error {
+	err := s.st.DeleteCoordinatorGroup(ctx, name)
+	if errors.Is(err, lab.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// endGroup forgets the coordinator's state of j's group once every job of
+// it has finished (the jobs send clear_group themselves; this catches
+// groups whose jobs never reached their end).
+func (a *App) endGroup(ctx context.Context, j lab.Job) {
+	if j.Multinode == nil {
+		return
+	}
+	jobs, err := groupJobs(ctx, a.st, j.Multinode.TargetGroup)
+	if err != nil {
+		a.log.Warn("multinode group not checked for its end", "group", j.Multinode.TargetGroup, "err", err)
+		return
+	}
+	for _, s := range jobs {
+		if s.State != lab.JobFinished {
+			return
+		}
+	}
+	co, err := a.coordinator(ctx)
+	if err == nil {
+		err = co.DropGroup(ctx, j.Multinode.TargetGroup)
+	}
+	if err != nil {
+		a.log.Warn("multinode group not dropped from the coordinator", "group", j.Multinode.TargetGroup, "err", err)
+	}
 }

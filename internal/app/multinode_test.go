@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -206,4 +207,101 @@ func TestMultinodeGroupEnds(t *testing.T) {
 			t.Errorf("resubmitted group: %+v metadata %v", a.Multinode, a.Metadata)
 		}
 	})
+}
+
+// TestMultinodeCalls: a group's jobs reach the coordinator through the
+// app as their worker: it names them (client name, group, role, host), a
+// held wait wakes when the message is sent, another worker or a job of no
+// group is refused, a new App over the same store (a server restart) keeps
+// the group's messages, and the group is forgotten once all its jobs
+// ended.
+func TestMultinodeCalls(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1", "d2", "d3")
+		f.online("w1")
+		pair := labtest.MultinodeJob("pair", labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+			labtest.Role{Name: "client", DeviceType: "qemu", Count: 1})
+		ids := f.submitGroup(pair)
+		single := f.submit(definition("single", "qemu", ""))
+		if r := f.pass(); len(r.Assigned) != 3 {
+			t.Fatalf("assigned %+v", r.Assigned)
+		}
+		wp := auth.WorkerPrincipal("w1")
+		call := func(a *app.App, id int64, c app.MultinodeCall) coordinatorAnswer {
+			t.Helper()
+			r, err := a.MultinodeCall(f.ctx, wp, id, c)
+			must(t, err)
+			return coordinatorAnswer{r.Response, string(r.Message), r.Roles}
+		}
+		server, client := ids[0], ids[1]
+		if r := call(f.app, server, app.MultinodeCall{Request: "group_data"}); r.Response != "wait" {
+			t.Errorf("group_data before the client: %+v", r)
+		}
+		r := call(f.app, client, app.MultinodeCall{Request: "group_data"})
+		if r.Response != "group_data" || r.Roles[fmt.Sprint(server)] != "server" || r.Roles[fmt.Sprint(client)] != "client" {
+			t.Errorf("group_data: %+v", r)
+		}
+		// The client waits; the server's message wakes it.
+		got := make(chan coordinatorAnswer, 1)
+		go func() {
+			r, err := f.app.MultinodeCall(f.ctx, wp, client, app.MultinodeCall{Request: "lava_wait", MessageID: "ready", Hold: time.Minute})
+			if err != nil {
+				t.Error(err)
+			}
+			got <- coordinatorAnswer{r.Response, string(r.Message), r.Roles}
+		}()
+		if r := call(f.app, server, app.MultinodeCall{Request: "lava_send", MessageID: "ready", Message: map[string]any{"ip": "10.0.0.1"}}); r.Response != "ack" {
+			t.Errorf("lava_send: %+v", r)
+		}
+		select {
+		case r := <-got:
+			if want := fmt.Sprintf(`{"%d":{"ip":"10.0.0.1"}}`, server); r.Response != "ack" || r.Message != want {
+				t.Errorf("the held wait: %+v, want ack %s", r, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the held lava_wait did not wake when the message was sent")
+		}
+		if _, err := f.app.MultinodeCall(f.ctx, auth.WorkerPrincipal("w2"), client, app.MultinodeCall{Request: "lava_wait"}); !errors.Is(err, lab.ErrForbidden) {
+			t.Errorf("another worker's call: %v", err)
+		}
+		if _, err := f.app.MultinodeCall(f.ctx, wp, single, app.MultinodeCall{Request: "group_data"}); !errors.Is(err, lab.ErrInvalid) {
+			t.Errorf("a call of a job of no group: %v", err)
+		}
+		if _, err := f.app.MultinodeCall(f.ctx, wp, client, app.MultinodeCall{Request: "aggregate"}); !errors.Is(err, lab.ErrInvalid) {
+			t.Errorf("LAVA v1's aggregate: %v", err)
+		}
+
+		// A restarted server: the server sends again and the message is
+		// still there for the client; a barrier spans the restart.
+		restarted := app.New(f.app.Store(), app.Config{Now: f.clk.Now})
+		if r := call(restarted, client, app.MultinodeCall{Request: "lava_wait", MessageID: "ready"}); r.Response != "ack" {
+			t.Errorf("lava_wait after a restart: %+v", r)
+		}
+		if r := call(restarted, server, app.MultinodeCall{Request: "lava_sync", MessageID: "done"}); r.Response != "wait" {
+			t.Errorf("first of the barrier: %+v", r)
+		}
+		again := app.New(f.app.Store(), app.Config{Now: f.clk.Now})
+		if r := call(again, client, app.MultinodeCall{Request: "lava_sync", MessageID: "done", Hold: time.Second}); r.Response != "ack" {
+			t.Errorf("second of the barrier, after another restart: %+v", r)
+		}
+
+		for _, id := range ids {
+			_, err := again.FinishJob(f.ctx, wp, id, app.JobOutcome{})
+			must(t, err)
+		}
+		groups, err := f.app.Store().ListCoordinatorGroups(f.ctx)
+		must(t, err)
+		if len(groups) != 0 {
+			t.Errorf("the coordinator still keeps %d groups once the group's jobs ended", len(groups))
+		}
+		if _, err := again.MultinodeCall(f.ctx, wp, client, app.MultinodeCall{Request: "lava_wait"}); !errors.Is(err, lab.ErrConflict) {
+			t.Errorf("a call of a finished job: %v", err)
+		}
+	})
+}
+
+// coordinatorAnswer is a coordinator answer in comparable form.
+type coordinatorAnswer struct {
+	Response, Message string
+	Roles             map[string]string
 }

@@ -101,6 +101,9 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Basalt %s server\n  listening on  %s\n  database      %s\n", version.Version, srv.URL(), srv.Config().Describe())
+			if addr := srv.CoordinatorAddr(); addr != "" {
+				fmt.Fprintf(out, "  coordinator   %s  (LAVA's lava-coordinator protocol, plain TCP)\n", addr)
+			}
 			login := adminLogin{Username: "<user>", TokenCommand: "basalt admin token --username <user>"}
 			if bootstrapAdmin {
 				if login, err = ensureAdmin(ctx, srv, out); err != nil {
@@ -118,6 +121,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().DurationVar(&sweep, "sweep-interval", 10*time.Second, "period of the scheduler's safety sweep (events trigger passes at once)")
+	cmd.Flags().StringVar(&f.cfg.CoordinatorListen, "coordinator-listen", "", "also serve LAVA's coordinator protocol on this TCP address (e.g. 0.0.0.0:3079), for stock LAVA dispatchers; off when empty")
 	cmd.Flags().DurationVar(&groupHold, "group-hold-after", app.DefaultGroupHoldAfter, "how long a multinode group may wait before the scheduler keeps free devices idle for it (0: never)")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")
 	cmd.Flags().IntVar(&missed, "missed-heartbeats", 3, "a worker silent for this many heartbeat intervals is marked Offline")

@@ -17,6 +17,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/admit"
 	"github.com/basalt-lab/basalt/internal/api/apierr"
 	"github.com/basalt-lab/basalt/internal/api/events"
+	"github.com/basalt-lab/basalt/internal/api/lavacoord"
 	"github.com/basalt-lab/basalt/internal/api/lavarest"
 	"github.com/basalt-lab/basalt/internal/api/lavarpc"
 	"github.com/basalt-lab/basalt/internal/api/rest"
@@ -62,6 +63,13 @@ type Config struct {
 	// Limits bound connections per client and the time a request may
 	// take to arrive (limits.go).
 	Limits Limits
+	// CoordinatorListen, when set, is the TCP address of a LAVA-compatible
+	// coordinator listener (LAVA's lava-coordinator protocol, port 3079 by
+	// LAVA's default) for stock LAVA dispatchers. Basalt's own workers do
+	// not need it: their jobs reach the coordinator over the worker link.
+	// It speaks LAVA's plain, unauthenticated protocol: bind it to an
+	// address only the lab's dispatchers reach. Off when empty.
+	CoordinatorListen string
 	// Notify tunes the sender of jobs' notifications (callbacks, e-mail);
 	// where callbacks may go is App.Callbacks. Its ExportResults is the
 	// server's own (LAVA's YAML export); its BaseURL defaults to URL().
@@ -82,6 +90,8 @@ type Server struct {
 	admit   *admit.Limiter
 	ln      net.Listener
 	http    *http.Server
+	// coordLn is the LAVA coordinator listener (nil when off).
+	coordLn net.Listener
 }
 
 // DatabaseDSN returns the DSN the server opens for cfg.
@@ -171,6 +181,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	ln = limitClients(ln, cfg.Limits.MaxConnsPerClient, cfg.Logger)
+	var coordLn net.Listener
+	if cfg.CoordinatorListen != "" {
+		if coordLn, err = net.Listen("tcp", cfg.CoordinatorListen); err != nil {
+			ln.Close()
+			logs.Close()
+			st.Close()
+			return nil, fmt.Errorf("coordinator: listen on %s: %w", cfg.CoordinatorListen, err)
+		}
+	}
 	if cfg.Notify.Logger == nil {
 		cfg.Notify.Logger = cfg.Logger
 	}
@@ -189,7 +208,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, notify: sender,
+	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, coordLn: coordLn, notify: sender,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
@@ -232,6 +251,15 @@ func (s *Server) App() *app.App { return s.app }
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // URL is the base URL clients use.
+// CoordinatorAddr is the address of the LAVA coordinator listener, empty
+// when it is off.
+func (s *Server) CoordinatorAddr() string {
+	if s.coordLn == nil {
+		return ""
+	}
+	return s.coordLn.Addr().String()
+}
+
 func (s *Server) URL() string {
 	scheme := "http"
 	if s.cfg.TLSCert != "" {
@@ -348,6 +376,22 @@ func (s *Server) Serve(ctx context.Context) error {
 		defer close(notifyDone)
 		s.notify.Run(runCtx)
 	}()
+	coordDone := make(chan struct{})
+	go func() {
+		defer close(coordDone)
+		if s.coordLn == nil {
+			return
+		}
+		co, err := s.app.Coordinator(runCtx)
+		if err != nil {
+			s.cfg.Logger.Error("coordinator listener not started", "err", err)
+			s.coordLn.Close()
+			return
+		}
+		if err := lavacoord.Serve(runCtx, s.coordLn, co, lavacoord.Options{Logger: s.cfg.Logger}); err != nil && runCtx.Err() == nil {
+			s.cfg.Logger.Error("coordinator listener stopped", "err", err)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		var err error
@@ -371,6 +415,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	<-loopDone
 	<-pushDone
 	<-notifyDone // it released its claims: the next server takes them at once
+	<-coordDone
 	if err := s.logs.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close log store: %w", err)
 	}

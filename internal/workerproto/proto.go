@@ -167,6 +167,9 @@ type MultinodeResponse struct {
 	// Message answers lava_wait, lava_wait_all (sender → key → value) and
 	// lava_sync (the message ID), as LAVA's coordinator sends them.
 	Message json.RawMessage `json:"message,omitempty"`
+	// Reason says why the coordinator refused a call ("nack"), for the
+	// job's log; LAVA's coordinator sends no reason.
+	Reason string `json:"reason,omitempty"`
 	// Error is set, with Response empty, by a worker whose server refused
 	// the call for good (the job is no longer the worker's, or the call is
 	// invalid): the job process stops retrying and fails the call with it.

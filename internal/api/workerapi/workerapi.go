@@ -72,6 +72,7 @@ func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
 	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/start", s.wrap(true, s.start))
 	s.mux.HandleFunc("PUT "+wp.Prefix+"/jobs/{id}/log", s.wrap(true, s.appendLog))
 	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/finish", s.wrap(true, s.finish))
+	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/multinode", s.wrap(true, s.multinode))
 	s.mux.HandleFunc(wp.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("no worker endpoint %s %s: %w", r.Method, r.URL.Path, lab.ErrNotFound))
 	})
@@ -517,5 +518,25 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, p auth.Principal
 		return err
 	}
 	writeJSON(w, http.StatusOK, wp.FinishAck{State: j.State.String(), Health: j.Health.String()})
+	return nil
+}
+
+// multinode relays one coordinator call of a multinode job, made for it by
+// its worker; a call whose answer is "wait" may be held up to its Hold.
+func (s *Server) multinode(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	var in wp.MultinodeRequest
+	if err := readJSON(r, &in); err != nil {
+		return err
+	}
+	ans, err := s.app.MultinodeCall(r.Context(), p, id, app.MultinodeCall{Request: in.Request, MessageID: in.MessageID,
+		Message: in.Message, WaitRole: in.WaitRole, Hold: in.Hold})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wp.MultinodeResponse{Response: ans.Response, Roles: ans.Roles, Message: ans.Message, Reason: ans.Reason})
 	return nil
 }
