@@ -420,9 +420,9 @@ func (r *testRun) startBridge(ctx context.Context) (context.Context, func(error)
 	r.bridge = newBridge(ctx, r.env, stop, r.recordMultinode)
 	return sctx, func(err error) error {
 		r.bridge.finish(err == nil)
-		cause := context.Cause(sctx)
+		stopped, cause := sctx.Err() != nil, context.Cause(sctx)
 		stop(nil)
-		if err == nil || ctx.Err() != nil || sctx.Err() == nil {
+		if err == nil || ctx.Err() != nil || !stopped {
 			return err
 		}
 		if errors.Is(cause, errMultinodeStop) {
