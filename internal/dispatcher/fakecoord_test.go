@@ -90,8 +90,16 @@ func (c *fakeClient) Call(ctx context.Context, req workerproto.MultinodeRequest)
 	}
 	for {
 		g.mu.Lock()
+		before := g.changed
 		resp := g.answerLocked(c, req)
 		ch := g.changed
+		if resp.Response == "wait" && ch != before {
+			// The call itself changed the group (it registered, or
+			// joined a sync): answer it again at once, as LAVA's next
+			// poll would be.
+			g.mu.Unlock()
+			continue
+		}
 		if resp.Response != "wait" || hold == nil {
 			g.log = append(g.log, fmt.Sprintf("%s %s %s → %s", c.name, req.Request, req.MessageID, resp.Response))
 			g.mu.Unlock()

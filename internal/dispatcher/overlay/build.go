@@ -295,7 +295,7 @@ func (b *builder) header(name string) string {
 		case "lava-self":
 			fmt.Fprintf(&s, "LAVA_HOSTNAME=%s\n", shellQuote(g.Self))
 		case "lava-send", "lava-wait", "lava-wait-all", "lava-sync", "lava-network", "lava-multi-node.lib":
-			fmt.Fprintf(&s, "LAVA_MULTI_NODE_CACHE=%s\n", shellQuote(MultinodeCache))
+			fmt.Fprintf(&s, "LAVA_MULTI_NODE_CACHE=${LAVA_MULTI_NODE_CACHE:-%s}\n", shellQuote(MultinodeCache))
 		}
 	}
 	return s.String()
