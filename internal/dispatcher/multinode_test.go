@@ -1,8 +1,10 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -434,5 +436,42 @@ func TestDecodeMessage(t *testing.T) {
 	}
 	if msg, err := decodeMessage(json.RawMessage(`"sync-id"`)); err != nil || msg != nil {
 		t.Errorf("a lava_sync message: %v, %v", msg, err)
+	}
+}
+
+// TestGoldenMultinode compares the journal of a one-member group's job
+// with testdata/golden/multinode.ndjson (-update rewrites it).
+func TestGoldenMultinode(t *testing.T) {
+	g := newFakeGroup(1)
+	o := runGroup(t, g, context.Background(), mnMember{77, "solo", readTestdata(t, "jobs/multinode.yaml")})[77]
+	if !o.res.Passed() {
+		t.Errorf("result %+v", o.res)
+	}
+	if diff := cmp.Diff([]workerproto.ResultMsg{
+		{Definition: "0_alone", Case: "multinode-wait-ready", Result: "pass"},
+		{Definition: "0_alone", Case: "multinode-sync-done", Result: "pass"},
+	}, results(t, o.recs, "0_alone")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"group_data  → group_data", "lava_send ready → ack", "lava_wait ready → ack", "lava_sync done → ack", "clear_group  → ack"}, g.calls("77")); diff != "" {
+		t.Errorf("coordinator calls (-want +got):\n%s", diff)
+	}
+	raw, err := os.ReadFile(filepath.Join(o.dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	norm := normalise(t, raw)
+	golden := filepath.Join("testdata", "golden", "multinode.ndjson")
+	if *update {
+		if err := os.WriteFile(golden, norm, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(norm, want) {
+		t.Errorf("journal differs from %s (-want +got):\n%s", golden, cmp.Diff(string(want), string(norm)))
 	}
 }
