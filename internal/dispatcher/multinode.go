@@ -143,15 +143,14 @@ func (c *socketCoordinator) once(ctx context.Context, req workerproto.MultinodeR
 // coordinator: LAVA's MultinodeProtocol.
 type multinode struct {
 	coord Coordinator
-	// group, subID and role place the job; groupSize counts the group's
-	// jobs and roles maps each one's id (decimal) to its role.
+	// group, subID and role place the job; roles maps the id (decimal)
+	// of each job of the group to its role.
 	group, subID, role string
-	groupSize          int
 	roles              map[string]string
-	// timeout bounds each API call (lava-send, lava-wait, …) and from
-	// says where it came from.
-	timeout time.Duration
-	from    string
+	// timeout bounds each API call (lava-send, lava-wait, …); timeoutSet
+	// says the definition gave it.
+	timeout    time.Duration
+	timeoutSet bool
 	// system bounds group_data and clear_group (MultinodeSystemTimeout;
 	// the role's timeout for a delayed start, as in LAVA).
 	system time.Duration
@@ -187,8 +186,8 @@ func multinodeOf(a workerproto.Assign, job *jobdef.Job, coord Coordinator) (*mul
 		return nil, nil
 	}
 	g := a.Multinode
-	m := &multinode{coord: coord, group: g.Group, subID: g.SubID, role: g.Role, groupSize: g.GroupSize, roles: g.Roles,
-		timeout: MultinodeDefaultTimeout, from: "the default multinode timeout", system: MultinodeSystemTimeout}
+	m := &multinode{coord: coord, group: g.Group, subID: g.SubID, role: g.Role, roles: g.Roles,
+		timeout: MultinodeDefaultTimeout, system: MultinodeSystemTimeout}
 	if m.role == "" || m.group == "" {
 		return m, InfrastructureError("the assignment places the job in a multinode group without a group or a role")
 	}
@@ -206,9 +205,9 @@ func multinodeOf(a workerproto.Assign, job *jobdef.Job, coord Coordinator) (*mul
 	// LAVA's split copies the block's timeout over the role's.
 	switch {
 	case proto.Timeout != nil && proto.Timeout.Duration > 0:
-		m.timeout, m.from = proto.Timeout.Duration, "protocols.lava-multinode.timeout"
+		m.timeout, m.timeoutSet = proto.Timeout.Duration, true
 	case roleTimeout != nil && roleTimeout.Duration > 0:
-		m.timeout, m.from = roleTimeout.Duration, "the role's timeout"
+		m.timeout, m.timeoutSet = roleTimeout.Duration, true
 	}
 	if request != "lava-start" || m.expectRole == "" {
 		m.expectRole = ""
@@ -218,7 +217,8 @@ func multinodeOf(a workerproto.Assign, job *jobdef.Job, coord Coordinator) (*mul
 		m.expectRole = ""
 		return m, JobError("expect_role must not match the role declaring lava_start")
 	}
-	if m.from != "the default multinode timeout" {
+	if m.timeoutSet {
+		// LAVA's delayed start replaces the system timeout by the role's.
 		m.system = m.timeout
 	}
 	return m, nil
