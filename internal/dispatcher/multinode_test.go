@@ -475,3 +475,75 @@ func TestGoldenMultinode(t *testing.T) {
 		t.Errorf("journal differs from %s (-want +got):\n%s", golden, cmp.Diff(string(want), string(norm)))
 	}
 }
+
+func TestProtocolCallsOf(t *testing.T) {
+	call := func(m map[string]any) *jobdef.Action {
+		return &jobdef.Action{Protocols: map[string]any{"lava-multinode": []any{m}}}
+	}
+	tests := []struct {
+		name    string
+		a       *jobdef.Action
+		multi   bool
+		want    protocolCall
+		wantErr string
+	}{
+		{"send", call(map[string]any{"action": "customise", "request": "lava-send", "messageID": "x", "message": map[string]any{"k": "v"}}), true,
+			protocolCall{action: "customise", request: "lava_send", messageID: "x", message: map[string]any{"k": "v"}}, ""},
+		{"wait-all with role and timeout", call(map[string]any{"action": "a", "request": "lava_wait_all", "messageID": "x", "role": "server", "timeout": map[string]any{"minutes": int64(2)}}), true,
+			protocolCall{action: "a", request: "lava_wait_all", messageID: "x", role: "server", timeout: 2 * time.Minute}, ""},
+		{"timeout in seconds", call(map[string]any{"action": "a", "request": "lava-sync", "messageID": "x", "timeout": float64(1.5)}), true,
+			protocolCall{action: "a", request: "lava_sync", messageID: "x", timeout: 1500 * time.Millisecond}, ""},
+		{"single-node", call(map[string]any{"action": "a", "request": "lava-send", "messageID": "x"}), false, protocolCall{}, "need a multinode job"},
+		{"other protocol", &jobdef.Action{Protocols: map[string]any{"lava-xnbd": []any{}}}, true, protocolCall{}, "lava-xnbd is not supported"},
+		{"not a list", &jobdef.Action{Protocols: map[string]any{"lava-multinode": map[string]any{}}}, true, protocolCall{}, "must be a list"},
+		{"aggregate", call(map[string]any{"action": "a", "request": "aggregate", "messageID": "x"}), true, protocolCall{}, "aggregate"},
+		{"unknown request", call(map[string]any{"action": "a", "request": "lava-shout", "messageID": "x"}), true, protocolCall{}, `request "lava-shout"`},
+		{"no messageID", call(map[string]any{"action": "a", "request": "lava-send"}), true, protocolCall{}, "missing messageID"},
+		{"no action", call(map[string]any{"request": "lava-send", "messageID": "x"}), true, protocolCall{}, "missing action"},
+		{"bad message", call(map[string]any{"action": "a", "request": "lava-send", "messageID": "x", "message": "k=v"}), true, protocolCall{}, "message must be a mapping"},
+		{"bad timeout", call(map[string]any{"action": "a", "request": "lava-send", "messageID": "x", "timeout": map[string]any{"weeks": int64(1)}}), true, protocolCall{}, "timeout: expected days"},
+		{"unknown key", call(map[string]any{"action": "a", "request": "lava-send", "messageID": "x", "extra": 1}), true, protocolCall{}, `unknown key "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, err := protocolCallsOf(tt.a, tt.multi)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(calls) != 1 {
+				t.Fatalf("%v, %v", calls, err)
+			}
+			if diff := cmp.Diff(tt.want, calls[0], cmp.AllowUnexported(protocolCall{})); diff != "" {
+				t.Errorf("call (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCheckMultinodeStep(t *testing.T) {
+	tests := []struct {
+		kind    jobdef.StepKind
+		msg     string
+		wantErr string
+	}{
+		{jobdef.StepSend, "id k=v k2=v2", ""},
+		{jobdef.StepSend, "id novalue", `"novalue" is not key=value`},
+		{jobdef.StepWait, "id", ""},
+		{jobdef.StepWaitAll, "id role=server", ""},
+		{jobdef.StepWaitAll, "id server", "2nd param must be role=<rolename>"},
+		{jobdef.StepWaitAll, "id role=a extra", "expects 1 or 2 params"},
+		{jobdef.StepSync, " ", "needs a message ID"},
+	}
+	for _, tt := range tests {
+		err := checkMultinodeStep(jobdef.InteractiveStep{Kind: tt.kind, Message: tt.msg})
+		if (tt.wantErr == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%s %q: %v, want %q", tt.kind, tt.msg, err, tt.wantErr)
+		}
+	}
+	if got := substitute("ping {ip} {ipaddr}", map[string]string{"{ip}": "A", "{ipaddr}": "B"}); got != "ping A B" {
+		t.Errorf("substitute = %q", got)
+	}
+}
