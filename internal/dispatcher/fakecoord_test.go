@@ -67,6 +67,13 @@ func (g *fakeGroup) calls(client string) []string {
 	return out
 }
 
+// registered reports whether the client name has called.
+func (g *fakeGroup) registered(name string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.roleOf[name] != ""
+}
+
 func cutSpace(s string) (string, string, bool) {
 	i := bytes.IndexByte([]byte(s), ' ')
 	if i < 0 {

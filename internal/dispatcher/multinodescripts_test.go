@@ -146,3 +146,36 @@ func TestBridgeWithOverlayScripts(t *testing.T) {
 		t.Errorf("lava-sync left the cache: %v", err)
 	}
 }
+
+// TestBridgeKeepsTheShellsError: when the console ends while a call is
+// pending, the test shell fails with the console's error, not with the
+// abandoned call's.
+func TestBridgeKeepsTheShellsError(t *testing.T) {
+	jpath := filepath.Join(t.TempDir(), JournalFile)
+	log, err := journal.Create(jpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	out, dev := io.Pipe()
+	g := newFakeGroup(1)
+	env := &Env{JobID: 1, Log: log, Session: &Session{}, node: &node{level: "1"},
+		Conn: NewConn(struct {
+			io.Reader
+			io.Writer
+		}{out, io.Discard}, log),
+		mn: &multinode{coord: g.client("1", "solo"), group: "g", role: "solo", timeout: time.Minute, system: MultinodeSystemTimeout}}
+	run := newTestRun(env, "")
+	env.Conn.SetLineHook(run.line)
+	ctx, end := run.startBridge(context.Background())
+	io.WriteString(dev, "<LAVA_SIGNAL_STARTRUN 0_x 1_1.1>\n<LAVA_MULTI_NODE> <LAVA_WAIT never>\n")
+	for !g.registered("1") { // the wait is pending
+		time.Sleep(10 * time.Millisecond)
+	}
+	dev.Close()
+	_, err = env.Conn.Expect(ctx, "ENDRUN", regexp.MustCompile("ENDRUN"))
+	err = end(err)
+	if ErrorTypeOf(err) != "Infrastructure" || !strings.Contains(err.Error(), "console closed") {
+		t.Errorf("err %v (%s), want the console's Infrastructure error", err, ErrorTypeOf(err))
+	}
+}

@@ -159,6 +159,9 @@ func (b *bridge) loop() {
 			return
 		}
 		if err := b.handle(c); err != nil {
+			if b.ctx.Err() != nil {
+				return // finish abandoned the call: the shell has ended already
+			}
 			b.mu.Lock()
 			b.stopped, b.queue = true, nil
 			b.mu.Unlock()
