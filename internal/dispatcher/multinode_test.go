@@ -197,7 +197,7 @@ func TestMultinodeTimeoutInTestShell(t *testing.T) {
 	for _, r := range results(t, o.recs, "lava") {
 		lava = append(lava, r.Case+" "+r.Result)
 	}
-	for _, want := range []string{"0_client fail", "lava-test-shell pass"} {
+	for _, want := range []string{"0_client fail", "multinode-test pass"} {
 		if !slices.Contains(lava, want) {
 			t.Errorf("lava results %q lack %q", lava, want)
 		}

@@ -145,7 +145,7 @@ func testAction(t *jobdef.Test, stage int, overlay, multinode bool) (Action, err
 				}
 			}
 		}
-		return &testShell{defs: t.Definitions, stage: stage}, nil
+		return &testShell{defs: t.Definitions, stage: stage, multinode: multinode}, nil
 	case len(t.Interactive) > 0:
 		return newInteractiveTest(t.Interactive, multinode)
 	case len(t.Monitors) > 0:

@@ -28,9 +28,22 @@ const ErrNeedsOverlay = "test definitions from git need the LAVA overlay on the 
 type testShell struct {
 	defs  []jobdef.TestDefinition
 	stage int // the overlay's stage directory of this test action
+	// multinode: the job is part of a multinode group; the action is then
+	// LAVA's multinode-test (its timeouts and results case have that
+	// name).
+	multinode bool
 }
 
-func (t *testShell) Name() string { return "lava-test-shell" }
+// MultinodeTestName is the name of the test shell action of a multinode
+// job (LAVA's MultinodeTestAction), instead of lava-test-shell.
+const MultinodeTestName = "multinode-test"
+
+func (t *testShell) Name() string {
+	if t.multinode {
+		return MultinodeTestName
+	}
+	return "lava-test-shell"
+}
 
 func (t *testShell) Run(ctx context.Context, env *Env) error {
 	switch p := env.Prompts(); {
@@ -426,7 +439,7 @@ func (r *testRun) startBridge(ctx context.Context) (context.Context, func(error)
 			return err
 		}
 		if errors.Is(cause, errMultinodeStop) {
-			r.env.Warning("lava-test-shell: stopped: %v", cause)
+			r.env.Warning("%s: stopped: %v", r.env.node.action.Name(), cause)
 			return nil
 		}
 		return cause
