@@ -185,14 +185,14 @@ func multinodeOf(a workerproto.Assign, job *jobdef.Job, coord Coordinator) (*mul
 		}
 		return nil, nil
 	}
+	if coord == nil {
+		return nil, InfrastructureError("multinode job without a coordinator")
+	}
 	g := a.Multinode
 	m := &multinode{coord: coord, group: g.Group, subID: g.SubID, role: g.Role, roles: g.Roles,
 		timeout: MultinodeDefaultTimeout, system: MultinodeSystemTimeout}
 	if m.role == "" || m.group == "" {
 		return m, InfrastructureError("the assignment places the job in a multinode group without a group or a role")
-	}
-	if coord == nil {
-		return m, InfrastructureError("multinode job without a coordinator")
 	}
 	if proto == nil {
 		return m, nil

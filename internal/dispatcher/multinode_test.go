@@ -547,3 +547,31 @@ func TestCheckMultinodeStep(t *testing.T) {
 		t.Errorf("substitute = %q", got)
 	}
 }
+
+// FuzzMultinodeConsole feeds console lines to the call parser and
+// coordinator messages to the decoder: neither may panic; a parsed call
+// has a message ID and arguments without '>'; a lava-send's pairs come
+// back whole.
+func FuzzMultinodeConsole(f *testing.F) {
+	f.Add("<LAVA_MULTI_NODE> <LAVA_SEND id k=v w k2=x>", `{"12":{"k":"v","n":1}}`)
+	f.Add("x <LAVA_MULTI_NODE> <LAVA_WAIT_ALL id role>", `{"a":"b"}`)
+	f.Add("<LAVA_MULTI_NODE> <LAVA_SYNC  >", `"id"`)
+	f.Add("<LAVA_MULTI_NODE> <LAVA_SEND =>", `{"1":{"k":[1,{"x":null}]}}`)
+	f.Fuzz(func(t *testing.T, line, msg string) {
+		if c, ok := parseMultinodeCall(line); ok {
+			if len(c.args) == 0 || c.args[0] == "" {
+				t.Fatalf("call without a message ID from %q", line)
+			}
+			for _, a := range c.args {
+				if strings.Contains(a, ">") {
+					t.Fatalf("argument %q with '>' from %q", a, line)
+				}
+			}
+			_ = c.caseName()
+		}
+		decoded, err := decodeMessage(json.RawMessage(msg))
+		if err == nil {
+			_ = replyPairs(decoded)
+		}
+	})
+}
