@@ -59,7 +59,8 @@ const (
 // one request, one answer. The server fills in who is calling (client
 // name, group, role, hostname, group size) from the job. Call returns an
 // error only when it could not get an answer before ctx ended, or the
-// answer was not one (*CoordinatorError); an answer "wait" is not an error.
+// answer was not one or a refusal (*CoordinatorError); an answer "wait" is
+// not an error.
 type Coordinator interface {
 	Call(ctx context.Context, req workerproto.MultinodeRequest) (workerproto.MultinodeResponse, error)
 }
@@ -74,8 +75,10 @@ func (e *CoordinatorError) Error() string { return e.Msg }
 // its worker's Unix socket DIR/workerproto.MultinodeSocket, one call per
 // connection (one MultinodeRequest JSON line out, one MultinodeResponse
 // JSON line back). While the socket is missing or refuses connections
-// (the worker restarts), or the connection breaks before the answer,
-// Call tries again with a growing pause until its context ends.
+// (the worker restarts), or the connection ends without an answer (the
+// worker cannot reach its server), Call tries again with a growing pause
+// until its context ends. An answer with Error set (the server refused
+// the call for good) is a *CoordinatorError.
 func SocketCoordinator(dir string) Coordinator {
 	return &socketCoordinator{path: filepath.Join(dir, workerproto.MultinodeSocket)}
 }
@@ -133,8 +136,12 @@ func (c *socketCoordinator) once(ctx context.Context, req workerproto.MultinodeR
 			return resp, fmt.Errorf("read the answer: %w", err)
 		}
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(answer), &resp); err != nil || resp.Response == "" {
+	if err := json.Unmarshal(bytes.TrimSpace(answer), &resp); err != nil || resp.Response == "" && resp.Error == "" {
 		return resp, &CoordinatorError{Msg: fmt.Sprintf("the answer to %s is not a coordinator response: %s", req.Request, quoteConsole(string(answer), quotedMax))}
+	}
+	if resp.Response == "" {
+		// The worker's server refused the call for good.
+		return resp, &CoordinatorError{Msg: fmt.Sprintf("%s refused: %s", req.Request, resp.Error)}
 	}
 	return resp, nil
 }
@@ -169,8 +176,9 @@ type multinode struct {
 // group: the group itself from the assignment (the server placed the job
 // in it), the role's settings — the API timeout, a delayed start
 // (request: lava-start and expect_role) and its environment — from the
-// definition's protocols.lava-multinode when job is non-nil. It is the
-// one place that reads them. It returns nil for a job that is not part of
+// definition's protocols.lava-multinode when job is non-nil: a sub-job's
+// (jobdef.Member, what the server runs) or the submission's roles. It is
+// the one place that reads them. It returns nil for a job that is not part of
 // a group; a definition with protocols.lava-multinode but no group is
 // refused: only a server forms groups. The result may be non-nil with an
 // error (the job then still leaves its group at the end).
@@ -199,7 +207,19 @@ func multinodeOf(a workerproto.Assign, job *jobdef.Job, coord Coordinator) (*mul
 	}
 	var request string
 	var roleTimeout *jobdef.Timeout
-	if r, ok := proto.Roles[m.role]; ok {
+	if mem := job.Member(); mem != nil {
+		// A sub-job (jobdef.Split): its role's settings are in
+		// protocols.lava-multinode, its environment is the job's, and
+		// the block's timeout is the role's already.
+		if mem.Role != m.role {
+			return m, InfrastructureError("the definition is the job of role %q, the assignment places it in role %q", mem.Role, m.role)
+		}
+		if mem.Connection != "" {
+			return m, JobError("the job of the dynamic connection role %s (connection: %s) cannot run: Basalt runs the jobs of device roles only", mem.Role, mem.Connection)
+		}
+		request, m.expectRole = mem.Request, mem.ExpectRole
+	} else if r, ok := proto.Roles[m.role]; ok {
+		// The submission itself: the role's settings are in its roles.
 		request, m.expectRole, roleTimeout, m.environment = r.Request, r.ExpectRole, r.Timeout, r.Environment
 	}
 	// LAVA's split copies the block's timeout over the role's.

@@ -20,11 +20,36 @@ import (
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
-// mnMember is one job of a test group: its id, role and definition.
+// mnMember is one job of a test group: its id, role and definition. The
+// definition is a multinode submission: the job runs its role's sub-job
+// (jobdef.Split), as the server gives it, or with submission the
+// submission itself.
 type mnMember struct {
-	id   int64
-	role string
-	def  string
+	id         int64
+	role       string
+	def        string
+	submission bool
+}
+
+// subJob returns the definition of the first job of role that Split makes
+// of a submission, and its sub_id index.
+func subJob(t *testing.T, submission, role string) (string, int) {
+	t.Helper()
+	job, err := jobdef.Parse([]byte(submission))
+	if err != nil {
+		return submission, 0 // an invalid definition: run it as it is
+	}
+	subs, err := jobdef.Split([]byte(submission), job, "5bd4c1a0-group")
+	if err != nil {
+		t.Fatalf("Split: %v", err)
+	}
+	for _, s := range subs {
+		if s.Role == role {
+			return s.Definition, s.Index
+		}
+	}
+	t.Fatalf("no sub-job of role %s", role)
+	return "", 0
 }
 
 // mnOutcome is what one member's job left.
@@ -48,12 +73,16 @@ func runGroup(t *testing.T, g *fakeGroup, ctx context.Context, members ...mnMemb
 	var wg sync.WaitGroup
 	for i, m := range members {
 		dir := t.TempDir()
+		def, index := m.def, i
+		if !m.submission {
+			def, index = subJob(t, m.def, m.role)
+		}
 		a := workerproto.Assign{
 			JobID:      m.id,
-			Definition: m.def,
+			Definition: def,
 			Device:     workerproto.Device{Hostname: "sim-" + itoa(m.id), DeviceType: "qemu", Dictionary: simDict(fastDevice)},
 			JobToken:   testToken,
-			Multinode: &workerproto.Multinode{Group: "5bd4c1a0-group", SubID: itoa(members[0].id) + "." + itoa(int64(i)),
+			Multinode: &workerproto.Multinode{Group: "5bd4c1a0-group", SubID: itoa(members[0].id) + "." + itoa(int64(index)),
 				Role: m.role, GroupSize: len(members), Roles: roles},
 		}
 		if err := WriteJob(dir, a); err != nil {
@@ -119,7 +148,7 @@ func TestMultinodeClientServer(t *testing.T) {
 		mnTest("server", "server", `lava-send ipaddr ipaddr=10.0.0.1 "motd=hello multinode world" bogus`, "lava-sync done")+
 		mnTest("client", "client", "lava-wait ipaddr", "cat "+MultinodeCacheForTests, "lava-sync done"))
 	g := newFakeGroup(2)
-	out := runGroup(t, g, context.Background(), mnMember{12, "server", def}, mnMember{13, "client", def})
+	out := runGroup(t, g, context.Background(), mnMember{id: 12, role: "server", def: def}, mnMember{id: 13, role: "client", def: def})
 
 	for id, o := range out {
 		if !o.res.Passed() {
@@ -162,7 +191,7 @@ func TestMultinodeClientServer(t *testing.T) {
 		t.Errorf("calls: %q", g.calls(""))
 	}
 	// The group's roles are in the log of each job.
-	if !hasMessage(out[13].recs, workerproto.LevelInfo, "lava-multinode: group 5bd4c1a0-group, 2 jobs: 12 server, 13 client; this job (12.1) is client") {
+	if !hasMessage(out[13].recs, workerproto.LevelInfo, "lava-multinode: group 5bd4c1a0-group, 2 jobs: 12 server, 13 client; this job (12.0) is client") {
 		t.Errorf("client journal lacks the group's roles:\n%s", strings.Join(messages(out[13].recs), "\n"))
 	}
 }
@@ -179,7 +208,7 @@ func TestMultinodeTimeoutInTestShell(t *testing.T) {
 		"- boot:\n    role: [client]\n    method: qemu\n    prompts: [\"/ # \"]\n"+
 			mnTest("client", "client", "lava-test-case before --result pass", "lava-wait never", "lava-test-case after --result pass"))
 	g := newFakeGroup(1)
-	out := runGroup(t, g, context.Background(), mnMember{7, "client", def})
+	out := runGroup(t, g, context.Background(), mnMember{id: 7, role: "client", def: def})
 	o := out[7]
 	if !o.res.Passed() {
 		t.Errorf("result %+v, want pass (a multinode timeout in a test shell does not end the job)", o.res)
@@ -236,7 +265,7 @@ func TestMultinodeClearGroupAlways(t *testing.T) {
 					cancel()
 				}()
 			}
-			o := runGroup(t, g, ctx, mnMember{3, "client", tt.def})[3]
+			o := runGroup(t, g, ctx, mnMember{id: 3, role: "client", def: tt.def})[3]
 			if o.res.ErrorType != tt.wantType {
 				t.Errorf("result %+v, want %s", o.res, tt.wantType)
 			}
@@ -253,7 +282,7 @@ func TestMultinodeClearGroupAlways(t *testing.T) {
 func TestMultinodeGroupDataTimeout(t *testing.T) {
 	def := mnJob(map[string]string{"client": "        request: lava-start\n        host_role: server\n        expect_role: server\n        timeout:\n          seconds: 2\n", "server": ""}, "", mnBoot)
 	g := newFakeGroup(2)
-	o := runGroup(t, g, context.Background(), mnMember{5, "client", def})[5]
+	o := runGroup(t, g, context.Background(), mnMember{id: 5, role: "client", def: def})[5]
 	want := Result{Result: ResultFail, ErrorType: lab.ErrorMultinodeTimeout, ErrorMsg: "protocol lava-multinode timed out: group_data got no answer in 2 seconds"}
 	if o.res != want {
 		t.Errorf("result %+v, want %+v", o.res, want)
@@ -273,7 +302,7 @@ func TestMultinodeDelayedStart(t *testing.T) {
 		mnTest("server", "server", "sleep 0.3", "lava-send lava_start", "lava-wait client-up")+
 		mnTest("client", "client", "lava-send client-up"))
 	g := newFakeGroup(2)
-	out := runGroup(t, g, context.Background(), mnMember{20, "server", def}, mnMember{21, "client", def})
+	out := runGroup(t, g, context.Background(), mnMember{id: 20, role: "server", def: def}, mnMember{id: 21, role: "client", def: def})
 	for id, o := range out {
 		if !o.res.Passed() {
 			t.Errorf("job %d: %+v", id, o.res)
@@ -311,7 +340,7 @@ func TestMultinodeInteractiveAndPipelineCalls(t *testing.T) {
 		interactive("server", "      - lava-send: ipv4 ipaddr=10.1.2.3\n      - lava-wait: thanks\n")+
 		interactive("client", "      - lava-wait: ipv4\n      - command: echo client sees {ipaddr}\n        name: echoed\n        successes:\n        - message: client sees 10.1.2.3\n      - lava-send: thanks\n"))
 	g := newFakeGroup(2)
-	out := runGroup(t, g, context.Background(), mnMember{30, "server", def}, mnMember{31, "client", def})
+	out := runGroup(t, g, context.Background(), mnMember{id: 30, role: "server", def: def}, mnMember{id: 31, role: "client", def: def})
 	for id, o := range out {
 		if !o.res.Passed() {
 			t.Fatalf("job %d: %+v\n%s", id, o.res, strings.Join(messages(o.recs), "\n"))
@@ -359,7 +388,7 @@ func TestMultinodeRefusals(t *testing.T) {
 	// A role's request: lava-start expecting itself.
 	def := mnJob(map[string]string{"client": "        request: lava-start\n        host_role: client\n        expect_role: client\n"}, "", "- boot:\n    role: [client]\n    method: qemu\n    prompts: [\"/ # \"]\n")
 	g := newFakeGroup(1)
-	o := runGroup(t, g, context.Background(), mnMember{9, "client", def})[9]
+	o := runGroup(t, g, context.Background(), mnMember{id: 9, role: "client", def: def})[9]
 	if o.res.ErrorType != lab.ErrorJob || o.res.ErrorMsg != "expect_role must not match the role declaring lava_start" {
 		t.Errorf("result %+v", o.res)
 	}
@@ -443,7 +472,7 @@ func TestDecodeMessage(t *testing.T) {
 // with testdata/golden/multinode.ndjson (-update rewrites it).
 func TestGoldenMultinode(t *testing.T) {
 	g := newFakeGroup(1)
-	o := runGroup(t, g, context.Background(), mnMember{77, "solo", readTestdata(t, "jobs/multinode.yaml")})[77]
+	o := runGroup(t, g, context.Background(), mnMember{77, "solo", readTestdata(t, "jobs/multinode.yaml"), true})[77]
 	if !o.res.Passed() {
 		t.Errorf("result %+v", o.res)
 	}
@@ -574,4 +603,38 @@ func FuzzMultinodeConsole(f *testing.F) {
 			_ = replyPairs(decoded)
 		}
 	})
+}
+
+// TestMultinodeSubJobChecks: the sub-job of a connection role is refused,
+// and so is a sub-job the assignment gives another role; both still leave
+// their group.
+func TestMultinodeSubJobChecks(t *testing.T) {
+	roles := map[string]string{
+		"host": "",
+		"guest": "        connection: ssh\n        host_role: host\n        expect_role: host\n        request: lava-start\n",
+	}
+	sub := strings.Replace(mnJob(roles, "", "- boot:\n    role: [host, guest]\n    method: qemu\n    prompts: [\"/ # \"]\n"), "        device_type: qemu\n        count: 1\n        connection: ssh", "        count: 1\n        connection: ssh", 1)
+	guest, _ := subJob(t, sub, "guest")
+	host, _ := subJob(t, sub, "host")
+	tests := []struct {
+		name, def, role string
+		want            Result
+	}{
+		{"connection role", guest, "guest", Result{Result: ResultFail, ErrorType: lab.ErrorJob,
+			ErrorMsg: "the job of the dynamic connection role guest (connection: ssh) cannot run: Basalt runs the jobs of device roles only"}},
+		{"another role", host, "guest", Result{Result: ResultFail, ErrorType: lab.ErrorInfrastructure,
+			ErrorMsg: `the definition is the job of role "host", the assignment places it in role "guest"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newFakeGroup(1)
+			o := runGroup(t, g, context.Background(), mnMember{id: 4, role: tt.role, def: tt.def, submission: true})[4]
+			if o.res != tt.want {
+				t.Errorf("result %+v, want %+v", o.res, tt.want)
+			}
+			if calls := g.calls("4"); !slices.Equal(calls, []string{"clear_group  → ack"}) {
+				t.Errorf("calls %q", calls)
+			}
+		})
+	}
 }

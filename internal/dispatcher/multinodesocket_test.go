@@ -172,7 +172,8 @@ func TestPollHoldsAndTimesOut(t *testing.T) {
 // its delayed start, which replace LAVA's 90 s).
 func TestRunWithoutWorkerSocket(t *testing.T) {
 	roles := map[string]string{"client": "        request: lava-start\n        host_role: server\n        expect_role: server\n        timeout:\n          seconds: 2\n", "server": ""}
-	dir := jobDir(t, mnJob(roles, "", "- boot:\n    role: [client]\n    method: qemu\n    prompts: [\"/ # \"]\n"), simDict(fastDevice), 0)
+	def, _ := subJob(t, mnJob(roles, "", mnBoot), "client")
+	dir := jobDir(t, def, simDict(fastDevice), 0)
 	a, err := ReadJob(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -190,5 +191,19 @@ func TestRunWithoutWorkerSocket(t *testing.T) {
 	}
 	if !hasMessage(recs, workerproto.LevelWarning, "lava-multinode: clear_group: protocol lava-multinode timed out: clear_group got no answer in 2 seconds") {
 		t.Errorf("no clear_group warning:\n%s", strings.Join(messages(recs), "\n"))
+	}
+}
+
+// TestSocketCoordinatorRefusal: a worker whose server refused the call for
+// good answers an error, which the call returns at once.
+func TestSocketCoordinatorRefusal(t *testing.T) {
+	dir := t.TempDir()
+	(&socketServer{}).serve(t, listen(t, dir), func(workerproto.MultinodeRequest) string {
+		return `{"error":"job 42 is not this worker's"}`
+	})
+	_, err := SocketCoordinator(dir).Call(context.Background(), workerproto.MultinodeRequest{Request: "lava_wait", MessageID: "x"})
+	var ce *CoordinatorError
+	if !errors.As(err, &ce) || ce.Msg != "lava_wait refused: job 42 is not this worker's" {
+		t.Errorf("err %v", err)
 	}
 }

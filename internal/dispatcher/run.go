@@ -140,7 +140,10 @@ func validate(ctx context.Context, env *Env, a workerproto.Assign, coord Coordin
 	log.Log(workerproto.LevelInfo, "start: 0 validate")
 	start := time.Now()
 	job, pipe, err := func() (*jobdef.Job, *pipeline, error) {
-		job, err := jobdef.Parse([]byte(a.Definition))
+		// A multinode sub-job is written by the server (jobdef.Split):
+		// accept its form, and refuse it below when the job was given no
+		// group (basalt run).
+		job, err := jobdef.Parse([]byte(a.Definition), jobdef.ServerGenerated())
 		if err != nil {
 			log.Mask(looseSecrets(a.Definition)...)
 			env.mn, _ = multinodeOf(a, nil, coord)
