@@ -610,7 +610,7 @@ func FuzzMultinodeConsole(f *testing.F) {
 // their group.
 func TestMultinodeSubJobChecks(t *testing.T) {
 	roles := map[string]string{
-		"host": "",
+		"host":  "",
 		"guest": "        connection: ssh\n        host_role: host\n        expect_role: host\n        request: lava-start\n",
 	}
 	sub := strings.Replace(mnJob(roles, "", "- boot:\n    role: [host, guest]\n    method: qemu\n    prompts: [\"/ # \"]\n"), "        device_type: qemu\n        count: 1\n        connection: ssh", "        count: 1\n        connection: ssh", 1)
