@@ -47,6 +47,9 @@ type Env struct {
 	// Session is the state actions hand on to later actions.
 	Session *Session
 
+	// mn is the job's multinode group; nil for other jobs.
+	mn *multinode
+
 	run  *runner
 	node *node
 }
@@ -150,6 +153,10 @@ type node struct {
 	retryInterval time.Duration
 	repeat        int // repeat: runs, ≥ 1
 	children      int
+	// calls are the block's multinode calls (protocols), made once
+	// before the action first runs (called).
+	calls  []protocolCall
+	called bool
 }
 
 // DefaultRetryInterval is LAVA's failure_retry_interval default.
@@ -297,7 +304,14 @@ func (r *runner) attempt(ctx context.Context, env *Env, n *node, timeout time.Du
 			env.Info("%s: repeat %d of %d", n.action.Name(), i, repeat)
 		}
 		actx, cancel := context.WithTimeoutCause(ctx, timeout, &actionTimeout{action: n.action.Name(), timeout: timeout})
-		err := n.action.Run(actx, env)
+		var err error
+		if len(n.calls) > 0 && !n.called {
+			n.called = true
+			err = runProtocolCalls(actx, env, n.calls)
+		}
+		if err == nil {
+			err = n.action.Run(actx, env)
+		}
 		if err != nil && actx.Err() != nil {
 			// The action stopped because its context ended: say why, and
 			// what it was waiting for.

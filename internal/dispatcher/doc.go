@@ -21,8 +21,7 @@
 // lava-test-runner from the overlay, or typed on the console of a device
 // without one; interactive scripts; monitors) and command (the device's
 // user_commands, undone at finalize) — refusing what the device cannot do
-// (multinode, git definitions without an overlay, images QEMU cannot
-// attach). It then runs the actions in order under the job timeout (the
+// (git definitions without an overlay, images QEMU cannot attach). It then runs the actions in order under the job timeout (the
 // assignment's, or timeouts.job) and always runs finalize, which powers the
 // device off, runs the session's cleanups and closes its consoles, under
 // its own timeout. Settings of the worker host (cache directory, proxy)
@@ -75,11 +74,27 @@
 // steps of inline definitions are typed as shell commands between echoed
 // STARTRUN and ENDRUN signals.
 //
+// # Multinode
+//
+// A job of a multinode group (Assign.Multinode) keeps the actions of its
+// role, joins its group before the first action (group_data, then
+// lava_start for a delayed start) and leaves it in finalize
+// (clear_group), as LAVA's MultinodeProtocol does. Its calls go through a
+// Coordinator: the worker's Unix socket in the job directory
+// (SocketCoordinator), one JSON line each way, held by the server until
+// the answer is not "wait". In its test shells, the DUT's
+// "<LAVA_MULTI_NODE> <LAVA_SEND …>" lines become calls, made on a goroutine
+// of their own, recorded as multinode-<api>-<id> test cases and answered
+// on the console (<LAVA_WAIT_COMPLETE …>); interactive scripts and action
+// blocks (protocols) make the same calls. A call without an answer in time
+// is LAVA's MultinodeTimeout. docs/multinode-device.md has the details.
+//
 // # Errors
 //
 // Actions fail with *Error values carrying LAVA's error types (package
-// lab): Infrastructure, Job, Test, Configuration; timeouts become
-// LAVATimeout, a cancel Canceled, anything unclassified Bug.
+// lab): Infrastructure, Job, Test, Configuration, MultinodeTimeout;
+// timeouts become LAVATimeout, a cancel Canceled, anything unclassified
+// Bug.
 //
 // The package imports no HTTP, database or server package: it only needs
 // jobdef, lab, workerproto and its own subpackages.

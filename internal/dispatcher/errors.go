@@ -82,6 +82,8 @@ func exceptionName(t lab.ErrorType) string {
 		return "LAVATimeoutError"
 	case lab.ErrorCanceled:
 		return "JobCanceled"
+	case lab.ErrorMultinodeTimeout:
+		return MultinodeErrorName
 	}
 	return "LAVABug"
 }

@@ -9,7 +9,7 @@ import (
 // consoles (the primary one and the secondary connections new_connection
 // boots opened), so that everything the device printed is in the
 // journal. It runs under its own timeout, not the job's, and a cancel
-// does not stop it.
+// does not stop it. A multinode job then leaves its group (clear_group).
 type finalize struct{}
 
 func (finalize) Name() string { return "finalize" }
@@ -20,6 +20,11 @@ func (finalize) Run(ctx context.Context, env *Env) error {
 	// device is off (LAVA's cleanup order).
 	if cerr := runCleanups(ctx, env); cerr != nil && err == nil {
 		err = cerr
+	}
+	// A multinode job leaves its group last, whatever happened (LAVA's
+	// finalise_protocol in its finalize action).
+	if env.mn != nil {
+		defer env.mn.finalise(ctx, env.Log)
 	}
 	if env.Device == nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,8 +38,9 @@ type compiledStep struct {
 }
 
 // newInteractiveTest compiles the prompts and messages (regular
-// expressions, as in LAVA).
-func newInteractiveTest(list []jobdef.Interactive) (*interactiveTest, error) {
+// expressions, as in LAVA) and checks the multinode steps, which need a
+// multinode job.
+func newInteractiveTest(list []jobdef.Interactive, multinode bool) (*interactiveTest, error) {
 	t := &interactiveTest{}
 	for _, it := range list {
 		ci := compiledInteractive{def: it}
@@ -48,12 +50,21 @@ func newInteractiveTest(list []jobdef.Interactive) (*interactiveTest, error) {
 		}
 		ci.promptWhat = waitingFor("prompt", ci.prompts...)
 		for _, st := range it.Script {
+			cs := compiledStep{step: st}
 			switch st.Kind {
 			case jobdef.StepCommand, jobdef.StepDelay:
+			case jobdef.StepSend, jobdef.StepWait, jobdef.StepWaitAll, jobdef.StepSync:
+				if !multinode {
+					return nil, fmt.Errorf("%s: the %s step needs a multinode job", it.Name, st.Kind)
+				}
+				if err := checkMultinodeStep(st); err != nil {
+					return nil, fmt.Errorf("%s: %w", it.Name, err)
+				}
+				ci.steps = append(ci.steps, cs)
+				continue
 			default:
-				return nil, fmt.Errorf("%s: the %s step needs multinode, which is not available yet", it.Name, st.Kind)
+				return nil, fmt.Errorf("%s: unknown step %s", it.Name, st.Kind)
 			}
-			cs := compiledStep{step: st}
 			if st.Command != nil {
 				cs.echo = regexp.MustCompile(regexp.QuoteMeta(*st.Command))
 				cs.echoWhat = "the echo of " + quoteConsole(*st.Command, quotedMax)
@@ -110,11 +121,14 @@ func (t *interactiveTest) Run(ctx context.Context, env *Env) error {
 	ct, from := env.ConnectionTimeout()
 	env.Info("Test interactive timeout: %ds (minimum of the action and connection timeout; connection timeout %s from %s)",
 		int64(min(env.node.attempt.d, ct)/time.Second), clock(ct), from)
+	// The values multinode waits received, for {key} in later commands
+	// and lava-send steps (LAVA's substitutions).
+	subs := map[string]string{}
 	for _, it := range t.tests {
 		suite := fmt.Sprintf("%d_%s", env.Session.NextTestIndex(), it.def.Name)
 		seen := map[string]bool{}
 		for _, st := range it.steps {
-			if err := t.step(ctx, env, it, st, suite, seen); err != nil {
+			if err := t.step(ctx, env, it, st, suite, seen, subs); err != nil {
 				return err
 			}
 		}
@@ -129,17 +143,25 @@ func (t *interactiveTest) Run(ctx context.Context, env *Env) error {
 }
 
 // step runs one script step.
-func (t *interactiveTest) step(ctx context.Context, env *Env, it compiledInteractive, st compiledStep, suite string, seen map[string]bool) error {
-	if st.step.Kind == jobdef.StepDelay {
+func (t *interactiveTest) step(ctx context.Context, env *Env, it compiledInteractive, st compiledStep, suite string, seen map[string]bool, subs map[string]string) error {
+	switch st.step.Kind {
+	case jobdef.StepDelay:
 		env.Debug("delay %s", st.step.Delay)
 		return sleep(ctx, st.step.Delay)
+	case jobdef.StepSend, jobdef.StepWait, jobdef.StepWaitAll, jobdef.StepSync:
+		return multinodeStep(ctx, env, st.step, subs)
 	}
 	if st.step.Command != nil {
-		if err := env.Conn.Send(ctx, *st.step.Command); err != nil {
+		cmd := substitute(*st.step.Command, subs)
+		if err := env.Conn.Send(ctx, cmd); err != nil {
 			return err
 		}
 		if it.def.Echo == "discard" {
-			if _, err := env.Conn.Expect(ctx, st.echoWhat, st.echo); err != nil {
+			echo := st.echo
+			if cmd != *st.step.Command {
+				echo = regexp.MustCompile(regexp.QuoteMeta(cmd))
+			}
+			if _, err := env.Conn.Expect(ctx, st.echoWhat, echo); err != nil {
 				return err
 			}
 		}
@@ -205,4 +227,100 @@ func exceptionType(exception string) lab.ErrorType {
 		return lab.ErrorJob
 	}
 	return lab.ErrorTest
+}
+
+// checkMultinodeStep checks a multinode step's argument as LAVA reads it:
+// lava-send "ID [key=value ...]", lava-wait-all "ID [role=ROLE]".
+func checkMultinodeStep(st jobdef.InteractiveStep) error {
+	words := strings.Fields(st.Message)
+	if len(words) == 0 {
+		return fmt.Errorf("%s needs a message ID", st.Kind)
+	}
+	switch st.Kind {
+	case jobdef.StepSend:
+		for _, w := range words[1:] {
+			if !strings.Contains(w, "=") {
+				return fmt.Errorf("lava-send %s: %q is not key=value", words[0], w)
+			}
+		}
+	case jobdef.StepWaitAll:
+		if len(words) > 2 {
+			return fmt.Errorf("lava-wait-all expects 1 or 2 params, got: %q", st.Message)
+		}
+		if len(words) == 2 && !strings.HasPrefix(words[1], "role=") {
+			return fmt.Errorf("lava-wait-all 2nd param must be role=<rolename>, got: %s", words[1])
+		}
+	}
+	return nil
+}
+
+// multinodeStep makes an interactive script's multinode call, as LAVA's
+// interactive test does: lava-send "ID key=value ..." (after
+// substitution), lava-wait ID, lava-wait-all "ID [role=ROLE]" (a nack
+// fails the test), lava-sync ID. The waits run under the action's
+// timeout; the values they receive become {key} substitutions.
+func multinodeStep(ctx context.Context, env *Env, st jobdef.InteractiveStep, subs map[string]string) error {
+	mn := env.mn
+	if mn == nil {
+		return JobError("lava-test-interactive: the %s step needs a multinode job", st.Kind)
+	}
+	timeout := env.node.attempt.d
+	var req workerproto.MultinodeRequest
+	switch st.Kind {
+	case jobdef.StepSend:
+		words := strings.Fields(substitute(st.Message, subs))
+		req = workerproto.MultinodeRequest{Request: "lava_send", MessageID: words[0], Message: map[string]any{}}
+		for _, w := range words[1:] {
+			k, v, _ := strings.Cut(w, "=")
+			req.Message[k] = v
+		}
+		timeout = mn.timeout
+	case jobdef.StepWait:
+		req = workerproto.MultinodeRequest{Request: "lava_wait", MessageID: st.Message}
+	case jobdef.StepWaitAll:
+		words := strings.Fields(st.Message)
+		req = workerproto.MultinodeRequest{Request: "lava_wait_all", MessageID: words[0]}
+		if len(words) == 2 {
+			req.WaitRole = strings.TrimPrefix(words[1], "role=")
+		}
+	case jobdef.StepSync:
+		req = workerproto.MultinodeRequest{Request: "lava_sync", MessageID: st.Message}
+	}
+	resp, err := mn.poll(ctx, env.Log, req, timeout)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimPrefix(string(st.Kind), "lava-")
+	env.Info("%s result: %s", name, responseText(resp))
+	switch st.Kind {
+	case jobdef.StepSend, jobdef.StepSync:
+		return nil
+	case jobdef.StepWaitAll:
+		if resp.Response == "nack" {
+			return TestError("Nack reply from coordinator for wait-all (deadlock detected?)")
+		}
+	}
+	msg, err := decodeMessage(resp.Message)
+	if err != nil {
+		return InfrastructureError("%s: %w", describeRequest(req), err)
+	}
+	for _, s := range msg {
+		for _, p := range s.pairs {
+			subs["{"+p.key+"}"] = p.value
+		}
+	}
+	return nil
+}
+
+// substitute replaces every {key} of subs in s, longest keys first.
+func substitute(s string, subs map[string]string) string {
+	if len(subs) == 0 || !strings.Contains(s, "{") {
+		return s
+	}
+	keys := sortedKeys(subs)
+	sort.SliceStable(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
+	for _, k := range keys {
+		s = strings.ReplaceAll(s, k, subs[k])
+	}
+	return s
 }

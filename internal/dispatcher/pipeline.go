@@ -21,15 +21,13 @@ type pipeline struct {
 
 // buildPipeline turns the parsed job into actions for dev, checking what
 // the device can do (LAVA's validate step). Every problem found is
-// reported, joined, as one Job error.
-func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*pipeline, error) {
+// reported, joined, as one Job error. mn is the job's multinode group (nil
+// for other jobs): actions may then make multinode calls (protocols).
+func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner, mn *multinode) (*pipeline, error) {
 	p := &pipeline{runner: r}
 	var problems []string
 	fail := func(i int, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("action %d: ", i+1)+fmt.Sprintf(format, args...))
-	}
-	if job.Protocols.Multinode != nil {
-		problems = append(problems, "multinode jobs need the coordinator (not available yet)")
 	}
 	kind := dev.Kind()
 	dk, ok := kinds[kind]
@@ -44,6 +42,11 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 		a := &job.Actions[i]
 		if why := connectionNamespaceProblem(job, a.ConnectionNamespace); why != "" {
 			fail(i, "%s", why)
+			continue
+		}
+		calls, err := protocolCallsOf(a, mn != nil)
+		if err != nil {
+			fail(i, "%v", err)
 			continue
 		}
 		var act Action
@@ -89,8 +92,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			}
 			act, booted = b, true
 		case jobdef.KindTest:
-			var err error
-			if act, err = testAction(a.Test, stage, overlay); err != nil {
+			if act, err = testAction(a.Test, stage, overlay, mn != nil); err != nil {
 				fail(i, "test: %v", err)
 				continue
 			}
@@ -101,7 +103,6 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 				fail(i, "test: a test action needs a boot action before it")
 			}
 		case jobdef.KindCommand:
-			var err error
 			if act, err = newCommandAction(a.Command.Name, commandsOf(dev, cfg)); err != nil {
 				fail(i, "command: %v", err)
 				continue
@@ -116,7 +117,7 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 			continue
 		}
 		times, why := attempts(a, cfg.Constants.FailureRetry, cfg.Constants.BootRetry)
-		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), link: &links[i], retryInterval: a.FailureRetryInterval, repeat: a.Repeat, skip: skipsTimeout(a)}
+		n := &node{action: act, block: a, level: fmt.Sprint(i + 1), link: &links[i], retryInterval: a.FailureRetryInterval, repeat: a.Repeat, skip: skipsTimeout(a), calls: calls}
 		if a.Repeat == 0 {
 			n.retries = times
 		}
@@ -132,8 +133,9 @@ func buildPipeline(job *jobdef.Job, dev Device, cfg *deviceConfig, r *runner) (*
 // testAction picks the implementation of a test action. stage is the
 // action's number among the job's test actions with definitions (its
 // directory in the overlay); overlay says whether a deploy before it puts
-// the LAVA overlay on the device.
-func testAction(t *jobdef.Test, stage int, overlay bool) (Action, error) {
+// the LAVA overlay on the device; multinode whether the job is part of a
+// multinode group (interactive multinode steps need one).
+func testAction(t *jobdef.Test, stage int, overlay, multinode bool) (Action, error) {
 	switch {
 	case len(t.Definitions) > 0:
 		if !overlay {
@@ -143,9 +145,9 @@ func testAction(t *jobdef.Test, stage int, overlay bool) (Action, error) {
 				}
 			}
 		}
-		return &testShell{defs: t.Definitions, stage: stage}, nil
+		return &testShell{defs: t.Definitions, stage: stage, multinode: multinode}, nil
 	case len(t.Interactive) > 0:
-		return newInteractiveTest(t.Interactive)
+		return newInteractiveTest(t.Interactive, multinode)
 	case len(t.Monitors) > 0:
 		return newMonitorTest(t.Monitors)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -27,11 +28,27 @@ import (
 // result file could not be written; the Result is then not reliable and
 // result.json may be missing.
 func Run(ctx context.Context, dir string) (Result, error) {
+	return RunWith(ctx, dir, Options{})
+}
+
+// Options change how RunWith runs a job.
+type Options struct {
+	// Coordinator carries the calls of a multinode job (one whose
+	// assignment places it in a group) to its group's coordinator; nil
+	// means the worker's socket in the job directory (SocketCoordinator).
+	Coordinator Coordinator
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, dir string, o Options) (Result, error) {
 	log, err := journal.Create(filepath.Join(dir, JournalFile))
 	if err != nil {
 		return Result{}, fmt.Errorf("run job in %s: %w", dir, err)
 	}
-	res := runJob(ctx, dir, log)
+	if o.Coordinator == nil {
+		o.Coordinator = SocketCoordinator(dir)
+	}
+	res := runJob(ctx, dir, log, o)
 	if err := log.Close(); err != nil {
 		return res, fmt.Errorf("run job in %s: %w", dir, err)
 	}
@@ -42,7 +59,7 @@ func Run(ctx context.Context, dir string) (Result, error) {
 }
 
 // runJob does everything between opening and closing the journal.
-func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
+func runJob(ctx context.Context, dir string, log *journal.Writer, o Options) Result {
 	r := &runner{}
 	env := &Env{Dir: dir, Log: log, Session: &Session{}, run: r}
 	log.Logf(workerproto.LevelInfo, "basalt %s: job process started", version.Version)
@@ -61,7 +78,7 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 	} else {
 		log.Mask(a.JobToken)
 		env.JobID = a.JobID
-		job, pipe, err = validate(ctx, env, a)
+		job, pipe, err = validate(ctx, env, a, o.Coordinator)
 	}
 
 	if err == nil {
@@ -71,7 +88,14 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 		}
 		jctx, cancel := context.WithTimeoutCause(ctx, timeout, &jobTimeout{timeout: timeout})
 		log.Logf(workerproto.LevelInfo, "job %d: timeout %s", a.JobID, clock(timeout))
-		err = pipe.run(jctx, env)
+		if env.mn != nil {
+			// LAVA's protocol set_up: join the group before the first
+			// action.
+			err = env.mn.setUp(jctx, log)
+		}
+		if err == nil {
+			err = pipe.run(jctx, env)
+		}
 		if err == nil && jctx.Err() != nil {
 			err = causeError(jctx)
 		}
@@ -108,21 +132,36 @@ func runJob(ctx context.Context, dir string, log *journal.Writer) Result {
 
 // validate parses the job, opens the device and builds the pipeline: LAVA's
 // validate step, with its start record, duration and results case. The
-// secrets of the job are masked from here on.
-func validate(ctx context.Context, env *Env, a workerproto.Assign) (*jobdef.Job, *pipeline, error) {
+// secrets of the job are masked from here on. For a multinode job it sets
+// env.mn (even when the job is invalid, so that it leaves its group at the
+// end) and keeps only the actions of the job's role.
+func validate(ctx context.Context, env *Env, a workerproto.Assign, coord Coordinator) (*jobdef.Job, *pipeline, error) {
 	log := env.Log
 	log.Log(workerproto.LevelInfo, "start: 0 validate")
 	start := time.Now()
 	job, pipe, err := func() (*jobdef.Job, *pipeline, error) {
-		job, err := jobdef.Parse([]byte(a.Definition))
+		// A multinode sub-job is written by the server (jobdef.Split):
+		// accept its form, and refuse it below when the job was given no
+		// group (basalt run).
+		job, err := jobdef.Parse([]byte(a.Definition), jobdef.ServerGenerated())
 		if err != nil {
 			log.Mask(looseSecrets(a.Definition)...)
+			env.mn, _ = multinodeOf(a, nil, coord)
 			return nil, nil, JobError("the job definition is invalid: %w", err)
 		}
 		for _, v := range job.Secrets {
 			log.Mask(v)
 		}
 		env.Job = job
+		mn, err := multinodeOf(a, job, coord)
+		env.mn = mn
+		if err != nil {
+			return job, nil, err
+		}
+		if mn != nil {
+			job.Actions = actionsOfRole(job.Actions, mn.role)
+			log.Logf(workerproto.LevelDebug, "This MultiNode test job contains top level actions, in order, of: %s", actionKinds(job.Actions))
+		}
 		log.Logf(workerproto.LevelInfo, "job %d: %q on %s (device type %s)", a.JobID, job.Name, a.Device.Hostname, a.Device.DeviceType)
 		dev, cfg, err := OpenDevice(ctx, a.Device, job.Context, log.Logf)
 		if err != nil {
@@ -133,7 +172,7 @@ func validate(ctx context.Context, env *Env, a workerproto.Assign) (*jobdef.Job,
 		env.Conn = NewConn(dev.Console(), log)
 		env.Session.addLink(&link{name: primaryConnection(dev), primary: true, conn: env.Conn})
 		log.Log(workerproto.LevelInfo, describeDevice(dev))
-		pipe, err := buildPipeline(job, dev, cfg, env.run)
+		pipe, err := buildPipeline(job, dev, cfg, env.run, mn)
 		return job, pipe, err
 	}()
 	took := time.Since(start)
@@ -179,4 +218,13 @@ func (p *pipeline) run(ctx context.Context, env *Env) error {
 		}
 	}
 	return nil
+}
+
+// actionKinds lists the kinds of actions, in order: "deploy, boot, test".
+func actionKinds(actions []jobdef.Action) string {
+	kinds := make([]string, len(actions))
+	for i, a := range actions {
+		kinds[i] = string(a.Kind)
+	}
+	return strings.Join(kinds, ", ")
 }

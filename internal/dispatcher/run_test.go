@@ -499,7 +499,7 @@ func TestValidationFailures(t *testing.T) {
 		{"qemu without prompts before a test shell", strings.Replace(job("", "", inlineTest("x", "", "true")), "    prompts: [\"/ # \"]\n", "", 1), simDict(fastDevice), lab.ErrorJob,
 			"action 1: boot: qemu without prompts: the test definitions of this namespace need a shell prompt to wait for; add prompts to the boot"},
 		{"multinode", "job_name: x\nvisibility: public\ntimeouts:\n  job:\n    minutes: 5\nprotocols:\n  lava-multinode:\n    roles:\n      a:\n        device_type: qemu\n        count: 1\n" +
-			"actions:\n- boot:\n    role: [a]\n    method: qemu\n    prompts: [\"/ # \"]\n", simDict(fastDevice), lab.ErrorJob, "multinode jobs need the coordinator (not available yet)"},
+			"actions:\n- boot:\n    role: [a]\n    method: qemu\n    prompts: [\"/ # \"]\n", simDict(fastDevice), lab.ErrorJob, "multinode jobs run through a server: basalt submit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/overlay"
 	"github.com/basalt-lab/basalt/internal/jobdef"
@@ -93,8 +94,20 @@ func buildOverlay(ctx context.Context, env *Env) (*deviceOverlay, error) {
 	for _, k := range sortedKeys(cfg.Environment) {
 		o.Environment = append(o.Environment, overlay.EnvVar{Name: k, Value: cfg.Environment[k]})
 	}
-	for _, k := range sortedKeys(job.Environment) {
-		o.Environment = append(o.Environment, overlay.EnvVar{Name: k, Value: fmt.Sprint(job.Environment[k])})
+	jobEnv := job.Environment
+	if mn := env.mn; mn != nil {
+		// LAVA exports the role's environment instead of the job's, and
+		// adds the multinode helpers.
+		if mn.environment != nil {
+			jobEnv = mn.environment
+		}
+		o.Multinode = &overlay.MultinodeGroup{Role: mn.role, Self: strconv.FormatInt(env.JobID, 10)}
+		for _, id := range sortedIDs(mn.roles) {
+			o.Multinode.Members = append(o.Multinode.Members, overlay.GroupMember{ID: id, Role: mn.roles[id]})
+		}
+	}
+	for _, k := range sortedKeys(jobEnv) {
+		o.Environment = append(o.Environment, overlay.EnvVar{Name: k, Value: fmt.Sprint(jobEnv[k])})
 	}
 	for _, k := range sortedKeys(job.Secrets) {
 		o.Secrets = append(o.Secrets, overlay.EnvVar{Name: k, Value: job.Secrets[k]})

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -27,9 +28,22 @@ const ErrNeedsOverlay = "test definitions from git need the LAVA overlay on the 
 type testShell struct {
 	defs  []jobdef.TestDefinition
 	stage int // the overlay's stage directory of this test action
+	// multinode: the job is part of a multinode group; the action is then
+	// LAVA's multinode-test (its timeouts and results case have that
+	// name).
+	multinode bool
 }
 
-func (t *testShell) Name() string { return "lava-test-shell" }
+// MultinodeTestName is the name of the test shell action of a multinode
+// job (LAVA's MultinodeTestAction), instead of lava-test-shell.
+const MultinodeTestName = "multinode-test"
+
+func (t *testShell) Name() string {
+	if t.multinode {
+		return MultinodeTestName
+	}
+	return "lava-test-shell"
+}
 
 func (t *testShell) Run(ctx context.Context, env *Env) error {
 	switch p := env.Prompts(); {
@@ -87,7 +101,12 @@ func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, d
 	env.Conn.SetLineHook(run.line)
 	defer env.Conn.SetLineHook(nil)
 	defer run.closeUnfinished()
+	ctx, end := run.startBridge(ctx)
+	return end(t.stage1(ctx, env, ov, run))
+}
 
+// stage1 is runStage's dialogue with the device.
+func (t *testShell) stage1(ctx context.Context, env *Env, ov *deviceOverlay, run *testRun) error {
 	prompts := env.Prompts()
 	prompt := waitingFor("prompt", prompts...)
 	source := ov.tree.SourceCommand()
@@ -140,6 +159,10 @@ type testRun struct {
 	// not run by lava-test-runner).
 	installFail string
 
+	// bridge makes the multinode API calls the DUT prints (multinode
+	// jobs only).
+	bridge *bridge
+
 	mu      sync.Mutex
 	echo    string // the command just sent, whose echo is not parsed
 	open    string // the testrun id of an open run ("" when none)
@@ -170,7 +193,13 @@ func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error 
 	env.Conn.SetLineHook(r.line)
 	defer env.Conn.SetLineHook(nil)
 	defer r.closeUnfinished()
+	ctx, end := r.startBridge(ctx)
+	return end(r.send(ctx, def))
+}
 
+// send types the definition's steps, each after the prompt.
+func (r *testRun) send(ctx context.Context, def jobdef.TestDefinition) error {
+	env := r.env
 	if len(def.Params) > 0 {
 		env.Warning("%s: params are not exported on simulated devices", r.suite)
 	}
@@ -246,7 +275,7 @@ func (r *testRun) line(line string) error {
 		r.env.Log.Result(workerproto.ResultMsg{Definition: "lava", Case: r.installFail, Result: ResultFail})
 		return nil
 	}
-	if !strings.Contains(line, SignalPrefix) {
+	if !strings.Contains(line, SignalPrefix) && !strings.Contains(line, MultinodePrefix) {
 		if p := r.parsers[r.open]; p != nil && r.open != "" && (r.echo == "" || !strings.HasSuffix(line, r.echo)) {
 			res, ok, err := p.parse(line)
 			if err != nil {
@@ -263,6 +292,12 @@ func (r *testRun) line(line string) error {
 	if r.echo != "" && strings.HasSuffix(line, r.echo) {
 		r.echo = ""
 		return nil
+	}
+	if r.bridge != nil {
+		if c, ok := parseMultinodeCall(line); ok {
+			c.suite, c.set = r.definition(), r.set
+			r.bridge.add(c)
+		}
 	}
 	for rest := line; ; {
 		sig, end, ok := findSignal(rest)
@@ -382,4 +417,47 @@ func (r *testRun) closeLocked(why string) {
 	r.env.Warning("%s: %s", r.open, why)
 	r.env.Log.Result(workerproto.ResultMsg{Definition: "lava", Case: r.open, Result: ResultFail, Duration: durationSeconds(time.Since(r.started))})
 	r.open = ""
+}
+
+// startBridge starts the multinode bridge of a multinode job's test run.
+// It returns the context the run's console dialogue uses (the bridge ends
+// it when a call times out, or fails) and end, which stops the bridge and
+// turns the dialogue's error into the action's: nil when a multinode
+// timeout ended the shell (LAVA goes on with the next action), the
+// bridge's error when it failed, else err.
+func (r *testRun) startBridge(ctx context.Context) (context.Context, func(error) error) {
+	if r.env.mn == nil {
+		return ctx, func(err error) error { return err }
+	}
+	sctx, stop := context.WithCancelCause(ctx)
+	r.bridge = newBridge(ctx, r.env, stop, r.recordMultinode)
+	return sctx, func(err error) error {
+		r.bridge.finish(err == nil)
+		stopped, cause := sctx.Err() != nil, context.Cause(sctx)
+		stop(nil)
+		if err == nil || ctx.Err() != nil || !stopped {
+			return err
+		}
+		if errors.Is(cause, errMultinodeStop) {
+			r.env.Warning("%s: stopped: %v", r.env.node.action.Name(), cause)
+			return nil
+		}
+		return cause
+	}
+}
+
+// recordMultinode records the test case of a multinode API call in the
+// run that made it.
+func (r *testRun) recordMultinode(c bridgeCall, result string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	name := c.caseName()
+	if c.suite == "" {
+		r.env.Warning("not recording %s: the call was made outside a test run", name)
+		return
+	}
+	if c.suite == r.open {
+		r.seen[name] = true
+	}
+	r.env.Log.Result(workerproto.ResultMsg{Definition: c.suite, Case: name, Result: result, Set: c.set})
 }

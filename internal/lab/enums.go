@@ -228,11 +228,15 @@ const (
 	ErrorConfiguration  ErrorType = "Configuration"
 	ErrorTimeout        ErrorType = "LAVATimeout"
 	ErrorCanceled       ErrorType = "Canceled"
+	// ErrorMultinodeTimeout: a multinode job's call to its group's
+	// coordinator got no answer in time (LAVA's
+	// MultinodeProtocolTimeoutError).
+	ErrorMultinodeTimeout ErrorType = "MultinodeTimeout"
 )
 
 // ParseErrorType accepts LAVA's error type names (case-insensitively) and "".
 func ParseErrorType(s string) (ErrorType, error) {
-	for _, e := range []ErrorType{ErrorNone, ErrorInfrastructure, ErrorJob, ErrorTest, ErrorBug, ErrorConfiguration, ErrorTimeout, ErrorCanceled} {
+	for _, e := range []ErrorType{ErrorNone, ErrorInfrastructure, ErrorJob, ErrorTest, ErrorBug, ErrorConfiguration, ErrorTimeout, ErrorCanceled, ErrorMultinodeTimeout} {
 		if strings.EqualFold(string(e), s) {
 			return e, nil
 		}

@@ -34,6 +34,14 @@ const (
 //go:embed scripts/lava-*
 var scriptFS embed.FS
 
+//go:embed scripts/multinode/lava-*
+var multinodeFS embed.FS
+
+// MultinodeCache is LAVA's multinode cache file on the device: the
+// key=value pairs the last lava-wait, lava-wait-all or lava-sync received,
+// one "sender:key=value" per line.
+const MultinodeCache = "/tmp/lava_multi_node_cache.txt"
+
 // Options describe the overlay as a whole: the job, the device and where
 // the overlay lives on it.
 type Options struct {
@@ -71,6 +79,27 @@ type Options struct {
 	// seconds) by run.sh: every signal waits that long first, as LAVA does
 	// for devices with character_delays.test.
 	CharacterDelay time.Duration
+	// Multinode, for a job of a multinode group, adds the multinode
+	// helpers (lava-send, lava-wait, lava-group, …) with what they print;
+	// nil leaves them out, as LAVA does for other jobs.
+	Multinode *MultinodeGroup
+}
+
+// MultinodeGroup is what the multinode helpers know of the job's group.
+type MultinodeGroup struct {
+	// Role is the job's role (lava-role's TARGET_ROLE).
+	Role string
+	// Self is the job's name in the group, its id (lava-self's
+	// LAVA_HOSTNAME).
+	Self string
+	// Members are the group's jobs in the order lava-group lists them.
+	Members []GroupMember
+}
+
+// GroupMember is one job of a multinode group: its id and role.
+type GroupMember struct {
+	ID   string
+	Role string
 }
 
 // EnvVar is one exported variable. Name is a shell variable name.
@@ -253,23 +282,68 @@ func (b *builder) header(name string) string {
 	case "lava-target-mac":
 		fmt.Fprintf(&s, "TARGET_DEVICE_MAC=%s\n", shellQuote(b.o.TargetMAC))
 	}
+	if g := b.o.Multinode; g != nil {
+		switch name {
+		case "lava-group":
+			lines := make([]string, len(g.Members))
+			for i, m := range g.Members {
+				lines[i] = m.ID + "\t" + m.Role
+			}
+			fmt.Fprintf(&s, "LAVA_GROUP=%s\n", shellQuote(strings.Join(lines, "\n")))
+		case "lava-role":
+			fmt.Fprintf(&s, "TARGET_ROLE=%s\n", shellQuote(g.Role))
+		case "lava-self":
+			fmt.Fprintf(&s, "LAVA_HOSTNAME=%s\n", shellQuote(g.Self))
+		case "lava-send", "lava-wait", "lava-wait-all", "lava-sync", "lava-network", "lava-multi-node.lib":
+			fmt.Fprintf(&s, "LAVA_MULTI_NODE_CACHE=${LAVA_MULTI_NODE_CACHE:-%s}\n", shellQuote(MultinodeCache))
+		}
+	}
 	return s.String()
 }
 
 func (b *builder) scripts() error {
-	names, err := fs.Glob(scriptFS, "scripts/lava-*")
+	b.dir("bin")
+	if err := b.scriptsOf(scriptFS, "scripts/lava-*"); err != nil {
+		return err
+	}
+	if g := b.o.Multinode; g != nil {
+		if err := checkGroup(g); err != nil {
+			return err
+		}
+		return b.scriptsOf(multinodeFS, "scripts/multinode/lava-*")
+	}
+	return nil
+}
+
+// scriptsOf adds the helper scripts of fsys matching pattern to bin/.
+func (b *builder) scriptsOf(fsys embed.FS, pattern string) error {
+	names, err := fs.Glob(fsys, pattern)
 	if err != nil {
 		return fmt.Errorf("overlay: list the helper scripts: %w", err)
 	}
 	sort.Strings(names)
-	b.dir("bin")
 	for _, n := range names {
-		body, err := scriptFS.ReadFile(n)
+		body, err := fsys.ReadFile(n)
 		if err != nil {
 			return fmt.Errorf("overlay: %w", err)
 		}
 		base := path.Base(n)
 		b.file("bin/"+base, 0o755, b.header(base)+"\n"+string(body))
+	}
+	return nil
+}
+
+// checkGroup refuses group values the helpers cannot print: empty, or
+// with a tab or a line break (lava-group's separators).
+func checkGroup(g *MultinodeGroup) error {
+	values := []string{g.Role, g.Self}
+	for _, m := range g.Members {
+		values = append(values, m.ID, m.Role)
+	}
+	for _, v := range values {
+		if v == "" || strings.ContainsAny(v, "\t\n\r\x00") {
+			return fmt.Errorf("overlay: multinode group value %q must be non-empty, without tabs or line breaks", v)
+		}
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (d *Device) PowerOn(ctx context.Context) error {
 	}
 	d.in.reset()
 	mctx, cancel := context.WithCancel(context.Background())
-	m := &machine{cfg: d.cfg, host: d.hostname, out: d.out, in: d.in, start: time.Now()}
+	m := &machine{cfg: d.cfg, host: d.hostname, out: d.out, in: d.in, start: time.Now(), files: map[string]string{}}
 	done := make(chan struct{})
 	d.on, d.cancel, d.done = true, cancel, done
 	go func() {
@@ -161,6 +161,9 @@ type machine struct {
 	in    *stream
 	start time.Time
 	sent  int64 // bytes printed, for the output rate cap
+	// files are the machine's files cat prints (the multinode cache),
+	// lost at power-off like a tmpfs.
+	files map[string]string
 }
 
 func (m *machine) run(ctx context.Context) {

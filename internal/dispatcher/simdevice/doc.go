@@ -14,7 +14,10 @@
 // a small command set (echo, uname, true, false, cat, sleep, exit, flood) and
 // LAVA's test helpers lava-test-case, lava-test-set, lava-test-raise,
 // lava-test-event and lava-test-reference, which print the console signals
-// LAVA's helper scripts print. Unknown commands print "sh: X: not found".
+// LAVA's helper scripts print, and the multinode calls lava-send, lava-wait,
+// lava-wait-all and lava-sync, which print LAVA's <LAVA_MULTI_NODE> lines
+// and, for the waits, read the dispatcher's answer and keep it in
+// MultinodeCache (cat prints it). Unknown commands print "sh: X: not found".
 //
 // Output is deterministic for a given configuration and input (kernel
 // timestamps are computed, not measured), which keeps golden logs stable.

@@ -58,6 +58,12 @@ func (m *machine) command(ctx context.Context, words []string) (int, error) {
 	case "cat":
 		status := statusOK
 		for _, f := range args {
+			if data, ok := m.files[f]; ok {
+				if err := m.print(ctx, data); err != nil {
+					return 0, err
+				}
+				continue
+			}
 			if err := m.print(ctx, "cat: "+f+": No such file or directory\n"); err != nil {
 				return 0, err
 			}
@@ -100,6 +106,8 @@ func (m *machine) command(ctx context.Context, words []string) (int, error) {
 		return statusOK, m.signal(ctx, "TESTEVENT", strings.Join(args, " "))
 	case "lava-test-reference":
 		return m.testReference(ctx, args)
+	case "lava-send", "lava-wait", "lava-wait-all", "lava-sync":
+		return m.multinode(ctx, name, args)
 	}
 	return statusNotFound, m.print(ctx, "sh: "+name+": not found\n")
 }

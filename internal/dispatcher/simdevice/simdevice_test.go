@@ -350,3 +350,46 @@ func TestClosedDevice(t *testing.T) {
 		t.Error("identity accessors")
 	}
 }
+
+// TestMultinodeHelpers: lava-send prints its call; the waits print theirs,
+// read the console (echoing it) until the dispatcher's answer and keep
+// its pairs in the cache, which cat prints and lava-sync empties.
+func TestMultinodeHelpers(t *testing.T) {
+	c := boot(t, fastConfig())
+	c.until(DefaultPrompt)
+	for _, tt := range []struct{ cmd, want string }{
+		{`lava-send ipaddr ip=10.0.0.1 "motd=hello   world" junk =x`, "<LAVA_MULTI_NODE> <LAVA_SEND ipaddr ip=10.0.0.1 motd=hello world>\n"},
+		{"lava-send", ""},
+		{"lava-send a=b", ""},
+		{"cat " + MultinodeCache, "cat: " + MultinodeCache + ": No such file or directory\n"},
+	} {
+		if got := c.run(tt.cmd); got != tt.want {
+			t.Errorf("%q printed %q, want %q", tt.cmd, got, tt.want)
+		}
+	}
+	wait := func(cmd, call string, answers ...string) string {
+		t.Helper()
+		io.WriteString(c.d, cmd+"\n")
+		c.until(call + "\n")
+		for _, a := range answers {
+			io.WriteString(c.d, a+"\n")
+		}
+		return strings.TrimSuffix(c.until(DefaultPrompt), DefaultPrompt)
+	}
+	if got := wait("lava-wait ipaddr", "<LAVA_MULTI_NODE> <LAVA_WAIT ipaddr>", "noise", "<LAVA_WAIT_COMPLETE 12:ip=10.0.0.1 12:motd=hello world 13:x=y>"); got !=
+		"noise\n<LAVA_WAIT_COMPLETE 12:ip=10.0.0.1 12:motd=hello world 13:x=y>\n" {
+		t.Errorf("lava-wait printed %q", got)
+	}
+	if got := c.run("cat " + MultinodeCache); got != "12:ip=10.0.0.1\n12:motd=hello world\n13:x=y\n" {
+		t.Errorf("the cache: %q", got)
+	}
+	if got := wait("lava-wait-all never server", "<LAVA_MULTI_NODE> <LAVA_WAIT_ALL never server>", "<LAVA_WAIT_ALL_COMPLETE nack>"); got !=
+		"<LAVA_WAIT_ALL_COMPLETE nack>\nError:no-response nack, Exit from LAVA_WAIT_ALL!\n" {
+		t.Errorf("lava-wait-all printed %q", got)
+	}
+	wait("lava-wait again", "<LAVA_MULTI_NODE> <LAVA_WAIT again>", "<LAVA_WAIT_COMPLETE 12:a=1>")
+	wait("lava-sync done", "<LAVA_MULTI_NODE> <LAVA_SYNC done>", "<LAVA_SYNC_COMPLETE>")
+	if got := c.run("cat " + MultinodeCache); got != "cat: "+MultinodeCache+": No such file or directory\n" {
+		t.Errorf("lava-sync left the cache: %q", got)
+	}
+}
