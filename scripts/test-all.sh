@@ -21,10 +21,11 @@ OUT=${OUT:-test-output/logs}
 # Packages whose goroutines share state: the log store, the worker and its
 # journal, the app (scheduler loop, events), the web UI's live streams, the
 # worker API (streams, pushes), load shedding, the server's limits, the
-# login throttle, the boot-file server, the board consoles and the test
+# login throttle, the boot-file server, the board consoles, the multinode
+# coordinator and its LAVA listener, and the test
 # board's serial relay. They run
 # under -race only.
-RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/testutil/board/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/events/ ./internal/api/admit/ ./internal/server/ ./internal/auth/ ./internal/notify/}
+RACE_PKGS=${RACE_PKGS:-./internal/bootfiles/... ./internal/console/ ./internal/testutil/board/ ./internal/logstore/ ./internal/worker/ ./internal/dispatcher/journal/ ./internal/app/ ./internal/web/ ./internal/api/workerapi/ ./internal/api/events/ ./internal/api/admit/ ./internal/server/ ./internal/auth/ ./internal/notify/ ./internal/coordinator/ ./internal/api/lavacoord/}
 
 mkdir -p "$OUT"
 mod=$($GO list -m)
