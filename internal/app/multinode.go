@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -292,31 +291,12 @@ func (a *App) coordinator(ctx context.Context) (*coordinator.Coordinator, error)
 	if a.coord != nil {
 		return a.coord, nil
 	}
-	co, err := coordinator.New(ctx, coordStore{a.st}, coordinator.Options{Logger: a.log, Now: a.cfg.Now})
+	co, err := coordinator.New(ctx, store.CoordinatorGroups{Q: a.st}, coordinator.Options{Logger: a.log, Now: a.cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("load the multinode coordinator: %w", err)
 	}
 	a.coord = co
 	return co, nil
-}
-
-// coordStore keeps the coordinator's groups in the store.
-type coordStore struct{ st store.Store }
-
-func (s coordStore) LoadGroups(ctx context.Context) (map[string][]byte, error) {
-	return s.st.ListCoordinatorGroups(ctx)
-}
-
-func (s coordStore) SaveGroup(ctx context.Context, name string, state []byte) error {
-	return s.st.SaveCoordinatorGroup(ctx, name, state)
-}
-
-func (s coordStore) DeleteGroup(ctx context.Context, name string) error {
-	err := s.st.DeleteCoordinatorGroup(ctx, name)
-	if errors.Is(err, lab.ErrNotFound) {
-		return nil
-	}
-	return err
 }
 
 // endGroup forgets the coordinator's state of j's group once every job of

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/basalt-lab/basalt/internal/pyyaml"
 	"github.com/basalt-lab/basalt/internal/yamltree"
 )
 
@@ -216,7 +217,7 @@ func (e *emitter) scalar(n *node) string {
 			return n.text
 		}
 		if v, ok := n.val.(float64); ok {
-			return formatFloat(v)
+			return pyyaml.Float(v) // PyYAML's spelling, as LAVA's split writes it
 		}
 	}
 	return quoteString(n.text)
@@ -228,28 +229,6 @@ var (
 	intText   = regexp.MustCompile(`^[-+]?([0-9]+|0x[0-9a-fA-F]+|0o[0-7]+)$`)
 	floatText = regexp.MustCompile(`^([-+]?(\.[0-9]+|[0-9]+\.[0-9]*)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$`)
 )
-
-// formatFloat spells v so that YAML 1.1 and 1.2 both read a float: with a
-// dot in the mantissa.
-func formatFloat(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return ".nan"
-	case math.IsInf(v, 1):
-		return ".inf"
-	case math.IsInf(v, -1):
-		return "-.inf"
-	}
-	s := strconv.FormatFloat(v, 'g', -1, 64)
-	mant, exp, hasExp := strings.Cut(s, "e")
-	if !strings.Contains(mant, ".") {
-		mant += ".0"
-	}
-	if hasExp {
-		return mant + "e" + exp
-	}
-	return mant
-}
 
 // quoteString spells a string plain when every YAML reader (1.1 and 1.2)
 // reads it back as that string, else double-quoted with escapes.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/coordinator"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkBarrierTCP(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		benchBarrierTCP(b, storePersister{st})
+		benchBarrierTCP(b, store.CoordinatorGroups{Q: st})
 	})
 }
 

@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/coordinator"
-	"github.com/basalt-lab/basalt/internal/lab"
-	"github.com/basalt-lab/basalt/internal/store"
 )
 
 // quietLog discards the listener's logs.
@@ -184,23 +182,4 @@ func parseFrame(t testing.TB, b []byte) any {
 		t.Fatalf("answer %q: %v", payload, err)
 	}
 	return v
-}
-
-// storePersister is the coordinator's persister over the store, as the
-// server wires it (internal/app holds the real adapter).
-type storePersister struct{ s store.Store }
-
-func (p storePersister) LoadGroups(ctx context.Context) (map[string][]byte, error) {
-	return p.s.ListCoordinatorGroups(ctx)
-}
-
-func (p storePersister) SaveGroup(ctx context.Context, name string, state []byte) error {
-	return p.s.SaveCoordinatorGroup(ctx, name, state)
-}
-
-func (p storePersister) DeleteGroup(ctx context.Context, name string) error {
-	if err := p.s.DeleteCoordinatorGroup(ctx, name); err != nil && !errors.Is(err, lab.ErrNotFound) {
-		return err
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/coordinator"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/store/sqlstore"
 )
 
@@ -354,7 +355,7 @@ func TestRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := coordinator.New(ctx, storePersister{st}, coordinator.Options{Logger: quietLog})
+		c, err := coordinator.New(ctx, store.CoordinatorGroups{Q: st}, coordinator.Options{Logger: quietLog})
 		if err != nil {
 			t.Fatal(err)
 		}
