@@ -97,6 +97,9 @@ func jobPayload(se app.StreamEvent) []byte {
 	o.str("submit_time", pyfmt.IsoformatUTC(j.SubmitTime))
 	o.str("submitter", j.Submitter)
 	o.bool("health_check", j.HealthCheck)
+	if j.Multinode != nil {
+		o.str("sub_id", j.Multinode.SubID)
+	}
 	if j.ActualDevice != "" {
 		o.str("device", j.ActualDevice)
 		if se.Device != nil && se.Device.Worker != "" {

@@ -22,9 +22,13 @@ func TestPayloadsLikePython(t *testing.T) {
 	j := &lab.Job{ID: 42, Description: "boot «test»", Submitter: "alice", State: lab.JobRunning, Priority: 50,
 		RequestedType: "qemu", ActualDevice: "qemu-01", SubmitTime: at, StartTime: at.Add(time.Second)}
 	d := &lab.Device{Hostname: "qemu-01", DeviceType: "qemu", Worker: "w1"}
+	sub := new(lab.Job)
+	*sub = *j
+	sub.Multinode = &lab.MultinodeJob{TargetGroup: "g", SubID: "42.1", Role: "client", GroupSize: 2}
 	orphan := &lab.Device{Hostname: "qemu-02", DeviceType: "qemu"}
 	payloads := map[string][]byte{
 		"job":            jobPayload(app.StreamEvent{Event: app.Event{Kind: "job"}, Job: j, Device: d}),
+		"multinode job":  jobPayload(app.StreamEvent{Event: app.Event{Kind: "job"}, Job: sub, Device: d}),
 		"device":         devicePayload(app.StreamEvent{Event: app.Event{Kind: "device", State: "Running", Health: "Good"}, Device: d, Job: j}, true),
 		"device, no job": devicePayload(app.StreamEvent{Event: app.Event{Kind: "device", State: "Running", Health: "Good"}, Device: d, Job: j}, false),
 		"no worker":      devicePayload(app.StreamEvent{Event: app.Event{Kind: "device", State: "Idle", Health: "Bad"}, Device: orphan}, true),
@@ -46,6 +50,7 @@ func TestPayloadsLikePython(t *testing.T) {
 	}
 	wantKeys := map[string]string{
 		"job":            "health state job description priority submit_time submitter health_check device worker device_type start_time",
+		"multinode job":  "health state job description priority submit_time submitter health_check sub_id device worker device_type start_time",
 		"device":         "health state device device_type worker job",
 		"device, no job": "health state device device_type worker",
 		"no worker":      "health state device device_type worker",
