@@ -425,7 +425,7 @@ func (e *clientEnv) jobsDefinition() *cobra.Command {
 		_, err = io.WriteString(cmd.OutOrStdout(), def)
 		return err
 	})
-	c.Flags().BoolVar(&original, "original", false, "the text as submitted (the same today; a multinode sub-job will differ from its group's submission)")
+	c.Flags().BoolVar(&original, "original", false, "the text as submitted (for a multinode sub-job: its whole group's submission)")
 	return c
 }
 

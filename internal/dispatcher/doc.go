@@ -87,7 +87,7 @@
 // of their own, recorded as multinode-<api>-<id> test cases and answered
 // on the console (<LAVA_WAIT_COMPLETE …>); interactive scripts and action
 // blocks (protocols) make the same calls. A call without an answer in time
-// is LAVA's MultinodeTimeout. docs/multinode-device.md has the details.
+// is LAVA's MultinodeTimeout. docs/multinode.md has the details.
 //
 // # Errors
 //

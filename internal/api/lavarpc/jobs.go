@@ -27,12 +27,11 @@ func jobMethods() []*Method {
 	jobID := Param{Name: "job_id", Type: "string"}
 	return []*Method{
 		{Name: "scheduler.jobs.submit", Auth: true, Params: []Param{{Name: "definition", Type: "string"}}, Returns: "int",
-			Help: "Submits a job definition (YAML or JSON) and returns the new job's id. " +
-				"Multinode definitions are refused (fault 400): Basalt does not run multinode jobs yet. " +
+			Help: "Submits a job definition (YAML or JSON) and returns the new job's id; for a multinode definition, the list of its jobs' sub_ids (\"<parent id>.<n>\"). " +
 				"Faults: 400 for a definition Basalt refuses (each problem with its line:column and path) or when no device could run the job, 401 anonymous.",
 			Call: func(c *Call) (any, error) { return jobSubmit(c) }},
 		{Name: "scheduler.jobs.resubmit", Auth: true, Params: []Param{jobID}, Returns: "int",
-			Help: "Submits the definition of a job again, as the caller, and returns the new job's id. " +
+			Help: "Submits the definition of a job again, as the caller, and returns the new job's id; a job of a multinode group submits its whole group again and returns the new sub_ids. " +
 				"Only the job's submitter and administrators may resubmit it (fault 403); health checks are resubmitted by the server (fault 409).",
 			Call: withJob(jobResubmit)},
 		{Name: "scheduler.jobs.cancel", Auth: true, Params: []Param{jobID}, Returns: "boolean",

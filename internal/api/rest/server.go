@@ -89,7 +89,7 @@ func Routes() []Route {
 		{"GET", "/system/whoami", (*API).whoami, "Who the caller is", AccessPublic, nil, wire.Whoami{}},
 		{"POST", "/token", (*API).tokenFromPassword, "Exchange username and password for a new API token", AccessPublic, wire.LoginInput{}, wire.Token{}},
 
-		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, q; paging: limit, offset)", AccessPublic, nil, wire.List[wire.Job]{}},
+		{"GET", "/jobs", (*API).listJobs, "List visible jobs (filters: state, health, device_type, device, submitter, health_check, target_group, q; paging: limit, offset)", AccessPublic, nil, wire.List[wire.Job]{}},
 		{"POST", "/jobs", (*API).submitJob, "Submit a job definition (the answer lists its warnings)", AccessUser, wire.DefinitionInput{}, wire.Submitted{}},
 		{"POST", "/jobs/validate", (*API).validateJob, "Validate a job definition without submitting it (strict: warnings are errors)", AccessPublic, wire.ValidateInput{}, wire.Validation{}},
 		{"GET", "/jobs/{id}", (*API).getJob, "Show a job", AccessPublic, nil, wire.Job{}},
