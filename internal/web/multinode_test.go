@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
@@ -130,6 +131,53 @@ func TestMultinodePrivateGroup(t *testing.T) {
 	for _, id := range ids {
 		if !strings.Contains(body, fmt.Sprintf(`<td><a href="/jobs/%d">%d</a></td>`, id, id)) {
 			t.Errorf("alice's page of her sub-job does not list job %d", id)
+		}
+	}
+}
+
+// TestMultinodeHold: once a group has waited past the hold delay, its
+// queue box lists the devices held for it and those it waits for; the
+// page of a job behind it names the group holding a device only to those
+// who may see the group's jobs.
+func TestMultinodeHold(t *testing.T) {
+	e := newEnvConfig(t, labtest.Backends()[0], labtest.Config{GroupHoldAfter: time.Nanosecond})
+	ctx := context.Background()
+	must(t, e.App.CreateDevice(ctx, e.Principal(admin), lab.Device{Hostname: "d2", DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))
+	def := strings.Replace(labtest.MultinodeJob("held-pair",
+		labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+		labtest.Role{Name: "client", DeviceType: "qemu", Count: 1}), "visibility: public", "visibility: personal\npriority: high", 1)
+	ids, _, err := e.App.SubmitJob(ctx, e.Principal(alice), def)
+	must(t, err)
+	group := e.Job(ids[0]).Multinode.TargetGroup
+	time.Sleep(time.Millisecond) // the hold delay passes
+
+	// d1 runs alice's personal job: the group holds d2 and waits for d1.
+	_, body, _ := e.get(alice, fmt.Sprintf("/jobs/%d", ids[0]))
+	for _, want := range []string{
+		`<p class="queue-hold">Held for the group: <a href="/devices/d2">d2</a>.</p>`,
+		`<p class="queue-hold">The group waits for: <a href="/devices/d1">d1</a>.</p>`,
+		"the pass holds d2 for it, and it waits for d1",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the held group's page lacks %q:\n%s", want, body)
+		}
+	}
+	if err := checkHTML(body); err != nil {
+		t.Errorf("the held group's page: %v", err)
+	}
+	for _, c := range []struct {
+		who  int
+		want string
+	}{
+		{bob, "d2 is held for a private group, ahead in the queue"},
+		{alice, "d2 is held for group " + group + ", ahead in the queue"},
+	} {
+		_, body, _ := e.get(c.who, fmt.Sprintf("/jobs/%d", e.pubJob))
+		if !strings.Contains(body, `<tr class="q-held_for_group"><th scope="row"><a href="/devices/d2">d2</a></th><td><a href="/workers/w1">w1</a></td><td>`+c.want+`</td></tr>`) {
+			t.Errorf("%s's page of the job behind the group lacks %q:\n%s", identNames[c.who], c.want, body)
+		}
+		if c.who == bob && strings.Contains(body, group) {
+			t.Errorf("bob's page names alice's personal group %s", group)
 		}
 	}
 }
