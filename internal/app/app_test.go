@@ -47,8 +47,16 @@ type fixture struct {
 
 func newFixture(t *testing.T, st store.Store) *fixture {
 	t.Helper()
+	return newFixtureConfig(t, st, app.Config{})
+}
+
+// newFixtureConfig is newFixture with the app configured by cfg (its
+// clock is the fixture's).
+func newFixtureConfig(t *testing.T, st store.Store, cfg app.Config) *fixture {
+	t.Helper()
 	clk := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	a := app.New(st, app.Config{Now: clk.Now})
+	cfg.Now = clk.Now
+	a := app.New(st, cfg)
 	ctx := context.Background()
 	must(t, a.Bootstrap(ctx))
 	adm, err := a.CreateSuperuser(ctx, "admin", "", "")

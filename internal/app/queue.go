@@ -7,6 +7,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/scheduler"
+	"github.com/basalt-lab/basalt/internal/store"
 )
 
 // workerSinceDepth is how many of a worker's transitions are read to find
@@ -47,11 +48,20 @@ func (a *App) ExplainJob(ctx context.Context, p auth.Principal, id int64) (lab.J
 
 // hideJobs keeps the jobs p may not see out of e: a device held by (or
 // going to) such a job says PrivateJob, without its id, as private jobs
-// are invisible to others everywhere else (hiddenJobs, one query).
+// are invisible to others everywhere else (hiddenJobs, one query). The
+// job ids of e's multinode group are hidden the same way (0 in its lists),
+// and a device held for a group of which p may see no job says
+// PrivateGroup, without the group's name (one query per such group).
 func (a *App) hideJobs(ctx context.Context, p auth.Principal, e *scheduler.Explanation) error {
 	ids := make([]int64, len(e.Devices))
 	for i, r := range e.Devices {
 		ids[i] = r.Job
+	}
+	if g := e.Group; g != nil {
+		ids = append(ids, g.Queued...)
+		for _, r := range g.Roles {
+			ids = append(ids, r.Jobs...)
+		}
 	}
 	hidden, err := a.hiddenJobs(ctx, p, ids)
 	if err != nil {
@@ -63,10 +73,62 @@ func (a *App) hideJobs(ctx context.Context, p auth.Principal, e *scheduler.Expla
 			r.Detail, r.Job = hideJob(r.Detail, r.Job), 0
 		}
 	}
+	if g := e.Group; g != nil {
+		zero := func(ids []int64) {
+			for i, id := range ids {
+				if hidden[id] {
+					ids[i] = 0
+				}
+			}
+		}
+		zero(g.Queued)
+		for i := range g.Roles {
+			r := &g.Roles[i]
+			zero(r.Jobs)
+			for id := range hidden {
+				r.Detail = hideJob(r.Detail, id)
+			}
+		}
+	}
 	for id := range hidden {
 		e.Summary = hideJob(e.Summary, id)
 		for i := range e.Reasons {
 			e.Reasons[i].Detail = hideJob(e.Reasons[i].Detail, id)
+		}
+	}
+	return a.hideGroups(ctx, p, e)
+}
+
+// hideGroups keeps out of e the names of the multinode groups that hold
+// devices of its scope (scheduler.CodeHeld) when p may see none of their
+// jobs: the group is PrivateGroup. The jobs of a group come from one
+// submission and share its visibility, so one of them is read per group.
+func (a *App) hideGroups(ctx context.Context, p auth.Principal, e *scheduler.Explanation) error {
+	if auth.IsAdmin(p) {
+		return nil
+	}
+	seen := map[string]bool{}
+	for i := range e.Devices {
+		name := e.Devices[i].Group
+		if name == "" || seen[name] || (e.Group != nil && name == e.Group.Name) {
+			continue
+		}
+		seen[name] = true
+		jobs, _, err := a.st.ListJobs(ctx, store.JobFilter{TargetGroup: name, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("group visibility: %w", err)
+		}
+		if len(jobs) == 1 && auth.CanViewJob(p, jobs[0]) {
+			continue
+		}
+		for k := range e.Devices {
+			if r := &e.Devices[k]; r.Group == name {
+				r.Detail, r.Group = hideGroup(r.Detail, name), ""
+			}
+		}
+		e.Summary = hideGroup(e.Summary, name)
+		for k := range e.Reasons {
+			e.Reasons[k].Detail = hideGroup(e.Reasons[k].Detail, name)
 		}
 	}
 	return nil

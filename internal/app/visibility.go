@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -16,6 +17,10 @@ import (
 // not see, in place of "job <id>": device histories, queue explanations,
 // the web pages. Its id is never shown (0 in the API).
 const PrivateJob = "a private job"
+
+// PrivateGroup is how a queue explanation names a multinode group of which
+// the reader may see no job, in place of "group <name>".
+const PrivateGroup = "a private group"
 
 // hiddenJobsChunk bounds the ids of one visibility query (an IN list).
 const hiddenJobsChunk = 500
@@ -67,6 +72,9 @@ func hideJob(s string, id int64) string {
 	re := regexp.MustCompile(`\bjob ` + strconv.FormatInt(id, 10) + `\b`)
 	return re.ReplaceAllString(s, PrivateJob)
 }
+
+// hideGroup replaces "group <name>" in s by PrivateGroup.
+func hideGroup(s, name string) string { return strings.ReplaceAll(s, "group "+name, PrivateGroup) }
 
 // redactDevices shows devs as p may see them: the current job and the last
 // health-check job are 0 when p may not see them (a device that is

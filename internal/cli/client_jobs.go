@@ -236,7 +236,7 @@ func (e *clientEnv) jobsList() *cobra.Command {
 		}
 		t := newTable(cmd.OutOrStdout(), "ID", "STATE", "HEALTH", "SUBMITTER", "DEVICE TYPE", "DEVICE", "SUBMITTED", "DESCRIPTION")
 		for _, j := range page.Results {
-			t.row(idText(j.ID), j.State, j.Health, j.Submitter, j.DeviceType, j.ActualDevice, timeText(j.SubmitTime), j.Description)
+			t.row(listID(j), j.State, j.Health, j.Submitter, j.DeviceType, j.ActualDevice, timeText(j.SubmitTime), j.Description)
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -253,10 +253,20 @@ func (e *clientEnv) jobsList() *cobra.Command {
 	fl.StringVar(&f.DeviceType, "device-type", "", "only jobs for this device type")
 	fl.StringVar(&f.Device, "device", "", "only jobs that ran on this device")
 	fl.StringVar(&f.Submitter, "submitter", "", "only jobs of this user")
+	fl.StringVar(&f.TargetGroup, "group", "", "only the jobs of this multinode group (its target_group)")
 	fl.StringVar(&f.Search, "search", "", "free-text search (description, submitter, …)")
 	fl.IntVar(&f.Limit, "limit", 0, "page size, 1-1000 (default: the server's, 50)")
 	fl.IntVar(&f.Offset, "offset", 0, "skip this many jobs")
 	return c
+}
+
+// listID is a job's id as `jobs list` shows it: a multinode sub-job's is
+// followed by its sub id and role, "12 (11.1 client)".
+func listID(j wire.Job) string {
+	if mn := j.Multinode; mn != nil {
+		return fmt.Sprintf("%d (%s %s)", j.ID, mn.SubID, mn.Role)
+	}
+	return idText(j.ID)
 }
 
 // jobCommand is a command on one job (an ID argument) that fetches a T
@@ -321,15 +331,68 @@ func (e *clientEnv) jobsQueue() *cobra.Command {
 			}
 			kv := []string{"Waiting", q.Summary}
 			for _, r := range q.Reasons[1:] {
-				if r.Code != "jobs_ahead" { // already in the summary
+				if !inSummary(r.Code) {
 					kv = append(kv, "Note", r.Detail)
 				}
 			}
-			if err := fields(w, kv...); err != nil {
+			if err := fields(w, append(kv, groupFields(q.Group)...)...); err != nil {
+				return err
+			}
+			if err := queueRoles(w, q.Group); err != nil {
 				return err
 			}
 			return queueDevices(w, q)
 		})
+}
+
+// inSummary reports whether a queue reason that is not the main one is
+// already said in the explanation's summary.
+func inSummary(code string) bool { return code == "jobs_ahead" || code == "group_hold" }
+
+// groupFields are the fields of a queued job's multinode group g, which
+// are not all in the summary: its queued jobs and its hold.
+func groupFields(g *wire.QueueGroup) []string {
+	if g == nil {
+		return nil
+	}
+	queued := make([]string, len(g.Queued))
+	for i, id := range g.Queued {
+		queued[i] = jobRef(id)
+	}
+	kv := []string{"Group queued", fmt.Sprintf("%d of %d jobs: %s", len(g.Queued), g.Size, strings.Join(queued, ", "))}
+	if len(g.Held) > 0 {
+		kv = append(kv, "Held for it", strings.Join(g.Held, ", "))
+	}
+	if len(g.WaitsFor) > 0 {
+		kv = append(kv, "It waits for", strings.Join(g.WaitsFor, ", "))
+	}
+	return kv
+}
+
+// jobRef is a job id, or "private" for one the caller may not see (0).
+func jobRef(id int64) string {
+	if id == 0 {
+		return "private"
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// queueRoles prints, after a blank line, what each role of a waiting
+// multinode group waits for.
+func queueRoles(w io.Writer, g *wire.QueueGroup) error {
+	if g == nil || len(g.Roles) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	t := newTable(w, "ROLE", "JOBS", "PLACEABLE", "DETAIL")
+	for _, r := range g.Roles {
+		jobs := make([]string, len(r.Jobs))
+		for i, id := range r.Jobs {
+			jobs[i] = jobRef(id)
+		}
+		t.row(r.Role, strings.Join(jobs, ","), fmt.Sprintf("%d of %d", r.Placeable, len(r.Jobs)), r.Detail)
+	}
+	return t.flush()
 }
 
 // queueDevices prints, after a blank line, the devices of a queued job's
@@ -384,6 +447,15 @@ func showJob(w io.Writer, j wire.Job, q *wire.Queue) error {
 		"Tags", listText(j.Tags),
 		"Device", j.ActualDevice,
 		"Health check", yesNo(j.HealthCheck),
+	}
+	if mn := j.Multinode; mn != nil {
+		role := mn.Role
+		if mn.Essential {
+			role += " (essential)"
+		}
+		kv = append(kv, "Multinode group", mn.TargetGroup, "Role", role, "Sub-job", fmt.Sprintf("%s of %d", mn.SubID, mn.GroupSize))
+	}
+	kv = append(kv,
 		"Submitted", timeText(j.SubmitTime),
 		"Started", timeText(j.StartTime),
 		"Ended", timeText(j.EndTime),
@@ -391,11 +463,14 @@ func showJob(w io.Writer, j wire.Job, q *wire.Queue) error {
 		"Failure", j.FailureComment,
 		"Error type", j.ErrorType,
 		"Metadata", mapText(j.Metadata),
-	}
+	)
 	if q == nil {
 		return fields(w, kv...)
 	}
-	if err := fields(w, append(kv, "Waiting", q.Summary)...); err != nil {
+	if err := fields(w, append(append(kv, "Waiting", q.Summary), groupFields(q.Group)...)...); err != nil {
+		return err
+	}
+	if err := queueRoles(w, q.Group); err != nil {
 		return err
 	}
 	return queueDevices(w, *q)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/cli"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
 // TestClientQueueReasons: `jobs show` and `jobs queue` say why a queued job
@@ -103,5 +105,82 @@ func TestClientQueueReasons(t *testing.T) {
 	}
 	if out := l.ok("devices", "show", "d1"); !regexp.MustCompile(`(?m)^Status:\s+idle$`).MatchString(out) {
 		t.Errorf("devices show:\n%s", out)
+	}
+}
+
+// TestClientMultinode: `jobs submit` of a multinode job prints every job
+// it made; `jobs show` of a sub-job places it in its group and, while it
+// is queued, says what each role waits for, as `jobs queue` does; `jobs
+// list` marks sub-jobs and --group lists one group.
+func TestClientMultinode(t *testing.T) {
+	l := newClientLab(t)
+	l.setup() // d1 (tag fast) on worker w1, which never sent a heartbeat
+	l.ok("devices", "add", "d2", "--type", "qemu", "--worker", "w1", "--health", "Good")
+	def := labtest.MultinodeJob("pair",
+		labtest.Role{Name: "server", DeviceType: "qemu", Count: 1, Extra: "essential: true"},
+		labtest.Role{Name: "client", DeviceType: "qemu", Count: 1})
+	out := l.ok("jobs", "submit", l.file("pair.yaml", def))
+	if out != "1\n2\n" {
+		t.Fatalf("jobs submit of a group of 2 printed %q, want both ids", out)
+	}
+	j, err := l.app.Store().GetJob(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := j.Multinode.TargetGroup
+
+	waits := "role client has no free qemu device; role server has no free qemu device"
+	roles := []string{
+		`(?m)^ROLE\s+JOBS\s+PLACEABLE\s+DETAIL\n` +
+			`^client\s+2\s+0 of 1\s+role client has no free qemu device\n` +
+			`^server\s+1\s+0 of 1\s+role server has no free qemu device$`,
+		`(?m)^Group queued:\s+2 of 2 jobs: 1, 2$`,
+	}
+	out = l.ok("jobs", "show", "2")
+	for _, re := range append([]string{
+		`(?m)^Multinode group:\s+` + group + `$`,
+		`(?m)^Role:\s+client$`,
+		`(?m)^Sub-job:\s+1\.1 of 2$`,
+		`(?m)^Waiting:\s+the job \(role client\) is part of group ` + group + `, which cannot be placed whole: ` + waits,
+	}, roles...) {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("jobs show of a sub-job: no match for %s in\n%s", re, out)
+		}
+	}
+	if out := l.ok("jobs", "show", "1"); !regexp.MustCompile(`(?m)^Role:\s+server \(essential\)$`).MatchString(out) {
+		t.Errorf("jobs show of the essential role:\n%s", out)
+	}
+	out = l.ok("jobs", "queue", "2")
+	for _, re := range roles {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("jobs queue of a sub-job: no match for %s in\n%s", re, out)
+		}
+	}
+	q := decode[wire.Queue](t, l.ok("jobs", "queue", "2", "--json"))
+	if q.Group == nil || q.Group.Name != group || q.Group.Role != "client" || len(q.Group.Roles) != 2 {
+		t.Errorf("jobs queue --json of a sub-job: group %+v", q.Group)
+	}
+
+	single := l.submit() // job 3, not in a group
+	out = l.ok("jobs", "list")
+	for _, re := range []string{
+		`(?m)^1 \(1\.0 server\)\s+Submitted\s`,
+		`(?m)^2 \(1\.1 client\)\s+Submitted\s`,
+		fmt.Sprintf(`(?m)^%d\s+Submitted\s`, single),
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("jobs list: no match for %s in\n%s", re, out)
+		}
+	}
+	page := decode[wire.List[wire.Job]](t, l.ok("jobs", "list", "--group", group, "--json"))
+	var ids []int64
+	for _, j := range page.Results {
+		ids = append(ids, j.ID)
+		if j.Multinode == nil || j.Multinode.TargetGroup != group {
+			t.Errorf("jobs list --group: job %d in %+v", j.ID, j.Multinode)
+		}
+	}
+	if fmt.Sprint(ids) != "[2 1]" {
+		t.Errorf("jobs list --group lists %v, want [2 1]", ids)
 	}
 }

@@ -68,7 +68,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			f.cfg.Logger = logger
 			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
 				GroupHoldAfter: groupHold,
-				TemplatesDir: templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
+				TemplatesDir:   templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
 			if err := f.cfg.App.Callbacks.Validate(); err != nil {
 				return usageError{fmt.Errorf("--callback-allowed-hosts: %w", err)}
 			}

@@ -220,7 +220,7 @@ func TestQueryParameters(t *testing.T) {
 	ctx := context.Background()
 	yes := true
 	_, err := c.ListJobs(ctx, client.JobFilter{States: []string{"Submitted", "Running"}, Health: []string{"Unknown"},
-		DeviceType: "qemu", Device: "d1", Submitter: "alice", HealthCheck: &yes, Search: "boot fail", Limit: 10, Offset: 20})
+		DeviceType: "qemu", Device: "d1", Submitter: "alice", TargetGroup: "g1", HealthCheck: &yes, Search: "boot fail", Limit: 10, Offset: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestQueryParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"device=d1&device_type=qemu&health=Unknown&health_check=true&limit=10&offset=20&q=boot+fail&state=Submitted%2CRunning&submitter=alice",
+		"device=d1&device_type=qemu&health=Unknown&health_check=true&limit=10&offset=20&q=boot+fail&state=Submitted%2CRunning&submitter=alice&target_group=g1",
 		"device_type=qemu&health=Good%2CBad&worker=w1",
 		"",
 	}

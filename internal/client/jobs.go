@@ -51,6 +51,7 @@ type JobFilter struct {
 	DeviceType  string
 	Device      string
 	Submitter   string
+	TargetGroup string // the jobs of one multinode group (wire.Multinode.TargetGroup)
 	HealthCheck *bool  // only (or no) health checks
 	Search      string // free text
 	Limit       int
@@ -69,6 +70,7 @@ func (f JobFilter) query() url.Values {
 	set("device_type", f.DeviceType)
 	set("device", f.Device)
 	set("submitter", f.Submitter)
+	set("target_group", f.TargetGroup)
 	set("q", f.Search)
 	if f.HealthCheck != nil {
 		q.Set("health_check", strconv.FormatBool(*f.HealthCheck))

@@ -47,6 +47,9 @@ var inlineCases = 500
 // jobFilters are the list filters as the form shows them.
 type jobFilters struct {
 	State, Health, DeviceType, Submitter, Q string
+	// TargetGroup lists one multinode group (linked from a job's page,
+	// not a field of the form).
+	TargetGroup string
 }
 
 type jobsData struct {
@@ -63,8 +66,8 @@ type jobsData struct {
 func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	fl := jobFilters{State: q.Get("state"), Health: q.Get("health"), DeviceType: q.Get("device_type"),
-		Submitter: q.Get("submitter"), Q: q.Get("q")}
-	f := store.JobFilter{DeviceType: fl.DeviceType, Submitter: fl.Submitter, Text: fl.Q}
+		Submitter: q.Get("submitter"), Q: q.Get("q"), TargetGroup: q.Get("target_group")}
+	f := store.JobFilter{DeviceType: fl.DeviceType, Submitter: fl.Submitter, Text: fl.Q, TargetGroup: fl.TargetGroup}
 	if fl.State != "" {
 		st, err := lab.ParseJobState(fl.State)
 		if err != nil {
@@ -112,7 +115,8 @@ func (u *UI) jobs(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 	}
 	page := func(off int) string {
 		v := url.Values{}
-		for k, val := range map[string]string{"state": fl.State, "health": fl.Health, "device_type": fl.DeviceType, "submitter": fl.Submitter, "q": fl.Q} {
+		for k, val := range map[string]string{"state": fl.State, "health": fl.Health, "device_type": fl.DeviceType, "submitter": fl.Submitter, "q": fl.Q,
+			"target_group": fl.TargetGroup} {
 			if val != "" {
 				v.Set(k, val)
 			}

@@ -28,12 +28,16 @@ type queueView struct {
 	Summary string
 	Notes   []string
 	Devices []scheduler.DeviceReason
-	Events  string // the stream that keeps the box current, while queued
+	// Group is the job's multinode group as the scheduler sees it: what
+	// each role waits for and the group's hold; nil for other jobs.
+	Group  *scheduler.GroupState
+	Events string // the stream that keeps the box current, while queued
 }
 
 // newQueueView shows explanation e of job j.
 func newQueueView(j lab.Job, e scheduler.Explanation) *queueView {
-	v := &queueView{Job: j.ID, Queued: e.Verdict != scheduler.VerdictNotQueued, Summary: e.Summary, Devices: e.Devices}
+	v := &queueView{Job: j.ID, Queued: e.Verdict != scheduler.VerdictNotQueued, Summary: e.Summary, Devices: e.Devices,
+		Group: e.Group}
 	if v.Queued {
 		v.Events = fmt.Sprintf("/jobs/%d/queue/events", j.ID)
 	} else { // said in words that stay true as the job goes on
@@ -47,7 +51,8 @@ func newQueueView(j lab.Job, e scheduler.Explanation) *queueView {
 		}
 	}
 	for i, r := range e.Reasons {
-		if i > 0 && r.Code != scheduler.CodeJobsAhead {
+		// The jobs ahead and the group's hold are in the summary already.
+		if i > 0 && r.Code != scheduler.CodeJobsAhead && r.Code != scheduler.CodeGroupHold {
 			v.Notes = append(v.Notes, r.Detail)
 		}
 	}

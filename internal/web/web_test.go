@@ -60,8 +60,14 @@ func newEnv(t testing.TB, b labtest.Backend) *env { return newEnvOver(t, b, nil)
 // newEnvOver is newEnv with the store wrapped by wrap (nil: as it is).
 func newEnvOver(t testing.TB, b labtest.Backend, wrap func(store.Store) store.Store) *env {
 	t.Helper()
+	return newEnvConfig(t, b, labtest.Config{Store: wrap})
+}
+
+// newEnvConfig is newEnv over the lab of cfg.
+func newEnvConfig(t testing.TB, b labtest.Backend, cfg labtest.Config) *env {
+	t.Helper()
 	ctx := context.Background()
-	l := labtest.NewLab(t, b, labtest.Config{Store: wrap})
+	l := labtest.NewLab(t, b, cfg)
 	e := &env{Lab: l, worker: l.Principal(labtest.Worker)}
 	_, err := l.App.Heartbeat(ctx, e.worker, "w1", "1.2.3")
 	must(t, err)

@@ -88,7 +88,22 @@ func queueJSON(j lab.Job, e scheduler.Explanation) wire.Queue {
 	}
 	for _, d := range e.Devices {
 		out.Devices = append(out.Devices, wire.QueueDevice{Hostname: d.Device, Worker: d.Worker, Code: string(d.Code),
-			Detail: d.Detail, Job: d.Job, Since: tptr(d.Since), MissingTags: nonNil(d.MissingTags)})
+			Detail: d.Detail, Job: d.Job, Group: d.Group, Since: tptr(d.Since), MissingTags: nonNil(d.MissingTags)})
+	}
+	if g := e.Group; g != nil {
+		out.Group = &wire.QueueGroup{Name: g.Name, Role: g.Role, Size: g.Size, Queued: nonNilIDs(g.Queued),
+			Roles: make([]wire.QueueRole, 0, len(g.Roles)), Held: nonNil(g.Held), WaitsFor: nonNil(g.Waits)}
+		for _, r := range g.Roles {
+			out.Group.Roles = append(out.Group.Roles, wire.QueueRole{Role: r.Role, Jobs: nonNilIDs(r.Jobs), Placeable: r.Placeable,
+				Detail: r.Detail})
+		}
 	}
 	return out
+}
+
+func nonNilIDs(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
 }

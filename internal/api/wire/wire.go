@@ -448,6 +448,39 @@ type Queue struct {
 	JobsAheadHigherPriority int `json:"jobs_ahead_higher_priority"`
 	// ExpiresAt is when the queue timeout cancels the job (null: none).
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Group is, for a job of a multinode group, how the scheduler sees
+	// the group (null for other jobs).
+	Group *QueueGroup `json:"group"`
+}
+
+// QueueGroup is the multinode group of a queued job as a scheduling pass
+// sees it: a group starts whole or not at all.
+type QueueGroup struct {
+	// Name is the group's name (Multinode.TargetGroup), Role the job's
+	// role in it and Size its number of jobs.
+	Name string `json:"name"`
+	Role string `json:"role"`
+	Size int    `json:"size"`
+	// Queued lists the group's queued jobs in queue order (0: a job the
+	// caller may not see).
+	Queued []int64 `json:"queued"`
+	// Roles says what each role waits for, by role name; empty unless
+	// every job of the group is queued and the group waits.
+	Roles []QueueRole `json:"roles"`
+	// Held are the free devices the scheduler keeps idle for the group
+	// (its hold), WaitsFor the busy ones it waits for.
+	Held     []string `json:"held"`
+	WaitsFor []string `json:"waits_for"`
+}
+
+// QueueRole is one role of a waiting multinode group.
+type QueueRole struct {
+	Role string  `json:"role"`
+	Jobs []int64 `json:"jobs"` // queue order; 0: a job the caller may not see
+	// Placeable is how many of the role's jobs the free devices could
+	// take at once, the role alone.
+	Placeable int    `json:"placeable"`
+	Detail    string `json:"detail"` // for people: "role client (1 of 2 jobs) has no free bbb device"
 }
 
 // QueueReason is one job-level reason of a Queue: a stable code and a
@@ -466,6 +499,10 @@ type QueueDevice struct {
 	// Job holds or takes the device (codes device_reserved,
 	// device_running, taken_by_job_ahead); 0 otherwise.
 	Job int64 `json:"job"`
+	// Group is the multinode group the scheduler holds the device for
+	// (code held_for_group); empty otherwise, or when the caller may see
+	// none of its jobs.
+	Group string `json:"group"`
 	// Since is when the worker went Offline (code worker_offline), if known.
 	Since *time.Time `json:"since"`
 	// MissingTags are the job's tags the device lacks (code missing_tags).

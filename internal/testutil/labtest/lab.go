@@ -58,6 +58,9 @@ type Config struct {
 	// Device is the lab's device; an empty hostname is d1's, an empty type
 	// or worker the lab's.
 	Device lab.Device
+	// GroupHoldAfter is the app's app.Config.GroupHoldAfter (0: multinode
+	// groups are never held for).
+	GroupHoldAfter time.Duration
 }
 
 // Lab is a small lab on a real app, the fixture of the tests of every
@@ -92,7 +95,7 @@ func NewLab(t testing.TB, b Backend, cfg Config) *Lab {
 	if cfg.Store != nil {
 		st = cfg.Store(st)
 	}
-	a := app.New(st, app.Config{Logs: logs})
+	a := app.New(st, app.Config{Logs: logs, GroupHoldAfter: cfg.GroupHoldAfter})
 	Must(t, a.Bootstrap(ctx))
 	l := &Lab{T: t, App: a, Logs: logs}
 
