@@ -342,12 +342,12 @@ type JobFilter struct {
 	// IDs, when not nil, keeps only the jobs with these ids (none when
 	// empty): to read the jobs a page of other objects refers to in one
 	// query.
-	IDs         []int64
-	States      []lab.JobState
-	Health      []lab.JobHealth
-	DeviceType  string
-	Device      string // actual device
-	Submitter   string
+	IDs        []int64
+	States     []lab.JobState
+	Health     []lab.JobHealth
+	DeviceType string
+	Device     string // actual device
+	Submitter  string
 	// TargetGroup keeps the jobs of one multinode group.
 	TargetGroup string
 	HealthCheck *bool
