@@ -324,3 +324,24 @@ func (a *App) endGroup(ctx context.Context, j lab.Job) {
 		a.log.Warn("multinode group not dropped from the coordinator", "group", j.Multinode.TargetGroup, "err", err)
 	}
 }
+
+// SubIDs returns the sub_ids ("<parent id>.<n>") of the jobs a submission
+// created, in order, when they are a multinode group; nil for a single
+// job. LAVA's APIs answer a multinode submission with them.
+func (a *App) SubIDs(ctx context.Context, p auth.Principal, ids []int64) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	first, err := a.GetJob(ctx, p, ids[0])
+	if err != nil {
+		return nil, err
+	}
+	if first.Multinode == nil {
+		return nil, nil
+	}
+	out := make([]string, len(ids))
+	for i := range ids {
+		out[i] = fmt.Sprintf("%d.%d", ids[0], i)
+	}
+	return out, nil
+}

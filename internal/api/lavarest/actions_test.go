@@ -307,3 +307,35 @@ func TestVersionWithoutDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestSubmitMultinode: a multinode submission answers its jobs' sub_ids,
+// as LAVA's (strings "<parent>.<n>"), and so does its resubmission.
+func TestSubmitMultinode(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			ctx := context.Background()
+			must(t, e.App.CreateDevice(ctx, e.Principal(admin), lab.Device{Hostname: "qemu-02", DeviceType: "qemu", Worker: "w1",
+				Health: lab.DeviceGood}, "test"))
+			def := labtest.MultinodeJob("pair", labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+				labtest.Role{Name: "client", DeviceType: "qemu", Count: 1})
+			var out struct {
+				JobIDs []any `json:"job_ids"`
+			}
+			st, body := e.send(alice, "POST", "/jobs/", "application/json", []byte(jsonDef(def)))
+			if st != 201 || json.Unmarshal([]byte(body), &out) != nil || len(out.JobIDs) != 2 {
+				t.Fatalf("submit: %d %s", st, body)
+			}
+			first, ok := out.JobIDs[0].(string)
+			parent, isSub := strings.CutSuffix(first, ".0")
+			if !ok || !isSub || out.JobIDs[1] != parent+".1" {
+				t.Fatalf("job_ids %v, want two sub_ids", out.JobIDs)
+			}
+			st, body = e.send(alice, "POST", "/jobs/"+parent+"/resubmit/", "", nil)
+			out.JobIDs = nil
+			if st != 201 || json.Unmarshal([]byte(body), &out) != nil || len(out.JobIDs) != 2 || out.JobIDs[0] == first {
+				t.Errorf("resubmit: %d %s", st, body)
+			}
+		})
+	}
+}

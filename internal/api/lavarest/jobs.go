@@ -235,8 +235,7 @@ func (api *API) submitJob(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return asSubmitError(err)
 	}
-	writeJSON(w, http.StatusCreated, lavawire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
-	return nil
+	return api.submitted(w, r, p, ids)
 }
 
 // validateJob runs every check of a submission without queueing and
@@ -344,8 +343,7 @@ func (api *API) resubmitJob(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err != nil {
 		return asSubmitError(err)
 	}
-	writeJSON(w, http.StatusCreated, lavawire.Submitted{Message: "job(s) successfully submitted", JobIDs: ids})
-	return nil
+	return api.submitted(w, r, p, ids)
 }
 
 // jobMetadata answers the metadata as LAVA keeps it for v0.2: a list of
@@ -365,5 +363,23 @@ func (api *API) jobMetadata(w http.ResponseWriter, r *http.Request, p auth.Princ
 		out.Metadata = append(out.Metadata, map[string]string{k: j.Metadata[k]})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// submitted answers a submission as LAVA does: 201 with the new jobs' ids,
+// or a multinode group's sub_ids.
+func (api *API) submitted(w http.ResponseWriter, r *http.Request, p auth.Principal, ids []int64) error {
+	subs, err := api.app.SubIDs(r.Context(), p, ids)
+	if err != nil {
+		return err
+	}
+	out := lavawire.Submitted{Message: "job(s) successfully submitted", JobIDs: make([]any, len(ids))}
+	for i, id := range ids {
+		out.JobIDs[i] = id
+		if subs != nil {
+			out.JobIDs[i] = subs[i]
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
 	return nil
 }

@@ -263,19 +263,13 @@ func jobSubmit(c *Call) (any, error) {
 // submittedIDs answers a submission as LAVA does: the job id, or for a
 // multinode group the list of its sub_ids ("<parent>.<n>").
 func submittedIDs(c *Call, ids []int64) (any, error) {
-	if len(ids) == 0 {
-		return jobIDs(ids), nil
+	subs, err := c.App.SubIDs(c.ctx, c.P, ids)
+	if err != nil || subs == nil {
+		return jobIDs(ids), err
 	}
-	first, err := c.App.GetJob(c.ctx, c.P, ids[0])
-	if err != nil {
-		return nil, err
-	}
-	if first.Multinode == nil {
-		return jobIDs(ids), nil
-	}
-	out := make([]any, len(ids))
-	for i := range ids {
-		out[i] = fmt.Sprintf("%d.%d", ids[0], i)
+	out := make([]any, len(subs))
+	for i, s := range subs {
+		out[i] = s
 	}
 	return out, nil
 }

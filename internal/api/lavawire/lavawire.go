@@ -101,8 +101,10 @@ type DefinitionInput struct {
 
 // Submitted answers a submission or a resubmission (201).
 type Submitted struct {
-	Message string  `json:"message"` // "job(s) successfully submitted"
-	JobIDs  []int64 `json:"job_ids"`
+	Message string `json:"message"` // "job(s) successfully submitted"
+	// JobIDs are the new jobs' ids (numbers), or for a multinode job its
+	// jobs' sub_ids ("<parent id>.<n>", strings), as LAVA answers.
+	JobIDs []any `json:"job_ids"`
 }
 
 // Message is an answer that is only a message ({"message": "..."}): a
