@@ -294,6 +294,9 @@ func (m *multinode) poll(ctx context.Context, log *journal.Writer, req workerpro
 			lastErr = err // the worker did not answer: call again while there is time
 			continue
 		case resp.Response != "wait":
+			if resp.Response == "nack" && resp.Reason != "" {
+				log.Logf(workerproto.LevelWarning, "%s: the coordinator refused it: %s", describeRequest(req), resp.Reason)
+			}
 			return resp, nil
 		}
 		lastErr = nil

@@ -125,7 +125,8 @@ func TestPollHoldsAndTimesOut(t *testing.T) {
 	dir := t.TempDir()
 	srv := &socketServer{}
 	srv.serve(t, listen(t, dir), func(workerproto.MultinodeRequest) string { return `{"response":"wait"}` })
-	log, err := journal.Create(filepath.Join(t.TempDir(), "log"))
+	logPath := filepath.Join(t.TempDir(), "log")
+	log, err := journal.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +156,22 @@ func TestPollHoldsAndTimesOut(t *testing.T) {
 	}
 	if h := srv2.requests()[0].Hold; h != maxHold {
 		t.Errorf("hold %s, want %s", h, maxHold)
+	}
+
+	// A refusal's reason goes to the job's log.
+	srv3 := &socketServer{}
+	dir3 := t.TempDir()
+	srv3.serve(t, listen(t, dir3), func(workerproto.MultinodeRequest) string {
+		return `{"response":"nack","reason":"unknown waitrole \"probe\""}`
+	})
+	m3 := &multinode{coord: SocketCoordinator(dir3)}
+	resp, err = m3.poll(context.Background(), log, workerproto.MultinodeRequest{Request: "lava_wait_all", MessageID: "x", WaitRole: "probe"}, time.Minute)
+	if err != nil || resp.Response != "nack" {
+		t.Fatalf("poll: %+v, %v", resp, err)
+	}
+	logged, _ := os.ReadFile(logPath)
+	if !strings.Contains(string(logged), `the coordinator refused it: unknown waitrole \"probe\"`) {
+		t.Errorf("the refusal's reason is not in the log: %s", logged)
 	}
 
 	// Cancelling ends the poll with the job's cancel.

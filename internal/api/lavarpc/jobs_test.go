@@ -496,6 +496,11 @@ func TestMultinodeSubmitAndShow(t *testing.T) {
 				t.Errorf("show of a sub-job: sub_id %v target_group %v multinode_definition kept %v original is the split %v",
 					fields["sub_id"], fields["target_group"], fields["multinode_definition"] == def, fields["original_definition"] == j.Definition)
 			}
+			can, err := e.call(bob, "system.user_can_view_jobs", []any{parent + ".1", parent + ".9"})
+			must(t, err)
+			if fmt.Sprint(can) != fmt.Sprintf("map[%s.1:true]", parent) {
+				t.Errorf("user_can_view_jobs of sub_ids: %v", can)
+			}
 			all, err := e.call(alice, "scheduler.all_jobs")
 			must(t, err)
 			seen := map[any]bool{}

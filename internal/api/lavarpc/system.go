@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/basalt-lab/basalt/internal/api/lavawire"
 	"github.com/basalt-lab/basalt/internal/auth"
@@ -181,23 +182,33 @@ func userCanViewJobs(c *Call) (any, error) {
 	}
 	out := map[string]any{}
 	for _, v := range ids {
+		key := jobPyStr(v)
 		id, ok := jobID(v)
+		if s, isStr := v.(string); isStr && strings.Contains(s, ".") {
+			// A sub_id names a job of a multinode group, as in LAVA.
+			j, err := jobBySubID(c, s)
+			if err != nil {
+				continue // not a job the caller may see
+			}
+			id, ok = j.ID, true
+		} else if ok {
+			// The caller learns nothing about jobs it may not see itself.
+			if _, err := c.App.GetJob(c.ctx, c.P, id); err != nil {
+				if errors.Is(err, lab.ErrNotFound) {
+					continue
+				}
+				return nil, err
+			}
+		}
 		if !ok {
 			continue
-		}
-		// The caller learns nothing about jobs it may not see itself.
-		if _, err := c.App.GetJob(c.ctx, c.P, id); err != nil {
-			if errors.Is(err, lab.ErrNotFound) {
-				continue
-			}
-			return nil, err
 		}
 		_, err := c.App.GetJob(c.ctx, who, id)
 		switch {
 		case err == nil:
-			out[strconv.FormatInt(id, 10)] = true
+			out[key] = true
 		case errors.Is(err, lab.ErrNotFound):
-			out[strconv.FormatInt(id, 10)] = false
+			out[key] = false
 		default:
 			return nil, err
 		}
@@ -205,8 +216,8 @@ func userCanViewJobs(c *Call) (any, error) {
 	return out, nil
 }
 
-// jobID reads a job id given as an integer or a string ("1234"; a
-// multinode "1234.0" names its job).
+// jobID reads a job id given as an integer or a string ("1234"); a
+// multinode sub_id ("1234.0") is looked up by jobBySubID.
 func jobID(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int64:
