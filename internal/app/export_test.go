@@ -10,3 +10,6 @@ func ProbeHealth(a *App, ctx context.Context) { a.probeHealth(ctx) }
 
 // NotifyMatches is notifyMatches: whether notify criteria match a job's move.
 var NotifyMatches = notifyMatches
+
+// SweepCoordinator runs the coordinator's idle-group sweep.
+func SweepCoordinator(a *App, ctx context.Context) error { return a.sweepCoordinator(ctx) }

@@ -345,3 +345,41 @@ func (a *App) SubIDs(ctx context.Context, p auth.Principal, ids []int64) ([]stri
 	}
 	return out, nil
 }
+
+// CoordinatorIdle is how long a coordinator group that belongs to no
+// unfinished job of this server (a stock LAVA dispatcher's group, through
+// the LAVA listener) may go without a request before the sweep drops it:
+// its dispatchers died without clear_group. LAVA's coordinator keeps such
+// groups until it restarts.
+const CoordinatorIdle = 24 * time.Hour
+
+// sweepCoordinator drops the coordinator's idle groups that no unfinished
+// job of this server belongs to. A group of Basalt's own jobs is dropped
+// when its jobs end (endGroup), however long they ran.
+func (a *App) sweepCoordinator(ctx context.Context) error {
+	a.coordMu.Lock()
+	co := a.coord
+	a.coordMu.Unlock()
+	if co == nil {
+		return nil // never loaded: nothing in memory, nothing new in the store
+	}
+	before := a.now().Add(-CoordinatorIdle)
+	for _, name := range co.Groups() {
+		st, ok := co.Status(name)
+		if !ok || !st.Changed.Before(before) || st.Waiting > 0 {
+			continue
+		}
+		jobs, err := groupJobs(ctx, a.st, name)
+		if err != nil {
+			return err
+		}
+		if slices.ContainsFunc(jobs, func(j lab.Job) bool { return j.State != lab.JobFinished }) {
+			continue
+		}
+		if err := co.DropGroup(ctx, name); err != nil {
+			return err
+		}
+		a.log.Info("idle coordinator group dropped", "group", name, "idle_since", st.Changed)
+	}
+	return nil
+}

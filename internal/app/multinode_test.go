@@ -9,6 +9,7 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/coordinator"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
@@ -304,4 +305,42 @@ func TestMultinodeCalls(t *testing.T) {
 type coordinatorAnswer struct {
 	Response, Message string
 	Roles             map[string]string
+}
+
+// TestCoordinatorSweep: a group idle for CoordinatorIdle that no
+// unfinished job belongs to (a dead LAVA dispatcher's) is dropped by the
+// sweep; a group of running jobs stays however long it is idle.
+func TestCoordinatorSweep(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1", "d1", "d2")
+		f.online("w1")
+		ids := f.submitGroup(labtest.MultinodeJob("pair", labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+			labtest.Role{Name: "client", DeviceType: "qemu", Count: 1}))
+		f.pass()
+		wp := auth.WorkerPrincipal("w1")
+		_, err := f.app.MultinodeCall(f.ctx, wp, ids[0], app.MultinodeCall{Request: "group_data"})
+		must(t, err)
+		co, err := f.app.Coordinator(f.ctx)
+		must(t, err)
+		ext := coordinator.Request{Request: "group_data", ClientName: "77", GroupName: "lava-dispatchers", Role: "r", Hostname: "h",
+			GroupSize: 2}
+		if r, err := co.Handle(f.ctx, ext); err != nil || r.Response != "wait" {
+			t.Fatalf("external group_data: %+v %v", r, err)
+		}
+		must(t, app.SweepCoordinator(f.app, f.ctx))
+		if len(co.Groups()) != 2 {
+			t.Fatalf("groups %v after a sweep with nothing idle", co.Groups())
+		}
+		f.clk.Add(app.CoordinatorIdle + time.Minute)
+		must(t, app.SweepCoordinator(f.app, f.ctx))
+		j := f.job(ids[0])
+		if got := co.Groups(); len(got) != 1 || got[0] != j.Multinode.TargetGroup {
+			t.Errorf("groups %v after the sweep, want only the running group %s", got, j.Multinode.TargetGroup)
+		}
+		saved, err := f.app.Store().ListCoordinatorGroups(f.ctx)
+		must(t, err)
+		if _, ok := saved["lava-dispatchers"]; ok || len(saved) != 1 {
+			t.Errorf("saved groups after the sweep: %d", len(saved))
+		}
+	})
 }

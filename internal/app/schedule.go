@@ -43,6 +43,9 @@ func (a *App) Run(ctx context.Context) {
 			if err := a.failLostJobs(ctx); err != nil && ctx.Err() == nil {
 				a.logError(slog.LevelError, "lost-job sweep", err)
 			}
+			if err := a.sweepCoordinator(ctx); err != nil && ctx.Err() == nil {
+				a.logError(slog.LevelError, "coordinator sweep", err)
+			}
 		}
 		if _, err := a.schedulePass(ctx, full); err != nil && ctx.Err() == nil {
 			a.logError(slog.LevelError, "scheduling pass", err)
