@@ -96,10 +96,6 @@ func parseJSON(dec *json.Decoder, depth int) (any, error) {
 // backslash, everything else as an escape (\n, \uXXXX, a surrogate pair
 // beyond the BMP). Bytes that are not UTF-8 become U+FFFD.
 func AppendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	u := func(b []byte, r rune) []byte {
-		return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
-	}
 	b = append(b, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -108,7 +104,7 @@ func AppendJSONString(b []byte, s string) []byte {
 			case jsonEscapes[c] != 0:
 				b = append(b, '\\', jsonEscapes[c])
 			case c < 0x20 || c == 0x7f:
-				b = u(b, rune(c))
+				b = appendUEscape(b, rune(c))
 			default:
 				b = append(b, c)
 			}
@@ -117,15 +113,58 @@ func AppendJSONString(b []byte, s string) []byte {
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		i += size
-		if r > 0xffff {
-			r -= 0x10000
-			b = u(b, 0xd800+(r>>10))
-			b = u(b, 0xdc00+(r&0x3ff))
-			continue
-		}
-		b = u(b, r)
+		b = appendRuneEscape(b, r)
 	}
 	return append(b, '"')
+}
+
+// EnsureASCII rewrites a JSON text as Python's json.dumps writes it
+// (ensure_ascii): DEL and every character beyond ASCII escaped as \uXXXX, a
+// surrogate pair beyond U+FFFF. Outside strings JSON has only ASCII, so
+// only strings change; a byte that is not UTF-8 becomes \ufffd. A text
+// that is ASCII already is returned as is.
+func EnsureASCII(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < 0x7f {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	out = append(out, b[:i]...)
+	for i < len(b) {
+		if c := b[i]; c < 0x7f {
+			out = append(out, c)
+			i++
+			continue
+		} else if c == 0x7f { // DEL is ASCII, but json.dumps escapes it
+			out = appendUEscape(out, 0x7f)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		i += size
+		out = appendRuneEscape(out, r)
+	}
+	return out
+}
+
+// appendRuneEscape appends r as json.dumps escapes a character beyond
+// ASCII: \uXXXX, or a UTF-16 surrogate pair beyond U+FFFF.
+func appendRuneEscape(b []byte, r rune) []byte {
+	if r > 0xffff {
+		r -= 0x10000
+		b = appendUEscape(b, 0xd800+(r>>10))
+		return appendUEscape(b, 0xdc00+(r&0x3ff))
+	}
+	return appendUEscape(b, r)
+}
+
+// appendUEscape appends \uXXXX for r (at most U+FFFF), in lower case.
+func appendUEscape(b []byte, r rune) []byte {
+	const hexDigits = "0123456789abcdef"
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
 // jsonEscapes are the short escapes of json.dumps, by ASCII character.

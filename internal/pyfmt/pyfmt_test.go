@@ -62,7 +62,7 @@ var jsonTexts = []string{
 	`{"a": 1, "b": 2, "a": 3}`, `{"it's": "\"q\"", "": "empty", "é": "\u00e9"}`,
 }
 
-// TestAgainstPython compares StrRepr, AppendJSONString, FloatRepr,
+// TestAgainstPython compares StrRepr, AppendJSONString, EnsureASCII, FloatRepr,
 // ParseJSON and Repr with Python itself.
 func TestAgainstPython(t *testing.T) {
 	floats := []float64{0, 1, 1.5, 0.1, 1e15, 1e16, 1e-4, 1e-5, 2.5e-7, 123456789012345678, 1e22, 5e-324, math.MaxFloat64, 9999999999999998}
@@ -84,6 +84,15 @@ json.dump({"Repr": [repr(s) for s in d[0]], "Dumps": [json.dumps(s) for s in d[0
 		}
 		if j := string(pyfmt.AppendJSONString(nil, s)); j != got.Dumps[i] {
 			t.Errorf("AppendJSONString(%q) = %s, Python: %s", s, j, got.Dumps[i])
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if j := string(pyfmt.EnsureASCII(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))); j != got.Dumps[i] {
+			t.Errorf("EnsureASCII of Go's JSON of %q = %s, Python: %s", s, j, got.Dumps[i])
 		}
 	}
 	for i, f := range floats {

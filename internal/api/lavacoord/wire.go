@@ -7,9 +7,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/coordinator"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 )
 
 // HeaderLen is the length of LAVA's frame header: the payload's length as
@@ -136,43 +136,11 @@ func frame(resp coordinator.Response) ([]byte, error) {
 	if err := enc.Encode(resp); err != nil {
 		return nil, fmt.Errorf("encode answer: %w", err)
 	}
-	payload := asciiJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	payload := pyfmt.EnsureASCII(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	if int64(len(payload)) > math.MaxUint32 {
 		return nil, fmt.Errorf("answer of %d bytes is beyond LAVA's framing", len(payload))
 	}
 	out := make([]byte, 0, HeaderLen+len(payload))
 	out = fmt.Appendf(out, "%08X", len(payload))
 	return append(out, payload...), nil
-}
-
-// asciiJSON escapes every non-ASCII character of a JSON text as \uXXXX
-// (UTF-16 surrogate pairs beyond U+FFFF). Outside strings JSON has only
-// ASCII, so only strings change; an invalid byte becomes \ufffd.
-func asciiJSON(b []byte) []byte {
-	i := 0
-	for i < len(b) && b[i] < utf8.RuneSelf {
-		i++
-	}
-	if i == len(b) {
-		return b
-	}
-	out := make([]byte, 0, len(b)+len(b)/4)
-	out = append(out, b[:i]...)
-	for i < len(b) {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			out = append(out, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		i += size
-		if r > 0xFFFF {
-			r -= 0x10000
-			out = fmt.Appendf(out, `\u%04x\u%04x`, 0xD800+(r>>10), 0xDC00+(r&0x3FF))
-			continue
-		}
-		out = fmt.Appendf(out, `\u%04x`, r)
-	}
-	return out
 }
