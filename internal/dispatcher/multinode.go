@@ -18,6 +18,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/pyfmt"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -465,28 +466,20 @@ func decodePairs(part json.RawMessage) ([]keyValue, bool, error) {
 }
 
 // pyString writes a JSON value as Python's str() writes the decoded
-// value, for the scalars a message carries.
+// value: a string as it is, anything else as its repr (pyfmt).
 func pyString(v json.RawMessage) string {
-	var x any
-	if err := json.Unmarshal(v, &x); err != nil {
+	x, err := pyfmt.ParseJSON(v)
+	if err != nil {
 		return string(v)
 	}
-	switch x := x.(type) {
-	case string:
-		return x
-	case nil:
-		return "None"
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
+	if s, ok := x.(string); ok {
+		return s
 	}
-	var b bytes.Buffer
-	if json.Compact(&b, v) != nil {
+	r, err := pyfmt.Repr(x)
+	if err != nil {
 		return string(v)
 	}
-	return b.String()
+	return r
 }
 
 // replyPairs writes a message as the reply line to the DUT lists it:

@@ -456,11 +456,11 @@ func TestParseMultinodeCall(t *testing.T) {
 }
 
 func TestDecodeMessage(t *testing.T) {
-	msg, err := decodeMessage(json.RawMessage(`{"13":{"z":"last","a":1,"n":null,"b":true},"12":{"ip":"10.0.0.1"},"14":"not a mapping"}`))
+	msg, err := decodeMessage(json.RawMessage(`{"13":{"z":"last","a":1,"n":null,"b":true,"f":1.0,"l":["x",2]},"12":{"ip":"10.0.0.1"},"14":"not a mapping"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := replyPairs(msg), " 13:z=last 13:a=1 13:n=None 13:b=True 12:ip=10.0.0.1"; got != want {
+	if got, want := replyPairs(msg), " 13:z=last 13:a=1 13:n=None 13:b=True 13:f=1.0 13:l=['x', 2] 12:ip=10.0.0.1"; got != want {
 		t.Errorf("replyPairs = %q, want %q", got, want)
 	}
 	if msg, err := decodeMessage(json.RawMessage(`"sync-id"`)); err != nil || msg != nil {
