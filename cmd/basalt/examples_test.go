@@ -9,7 +9,8 @@ import (
 	"github.com/basalt-lab/basalt/internal/jobdef"
 )
 
-// TestExamplesParse keeps the job definitions shipped in examples/ valid.
+// TestExamplesParse keeps the job definitions shipped in examples/ valid
+// (a multinode one splits into its roles' jobs).
 func TestExamplesParse(t *testing.T) {
 	files, err := filepath.Glob("../../examples/*.yaml")
 	if err != nil || len(files) == 0 {
@@ -20,8 +21,15 @@ func TestExamplesParse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := jobdef.Parse(src); err != nil {
+		job, err := jobdef.Parse(src)
+		if err != nil {
 			t.Errorf("%s:\n%v", f, err)
+			continue
+		}
+		if job.Protocols.Multinode != nil { // the server splits it into its roles' jobs
+			if subs, err := jobdef.Split(src, job, "example-group"); err != nil || len(subs) < 2 {
+				t.Errorf("%s: split into %d jobs: %v", f, len(subs), err)
+			}
 		}
 	}
 }
