@@ -9,9 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/basalt-lab/basalt/internal/coordinator"
-
 	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/coordinator"
 	"github.com/basalt-lab/basalt/internal/jobdef"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/scheduler"
