@@ -144,7 +144,7 @@ func (a *App) checkGroup(ctx context.Context, p auth.Principal, def *jobdef.Job,
 		j.Multinode = &lab.MultinodeJob{TargetGroup: m.TargetGroup, Role: m.Role, GroupSize: m.GroupSize, Essential: m.Essential}
 		jobs = append(jobs, j)
 	}
-	if err := a.checkGroupFits(ctx, def, jobs); err != nil {
+	if err := a.checkGroupFits(ctx, jobs); err != nil {
 		return nil, err
 	}
 	return jobs, nil
@@ -162,12 +162,10 @@ func roleActionPath(def *jobdef.Job, role string) func(string) string {
 	}
 	return func(path string) string {
 		var k int
-		var rest string
 		if n, _ := fmt.Sscanf(path, "$.actions[%d]", &k); n != 1 || k < 0 || k >= len(orig) {
 			return path
 		}
-		prefix := fmt.Sprintf("$.actions[%d]", k)
-		rest = strings.TrimPrefix(path, prefix)
+		rest := strings.TrimPrefix(path, fmt.Sprintf("$.actions[%d]", k))
 		return fmt.Sprintf("$.actions[%d]", orig[k]) + rest
 	}
 }
@@ -175,7 +173,7 @@ func roleActionPath(def *jobdef.Job, role string) func(string) string {
 // checkGroupFits refuses a multinode group that the lab could never hold
 // all at once (scheduler.GroupFeasible): each role may have usable devices
 // and still the group need more of them at once than exist.
-func (a *App) checkGroupFits(ctx context.Context, def *jobdef.Job, jobs []lab.Job) error {
+func (a *App) checkGroupFits(ctx context.Context, jobs []lab.Job) error {
 	devs, err := a.st.ListDevices(ctx, store.DeviceFilter{})
 	if err != nil {
 		return fmt.Errorf("list devices: %w", err)
