@@ -344,3 +344,37 @@ func TestCoordinatorSweep(t *testing.T) {
 		}
 	})
 }
+
+// TestMultinodeMethodError: a role's action a device cannot run is
+// refused at its place in the submission, not in the role's split
+// definition (where it has another index).
+func TestMultinodeMethodError(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		f.lab("qemu", "w1")
+		for _, h := range []string{"q1", "q2"} {
+			must(t, f.app.CreateDevice(f.ctx, f.admin, lab.Device{Hostname: h, DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood,
+				Dictionary: "{% extends 'qemu.jinja2' %}\n"}, "test"))
+		}
+		def := labtest.MultinodeJob("pair", labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+			labtest.Role{Name: "client", DeviceType: "qemu", Count: 1}) + `- boot:
+    role: [server]
+    method: qemu
+    prompts: ["/ # "]
+- boot:
+    role: [client]
+    method: u-boot
+    commands: ramdisk
+    prompts: ["/ # "]
+`
+		_, err := f.app.ValidateJob(f.ctx, f.user, def, false)
+		var de *jobdef.Errors
+		if !errors.As(err, &de) || len(de.Items) != 1 {
+			t.Fatalf("a role's boot method the device lacks: %v", err)
+		}
+		// The client's own definition has it at actions[2] (the server's
+		// second boot is not in it); the submission at actions[3].
+		if it := de.Items[0]; it.Path != "$.actions[3].boot.method" || it.Line != 31 || it.Column != 13 {
+			t.Errorf("%d:%d %s: %s", it.Line, it.Column, it.Path, it.Msg)
+		}
+	})
+}
