@@ -613,6 +613,9 @@ type fakeReplica struct {
 	URL  string
 	hits atomic.Int64 // requests served
 	fail atomic.Int64 // when set, every request is answered this status
+	// silent: its streams send a hello announcing a 30 ms heartbeat, then
+	// nothing (the other requests are served)
+	silent atomic.Bool
 
 	mu   sync.Mutex
 	srv  *httptest.Server
@@ -648,6 +651,16 @@ func (r *fakeReplica) serve(l net.Listener) {
 	h := r.fs.handler()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.hits.Add(1)
+		if r.silent.Load() && strings.HasSuffix(req.URL.Path, workerproto.PathConnect) {
+			// a hello, then nothing: a replica hung behind its stream
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			_ = json.NewEncoder(w).Encode(workerproto.Frame{Type: workerproto.FrameHello, Time: time.Now().UTC(),
+				Hello: &workerproto.Hello{ServerVersion: "fake", Protocol: workerproto.Version, HeartbeatInterval: 30 * time.Millisecond, Jobs: []int64{}}})
+			_ = http.NewResponseController(w).Flush()
+			<-req.Context().Done()
+			return
+		}
 		if status := int(r.fail.Load()); status != 0 {
 			writeErr(w, status, failCode(status), "replica refuses by the test", nil)
 			return

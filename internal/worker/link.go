@@ -38,6 +38,9 @@ const (
 type link struct {
 	servers []*endpoint
 	cur     atomic.Int32 // index of the current server
+	// moving: the link moved and no server answered since; the moves
+	// that follow (every server failing) are logged at debug level only
+	moving  atomic.Bool
 	name    string
 	token   string // set before any goroutine uses the link
 	log     *slog.Logger
@@ -189,7 +192,12 @@ func (l *link) moveFrom(i int, why string) {
 		return
 	}
 	from, to := l.servers[i], l.servers[next]
-	l.log.Warn(fmt.Sprintf("moved to server %s (%s unreachable: %s)", to.base, from.base, why), "server", to.base, "from", from.base)
+	lvl := slog.LevelWarn
+	if l.moving.Swap(true) {
+		lvl = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), lvl, fmt.Sprintf("moved to server %s (%s unreachable: %s)", to.base, from.base, why),
+		"server", to.base, "from", from.base)
 	from.close()
 }
 
@@ -210,6 +218,9 @@ func (l *link) requestOn(ctx context.Context, method, path string, query url.Val
 		i := int(l.cur.Load())
 		resp, err := l.servers[i].request(ctx, l, method, path, query, body, contentType, auth)
 		if try >= len(l.servers) || ctx.Err() != nil {
+			if err == nil && resp.StatusCode < 500 {
+				l.moving.Store(false)
+			}
 			return resp, i, err
 		}
 		var why string
@@ -221,6 +232,7 @@ func (l *link) requestOn(ctx context.Context, method, path string, query url.Val
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
 		default:
+			l.moving.Store(false)
 			return resp, i, nil
 		}
 		l.moveFrom(i, why)

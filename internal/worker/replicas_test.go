@@ -135,3 +135,51 @@ func TestOneServerNoMove(t *testing.T) {
 		t.Error("the link moved")
 	}
 }
+
+// TestReplicaSilentStream: a stream that stays silent for three heartbeat
+// intervals moves the worker to the next replica.
+func TestReplicaSilentStream(t *testing.T) {
+	fs := newFakeServer(t)
+	a, b := fs.newReplica(), fs.newReplica()
+	a.silent.Store(true)
+	cfg := testConfig(a.URL, t.TempDir())
+	cfg.Servers = []string{b.URL}
+	r := startWorker(t, cfg)
+	eventually(t, "stream on B", b.streaming)
+	want := fmt.Sprintf("moved to server %s (%s unreachable: stream silent for 90ms)", b.URL, a.URL)
+	if !strings.Contains(r.logs.String(), want) {
+		t.Errorf("no %q in the logs:\n%s", want, r.logs.String())
+	}
+	fs.assign(1, "dev1", "log 3\nresult pass")
+	waitFinished(t, fs, 1)
+	if got := checkLog(t, fs, cfg.DataDir, 1); !slices.Equal(got, numbered(0, 3)) {
+		t.Errorf("lines %q", got)
+	}
+}
+
+// TestReplicasAllDown: when every replica fails, each move after the first
+// is logged at debug level only, and the worker connects as soon as one
+// is back.
+func TestReplicasAllDown(t *testing.T) {
+	fs := newFakeServer(t)
+	a, b := fs.newReplica(), fs.newReplica()
+	a.kill()
+	b.kill()
+	cfg := testConfig(a.URL, t.TempDir())
+	cfg.Servers = []string{b.URL}
+	r := startWorker(t, cfg)
+	moves := func() int { return strings.Count(r.logs.String(), "moved to server") }
+	eventually(t, "several moves", func() bool { return moves() >= 6 })
+	if n := strings.Count(r.logs.String(), "level=WARN msg=\"moved to server"); n != 1 {
+		t.Errorf("%d moves logged as warnings, want 1:\n%s", n, r.logs.String())
+	}
+	b.revive()
+	eventually(t, "stream on B", b.streaming)
+	n := moves()
+	a.revive()
+	fs.assign(1, "dev1", "log 2\nresult pass")
+	waitFinished(t, fs, 1)
+	if moves() != n {
+		t.Errorf("moved again while B served:\n%s", r.logs.String())
+	}
+}
