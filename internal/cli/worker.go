@@ -18,11 +18,12 @@ import (
 // added as its subcommands (the dispatcher's hidden `run-job`).
 func newWorkerCommand(extra ...*cobra.Command) *cobra.Command {
 	var (
-		server, token, tokenFile, joinToken, name, dataDir, caFile, configFile, logLevel string
-		cacheDir, httpProxy, bootFiles, tftpListen, bootHTTPListen, bootServerIP         string
-		cacheMiB                                                                         int64
-		http1, keepJobs                                                                  bool
-		heartbeat, cancelGrace                                                           time.Duration
+		token, tokenFile, joinToken, name, dataDir, caFile, configFile, logLevel string
+		cacheDir, httpProxy, bootFiles, tftpListen, bootHTTPListen, bootServerIP string
+		servers                                                                  []string
+		cacheMiB                                                                 int64
+		http1, keepJobs                                                          bool
+		heartbeat, cancelGrace                                                   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -38,8 +39,14 @@ the data directory.
 
 Settings come from --config (YAML; the keys are the flag names), then the
 environment (BASALT_WORKER_TOKEN), then the flags. To join a new worker,
-give --join-token once: the worker stores its own token in DATA/token.`,
+give --join-token once: the worker stores its own token in DATA/token.
+
+With several server replicas (one database), give every replica's URL
+(--server A --server B, or --server A,B, or servers: in --config) or one
+load balancer's address: the worker talks to one replica at a time and
+moves to the next when it fails, losing nothing.`,
 		Example: `  basalt worker --server https://lab.example.com --join-token bst_… --name rack1-host3
+  basalt worker --server https://lab1.example.com,https://lab2.example.com --token-file /etc/basalt/worker.token
   basalt worker --config /etc/basalt/worker.yaml`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -53,11 +60,11 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 			s = s.Merge(worker.EnvSettings(os.Getenv))
 			var fl worker.Settings
 			f := cmd.Flags()
-			strFlags := map[string]*string{"server": &server, "token": &token, "token-file": &tokenFile,
+			strFlags := map[string]*string{"token": &token, "token-file": &tokenFile,
 				"join-token": &joinToken, "name": &name, "data-dir": &dataDir, "ca-file": &caFile, "log-level": &logLevel,
 				"cache-dir": &cacheDir, "http-proxy": &httpProxy, "boot-files": &bootFiles, "tftp-listen": &tftpListen,
 				"boot-http-listen": &bootHTTPListen, "boot-server-ip": &bootServerIP}
-			dst := map[string]**string{"server": &fl.Server, "token": &fl.Token, "token-file": &fl.TokenFile,
+			dst := map[string]**string{"token": &fl.Token, "token-file": &fl.TokenFile,
 				"join-token": &fl.JoinToken, "name": &fl.Name, "data-dir": &fl.DataDir, "ca-file": &fl.CAFile, "log-level": &fl.LogLevel,
 				"cache-dir": &fl.CacheDir, "http-proxy": &fl.HTTPProxy, "boot-files": &fl.BootFiles, "tftp-listen": &fl.TFTPListen,
 				"boot-http-listen": &fl.BootHTTPListen, "boot-server-ip": &fl.BootServerIP}
@@ -65,6 +72,9 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 				if f.Changed(k) {
 					*dst[k] = v
 				}
+			}
+			if f.Changed("server") {
+				fl.Servers = servers
 			}
 			if f.Changed("http1") {
 				fl.HTTP1 = &http1
@@ -93,8 +103,8 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 			if err := s.Apply(&cfg); err != nil {
 				return usageError{err}
 			}
-			if cfg.Server == "" {
-				return usageError{fmt.Errorf("no server: give --server URL (or server: in --config)")}
+			if cfg.Server == "" && len(cfg.Servers) == 0 {
+				return usageError{fmt.Errorf("no server: give --server URL (or server: or servers: in --config)")}
 			}
 			w, err := worker.New(cfg)
 			if err != nil {
@@ -107,7 +117,7 @@ give --join-token once: the worker stores its own token in DATA/token.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&configFile, "config", "", "YAML file with the settings below (keys = flag names; unknown keys are errors)")
-	f.StringVar(&server, "server", "", "the server's URL (http:// or https://)")
+	f.StringSliceVar(&servers, "server", nil, "the server's URL (http:// or https://); repeat it or separate URLs with commas to list every replica of the lab: the worker uses one and moves to the next when it fails")
 	f.StringVar(&token, "token", "", "the worker token (prefer BASALT_WORKER_TOKEN, --token-file or a join token: flags show in ps)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the worker token")
 	f.StringVar(&joinToken, "join-token", "", "one-time join token, exchanged for the worker's own token (stored in DATA/token) when it has none")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,13 +33,21 @@ const (
 	DefaultTFTPListen = ":69"
 )
 
-// Config configures a Worker. Server and a way to authenticate (Token, a
-// token stored in the data directory, or JoinToken) are required; every
-// other zero value takes its default.
+// Config configures a Worker. Server (or Servers) and a way to
+// authenticate (Token, a token stored in the data directory, or JoinToken)
+// are required; every other zero value takes its default.
 type Config struct {
 	// Server is the server's base URL (http:// or https://, optionally with
-	// a path prefix if the server is mounted under one).
+	// a path prefix if the server is mounted under one): the first server
+	// when Servers lists more.
 	Server string
+	// Servers lists more URLs of replicas of one lab (servers on one
+	// database), tried after Server (New puts them all here, Server
+	// first, without repeats). The worker uses one at a
+	// time and moves to the next when it fails; all of them know the
+	// worker by the same name and token. One URL of a load balancer in
+	// front of the replicas works as well.
+	Servers []string
 	// Token is the worker token. When empty, DATA/token is used, and when
 	// that does not exist either, JoinToken is exchanged for one.
 	Token string
@@ -118,9 +127,16 @@ type Config struct {
 // withDefaults returns c with every zero tunable set to its default and the
 // data directory made absolute.
 func (c Config) withDefaults() (Config, error) {
-	if c.Server == "" {
+	var servers []string
+	for _, u := range append([]string{c.Server}, c.Servers...) {
+		if u = strings.TrimSpace(u); u != "" && !slices.Contains(servers, u) {
+			servers = append(servers, u)
+		}
+	}
+	if len(servers) == 0 {
 		return c, errors.New("worker: no server URL")
 	}
+	c.Server, c.Servers = servers[0], servers
 	if c.Name == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -193,7 +209,11 @@ func (c Config) withDefaults() (Config, error) {
 // line. A nil field is not set by that layer. The YAML keys are the flag
 // names of `basalt worker`.
 type Settings struct {
-	Server         *string        `yaml:"server"`
+	Server *string `yaml:"server"`
+	// Servers are more server URLs (replicas), after Server; a layer that
+	// sets Server or Servers replaces both. Each entry (and Server) may
+	// list several URLs separated by commas.
+	Servers        []string       `yaml:"servers"`
 	Token          *string        `yaml:"token"`
 	TokenFile      *string        `yaml:"token-file"`
 	JoinToken      *string        `yaml:"join-token"`
@@ -223,30 +243,31 @@ func LoadSettings(path string) (Settings, error) {
 	// durations are read as strings first, so that a bad one is reported
 	// with its key
 	var f struct {
-		Server         *string `yaml:"server"`
-		Token          *string `yaml:"token"`
-		TokenFile      *string `yaml:"token-file"`
-		JoinToken      *string `yaml:"join-token"`
-		Name           *string `yaml:"name"`
-		DataDir        *string `yaml:"data-dir"`
-		CAFile         *string `yaml:"ca-file"`
-		HTTP1          *bool   `yaml:"http1"`
-		KeepJobs       *bool   `yaml:"keep-jobs"`
-		Heartbeat      *string `yaml:"heartbeat"`
-		CancelGrace    *string `yaml:"cancel-grace"`
-		LogLevel       *string `yaml:"log-level"`
-		CacheDir       *string `yaml:"cache-dir"`
-		CacheMiB       *int64  `yaml:"cache-size-mib"`
-		HTTPProxy      *string `yaml:"http-proxy"`
-		BootFiles      *string `yaml:"boot-files"`
-		TFTPListen     *string `yaml:"tftp-listen"`
-		BootHTTPListen *string `yaml:"boot-http-listen"`
-		BootServerIP   *string `yaml:"boot-server-ip"`
+		Server         *string  `yaml:"server"`
+		Servers        []string `yaml:"servers"`
+		Token          *string  `yaml:"token"`
+		TokenFile      *string  `yaml:"token-file"`
+		JoinToken      *string  `yaml:"join-token"`
+		Name           *string  `yaml:"name"`
+		DataDir        *string  `yaml:"data-dir"`
+		CAFile         *string  `yaml:"ca-file"`
+		HTTP1          *bool    `yaml:"http1"`
+		KeepJobs       *bool    `yaml:"keep-jobs"`
+		Heartbeat      *string  `yaml:"heartbeat"`
+		CancelGrace    *string  `yaml:"cancel-grace"`
+		LogLevel       *string  `yaml:"log-level"`
+		CacheDir       *string  `yaml:"cache-dir"`
+		CacheMiB       *int64   `yaml:"cache-size-mib"`
+		HTTPProxy      *string  `yaml:"http-proxy"`
+		BootFiles      *string  `yaml:"boot-files"`
+		TFTPListen     *string  `yaml:"tftp-listen"`
+		BootHTTPListen *string  `yaml:"boot-http-listen"`
+		BootServerIP   *string  `yaml:"boot-server-ip"`
 	}
 	if err := yaml.UnmarshalWithOptions(b, &f, yaml.Strict()); err != nil {
 		return Settings{}, fmt.Errorf("worker config %s: %s", path, yaml.FormatError(err, false, true))
 	}
-	s := Settings{Server: f.Server, Token: f.Token, TokenFile: f.TokenFile, JoinToken: f.JoinToken, Name: f.Name,
+	s := Settings{Server: f.Server, Servers: f.Servers, Token: f.Token, TokenFile: f.TokenFile, JoinToken: f.JoinToken, Name: f.Name,
 		DataDir: f.DataDir, CAFile: f.CAFile, HTTP1: f.HTTP1, KeepJobs: f.KeepJobs, LogLevel: f.LogLevel,
 		CacheDir: f.CacheDir, CacheMiB: f.CacheMiB, HTTPProxy: f.HTTPProxy,
 		BootFiles: f.BootFiles, TFTPListen: f.TFTPListen, BootHTTPListen: f.BootHTTPListen, BootServerIP: f.BootServerIP}
@@ -295,7 +316,9 @@ func (s Settings) Merge(over Settings) Settings {
 			*dst = v
 		}
 	}
-	set(&s.Server, over.Server)
+	if over.Server != nil || over.Servers != nil {
+		s.Server, s.Servers = over.Server, over.Servers
+	}
 	set(&s.JoinToken, over.JoinToken)
 	set(&s.Name, over.Name)
 	set(&s.DataDir, over.DataDir)
@@ -333,7 +356,27 @@ func (s Settings) Apply(c *Config) error {
 			*dst = strings.TrimSpace(*v)
 		}
 	}
-	str(&c.Server, s.Server)
+	if s.Server != nil || s.Servers != nil {
+		var all []string
+		if s.Server != nil {
+			all = append(all, *s.Server)
+		}
+		var list []string
+		for _, v := range append(all, s.Servers...) {
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					list = append(list, u)
+				}
+			}
+		}
+		c.Server, c.Servers = "", nil
+		if len(list) > 0 {
+			c.Server = list[0]
+		}
+		if len(list) > 1 {
+			c.Servers = list[1:]
+		}
+	}
 	str(&c.Token, s.Token)
 	str(&c.JoinToken, s.JoinToken)
 	str(&c.Name, s.Name)

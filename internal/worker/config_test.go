@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,8 +115,8 @@ func TestConfigChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.link.base != "http://lab:8000/base" || !filepath.IsAbs(w.cfg.DataDir) || w.Name() == "" {
-		t.Errorf("base %q, data dir %q, name %q", w.link.base, w.cfg.DataDir, w.Name())
+	if w.link.servers[0].base != "http://lab:8000/base" || !filepath.IsAbs(w.cfg.DataDir) || w.Name() == "" {
+		t.Errorf("base %q, data dir %q, name %q", w.link.servers[0].base, w.cfg.DataDir, w.Name())
 	}
 }
 
@@ -128,6 +129,8 @@ func TestSettingsFileHasEveryKey(t *testing.T) {
 	for f := range typ.Fields() {
 		key := f.Tag.Get("yaml")
 		switch {
+		case f.Type.Kind() == reflect.Slice:
+			fmt.Fprintf(&yaml, "%s: [%s]\n", key, tokFile)
 		case f.Type.Elem().Kind() == reflect.Bool:
 			fmt.Fprintf(&yaml, "%s: true\n", key)
 		case f.Type.Elem() == reflect.TypeFor[time.Duration]():
@@ -149,5 +152,67 @@ func TestSettingsFileHasEveryKey(t *testing.T) {
 		if v.Field(i).IsNil() {
 			t.Errorf("key %q of Settings is not read from the file", typ.Field(i).Tag.Get("yaml"))
 		}
+	}
+}
+
+// TestServerLists: several server URLs come from the repeated or
+// comma-separated flag, the file's server: and servers: keys, and a layer
+// that sets either replaces both; New keeps them in order, Server first,
+// and checks each.
+func TestServerLists(t *testing.T) {
+	tests := []struct {
+		name         string
+		file         string
+		flags        Settings
+		want         string
+		wantServers  []string
+		wantNewError string
+	}{
+		{name: "server: alone", file: "server: http://a:8000\n", want: "http://a:8000"},
+		{name: "servers: list", file: "servers: [http://a:8000, http://b:8000]\n",
+			want: "http://a:8000", wantServers: []string{"http://b:8000"}},
+		{name: "server: then servers:", file: "server: http://a:8000\nservers:\n  - http://b:8000\n  - http://c:8000\n",
+			want: "http://a:8000", wantServers: []string{"http://b:8000", "http://c:8000"}},
+		{name: "comma-separated server:", file: "server: http://a:8000, http://b:8000\n",
+			want: "http://a:8000", wantServers: []string{"http://b:8000"}},
+		{name: "flags replace the file's list", file: "servers: [http://a:8000, http://b:8000]\n",
+			flags: Settings{Servers: []string{"http://x:1", "http://y:2,http://z:3"}},
+			want:  "http://x:1", wantServers: []string{"http://y:2", "http://z:3"}},
+		{name: "a bad URL in the list", file: "servers: [http://a:8000, ftp://b]\n",
+			want: "http://a:8000", wantServers: []string{"ftp://b"}, wantNewError: "scheme must be http or https"},
+		{name: "the same server twice", file: "servers: [http://a:8000, http://a:8000/]\n",
+			want: "http://a:8000", wantServers: []string{"http://a:8000/"}, wantNewError: "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "w.yaml")
+			os.WriteFile(p, []byte(tt.file), 0o600)
+			s, err := LoadSettings(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c Config
+			if err := s.Merge(tt.flags).Apply(&c); err != nil {
+				t.Fatal(err)
+			}
+			if c.Server != tt.want || !slices.Equal(c.Servers, tt.wantServers) {
+				t.Fatalf("server %q servers %q, want %q %q", c.Server, c.Servers, tt.want, tt.wantServers)
+			}
+			c.Name, c.DataDir, c.Logger = "w", t.TempDir(), slog.New(slog.DiscardHandler)
+			w, err := New(c)
+			if tt.wantNewError != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantNewError) {
+					t.Fatalf("New: error %v, want %q", err, tt.wantNewError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]string{tt.want}, tt.wantServers...)
+			if got := w.link.bases(); !slices.Equal(got, want) {
+				t.Errorf("link servers %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -5,7 +5,10 @@
 // with ALPN, or h2c on plain HTTP, with an automatic fall-back to HTTP/1.1
 // for plain reverse proxies). Over it runs the server → worker stream of
 // frames (hello, assign, cancel, ping), the heartbeats, and every job's
-// start, log upload and finish requests.
+// start, log upload and finish requests. Given several server URLs
+// (replicas of one lab on one database), it uses one at a time and moves
+// to the next when that one fails, sending the failed request again there:
+// every request of the protocol can be repeated.
 //
 // Each assigned job gets a directory DATA/jobs/<id>/ holding the assignment
 // (job.json), the worker's bookkeeping (state.json), and what the job

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -73,9 +74,10 @@ type fakeJob struct {
 }
 
 type fakeStream struct {
-	frames chan workerproto.Frame
-	drop   chan struct{}
-	once   sync.Once
+	replica *fakeReplica // the replica serving it; nil: the fakeServer itself
+	frames  chan workerproto.Frame
+	drop    chan struct{}
+	once    sync.Once
 }
 
 func (s *fakeStream) close() { s.once.Do(func() { close(s.drop) }) }
@@ -223,6 +225,7 @@ func (fs *fakeServer) join(w http.ResponseWriter, r *http.Request) {
 
 func (fs *fakeServer) connect(w http.ResponseWriter, r *http.Request) {
 	st := &fakeStream{frames: make(chan workerproto.Frame, 64), drop: make(chan struct{})}
+	st.replica, _ = r.Context().Value(replicaKey{}).(*fakeReplica)
 	fs.mu.Lock()
 	fs.connects++
 	fs.requests["connect"]++
@@ -596,4 +599,120 @@ func (fs *fakeServer) multinodeCalls(id int64) []workerproto.MultinodeRequest {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return append([]workerproto.MultinodeRequest(nil), fs.multinode[id]...)
+}
+
+// replicaKey is the request context key of the replica serving it.
+type replicaKey struct{}
+
+// fakeReplica is one more server in front of a fakeServer's state, as a
+// replica of the lab on the same database: its own address, listener and
+// connections, the same jobs, logs and streams.
+type fakeReplica struct {
+	fs   *fakeServer
+	addr string
+	URL  string
+	hits atomic.Int64 // requests served
+	fail atomic.Int64 // when set, every request is answered this status
+	// silent: its streams send a hello announcing a 30 ms heartbeat, then
+	// nothing (the other requests are served)
+	silent atomic.Bool
+
+	mu   sync.Mutex
+	srv  *httptest.Server
+	dead []*httptest.Server // killed, closed at the end of the test
+}
+
+// newReplica starts a replica of fs on a new port (plain http, h2c).
+func (fs *fakeServer) newReplica() *fakeReplica {
+	r := &fakeReplica{fs: fs}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fs.t.Fatal(err)
+	}
+	r.addr = l.Addr().String()
+	r.URL = "http://" + r.addr
+	r.serve(l)
+	fs.t.Cleanup(func() {
+		r.mu.Lock()
+		all := append(r.dead, r.srv)
+		r.srv, r.dead = nil, nil
+		r.mu.Unlock()
+		for _, s := range all {
+			if s != nil {
+				s.CloseClientConnections()
+				s.Close()
+			}
+		}
+	})
+	return r
+}
+
+func (r *fakeReplica) serve(l net.Listener) {
+	h := r.fs.handler()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.hits.Add(1)
+		if r.silent.Load() && strings.HasSuffix(req.URL.Path, workerproto.PathConnect) {
+			// a hello, then nothing: a replica hung behind its stream
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			_ = json.NewEncoder(w).Encode(workerproto.Frame{Type: workerproto.FrameHello, Time: time.Now().UTC(),
+				Hello: &workerproto.Hello{ServerVersion: "fake", Protocol: workerproto.Version, HeartbeatInterval: 30 * time.Millisecond, Jobs: []int64{}}})
+			_ = http.NewResponseController(w).Flush()
+			<-req.Context().Done()
+			return
+		}
+		if status := int(r.fail.Load()); status != 0 {
+			writeErr(w, status, failCode(status), "replica refuses by the test", nil)
+			return
+		}
+		h.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), replicaKey{}, r)))
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = &p
+	srv.Start()
+	r.mu.Lock()
+	r.srv = srv
+	r.mu.Unlock()
+}
+
+// kill takes the replica down at once: its listener and every connection
+// closed (requests in flight lose their answers). It does not wait for
+// handlers, so a log hook may call it.
+func (r *fakeReplica) kill() {
+	r.mu.Lock()
+	srv := r.srv
+	r.srv = nil
+	if srv != nil {
+		r.dead = append(r.dead, srv)
+	}
+	r.mu.Unlock()
+	if srv != nil {
+		srv.Listener.Close()
+		srv.CloseClientConnections()
+	}
+}
+
+// revive starts the killed replica again on its address.
+func (r *fakeReplica) revive() {
+	l, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.fs.t.Fatal(err)
+	}
+	r.serve(l)
+}
+
+// streaming reports how many streams of the replica are open.
+func (r *fakeReplica) streaming() bool {
+	r.fs.mu.Lock()
+	defer r.fs.mu.Unlock()
+	for st := range r.fs.streams {
+		if st.replica == r {
+			return true
+		}
+	}
+	return false
 }

@@ -31,14 +31,25 @@ const (
 )
 
 // link is the worker's HTTP connection to the server: every request goes
-// through it, with the protocol version and the token.
+// through it, with the protocol version and the token. With several server
+// URLs (replicas of one lab on one database) it uses one at a time, the
+// current one, and moves to the next (round robin) when that one fails:
+// every request of the protocol can be repeated on another replica.
 type link struct {
-	base    string // server URL without a trailing slash
+	servers []*endpoint
+	cur     atomic.Int32 // index of the current server
+	// moving: the link moved and no server answered since; the moves
+	// that follow (every server failing) are logged at debug level only
+	moving  atomic.Bool
 	name    string
 	token   string // set before any goroutine uses the link
 	log     *slog.Logger
 	timeout time.Duration
+}
 
+// endpoint is one server URL with its own clients and connections.
+type endpoint struct {
+	base     string // server URL without a trailing slash
 	conns    *connTracker
 	primary  *http.Client
 	fallback *http.Client // HTTP/1.1, only for plain http in auto mode
@@ -46,21 +57,33 @@ type link struct {
 	dialMu   sync.Mutex // serializes requests while no connection is open
 }
 
-func newLink(cfg Config) (*link, error) {
-	u, err := url.Parse(strings.TrimSpace(cfg.Server))
+// parseServerURL checks a server URL and returns it without a trailing
+// slash.
+func parseServerURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
-		return nil, fmt.Errorf("server URL %q: %w", cfg.Server, err)
+		return nil, fmt.Errorf("server URL %q: %w", raw, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("server URL %q: scheme must be http or https", cfg.Server)
+		return nil, fmt.Errorf("server URL %q: scheme must be http or https", raw)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("server URL %q: no host", cfg.Server)
+		return nil, fmt.Errorf("server URL %q: no host", raw)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("server URL %q: must not have credentials, a query or a fragment", u.Redacted())
 	}
 	u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
+	return u, nil
+}
+
+// newLink builds the link to cfg.Servers (cfg.Server alone when the list
+// is empty). Every URL is checked; the same one twice is an error.
+func newLink(cfg Config) (*link, error) {
+	urls := cfg.Servers
+	if len(urls) == 0 {
+		urls = []string{cfg.Server}
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if cfg.CAFile != "" {
 		pool, err := tlsconfig.CertPool(cfg.CAFile)
@@ -69,13 +92,33 @@ func newLink(cfg Config) (*link, error) {
 		}
 		tlsConf.RootCAs = pool
 	}
-	l := &link{base: u.String(), name: cfg.Name, token: cfg.Token, log: cfg.Logger,
-		timeout: cfg.RequestTimeout, conns: &connTracker{conns: map[*trackedConn]struct{}{}}}
+	l := &link{name: cfg.Name, token: cfg.Token, log: cfg.Logger, timeout: cfg.RequestTimeout}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	seen := map[string]bool{}
+	for _, raw := range urls {
+		u, err := parseServerURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		if seen[u.String()] {
+			return nil, fmt.Errorf("server URL %q listed twice", u.String())
+		}
+		seen[u.String()] = true
+		l.servers = append(l.servers, newEndpoint(cfg, u, tlsConf))
+	}
+	return l, nil
+}
+
+// newEndpoint builds the clients of one server URL.
+func newEndpoint(cfg Config, u *url.URL, tlsConf *tls.Config) *endpoint {
+	ep := &endpoint{base: u.String(), conns: &connTracker{conns: map[*trackedConn]struct{}{}}}
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 15 * time.Second}
 	client := func(p http.Protocols) *http.Client {
 		return &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           l.conns.dialer(dialer),
+			DialContext:           ep.conns.dialer(dialer),
 			TLSClientConfig:       tlsConf.Clone(),
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: cfg.RequestTimeout,
@@ -91,42 +134,118 @@ func newLink(cfg Config) (*link, error) {
 	switch {
 	case cfg.HTTP1:
 		p.SetHTTP1(true)
-		l.primary = client(p)
-		l.mode.Store(modePrimary)
+		ep.primary = client(p)
+		ep.mode.Store(modePrimary)
 	case u.Scheme == "https":
 		p.SetHTTP1(true) // ALPN picks HTTP/2 when the server offers it
 		p.SetHTTP2(true)
-		l.primary = client(p)
-		l.mode.Store(modePrimary)
+		ep.primary = client(p)
+		ep.mode.Store(modePrimary)
 	default:
 		p.SetUnencryptedHTTP2(true) // h2c with prior knowledge
-		l.primary = client(p)
+		ep.primary = client(p)
 		// known to be HTTP/2: one connection carries everything (net/http
 		// may otherwise dial a second one while the first is being pooled)
-		l.primary.Transport.(*http.Transport).MaxConnsPerHost = 1
+		ep.primary.Transport.(*http.Transport).MaxConnsPerHost = 1
 		var p1 http.Protocols
 		p1.SetHTTP1(true)
-		l.fallback = client(p1)
+		ep.fallback = client(p1)
 	}
-	return l, nil
+	return ep
+}
+
+// bases lists the server URLs, the current one first.
+func (l *link) bases() []string {
+	out := make([]string, 0, len(l.servers))
+	i := int(l.cur.Load())
+	for k := range l.servers {
+		out = append(out, l.servers[(i+k)%len(l.servers)].base)
+	}
+	return out
 }
 
 // close drops every connection.
 func (l *link) close() {
-	l.primary.CloseIdleConnections()
-	if l.fallback != nil {
-		l.fallback.CloseIdleConnections()
+	for _, ep := range l.servers {
+		ep.close()
 	}
-	l.conns.closeAll()
 }
 
-// request sends one request. body may be nil. auth adds the worker token.
+func (ep *endpoint) close() {
+	ep.primary.CloseIdleConnections()
+	if ep.fallback != nil {
+		ep.fallback.CloseIdleConnections()
+	}
+	ep.conns.closeAll()
+}
+
+// moveFrom makes the server after server i the current one, unless another
+// request already moved away from i, and drops i's connections: one server
+// at a time. why says what failed.
+func (l *link) moveFrom(i int, why string) {
+	n := len(l.servers)
+	if n < 2 {
+		return
+	}
+	next := (i + 1) % n
+	if !l.cur.CompareAndSwap(int32(i), int32(next)) {
+		return
+	}
+	from, to := l.servers[i], l.servers[next]
+	lvl := slog.LevelWarn
+	if l.moving.Swap(true) {
+		lvl = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), lvl, fmt.Sprintf("moved to server %s (%s unreachable: %s)", to.base, from.base, why),
+		"server", to.base, "from", from.base)
+	from.close()
+}
+
+// request sends one request to the current server. body may be nil. auth
+// adds the worker token. With several servers, a request that fails on the
+// current one (no connection, a connection lost, a 5xx answer) moves the
+// link to the next server and is sent again there, once to each server;
+// the last server's failure is returned, and the caller's back-off spaces
+// the rounds.
+func (l *link) request(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, auth bool) (*http.Response, error) {
+	resp, _, err := l.requestOn(ctx, method, path, query, body, contentType, auth)
+	return resp, err
+}
+
+// requestOn is request, also saying which server answered.
+func (l *link) requestOn(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, auth bool) (*http.Response, int, error) {
+	for try := 1; ; try++ {
+		i := int(l.cur.Load())
+		resp, err := l.servers[i].request(ctx, l, method, path, query, body, contentType, auth)
+		if try >= len(l.servers) || ctx.Err() != nil {
+			if err == nil && resp.StatusCode < 500 {
+				l.moving.Store(false)
+			}
+			return resp, i, err
+		}
+		var why string
+		switch {
+		case err != nil:
+			why = err.Error()
+		case resp.StatusCode >= 500:
+			why = fmt.Sprintf("%s %s: %d %s", method, path, resp.StatusCode, http.StatusText(resp.StatusCode))
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+		default:
+			l.moving.Store(false)
+			return resp, i, nil
+		}
+		l.moveFrom(i, why)
+	}
+}
+
+// request sends one request to this server.
 // Over plain http in auto mode the first exchanges try h2c and, when the
 // TCP connection works but the h2c exchange fails (an HTTP/1.1-only server
 // or proxy), repeat with HTTP/1.1 and stay with it.
-func (l *link) request(ctx context.Context, method, path string, query url.Values, body []byte, contentType string, auth bool) (*http.Response, error) {
+func (ep *endpoint) request(ctx context.Context, l *link, method, path string, query url.Values, body []byte, contentType string, auth bool) (*http.Response, error) {
 	build := func() (*http.Request, error) {
-		u := l.base + workerproto.Prefix + path
+		u := ep.base + workerproto.Prefix + path
 		if len(query) > 0 {
 			u += "?" + query.Encode()
 		}
@@ -152,16 +271,16 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 	if err != nil {
 		return nil, err
 	}
-	switch l.mode.Load() {
+	switch ep.mode.Load() {
 	case modePrimary:
-		return l.do(l.primary, req)
+		return ep.do(ep.primary, req)
 	case modeFallback:
-		return l.do(l.fallback, req)
+		return ep.do(ep.fallback, req)
 	}
-	resp, err := l.do(l.primary, req)
+	resp, err := ep.do(ep.primary, req)
 	if err == nil {
-		if l.mode.CompareAndSwap(modeUnknown, modePrimary) {
-			l.log.Info("server speaks HTTP/2 without TLS (h2c): one connection for everything")
+		if ep.mode.CompareAndSwap(modeUnknown, modePrimary) {
+			l.log.Info("server speaks HTTP/2 without TLS (h2c): one connection for everything", "server", ep.base)
 		}
 		return resp, nil
 	}
@@ -172,12 +291,12 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 	if berr != nil {
 		return nil, err
 	}
-	resp, err1 := l.do(l.fallback, req)
+	resp, err1 := ep.do(ep.fallback, req)
 	if err1 != nil {
 		return nil, err
 	}
-	if l.mode.CompareAndSwap(modeUnknown, modeFallback) {
-		l.log.Info("server or proxy refuses h2c; using HTTP/1.1 (the stream takes a connection of its own)", "h2c_error", err)
+	if ep.mode.CompareAndSwap(modeUnknown, modeFallback) {
+		l.log.Info("server or proxy refuses h2c; using HTTP/1.1 (the stream takes a connection of its own)", "server", ep.base, "h2c_error", err)
 	}
 	return resp, nil
 }
@@ -185,15 +304,15 @@ func (l *link) request(ctx context.Context, method, path string, query url.Value
 // do sends req with c. While no connection is open, requests go one at a
 // time: the first opens the connection and, with HTTP/2, the others then
 // share it instead of each dialing one of their own.
-func (l *link) do(c *http.Client, req *http.Request) (*http.Response, error) {
-	if l.conns.isReady() {
+func (ep *endpoint) do(c *http.Client, req *http.Request) (*http.Response, error) {
+	if ep.conns.isReady() {
 		return c.Do(req)
 	}
-	l.dialMu.Lock()
-	defer l.dialMu.Unlock()
+	ep.dialMu.Lock()
+	defer ep.dialMu.Unlock()
 	resp, err := c.Do(req)
 	if err == nil {
-		l.conns.markReady()
+		ep.conns.markReady()
 	}
 	return resp, err
 }

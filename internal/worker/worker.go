@@ -104,7 +104,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	w.log.Info("worker starting", "server", w.link.base, "data_dir", w.cfg.DataDir, "version", version.Version, "protocol", workerproto.Version)
+	w.log.Info("worker starting", "servers", w.link.bases(), "data_dir", w.cfg.DataDir, "version", version.Version, "protocol", workerproto.Version)
 	if w.cfg.BootFiles != "" {
 		if w.boot, err = w.startBootServer(); err != nil {
 			return err
@@ -303,7 +303,7 @@ func (w *Worker) stream(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	q := url.Values{"name": {w.cfg.Name}, "version": {version.Version}}
-	resp, err := w.link.request(ctx, http.MethodGet, workerproto.PathConnect, q, nil, "", true)
+	resp, srv, err := w.link.requestOn(ctx, http.MethodGet, workerproto.PathConnect, q, nil, "", true)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -312,12 +312,14 @@ func (w *Worker) stream(ctx context.Context) error {
 		return readAPIError(http.MethodGet, workerproto.PathConnect, resp)
 	}
 	// a stream silent for three heartbeat intervals is dead: cancel it and
-	// drop the connections (with HTTP/2 the requests share them)
+	// drop the connections (with HTTP/2 the requests share them); with
+	// several servers, move to the next
 	var dead atomic.Bool
 	watchdog := time.AfterFunc(3*w.heartbeatInterval(), func() {
 		dead.Store(true)
 		cancel()
-		w.link.conns.closeAll()
+		w.link.servers[srv].conns.closeAll()
+		w.link.moveFrom(srv, fmt.Sprintf("stream silent for %s", 3*w.heartbeatInterval()))
 	})
 	defer watchdog.Stop()
 	r := bufio.NewReaderSize(resp.Body, 16<<10)
