@@ -272,4 +272,3 @@ func errorIfFalse(ok bool, what string) error {
 	}
 	return fmt.Errorf("%s failed", what)
 }
-
