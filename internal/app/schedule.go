@@ -21,9 +21,8 @@ import (
 // scheduler leader only, the sweep every SweepInterval (sweep: silent
 // workers marked Offline, lost jobs finished, idle multinode groups swept,
 // a full pass). Leadership is the lease "scheduler" in the store, taken or
-// renewed every LeaseTTL/3; a replica that becomes leader sweeps at once.
-// When ctx ends Run releases the lease, so that another replica takes
-// over at its next renewal. Errors of one pass are logged and the loop
+// renewed every LeaseTTL/3. When ctx ends Run releases the lease, so that
+// another replica takes over at its next renewal. Errors of one pass are logged and the loop
 // goes on (the server's conditions, a full disk or an unavailable
 // database, once per episode). It also runs the health probe (Health)
 // every HealthInterval.
@@ -43,9 +42,10 @@ func (a *App) Run(ctx context.Context) {
 	defer t.Stop()
 	lt := time.NewTicker(max(a.cfg.LeaseTTL/3, time.Millisecond))
 	defer lt.Stop()
-	if a.renewLeadership(ctx) {
-		a.sweep(ctx)
-	}
+	// No sweep right away, as before there was a leader: after a restart
+	// the workers get a sweep interval to beat again before the stored
+	// heartbeats are judged.
+	a.renewLeadership(ctx)
 	a.Kick()
 	for {
 		select {
@@ -56,10 +56,7 @@ func (a *App) Run(ctx context.Context) {
 				a.logError(slog.LevelError, "scheduling pass", err)
 			}
 		case <-lt.C:
-			was := a.Leader()
-			if a.renewLeadership(ctx) && !was {
-				a.sweep(ctx)
-			}
+			a.renewLeadership(ctx)
 		case <-t.C:
 			a.sweep(ctx)
 		}
