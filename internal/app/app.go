@@ -30,6 +30,13 @@ type Config struct {
 	// 10 s). Events trigger passes immediately; the sweep catches the rest
 	// (queue timeouts, health checks falling due, changes by other servers).
 	SweepInterval time.Duration
+	// LeaseTTL is how long the scheduler lease lasts unless renewed
+	// (default DefaultLeaseTTL, 15 s): of the server replicas on one
+	// database, the one holding the lease "scheduler" runs the sweeps
+	// (Run), renewing it every LeaseTTL/3. When the leader dies another
+	// replica takes over within LeaseTTL plus LeaseTTL/3; when it stops
+	// cleanly, within LeaseTTL/3.
+	LeaseTTL time.Duration
 	// HeartbeatTimeout is how long a worker may stay silent before it is
 	// marked Offline (default 60 s).
 	HeartbeatTimeout time.Duration
@@ -102,6 +109,7 @@ type App struct {
 
 	placed placements // workerlink.go: which worker runs each job, for the log appends' checks
 	health health     // health.go: the server's conditions and its health probe
+	lead   leadership // leader.go: the scheduler lease
 }
 
 // Event is something that happened in the lab, delivered to listeners after
@@ -141,6 +149,9 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = 10 * time.Second
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
 	if cfg.HeartbeatTimeout <= 0 {
 		cfg.HeartbeatTimeout = 60 * time.Second
 	}
@@ -162,6 +173,7 @@ func New(st store.Store, cfg Config) *App {
 	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), notifyWake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
 		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
 	a.health.wake = make(chan struct{}, 1)
+	a.lead.holder = newHolder()
 	return a
 }
 

@@ -17,38 +17,48 @@ import (
 )
 
 // Run drives scheduling until ctx ends: a pass right away, a pass whenever
-// Kick is called (submit, finish, device or worker change), and a sweep every
-// SweepInterval that also marks silent workers Offline. Errors of one pass
-// are logged and the loop goes on (the server's conditions, a full disk or
-// an unavailable database, once per episode). It also runs the health
-// probe (Health) every HealthInterval.
+// Kick is called (submit, finish, device or worker change), and, on the
+// scheduler leader only, the sweep every SweepInterval (sweep: silent
+// workers marked Offline, lost jobs finished, idle multinode groups swept,
+// a full pass). Leadership is the lease "scheduler" in the store, taken or
+// renewed every LeaseTTL/3. When ctx ends Run releases the lease, so that
+// another replica takes over at its next renewal. Errors of one pass are logged and the loop
+// goes on (the server's conditions, a full disk or an unavailable
+// database, once per episode). It also runs the health probe (Health)
+// every HealthInterval.
 func (a *App) Run(ctx context.Context) {
 	var probe sync.WaitGroup
 	defer probe.Wait()
 	probe.Go(func() { a.runHealth(ctx) })
+	defer func() {
+		a.lead.mu.Lock()
+		crash := a.lead.crash
+		a.lead.mu.Unlock()
+		if !crash {
+			a.releaseLeadership(ctx)
+		}
+	}()
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
+	lt := time.NewTicker(max(a.cfg.LeaseTTL/3, time.Millisecond))
+	defer lt.Stop()
+	// No sweep right away, as before there was a leader: after a restart
+	// the workers get a sweep interval to beat again before the stored
+	// heartbeats are judged.
+	a.renewLeadership(ctx)
 	a.Kick()
 	for {
-		full := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.wake:
+			if _, err := a.schedulePass(ctx, false); err != nil && ctx.Err() == nil {
+				a.logError(slog.LevelError, "scheduling pass", err)
+			}
+		case <-lt.C:
+			a.renewLeadership(ctx)
 		case <-t.C:
-			full = true
-			if err := a.markSilentWorkersOffline(ctx); err != nil && ctx.Err() == nil {
-				a.logError(slog.LevelError, "worker sweep", err)
-			}
-			if err := a.failLostJobs(ctx); err != nil && ctx.Err() == nil {
-				a.logError(slog.LevelError, "lost-job sweep", err)
-			}
-			if err := a.sweepCoordinator(ctx); err != nil && ctx.Err() == nil {
-				a.logError(slog.LevelError, "coordinator sweep", err)
-			}
-		}
-		if _, err := a.schedulePass(ctx, full); err != nil && ctx.Err() == nil {
-			a.logError(slog.LevelError, "scheduling pass", err)
+			a.sweep(ctx)
 		}
 	}
 }

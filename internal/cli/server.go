@@ -44,7 +44,7 @@ func envOr(key, def string) string {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	var sweep, heartbeat, lostGrace, healthInterval, groupHold time.Duration
+	var sweep, heartbeat, lostGrace, healthInterval, groupHold, leaderLease time.Duration
 	var missed int
 	var bootstrapAdmin bool
 	var logLevel, templatesDir string
@@ -66,7 +66,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
-			f.cfg.App = app.Config{SweepInterval: sweep, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
+			f.cfg.App = app.Config{SweepInterval: sweep, LeaseTTL: leaderLease, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
 				GroupHoldAfter: groupHold,
 				TemplatesDir:   templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
 			if err := f.cfg.App.Callbacks.Validate(); err != nil {
@@ -121,6 +121,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	cmd.Flags().DurationVar(&sweep, "sweep-interval", 10*time.Second, "period of the scheduler's safety sweep (events trigger passes at once)")
+	cmd.Flags().DurationVar(&leaderLease, "leader-lease", app.DefaultLeaseTTL, "of the server replicas on one database, one (holding a lease of this duration in the database, renewed every third of it) runs the periodic sweeps; when it dies another takes over within this plus a third")
 	cmd.Flags().StringVar(&f.cfg.CoordinatorListen, "coordinator-listen", "", "also serve LAVA's coordinator protocol on this TCP address (e.g. 0.0.0.0:3079), for stock LAVA dispatchers; off when empty")
 	cmd.Flags().DurationVar(&groupHold, "group-hold-after", app.DefaultGroupHoldAfter, "how long a multinode group may wait before the scheduler keeps free devices idle for it (0: never)")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")

@@ -312,6 +312,10 @@ type healthBody struct {
 	// when unknown.
 	DiskFree *int64      `json:"disk_free"`
 	Faults   []faultBody `json:"faults"`
+	// SchedulerLeader says whether this server holds the scheduler lease
+	// and so runs the periodic sweeps (of the replicas on one database,
+	// one does).
+	SchedulerLeader bool `json:"scheduler_leader"`
 }
 
 // faultBody is a condition that holds, in healthBody.
@@ -337,6 +341,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if h.DiskFree >= 0 {
 		b.DiskFree = &h.DiskFree
 	}
+	b.SchedulerLeader = s.app.Leader()
 	b.Faults = []faultBody{}
 	for _, f := range h.Faults {
 		msg := apierr.StorageFullMessage

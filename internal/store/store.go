@@ -82,6 +82,27 @@ type Queries interface {
 	// group has that name.
 	DeleteCoordinatorGroup(ctx context.Context, name string) error
 
+	// Leases: named rights held by one holder at a time until they
+	// expire (lab.Lease), for the server replicas on one database to elect
+	// a scheduler leader. Times are the caller's clock: replicas' clocks
+	// must agree to well within a lease's duration.
+	//
+	// AcquireLease takes the lease name for holder until now+ttl when it
+	// is free (never taken, released, or expired at now) or renews it when
+	// holder holds it already, with one conditional statement: two callers
+	// never both hold it. Otherwise it returns the lease as held, with an
+	// error wrapping ErrConflict. An empty name or holder, a zero now or a
+	// ttl not above 0 is ErrInvalid.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (lab.Lease, error)
+	// ReleaseLease frees the lease when holder holds it (expired or not),
+	// so another caller may take it at once. When holder does not hold
+	// it (another does, or nobody) nothing changes and the result is nil:
+	// a holder that lost its lease may still release it on its way out.
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// GetLease returns the lease as stored, expired or not; ErrNotFound
+	// when it was never taken or was released.
+	GetLease(ctx context.Context, name string) (lab.Lease, error)
+
 	// Tags.
 	CreateTag(ctx context.Context, t lab.Tag) error
 	GetTag(ctx context.Context, name string) (lab.Tag, error)

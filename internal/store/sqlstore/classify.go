@@ -88,6 +88,18 @@ func (c classified) DeleteCoordinatorGroup(ctx context.Context, name string) err
 	return c0(c.q.DeleteCoordinatorGroup(ctx, name))
 }
 
+func (c classified) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (lab.Lease, error) {
+	return c1(c.q.AcquireLease(ctx, name, holder, now, ttl))
+}
+
+func (c classified) ReleaseLease(ctx context.Context, name, holder string) error {
+	return c0(c.q.ReleaseLease(ctx, name, holder))
+}
+
+func (c classified) GetLease(ctx context.Context, name string) (lab.Lease, error) {
+	return c1(c.q.GetLease(ctx, name))
+}
+
 func (c classified) CreateTag(ctx context.Context, t lab.Tag) error { return c0(c.q.CreateTag(ctx, t)) }
 
 func (c classified) GetTag(ctx context.Context, name string) (lab.Tag, error) {

@@ -63,6 +63,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		{"OneJobManyDevices", storetest.RaceOneJobManyDevices},
 		{"ManyJobsOneDevice", storetest.RaceManyJobsOneDevice},
 		{"ClaimDeliveries", storetest.RaceClaimDeliveries},
+		{"Leases", storetest.RaceLeases},
 	}
 	for _, r := range races {
 		t.Run(r.name, func(t *testing.T) {
