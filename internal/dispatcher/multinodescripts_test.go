@@ -88,13 +88,14 @@ func TestBridgeWithOverlayScripts(t *testing.T) {
 			io.Writer
 		}{stdout, stdin}, log),
 		mn: &multinode{coord: client, group: "g", role: "client", timeout: 30 * time.Second, system: MultinodeSystemTimeout}}
+	// The hook reads the console from its first line: set it before the
+	// script can print one.
+	run := newTestRun(env, "")
+	rctx, end := run.startBridge(ctx)
+	env.Conn.SetLineHook(run.line)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-
-	run := newTestRun(env, "")
-	env.Conn.SetLineHook(run.line)
-	rctx, end := run.startBridge(ctx)
 	_, err = env.Conn.Expect(rctx, "ENDRUN", regexp.MustCompile(`<LAVA_SIGNAL_ENDRUN [^>]*>`))
 	if err := end(err); err != nil {
 		t.Fatal(err)
@@ -166,8 +167,8 @@ func TestBridgeKeepsTheShellsError(t *testing.T) {
 		}{out, io.Discard}, log),
 		mn: &multinode{coord: g.client("1", "solo"), group: "g", role: "solo", timeout: time.Minute, system: MultinodeSystemTimeout}}
 	run := newTestRun(env, "")
-	env.Conn.SetLineHook(run.line)
 	ctx, end := run.startBridge(context.Background())
+	env.Conn.SetLineHook(run.line)
 	io.WriteString(dev, "<LAVA_SIGNAL_STARTRUN 0_x 1_1.1>\n<LAVA_MULTI_NODE> <LAVA_WAIT never>\n")
 	for !g.registered("1") { // the wait is pending
 		time.Sleep(10 * time.Millisecond)

@@ -98,10 +98,11 @@ func (t *testShell) runStage(ctx context.Context, env *Env, ov *deviceOverlay, d
 		}
 	}
 	run.installFail = fmt.Sprintf("stage_%d", t.stage)
+	// The bridge exists before the hook that feeds it reads a line.
+	ctx, end := run.startBridge(ctx)
 	env.Conn.SetLineHook(run.line)
 	defer env.Conn.SetLineHook(nil)
 	defer run.closeUnfinished()
-	ctx, end := run.startBridge(ctx)
 	return end(t.stage1(ctx, env, ov, run))
 }
 
@@ -190,10 +191,10 @@ func (r *testRun) addParser(runID string, p *overlay.Parse) error {
 // execute sends the definition's steps and closes an unfinished run.
 func (r *testRun) execute(ctx context.Context, def jobdef.TestDefinition) error {
 	env := r.env
+	ctx, end := r.startBridge(ctx) // before the hook that feeds it
 	env.Conn.SetLineHook(r.line)
 	defer env.Conn.SetLineHook(nil)
 	defer r.closeUnfinished()
-	ctx, end := r.startBridge(ctx)
 	return end(r.send(ctx, def))
 }
 
