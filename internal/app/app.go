@@ -81,6 +81,11 @@ type Config struct {
 	// Callbacks says where notify callbacks may go (notifypolicy.go);
 	// checked at submission and by the sender.
 	Callbacks CallbackPolicy
+	// Notifier carries the app's events to the other server replicas on
+	// the same database and theirs to this one (replicas.go): sqlstore's
+	// NewNotifier gives PostgreSQL's LISTEN/NOTIFY. Nil: this process is
+	// the only server (SQLite), its events stay in process.
+	Notifier store.Notifier
 }
 
 // App holds the server's use cases: every API transport calls these methods,
@@ -110,6 +115,7 @@ type App struct {
 	placed placements // workerlink.go: which worker runs each job, for the log appends' checks
 	health health     // health.go: the server's conditions and its health probe
 	lead   leadership // leader.go: the scheduler lease
+	bus    replicaBus // replicas.go: events between replicas
 }
 
 // Event is something that happened in the lab, delivered to listeners after
@@ -119,8 +125,9 @@ type App struct {
 type Event struct {
 	// Kind is "job" (a job changed state or health), "device" (a device
 	// changed state or health), "worker" (a worker changed state or
-	// health), "log" (a job's log grew) or "event" (a job's test shell
-	// ran lava-test-event: Message says what).
+	// health), "log" (a job's log grew), "event" (a job's test shell
+	// ran lava-test-event: Message says what) or "resync" (KindResync:
+	// events of other replicas may have been missed; re-read).
 	Kind   string
 	JobID  int64
 	Device string
@@ -174,6 +181,7 @@ func New(st store.Store, cfg Config) *App {
 		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
 	a.health.wake = make(chan struct{}, 1)
 	a.lead.holder = newHolder()
+	a.initReplicaBus()
 	return a
 }
 
@@ -193,7 +201,15 @@ func (a *App) Subscribe(fn func(Event)) {
 	a.listeners = append(a.listeners, fn)
 }
 
+// emit delivers an event of this process to the listeners and publishes
+// it to the other replicas.
 func (a *App) emit(e Event) {
+	a.deliver(e)
+	a.publish(e)
+}
+
+// deliver hands e to this process's listeners.
+func (a *App) deliver(e Event) {
 	a.mu.Lock()
 	ls := a.listeners
 	a.mu.Unlock()

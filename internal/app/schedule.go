@@ -30,6 +30,7 @@ func (a *App) Run(ctx context.Context) {
 	var probe sync.WaitGroup
 	defer probe.Wait()
 	probe.Go(func() { a.runHealth(ctx) })
+	probe.Go(func() { a.RunReplicaEvents(ctx) })
 	defer func() {
 		a.lead.mu.Lock()
 		crash := a.lead.crash

@@ -554,7 +554,7 @@ func (a *App) readableLog(ctx context.Context, p auth.Principal, jobID int64, st
 	if wait > 0 && j.State != lab.JobFinished {
 		if n, err := a.cfg.Logs.Lines(jobID); err == nil && n <= start {
 			wctx, cancel := context.WithTimeout(ctx, wait)
-			_, _ = a.cfg.Logs.WaitLines(wctx, jobID, start)
+			a.waitLines(wctx, jobID, start)
 			cancel()
 		}
 	}
@@ -617,7 +617,7 @@ func (f *LogFollower) Wait(ctx context.Context, start int, d time.Duration) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	_, _ = f.a.cfg.Logs.WaitLines(wctx, f.job.ID, start)
+	f.a.waitLines(wctx, f.job.ID, start)
 }
 
 // LogSize is the stored size of a job's log (0 without a log store).

@@ -85,11 +85,14 @@ type Server struct {
 	app     *app.App
 	workers *workerapi.Server
 	notify  *notify.Sender // the notifications of jobs' notify blocks
-	events  *events.Server // LAVA's event stream at /ws/
-	ui      *web.UI        // the web UI; its live streams close at shutdown
-	admit   *admit.Limiter
-	ln      net.Listener
-	http    *http.Server
+	// notifier carries events between replicas on PostgreSQL (nil on
+	// SQLite, or when Config.App brought its own).
+	notifier *sqlstore.PGNotifier
+	events   *events.Server // LAVA's event stream at /ws/
+	ui       *web.UI        // the web UI; its live streams close at shutdown
+	admit    *admit.Limiter
+	ln       net.Listener
+	http     *http.Server
 	// coordLn is the LAVA coordinator listener (nil when off).
 	coordLn net.Listener
 }
@@ -154,6 +157,22 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Replicas on one PostgreSQL hear one another's events (LISTEN/NOTIFY);
+	// a single SQLite server needs no notifier.
+	var notifier *sqlstore.PGNotifier
+	if cfg.App.Notifier == nil && sqlstore.IsPostgres(cfg.DatabaseDSN()) {
+		if notifier, err = sqlstore.NewPGNotifier(cfg.DatabaseDSN(), cfg.Logger); err != nil {
+			st.Close()
+			return nil, err
+		}
+		cfg.App.Notifier = notifier
+	}
+	opened := false
+	defer func() {
+		if !opened && notifier != nil {
+			notifier.Close()
+		}
+	}()
 	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
 	if err != nil {
 		st.Close()
@@ -208,7 +227,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, coordLn: coordLn, notify: sender,
+	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, coordLn: coordLn, notify: sender, notifier: notifier,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
@@ -237,6 +256,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	opened = true
 	return s, nil
 }
 
@@ -421,6 +441,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	<-pushDone
 	<-notifyDone // it released its claims: the next server takes them at once
 	<-coordDone
+	s.closeNotifier()
 	if err := s.logs.Close(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close log store: %w", err)
 	}
@@ -437,8 +458,18 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) Close() error {
 	s.events.Close()
 	s.ln.Close()
+	s.closeNotifier()
 	s.logs.Close()
 	return s.st.Close()
+}
+
+// closeNotifier stops the replicas' notifier, if the server made one.
+func (s *Server) closeNotifier() {
+	if s.notifier != nil {
+		if err := s.notifier.Close(); err != nil {
+			s.cfg.Logger.Warn("close notifier", "err", err)
+		}
+	}
 }
 
 // redactDSN hides a password in a database URL for printing.

@@ -68,7 +68,8 @@ func (h *hub) publish(e app.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		if s.job == 0 || (e.Kind == "job" && e.JobID == s.job) {
+		// a resync (events of other replicas may be lost) refreshes every page
+		if s.job == 0 || (e.Kind == "job" && e.JobID == s.job) || e.Kind == app.KindResync {
 			select {
 			case s.wake <- struct{}{}:
 			default:

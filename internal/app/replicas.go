@@ -1,0 +1,206 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	"github.com/basalt-lab/basalt/internal/store"
+)
+
+// Events between server replicas (issue 14). Every event an App emits is
+// also published, in a few hundred bytes naming what changed, on the
+// Notifier's channel EventsChannel (PostgreSQL's NOTIFY when the replicas
+// share one PostgreSQL). Each App re-emits to its own listeners the events
+// the others published, so that a job scheduled by one replica reaches the
+// worker whose stream is on another, a log line appended on one wakes the
+// live followers on all, and the live pages and the event stream of every
+// replica see every change. Received events are never published again (no
+// loops), and an App ignores its own (the payload carries its replica id).
+// A remote event has no Job: listeners read what they need.
+
+// EventsChannel is the Notifier channel of the app's events.
+const EventsChannel = "basalt_events"
+
+// KindResync is the Kind of the event an App emits when it may have missed
+// other replicas' events (its notifier reconnected to the database):
+// listeners re-read the state they follow. The scheduler runs a pass.
+const KindResync = "resync"
+
+// publishQueue bounds the events waiting to be published; when it is full
+// further events are dropped (logged) and the other replicas catch up by
+// their periodic reads.
+const publishQueue = 4096
+
+// wireEvent is an Event as published: short keys, no Job.
+type wireEvent struct {
+	Replica string `json:"r"`
+	Kind    string `json:"k"`
+	JobID   int64  `json:"j,omitempty"`
+	Device  string `json:"d,omitempty"`
+	Worker  string `json:"w,omitempty"`
+	State   string `json:"s,omitempty"`
+	Health  string `json:"h,omitempty"`
+	Message string `json:"m,omitempty"`
+}
+
+// replicaBus is an App's side of the events between replicas.
+type replicaBus struct {
+	out chan wireEvent // events to publish (nil without a notifier)
+	// in receives the replicas' events: subscribed in New, so that nothing
+	// published after New is missed, read by RunReplicaEvents
+	in <-chan store.Notification
+
+	mu   sync.Mutex
+	logs map[int64]chan struct{} // closed when a remote replica appends to the job's log
+}
+
+func (a *App) initReplicaBus() {
+	if a.cfg.Notifier != nil {
+		a.bus.out = make(chan wireEvent, publishQueue)
+		a.bus.in, _ = a.cfg.Notifier.Subscribe(EventsChannel) // ends when the notifier closes
+	}
+}
+
+// publish queues e for the other replicas; it never blocks.
+func (a *App) publish(e Event) {
+	if a.bus.out == nil {
+		return
+	}
+	w := wireEvent{Replica: a.lead.holder, Kind: e.Kind, JobID: e.JobID, Device: e.Device, Worker: e.Worker,
+		State: e.State, Health: e.Health, Message: e.Message}
+	select {
+	case a.bus.out <- w:
+	default:
+		a.log.Warn("replica events queue full: event not published", "kind", e.Kind, "job", e.JobID, "device", e.Device, "worker", e.Worker)
+	}
+}
+
+// RunReplicaEvents publishes this App's events to the other replicas and
+// re-emits theirs, until ctx ends or the notifier closes. Run starts it;
+// without Config.Notifier it returns at once. Events received between New
+// and this call wait in the subscription (store.NotifyBuffer of them; a
+// resync when more).
+func (a *App) RunReplicaEvents(ctx context.Context) {
+	if a.cfg.Notifier == nil {
+		return
+	}
+	notes := a.bus.in
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { a.publishLoop(ctx) })
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n, ok := <-notes:
+			if !ok {
+				return
+			}
+			a.receive(n)
+		}
+	}
+}
+
+func (a *App) publishLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case w := <-a.bus.out:
+			b, err := json.Marshal(w)
+			if err == nil && len(b) > store.MaxNotifyPayload {
+				w.Message = "" // a test event's message too long: receivers lose only its text
+				b, err = json.Marshal(w)
+			}
+			if err != nil {
+				a.log.Error("encode replica event", "err", err)
+				continue
+			}
+			if err := a.cfg.Notifier.Publish(ctx, EventsChannel, b); err != nil && ctx.Err() == nil {
+				a.logError(slog.LevelWarn, "publish event to other replicas", err, "kind", w.Kind, "job", w.JobID)
+			}
+		}
+	}
+}
+
+// receive re-emits another replica's event locally (never publishing it
+// again), or a resync.
+func (a *App) receive(n store.Notification) {
+	if n.Resync {
+		a.wakeLogFollowers(0)
+		a.deliver(Event{Kind: KindResync})
+		a.Kick()
+		return
+	}
+	var w wireEvent
+	if err := json.Unmarshal(n.Payload, &w); err != nil {
+		a.log.Warn("malformed replica event ignored", "err", err)
+		return
+	}
+	if w.Replica == a.lead.holder || w.Kind == "" {
+		return
+	}
+	e := Event{Kind: w.Kind, JobID: w.JobID, Device: w.Device, Worker: w.Worker, State: w.State, Health: w.Health, Message: w.Message}
+	if e.Kind == "log" {
+		a.wakeLogFollowers(e.JobID)
+	}
+	a.deliver(e)
+	switch e.Kind {
+	case "job", "device", "worker":
+		// a job submitted or finished, a device or worker freed elsewhere:
+		// this replica may now schedule (Kick coalesces)
+		a.Kick()
+	}
+}
+
+// logWake returns a channel closed when another replica appends to the
+// job's log (or a resync): the log store wakes only for this process's
+// appends.
+func (a *App) logWake(jobID int64) <-chan struct{} {
+	a.bus.mu.Lock()
+	defer a.bus.mu.Unlock()
+	if a.bus.logs == nil {
+		a.bus.logs = map[int64]chan struct{}{}
+	}
+	ch := a.bus.logs[jobID]
+	if ch == nil {
+		ch = make(chan struct{})
+		a.bus.logs[jobID] = ch
+	}
+	return ch
+}
+
+// wakeLogFollowers wakes the waiters on job's log (0: on every log).
+func (a *App) wakeLogFollowers(jobID int64) {
+	a.bus.mu.Lock()
+	defer a.bus.mu.Unlock()
+	for id, ch := range a.bus.logs {
+		if jobID == 0 || id == jobID {
+			close(ch)
+			delete(a.bus.logs, id)
+		}
+	}
+}
+
+// waitLines waits, until ctx ends, for the job's log to have more than
+// start lines in this process's log store, or for another replica to
+// append to it.
+func (a *App) waitLines(ctx context.Context, jobID int64, start int) {
+	if a.cfg.Notifier == nil {
+		_, _ = a.cfg.Logs.WaitLines(ctx, jobID, start)
+		return
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	remote := a.logWake(jobID)
+	go func() {
+		select {
+		case <-remote:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	_, _ = a.cfg.Logs.WaitLines(wctx, jobID, start)
+}
