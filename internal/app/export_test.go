@@ -29,3 +29,11 @@ func SimulateCrash(a *App) {
 	defer a.lead.mu.Unlock()
 	a.lead.crash = true
 }
+
+// OnLogWait calls fn whenever a log wait of a can be woken by another
+// replica's append.
+func OnLogWait(a *App, fn func(jobID int64)) {
+	a.bus.mu.Lock()
+	defer a.bus.mu.Unlock()
+	a.bus.waiting = fn
+}

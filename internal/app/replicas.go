@@ -54,6 +54,9 @@ type replicaBus struct {
 
 	mu   sync.Mutex
 	logs map[int64]chan struct{} // closed when a remote replica appends to the job's log
+	// waiting, when set (tests), is called once a log wait can be woken
+	// by another replica
+	waiting func(jobID int64)
 }
 
 func (a *App) initReplicaBus() {
@@ -195,6 +198,12 @@ func (a *App) waitLines(ctx context.Context, jobID int64, start int) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	remote := a.logWake(jobID)
+	a.bus.mu.Lock()
+	hook := a.bus.waiting
+	a.bus.mu.Unlock()
+	if hook != nil {
+		hook(jobID)
+	}
 	go func() {
 		select {
 		case <-remote:

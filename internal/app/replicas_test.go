@@ -1,0 +1,198 @@
+package app_test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/basalt-lab/basalt/internal/app"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
+	"github.com/basalt-lab/basalt/internal/store/sqlstore"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
+)
+
+// replicaFailAfter bounds the waits of the replica tests: reaching it is
+// a failure, never a measurement.
+const replicaFailAfter = 30 * time.Second
+
+// eventTap collects the events an App delivers to its listeners.
+func eventTap(a *app.App) <-chan app.Event {
+	ch := make(chan app.Event, 1024)
+	a.Subscribe(func(e app.Event) {
+		select {
+		case ch <- e:
+		default:
+		}
+	})
+	return ch
+}
+
+// waitEvent returns the first event of ch that match accepts, failing t
+// when none comes.
+func waitEvent(t *testing.T, ch <-chan app.Event, what string, match func(app.Event) bool) app.Event {
+	t.Helper()
+	limit := time.After(replicaFailAfter)
+	for {
+		select {
+		case e := <-ch:
+			if match(e) {
+				return e
+			}
+		case <-limit:
+			t.Fatalf("%s: no such event", what)
+		}
+	}
+}
+
+func jobEvent(id int64, state lab.JobState) func(app.Event) bool {
+	return func(e app.Event) bool { return e.Kind == "job" && e.JobID == id && e.State == state.String() }
+}
+
+// replicaPair is two Apps (replicas) on one private PostgreSQL, each with
+// its own notifier and log store, as two server processes have.
+func replicaPair(t *testing.T, bCfg app.Config) (f *fixture, b *app.App, dsn string, nb *sqlstore.PGNotifier) {
+	t.Helper()
+	dsn = pgtest.DSN(t)
+	notifier := func() *sqlstore.PGNotifier {
+		n, err := sqlstore.NewPGNotifier(dsn, nil)
+		must(t, err)
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	logs := func() *logstore.Store {
+		l, err := logstore.Open(t.TempDir())
+		must(t, err)
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	na, nb := notifier(), notifier()
+	f = newFixtureConfig(t, labtest.OpenDSN(t, dsn), app.Config{Logs: logs(), Notifier: na})
+	bCfg.Now, bCfg.Logs, bCfg.Notifier = f.clk.Now, logs(), nb
+	b = app.New(labtest.OpenDSN(t, dsn), bCfg)
+	ctx, cancel := context.WithTimeout(context.Background(), replicaFailAfter)
+	defer cancel()
+	must(t, na.Listening(ctx, app.EventsChannel))
+	must(t, nb.Listening(ctx, app.EventsChannel))
+	return f, b, dsn, nb
+}
+
+// runUntilEnd runs fn until the test ends.
+func runUntilEnd(t *testing.T, fn func(context.Context)) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { fn(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// TestReplicaEvents: a job submitted and scheduled on replica A reaches
+// the listeners of replica B (the worker link pushes assignments on the
+// job's Scheduled event), named by id without the job; a log line
+// appended on A wakes a follower of the job's log waiting on B.
+func TestReplicaEvents(t *testing.T) {
+	f, b, _, _ := replicaPair(t, app.Config{})
+	runUntilEnd(t, f.app.RunReplicaEvents)
+	runUntilEnd(t, b.RunReplicaEvents)
+	onB := eventTap(b)
+	onA := eventTap(f.app)
+
+	f.lab("qemu", "w1", "d1")
+	f.online("w1")
+	waitEvent(t, onB, "worker online on B", func(e app.Event) bool {
+		return e.Kind == "worker" && e.Worker == "w1" && e.State == lab.WorkerOnline.String()
+	})
+	id := f.submit(definition("replicated", "qemu", ""))
+	e := waitEvent(t, onB, "job submitted on B", jobEvent(id, lab.JobSubmitted))
+	if e.Job != nil {
+		t.Errorf("remote event carries a job: %+v", e.Job)
+	}
+	if r := f.pass(); len(r.Assigned) != 1 {
+		t.Fatalf("pass on A assigned %+v", r.Assigned)
+	}
+	e = waitEvent(t, onB, "job scheduled on B", jobEvent(id, lab.JobScheduled))
+	if e.Device != "d1" {
+		t.Errorf("scheduled event on B names device %q, want d1", e.Device)
+	}
+	// A's own events reach its listeners once, locally: its notification
+	// is not re-emitted. B's listener saw the Scheduled event after A's
+	// notification of it went out; A's own copy came back at most as fast.
+	if got := waitEvent(t, onA, "A's own event", jobEvent(id, lab.JobScheduled)); got.Job == nil {
+		t.Errorf("A's local event lost its job")
+	}
+
+	// a follower on B waits for line 1; A stores it
+	waiting := make(chan struct{})
+	var once sync.Once
+	app.OnLogWait(b, func(j int64) {
+		if j == id {
+			once.Do(func() { close(waiting) })
+		}
+	})
+	fol, err := b.FollowJobLog(f.ctx, f.admin, id)
+	must(t, err)
+	woke := make(chan struct{})
+	go func() {
+		fol.Wait(context.Background(), 0, time.Hour) // only a wake ends it within the test
+		close(woke)
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(replicaFailAfter):
+		t.Fatal("the follower on B never waited")
+	}
+	if _, err := f.app.AppendLog(f.ctx, auth.WorkerPrincipal("w1"), id, 0, []byte("- {dt: 2026-11-24T12:00:00, lvl: info, msg: hello}\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-woke:
+	case <-time.After(replicaFailAfter):
+		t.Fatal("a log line appended on A did not wake the follower on B")
+	}
+}
+
+// TestReplicaKick: the scheduler of replica B (its sweep an hour away)
+// schedules at once the jobs submitted on replica A: their events kick
+// it.
+func TestReplicaKick(t *testing.T) {
+	f, b, _, _ := replicaPair(t, app.Config{SweepInterval: time.Hour})
+	runUntilEnd(t, f.app.RunReplicaEvents)
+	onA := eventTap(f.app)
+	f.lab("qemu", "w1", "d1", "d2")
+	f.online("w1")
+	runUntilEnd(t, b.Run)
+	// The first job may be scheduled by the pass B runs on starting; the
+	// second is submitted after that pass read its queue (the first's
+	// Scheduled event came from it), so only a kick schedules it.
+	first := f.submit(definition("first", "qemu", ""))
+	waitEvent(t, onA, "first job scheduled by B", jobEvent(first, lab.JobScheduled))
+	second := f.submit(definition("second", "qemu", ""))
+	waitEvent(t, onA, "second job scheduled by B", jobEvent(second, lab.JobScheduled))
+}
+
+// TestReplicaResync: when B's listening connection is terminated, B's
+// listeners get a resync event, and events from A reach B again after.
+func TestReplicaResync(t *testing.T) {
+	f, b, dsn, nb := replicaPair(t, app.Config{})
+	runUntilEnd(t, f.app.RunReplicaEvents)
+	runUntilEnd(t, b.RunReplicaEvents)
+	onB := eventTap(b)
+	ctx, cancel := context.WithTimeout(context.Background(), replicaFailAfter)
+	defer cancel()
+	db, err := sql.Open("pgx", dsn)
+	must(t, err)
+	defer db.Close()
+	// every replica's listening backend: both reconnect
+	if _, err := db.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN %'`); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, onB, "resync on B", func(e app.Event) bool { return e.Kind == app.KindResync })
+	must(t, nb.Listening(ctx, app.EventsChannel))
+	f.lab("qemu", "w1", "d1")
+	id := f.submit(definition("after", "qemu", ""))
+	waitEvent(t, onB, "job submitted on A after B reconnected", jobEvent(id, lab.JobSubmitted))
+}
