@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/basalt-lab/basalt/internal/store"
 )
@@ -47,7 +48,8 @@ type wireEvent struct {
 
 // replicaBus is an App's side of the events between replicas.
 type replicaBus struct {
-	out chan wireEvent // events to publish (nil without a notifier)
+	out      chan wireEvent // events to publish (nil without a notifier)
+	dropping atomic.Bool    // the queue was full: a drop was logged
 	// in receives the replicas' events: subscribed in New, so that nothing
 	// published after New is missed, read by RunReplicaEvents
 	in <-chan store.Notification
@@ -75,8 +77,11 @@ func (a *App) publish(e Event) {
 		State: e.State, Health: e.Health, Message: e.Message}
 	select {
 	case a.bus.out <- w:
+		a.bus.dropping.Store(false)
 	default:
-		a.log.Warn("replica events queue full: event not published", "kind", e.Kind, "job", e.JobID, "device", e.Device, "worker", e.Worker)
+		if !a.bus.dropping.Swap(true) { // once per episode
+			a.log.Warn("replica events queue full: events not published until it drains", "kind", e.Kind, "job", e.JobID)
+		}
 	}
 }
 
@@ -121,7 +126,10 @@ func (a *App) publishLoop(ctx context.Context) {
 				a.log.Error("encode replica event", "err", err)
 				continue
 			}
-			if err := a.cfg.Notifier.Publish(ctx, EventsChannel, b); err != nil && ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(ctx, a.cfg.HealthTimeout)
+			err = a.cfg.Notifier.Publish(pctx, EventsChannel, b)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				a.logError(slog.LevelWarn, "publish event to other replicas", err, "kind", w.Kind, "job", w.JobID)
 			}
 		}

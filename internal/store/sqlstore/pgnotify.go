@@ -87,7 +87,7 @@ func (n *PGNotifier) Publish(ctx context.Context, channel string, payload []byte
 		return err
 	}
 	if _, err := n.pub.ExecContext(ctx, "SELECT pg_notify($1, $2)", channel, string(payload)); err != nil {
-		return fmt.Errorf("notify on %s: %w", channel, err)
+		return fmt.Errorf("notify on %s: %w", channel, classify(err))
 	}
 	return nil
 }
@@ -165,11 +165,18 @@ func (n *PGNotifier) listen() {
 	defer close(n.done)
 	backoff := 100 * time.Millisecond
 	for n.ctx.Err() == nil {
+		before := n.Connects()
 		err := n.session()
 		if n.ctx.Err() != nil {
 			return
 		}
-		n.log.Warn("notification listener lost its connection, reconnecting", "err", err, "in", backoff)
+		if n.Connects() > before {
+			// it was connected: one warning per outage, then quiet retries
+			backoff = 100 * time.Millisecond
+			n.log.Warn("notification listener lost its connection, reconnecting", "err", err)
+		} else {
+			n.log.Debug("notification listener cannot connect yet", "err", err, "retry in", backoff)
+		}
 		select {
 		case <-n.ctx.Done():
 			return
