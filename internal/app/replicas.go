@@ -34,9 +34,15 @@ const KindResync = "resync"
 // their periodic reads.
 const publishQueue = 4096
 
+// wireBatch is what is published: the events one replica queued since
+// its last notification, as many as fit in one.
+type wireBatch struct {
+	Replica string            `json:"r"`
+	Events  []json.RawMessage `json:"e"`
+}
+
 // wireEvent is an Event as published: short keys, no Job.
 type wireEvent struct {
-	Replica string `json:"r"`
 	Kind    string `json:"k"`
 	JobID   int64  `json:"j,omitempty"`
 	Device  string `json:"d,omitempty"`
@@ -45,6 +51,10 @@ type wireEvent struct {
 	Health  string `json:"h,omitempty"`
 	Message string `json:"m,omitempty"`
 }
+
+// maxBatch bounds the events taken from the queue for one round of
+// notifications.
+const maxBatch = 512
 
 // replicaBus is an App's side of the events between replicas.
 type replicaBus struct {
@@ -73,7 +83,7 @@ func (a *App) publish(e Event) {
 	if a.bus.out == nil {
 		return
 	}
-	w := wireEvent{Replica: a.lead.holder, Kind: e.Kind, JobID: e.JobID, Device: e.Device, Worker: e.Worker,
+	w := wireEvent{Kind: e.Kind, JobID: e.JobID, Device: e.Device, Worker: e.Worker,
 		State: e.State, Health: e.Health, Message: e.Message}
 	select {
 	case a.bus.out <- w:
@@ -113,27 +123,80 @@ func (a *App) RunReplicaEvents(ctx context.Context) {
 
 func (a *App) publishLoop(ctx context.Context) {
 	for {
+		var batch []wireEvent
 		select {
 		case <-ctx.Done():
 			return
 		case w := <-a.bus.out:
-			b, err := json.Marshal(w)
-			if err == nil && len(b) > store.MaxNotifyPayload {
-				w.Message = "" // a test event's message too long: receivers lose only its text
-				b, err = json.Marshal(w)
+			batch = append(batch, w)
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case w := <-a.bus.out:
+				batch = append(batch, w)
+			default:
+				break drain
 			}
-			if err != nil {
-				a.log.Error("encode replica event", "err", err)
-				continue
-			}
+		}
+		for _, b := range a.encodeBatch(batch) {
 			pctx, cancel := context.WithTimeout(ctx, a.cfg.HealthTimeout)
-			err = a.cfg.Notifier.Publish(pctx, EventsChannel, b)
+			err := a.cfg.Notifier.Publish(pctx, EventsChannel, b)
 			cancel()
 			if err != nil && ctx.Err() == nil {
-				a.logError(slog.LevelWarn, "publish event to other replicas", err, "kind", w.Kind, "job", w.JobID)
+				a.logError(slog.LevelWarn, "publish events to other replicas", err, "events", len(batch))
 			}
 		}
 	}
+}
+
+// encodeBatch packs events into as few payloads as fit
+// store.MaxNotifyPayload, keeping their order; of the "log" events of one
+// job only the first is kept (they all say the log grew).
+func (a *App) encodeBatch(events []wireEvent) [][]byte {
+	head, err := json.Marshal(wireBatch{Replica: a.lead.holder, Events: []json.RawMessage{}})
+	if err != nil {
+		a.log.Error("encode replica events", "err", err)
+		return nil
+	}
+	head = head[:len(head)-2] // without "]}"
+	var out [][]byte
+	cur := append([]byte(nil), head...)
+	n := 0
+	flush := func() {
+		if n > 0 {
+			out = append(out, append(cur, ']', '}'))
+		}
+		cur, n = append([]byte(nil), head...), 0
+	}
+	logs := map[int64]bool{}
+	for _, w := range events {
+		if w.Kind == "log" {
+			if logs[w.JobID] {
+				continue
+			}
+			logs[w.JobID] = true
+		}
+		b, err := json.Marshal(w)
+		if err == nil && len(head)+len(b)+2 > store.MaxNotifyPayload {
+			w.Message = "" // a test event's message too long: receivers lose only its text
+			b, err = json.Marshal(w)
+		}
+		if err != nil {
+			a.log.Error("encode replica event", "err", err)
+			continue
+		}
+		if n > 0 && len(cur)+1+len(b)+2 > store.MaxNotifyPayload {
+			flush()
+		}
+		if n > 0 {
+			cur = append(cur, ',')
+		}
+		cur = append(cur, b...)
+		n++
+	}
+	flush()
+	return out
 }
 
 // receive re-emits another replica's event locally (never publishing it
@@ -145,23 +208,34 @@ func (a *App) receive(n store.Notification) {
 		a.Kick()
 		return
 	}
-	var w wireEvent
-	if err := json.Unmarshal(n.Payload, &w); err != nil {
-		a.log.Warn("malformed replica event ignored", "err", err)
+	var batch wireBatch
+	if err := json.Unmarshal(n.Payload, &batch); err != nil {
+		a.log.Warn("malformed replica events ignored", "err", err)
 		return
 	}
-	if w.Replica == a.lead.holder || w.Kind == "" {
+	if batch.Replica == a.lead.holder {
 		return
 	}
-	e := Event{Kind: w.Kind, JobID: w.JobID, Device: w.Device, Worker: w.Worker, State: w.State, Health: w.Health, Message: w.Message}
-	if e.Kind == "log" {
-		a.wakeLogFollowers(e.JobID)
+	kick := false
+	for _, raw := range batch.Events {
+		var w wireEvent
+		if err := json.Unmarshal(raw, &w); err != nil || w.Kind == "" {
+			a.log.Warn("malformed replica event ignored", "err", err)
+			continue
+		}
+		e := Event{Kind: w.Kind, JobID: w.JobID, Device: w.Device, Worker: w.Worker, State: w.State, Health: w.Health, Message: w.Message}
+		if e.Kind == "log" {
+			a.wakeLogFollowers(e.JobID)
+		}
+		a.deliver(e)
+		switch e.Kind {
+		case "job", "device", "worker":
+			// a job submitted or finished, a device or worker freed
+			// elsewhere: this replica may now schedule
+			kick = true
+		}
 	}
-	a.deliver(e)
-	switch e.Kind {
-	case "job", "device", "worker":
-		// a job submitted or finished, a device or worker freed elsewhere:
-		// this replica may now schedule (Kick coalesces)
+	if kick {
 		a.Kick()
 	}
 }
