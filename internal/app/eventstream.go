@@ -78,7 +78,9 @@ func (r *EventResolver) Resolve(ctx context.Context, e Event) (StreamEvent, erro
 	case "job":
 		j := e.Job
 		if j == nil {
-			got, err := r.job(ctx, e.JobID)
+			// another replica's event: what this resolver remembers of
+			// the job is older than the event
+			got, err := r.read(ctx, e.JobID)
 			if err != nil {
 				return se, err
 			}
@@ -116,6 +118,9 @@ func (r *EventResolver) Resolve(ctx context.Context, e Event) (StreamEvent, erro
 			return se, err
 		}
 	case "worker":
+	case KindResync:
+		clear(r.jobs) // other replicas' changes may have been missed
+		return se, ErrNotStreamed
 	case "event":
 		j, err := r.job(ctx, e.JobID)
 		if err != nil {
@@ -151,6 +156,11 @@ func (r *EventResolver) job(ctx context.Context, id int64) (*lab.Job, error) {
 	if j, ok := r.jobs[id]; ok {
 		return j, nil
 	}
+	return r.read(ctx, id)
+}
+
+// read reads job id and remembers it.
+func (r *EventResolver) read(ctx context.Context, id int64) (*lab.Job, error) {
 	j, err := r.a.st.GetJob(ctx, id)
 	if errors.Is(err, lab.ErrNotFound) {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNotStreamed)

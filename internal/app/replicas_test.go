@@ -110,12 +110,25 @@ func TestReplicaEvents(t *testing.T) {
 	if e.Job != nil {
 		t.Errorf("remote event carries a job: %+v", e.Job)
 	}
+	// B's event stream reads the job of a remote event, and reads it again
+	// for the next one (what it remembers is older than the event)
+	res := b.NewEventResolver()
+	se, err := res.Resolve(f.ctx, e)
+	must(t, err)
+	if se.Job == nil || se.Job.State != lab.JobSubmitted {
+		t.Fatalf("resolved submission on B: %+v", se.Job)
+	}
 	if r := f.pass(); len(r.Assigned) != 1 {
 		t.Fatalf("pass on A assigned %+v", r.Assigned)
 	}
 	e = waitEvent(t, onB, "job scheduled on B", jobEvent(id, lab.JobScheduled))
 	if e.Device != "d1" {
 		t.Errorf("scheduled event on B names device %q, want d1", e.Device)
+	}
+	se, err = res.Resolve(f.ctx, e)
+	must(t, err)
+	if se.Job == nil || se.Job.State != lab.JobScheduled || se.Device == nil || se.Device.Hostname != "d1" {
+		t.Errorf("resolved scheduling on B: job %+v device %+v", se.Job, se.Device)
 	}
 	// A's own events reach its listeners once, locally: its notification
 	// is not re-emitted. B's listener saw the Scheduled event after A's

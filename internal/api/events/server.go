@@ -410,6 +410,7 @@ func (s *Server) leave(l *listener) {
 func (s *Server) onEvent(e app.Event) {
 	switch e.Kind {
 	case "job", "device", "worker", "event":
+	case app.KindResync: // not published: the resolver forgets what it remembers
 	default:
 		return
 	}
