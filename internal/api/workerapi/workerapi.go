@@ -102,7 +102,8 @@ func (s *Server) Connected() int {
 
 // onEvent queues an app event for Run; it never blocks the app.
 func (s *Server) onEvent(e app.Event) {
-	if e.Kind != "job" || (e.State != lab.JobScheduled.String() && e.State != lab.JobCanceling.String()) {
+	resync := e.Kind == app.KindResync
+	if !resync && (e.Kind != "job" || (e.State != lab.JobScheduled.String() && e.State != lab.JobCanceling.String())) {
 		return
 	}
 	s.evMu.Lock()
@@ -133,6 +134,10 @@ func (s *Server) Run(ctx context.Context) {
 }
 
 func (s *Server) deliver(ctx context.Context, e app.Event) {
+	if e.Kind == app.KindResync {
+		s.resync(ctx)
+		return
+	}
 	switch e.State {
 	case lab.JobScheduled.String():
 		as, err := s.app.Assign(ctx, e.JobID)
@@ -183,6 +188,28 @@ func (s *Server) pushAssign(as app.Assignment) {
 	s.pushed[as.JobID] = time.Now()
 	s.pushMu.Unlock()
 	s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
+}
+
+// resync pushes to every connected worker the assignments of its
+// Scheduled jobs that this server has not pushed lately: events of
+// another replica may have been lost (its notifier reconnected), and
+// with them jobs scheduled there for workers whose stream is here.
+// Workers ignore an assignment they already have.
+func (s *Server) resync(ctx context.Context) {
+	s.mu.Lock()
+	workers := make([]string, 0, len(s.conns))
+	for w := range s.conns {
+		workers = append(workers, w)
+	}
+	s.mu.Unlock()
+	for _, w := range workers {
+		if err := s.repushStale(ctx, auth.WorkerPrincipal(w), w, nil); err != nil {
+			if !s.app.NoteFault(err) && ctx.Err() == nil {
+				s.log.Error("resync assignments", "worker", w, "err", err)
+			}
+			return
+		}
+	}
 }
 
 // repushStale sends again the assignments of worker's Scheduled jobs that
