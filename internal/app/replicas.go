@@ -65,7 +65,7 @@ type replicaBus struct {
 	in <-chan store.Notification
 
 	mu   sync.Mutex
-	logs map[int64]chan struct{} // closed when a remote replica appends to the job's log
+	logs map[int64]*logWaiters // woken when a remote replica appends to the job's log
 	// waiting, when set (tests), is called once a log wait can be woken
 	// by another replica
 	waiting func(jobID int64)
@@ -240,30 +240,45 @@ func (a *App) receive(n store.Notification) {
 	}
 }
 
+// logWaiters are the waits on one job's log that another replica's append
+// wakes: ch is closed then.
+type logWaiters struct {
+	ch chan struct{}
+	n  int
+}
+
 // logWake returns a channel closed when another replica appends to the
 // job's log (or a resync): the log store wakes only for this process's
-// appends.
-func (a *App) logWake(jobID int64) <-chan struct{} {
+// appends. Call done when no longer waiting.
+func (a *App) logWake(jobID int64) (woken <-chan struct{}, done func()) {
 	a.bus.mu.Lock()
 	defer a.bus.mu.Unlock()
 	if a.bus.logs == nil {
-		a.bus.logs = map[int64]chan struct{}{}
+		a.bus.logs = map[int64]*logWaiters{}
 	}
-	ch := a.bus.logs[jobID]
-	if ch == nil {
-		ch = make(chan struct{})
-		a.bus.logs[jobID] = ch
+	w := a.bus.logs[jobID]
+	if w == nil {
+		w = &logWaiters{ch: make(chan struct{})}
+		a.bus.logs[jobID] = w
 	}
-	return ch
+	w.n++
+	return w.ch, func() {
+		a.bus.mu.Lock()
+		defer a.bus.mu.Unlock()
+		w.n--
+		if w.n == 0 && a.bus.logs[jobID] == w {
+			delete(a.bus.logs, jobID)
+		}
+	}
 }
 
 // wakeLogFollowers wakes the waiters on job's log (0: on every log).
 func (a *App) wakeLogFollowers(jobID int64) {
 	a.bus.mu.Lock()
 	defer a.bus.mu.Unlock()
-	for id, ch := range a.bus.logs {
+	for id, w := range a.bus.logs {
 		if jobID == 0 || id == jobID {
-			close(ch)
+			close(w.ch)
 			delete(a.bus.logs, id)
 		}
 	}
@@ -279,7 +294,8 @@ func (a *App) waitLines(ctx context.Context, jobID int64, start int) {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	remote := a.logWake(jobID)
+	remote, done := a.logWake(jobID)
+	defer done()
 	a.bus.mu.Lock()
 	hook := a.bus.waiting
 	a.bus.mu.Unlock()

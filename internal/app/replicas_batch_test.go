@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
@@ -66,5 +68,26 @@ func TestEncodeBatch(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("event %d: %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestLogWaitsForgotten: a log wait that ends without a remote append
+// leaves nothing behind for its job.
+func TestLogWaitsForgotten(t *testing.T) {
+	logs, err := logstore.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	a := New(nil, Config{Notifier: store.NewLocalNotifier(), Logs: logs})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the wait ends at once, as a follower's bound would end it
+	for id := range int64(3) {
+		a.waitLines(ctx, id+1, 0)
+	}
+	a.bus.mu.Lock()
+	defer a.bus.mu.Unlock()
+	if len(a.bus.logs) != 0 {
+		t.Errorf("%d jobs' log waits remembered after their waits ended", len(a.bus.logs))
 	}
 }
