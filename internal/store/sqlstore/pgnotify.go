@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,11 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/store"
 )
+
+// listenPing is how long the listening connection may stay quiet before
+// it is pinged; a ping unanswered within half of it ends the connection
+// (then reconnected, with a resync).
+const listenPing = 30 * time.Second
 
 // NewNotifier returns the Notifier of the database named by dsn (as Open
 // takes it): PostgreSQL's LISTEN/NOTIFY for a postgres:// URL, so that the
@@ -240,7 +246,7 @@ func (n *PGNotifier) session() error {
 				n.subs.Deliver(store.Notification{Resync: true})
 			}
 		}
-		wctx, cancel := context.WithCancel(n.ctx)
+		wctx, cancel := context.WithTimeout(n.ctx, listenPing)
 		n.mu.Lock()
 		n.rewait = cancel
 		n.mu.Unlock()
@@ -259,6 +265,17 @@ func (n *PGNotifier) session() error {
 		if err != nil {
 			if n.ctx.Err() != nil {
 				return n.ctx.Err()
+			}
+			if errors.Is(wctx.Err(), context.DeadlineExceeded) && !conn.IsClosed() {
+				// quiet for a while: make sure the connection still
+				// answers (a silently dropped one would hear nothing)
+				pctx, pcancel := context.WithTimeout(n.ctx, listenPing/2)
+				err := conn.Ping(pctx)
+				pcancel()
+				if err != nil {
+					return fmt.Errorf("ping: %w", err)
+				}
+				continue
 			}
 			if wctx.Err() != nil && !conn.IsClosed() {
 				continue // interrupted to LISTEN on a new channel
