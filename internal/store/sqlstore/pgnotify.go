@@ -64,11 +64,20 @@ type PGNotifier struct {
 	// changed is closed (and replaced) when they change.
 	listening map[string]bool
 	changed   chan struct{}
+	ping      time.Duration // quiet time before the connection is pinged
+	lost      func(error)   // called when a listening connection ends (tests)
 }
 
 // NewPGNotifier returns a PostgreSQL notifier on dsn; its listener connects
 // in the background (and keeps reconnecting) until Close.
 func NewPGNotifier(dsn string, log *slog.Logger) (*PGNotifier, error) {
+	return newPGNotifier(dsn, log, listenPing, nil)
+}
+
+// newPGNotifier is NewPGNotifier with the quiet time before a ping, and a
+// hook called with the error that ended each listening connection
+// (tests).
+func newPGNotifier(dsn string, log *slog.Logger, ping time.Duration, lost func(error)) (*PGNotifier, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -80,7 +89,7 @@ func NewPGNotifier(dsn string, log *slog.Logger) (*PGNotifier, error) {
 	pub.SetMaxIdleConns(2)
 	ctx, stop := context.WithCancel(context.Background())
 	n := &PGNotifier{dsn: dsn, log: log, pub: pub, ctx: ctx, stop: stop, done: make(chan struct{}),
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), ping: ping, lost: lost}
 	go n.listen()
 	return n, nil
 }
@@ -176,6 +185,9 @@ func (n *PGNotifier) listen() {
 		if n.ctx.Err() != nil {
 			return
 		}
+		if n.lost != nil {
+			n.lost(err)
+		}
 		if n.Connects() > before {
 			// it was connected: one warning per outage, then quiet retries
 			backoff = 100 * time.Millisecond
@@ -246,7 +258,7 @@ func (n *PGNotifier) session() error {
 				n.subs.Deliver(store.Notification{Resync: true})
 			}
 		}
-		wctx, cancel := context.WithTimeout(n.ctx, listenPing)
+		wctx, cancel := context.WithTimeout(n.ctx, n.ping)
 		n.mu.Lock()
 		n.rewait = cancel
 		n.mu.Unlock()
@@ -269,7 +281,7 @@ func (n *PGNotifier) session() error {
 			if errors.Is(wctx.Err(), context.DeadlineExceeded) && !conn.IsClosed() {
 				// quiet for a while: make sure the connection still
 				// answers (a silently dropped one would hear nothing)
-				pctx, pcancel := context.WithTimeout(n.ctx, listenPing/2)
+				pctx, pcancel := context.WithTimeout(n.ctx, n.ping/2)
 				err := conn.Ping(pctx)
 				pcancel()
 				if err != nil {

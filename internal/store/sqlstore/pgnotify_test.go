@@ -4,12 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
 
@@ -32,7 +34,7 @@ func next(t *testing.T, notes <-chan store.Notification, what string) store.Noti
 	return store.Notification{}
 }
 
-func newPGNotifier(t *testing.T, dsn string) *PGNotifier {
+func testNotifier(t *testing.T, dsn string) *PGNotifier {
 	t.Helper()
 	n, err := NewPGNotifier(dsn, nil)
 	if err != nil {
@@ -48,7 +50,7 @@ func newPGNotifier(t *testing.T, dsn string) *PGNotifier {
 // refused.
 func TestPGNotifierBetweenReplicas(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	a, b := newPGNotifier(t, dsn), newPGNotifier(t, dsn)
+	a, b := testNotifier(t, dsn), testNotifier(t, dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
 	defer cancel()
 	onA, cancelA := a.Subscribe("basalt_test")
@@ -92,7 +94,7 @@ func TestPGNotifierBetweenReplicas(t *testing.T) {
 // what is published after.
 func TestPGNotifierReconnects(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	n := newPGNotifier(t, dsn)
+	n := testNotifier(t, dsn)
 	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
 	defer cancel()
 	notes, stop := n.Subscribe("basalt_test")
@@ -160,5 +162,67 @@ func TestLocalNotifier(t *testing.T) {
 	}
 	if err := n.Publish(ctx, "", nil); !errors.Is(err, lab.ErrInvalid) {
 		t.Errorf("empty channel: %v, want ErrInvalid", err)
+	}
+}
+
+// TestPGNotifierSilentDrop: a listening connection that stops answering
+// (the network drops it without a reset) is noticed by its ping, replaced,
+// and the subscriptions get a resync, then what is published after.
+func TestPGNotifierSilentDrop(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := faultnet.New(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	u.Host = proxy.Addr()
+	lost := make(chan error, 8)
+	n, err := newPGNotifier(u.String(), nil, 200*time.Millisecond, func(err error) {
+		select {
+		case lost <- err:
+		default:
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), failAfter)
+	defer cancel()
+	notes, stop := n.Subscribe("basalt_test")
+	defer stop()
+	if err := n.Listening(ctx, "basalt_test"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.StallOn()
+	select {
+	case err := <-lost:
+		if !strings.Contains(err.Error(), "ping") {
+			t.Errorf("connection ended by %v, want its ping", err)
+		}
+	case <-time.After(failAfter):
+		t.Fatal("a silent connection was never noticed")
+	}
+	proxy.StallOff()
+	if got := next(t, notes, "after the drop"); !got.Resync {
+		t.Fatalf("first notification after the drop %+v, want a resync", got)
+	}
+	if err := n.Listening(ctx, "basalt_test"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := NewPGNotifier(dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := pub.Publish(ctx, "basalt_test", []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, notes, "after reconnection"); got.Resync || string(got.Payload) != "after" {
+		t.Errorf("after reconnection got %+v", got)
 	}
 }
