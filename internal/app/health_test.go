@@ -169,7 +169,7 @@ func TestDiskFullHealth(t *testing.T) {
 	if err != nil || j.State != lab.JobFinished || j.Health != lab.JobHealthComplete {
 		t.Fatalf("finish after recovery: %+v, %v", j, err)
 	}
-	stored, err := logs.SHA256(job)
+	stored, err := logs.SHA256(context.Background(), job)
 	if err != nil || stored != hex.EncodeToString(sum[:]) {
 		t.Errorf("stored log %s, %v; want the journal's %x", stored, err, sum)
 	}

@@ -120,7 +120,7 @@ func (a *App) NotificationLog(ctx context.Context, jobID int64) (io.ReadCloser, 
 	if a.cfg.Logs == nil {
 		return io.NopCloser(strings.NewReader("")), 0, nil
 	}
-	r, size, _, err := a.cfg.Logs.OpenLines(jobID, 0, math.MaxInt)
+	r, size, _, err := a.cfg.Logs.OpenLines(ctx, jobID, 0, math.MaxInt)
 	if errors.Is(err, lab.ErrNotFound) {
 		return io.NopCloser(strings.NewReader("")), 0, nil
 	}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestAppendAuthorizationFollowsTheDevice(t *testing.T) {
 			must(t, err)
 			line := []byte(`{"dt":"2026-11-24T12:00:00Z","lvl":"info","msg":"x"}` + "\n")
 			appendAs := func(worker string) error {
-				size, err := l.logs.Size(l.job)
+				size, err := l.logs.Size(context.Background(), l.job)
 				must(t, err)
 				_, err = l.app.AppendLog(l.ctx, auth.WorkerPrincipal(worker), l.job, size, line)
 				return err

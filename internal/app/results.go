@@ -72,7 +72,7 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 	st := &a.ingest[uint64(jobID)%ingestStripes]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	n, next, err := a.cfg.Logs.Tail(jobID)
+	n, next, err := a.cfg.Logs.Tail(ctx, jobID)
 	if err != nil {
 		return fmt.Errorf("ingest results of job %d: %w", jobID, err)
 	}
@@ -89,7 +89,7 @@ func (a *App) ingestResults(ctx context.Context, jobID int64, final bool) error 
 		m.at = next // nothing to read: the mark learns where its line starts
 	}
 	for m.scanned < n {
-		lines, err := a.cfg.Logs.ReadLines(jobID, m.scanned, min(n, m.scanned+ingestBatch))
+		lines, err := a.cfg.Logs.ReadLines(ctx, jobID, m.scanned, min(n, m.scanned+ingestBatch))
 		if err != nil {
 			return fmt.Errorf("ingest results of job %d: %w", jobID, err)
 		}

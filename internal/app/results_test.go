@@ -273,7 +273,7 @@ func TestResultsRestart(t *testing.T) {
 			before := l.ingested()
 			// The crash: the next chunk is stored and fsynced, its results
 			// not committed, and the acknowledgement never sent.
-			if _, err := l.logs.Append(l.job, int64(third-11), journal[third-11:2*third]); err != nil {
+			if _, err := l.logs.Append(context.Background(), l.job, int64(third-11), journal[third-11:2*third]); err != nil {
 				t.Fatal(err)
 			}
 			l.restart()
@@ -289,7 +289,7 @@ func TestResultsRestart(t *testing.T) {
 			// The last chunk is stored without its ingestion (another crash,
 			// say, or an ingestion that failed); the finish is accepted only
 			// with every result stored.
-			if _, err := l.logs.Append(l.job, int64(2*third), journal[2*third:]); err != nil {
+			if _, err := l.logs.Append(context.Background(), l.job, int64(2*third), journal[2*third:]); err != nil {
 				t.Fatal(err)
 			}
 			l.restart()
@@ -322,7 +322,7 @@ func TestResultsReaders(t *testing.T) {
 			l := newResultsLab(t, b)
 			journal, want := resultsJournal(t, 60)
 			// Written behind the app's back, as before migration 0003.
-			if _, err := l.logs.Append(l.job, 0, journal); err != nil {
+			if _, err := l.logs.Append(context.Background(), l.job, 0, journal); err != nil {
 				t.Fatal(err)
 			}
 			if l.ingested() != 0 {

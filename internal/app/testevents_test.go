@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -56,7 +57,7 @@ func TestTestEventsFromUploads(t *testing.T) {
 			for _, s := range steps {
 				off := int64(s.offset)
 				if s.offset < 0 {
-					size, err := l.logs.Size(l.job)
+					size, err := l.logs.Size(context.Background(), l.job)
 					must(t, err)
 					off = size
 				}

@@ -15,35 +15,14 @@ import (
 
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/store"
 )
 
-// Logs keeps job logs: the journal bytes each worker uploads, stored
-// durably and idempotently by offset. internal/logstore implements it.
-type Logs interface {
-	// Append stores data at offset and returns the durable size; an offset
-	// beyond the stored size is an ErrConflict (a gap).
-	Append(jobID, offset int64, data []byte) (int64, error)
-	// Size is the stored (durable) size of a job's log.
-	Size(jobID int64) (int64, error)
-	// SHA256 is the hex checksum of a job's whole stored log.
-	SHA256(jobID int64) (string, error)
-	// Lines is the number of complete lines stored.
-	Lines(jobID int64) (int, error)
-	// Tail is the number of complete lines stored and the byte offset where
-	// the next line starts, read at once.
-	Tail(jobID int64) (lines int, next int64, err error)
-	// ReadLines returns complete lines [start, end), clamped, in memory.
-	ReadLines(jobID int64, start, end int) ([][]byte, error)
-	// OpenLines returns a reader of the complete lines [start, end),
-	// clamped, as stored (each with its newline), their size in bytes and
-	// the number of complete lines stored, taken at one instant. The
-	// reader streams from the log's file and is closed by the caller.
-	OpenLines(jobID int64, start, end int) (r io.ReadCloser, size int64, total int, err error)
-	// WaitLines blocks until the log has more than lines complete lines or
-	// ctx ends, and returns the line count.
-	WaitLines(ctx context.Context, jobID int64, lines int) (int, error)
-}
+// Logs is the store of job logs the app appends to and reads:
+// logstore.Store (files on one machine) or the SQL store's LogStore
+// (chunks in the database, shared by replicas).
+type Logs = logstore.Logs
 
 // Assignment is everything a worker needs to run one job.
 type Assignment struct {
@@ -235,11 +214,11 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	}
 	before := int64(-1) // the log's size before this append, when it may hold test events
 	if bytes.Contains(data, testEventTag) {
-		if n, err := a.cfg.Logs.Size(jobID); err == nil {
+		if n, err := a.cfg.Logs.Size(ctx, jobID); err == nil {
 			before = n
 		}
 	}
-	stored, err := a.cfg.Logs.Append(jobID, offset, data)
+	stored, err := a.cfg.Logs.Append(ctx, jobID, offset, data)
 	if err != nil {
 		return stored, fmt.Errorf("append log of job %d: %w", jobID, err)
 	}
@@ -379,13 +358,13 @@ func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int6
 		return lab.Job{}, fmt.Errorf("finish job %d: %w", jobID, err)
 	}
 	if a.cfg.Logs != nil {
-		size, err := a.cfg.Logs.Size(jobID)
+		size, err := a.cfg.Logs.Size(ctx, jobID)
 		if err != nil {
 			return lab.Job{}, err
 		}
 		sum := ""
 		if size == f.LogSize {
-			if sum, err = a.cfg.Logs.SHA256(jobID); err != nil {
+			if sum, err = a.cfg.Logs.SHA256(ctx, jobID); err != nil {
 				return lab.Job{}, err
 			}
 		}
@@ -493,11 +472,11 @@ func (a *App) JobLog(ctx context.Context, p auth.Principal, jobID int64, start, 
 	if a.cfg.Logs == nil {
 		return nil, 0, nil
 	}
-	n, err := a.cfg.Logs.Lines(jobID)
+	n, err := a.cfg.Logs.Lines(ctx, jobID)
 	if err != nil {
 		return nil, 0, err
 	}
-	lines, err := a.cfg.Logs.ReadLines(jobID, start, end)
+	lines, err := a.cfg.Logs.ReadLines(ctx, jobID, start, end)
 	return lines, n, err
 }
 
@@ -534,7 +513,7 @@ func (a *App) OpenJobLog(ctx context.Context, p auth.Principal, jobID int64, sta
 	if a.cfg.Logs == nil {
 		return &LogStream{r: io.NopCloser(strings.NewReader(""))}, nil
 	}
-	r, size, total, err := a.cfg.Logs.OpenLines(jobID, start, end)
+	r, size, total, err := a.cfg.Logs.OpenLines(ctx, jobID, start, end)
 	if err != nil {
 		return nil, err
 	}
@@ -552,7 +531,7 @@ func (a *App) readableLog(ctx context.Context, p auth.Principal, jobID int64, st
 		return nil
 	}
 	if wait > 0 && j.State != lab.JobFinished {
-		if n, err := a.cfg.Logs.Lines(jobID); err == nil && n <= start {
+		if n, err := a.cfg.Logs.Lines(ctx, jobID); err == nil && n <= start {
 			wctx, cancel := context.WithTimeout(ctx, wait)
 			a.waitLines(wctx, jobID, start)
 			cancel()
@@ -597,15 +576,15 @@ func (f *LogFollower) Refresh(ctx context.Context) (lab.Job, error) {
 
 // Lines returns lines [start, end) of the log and the number of complete
 // lines.
-func (f *LogFollower) Lines(start, end int) ([][]byte, int, error) {
+func (f *LogFollower) Lines(ctx context.Context, start, end int) ([][]byte, int, error) {
 	if f.a.cfg.Logs == nil {
 		return nil, 0, nil
 	}
-	n, err := f.a.cfg.Logs.Lines(f.job.ID)
+	n, err := f.a.cfg.Logs.Lines(ctx, f.job.ID)
 	if err != nil {
 		return nil, 0, err
 	}
-	lines, err := f.a.cfg.Logs.ReadLines(f.job.ID, start, end)
+	lines, err := f.a.cfg.Logs.ReadLines(ctx, f.job.ID, start, end)
 	return lines, n, err
 }
 
@@ -621,11 +600,11 @@ func (f *LogFollower) Wait(ctx context.Context, start int, d time.Duration) {
 }
 
 // LogSize is the stored size of a job's log (0 without a log store).
-func (a *App) LogSize(jobID int64) (int64, error) {
+func (a *App) LogSize(ctx context.Context, jobID int64) (int64, error) {
 	if a.cfg.Logs == nil {
 		return 0, nil
 	}
-	return a.cfg.Logs.Size(jobID)
+	return a.cfg.Logs.Size(ctx, jobID)
 }
 
 // FailJobsMissingFromWorker finishes, Incomplete with an infrastructure

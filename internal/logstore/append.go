@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -39,7 +40,7 @@ var comparePool = sync.Pool{New: func() any { b := make([]byte, compareBlock); r
 // because the disk is full (or over quota) wraps lab.ErrStorageFull too:
 // nothing is acknowledged, and the same upload succeeds once space is
 // freed.
-func (s *Store) Append(jobID, offset int64, data []byte) (stored int64, err error) {
+func (s *Store) Append(_ context.Context, jobID, offset int64, data []byte) (stored int64, err error) {
 	defer func() { err = storageFull(err) }()
 	if offset < 0 {
 		return 0, fmt.Errorf("append to log of job %d: offset %d: %w", jobID, offset, lab.ErrInvalid)

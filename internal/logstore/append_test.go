@@ -59,7 +59,7 @@ func TestAppend(t *testing.T) {
 			s, dir := openStore(t)
 			const id = 1042
 			for i, u := range tt.uploads {
-				stored, err := s.Append(id, u.offset, []byte(u.data))
+				stored, err := s.Append(bg, id, u.offset, []byte(u.data))
 				if stored != u.stored {
 					t.Errorf("upload %d: stored = %d, want %d", i, stored, u.stored)
 				}
@@ -86,10 +86,10 @@ func TestAppend(t *testing.T) {
 func TestAppendInvalidJob(t *testing.T) {
 	s, _ := openStore(t)
 	for _, id := range []int64{0, -7} {
-		if _, err := s.Append(id, 0, []byte("x\n")); !errors.Is(err, lab.ErrInvalid) {
+		if _, err := s.Append(bg, id, 0, []byte("x\n")); !errors.Is(err, lab.ErrInvalid) {
 			t.Errorf("Append(job %d) = %v, want ErrInvalid", id, err)
 		}
-		if _, err := s.Size(id); !errors.Is(err, lab.ErrInvalid) {
+		if _, err := s.Size(bg, id); !errors.Is(err, lab.ErrInvalid) {
 			t.Errorf("Size(job %d) = %v, want ErrInvalid", id, err)
 		}
 	}
@@ -98,7 +98,7 @@ func TestAppendInvalidJob(t *testing.T) {
 func TestLayout(t *testing.T) {
 	s, dir := openStore(t)
 	for _, id := range []int64{7, 1007, 123456} {
-		if _, err := s.Append(id, 0, []byte("line\n")); err != nil {
+		if _, err := s.Append(bg, id, 0, []byte("line\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -112,7 +112,7 @@ func TestLayout(t *testing.T) {
 func TestReadLinesClamp(t *testing.T) {
 	s, _ := openStore(t)
 	const id = 5
-	if _, err := s.Append(id, 0, []byte("zero\none\ntwo\nthr")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("zero\none\ntwo\nthr")); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -129,7 +129,7 @@ func TestReadLinesClamp(t *testing.T) {
 		{50, 60, nil},
 	}
 	for _, tt := range tests {
-		got, err := s.ReadLines(id, tt.start, tt.end)
+		got, err := s.ReadLines(bg, id, tt.start, tt.end)
 		if err != nil {
 			t.Fatalf("ReadLines(%d, %d): %v", tt.start, tt.end, err)
 		}
@@ -143,7 +143,7 @@ func TestReadLinesClamp(t *testing.T) {
 		}
 	}
 	// Lines do not alias each other: appending to one leaves the next alone.
-	got, _ := s.ReadLines(id, 0, 2)
+	got, _ := s.ReadLines(bg, id, 0, 2)
 	_ = append(got[0], 'X')
 	if string(got[1]) != "one" {
 		t.Fatalf("line 1 clobbered: %q", got[1])
@@ -153,7 +153,7 @@ func TestReadLinesClamp(t *testing.T) {
 func TestReadAt(t *testing.T) {
 	s, _ := openStore(t)
 	const id = 9
-	if _, err := s.Append(id, 0, []byte("hello\nworld")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("hello\nworld")); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -183,7 +183,7 @@ func TestReadAt(t *testing.T) {
 func TestReaderIsASnapshot(t *testing.T) {
 	s, _ := openStore(t)
 	const id = 3
-	if _, err := s.Append(id, 0, []byte("one\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("one\n")); err != nil {
 		t.Fatal(err)
 	}
 	r, err := s.Reader(id)
@@ -191,7 +191,7 @@ func TestReaderIsASnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := s.Append(id, 4, []byte("two\n")); err != nil {
+	if _, err := s.Append(bg, id, 4, []byte("two\n")); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
@@ -211,23 +211,23 @@ func TestUnknownJobReadsEmpty(t *testing.T) {
 func TestRemove(t *testing.T) {
 	s, dir := openStore(t)
 	const id = 12
-	if _, err := s.Append(id, 0, []byte("old log\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("old log\n")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SHA256(id); err != nil { // prime the running checksum
+	if _, err := s.SHA256(bg, id); err != nil { // prime the running checksum
 		t.Fatal(err)
 	}
-	if err := s.Remove(id); err != nil {
+	if err := s.Remove(bg, id); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := statFile(dir, "012/12"); err == nil {
 		t.Fatal("job directory still exists")
 	}
 	checkJob(t, s, dir, id, nil)
-	if err := s.Remove(id); err != nil {
+	if err := s.Remove(bg, id); err != nil {
 		t.Fatalf("second Remove: %v", err)
 	}
-	if _, err := s.Append(id, 0, []byte("a brand new log\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("a brand new log\n")); err != nil {
 		t.Fatal(err)
 	}
 	checkJob(t, s, dir, id, []byte("a brand new log\n"))
@@ -250,7 +250,7 @@ func TestOpenLocksDirectory(t *testing.T) {
 
 func TestClosed(t *testing.T) {
 	s, _ := openStore(t)
-	if _, err := s.Append(1, 0, []byte("x\n")); err != nil {
+	if _, err := s.Append(bg, 1, 0, []byte("x\n")); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -259,10 +259,10 @@ func TestClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := s.Append(1, 2, []byte("y\n")); !errors.Is(err, ErrClosed) {
+	if _, err := s.Append(bg, 1, 2, []byte("y\n")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Append after Close = %v, want ErrClosed", err)
 	}
-	if _, err := s.Size(1); !errors.Is(err, ErrClosed) {
+	if _, err := s.Size(bg, 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Size after Close = %v, want ErrClosed", err)
 	}
 }
@@ -275,7 +275,7 @@ func TestAppendIOError(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s, dir := openStore(t)
 			const id = 21
-			if _, err := s.Append(id, 0, []byte("one\n")); err != nil {
+			if _, err := s.Append(bg, id, 0, []byte("one\n")); err != nil {
 				t.Fatal(err)
 			}
 			s.mu.Lock()
@@ -297,7 +297,7 @@ func TestAppendIOError(t *testing.T) {
 			j.smu.Unlock()
 			j.wmu.Unlock()
 
-			stored, err := s.Append(id, 4, []byte("two\n"))
+			stored, err := s.Append(bg, id, 4, []byte("two\n"))
 			if err == nil || stored != 4 {
 				t.Fatalf("Append with a broken file = %d, %v; want 4 and an error", stored, err)
 			}
@@ -305,7 +305,7 @@ func TestAppendIOError(t *testing.T) {
 				t.Fatalf("log after the failed Append = %q, want the acknowledged bytes only", got)
 			}
 			checkJob(t, s, dir, id, []byte("one\n"))
-			if stored, err := s.Append(id, 4, []byte("two\n")); err != nil || stored != 8 {
+			if stored, err := s.Append(bg, id, 4, []byte("two\n")); err != nil || stored != 8 {
 				t.Fatalf("resend = %d, %v", stored, err)
 			}
 			checkJob(t, s, dir, id, []byte("one\ntwo\n"))
@@ -320,7 +320,7 @@ func TestTail(t *testing.T) {
 	const id = 9
 	check := func(lines int, next int64) {
 		t.Helper()
-		n, at, err := s.Tail(id)
+		n, at, err := s.Tail(bg, id)
 		if err != nil || n != lines || at != next {
 			t.Fatalf("Tail = %d, %d, %v; want %d, %d", n, at, err, lines, next)
 		}
@@ -336,11 +336,11 @@ func TestTail(t *testing.T) {
 		{"o\n", 3, 13},
 		{"three\nfour\n", 5, 24},
 	} {
-		size, err := s.Size(id)
+		size, err := s.Size(bg, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(id, size, []byte(step.data)); err != nil {
+		if _, err := s.Append(bg, id, size, []byte(step.data)); err != nil {
 			t.Fatal(err)
 		}
 		check(step.lines, step.next)

@@ -43,7 +43,7 @@ func benchAppend(b *testing.B, jobs, size int) {
 			defer wg.Done()
 			id, off := int64(g+1), int64(0)
 			for ops.Add(1) <= int64(b.N) {
-				stored, err := s.Append(id, off, chunk)
+				stored, err := s.Append(bg, id, off, chunk)
 				if err != nil {
 					b.Error(err)
 					return
@@ -61,13 +61,13 @@ func benchAppend(b *testing.B, jobs, size int) {
 // log view does.
 func BenchmarkReadLines(b *testing.B) {
 	s, _ := openStore(b)
-	if _, err := s.Append(1, 0, benchChunk(100*100_000)); err != nil {
+	if _, err := s.Append(bg, 1, 0, benchChunk(100*100_000)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(1000 * 100)
 	for i := 0; b.Loop(); i++ {
 		start := (i * 7919) % 99_000
-		if lines, err := s.ReadLines(1, start, start+1000); err != nil || len(lines) != 1000 {
+		if lines, err := s.ReadLines(bg, 1, start, start+1000); err != nil || len(lines) != 1000 {
 			b.Fatal(len(lines), err)
 		}
 	}

@@ -38,7 +38,7 @@ func TestConcurrentAppendsOneJob(t *testing.T) {
 				}
 				off = min(max(off, 0), int64(len(src)))
 				end := min(off+1+int64(rng.IntN(8000)), int64(len(src)))
-				stored, err := s.Append(id, off, src[off:end])
+				stored, err := s.Append(bg, id, off, src[off:end])
 				if err != nil && !errors.Is(err, ErrGap) {
 					t.Errorf("Append(%d, [%d,%d)): %v", id, off, end, err)
 					return
@@ -74,7 +74,7 @@ func TestManyJobsInParallel(t *testing.T) {
 			src := srcs[i]
 			for off := 0; off < len(src); {
 				end := min(off+1+rng.IntN(3000), len(src))
-				stored, err := s.Append(id, int64(off), src[off:end])
+				stored, err := s.Append(bg, id, int64(off), src[off:end])
 				if err != nil {
 					t.Errorf("job %d: %v", id, err)
 					return
@@ -86,12 +86,12 @@ func TestManyJobsInParallel(t *testing.T) {
 			defer wg.Done()
 			want := naiveLines(srcs[i])
 			for range 20 {
-				n, err := s.Lines(id)
+				n, err := s.Lines(bg, id)
 				if err != nil {
 					t.Errorf("job %d: Lines: %v", id, err)
 					return
 				}
-				got, err := s.ReadLines(id, max(n-5, 0), n)
+				got, err := s.ReadLines(bg, id, max(n-5, 0), n)
 				if err != nil {
 					t.Errorf("job %d: ReadLines: %v", id, err)
 					return
@@ -122,11 +122,11 @@ func TestManyJobsInParallel(t *testing.T) {
 func TestEvictionLRU(t *testing.T) {
 	s, dir := openStore(t, WithMaxOpen(2))
 	for id := int64(1); id <= 3; id++ {
-		if _, err := s.Append(id, 0, []byte("x\n")); err != nil {
+		if _, err := s.Append(bg, id, 0, []byte("x\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Size(2); err != nil { // 2 is now more recent than 3
+	if _, err := s.Size(bg, 2); err != nil { // 2 is now more recent than 3
 		t.Fatal(err)
 	}
 	openJobs := func() map[int64]bool {
@@ -141,13 +141,13 @@ func TestEvictionLRU(t *testing.T) {
 	if got := openJobs(); len(got) != 2 || !got[2] || !got[3] {
 		t.Fatalf("open jobs = %v, want 2 and 3", got)
 	}
-	if _, err := s.Size(1); err != nil { // reopens 1, closes 3
+	if _, err := s.Size(bg, 1); err != nil { // reopens 1, closes 3
 		t.Fatal(err)
 	}
 	if got := openJobs(); len(got) != 2 || !got[1] || !got[2] {
 		t.Fatalf("open jobs = %v, want 1 and 2", got)
 	}
-	if _, err := s.Append(3, 2, []byte("y\n")); err != nil {
+	if _, err := s.Append(bg, 3, 2, []byte("y\n")); err != nil {
 		t.Fatal(err)
 	}
 	checkJob(t, s, dir, 3, []byte("x\ny\n"))
@@ -156,7 +156,7 @@ func TestEvictionLRU(t *testing.T) {
 func TestWaitWakesOnAppend(t *testing.T) {
 	s, _ := openStore(t, WithMaxOpen(1))
 	const id = 8
-	if _, err := s.Append(id, 0, []byte("one\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("one\n")); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -170,10 +170,10 @@ func TestWaitWakesOnAppend(t *testing.T) {
 	}()
 	waitWatched(t, s, id)
 	// Evicting the watched job's files must not lose the wake-up.
-	if _, err := s.Append(id+1, 0, []byte("other\n")); err != nil {
+	if _, err := s.Append(bg, id+1, 0, []byte("other\n")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(id, 4, []byte("two\n")); err != nil {
+	if _, err := s.Append(bg, id, 4, []byte("two\n")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -202,10 +202,10 @@ func TestWaitLinesIgnoresPartialLines(t *testing.T) {
 		got <- n
 	}()
 	waitWatched(t, s, id)
-	if _, err := s.Append(id, 0, []byte("partial")); err != nil { // wakes, no line yet
+	if _, err := s.Append(bg, id, 0, []byte("partial")); err != nil { // wakes, no line yet
 		t.Fatal(err)
 	}
-	if _, err := s.Append(id, 7, []byte(" line\nnext")); err != nil {
+	if _, err := s.Append(bg, id, 7, []byte(" line\nnext")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -247,7 +247,7 @@ func TestWaitEnds(t *testing.T) {
 func TestWaitAcrossRemove(t *testing.T) {
 	s, _ := openStore(t)
 	const id = 10
-	if _, err := s.Append(id, 0, []byte("old\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("old\n")); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan int64, 1)
@@ -259,10 +259,10 @@ func TestWaitAcrossRemove(t *testing.T) {
 		got <- n
 	}()
 	waitWatched(t, s, id)
-	if err := s.Remove(id); err != nil { // wakes the waiter; 0 bytes is not > 4
+	if err := s.Remove(bg, id); err != nil { // wakes the waiter; 0 bytes is not > 4
 		t.Fatal(err)
 	}
-	if _, err := s.Append(id, 0, []byte("new log\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("new log\n")); err != nil {
 		t.Fatal(err)
 	}
 	if n := <-got; n != 8 {
@@ -296,11 +296,11 @@ func TestEvictedJobsReopenWithoutReconcile(t *testing.T) {
 	logs := map[int64]string{}
 	appendLine := func(id int64, line string) {
 		t.Helper()
-		size, err := s.Size(id)
+		size, err := s.Size(bg, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Append(id, size, []byte(line)); err != nil {
+		if _, err := s.Append(bg, id, size, []byte(line)); err != nil {
 			t.Fatal(err)
 		}
 		logs[id] += line
@@ -317,14 +317,14 @@ func TestEvictedJobsReopenWithoutReconcile(t *testing.T) {
 		t.Errorf("%d reconciliations of jobs this process closed, want 0", n)
 	}
 	for id, want := range logs {
-		n, next, err := s.Tail(id)
+		n, next, err := s.Tail(bg, id)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n != strings.Count(want, "\n") || next != int64(strings.LastIndexByte(want, '\n')+1) {
 			t.Errorf("job %d: Tail = %d, %d for %q", id, n, next, want)
 		}
-		lines, err := s.ReadLines(id, 0, n)
+		lines, err := s.ReadLines(bg, id, 0, n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,10 +333,10 @@ func TestEvictedJobsReopenWithoutReconcile(t *testing.T) {
 		}
 	}
 	// Removing a job forgets what was known of it.
-	if err := s.Remove(1); err != nil {
+	if err := s.Remove(bg, 1); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Lines(1); err != nil || n != 0 {
+	if n, err := s.Lines(bg, 1); err != nil || n != 0 {
 		t.Errorf("removed job: %d lines, %v", n, err)
 	}
 }

@@ -33,7 +33,7 @@ func TestAppendOnFullDisk(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 	data := paddedLines(300) // 30 KB: several pages
 	half := int64(len(data) / 2)
-	if n, err := s.Append(1, 0, data[:half]); err != nil || n != half {
+	if n, err := s.Append(bg, 1, 0, data[:half]); err != nil || n != half {
 		t.Fatalf("append before the disk is full: %d, %v", n, err)
 	}
 	filler := tinyfs.Fill(t, dir)
@@ -43,14 +43,14 @@ func TestAppendOnFullDisk(t *testing.T) {
 		if job == 1 {
 			off = half
 		}
-		stored, err := s.Append(job, off, data[off:])
+		stored, err := s.Append(bg, job, off, data[off:])
 		if !errors.Is(err, lab.ErrStorageFull) {
 			t.Fatalf("job %d: append on a full disk: %v, want an error wrapping lab.ErrStorageFull", job, err)
 		}
 		if stored != off {
 			t.Errorf("job %d: append on a full disk acknowledged %d bytes, want %d", job, stored, off)
 		}
-		if size, err := s.Size(job); err != nil || size != off {
+		if size, err := s.Size(bg, job); err != nil || size != off {
 			t.Errorf("job %d: size %d, %v after a refused append, want %d", job, size, err, off)
 		}
 	}
@@ -73,7 +73,7 @@ func TestAppendOnFullDisk(t *testing.T) {
 		if job == 1 {
 			off = half
 		}
-		if n, err := s.Append(job, off, data[off:]); err != nil || n != int64(len(data)) {
+		if n, err := s.Append(bg, job, off, data[off:]); err != nil || n != int64(len(data)) {
 			t.Fatalf("job %d: the same upload after space was freed: %d, %v", job, n, err)
 		}
 		checkJob(t, s, dir, job, data)

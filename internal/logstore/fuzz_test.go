@@ -52,7 +52,7 @@ func FuzzAppend(f *testing.F) {
 					data[0] = 'x'
 				}
 			}
-			stored, err := s.Append(id, off, data)
+			stored, err := s.Append(bg, id, off, data)
 			wantErr := error(nil)
 			switch {
 			case off > have:

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,10 @@ import (
 	"path/filepath"
 	"testing"
 )
+
+// bg is the context of the tests' calls: the file store only looks at
+// it while waiting.
+var bg = context.Background()
 
 // openStore opens a store in a fresh directory and closes it at the end.
 func openStore(t testing.TB, opts ...Option) (*Store, string) {
@@ -82,16 +87,16 @@ func jobPath(dir string, id int64, name string) string {
 // Lines, ReadLines, ReadAt, Reader, SHA256) and the files on disk.
 func checkJob(t testing.TB, s *Store, dir string, id int64, want []byte) {
 	t.Helper()
-	size, err := s.Size(id)
+	size, err := s.Size(bg, id)
 	if err != nil || size != int64(len(want)) {
 		t.Fatalf("job %d: Size = %d, %v; want %d", id, size, err, len(want))
 	}
 	lines := naiveLines(want)
-	n, err := s.Lines(id)
+	n, err := s.Lines(bg, id)
 	if err != nil || n != len(lines) {
 		t.Fatalf("job %d: Lines = %d, %v; want %d", id, n, err, len(lines))
 	}
-	got, err := s.ReadLines(id, 0, n)
+	got, err := s.ReadLines(bg, id, 0, n)
 	if err != nil {
 		t.Fatalf("job %d: ReadLines: %v", id, err)
 	}
@@ -118,7 +123,7 @@ func checkJob(t testing.TB, s *Store, dir string, id int64, want []byte) {
 		t.Fatalf("job %d: Reader gave %d bytes, %v; want %d", id, len(all), err, len(want))
 	}
 	sum := sha256.Sum256(want)
-	if h, err := s.SHA256(id); err != nil || h != hex.EncodeToString(sum[:]) {
+	if h, err := s.SHA256(bg, id); err != nil || h != hex.EncodeToString(sum[:]) {
 		t.Fatalf("job %d: SHA256 = %s, %v; want %x", id, h, err, sum)
 	}
 	if len(want) == 0 {

@@ -48,3 +48,5 @@ type Logs interface {
 	// Remove deletes a job's log; removing a log never written is no error.
 	Remove(ctx context.Context, jobID int64) error
 }
+
+var _ Logs = (*Store)(nil)

@@ -15,7 +15,7 @@ import (
 func TestOpenLines(t *testing.T) {
 	s, _ := openStore(t)
 	const id = 5
-	if _, err := s.Append(id, 0, []byte("zero\none\ntwo\nthr")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("zero\none\ntwo\nthr")); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -33,7 +33,7 @@ func TestOpenLines(t *testing.T) {
 		{50, 60, ""},
 	} {
 		for _, how := range []string{"Read", "WriteTo"} {
-			r, size, total, err := s.OpenLines(id, tt.start, tt.end)
+			r, size, total, err := s.OpenLines(bg, id, tt.start, tt.end)
 			if err != nil {
 				t.Fatalf("OpenLines(%d, %d): %v", tt.start, tt.end, err)
 			}
@@ -54,7 +54,7 @@ func TestOpenLines(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The same bytes as ReadLines, newlines added.
-			lines, err := s.ReadLines(id, tt.start, tt.end)
+			lines, err := s.ReadLines(bg, id, tt.start, tt.end)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,19 +71,19 @@ func TestOpenLines(t *testing.T) {
 
 	// A snapshot: lines appended after OpenLines are not read, even though
 	// the last line completes.
-	r, size, total, err := s.OpenLines(id, 1, 1<<62)
+	r, size, total, err := s.OpenLines(bg, id, 1, 1<<62)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := s.Append(id, 16, []byte("ee\nfour\n")); err != nil {
+	if _, err := s.Append(bg, id, 16, []byte("ee\nfour\n")); err != nil {
 		t.Fatal(err)
 	}
 	b, err := io.ReadAll(r)
 	if err != nil || string(b) != "one\ntwo\n" || size != 8 || total != 3 {
 		t.Fatalf("snapshot read %q (size %d, total %d), %v; want %q, 8, 3", b, size, total, err, "one\ntwo\n")
 	}
-	if r2, _, total, _ := s.OpenLines(id, 3, 10); total != 5 {
+	if r2, _, total, _ := s.OpenLines(bg, id, 3, 10); total != 5 {
 		t.Fatalf("after the append: total %d, want 5", total)
 	} else if b, _ := io.ReadAll(r2); string(b) != "three\nfour\n" {
 		t.Fatalf("after the append: read %q", b)
@@ -96,7 +96,7 @@ func TestOpenLines(t *testing.T) {
 // nothing; a bad id is an error.
 func TestOpenLinesEmpty(t *testing.T) {
 	s, dir := openStore(t)
-	r, size, total, err := s.OpenLines(77, 0, 10)
+	r, size, total, err := s.OpenLines(bg, 77, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestOpenLinesEmpty(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "077")); err == nil {
 		t.Fatal("reading an unknown job created its directory")
 	}
-	if _, _, _, err := s.OpenLines(0, 0, 1); err == nil {
+	if _, _, _, err := s.OpenLines(bg, 0, 0, 1); err == nil {
 		t.Fatal("OpenLines of job 0 succeeded")
 	}
 }
@@ -120,7 +120,7 @@ func TestOpenLinesEmpty(t *testing.T) {
 func TestOpenLinesDamagedIndex(t *testing.T) {
 	s, dir := openStore(t)
 	const id = 6
-	if _, err := s.Append(id, 0, []byte("zero\none\ntwo\n")); err != nil {
+	if _, err := s.Append(bg, id, 0, []byte("zero\none\ntwo\n")); err != nil {
 		t.Fatal(err)
 	}
 	// Entry 1 should be 5 ("one" starts there); make it 6.
@@ -132,7 +132,7 @@ func TestOpenLinesDamagedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if r, _, _, err := s.OpenLines(id, 1, 3); err == nil {
+	if r, _, _, err := s.OpenLines(bg, id, 1, 3); err == nil {
 		b, _ := io.ReadAll(r)
 		r.Close()
 		t.Fatalf("OpenLines over a damaged entry read %q, want an error", b)

@@ -20,7 +20,7 @@ import (
 // never create files.
 
 // Size returns the number of bytes stored durably for the job.
-func (s *Store) Size(jobID int64) (int64, error) {
+func (s *Store) Size(_ context.Context, jobID int64) (int64, error) {
 	var size int64
 	err := s.with(jobID, func(_ *job, v view) error { size = v.size; return nil })
 	if err != nil {
@@ -30,7 +30,7 @@ func (s *Store) Size(jobID int64) (int64, error) {
 }
 
 // Lines returns the number of complete (newline-terminated) lines stored.
-func (s *Store) Lines(jobID int64) (int, error) {
+func (s *Store) Lines(_ context.Context, jobID int64) (int, error) {
 	var n int
 	err := s.with(jobID, func(_ *job, v view) error { n = v.lines; return nil })
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Store) Lines(jobID int64) (int, error) {
 // Tail returns the number of complete lines stored and the byte offset
 // where the next line starts: the size when the log ends with a newline,
 // else the start of its incomplete last line. Both are read at once.
-func (s *Store) Tail(jobID int64) (lines int, next int64, err error) {
+func (s *Store) Tail(_ context.Context, jobID int64) (lines int, next int64, err error) {
 	err = s.with(jobID, func(_ *job, v view) error { lines, next = v.lines, v.next; return nil })
 	if err != nil {
 		return 0, 0, fmt.Errorf("log tail of job %d: %w", jobID, err)
@@ -53,7 +53,7 @@ func (s *Store) Tail(jobID int64) (lines int, next int64, err error) {
 // SHA256 returns the lower-case hex SHA-256 of the whole stored log, as the
 // worker reports it in its finish message. The digest is kept running per
 // job, so repeated calls hash only what was appended in between.
-func (s *Store) SHA256(jobID int64) (string, error) {
+func (s *Store) SHA256(_ context.Context, jobID int64) (string, error) {
 	var sum string
 	err := s.with(jobID, func(j *job, v view) error {
 		j.sumMu.Lock()
@@ -81,7 +81,7 @@ func (s *Store) SHA256(jobID int64) (string, error) {
 // their newlines. The range is clamped to [0, Lines]; an empty range gives
 // no lines and no error. All lines share one buffer sized for the range, so
 // callers bound the range (the UI pages through a log).
-func (s *Store) ReadLines(jobID int64, start, end int) ([][]byte, error) {
+func (s *Store) ReadLines(_ context.Context, jobID int64, start, end int) ([][]byte, error) {
 	var out [][]byte
 	err := s.with(jobID, func(_ *job, v view) error {
 		start, end = max(start, 0), min(end, v.lines)
@@ -140,7 +140,7 @@ func (s *Store) ReadLines(jobID int64, start, end int) ([][]byte, error) {
 // io.LimitedReader over the *os.File, so io.Copy to a TCP connection, or to
 // an http.ResponseWriter over one, sends the bytes with sendfile(2). The
 // caller closes it.
-func (s *Store) OpenLines(jobID int64, start, end int) (r io.ReadCloser, size int64, total int, err error) {
+func (s *Store) OpenLines(_ context.Context, jobID int64, start, end int) (r io.ReadCloser, size int64, total int, err error) {
 	var lr *LineReader
 	err = s.with(jobID, func(j *job, v view) error {
 		total = v.lines
@@ -386,7 +386,7 @@ func (s *Store) wait(ctx context.Context, jobID int64, done func(view) bool) err
 // Remove deletes the job's log and index (retention). It is idempotent; a
 // later Append at offset 0 starts a new log. Waiters are woken and keep
 // waiting for the new log to grow; reads racing with Remove may fail.
-func (s *Store) Remove(jobID int64) error {
+func (s *Store) Remove(_ context.Context, jobID int64) error {
 	j, err := s.acquire(jobID, false)
 	if err != nil {
 		return fmt.Errorf("remove log of job %d: %w", jobID, err)

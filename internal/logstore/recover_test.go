@@ -79,11 +79,11 @@ func TestRecovery(t *testing.T) {
 			// The uploader resumes from what is stored and ends with the
 			// full journal.
 			src := full + "dddd\n"
-			stored, err := s.Size(id)
+			stored, err := s.Size(bg, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if stored, err = s.Append(id, stored, []byte(src[stored:])); err != nil || stored != int64(len(src)) {
+			if stored, err = s.Append(bg, id, stored, []byte(src[stored:])); err != nil || stored != int64(len(src)) {
 				t.Fatalf("resume: stored %d, %v", stored, err)
 			}
 			checkJob(t, s, dir, id, []byte(src))

@@ -164,7 +164,7 @@ func (e *env) runJob(id int64, log string, o app.JobOutcome) lab.Job {
 	_, err = e.a.StartJob(e.ctx, wp, id)
 	must(e.t, err)
 	if log != "" {
-		_, err := e.logs.Append(id, 0, []byte(log))
+		_, err := e.logs.Append(context.Background(), id, 0, []byte(log))
 		must(e.t, err)
 	}
 	j, err := e.a.FinishJob(e.ctx, wp, id, o)

@@ -67,7 +67,7 @@ func (e *env) treeJob() int64 {
 	e.T.Helper()
 	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("tree-job", "qemu", ""))
 	must(e.T, err)
-	_, err = e.Logs.Append(ids[0], 0, []byte(treeLog))
+	_, err = e.Logs.Append(context.Background(), ids[0], 0, []byte(treeLog))
 	must(e.T, err)
 	return ids[0]
 }

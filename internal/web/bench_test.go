@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,11 +26,11 @@ func BenchmarkHugeLog(b *testing.B) {
 		for ; n < lines && buf.Len() < 8<<20; n++ {
 			fmt.Fprintf(&buf, `{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"line %d of a very long boot log, with some text"}`+"\n", n)
 		}
-		if off, err = logs.Append(id, off, buf.Bytes()); err != nil {
+		if off, err = logs.Append(context.Background(), id, off, buf.Bytes()); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if n, err := logs.Lines(id); err != nil || n != lines {
+	if n, err := logs.Lines(context.Background(), id); err != nil || n != lines {
 		b.Fatalf("log has %d lines (%v), want %d", n, err, lines)
 	}
 	srv := l.Serve(web.New(l.App, nil))

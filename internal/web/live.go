@@ -251,7 +251,7 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		// Catch up with everything logged so far.
 		for {
-			lines, total, err := f.Lines(next, next+streamBatch)
+			lines, total, err := f.Lines(ctx, next, next+streamBatch)
 			if err != nil {
 				return nil // the log cannot be read: end the stream
 			}
@@ -312,7 +312,7 @@ func waitLines(ctx context.Context, f *app.LogFollower, next int, sub *subscribe
 	f.Wait(wctx, next, keepAlive)
 	close(done)
 	<-exited // a wake-up taken now is not lost: changed says so
-	lines, _, err = f.Lines(next, next+streamBatch)
+	lines, _, err = f.Lines(ctx, next, next+streamBatch)
 	return lines, changed, err
 }
 

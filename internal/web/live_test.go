@@ -143,9 +143,9 @@ func TestJobStream(t *testing.T) {
 		t.Fatalf("first lines event id %q: %+v", ev.ID, got)
 	}
 	// Lines appended after connecting are pushed.
-	size, err := e.Logs.Size(e.privJob)
+	size, err := e.Logs.Size(context.Background(), e.privJob)
 	must(t, err)
-	_, err = e.Logs.Append(e.privJob, size, []byte(logRec("second")+logRec("third <b>")))
+	_, err = e.Logs.Append(context.Background(), e.privJob, size, []byte(logRec("second")+logRec("third <b>")))
 	must(t, err)
 	ev = next(t, ch, "lines")
 	got := lines(t, ev)
@@ -294,9 +294,9 @@ func TestJobStreamReadsTheJobOnlyWhenItChanges(t *testing.T) {
 	counted.id.Store(e.privJob)
 	const chunks = 30
 	for i := range chunks {
-		size, err := e.Logs.Size(e.privJob)
+		size, err := e.Logs.Size(context.Background(), e.privJob)
 		must(t, err)
-		_, err = e.Logs.Append(e.privJob, size, []byte(logRec(fmt.Sprintf("chunk %d", i))))
+		_, err = e.Logs.Append(context.Background(), e.privJob, size, []byte(logRec(fmt.Sprintf("chunk %d", i))))
 		must(t, err)
 		for seen < i+2 { // wait for it to be pushed before the next one
 			seen += len(lines(t, next(t, ch, "lines")))

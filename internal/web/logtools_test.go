@@ -92,9 +92,9 @@ func TestLogOpensAtEnd(t *testing.T) {
 	for i := 1; i <= 1200; i++ {
 		b.WriteString(logRec(fmt.Sprintf("line-%d", i)))
 	}
-	size, err := e.Logs.Size(e.privJob)
+	size, err := e.Logs.Size(context.Background(), e.privJob)
 	must(t, err)
-	_, err = e.Logs.Append(e.privJob, size, []byte(b.String()))
+	_, err = e.Logs.Append(context.Background(), e.privJob, size, []byte(b.String()))
 	must(t, err)
 	events := fmt.Sprintf(`data-events="/jobs/%d/events?from=1201" data-follow=""`, e.privJob)
 	for _, path := range []string{fmt.Sprintf("/jobs/%d", e.privJob), fmt.Sprintf("/jobs/%d/log", e.privJob)} {
@@ -124,7 +124,7 @@ func TestLogScanLongLines(t *testing.T) {
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("x", 300<<10) + ` needle-long"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"` + strings.Repeat("y", 70<<10) + `"}` + "\n" +
 		`{"dt":"2026-01-02T03:04:05Z","lvl":"error","msg":"needle-after"}` + "\n"
-	_, err = e.Logs.Append(id, 0, []byte(log))
+	_, err = e.Logs.Append(context.Background(), id, 0, []byte(log))
 	must(t, err)
 	_, body, _ := e.get(anon, fmt.Sprintf("/jobs/%d/log?q=needle", id))
 	if !strings.Contains(body, "2 lines match") || !strings.Contains(body, `#L1">line 1</a>`) || !strings.Contains(body, `#L3">line 3</a>`) {
@@ -158,10 +158,10 @@ func TestLogScanMemoryBound(t *testing.T) {
 		for ; b.Len() < 4<<20; n++ {
 			fmt.Fprintf(&b, `{"dt":"2026-01-02T03:04:05Z","lvl":"target","msg":"line %d %s"}`+"\n", n, pad)
 		}
-		off, err = e.Logs.Append(id, off, []byte(b.String()))
+		off, err = e.Logs.Append(context.Background(), id, off, []byte(b.String()))
 		must(t, err)
 	}
-	lines, err := e.Logs.Lines(id)
+	lines, err := e.Logs.Lines(context.Background(), id)
 	must(t, err)
 	deep := fmt.Sprintf("?start=%d&end=%d", lines-20, lines-10)
 	for _, q := range []string{"?q=no+such+text&start=0&end=10", "?first=error&start=0&end=10", deep} {

@@ -61,7 +61,7 @@ func newLogJob(t *testing.T, e *env, log string) int64 {
 	t.Helper()
 	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("log-job", "qemu", "visibility: public"))
 	must(t, err)
-	_, err = e.Logs.Append(ids[0], 0, []byte(log))
+	_, err = e.Logs.Append(context.Background(), ids[0], 0, []byte(log))
 	must(t, err)
 	return ids[0]
 }

@@ -199,7 +199,7 @@ func TestResultsDownloadsStreamed(t *testing.T) {
 	ids, _, err := e.App.SubmitJob(ctx, e.Principal(alice), labtest.Job("many", "qemu", "visibility: public"))
 	must(t, err)
 	many := ids[0]
-	_, err = e.Logs.Append(many, 0, manyResultsLog(1234, 0))
+	_, err = e.Logs.Append(context.Background(), many, 0, manyResultsLog(1234, 0))
 	must(t, err)
 	ids, _, err = e.App.SubmitJob(ctx, e.Principal(alice), labtest.Job("none", "qemu", "visibility: public"))
 	must(t, err)
@@ -245,7 +245,7 @@ func TestResultsDownloadsMemoryBound(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("big", "qemu", "visibility: public"))
 	must(t, err)
-	_, err = e.Logs.Append(ids[0], 0, manyResultsLog(cases, pad))
+	_, err = e.Logs.Append(context.Background(), ids[0], 0, manyResultsLog(cases, pad))
 	must(t, err)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()

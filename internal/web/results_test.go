@@ -65,7 +65,7 @@ func TestResultsSameEverywhere(t *testing.T) {
 		ids, _, err := e.App.SubmitJob(context.Background(), e.Principal(alice), labtest.Job("same", "qemu", ""))
 		must(t, err)
 		id := ids[0]
-		_, err = e.Logs.Append(id, 0, []byte(log))
+		_, err = e.Logs.Append(context.Background(), id, 0, []byte(log))
 		must(t, err)
 
 		var api wire.List[wire.Result]

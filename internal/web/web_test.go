@@ -75,9 +75,9 @@ func newEnvConfig(t testing.TB, b labtest.Backend, cfg labtest.Config) *env {
 	_, err = l.App.SchedulePass(ctx)
 	must(t, err)
 	e.pubJob = e.Submit(alice, labtest.Job("public-job", "qemu", "visibility: public\npriority: medium"))
-	_, err = l.Logs.Append(e.pubJob, 0, []byte(pubLog))
+	_, err = l.Logs.Append(context.Background(), e.pubJob, 0, []byte(pubLog))
 	must(t, err)
-	_, err = l.Logs.Append(e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
+	_, err = l.Logs.Append(context.Background(), e.privJob, 0, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"info","msg":"secret-line"}`+"\n"))
 	must(t, err)
 	e.srv = l.Serve(web.New(l.App, nil))
 	return e

@@ -17,7 +17,7 @@ import (
 // ids of its first suite and first case.
 func (e *env) seedResults(job int64) (suite, tcase int64) {
 	e.T.Helper()
-	_, err := e.Logs.Append(job, 0, []byte(kciLog))
+	_, err := e.Logs.Append(context.Background(), job, 0, []byte(kciLog))
 	must(e.T, err)
 	suites, err := e.App.JobSuites(context.Background(), e.Principal(admin), job)
 	must(e.T, err)

@@ -3,6 +3,7 @@ package lavarest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -460,11 +461,11 @@ type junitMessage struct {
 
 // caseLog returns the log lines [start, end) of a case in LAVA's format,
 // at most maxCaseLogLines of them; "" when there are none.
-func caseLog(follower *app.LogFollower, c lab.TestCase) (string, error) {
+func caseLog(ctx context.Context, follower *app.LogFollower, c lab.TestCase) (string, error) {
 	if c.EndLine <= c.StartLine {
 		return "", nil
 	}
-	lines, _, err := follower.Lines(c.StartLine, min(c.EndLine, c.StartLine+maxCaseLogLines))
+	lines, _, err := follower.Lines(ctx, c.StartLine, min(c.EndLine, c.StartLine+maxCaseLogLines))
 	if err != nil {
 		return "", err
 	}
@@ -552,7 +553,7 @@ func (api *API) junitSuite(r *http.Request, p auth.Principal, id int64, follower
 			}
 			switch c.Result {
 			case lab.ResultFail:
-				text, err := caseLog(follower, c)
+				text, err := caseLog(r.Context(), follower, c)
 				if err != nil {
 					return err
 				}
@@ -626,7 +627,7 @@ func (api *API) resultsTAP(w http.ResponseWriter, r *http.Request, p auth.Princi
 			fmt.Fprintf(bw, "not ok %d %s # TODO unknown result\n", n, desc)
 		default:
 			fmt.Fprintf(bw, "not ok %d %s\n", n, desc)
-			text, err := caseLog(follower, c)
+			text, err := caseLog(r.Context(), follower, c)
 			if err != nil {
 				return err
 			}

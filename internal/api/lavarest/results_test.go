@@ -1,6 +1,7 @@
 package lavarest_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -239,7 +240,7 @@ func timeOf(t lavawire.Time) time.Time { return time.Time(t) }
 // needs it.
 func TestDownloadNames(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	_, err := e.Logs.Append(e.pubJob, 0, []byte(`{"dt":"2026-05-01T10:00:00Z","lvl":"results","msg":{"definition":"0_a b;c\"d","case":"x","result":"pass"}}`+"\n"))
+	_, err := e.Logs.Append(context.Background(), e.pubJob, 0, []byte(`{"dt":"2026-05-01T10:00:00Z","lvl":"results","msg":{"definition":"0_a b;c\"d","case":"x","result":"pass"}}`+"\n"))
 	must(t, err)
 	var suites lavawire.Page[lavawire.Suite]
 	e.get(anon, jobPath(e.pubJob, "suites/"), &suites)

@@ -84,7 +84,7 @@ func (e *env) runJob(id int64) {
 // appendLog appends lines to a running job's log, as its worker does.
 func (e *env) appendLog(id int64, lines ...string) {
 	e.T.Helper()
-	size, err := e.App.LogSize(id)
+	size, err := e.App.LogSize(context.Background(), id)
 	must(e.T, err)
 	_, err = e.App.AppendLog(context.Background(), worker, id, size, []byte(strings.Join(lines, "\n")+"\n"))
 	must(e.T, err)

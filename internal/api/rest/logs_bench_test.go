@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -58,13 +59,13 @@ func fillLog(tb testing.TB, logs *logstore.Store, id int64, size int64, lines in
 		chunk = append(logRecord(chunk, n), '\n')
 		n++
 		if len(chunk) >= 4<<20 {
-			stored, err := logs.Append(id, off, chunk)
+			stored, err := logs.Append(context.Background(), id, off, chunk)
 			must(tb, err)
 			off, chunk = stored, chunk[:0]
 		}
 	}
 	if len(chunk) > 0 {
-		stored, err := logs.Append(id, off, chunk)
+		stored, err := logs.Append(context.Background(), id, off, chunk)
 		must(tb, err)
 		off = stored
 	}

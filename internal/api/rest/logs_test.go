@@ -46,7 +46,7 @@ func protocols(t testing.TB, e *env) map[string]struct {
 func TestJobLogs(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
 	size, lines := fillLog(t, e.Logs, e.pubJob, 0, 1000)
-	if _, err := e.Logs.Append(e.pubJob, size, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"tar`)); err != nil {
+	if _, err := e.Logs.Append(context.Background(), e.pubJob, size, []byte(`{"dt":"2026-01-02T03:04:05Z","lvl":"tar`)); err != nil {
 		t.Fatal(err)
 	}
 	admin := e.Principal(admin)
@@ -127,7 +127,7 @@ func TestJobLogsWait(t *testing.T) {
 	// the new lines; without them it would come after 60 s, empty.
 	time.Sleep(50 * time.Millisecond)
 	more := append(logRecord(append(logRecord(nil, lines), '\n'), lines+1), '\n')
-	if _, err := e.Logs.Append(e.pubJob, size, more); err != nil {
+	if _, err := e.Logs.Append(context.Background(), e.pubJob, size, more); err != nil {
 		t.Fatal(err)
 	}
 	if b := <-got; string(b) != string(more) {

@@ -521,7 +521,7 @@ func TestOpenAPIIsTrue(t *testing.T) {
 	for _, r := range list["results"].([]any) {
 		checkShape("Job", r.(map[string]any))
 	}
-	_, err := e.Logs.Append(e.pubJob, 0, []byte(resultsLog))
+	_, err := e.Logs.Append(context.Background(), e.pubJob, 0, []byte(resultsLog))
 	must(t, err)
 	for schema, path := range map[string]string{"Result": "/results", "Suite": "/suites"} {
 		list := get(fmt.Sprintf("/jobs/%d%s", e.pubJob, path))

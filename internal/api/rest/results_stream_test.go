@@ -48,7 +48,7 @@ func resultsRecords(n, pad int) []byte {
 // hold the cases app.JobResults reads for the same filter.
 func TestJobResultsStreamed(t *testing.T) {
 	e := newEnv(t, labtest.Backends()[0])
-	_, err := e.Logs.Append(e.pubJob, 0, resultsRecords(1234, 0))
+	_, err := e.Logs.Append(context.Background(), e.pubJob, 0, resultsRecords(1234, 0))
 	must(t, err)
 	admin := e.Principal(admin)
 	fail := lab.ResultFail
@@ -111,7 +111,7 @@ func TestResultsReadMemoryBound(t *testing.T) {
 		bound   = 64 << 20
 	)
 	e := newEnv(t, labtest.Backends()[0])
-	_, err := e.Logs.Append(e.pubJob, 0, resultsRecords(cases, pad))
+	_, err := e.Logs.Append(context.Background(), e.pubJob, 0, resultsRecords(cases, pad))
 	must(t, err)
 	url := fmt.Sprintf("%s%s/jobs/%d/results?limit=%d", e.srv.URL, rest.Prefix, e.pubJob, cases)
 	tr := &http.Transport{}

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -27,7 +28,7 @@ func TestJobResults(t *testing.T) {
 	for _, b := range labtest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
-			_, err := e.Logs.Append(e.pubJob, 0, []byte(resultsLog))
+			_, err := e.Logs.Append(context.Background(), e.pubJob, 0, []byte(resultsLog))
 			must(t, err)
 			get := func(path string, out any) int {
 				t.Helper()

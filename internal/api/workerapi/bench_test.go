@@ -123,7 +123,7 @@ func BenchmarkLogIngestion(b *testing.B) {
 			total := float64(per * workers)
 			b.ReportMetric(total*float64(recsPerChunk)/b.Elapsed().Seconds(), "records/s")
 			for id := range owner {
-				size, _ := logs.Size(id)
+				size, _ := logs.Size(context.Background(), id)
 				if size != int64(per)*int64(len(chunk)) {
 					b.Fatalf("job %d stored %d bytes, want %d", id, size, per*len(chunk))
 				}

@@ -535,7 +535,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, p auth.Principal
 	j, err := s.app.FinishFromWorker(r.Context(), p, id, app.WorkerFinish{Failed: in.Result != "pass", ErrorType: et,
 		ErrorMsg: in.ErrorMsg, LogSize: in.LogSize, LogSHA256: in.LogSHA256})
 	if errors.Is(err, app.ErrLogIncomplete) {
-		stored, _ := s.app.LogSize(id)
+		stored, _ := s.app.LogSize(r.Context(), id)
 		writeJSON(w, http.StatusConflict, struct {
 			wp.ErrorBody
 			wp.LogAck

@@ -540,7 +540,7 @@ func TestUpgradeFrom0002(t *testing.T) {
 				`{"dt":"2026-10-01T12:00:03Z","lvl":"results","msg":{"definition":"0_smoke","case":"uname","result":"fail","starttc":0,"endtc":1}}`,
 				`{"dt":"2026-10-01T12:00:04Z","lvl":"results","msg":{"definition":"lava","case":"job","result":"fail","error_type":"Test","error_msg":"uname failed"}}`,
 			}, "\n") + "\n"
-			if _, err := logs.Append(id, 0, []byte(log)); err != nil {
+			if _, err := logs.Append(context.Background(), id, 0, []byte(log)); err != nil {
 				t.Fatal(err)
 			}
 
