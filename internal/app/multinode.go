@@ -288,7 +288,14 @@ func (a *App) coordinator(ctx context.Context) (*coordinator.Coordinator, error)
 	if a.coord != nil {
 		return a.coord, nil
 	}
-	co, err := coordinator.New(ctx, store.CoordinatorGroups{Q: a.st}, coordinator.Options{Logger: a.log, Now: a.cfg.Now})
+	opts := coordinator.Options{Logger: a.log, Now: a.cfg.Now}
+	if a.cfg.Notifier != nil {
+		// Replicas share the groups: each request reads its group's saved
+		// state, and a change wakes the waits on the other replicas.
+		opts.Shared = true
+		opts.OnChange = func(group string) { a.publish(Event{Kind: kindCoordinator, Message: group}) }
+	}
+	co, err := coordinator.New(ctx, store.CoordinatorGroups{Q: a.st}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load the multinode coordinator: %w", err)
 	}

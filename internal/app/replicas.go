@@ -29,6 +29,11 @@ const EventsChannel = "basalt_events"
 // listeners re-read the state they follow. The scheduler runs a pass.
 const KindResync = "resync"
 
+// kindCoordinator is the Kind of the event published, to the other
+// replicas only, when a multinode coordinator group changed (its name in
+// Message): their coordinators wake the waits on it.
+const kindCoordinator = "coordinator"
+
 // publishQueue bounds the events waiting to be published; when it is full
 // further events are dropped (logged) and the other replicas catch up by
 // their periodic reads.
@@ -204,6 +209,7 @@ func (a *App) encodeBatch(events []wireEvent) [][]byte {
 func (a *App) receive(n store.Notification) {
 	if n.Resync {
 		a.wakeLogFollowers(0)
+		a.pokeCoordinator("")
 		a.deliver(Event{Kind: KindResync})
 		a.Kick()
 		return
@@ -224,6 +230,10 @@ func (a *App) receive(n store.Notification) {
 			continue
 		}
 		e := Event{Kind: w.Kind, JobID: w.JobID, Device: w.Device, Worker: w.Worker, State: w.State, Health: w.Health, Message: w.Message}
+		if e.Kind == kindCoordinator {
+			a.pokeCoordinator(e.Message)
+			continue
+		}
 		if e.Kind == "log" {
 			a.wakeLogFollowers(e.JobID)
 		}
@@ -310,4 +320,22 @@ func (a *App) waitLines(ctx context.Context, jobID int64, start int) {
 		}
 	}()
 	_, _ = a.cfg.Logs.WaitLines(wctx, jobID, start)
+}
+
+// pokeCoordinator wakes the coordinator's waits on a group another replica
+// changed ("": on every group), if this replica's coordinator is loaded.
+func (a *App) pokeCoordinator(group string) {
+	a.coordMu.Lock()
+	co := a.coord
+	a.coordMu.Unlock()
+	if co == nil {
+		return
+	}
+	if group != "" {
+		co.Poke(group)
+		return
+	}
+	for _, g := range co.Groups() {
+		co.Poke(g)
+	}
 }

@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -208,4 +210,92 @@ func TestReplicaResync(t *testing.T) {
 	f.lab("qemu", "w1", "d1")
 	id := f.submit(definition("after", "qemu", ""))
 	waitEvent(t, onB, "job submitted on A after B reconnected", jobEvent(id, lab.JobSubmitted))
+}
+
+// TestReplicaMultinode: the two jobs of a multinode group call the
+// coordinator through different replicas (their workers stream to
+// different servers): registration, a message and a barrier each span
+// both, and a held call on one replica wakes at the other's change, not
+// at its hold's end.
+func TestReplicaMultinode(t *testing.T) {
+	f, b, _, _ := replicaPair(t, app.Config{})
+	runUntilEnd(t, f.app.RunReplicaEvents)
+	runUntilEnd(t, b.RunReplicaEvents)
+	f.lab("qemu", "w1", "d1", "d2")
+	f.online("w1")
+	pair := labtest.MultinodeJob("pair", labtest.Role{Name: "server", DeviceType: "qemu", Count: 1},
+		labtest.Role{Name: "client", DeviceType: "qemu", Count: 1})
+	ids := f.submitGroup(pair)
+	if r := f.pass(); len(r.Assigned) != 2 {
+		t.Fatalf("assigned %+v", r.Assigned)
+	}
+	server, client := ids[0], ids[1]
+	wp := auth.WorkerPrincipal("w1")
+	const hold = time.Minute // far beyond what any wake-up takes
+	held := func(a *app.App, id int64, c app.MultinodeCall) <-chan coordinatorAnswer {
+		got := make(chan coordinatorAnswer, 1)
+		go func() {
+			c.Hold = hold
+			r, err := a.MultinodeCall(f.ctx, wp, id, c)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- coordinatorAnswer{r.Response, string(r.Message), r.Roles}
+		}()
+		return got
+	}
+	answer := func(ch <-chan coordinatorAnswer, what string) coordinatorAnswer {
+		t.Helper()
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(hold / 2):
+			t.Fatalf("%s: the held call on one replica did not wake at the other's change", what)
+			return coordinatorAnswer{}
+		}
+	}
+	first := held(f.app, server, app.MultinodeCall{Request: "group_data"})
+	// B registers the client once A holds the server's call.
+	waitFor(t, func() bool { // the server's group_data is held on A
+		groups, err := f.app.Store().ListCoordinatorGroups(f.ctx)
+		return err == nil && len(groups) == 1
+	})
+	r, err := b.MultinodeCall(f.ctx, wp, client, app.MultinodeCall{Request: "group_data", Hold: hold})
+	must(t, err)
+	if r.Response != "group_data" || len(r.Roles) != 2 {
+		t.Fatalf("group_data on B: %+v", r)
+	}
+	if r := answer(first, "group_data"); r.Response != "group_data" || r.Roles[fmt.Sprint(client)] != "client" {
+		t.Errorf("group_data on A: %+v", r)
+	}
+
+	wait := held(b, client, app.MultinodeCall{Request: "lava_wait", MessageID: "ready"})
+	r, err = f.app.MultinodeCall(f.ctx, wp, server, app.MultinodeCall{Request: "lava_send", MessageID: "ready", Message: map[string]any{"ip": "10.0.0.1"}})
+	must(t, err)
+	if r.Response != "ack" {
+		t.Errorf("lava_send on A: %+v", r)
+	}
+	if r, want := answer(wait, "lava_wait"), fmt.Sprintf(`{"%d":{"ip":"10.0.0.1"}}`, server); r.Response != "ack" || r.Message != want {
+		t.Errorf("lava_wait on B: %+v, want ack %s", r, want)
+	}
+
+	sync1 := held(f.app, server, app.MultinodeCall{Request: "lava_sync", MessageID: "done"})
+	sync2 := held(b, client, app.MultinodeCall{Request: "lava_sync", MessageID: "done"})
+	for i, ch := range []<-chan coordinatorAnswer{sync1, sync2} {
+		if r := answer(ch, "lava_sync"); r.Response != "ack" {
+			t.Errorf("lava_sync of job %d: %+v", ids[i], r)
+		}
+	}
+	for _, id := range ids {
+		_, err := b.FinishJob(f.ctx, wp, id, app.JobOutcome{})
+		must(t, err)
+	}
+	groups, err := f.app.Store().ListCoordinatorGroups(f.ctx)
+	must(t, err)
+	if len(groups) != 0 {
+		t.Errorf("the coordinators still keep %d groups once the group's jobs ended", len(groups))
+	}
+	if _, err := f.app.MultinodeCall(f.ctx, wp, client, app.MultinodeCall{Request: "lava_wait"}); !errors.Is(err, lab.ErrConflict) {
+		t.Errorf("a call of a finished job on A: %v", err)
+	}
 }

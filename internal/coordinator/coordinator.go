@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -70,6 +71,36 @@ type Persister interface {
 	DeleteGroup(ctx context.Context, name string) error
 }
 
+// ErrStale is what a SharedPersister returns when the group's saved
+// version is no longer the one the coordinator read: another coordinator
+// changed it meanwhile.
+var ErrStale = errors.New("the group changed elsewhere")
+
+// SharedPersister is a Persister that several coordinators share (server
+// replicas on one database). Each saved state has a version that changes
+// at every save. A coordinator over one reads the group's saved state
+// before each request (taking another coordinator's changes), and saves or
+// deletes it only if its version is still the one read, running the
+// request again on ErrStale: each request applies to the latest state,
+// whichever coordinator handles it, as if one coordinator handled them
+// all.
+type SharedPersister interface {
+	Persister
+	// LoadGroup returns a group's saved state and version; found is false
+	// when it is not saved.
+	LoadGroup(ctx context.Context, name string) (state []byte, version int64, found bool, err error)
+	// SaveGroupIf saves a group's state if its saved version is version (0:
+	// if it is not saved) and returns the new version; ErrStale otherwise.
+	SaveGroupIf(ctx context.Context, name string, state []byte, version int64) (int64, error)
+	// DeleteGroupIf deletes a group's state if its saved version is
+	// version; ErrStale if it is another; nil if it is not saved.
+	DeleteGroupIf(ctx context.Context, name string, version int64) error
+}
+
+// maxStale bounds how often one request is run again because another
+// coordinator changed its group meanwhile.
+const maxStale = 50
+
 // Limits bound what one group and the coordinator hold. A request beyond
 // them is refused with nack and a Reason. Zero fields take the defaults
 // (DefaultLimits).
@@ -124,6 +155,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Shared says other coordinators share the Persister, which must then
+	// be a SharedPersister (New fails otherwise).
+	Shared bool
+	// OnChange, when set, is called after a group's change is saved or
+	// the group is deleted (with the group's lock held: it must not call
+	// the coordinator), so the other coordinators can be told to Poke it.
+	OnChange func(group string)
 }
 
 // Coordinator is LAVA's lava-coordinator as a component of the server:
@@ -131,10 +169,12 @@ type Options struct {
 // before each answer, groups independent of each other, and waits that
 // wake when their group changes. It is safe for concurrent use.
 type Coordinator struct {
-	p   Persister
-	lim Limits
-	log *slog.Logger
-	now func() time.Time
+	p        Persister
+	shared   SharedPersister // nil unless Options.Shared
+	onChange func(string)
+	lim      Limits
+	log      *slog.Logger
+	now      func() time.Time
 
 	mu     sync.Mutex // guards groups; never held while waiting for a group's lock
 	groups map[string]*group
@@ -153,6 +193,9 @@ type group struct {
 	touched time.Time // last change
 	// waiting counts the Waits blocked on changed.
 	waiting atomic.Int64
+	// ver is the saved version st was read at or saved as (shared
+	// persisters only; 0 while never saved).
+	ver int64
 }
 
 // New returns a coordinator holding every group p has saved.
@@ -160,12 +203,21 @@ func New(ctx context.Context, p Persister, opts Options) (*Coordinator, error) {
 	if p == nil {
 		return nil, fmt.Errorf("new coordinator: no persister")
 	}
-	c := &Coordinator{p: p, lim: opts.Limits.withDefaults(), log: opts.Logger, now: opts.Now, groups: map[string]*group{}}
+	c := &Coordinator{p: p, lim: opts.Limits.withDefaults(), log: opts.Logger, now: opts.Now, onChange: opts.OnChange, groups: map[string]*group{}}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if opts.Shared {
+		sp, ok := p.(SharedPersister)
+		if !ok {
+			return nil, fmt.Errorf("new coordinator: shared, but the persister %T cannot tell another coordinator's changes", p)
+		}
+		c.shared = sp
+		// Groups are read when used: the saved ones may change at any time.
+		return c, nil
 	}
 	saved, err := p.LoadGroups(ctx)
 	if err != nil {
@@ -254,12 +306,70 @@ func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, 
 	if why := c.check(req); why != "" {
 		return nack("%s", why), false, watch{}, nil
 	}
-	g, created, refused := c.lookup(req)
-	if g == nil {
-		return refused, false, watch{}, nil
+	for range maxStale {
+		g, created, refused := c.lookup(req)
+		if g == nil {
+			return refused, false, watch{}, nil
+		}
+		resp, changed, w, err := c.handleLocked(ctx, req, g, created)
+		g.mu.Unlock()
+		if !errors.Is(err, ErrStale) {
+			return resp, changed, w, err
+		}
 	}
-	defer g.mu.Unlock()
+	return Response{}, false, watch{}, fmt.Errorf("coordinator: group %q: %w %d times in a row", req.GroupName, ErrStale, maxStale)
+}
+
+// refresh reads g's saved state when other coordinators share the
+// persister, and takes it if another one changed it. It returns whether
+// the request still creates the group, or ErrStale when another
+// coordinator deleted it (g is then gone: look it up again).
+func (c *Coordinator) refresh(ctx context.Context, name string, g *group, created bool) (bool, error) {
+	data, ver, found, err := c.shared.LoadGroup(ctx, name)
+	if err != nil {
+		if created {
+			g.gone = true
+			c.remove(name, g)
+		}
+		return created, fmt.Errorf("coordinator: load group %q: %w", name, err)
+	}
+	switch {
+	case !found && created:
+		return true, nil
+	case !found:
+		// ended elsewhere (clear_group, or its jobs ended)
+		g.gone = true
+		c.remove(name, g)
+		close(g.changed)
+		return false, ErrStale
+	case ver == g.ver:
+		return false, nil
+	}
+	st, err := decodeState(name, data)
+	if err != nil {
+		return created, fmt.Errorf("coordinator: load group %q: %w", name, err)
+	}
+	enc, err := st.encode()
+	if err != nil {
+		return created, fmt.Errorf("coordinator: load group %q: %w", name, err)
+	}
+	g.st, g.enc, g.ver, g.touched = st, enc, ver, c.now()
+	if g.changed != nil {
+		close(g.changed)
+	}
+	g.changed = make(chan struct{})
+	return false, nil
+}
+
+// handleLocked runs req on g, locked (created: the request creates it).
+func (c *Coordinator) handleLocked(ctx context.Context, req Request, g *group, created bool) (Response, bool, watch, error) {
 	name := req.GroupName
+	if c.shared != nil {
+		var err error
+		if created, err = c.refresh(ctx, name, g, created); err != nil {
+			return Response{}, false, watch{}, err
+		}
+	}
 	t := &txn{cur: g.st}
 	if created {
 		t.cur, t.cloned = newState(name, req.GroupSize), true
@@ -277,13 +387,14 @@ func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, 
 	}
 	if t.drop {
 		if g.enc != nil {
-			if err := c.p.DeleteGroup(ctx, name); err != nil {
-				return Response{}, false, watch{}, fmt.Errorf("coordinator: delete group %q: %w", name, err)
+			if err := c.deleteSaved(ctx, name, g); err != nil {
+				return Response{}, false, watch{}, err
 			}
 		}
 		g.gone = true
 		c.remove(name, g)
 		close(g.changed)
+		c.changed(name)
 		return resp, true, watch{}, nil
 	}
 	enc, err := t.cur.encode()
@@ -298,16 +409,76 @@ func (c *Coordinator) handle(ctx context.Context, req Request) (Response, bool, 
 		abandon()
 		return nack("group %q would hold %d bytes, more than the limit of %d", name, len(enc), c.lim.MaxStateBytes), false, watch{g, g.changed}, nil
 	}
-	if err := c.p.SaveGroup(ctx, name, enc); err != nil {
+	ver, err := c.save(ctx, name, g, enc)
+	if err != nil {
 		abandon()
-		return Response{}, false, watch{}, fmt.Errorf("coordinator: save group %q: %w", name, err)
+		return Response{}, false, watch{}, err
 	}
-	g.st, g.enc, g.touched = t.cur, enc, c.now()
+	g.st, g.enc, g.ver, g.touched = t.cur, enc, ver, c.now()
 	if g.changed != nil {
 		close(g.changed)
 	}
 	g.changed = make(chan struct{})
+	c.changed(name)
 	return resp, true, watch{g, g.changed}, nil
+}
+
+// save saves g's new state enc (g locked) and returns its new version:
+// if it is still at the version read, when the persister is shared.
+func (c *Coordinator) save(ctx context.Context, name string, g *group, enc []byte) (int64, error) {
+	if c.shared != nil {
+		ver, err := c.shared.SaveGroupIf(ctx, name, enc, g.ver)
+		if err != nil && !errors.Is(err, ErrStale) {
+			err = fmt.Errorf("coordinator: save group %q: %w", name, err)
+		}
+		return ver, err
+	}
+	if err := c.p.SaveGroup(ctx, name, enc); err != nil {
+		return 0, fmt.Errorf("coordinator: save group %q: %w", name, err)
+	}
+	return 0, nil
+}
+
+// deleteSaved deletes g's saved state (g locked): if it is still at the
+// version read, when the persister is shared.
+func (c *Coordinator) deleteSaved(ctx context.Context, name string, g *group) error {
+	var err error
+	if c.shared != nil {
+		err = c.shared.DeleteGroupIf(ctx, name, g.ver)
+	} else {
+		err = c.p.DeleteGroup(ctx, name)
+	}
+	if err != nil && !errors.Is(err, ErrStale) {
+		err = fmt.Errorf("coordinator: delete group %q: %w", name, err)
+	}
+	return err
+}
+
+// changed tells Options.OnChange that a group changed.
+func (c *Coordinator) changed(name string) {
+	if c.onChange != nil {
+		c.onChange(name)
+	}
+}
+
+// Poke wakes the Waits on a group, which run their request again (reading
+// the group's saved state anew when the persister is shared): call it when
+// another coordinator changed the group. Poking a group this coordinator
+// does not hold does nothing.
+func (c *Coordinator) Poke(name string) {
+	c.mu.Lock()
+	g := c.groups[name]
+	c.mu.Unlock()
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gone || g.changed == nil {
+		return
+	}
+	close(g.changed)
+	g.changed = make(chan struct{})
 }
 
 // lookup returns the request's group, locked, and whether this request
@@ -396,6 +567,13 @@ func (c *Coordinator) DropGroup(ctx context.Context, name string) error {
 	g := c.groups[name]
 	c.mu.Unlock()
 	if g == nil {
+		if c.shared != nil {
+			// another coordinator may hold it
+			if err := c.p.DeleteGroup(ctx, name); err != nil {
+				return fmt.Errorf("coordinator: drop group %q: %w", name, err)
+			}
+			c.changed(name)
+		}
 		return nil
 	}
 	g.mu.Lock()
@@ -403,7 +581,7 @@ func (c *Coordinator) DropGroup(ctx context.Context, name string) error {
 	if g.gone {
 		return nil
 	}
-	if g.enc != nil {
+	if g.enc != nil || c.shared != nil {
 		if err := c.p.DeleteGroup(ctx, name); err != nil {
 			return fmt.Errorf("coordinator: drop group %q: %w", name, err)
 		}
@@ -411,6 +589,7 @@ func (c *Coordinator) DropGroup(ctx context.Context, name string) error {
 	g.gone = true
 	c.remove(name, g)
 	close(g.changed)
+	c.changed(name)
 	return nil
 }
 
@@ -418,6 +597,26 @@ func (c *Coordinator) DropGroup(ctx context.Context, name string) error {
 // LAVA dispatchers that died without clear_group) and returns their
 // names. A group loaded at start counts as changed then.
 func (c *Coordinator) DropIdle(ctx context.Context, before time.Time) ([]string, error) {
+	if c.shared != nil {
+		// Groups other coordinators made count as changed when this one
+		// first sees them.
+		saved, err := c.p.LoadGroups(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: list groups: %w", err)
+		}
+		at := c.now()
+		c.mu.Lock()
+		for name, data := range saved {
+			if c.groups[name] != nil {
+				continue
+			}
+			if st, err := decodeState(name, data); err == nil {
+				// version 0: the first request reads it again
+				c.groups[name] = &group{st: st, changed: make(chan struct{}), touched: at}
+			}
+		}
+		c.mu.Unlock()
+	}
 	var dropped []string
 	for _, name := range c.Groups() {
 		st, ok := c.Status(name)

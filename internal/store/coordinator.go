@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/basalt-lab/basalt/internal/coordinator"
 	"github.com/basalt-lab/basalt/internal/lab"
 )
 
@@ -29,4 +31,43 @@ func (g CoordinatorGroups) DeleteGroup(ctx context.Context, name string) error {
 		return err
 	}
 	return nil
+}
+
+var _ coordinator.SharedPersister = CoordinatorGroups{}
+
+// LoadGroup returns a group's saved state and version; found is false when
+// it is not saved.
+func (g CoordinatorGroups) LoadGroup(ctx context.Context, name string) ([]byte, int64, bool, error) {
+	st, ver, err := g.Q.GetCoordinatorGroup(ctx, name)
+	if errors.Is(err, lab.ErrNotFound) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	return st, ver, true, nil
+}
+
+// SaveGroupIf saves a group's state if it is still at version (0: not
+// saved); coordinator.ErrStale when another replica changed it.
+func (g CoordinatorGroups) SaveGroupIf(ctx context.Context, name string, state []byte, version int64) (int64, error) {
+	ver, err := g.Q.SaveCoordinatorGroupIf(ctx, name, state, version)
+	if errors.Is(err, lab.ErrConflict) {
+		return 0, fmt.Errorf("%w: %w", coordinator.ErrStale, err)
+	}
+	return ver, err
+}
+
+// DeleteGroupIf deletes a group's state if it is still at version;
+// coordinator.ErrStale when another replica changed it; nil when it is not
+// saved.
+func (g CoordinatorGroups) DeleteGroupIf(ctx context.Context, name string, version int64) error {
+	err := g.Q.DeleteCoordinatorGroupIf(ctx, name, version)
+	switch {
+	case errors.Is(err, lab.ErrNotFound):
+		return nil
+	case errors.Is(err, lab.ErrConflict):
+		return fmt.Errorf("%w: %w", coordinator.ErrStale, err)
+	}
+	return err
 }

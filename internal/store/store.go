@@ -81,6 +81,18 @@ type Queries interface {
 	// DeleteCoordinatorGroup removes a group's state; ErrNotFound when no
 	// group has that name.
 	DeleteCoordinatorGroup(ctx context.Context, name string) error
+	// GetCoordinatorGroup returns a group's state and version (a positive
+	// number that changes at every save); ErrNotFound when no group has
+	// that name.
+	GetCoordinatorGroup(ctx context.Context, name string) (state []byte, version int64, err error)
+	// SaveCoordinatorGroupIf saves a group's state if its version is
+	// still version (0: if no group has that name) and returns the new
+	// version; ErrConflict otherwise, and nothing changes.
+	SaveCoordinatorGroupIf(ctx context.Context, name string, state []byte, version int64) (int64, error)
+	// DeleteCoordinatorGroupIf removes a group's state if its version is
+	// still version; ErrConflict if it is another, ErrNotFound if no group
+	// has that name.
+	DeleteCoordinatorGroupIf(ctx context.Context, name string, version int64) error
 
 	// Leases: named rights held by one holder at a time until they
 	// expire (lab.Lease), for the server replicas on one database to elect

@@ -88,6 +88,19 @@ func (c classified) DeleteCoordinatorGroup(ctx context.Context, name string) err
 	return c0(c.q.DeleteCoordinatorGroup(ctx, name))
 }
 
+func (c classified) GetCoordinatorGroup(ctx context.Context, name string) ([]byte, int64, error) {
+	state, ver, err := c.q.GetCoordinatorGroup(ctx, name)
+	return state, ver, classify(err)
+}
+
+func (c classified) SaveCoordinatorGroupIf(ctx context.Context, name string, state []byte, version int64) (int64, error) {
+	return c1(c.q.SaveCoordinatorGroupIf(ctx, name, state, version))
+}
+
+func (c classified) DeleteCoordinatorGroupIf(ctx context.Context, name string, version int64) error {
+	return c0(c.q.DeleteCoordinatorGroupIf(ctx, name, version))
+}
+
 func (c classified) AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (lab.Lease, error) {
 	return c1(c.q.AcquireLease(ctx, name, holder, now, ttl))
 }

@@ -2,7 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 )
@@ -20,9 +24,9 @@ func (q *queries) SaveCoordinatorGroup(ctx context.Context, name string, state [
 		state = []byte{}
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
-		_, err := q.exec(ctx, c, `INSERT INTO coordinator_groups (name, state, updated) VALUES (?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated = excluded.updated`,
-			name, state, q.d.ts(now()))
+		_, err := q.exec(ctx, c, `INSERT INTO coordinator_groups (name, state, updated, version) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated = excluded.updated, version = excluded.version`,
+			name, state, q.d.ts(now()), newGroupVersion())
 		return err
 	}))
 }
@@ -59,5 +63,79 @@ func (q *queries) DeleteCoordinatorGroup(ctx context.Context, name string) error
 			return lab.ErrNotFound
 		}
 		return err
+	}))
+}
+
+// newGroupVersion is a saved group state's version: random, so that a
+// group ended and created again never repeats an old version.
+func newGroupVersion() int64 { return rand.Int64N(math.MaxInt64-1) + 1 }
+
+// GetCoordinatorGroup returns a group's state and version.
+func (q *queries) GetCoordinatorGroup(ctx context.Context, name string) ([]byte, int64, error) {
+	var state []byte
+	var ver int64
+	err := q.row(ctx, q.r(), "SELECT state, version FROM coordinator_groups WHERE name = ?", name).Scan(&state, &ver)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = lab.ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, wrap(fmt.Sprintf("get coordinator group %q", name), err)
+	}
+	if state == nil {
+		state = []byte{}
+	}
+	return state, ver, nil
+}
+
+// SaveCoordinatorGroupIf saves a group's state with one conditional
+// statement: an insert that does nothing when the group exists (version
+// 0), or an update of the row still at version.
+func (q *queries) SaveCoordinatorGroupIf(ctx context.Context, name string, state []byte, version int64) (int64, error) {
+	op := fmt.Sprintf("save coordinator group %q", name)
+	if name == "" || version < 0 {
+		return 0, wrap(op, fmt.Errorf("%w: a group needs a name and a version of at least 0", lab.ErrInvalid))
+	}
+	if state == nil {
+		state = []byte{}
+	}
+	ver := newGroupVersion()
+	err := q.write(ctx, func(c conn) error {
+		var n int64
+		var err error
+		if version == 0 {
+			n, err = q.execN(ctx, c, `INSERT INTO coordinator_groups (name, state, updated, version) VALUES (?, ?, ?, ?)
+				ON CONFLICT (name) DO NOTHING`, name, state, q.d.ts(now()), ver)
+		} else {
+			n, err = q.execN(ctx, c, `UPDATE coordinator_groups SET state = ?, updated = ?, version = ?
+				WHERE name = ? AND version = ?`, state, q.d.ts(now()), ver, name, version)
+		}
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%w: the group changed since version %d", lab.ErrConflict, version)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	return ver, nil
+}
+
+// DeleteCoordinatorGroupIf removes a group's state if it is still at
+// version.
+func (q *queries) DeleteCoordinatorGroupIf(ctx context.Context, name string, version int64) error {
+	return wrap(fmt.Sprintf("delete coordinator group %q", name), q.write(ctx, func(c conn) error {
+		n, err := q.execN(ctx, c, "DELETE FROM coordinator_groups WHERE name = ? AND version = ?", name, version)
+		if err != nil || n == 1 {
+			return err
+		}
+		var x int
+		err = q.row(ctx, c, "SELECT 1 FROM coordinator_groups WHERE name = ?", name).Scan(&x)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lab.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: the group changed since version %d", lab.ErrConflict, version)
 	}))
 }

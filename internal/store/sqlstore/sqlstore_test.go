@@ -64,6 +64,7 @@ func TestTwoServersOnePostgres(t *testing.T) {
 		{"ManyJobsOneDevice", storetest.RaceManyJobsOneDevice},
 		{"ClaimDeliveries", storetest.RaceClaimDeliveries},
 		{"Leases", storetest.RaceLeases},
+		{"CoordinatorVersions", storetest.RaceCoordinatorVersions},
 	}
 	for _, r := range races {
 		t.Run(r.name, func(t *testing.T) {

@@ -2,10 +2,13 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"testing"
 
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
@@ -158,5 +161,114 @@ func testCoordinatorConcurrent(f *fx) {
 	var shared struct{ W *int }
 	if err := json.Unmarshal(groups["shared"], &shared); err != nil || shared.W == nil {
 		f.t.Errorf("shared = %s (%v)", groups["shared"], err)
+	}
+}
+
+// testCoordinatorVersions: a group's save and delete on condition of its
+// version, as coordinators shared by server replicas use them.
+func testCoordinatorVersions(f *fx) {
+	_, _, err := f.s.GetCoordinatorGroup(f.ctx, "v")
+	f.is(err, lab.ErrNotFound, "get a group never saved")
+	v1, err := f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("one"), 0)
+	f.ok(err, "create")
+	if v1 <= 0 {
+		f.t.Errorf("version of a created group: %d, want > 0", v1)
+	}
+	_, err = f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("again"), 0)
+	f.is(err, lab.ErrConflict, "create an existing group")
+	st, ver, err := f.s.GetCoordinatorGroup(f.ctx, "v")
+	f.ok(err, "get")
+	f.eq([]byte("one"), st, "state after a refused create")
+	f.eq(v1, ver, "version after a refused create")
+
+	v2, err := f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("two"), v1)
+	f.ok(err, "save at the version read")
+	if v2 == v1 || v2 <= 0 {
+		f.t.Errorf("version after a save: %d (was %d)", v2, v1)
+	}
+	_, err = f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("stale"), v1)
+	f.is(err, lab.ErrConflict, "save at an old version")
+	_, err = f.s.SaveCoordinatorGroupIf(f.ctx, "nope", []byte("x"), v1)
+	f.is(err, lab.ErrConflict, "save a missing group at a version")
+	f.is(f.s.DeleteCoordinatorGroupIf(f.ctx, "v", v1), lab.ErrConflict, "delete at an old version")
+	st, ver, err = f.s.GetCoordinatorGroup(f.ctx, "v")
+	f.ok(err, "get after refusals")
+	f.eq([]byte("two"), st, "state after refusals")
+	f.eq(v2, ver, "version after refusals")
+	// An unconditional save changes the version too.
+	f.ok(f.s.SaveCoordinatorGroup(f.ctx, "v", []byte("three")), "save")
+	_, v3, err := f.s.GetCoordinatorGroup(f.ctx, "v")
+	f.ok(err, "get after save")
+	if v3 == v2 {
+		f.t.Errorf("an unconditional save kept version %d", v3)
+	}
+	f.is(f.s.DeleteCoordinatorGroupIf(f.ctx, "v", v2), lab.ErrConflict, "delete at the version before the save")
+	f.ok(f.s.DeleteCoordinatorGroupIf(f.ctx, "v", v3), "delete at the version read")
+	f.is(f.s.DeleteCoordinatorGroupIf(f.ctx, "v", v3), lab.ErrNotFound, "delete twice")
+	// Created again, it never repeats an old version.
+	v4, err := f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("four"), 0)
+	f.ok(err, "create again")
+	for _, old := range []int64{v1, v2, v3} {
+		if v4 == old {
+			f.t.Errorf("the group created again repeats version %d", old)
+		}
+	}
+	_, err = f.s.SaveCoordinatorGroupIf(f.ctx, "", []byte("x"), 0)
+	f.is(err, lab.ErrInvalid, "save without a name")
+	_, err = f.s.SaveCoordinatorGroupIf(f.ctx, "v", []byte("x"), -1)
+	f.is(err, lab.ErrInvalid, "save at a negative version")
+}
+
+// RaceCoordinatorVersions has goroutines on stores (the same database)
+// increment a counter kept as a group's state, each by reading it and
+// saving it on condition of its version, again when refused, as
+// coordinators on server replicas do: no increment is lost.
+func RaceCoordinatorVersions(t *testing.T, stores ...store.Store) {
+	ctx := context.Background()
+	const perStore, each = 4, 25
+	n := perStore * len(stores)
+	if _, err := stores[0].SaveCoordinatorGroupIf(ctx, "race", []byte("0"), 0); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			s := stores[i%len(stores)]
+			for range each {
+				for {
+					st, ver, err := s.GetCoordinatorGroup(ctx, "race")
+					if err != nil {
+						errs <- err
+						return
+					}
+					c, err := strconv.Atoi(string(st))
+					if err != nil {
+						errs <- err
+						return
+					}
+					_, err = s.SaveCoordinatorGroupIf(ctx, "race", []byte(strconv.Itoa(c+1)), ver)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, lab.ErrConflict) {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st, _, err := stores[0].GetCoordinatorGroup(ctx, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strconv.Itoa(n * each); string(st) != want {
+		t.Errorf("counter after %d increments: %s", n*each, st)
 	}
 }

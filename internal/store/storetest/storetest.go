@@ -38,6 +38,7 @@ var behaviours = []behaviour{
 	{"Coordinator/Errors", testCoordinatorErrors},
 	{"Coordinator/InTx", testCoordinatorInTx},
 	{"Coordinator/Concurrent", testCoordinatorConcurrent},
+	{"Coordinator/Versions", testCoordinatorVersions},
 	{"Leases/Acquire", testLeaseAcquire},
 	{"Leases/Release", testLeaseRelease},
 	{"Leases/Errors", testLeaseErrors},
