@@ -14,6 +14,11 @@
 //   - Durable: every change of a group is saved through a Persister (the
 //     store) before the answer is returned, so a restart of the server
 //     loses no group, message or barrier. The state is versioned JSON.
+//   - Shared: several coordinators (server replicas) may share one
+//     SharedPersister (Options.Shared). Each request then reads its
+//     group's saved state and saves its change only if nobody saved
+//     another meanwhile (running again otherwise), and Poke wakes the
+//     waits on a group another coordinator changed.
 //   - Concurrent: groups are independent (one lock each); a request never
 //     waits for another group.
 //   - Waits without polling: Wait blocks on a per-group notification and
