@@ -13,6 +13,18 @@ import (
 // change to the messages or endpoints below.
 const Version = 1
 
+// MinVersion is the oldest protocol version this build's server still
+// serves. Server replicas are upgraded one at a time, then the workers
+// (docs/operations.md, Rolling upgrades): a server must serve the workers
+// of the release before it, so when Version is bumped MinVersion stays at
+// the previous one (Version-1) for at least one release, the server
+// answering such workers in their version.
+const MinVersion = 1
+
+// Supported reports whether this build's server serves workers speaking
+// protocol v.
+func Supported(v int) bool { return v >= MinVersion && v <= Version }
+
 // VersionHeader is the HTTP header carrying the protocol version.
 const VersionHeader = "Basalt-Worker-Protocol"
 

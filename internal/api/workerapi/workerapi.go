@@ -270,13 +270,13 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 				s.fail(w, r, errors.New("panic"))
 			}
 		}()
-		if got := r.Header.Get(wp.VersionHeader); got != strconv.Itoa(wp.Version) {
+		if got := r.Header.Get(wp.VersionHeader); !supported(got) {
 			if got == "" {
 				got = "none"
 			}
 			w.Header().Set(wp.VersionHeader, strconv.Itoa(wp.Version))
 			writeError(w, http.StatusConflict, wp.CodeProtocolMismatch,
-				fmt.Sprintf("worker speaks protocol %s, this server (Basalt %s) speaks protocol %d: run a worker of the same release", got, version.Version, wp.Version))
+				fmt.Sprintf("worker speaks protocol %s, this server (Basalt %s) speaks protocols %s: run a worker of the same release or the one before", got, version.Version, protocols()))
 			return
 		}
 		var p auth.Principal
@@ -566,4 +566,19 @@ func (s *Server) multinode(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	writeJSON(w, http.StatusOK, wp.MultinodeResponse{Response: ans.Response, Roles: ans.Roles, Message: ans.Message, Reason: ans.Reason})
 	return nil
+}
+
+// supported reports whether a request's protocol version header names a
+// version this server serves.
+func supported(header string) bool {
+	v, err := strconv.Atoi(header)
+	return err == nil && strconv.Itoa(v) == header && wp.Supported(v)
+}
+
+// protocols names the protocol versions this server serves.
+func protocols() string {
+	if wp.MinVersion == wp.Version {
+		return strconv.Itoa(wp.Version)
+	}
+	return fmt.Sprintf("%d to %d", wp.MinVersion, wp.Version)
 }

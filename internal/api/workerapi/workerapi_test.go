@@ -270,15 +270,36 @@ func TestAccess(t *testing.T) {
 	_, userTok, err := e.app.CreateToken(ctx, e.admin, "admin", "t", time.Time{})
 	must(t, err)
 
-	r, _ := http.NewRequest("POST", e.srv.URL+wp.Prefix+wp.PathHeartbeat, strings.NewReader(`{"name":"w1"}`))
-	r.Header.Set(wp.VersionHeader, "99")
-	r.Header.Set("Authorization", "Token "+e.wtoken)
-	resp, err := http.DefaultClient.Do(r)
-	must(t, err)
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 409 || !strings.Contains(string(b), wp.CodeProtocolMismatch) || !strings.Contains(string(b), "protocol 99") {
-		t.Errorf("version mismatch: %d %s", resp.StatusCode, b)
+	// The versions served are MinVersion to Version (N-1 compatibility for
+	// rolling upgrades); anything else, or a malformed header, is refused.
+	versions := []struct {
+		header string
+		ok     bool
+	}{
+		{strconv.Itoa(wp.Version), true}, {strconv.Itoa(wp.MinVersion), true},
+		{strconv.Itoa(wp.MinVersion - 1), false}, {strconv.Itoa(wp.Version + 1), false}, {"99", false},
+		{"", false}, {"0" + strconv.Itoa(wp.Version), false}, {strconv.Itoa(wp.Version) + ".0", false}, {"one", false},
+	}
+	for _, v := range versions {
+		r, _ := http.NewRequest("POST", e.srv.URL+wp.Prefix+wp.PathHeartbeat, strings.NewReader(`{"name":"w1","version":"test","jobs":[]}`))
+		if v.header != "" {
+			r.Header.Set(wp.VersionHeader, v.header)
+		}
+		r.Header.Set("Authorization", "Token "+e.wtoken)
+		resp, err := http.DefaultClient.Do(r)
+		must(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		refused := resp.StatusCode == 409 && strings.Contains(string(b), wp.CodeProtocolMismatch)
+		if v.ok && resp.StatusCode != 200 {
+			t.Errorf("protocol %q refused: %d %s", v.header, resp.StatusCode, b)
+		}
+		if !v.ok && (!refused || resp.Header.Get(wp.VersionHeader) != strconv.Itoa(wp.Version)) {
+			t.Errorf("protocol %q: %d %s (want 409 %s naming the server's version)", v.header, resp.StatusCode, b, wp.CodeProtocolMismatch)
+		}
+		if v.header == "99" && !strings.Contains(string(b), "protocol 99") {
+			t.Errorf("the refusal does not name the worker's version: %s", b)
+		}
 	}
 	cases := []struct {
 		name, token string
