@@ -792,3 +792,38 @@ func TestUpgradeFrom0006(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFrom0008 upgrades a database holding a coordinator group to
+// 0009 (group versions, for replicas sharing the coordinator): the group
+// keeps its state, has a version, and saves on condition of it.
+func TestUpgradeFrom0008(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 8); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			if _, err := db.ExecContext(ctx, dl.q("INSERT INTO coordinator_groups (name, state, updated) VALUES ('g', ?, ?)"),
+				[]byte(`{"v":1}`), dl.ts(at)); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s := open(t, dsn)
+			st, ver, err := s.GetCoordinatorGroup(ctx, "g")
+			if err != nil || string(st) != `{"v":1}` || ver <= 0 {
+				t.Fatalf("the group after the upgrade: %q version %d, %v", st, ver, err)
+			}
+			if _, err := s.SaveCoordinatorGroupIf(ctx, "g", []byte(`{"v":2}`), ver+1); !errors.Is(err, lab.ErrConflict) {
+				t.Errorf("save at another version: %v", err)
+			}
+			nv, err := s.SaveCoordinatorGroupIf(ctx, "g", []byte(`{"v":2}`), ver)
+			if err != nil || nv == ver {
+				t.Errorf("save at the version read: %d, %v", nv, err)
+			}
+		})
+	}
+}
