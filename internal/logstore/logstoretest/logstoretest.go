@@ -294,9 +294,9 @@ func appendAll(t testing.TB, s logstore.Logs, id int64, ref Log, sizes ...int) {
 
 func testWindows(t *testing.T, open func(t *testing.T) logstore.Logs) {
 	s := open(t)
-	// 3000 short lines, then lines longer than a database chunk (1 MiB)
-	// and long enough to span several, then short lines again, uploaded
-	// in sizes that split lines everywhere, and one upload of 5 MiB.
+	// 3000 short lines, then lines of over a megabyte (several chunks in
+	// the database), then short lines again, uploaded in sizes that split
+	// lines everywhere, and one upload of 5 MiB.
 	ref, _ := journal(6000, func(i int) string {
 		switch {
 		case i == 3000:

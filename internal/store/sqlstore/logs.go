@@ -18,8 +18,10 @@ import (
 // ---- job logs (migration 0009) ----
 
 // maxLogChunk is the most bytes one log_chunks row holds: a larger upload
-// is stored as several rows.
-const maxLogChunk = 1 << 20
+// is stored as several rows. Finding a line reads the chunk that holds
+// its start, so the smaller the chunks, the cheaper a window of a few
+// lines; the larger, the fewer rows a log takes.
+const maxLogChunk = 256 << 10
 
 // logReadBatch is how many bytes of chunks a reader asks for at a time
 // (it gets up to one chunk more: the batch ends with a whole chunk).
@@ -98,7 +100,7 @@ func (l *LogStore) state(ctx context.Context, c conn, jobID int64, lock bool) (l
 // It is one transaction: the job's row is created if missing and locked
 // (SELECT … FOR UPDATE on PostgreSQL; SQLite has one writer), the
 // overlap is compared with the chunks it covers, the new bytes are
-// inserted as chunks of at most 1 MiB and the row updated. The size
+// inserted as chunks of at most 256 KiB and the row updated. The size
 // returned is committed, hence durable; appends racing from several
 // replicas are serialised by the row lock.
 func (l *LogStore) Append(ctx context.Context, jobID, offset int64, data []byte) (int64, error) {
@@ -243,36 +245,51 @@ func (l *LogStore) chunks(ctx context.Context, c conn, jobID, from, to, upto int
 	return pos, nil
 }
 
+// logChunk is a log_chunks row: the bytes [start, start+len(data)) of a
+// log, with before newlines ahead of them and newlines in them.
+type logChunk struct {
+	start, before, newlines int64
+	data                    []byte
+}
+
+// holdsNewline reports whether c holds the n-th newline of the log.
+func (c *logChunk) holdsNewline(n int64) bool {
+	return c != nil && c.before < n && n <= c.before+c.newlines
+}
+
 // lineStart is the byte offset where complete line n starts (n ≤
 // st.lines; line st.lines is the incomplete one, at st.next): after the
 // n-th newline, which lies in the last chunk with fewer than n newlines
-// before it, found by one lookup in log_chunks_lines.
-func (l *LogStore) lineStart(ctx context.Context, c conn, jobID int64, st logState, n int64) (int64, error) {
+// before it, found by one lookup in log_chunks_lines, or in hint when it
+// holds it. It returns the chunk it scanned (nil when it needed none).
+func (l *LogStore) lineStart(ctx context.Context, c conn, jobID int64, st logState, n int64, hint *logChunk) (int64, *logChunk, error) {
 	switch {
 	case n <= 0:
-		return 0, nil
+		return 0, nil, nil
 	case n >= st.lines:
-		return st.next, nil
+		return st.next, nil, nil
 	}
-	var start, before int64
-	var data []byte
-	err := l.q.row(ctx, c, `SELECT start_offset, lines_before, data FROM log_chunks
-		WHERE job_id = ? AND lines_before < ? ORDER BY lines_before DESC, start_offset DESC LIMIT 1`,
-		jobID, n).Scan(&start, &before, &data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("line %d is not stored (log removed while read?): %w", n, lab.ErrNotFound)
-	} else if err != nil {
-		return 0, fmt.Errorf("find line %d: %w", n, err)
+	ch := hint
+	if !ch.holdsNewline(n) {
+		ch = &logChunk{}
+		err := l.q.row(ctx, c, `SELECT start_offset, lines_before, newlines, data FROM log_chunks
+			WHERE job_id = ? AND lines_before < ? ORDER BY lines_before DESC, start_offset DESC LIMIT 1`,
+			jobID, n).Scan(&ch.start, &ch.before, &ch.newlines, &ch.data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil, fmt.Errorf("line %d is not stored (log removed while read?): %w", n, lab.ErrNotFound)
+		} else if err != nil {
+			return 0, nil, fmt.Errorf("find line %d: %w", n, err)
+		}
 	}
 	at := -1
-	for k := n - before; k > 0; k-- {
-		i := bytes.IndexByte(data[at+1:], '\n')
+	for k := n - ch.before; k > 0; k-- {
+		i := bytes.IndexByte(ch.data[at+1:], '\n')
 		if i < 0 {
-			return 0, fmt.Errorf("chunk at %d of the log has fewer newlines than counted", start)
+			return 0, nil, fmt.Errorf("chunk at %d of the log has fewer newlines than counted", ch.start)
 		}
 		at += i + 1
 	}
-	return start + int64(at) + 1, nil
+	return ch.start + int64(at) + 1, ch, nil
 }
 
 // Size returns the number of bytes stored (committed) for the job; 0 for
@@ -327,10 +344,13 @@ func (l *LogStore) SHA256(ctx context.Context, jobID int64) (string, error) {
 }
 
 // lineRange is the state of a job and the clamped range of complete
-// lines [start, end) with its bytes [from, to), read in one snapshot.
+// lines [start, end) with its bytes [from, to), read in one snapshot;
+// bytes holds them when they lie in one chunk that was read to find them
+// (a window of a few lines usually does), else nil.
 type lineRange struct {
 	st       logState
 	from, to int64
+	bytes    []byte
 }
 
 func (l *LogStore) lineRange(ctx context.Context, c conn, jobID int64, start, end int) (lineRange, error) {
@@ -342,18 +362,25 @@ func (l *LogStore) lineRange(ctx context.Context, c conn, jobID int64, start, en
 	if s >= e {
 		return lineRange{st: st}, nil
 	}
-	from, err := l.lineStart(ctx, c, jobID, st, s)
+	from, c1, err := l.lineStart(ctx, c, jobID, st, s, nil)
 	if err != nil {
 		return lineRange{}, err
 	}
-	to, err := l.lineStart(ctx, c, jobID, st, e)
+	to, c2, err := l.lineStart(ctx, c, jobID, st, e, c1)
 	if err != nil {
 		return lineRange{}, err
 	}
 	if from >= to || to > st.size {
 		return lineRange{}, fmt.Errorf("lines %d..%d: bytes %d..%d out of range", s, e, from, to)
 	}
-	return lineRange{st: st, from: from, to: to}, nil
+	lr := lineRange{st: st, from: from, to: to}
+	for _, ch := range []*logChunk{c1, c2} {
+		if ch != nil && ch.start <= from && to <= ch.start+int64(len(ch.data)) {
+			lr.bytes = ch.data[from-ch.start : to-ch.start]
+			break
+		}
+	}
+	return lr, nil
 }
 
 // ReadLines returns the complete lines [start, end) of the log, without
@@ -371,12 +398,15 @@ func (l *LogStore) ReadLines(ctx context.Context, jobID int64, start, end int) (
 			if err != nil || lr.from == lr.to {
 				return err
 			}
-			buf := make([]byte, 0, lr.to-lr.from)
-			if _, err := l.chunks(ctx, c, jobID, lr.from, lr.to, lr.to, func(b []byte) error {
-				buf = append(buf, b...)
-				return nil
-			}); err != nil {
-				return err
+			buf := lr.bytes
+			if buf == nil {
+				buf = make([]byte, 0, lr.to-lr.from)
+				if _, err := l.chunks(ctx, c, jobID, lr.from, lr.to, lr.to, func(b []byte) error {
+					buf = append(buf, b...)
+					return nil
+				}); err != nil {
+					return err
+				}
 			}
 			for len(buf) > 0 {
 				i := bytes.IndexByte(buf, '\n')
@@ -398,8 +428,9 @@ func (l *LogStore) ReadLines(ctx context.Context, jobID int64, start, end int) (
 // OpenLines returns a reader of the complete lines [start, end) of the
 // log, clamped as ReadLines does, exactly as stored (each line with its
 // newline), their size in bytes and the number of complete lines stored,
-// all from one snapshot. The reader fetches the chunks of the range a
-// batch of about 1 MiB at a time, with ctx, so a download of any size
+// all from one snapshot. A range within one chunk is read with the
+// snapshot; the reader of a longer one fetches its chunks a batch of
+// about 1 MiB at a time, with ctx, so a download of any size
 // costs a bounded amount of memory; it fails with lab.ErrNotFound if the
 // log is removed meanwhile. The caller closes it.
 func (l *LogStore) OpenLines(ctx context.Context, jobID int64, start, end int) (r io.ReadCloser, size int64, total int, err error) {
@@ -415,7 +446,11 @@ func (l *LogStore) OpenLines(ctx context.Context, jobID int64, start, end int) (
 	if err != nil {
 		return nil, 0, 0, classify(fmt.Errorf("open log lines %d..%d of job %d: %w", start, end, jobID, err))
 	}
-	return &chunkReader{ctx: ctx, l: l, jobID: jobID, pos: lr.from, to: lr.to}, lr.to - lr.from, int(lr.st.lines), nil
+	r = &chunkReader{ctx: ctx, l: l, jobID: jobID, pos: lr.from, to: lr.to}
+	if lr.bytes != nil { // read already, with the range
+		r = &chunkReader{buf: lr.bytes}
+	}
+	return r, lr.to - lr.from, int(lr.st.lines), nil
 }
 
 // chunkReader reads the stored bytes [pos, to) of a job's log, a batch

@@ -3,7 +3,7 @@
 -- append to and serve any job's log (LogStore, logs.go). One job_logs
 -- row per job written: its size, its number of complete lines and
 -- next_start, the byte offset where its next (incomplete) line starts.
--- The bytes are in log_chunks rows, each at most 1 MiB, written once
+-- The bytes are in log_chunks rows of at most 256 KiB, written once
 -- and never changed: chunk (job_id, start_offset) holds bytes
 -- [start_offset, start_offset + length(data)), lines_before is the
 -- number of newlines before start_offset and newlines the number in
