@@ -75,15 +75,10 @@ func checkLogID(jobID int64) error {
 	return nil
 }
 
-// state reads a job's row; lock (in a write transaction) locks it on
-// PostgreSQL.
-func (l *LogStore) state(ctx context.Context, c conn, jobID int64, lock bool) (logState, error) {
-	query := "SELECT size, lines, next_start FROM job_logs WHERE job_id = ?"
-	if lock {
-		query += l.q.d.forUpdate
-	}
+// state reads a job's row.
+func (l *LogStore) state(ctx context.Context, c conn, jobID int64) (logState, error) {
 	var st logState
-	err := l.q.row(ctx, c, query, jobID).Scan(&st.size, &st.lines, &st.next)
+	err := l.q.row(ctx, c, "SELECT size, lines, next_start FROM job_logs WHERE job_id = ?", jobID).Scan(&st.size, &st.lines, &st.next)
 	if errors.Is(err, sql.ErrNoRows) {
 		return logState{}, nil
 	}
@@ -114,7 +109,7 @@ func (l *LogStore) Append(ctx context.Context, jobID, offset int64, data []byte)
 		return 0, fmt.Errorf("append to log of job %d: %w", jobID, err)
 	}
 	if len(data) == 0 { // nothing to write: no transaction, no row
-		st, err := l.state(ctx, l.q.r(), jobID, false)
+		st, err := l.state(ctx, l.q.r(), jobID)
 		switch {
 		case err != nil:
 			return 0, classify(fmt.Errorf("append to log of job %d: %w", jobID, err))
@@ -127,11 +122,7 @@ func (l *LogStore) Append(ctx context.Context, jobID, offset int64, data []byte)
 	var grew bool
 	err := l.s.runTx(ctx, func(c conn) error {
 		have, stored, grew = 0, 0, false
-		if _, err := l.q.exec(ctx, c, `INSERT INTO job_logs (job_id, size, lines, next_start) VALUES (?, 0, 0, 0)
-			ON CONFLICT (job_id) DO NOTHING`, jobID); err != nil {
-			return fmt.Errorf("append to log of job %d: %w", jobID, err)
-		}
-		st, err := l.state(ctx, c, jobID, true)
+		st, err := l.lockRow(ctx, c, jobID)
 		if err != nil {
 			return fmt.Errorf("append to log of job %d: %w", jobID, err)
 		}
@@ -161,6 +152,25 @@ func (l *LogStore) Append(ctx context.Context, jobID, offset int64, data []byte)
 		return have, err // classified by runTx
 	}
 	return stored, nil
+}
+
+// lockRow creates the job's row if it is missing, locks it and returns
+// it. On PostgreSQL a Remove may delete the row between the two
+// statements (the lock then finds nothing): it is created again.
+func (l *LogStore) lockRow(ctx context.Context, c conn, jobID int64) (logState, error) {
+	for range 3 {
+		if _, err := l.q.exec(ctx, c, `INSERT INTO job_logs (job_id, size, lines, next_start) VALUES (?, 0, 0, 0)
+			ON CONFLICT (job_id) DO NOTHING`, jobID); err != nil {
+			return logState{}, err
+		}
+		var st logState
+		err := l.q.row(ctx, c, "SELECT size, lines, next_start FROM job_logs WHERE job_id = ?"+l.q.d.forUpdate,
+			jobID).Scan(&st.size, &st.lines, &st.next)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return st, err
+		}
+	}
+	return logState{}, fmt.Errorf("the log is being removed: %w", lab.ErrConflict)
 }
 
 // compare checks that want equals the stored bytes at offset (all of
@@ -325,7 +335,7 @@ func (l *LogStore) read(ctx context.Context, jobID int64) (logState, error) {
 	if err := checkLogID(jobID); err != nil {
 		return logState{}, err
 	}
-	return l.state(ctx, l.q.r(), jobID, false)
+	return l.state(ctx, l.q.r(), jobID)
 }
 
 // SHA256 returns the lower-case hex SHA-256 of the whole stored log,
@@ -354,7 +364,7 @@ type lineRange struct {
 }
 
 func (l *LogStore) lineRange(ctx context.Context, c conn, jobID int64, start, end int) (lineRange, error) {
-	st, err := l.state(ctx, c, jobID, false)
+	st, err := l.state(ctx, c, jobID)
 	if err != nil {
 		return lineRange{}, err
 	}
