@@ -84,6 +84,46 @@
 // whole function again, up to five times, so InTx functions must have no
 // effects outside the Queries they are given.
 //
+// # Job logs
+//
+// LogStore (Store.Logs) keeps job logs in the database, so that every
+// server replica on one PostgreSQL can append to and serve any job's log;
+// it implements logstore.Logs with the file store's contract
+// (internal/logstore: idempotent by offset, ErrGap and ErrMismatch, NUL
+// refused, the returned size durable, complete lines indexed). Migration
+// 0010 adds two tables:
+//
+//	job_logs(job_id PK, size, lines, next_start)
+//	log_chunks(job_id, start_offset, lines_before, newlines, data, PK (job_id, start_offset))
+//	index log_chunks_lines(job_id, lines_before, start_offset)
+//
+// A job_logs row per job written holds its size, its number of complete
+// lines and next_start, the offset where its next, incomplete line
+// starts. The bytes are in chunks of at most 256 KiB (a larger upload
+// makes several), written once and never changed: a chunk holds bytes
+// [start_offset, start_offset+len(data)), with lines_before newlines
+// before it and newlines in it. Line N ≥ 1 starts after the N-th newline,
+// which lies in the last chunk with lines_before < N: one lookup in
+// log_chunks_lines and a scan of that chunk; the bytes of a range are a
+// range query on the primary key, from the chunk that holds its first
+// byte. Nothing reads a whole log but SHA256 and a whole download, and
+// those page through it, about 1 MiB at a time.
+//
+// An Append is one transaction: INSERT … ON CONFLICT DO NOTHING of the
+// job's row, SELECT … FOR UPDATE of it (on PostgreSQL the row lock
+// serialises appends to one job from any replica; SQLite has one
+// writer), an upload beyond the size refused (ErrGap), the part that
+// overlaps stored bytes compared with the chunks that hold it
+// (ErrMismatch), the rest inserted as new chunks, the row updated,
+// commit: the size returned is committed. Reads of several statements
+// (ReadLines, OpenLines) run in one read snapshot; a reader of a long
+// range fetches later batches outside it, which is safe because chunks
+// never change (a Remove meanwhile is reported as lab.ErrNotFound).
+// WaitLines is woken by the appends of its own LogStore only (a channel
+// per job, closed on change); the server wakes followers of other
+// replicas' appends from its events. Errors are classified as the
+// Store's are (a lost PostgreSQL: lab.ErrDatabaseUnavailable).
+//
 // The conformance suite (internal/store/storetest) checks all of this on
 // both databases, including goroutines racing to assign one job to many
 // devices and many jobs to one device through two Stores opened on the same

@@ -1,9 +1,12 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/logstore/logstoretest"
 	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 	"github.com/basalt-lab/basalt/internal/testutil/tinyfs"
@@ -115,9 +119,26 @@ func TestPostgresOutage(t *testing.T) {
 	if _, err := s.TokenByHash(ctx, []byte("x")); !errors.Is(err, lab.ErrNotFound) {
 		t.Fatalf("token lookup: %v", err)
 	}
+	logs := s.Logs()
+	logData := bytes.Repeat([]byte("a line of the job log\n"), 3<<20/22) // more than a reader's batch
+	if _, err := logs.Append(ctx, 1, 0, logData); err != nil {
+		t.Fatal(err)
+	}
+	lr, _, _, err := logs.OpenLines(ctx, 1, 0, math.MaxInt) // reads its batches once PostgreSQL is down
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lr.Close()
 	cl.Stop(t)
 
 	calls := map[string]func() error{
+		"log append":     func() error { _, err := logs.Append(ctx, 1, int64(len(logData)), []byte("more\n")); return err },
+		"log size":       func() error { _, err := logs.Size(ctx, 1); return err },
+		"log read lines": func() error { _, err := logs.ReadLines(ctx, 1, 10, 20); return err },
+		"log open lines": func() error { _, _, _, err := logs.OpenLines(ctx, 1, 10, 20); return err },
+		"log checksum":   func() error { _, err := logs.SHA256(ctx, 1); return err },
+		"log wait lines": func() error { _, err := logs.WaitLines(ctx, 1, len(logData)); return err },
+		"log remove":     func() error { return logs.Remove(ctx, 2) },
 		"ping": func() error {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
@@ -139,6 +160,10 @@ func TestPostgresOutage(t *testing.T) {
 		}
 	}
 
+	if _, err := io.ReadAll(lr); !errors.Is(err, lab.ErrDatabaseUnavailable) {
+		t.Errorf("reading an open log with PostgreSQL stopped: %v, want an error wrapping lab.ErrDatabaseUnavailable", err)
+	}
+
 	cl.Start(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for calls["ping"]() != nil {
@@ -155,4 +180,8 @@ func TestPostgresOutage(t *testing.T) {
 			t.Errorf("device type %s after the restart: %v", name, err)
 		}
 	}
+	if n, err := logs.Append(ctx, 1, int64(len(logData)), []byte("more\n")); err != nil || n != int64(len(logData))+5 {
+		t.Errorf("log append after the restart: %d, %v", n, err)
+	}
+	logstoretest.Check(t, logs, 1, append(logData, "more\n"...))
 }

@@ -41,6 +41,9 @@ type Store struct {
 	// writes orders the write transactions, urgent ones first (gate.go).
 	writes *gate
 
+	logsOnce sync.Once
+	logs     *LogStore // Logs: one per Store, so that its waiters hear its appends
+
 	closeOnce sync.Once
 	closeErr  error
 }
