@@ -3,11 +3,16 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/basalt-lab/basalt/internal/testutil/pgtest"
 )
 
 // logViewerJob is a simulated job whose log has what the log viewer must
@@ -269,5 +274,63 @@ func checkLogPage(t *testing.T, ctx context.Context, name string, live bool) {
 	}
 	if !strings.Contains(text, "FAILED to mount /data ") {
 		t.Errorf("%s: the coloured line's text is missing", name)
+	}
+}
+
+// startReplica starts another server process on s's PostgreSQL database
+// (args must name it), with its own data directory holding a copy of s's
+// admin credentials, as a second replica of one lab.
+func startReplica(t testing.TB, s *server, args ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	creds, err := os.ReadFile(filepath.Join(s.dataDir, "admin-credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "admin-credentials"), creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServerIn(t, http.DefaultClient, dir, args...)
+}
+
+// TestBrowserLogOtherReplica follows a job's log live in the browser
+// through one server replica while the job's worker streams to another
+// (two replicas on one PostgreSQL, logs kept in the database): every line
+// arrives live, the page ends when the job does, and the live page files
+// the log as the served page does.
+func TestBrowserLogOtherReplica(t *testing.T) {
+	cl := pgtest.NewCluster(t)
+	args := []string{"--database", cl.DSN(t), "--log-store", "database", "--heartbeat-interval", "500ms", "--sweep-interval", "500ms"}
+	a := startServer(t, args...)
+	b := startReplica(t, a, args...)
+	l := attachLab(t, a)
+	l.addDevices(t, "w1", 1, simDictionary("2s", 60))
+	id := l.submit(t, logViewerJob)
+	ctx := browser(t)
+	jobURL := fmt.Sprintf("%s/jobs/%d", b.url, id) // the page on B
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(jobURL)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "Following the log live.", 10*time.Second)
+	startWorker(t, a.url, "w1", l.workers["w1"], t.TempDir()) // the worker on A only
+	waitText(t, ctx, "The job finished (", 60*time.Second)
+	live := evalString(t, ctx, logShape)
+	got := evalString(t, ctx, `String(document.querySelectorAll('ol.log li[id]').length)`)
+	_, total, err := l.api.JobLogs(t.Context(), id, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != fmt.Sprint(total) || total < 60 {
+		t.Errorf("the live page on B shows %s lines; the log stored through A has %d", got, total)
+	}
+	screenshot(t, ctx, "log-live-other-replica")
+	checkLogPage(t, ctx, "live page on another replica", true)
+	if err := chromedp.Do(ctx, chromedp.Navigate(jobURL)); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, ctx, "Definition", 10*time.Second)
+	if served := evalString(t, ctx, logShape); served != live {
+		t.Errorf("the live page on B filed the log differently from the served page:\nlive:   %s\nserved: %s", live, served)
 	}
 }

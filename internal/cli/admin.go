@@ -27,7 +27,7 @@ func newAdminCommand() *cobra.Command {
 		Use:   "admin",
 		Short: "Bootstrap administration on the server's database (no server or token needed)",
 	}
-	cmd.AddCommand(newAdminCreateSuperuser(), newAdminToken())
+	cmd.AddCommand(newAdminCreateSuperuser(), newAdminToken(), newAdminImportLogs())
 	return cmd
 }
 
@@ -149,4 +149,35 @@ func randomPassword() (string, error) {
 		return "", fmt.Errorf("generate password: %w", err)
 	}
 	return strings.ToLower(base32.StdEncoding.EncodeToString(b)), nil
+}
+
+func newAdminImportLogs() *cobra.Command {
+	var f serverFlags
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:   "import-logs",
+		Short: "Copy the job logs kept in files (--log-store files) into the database (--log-store database)",
+		Long: `Copies every job log kept in files under the data directory into the
+database, checking each by size and SHA-256, so that a lab moving to
+server replicas (basalt server --log-store database) keeps its history.
+Stop the server first. Running it again completes an interrupted run and
+changes nothing else.`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			jobs, n, err := server.ImportLogs(cmd.Context(), f.cfg, func(id, size int64, err error) {
+				switch {
+				case err != nil:
+					fmt.Fprintf(cmd.ErrOrStderr(), "job %d: %v\n", id, err)
+				case !quiet:
+					fmt.Fprintf(out, "job %d: %d bytes\n", id, size)
+				}
+			})
+			fmt.Fprintf(out, "copied %d job logs, %d bytes\n", jobs, n)
+			return err
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVar(&quiet, "quiet", false, "print only the summary and the failures")
+	return cmd
 }

@@ -100,7 +100,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Basalt %s server\n  listening on  %s\n  database      %s\n", version.Version, srv.URL(), srv.Config().Describe())
+			fmt.Fprintf(out, "Basalt %s server\n  listening on  %s\n  database      %s\n  job logs      %s\n", version.Version, srv.URL(), srv.Config().Describe(), srv.Config().DescribeLogs())
 			if addr := srv.CoordinatorAddr(); addr != "" {
 				fmt.Fprintf(out, "  coordinator   %s  (LAVA's lava-coordinator protocol, plain TCP)\n", addr)
 			}
@@ -117,6 +117,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&f.cfg.LogStore, "log-store", "", "where job logs are kept: files (under the data directory: one server) or database (in the database: every server replica on it appends to and serves them; see basalt admin import-logs)")
 	cmd.Flags().StringVar(&f.cfg.Listen, "listen", envOr("BASALT_LISTEN", "127.0.0.1:8000"), "address to listen on (env BASALT_LISTEN)")
 	cmd.Flags().StringVar(&f.cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); serves HTTPS with --tls-key")
 	cmd.Flags().StringVar(&f.cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")

@@ -42,6 +42,12 @@ type Config struct {
 	DataDir string
 	// Database is a postgres:// URL; empty means SQLite in DataDir/basalt.db.
 	Database string
+	// LogStore is where job logs are kept: LogStoreFiles (files under
+	// DataDir/logs, on this machine only) or LogStoreDatabase (chunks in
+	// the database, which every replica on it appends to and serves).
+	// Empty means files. Server replicas on one PostgreSQL need the
+	// database (docs/operations.md, High availability).
+	LogStore string
 	// TLSCert and TLSKey enable HTTPS when both are set.
 	TLSCert, TLSKey string
 	// Logger for operations; slog.Default() when nil.
@@ -81,7 +87,9 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	st      store.Store
-	logs    *logstore.Store
+	logs    app.Logs
+	// closeLogs releases the log store (a no-op for the database's).
+	closeLogs func() error
 	app     *app.App
 	workers *workerapi.Server
 	notify  *notify.Sender // the notifications of jobs' notify blocks
@@ -146,6 +154,44 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	return st, nil
 }
 
+// The log stores Config.LogStore names.
+const (
+	// LogStoreFiles keeps job logs in files under DataDir/logs: the
+	// fastest, for a single server.
+	LogStoreFiles = "files"
+	// LogStoreDatabase keeps job logs in the database, in chunks: every
+	// server replica on that database appends to and serves them.
+	LogStoreDatabase = "database"
+)
+
+// logStore is the log store cfg names, with its default.
+func (cfg Config) logStore() string {
+	if cfg.LogStore != "" {
+		return cfg.LogStore
+	}
+	return LogStoreFiles
+}
+
+// openLogs opens the log store cfg names, on st for LogStoreDatabase, and
+// returns it with its closing function.
+func openLogs(cfg Config, st store.Store) (app.Logs, func() error, error) {
+	switch cfg.logStore() {
+	case LogStoreFiles:
+		logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open log store: %w", err)
+		}
+		return logs, logs.Close, nil
+	case LogStoreDatabase:
+		sq, ok := st.(*sqlstore.Store)
+		if !ok {
+			return nil, nil, fmt.Errorf("log store %q: the store is not a database", LogStoreDatabase)
+		}
+		return sq.Logs(), func() error { return nil }, nil
+	}
+	return nil, nil, fmt.Errorf("log store %q: want %q or %q", cfg.LogStore, LogStoreFiles, LogStoreDatabase)
+}
+
 // Open prepares a server: opens the store, builds the app and binds the
 // listener (so Addr is known before Serve).
 func Open(ctx context.Context, cfg Config) (*Server, error) {
@@ -173,29 +219,29 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			notifier.Close()
 		}
 	}()
-	logs, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	logs, closeLogs, err := openLogs(cfg, st)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("open log store: %w", err)
+		return nil, err
 	}
 	cfg.App.Logs = logs
 	if cfg.App.CheckTemplate == nil {
 		cfg.App.CheckTemplate = CheckTemplateSyntax
 	}
 	if err := cfg.App.Callbacks.Validate(); err != nil {
-		logs.Close()
+		closeLogs()
 		st.Close()
 		return nil, err
 	}
 	a := app.New(st, cfg.App)
 	if err := a.Bootstrap(ctx); err != nil {
-		logs.Close()
+		closeLogs()
 		st.Close()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		logs.Close()
+		closeLogs()
 		st.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -204,7 +250,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.CoordinatorListen != "" {
 		if coordLn, err = net.Listen("tcp", cfg.CoordinatorListen); err != nil {
 			ln.Close()
-			logs.Close()
+			closeLogs()
 			st.Close()
 			return nil, fmt.Errorf("coordinator: listen on %s: %w", cfg.CoordinatorListen, err)
 		}
@@ -223,11 +269,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	sender, err := notify.New(a, cfg.Notify)
 	if err != nil {
 		ln.Close()
-		logs.Close()
+		closeLogs()
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, logs: logs, app: a, ln: ln, coordLn: coordLn, notify: sender, notifier: notifier,
+	s := &Server{cfg: cfg, st: st, logs: logs, closeLogs: closeLogs, app: a, ln: ln, coordLn: coordLn, notify: sender, notifier: notifier,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
@@ -442,7 +488,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	<-notifyDone // it released its claims: the next server takes them at once
 	<-coordDone
 	s.closeNotifier()
-	if err := s.logs.Close(); err != nil && serveErr == nil {
+	if err := s.closeLogs(); err != nil && serveErr == nil {
 		serveErr = fmt.Errorf("close log store: %w", err)
 	}
 	if err := s.st.Close(); err != nil && serveErr == nil {
@@ -459,7 +505,7 @@ func (s *Server) Close() error {
 	s.events.Close()
 	s.ln.Close()
 	s.closeNotifier()
-	s.logs.Close()
+	s.closeLogs()
 	return s.st.Close()
 }
 
@@ -494,6 +540,14 @@ func (cfg Config) Describe() string {
 	return "SQLite " + cfg.DatabaseDSN()
 }
 
+// DescribeLogs says where the server keeps job logs, for its banner.
+func (cfg Config) DescribeLogs() string {
+	if cfg.logStore() == LogStoreDatabase {
+		return "in the database (every replica serves them)"
+	}
+	return "files in " + filepath.Join(cfg.DataDir, "logs")
+}
+
 // Config returns the server's effective configuration (defaults applied).
 func (s *Server) Config() Config { return s.cfg }
 
@@ -503,4 +557,53 @@ func (s *Server) Config() Config { return s.cfg }
 func CheckTemplateSyntax(name, text string) error {
 	_, err := jinja.NewLAVA(nil).Parse(name+".jinja2", text)
 	return err
+}
+
+// ImportLogs copies the job logs kept in files under cfg's data directory
+// (the log store LogStoreFiles) into cfg's database (LogStoreDatabase),
+// each checked by size and SHA-256, so a lab can move to server replicas
+// with its history. It is idempotent: run again, it completes what an
+// interrupted run left and changes nothing else. The server must not be
+// running on that data directory (its log store is locked). progress is
+// called after each job (err: that job was not copied; the others are).
+// It returns how many logs and bytes were copied, and an error when any
+// job failed or the stores could not be opened.
+func ImportLogs(ctx context.Context, cfg Config, progress func(jobID, size int64, err error)) (jobs int, bytes int64, err error) {
+	cfg.defaults()
+	files, err := logstore.Open(filepath.Join(cfg.DataDir, "logs"))
+	if err != nil {
+		return 0, 0, fmt.Errorf("open the log files: %w", err)
+	}
+	defer files.Close()
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	db, _, err := openLogs(Config{LogStore: LogStoreDatabase}, st)
+	if err != nil {
+		return 0, 0, err
+	}
+	ids, err := files.Jobs()
+	if err != nil {
+		return 0, 0, err
+	}
+	failed := 0
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return jobs, bytes, err
+		}
+		n, err := logstore.Copy(ctx, db, files, id)
+		progress(id, n, err)
+		if err != nil {
+			failed++
+			continue
+		}
+		jobs++
+		bytes += n
+	}
+	if failed > 0 {
+		return jobs, bytes, fmt.Errorf("%d of %d job logs not copied", failed, len(ids))
+	}
+	return jobs, bytes, nil
 }
