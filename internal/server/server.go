@@ -85,14 +85,14 @@ type Config struct {
 // Server is a running Basalt server: store, use cases, scheduler loop and
 // the HTTP API on one listener.
 type Server struct {
-	cfg     Config
-	st      store.Store
-	logs    app.Logs
+	cfg  Config
+	st   store.Store
+	logs app.Logs
 	// closeLogs releases the log store (a no-op for the database's).
 	closeLogs func() error
-	app     *app.App
-	workers *workerapi.Server
-	notify  *notify.Sender // the notifications of jobs' notify blocks
+	app       *app.App
+	workers   *workerapi.Server
+	notify    *notify.Sender // the notifications of jobs' notify blocks
 	// notifier carries events between replicas on PostgreSQL (nil on
 	// SQLite, or when Config.App brought its own).
 	notifier *sqlstore.PGNotifier
