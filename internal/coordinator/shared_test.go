@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 )
@@ -38,54 +37,8 @@ func sharedCoords(t testing.TB, n int) ([]*Coordinator, *MemPersister) {
 // client passes a barrier before every client reached it, and each
 // client's clear_group ends the group on all coordinators.
 func TestSharedBarriers(t *testing.T) {
-	const n, rounds = 30, 10
 	cs, p := sharedCoords(t, 3)
-	var mu sync.Mutex
-	reached := make([]int, rounds)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := range n {
-		wg.Go(func() {
-			c := cs[i%len(cs)]
-			me := fmt.Sprint(100 + i)
-			base := Request{ClientName: me, GroupName: "shared", Role: "node", Hostname: "h" + me, GroupSize: n}
-			r := base
-			r.Request = ReqGroupData
-			if resp, err := c.Wait(t.Context(), r, forever); err != nil || resp.Response != RespGroupData || len(resp.Roles) != n {
-				errs <- fmt.Errorf("%s group_data: %+v %v", me, resp, err)
-				return
-			}
-			for round := range rounds {
-				mu.Lock()
-				reached[round]++
-				mu.Unlock()
-				r := base
-				r.Request, r.MessageID = ReqSync, fmt.Sprint("round-", round%2)
-				resp, err := c.Wait(t.Context(), r, forever)
-				if err != nil || resp.Response != RespAck {
-					errs <- fmt.Errorf("%s round %d: %+v %v", me, round, resp, err)
-					return
-				}
-				mu.Lock()
-				got := reached[round]
-				mu.Unlock()
-				if got != n {
-					errs <- fmt.Errorf("%s passed barrier %d when %d of %d clients had reached it", me, round, got, n)
-					return
-				}
-			}
-			r = base
-			r.Request = ReqClearGroup
-			if resp, err := c.Handle(t.Context(), r); err != nil || resp.Response != RespAck {
-				errs <- fmt.Errorf("%s clear_group: %+v %v", me, resp, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	runBarriers(t, cs, "shared", 30, 10, true)
 	if names := p.Names(); len(names) != 0 {
 		t.Errorf("saved groups after every clear_group: %v", names)
 	}

@@ -125,16 +125,25 @@ func TestWaitSyncAlone(t *testing.T) {
 // rounds of barriers through Wait; no client passes a barrier before
 // every client reached it.
 func TestBarrierMany(t *testing.T) {
-	const n, rounds = 40, 12
 	c, _ := newCoord(t, Limits{})
+	runBarriers(t, []*Coordinator{c}, "big", 40, 12, false)
+}
+
+// runBarriers has n clients of group, client i on coordinator cs[i%len],
+// register and pass rounds lava_sync barriers in turn (then clear_group,
+// with clear): no client may pass a barrier before every client reached
+// it.
+func runBarriers(t *testing.T, cs []*Coordinator, group string, n, rounds int, clear bool) {
+	t.Helper()
 	var mu sync.Mutex
 	reached := make([]int, rounds) // clients that reached each round
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
+			c := cs[i%len(cs)]
 			me := fmt.Sprint(100 + i)
-			base := Request{ClientName: me, GroupName: "big", Role: "node", Hostname: "h" + me, GroupSize: n}
+			base := Request{ClientName: me, GroupName: group, Role: "node", Hostname: "h" + me, GroupSize: n}
 			r := base
 			r.Request = ReqGroupData
 			if resp, err := c.Wait(t.Context(), r, forever); err != nil || resp.Response != RespGroupData || len(resp.Roles) != n {
@@ -158,6 +167,13 @@ func TestBarrierMany(t *testing.T) {
 				if got != n {
 					errs <- fmt.Errorf("%s passed barrier %d when %d of %d clients had reached it", me, round, got, n)
 					return
+				}
+			}
+			if clear {
+				r = base
+				r.Request = ReqClearGroup
+				if resp, err := c.Handle(t.Context(), r); err != nil || resp.Response != RespAck {
+					errs <- fmt.Errorf("%s clear_group: %+v %v", me, resp, err)
 				}
 			}
 		})
