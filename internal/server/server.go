@@ -85,9 +85,8 @@ type Config struct {
 // Server is a running Basalt server: store, use cases, scheduler loop and
 // the HTTP API on one listener.
 type Server struct {
-	cfg  Config
-	st   store.Store
-	logs app.Logs
+	cfg Config
+	st  store.Store
 	// closeLogs releases the log store (a no-op for the database's).
 	closeLogs func() error
 	app       *app.App
@@ -273,7 +272,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{cfg: cfg, st: st, logs: logs, closeLogs: closeLogs, app: a, ln: ln, coordLn: coordLn, notify: sender, notifier: notifier,
+	s := &Server{cfg: cfg, st: st, closeLogs: closeLogs, app: a, ln: ln, coordLn: coordLn, notify: sender, notifier: notifier,
 		workers: workerapi.New(a, cfg.Logger, cfg.HeartbeatInterval),
 		events:  events.New(a, cfg.Logger, events.Config{}),
 		ui:      web.New(a, cfg.Logger), admit: admit.New(cfg.MaxRequests, cfg.QueueWait)}
