@@ -5,6 +5,7 @@
 #                                 a static busybox and a kernel
 #   scripts/ensure-deps.sh test   what the tests need (make test, the default):
 #                                 the run's packages and PostgreSQL, git, Chromium,
+#                                 haproxy,
 #                                 and the board tests' packages (see below)
 #
 # Runs apt-get as root on Debian 12. Fails loudly, naming the packages, when
@@ -33,6 +34,7 @@ declare -A proof=(
   [xz-utils]=/usr/bin/xz
   [zstd]=/usr/bin/zstd
   [lavacli]=/usr/bin/lavacli
+  [haproxy]=/usr/sbin/haproxy
 )
 run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # The board tests: python3-jinja2 and python3-yaml are the reference for
@@ -44,9 +46,11 @@ run_packages=(qemu-system-x86 busybox-static linux-image-amd64)
 # against Basalt's /RPC2. python3-pexpect is what Debian's lava-dispatcher
 # imports beyond python3's own (its MultinodeProtocol, run by the tests
 # against Basalt's coordinator listener, comes from Debian's package).
+# haproxy is the load balancer in front of the server replicas of
+# TestReplicasHAProxy (cmd/basalt/replicas_e2e_test.go).
 test_packages=("${run_packages[@]}" postgresql git chromium
   python3-jinja2 python3-yaml python3-pexpect tftp-hpa atftp ser2net u-boot-qemu ipxe-qemu u-boot-tools
-  bzip2 xz-utils zstd lavacli)
+  bzip2 xz-utils zstd lavacli haproxy)
 
 mode=${1:-test}
 case $mode in
