@@ -61,6 +61,7 @@ type server struct {
 	token   string
 	config  string
 	stderr  *syncbuf.Buffer // the server's log
+	caFile  string          // the CA a client needs for it (TLS), "" if none
 }
 
 var listenLine = regexp.MustCompile(`listening on\s+(https?://\S+)`)

@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -45,9 +47,14 @@ type replicaLab struct {
 	// and data directory, kept across restarts, and the running process.
 	addrs, dirs []string
 	servers     []*server
+	all         []*server // every replica process started, killed ones too
 	proxy       *haproxy
-	wdirs       []string // the workers' data directories
-	wprocs      []*workerProc
+	// certFile is the replicas' certificate (for 127.0.0.1), keyFile its
+	// key, hc a client trusting it.
+	certFile, keyFile string
+	hc                *http.Client
+	wdirs             []string // the workers' data directories
+	wprocs            []*workerProc
 }
 
 // newReplicaLab starts the database, the replicas, haproxy and the
@@ -59,6 +66,11 @@ func newReplicaLab(t *testing.T, devices int, dict string) *replicaLab {
 	}
 	r := &replicaLab{cl: pgtest.NewCluster(t)}
 	r.dsn = r.cl.DSN(t)
+	var pool *x509.CertPool
+	r.certFile, r.keyFile, pool = selfSigned(t)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	r.hc = &http.Client{Transport: tr, Timeout: 2 * time.Second}
 	for i := range 3 {
 		r.addrs = append(r.addrs, freePort(t))
 		r.dirs = append(r.dirs, t.TempDir())
@@ -73,9 +85,9 @@ func newReplicaLab(t *testing.T, devices int, dict string) *replicaLab {
 		}
 		r.servers = append(r.servers, r.startReplica(t, i))
 	}
-	r.proxy = startHAProxy(t, r.addrs)
+	r.proxy = startHAProxy(t, r.hc, r.addrs)
 	front := *r.servers[0]
-	front.url = r.proxy.url
+	front.url, front.caFile = r.proxy.url, r.certFile
 	r.lab = attachLab(t, &front)
 	var urls []string
 	for _, s := range r.servers {
@@ -87,9 +99,9 @@ func newReplicaLab(t *testing.T, devices int, dict string) *replicaLab {
 		dir := t.TempDir()
 		var w *workerProc
 		if i < 3 {
-			w = startWorker(t, r.proxy.url, name, r.workers[name], dir)
+			w = startWorker(t, r.proxy.url, name, r.workers[name], dir, "--ca-file", r.certFile)
 		} else { // the first URL is given as the worker's --server
-			w = startWorker(t, r.servers[0].url, name, r.workers[name], dir, urls[2:]...)
+			w = startWorker(t, r.servers[0].url, name, r.workers[name], dir, append(urls[2:], "--ca-file", r.certFile)...)
 		}
 		r.wdirs, r.wprocs = append(r.wdirs, dir), append(r.wprocs, w)
 	}
@@ -99,8 +111,11 @@ func newReplicaLab(t *testing.T, devices int, dict string) *replicaLab {
 // startReplica starts replica i on its address and data directory.
 func (r *replicaLab) startReplica(t *testing.T, i int) *server {
 	t.Helper()
-	args := append([]string{"--listen", r.addrs[i], "--database", r.dsn}, replicaArgs...)
-	return startServerIn(t, http.DefaultClient, r.dirs[i], args...)
+	args := append([]string{"--listen", r.addrs[i], "--database", r.dsn, "--tls-cert", r.certFile, "--tls-key", r.keyFile}, replicaArgs...)
+	s := startServerIn(t, r.hc, r.dirs[i], args...)
+	s.caFile = r.certFile
+	r.all = append(r.all, s)
+	return s
 }
 
 // kill9 kills replica i with SIGKILL.
@@ -121,8 +136,7 @@ type replicaHealth struct {
 
 // health asks replica i for its /healthz directly (not through haproxy).
 func (r *replicaLab) health(i int) replicaHealth {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(r.servers[i].url + "/healthz")
+	resp, err := r.hc.Get(r.servers[i].url + "/healthz")
 	if err != nil {
 		return replicaHealth{}
 	}
@@ -183,6 +197,20 @@ func (r *replicaLab) checkAll(t *testing.T, ids []int64, within time.Duration) {
 			t.Errorf("job %d: %d pipeline starts (%q) in the journal, want one", id, n, pipelineStart)
 		}
 	}
+	for _, s := range r.all {
+		log := s.stderr.String()
+		if strings.Contains(log, "panic") || strings.Contains(log, "request failed") {
+			t.Errorf("replica (pid %d) logged a panic or a failed request (bugs):\n%s", s.cmd.Process.Pid, log)
+		}
+	}
+	for i, w := range r.wprocs {
+		log := w.stderr.String()
+		t.Logf("worker w%d: %d moves between servers, %d streams ended", i+1, strings.Count(log, "moved to server"),
+			strings.Count(log, "stream to the server ended"))
+	}
+	if t.Failed() {
+		t.Logf("haproxy:\n%s", r.proxy.output.String())
+	}
 }
 
 // pipelineStart is the journal's record of the pipeline's first action
@@ -197,46 +225,43 @@ type haproxy struct {
 }
 
 // startHAProxy runs haproxy on a free loopback port with a private
-// configuration: HTTP mode, round robin over backends, each checked with
-// GET /healthz; a request whose replica refuses the connection or dies
-// before answering is sent to another one (redispatch, retries); long
-// timeouts for the workers' streams.
-func startHAProxy(t *testing.T, backends []string) *haproxy {
+// configuration, the one docs/operations.md (*Load balancer*) gives: TCP
+// mode, passing the replicas' TLS through untouched; a connection to
+// the replica with the fewest, each replica checked with GET /healthz over
+// TLS; a connection a dead replica refuses goes to another (redispatch,
+// retries); long timeouts for the workers' streams. hc trusts the
+// replicas' certificate.
+func startHAProxy(t *testing.T, hc *http.Client, backends []string) *haproxy {
 	t.Helper()
 	listen := freePort(t)
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `global
     maxconn 2000
 defaults
-    mode http
+    mode tcp
     log stderr format raw local0 warning
-    option httplog
-    timeout connect 2s
-    timeout client 5m
-    timeout server 5m
-    timeout tunnel 1h
-    timeout http-request 30s
-    timeout queue 10s
+    timeout connect 5s
+    timeout client  1h
+    timeout server  1h
     retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-frontend lab
+    option redispatch
+frontend basalt
     bind %s
     default_backend replicas
 backend replicas
-    balance roundrobin
+    balance leastconn
     option httpchk GET /healthz
     http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
+    default-server check check-ssl verify none inter 300ms fall 2 rise 2
 `, listen)
 	for i, b := range backends {
-		fmt.Fprintf(&cfg, "    server r%d %s check\n", i, b)
+		fmt.Fprintf(&cfg, "    server r%d %s\n", i+1, b)
 	}
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &haproxy{url: "http://" + listen, output: &syncbuf.Buffer{}}
+	h := &haproxy{url: "https://" + listen, output: &syncbuf.Buffer{}}
 	h.cmd = exec.Command(haproxyBinary, "-f", path, "-db")
 	h.cmd.Stdout, h.cmd.Stderr = h.output, h.output
 	if err := h.cmd.Start(); err != nil {
@@ -250,7 +275,7 @@ backend replicas
 		if h.cmd.ProcessState != nil {
 			t.Fatalf("haproxy exited:\n%s", h.output.String())
 		}
-		resp, err := http.Get(h.url + "/healthz")
+		resp, err := hc.Get(h.url + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -284,7 +309,7 @@ func TestReplicasHAProxy(t *testing.T) {
 			victim = rng.IntN(len(r.servers))
 		}
 		r.kill9(victim)
-		t.Logf("kill %d: replica %d (pid %d, leader: %v)", k+1, victim, r.servers[victim].cmd.Process.Pid, victim == idx)
+		t.Logf("kill %d: replica r%d (pid %d, leader: %v)", k+1, victim+1, r.servers[victim].cmd.Process.Pid, victim == idx)
 		if k == 4 {
 			if n := r.countFinished(ids); n == len(ids) {
 				t.Errorf("every job had finished before the last kill: it hit no run")
@@ -327,32 +352,37 @@ func TestReplicasPostgresRestart(t *testing.T) {
 	for i := range 30 {
 		ids = append(ids, r.submit(t, simJob(fmt.Sprintf("pg-restart-%02d", i), "minutes: 5")))
 	}
-	waitFor(t, "some jobs finished", time.Minute, func() bool { return r.countFinished(ids) >= 5 })
+	r.waitFinished(t, ids[:1], time.Minute)
 	pids := make([]int, len(r.servers))
 	for i, s := range r.servers {
 		pids[i] = s.cmd.Process.Pid
 	}
+	n := r.countFinished(ids)
 	r.cl.Stop(t)
+	t.Logf("PostgreSQL stopped with %d of %d jobs finished", n, len(ids))
+	if n == len(ids) {
+		t.Errorf("every job had finished before PostgreSQL stopped: the outage hit no run")
+	}
 	for i := range r.servers {
-		waitFor(t, fmt.Sprintf("replica %d reporting the database unavailable", i), 30*time.Second, func() bool {
+		waitFor(t, fmt.Sprintf("replica r%d reporting the database unavailable", i+1), 30*time.Second, func() bool {
 			h := r.health(i)
 			return h.ok && h.code == http.StatusServiceUnavailable && h.Status == "down" && h.Database.Status == "unavailable"
 		})
 	}
 	time.Sleep(3 * time.Second) // longer than the lease: nobody can renew it
 	for i, s := range r.servers {
-		if alive(s.cmd.Process.Pid) == false {
-			t.Fatalf("replica %d exited while PostgreSQL was down:\n%s", i, s.stderr.String())
+		if !alive(s.cmd.Process.Pid) {
+			t.Fatalf("replica r%d exited while PostgreSQL was down:\n%s", i+1, s.stderr.String())
 		}
 	}
 	r.cl.Start(t)
 	for i := range r.servers {
-		waitFor(t, fmt.Sprintf("replica %d healthy again", i), time.Minute, func() bool {
+		waitFor(t, fmt.Sprintf("replica r%d healthy again", i+1), time.Minute, func() bool {
 			h := r.health(i)
 			return h.ok && h.code == http.StatusOK && h.Status == "ok"
 		})
 		if r.servers[i].cmd.Process.Pid != pids[i] {
-			t.Errorf("replica %d was restarted", i)
+			t.Errorf("replica r%d was restarted", i+1)
 		}
 	}
 	r.checkAll(t, ids, 3*time.Minute)

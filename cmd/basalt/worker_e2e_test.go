@@ -79,7 +79,7 @@ func newLab(t testing.TB, serverArgs ...string) *lab {
 
 func attachLab(t testing.TB, s *server) *lab {
 	t.Helper()
-	api, err := client.New(s.url, "", s.token, client.Options{Timeout: 30 * time.Second})
+	api, err := client.New(s.url, "", s.token, client.Options{Timeout: 30 * time.Second, CAFile: s.caFile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -448,7 +448,10 @@ func anyDeviceFree(s scheduler.Snapshot) bool {
 }
 
 // revokeJobTokens deletes the tokens of job id: a job's credentials die
-// with it.
+// with it. A token that another transaction deleted since the list was
+// read (another replica assigning or finishing the same job at once:
+// PostgreSQL's READ COMMITTED lets both see it) is revoked already, which
+// is all this wants: it is no error.
 func revokeJobTokens(ctx context.Context, q store.Queries, id int64) error {
 	toks, err := q.ListTokens(ctx, lab.TokenJob, "")
 	if err != nil {
@@ -456,7 +459,7 @@ func revokeJobTokens(ctx context.Context, q store.Queries, id int64) error {
 	}
 	for _, t := range toks {
 		if t.JobID == id {
-			if err := q.DeleteToken(ctx, t.ID); err != nil {
+			if err := q.DeleteToken(ctx, t.ID); err != nil && !errors.Is(err, lab.ErrNotFound) {
 				return err
 			}
 		}

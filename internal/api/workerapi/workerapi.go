@@ -299,13 +299,18 @@ func (s *Server) wrap(needAuth bool, h handler) http.HandlerFunc {
 }
 
 // fail answers with err's status and code (package apierr, the mapping
-// every transport uses); internal errors are logged, not shown, and
+// every transport uses); internal errors are logged, not shown (unless the
+// worker has gone: its request's context ended), and
 // conditions of the server (a full disk: 507, the database unavailable:
 // 503), which the worker retries with back-off, go to the app, which logs
 // them once per episode.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	m := apierr.Map(err)
 	switch {
+	case m.Internal() && r.Context().Err() != nil:
+		// the worker has gone (it moved to another replica, or cut its
+		// connection): the request failed for want of a client, no bug
+		s.log.Debug("worker request ended: the worker went away", "path", r.URL.Path, "err", err)
 	case m.Internal():
 		s.log.Error("worker request failed", "path", r.URL.Path, "err", err)
 	case m.Condition():

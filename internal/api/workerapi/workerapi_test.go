@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/logstore"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -465,5 +467,27 @@ func TestLiveTail(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the waiting reader was not woken by the upload")
+	}
+}
+
+// TestWorkerGoneNotLogged: a request whose worker went away (its context
+// ended: the worker moved to another replica) fails with the context's
+// error, which is no bug of the server and is not logged as one.
+func TestWorkerGoneNotLogged(t *testing.T) {
+	e := newEnv(t)
+	var buf syncbuf.Buffer
+	ws := workerapi.New(e.app, slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequestWithContext(ctx, "PUT", wp.Prefix+"/jobs/1/log?offset=0", strings.NewReader("x\n"))
+	r.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
+	r.Header.Set("Authorization", "Token "+e.wtoken)
+	rec := httptest.NewRecorder()
+	ws.ServeHTTP(rec, r)
+	if rec.Code < 500 {
+		t.Fatalf("a request of a worker gone: %d %s, want it failed", rec.Code, rec.Body)
+	}
+	if strings.Contains(buf.String(), "worker request failed") {
+		t.Errorf("a request of a worker gone was logged as a failure:\n%s", buf.String())
 	}
 }
