@@ -185,6 +185,9 @@ func (r *replicaLab) checkAll(t *testing.T, ids []int64, within time.Duration) {
 		}
 		w := holders[0]
 		r.checkJob(t, jobs[id], r.wdirs[w])
+		if jobs[id].Health != "Complete" {
+			r.logJob(t, id, w)
+		}
 		started := regexp.MustCompile(`(?m)msg="job process started".* job=` + strconv.FormatInt(id, 10) + `( |$)`)
 		if n := len(started.FindAllString(r.wprocs[w].stderr.String(), -1)); n != 1 {
 			t.Errorf("job %d: worker w%d started its process %d times, want once", id, w+1, n)
@@ -399,4 +402,16 @@ func alive(pid int) bool {
 	// pid (comm) state ...: the state follows the last ')'
 	i := strings.LastIndexByte(string(stat), ')')
 	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+}
+
+// logJob logs what worker w and every replica logged of job id.
+func (r *replicaLab) logJob(t *testing.T, id int64, w int) {
+	t.Helper()
+	mention := regexp.MustCompile(`(?m)^.*(job=|jobs/|job )` + strconv.FormatInt(id, 10) + `\b.*$`)
+	t.Logf("worker w%d on job %d:\n%s", w+1, id, strings.Join(mention.FindAllString(r.wprocs[w].stderr.String(), -1), "\n"))
+	for _, s := range r.all {
+		if m := mention.FindAllString(s.stderr.String(), -1); len(m) > 0 {
+			t.Logf("replica pid %d on job %d:\n%s", s.cmd.Process.Pid, id, strings.Join(m, "\n"))
+		}
+	}
 }
