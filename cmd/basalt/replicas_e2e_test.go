@@ -312,6 +312,7 @@ func TestReplicasHAProxy(t *testing.T) {
 			victim = rng.IntN(len(r.servers))
 		}
 		r.kill9(victim)
+		t.Logf("%s: killed", time.Now().UTC().Format("15:04:05.000"))
 		t.Logf("kill %d: replica r%d (pid %d, leader: %v)", k+1, victim+1, r.servers[victim].cmd.Process.Pid, victim == idx)
 		if k == 4 {
 			if n := r.countFinished(ids); n == len(ids) {
@@ -409,6 +410,8 @@ func (r *replicaLab) logJob(t *testing.T, id int64, w int) {
 	t.Helper()
 	mention := regexp.MustCompile(`(?m)^.*(job=|jobs/|job )` + strconv.FormatInt(id, 10) + `\b.*$`)
 	t.Logf("worker w%d on job %d:\n%s", w+1, id, strings.Join(mention.FindAllString(r.wprocs[w].stderr.String(), -1), "\n"))
+	links := regexp.MustCompile(`(?m)^.*(moved to server|heartbeat|stream to the server).*$`)
+	t.Logf("worker w%d's link:\n%s", w+1, strings.Join(links.FindAllString(r.wprocs[w].stderr.String(), -1), "\n"))
 	for _, s := range r.all {
 		if m := mention.FindAllString(s.stderr.String(), -1); len(m) > 0 {
 			t.Logf("replica pid %d on job %d:\n%s", s.cmd.Process.Pid, id, strings.Join(m, "\n"))
