@@ -113,6 +113,7 @@ type App struct {
 	beats heartbeats // workers.go: the last heartbeat of each worker, as this process saw it
 
 	placed placements // workerlink.go: which worker runs each job, for the log appends' checks
+	missed missedJobs // workerlink.go: Running jobs one heartbeat did not list
 	health health     // health.go: the server's conditions and its health probe
 	lead   leadership // leader.go: the scheduler lease
 	bus    replicaBus // replicas.go: events between replicas

@@ -609,8 +609,17 @@ func (a *App) LogSize(ctx context.Context, jobID int64) (int64, error) {
 
 // FailJobsMissingFromWorker finishes, Incomplete with an infrastructure
 // error, the jobs the server sees Running on worker's devices for longer
-// than grace that the worker's heartbeat no longer lists: the worker lost
-// them (its data directory was wiped, say) and will never report them.
+// than grace that two heartbeats of the worker in a row, as this process
+// received them, no longer list: the worker lost them (its data directory
+// was wiped, say) and will never report them.
+//
+// One heartbeat is not enough: its list is as old as the request, which
+// a worker sends again, unchanged, to the next server when one fails, and
+// which a server starting up or a busy database can hold for a while; a
+// job the worker took up after it made the list would be failed while it
+// runs. The worker makes its next heartbeat only once this one is
+// answered (or given up), so the next list is newer than this check and
+// names every job the worker still has.
 func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, worker string, local []int64, grace time.Duration) error {
 	ctx = store.Urgent(ctx) // the worker link goes first
 	if !auth.CanActAsWorker(p, worker) {
@@ -621,16 +630,50 @@ func (a *App) FailJobsMissingFromWorker(ctx context.Context, p auth.Principal, w
 		return err
 	}
 	now := a.now()
+	var missing []int64
 	for _, j := range jobs {
 		if j.State != lab.JobRunning || slices.Contains(local, j.ID) || now.Sub(j.StartTime) < grace {
 			continue
 		}
-		if _, err := a.FinishJob(ctx, p, j.ID, JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure,
+		missing = append(missing, j.ID)
+	}
+	for _, id := range a.missed.note(worker, missing) {
+		if _, err := a.FinishJob(ctx, p, id, JobOutcome{Failed: true, ErrorType: lab.ErrorInfrastructure,
 			Comment: "the worker no longer has this job (its data was lost)"}); err != nil && !errors.Is(err, lab.ErrConflict) {
 			return err
 		}
 	}
 	return nil
+}
+
+// missedJobs remembers, per worker, the Running jobs its last heartbeat
+// (as this process received it) did not list.
+type missedJobs struct {
+	mu sync.Mutex
+	m  map[string][]int64 // worker → job IDs
+}
+
+// note records that a heartbeat of worker did not list the jobs missing
+// and returns those the previous one did not list either. What the
+// previous heartbeat missed and this one lists (or no longer Running) is
+// forgotten.
+func (mj *missedJobs) note(worker string, missing []int64) (again []int64) {
+	mj.mu.Lock()
+	defer mj.mu.Unlock()
+	for _, id := range missing {
+		if slices.Contains(mj.m[worker], id) {
+			again = append(again, id)
+		}
+	}
+	if len(missing) == 0 {
+		delete(mj.m, worker)
+		return again
+	}
+	if mj.m == nil {
+		mj.m = map[string][]int64{}
+	}
+	mj.m[worker] = slices.Clone(missing)
+	return again
 }
 
 // jobTimeout reads timeouts.job from a stored definition (valid by

@@ -376,7 +376,10 @@ func FuzzWorkerAPI(f *testing.F) {
 }
 
 // TestJobMissingFromWorker: a Running job the worker's heartbeats no longer
-// list (its data was lost) is finished Incomplete after the grace period.
+// list (its data was lost) is finished Incomplete after the grace period,
+// once two heartbeats in a row missed it: one alone may carry a list made
+// before the worker took the job up (sent again to this replica after
+// another failed, or held up on its way).
 func TestJobMissingFromWorker(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -403,6 +406,17 @@ func TestJobMissingFromWorker(t *testing.T) {
 	if j, _ := e.app.Store().GetJob(ctx, ids[0]); j.State != lab.JobRunning {
 		t.Fatalf("job %s while the worker lists it", j.State)
 	}
+	running := func(what string) {
+		t.Helper()
+		if j, _ := e.app.Store().GetJob(ctx, ids[0]); j.State != lab.JobRunning {
+			t.Fatalf("job %s %s", j.State, what)
+		}
+	}
+	hb("[]") // a list that may be stale
+	running("after one heartbeat without it")
+	hb(fmt.Sprintf("[%d]", ids[0]))
+	hb("[]")
+	running("after a heartbeat without it that followed one with it")
 	hb("[]")
 	j, _ := e.app.Store().GetJob(ctx, ids[0])
 	if j.State != lab.JobFinished || j.Health != lab.JobHealthIncomplete || j.ErrorType != lab.ErrorInfrastructure {
