@@ -23,7 +23,8 @@ import (
 )
 
 // The figures of issue 14 (several server replicas on one PostgreSQL),
-// against the real server binary and a private PostgreSQL cluster:
+// against the real server binary and a private PostgreSQL cluster, job
+// logs in the database:
 // BenchmarkReplicaScale connects 1,000 simulated workers with 10 devices
 // each (10,000 devices; the workers of load_bench_test.go, in this
 // process) to one server and to three replicas, worker i to replica i%n,
@@ -69,13 +70,14 @@ func raiseFileLimit(b *testing.B) {
 	}
 }
 
-// startReplicas starts n server processes on the PostgreSQL database dsn,
-// each with its own data directory; the first bootstraps the admin, whose
+// startReplicas starts n server processes on the PostgreSQL database dsn
+// with job logs in it (--log-store database, as replicas are run), each
+// with its own data directory; the first bootstraps the admin, whose
 // credentials file the others are given (as an operator copies it), so
 // that every replica's token is the admin's.
 func startReplicas(t testing.TB, n int, dsn string, args ...string) []*server {
 	t.Helper()
-	args = append([]string{"--database", dsn}, args...)
+	args = append([]string{"--database", dsn, "--log-store", "database"}, args...)
 	var out []*server
 	for i := range n {
 		dir := t.TempDir()
