@@ -617,7 +617,7 @@ func runFailover(b *testing.B, dsn string) (leader, scheduled, running, moved fl
 	if err != nil {
 		b.Fatal(err)
 	}
-	job := id.JobIDs[0]
+	job, tSubmit := id.JobIDs[0], time.Since(t0)
 	var tLeader, tSched, tRun, tMoved time.Duration
 	deadline := t0.Add(2 * time.Minute)
 	for tLeader == 0 || tSched == 0 || tRun == 0 || tMoved == 0 {
@@ -656,7 +656,7 @@ func runFailover(b *testing.B, dsn string) (leader, scheduled, running, moved fl
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	b.Logf("killed replica %d (leader, %d of %d workers streaming from it): new leader after %v, job %d scheduled after %v, running after %v, its workers streaming elsewhere after %v",
-		dead, len(orphans), workers, tLeader.Round(time.Millisecond), job, tSched.Round(time.Millisecond), tRun.Round(time.Millisecond), tMoved.Round(time.Millisecond))
+	b.Logf("killed replica %d (leader, %d of %d workers streaming from it): new leader after %v, job %d submitted after %v, scheduled after %v, running after %v, its workers streaming elsewhere after %v",
+		dead, len(orphans), workers, tLeader.Round(time.Millisecond), job, tSubmit.Round(time.Millisecond), tSched.Round(time.Millisecond), tRun.Round(time.Millisecond), tMoved.Round(time.Millisecond))
 	return tLeader.Seconds(), tSched.Seconds(), tRun.Seconds(), tMoved.Seconds()
 }
