@@ -611,7 +611,7 @@ func runFailover(b *testing.B, dsn string) (leader, scheduled, running, moved fl
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	victim.cmd.Wait()
+	go victim.cmd.Wait() // reaped meanwhile (Wait also drains its output pipes)
 	survivor := (dead + 1) % n
 	id, err := rl.labs[survivor].api.SubmitJob(ctx, quickJob("after-the-kill"))
 	if err != nil {
