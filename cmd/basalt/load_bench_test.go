@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -106,7 +107,7 @@ func runBurst(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			busyWorker(ctx, s.url, name, tok, hb, &running, busyJobTime)
+			busyWorker(ctx, []string{s.url}, name, tok, hb, &running, busyJobTime, nil)
 		}()
 	}
 	defer wg.Wait()
@@ -289,26 +290,60 @@ func follow(ctx context.Context, url string, job, step int64, n *atomic.Int64) {
 	}
 }
 
+// simHooks observe a simulated worker (busyWorker); nil fields are
+// skipped. They are called from the worker's goroutines.
+type simHooks struct {
+	streaming func(server int) // a stream got its hello from urls[server]
+	assigned  func(job int64)  // an assignment arrived on the stream
+	started   func(job int64)  // the server took the job's start: it is Running
+	finished  func(job int64)  // the server took the job's end
+}
+
 // busyWorker is a worker in the protocol's terms whose devices run every
 // job they are given for busyJobTime, uploading log lines meanwhile. It
-// records the latency of its heartbeats.
-func busyWorker(ctx context.Context, url, name, token string, hb *latencies, running *atomic.Int64, jobTime time.Duration) {
+// records the latency of its heartbeats. Given several server URLs
+// (replicas of one lab), it uses one at a time, starting with urls[0], and
+// moves to the next when a request to it fails (no connection, a 5xx), as
+// `basalt worker --server A,B,C` does; a stream that ends is opened again
+// after the real worker's first back-off (250 ms, jittered).
+func busyWorker(ctx context.Context, urls []string, name, token string, hb *latencies, running *atomic.Int64, jobTime time.Duration, hooks *simHooks) {
+	if hooks == nil {
+		hooks = &simHooks{}
+	}
 	var protos http.Protocols
 	protos.SetUnencryptedHTTP2(true)
 	protos.SetHTTP1(true)
 	tr := &http.Transport{Protocols: &protos, DialContext: (&net.Dialer{}).DialContext}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
+	var cur atomic.Int32 // index of the current server in urls
+	// doOn sends one request, moving to the next server on a failure (once
+	// to each server), and says which server answered.
+	doOn := func(method, path string, body []byte) (*http.Response, int, error) {
+		for try := 1; ; try++ {
+			i := int(cur.Load())
+			req, _ := http.NewRequestWithContext(ctx, method, urls[i]+wp.Prefix+path, strings.NewReader(string(body)))
+			req.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
+			req.Header.Set("Authorization", "Token "+token)
+			resp, err := hc.Do(req)
+			if try >= len(urls) || ctx.Err() != nil || err == nil && resp.StatusCode < 500 {
+				return resp, i, err
+			}
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			cur.CompareAndSwap(int32(i), int32((i+1)%len(urls)))
+		}
+	}
 	do := func(method, path string, body []byte) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, method, url+wp.Prefix+path, strings.NewReader(string(body)))
-		req.Header.Set(wp.VersionHeader, strconv.Itoa(wp.Version))
-		req.Header.Set("Authorization", "Token "+token)
-		return hc.Do(req)
+		resp, _, err := doOn(method, path, body)
+		return resp, err
 	}
 	var mu sync.Mutex
 	jobs := map[int64]bool{}
 	for ctx.Err() == nil {
-		resp, err := do("GET", wp.PathConnect+"?name="+name+"&version=bench", nil)
+		resp, srv, err := doOn("GET", wp.PathConnect+"?name="+name+"&version=bench", nil)
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
 			continue
@@ -327,6 +362,9 @@ func busyWorker(ctx context.Context, url, name, token string, hb *latencies, run
 				switch {
 				case f.Hello != nil && interval == 0:
 					interval = f.Hello.HeartbeatInterval
+					if hooks.streaming != nil {
+						hooks.streaming(srv)
+					}
 					go heartbeats(ctx, do, name, interval, hb, &mu, jobs, beat)
 				case f.Assign != nil:
 					mu.Lock()
@@ -334,7 +372,10 @@ func busyWorker(ctx context.Context, url, name, token string, hb *latencies, run
 					jobs[f.Assign.JobID] = true
 					mu.Unlock()
 					if !have {
-						go runBusyJob(ctx, do, f.Assign.JobID, jobTime, running, func() {
+						if hooks.assigned != nil {
+							hooks.assigned(f.Assign.JobID)
+						}
+						go runBusyJob(ctx, do, f.Assign.JobID, jobTime, running, hooks, func() {
 							mu.Lock()
 							delete(jobs, f.Assign.JobID)
 							mu.Unlock()
@@ -345,6 +386,9 @@ func busyWorker(ctx context.Context, url, name, token string, hb *latencies, run
 		}()
 		<-beat
 		resp.Body.Close()
+		if ctx.Err() == nil { // the stream ended: the real worker's first back-off
+			time.Sleep(time.Duration(float64(250*time.Millisecond) * (0.5 + rand.Float64())))
+		}
 	}
 }
 
@@ -385,7 +429,8 @@ func heartbeats(ctx context.Context, do func(string, string, []byte) (*http.Resp
 // runBusyJob starts a job, uploads busyLogLines lines every busyLogEvery
 // for jobTime (at least one chunk), and finishes it (retrying each step
 // until it is taken).
-func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Response, error), id int64, jobTime time.Duration, running *atomic.Int64, done func()) {
+func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Response, error), id int64, jobTime time.Duration, running *atomic.Int64,
+	hooks *simHooks, done func()) {
 	defer done()
 	call := func(method, path string, body []byte) bool {
 		for ctx.Err() == nil {
@@ -406,6 +451,9 @@ func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Resp
 	}
 	running.Add(1)
 	defer running.Add(-1)
+	if hooks.started != nil {
+		hooks.started(id)
+	}
 	h := sha256.New()
 	var size int64
 	end := time.Now().Add(jobTime)
@@ -426,5 +474,7 @@ func runBusyJob(ctx context.Context, do func(string, string, []byte) (*http.Resp
 		}
 	}
 	fin, _ := json.Marshal(wp.Finish{Result: "pass", LogSize: size, LogSHA256: hex.EncodeToString(h.Sum(nil))})
-	call("POST", fmt.Sprintf(wp.PathFinish, id), fin)
+	if call("POST", fmt.Sprintf(wp.PathFinish, id), fin) && hooks.finished != nil {
+		hooks.finished(id)
+	}
 }

@@ -54,7 +54,7 @@ func BenchmarkSoak(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				busyWorker(ctx, s.url, name, nw.Token, hb, &running, 0)
+				busyWorker(ctx, []string{s.url}, name, nw.Token, hb, &running, 0, nil)
 			}()
 		}
 		pid := s.cmd.Process.Pid
