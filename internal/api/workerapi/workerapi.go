@@ -43,6 +43,10 @@ type Server struct {
 
 	pushMu sync.Mutex
 	pushed map[int64]time.Time // Scheduled job → when its assignment was last pushed
+
+	// jobsRead, when set (tests), is called by connect once it has read
+	// the worker's jobs for its hello.
+	jobsRead func(worker string)
 }
 
 // stream is one connected worker's open server → worker stream.
@@ -184,10 +188,10 @@ func (s *Server) send(worker string, f wp.Frame) {
 
 // pushAssign sends an assignment to its worker and remembers when.
 func (s *Server) pushAssign(as app.Assignment) {
+	s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
 	s.pushMu.Lock()
 	s.pushed[as.JobID] = time.Now()
 	s.pushMu.Unlock()
-	s.send(as.Worker, wp.Frame{Type: wp.FrameAssign, Assign: assignFrame(as), Time: time.Now().UTC()})
 }
 
 // resync pushes to every connected worker the assignments of its
@@ -368,10 +372,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if _, err := s.app.Heartbeat(ctx, p, name, r.URL.Query().Get("version")); err != nil {
 		return err
 	}
-	jobs, err := s.app.WorkerJobs(ctx, p, name)
-	if err != nil {
-		return err
-	}
+	// The stream is registered before the worker's jobs are read for the
+	// hello: a job scheduled in between is then queued on the stream (and
+	// maybe listed in the hello too: the worker ignores an assignment it
+	// has), never pushed to no stream and missing from the hello.
 	st := &stream{frames: make(chan wp.Frame, 256), gone: make(chan struct{})}
 	s.mu.Lock()
 	if old := s.conns[name]; old != nil {
@@ -386,6 +390,13 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principa
 		}
 		s.mu.Unlock()
 	}()
+	jobs, err := s.app.WorkerJobs(ctx, p, name)
+	if err != nil {
+		return err
+	}
+	if s.jobsRead != nil {
+		s.jobsRead(name)
+	}
 
 	hello := wp.Hello{ServerVersion: version.Version, Protocol: wp.Version, HeartbeatInterval: s.interval, Jobs: []int64{}}
 	var first []wp.Frame

@@ -11,8 +11,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -503,5 +505,46 @@ func TestWorkerGoneNotLogged(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "worker request failed") {
 		t.Errorf("a request of a worker gone was logged as a failure:\n%s", buf.String())
+	}
+}
+
+// TestAssignWhileConnecting: a job scheduled while its worker's stream is
+// being opened — after the server read the worker's jobs for the hello,
+// before the hello is written — reaches the worker on that stream at once
+// (it was pushed to no stream, and missing from the hello, until the
+// stream was registered before the read: found with replicas, where a
+// worker moving to another server reconnects while jobs are scheduled).
+func TestAssignWhileConnecting(t *testing.T) {
+	e := newEnv(t)
+	ws := e.handler.(*workerapi.Server)
+	var id atomic.Int64
+	workerapi.OnJobsRead(ws, func(string) {
+		if id.Load() != 0 {
+			return
+		}
+		ids, _, err := e.app.SubmitJob(context.Background(), e.admin, jobYAML)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		id.Store(ids[0])
+		deadline := time.Now().Add(10 * time.Second)
+		for !workerapi.Pushed(ws, ids[0]) { // its Scheduled event handled
+			if time.Now().After(deadline) {
+				t.Error("the job's assignment was never pushed")
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	frames, stop := e.connect(e.wtoken)
+	defer stop()
+	hello := next(t, frames, wp.FrameHello)
+	if id.Load() == 0 || slices.Contains(hello.Hello.Jobs, id.Load()) {
+		t.Fatalf("the job was not scheduled in the window (job %d, hello %v)", id.Load(), hello.Hello.Jobs)
+	}
+	// no heartbeat is sent: a lost push would never be repeated
+	if as := next(t, frames, wp.FrameAssign).Assign; as.JobID != id.Load() {
+		t.Fatalf("assigned job %d, want %d", as.JobID, id.Load())
 	}
 }
