@@ -369,6 +369,13 @@ func (c *Coordinator) handleLocked(ctx context.Context, req Request, g *group, c
 		if created, err = c.refresh(ctx, name, g, created); err != nil {
 			return Response{}, false, watch{}, err
 		}
+		if created {
+			if refused, ok := creatable(req, c.lim); !ok {
+				g.gone = true
+				c.remove(name, g)
+				return refused, false, watch{}, nil
+			}
+		}
 	}
 	t := &txn{cur: g.st}
 	if created {
@@ -506,18 +513,32 @@ func (c *Coordinator) lookup(req Request) (*group, bool, Response) {
 // create adds the request's group, locked, or returns why it may not
 // (the caller holds c.mu).
 func (c *Coordinator) create(req Request) (*group, Response) {
-	switch {
-	case req.GroupSize <= 0:
-		return nil, nack("unknown group %q and no group_size to create it", req.GroupName)
-	case req.GroupSize > c.lim.MaxGroupSize:
-		return nil, nack("group_size %d is more than the limit of %d", req.GroupSize, c.lim.MaxGroupSize)
-	case len(c.groups) >= c.lim.MaxGroups:
+	if len(c.groups) >= c.lim.MaxGroups {
 		return nil, nack("the coordinator already has %d groups, the limit", len(c.groups))
+	}
+	// Shared: another coordinator may have saved the group; handleLocked
+	// reads it first, and checks the creation only if it is not saved.
+	if c.shared == nil {
+		if refused, ok := creatable(req, c.lim); !ok {
+			return nil, refused
+		}
 	}
 	g := &group{changed: make(chan struct{})}
 	g.mu.Lock() // a new lock nobody else holds: never waits
 	c.groups[req.GroupName] = g
 	return g, Response{}
+}
+
+// creatable says whether req may create its group, and the answer when
+// it may not.
+func creatable(req Request, lim Limits) (Response, bool) {
+	switch {
+	case req.GroupSize <= 0:
+		return nack("unknown group %q and no group_size to create it", req.GroupName), false
+	case req.GroupSize > lim.MaxGroupSize:
+		return nack("group_size %d is more than the limit of %d", req.GroupSize, lim.MaxGroupSize), false
+	}
+	return Response{}, true
 }
 
 // remove forgets group g under name (the caller holds g's lock).

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 )
@@ -97,4 +98,73 @@ func TestSharedSendWait(t *testing.T) {
 	if resp, _ := b.Handle(ctx, syncOn("12", "s")); resp.Response != RespNack {
 		t.Errorf("the other coordinator still answers the dropped group: %+v", resp)
 	}
+}
+
+// FuzzShared runs one random conversation (with restarts and drops) twice:
+// on one coordinator, and spread over two coordinators sharing a persister
+// (each request to the one its input names, as the jobs of a group call
+// through different replicas). Every answer, and the saved groups at the
+// end, must be the same: sharing is invisible to the clients. (The group
+// limit counts the groups each coordinator knows, so it is set beyond the
+// conversations' three groups here.)
+func FuzzShared(f *testing.F) {
+	f.Add([]byte{0, 0, 4, 0, 0, 1, 4, 0x80, 2, 0, 4, 0, 3, 1, 4, 0x80})
+	f.Add([]byte{6, 0, 4, 0, 6, 1, 4, 0x80, 10, 0, 0, 0, 1, 0, 4, 0, 1, 1, 4, 0x80})
+	f.Add([]byte{0, 0, 8, 0, 0, 1, 8, 0x80, 5, 1, 8, 0xa0, 2, 0, 8, 8, 11, 0, 0, 0x80, 0, 0, 8, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ctx := context.Background()
+		lim := fuzzLimits
+		lim.MaxGroups = 10
+		one, _ := newCoord(t, lim)
+		p := &MemPersister{}
+		open := func() *Coordinator {
+			opts := quiet(lim)
+			opts.Shared = true
+			c, err := New(ctx, p, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		shared := []*Coordinator{open(), open()}
+		for i := 0; i+4 <= len(data) && i < 400; i += 4 {
+			r, mode := fuzzOp(data[i : i+4])
+			which := int(data[i+3]>>7) % 2
+			switch mode {
+			case -1: // a restart of the single one, and of one replica
+				var err error
+				if one, err = New(ctx, one.p, quiet(lim)); err != nil {
+					t.Fatal(err)
+				}
+				shared[which] = open()
+				continue
+			case -2:
+				if err := one.DropGroup(ctx, r.GroupName); err != nil {
+					t.Fatal(err)
+				}
+				if err := shared[which].DropGroup(ctx, r.GroupName); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err1 := one.Handle(ctx, r)
+			got, err2 := shared[which].Handle(ctx, r)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("request %d %+v: errors %v, %v", i/4, r, err1, err2)
+			}
+			if a, b := fmt.Sprint(answer(t, want)), fmt.Sprint(answer(t, got)); a != b || want.Reason != got.Reason {
+				t.Fatalf("request %d %+v on coordinator %d:\n one coordinator: %s %q\n shared:          %s %q", i/4, r, which, a, want.Reason, b, got.Reason)
+			}
+		}
+		a, _ := one.p.LoadGroups(ctx)
+		b, _ := p.LoadGroups(ctx)
+		if len(a) != len(b) {
+			t.Fatalf("saved groups: %d on one coordinator, %d shared", len(a), len(b))
+		}
+		for name, st := range a {
+			if string(b[name]) != string(st) {
+				t.Fatalf("group %s saved:\n one coordinator: %s\n shared:          %s", name, st, b[name])
+			}
+		}
+	})
 }
