@@ -283,14 +283,22 @@ func checkLogPage(t *testing.T, ctx context.Context, name string, live bool) {
 func startReplica(t testing.TB, s *server, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
-	creds, err := os.ReadFile(filepath.Join(s.dataDir, "admin-credentials"))
+	copyAdminCredentials(t, s.dataDir, dir)
+	return startServerIn(t, http.DefaultClient, dir, args...)
+}
+
+// copyAdminCredentials copies the admin-credentials file the first
+// replica of a lab wrote into another replica's data directory, so that
+// startServerIn finds the administrator's token there.
+func copyAdminCredentials(t testing.TB, from, to string) {
+	t.Helper()
+	creds, err := os.ReadFile(filepath.Join(from, "admin-credentials"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "admin-credentials"), creds, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(to, "admin-credentials"), creds, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startServerIn(t, http.DefaultClient, dir, args...)
 }
 
 // TestBrowserLogOtherReplica follows a job's log live in the browser

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,36 +77,26 @@ func raiseFileLimit(b *testing.B) {
 func startReplicas(t testing.TB, n int, dsn string, args ...string) []*server {
 	t.Helper()
 	args = append([]string{"--database", dsn, "--log-store", "database"}, args...)
-	var out []*server
-	for i := range n {
-		dir := t.TempDir()
-		if i > 0 {
-			creds, err := os.ReadFile(filepath.Join(out[0].dataDir, "admin-credentials"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "admin-credentials"), creds, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		out = append(out, startServerIn(t, http.DefaultClient, dir, args...))
+	out := []*server{startServer(t, args...)}
+	for len(out) < n {
+		out = append(out, startReplica(t, out[0], args...))
 	}
 	return out
 }
 
-// replicaLab is a lab of n replicas, with its workers and their devices.
-type replicaLab struct {
+// scaleLab is a lab of n replicas, with its workers and their devices.
+type scaleLab struct {
 	servers []*server
 	labs    []*lab   // one API client per replica
 	names   []string // the workers
 	tokens  []string
 }
 
-// newReplicaLab starts n replicas on dsn and creates, through them in
+// newScaleLab starts n replicas on dsn and creates, through them in
 // turn, device type sim and workers rw0000… with perWorker devices each.
-func newReplicaLab(b *testing.B, n int, dsn string, workers, perWorker int, args ...string) *replicaLab {
+func newScaleLab(b *testing.B, n int, dsn string, workers, perWorker int, args ...string) *scaleLab {
 	b.Helper()
-	rl := &replicaLab{servers: startReplicas(b, n, dsn, args...)}
+	rl := &scaleLab{servers: startReplicas(b, n, dsn, args...)}
 	for _, s := range rl.servers {
 		rl.labs = append(rl.labs, attachLab(b, s))
 	}
@@ -153,7 +142,7 @@ func newReplicaLab(b *testing.B, n int, dsn string, workers, perWorker int, args
 
 // urlsFrom is every replica's URL, starting with replica i: worker i's
 // --server list.
-func (rl *replicaLab) urlsFrom(i int) []string {
+func (rl *scaleLab) urlsFrom(i int) []string {
 	var out []string
 	for k := range rl.servers {
 		out = append(out, rl.servers[(i+k)%len(rl.servers)].url)
@@ -318,7 +307,7 @@ func runReplicaScale(b *testing.B, dsn string, n int, sc replicaScale) {
 	defer cancel()
 	// The default heartbeats (every 10 s) and sweeps; every client comes
 	// from 127.0.0.1.
-	rl := newReplicaLab(b, n, dsn, sc.workers, sc.perWorker, "--max-conns-per-client", "0")
+	rl := newScaleLab(b, n, dsn, sc.workers, sc.perWorker, "--max-conns-per-client", "0")
 	pids := make([]int, n)
 	urls := make([]string, n)
 	for i, s := range rl.servers {
@@ -546,7 +535,7 @@ func runFailover(b *testing.B, dsn string) (leader, scheduled, running, moved fl
 	workers := failoverWorkers()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rl := newReplicaLab(b, n, dsn, workers, 2, "--leader-lease", "2s", "--max-conns-per-client", "0")
+	rl := newScaleLab(b, n, dsn, workers, 2, "--leader-lease", "2s", "--max-conns-per-client", "0")
 	hc := &http.Client{Timeout: 5 * time.Second}
 
 	// Which replica each worker streams from, and since when.

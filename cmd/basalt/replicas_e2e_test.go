@@ -75,13 +75,7 @@ func newReplicaLab(t *testing.T, devices int, dict string) *replicaLab {
 		r.addrs = append(r.addrs, freePort(t))
 		r.dirs = append(r.dirs, t.TempDir())
 		if i > 0 { // the first replica made the administrator: log in as it
-			creds, err := os.ReadFile(filepath.Join(r.dirs[0], "admin-credentials"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(r.dirs[i], "admin-credentials"), creds, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			copyAdminCredentials(t, r.dirs[0], r.dirs[i])
 		}
 		r.servers = append(r.servers, r.startReplica(t, i))
 	}
