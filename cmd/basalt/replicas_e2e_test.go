@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -222,7 +223,7 @@ type haproxy struct {
 }
 
 // startHAProxy runs haproxy on a free loopback port with a private
-// configuration, the one docs/operations.md (*Load balancer*) gives: TCP
+// configuration, the one docs/operations.md (*Load balancer*) gives, read from the doc: TCP
 // mode, passing the replicas' TLS through untouched; a connection to
 // the replica with the fewest, each replica checked with GET /healthz over
 // TLS; a connection a dead replica refuses goes to another (redispatch,
@@ -231,31 +232,12 @@ type haproxy struct {
 func startHAProxy(t *testing.T, hc *http.Client, backends []string) *haproxy {
 	t.Helper()
 	listen := freePort(t)
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, `global
-    maxconn 2000
-defaults
-    mode tcp
-    log stderr format raw local0 warning
-    timeout connect 5s
-    timeout client  1h
-    timeout server  1h
-    retries 3
-    option redispatch
-frontend basalt
-    bind %s
-    default_backend replicas
-backend replicas
-    balance leastconn
-    option httpchk GET /healthz
-    http-check expect status 200
-    default-server check check-ssl verify none inter 300ms fall 2 rise 2
-`, listen)
-	for i, b := range backends {
-		fmt.Fprintf(&cfg, "    server r%d %s\n", i+1, b)
+	cfg, err := haproxyConfig(listen, backends)
+	if err != nil {
+		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h := &haproxy{url: "https://" + listen, output: &syncbuf.Buffer{}}
@@ -411,4 +393,53 @@ func (r *replicaLab) logJob(t *testing.T, id int64, w int) {
 			t.Logf("replica pid %d on job %d:\n%s", s.cmd.Process.Pid, id, strings.Join(m, "\n"))
 		}
 	}
+}
+
+// haproxyConfig is the HAProxy configuration docs/operations.md gives
+// (*Load balancer*), taken from the doc so that the doc is what runs: its
+// frontend bound to listen, its servers replaced by backends, health
+// checks every 300 ms instead of 1 s (a faster test), and a global section
+// and a log line for the test.
+func haproxyConfig(listen string, backends []string) (string, error) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		return "", err
+	}
+	_, rest, ok := strings.Cut(string(doc), "### Load balancer")
+	if !ok {
+		return "", errors.New("docs/operations.md has no Load balancer section")
+	}
+	_, rest, ok = strings.Cut(rest, "```\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !strings.HasPrefix(block, "defaults") {
+		return "", fmt.Errorf("docs/operations.md: no HAProxy configuration in the Load balancer section")
+	}
+	var out strings.Builder
+	out.WriteString("global\n    maxconn 2000\n")
+	servers := 0
+	for _, line := range strings.Split(block, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 0 && f[0] == "bind":
+			line = "    bind " + listen
+		case len(f) > 0 && f[0] == "server":
+			if servers == 0 {
+				for i, b := range backends {
+					fmt.Fprintf(&out, "    server r%d %s\n", i+1, b)
+				}
+			}
+			servers++
+			continue
+		case line == "defaults":
+			line += "\n    log stderr format raw local0 warning"
+		}
+		if strings.Contains(line, " inter 1s ") {
+			line = strings.Replace(line, " inter 1s ", " inter 300ms ", 1)
+		}
+		out.WriteString(line + "\n")
+	}
+	if servers == 0 || !strings.Contains(out.String(), "inter 300ms") {
+		return "", fmt.Errorf("docs/operations.md: the HAProxy configuration changed shape (servers %d):\n%s", servers, block)
+	}
+	return out.String(), nil
 }
