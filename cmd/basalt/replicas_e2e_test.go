@@ -265,7 +265,7 @@ func startHAProxy(t *testing.T, hc *http.Client, backends []string) *haproxy {
 }
 
 // TestReplicasHAProxy runs 100 jobs on a lab of three replicas behind
-// haproxy (docs/testing.md), killing a replica with SIGKILL five times
+// haproxy (CONTRIBUTING.md, docs/operations.md), killing a replica with SIGKILL five times
 // during the run, the scheduler leader first, and restarting each after a
 // pause. Every job ends Complete, once, with its exact results and its
 // whole log, and another replica took the lead.
