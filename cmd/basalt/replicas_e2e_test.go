@@ -433,10 +433,7 @@ func haproxyConfig(listen string, backends []string) (string, error) {
 		case line == "defaults":
 			line += "\n    log stderr format raw local0 warning"
 		}
-		if strings.Contains(line, " inter 1s ") {
-			line = strings.Replace(line, " inter 1s ", " inter 300ms ", 1)
-		}
-		out.WriteString(line + "\n")
+		out.WriteString(strings.Replace(line, " inter 1s ", " inter 300ms ", 1) + "\n")
 	}
 	if servers == 0 || !strings.Contains(out.String(), "inter 300ms") {
 		return "", fmt.Errorf("docs/operations.md: the HAProxy configuration changed shape (servers %d):\n%s", servers, block)
