@@ -124,7 +124,9 @@ func BenchmarkThroughput(b *testing.B) {
 func BenchmarkIdleWorkers(b *testing.B) {
 	const n = 1000
 	for b.Loop() {
-		s := startServer(b) // default 10 s heartbeat interval
+		// the default 10 s heartbeat interval; 1,000 connections from one
+		// address are beyond the default cap of connections per client
+		s := startServer(b, "--max-conns-per-client", "0")
 		l := attachLab(b, s)
 		ctx, cancel := context.WithCancel(context.Background())
 		tokens := make([]string, n)

@@ -51,7 +51,9 @@ type Server struct {
 
 // stream is one connected worker's open server → worker stream.
 type stream struct {
-	frames chan wp.Frame
+	// frames queues the frames to send, by pointer: a buffer of 256
+	// frames costs 2 KiB per connected worker, not 16 KiB.
+	frames chan *wp.Frame
 	gone   chan struct{} // closed when replaced by a newer stream
 	once   sync.Once
 }
@@ -176,7 +178,7 @@ func (s *Server) send(worker string, f wp.Frame) {
 		return
 	}
 	select {
-	case st.frames <- f:
+	case st.frames <- &f:
 	case <-st.gone:
 	default:
 		// a worker this far behind is stalled: drop its stream; it reconnects
@@ -376,7 +378,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principa
 	// hello: a job scheduled in between is then queued on the stream (and
 	// maybe listed in the hello too: the worker ignores an assignment it
 	// has), never pushed to no stream and missing from the hello.
-	st := &stream{frames: make(chan wp.Frame, 256), gone: make(chan struct{})}
+	st := &stream{frames: make(chan *wp.Frame, 256), gone: make(chan struct{})}
 	s.mu.Lock()
 	if old := s.conns[name]; old != nil {
 		old.close() // a worker has one stream: the newest wins
@@ -449,7 +451,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request, p auth.Principa
 		case <-st.gone:
 			return nil
 		case f := <-st.frames:
-			if err := write(f); err != nil {
+			if err := write(*f); err != nil {
 				return nil
 			}
 		case <-ping.C:
