@@ -141,6 +141,28 @@ type Job struct {
 	// Multinode is set on the sub-jobs of a multinode submission (LAVA's
 	// protocols: lava-multinode), nil on other jobs.
 	Multinode *MultinodeJob
+	// Reservation is set on a reservation: a job that holds one device
+	// for a person (its Submitter) and runs an interactive console
+	// session instead of a pipeline. nil on other jobs.
+	Reservation *Reservation
+}
+
+// Reservation holds a device for a person for a while. It is queued,
+// scheduled and shown like a job of its priority (RequestedDevice names the
+// device); while it runs, the device is busy with it, and its holder has
+// the board's console through the server (its log records the session).
+type Reservation struct {
+	// Duration is how long the device is held once the reservation
+	// starts, as asked (extensions move Until, not Duration).
+	Duration time.Duration
+	// Until is when the reservation ends by itself: zero until it runs,
+	// then its start plus Duration plus any extensions.
+	Until time.Time
+	// Reason is what the holder said the board is for (may be empty).
+	Reason string
+	// EndedBy names who ended the reservation before Until ("" while it
+	// runs, and when it expired).
+	EndedBy string
 }
 
 // MultinodeJob places a sub-job in its multinode group. A submission with

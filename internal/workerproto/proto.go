@@ -57,6 +57,13 @@ const (
 	// up to MultinodeRequest.Hold, answering as soon as it can be
 	// answered otherwise.
 	PathMultinode = "/jobs/%d/multinode"
+	// PathConsole: GET ?after=SEQ&hold=DURATION → ConsoleInputs. The input
+	// typed into a reservation's console (Assign.Console) after sequence
+	// number SEQ, oldest first. The server holds a call that would answer
+	// no input for up to hold (it caps it), answering as soon as input
+	// arrives, and answers 410 once the job is no longer the worker's.
+	// SEQ is the worker's acknowledgement: input up to it was applied.
+	PathConsole = "/jobs/%d/console"
 )
 
 // JoinRequest exchanges a join token for a worker token.
@@ -122,7 +129,64 @@ type Assign struct {
 	// Multinode places the job in its multinode group; nil for other
 	// jobs.
 	Multinode *Multinode `json:"multinode,omitempty"`
+	// Console makes the job a reservation's console session: the job
+	// process connects to the device's console and power commands and
+	// runs no pipeline; it records everything printed and typed in its
+	// journal, applies the input the server queues (PathConsole) and runs
+	// until canceled. nil for other jobs.
+	Console *Console `json:"console,omitempty"`
 }
+
+// Console describes a reservation's console session.
+type Console struct {
+	// Holder is the user who holds the device and may type.
+	Holder string `json:"holder"`
+	// Reason is the holder's reason for the reservation.
+	Reason string `json:"reason,omitempty"`
+	// Until is when the reservation ends unless extended; the server
+	// cancels the job then (the job's Timeout is only a safety net).
+	Until time.Time `json:"until"`
+}
+
+// Power actions a console's holder may ask for; each runs the device's own
+// command (its dictionary's power_on_command, power_off_command,
+// hard_reset_command).
+const (
+	PowerOn    = "on"
+	PowerOff   = "off"
+	PowerReset = "reset"
+)
+
+// ConsoleInput is one input of a console session, in the order the server
+// received it.
+type ConsoleInput struct {
+	// Seq numbers the session's inputs from 1, with no gaps.
+	Seq int64 `json:"seq"`
+	// Time is when the server received it.
+	Time time.Time `json:"time"`
+	// User is who typed it (the holder).
+	User string `json:"user"`
+	// Data is the bytes to write to the console (base64 in JSON).
+	Data []byte `json:"data,omitempty"`
+	// Power is a power action (PowerOn, PowerOff, PowerReset) instead of
+	// data.
+	Power string `json:"power,omitempty"`
+	// Expired says the input waited on the server longer than it may
+	// (the worker's link was down): it must not reach the board, and the
+	// session records it as dropped.
+	Expired bool `json:"expired,omitempty"`
+}
+
+// ConsoleInputs answers PathConsole.
+type ConsoleInputs struct {
+	Inputs []ConsoleInput `json:"inputs"`
+}
+
+// ConsoleSocket is the Unix socket, in a console session's job directory,
+// through which the worker hands the server's console input to the job
+// process (the job process listens on it).
+const ConsoleSocket = "console.sock"
+
 
 // Multinode is what a multinode sub-job's process needs to know about its
 // group. Its coordinator calls go to the server (PathMultinode), which
