@@ -187,7 +187,6 @@ type ConsoleInputs struct {
 // process (the job process listens on it).
 const ConsoleSocket = "console.sock"
 
-
 // Multinode is what a multinode sub-job's process needs to know about its
 // group. Its coordinator calls go to the server (PathMultinode), which
 // knows the group from the job: the job never names its group itself.
