@@ -115,6 +115,26 @@ type Queries interface {
 	// when it was never taken or was released.
 	GetLease(ctx context.Context, name string) (lab.Lease, error)
 
+	// Console input of reservations' sessions (lab.ConsoleInput), kept
+	// until the session ends so that whichever replica holds the worker's
+	// call hands it over.
+	//
+	// AppendConsoleInput stores in as the job's next input and returns it
+	// numbered (Seq: the last + 1, from 1, never reused while the job's
+	// inputs are kept) with Time set to the store's clock when zero.
+	// ErrNotFound when the job does not exist; ErrInvalid for no user,
+	// both or neither of Data and Power, an unknown Power, or Data over
+	// lab.MaxConsoleInput; ErrConflict past lab.MaxConsoleInputs.
+	AppendConsoleInput(ctx context.Context, in lab.ConsoleInput) (lab.ConsoleInput, error)
+	// ConsoleInputAfter returns up to limit of the job's inputs numbered
+	// after seq, in order (none when the job has none).
+	ConsoleInputAfter(ctx context.Context, jobID, seq int64, limit int) ([]lab.ConsoleInput, error)
+	// LastConsoleInput returns the number of the job's last input (0:
+	// none).
+	LastConsoleInput(ctx context.Context, jobID int64) (int64, error)
+	// DeleteConsoleInput removes every input of the job's session.
+	DeleteConsoleInput(ctx context.Context, jobID int64) error
+
 	// Tags.
 	CreateTag(ctx context.Context, t lab.Tag) error
 	GetTag(ctx context.Context, name string) (lab.Tag, error)

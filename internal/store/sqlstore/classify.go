@@ -320,3 +320,19 @@ func (c classified) NextDeliveryDue(ctx context.Context) (time.Time, error) {
 func (c classified) LatestFinishedJob(ctx context.Context, f store.PreviousJobFilter) (lab.Job, error) {
 	return c1(c.q.LatestFinishedJob(ctx, f))
 }
+
+func (c classified) AppendConsoleInput(ctx context.Context, in lab.ConsoleInput) (lab.ConsoleInput, error) {
+	return c1(c.q.AppendConsoleInput(ctx, in))
+}
+
+func (c classified) ConsoleInputAfter(ctx context.Context, jobID, seq int64, limit int) ([]lab.ConsoleInput, error) {
+	return c1(c.q.ConsoleInputAfter(ctx, jobID, seq, limit))
+}
+
+func (c classified) LastConsoleInput(ctx context.Context, jobID int64) (int64, error) {
+	return c1(c.q.LastConsoleInput(ctx, jobID))
+}
+
+func (c classified) DeleteConsoleInput(ctx context.Context, jobID int64) error {
+	return c0(c.q.DeleteConsoleInput(ctx, jobID))
+}

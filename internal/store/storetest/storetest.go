@@ -94,6 +94,8 @@ var behaviours = []behaviour{
 	{"Race/ClaimDeliveries", testRaceClaimDeliveries},
 	{"Input/Text", testInputText},
 	{"Input/Ranges", testInputRanges},
+	{"Console/Input", testConsoleInput},
+	{"Race/ConsoleInput", testRaceConsoleInput},
 	{"Ping", testPing},
 	{"InTx/Commit", testInTxCommit},
 	{"InTx/Rollback", testInTxRollback},
