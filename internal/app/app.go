@@ -117,6 +117,7 @@ type App struct {
 	health health     // health.go: the server's conditions and its health probe
 	lead   leadership // leader.go: the scheduler lease
 	bus    replicaBus // replicas.go: events between replicas
+	consol consoles   // console.go: waits for console input
 }
 
 // Event is something that happened in the lab, delivered to listeners after

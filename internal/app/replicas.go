@@ -210,6 +210,7 @@ func (a *App) receive(n store.Notification) {
 	if n.Resync {
 		a.wakeLogFollowers(0)
 		a.pokeCoordinator("")
+		a.consol.wake(0)
 		a.deliver(Event{Kind: KindResync})
 		a.Kick()
 		return
@@ -232,6 +233,10 @@ func (a *App) receive(n store.Notification) {
 		e := Event{Kind: w.Kind, JobID: w.JobID, Device: w.Device, Worker: w.Worker, State: w.State, Health: w.Health, Message: w.Message}
 		if e.Kind == kindCoordinator {
 			a.pokeCoordinator(e.Message)
+			continue
+		}
+		if e.Kind == kindConsole {
+			a.consol.wake(e.JobID)
 			continue
 		}
 		if e.Kind == "log" {

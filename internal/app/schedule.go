@@ -395,6 +395,7 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 	a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
 	a.emitMoved(siblings)
 	a.endGroup(ctx, out)
+	a.endConsole(ctx, out)
 	if devHealth != nil { // the device is free again
 		a.emit(Event{Kind: "device", Device: j.ActualDevice, Health: devHealth.String(), State: lab.DeviceIdle.String()})
 	}

@@ -61,8 +61,9 @@ const (
 	// typed into a reservation's console (Assign.Console) after sequence
 	// number SEQ, oldest first. The server holds a call that would answer
 	// no input for up to hold (it caps it), answering as soon as input
-	// arrives, and answers 410 once the job is no longer the worker's.
-	// SEQ is the worker's acknowledgement: input up to it was applied.
+	// arrives. It answers 404 (not_found) once the job is no longer the
+	// worker's or its session ended: the worker stops asking. SEQ is the
+	// worker's acknowledgement: input up to it was applied.
 	PathConsole = "/jobs/%d/console"
 )
 

@@ -156,6 +156,8 @@ func Routes() []Route {
 		{"GET", "/tokens", (*API).listTokens, "List your tokens (admins: ?owner=)", AccessUser, nil, wire.List[wire.Token]{}},
 		{"POST", "/tokens", (*API).createToken, "Create a token; the secret is shown once", AccessUser, wire.TokenInput{}, wire.Token{}},
 		{"DELETE", "/tokens/{id}", (*API).deleteToken, "Revoke a token", AccessUser, nil, nil},
+
+		{"POST", "/reservations/{id}/console", (*API).consoleInput, "Type into a running reservation's console (text, bytes or a power action); its holder only. What the board prints is the reservation's log (/jobs/{id}/logs)", AccessOwner, wire.ConsoleInput{}, wire.ConsoleAck{}},
 	}
 }
 

@@ -508,3 +508,21 @@ type QueueDevice struct {
 	// MissingTags are the job's tags the device lacks (code missing_tags).
 	MissingTags []string `json:"missing_tags"`
 }
+
+// ConsoleInput is typed into a reservation's console: text, raw bytes, or
+// a power action, exactly one of them.
+type ConsoleInput struct {
+	// Data is text to type (UTF-8; control characters as they are, "\r"
+	// for Enter).
+	Data string `json:"data,omitempty"`
+	// Bytes is raw bytes to type (base64), for input that is not UTF-8.
+	Bytes []byte `json:"bytes,omitempty"`
+	// Power is a power action: "on", "off" or "reset" (the device's
+	// power_on, power_off and hard_reset commands).
+	Power string `json:"power,omitempty"`
+}
+
+// ConsoleAck answers console input: its number in the session.
+type ConsoleAck struct {
+	Seq int64 `json:"seq"`
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/apierr"
+	"github.com/basalt-lab/basalt/internal/api/httpparam"
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -79,6 +80,7 @@ func New(a *app.App, log *slog.Logger, interval time.Duration) *Server {
 	s.mux.HandleFunc("PUT "+wp.Prefix+"/jobs/{id}/log", s.wrap(true, s.appendLog))
 	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/finish", s.wrap(true, s.finish))
 	s.mux.HandleFunc("POST "+wp.Prefix+"/jobs/{id}/multinode", s.wrap(true, s.multinode))
+	s.mux.HandleFunc("GET "+wp.Prefix+"/jobs/{id}/console", s.wrap(true, s.console))
 	s.mux.HandleFunc(wp.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("no worker endpoint %s %s: %w", r.Method, r.URL.Path, lab.ErrNotFound))
 	})
@@ -583,6 +585,35 @@ func (s *Server) multinode(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return err
 	}
 	writeJSON(w, http.StatusOK, wp.MultinodeResponse{Response: ans.Response, Roles: ans.Roles, Message: ans.Message, Reason: ans.Reason})
+	return nil
+}
+
+// console answers the console call of a reservation's worker: the input
+// typed after ?after=SEQ, held up to ?hold=DURATION while there is none.
+func (s *Server) console(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	id, err := jobID(r)
+	if err != nil {
+		return err
+	}
+	after, err := httpparam.QueryInt(r, "after", 0)
+	if err != nil {
+		return err
+	}
+	var hold time.Duration
+	if h := r.URL.Query().Get("hold"); h != "" {
+		if hold, err = time.ParseDuration(h); err != nil || hold < 0 {
+			return fmt.Errorf("%w: hold=%q is not a duration", lab.ErrInvalid, h)
+		}
+	}
+	ins, err := s.app.WorkerConsoleInput(r.Context(), p, id, int64(after), hold)
+	if err != nil {
+		return err
+	}
+	out := wp.ConsoleInputs{Inputs: make([]wp.ConsoleInput, len(ins))}
+	for i, in := range ins {
+		out.Inputs[i] = wp.ConsoleInput{Seq: in.Seq, Time: in.Time, User: in.User, Data: in.Data, Power: in.Power, Expired: in.Expired}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
