@@ -51,6 +51,7 @@ func addClientCommands(root *cobra.Command) {
 		e.usersCommand(),
 		e.groupsCommand(),
 		e.tokensCommand(),
+		e.consoleCommand(),
 		e.whoamiCommand(),
 		e.versionCommand(),
 	}

@@ -249,3 +249,11 @@ func (c *Client) JobSuites(ctx context.Context, id int64) (wire.List[wire.Suite]
 	err := c.do(ctx, request{method: "GET", path: "/jobs/" + strconv.FormatInt(id, 10) + "/suites", out: &out})
 	return out, err
 }
+
+// ConsoleInput types into a running reservation's console (POST
+// /reservations/{id}/console): text, bytes or a power action.
+func (c *Client) ConsoleInput(ctx context.Context, id int64, in wire.ConsoleInput) (wire.ConsoleAck, error) {
+	var out wire.ConsoleAck
+	err := c.do(ctx, request{method: "POST", path: "/reservations/" + strconv.FormatInt(id, 10) + "/console", body: in, out: &out})
+	return out, err
+}

@@ -24,3 +24,6 @@ type SerialPort struct{ io.ReadWriteCloser }
 
 // Serial opens a local serial port; Linux only.
 func Serial(path string, mode Mode) (*SerialPort, error) { return nil, errUnsupported }
+
+// RawTerminal puts a terminal in raw mode; Linux only.
+func RawTerminal(fd int) (restore func(), err error) { return nil, errUnsupported }

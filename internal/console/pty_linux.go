@@ -63,3 +63,19 @@ func rawTermios(t *unix.Termios) {
 	t.Cc[unix.VMIN] = 1
 	t.Cc[unix.VTIME] = 0
 }
+
+// RawTerminal puts the terminal fd (a user's, for an interactive console)
+// in raw mode and returns what restores its previous mode; an error when
+// fd is no terminal.
+func RawTerminal(fd int) (restore func(), err error) {
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, fmt.Errorf("tcgetattr: %w", err)
+	}
+	t := *old
+	rawTermios(&t)
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, fmt.Errorf("tcsetattr: %w", err)
+	}
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}
