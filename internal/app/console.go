@@ -126,14 +126,14 @@ func (a *App) WorkerConsoleInput(ctx context.Context, p auth.Principal, id, seq 
 	for {
 		woken := a.consol.wait(id) // before reading: input appended after the read wakes it
 		if err := a.checkJobWorker(ctx, a.st, p, id); err != nil {
-			return nil, fmt.Errorf("console of job %d: %w: %w", id, lab.ErrNotFound, err)
+			return nil, fmt.Errorf("console of job %d: %w: %v", id, lab.ErrNotFound, err)
 		}
 		j, err := a.st.GetJob(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("console of job %d: %w", id, err)
 		}
 		if err := consoleJob(j, id); err != nil {
-			return nil, fmt.Errorf("%w: %w", lab.ErrNotFound, err)
+			return nil, fmt.Errorf("%w: %v", lab.ErrNotFound, err)
 		}
 		ins, err := a.st.ConsoleInputAfter(ctx, id, seq, consoleBatch)
 		if err != nil {

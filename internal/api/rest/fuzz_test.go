@@ -25,6 +25,7 @@ func FuzzAPI(f *testing.F) {
 	f.Add("PATCH", "/devices/d1", `{"tags":["fast","nope"]}`, true)
 	f.Add("GET", "/jobs?state=Running,Finished&limit=5&offset=9999999999", "", true)
 	f.Add("POST", "/devices/d1/health", `{"health":"retired","reason":"\u0000"}`, true)
+	f.Add("POST", "/reservations/1/console", `{"data":"ls\r","bytes":"AP8=","power":"reset"}`, true)
 	e := newEnv(f, labtest.Backends()[0])
 	h := rest.New(e.App, nil)
 	f.Fuzz(func(t *testing.T, method, path, body string, asAdmin bool) {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/app"
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
@@ -47,6 +49,9 @@ type env struct {
 	pubJob  int64
 	privJob int64
 	grpJob  int64
+	// console is a running reservation of device console1 held by alice
+	// (seedMatrix)
+	console int64
 }
 
 func job(name, visibility string) string {
@@ -204,6 +209,9 @@ func matrix() map[string]matrixCase {
 			must(e.T, err)
 			return fmt.Sprintf("/tokens/%d", tok.ID)
 		}, none, [nIdent]int{401, 204, 404, 204, 403}},
+
+		"POST /reservations/{id}/console": {func(e *env, _ int) string { return fmt.Sprintf("/reservations/%d/console", e.console) },
+			fixed(`{"data":"x"}`), [nIdent]int{401, 202, 403, 403, 404}},
 	}
 }
 
@@ -227,6 +235,24 @@ func (e *env) seedMatrix() {
 		must(e.T, err)
 		must(e.T, e.App.CreateGroup(ctx, ap, "old-"+who))
 	}
+	e.console = e.runningReservation("console1")
+}
+
+// runningReservation creates device hostname (qemu, on w1) and a running
+// reservation of it held by alice.
+func (e *env) runningReservation(hostname string) int64 {
+	ctx := context.Background()
+	must(e.T, e.App.CreateDevice(ctx, e.Principal(admin), lab.Device{Hostname: hostname, DeviceType: "qemu", Worker: "w1", Health: lab.DeviceGood}, "test"))
+	st := e.App.Store()
+	id, err := st.CreateJob(ctx, lab.Job{Description: "reservation of " + hostname, Submitter: "alice", Priority: lab.PriorityMedium,
+		RequestedType: "qemu", RequestedDevice: hostname, SubmitTime: time.Now(), Definition: job("reservation", "public"),
+		Reservation: &lab.Reservation{Duration: time.Hour}})
+	must(e.T, err)
+	_, err = st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted}, To: lab.JobScheduled, Device: hostname})
+	must(e.T, err)
+	_, err = st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: time.Now()})
+	must(e.T, err)
+	return id
 }
 
 // TestPermissionMatrix calls every endpoint as every kind of caller and

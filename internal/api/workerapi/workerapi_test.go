@@ -23,6 +23,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/logstore"
+	"github.com/basalt-lab/basalt/internal/store"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	wp "github.com/basalt-lab/basalt/internal/workerproto"
@@ -546,5 +547,71 @@ func TestAssignWhileConnecting(t *testing.T) {
 	// no heartbeat is sent: a lost push would never be repeated
 	if as := next(t, frames, wp.FrameAssign).Assign; as.JobID != id.Load() {
 		t.Fatalf("assigned job %d, want %d", as.JobID, id.Load())
+	}
+}
+
+// TestConsoleCall: the worker's console call hands over what the holder
+// typed after the number it names, as base64 data and power actions;
+// bad parameters are 400, another worker's or a finished session's call
+// 404 (the worker stops asking).
+func TestConsoleCall(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st := e.app.Store()
+	id, err := st.CreateJob(ctx, lab.Job{Description: "reservation of d1", Submitter: "admin", Priority: lab.PriorityMedium,
+		RequestedType: "sim", RequestedDevice: "d1", SubmitTime: time.Now(), Definition: jobYAML,
+		Reservation: &lab.Reservation{Duration: time.Hour}})
+	must(t, err)
+	_, err = st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted}, To: lab.JobScheduled, Device: "d1"})
+	must(t, err)
+	_, err = st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: time.Now()})
+	must(t, err)
+	other, err := e.app.CreateWorker(ctx, e.admin, lab.Worker{Name: "w2"})
+	must(t, err)
+	path := fmt.Sprintf(wp.PathConsole, id)
+
+	get := func(query, token string) (int, wp.ConsoleInputs) {
+		t.Helper()
+		status, b := e.req("GET", path+query, token, "")
+		var out wp.ConsoleInputs
+		if status == 200 {
+			must(t, json.Unmarshal(b, &out))
+		}
+		return status, out
+	}
+	if status, out := get("?after=0", e.wtoken); status != 200 || len(out.Inputs) != 0 {
+		t.Fatalf("no input yet: %d %+v", status, out)
+	}
+	_, err = e.app.ConsoleInput(ctx, e.admin, id, []byte{'l', 's', '\r', 0xff}, "")
+	must(t, err)
+	_, err = e.app.ConsoleInput(ctx, e.admin, id, nil, lab.PowerOff)
+	must(t, err)
+	status, out := get("?after=0&hold=1s", e.wtoken)
+	if status != 200 || len(out.Inputs) != 2 || string(out.Inputs[0].Data) != "ls\r\xff" || out.Inputs[0].User != "admin" ||
+		out.Inputs[1].Seq != 2 || out.Inputs[1].Power != wp.PowerOff {
+		t.Errorf("inputs: %d %+v", status, out)
+	}
+	if status, out := get("?after=1", e.wtoken); status != 200 || len(out.Inputs) != 1 || out.Inputs[0].Seq != 2 {
+		t.Errorf("inputs after 1: %d %+v", status, out)
+	}
+	for _, c := range []struct {
+		query, token string
+		want         int
+	}{
+		{"?after=-1", e.wtoken, 400},
+		{"?after=x", e.wtoken, 400},
+		{"?hold=soon", e.wtoken, 400},
+		{"?hold=-1s", e.wtoken, 400},
+		{"?after=0", other, 404},
+		{"?after=0", "", 401},
+	} {
+		if status, _ := get(c.query, c.token); status != c.want {
+			t.Errorf("%s with token %q: %d, want %d", c.query, c.token, status, c.want)
+		}
+	}
+	_, err = st.TransitionJob(ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobRunning}, To: lab.JobFinished, Health: lab.JobHealthComplete})
+	must(t, err)
+	if status, _ := get("?after=2", e.wtoken); status != 404 {
+		t.Errorf("finished session: %d, want 404", status)
 	}
 }
