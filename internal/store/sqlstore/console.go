@@ -92,4 +92,3 @@ func (q *queries) DeleteConsoleInput(ctx context.Context, jobID int64) error {
 		return err
 	}))
 }
-
