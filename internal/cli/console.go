@@ -111,8 +111,9 @@ func (s *consoleSession) say(format string, args ...any) {
 	fmt.Fprintf(s.out, "\r\n[basalt] "+format+"\r\n", args...)
 }
 
-// run follows the session until it ends, stdin is closed with "q", or ctx
-// ends. With a terminal on stdin it is put in raw mode for the session.
+// run follows the session until it ends, a quit (Ctrl-] q) or ctx ends;
+// at the end of stdin it stops typing and goes on showing. With a
+// terminal on stdin it is put in raw mode for the session.
 func (s *consoleSession) run(ctx context.Context, in io.Reader, history int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -129,8 +130,9 @@ func (s *consoleSession) run(ctx context.Context, in io.Reader, history int) err
 	done := make(chan error, 1)
 	go func() { done <- s.follow(ctx, history) }()
 	go func() {
-		s.keys(ctx, in)
-		cancel()
+		if s.keys(ctx, in) { // quit; at the end of the input, only stop typing
+			cancel()
+		}
 	}()
 	err := <-done
 	if errors.Is(err, context.Canceled) {
@@ -152,6 +154,7 @@ func (s *consoleSession) follow(ctx context.Context, history int) error {
 	}
 	failing := false
 	for {
+		began := time.Now()
 		j, err := s.cl.GetJob(ctx, s.id)
 		var lines []string
 		if err == nil {
@@ -192,6 +195,15 @@ func (s *consoleSession) follow(ctx context.Context, history int) error {
 			s.say("the reservation of %s ended (%s)", s.device, j.Health)
 			return nil
 		}
+		if len(lines) == 0 && time.Since(began) < time.Second {
+			// a server that answers a long poll at once (an older one)
+			// is not asked again at once
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
 	}
 }
 
@@ -218,8 +230,8 @@ func (s *consoleSession) print(line string) {
 }
 
 // keys reads what is typed and sends it, with the Ctrl-] commands, until
-// stdin ends or a quit.
-func (s *consoleSession) keys(ctx context.Context, in io.Reader) {
+// stdin ends or a quit (it then reports true).
+func (s *consoleSession) keys(ctx context.Context, in io.Reader) (quit bool) {
 	buf := make([]byte, 1024)
 	escaped, warned := false, false
 	for ctx.Err() == nil {
@@ -241,7 +253,7 @@ func (s *consoleSession) keys(ctx context.Context, in io.Reader) {
 					power = "reset"
 				case 'q', 'Q', '.':
 					s.send(ctx, data, "")
-					return
+					return true
 				default:
 					s.say("%s", consoleHelp)
 					continue
@@ -266,9 +278,10 @@ func (s *consoleSession) keys(ctx context.Context, in io.Reader) {
 		}
 		s.send(ctx, data, "")
 		if err != nil {
-			return
+			return false
 		}
 	}
+	return false
 }
 
 // send types data, or runs a power action; a failure is said, not fatal.
