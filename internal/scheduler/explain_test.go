@@ -177,7 +177,7 @@ func TestExplainReasons(t *testing.T) {
 		},
 		{
 			name: "device held by a person's reservation",
-			snap: one(with(running, func(d *Device) { d.Holder, d.Until = "alice", now.Add(10 * time.Hour) })),
+			snap: one(with(running, func(d *Device) { d.Holder, d.Until = "alice", now.Add(10*time.Hour) })),
 			job:  1, verdict: waiting,
 			summary: "no qemu device is free: qemu01 is reserved by alice until 22:00 UTC (reservation 42)",
 			reasons: []Code{CodeAllBusy}, devices: []string{"qemu01 device_running"},
