@@ -67,6 +67,7 @@ func (a *App) Run(ctx context.Context) {
 			if _, err := a.schedulePass(ctx, false); err != nil && ctx.Err() == nil {
 				a.logError(slog.LevelError, "scheduling pass", err)
 			}
+			resetExp() // the clock moved: the next end may be due
 		case <-lt.C:
 			a.renewLeadership(ctx)
 		case <-t.C:
