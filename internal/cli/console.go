@@ -67,6 +67,9 @@ func (e *clientEnv) consoleCommand() *cobra.Command {
 		}
 		s := &consoleSession{cl: cl, id: id, out: cmd.OutOrStdout(), holder: me.User != "" && me.User == j.Submitter,
 			device: firstNonEmpty(j.ActualDevice, j.RequestedDevice), by: j.Submitter}
+		if j.State == "Submitted" || j.State == "Scheduled" {
+			s.say("reservation %d of %s is %s: waiting for it to start", id, s.device, strings.ToLower(j.State))
+		}
 		return s.run(ctx, cmd.InOrStdin(), history)
 	})
 	c.Flags().StringVar(&send, "send", "", `type this text and exit (Go escapes: "version\r")`)
@@ -75,20 +78,38 @@ func (e *clientEnv) consoleCommand() *cobra.Command {
 	return c
 }
 
-// consoleReservation returns the reservation named by arg: its id, or the
-// device whose current job it is.
+// consoleReservation returns the reservation named by arg: its id, or a
+// device: the reservation running on it, else the caller's own queued
+// one (the console then waits for it to start).
 func consoleReservation(ctx context.Context, cl *client.Client, arg string) (int64, error) {
 	if id, err := strconv.ParseInt(arg, 10, 64); err == nil && id > 0 {
-		return id, nil
+		r, err := cl.GetReservation(ctx, id)
+		return r.ID, err
 	}
-	d, err := cl.GetDevice(ctx, arg)
+	if _, err := cl.GetDevice(ctx, arg); err != nil {
+		return 0, err
+	}
+	page, err := cl.ListReservations(ctx, client.ReservationFilter{Device: arg})
 	if err != nil {
 		return 0, err
 	}
-	if d.CurrentJob == 0 {
-		return 0, fmt.Errorf("device %s is %s: no reservation of it is running (basalt devices reserve %s --for 1h)", arg, d.Status, arg)
+	me, err := cl.Whoami(ctx)
+	if err != nil {
+		return 0, err
 	}
-	return d.CurrentJob, nil
+	var mine int64
+	for _, r := range page.Results {
+		switch {
+		case r.State == "Running" || r.State == "Scheduled":
+			return r.ID, nil
+		case r.Holder == me.User && mine == 0:
+			mine = r.ID
+		}
+	}
+	if mine != 0 {
+		return mine, nil
+	}
+	return 0, fmt.Errorf("no reservation of %s is running, and you have none queued (basalt devices reserve %s --for 1h)", arg, arg)
 }
 
 // consoleSession is one `basalt console`: it prints the reservation's log
