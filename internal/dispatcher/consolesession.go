@@ -28,7 +28,8 @@ import (
 //   - every byte the board prints, as "target" records whose messages,
 //     concatenated, give back the console's bytes (line terminators kept:
 //     "\r\n" ends a line's message; a partial line, such as a prompt or an
-//     echoed key, is flushed after ConsoleIdleFlush of silence);
+//     echoed key, is flushed after ConsoleIdleFlush of silence, or
+//     ConsoleMaxHold after it started);
 //   - every input typed, as an "input" record "USER: 'TEXT'" with control
 //     characters escaped (\r, \x03, …);
 //   - every power action, as info records: who asked, which command, its
@@ -41,8 +42,13 @@ import (
 // Infrastructure error).
 
 // ConsoleIdleFlush is how long a console session waits for more output
-// before it records a partial line (a prompt, the echo of a key).
-const ConsoleIdleFlush = 3 * time.Millisecond
+// before it records a partial line (a prompt, the echo of a key);
+// ConsoleMaxHold bounds how long a partial line is held while output keeps
+// coming without a newline (a progress bar).
+const (
+	ConsoleIdleFlush = 3 * time.Millisecond
+	ConsoleMaxHold   = 100 * time.Millisecond
+)
 
 // consoleWriteLimit bounds writing one input to the console;
 // consolePowerOffLimit the power off at the end of a session (each of its
@@ -241,7 +247,8 @@ func (s *consoleSession) power(in workerproto.ConsoleInput) {
 // record copies everything the console prints to the journal as target
 // records until the console ends: each complete line at once, with its
 // terminator; a partial line once the console was quiet for
-// ConsoleIdleFlush (a UTF-8 sequence cut by a read waits for its end).
+// ConsoleIdleFlush, or has been held for ConsoleMaxHold (a UTF-8 sequence
+// cut by a read waits for its end).
 func (s *consoleSession) record(r io.Reader) {
 	defer s.written.Done()
 	chunks := make(chan []byte, 64)
@@ -259,6 +266,7 @@ func (s *consoleSession) record(r io.Reader) {
 		}
 	}()
 	var pending []byte
+	var since time.Time // when the output pending started
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
 	emit := func(all bool) {
@@ -294,9 +302,17 @@ func (s *consoleSession) record(r io.Reader) {
 				}
 				return
 			}
+			if len(pending) == 0 {
+				since = time.Now()
+			}
 			pending = append(pending, b...)
 			emit(false)
-			if len(pending) > 0 {
+			switch {
+			case len(pending) == 0:
+			case time.Since(since) >= ConsoleMaxHold:
+				emit(true)
+				since = time.Now()
+			default:
 				idle.Reset(ConsoleIdleFlush)
 			}
 		case <-idle.C:
