@@ -1,11 +1,16 @@
 package dispatcher
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
 	"github.com/basalt-lab/basalt/internal/workerproto"
@@ -83,4 +88,70 @@ func BenchmarkFlood(b *testing.B) {
 	s := b.Elapsed().Seconds()
 	b.ReportMetric(float64(records)/s, "records/s")
 	b.ReportMetric(float64(journalBytes)/s/1e6, "journal-MB/s")
+}
+
+// BenchmarkConsoleEcho measures the job process's part of a console
+// session's keystroke-to-echo latency: one key written on the console
+// socket, typed on a console that echoes it (cat on a raw
+// pseudo-terminal), until its echo is a target record in the journal
+// (ConsoleIdleFlush included). ns/op is the latency of one key.
+func BenchmarkConsoleEcho(b *testing.B) {
+	dir := b.TempDir()
+	a := workerproto.Assign{JobID: 1, JobToken: testToken,
+		Device:  workerproto.Device{Hostname: "echo-01", DeviceType: "echo", Config: "commands:\n  connect: cat\n"},
+		Console: &workerproto.Console{Holder: "alice", Until: time.Now().Add(time.Hour)}}
+	if err := WriteJob(dir, a); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, dir)
+		done <- err
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	var c net.Conn
+	for {
+		var err error
+		if c, err = net.Dial("unix", filepath.Join(dir, workerproto.ConsoleSocket)); err == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer c.Close()
+	go func() { _, _ = io.Copy(io.Discard, c) }()
+	f, err := os.Open(filepath.Join(dir, JournalFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	var off int64
+	buf := make([]byte, 64<<10)
+	// echoed waits until a target record with the key is in the journal.
+	echoed := func(key string) {
+		want := []byte(`"lvl":"target","msg":"` + key + `"`)
+		var seen []byte
+		for !bytes.Contains(seen, want) {
+			n, _ := f.ReadAt(buf, off)
+			off += int64(n)
+			seen = append(seen, buf[:n]...)
+			if n == 0 {
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}
+	enc := json.NewEncoder(c)
+	b.ResetTimer()
+	for i := 1; i <= b.N; i++ {
+		key := string(rune('a' + i%26))
+		if err := enc.Encode(workerproto.ConsoleInput{Seq: int64(i), User: "alice", Time: time.Now(), Data: []byte(key)}); err != nil {
+			b.Fatal(err)
+		}
+		echoed(key)
+	}
 }

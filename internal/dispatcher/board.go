@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,14 @@ type board struct {
 	primary  string       // the primary console's connection name ("" for commands.connect)
 	con      *console.Reconnecting
 
+	// powerOutput is the level of a power command's output lines and exit
+	// status: debug in a pipeline, info in a console session (where a
+	// person asked for it).
+	powerOutput workerproto.Level
+	// linkState, when set, hears when the primary console is lost (false)
+	// and back (true): a console session drops input meanwhile.
+	linkState atomic.Pointer[func(up bool)]
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -66,8 +75,8 @@ func openBoard(ctx context.Context, hostname string, cfg *deviceconfig.Config, l
 	if err != nil {
 		return nil, ConfigurationError("device %s: %w", hostname, err)
 	}
-	b := &board{hostname: hostname, cmds: cfg.Commands, timeouts: cfg.Timeouts, log: log, spec: spec, primary: name}
-	con, err := b.keep(ctx, ctx, consoleName(name), connect)
+	b := &board{hostname: hostname, cmds: cfg.Commands, timeouts: cfg.Timeouts, log: log, spec: spec, primary: name, powerOutput: workerproto.LevelDebug}
+	con, err := b.keep(ctx, ctx, consoleName(name), connect, true)
 	if err != nil {
 		return nil, err
 	}
@@ -87,8 +96,9 @@ func consoleName(connection string) string {
 // keep dials the console what (consoleName) with its connection command
 // and keeps it connected until it is closed or ctx ends: a lost console is
 // redialled with back-off and the gap logged. dialCtx bounds the first
-// dial.
-func (b *board) keep(ctx, dialCtx context.Context, what, connect string) (*console.Reconnecting, error) {
+// dial. primary says it is the primary console (whose losses linkState
+// hears of).
+func (b *board) keep(ctx, dialCtx context.Context, what, connect string, primary bool) (*console.Reconnecting, error) {
 	hostname, log := b.hostname, b.log
 	log(workerproto.LevelInfo, "%s: connecting the %s: %s", hostname, what, connect)
 	var dialled atomic.Bool
@@ -99,10 +109,16 @@ func (b *board) keep(ctx, dialCtx context.Context, what, connect string) (*conso
 		return console.Dial(ctx, connect)
 	}, console.KeepOptions{
 		OnLost: func(at time.Time, cause error) {
-			log(workerproto.LevelWarning, "%s: the %s was lost at %s: %v; reconnecting", hostname, what, at.UTC().Format("15:04:05.000"), cause)
+			if f := b.linkState.Load(); primary && f != nil {
+				(*f)(false)
+			}
+			log(workerproto.LevelWarning, "%s: the %s was lost at %s: %v; reconnecting (output of the board until it is back is lost)", hostname, what, at.UTC().Format("15:04:05.000"), cause)
 		},
 		OnBack: func(g console.Gap) {
-			log(workerproto.LevelWarning, "%s: the %s is back after %s (%d attempts); output of the board during the gap is lost", hostname, what, g.Down.Round(time.Millisecond), g.Attempts)
+			if f := b.linkState.Load(); primary && f != nil {
+				(*f)(true)
+			}
+			log(workerproto.LevelWarning, "%s: the %s is back after %s (at %s, %d attempts); output of the board during the gap is lost", hostname, what, g.Down.Round(time.Millisecond), g.Back.UTC().Format("15:04:05.000"), g.Attempts)
 		},
 		OnDialError: func(attempt int, err error) {
 			if attempt == 1 || attempt%10 == 0 {
@@ -125,7 +141,7 @@ func (b *board) openConnection(ctx context.Context, name string) (io.ReadWriteCl
 	if err != nil {
 		return nil, ConfigurationError("device %s: %w", b.hostname, err)
 	}
-	return b.keep(context.WithoutCancel(ctx), ctx, consoleName(name), connect)
+	return b.keep(context.WithoutCancel(ctx), ctx, consoleName(name), connect, false)
 }
 
 // primaryConnection is the name of the board's primary connection ("" for
@@ -255,9 +271,10 @@ func (b *board) run(ctx context.Context, which, line string, timeout time.Durati
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = CommandWaitDelay
 	var tail tailBuffer
+	level := cmp.Or(b.powerOutput, workerproto.LevelDebug)
 	out := &lineLogger{log: func(s string) {
 		tail.add(s)
-		b.log(workerproto.LevelDebug, ">> %s", s)
+		b.log(level, ">> %s", s)
 	}}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
@@ -267,7 +284,7 @@ func (b *board) run(ctx context.Context, which, line string, timeout time.Durati
 	var exit *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
-		b.log(workerproto.LevelDebug, "%s: %s: exited 0 in %s", b.hostname, which, took)
+		b.log(level, "%s: %s: exited 0 in %s", b.hostname, which, took)
 		return nil
 	case ctx.Err() == context.DeadlineExceeded:
 		return fmt.Errorf("%q did not finish within %s%s", line, timeout, tail.suffix())

@@ -89,6 +89,19 @@
 // blocks (protocols) make the same calls. A call without an answer in time
 // is LAVA's MultinodeTimeout. docs/multinode.md has the details.
 //
+// # Console sessions
+//
+// A reservation's job (Assign.Console) runs an interactive console
+// session of its board instead of a pipeline (consolesession.go): the
+// board's console and power commands as a job uses them, every byte the
+// board prints recorded as target records that concatenate back to the
+// console's bytes, the holder's input applied from the console socket
+// (consolesocket.go: ListenConsole, each input once, in Seq order,
+// acknowledged to the worker), power actions and lost consoles recorded,
+// until the session is canceled; then the board is powered off.
+// docs/worker-protocol.md, "Console sessions", has the records and the
+// socket's protocol.
+//
 // # Errors
 //
 // Actions fail with *Error values carrying LAVA's error types (package

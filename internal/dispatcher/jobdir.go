@@ -22,6 +22,9 @@ import (
 //     by one write(2) call (so a reader sees whole records except at the
 //     very tail), fsynced about every 100 ms and at the end. The worker
 //     tails it and uploads its bytes; it never writes it.
+//   - A console session (Assign.Console) listens on
+//     workerproto.ConsoleSocket while it runs, and removes it; the worker
+//     connects to it (consolesocket.go).
 //   - ResultFile is written atomically (temporary file, fsync, rename,
 //     directory fsync) as the very last thing the job process does. Its
 //     presence means the process finished and the journal is complete and

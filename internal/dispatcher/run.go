@@ -27,6 +27,10 @@ import (
 // Canceled. The returned error is non-nil only when the journal or the
 // result file could not be written; the Result is then not reliable and
 // result.json may be missing.
+//
+// An assignment with Console is a reservation's console session instead
+// of a pipeline (see consolesession.go): it runs until ctx is canceled or
+// its timeout, and passes.
 func Run(ctx context.Context, dir string) (Result, error) {
 	return RunWith(ctx, dir, Options{})
 }
@@ -75,6 +79,12 @@ func runJob(ctx context.Context, dir string, log *journal.Writer, o Options) Res
 	}
 	if err != nil {
 		err = InfrastructureError("%w", err)
+	} else if a.Console != nil {
+		// a reservation: an interactive console session, no pipeline
+		log.Mask(a.JobToken)
+		res := runConsoleSession(ctx, dir, log, a)
+		log.Result(workerproto.ResultMsg{Definition: "lava", Case: "job", Result: res.Result, ErrorType: string(res.ErrorType), ErrorMsg: res.ErrorMsg})
+		return res
 	} else {
 		log.Mask(a.JobToken)
 		env.JobID = a.JobID

@@ -21,6 +21,11 @@
 // server acknowledges what it stored durably, and the finish carries the
 // size and SHA-256 of the whole journal.
 //
+// A reservation's console session (Assign.Console) gets its holder's
+// input through the worker (console.go): the worker long-polls the server
+// over the same link and hands the inputs to the job process on the job's
+// console socket, acknowledging only what the job process applied.
+//
 // The package talks to the server only over HTTP; it imports no server
 // package.
 package worker

@@ -61,6 +61,17 @@ type fakeServer struct {
 	// multinodeFail answers that many of them 503 first.
 	multinode     map[int64][]workerproto.MultinodeRequest
 	multinodeFail int
+	// console is the console input of each console session
+	console map[int64]*fakeConsole
+}
+
+// fakeConsole is a console session's input on the server.
+type fakeConsole struct {
+	inputs []workerproto.ConsoleInput
+	afters []int64 // the after= of every poll, in order
+	gone   bool    // the job is no longer the worker's: 410
+	resend bool    // the next answer ignores after= and sends every input
+	wake   chan struct{}
 }
 
 type fakeJob struct {
@@ -167,6 +178,7 @@ func (fs *fakeServer) handler() http.Handler {
 	mux.HandleFunc("PUT "+p+"/jobs/{id}/log", fs.appendLog)
 	mux.HandleFunc("POST "+p+"/jobs/{id}/finish", fs.finishJob)
 	mux.HandleFunc("POST "+p+"/jobs/{id}/multinode", fs.multinodeCall)
+	mux.HandleFunc("GET "+p+"/jobs/{id}/console", fs.consolePoll)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fs.mu.Lock()
 		fs.protos[r.Proto]++
@@ -715,4 +727,130 @@ func (r *fakeReplica) streaming() bool {
 		}
 	}
 	return false
+}
+
+// assignConsole places a console session (a reservation's job) whose
+// fake process runs script on device.
+func (fs *fakeServer) assignConsole(id int64, device, script string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	a := workerproto.Assign{JobID: id, Definition: script, JobToken: "job-secret",
+		Device:  workerproto.Device{Hostname: device, DeviceType: "fake"},
+		Console: &workerproto.Console{Holder: "alice", Until: time.Now().Add(time.Hour)}}
+	fs.jobs[id] = &fakeJob{assign: a, state: "Scheduled"}
+	fs.broadcastLocked(workerproto.Frame{Type: workerproto.FrameAssign, Assign: &a})
+}
+
+// consoleLocked returns job id's console input; fs.mu is held.
+func (fs *fakeServer) consoleLocked(id int64) *fakeConsole {
+	if fs.console == nil {
+		fs.console = map[int64]*fakeConsole{}
+	}
+	c := fs.console[id]
+	if c == nil {
+		c = &fakeConsole{wake: make(chan struct{})}
+		fs.console[id] = c
+	}
+	return c
+}
+
+// typeInput queues console input for job id, numbered on from the last.
+func (fs *fakeServer) typeInput(id int64, ins ...workerproto.ConsoleInput) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	c := fs.consoleLocked(id)
+	for _, in := range ins {
+		in.Seq = int64(len(c.inputs)) + 1
+		in.Time = time.Now().UTC()
+		if in.User == "" {
+			in.User = "alice"
+		}
+		c.inputs = append(c.inputs, in)
+	}
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+// consoleAfters returns the after= of job id's console polls so far.
+func (fs *fakeServer) consoleAfters(id int64) []int64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return slices.Clone(fs.consoleLocked(id).afters)
+}
+
+// setConsole changes job id's console: gone (410 from now on), resend
+// (the next answer sends every input again).
+func (fs *fakeServer) setConsole(id int64, gone, resend bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	c := fs.consoleLocked(id)
+	c.gone, c.resend = gone, resend
+	close(c.wake)
+	c.wake = make(chan struct{})
+}
+
+// consolePoll answers PathConsole: the inputs after after=, held until
+// there is one, hold= passes, or the console ends.
+func (fs *fakeServer) consolePoll(w http.ResponseWriter, r *http.Request) {
+	after, err := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	if err != nil || after < 0 {
+		writeErr(w, http.StatusBadRequest, "invalid", "bad after", nil)
+		return
+	}
+	hold, err := time.ParseDuration(r.URL.Query().Get("hold"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "invalid", "bad hold", nil)
+		return
+	}
+	fs.mu.Lock()
+	fs.requests["console"]++
+	id, j := fs.lookup(w, r)
+	if j == nil {
+		fs.mu.Unlock()
+		return
+	}
+	if j.assign.Console == nil {
+		fs.mu.Unlock()
+		writeErr(w, http.StatusConflict, "conflict", fmt.Sprintf("job %d is not a console session", id), nil)
+		return
+	}
+	c := fs.consoleLocked(id)
+	c.afters = append(c.afters, after)
+	fs.mu.Unlock()
+	timer := time.NewTimer(min(hold, 30*time.Second))
+	defer timer.Stop()
+	for {
+		fs.mu.Lock()
+		if c.gone {
+			fs.mu.Unlock()
+			writeErr(w, http.StatusGone, "gone", fmt.Sprintf("job %d is no longer this worker's", id), nil)
+			return
+		}
+		from := after
+		if c.resend {
+			from, c.resend = 0, false
+		}
+		out := workerproto.ConsoleInputs{Inputs: []workerproto.ConsoleInput{}}
+		for _, in := range c.inputs {
+			if in.Seq > from {
+				out.Inputs = append(out.Inputs, in)
+			}
+		}
+		wake := c.wake
+		fs.mu.Unlock()
+		if len(out.Inputs) > 0 {
+			writeJSON(w, http.StatusOK, out)
+			return
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			writeJSON(w, http.StatusOK, out)
+			return
+		case <-r.Context().Done():
+			return
+		case <-fs.closing:
+			return
+		}
+	}
 }

@@ -37,6 +37,9 @@ type job struct {
 	// multinode: the job is part of a multinode group, and its process
 	// calls the coordinator through this worker (serveMultinode).
 	multinode bool
+	// console: the job is a reservation's console session, and this
+	// worker brings it its input from the server (serveConsole).
+	console bool
 
 	kick      chan struct{} // wakes run early
 	exited    chan struct{} // closed once the job process is gone
@@ -179,6 +182,18 @@ func (j *job) run(ctx context.Context, spawn bool) {
 	}()
 	if j.multinode {
 		go j.serveMultinode(ctx)
+	}
+	if j.console {
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			j.serveConsole(cctx)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
 	}
 	if spawn {
 		j.spawn()

@@ -16,10 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/basalt-lab/basalt/internal/dispatcher"
 	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
@@ -72,6 +74,10 @@ func testBinary(t testing.TB) string {
 //	hang               wait for a signal forever
 //	multinode REQ ID   call the coordinator through DIR/multinode.sock
 //	                   (retrying until it answers) and log "multinode REQ: ANSWER-JSON"
+//	console N          listen on DIR/console.sock (the job process's real
+//	                   side, dispatcher.ListenConsole) until N inputs are
+//	                   applied, logging each "console SEQ USER WHAT" and
+//	                   announcing each record on the socket
 //
 // By default SIGTERM logs "got SIGTERM", writes result fail/Canceled and
 // exits 1, as the real job process does.
@@ -200,6 +206,31 @@ func runFakeJob(dir string) int {
 		case "multinode":
 			record("multinode " + arg(1) + ": " + callMultinode(dir, workerproto.MultinodeRequest{Request: arg(1), MessageID: arg(2),
 				Hold: time.Second}))
+		case "console":
+			k, _ := strconv.ParseInt(arg(1), 10, 64)
+			var srvp atomic.Pointer[dispatcher.ConsoleServer]
+			srv, err := dispatcher.ListenConsole(dir, func(in workerproto.ConsoleInput) {
+				what := fmt.Sprintf("data %q", in.Data)
+				switch {
+				case in.Expired:
+					what = "expired"
+				case in.Power != "":
+					what = "power " + in.Power
+				}
+				record(fmt.Sprintf("console %d %s %s", in.Seq, in.User, what))
+				if p := srvp.Load(); p != nil {
+					p.Appended()
+				}
+			}, func(format string, args ...any) { record("warning " + fmt.Sprintf(format, args...)) })
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			srvp.Store(srv)
+			for srv.Applied() < k {
+				time.Sleep(5 * time.Millisecond)
+			}
+			srv.Close()
 		default:
 			fmt.Fprintln(os.Stderr, "unknown script command", w[0])
 			return 2

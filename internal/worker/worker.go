@@ -500,6 +500,7 @@ func (w *Worker) assign(a workerproto.Assign) {
 	}
 	j := w.newJob(a.JobID, a.Device.Hostname, dir)
 	j.multinode = a.Multinode != nil
+	j.console = a.Console != nil
 	if err := j.create(a); err != nil {
 		log.Error("cannot set up the job directory; the assignment will come again on the next connection", "err", err)
 		os.RemoveAll(dir)
@@ -607,6 +608,7 @@ func (w *Worker) recoverJob(id int64, dir string) (j *job, spawn bool) {
 	}
 	j = w.newJob(id, a.Device.Hostname, dir)
 	j.multinode = a.Multinode != nil
+	j.console = a.Console != nil
 	j.st = st
 	pid := st.PID
 	if !isJobProcess(pid, dir) {

@@ -54,9 +54,10 @@ type Writer struct {
 	records int64
 	written int64
 
-	dirty atomic.Bool // written since the last fsync
-	stop  chan struct{}
-	done  chan struct{}
+	dirty   atomic.Bool // written since the last fsync
+	onWrite func()      // called after each write (OnWrite)
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // Create creates the journal file at path, which must not exist: a job runs
@@ -157,6 +158,17 @@ func (w *Writer) Batch(f func()) {
 		w.mu.Unlock()
 	}()
 	f()
+}
+
+// OnWrite sets f, called after each write of records to the file (a
+// record appended outside a Batch, or a Batch's records together), for a
+// reader that wants to hear of new records at once instead of polling. f
+// runs with the Writer's lock held: it must return quickly and must not
+// call the Writer (a non-blocking channel send is the idea).
+func (w *Writer) OnWrite(f func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onWrite = f
 }
 
 // Records is the number of records appended so far.
@@ -285,6 +297,9 @@ func (w *Writer) flushLocked() {
 		w.buf = w.buf[:0]
 	}
 	w.dirty.Store(true)
+	if w.onWrite != nil && n > 0 {
+		w.onWrite()
+	}
 }
 
 func (w *Writer) failLocked(err error) {

@@ -313,3 +313,26 @@ func TestPeriodicSync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// OnWrite hears of every write: one per record outside a batch, one per
+// batch.
+func TestOnWrite(t *testing.T) {
+	w, err := Create(filepath.Join(t.TempDir(), "log.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	writes := 0
+	w.OnWrite(func() { writes++ })
+	w.Log(workerproto.LevelInfo, "one")
+	w.Log(workerproto.LevelInfo, "two")
+	w.Batch(func() {
+		w.Log(workerproto.LevelTarget, "three")
+		w.Log(workerproto.LevelTarget, "four")
+	})
+	w.OnWrite(nil)
+	w.Log(workerproto.LevelInfo, "five")
+	if writes != 3 {
+		t.Errorf("%d writes heard of, want 3", writes)
+	}
+}
