@@ -15,6 +15,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/testutil/board"
+	"github.com/basalt-lab/basalt/internal/testutil/faultnet"
 )
 
 // jinjaQuote quotes s as a single-quoted Jinja2 string.
@@ -33,9 +34,18 @@ type boardLab struct {
 	device string
 	wdir   string
 	worker *workerProc
+	// proxy, when set, is between the worker and the server
+	proxy *faultnet.Proxy
 }
 
 func newBoardLab(t testing.TB, fw board.Firmware, name, typ string) *boardLab {
+	t.Helper()
+	return newBoardLabLink(t, fw, name, typ, false)
+}
+
+// newBoardLabLink is newBoardLab with, when proxied, the worker's link
+// through a fault-injecting proxy (boardLab.proxy).
+func newBoardLabLink(t testing.TB, fw board.Firmware, name, typ string, proxied bool) *boardLab {
 	t.Helper()
 	b := board.Start(t, board.Options{Name: name, Firmware: fw})
 	pc, err := board.ListenLoopbackUDP(board.TFTPPort)
@@ -66,9 +76,15 @@ func newBoardLab(t testing.TB, fw board.Firmware, name, typ string) *boardLab {
 		t.Fatal(err)
 	}
 	wdir := t.TempDir()
-	w := startWorker(t, l.url, "board-host", nw.Token, wdir,
+	url := l.url
+	var proxy *faultnet.Proxy
+	if proxied {
+		proxy = faultnet.Start(t, strings.TrimPrefix(l.url, "http://"))
+		url = "http://" + proxy.Addr()
+	}
+	w := startWorker(t, url, "board-host", nw.Token, wdir,
 		"--boot-files", filepath.Join(wdir, "boot"), "--tftp-listen", ip+":69", "--boot-server-ip", ip)
-	return &boardLab{lab: l, board: b, device: name, wdir: wdir, worker: w}
+	return &boardLab{lab: l, board: b, device: name, wdir: wdir, worker: w, proxy: proxy}
 }
 
 // ubootJob deploys the project's device under test over TFTP and boots it
