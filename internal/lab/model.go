@@ -19,6 +19,12 @@ type DeviceType struct {
 	// display = false). The zero value is LAVA's default: shown. Unlike
 	// LAVA, hidden types still schedule.
 	Hidden bool
+	// NoHealthCheckAfterReservation lets the type's devices take jobs
+	// again as soon as a reservation ends, keeping their health. The zero
+	// value is the safe default: a device whose reservation ended is
+	// Unknown, so it runs the type's health check before any other job (a
+	// person may have left the board in any state).
+	NoHealthCheckAfterReservation bool
 }
 
 // Alias is another name for a device type, usable in a job's device_type.

@@ -194,6 +194,12 @@ type Queries interface {
 	// TransitionJob moves a job between states with its device, atomically;
 	// see JobTransition.
 	TransitionJob(ctx context.Context, t JobTransition) (lab.Job, error)
+	// UpdateReservation replaces the reservation fields of job id (a
+	// reservation: Duration, Until, Reason and EndedBy as given), to
+	// extend it or record who ended it. ErrNotFound when the job does not
+	// exist or is not a reservation; ErrInvalid for a duration not above
+	// 0 or a bad text.
+	UpdateReservation(ctx context.Context, id int64, r lab.Reservation) error
 	// HealthCheckInfo returns, per device hostname, when its last health
 	// check was submitted and how many ordinary jobs started on it since.
 	HealthCheckInfo(ctx context.Context) (map[string]HealthInfo, error)
@@ -404,6 +410,11 @@ type JobFilter struct {
 	// TargetGroup keeps the jobs of one multinode group.
 	TargetGroup string
 	HealthCheck *bool
+	// Reservation, when set, keeps only reservations (true) or only other
+	// jobs (false).
+	Reservation *bool
+	// RequestedDevice keeps the jobs that asked for this device by name.
+	RequestedDevice string
 	// Text matches job name (description) as a case-insensitive substring.
 	Text string
 	// DeviceTypes, when not empty, keeps only jobs requesting one of these

@@ -11,13 +11,14 @@ import (
 
 // ---- device types ----
 
-const deviceTypeCols = "name, description, health_frequency, health_denominator, disable_health_check, health_check, display"
+const deviceTypeCols = `name, description, health_frequency, health_denominator, disable_health_check, health_check, display,
+	no_health_check_after_reservation`
 
 func scanDeviceType(r scanner) (lab.DeviceType, error) {
 	var dt lab.DeviceType
 	var display bool
 	err := r.Scan(&dt.Name, &dt.Description, &dt.HealthFrequency, asInt(&dt.HealthDenominator),
-		&dt.DisableHealthCheck, &dt.HealthCheck, &display)
+		&dt.DisableHealthCheck, &dt.HealthCheck, &display, &dt.NoHealthCheckAfterReservation)
 	dt.Hidden = !display // the column keeps LAVA's name and sense
 	return dt, err
 }
@@ -39,8 +40,9 @@ func (q *queries) CreateDeviceType(ctx context.Context, dt lab.DeviceType) error
 		return wrap(op, err)
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
-		_, err := q.exec(ctx, c, "INSERT INTO device_types ("+deviceTypeCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-			dt.Name, dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden)
+		_, err := q.exec(ctx, c, "INSERT INTO device_types ("+deviceTypeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			dt.Name, dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden,
+			dt.NoHealthCheckAfterReservation)
 		return err
 	}))
 }
@@ -53,8 +55,9 @@ func (q *queries) UpdateDeviceType(ctx context.Context, dt lab.DeviceType) error
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
 		n, err := q.execN(ctx, c, `UPDATE device_types SET description = ?, health_frequency = ?, health_denominator = ?,
-			disable_health_check = ?, health_check = ?, display = ? WHERE name = ?`,
-			dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden, dt.Name)
+			disable_health_check = ?, health_check = ?, display = ?, no_health_check_after_reservation = ? WHERE name = ?`,
+			dt.Description, dt.HealthFrequency, int(dt.HealthDenominator), dt.DisableHealthCheck, dt.HealthCheck, !dt.Hidden,
+			dt.NoHealthCheckAfterReservation, dt.Name)
 		if err == nil && n == 0 {
 			return lab.ErrNotFound
 		}
@@ -154,7 +157,7 @@ func (q *queries) ListAliases(ctx context.Context) ([]lab.Alias, error) {
 func (q *queries) ResolveDeviceType(ctx context.Context, name string) (lab.DeviceType, error) {
 	op := fmt.Sprintf("resolve device type %q", name)
 	dt, err := scanDeviceType(q.row(ctx, q.r(), `SELECT t.name, t.description, t.health_frequency, t.health_denominator,
-		t.disable_health_check, t.health_check, t.display
+		t.disable_health_check, t.health_check, t.display, t.no_health_check_after_reservation
 		FROM aliases a JOIN device_types t ON t.name = a.device_type WHERE a.name = ?`, name))
 	if err == nil {
 		return dt, nil

@@ -18,8 +18,13 @@ import (
 const (
 	jobCols = `id, description, submitter, visibility, state, health, priority, requested_type, requested_device,
 	requested_worker, actual_device, health_check, submit_time, start_time, end_time, queue_timeout_ns,
-	failure_comment, error_type, metadata, target_group, sub_id, multinode_role, group_size, multinode_essential`
+	failure_comment, error_type, metadata, target_group, sub_id, multinode_role, group_size, multinode_essential,
+	r.duration_ns, r.until_time, r.reason, r.ended_by`
 	jobDefCols = jobCols + ", definition, original_definition"
+	// jobFrom is what jobCols are selected from: a job with its
+	// reservation, if it is one (the columns of reservations are NULL for
+	// other jobs, and none of its names is a column of jobs).
+	jobFrom = "jobs LEFT JOIN reservations r ON r.job_id = jobs.id"
 )
 
 // jobScanner reads a job row; withDef says whether the definitions follow.
@@ -28,11 +33,13 @@ func jobScanner(withDef bool) func(r scanner) (lab.Job, error) {
 		var j lab.Job
 		var meta string
 		var mn lab.MultinodeJob
+		var res lab.Reservation
 		dest := []any{&j.ID, &j.Description, &j.Submitter, asInt(&j.Visibility), asInt(&j.State), asInt(&j.Health),
 			&j.Priority, strDest{&j.RequestedType}, strDest{&j.RequestedDevice}, strDest{&j.RequestedWorker},
 			strDest{&j.ActualDevice}, &j.HealthCheck, timeDest{&j.SubmitTime}, timeDest{&j.StartTime}, timeDest{&j.EndTime},
 			asInt(&j.QueueTimeout), &j.FailureComment, (*string)(&j.ErrorType), strDest{&meta},
-			strDest{&mn.TargetGroup}, strDest{&mn.SubID}, strDest{&mn.Role}, &mn.GroupSize, &mn.Essential}
+			strDest{&mn.TargetGroup}, strDest{&mn.SubID}, strDest{&mn.Role}, &mn.GroupSize, &mn.Essential,
+			asInt(&res.Duration), timeDest{&res.Until}, strDest{&res.Reason}, strDest{&res.EndedBy}}
 		if withDef {
 			dest = append(dest, &j.Definition, &j.OriginalDefinition)
 		}
@@ -41,6 +48,9 @@ func jobScanner(withDef bool) func(r scanner) (lab.Job, error) {
 		}
 		if mn.TargetGroup != "" {
 			j.Multinode = &mn
+		}
+		if res.Duration > 0 {
+			j.Reservation = &res
 		}
 		if meta != "" {
 			if err := json.Unmarshal([]byte(meta), &j.Metadata); err != nil {
@@ -88,6 +98,20 @@ func validJob(j lab.Job) error {
 		return fmt.Errorf("%w: negative queue timeout", lab.ErrInvalid)
 	case j.Multinode != nil && (j.Multinode.TargetGroup == "" || j.Multinode.Role == "" || j.Multinode.GroupSize < 1):
 		return fmt.Errorf("%w: a multinode job needs its target group, role and group size", lab.ErrInvalid)
+	case j.Reservation != nil && (j.Multinode != nil || j.HealthCheck):
+		return fmt.Errorf("%w: a reservation is neither a multinode job nor a health check", lab.ErrInvalid)
+	case j.Reservation != nil && j.RequestedDevice == "":
+		return fmt.Errorf("%w: a reservation names its device", lab.ErrInvalid)
+	case j.Reservation != nil && j.Reservation.Duration <= 0:
+		return fmt.Errorf("%w: a reservation needs a positive duration", lab.ErrInvalid)
+	}
+	if r := j.Reservation; r != nil {
+		if err := lab.CheckText("reservation reason", r.Reason); err != nil {
+			return err
+		}
+		if err := lab.CheckText("reservation ended by", r.EndedBy); err != nil {
+			return err
+		}
 	}
 	// Metadata is stored as JSON, which would escape NUL characters and
 	// replace bad UTF-8: refuse them like any other text instead.
@@ -239,6 +263,12 @@ func (q *queries) insertJob(ctx context.Context, c conn, j lab.Job, meta any) (i
 		nullStr(mn.TargetGroup), nullStr(mn.SubID), nullStr(mn.Role), mn.GroupSize, mn.Essential).Scan(&id); err != nil {
 		return 0, err
 	}
+	if r := j.Reservation; r != nil {
+		if _, err := q.exec(ctx, c, "INSERT INTO reservations (job_id, duration_ns, until_time, reason, ended_by) VALUES (?, ?, ?, ?, ?)",
+			id, int64(r.Duration), q.d.ts(r.Until), r.Reason, r.EndedBy); err != nil {
+			return 0, err
+		}
+	}
 	for _, t := range normSet(j.Tags) {
 		if _, err := q.exec(ctx, c, "INSERT INTO job_tags (job_id, tag) VALUES (?, ?)", id, t); err != nil {
 			return 0, err
@@ -264,7 +294,7 @@ func (q *queries) GetJob(ctx context.Context, id int64) (lab.Job, error) {
 }
 
 func (q *queries) getJob(ctx context.Context, c conn, id int64) (lab.Job, error) {
-	j, err := jobScanner(true)(q.row(ctx, c, "SELECT "+jobDefCols+" FROM jobs WHERE id = ?", id))
+	j, err := jobScanner(true)(q.row(ctx, c, "SELECT "+jobDefCols+" FROM "+jobFrom+" WHERE id = ?", id))
 	if err != nil {
 		return j, notFound(err)
 	}
@@ -460,6 +490,16 @@ func (q *queries) jobWhere(f store.JobFilter) where {
 	if f.HealthCheck != nil {
 		w.add("health_check = ?", *f.HealthCheck)
 	}
+	if f.Reservation != nil {
+		cond := "EXISTS (SELECT 1 FROM reservations rf WHERE rf.job_id = jobs.id)"
+		if !*f.Reservation {
+			cond = "NOT " + cond
+		}
+		w.add(cond)
+	}
+	if f.RequestedDevice != "" {
+		w.add("requested_device = ?", f.RequestedDevice)
+	}
 	if f.Text != "" {
 		w.add("description "+q.d.like+` ? ESCAPE '\'`, "%"+likeEscape.Replace(f.Text)+"%")
 	}
@@ -548,8 +588,8 @@ func (q *queries) ListJobs(ctx context.Context, f store.JobFilter) ([]lab.Job, i
 		if err := q.row(ctx, c, "SELECT COUNT(*) FROM jobs"+w.sql(), w.args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := q.query(ctx, c, fmt.Sprintf("SELECT %s FROM jobs%s ORDER BY %s LIMIT %d OFFSET %d",
-			cols, w.sql(), jobOrders[f.Order], limit, offset), w.args...)
+		rows, err := q.query(ctx, c, fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT %d OFFSET %d",
+			cols, jobFrom, w.sql(), jobOrders[f.Order], limit, offset), w.args...)
 		if jobs, err = collect(rows, err, jobScanner(f.WithDefinition)); err != nil || len(jobs) == 0 {
 			return err
 		}
@@ -809,4 +849,26 @@ func (q *queries) HealthCheckInfo(ctx context.Context) (map[string]store.HealthI
 		out[e.host] = e.info
 	}
 	return out, nil
+}
+
+// UpdateReservation replaces the reservation fields of job id.
+func (q *queries) UpdateReservation(ctx context.Context, id int64, r lab.Reservation) error {
+	op := fmt.Sprintf("update reservation %d", id)
+	if r.Duration <= 0 {
+		return wrap(op, fmt.Errorf("%w: a reservation needs a positive duration", lab.ErrInvalid))
+	}
+	if err := lab.CheckText("reservation reason", r.Reason); err != nil {
+		return wrap(op, err)
+	}
+	if err := lab.CheckText("reservation ended by", r.EndedBy); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, q.write(ctx, func(c conn) error {
+		n, err := q.execN(ctx, c, "UPDATE reservations SET duration_ns = ?, until_time = ?, reason = ?, ended_by = ? WHERE job_id = ?",
+			int64(r.Duration), q.d.ts(r.Until), r.Reason, r.EndedBy, id)
+		if err == nil && n == 0 {
+			return lab.ErrNotFound
+		}
+		return err
+	}))
 }

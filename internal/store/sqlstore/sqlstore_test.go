@@ -427,7 +427,7 @@ func TestStmtCache(t *testing.T) {
 	if err := s.CreateDeviceType(ctx, lab.DeviceType{Name: "qemu"}); err != nil {
 		t.Fatal(err)
 	}
-	const insert = "INSERT INTO device_types (" + deviceTypeCols + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+	const insert = "INSERT INTO device_types (" + deviceTypeCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 	cached := func(c *stmtCache, q string) bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -823,6 +823,60 @@ func TestUpgradeFrom0008(t *testing.T) {
 			nv, err := s.SaveCoordinatorGroupIf(ctx, "g", []byte(`{"v":2}`), ver)
 			if err != nil || nv == ver {
 				t.Errorf("save at the version read: %d, %v", nv, err)
+			}
+		})
+	}
+}
+
+// TestUpgradeFrom0010 upgrades a database holding a device type and a job
+// to 0011 (reservations): the type keeps its fields and runs a health
+// check after reservations (the column's default), the job reads back as
+// an ordinary job, and a reservation can be created and updated.
+func TestUpgradeFrom0010(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := t.Context()
+			dsn := d.dsn(t)
+			db, dl := rawOpen(t, dsn)
+			if err := migrateTo(ctx, db, dl, 10); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			if _, err := db.ExecContext(ctx, "INSERT INTO device_types (name, description) VALUES ('qemu', 'old type')"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, "INSERT INTO devices (hostname, device_type) VALUES ('qemu-01', 'qemu')"); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			if err := db.QueryRowContext(ctx, dl.q(`INSERT INTO jobs (description, submitter, visibility, state, health, priority,
+				requested_type, requested_device, submit_time, definition) VALUES ('old job', 'alice', 0, 0, 0, 50, 'qemu', 'qemu-01', ?, 'job_name: old') RETURNING id`),
+				dl.ts(at)).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			s := open(t, dsn)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() || v < 11 {
+				t.Fatalf("upgraded to version %d (%v)", v, err)
+			}
+			dt, err := s.GetDeviceType(ctx, "qemu")
+			if err != nil || dt.Description != "old type" || dt.NoHealthCheckAfterReservation {
+				t.Errorf("old type after the upgrade: %+v, %v", dt, err)
+			}
+			if j, err := s.GetJob(ctx, id); err != nil || j.Description != "old job" || j.Reservation != nil {
+				t.Errorf("old job after the upgrade: %+v, %v", j, err)
+			}
+			rid, err := s.CreateJob(ctx, lab.Job{Submitter: "alice", SubmitTime: at, Priority: 50, RequestedType: "qemu",
+				RequestedDevice: "qemu-01", Reservation: &lab.Reservation{Duration: time.Hour, Reason: "r"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UpdateReservation(ctx, rid, lab.Reservation{Duration: 2 * time.Hour, Reason: "r"}); err != nil {
+				t.Fatal(err)
+			}
+			if j, err := s.GetJob(ctx, rid); err != nil || j.Reservation == nil || j.Reservation.Duration != 2*time.Hour {
+				t.Errorf("reservation on the upgraded database: %+v, %v", j, err)
 			}
 		})
 	}

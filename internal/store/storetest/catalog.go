@@ -9,7 +9,7 @@ import (
 
 func testDeviceTypeCRUD(f *fx) {
 	qemu := lab.DeviceType{Name: "qemu", Description: "QEMU", HealthFrequency: 10, HealthDenominator: lab.PerJobs,
-		DisableHealthCheck: true, HealthCheck: "job_name: hc\n", Hidden: true}
+		DisableHealthCheck: true, HealthCheck: "job_name: hc\n", Hidden: true, NoHealthCheckAfterReservation: true}
 	bbb := lab.DeviceType{Name: "bbb", HealthFrequency: 24}
 	f.ok(f.s.CreateDeviceType(f.ctx, qemu), "create qemu")
 	f.ok(f.s.CreateDeviceType(f.ctx, bbb), "create bbb")
@@ -23,7 +23,7 @@ func testDeviceTypeCRUD(f *fx) {
 	f.eq([]lab.DeviceType{bbb, qemu}, list, "list by name")
 
 	qemu.Description, qemu.HealthFrequency, qemu.HealthDenominator = "changed", 48, lab.PerHours
-	qemu.DisableHealthCheck, qemu.HealthCheck, qemu.Hidden = false, "", false
+	qemu.DisableHealthCheck, qemu.HealthCheck, qemu.Hidden, qemu.NoHealthCheckAfterReservation = false, "", false, false
 	f.ok(f.s.UpdateDeviceType(f.ctx, qemu), "update")
 	got, err = f.s.GetDeviceType(f.ctx, "qemu")
 	f.ok(err, "get after update")
