@@ -239,6 +239,8 @@ type jobData struct {
 	// Group lists the jobs of a multinode sub-job's group (itself
 	// included), by id; empty for other jobs.
 	Group []lab.Job
+	// Reservation is set when the job is a reservation (console.go).
+	Reservation *reservationView
 }
 
 // maxGroupShown bounds the jobs of a multinode group listed on a job page.
@@ -249,7 +251,7 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 	if err != nil {
 		return err
 	}
-	d := jobData{Job: j}
+	d := jobData{Job: j, Reservation: newReservationView(j, u.now())}
 	keys := make([]string, 0, len(j.Metadata))
 	for k := range j.Metadata {
 		keys = append(keys, k)

@@ -70,6 +70,7 @@ func New(a *app.App, log *slog.Logger) *UI {
 	u.handle("GET /jobs/{id}", u.job)
 	u.handle("GET /jobs/{id}/log", u.logPage)
 	u.handle("GET /jobs/{id}/events", u.jobEvents)
+	u.handle("POST /jobs/{id}/console", u.consoleInput)
 	u.handle("GET /jobs/{id}/queue/events", u.queueEvents)
 	u.handle("GET /overview/events", u.overviewEvents)
 	u.live.start(a)
