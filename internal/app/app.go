@@ -81,6 +81,11 @@ type Config struct {
 	// Callbacks says where notify callbacks may go (notifypolicy.go);
 	// checked at submission and by the sender.
 	Callbacks CallbackPolicy
+	// MaxReservation is the longest a reservation may hold a device
+	// (reservations.go): a reservation asks for 1 minute to this, and
+	// extensions may not leave more than this before it ends (default
+	// DefaultMaxReservation).
+	MaxReservation time.Duration
 	// Notifier carries the app's events to the other server replicas on
 	// the same database and theirs to this one (replicas.go): sqlstore's
 	// NewNotifier gives PostgreSQL's LISTEN/NOTIFY. Nil: this process is
@@ -118,6 +123,7 @@ type App struct {
 	lead   leadership // leader.go: the scheduler lease
 	bus    replicaBus // replicas.go: events between replicas
 	consol consoles   // console.go: waits for console input
+	expiry expiries   // reservations.go: when the next reservation ends
 }
 
 // Event is something that happened in the lab, delivered to listeners after
@@ -176,12 +182,16 @@ func New(st store.Store, cfg Config) *App {
 	if cfg.HealthQuiet <= 0 {
 		cfg.HealthQuiet = 3 * cfg.HealthInterval
 	}
+	if cfg.MaxReservation <= 0 {
+		cfg.MaxReservation = DefaultMaxReservation
+	}
 	if cfg.LoginThrottle.Now == nil {
 		cfg.LoginThrottle.Now = cfg.Now
 	}
 	a := &App{st: st, cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), notifyWake: make(chan struct{}, 1), logins: make(chan struct{}, 4),
 		throttle: auth.NewLoginThrottle(cfg.LoginThrottle)}
 	a.health.wake = make(chan struct{}, 1)
+	a.expiry.wake = make(chan struct{}, 1)
 	a.lead.holder = newHolder()
 	a.initReplicaBus()
 	return a

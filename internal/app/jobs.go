@@ -355,6 +355,14 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 			return fmt.Errorf("%w: job is %s", lab.ErrConflict, j.State)
 		}
 		t := store.JobTransition{ID: id, From: []lab.JobState{j.State}, At: a.now()}
+		if r := j.Reservation; r != nil {
+			// Who ended it decides its health (FinishJob).
+			r.EndedBy = p.Username
+			if err := q.UpdateReservation(ctx, id, *r); err != nil {
+				return err
+			}
+			t.FailureComment = endReservationComment(j, p.Username)
+		}
 		if j.State == lab.JobSubmitted {
 			t.To, t.Health = lab.JobFinished, lab.JobHealthCanceled
 		} else {
@@ -396,6 +404,9 @@ func (a *App) ResubmitJob(ctx context.Context, p auth.Principal, id int64) ([]in
 	}
 	if j.HealthCheck {
 		return nil, fmt.Errorf("resubmit job %d: health checks are scheduled by the server: %w", id, lab.ErrConflict)
+	}
+	if j.Reservation != nil {
+		return nil, fmt.Errorf("resubmit job %d: it is a reservation: reserve the device again: %w", id, lab.ErrConflict)
 	}
 	// The warnings were the first submission's. A multinode job's
 	// original definition is its whole group's: the group is submitted

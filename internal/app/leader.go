@@ -135,6 +135,7 @@ func (a *App) sweep(ctx context.Context) bool {
 	if err := a.sweepCoordinator(ctx); err != nil && ctx.Err() == nil {
 		a.logError(slog.LevelError, "coordinator sweep", err)
 	}
+	a.expireDue(ctx)
 	if _, err := a.schedulePass(ctx, true); err != nil && ctx.Err() == nil {
 		a.logError(slog.LevelError, "scheduling pass", err)
 	}

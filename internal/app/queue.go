@@ -34,6 +34,9 @@ func (a *App) ExplainJob(ctx context.Context, p auth.Principal, id int64) (lab.J
 	if err := a.workersSince(ctx, &s, j.RequestedType); err != nil {
 		return j, scheduler.Explanation{}, fmt.Errorf("explain job %d: %w", id, err)
 	}
+	if err := a.reservationHolders(ctx, &s); err != nil {
+		return j, scheduler.Explanation{}, fmt.Errorf("explain job %d: %w", id, err)
+	}
 	e := scheduler.Explain(s, id)
 	if e.Verdict == scheduler.VerdictNotQueued { // it left the queue meanwhile
 		if now, err := a.GetJob(ctx, p, id); err == nil {
@@ -171,6 +174,36 @@ func (a *App) workersSince(ctx context.Context, s *scheduler.Snapshot, typ strin
 				w.Since = tr.Time
 				break
 			}
+		}
+	}
+	return nil
+}
+
+// reservationHolders fills in who holds each device of s that a
+// reservation holds, and until when (one query).
+func (a *App) reservationHolders(ctx context.Context, s *scheduler.Snapshot) error {
+	var ids []int64
+	for _, d := range s.Devices {
+		if d.Job != 0 {
+			ids = append(ids, d.Job)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	yes := true
+	jobs, _, err := a.st.ListJobs(ctx, store.JobFilter{IDs: ids, Reservation: &yes, Limit: len(ids)})
+	if err != nil {
+		return fmt.Errorf("reservations holding devices: %w", err)
+	}
+	held := make(map[int64]lab.Job, len(jobs))
+	for _, j := range jobs {
+		held[j.ID] = j
+	}
+	for i := range s.Devices {
+		d := &s.Devices[i]
+		if j, ok := held[d.Job]; ok && j.Reservation != nil {
+			d.Holder, d.Until = j.Submitter, j.Reservation.Until
 		}
 	}
 	return nil

@@ -41,6 +41,17 @@ func (a *App) Run(ctx context.Context) {
 	}()
 	t := time.NewTicker(a.cfg.SweepInterval)
 	defer t.Stop()
+	// exp fires when the next reservation this process knows of ends
+	// (reservations.go); the sweep finds the others.
+	exp := time.NewTimer(time.Hour)
+	exp.Stop()
+	defer exp.Stop()
+	resetExp := func() {
+		exp.Stop()
+		if d, ok := a.nextExpiry(); ok {
+			exp.Reset(d)
+		}
+	}
 	lt := time.NewTicker(max(a.cfg.LeaseTTL/3, time.Millisecond))
 	defer lt.Stop()
 	// No sweep right away, as before there was a leader: after a restart
@@ -60,6 +71,12 @@ func (a *App) Run(ctx context.Context) {
 			a.renewLeadership(ctx)
 		case <-t.C:
 			a.sweep(ctx)
+			resetExp()
+		case <-a.expiry.wake:
+			resetExp()
+		case <-exp.C:
+			a.expireDue(ctx)
+			resetExp()
 		}
 	}
 }
@@ -295,9 +312,19 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 			out = j // a repeated report (the reply to the first was lost)
 			return nil
 		}
-		out, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: a.now()})
-		started = err == nil
-		return err
+		at := a.now()
+		out, queued, err = a.moveJob(ctx, q, store.JobTransition{ID: id, From: []lab.JobState{lab.JobScheduled}, To: lab.JobRunning, At: at})
+		if err != nil {
+			return err
+		}
+		if r := out.Reservation; r != nil { // its time runs from now
+			r.Until = at.Add(r.Duration)
+			if err := q.UpdateReservation(ctx, id, *r); err != nil {
+				return err
+			}
+		}
+		started = true
+		return nil
 	})
 	if err != nil {
 		return lab.Job{}, fmt.Errorf("start job %d: %w", id, err)
@@ -307,6 +334,9 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 	}
 	if started { // a repeated report changed nothing: no event
 		j := out
+		if j.Reservation != nil {
+			a.noteUntil(j.Reservation.Until)
+		}
 		a.emit(Event{Kind: "job", JobID: id, Device: j.ActualDevice, State: j.State.String(), Health: j.Health.String(), Job: &j})
 		a.emit(Event{Kind: "device", Device: j.ActualDevice, JobID: id, State: lab.DeviceRunning.String(), Job: &j})
 	}
@@ -341,6 +371,8 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 		}
 		health := lab.JobHealthComplete
 		switch {
+		case j.State == lab.JobCanceling && j.Reservation != nil:
+			health = reservationHealth(j)
 		case j.State == lab.JobCanceling:
 			health = lab.JobHealthCanceled
 		case o.Failed || o.ErrorType != lab.ErrorNone:
@@ -377,6 +409,15 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 			return err
 		}
 		nh, reason := lab.DeviceHealthAfterJob(d.Health, j.HealthCheck, health, o.ErrorType)
+		if j.Reservation != nil {
+			dt, err := q.GetDeviceType(ctx, d.DeviceType)
+			if err != nil {
+				return err
+			}
+			if h, why := afterReservation(nh, dt, id); h != nh {
+				nh, reason = h, why
+			}
+		}
 		if nh != d.Health {
 			if _, err := q.SetDeviceHealth(ctx, d.Hostname, nh, lab.ActorScheduler, fmt.Sprintf("%s (job %d)", reason, id), id); err != nil {
 				return err

@@ -42,6 +42,11 @@ type Assignment struct {
 	// its role.
 	Multinode *lab.MultinodeJob
 	Roles     map[string]string
+	// Reservation makes the job a reservation's console session (nil for
+	// other jobs): Holder may type, until Reservation.Until (the expected
+	// end when the session has not started yet).
+	Reservation *lab.Reservation
+	Holder      string
 }
 
 // unfinished lists the states in which a job holds its device.
@@ -171,6 +176,13 @@ func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
 			return err
 		}
 		out = Assignment{JobID: jobID, Worker: d.Worker, Definition: j.Definition, Device: d, JobToken: secret}
+		if r := j.Reservation; r != nil {
+			rc := *r
+			if rc.Until.IsZero() { // not started yet: it will run its duration from its start
+				rc.Until = a.now().Add(rc.Duration)
+			}
+			out.Reservation, out.Holder = &rc, j.Submitter
+		}
 		if j.Multinode != nil {
 			out.Multinode = j.Multinode
 			if out.Roles, err = groupRoles(ctx, q, j); err != nil {
@@ -187,6 +199,11 @@ func (a *App) Assign(ctx context.Context, jobID int64) (Assignment, error) {
 	var jobCtx map[string]any
 	if def, err := parseStored(out.Definition); err == nil {
 		out.Timeout, jobCtx = def.Timeouts.Job.Duration, def.Context
+	}
+	if r := out.Reservation; r != nil {
+		// The server ends the session (ExpireReservations); the timeout is
+		// only a safety net: longer than any extension allows.
+		out.Timeout = r.Duration + a.cfg.MaxReservation
 	}
 	out.Config, out.ConfigError = a.renderAssigned(ctx, out.Device, jobCtx)
 	return out, nil
@@ -444,7 +461,11 @@ func (a *App) failLostJobs(ctx context.Context) error {
 			if since.IsZero() {
 				since = j.SubmitTime
 			}
-			if now.Before(since.Add(jobTimeout(j.Definition) + a.cfg.LostJobGrace)) {
+			timeout := jobTimeout(j.Definition)
+			if r := j.Reservation; r != nil {
+				timeout = r.Duration + a.cfg.MaxReservation // as Assign gave it
+			}
+			if now.Before(since.Add(timeout + a.cfg.LostJobGrace)) {
 				continue
 			}
 			msg := fmt.Sprintf("worker %s offline since %s, past the job timeout plus %s grace", w.Name,

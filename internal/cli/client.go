@@ -44,6 +44,7 @@ func addClientCommands(root *cobra.Command) {
 		e.identitiesCommand(),
 		e.jobsCommand(),
 		e.devicesCommand(),
+		e.reservationsCommand(),
 		e.deviceTypesCommand(),
 		e.aliasesCommand(),
 		e.tagsCommand(),

@@ -17,7 +17,7 @@ func (e *clientEnv) devicesCommand() *cobra.Command {
 	tags := group("tags", "Add or remove device tags", e.devicesTags("add"), e.devicesTags("remove"))
 	return group("devices", "List, add and change devices",
 		e.devicesList(), e.devicesShow(), e.devicesAdd(), e.devicesUpdate(), e.devicesHealth(),
-		dict, tags, e.devicesHistory())
+		dict, tags, e.devicesHistory(), e.devicesReserve(), e.devicesRelease())
 }
 
 func deviceRows(w io.Writer, devs []wire.Device) error {

@@ -30,6 +30,7 @@ func (e *clientEnv) printDeviceType(cmd *cobra.Command, dt wire.DeviceType) erro
 		"Health frequency", frequencyText(dt),
 		"Health checks disabled", yesNo(dt.DisableHealthCheck),
 		"Displayed", yesNo(dt.Display),
+		"Health check after reservations", yesNo(dt.HealthCheckAfterReservation),
 	)
 }
 
@@ -79,6 +80,7 @@ type deviceTypeFlags struct {
 	denominator   string
 	disableChecks bool
 	display       bool
+	afterRes      bool
 }
 
 func (f *deviceTypeFlags) add(c *cobra.Command) {
@@ -87,16 +89,19 @@ func (f *deviceTypeFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.denominator, "health-denominator", "", "unit of --health-frequency: hours or jobs")
 	c.Flags().BoolVar(&f.disableChecks, "disable-health-check", false, "do not run health checks")
 	c.Flags().BoolVar(&f.display, "display", true, "show the type in listings (--display=false hides it)")
+	c.Flags().BoolVar(&f.afterRes, "health-check-after-reservation", true,
+		"run the health check when a reservation of a device ends, before other jobs (--health-check-after-reservation=false: the device takes jobs at once)")
 }
 
 func (f *deviceTypeFlags) input(cmd *cobra.Command, name string) wire.DeviceTypeInput {
 	return wire.DeviceTypeInput{
-		Name:               name,
-		Description:        ptrIfChanged(cmd, "description", f.description),
-		HealthFrequency:    ptrIfChanged(cmd, "health-frequency", f.frequency),
-		HealthDenominator:  ptrIfChanged(cmd, "health-denominator", f.denominator),
-		DisableHealthCheck: ptrIfChanged(cmd, "disable-health-check", f.disableChecks),
-		Display:            ptrIfChanged(cmd, "display", f.display),
+		Name:                        name,
+		Description:                 ptrIfChanged(cmd, "description", f.description),
+		HealthFrequency:             ptrIfChanged(cmd, "health-frequency", f.frequency),
+		HealthDenominator:           ptrIfChanged(cmd, "health-denominator", f.denominator),
+		DisableHealthCheck:          ptrIfChanged(cmd, "disable-health-check", f.disableChecks),
+		Display:                     ptrIfChanged(cmd, "display", f.display),
+		HealthCheckAfterReservation: ptrIfChanged(cmd, "health-check-after-reservation", f.afterRes),
 	}
 }
 
@@ -122,7 +127,7 @@ func (e *clientEnv) deviceTypesUpdate() *cobra.Command {
 	c := command("update NAME", "Change a device type", exactArgs(1), func(cmd *cobra.Command, args []string) error {
 		in := f.input(cmd, "")
 		if in == (wire.DeviceTypeInput{}) {
-			return usageError{fmt.Errorf("nothing to change: give --description, --health-frequency, --health-denominator, --disable-health-check or --display")}
+			return usageError{fmt.Errorf("nothing to change: give --description, --health-frequency, --health-denominator, --disable-health-check, --display or --health-check-after-reservation")}
 		}
 		cl, err := e.connect()
 		if err != nil {

@@ -44,7 +44,7 @@ func envOr(key, def string) string {
 
 func newServerCommand() *cobra.Command {
 	var f serverFlags
-	var sweep, heartbeat, lostGrace, healthInterval, groupHold, leaderLease time.Duration
+	var sweep, heartbeat, lostGrace, healthInterval, groupHold, leaderLease, maxReservation time.Duration
 	var missed int
 	var bootstrapAdmin bool
 	var logLevel, templatesDir string
@@ -67,8 +67,11 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: lvl}))
 			f.cfg.Logger = logger
 			f.cfg.App = app.Config{SweepInterval: sweep, LeaseTTL: leaderLease, LostJobGrace: lostGrace, HealthInterval: healthInterval, Logger: logger,
-				GroupHoldAfter: groupHold,
-				TemplatesDir:   templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
+				GroupHoldAfter: groupHold, MaxReservation: maxReservation,
+				TemplatesDir: templatesDir, Callbacks: app.CallbackPolicy{Hosts: callbackHosts}}
+			if maxReservation < app.MinReservation {
+				return usageError{fmt.Errorf("--max-reservation %s: at least %s", maxReservation, app.MinReservation)}
+			}
 			if err := f.cfg.App.Callbacks.Validate(); err != nil {
 				return usageError{fmt.Errorf("--callback-allowed-hosts: %w", err)}
 			}
@@ -125,6 +128,7 @@ large lab, and --tls-cert/--tls-key to serve HTTPS.`,
 	cmd.Flags().DurationVar(&leaderLease, "leader-lease", app.DefaultLeaseTTL, "of the server replicas on one database, one (holding a lease of this duration in the database, renewed every third of it) runs the periodic sweeps; when it dies another takes over within this plus a third")
 	cmd.Flags().StringVar(&f.cfg.CoordinatorListen, "coordinator-listen", "", "also serve LAVA's coordinator protocol on this TCP address (e.g. 0.0.0.0:3079), for stock LAVA dispatchers; off when empty")
 	cmd.Flags().DurationVar(&groupHold, "group-hold-after", app.DefaultGroupHoldAfter, "how long a multinode group may wait before the scheduler keeps free devices idle for it (0: never)")
+	cmd.Flags().DurationVar(&maxReservation, "max-reservation", app.DefaultMaxReservation, "the longest a reservation may hold a device (basalt devices reserve), and the most time an extension may leave it")
 	cmd.Flags().DurationVar(&heartbeat, "heartbeat-interval", 10*time.Second, "how often workers send heartbeats and the server pings their stream")
 	cmd.Flags().IntVar(&missed, "missed-heartbeats", 3, "a worker silent for this many heartbeat intervals is marked Offline")
 	cmd.Flags().DurationVar(&lostGrace, "lost-job-grace", 5*time.Minute, "a job whose worker stays Offline past the job's timeout plus this is finished Incomplete")

@@ -208,6 +208,11 @@ type DeviceReason struct {
 	Job int64
 	// Group is, for CodeHeld, the group the device is held for.
 	Group string
+	// Holder and Until are, when the job holding the device is a
+	// reservation, who holds it and until when (zero: it has not
+	// started).
+	Holder string
+	Until  time.Time
 	// Since is, for CodeWorkerOffline, when the worker went Offline
 	// (zero: not known).
 	Since time.Time
@@ -740,9 +745,14 @@ func (p *planner) deviceReason(j *Job, d int32, k int, tags *scopeTags, at turn,
 	case blockDeviceReserved:
 		r.Code, r.Job = CodeDeviceReserved, dev.Job
 		r.Detail = h + " is reserved for " + jobText(dev.Job)
+		if dev.Holder != "" {
+			r.Holder, r.Until, r.Detail = dev.Holder, dev.Until, heldText(dev, s.Now)
+		}
 	case blockDeviceRunning:
 		r.Code, r.Job = CodeDeviceRunning, dev.Job
-		if dev.State == lab.DeviceRunning {
+		if dev.Holder != "" {
+			r.Holder, r.Until, r.Detail = dev.Holder, dev.Until, heldText(dev, s.Now)
+		} else if dev.State == lab.DeviceRunning {
 			r.Detail = h + " is running " + jobText(dev.Job)
 		} else {
 			r.Detail = h + " is busy (" + dev.State.String() + ")"
@@ -847,6 +857,26 @@ func jobText(id int64) string {
 		return "another job"
 	}
 	return "job " + strconv.FormatInt(id, 10)
+}
+
+// heldText says who holds reserved device dev until when: "qemu01 is
+// reserved by alice until 22:00 UTC (reservation 12)".
+func heldText(dev *Device, now time.Time) string {
+	s := dev.Hostname + " is reserved by " + dev.Holder
+	if !dev.Until.IsZero() {
+		s += " until " + clock(dev.Until, now)
+	}
+	var notes []string
+	if dev.Job != 0 {
+		notes = append(notes, "reservation "+strconv.FormatInt(dev.Job, 10))
+	}
+	if dev.Until.IsZero() {
+		notes = append(notes, "starting")
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, ", ") + ")"
+	}
+	return s
 }
 
 // listText is "[a, b]".

@@ -176,6 +176,20 @@ func TestExplainReasons(t *testing.T) {
 			reasons: []Code{CodeAllBusy}, devices: []string{"qemu01 device_running"},
 		},
 		{
+			name: "device held by a person's reservation",
+			snap: one(with(running, func(d *Device) { d.Holder, d.Until = "alice", now.Add(10*time.Hour) })),
+			job:  1, verdict: waiting,
+			summary: "no qemu device is free: qemu01 is reserved by alice until 22:00 UTC (reservation 42)",
+			reasons: []Code{CodeAllBusy}, devices: []string{"qemu01 device_running"},
+		},
+		{
+			name: "device taken by a reservation that has not started",
+			snap: one(with(q1, func(d *Device) { d.State, d.Job, d.Holder = lab.DeviceReserved, 42, "alice" })),
+			job:  1, verdict: waiting,
+			summary: "no qemu device is free: qemu01 is reserved by alice (reservation 42, starting)",
+			reasons: []Code{CodeAllBusy}, devices: []string{"qemu01 device_reserved"},
+		},
+		{
 			name: "device reserved for a job, another out of service",
 			snap: Snapshot{DeviceTypes: qemu, Workers: []Worker{worker("lab-1")}, Queue: []Job{job(1, "qemu")},
 				Devices: []Device{with(q1, func(d *Device) { d.State, d.Job = lab.DeviceReserved, 43 }), with(q2, func(d *Device) { d.Health = lab.DeviceBad })}},

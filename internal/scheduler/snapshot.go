@@ -84,6 +84,12 @@ type Device struct {
 	// Job is the job holding the device when it is Reserved or Running (0:
 	// none or not known). Plan ignores it; Explain names it.
 	Job int64
+	// Holder is, when Job is a reservation, the user who holds the device
+	// (empty otherwise), and Until when the reservation ends (zero: it has
+	// not started). Plan ignores them; Explain says "qemu01 is reserved by
+	// alice until 22:00 UTC".
+	Holder string
+	Until  time.Time
 }
 
 // Worker is the scheduling-relevant part of a worker.

@@ -230,6 +230,9 @@ func applyDeviceType(dt *lab.DeviceType, in wire.DeviceTypeInput) error {
 	if in.Display != nil {
 		dt.Hidden = !*in.Display
 	}
+	if in.HealthCheckAfterReservation != nil {
+		dt.NoHealthCheckAfterReservation = !*in.HealthCheckAfterReservation
+	}
 	return nil
 }
 

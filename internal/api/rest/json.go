@@ -46,6 +46,10 @@ func jobJSON(j lab.Job, withDefinition bool) wire.Job {
 		out.Multinode = &wire.Multinode{TargetGroup: mn.TargetGroup, SubID: mn.SubID, Role: mn.Role, GroupSize: mn.GroupSize,
 			Essential: mn.Essential}
 	}
+	if r := j.Reservation; r != nil {
+		out.Reservation = &wire.JobReservation{Duration: int64(r.Duration / time.Second), Until: tptr(r.Until), Reason: r.Reason,
+			EndedBy: r.EndedBy}
+	}
 	return out
 }
 
@@ -60,7 +64,18 @@ func deviceJSON(d lab.Device, w *lab.Worker) wire.Device {
 func deviceTypeJSON(dt lab.DeviceType) wire.DeviceType {
 	return wire.DeviceType{Name: dt.Name, Description: dt.Description, HealthFrequency: dt.HealthFrequency,
 		HealthDenominator: dt.HealthDenominator.String(), DisableHealthCheck: dt.DisableHealthCheck,
-		HasHealthCheck: dt.HealthCheck != "", Display: !dt.Hidden}
+		HasHealthCheck: dt.HealthCheck != "", Display: !dt.Hidden, HealthCheckAfterReservation: !dt.NoHealthCheckAfterReservation}
+}
+
+// reservationJSON shows reservation j.
+func reservationJSON(j lab.Job) wire.Reservation {
+	out := wire.Reservation{ID: j.ID, Device: j.RequestedDevice, DeviceType: j.RequestedType, Holder: j.Submitter,
+		State: j.State.String(), Health: j.Health.String(), Priority: j.Priority,
+		SubmitTime: tptr(j.SubmitTime), StartTime: tptr(j.StartTime), EndTime: tptr(j.EndTime), FailureComment: j.FailureComment}
+	if r := j.Reservation; r != nil {
+		out.Reason, out.Duration, out.Until, out.EndedBy = r.Reason, int64(r.Duration/time.Second), tptr(r.Until), r.EndedBy
+	}
+	return out
 }
 
 func workerJSON(w lab.Worker) wire.Worker {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -141,6 +142,14 @@ func matrix() map[string]matrixCase {
 		"GET /jobs/{id}/suites":        {jobPath("/suites"), none, publicJob},
 		"GET /jobs/{id}/notifications": {jobPath("/notifications"), none, publicJob},
 
+		"POST /devices/{hostname}/reservations": {fixed("/devices/d1/reservations"), fixed(`{"duration":"1h","reason":"matrix"}`),
+			usersOnly(201)},
+		"GET /reservations":      {fixed("/reservations"), none, anyReadable},
+		"GET /reservations/{id}": {reservationPath(""), none, publicJob},
+		"POST /reservations/{id}/extend": {reservationPath("/extend"), fixed(`{"duration":"30m"}`),
+			jobOwner(200)},
+		"POST /reservations/{id}/release": {reservationPath("/release"), none, jobOwner(200)},
+
 		"GET /devices": {fixed("/devices"), none, allOK},
 		"POST /devices": {fixed("/devices"), func(_ *env, who int) string {
 			return fmt.Sprintf(`{"hostname":"new-%s","device_type":"qemu","worker_host":"w1"}`, identNames[who])
@@ -204,6 +213,16 @@ func matrix() map[string]matrixCase {
 			must(e.T, err)
 			return fmt.Sprintf("/tokens/%d", tok.ID)
 		}, none, [nIdent]int{401, 204, 404, 204, 403}},
+	}
+}
+
+// reservationPath is the path of a fresh reservation of d1 by alice,
+// one per identity, followed by suffix.
+func reservationPath(suffix string) func(*env, int) string {
+	return func(e *env, _ int) string {
+		j, err := e.App.Reserve(context.Background(), e.Principal(alice), "d1", time.Hour, "matrix", lab.PriorityMedium)
+		must(e.T, err)
+		return fmt.Sprintf("/reservations/%d%s", j.ID, suffix)
 	}
 }
 

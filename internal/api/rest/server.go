@@ -102,6 +102,11 @@ func Routes() []Route {
 		{"POST", "/jobs/{id}/resubmit", (*API).resubmitJob, "Submit a job's definition again", AccessOwner, nil, wire.Submitted{}},
 		{"GET", "/jobs/{id}/notifications", (*API).jobNotifications, "The notifications of a job's notify block (callbacks, e-mails, IRC) with every attempt to send them, oldest first", AccessPublic, nil, wire.List[wire.Notification]{}},
 
+		{"GET", "/reservations", (*API).listReservations, "List queued and current reservations, oldest first (filters: device, holder; ?finished=true lists ended ones too, newest first; paging: limit, offset)", AccessPublic, nil, wire.List[wire.Reservation]{}},
+		{"GET", "/reservations/{id}", (*API).getReservation, "Show a reservation", AccessPublic, nil, wire.Reservation{}},
+		{"POST", "/reservations/{id}/extend", (*API).extendReservation, "Give a reservation more time: its duration while queued, its end while it runs (what is left at most the server's maximum)", AccessOwner, wire.ExtendInput{}, wire.Reservation{}},
+		{"POST", "/reservations/{id}/release", (*API).releaseReservation, "End a reservation: its holder releases it, an admin ends anyone's (queued: canceled at once)", AccessOwner, nil, wire.Reservation{}},
+
 		{"GET", "/devices", (*API).listDevices, "List devices (filters: device_type, worker, health, state)", AccessPublic, nil, wire.List[wire.Device]{}},
 		{"POST", "/devices", (*API).createDevice, "Add a device", AccessAdmin, wire.DeviceInput{}, wire.Device{}},
 		{"GET", "/devices/{hostname}", (*API).getDevice, "Show a device", AccessPublic, nil, wire.Device{}},
@@ -109,6 +114,7 @@ func Routes() []Route {
 		{"POST", "/devices/{hostname}/health", (*API).setDeviceHealth, "Set a device's health with a reason", AccessAdmin, wire.HealthInput{}, wire.Device{}},
 		{"GET", "/devices/{hostname}/dictionary", (*API).getDictionary, "Read a device dictionary", AccessAdmin, nil, wire.Dictionary{}},
 		{"PUT", "/devices/{hostname}/dictionary", (*API).putDictionary, "Replace a device dictionary", AccessAdmin, wire.Dictionary{}, wire.Dictionary{}},
+		{"POST", "/devices/{hostname}/reservations", (*API).reserveDevice, "Reserve a device for yourself: duration (\"2h\", 1 minute to the server's maximum), reason, priority (default 50); queued like a job naming the device", AccessUser, wire.ReserveInput{}, wire.Reservation{}},
 		{"GET", "/devices/{hostname}/history", (*API).deviceHistory, "A device's health transitions, newest first", AccessPublic, nil, wire.List[wire.DeviceTransition]{}},
 
 		{"GET", "/device-types", (*API).listDeviceTypes, "List device types", AccessPublic, nil, wire.List[wire.DeviceType]{}},

@@ -32,6 +32,62 @@ type Job struct {
 	// Multinode places a multinode sub-job in its group; absent for other
 	// jobs. GET /api/v1/jobs?target_group=G lists the group's jobs.
 	Multinode *Multinode `json:"multinode,omitempty"`
+	// Reservation is set on a reservation (a job that holds its
+	// requested device for its submitter); absent for other jobs.
+	// GET /api/v1/reservations/{id} shows it as a reservation.
+	Reservation *JobReservation `json:"reservation,omitempty"`
+}
+
+// JobReservation is what a reservation adds to a job.
+type JobReservation struct {
+	Duration int64      `json:"duration"` // seconds, from its start
+	Until    *time.Time `json:"until"`    // null until it runs
+	Reason   string     `json:"reason"`
+	EndedBy  string     `json:"ended_by"`
+}
+
+// Reservation holds a device for a person (docs/reservations.md): a job
+// that names the device, queued by its priority, shown and canceled like
+// one.
+type Reservation struct {
+	ID         int64  `json:"id"` // the job's id
+	Device     string `json:"device"`
+	DeviceType string `json:"device_type"`
+	Holder     string `json:"holder"`
+	State      string `json:"state"`  // the job's state: Submitted (queued), Scheduled, Running, Canceling, Finished
+	Health     string `json:"health"` // Complete when it expired or its holder released it, Canceled when someone else ended it
+	Priority   int    `json:"priority"`
+	Reason     string `json:"reason"`
+	// Duration is how long it holds the device from its start, in
+	// seconds; Until is when it ends unless extended (null until it
+	// runs).
+	Duration   int64      `json:"duration"`
+	Until      *time.Time `json:"until"`
+	SubmitTime *time.Time `json:"submit_time"`
+	StartTime  *time.Time `json:"start_time"`
+	EndTime    *time.Time `json:"end_time"`
+	// EndedBy names who ended it before its time ("" while it runs, and
+	// when it expired).
+	EndedBy string `json:"ended_by"`
+	// FailureComment says how it ended ("reservation expired at …").
+	FailureComment string `json:"failure_comment"`
+}
+
+// ReserveInput asks for a reservation of a device: POST
+// /api/v1/devices/{hostname}/reservations.
+type ReserveInput struct {
+	// Duration is how long to hold the device once the reservation
+	// starts: a Go duration ("2h", "90m"), from 1 minute to the server's
+	// maximum (--max-reservation, 24 h by default).
+	Duration string `json:"duration"`
+	Reason   string `json:"reason"`
+	// Priority places it in the queue like a job's (0–100); omitted: 50.
+	Priority *int `json:"priority"`
+}
+
+// ExtendInput extends a reservation: POST /api/v1/reservations/{id}/extend.
+type ExtendInput struct {
+	Duration string `json:"duration"` // a Go duration ("1h"), at least 1 minute
 }
 
 // Multinode is a sub-job's place in its multinode group.
@@ -104,6 +160,10 @@ type DeviceType struct {
 	DisableHealthCheck bool   `json:"disable_health_check"`
 	HasHealthCheck     bool   `json:"has_health_check"`
 	Display            bool   `json:"display"`
+	// HealthCheckAfterReservation says whether a device whose reservation
+	// ended runs the type's health check before other jobs (true, the
+	// default) or takes jobs at once.
+	HealthCheckAfterReservation bool `json:"health_check_after_reservation"`
 }
 
 // DeviceTypeInput creates or updates a device type; omitted fields keep
@@ -115,6 +175,8 @@ type DeviceTypeInput struct {
 	HealthDenominator  *string `json:"health_denominator"`
 	DisableHealthCheck *bool   `json:"disable_health_check"`
 	Display            *bool   `json:"display"`
+	// HealthCheckAfterReservation: see DeviceType (default true).
+	HealthCheckAfterReservation *bool `json:"health_check_after_reservation"`
 }
 
 // Worker is a worker as the API shows it.

@@ -263,6 +263,9 @@ func assignFrame(as app.Assignment) *wp.Assign {
 	if mn := as.Multinode; mn != nil {
 		f.Multinode = &wp.Multinode{Group: mn.TargetGroup, SubID: mn.SubID, Role: mn.Role, GroupSize: mn.GroupSize, Roles: as.Roles}
 	}
+	if r := as.Reservation; r != nil {
+		f.Console = &wp.Console{Holder: as.Holder, Reason: r.Reason, Until: r.Until}
+	}
 	return f
 }
 
