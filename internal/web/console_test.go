@@ -35,18 +35,31 @@ func newResEnv(t *testing.T, b labtest.Backend, visibility lab.Visibility) *resE
 	e := &resEnv{env: &env{Lab: l, worker: l.Principal(labtest.Worker)}}
 	_, err := l.App.Heartbeat(ctx, e.worker, "w1", "1.2.3")
 	must(t, err)
-	st := l.App.Store()
-	e.res, err = st.CreateJob(ctx, lab.Job{Description: "reservation of d1", Submitter: "alice", Visibility: visibility,
-		State: lab.JobSubmitted, Priority: lab.PriorityMedium, RequestedType: "qemu", RequestedDevice: "d1",
-		SubmitTime: time.Now(), Definition: "job_name: r\n", OriginalDefinition: "job_name: r\n",
-		Reservation: &lab.Reservation{Duration: time.Hour, Reason: "bisect <the> bug"}})
+	if visibility == lab.VisibilityPublic { // as every reservation is
+		j, err := l.App.Reserve(ctx, l.Principal(alice), "d1", time.Hour, "bisect <the> bug", lab.PriorityMedium)
+		must(t, err)
+		e.res = j.ID
+		_, err = l.App.SchedulePass(ctx)
+		must(t, err)
+	} else { // one the store holds, to check that who may not see it is not shown it
+		st := l.App.Store()
+		e.res, err = st.CreateJob(ctx, lab.Job{Description: "reservation of d1", Submitter: "alice", Visibility: visibility,
+			State: lab.JobSubmitted, Priority: lab.PriorityMedium, RequestedType: "qemu", RequestedDevice: "d1",
+			SubmitTime: time.Now(), Definition: "job_name: r\n", OriginalDefinition: "job_name: r\n",
+			Reservation: &lab.Reservation{Duration: time.Hour, Reason: "bisect <the> bug"}})
+		must(t, err)
+		_, err = st.TransitionJob(ctx, store.JobTransition{ID: e.res, From: []lab.JobState{lab.JobSubmitted}, To: lab.JobScheduled, Device: "d1", At: time.Now()})
+		must(t, err)
+	}
+	j, err := l.App.StartJob(ctx, e.worker, e.res)
 	must(t, err)
-	_, err = st.TransitionJob(ctx, store.JobTransition{ID: e.res, From: []lab.JobState{lab.JobSubmitted}, To: lab.JobScheduled, Device: "d1", At: time.Now()})
-	must(t, err)
-	_, err = l.App.StartJob(ctx, e.worker, e.res)
-	must(t, err)
-	e.until = time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	must(t, st.UpdateReservation(ctx, e.res, lab.Reservation{Duration: time.Hour, Until: e.until, Reason: "bisect <the> bug"}))
+	if j.Reservation == nil {
+		t.Fatalf("job %d started without its reservation", e.res)
+	}
+	if e.until = j.Reservation.Until; e.until.IsZero() {
+		e.until = time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+		must(t, l.App.Store().UpdateReservation(ctx, e.res, lab.Reservation{Duration: time.Hour, Until: e.until, Reason: "bisect <the> bug"}))
+	}
 	e.appendLog(t, consoleRec("info", "console session of d1 started"), consoleRec("target", "U-Boot 2024.01\r\n"), consoleRec("target", "=> "))
 	e.srv = l.Serve(web.New(l.App, nil))
 	return e
@@ -315,5 +328,119 @@ func TestReservationDisplay(t *testing.T) {
 	}
 	if _, body, _ := p.get(alice, "/"); !strings.Contains(body, held) {
 		t.Error("the overview does not show alice her own reservation")
+	}
+}
+
+// TestReservationForms: reserve, extend and release from the device and
+// job pages, offered to whom the app lets do them.
+func TestReservationForms(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			ctx := context.Background()
+			l := labtest.NewLab(t, b, labtest.Config{})
+			e := &env{Lab: l, worker: l.Principal(labtest.Worker)}
+			_, err := l.App.Heartbeat(ctx, e.worker, "w1", "1.2.3")
+			must(t, err)
+			e.srv = l.Serve(web.New(l.App, nil))
+
+			// Who is offered the reserve form.
+			for who, want := range map[int]bool{anon: false, bob: true, alice: true, admin: true} {
+				_, body, _ := e.get(who, "/devices/d1")
+				checkPage(t, identNames[who]+"'s device page", body)
+				if got := strings.Contains(body, `action="/devices/d1/reserve"`); got != want {
+					t.Errorf("%s: reserve form %v, want %v", identNames[who], got, want)
+				}
+			}
+			// Refused reservations change nothing.
+			for _, c := range []struct {
+				name string
+				who  int
+				form url.Values
+				hdr  map[string]string
+				code int
+			}{
+				{"anonymous", anon, url.Values{"duration": {"1h"}}, nil, 401},
+				{"no duration", alice, url.Values{"reason": {"x"}}, nil, 400},
+				{"not a duration", alice, url.Values{"duration": {"soon"}}, nil, 400},
+				{"too long", alice, url.Values{"duration": {"1000h"}}, nil, 400},
+				{"too short", alice, url.Values{"duration": {"10s"}}, nil, 400},
+				{"cross-site", alice, url.Values{"duration": {"1h"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+			} {
+				hdr := map[string]string{}
+				if c.who != anon {
+					hdr["Authorization"] = "Token " + e.Tokens[c.who]
+				}
+				for k, v := range c.hdr {
+					hdr[k] = v
+				}
+				if resp, body := e.send("POST", "/devices/d1/reserve", "", c.form, hdr); resp.StatusCode != c.code {
+					t.Errorf("reserve, %s: status %d, want %d\n%s", c.name, resp.StatusCode, c.code, body)
+				}
+			}
+			if _, n, err := l.App.ListReservations(ctx, e.Principal(admin), app.ReservationFilter{}); err != nil || n != 0 {
+				t.Fatalf("after refused reservations: %d, %v", n, err)
+			}
+
+			resp, body := e.post(alice, "/devices/d1/reserve", url.Values{"duration": {"2h"}, "reason": {"poke u-boot"}})
+			if resp.StatusCode != 303 || resp.Header.Get("Location") != "/devices/d1#reservations" {
+				t.Fatalf("alice reserves: status %d, to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			rs, _, err := l.App.ListReservations(ctx, e.Principal(admin), app.ReservationFilter{})
+			must(t, err)
+			if len(rs) != 1 || rs[0].Submitter != "alice" || rs[0].Reservation.Duration != 2*time.Hour || rs[0].Reservation.Reason != "poke u-boot" {
+				t.Fatalf("reservations: %+v", rs)
+			}
+			id := rs[0].ID
+			extend, release := fmt.Sprintf(`action="/jobs/%d/extend"`, id), fmt.Sprintf(`action="/jobs/%d/release"`, id)
+			for who, manage := range map[int]bool{anon: false, bob: false, alice: true, admin: true} {
+				for _, path := range []string{"/devices/d1", fmt.Sprintf("/jobs/%d", id)} {
+					_, body, _ := e.get(who, path)
+					checkPage(t, path, body)
+					if !strings.Contains(body, "poke u-boot") {
+						t.Errorf("%s: %s does not list the reservation", identNames[who], path)
+					}
+					if got := strings.Contains(body, extend) && strings.Contains(body, release); got != manage {
+						t.Errorf("%s: %s: extend and release forms %v, want %v", identNames[who], path, got, manage)
+					}
+				}
+			}
+
+			// Extend: bob may not; alice does, back to the job page from it.
+			if resp, body := e.post(bob, fmt.Sprintf("/jobs/%d/extend", id), url.Values{"by": {"30m"}}); resp.StatusCode != 403 {
+				t.Errorf("bob extends alice's reservation: status %d\n%s", resp.StatusCode, body)
+			}
+			if resp, body := e.post(alice, fmt.Sprintf("/jobs/%d/extend", id), url.Values{"by": {"never"}}); resp.StatusCode != 400 {
+				t.Errorf("extend by never: status %d\n%s", resp.StatusCode, body)
+			}
+			resp, body = e.post(alice, fmt.Sprintf("/jobs/%d/extend", id), url.Values{"by": {"30m"}, "back": {"job"}})
+			if resp.StatusCode != 303 || resp.Header.Get("Location") != fmt.Sprintf("/jobs/%d", id) {
+				t.Errorf("alice extends: status %d, to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			if j := l.Job(id); j.Reservation.Duration != 150*time.Minute {
+				t.Errorf("extended queued reservation lasts %s, want 2h30m", j.Reservation.Duration)
+			}
+
+			// It runs: the device page says who holds it until when.
+			_, err = l.App.SchedulePass(ctx)
+			must(t, err)
+			_, err = l.App.StartJob(ctx, e.worker, id)
+			must(t, err)
+			_, body, _ = e.get(bob, "/devices/d1")
+			if !strings.Contains(body, "reserved by alice until") || !strings.Contains(body, "held by alice — read-only") {
+				t.Errorf("bob's device page during the reservation:\n%s", body)
+			}
+
+			// Release: bob may not; admin ends it.
+			if resp, body := e.post(bob, fmt.Sprintf("/jobs/%d/release", id), nil); resp.StatusCode != 403 {
+				t.Errorf("bob releases alice's reservation: status %d\n%s", resp.StatusCode, body)
+			}
+			resp, body = e.post(admin, fmt.Sprintf("/jobs/%d/release", id), nil)
+			if resp.StatusCode != 303 || resp.Header.Get("Location") != "/devices/d1#reservations" {
+				t.Errorf("admin releases: status %d, to %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			if j := l.Job(id); j.State != lab.JobCanceling || j.Reservation.EndedBy != "admin" {
+				t.Errorf("released reservation: %s, ended by %q", j.State, j.Reservation.EndedBy)
+			}
+		})
 	}
 }

@@ -863,6 +863,15 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // Forms that end something ask first (the console's power forms
+    // ask in followConsole).
+    document.querySelectorAll("form[data-confirm]:not([data-power])").forEach(function (f) {
+      f.addEventListener("submit", function (e) {
+        if (!window.confirm(f.dataset.confirm)) {
+          e.preventDefault();
+        }
+      });
+    });
     var box = window.EventSource && document.querySelector("section[data-console-events]");
     if (box) {
       followConsole(box);
