@@ -141,6 +141,21 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("the typed-input box lists %q (%v)", got, err)
 	}
 
+	// A paste types the clipboard, its newlines as Enter; keys typed
+	// faster than the requests complete arrive whole and in order.
+	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](`(() => {
+		const dt = new DataTransfer();
+		dt.setData("text/plain", "echo 1\necho 2\n");
+		return document.querySelector("pre.term").dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	typed("v\r\x03\x1b[Aecho 1\recho 2\r")
+	if err := chromedp.Do(b, chromedp.KeyEvent("printenv bootcmd\r")); err != nil {
+		t.Fatal(err)
+	}
+	typed("v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r")
+
 	// Hard reset, confirmed.
 	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)); err != nil {
 		t.Fatal(err)
@@ -148,7 +163,7 @@ func TestBrowserConsole(t *testing.T) {
 	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`form[data-power="reset"] button`))); err != nil {
 		t.Fatal(err)
 	}
-	typed("v\r\x03\x1b[A<power reset>")
+	typed("v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r<power reset>")
 	board([2]string{"info", "hard reset (power)"}, [2]string{"target", "U-Boot 2024.01\r\n"})
 	waitTerm(b, "[basalt] hard reset (power)\nU-Boot 2024.01\n")
 	screenshot(t, b, "console-holder")

@@ -603,13 +603,37 @@
     this.newRow();
   };
 
-  // render updates the rows that changed.
+  // render updates the rows that changed, and draws the cursor.
   Term.prototype.render = function () {
+    var cur = this.cur;
+    if (this.drawn && this.drawn !== cur) {
+      this.touch(this.drawn); // the cursor left it
+    }
+    if (this.drawn !== cur || this.drawnCol !== this.col) {
+      this.touch(cur);
+    }
+    var col = this.col;
     this.dirty.forEach(function (r) {
-      r.el.textContent = r.text + "\n";
       r.dirty = false;
+      if (r !== cur) {
+        r.el.textContent = r.text + "\n";
+        return;
+      }
+      r.el.textContent = "";
+      var before = r.text.slice(0, col);
+      while (before.length < col) {
+        before += " ";
+      }
+      r.el.appendChild(document.createTextNode(before));
+      var c = document.createElement("span");
+      c.className = "cursor";
+      c.textContent = r.text.charAt(col) || " ";
+      r.el.appendChild(c);
+      r.el.appendChild(document.createTextNode(r.text.slice(col + 1) + "\n"));
     });
     this.dirty = [];
+    this.drawn = cur;
+    this.drawnCol = col;
   };
 
   // Sender posts keys and power actions in order, one request in flight;
@@ -684,7 +708,11 @@
     if (e.metaKey || (e.ctrlKey && e.shiftKey)) {
       return null;
     }
-    if (e.ctrlKey && !e.altKey) {
+    var single = Array.from(e.key).length === 1;
+    if ((e.ctrlKey && e.altKey) || (e.getModifierState && e.getModifierState("AltGraph"))) {
+      return single ? e.key : null; // AltGr composes a character (@ on many keyboards)
+    }
+    if (e.ctrlKey) {
       if (e.key === "v" || e.key === "V") {
         return null;
       }
@@ -703,7 +731,7 @@
       return KEYS[e.key] || null;
     }
     var out = KEYS[e.key];
-    if (out === undefined && Array.from(e.key).length === 1) {
+    if (out === undefined && single) {
       out = e.key;
     }
     if (out === undefined) {
@@ -803,6 +831,7 @@
     function send(data) {
       if (box.dataset.consoleInput) {
         sender.type(data);
+        pre.scrollTop = pre.scrollHeight;
       }
     }
     var escaped = false;
