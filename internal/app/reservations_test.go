@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/scheduler"
+	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
 // reserveFixture is a lab of one qemu device d1 on Online worker w1, with
@@ -305,4 +307,52 @@ func TestReservationPermissions(t *testing.T) {
 			t.Errorf("a worker lists reservations")
 		}
 	})
+}
+
+// TestReservationExpiryTimer: the scheduler loop (Run) ends a reservation
+// when its time is up, on the timer it sets for the earliest end, not at
+// its next sweep (an hour away here).
+func TestReservationExpiryTimer(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newFixtureConfig(t, b.Open(t), app.Config{SweepInterval: time.Hour, LeaseTTL: time.Hour})
+			f.lab("qemu", "w1", "d1") // no health check: the reservation takes the device at once
+			f.online("w1")
+			canceling := make(chan int64, 16)
+			f.app.Subscribe(func(e app.Event) {
+				if e.Kind == "job" && e.State == lab.JobCanceling.String() {
+					canceling <- e.JobID
+				}
+			})
+			ctx, cancel := context.WithCancel(f.ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); f.app.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+
+			res, err := f.app.Reserve(f.ctx, f.user, "d1", time.Minute, "", lab.PriorityMedium)
+			must(t, err)
+			for f.job(res.ID).State != lab.JobScheduled { // Run's pass places it
+				select {
+				case <-time.After(10 * time.Millisecond):
+				case <-done:
+					t.Fatal("Run returned")
+				}
+			}
+			_, err = f.app.StartJob(f.ctx, auth.WorkerPrincipal("w1"), res.ID)
+			must(t, err)
+			f.clk.Add(time.Minute) // its time is up
+			f.app.Kick()           // a pass: Run looks at its timer again
+			select {
+			case id := <-canceling:
+				if id != res.ID {
+					t.Fatalf("job %d canceled, want reservation %d", id, res.ID)
+				}
+			case <-time.After(time.Minute):
+				t.Fatalf("the reservation did not expire: %s", f.job(res.ID).State)
+			}
+			if j := f.job(res.ID); j.State != lab.JobCanceling || !strings.Contains(j.FailureComment, "expired") {
+				t.Errorf("after its end: %s %q", j.State, j.FailureComment)
+			}
+		})
+	}
 }

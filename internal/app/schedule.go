@@ -67,6 +67,7 @@ func (a *App) Run(ctx context.Context) {
 			if _, err := a.schedulePass(ctx, false); err != nil && ctx.Err() == nil {
 				a.logError(slog.LevelError, "scheduling pass", err)
 			}
+			resetExp() // the clock moved: the next end may be due
 		case <-lt.C:
 			a.renewLeadership(ctx)
 		case <-t.C:
@@ -317,9 +318,8 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 		if err != nil {
 			return err
 		}
-		if r := out.Reservation; r != nil { // its time runs from now
-			r.Until = at.Add(r.Duration)
-			if err := q.UpdateReservation(ctx, id, *r); err != nil {
+		if out.Reservation != nil { // its time runs from now
+			if out, err = startReservation(ctx, q, out, at); err != nil {
 				return err
 			}
 		}
