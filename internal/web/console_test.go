@@ -57,8 +57,7 @@ func newResEnv(t *testing.T, b labtest.Backend, visibility lab.Visibility) *resE
 		t.Fatalf("job %d started without its reservation", e.res)
 	}
 	if e.until = j.Reservation.Until; e.until.IsZero() {
-		e.until = time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-		must(t, l.App.Store().UpdateReservation(ctx, e.res, lab.Reservation{Duration: time.Hour, Until: e.until, Reason: "bisect <the> bug"}))
+		t.Fatalf("running reservation %d has no end", e.res)
 	}
 	e.appendLog(t, consoleRec("info", "console session of d1 started"), consoleRec("target", "U-Boot 2024.01\r\n"), consoleRec("target", "=> "))
 	e.srv = l.Serve(web.New(l.App, nil))
