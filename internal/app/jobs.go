@@ -357,8 +357,9 @@ func (a *App) CancelJob(ctx context.Context, p auth.Principal, id int64) (lab.Jo
 		t := store.JobTransition{ID: id, From: []lab.JobState{j.State}, At: a.now()}
 		if r := j.Reservation; r != nil {
 			// Who ended it decides its health (FinishJob).
-			r.EndedBy = p.Username
-			if err := q.UpdateReservation(ctx, id, *r); err != nil {
+			to := *r
+			to.EndedBy = p.Username
+			if err := q.UpdateReservation(ctx, id, *r, to); err != nil {
 				return err
 			}
 			t.FailureComment = endReservationComment(j, p.Username)

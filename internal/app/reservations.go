@@ -261,7 +261,7 @@ func (a *App) ExtendReservation(ctx context.Context, p auth.Principal, id int64,
 		default:
 			return fmt.Errorf("%w: reservation %d is %s", lab.ErrConflict, id, j.State)
 		}
-		if err := q.UpdateReservation(ctx, id, r); err != nil {
+		if err := q.UpdateReservation(ctx, id, *j.Reservation, r); err != nil { // ErrConflict: changed meanwhile
 			return err
 		}
 		j.Reservation = &r
@@ -336,6 +336,32 @@ func (a *App) ReleaseDevice(ctx context.Context, p auth.Principal, device string
 		return lab.Job{}, fmt.Errorf("release %s: %s holds no reservation of it: %w", device, p.Username, lab.ErrNotFound)
 	}
 	return a.ReleaseReservation(ctx, p, pick.ID)
+}
+
+// startReservation sets the end of reservation j, which has just started
+// at at: its start plus its duration. An extension that commits meanwhile
+// (the duration read is stale: ErrConflict) is read again, a few times.
+func startReservation(ctx context.Context, q store.Queries, j lab.Job, at time.Time) (lab.Job, error) {
+	for range 5 {
+		from := *j.Reservation
+		to := from
+		to.Until = at.Add(from.Duration)
+		err := q.UpdateReservation(ctx, j.ID, from, to)
+		if err == nil {
+			j.Reservation = &to
+			return j, nil
+		}
+		if !errors.Is(err, lab.ErrConflict) {
+			return j, err
+		}
+		if j, err = q.GetJob(ctx, j.ID); err != nil {
+			return j, err
+		}
+		if j.Reservation == nil {
+			return j, fmt.Errorf("%w: job %d is no longer a reservation", lab.ErrConflict, j.ID)
+		}
+	}
+	return j, fmt.Errorf("%w: reservation %d kept changing", lab.ErrConflict, j.ID)
 }
 
 // endReservationComment is the failure comment of a reservation ended by
@@ -415,6 +441,11 @@ func (a *App) expire(ctx context.Context, id int64, now time.Time) (lab.Job, err
 		}
 		if j.Reservation == nil || j.State != lab.JobRunning || now.Before(j.Reservation.Until) {
 			return fmt.Errorf("%w: reservation %d is %s, or was extended", lab.ErrConflict, id, j.State)
+		}
+		// Unchanged since read, or ErrConflict: an extension committed
+		// meanwhile wins.
+		if err := q.UpdateReservation(ctx, id, *j.Reservation, *j.Reservation); err != nil {
+			return err
 		}
 		out, _, err = a.moveJob(ctx, q, store.JobTransition{ID: id, From: []lab.JobState{lab.JobRunning}, To: lab.JobCanceling,
 			At: now, FailureComment: "reservation expired at " + j.Reservation.Until.Format(time.RFC3339)})

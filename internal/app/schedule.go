@@ -318,9 +318,8 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 		if err != nil {
 			return err
 		}
-		if r := out.Reservation; r != nil { // its time runs from now
-			r.Until = at.Add(r.Duration)
-			if err := q.UpdateReservation(ctx, id, *r); err != nil {
+		if out.Reservation != nil { // its time runs from now
+			if out, err = startReservation(ctx, q, out, at); err != nil {
 				return err
 			}
 		}

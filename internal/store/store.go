@@ -195,11 +195,15 @@ type Queries interface {
 	// see JobTransition.
 	TransitionJob(ctx context.Context, t JobTransition) (lab.Job, error)
 	// UpdateReservation replaces the reservation fields of job id (a
-	// reservation: Duration, Until, Reason and EndedBy as given), to
-	// extend it or record who ended it. ErrNotFound when the job does not
-	// exist or is not a reservation; ErrInvalid for a duration not above
-	// 0 or a bad text.
-	UpdateReservation(ctx context.Context, id int64, r lab.Reservation) error
+	// reservation) with to (Duration, Until, Reason and EndedBy as
+	// given), to extend it or record who ended it, if they are still from
+	// (as the caller read them): ErrConflict, and nothing changes, when
+	// another call changed them since. The compare is one conditional
+	// statement, so that of two concurrent read-modify-writes one fails
+	// instead of losing the other's change. ErrNotFound when the job does
+	// not exist or is not a reservation; ErrInvalid for a duration not
+	// above 0 or a bad text.
+	UpdateReservation(ctx context.Context, id int64, from, to lab.Reservation) error
 	// HealthCheckInfo returns, per device hostname, when its last health
 	// check was submitted and how many ordinary jobs started on it since.
 	HealthCheckInfo(ctx context.Context) (map[string]HealthInfo, error)

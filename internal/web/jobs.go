@@ -239,6 +239,9 @@ type jobData struct {
 	// Group lists the jobs of a multinode sub-job's group (itself
 	// included), by id; empty for other jobs.
 	Group []lab.Job
+	// Reservation is set when the job is a reservation (console.go),
+	// with its forms (reservations.go).
+	Reservation *reservationRow
 }
 
 // maxGroupShown bounds the jobs of a multinode group listed on a job page.
@@ -250,6 +253,11 @@ func (u *UI) job(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 		return err
 	}
 	d := jobData{Job: j}
+	if j.Reservation != nil {
+		row := newReservationRow(p, j, u.now())
+		row.Back = "job"
+		d.Reservation = &row
+	}
 	keys := make([]string, 0, len(j.Metadata))
 	for k := range j.Metadata {
 		keys = append(keys, k)

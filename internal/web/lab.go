@@ -30,6 +30,12 @@ type deviceData struct {
 	// Dict is the device dictionary, numbered by line; it is filled only
 	// for superusers (app.DeviceDictionary refuses everyone else).
 	Dict []dictLine
+	// Console is the web console of the reservation running on the
+	// device, when the caller may see it (console.go); nil otherwise.
+	Console *consoleView
+	// Reservations lists the device's queued and current reservations,
+	// with the reservation forms (reservations.go).
+	Reservations reservationForms
 }
 
 // dictLine is one line of a device dictionary, N counting from 1.
@@ -71,6 +77,12 @@ func (u *UI) device(w http.ResponseWriter, r *http.Request, p auth.Principal) er
 			return fmt.Errorf("device %s: %w", dev.Hostname, err)
 		}
 		d.Dict = numberLines(dict)
+	}
+	if err := u.deviceReservation(ctx, p, &d); err != nil {
+		return err
+	}
+	if d.Reservations, err = u.deviceReservations(ctx, p, dev); err != nil {
+		return err
 	}
 	if d.History, err = u.app.DeviceHistory(ctx, p, dev.Hostname, historyLimit); err != nil {
 		return fmt.Errorf("device %s: %w", dev.Hostname, err)

@@ -214,11 +214,16 @@ func resumeAt(r *http.Request) (int, error) {
 //	state  {"state":"Running","health":"Unknown"}  on connect and each change
 //	lines  [{"n":1,"t":"…","l":"info","m":"…"},…]  id: lines sent so far
 //	end    the final state; the stream then closes
+//
+// With ?console=1 (the web console, console.go) a line carries only n, l
+// and m, m being the record's message exactly as written: the board's
+// output with its line terminators and terminal sequences.
 func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
+	console := r.URL.Query().Get("console") == "1"
 	next, err := resumeAt(r)
 	if err != nil {
 		return err
@@ -256,7 +261,7 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 				return nil // the log cannot be read: end the stream
 			}
 			if len(lines) > 0 {
-				if next, err = sendLines(s, next, lines); err != nil {
+				if next, err = sendLines(s, next, lines, console); err != nil {
 					return nil
 				}
 			}
@@ -275,7 +280,7 @@ func (u *UI) jobEvents(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		switch {
 		case err != nil:
 		case len(lines) > 0:
-			if next, err = sendLines(s, next, lines); err != nil {
+			if next, err = sendLines(s, next, lines, console); err != nil {
 				return nil
 			}
 		default:
@@ -317,10 +322,16 @@ func waitLines(ctx context.Context, f *app.LogFollower, next int, sub *subscribe
 }
 
 // sendLines renders raw lines starting at 0-based index next as one
-// "lines" event whose id is the new count, and returns that count.
-func sendLines(s *sse, next int, raw [][]byte) (int, error) {
+// "lines" event whose id is the new count, and returns that count; for
+// the console, the records' messages as they are.
+func sendLines(s *sse, next int, raw [][]byte, console bool) (int, error) {
 	out := make([]streamLine, len(raw))
 	for i, l := range raw {
+		if console {
+			out[i].N = next + i
+			out[i].Level, out[i].Text = consoleText(l)
+			continue
+		}
 		r := renderLine(next+i, l)
 		out[i] = streamLine{N: r.N, Time: r.Time, Level: r.Level, Text: r.Text, HTML: string(r.HTML), Result: r.Result, Mark: r.Mark}
 	}

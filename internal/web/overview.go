@@ -30,6 +30,9 @@ type deviceRow struct {
 	// StatusDetail why a device that would be idle is offline
 	// (lab.SimpleDeviceStatus).
 	Status, StatusDetail string
+	// Reserved is the reservation holding the device, when it is busy
+	// with one the caller may see (console.go); nil otherwise.
+	Reserved *reservationView
 }
 
 // newDeviceRow is the row of device d, whose worker is w (nil: none or
@@ -97,8 +100,13 @@ func (u *UI) labState(ctx context.Context, p auth.Principal, f store.DeviceFilte
 		ti[dt.Name] = len(out.Types)
 		out.Types = append(out.Types, typeRow{Name: dt.Name})
 	}
+	held, err := u.heldDevices(ctx, p, devices)
+	if err != nil {
+		return out, fmt.Errorf("overview: %w", err)
+	}
 	for _, d := range devices {
 		row := newDeviceRow(d, byName[d.Worker])
+		row.Reserved = held[d.Hostname]
 		out.Devices = append(out.Devices, row)
 		if i, ok := wi[d.Worker]; ok && d.Worker != "" {
 			out.Workers[i].Devices++

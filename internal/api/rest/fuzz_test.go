@@ -26,6 +26,10 @@ func FuzzAPI(f *testing.F) {
 	f.Add("GET", "/jobs?state=Running,Finished&limit=5&offset=9999999999", "", true)
 	f.Add("POST", "/devices/d1/health", `{"health":"retired","reason":"\u0000"}`, true)
 	f.Add("POST", "/reservations/1/console", `{"data":"ls\r","bytes":"AP8=","power":"reset"}`, true)
+	f.Add("POST", "/devices/d1/reservations", `{"duration":"9999999h","reason":"\u0000","priority":-1}`, true)
+	f.Add("POST", "/devices/d1/reservations", `{"duration":"1h"}`, true)
+	f.Add("POST", "/reservations/1/extend", `{"duration":"-1h"}`, true)
+	f.Add("GET", "/reservations?device=d1&holder=admin&finished=true&limit=1000", "", false)
 	e := newEnv(f, labtest.Backends()[0])
 	h := rest.New(e.App, nil)
 	f.Fuzz(func(t *testing.T, method, path, body string, asAdmin bool) {

@@ -103,7 +103,8 @@ func queueJSON(j lab.Job, e scheduler.Explanation) wire.Queue {
 	}
 	for _, d := range e.Devices {
 		out.Devices = append(out.Devices, wire.QueueDevice{Hostname: d.Device, Worker: d.Worker, Code: string(d.Code),
-			Detail: d.Detail, Job: d.Job, Group: d.Group, Since: tptr(d.Since), MissingTags: nonNil(d.MissingTags)})
+			Detail: d.Detail, Job: d.Job, Group: d.Group, Since: tptr(d.Since), MissingTags: nonNil(d.MissingTags),
+			ReservedBy: d.Holder, ReservedUntil: tptr(d.Until)})
 	}
 	if g := e.Group; g != nil {
 		out.Group = &wire.QueueGroup{Name: g.Name, Role: g.Role, Size: g.Size, Queued: nonNilIDs(g.Queued),

@@ -1,13 +1,17 @@
 package rest_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/auth"
+	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/testutil/labtest"
 )
 
@@ -161,4 +165,34 @@ func sameShape(a, b []byte) bool {
 		} `json:"error"`
 	}
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && x.Error.Code != "" && x.Error.Code == y.Error.Code
+}
+
+// TestReservationInQueue: a job waiting for a device a reservation holds
+// says who holds it until when, in the summary and the device's fields.
+func TestReservationInQueue(t *testing.T) {
+	for _, b := range labtest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			ctx := context.Background()
+			_, err := e.App.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
+			must(t, err)
+			res, err := e.App.Reserve(ctx, e.Principal(bob), "d1", time.Hour, "", lab.PriorityHigh) // ahead of alice's jobs
+			must(t, err)
+			if _, err := e.App.SchedulePass(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.App.StartJob(ctx, auth.WorkerPrincipal("w1"), res.ID)
+			must(t, err)
+			var q wire.Queue
+			st, body := e.do(alice, "GET", fmt.Sprintf("/jobs/%d/queue", e.pubJob), "")
+			if st != http.StatusOK {
+				t.Fatalf("queue: %d %s", st, body)
+			}
+			must(t, json.Unmarshal(body, &q))
+			if !strings.Contains(q.Summary, "d1 is reserved by bob until ") || len(q.Devices) != 1 ||
+				q.Devices[0].ReservedBy != "bob" || q.Devices[0].ReservedUntil == nil || q.Devices[0].Job != res.ID {
+				t.Errorf("queue of a job waiting for the reserved device: %s", body)
+			}
+		})
+	}
 }

@@ -569,6 +569,11 @@ type QueueDevice struct {
 	Since *time.Time `json:"since"`
 	// MissingTags are the job's tags the device lacks (code missing_tags).
 	MissingTags []string `json:"missing_tags"`
+	// ReservedBy and ReservedUntil say, when the job holding the device
+	// is a reservation (docs/reservations.md), who holds it and until
+	// when (null until it runs); empty and null otherwise.
+	ReservedBy    string     `json:"reserved_by"`
+	ReservedUntil *time.Time `json:"reserved_until"`
 }
 
 // ConsoleInput is typed into a reservation's console: text, raw bytes, or

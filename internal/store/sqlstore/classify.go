@@ -207,8 +207,8 @@ func (c classified) TransitionJob(ctx context.Context, t store.JobTransition) (l
 	return c1(c.q.TransitionJob(ctx, t))
 }
 
-func (c classified) UpdateReservation(ctx context.Context, id int64, r lab.Reservation) error {
-	return c0(c.q.UpdateReservation(ctx, id, r))
+func (c classified) UpdateReservation(ctx context.Context, id int64, from, to lab.Reservation) error {
+	return c0(c.q.UpdateReservation(ctx, id, from, to))
 }
 
 func (c classified) HealthCheckInfo(ctx context.Context) (map[string]store.HealthInfo, error) {

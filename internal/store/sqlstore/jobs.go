@@ -851,24 +851,34 @@ func (q *queries) HealthCheckInfo(ctx context.Context) (map[string]store.HealthI
 	return out, nil
 }
 
-// UpdateReservation replaces the reservation fields of job id.
-func (q *queries) UpdateReservation(ctx context.Context, id int64, r lab.Reservation) error {
+// UpdateReservation replaces the reservation fields of job id with to if
+// they are still from (store.Queries.UpdateReservation).
+func (q *queries) UpdateReservation(ctx context.Context, id int64, from, to lab.Reservation) error {
 	op := fmt.Sprintf("update reservation %d", id)
-	if r.Duration <= 0 {
+	if to.Duration <= 0 {
 		return wrap(op, fmt.Errorf("%w: a reservation needs a positive duration", lab.ErrInvalid))
 	}
-	if err := lab.CheckText("reservation reason", r.Reason); err != nil {
+	if err := lab.CheckText("reservation reason", to.Reason); err != nil {
 		return wrap(op, err)
 	}
-	if err := lab.CheckText("reservation ended by", r.EndedBy); err != nil {
+	if err := lab.CheckText("reservation ended by", to.EndedBy); err != nil {
 		return wrap(op, err)
 	}
 	return wrap(op, q.write(ctx, func(c conn) error {
-		n, err := q.execN(ctx, c, "UPDATE reservations SET duration_ns = ?, until_time = ?, reason = ?, ended_by = ? WHERE job_id = ?",
-			int64(r.Duration), q.d.ts(r.Until), r.Reason, r.EndedBy, id)
-		if err == nil && n == 0 {
+		n, err := q.execN(ctx, c, `UPDATE reservations SET duration_ns = ?, until_time = ?, reason = ?, ended_by = ?
+			WHERE job_id = ? AND duration_ns = ? AND until_time IS NOT DISTINCT FROM ? AND reason = ? AND ended_by = ?`,
+			int64(to.Duration), q.d.ts(to.Until), to.Reason, to.EndedBy,
+			id, int64(from.Duration), q.d.ts(from.Until), from.Reason, from.EndedBy)
+		if err != nil || n == 1 {
+			return err
+		}
+		ok, err := q.exists(ctx, c, "SELECT 1 FROM reservations WHERE job_id = ?", id)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
 			return lab.ErrNotFound
 		}
-		return err
+		return fmt.Errorf("%w: the reservation changed meanwhile", lab.ErrConflict)
 	}))
 }

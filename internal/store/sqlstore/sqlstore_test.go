@@ -872,7 +872,8 @@ func TestUpgradeFrom0010(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UpdateReservation(ctx, rid, lab.Reservation{Duration: 2 * time.Hour, Reason: "r"}); err != nil {
+			if err := s.UpdateReservation(ctx, rid, lab.Reservation{Duration: time.Hour, Reason: "r"},
+				lab.Reservation{Duration: 2 * time.Hour, Reason: "r"}); err != nil {
 				t.Fatal(err)
 			}
 			if j, err := s.GetJob(ctx, rid); err != nil || j.Reservation == nil || j.Reservation.Duration != 2*time.Hour {

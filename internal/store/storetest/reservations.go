@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/basalt-lab/basalt/internal/lab"
@@ -82,21 +84,29 @@ func testReservationUpdate(f *fx) {
 	f.worker("w1")
 	f.device("qemu-01", "qemu")
 	id := f.job(reservation("qemu-01", time.Hour, "why"))
+	orig := lab.Reservation{Duration: time.Hour, Reason: "why"}
 
 	until := base.Add(3*time.Hour + 7*time.Nanosecond)
-	upd := lab.Reservation{Duration: time.Hour, Until: until, Reason: "why", EndedBy: ""}
-	f.ok(f.s.UpdateReservation(f.ctx, id, upd), "move until")
+	upd := lab.Reservation{Duration: time.Hour, Until: until, Reason: "why"}
+	f.ok(f.s.UpdateReservation(f.ctx, id, orig, upd), "move until")
 	got := f.getJob(id).Reservation
 	f.eq(lab.Reservation{Duration: time.Hour, Until: stored(until), Reason: "why"}, *got, "until moved")
 
-	upd.Duration, upd.EndedBy = 90*time.Minute, "admin"
-	f.ok(f.s.UpdateReservation(f.ctx, id, upd), "ended by")
+	// From what was read: the stored time, not the nanoseconds given.
+	ended := lab.Reservation{Duration: 90 * time.Minute, Until: until, Reason: "why", EndedBy: "admin"}
+	f.ok(f.s.UpdateReservation(f.ctx, id, *got, ended), "ended by")
 	got = f.getJob(id).Reservation
 	f.eq(lab.Reservation{Duration: 90 * time.Minute, Until: stored(until), Reason: "why", EndedBy: "admin"}, *got, "ended by set")
 
+	// A stale read changes nothing.
+	for _, stale := range []lab.Reservation{orig, upd, {Duration: 90 * time.Minute, Until: until, Reason: "why"}} {
+		f.is(f.s.UpdateReservation(f.ctx, id, stale, lab.Reservation{Duration: time.Minute}), lab.ErrConflict, "update from a stale read")
+	}
+	f.eq(*got, *f.getJob(id).Reservation, "unchanged after stale updates")
+
 	// In a transaction with the job's move.
 	f.ok(f.s.InTx(f.ctx, func(q store.Queries) error {
-		if err := q.UpdateReservation(f.ctx, id, lab.Reservation{Duration: time.Minute, Reason: "why"}); err != nil {
+		if err := q.UpdateReservation(f.ctx, id, *got, lab.Reservation{Duration: time.Minute, Reason: "why"}); err != nil {
 			return err
 		}
 		_, err := q.TransitionJob(f.ctx, store.JobTransition{ID: id, From: []lab.JobState{lab.JobSubmitted},
@@ -107,11 +117,53 @@ func testReservationUpdate(f *fx) {
 	f.eq(lab.Reservation{Duration: time.Minute, Reason: "why"}, *j.Reservation, "updated in a transaction")
 	f.eq(lab.JobFinished, j.State, "finished in the same transaction")
 
+	cur := *j.Reservation
 	plain := f.job(lab.Job{RequestedType: "qemu"})
-	f.is(f.s.UpdateReservation(f.ctx, plain, upd), lab.ErrNotFound, "update an ordinary job")
-	f.is(f.s.UpdateReservation(f.ctx, id+1000, upd), lab.ErrNotFound, "update a missing job")
-	f.is(f.s.UpdateReservation(f.ctx, id, lab.Reservation{}), lab.ErrInvalid, "zero duration")
-	f.is(f.s.UpdateReservation(f.ctx, id, lab.Reservation{Duration: time.Hour, Reason: "a\x00b"}), lab.ErrInvalid, "NUL in reason")
+	f.is(f.s.UpdateReservation(f.ctx, plain, cur, upd), lab.ErrNotFound, "update an ordinary job")
+	f.is(f.s.UpdateReservation(f.ctx, id+1000, cur, upd), lab.ErrNotFound, "update a missing job")
+	f.is(f.s.UpdateReservation(f.ctx, id, cur, lab.Reservation{}), lab.ErrInvalid, "zero duration")
+	f.is(f.s.UpdateReservation(f.ctx, id, cur, lab.Reservation{Duration: time.Hour, Reason: "a\x00b"}), lab.ErrInvalid, "NUL in reason")
+}
+
+// testReservationRace: concurrent read-modify-writes of one reservation
+// (each in a transaction: read it, add a minute) never lose one another's
+// change: each either lands or fails with ErrConflict.
+func testReservationRace(f *fx) {
+	f.deviceType("qemu")
+	f.worker("w1")
+	f.device("qemu-01", "qemu")
+	id := f.job(reservation("qemu-01", time.Hour, ""))
+	const n = 8
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			errs <- f.s.InTx(f.ctx, func(q store.Queries) error {
+				j, err := q.GetJob(f.ctx, id)
+				if err != nil {
+					return err
+				}
+				to := *j.Reservation
+				to.Duration += time.Minute
+				return q.UpdateReservation(f.ctx, id, *j.Reservation, to)
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	landed := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			landed++
+		case !errors.Is(err, lab.ErrConflict):
+			f.t.Errorf("concurrent update: %v", err)
+		}
+	}
+	if landed == 0 {
+		f.t.Errorf("no update landed")
+	}
+	f.eq(time.Hour+time.Duration(landed)*time.Minute, f.getJob(id).Reservation.Duration, "duration after the updates that landed")
 }
 
 func testReservationErrors(f *fx) {

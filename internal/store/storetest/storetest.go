@@ -70,6 +70,7 @@ var behaviours = []behaviour{
 	{"Reservations/RoundTrip", testReservationRoundTrip},
 	{"Reservations/Update", testReservationUpdate},
 	{"Reservations/Errors", testReservationErrors},
+	{"Reservations/Race", testReservationRace},
 	{"Transition/Lifecycle", testTransitionLifecycle},
 	{"Transition/HealthCheck", testTransitionHealthCheck},
 	{"Transition/Canceling", testTransitionCanceling},
