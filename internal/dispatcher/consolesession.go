@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
+	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -52,10 +54,11 @@ const (
 
 // consoleWriteLimit bounds writing one input to the console;
 // consolePowerOffLimit the power off at the end of a session (each of its
-// command lines has its own timeout and attempts too).
+// command lines has its own timeout and attempts too), within the
+// worker's default cancel grace (30 s) before it kills the job process.
 const (
 	consoleWriteLimit    = 10 * time.Second
-	consolePowerOffLimit = 5 * time.Minute
+	consolePowerOffLimit = 20 * time.Second
 )
 
 // consoleSession is one running console session.
@@ -100,7 +103,7 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 		log.Logf(workerproto.LevelInfo, "job %d: timeout %s", a.JobID, clock(timeout))
 	}
 
-	dev, _, err := OpenDevice(sctx, a.Device, nil, log.Logf)
+	dev, err := openSessionDevice(sctx, a, log)
 	if err != nil {
 		return err
 	}
@@ -162,6 +165,36 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 	return nil
 }
 
+// consoleOpenPatience is how long a session tries to open a console that
+// refuses (ser2net restarting) before it fails.
+var consoleOpenPatience = time.Minute
+
+// openSessionDevice opens the session's device, trying again for
+// consoleOpenPatience, with back-off, while its console cannot be opened
+// (an Infrastructure error); other errors are returned at once.
+func openSessionDevice(ctx context.Context, a workerproto.Assign, log *journal.Writer) (Device, error) {
+	deadline := time.Now().Add(consoleOpenPatience)
+	wait := time.Second
+	for {
+		dev, _, err := OpenDevice(ctx, a.Device, nil, log.Logf)
+		if err == nil || ErrorTypeOf(err) != lab.ErrorInfrastructure || ctx.Err() != nil {
+			return dev, err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, InfrastructureError("%w (tried for %s)", err, consoleOpenPatience)
+		}
+		log.Logf(workerproto.LevelWarning, "%v; trying again in %s", err, wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
 // apply applies one input of the holder (called by the console socket, one
 // at a time, in order).
 func (s *consoleSession) apply(in workerproto.ConsoleInput) {
@@ -178,7 +211,7 @@ func (s *consoleSession) apply(in workerproto.ConsoleInput) {
 		s.dropped(in, "the console is lost (reconnecting)")
 		return
 	}
-	s.log.Logf(workerproto.LevelInput, "%s: %s", in.User, quoteConsole(string(in.Data), math.MaxInt))
+	s.log.Logf(workerproto.LevelInput, "%s: %s", cmp.Or(in.User, "?"), quoteConsole(string(in.Data), math.MaxInt))
 	ctx, cancel := context.WithTimeout(s.ctx, consoleWriteLimit)
 	defer cancel()
 	if _, err := s.b.con.WriteContext(ctx, in.Data); err != nil {

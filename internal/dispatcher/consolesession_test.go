@@ -341,9 +341,11 @@ func TestConsoleSessionUBoot(t *testing.T) {
 	}
 }
 
-// A session whose console cannot be opened fails with an Infrastructure
-// error saying why.
+// A session whose console cannot be opened tries again for a while, then
+// fails with an Infrastructure error saying why.
 func TestConsoleSessionNoConsole(t *testing.T) {
+	defer func(p time.Duration) { consoleOpenPatience = p }(consoleOpenPatience)
+	consoleOpenPatience = 1500 * time.Millisecond
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -352,8 +354,11 @@ func TestConsoleSessionNoConsole(t *testing.T) {
 	l.Close() // nothing listens there now
 	config := "commands:\n  connect: telnet 127.0.0.1 " + strconv.Itoa(addr.Port) + "\n  power_off: ['true']\n"
 	res, recs := runDir(t, context.Background(), consoleJobDir(t, "board-01", config))
-	if res.ErrorType != "Infrastructure" || !strings.Contains(res.ErrorMsg, "board-01: cannot open its console") {
+	if res.ErrorType != "Infrastructure" || !strings.Contains(res.ErrorMsg, "board-01: cannot open its console") || !strings.HasSuffix(res.ErrorMsg, "(tried for 1.5s)") {
 		t.Errorf("result %+v\n%s", res, strings.Join(messages(recs), "\n"))
+	}
+	if !hasMessage(recs, workerproto.LevelWarning, "connection refused; trying again in 1s") {
+		t.Errorf("no retry in the log:\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
