@@ -176,7 +176,10 @@ func openSessionDevice(ctx context.Context, a workerproto.Assign, log *journal.W
 	deadline := time.Now().Add(consoleOpenPatience)
 	wait := time.Second
 	for {
-		dev, _, err := OpenDevice(ctx, a.Device, nil, log.Logf)
+		// The console lives until the session closes it, past the
+		// session's end: what the board prints while it is powered off
+		// is recorded too.
+		dev, _, err := OpenDevice(context.WithoutCancel(ctx), a.Device, nil, log.Logf)
 		if err == nil || ErrorTypeOf(err) != lab.ErrorInfrastructure || ctx.Err() != nil {
 			return dev, err
 		}

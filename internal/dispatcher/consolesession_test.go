@@ -26,8 +26,14 @@ import (
 // device whose rendered configuration is config.
 func consoleJobDir(t *testing.T, hostname, config string) string {
 	t.Helper()
+	return consoleJobDirTimeout(t, hostname, config, 10*time.Minute)
+}
+
+// consoleJobDirTimeout is consoleJobDir with the assignment's timeout.
+func consoleJobDirTimeout(t *testing.T, hostname, config string, timeout time.Duration) string {
+	t.Helper()
 	dir := t.TempDir()
-	a := workerproto.Assign{JobID: 7, JobToken: testToken, Timeout: 10 * time.Minute,
+	a := workerproto.Assign{JobID: 7, JobToken: testToken, Timeout: timeout,
 		Device:  workerproto.Device{Hostname: hostname, DeviceType: "qemu-uboot-x86_64", Config: config},
 		Console: &workerproto.Console{Holder: "alice", Reason: "poke U-Boot", Until: time.Now().Add(time.Hour)}}
 	if err := WriteJob(dir, a); err != nil {
@@ -500,5 +506,32 @@ func checkConsoleLine(t *testing.T, line []byte) {
 	again, err := ParseConsoleInput(b)
 	if err != nil || again.Seq != in.Seq || string(again.Data) != string(in.Data) || again.Power != in.Power {
 		t.Fatalf("round trip of %+v: %+v, %v", in, again, err)
+	}
+}
+
+// A session whose time is up ends by itself: recorded, the board powered
+// off with its power_off_command (its output recorded), and it passes.
+func TestConsoleSessionTimeLimit(t *testing.T) {
+	tmp := t.TempDir()
+	script := filepath.Join(tmp, "console.sh")
+	if err := os.WriteFile(script, []byte(consoleScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := "commands:\n  connect: sh " + script + "\n  power_off: ['echo switched off; exit 0']\n"
+	res, recs := runDir(t, context.Background(), consoleJobDirTimeout(t, "board-01", config, time.Second))
+	if res.Result != ResultPass {
+		t.Fatalf("result %+v", res)
+	}
+	msgs := strings.Join(messages(recs), "\n")
+	for _, want := range []string{
+		"info session ended: its time limit (00:00:01) is up",
+		"info board-01: powering the board off (power_off_command)",
+		"info board-01: power_off: echo switched off; exit 0",
+		"info >> switched off",
+		"info board-01: powered off",
+	} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, msgs)
+		}
 	}
 }
