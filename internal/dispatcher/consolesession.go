@@ -10,7 +10,6 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -66,7 +65,10 @@ type consoleSession struct {
 	log     *journal.Writer
 	a       workerproto.Assign
 	b       *board
-	down    atomic.Bool // the console is lost, being redialled
+	// lost is closed while the console is lost (being redialled), and
+	// replaced by an open one when it is back.
+	linkMu sync.Mutex
+	lost   chan struct{}
 	ctx     context.Context
 	written sync.WaitGroup // the console reader
 }
@@ -112,9 +114,9 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 		_ = dev.Close()
 		return ConfigurationError("device %s: console sessions need a board (a device with a connection command and power commands); it is a %s device", a.Device.Hostname, dev.Kind())
 	}
-	s := &consoleSession{log: log, a: a, b: b, ctx: sctx}
+	s := &consoleSession{log: log, a: a, b: b, ctx: sctx, lost: make(chan struct{})}
 	b.powerOutput = workerproto.LevelInfo
-	up := func(on bool) { s.down.Store(!on) }
+	up := s.linkState
 	b.linkState.Store(&up)
 	log.Log(workerproto.LevelInfo, describeDevice(dev))
 
@@ -201,7 +203,6 @@ func openSessionDevice(ctx context.Context, a workerproto.Assign, log *journal.W
 // apply applies one input of the holder (called by the console socket, one
 // at a time, in order).
 func (s *consoleSession) apply(in workerproto.ConsoleInput) {
-	host := s.a.Device.Hostname
 	if in.Expired {
 		s.dropped(in, "it waited on the server longer than it may (the worker could not fetch it in time)")
 		return
@@ -210,15 +211,52 @@ func (s *consoleSession) apply(in workerproto.ConsoleInput) {
 		s.power(in)
 		return
 	}
-	if s.down.Load() {
+	s.linkMu.Lock()
+	lost := s.lost
+	s.linkMu.Unlock()
+	select {
+	case <-lost:
 		s.dropped(in, "the console is lost (reconnecting)")
 		return
+	default:
 	}
 	s.log.Logf(workerproto.LevelInput, "%s: %s", cmp.Or(in.User, "?"), quoteConsole(string(in.Data), math.MaxInt))
+	// A console lost while the input is typed drops the rest of it:
+	// keys are not kept for later.
 	ctx, cancel := context.WithTimeout(s.ctx, consoleWriteLimit)
 	defer cancel()
-	if _, err := s.b.con.WriteContext(ctx, in.Data); err != nil {
-		s.log.Logf(workerproto.LevelWarning, "%s: input %d of %s did not reach the console: %v", host, in.Seq, in.User, err)
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	n, err := s.b.con.WriteContext(ctx, in.Data)
+	if err != nil {
+		why := "the console was lost while it was typed"
+		if s.ctx.Err() != nil {
+			why = "the session ended while it was typed"
+		} else if errors.Is(err, context.DeadlineExceeded) {
+			why = fmt.Sprintf("the console took it in for %s", consoleWriteLimit)
+		}
+		s.dropped(in, fmt.Sprintf("%s (%d of %d bytes typed)", why, n, len(in.Data)))
+	}
+}
+
+// linkState hears that the console is lost (up false) or back.
+func (s *consoleSession) linkState(up bool) {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	select {
+	case <-s.lost:
+		if up {
+			s.lost = make(chan struct{})
+		}
+	default:
+		if !up {
+			close(s.lost)
+		}
 	}
 }
 

@@ -286,7 +286,21 @@ func TestConsoleSessionUBoot(t *testing.T) {
 	// ser2net goes away: the loss is marked, input meanwhile dropped;
 	// once it is back, the gap is marked and the board answers again.
 	tb.StopSer2net()
-	log.waitRecord(workerproto.LevelWarning, "uboot-cs: the console was lost at ")
+	// (ser2net's end may be seen as more than one loss: wait until the
+	// console is lost and its redial refused)
+	eventuallyD(t, "the console lost for good", func() bool {
+		refused := false
+		for _, r := range log.records() {
+			switch m := textOf(r); {
+			case r.Level == workerproto.LevelWarning && strings.HasPrefix(m, "uboot-cs: the console was lost at "),
+				r.Level == workerproto.LevelWarning && strings.HasPrefix(m, "uboot-cs: the console is back after "):
+				refused = false
+			case r.Level == workerproto.LevelDebug && strings.Contains(m, "reconnecting the console: attempt") && strings.Contains(m, "connection refused"):
+				refused = true
+			}
+		}
+		return refused
+	})
 	w.send(workerproto.ConsoleInput{Seq: 7, Data: []byte("lost\r")})
 	log.waitRecord(workerproto.LevelWarning, `by alice was dropped: the console is lost (reconnecting): 'lost\r'`)
 	restarted := len(log.records())
