@@ -62,13 +62,13 @@ const (
 
 // consoleSession is one running console session.
 type consoleSession struct {
-	log     *journal.Writer
-	a       workerproto.Assign
-	b       *board
+	log *journal.Writer
+	a   workerproto.Assign
+	b   *board
 	// lost is closed while the console is lost (being redialled), and
 	// replaced by an open one when it is back.
-	linkMu sync.Mutex
-	lost   chan struct{}
+	linkMu  sync.Mutex
+	lost    chan struct{}
 	ctx     context.Context
 	written sync.WaitGroup // the console reader
 }
