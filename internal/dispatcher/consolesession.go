@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,11 @@ import (
 	"math"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/basalt-lab/basalt/internal/dispatcher/journal"
+	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/workerproto"
 )
 
@@ -52,18 +53,22 @@ const (
 
 // consoleWriteLimit bounds writing one input to the console;
 // consolePowerOffLimit the power off at the end of a session (each of its
-// command lines has its own timeout and attempts too).
+// command lines has its own timeout and attempts too), within the
+// worker's default cancel grace (30 s) before it kills the job process.
 const (
 	consoleWriteLimit    = 10 * time.Second
-	consolePowerOffLimit = 5 * time.Minute
+	consolePowerOffLimit = 20 * time.Second
 )
 
 // consoleSession is one running console session.
 type consoleSession struct {
-	log     *journal.Writer
-	a       workerproto.Assign
-	b       *board
-	down    atomic.Bool // the console is lost, being redialled
+	log *journal.Writer
+	a   workerproto.Assign
+	b   *board
+	// lost is closed while the console is lost (being redialled), and
+	// replaced by an open one when it is back.
+	linkMu  sync.Mutex
+	lost    chan struct{}
 	ctx     context.Context
 	written sync.WaitGroup // the console reader
 }
@@ -100,7 +105,7 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 		log.Logf(workerproto.LevelInfo, "job %d: timeout %s", a.JobID, clock(timeout))
 	}
 
-	dev, _, err := OpenDevice(sctx, a.Device, nil, log.Logf)
+	dev, err := openSessionDevice(sctx, a, log)
 	if err != nil {
 		return err
 	}
@@ -109,9 +114,9 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 		_ = dev.Close()
 		return ConfigurationError("device %s: console sessions need a board (a device with a connection command and power commands); it is a %s device", a.Device.Hostname, dev.Kind())
 	}
-	s := &consoleSession{log: log, a: a, b: b, ctx: sctx}
+	s := &consoleSession{log: log, a: a, b: b, ctx: sctx, lost: make(chan struct{})}
 	b.powerOutput = workerproto.LevelInfo
-	up := func(on bool) { s.down.Store(!on) }
+	up := s.linkState
 	b.linkState.Store(&up)
 	log.Log(workerproto.LevelInfo, describeDevice(dev))
 
@@ -162,10 +167,42 @@ func consoleSessionRun(ctx context.Context, dir string, log *journal.Writer, a w
 	return nil
 }
 
+// consoleOpenPatience is how long a session tries to open a console that
+// refuses (ser2net restarting) before it fails.
+var consoleOpenPatience = time.Minute
+
+// openSessionDevice opens the session's device, trying again for
+// consoleOpenPatience, with back-off, while its console cannot be opened
+// (an Infrastructure error); other errors are returned at once.
+func openSessionDevice(ctx context.Context, a workerproto.Assign, log *journal.Writer) (Device, error) {
+	deadline := time.Now().Add(consoleOpenPatience)
+	wait := time.Second
+	for {
+		// The console lives until the session closes it, past the
+		// session's end: what the board prints while it is powered off
+		// is recorded too.
+		dev, _, err := OpenDevice(context.WithoutCancel(ctx), a.Device, nil, log.Logf)
+		if err == nil || ErrorTypeOf(err) != lab.ErrorInfrastructure || ctx.Err() != nil {
+			return dev, err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return nil, InfrastructureError("%w (tried for %s)", err, consoleOpenPatience)
+		}
+		log.Logf(workerproto.LevelWarning, "%v; trying again in %s", err, wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
 // apply applies one input of the holder (called by the console socket, one
 // at a time, in order).
 func (s *consoleSession) apply(in workerproto.ConsoleInput) {
-	host := s.a.Device.Hostname
 	if in.Expired {
 		s.dropped(in, "it waited on the server longer than it may (the worker could not fetch it in time)")
 		return
@@ -174,15 +211,52 @@ func (s *consoleSession) apply(in workerproto.ConsoleInput) {
 		s.power(in)
 		return
 	}
-	if s.down.Load() {
+	s.linkMu.Lock()
+	lost := s.lost
+	s.linkMu.Unlock()
+	select {
+	case <-lost:
 		s.dropped(in, "the console is lost (reconnecting)")
 		return
+	default:
 	}
-	s.log.Logf(workerproto.LevelInput, "%s: %s", in.User, quoteConsole(string(in.Data), math.MaxInt))
+	s.log.Logf(workerproto.LevelInput, "%s: %s", cmp.Or(in.User, "?"), quoteConsole(string(in.Data), math.MaxInt))
+	// A console lost while the input is typed drops the rest of it:
+	// keys are not kept for later.
 	ctx, cancel := context.WithTimeout(s.ctx, consoleWriteLimit)
 	defer cancel()
-	if _, err := s.b.con.WriteContext(ctx, in.Data); err != nil {
-		s.log.Logf(workerproto.LevelWarning, "%s: input %d of %s did not reach the console: %v", host, in.Seq, in.User, err)
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	n, err := s.b.con.WriteContext(ctx, in.Data)
+	if err != nil {
+		why := "the console was lost while it was typed"
+		if s.ctx.Err() != nil {
+			why = "the session ended while it was typed"
+		} else if errors.Is(err, context.DeadlineExceeded) {
+			why = fmt.Sprintf("the console took it in for %s", consoleWriteLimit)
+		}
+		s.dropped(in, fmt.Sprintf("%s (%d of %d bytes typed)", why, n, len(in.Data)))
+	}
+}
+
+// linkState hears that the console is lost (up false) or back.
+func (s *consoleSession) linkState(up bool) {
+	s.linkMu.Lock()
+	defer s.linkMu.Unlock()
+	select {
+	case <-s.lost:
+		if up {
+			s.lost = make(chan struct{})
+		}
+	default:
+		if !up {
+			close(s.lost)
+		}
 	}
 }
 

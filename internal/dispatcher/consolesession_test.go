@@ -26,8 +26,14 @@ import (
 // device whose rendered configuration is config.
 func consoleJobDir(t *testing.T, hostname, config string) string {
 	t.Helper()
+	return consoleJobDirTimeout(t, hostname, config, 10*time.Minute)
+}
+
+// consoleJobDirTimeout is consoleJobDir with the assignment's timeout.
+func consoleJobDirTimeout(t *testing.T, hostname, config string, timeout time.Duration) string {
+	t.Helper()
 	dir := t.TempDir()
-	a := workerproto.Assign{JobID: 7, JobToken: testToken, Timeout: 10 * time.Minute,
+	a := workerproto.Assign{JobID: 7, JobToken: testToken, Timeout: timeout,
 		Device:  workerproto.Device{Hostname: hostname, DeviceType: "qemu-uboot-x86_64", Config: config},
 		Console: &workerproto.Console{Holder: "alice", Reason: "poke U-Boot", Until: time.Now().Add(time.Hour)}}
 	if err := WriteJob(dir, a); err != nil {
@@ -280,7 +286,21 @@ func TestConsoleSessionUBoot(t *testing.T) {
 	// ser2net goes away: the loss is marked, input meanwhile dropped;
 	// once it is back, the gap is marked and the board answers again.
 	tb.StopSer2net()
-	log.waitRecord(workerproto.LevelWarning, "uboot-cs: the console was lost at ")
+	// (ser2net's end may be seen as more than one loss: wait until the
+	// console is lost and its redial refused)
+	eventuallyD(t, "the console lost for good", func() bool {
+		refused := false
+		for _, r := range log.records() {
+			switch m := textOf(r); {
+			case r.Level == workerproto.LevelWarning && strings.HasPrefix(m, "uboot-cs: the console was lost at "),
+				r.Level == workerproto.LevelWarning && strings.HasPrefix(m, "uboot-cs: the console is back after "):
+				refused = false
+			case r.Level == workerproto.LevelDebug && strings.Contains(m, "reconnecting the console: attempt") && strings.Contains(m, "connection refused"):
+				refused = true
+			}
+		}
+		return refused
+	})
 	w.send(workerproto.ConsoleInput{Seq: 7, Data: []byte("lost\r")})
 	log.waitRecord(workerproto.LevelWarning, `by alice was dropped: the console is lost (reconnecting): 'lost\r'`)
 	restarted := len(log.records())
@@ -341,9 +361,11 @@ func TestConsoleSessionUBoot(t *testing.T) {
 	}
 }
 
-// A session whose console cannot be opened fails with an Infrastructure
-// error saying why.
+// A session whose console cannot be opened tries again for a while, then
+// fails with an Infrastructure error saying why.
 func TestConsoleSessionNoConsole(t *testing.T) {
+	defer func(p time.Duration) { consoleOpenPatience = p }(consoleOpenPatience)
+	consoleOpenPatience = 1500 * time.Millisecond
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -352,8 +374,11 @@ func TestConsoleSessionNoConsole(t *testing.T) {
 	l.Close() // nothing listens there now
 	config := "commands:\n  connect: telnet 127.0.0.1 " + strconv.Itoa(addr.Port) + "\n  power_off: ['true']\n"
 	res, recs := runDir(t, context.Background(), consoleJobDir(t, "board-01", config))
-	if res.ErrorType != "Infrastructure" || !strings.Contains(res.ErrorMsg, "board-01: cannot open its console") {
+	if res.ErrorType != "Infrastructure" || !strings.Contains(res.ErrorMsg, "board-01: cannot open its console") || !strings.HasSuffix(res.ErrorMsg, "(tried for 1.5s)") {
 		t.Errorf("result %+v\n%s", res, strings.Join(messages(recs), "\n"))
+	}
+	if !hasMessage(recs, workerproto.LevelWarning, "connection refused; trying again in 1s") {
+		t.Errorf("no retry in the log:\n%s", strings.Join(messages(recs), "\n"))
 	}
 }
 
@@ -495,5 +520,32 @@ func checkConsoleLine(t *testing.T, line []byte) {
 	again, err := ParseConsoleInput(b)
 	if err != nil || again.Seq != in.Seq || string(again.Data) != string(in.Data) || again.Power != in.Power {
 		t.Fatalf("round trip of %+v: %+v, %v", in, again, err)
+	}
+}
+
+// A session whose time is up ends by itself: recorded, the board powered
+// off with its power_off_command (its output recorded), and it passes.
+func TestConsoleSessionTimeLimit(t *testing.T) {
+	tmp := t.TempDir()
+	script := filepath.Join(tmp, "console.sh")
+	if err := os.WriteFile(script, []byte(consoleScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := "commands:\n  connect: sh " + script + "\n  power_off: ['echo switched off; exit 0']\n"
+	res, recs := runDir(t, context.Background(), consoleJobDirTimeout(t, "board-01", config, time.Second))
+	if res.Result != ResultPass {
+		t.Fatalf("result %+v", res)
+	}
+	msgs := strings.Join(messages(recs), "\n")
+	for _, want := range []string{
+		"info session ended: its time limit (00:00:01) is up",
+		"info board-01: powering the board off (power_off_command)",
+		"info board-01: power_off: echo switched off; exit 0",
+		"info >> switched off",
+		"info board-01: powered off",
+	} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, msgs)
+		}
 	}
 }

@@ -27,9 +27,9 @@ import (
 //   - the job process writes ConsoleReply values, one JSON object per line:
 //     one as soon as the connection is accepted (what it has applied), one
 //     after each line it has dealt with (every line counts, even an empty
-//     or invalid one), and one whenever its
-//     journal grew (Appended). Replies are coalesced: a reply carries the
-//     latest values, so a worker must not count them.
+//     or invalid one), and one whenever its journal grew (Appended).
+//     Replies are coalesced: a reply carries the latest values, so a
+//     worker must not count them.
 //
 // The job process applies each input exactly once, in Seq order, whatever
 // the connection it came on: an input whose Seq is at most Applied is a

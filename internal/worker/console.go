@@ -133,8 +133,23 @@ func (j *job) relayConsole(ctx context.Context, c *consoleLink, bo *backoff) err
 		if len(got.Inputs) == 0 {
 			continue
 		}
+		before := applied
 		if applied, err = c.send(ctx, got.Inputs); err != nil {
 			return err
+		}
+		if applied == before {
+			// the job process applied none of them (inputs it applied
+			// already, or not the next ones): asking again at once could
+			// get the same answer
+			d := bo.next()
+			if last := got.Inputs[len(got.Inputs)-1].Seq; last > before {
+				j.log.Warn("console relay: the job process applied none of the inputs the server sent", "after", before, "first", got.Inputs[0].Seq, "retry_in", d.Round(time.Millisecond))
+			} else {
+				j.log.Debug("console relay: the server sent inputs the job process had applied", "after", before, "last", last)
+			}
+			if !j.w.pause(ctx, "console", d, nil) {
+				return errConsoleOver
+			}
 		}
 	}
 }
