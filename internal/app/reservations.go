@@ -192,6 +192,25 @@ func (a *App) GetReservation(ctx context.Context, p auth.Principal, id int64) (l
 	return j, nil
 }
 
+// HeldDevices returns the reservations that hold devices now (Scheduled,
+// Running or Canceling on them) that p may see, by device hostname: who
+// holds each device until when, for device listings (one query).
+func (a *App) HeldDevices(ctx context.Context, p auth.Principal) (map[string]lab.Job, error) {
+	yes := true
+	jobs, _, err := a.st.ListJobs(ctx, store.JobFilter{Reservation: &yes,
+		States: []lab.JobState{lab.JobScheduling, lab.JobScheduled, lab.JobRunning, lab.JobCanceling}, Limit: 1 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("reservations holding devices: %w", err)
+	}
+	out := make(map[string]lab.Job, len(jobs))
+	for _, j := range jobs {
+		if j.ActualDevice != "" && auth.CanViewJob(p, j) {
+			out[j.ActualDevice] = j
+		}
+	}
+	return out, nil
+}
+
 // ReservationFilter selects reservations for ListReservations.
 type ReservationFilter struct {
 	// Device keeps the reservations of one device.

@@ -58,8 +58,22 @@ func showDevice(w io.Writer, d wire.Device) error {
 		"Health", d.Health,
 		"Status", statusText(d),
 		"Current job", deviceJobText(d, "a private job"),
+		"Reserved by", reservedText(d.Reservation),
 		"Last health job", idText(d.LastHealthReportJob),
 	)
+}
+
+// reservedText says who holds a device by reservation: "alice until
+// 2026-12-06T22:00:00Z (reservation 42)"; empty when none does.
+func reservedText(r *wire.DeviceReservation) string {
+	if r == nil {
+		return ""
+	}
+	s := r.Holder
+	if r.Until != nil {
+		s += " until " + timeText(r.Until)
+	}
+	return s + " (reservation " + idText(r.ID) + ")"
 }
 
 // printDevice prints a device as JSON or fields, by --json.

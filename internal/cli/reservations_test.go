@@ -1,11 +1,13 @@
 package cli_test
 
 import (
+	"context"
 	"regexp"
 	"strconv"
 	"testing"
 
 	"github.com/basalt-lab/basalt/internal/api/wire"
+	"github.com/basalt-lab/basalt/internal/auth"
 	"github.com/basalt-lab/basalt/internal/cli"
 )
 
@@ -81,6 +83,27 @@ func TestClientReservations(t *testing.T) {
 	}
 	if list := decode[wire.List[wire.Reservation]](t, l.ok("reservations", "list", "--all", "--json")); list.Count != 2 {
 		t.Errorf("reservations list --all: %+v", list)
+	}
+
+	// Held: the device says by whom until when.
+	r = decode[wire.Reservation](t, l.ok("devices", "reserve", "d1", "--for", "1h", "--json"))
+	ctx := context.Background()
+	_, err := l.app.Heartbeat(ctx, auth.WorkerPrincipal("w1"), "w1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.app.SchedulePass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.app.StartJob(ctx, auth.WorkerPrincipal("w1"), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	out = l.ok("devices", "show", "d1")
+	if !regexp.MustCompile(`(?m)^Reserved by:\s+admin until \S+Z \(reservation ` + strconv.FormatInt(r.ID, 10) + `\)$`).MatchString(out) {
+		t.Errorf("devices show of a reserved device:\n%s", out)
+	}
+	if out := l.ok("reservations", "show", strconv.FormatInt(r.ID, 10)); !regexp.MustCompile(`(?m)^When:\s+until \S+Z$`).MatchString(out) {
+		t.Errorf("reservations show of a running reservation:\n%s", out)
 	}
 
 	// The device type's setting.

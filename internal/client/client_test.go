@@ -142,6 +142,14 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.DeviceDictionary(ctx, "d"); return err },
 		func() error { _, err := c.SetDeviceDictionary(ctx, "d", "{}"); return err },
 		func() error { _, err := c.DeviceHistory(ctx, "d", 5); return err },
+		func() error { _, err := c.Reserve(ctx, "d", wire.ReserveInput{Duration: "1h"}); return err },
+		func() error {
+			_, err := c.ListReservations(ctx, client.ReservationFilter{Device: "d", Holder: "u", Finished: true, Limit: 5})
+			return err
+		},
+		func() error { _, err := c.GetReservation(ctx, 1); return err },
+		func() error { _, err := c.ExtendReservation(ctx, 1, "1h"); return err },
+		func() error { _, err := c.ReleaseReservation(ctx, 1); return err },
 		func() error { _, err := c.ListDeviceTypes(ctx); return err },
 		func() error { _, err := c.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: "t"}); return err },
 		func() error { _, err := c.GetDeviceType(ctx, "t"); return err },

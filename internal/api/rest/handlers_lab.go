@@ -55,12 +55,22 @@ func (api *API) listDevices(w http.ResponseWriter, r *http.Request, p auth.Princ
 	for i := range workers {
 		byName[workers[i].Name] = &workers[i]
 	}
-	writeJSON(w, http.StatusOK, listOf(devs, func(d lab.Device) wire.Device { return deviceJSON(d, byName[d.Worker]) }))
+	held, err := api.app.HeldDevices(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, listOf(devs, func(d lab.Device) wire.Device {
+		var res *lab.Job
+		if j, ok := held[d.Hostname]; ok {
+			res = &j
+		}
+		return deviceJSON(d, byName[d.Worker], res)
+	}))
 	return nil
 }
 
 // writeDevice answers with device d and the status its worker gives it.
-func (api *API) writeDevice(w http.ResponseWriter, r *http.Request, status int, d lab.Device) error {
+func (api *API) writeDevice(w http.ResponseWriter, r *http.Request, p auth.Principal, status int, d lab.Device) error {
 	var wk *lab.Worker
 	if d.Worker != "" {
 		found, err := api.app.GetWorker(r.Context(), d.Worker)
@@ -71,7 +81,15 @@ func (api *API) writeDevice(w http.ResponseWriter, r *http.Request, status int, 
 			return err
 		}
 	}
-	writeJSON(w, status, deviceJSON(d, wk))
+	var res *lab.Job
+	if d.CurrentJob != 0 {
+		// A device's current job is visible to the reader here (the app
+		// hides the others): a reservation says who holds the device.
+		if j, err := api.app.GetJob(r.Context(), p, d.CurrentJob); err == nil && j.Reservation != nil {
+			res = &j
+		}
+	}
+	writeJSON(w, status, deviceJSON(d, wk, res))
 	return nil
 }
 
@@ -96,7 +114,7 @@ func (api *API) createDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	return api.writeDevice(w, r, http.StatusCreated, d)
+	return api.writeDevice(w, r, p, http.StatusCreated, d)
 }
 
 func applyDevice(d *lab.Device, in wire.DeviceInput) {
@@ -122,7 +140,7 @@ func (api *API) getDevice(w http.ResponseWriter, r *http.Request, p auth.Princip
 	if err != nil {
 		return err
 	}
-	return api.writeDevice(w, r, http.StatusOK, d)
+	return api.writeDevice(w, r, p, http.StatusOK, d)
 }
 
 func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -140,7 +158,7 @@ func (api *API) updateDevice(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return err
 	}
-	return api.writeDevice(w, r, http.StatusOK, d)
+	return api.writeDevice(w, r, p, http.StatusOK, d)
 }
 
 func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -159,7 +177,7 @@ func (api *API) setDeviceHealth(w http.ResponseWriter, r *http.Request, p auth.P
 	if err != nil {
 		return err
 	}
-	return api.writeDevice(w, r, http.StatusOK, d)
+	return api.writeDevice(w, r, p, http.StatusOK, d)
 }
 
 func (api *API) getDictionary(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

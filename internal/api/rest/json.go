@@ -53,12 +53,18 @@ func jobJSON(j lab.Job, withDefinition bool) wire.Job {
 	return out
 }
 
-// deviceJSON shows device d attached to worker w (nil: none, or unknown).
-func deviceJSON(d lab.Device, w *lab.Worker) wire.Device {
+// deviceJSON shows device d attached to worker w (nil: none, or unknown),
+// held by reservation res when it is one (nil otherwise).
+func deviceJSON(d lab.Device, w *lab.Worker, res *lab.Job) wire.Device {
 	status, detail := lab.SimpleDeviceStatus(d, w)
-	return wire.Device{Hostname: d.Hostname, DeviceType: d.DeviceType, Worker: d.Worker, Description: d.Description,
+	out := wire.Device{Hostname: d.Hostname, DeviceType: d.DeviceType, Worker: d.Worker, Description: d.Description,
 		Tags: nonNil(d.Tags), State: d.State.String(), Health: strings.ToUpper(d.Health.String()),
 		Status: status, StatusDetail: detail, CurrentJob: d.CurrentJob, LastHealthReportJob: d.LastHealthReportJob}
+	if res != nil && res.Reservation != nil && res.ID == d.CurrentJob {
+		out.Reservation = &wire.DeviceReservation{ID: res.ID, Holder: res.Submitter, Until: tptr(res.Reservation.Until),
+			Reason: res.Reservation.Reason}
+	}
+	return out
 }
 
 func deviceTypeJSON(dt lab.DeviceType) wire.DeviceType {

@@ -193,6 +193,22 @@ func TestReservationInQueue(t *testing.T) {
 				q.Devices[0].ReservedBy != "bob" || q.Devices[0].ReservedUntil == nil || q.Devices[0].Job != res.ID {
 				t.Errorf("queue of a job waiting for the reserved device: %s", body)
 			}
+			// The device says who holds it until when, shown or listed.
+			var d wire.Device
+			st, body = e.do(anon, "GET", "/devices/d1", "")
+			if st != http.StatusOK {
+				t.Fatalf("device: %d %s", st, body)
+			}
+			must(t, json.Unmarshal(body, &d))
+			if d.Reservation == nil || d.Reservation.ID != res.ID || d.Reservation.Holder != "bob" || d.Reservation.Until == nil {
+				t.Errorf("reserved device: %s", body)
+			}
+			var devs wire.List[wire.Device]
+			st, body = e.do(alice, "GET", "/devices", "")
+			must(t, json.Unmarshal(body, &devs))
+			if st != http.StatusOK || len(devs.Results) != 1 || devs.Results[0].Reservation == nil || devs.Results[0].Reservation.Holder != "bob" {
+				t.Errorf("device list: %d %s", st, body)
+			}
 		})
 	}
 }

@@ -115,6 +115,17 @@ type Device struct {
 	StatusDetail        string `json:"status_detail"`
 	CurrentJob          int64  `json:"current_job"`
 	LastHealthReportJob int64  `json:"last_health_report_job"`
+	// Reservation says who holds the device and until when, when its
+	// current job is a reservation (docs/reservations.md); null otherwise.
+	Reservation *DeviceReservation `json:"reservation"`
+}
+
+// DeviceReservation is the reservation holding a device.
+type DeviceReservation struct {
+	ID     int64      `json:"id"`
+	Holder string     `json:"holder"`
+	Until  *time.Time `json:"until"` // null until it runs
+	Reason string     `json:"reason"`
 }
 
 // DeviceInput creates or updates a device. On update, omitted fields keep
