@@ -352,5 +352,3 @@ func TestConsoleReservation(t *testing.T) {
 // workerLinkDown is how long the console test keeps the worker's link cut:
 // longer than the server keeps input for the worker.
 const workerLinkDown = 12 * time.Second
-
-
