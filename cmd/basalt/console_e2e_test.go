@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/basalt-lab/basalt/internal/api/wire"
 	"github.com/basalt-lab/basalt/internal/client"
 	"github.com/basalt-lab/basalt/internal/testutil/board"
@@ -270,6 +272,10 @@ func TestConsoleReservation(t *testing.T) {
 		}
 	}
 
+	// The web console in headless Chromium, on the same board: alice
+	// types and power-cycles, bob watches read-only.
+	webConsole(t, bl, alice, bob)
+
 	// The reservation ends by itself; the console says so and ends.
 	r = bl.waitReservationUntil(t, id, "expired", func(r wire.Reservation) bool { return r.State == "Finished" },
 		r.Until.Add(consoleFailAfter))
@@ -352,3 +358,70 @@ func TestConsoleReservation(t *testing.T) {
 // workerLinkDown is how long the console test keeps the worker's link cut:
 // longer than the server keeps input for the worker.
 const workerLinkDown = 12 * time.Second
+
+// webConsole drives the device page's console of the running reservation
+// of cons01 in headless Chromium: alice's keys reach U-Boot and its
+// answer shows, the Hard reset button boots the board again; bob's page
+// shows the same output read-only.
+func webConsole(t *testing.T, bl *boardLab, alice, bob person) {
+	term := func(b context.Context) string {
+		t.Helper()
+		s, err := chromedp.Run(b, chromedp.Evaluate[string](`(document.querySelector('pre.term') || {}).textContent || ""`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	waitTerm := func(b context.Context, want string, n int) {
+		t.Helper()
+		deadline := time.Now().Add(consoleFailAfter)
+		for strings.Count(term(b), want) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("the web console never showed %q %d times; it shows:\n%s", want, n, term(b))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	login := func(p person) context.Context {
+		b := browser(t)
+		if err := chromedp.Do(b, chromedp.Navigate(bl.url+"/login"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), p.name),
+			chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), p.password),
+			chromedp.Click(chromedp.CSS(`form.login button[type="submit"]`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, b, "Signed in as "+p.name, 30*time.Second)
+		if err := chromedp.Do(b, chromedp.Navigate(bl.url+"/devices/cons01")); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	b := login(alice)
+	waitText(t, b, "Live. Click the console to type.", 30*time.Second)
+	waitTerm(b, board.UBootPrompt, 1)
+	banners := strings.Count(term(b), "U-Boot 20")
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("pre.term")), chromedp.KeyEvent("version\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitTerm(b, "U-Boot 20", banners+1) // the answer of U-Boot's version command
+	countdowns := strings.Count(term(b), board.UBootInterruptPrompt)
+	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`form[data-power="reset"] button`))); err != nil {
+		t.Fatal(err)
+	}
+	waitTerm(b, board.UBootInterruptPrompt, countdowns+1) // it booted again
+	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS("pre.term")), chromedp.KeyEvent(board.UBootInterruptChar)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, b, "board-console-holder")
+
+	w := login(bob)
+	waitText(t, w, "held by alice — read-only", 30*time.Second)
+	waitTerm(w, board.UBootInterruptPrompt, 1)
+	if n, err := chromedp.Run(w, chromedp.Evaluate[int](`document.querySelectorAll('form[data-power]').length`)); err != nil || n != 0 {
+		t.Errorf("bob's page has %d power buttons (%v)", n, err)
+	}
+}
