@@ -443,3 +443,21 @@ func TestReservationForms(t *testing.T) {
 		})
 	}
 }
+
+// TestPastSessions: once a reservation ended, its device's page links to
+// its recorded console session (the job's log).
+func TestPastSessions(t *testing.T) {
+	e := newResEnv(t, labtest.Backends()[0], lab.VisibilityPublic)
+	if _, body, _ := e.get(bob, "/devices/d1"); strings.Contains(body, "Past console sessions") {
+		t.Error("the device page lists past sessions while the only one runs")
+	}
+	_, err := e.App.FinishJob(context.Background(), e.worker, e.res, app.JobOutcome{})
+	must(t, err)
+	_, body, _ := e.get(bob, "/devices/d1")
+	checkPage(t, "device page after a reservation", body)
+	for _, want := range []string{"Past console sessions", fmt.Sprintf(`<a href="/jobs/%d/log">its log</a>`, e.res), "bisect &lt;the&gt; bug"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the device page does not say %q", want)
+		}
+	}
+}

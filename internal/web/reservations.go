@@ -25,6 +25,21 @@ import (
 // page lists.
 const reservationsShown = 50
 
+// sessionsShown bounds the past console sessions (ended reservations) a
+// device page links to, newest first.
+const sessionsShown = 10
+
+// pastSession is an ended reservation on its device's page: the record
+// of its console session is its job's log.
+type pastSession struct {
+	JobID      int64
+	Holder     string
+	Reason     string
+	Start, End time.Time
+	Health     lab.JobHealth
+	EndedBy    string
+}
+
 // reservationRow is one queued or current reservation on a device page.
 type reservationRow struct {
 	*reservationView
@@ -54,6 +69,9 @@ type reservationForms struct {
 	CanReserve bool
 	// Max is the longest reservation, as a duration ("24h0m0s").
 	Max time.Duration
+	// Past are the latest ended reservations, newest first: their
+	// recorded console sessions.
+	Past []pastSession
 }
 
 // deviceReservations fills the device page's reservations section for p.
@@ -68,6 +86,18 @@ func (u *UI) deviceReservations(ctx context.Context, p auth.Principal, dev lab.D
 	now := u.now()
 	for _, j := range jobs {
 		out.Rows = append(out.Rows, newReservationRow(p, j, now))
+	}
+	// The ended ones come after the others, newest first.
+	all, _, err := u.app.ListReservations(ctx, p, app.ReservationFilter{Device: dev.Hostname, Finished: true,
+		Limit: total + sessionsShown})
+	if err != nil {
+		return out, fmt.Errorf("past reservations of %s: %w", dev.Hostname, err)
+	}
+	for _, j := range all {
+		if j.State == lab.JobFinished && len(out.Past) < sessionsShown {
+			out.Past = append(out.Past, pastSession{JobID: j.ID, Holder: j.Submitter, Reason: j.Reservation.Reason,
+				Start: j.StartTime, End: j.EndTime, Health: j.Health, EndedBy: j.Reservation.EndedBy})
+		}
 	}
 	return out, nil
 }
