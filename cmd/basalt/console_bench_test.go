@@ -54,7 +54,7 @@ func (f *consoleFollower) until(tb testing.TB, want string) string {
 	return s
 }
 
-// BenchmarkConsoleEcho measures, on a real board (QEMU running Debian's
+// BenchmarkBoardConsoleEcho measures, on a real board (QEMU running Debian's
 // U-Boot behind ser2net, on loopback), the time from a key sent to the
 // server (POST /reservations/{id}/console) to its echo by the board read
 // back from the server (the reservation's log, long-polled as `basalt
@@ -65,7 +65,7 @@ func (f *consoleFollower) until(tb testing.TB, want string) string {
 // of an open console: the job process of the session (one per
 // reservation) and the server's per watching client (100 clients
 // long-polling the session at once).
-func BenchmarkConsoleEcho(b *testing.B) {
+func BenchmarkBoardConsoleEcho(b *testing.B) {
 	bl := newBoardLab(b, board.UBoot, "echo01", "qemu-uboot-x86_64")
 	alice := bl.addPerson(b, "alice")
 	ctx := context.Background()
