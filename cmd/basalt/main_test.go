@@ -163,20 +163,27 @@ func startServerIn(t testing.TB, client *http.Client, dataDir string, args ...st
 // stdout and exit code.
 func (s *server) run(t testing.TB, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--config", s.config}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdout, stderr, code := runBinary(t, append([]string{"--config", s.config}, args...)...)
+	if code != 0 {
+		t.Logf("basalt %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+	}
+	return stdout, code
+}
+
+// runBinary runs the binary with args and returns its stdout, stderr and
+// exit code.
+func runBinary(t testing.TB, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	if code != 0 {
-		t.Logf("basalt %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
-	}
-	return stdout.String(), code
+	return out.String(), errOut.String(), code
 }
 
 func (s *server) mustRun(t testing.TB, args ...string) string {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -181,8 +182,10 @@ func (e *clientEnv) reservationsList() *cobra.Command {
 	return c
 }
 
-func (e *clientEnv) reservationsShow() *cobra.Command {
-	return command("show ID", "Show a reservation", exactArgs(1), func(cmd *cobra.Command, args []string) error {
+// reservationCommand is a command acting on the reservation its ID
+// argument names: act's answer is printed.
+func (e *clientEnv) reservationCommand(use, short string, act func(cl *client.Client, ctx context.Context, id int64) (wire.Reservation, error)) *cobra.Command {
+	return command(use, short, exactArgs(1), func(cmd *cobra.Command, args []string) error {
 		id, err := parseID("reservation", args[0])
 		if err != nil {
 			return err
@@ -191,7 +194,7 @@ func (e *clientEnv) reservationsShow() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		r, err := cl.GetReservation(cmd.Context(), id)
+		r, err := act(cl, cmd.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -199,45 +202,23 @@ func (e *clientEnv) reservationsShow() *cobra.Command {
 	})
 }
 
+func (e *clientEnv) reservationsShow() *cobra.Command {
+	return e.reservationCommand("show ID", "Show a reservation", (*client.Client).GetReservation)
+}
+
 func (e *clientEnv) reservationsExtend() *cobra.Command {
 	var by string
-	c := command("extend ID --by DURATION", "Give a reservation more time (queued: a longer duration; running: a later end)", exactArgs(1),
-		func(cmd *cobra.Command, args []string) error {
-			id, err := parseID("reservation", args[0])
-			if err != nil {
-				return err
-			}
+	c := e.reservationCommand("extend ID --by DURATION", "Give a reservation more time (queued: a longer duration; running: a later end)",
+		func(cl *client.Client, ctx context.Context, id int64) (wire.Reservation, error) {
 			if by == "" {
-				return usageError{fmt.Errorf("give --by, how much more time (e.g. --by 1h)")}
+				return wire.Reservation{}, usageError{fmt.Errorf("give --by, how much more time (e.g. --by 1h)")}
 			}
-			cl, err := e.connect()
-			if err != nil {
-				return err
-			}
-			r, err := cl.ExtendReservation(cmd.Context(), id, by)
-			if err != nil {
-				return err
-			}
-			return e.printReservation(cmd, cl, r)
+			return cl.ExtendReservation(ctx, id, by)
 		})
 	c.Flags().StringVar(&by, "by", "", "how much more time: 1h, 30m")
 	return c
 }
 
 func (e *clientEnv) reservationsRelease() *cobra.Command {
-	return command("release ID", "End a reservation (yours; admins end anyone's)", exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		id, err := parseID("reservation", args[0])
-		if err != nil {
-			return err
-		}
-		cl, err := e.connect()
-		if err != nil {
-			return err
-		}
-		r, err := cl.ReleaseReservation(cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		return e.printReservation(cmd, cl, r)
-	})
+	return e.reservationCommand("release ID", "End a reservation (yours; admins end anyone's)", (*client.Client).ReleaseReservation)
 }

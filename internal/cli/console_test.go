@@ -1,12 +1,10 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,20 +14,8 @@ import (
 	"github.com/basalt-lab/basalt/internal/cli"
 	"github.com/basalt-lab/basalt/internal/lab"
 	"github.com/basalt-lab/basalt/internal/store"
+	"github.com/basalt-lab/basalt/internal/testutil/syncbuf"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // runningReservation makes a running reservation of d1 held by holder.
 func (l *clientLab) runningReservation(holder string) int64 {
@@ -80,7 +66,7 @@ func TestClientConsole(t *testing.T) {
 
 	// Keys: text, a power action, a literal Ctrl-], and quit.
 	pr, pw := io.Pipe()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	root := cli.NewRoot(&stdout, &stderr)
 	root.SetIn(pr)
 	root.SetArgs([]string{"--config", l.cfg, "console", "d1", "--history", "0"})
