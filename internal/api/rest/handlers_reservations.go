@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -82,17 +83,24 @@ func (api *API) listReservations(w http.ResponseWriter, r *http.Request, p auth.
 	return nil
 }
 
-func (api *API) getReservation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+// answerReservation answers the reservation {id} of the path as act
+// gives it.
+func (api *API) answerReservation(w http.ResponseWriter, r *http.Request, p auth.Principal,
+	act func(ctx context.Context, p auth.Principal, id int64) (lab.Job, error)) error {
 	id, err := httpparam.PathID(r, "id")
 	if err != nil {
 		return err
 	}
-	j, err := api.app.GetReservation(r.Context(), p, id)
+	j, err := act(r.Context(), p, id)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, reservationJSON(j))
 	return nil
+}
+
+func (api *API) getReservation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return api.answerReservation(w, r, p, api.app.GetReservation)
 }
 
 func (api *API) extendReservation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -117,14 +125,5 @@ func (api *API) extendReservation(w http.ResponseWriter, r *http.Request, p auth
 }
 
 func (api *API) releaseReservation(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	id, err := httpparam.PathID(r, "id")
-	if err != nil {
-		return err
-	}
-	j, err := api.app.ReleaseReservation(r.Context(), p, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, reservationJSON(j))
-	return nil
+	return api.answerReservation(w, r, p, api.app.ReleaseReservation)
 }
