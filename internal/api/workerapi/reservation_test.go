@@ -24,17 +24,7 @@ func TestReservationAssignCarriesConsole(t *testing.T) {
 	p, _ := auth.UserPrincipal(u)
 	res, err := e.app.Reserve(ctx, p, "d1", 2*time.Hour, "poke u-boot", lab.PriorityMedium)
 	must(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, _ := e.app.Store().GetJob(ctx, res.ID)
-		if j.State == lab.JobScheduled {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not scheduled")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.waitScheduled(res.ID)
 	frames, stop := e.connect(e.wtoken)
 	defer stop()
 	next(t, frames, wp.FrameHello)

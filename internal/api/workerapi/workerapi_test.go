@@ -66,6 +66,22 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, handler: ws, app: a, srv: srv, logs: logs, admin: adm, wtoken: tok}
 }
 
+// waitScheduled waits until the scheduler loop has scheduled job id.
+func (e *env) waitScheduled(id int64) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j, _ := e.app.Store().GetJob(context.Background(), id)
+		if j.State == lab.JobScheduled {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("job %d not scheduled", id)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -231,17 +247,7 @@ func TestReconnectResendsAssignments(t *testing.T) {
 	p, _ := auth.UserPrincipal(u)
 	ids, _, err := e.app.SubmitJob(ctx, p, jobYAML)
 	must(t, err)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		j, _ := e.app.Store().GetJob(ctx, ids[0])
-		if j.State == lab.JobScheduled {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not scheduled")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.waitScheduled(ids[0])
 	frames, stop := e.connect(e.wtoken)
 	defer stop()
 	hello := next(t, frames, wp.FrameHello)
