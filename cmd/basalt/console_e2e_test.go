@@ -61,13 +61,13 @@ type consoleProc struct {
 	cmd  *exec.Cmd
 	in   io.WriteCloser
 	out  *syncbuf.Buffer
-	done chan error
+	done chan struct{} // closed when the process has ended
 }
 
 // startConsole runs `basalt console args…` as p.
 func (l *lab) startConsole(t testing.TB, p person, args ...string) *consoleProc {
 	t.Helper()
-	c := &consoleProc{out: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	c := &consoleProc{out: &syncbuf.Buffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(binary, append([]string{"--uri", l.url, "--token", p.token, "console"}, args...)...)
 	c.cmd.Env = append(os.Environ(), "BASALT_CONFIG=/nonexistent")
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -79,7 +79,10 @@ func (l *lab) startConsole(t testing.TB, p person, args ...string) *consoleProc 
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { c.done <- c.cmd.Wait() }()
+	go func() {
+		c.cmd.Wait()
+		close(c.done)
+	}()
 	t.Cleanup(func() {
 		c.cmd.Process.Kill()
 		<-c.done
