@@ -44,8 +44,9 @@ func newBoardLab(t testing.TB, fw board.Firmware, name, typ string) *boardLab {
 }
 
 // newBoardLabLink is newBoardLab with, when proxied, the worker's link
-// through a fault-injecting proxy (boardLab.proxy).
-func newBoardLabLink(t testing.TB, fw board.Firmware, name, typ string, proxied bool) *boardLab {
+// through a fault-injecting proxy (boardLab.proxy), and the server
+// started with serverArgs.
+func newBoardLabLink(t testing.TB, fw board.Firmware, name, typ string, proxied bool, serverArgs ...string) *boardLab {
 	t.Helper()
 	b := board.Start(t, board.Options{Name: name, Firmware: fw})
 	pc, err := board.ListenLoopbackUDP(board.TFTPPort)
@@ -55,7 +56,7 @@ func newBoardLabLink(t testing.TB, fw board.Firmware, name, typ string, proxied 
 	ip := pc.LocalAddr().(*net.UDPAddr).IP.String()
 	pc.Close()
 
-	l := newLab(t)
+	l := newLab(t, serverArgs...)
 	ctx := context.Background()
 	nw, err := l.api.CreateWorker(ctx, wire.WorkerInput{Name: "board-host"})
 	if err != nil {
