@@ -365,6 +365,8 @@ func FuzzWorkerAPI(f *testing.F) {
 	f.Add("POST", "/jobs/1/finish", `{"result":"maybe"}`)
 	f.Add("POST", "/jobs/99999999999999999999/start", "")
 	f.Add("POST", wp.PathJoin, `{"name":"w1","join_token":"x"}`)
+	f.Add("GET", "/jobs/1/console?after=0&hold=1ms", "")
+	f.Add("GET", "/jobs/1/console?after=-1&hold=soon", "")
 	fe := newEnv(f)
 	f.Fuzz(func(t *testing.T, method, path, body string) {
 		if path == wp.PathConnect || strings.HasPrefix(path, wp.PathConnect+"?") {
