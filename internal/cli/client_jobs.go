@@ -273,8 +273,21 @@ func listID(j wire.Job) string {
 // (fetch is a method expression of client.Client, receiver first)
 // and prints it: the API's JSON with --json, else with human.
 func jobCommand[T any](e *clientEnv, use, short string, fetch func(*client.Client, context.Context, int64) (T, error), human func(io.Writer, T) error) *cobra.Command {
+	return idCommand(e, "job", use, short, fetch, func(cmd *cobra.Command, _ *client.Client, v T) error {
+		if e.json {
+			return printJSON(cmd.OutOrStdout(), v)
+		}
+		return human(cmd.OutOrStdout(), v)
+	})
+}
+
+// idCommand is a command on one object of a kind named by its ID
+// argument: it calls act (a method expression of client.Client, receiver
+// first) and prints what it answers with print.
+func idCommand[T any](e *clientEnv, kind, use, short string, act func(*client.Client, context.Context, int64) (T, error),
+	print func(*cobra.Command, *client.Client, T) error) *cobra.Command {
 	return command(use, short, exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		id, err := parseID("job", args[0])
+		id, err := parseID(kind, args[0])
 		if err != nil {
 			return err
 		}
@@ -282,14 +295,11 @@ func jobCommand[T any](e *clientEnv, use, short string, fetch func(*client.Clien
 		if err != nil {
 			return err
 		}
-		v, err := fetch(cl, cmd.Context(), id)
+		v, err := act(cl, cmd.Context(), id)
 		if err != nil {
 			return err
 		}
-		if e.json {
-			return printJSON(cmd.OutOrStdout(), v)
-		}
-		return human(cmd.OutOrStdout(), v)
+		return print(cmd, cl, v)
 	})
 }
 

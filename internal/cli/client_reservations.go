@@ -184,22 +184,8 @@ func (e *clientEnv) reservationsList() *cobra.Command {
 
 // reservationCommand is a command acting on the reservation its ID
 // argument names: act's answer is printed.
-func (e *clientEnv) reservationCommand(use, short string, act func(cl *client.Client, ctx context.Context, id int64) (wire.Reservation, error)) *cobra.Command {
-	return command(use, short, exactArgs(1), func(cmd *cobra.Command, args []string) error {
-		id, err := parseID("reservation", args[0])
-		if err != nil {
-			return err
-		}
-		cl, err := e.connect()
-		if err != nil {
-			return err
-		}
-		r, err := act(cl, cmd.Context(), id)
-		if err != nil {
-			return err
-		}
-		return e.printReservation(cmd, cl, r)
-	})
+func (e *clientEnv) reservationCommand(use, short string, act func(*client.Client, context.Context, int64) (wire.Reservation, error)) *cobra.Command {
+	return idCommand(e, "reservation", use, short, act, e.printReservation)
 }
 
 func (e *clientEnv) reservationsShow() *cobra.Command {
