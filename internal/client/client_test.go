@@ -150,6 +150,7 @@ func TestEveryRouteHasAMethod(t *testing.T) {
 		func() error { _, err := c.GetReservation(ctx, 1); return err },
 		func() error { _, err := c.ExtendReservation(ctx, 1, "1h"); return err },
 		func() error { _, err := c.ReleaseReservation(ctx, 1); return err },
+		func() error { _, err := c.ConsoleInput(ctx, 1, wire.ConsoleInput{Data: "x"}); return err },
 		func() error { _, err := c.ListDeviceTypes(ctx); return err },
 		func() error { _, err := c.CreateDeviceType(ctx, wire.DeviceTypeInput{Name: "t"}); return err },
 		func() error { _, err := c.GetDeviceType(ctx, "t"); return err },
