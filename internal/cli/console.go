@@ -144,7 +144,11 @@ func (s *consoleSession) run(ctx context.Context, in io.Reader, history int) err
 		}
 	}
 	if s.holder {
-		s.say("console of %s, reservation %d (%s)", s.device, s.id, consoleHelp)
+		until := ""
+		if r, err := s.cl.GetReservation(ctx, s.id); err == nil && r.Until != nil {
+			until = " until " + r.Until.UTC().Format("15:04 UTC")
+		}
+		s.say("console of %s, reservation %d%s (%s)", s.device, s.id, until, consoleHelp)
 	} else {
 		s.say("watching the console of %s, held by %s (read-only; Ctrl-] q quits)", s.device, s.by)
 	}
