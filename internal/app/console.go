@@ -75,7 +75,8 @@ type ConsoleDelivery struct {
 	Expired bool
 }
 
-// consoleJob returns job id if it is a reservation whose session runs.
+// consoleJob says why job j (id) has no console session running: it is no
+// reservation (ErrInvalid) or not Running (ErrConflict); nil when it has.
 func consoleJob(j lab.Job, id int64) error {
 	if j.Reservation == nil {
 		return fmt.Errorf("console of job %d: %w: the job is not a reservation", id, lab.ErrInvalid)
