@@ -126,12 +126,9 @@ func (a *App) WorkerConsoleInput(ctx context.Context, p auth.Principal, id, seq 
 	defer deadline.Stop()
 	for {
 		woken := a.consol.wait(id) // before reading: input appended after the read wakes it
-		if err := a.checkJobWorker(ctx, a.st, p, id); err != nil {
-			return nil, fmt.Errorf("console of job %d: %w: %v", id, lab.ErrNotFound, err)
-		}
-		j, err := a.st.GetJob(ctx, id)
+		j, err := a.checkJobWorker(ctx, a.st, p, id)
 		if err != nil {
-			return nil, fmt.Errorf("console of job %d: %w", id, err)
+			return nil, fmt.Errorf("console of job %d: %w: %v", id, lab.ErrNotFound, err)
 		}
 		if err := consoleJob(j, id); err != nil {
 			return nil, fmt.Errorf("%w: %v", lab.ErrNotFound, err)

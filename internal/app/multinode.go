@@ -235,10 +235,7 @@ type MultinodeCall struct {
 // answer is "wait" is held until it can be answered otherwise or Hold
 // passes: a lava-wait wakes as soon as its message is sent.
 func (a *App) MultinodeCall(ctx context.Context, p auth.Principal, id int64, c MultinodeCall) (coordinator.Response, error) {
-	if err := a.checkJobWorker(ctx, a.st, p, id); err != nil {
-		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
-	}
-	j, err := a.st.GetJob(ctx, id)
+	j, err := a.checkJobWorker(ctx, a.st, p, id)
 	if err != nil {
 		return coordinator.Response{}, fmt.Errorf("multinode call of job %d: %w", id, err)
 	}

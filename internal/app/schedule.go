@@ -302,10 +302,7 @@ func (a *App) StartJob(ctx context.Context, p auth.Principal, id int64) (lab.Job
 	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		started, queued = false, 0 // InTx may run this more than once
-		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
-			return err
-		}
-		j, err := q.GetJob(ctx, id)
+		j, err := a.checkJobWorker(ctx, q, p, id)
 		if err != nil {
 			return err
 		}
@@ -362,10 +359,7 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 	var queued int
 	err := a.st.InTx(ctx, func(q store.Queries) error {
 		devHealth, queued, siblings = nil, 0, nil // InTx may run this more than once
-		if err := a.checkJobWorker(ctx, q, p, id); err != nil {
-			return err
-		}
-		j, err := q.GetJob(ctx, id)
+		j, err := a.checkJobWorker(ctx, q, p, id)
 		if err != nil {
 			return err
 		}
@@ -445,25 +439,25 @@ func (a *App) FinishJob(ctx context.Context, p auth.Principal, id int64, o JobOu
 }
 
 // checkJobWorker allows p to act on job id only if p is the worker that owns
-// the job's device (or the job's own token).
-func (a *App) checkJobWorker(ctx context.Context, q store.Queries, p auth.Principal, id int64) error {
+// the job's device (or the job's own token), and returns the job it read.
+func (a *App) checkJobWorker(ctx context.Context, q store.Queries, p auth.Principal, id int64) (lab.Job, error) {
 	j, err := q.GetJob(ctx, id)
 	if err != nil {
-		return err
+		return lab.Job{}, err
 	}
 	if p.Kind == auth.KindJob && p.JobID == id {
-		return nil
+		return j, nil
 	}
 	if j.ActualDevice != "" {
 		d, err := q.GetDevice(ctx, j.ActualDevice)
 		if err != nil {
-			return err
+			return lab.Job{}, err
 		}
 		if auth.CanActAsWorker(p, d.Worker) {
-			return nil
+			return j, nil
 		}
 	}
-	return denied(p, "act for job")
+	return lab.Job{}, denied(p, "act for job")
 }
 
 // anyDeviceFree reports whether some device could start a job or a health

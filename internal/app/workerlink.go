@@ -222,7 +222,7 @@ func (a *App) AppendLog(ctx context.Context, p auth.Principal, jobID, offset int
 	// remembered (placements).
 	if p.Kind != auth.KindWorker || !a.placed.has(jobID, p.Worker) {
 		gen := a.placed.generation()
-		if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
+		if _, err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
 			return 0, fmt.Errorf("append log of job %d: %w", jobID, err)
 		}
 		if p.Kind == auth.KindWorker {
@@ -371,7 +371,7 @@ var ErrLogIncomplete = errors.New("stored log does not match the worker's journa
 // been lost.
 func (a *App) FinishFromWorker(ctx context.Context, p auth.Principal, jobID int64, f WorkerFinish) (lab.Job, error) {
 	ctx = store.Urgent(ctx) // the worker link goes first
-	if err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
+	if _, err := a.checkJobWorker(ctx, a.st, p, jobID); err != nil {
 		return lab.Job{}, fmt.Errorf("finish job %d: %w", jobID, err)
 	}
 	if a.cfg.Logs != nil {
