@@ -119,6 +119,23 @@ func (e *clientEnv) devicesReserve() *cobra.Command {
 	return c
 }
 
+// ownReservation is user's reservation among rs (one device's): the
+// current one, else a queued one; nil when user has none that is not
+// already ending.
+func ownReservation(rs []wire.Reservation, user string) *wire.Reservation {
+	var pick *wire.Reservation
+	for i := range rs {
+		r := &rs[i]
+		if r.Holder != user || r.State == "Canceling" {
+			continue
+		}
+		if pick == nil || (r.State != "Submitted" && pick.State == "Submitted") {
+			pick = r
+		}
+	}
+	return pick
+}
+
 func (e *clientEnv) devicesRelease() *cobra.Command {
 	return command("release HOSTNAME", "Release your reservation of a device (the current one, else your queued one)", exactArgs(1),
 		func(cmd *cobra.Command, args []string) error {
@@ -134,16 +151,7 @@ func (e *clientEnv) devicesRelease() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var pick *wire.Reservation
-			for i := range page.Results {
-				r := &page.Results[i]
-				if r.State == "Canceling" {
-					continue
-				}
-				if pick == nil || (r.State != "Submitted" && pick.State == "Submitted") {
-					pick = r
-				}
-			}
+			pick := ownReservation(page.Results, who.User)
 			if pick == nil {
 				return fmt.Errorf("%s holds no reservation of %s", who.User, args[0])
 			}

@@ -97,17 +97,13 @@ func consoleReservation(ctx context.Context, cl *client.Client, arg string) (int
 	if err != nil {
 		return 0, err
 	}
-	var mine int64
 	for _, r := range page.Results {
-		switch {
-		case r.State == "Running" || r.State == "Scheduled":
+		if r.State == "Running" || r.State == "Scheduled" {
 			return r.ID, nil
-		case r.Holder == me.User && mine == 0:
-			mine = r.ID
 		}
 	}
-	if mine != 0 {
-		return mine, nil
+	if mine := ownReservation(page.Results, me.User); mine != nil {
+		return mine.ID, nil
 	}
 	return 0, fmt.Errorf("no reservation of %s is running, and you have none queued (basalt devices reserve %s --for 1h)", arg, arg)
 }
