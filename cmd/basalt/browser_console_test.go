@@ -59,10 +59,12 @@ func TestBrowserConsole(t *testing.T) {
 		[2]string{"target", "\x1b[1;32mready\x1b[0m\r\n=> "})
 	url := l.Serve(web.New(l.App, nil)).URL
 
-	// typed waits until the worker is handed want, in order.
-	typed := func(want string) {
+	// typed waits until the worker is handed want, in order, from the
+	// page b. The wait is generous: the machine may be busy with other
+	// tests, and reaching it is a failure, never a measurement.
+	typed := func(b context.Context, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		var got string
 		for time.Now().Before(deadline) {
 			ins, err := l.App.WorkerConsoleInput(ctx, wk, res.ID, 0, 0)
@@ -81,7 +83,10 @@ func TestBrowserConsole(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		t.Fatalf("the worker is handed %q, want %q", got, want)
+		page, _ := chromedp.Run(b, chromedp.Evaluate[string](`[document.querySelector('[data-console-status]').textContent,
+			document.activeElement ? document.activeElement.outerHTML.slice(0, 200) : "",
+			document.querySelector('pre.term').textContent.slice(-500)].join("\n---\n")`))
+		t.Fatalf("the worker is handed %q, want %q; the page's status, focus and console end:\n%s", got, want, page)
 	}
 	term := func(b context.Context) string {
 		t.Helper()
@@ -129,7 +134,7 @@ func TestBrowserConsole(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	typed("v\r\x03\x1b[A")
+	typed(b, "v\r\x03\x1b[A")
 
 	// The board answers: echoed, a progress line rewritten in place.
 	board([2]string{"input", "v\r"}, [2]string{"target", "v"}, [2]string{"target", "\r\nloading 10%\rloading 99%\r\n=> "})
@@ -150,11 +155,11 @@ func TestBrowserConsole(t *testing.T) {
 	})()`)); err != nil {
 		t.Fatal(err)
 	}
-	typed("v\r\x03\x1b[Aecho 1\recho 2\r")
+	typed(b, "v\r\x03\x1b[Aecho 1\recho 2\r")
 	if err := chromedp.Do(b, chromedp.KeyEvent("printenv bootcmd\r")); err != nil {
 		t.Fatal(err)
 	}
-	typed("v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r")
+	typed(b, "v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r")
 
 	// Hard reset, confirmed.
 	if _, err := chromedp.Run(b, chromedp.Evaluate[bool](`(window.confirm = () => true, true)`)); err != nil {
@@ -163,7 +168,7 @@ func TestBrowserConsole(t *testing.T) {
 	if err := chromedp.Do(b, chromedp.Click(chromedp.CSS(`form[data-power="reset"] button`))); err != nil {
 		t.Fatal(err)
 	}
-	typed("v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r<power reset>")
+	typed(b, "v\r\x03\x1b[Aecho 1\recho 2\rprintenv bootcmd\r<power reset>")
 	board([2]string{"info", "hard reset (power)"}, [2]string{"target", "U-Boot 2024.01\r\n"})
 	waitTerm(b, "[basalt] hard reset (power)\nU-Boot 2024.01\n")
 	screenshot(t, b, "console-holder")
